@@ -1,0 +1,602 @@
+"""The API server: the only door to the cluster's state.
+
+Every component, kubectl and the notebooks change the cluster by asking the API
+server, and every request takes the same path, as in kube-apiserver:
+
+    decode (strict: unknown fields refused) → admission (the namespace exists and
+    is not terminating) → server-set metadata (uid, creationTimestamp, generation)
+    → defaulting → validation → the store (optimistic concurrency on
+    resourceVersion) → watchers are told.
+
+Nothing reaches the store half-written: a request either passes every step or
+fails with a Status error and changes nothing.
+
+Interface (all methods raise :class:`minik8s.api.errors.StatusError`):
+    create(resource, namespace, body, *, subresource=None, dry_run=False, field_validation="Strict")
+    get(resource, namespace, name, *, subresource=None)
+    list(resource, namespace, *, label_selector="", field_selector="", limit=0, continue_="")
+    update(resource, namespace, name, body, *, subresource=None, ...)
+    patch(resource, namespace, name, patch_type, patch, *, subresource=None, ...)
+    delete(resource, namespace, name, *, propagation_policy=None, grace_period_seconds=None, ...)
+    delete_collection(resource, namespace, *, label_selector="", field_selector="")
+    watch(resource, namespace, callback, *, resource_version="", label_selector="", field_selector="")
+
+Taught in chapter 2 (architecture) and chapter 3 (kubectl and objects).
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import random
+import threading
+from typing import Any, Callable
+
+import orjson
+
+from minik8s.api import errors, patch as patches, resources, schema, selectors
+from minik8s.api.defaults import apply_defaults
+from minik8s.api.errors import StatusError
+from minik8s.api.resources import Resource
+from minik8s.api.validation import validate
+from minik8s.apiserver import strategy
+from minik8s.clock import Clock, RealClock, new_uid, random_suffix, rfc3339
+from minik8s.store import (AlreadyExistsError, CompactedError, ConflictError, Event, NotFoundError, Store)
+
+NAMESPACES = resources.by_plural("", "v1", "namespaces")
+PODS = resources.by_plural("", "v1", "pods")
+NODES = resources.by_plural("", "v1", "nodes")
+assert NAMESPACES and PODS and NODES
+
+# The namespaces every cluster starts with.
+SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+
+# Finalizers the API server and garbage collector understand.
+FOREGROUND_FINALIZER = "foregroundDeletion"
+ORPHAN_FINALIZER = "orphan"
+
+WatchCallback = Callable[[dict[str, Any]], None]
+
+
+def _key(resource: Resource, namespace: str | None, name: str) -> tuple[str, str, str]:
+    return (resource.qualified, namespace or "" if resource.namespaced else "", name)
+
+
+def _selector_error(resource: Resource, label: str, field: str, why: str) -> StatusError:
+    gvr = f"{resource.group}/{resource.version}, Resource={resource.plural}"
+    return errors.bad_request(
+        f'Unable to find "{gvr}" that match label selector "{label}", field selector "{field}": {why}')
+
+
+class Filter:
+    """A parsed label + field selector for one resource."""
+
+    def __init__(self, resource: Resource, label_selector: str = "", field_selector: str = ""):
+        self.resource = resource
+        try:
+            self.labels = selectors.parse_label_selector(label_selector or "")
+            self.fields = selectors.check_field_selector(resource.plural,
+                                                         selectors.parse_field_selector(field_selector or ""))
+        except ValueError as exc:
+            raise _selector_error(resource, label_selector or "", field_selector or "", str(exc)) from None
+        self.everything = not (label_selector or "").strip() and not (field_selector or "").strip()
+
+    def matches(self, obj: dict[str, Any] | None) -> bool:
+        if obj is None:
+            return False
+        if self.everything:
+            return True
+        meta = obj.get("metadata") or {}
+        if not self.labels.matches(meta.get("labels") or {}):
+            return False
+        return self.fields.matches(selectors.object_fields(self.resource.plural, obj))
+
+
+class APIServer:
+    """The generic REST verbs over the store, with admission, defaulting and validation."""
+
+    def __init__(self, store: Store | None = None, clock: Clock | None = None, rng: random.Random | None = None):
+        self.store = store or Store()
+        self.clock = clock or RealClock()
+        self.rng = rng or random.Random()
+        # One writer at a time keeps read-modify-write verbs (patch, delete) atomic.
+        self._lock = threading.RLock()
+        self.ensure_system_namespaces()
+
+    def ensure_system_namespaces(self) -> None:
+        for name in SYSTEM_NAMESPACES:
+            if self.store.get_entry(_key(NAMESPACES, None, name)) is None:
+                self.create(NAMESPACES, None, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+
+    # --- reads -----------------------------------------------------------------------
+
+    def get(self, resource: Resource, namespace: str | None, name: str, *,
+            subresource: str | None = None) -> dict[str, Any]:
+        obj = self.store.get(_key(resource, namespace, name))
+        if obj is None:
+            raise errors.not_found(resource.group, resource.plural, name)
+        if subresource == "scale":
+            return _scale_of(resource, obj)
+        return obj
+
+    def get_raw(self, resource: Resource, namespace: str | None, name: str) -> bytes:
+        entry = self.store.get_entry(_key(resource, namespace, name))
+        if entry is None:
+            raise errors.not_found(resource.group, resource.plural, name)
+        return entry.raw
+
+    def list_items(self, resource: Resource, namespace: str | None, *, label_selector: str = "",
+                   field_selector: str = "", limit: int = 0,
+                   continue_: str = "") -> tuple[list[tuple[bytes, dict[str, Any] | None]], dict[str, Any]]:
+        """The matching items as (raw JSON, parsed or None) and the list metadata.
+        Raw bytes let the HTTP layer answer without re-encoding every object."""
+        filt = Filter(resource, label_selector, field_selector)
+        start = self._decode_continue(continue_) if continue_ else None
+        pairs, revision = self.store.entries(resource.qualified, namespace if resource.namespaced else None)
+        items: list[tuple[bytes, dict[str, Any] | None]] = []
+        remaining = 0
+        last_key: tuple[str, str, str] | None = None
+        for key, entry in pairs:
+            if start is not None and key <= start:
+                continue
+            parsed = None if filt.everything else orjson.loads(entry.raw)
+            if not filt.everything and not filt.matches(parsed):
+                continue
+            if limit and len(items) >= limit:
+                remaining += 1
+                continue
+            items.append((entry.raw, parsed))
+            last_key = key
+        meta: dict[str, Any] = {"resourceVersion": str(revision)}
+        if remaining and last_key is not None:
+            meta["continue"] = self._encode_continue(last_key, revision)
+            meta["remainingItemCount"] = remaining
+        return items, meta
+
+    def list(self, resource: Resource, namespace: str | None, **options: Any) -> dict[str, Any]:
+        items, meta = self.list_items(resource, namespace, **options)
+        return {
+            "kind": resource.list_kind,
+            "apiVersion": resource.api_version,
+            "metadata": meta,
+            "items": [parsed if parsed is not None else orjson.loads(raw) for raw, parsed in items],
+        }
+
+    @staticmethod
+    def _encode_continue(key: tuple[str, str, str], revision: int) -> str:
+        token = orjson.dumps({"v": "meta.k8s.io/v1", "rv": revision, "start": list(key)})
+        return base64.urlsafe_b64encode(token).decode()
+
+    @staticmethod
+    def _decode_continue(token: str) -> tuple[str, str, str]:
+        try:
+            data = orjson.loads(base64.urlsafe_b64decode(token.encode()))
+            start = data["start"]
+            return (str(start[0]), str(start[1]), str(start[2]))
+        except (ValueError, KeyError, TypeError, IndexError, orjson.JSONDecodeError):
+            raise errors.bad_request("continue key is not valid: incorrect encoded start resourceVersion "
+                                     "(version meta.k8s.io/v1)") from None
+
+    # --- create ------------------------------------------------------------------------
+
+    def create(self, resource: Resource, namespace: str | None, body: Any, *, subresource: str | None = None,
+               dry_run: bool = False, field_validation: str = "Strict") -> dict[str, Any]:
+        if subresource == "binding" and resource is PODS:
+            return self._bind(namespace, body)
+        if subresource:
+            raise errors.method_not_allowed(f"the server does not allow this method on the requested resource")
+        self._check_verb(resource, "create")
+        obj = self._decode(resource, body, field_validation)
+        meta = obj.setdefault("metadata", {})
+        self._check_namespace(resource, namespace, meta)
+        with self._lock:
+            self._admit_namespace(resource, meta.get("namespace"))
+            if not meta.get("name") and meta.get("generateName"):
+                meta["name"] = self._generate_name(resource, meta["namespace"] if resource.namespaced else None,
+                                                   meta["generateName"])
+            for server_field in ("uid", "resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds",
+                                 "generation", "managedFields", "selfLink"):
+                meta.pop(server_field, None)
+            meta["uid"] = new_uid(self.rng)
+            meta["creationTimestamp"] = rfc3339(self.clock.now())
+            strategy.prepare_for_create(resource, obj)
+            obj = apply_defaults(obj)
+            if resource.kind == "Job":
+                obj = _job_selector(obj)
+            self._validate(resource, obj, None)
+            if dry_run:
+                return obj
+            try:
+                return self.store.create(_key(resource, meta.get("namespace"), meta["name"]), obj)
+            except AlreadyExistsError:
+                raise errors.already_exists(resource.group, resource.plural, meta["name"]) from None
+
+    def _generate_name(self, resource: Resource, namespace: str | None, prefix: str) -> str:
+        # Upstream truncates the prefix so the result stays within 63 characters.
+        prefix = prefix[:58]
+        for _ in range(8):
+            name = prefix + random_suffix(self.rng)
+            if self.store.get_entry(_key(resource, namespace, name)) is None:
+                return name
+        raise errors.StatusError(500, "AlreadyExists", "could not generate a unique name")
+
+    # --- update ------------------------------------------------------------------------
+
+    def update(self, resource: Resource, namespace: str | None, name: str, body: Any, *,
+               subresource: str | None = None, dry_run: bool = False,
+               field_validation: str = "Strict") -> dict[str, Any]:
+        self._check_verb(resource, "update")
+        if subresource == "scale":
+            return self._update_scale(resource, namespace, name, body)
+        obj = self._decode(resource, body, field_validation)
+        meta = obj.setdefault("metadata", {})
+        if meta.get("name") and meta["name"] != name:
+            raise errors.bad_request(f"the name of the object ({meta['name']}) does not match the name on the URL "
+                                     f"({name})")
+        meta["name"] = name
+        self._check_namespace(resource, namespace, meta)
+        with self._lock:
+            old = self.get(resource, namespace, name)
+            return self._update(resource, obj, old, subresource=subresource, dry_run=dry_run)
+
+    def _update(self, resource: Resource, obj: dict[str, Any], old: dict[str, Any], *,
+                subresource: str | None = None, dry_run: bool = False) -> dict[str, Any]:
+        """The shared tail of PUT and PATCH: preconditions, strategy, defaults, validation, store."""
+        meta = obj["metadata"]
+        old_meta = old["metadata"]
+        name = old_meta["name"]
+        sent_rv = meta.get("resourceVersion")
+        if sent_rv and sent_rv != old_meta["resourceVersion"]:
+            raise errors.conflict(resource.group, resource.plural, name)
+        if subresource == "status":
+            obj = strategy.prepare_for_status_update(resource, obj, old)
+            meta = obj["metadata"]
+        elif subresource == "finalize" and resource is NAMESPACES:
+            spec = obj.get("spec") or {}
+            obj = copy.deepcopy(old)
+            obj["spec"] = {"finalizers": list(spec.get("finalizers") or [])}
+            meta = obj["metadata"]
+        elif subresource:
+            raise errors.method_not_allowed("the server does not allow this method on the requested resource")
+        else:
+            strategy.prepare_for_update(resource, obj, old)
+        # Fields only the server sets are carried over from the stored object.
+        for fixed in ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds"):
+            if fixed in old_meta:
+                meta[fixed] = old_meta[fixed]
+            else:
+                meta.pop(fixed, None)
+        meta["resourceVersion"] = old_meta["resourceVersion"]
+        obj = apply_defaults(obj)
+        self._validate(resource, obj, old)
+        if obj == old:
+            return old  # a no-op write does not bump resourceVersion or wake watchers
+        if dry_run:
+            return obj
+        key = _key(resource, old_meta.get("namespace"), name)
+        if meta.get("deletionTimestamp") and not meta.get("finalizers") and _spec_finalized(resource, obj):
+            # The last finalizer is gone from an object being deleted: it can go now.
+            return self.store.delete(key)
+        try:
+            return self.store.update(key, obj, int(old_meta["resourceVersion"]))
+        except ConflictError:
+            raise errors.conflict(resource.group, resource.plural, name) from None
+
+    # --- patch -------------------------------------------------------------------------
+
+    def patch(self, resource: Resource, namespace: str | None, name: str, patch_type: str, patch: Any, *,
+              subresource: str | None = None, dry_run: bool = False,
+              field_validation: str = "Strict") -> dict[str, Any]:
+        self._check_verb(resource, "patch")
+        with self._lock:
+            old = self.get(resource, namespace, name)
+            if subresource == "scale":
+                scale = _scale_of(resource, old)
+                patched_scale = self._apply_patch(resource, scale, patch_type, patch, kind="Scale")
+                return self._update_scale(resource, namespace, name, patched_scale)
+            patched = self._apply_patch(resource, old, patch_type, patch, kind=resource.kind)
+            patched = self._decode(resource, patched, field_validation)
+            meta = patched.setdefault("metadata", {})
+            if meta.get("name") != name:
+                raise errors.bad_request("metadata.name: Invalid value: the name of a patched object cannot change")
+            return self._update(resource, patched, old, subresource=subresource, dry_run=dry_run)
+
+    def _apply_patch(self, resource: Resource, current: dict[str, Any], patch_type: str, patch: Any,
+                     kind: str) -> dict[str, Any]:
+        try:
+            if patch_type == "merge":
+                result = patches.json_merge_patch(current, patch)
+            elif patch_type == "json":
+                if not isinstance(patch, list):
+                    raise ValueError("json: cannot unmarshal object into Go value of type jsonpatch.Patch")
+                result = patches.json_patch(current, patch)
+            elif patch_type == "strategic":
+                result = patches.strategic_merge_patch(current, patch, kind)
+            else:
+                raise StatusError(415, "UnsupportedMediaType", f"the server does not support patch type {patch_type}")
+        except ValueError as exc:
+            raise errors.StatusError(422, "Invalid", str(exc)) from None
+        if not isinstance(result, dict):
+            raise errors.bad_request("the patch did not produce an object")
+        return result
+
+    # --- delete ------------------------------------------------------------------------
+
+    def delete(self, resource: Resource, namespace: str | None, name: str, *,
+               propagation_policy: str | None = None, grace_period_seconds: int | None = None,
+               preconditions: dict[str, str] | None = None, dry_run: bool = False) -> dict[str, Any]:
+        self._check_verb(resource, "delete")
+        if propagation_policy not in (None, "Foreground", "Background", "Orphan"):
+            raise errors.bad_request(f'DeletionPropagation "{propagation_policy}" is not supported')
+        with self._lock:
+            old = self.get(resource, namespace, name)
+            meta = old["metadata"]
+            for field, value in (preconditions or {}).items():
+                if value and meta.get(field) != value:
+                    raise errors.conflict(resource.group, resource.plural, name,
+                                          f"Precondition failed: {field} in precondition: {value}, "
+                                          f"{field} in object meta: {meta.get(field)}")
+            if dry_run:
+                return old
+            key = _key(resource, meta.get("namespace"), name)
+            new = copy.deepcopy(old)
+            new_meta = new["metadata"]
+            finalizers = list(new_meta.get("finalizers") or [])
+            if propagation_policy == "Foreground" and FOREGROUND_FINALIZER not in finalizers:
+                finalizers.append(FOREGROUND_FINALIZER)
+            if propagation_policy == "Orphan" and ORPHAN_FINALIZER not in finalizers:
+                finalizers.append(ORPHAN_FINALIZER)
+            grace = self._grace_period(resource, old, grace_period_seconds)
+            if resource is NAMESPACES:
+                return self._delete_namespace(key, old)
+            if not finalizers and grace == 0:
+                return self.store.delete(key)
+            # Graceful deletion: mark the object; whoever holds it (kubelet, a finalizer) finishes the job.
+            now = self.clock.now()
+            if finalizers:
+                new_meta["finalizers"] = finalizers
+            if "deletionTimestamp" in new_meta:
+                if grace and grace < (new_meta.get("deletionGracePeriodSeconds") or 0):
+                    new_meta["deletionGracePeriodSeconds"] = grace  # a shorter grace period wins
+                    new_meta["deletionTimestamp"] = rfc3339(now + grace)
+            else:
+                new_meta["deletionTimestamp"] = rfc3339(now + grace)
+                new_meta["deletionGracePeriodSeconds"] = grace
+            if new == old:
+                return old
+            return self.store.update(key, new, int(meta["resourceVersion"]))
+
+    def _grace_period(self, resource: Resource, obj: dict[str, Any], requested: int | None) -> int:
+        """Only pods on a node are deleted gracefully; everything else goes at once (grace 0)."""
+        if resource is not PODS:
+            return 0
+        spec = obj.get("spec") or {}
+        if not spec.get("nodeName") or (obj.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+            return 0
+        if requested is not None:
+            # kubectl --grace-period=0 --force sends 0; upstream turns 0 into 1 unless forced.
+            return max(int(requested), 0)
+        return int(spec.get("terminationGracePeriodSeconds", 30))
+
+    def _delete_namespace(self, key: tuple[str, str, str], old: dict[str, Any]) -> dict[str, Any]:
+        """A namespace goes Terminating; the namespace controller empties it and then finalizes it."""
+        new = copy.deepcopy(old)
+        meta = new["metadata"]
+        if not (new.get("spec") or {}).get("finalizers") and not meta.get("finalizers"):
+            return self.store.delete(key)
+        meta.setdefault("deletionTimestamp", rfc3339(self.clock.now()))
+        meta.setdefault("deletionGracePeriodSeconds", 0)
+        new.setdefault("status", {})["phase"] = "Terminating"
+        if new == old:
+            return old
+        return self.store.update(key, new, int(old["metadata"]["resourceVersion"]))
+
+    def delete_collection(self, resource: Resource, namespace: str | None, *, label_selector: str = "",
+                          field_selector: str = "", propagation_policy: str | None = None) -> dict[str, Any]:
+        self._check_verb(resource, "deletecollection")
+        listed = self.list(resource, namespace, label_selector=label_selector, field_selector=field_selector)
+        deleted = []
+        for item in listed["items"]:
+            meta = item["metadata"]
+            try:
+                deleted.append(self.delete(resource, meta.get("namespace"), meta["name"],
+                                           propagation_policy=propagation_policy))
+            except StatusError as exc:
+                if exc.code != 404:
+                    raise
+        return {"kind": resource.list_kind, "apiVersion": resource.api_version,
+                "metadata": listed["metadata"], "items": deleted}
+
+    # --- watch -------------------------------------------------------------------------
+
+    def watch(self, resource: Resource, namespace: str | None, callback: WatchCallback, *,
+              resource_version: str = "", label_selector: str = "", field_selector: str = "") -> Callable[[], None]:
+        """Call ``callback({"type": ..., "object": ...})`` for each change; returns a cancel function.
+
+        With no resourceVersion (or "0") the watch starts with an ADDED event per existing
+        object; with one, it replays every change after it. Objects that stop matching the
+        selectors are reported as DELETED, objects that start matching as ADDED, as upstream."""
+        filt = Filter(resource, label_selector, field_selector)
+        ns = namespace if resource.namespaced else None
+
+        def on_event(event: Event) -> None:
+            obj = orjson.loads(event.raw)
+            if filt.everything:
+                callback({"type": event.type, "object": obj})
+                return
+            prev = orjson.loads(event.prev) if event.prev is not None else None
+            now_matches = filt.matches(obj)
+            was_matching = prev is not None and filt.matches(prev) and event.type != "ADDED"
+            if event.type == "DELETED":
+                if was_matching or now_matches:
+                    callback({"type": "DELETED", "object": obj})
+            elif now_matches and was_matching:
+                callback({"type": "MODIFIED", "object": obj})
+            elif now_matches:
+                callback({"type": "ADDED", "object": obj})
+            elif was_matching:
+                callback({"type": "DELETED", "object": obj})
+
+        with self.store._lock:  # list and subscribe at one revision, so no change falls in between
+            if resource_version in ("", "0", None):
+                pairs, revision = self.store.entries(resource.qualified, ns)
+                for _, entry in pairs:
+                    obj = orjson.loads(entry.raw)
+                    if filt.matches(obj):
+                        callback({"type": "ADDED", "object": obj})
+                since = revision
+            else:
+                try:
+                    since = int(resource_version)
+                except ValueError:
+                    raise errors.bad_request(f'invalid resource version "{resource_version}"') from None
+            try:
+                return self.store.watch(resource.qualified, ns, since, on_event)
+            except CompactedError as exc:
+                raise errors.gone(str(exc)) from None
+
+    # --- subresources --------------------------------------------------------------------
+
+    def _bind(self, namespace: str | None, body: Any) -> dict[str, Any]:
+        """``pods/binding``: the scheduler's decision, written as the pod's node."""
+        if not isinstance(body, dict):
+            raise errors.bad_request("a Binding object is required")
+        name = (body.get("metadata") or {}).get("name", "")
+        target = body.get("target") or {}
+        node = target.get("name")
+        if not node:
+            raise errors.invalid("Binding", "", name, [errors.required("target.name")])
+        with self._lock:
+            pod = self.get(PODS, namespace, name)
+            if pod["spec"].get("nodeName"):
+                raise errors.conflict("", "pods/binding", name,
+                                      f'pod {name} is already assigned to node "{pod["spec"]["nodeName"]}"')
+            if pod["metadata"].get("deletionTimestamp"):
+                raise errors.conflict("", "pods/binding", name, f"pod {name} is being deleted, cannot be assigned "
+                                                                 "to a host")
+            new = copy.deepcopy(pod)
+            new["spec"]["nodeName"] = node
+            _set_condition(new.setdefault("status", {}), "PodScheduled", "True", self.clock.now())
+            self.store.update(_key(PODS, namespace, name), new, int(pod["metadata"]["resourceVersion"]))
+        return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}
+
+    def _update_scale(self, resource: Resource, namespace: str | None, name: str, body: Any) -> dict[str, Any]:
+        if "scale" not in resource.subresources:
+            raise errors.not_found(resource.group, f"{resource.plural}/scale", name)
+        replicas = ((body or {}).get("spec") or {}).get("replicas")
+        if not isinstance(replicas, int) or isinstance(replicas, bool):
+            raise errors.invalid("Scale", "autoscaling", name, [errors.required("spec.replicas")])
+        if replicas < 0:
+            raise errors.invalid("Scale", "autoscaling", name,
+                                 [errors.invalid_value("spec.replicas", replicas,
+                                                       "must be greater than or equal to 0")])
+        with self._lock:
+            old = self.get(resource, namespace, name)
+            sent_rv = ((body or {}).get("metadata") or {}).get("resourceVersion")
+            if sent_rv and sent_rv != old["metadata"]["resourceVersion"]:
+                raise errors.conflict(resource.group, resource.plural, name)
+            new = copy.deepcopy(old)
+            new["spec"]["replicas"] = replicas
+            return _scale_of(resource, self._update(resource, new, old))
+
+    # --- the steps every write takes -------------------------------------------------------
+
+    def _check_verb(self, resource: Resource, verb: str) -> None:
+        if verb not in resource.verbs:
+            raise errors.method_not_allowed(f"the server does not allow this method on the requested resource")
+
+    def _decode(self, resource: Resource, body: Any, field_validation: str) -> dict[str, Any]:
+        """Check an incoming object's type and fields, as the apiserver's decoder does."""
+        if not isinstance(body, dict):
+            raise errors.bad_request(f"Object 'Kind' is missing in '{_short(body)}'")
+        obj = copy.deepcopy(body)
+        api_version = obj.setdefault("apiVersion", resource.api_version)
+        kind = obj.setdefault("kind", resource.kind)
+        if kind != resource.kind or api_version != resource.api_version:
+            raise errors.bad_request(
+                f"the API version in the data ({api_version}) does not match the expected API version "
+                f"({resource.api_version})" if api_version != resource.api_version else
+                f"the kind in the data ({kind}) does not match the expected kind ({resource.kind})")
+        unknown, type_errors = schema.decode(obj)
+        if type_errors:
+            raise errors.bad_request(schema.type_error_message(resource.kind, resource.api_version, type_errors))
+        if unknown and field_validation == "Strict":
+            raise errors.bad_request(
+                f'{resource.kind} in version "{resource.version}" cannot be handled as a {resource.kind}: '
+                + schema.strict_error_message(unknown))
+        if not isinstance(obj.get("metadata", {}), dict):
+            raise errors.bad_request("metadata must be an object")
+        return obj
+
+    def _check_namespace(self, resource: Resource, namespace: str | None, meta: dict[str, Any]) -> None:
+        if not resource.namespaced:
+            meta.pop("namespace", None)
+            return
+        if not namespace:
+            namespace = meta.get("namespace") or "default"
+        if meta.get("namespace") and meta["namespace"] != namespace:
+            raise errors.bad_request("the namespace of the provided object does not match the namespace sent on "
+                                     "the request")
+        meta["namespace"] = namespace
+
+    def _admit_namespace(self, resource: Resource, namespace: str | None) -> None:
+        """NamespaceLifecycle admission: no new objects in a missing or terminating namespace."""
+        if not resource.namespaced or not namespace:
+            return
+        ns = self.store.get(_key(NAMESPACES, None, namespace))
+        if ns is None:
+            raise errors.not_found("", "namespaces", namespace)
+        if (ns.get("status") or {}).get("phase") == "Terminating" and resource.kind != "Event":
+            raise errors.forbidden(resource.group, resource.plural, "",
+                                   f"unable to create new content in namespace {namespace} because it is being "
+                                   "terminated")
+
+    def _validate(self, resource: Resource, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
+        found = validate(obj, old)
+        if found:
+            raise errors.invalid(resource.kind, resource.group, obj["metadata"].get("name", ""), found)
+
+
+def _short(body: Any) -> str:
+    text = orjson.dumps(body).decode() if not isinstance(body, (bytes, str)) else str(body)
+    return text if len(text) < 80 else text[:77] + "..."
+
+
+def _spec_finalized(resource: Resource, obj: dict[str, Any]) -> bool:
+    return resource is not NAMESPACES or not (obj.get("spec") or {}).get("finalizers")
+
+
+def _set_condition(status: dict[str, Any], kind: str, value: str, now: float) -> None:
+    conditions = status.setdefault("conditions", [])
+    for condition in conditions:
+        if condition.get("type") == kind:
+            if condition.get("status") != value:
+                condition["status"] = value
+                condition["lastTransitionTime"] = rfc3339(now)
+            return
+    conditions.append({"type": kind, "status": value, "lastProbeTime": None, "lastTransitionTime": rfc3339(now)})
+
+
+def _scale_of(resource: Resource, obj: dict[str, Any]) -> dict[str, Any]:
+    """The autoscaling/v1 Scale view of a workload."""
+    if "scale" not in resource.subresources:
+        raise errors.not_found(resource.group, f"{resource.plural}/scale", obj["metadata"]["name"])
+    meta = obj["metadata"]
+    status = obj.get("status") or {}
+    selector = (obj.get("spec") or {}).get("selector") or {}
+    return {
+        "kind": "Scale",
+        "apiVersion": "autoscaling/v1",
+        "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
+                     if k in meta},
+        "spec": {"replicas": (obj.get("spec") or {}).get("replicas", 0)},
+        "status": {"replicas": status.get("replicas", 0),
+                   "selector": selectors.format_label_selector(selector) if selector else ""},
+    }
+
+
+def _job_selector(job: dict[str, Any]) -> dict[str, Any]:
+    from minik8s.api import defaults
+
+    helper = getattr(defaults, "job_selector_defaults", None)
+    return helper(job) if helper else job

@@ -1,0 +1,120 @@
+"""Per-kind rules the API server applies around every write (upstream's "strategies").
+
+The generic verbs in :mod:`minik8s.apiserver.apiserver` are the same for every
+resource; what differs is decided here:
+
+* which resources reset ``status`` on create and ignore it on a main-resource
+  update (those with a ``status`` subresource: status is the controllers' to write);
+* which resources count ``metadata.generation`` (bumped when ``spec`` changes, so
+  controllers can report ``status.observedGeneration``);
+* the initial status of a new object (a Pod starts ``Pending`` with a QoS class,
+  a Namespace ``Active``, a PVC ``Pending``).
+
+Taught in chapter 3 (why status is never written by hand).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from minik8s.api import quantity
+from minik8s.api.resources import Resource
+
+# Groups whose objects carry metadata.generation (their strategies set it on create).
+_GENERATION_GROUPS = {"apps", "batch", "networking.k8s.io", "autoscaling", "policy"}
+
+
+def has_status_subresource(resource: Resource) -> bool:
+    return "status" in resource.subresources
+
+
+def tracks_generation(resource: Resource) -> bool:
+    return resource.group in _GENERATION_GROUPS
+
+
+def initial_status(resource: Resource, obj: dict[str, Any]) -> dict[str, Any] | None:
+    """What ``status`` a newly created object starts with (None: leave as sent)."""
+    kind = resource.kind
+    if kind == "Pod":
+        return {"phase": "Pending", "qosClass": qos_class(obj.get("spec") or {})}
+    if kind == "Namespace":
+        return {"phase": "Active"}
+    if kind in ("PersistentVolumeClaim", "PersistentVolume"):
+        return {"phase": "Pending"}
+    if kind == "Service":
+        return {"loadBalancer": {}}
+    if kind == "Node":
+        return obj.get("status")  # a kubelet registers its node together with its status
+    if has_status_subresource(resource):
+        return {}
+    return None
+
+
+def prepare_for_create(resource: Resource, obj: dict[str, Any]) -> None:
+    status = initial_status(resource, obj)
+    if status is not None:
+        obj["status"] = status
+    elif "status" in obj and has_status_subresource(resource):
+        del obj["status"]
+    if tracks_generation(resource):
+        obj["metadata"]["generation"] = 1
+
+
+def prepare_for_update(resource: Resource, obj: dict[str, Any], old: dict[str, Any]) -> None:
+    """A write to the main resource: keep the stored status, bump generation on a spec change."""
+    if has_status_subresource(resource) and resource.kind != "Node":
+        if "status" in old:
+            obj["status"] = copy.deepcopy(old["status"])
+        else:
+            obj.pop("status", None)
+    elif resource.kind == "Node" and "status" in old:
+        obj["status"] = copy.deepcopy(old["status"])
+    if resource.kind == "Namespace":
+        # Namespace phase belongs to the server; spec.finalizers change only through /finalize.
+        obj["status"] = copy.deepcopy(old.get("status", {}))
+        obj["spec"] = copy.deepcopy(old.get("spec", {}))
+    _bump_generation(resource, obj, old)
+
+
+def prepare_for_status_update(resource: Resource, obj: dict[str, Any], old: dict[str, Any]) -> dict[str, Any]:
+    """A write to ``/status``: everything but status comes from the stored object."""
+    new = copy.deepcopy(old)
+    new["status"] = copy.deepcopy(obj.get("status", {}))
+    meta = obj.get("metadata") or {}
+    if "resourceVersion" in meta:
+        new["metadata"]["resourceVersion"] = meta["resourceVersion"]
+    return new
+
+
+def _bump_generation(resource: Resource, obj: dict[str, Any], old: dict[str, Any]) -> None:
+    if not tracks_generation(resource):
+        return
+    generation = old["metadata"].get("generation", 1)
+    if obj.get("spec") != old.get("spec"):
+        generation += 1
+    obj["metadata"]["generation"] = generation
+
+
+def qos_class(spec: dict[str, Any]) -> str:
+    """Guaranteed when every container has equal cpu and memory requests and limits,
+    BestEffort when none has any, Burstable otherwise (upstream's GetPodQOS)."""
+    containers = list(spec.get("containers") or []) + list(spec.get("initContainers") or [])
+    any_set = False
+    guaranteed = True
+    for container in containers:
+        resources = container.get("resources") or {}
+        requests = resources.get("requests") or {}
+        limits = resources.get("limits") or {}
+        if requests or limits:
+            any_set = True
+        for name in ("cpu", "memory"):
+            limit = limits.get(name)
+            request = requests.get(name, limit)
+            if limit is None or not quantity.is_valid(limit) or not quantity.is_valid(request):
+                guaranteed = False
+            elif quantity.parse(limit) != quantity.parse(request):
+                guaranteed = False
+    if not any_set:
+        return "BestEffort"
+    return "Guaranteed" if guaranteed else "Burstable"

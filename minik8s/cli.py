@@ -1,0 +1,30 @@
+"""The ``minik8s`` command: ``server``, ``kubectl``, and the tools around them."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "kubectl":
+        from minik8s.kubectl.main import main as kubectl_main
+
+        return kubectl_main(argv[1:])
+    parser = argparse.ArgumentParser(prog="minik8s", description="A Kubernetes textbook that runs.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    server = sub.add_parser("server", help="run a cluster and serve the Kubernetes API over HTTP")
+    from minik8s import server as server_module
+
+    server_module.add_arguments(server)
+    sub.add_parser("kubectl", help="a kubectl-compatible client (minik8s kubectl get pods)")
+    args = parser.parse_args(argv)
+    if args.command == "server":
+        return server_module.main(args)
+    parser.print_help()
+    return 0 if args.command is None else 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,167 @@
+"""The HTTP client: the Client interface over the Kubernetes REST API.
+
+``minik8s kubectl`` uses it against ``minik8s server`` (or any API server that
+speaks plain HTTP or HTTPS without client certificates). Every method is one
+request, built exactly as kubectl builds it: paths from the resource registry,
+``labelSelector``/``fieldSelector`` query parameters, patch content types,
+``Accept: application/json;as=Table;v=v1;g=meta.k8s.io`` for tables, and a
+streamed ``?watch=true`` response read line by line.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Iterator
+from urllib.parse import urlencode
+
+import orjson
+import urllib3
+
+from minik8s.api.errors import StatusError
+from minik8s.api.resources import Resource
+from minik8s.client.base import PATCH_CONTENT_TYPES
+
+TABLE_ACCEPT = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
+
+
+def _error(response: urllib3.BaseHTTPResponse) -> StatusError:
+    data = response.data
+    try:
+        status = orjson.loads(data)
+        if isinstance(status, dict) and status.get("kind") == "Status":
+            return StatusError.from_status(status)
+    except orjson.JSONDecodeError:
+        pass
+    text = data.decode(errors="replace").strip()
+    return StatusError(response.status, "Unknown", f"the server responded with the status code {response.status} "
+                       f"but did not return more information{': ' + text if text else ''}")
+
+
+class HTTPWatch:
+    def __init__(self, response: urllib3.BaseHTTPResponse):
+        self._response = response
+        self._lock = threading.Lock()
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        buffer = b""
+        try:
+            for chunk in self._response.stream(64 * 1024, decode_content=True):
+                buffer += chunk
+                while b"\n" in buffer:
+                    line, buffer = buffer.split(b"\n", 1)
+                    if line.strip():
+                        yield orjson.loads(line)
+        except (urllib3.exceptions.HTTPError, OSError, AttributeError):
+            return  # the connection ended (stop() or the server went away)
+
+    def stop(self) -> None:
+        with self._lock:
+            try:
+                self._response.shutdown()  # type: ignore[attr-defined]
+            except (AttributeError, OSError):
+                pass
+            self._response.release_conn()
+
+
+class HTTPClient:
+    """Client (see :mod:`minik8s.client.base`) speaking HTTP to ``server`` (e.g. http://127.0.0.1:6443)."""
+
+    def __init__(self, server: str, *, token: str | None = None, verify: bool = True, timeout: float = 30.0):
+        self.server = server.rstrip("/")
+        headers = {"User-Agent": "minik8s-kubectl"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        self._headers = headers
+        self._timeout = timeout
+        self._pool = urllib3.PoolManager(num_pools=4, maxsize=8, headers=headers,
+                                         cert_reqs="CERT_REQUIRED" if verify else "CERT_NONE")
+
+    def _call(self, method: str, path: str, query: dict[str, Any] | None = None, body: Any = None,
+              content_type: str = "application/json", accept: str = "application/json") -> Any:
+        raw = self.request(method, path, query=query,
+                           body=orjson.dumps(body) if body is not None else None,
+                           headers={"Content-Type": content_type, "Accept": accept})
+        return orjson.loads(raw) if raw else {}
+
+    def request(self, method: str, path: str, *, query: dict[str, Any] | None = None, body: bytes | None = None,
+                headers: dict[str, str] | None = None) -> bytes:
+        url = self.server + path
+        query = {k: v for k, v in (query or {}).items() if v not in (None, "")}
+        if query:
+            url += "?" + urlencode(query)
+        try:
+            response = self._pool.request(method, url, body=body, headers={**self._headers, **(headers or {})},
+                                          timeout=self._timeout, retries=False)
+        except urllib3.exceptions.HTTPError as exc:
+            host = self.server.split("://", 1)[-1]
+            raise ConnectionError(f"The connection to the server {host} was refused - did you specify the right "
+                                  f"host or port?") from exc
+        if response.status >= 400:
+            raise _error(response)
+        return bytes(response.data)
+
+    def create(self, resource: Resource, obj: dict[str, Any], namespace: str | None = None, *,
+               subresource: str | None = None, dry_run: bool = False) -> dict[str, Any]:
+        ns = namespace or (obj.get("metadata") or {}).get("namespace") or "default"
+        name = (obj.get("metadata") or {}).get("name") if subresource else None
+        query = {"fieldValidation": "Strict", "dryRun": "All" if dry_run else None}
+        result: dict[str, Any] = self._call("POST", resource.path(ns, name, subresource), query, obj)
+        return result
+
+    def get(self, resource: Resource, name: str, namespace: str | None = None, *,
+            subresource: str | None = None) -> dict[str, Any]:
+        result: dict[str, Any] = self._call("GET", resource.path(namespace or "default", name, subresource))
+        return result
+
+    def list(self, resource: Resource, namespace: str | None = None, *, label_selector: str | None = None,
+             field_selector: str | None = None, limit: int | None = None,
+             continue_: str | None = None) -> dict[str, Any]:
+        query = {"labelSelector": label_selector, "fieldSelector": field_selector, "limit": limit,
+                 "continue": continue_}
+        result: dict[str, Any] = self._call("GET", resource.path(namespace), query)
+        return result
+
+    def update(self, resource: Resource, obj: dict[str, Any], namespace: str | None = None, *,
+               subresource: str | None = None) -> dict[str, Any]:
+        meta = obj.get("metadata") or {}
+        path = resource.path(namespace or meta.get("namespace") or "default", meta.get("name"), subresource)
+        result: dict[str, Any] = self._call("PUT", path, {"fieldValidation": "Strict"}, obj)
+        return result
+
+    def patch(self, resource: Resource, name: str, patch: Any, namespace: str | None = None, *,
+              patch_type: str = "merge", subresource: str | None = None) -> dict[str, Any]:
+        result: dict[str, Any] = self._call("PATCH", resource.path(namespace or "default", name, subresource),
+                                            {"fieldValidation": "Strict"}, patch,
+                                            content_type=PATCH_CONTENT_TYPES[patch_type])
+        return result
+
+    def delete(self, resource: Resource, name: str, namespace: str | None = None, *,
+               propagation_policy: str | None = None, grace_period_seconds: int | None = None) -> dict[str, Any]:
+        options: dict[str, Any] = {"kind": "DeleteOptions", "apiVersion": "v1"}
+        if propagation_policy:
+            options["propagationPolicy"] = propagation_policy
+        if grace_period_seconds is not None:
+            options["gracePeriodSeconds"] = grace_period_seconds
+        result: dict[str, Any] = self._call("DELETE", resource.path(namespace or "default", name), body=options)
+        return result
+
+    def watch(self, resource: Resource, namespace: str | None = None, *, resource_version: str | None = None,
+              label_selector: str | None = None, field_selector: str | None = None,
+              timeout_seconds: int | None = None, allow_bookmarks: bool = False) -> HTTPWatch:
+        query = {"watch": "true", "resourceVersion": resource_version, "labelSelector": label_selector,
+                 "fieldSelector": field_selector, "timeoutSeconds": timeout_seconds,
+                 "allowWatchBookmarks": "true" if allow_bookmarks else None}
+        url = self.server + resource.path(namespace) + "?" + urlencode({k: v for k, v in query.items() if v})
+        response = self._pool.request("GET", url, preload_content=False, retries=False,
+                                      timeout=urllib3.Timeout(connect=self._timeout, read=None))
+        if response.status >= 400:
+            response.read()
+            raise _error(response)
+        return HTTPWatch(response)
+
+    def table(self, resource: Resource, namespace: str | None = None, name: str | None = None, *,
+              label_selector: str | None = None, field_selector: str | None = None) -> dict[str, Any]:
+        query = {"labelSelector": label_selector, "fieldSelector": field_selector}
+        path = resource.path(namespace or ("default" if name else None), name)
+        result: dict[str, Any] = self._call("GET", path, query, accept=TABLE_ACCEPT)
+        return result

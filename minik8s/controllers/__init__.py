@@ -1,0 +1,1 @@
+"""The controller manager's controllers, each a reconcile loop (see :mod:`.controller`)."""

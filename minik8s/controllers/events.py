@@ -1,0 +1,71 @@
+"""Events: the cluster's diary, written by every component.
+
+When the scheduler places a pod, a kubelet pulls an image or a controller
+scales a ReplicaSet, it records a core/v1 ``Event`` about the object involved.
+``kubectl describe`` shows them at the bottom and ``kubectl get events`` lists
+them. Repeats of the same event are folded into one with a ``count`` and a
+``lastTimestamp``, as upstream's event correlator does, so a crash loop does
+not bury everything else.
+
+Interface: ``recorder.event(obj, type, reason, message, component=..., host=None)``.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from minik8s.api import resources
+from minik8s.api.errors import StatusError
+from minik8s.client.base import Client
+from minik8s.clock import Clock, rfc3339
+
+EVENTS = resources.by_plural("", "v1", "events")
+assert EVENTS is not None
+
+
+class EventRecorder:
+    def __init__(self, client: Client, clock: Clock):
+        self.client = client
+        self.clock = clock
+        self._seen: dict[tuple[str, ...], tuple[str, int]] = {}  # correlation key -> (event name, count)
+        self._seq = itertools.count()
+
+    def event(self, obj: dict[str, Any], type_: str, reason: str, message: str, *, component: str,
+              host: str | None = None, field_path: str | None = None) -> None:
+        meta = obj.get("metadata") or {}
+        namespace = meta.get("namespace") or "default"
+        involved: dict[str, Any] = {"kind": obj.get("kind"), "namespace": meta.get("namespace"),
+                                    "name": meta.get("name"), "uid": meta.get("uid"),
+                                    "apiVersion": obj.get("apiVersion"),
+                                    "resourceVersion": meta.get("resourceVersion")}
+        if not meta.get("namespace"):
+            del involved["namespace"]
+        if field_path:
+            involved["fieldPath"] = field_path
+        now = rfc3339(self.clock.now())
+        key = (namespace, str(meta.get("uid")), str(field_path), type_, reason, message, component, str(host))
+        source: dict[str, Any] = {"component": component}
+        if host:
+            source["host"] = host
+        try:
+            if key in self._seen:
+                name, count = self._seen[key]
+                self.client.patch(EVENTS, name, {"count": count + 1, "lastTimestamp": now}, namespace)
+                self._seen[key] = (name, count + 1)
+                return
+            # Upstream names an event after its object and the time in nanoseconds, in hex.
+            stamp = int(self.clock.now() * 1e9) + next(self._seq)
+            name = f"{meta.get('name')}.{stamp:x}"
+            event = {
+                "apiVersion": "v1", "kind": "Event",
+                "metadata": {"name": name, "namespace": namespace},
+                "involvedObject": involved, "reason": reason, "message": message, "source": source,
+                "firstTimestamp": now, "lastTimestamp": now, "count": 1, "type": type_,
+                "eventTime": None, "reportingComponent": component, "reportingInstance": host or "",
+            }
+            self.client.create(EVENTS, event, namespace)
+            self._seen[key] = (name, 1)
+        except StatusError:
+            # Events are best effort, as upstream: losing one must never stop the component.
+            self._seen.pop(key, None)

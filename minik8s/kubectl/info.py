@@ -1,0 +1,156 @@
+"""Commands about the cluster and the client: api-resources, cluster-info, version, config."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+import yaml
+
+from minik8s import kubeconfig
+from minik8s.api import resources
+from minik8s.apiserver import discovery
+from minik8s.kubectl.main import CommandError, Env
+
+
+def register(sub: Any, parent: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("api-resources", parents=[parent], add_help=False)
+    p.add_argument("--namespaced", default=None)
+    p.add_argument("--api-group", default=None)
+    p.add_argument("-o", "--output", default=None)
+    p.add_argument("--no-headers", action="store_true")
+    p.add_argument("--verbs", action="append", default=[])
+    p.set_defaults(handler=cmd_api_resources)
+
+    p = sub.add_parser("cluster-info", parents=[parent], add_help=False)
+    p.add_argument("rest", nargs="*")
+    p.set_defaults(handler=cmd_cluster_info)
+
+    p = sub.add_parser("version", parents=[parent], add_help=False)
+    p.add_argument("--client", action="store_true")
+    p.add_argument("-o", "--output", default=None)
+    p.set_defaults(handler=cmd_version)
+
+    p = sub.add_parser("config", parents=[parent], add_help=False)
+    p.add_argument("action", nargs="?")
+    p.add_argument("rest", nargs="*")
+    p.add_argument("--minify", action="store_true")
+    p.add_argument("--raw", action="store_true")
+    p.add_argument("-o", "--output", default=None)
+    p.set_defaults(handler=cmd_config)
+
+
+def _align(rows: list[list[str]]) -> str:
+    """kubectl's tab writer: columns padded to the widest cell plus three spaces."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["   ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def cmd_api_resources(env: Env) -> None:
+    a = env.args
+    rows = [["NAME", "SHORTNAMES", "APIVERSION", "NAMESPACED", "KIND"]]
+    group_order = []
+    for group, _ in resources.groups():
+        if group not in group_order:
+            group_order.append(group)
+    listed = sorted((r for r in resources.RESOURCES),
+                    key=lambda r: (group_order.index(r.group), r.plural))
+    for res in listed:
+        if a.namespaced is not None and str(res.namespaced).lower() != a.namespaced.lower():
+            continue
+        if a.api_group is not None and res.group != a.api_group:
+            continue
+        if a.verbs and not all(v in res.verbs for verb in a.verbs for v in verb.split(",")):
+            continue
+        if a.output == "name":
+            env.out.write(f"{res.plural}{'.' + res.group if res.group else ''}\n")
+            continue
+        rows.append([res.plural, ",".join(res.short_names), res.api_version, str(res.namespaced).lower(), res.kind])
+    if a.output != "name":
+        env.out.write(_align(rows[1:] if a.no_headers else rows))
+
+
+def _server_url(env: Env) -> str:
+    server = getattr(env.client, "server", None)
+    return server or "in-process"
+
+
+def cmd_cluster_info(env: Env) -> None:
+    if env.args.rest and env.args.rest[0] == "dump":
+        raise CommandError("cluster-info dump is not supported by minik8s")
+    env.client.request("GET", "/version")
+    # kubectl colours these words for terminals; the text is the same.
+    env.out.write(f"\x1b[0;32mKubernetes control plane\x1b[0m is running at \x1b[0;33m{_server_url(env)}\x1b[0m\n")
+    env.out.write("\nTo further debug and diagnose cluster problems, use 'kubectl cluster-info dump'.\n")
+
+
+def cmd_version(env: Env) -> None:
+    client = {"gitVersion": discovery.GIT_VERSION, "major": "1", "minor": "32"}
+    server = None if env.args.client else json.loads(env.client.request("GET", "/version"))
+    if env.args.output in ("json", "yaml"):
+        doc: dict[str, Any] = {"clientVersion": client}
+        if server:
+            doc["serverVersion"] = server
+        env.out.write(json.dumps(doc, indent=2) + "\n" if env.args.output == "json" else yaml.safe_dump(doc))
+        return
+    env.out.write(f"Client Version: {client['gitVersion']}\n")
+    if server:
+        env.out.write(f"Server Version: {server['gitVersion']}\n")
+
+
+def cmd_config(env: Env) -> None:
+    a = env.args
+    path = kubeconfig.path(a.kubeconfig)
+    config = kubeconfig.load(path)
+    action = a.action
+    if action == "view":
+        shown = config
+        if a.minify:
+            current = a.context or config.get("current-context")
+            ctx = next((c for c in config["contexts"] if c.get("name") == current), None)
+            if ctx is None:
+                raise CommandError("current-context must exist in order to minify")
+            body = ctx.get("context") or {}
+            shown = {**config, "contexts": [ctx],
+                     "clusters": [c for c in config["clusters"] if c.get("name") == body.get("cluster")],
+                     "users": [u for u in config["users"] if u.get("name") == body.get("user")]}
+        env.out.write(yaml.safe_dump(shown, default_flow_style=False, sort_keys=True))
+    elif action == "current-context":
+        if not config.get("current-context"):
+            raise CommandError("current-context is not set")
+        env.out.write(config["current-context"] + "\n")
+    elif action == "use-context":
+        if not a.rest:
+            raise CommandError("Unexpected args: []")
+        name = a.rest[0]
+        if not any(c.get("name") == name for c in config["contexts"]):
+            raise CommandError(f'no context exists with the name: "{name}"')
+        config["current-context"] = name
+        kubeconfig.save(config, path)
+        env.out.write(f'Switched to context "{name}".\n')
+    elif action == "get-contexts":
+        rows = [["CURRENT", "NAME", "CLUSTER", "AUTHINFO", "NAMESPACE"]]
+        for ctx in config["contexts"]:
+            body = ctx.get("context") or {}
+            mark = "*" if ctx.get("name") == config.get("current-context") else ""
+            rows.append([mark, ctx.get("name", ""), body.get("cluster", ""), body.get("user", ""),
+                         body.get("namespace", "")])
+        env.out.write(_align(rows))
+    elif action == "set-context":
+        if not a.rest:
+            raise CommandError("you must specify a non-empty context name or --current")
+        name = a.rest[0] if a.rest[0] != "--current" else config.get("current-context")
+        ctx = next((c for c in config["contexts"] if c.get("name") == name), None)
+        if ctx is None:
+            ctx = {"name": name, "context": {}}
+            config["contexts"].append(ctx)
+        if a.namespace:
+            ctx.setdefault("context", {})["namespace"] = a.namespace
+        kubeconfig.save(config, path)
+        env.out.write(f'Context "{name}" modified.\n')
+    else:
+        raise CommandError(f'unknown command "{action}" for "kubectl config"' if action else
+                           "You must specify a subcommand: view, current-context, use-context, get-contexts, "
+                           "set-context")

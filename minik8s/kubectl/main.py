@@ -1,0 +1,192 @@
+"""``minik8s kubectl``: a kubectl-compatible command line.
+
+kubectl is only an HTTP client: it turns ``kubectl get pods -l app=nginx`` into
+``GET /api/v1/namespaces/default/pods?labelSelector=app%3Dnginx`` and prints
+what comes back. This one does the same, with the same verbs, flags, output
+and exit codes, so what you learn here works unchanged with the real kubectl.
+
+Interface: ``run(args, client=None, stdin=None, clock=None, out=None, err=None) -> (code, stdout, stderr)``.
+With ``client`` given (an in-process cluster), no kubeconfig is read.
+The commands live in :mod:`.get` (get, describe), :mod:`.write` (create, apply,
+delete, label, annotate) and :mod:`.info` (api-resources, cluster-info, version, config).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import shlex
+import sys
+from dataclasses import dataclass, field
+from typing import Any, Callable, TextIO
+
+from minik8s import kubeconfig
+from minik8s.api import resources
+from minik8s.api.errors import StatusError
+from minik8s.api.resources import Resource
+from minik8s.client.base import Client
+from minik8s.clock import Clock, RealClock
+from minik8s.kubectl.manifests import ManifestError
+
+
+class CommandError(Exception):
+    """A client-side failure: kubectl prints ``error: <message>`` and exits 1."""
+
+
+@dataclass
+class Env:
+    """What every command gets: its parsed flags, the client, where to print, and time."""
+
+    args: argparse.Namespace
+    client_factory: Callable[[], Client]
+    out: TextIO
+    err: TextIO
+    stdin: str | None
+    clock: Clock
+    settle: Callable[[], None]
+    _client: Client | None = field(default=None)
+    failed: bool = False
+
+    @property
+    def client(self) -> Client:
+        if self._client is None:
+            self._client = self.client_factory()
+        return self._client
+
+    @property
+    def namespace(self) -> str:
+        return self.args.namespace or self.default_namespace
+
+    default_namespace: str = "default"
+
+    def error(self, message: str) -> None:
+        """Report one failure and carry on (kubectl continues with the other objects, then exits 1)."""
+        self.err.write(message.rstrip("\n") + "\n")
+        self.failed = True
+
+
+def server_error(err: StatusError, action: str = "") -> str:
+    """kubectl's wording for an API error (k8s.io/kubectl/pkg/cmd/util's StandardErrorMessage)."""
+    details = err.details or {}
+    if err.code == 422 and err.reason == "Invalid" and details.get("causes"):
+        head = f'The {details.get("kind", "")} "{details.get("name", "")}" is invalid'
+        causes = [f'{c.get("field")}: {c.get("message")}' if c.get("field") else c.get("message", "")
+                  for c in details["causes"]]
+        if len(causes) == 1:
+            return f"{head}: {causes[0]}"
+        return f"{head}: \n" + "\n".join(f"* {c}" for c in causes)
+    reason = f" ({err.reason})" if err.reason and err.reason != "Unknown" else ""
+    return f"Error from server{reason}: {action}{err.message}"
+
+
+# --- flags -------------------------------------------------------------------------------
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # argparse would exit(2); kubectl exits 1 with its own words
+        if "unrecognized arguments" in message:
+            flag = message.split(":", 1)[1].strip().split()[0]
+            raise CommandError(f"unknown flag: {flag}\nSee 'kubectl {self.prog.split()[-1]} --help' for usage.")
+        raise CommandError(message)
+
+
+def _global_flags() -> argparse.ArgumentParser:
+    parent = _Parser(add_help=False)
+    parent.add_argument("-n", "--namespace", default=None)
+    parent.add_argument("-s", "--server", default=None)
+    parent.add_argument("--kubeconfig", default=None)
+    parent.add_argument("--context", default=None)
+    parent.add_argument("--request-timeout", default=None)
+    parent.add_argument("-v", "--v", default=None)
+    return parent
+
+
+def _parser() -> _Parser:
+    from minik8s.kubectl import get, info, write
+
+    parser = _Parser(prog="kubectl", add_help=False)
+    sub = parser.add_subparsers(dest="verb", parser_class=_Parser)
+    parent = _global_flags()
+    for module in (get, write, info):
+        module.register(sub, parent)
+    return parser
+
+
+def _make_client_factory(args: argparse.Namespace, env_holder: list[Env]) -> Callable[[], Client]:
+    def factory() -> Client:
+        from minik8s.client.http import HTTPClient
+
+        if args.server:
+            return HTTPClient(args.server)
+        config = kubeconfig.load(kubeconfig.path(args.kubeconfig))
+        try:
+            ctx = kubeconfig.current(config, args.context)
+        except ValueError:
+            raise CommandError("The connection to the server localhost:8080 was refused - did you specify the "
+                               "right host or port?") from None
+        env_holder[0].default_namespace = ctx.namespace
+        return HTTPClient(ctx.server, token=ctx.token, verify=not ctx.insecure)
+
+    return factory
+
+
+def run(argv: str | list[str], client: Client | None = None, stdin: str | None = None, clock: Clock | None = None,
+        out: TextIO | None = None, err: TextIO | None = None,
+        settle: Callable[[], None] | None = None) -> tuple[int, str, str]:
+    """Run one kubectl command; returns (exit code, stdout, stderr). Output also goes to out/err if given."""
+    words = shlex.split(argv) if isinstance(argv, str) else list(argv)
+    if words and words[0] == "kubectl":
+        words = words[1:]
+    stdout = out or io.StringIO()
+    stderr = err or io.StringIO()
+    try:
+        args = _parser().parse_args(words)
+    except CommandError as exc:
+        stderr.write(f"error: {exc}\n")
+        return 1, _value(stdout), _value(stderr)
+    if not args.verb:
+        stdout.write("kubectl controls the Kubernetes cluster manager.\n\nUsage:\n  kubectl [flags] [options]\n")
+        return 0, _value(stdout), _value(stderr)
+    holder: list[Env] = []
+    env = Env(args=args, client_factory=(lambda: client) if client is not None else _make_client_factory(args, holder),
+              out=stdout, err=stderr, stdin=stdin if stdin is not None else _read_stdin(words), clock=clock or RealClock(),
+              settle=settle or (lambda: None))
+    holder.append(env)
+    if client is not None and args.namespace is None:
+        env.default_namespace = "default"
+    try:
+        if client is None and args.verb not in ("config", "version"):
+            env.client  # resolve the kubeconfig now, so its namespace is known before the command runs
+        args.handler(env)
+    except StatusError as exc:
+        env.error(server_error(exc))
+    except (CommandError, ManifestError) as exc:
+        env.error(f"error: {exc}")
+    except ConnectionError as exc:
+        env.error(str(exc))
+    except BrokenPipeError:
+        pass
+    return (1 if env.failed else 0), _value(stdout), _value(stderr)
+
+
+def _read_stdin(words: list[str]) -> str | None:
+    if "-" in words and not sys.stdin.isatty():
+        return sys.stdin.read()
+    return None
+
+
+def _value(stream: TextIO) -> str:
+    return stream.getvalue() if isinstance(stream, io.StringIO) else ""
+
+
+def resolve(name: str) -> Resource:
+    """A resource type as typed by a user, or kubectl's error."""
+    found = resources.lookup(name)
+    if found is None:
+        raise CommandError(f'the server doesn\'t have a resource type "{name}"')
+    return found
+
+
+def main(argv: list[str]) -> int:
+    code, _, _ = run(argv, out=sys.stdout, err=sys.stderr)
+    return code

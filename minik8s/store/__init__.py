@@ -1,0 +1,260 @@
+"""The store: an etcd-like, revisioned key-value store of API objects.
+
+Kubernetes keeps all cluster state in etcd, and only the API server talks to it.
+etcd's model is small and worth learning:
+
+* one global **revision** counter, bumped by every write;
+* each object remembers the revision of its last write, shown to clients as
+  ``metadata.resourceVersion``;
+* writes can be **conditional** on that revision (optimistic concurrency: a stale
+  writer gets 409 Conflict instead of silently overwriting someone else's change);
+* clients **watch** for changes after a revision and see every later change
+  exactly once, in order;
+* old history is **compacted**; watching from before it gives 410 Gone, and the
+  client must list again.
+
+Interface (``Store``):
+    create(key, obj) -> obj                       # AlreadyExistsError if present
+    get(key) -> obj | None
+    list(resource, namespace=None) -> (objs, revision)
+    update(key, obj, expected_revision=None) -> obj   # ConflictError if stale
+    delete(key, expected_revision=None) -> obj
+    watch(resource, namespace, since, callback) -> cancel()   # replays history after `since`
+    compact(revision)
+
+A key is ``(resource, namespace, name)`` where ``resource`` is the qualified
+plural (``pods``, ``deployments.apps``) and ``namespace`` is ``""`` for
+cluster-scoped objects. Objects are stored serialized (JSON bytes), so nothing a
+caller does to a returned dict can change what is stored.
+
+Backends: memory only (notebooks, tests), or SQLite (``SQLiteBackend``), which
+the server uses for persistence: every acknowledged write is committed before
+the call returns, so it survives ``kill -9``. Taught in chapter 2 (architecture).
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator, Protocol
+
+import orjson
+
+Key = tuple[str, str, str]
+
+
+class StoreError(Exception):
+    """Base of the store's own errors; the API server maps them to Status objects."""
+
+
+class NotFoundError(StoreError):
+    pass
+
+
+class AlreadyExistsError(StoreError):
+    pass
+
+
+class ConflictError(StoreError):
+    pass
+
+
+class CompactedError(StoreError):
+    """The requested revision is older than the retained history."""
+
+    def __init__(self, requested: int, compacted: int):
+        super().__init__(f"too old resource version: {requested} ({compacted})")
+        self.requested = requested
+        self.compacted = compacted
+
+
+@dataclass(frozen=True)
+class Entry:
+    revision: int
+    raw: bytes  # the object as stored, with metadata.resourceVersion set
+
+
+@dataclass(frozen=True)
+class Event:
+    """One change: ``type`` is ADDED, MODIFIED or DELETED. ``prev`` is the raw value before it."""
+
+    revision: int
+    type: str
+    key: Key
+    raw: bytes
+    prev: bytes | None
+
+
+class Backend(Protocol):
+    def load(self) -> tuple[int, dict[Key, Entry]]: ...
+
+    def put(self, key: Key, entry: Entry, revision: int) -> None: ...
+
+    def remove(self, key: Key, revision: int) -> None: ...
+
+    def close(self) -> None: ...
+
+
+WatchCallback = Callable[[Event], None]
+
+# How many past events are kept for watchers that resume from an older revision.
+HISTORY_LIMIT = 20_000
+
+
+def _with_revision(obj: dict[str, Any], revision: int) -> bytes:
+    meta = dict(obj.get("metadata") or {})
+    meta["resourceVersion"] = str(revision)
+    return orjson.dumps({**obj, "metadata": meta})
+
+
+class Store:
+    """The revisioned store. Thread-safe: every method holds one lock."""
+
+    def __init__(self, backend: Backend | None = None, history_limit: int = HISTORY_LIMIT):
+        self._lock = threading.RLock()
+        self._backend = backend
+        self._tables: dict[str, dict[tuple[str, str], Entry]] = collections.defaultdict(dict)
+        self._history: collections.deque[Event] = collections.deque()
+        self._history_limit = history_limit
+        self._watchers: dict[str, list[tuple[str | None, WatchCallback]]] = collections.defaultdict(list)
+        self.revision = 1
+        if backend is not None:
+            self.revision, entries = backend.load()
+            for (resource, namespace, name), entry in entries.items():
+                self._tables[resource][(namespace, name)] = entry
+        # Nothing older than what we hold in history can be watched from.
+        self.compacted = self.revision
+
+    # --- reads ---------------------------------------------------------------------------
+
+    def get_entry(self, key: Key) -> Entry | None:
+        with self._lock:
+            return self._tables[key[0]].get((key[1], key[2]))
+
+    def get(self, key: Key) -> dict[str, Any] | None:
+        entry = self.get_entry(key)
+        return orjson.loads(entry.raw) if entry else None
+
+    def entries(self, resource: str, namespace: str | None = None) -> tuple[list[tuple[Key, Entry]], int]:
+        """All entries of a resource (in one namespace, or all), sorted by key, and the revision they were read at."""
+        with self._lock:
+            table = self._tables[resource]
+            if namespace is None:
+                pairs = [((resource, ns, name), e) for (ns, name), e in table.items()]
+            else:
+                pairs = [((resource, ns, name), e) for (ns, name), e in table.items() if ns == namespace]
+            revision = self.revision
+        pairs.sort(key=lambda pair: pair[0])
+        return pairs, revision
+
+    def list(self, resource: str, namespace: str | None = None) -> tuple[list[dict[str, Any]], int]:
+        pairs, revision = self.entries(resource, namespace)
+        return [orjson.loads(e.raw) for _, e in pairs], revision
+
+    def count(self, resource: str) -> int:
+        with self._lock:
+            return len(self._tables[resource])
+
+    # --- writes --------------------------------------------------------------------------
+
+    def create(self, key: Key, obj: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            if (key[1], key[2]) in self._tables[key[0]]:
+                raise AlreadyExistsError(key)
+            return self._write(key, obj, "ADDED", None)
+
+    def update(self, key: Key, obj: dict[str, Any], expected_revision: int | None = None) -> dict[str, Any]:
+        with self._lock:
+            current = self._tables[key[0]].get((key[1], key[2]))
+            if current is None:
+                raise NotFoundError(key)
+            if expected_revision is not None and expected_revision != current.revision:
+                raise ConflictError(key)
+            return self._write(key, obj, "MODIFIED", current)
+
+    def delete(self, key: Key, expected_revision: int | None = None) -> dict[str, Any]:
+        with self._lock:
+            table = self._tables[key[0]]
+            current = table.get((key[1], key[2]))
+            if current is None:
+                raise NotFoundError(key)
+            if expected_revision is not None and expected_revision != current.revision:
+                raise ConflictError(key)
+            revision = self.revision + 1
+            if self._backend is not None:
+                self._backend.remove(key, revision)
+            self.revision = revision
+            del table[(key[1], key[2])]
+            # A deletion is reported with the object as last stored, at the deletion's revision.
+            obj = orjson.loads(current.raw)
+            raw = _with_revision(obj, revision)
+            self._record(Event(revision, "DELETED", key, raw, current.raw))
+            return orjson.loads(raw)
+
+    def _write(self, key: Key, obj: dict[str, Any], kind: str, current: Entry | None) -> dict[str, Any]:
+        revision = self.revision + 1
+        raw = _with_revision(obj, revision)
+        entry = Entry(revision, raw)
+        if self._backend is not None:
+            # Persist first: if this raises, memory is untouched and the write never happened.
+            self._backend.put(key, entry, revision)
+        self.revision = revision
+        self._tables[key[0]][(key[1], key[2])] = entry
+        self._record(Event(revision, kind, key, raw, current.raw if current else None))
+        return orjson.loads(raw)
+
+    # --- watch ---------------------------------------------------------------------------
+
+    def _record(self, event: Event) -> None:
+        self._history.append(event)
+        while len(self._history) > self._history_limit:
+            dropped = self._history.popleft()
+            self.compacted = dropped.revision
+        for namespace, callback in list(self._watchers[event.key[0]]):
+            if namespace is None or namespace == event.key[1]:
+                callback(event)
+
+    def watch(self, resource: str, namespace: str | None, since: int, callback: WatchCallback) -> Callable[[], None]:
+        """Call ``callback`` for every change after revision ``since``: first the retained history,
+        then live changes. Callbacks run under the store lock and must not block or call back in.
+        Raises CompactedError when ``since`` is older than the retained history."""
+        with self._lock:
+            if since < self.compacted:
+                raise CompactedError(since, self.compacted)
+            for event in self._history_after(since):
+                if event.key[0] == resource and (namespace is None or event.key[1] == namespace):
+                    callback(event)
+            registration = (namespace, callback)
+            self._watchers[resource].append(registration)
+
+        def cancel() -> None:
+            with self._lock:
+                try:
+                    self._watchers[resource].remove(registration)
+                except ValueError:
+                    pass
+
+        return cancel
+
+    def _history_after(self, since: int) -> Iterator[Event]:
+        # History is ordered by revision; walk back from the newest end to find the start.
+        index = len(self._history)
+        while index > 0 and self._history[index - 1].revision > since:
+            index -= 1
+        for i in range(index, len(self._history)):
+            yield self._history[i]
+
+    def compact(self, revision: int) -> None:
+        """Forget history at or before ``revision`` (etcd's compaction)."""
+        with self._lock:
+            revision = min(revision, self.revision)
+            while self._history and self._history[0].revision <= revision:
+                self._history.popleft()
+            self.compacted = max(self.compacted, revision)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._backend is not None:
+                self._backend.close()
+                self._backend = None
