@@ -66,10 +66,35 @@ class KubectlError(Exception):
 
 
 def _controllers() -> list[Callable[[Context], Component]]:
-    """The controller manager's controllers, in the order they get to run."""
+    """The controller manager's controllers and the scheduler, in the order they get to run."""
     from minik8s.controllers.namespace import NamespaceController
 
-    return [NamespaceController]
+    makers: list[Callable[[Context], Component]] = [NamespaceController]
+    try:
+        from minik8s.scheduler.component import SchedulerComponent
+    except ImportError:  # the scheduler arrives with the nodes issue
+        return makers
+    return makers + [SchedulerComponent]
+
+
+def node_name(index: int) -> str:
+    """Nodes are called node-1, node-2, ..."""
+    return f"node-{index + 1}"
+
+
+def _kubelets(ctx: Context, count: int, runtime: str, data_dir: Path | None) -> list[Component]:
+    """One kubelet per node, each with its own container runtime (as each machine has its own)."""
+    if count <= 0:
+        return []
+    from minik8s.kubelet import Kubelet, make_runtime
+
+    kubelets: list[Component] = []
+    for index in range(count):
+        name = node_name(index)
+        node_runtime = make_runtime(runtime, node_name=name, node_index=index, clock=ctx.clock, rng=ctx.rng,
+                                    data_dir=data_dir)
+        kubelets.append(Kubelet(ctx, node_name=name, node_index=index, runtime=node_runtime))
+    return kubelets
 
 
 class Cluster:
@@ -108,6 +133,8 @@ class Cluster:
             return
         self._started = True
         self.components = [make(self.context) for make in _controllers()]
+        self.kubelets = _kubelets(self.context, self.node_count, self.runtime, self.data_dir)
+        self.components += self.kubelets
         if not self.virtual:
             self._thread = threading.Thread(target=self._run, name="minik8s-cluster", daemon=True)
             self._thread.start()

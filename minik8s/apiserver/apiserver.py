@@ -62,12 +62,6 @@ def _key(resource: Resource, namespace: str | None, name: str) -> tuple[str, str
     return (resource.qualified, namespace or "" if resource.namespaced else "", name)
 
 
-def _selector_error(resource: Resource, label: str, field: str, why: str) -> StatusError:
-    gvr = f"{resource.group}/{resource.version}, Resource={resource.plural}"
-    return errors.bad_request(
-        f'Unable to find "{gvr}" that match label selector "{label}", field selector "{field}": {why}')
-
-
 class Filter:
     """A parsed label + field selector for one resource."""
 
@@ -78,7 +72,7 @@ class Filter:
             self.fields = selectors.check_field_selector(resource.plural,
                                                          selectors.parse_field_selector(field_selector or ""))
         except ValueError as exc:
-            raise _selector_error(resource, label_selector or "", field_selector or "", str(exc)) from None
+            raise errors.bad_request(str(exc)) from None
         self.everything = not (label_selector or "").strip() and not (field_selector or "").strip()
 
     def matches(self, obj: dict[str, Any] | None) -> bool:
@@ -517,13 +511,9 @@ class APIServer:
                 f"the API version in the data ({api_version}) does not match the expected API version "
                 f"({resource.api_version})" if api_version != resource.api_version else
                 f"the kind in the data ({kind}) does not match the expected kind ({resource.kind})")
-        unknown, type_errors = schema.decode(obj)
-        if type_errors:
-            raise errors.bad_request(schema.type_error_message(resource.kind, resource.api_version, type_errors))
-        if unknown and field_validation == "Strict":
-            raise errors.bad_request(
-                f'{resource.kind} in version "{resource.version}" cannot be handled as a {resource.kind}: '
-                + schema.strict_error_message(unknown))
+        message = schema.decode_error(obj, strict=field_validation == "Strict")
+        if message:
+            raise errors.bad_request(message)
         if not isinstance(obj.get("metadata", {}), dict):
             raise errors.bad_request("metadata must be an object")
         return obj

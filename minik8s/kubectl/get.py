@@ -84,6 +84,25 @@ def _namespace_for(env: Env, resource: Resource) -> str | None:
     return env.namespace
 
 
+def list_objects(env: Env, resource: Resource, namespace: str | None, label_selector: str | None = None,
+                 field_selector: str | None = None, table: bool = False) -> dict[str, Any]:
+    """List (or list as a Table), wording a 400/404 as kubectl's selector visitor does."""
+    try:
+        if table:
+            return env.client.table(resource, namespace, label_selector=label_selector, field_selector=field_selector)
+        return env.client.list(resource, namespace, label_selector=label_selector, field_selector=field_selector)
+    except StatusError as err:
+        if err.code not in (400, 404):
+            raise
+        gvr = f'"{resource.group}/{resource.version}, Resource={resource.plural}"'
+        if label_selector or field_selector:
+            err.message = (f'Unable to find {gvr} that match label selector "{label_selector or ""}", '
+                           f'field selector "{field_selector or ""}": {err.message}')
+        else:
+            err.message = f"Unable to list {gvr}: {err.message}"
+        raise
+
+
 def _fetch(env: Env, targets: list[Target]) -> list[tuple[Resource, list[dict[str, Any]]]]:
     """The objects the targets name: listed (no names) or fetched one by one (reporting each miss)."""
     a = env.args
@@ -101,8 +120,7 @@ def _fetch(env: Env, targets: list[Target]) -> list[tuple[Resource, list[dict[st
                     env.error(server_error(err))
             found.append((resource, objs))
         else:
-            listed = env.client.list(resource, ns, label_selector=a.selector,
-                                     field_selector=getattr(a, "field_selector", None))
+            listed = list_objects(env, resource, ns, a.selector, getattr(a, "field_selector", None))
             found.append((resource, listed["items"]))
     return found
 
@@ -176,8 +194,7 @@ def _print_tables(env: Env, targets: list[Target], wide: bool) -> None:
                     if not (err.code == 404 and a.ignore_not_found):
                         env.error(server_error(err))
         else:
-            tables.append(env.client.table(resource, ns, label_selector=a.selector,
-                                           field_selector=a.field_selector))
+            tables.append(list_objects(env, resource, ns, a.selector, a.field_selector, table=True))
         rows = [row for table in tables for row in table.get("rows", [])]
         if not rows:
             continue
@@ -240,7 +257,7 @@ def cmd_describe(env: Env) -> None:
     for resource, names in targets:
         ns = _namespace_for(env, resource)
         if not names:
-            found.append((resource, env.client.list(resource, ns, label_selector=a.selector)["items"]))
+            found.append((resource, list_objects(env, resource, ns, a.selector)["items"]))
             continue
         for name in names:
             try:

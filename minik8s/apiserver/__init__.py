@@ -1,0 +1,1 @@
+"""The API server: REST handlers, validation, admission and Table output over the store."""

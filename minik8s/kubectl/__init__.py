@@ -1,0 +1,1 @@
+"""minik8s kubectl: a kubectl-compatible client (printing, describe, commands)."""

@@ -1,0 +1,19 @@
+"""The default scheduler plugins, one module per upstream plugin (same names).
+
+Taught in chapter 9 (Scheduling).
+"""
+
+from minik8s.scheduler.plugins.image_locality import ImageLocality
+from minik8s.scheduler.plugins.inter_pod_affinity import InterPodAffinity
+from minik8s.scheduler.plugins.node_affinity import NodeAffinity
+from minik8s.scheduler.plugins.node_name import NodeName
+from minik8s.scheduler.plugins.node_ports import NodePorts
+from minik8s.scheduler.plugins.node_resources import NodeResourcesBalancedAllocation, NodeResourcesFit
+from minik8s.scheduler.plugins.node_unschedulable import NodeUnschedulable
+from minik8s.scheduler.plugins.pod_topology_spread import PodTopologySpread
+from minik8s.scheduler.plugins.taint_toleration import TaintToleration
+
+__all__ = [
+    "ImageLocality", "InterPodAffinity", "NodeAffinity", "NodeName", "NodePorts", "NodeResourcesBalancedAllocation",
+    "NodeResourcesFit", "NodeUnschedulable", "PodTopologySpread", "TaintToleration",
+]

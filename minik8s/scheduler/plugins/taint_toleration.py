@@ -1,0 +1,75 @@
+"""TaintToleration: a node's taints repel pods that do not tolerate them.
+
+Filter: a ``NoSchedule`` or ``NoExecute`` taint the pod does not tolerate rejects the
+node, with upstream's reason ``node(s) had untolerated taint {KEY: VALUE}`` (the first
+such taint). Score: fewer untolerated ``PreferNoSchedule`` taints is better
+(normalized in reverse, so a node with none scores 100).
+
+Interface:
+    tolerates(toleration, taint) -> bool     # upstream Toleration.ToleratesTaint
+    untolerated_taint(taints, tolerations) -> taint | None
+    TaintToleration                          # the plugin
+
+Taught in chapter 9 (Scheduling), section "Taints and tolerations".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from minik8s.scheduler.cache import Cache, NodeInfo, PodInfo
+from minik8s.scheduler.framework import CycleState, Plugin, Reason, Status, default_normalize
+
+Taint = dict[str, Any]
+Toleration = dict[str, Any]
+
+
+def tolerates(toleration: Toleration, taint: Taint) -> bool:
+    """An empty effect or key in the toleration is a wildcard; ``Exists`` ignores the value."""
+    effect = toleration.get("effect") or ""
+    if effect and effect != taint.get("effect"):
+        return False
+    key = toleration.get("key") or ""
+    if key and key != taint.get("key"):
+        return False
+    operator = toleration.get("operator") or "Equal"
+    if operator == "Exists":
+        return True
+    if operator == "Equal":
+        return (toleration.get("value") or "") == (taint.get("value") or "")
+    return False
+
+
+def untolerated_taint(taints: Iterable[Taint], tolerations: list[Toleration]) -> Taint | None:
+    """The first taint that no toleration tolerates, or None."""
+    for taint in taints:
+        if not any(tolerates(t, taint) for t in tolerations):
+            return taint
+    return None
+
+
+class TaintToleration(Plugin):
+    name = "TaintToleration"
+
+    def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Reason | None:
+        if not node.hard_taints:  # the common case: nothing to check
+            return None
+        taint = untolerated_taint(node.hard_taints, pod.tolerations)
+        if taint is None:
+            return None
+        return f"node(s) had untolerated taint {{{taint.get('key', '')}: {taint.get('value') or ''}}}"
+
+    def pre_score(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo], cache: Cache) -> Status | None:
+        # Only tolerations that can apply to PreferNoSchedule taints matter for scoring.
+        state[self.name] = [t for t in pod.tolerations if (t.get("effect") or "PreferNoSchedule") == "PreferNoSchedule"]
+        return None
+
+    def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
+        if not node.soft_taints:
+            return 0
+        tolerations = state[self.name]
+        return sum(1 for taint in node.soft_taints if not any(tolerates(t, taint) for t in tolerations))
+
+    def normalize_score(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo], scores: list[int]) -> None:
+        default_normalize(scores, reverse=True)

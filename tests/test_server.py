@@ -1,0 +1,205 @@
+"""`minik8s server` driven by the real kubectl and the official kubernetes client, over HTTP."""
+
+from __future__ import annotations
+
+import json
+import signal
+import urllib.error
+import urllib.request
+
+import pytest
+import yaml
+
+from conftest import needs_kubectl, start_server
+
+NGINX_POD = """\
+apiVersion: v1
+kind: Pod
+metadata:
+  name: nginx
+  labels:
+    app: nginx
+    env: prod
+spec:
+  containers:
+  - image: nginx:alpine
+    name: container-0
+    resources:
+      limits:
+        cpu: 100m
+        memory: 200Mi
+      requests:
+        cpu: 100m
+        memory: 200Mi
+  imagePullSecrets:
+  - name: default-secret
+"""
+
+
+@needs_kubectl
+def test_seed_pod_walkthrough_with_real_kubectl(server):
+    created = server.kubectl("create", "-f", "-", stdin=NGINX_POD)
+    assert (created.returncode, created.stdout) == (0, "pod/nginx created\n")
+
+    shown = server.kubectl("get", "pod", "--show-labels")
+    header, row = shown.stdout.splitlines()
+    assert header.split() == ["NAME", "READY", "STATUS", "RESTARTS", "AGE", "LABELS"]
+    assert row.split()[:4] == ["nginx", "0/1", "Pending", "0"]  # no nodes yet: the pod waits
+    assert row.split()[-1] == "app=nginx,env=prod"
+
+    namespaces = server.kubectl("get", "ns").stdout.splitlines()
+    assert [line.split()[:2] for line in namespaces[1:]] == [
+        ["default", "Active"], ["kube-node-lease", "Active"], ["kube-public", "Active"], ["kube-system", "Active"]]
+
+    assert server.kubectl("get", "pods", "-l", "env=prod").stdout.splitlines()[1].startswith("nginx ")
+    none = server.kubectl("get", "pods", "-l", "env=dev")
+    assert (none.returncode, none.stdout, none.stderr) == (0, "", "No resources found in default namespace.\n")
+
+    again = server.kubectl("create", "-f", "-", stdin=NGINX_POD)
+    assert again.returncode == 1
+    assert again.stderr == ('Error from server (AlreadyExists): error when creating "STDIN": '
+                            'pods "nginx" already exists\n')
+
+    deleted = server.kubectl("delete", "pod", "nginx")
+    assert (deleted.returncode, deleted.stdout) == (0, 'pod "nginx" deleted\n')
+    missing = server.kubectl("get", "pod", "nginx")
+    assert (missing.returncode, missing.stderr) == (1, 'Error from server (NotFound): pods "nginx" not found\n')
+
+
+@needs_kubectl
+def test_real_kubectl_sees_bad_input_refused(server):
+    unknown = server.kubectl("create", "-f", "-", stdin=NGINX_POD.replace("name: container-0",
+                                                                          "name: container-0\n    imagePullPolic: x"))
+    assert unknown.returncode == 1
+    assert 'strict decoding error: unknown field "spec.containers[0].imagePullPolic"' in unknown.stderr
+    bad_name = server.kubectl("create", "-f", "-", stdin=NGINX_POD.replace("name: nginx", "name: Nginx_1"))
+    assert bad_name.returncode == 1
+    assert bad_name.stderr.startswith('The Pod "Nginx_1" is invalid: metadata.name: Invalid value: "Nginx_1": '
+                                      "a lowercase RFC 1123 subdomain")
+    bad_selector = server.kubectl("get", "pods", "-l", "env in (prod")
+    assert bad_selector.returncode == 1 and "Error from server (BadRequest)" in bad_selector.stderr
+    no_namespace = server.kubectl("create", "-n", "nope", "-f", "-", stdin=NGINX_POD)
+    assert no_namespace.returncode == 1
+    assert no_namespace.stderr == ('Error from server (NotFound): error when creating "STDIN": '
+                                   'namespaces "nope" not found\n')
+    assert server.kubectl("get", "pods", "-A").stderr == "No resources found\n"  # nothing half-written
+
+
+@needs_kubectl
+def test_apply_label_annotate_and_namespace_deletion(server):
+    assert server.kubectl("apply", "-f", "-", stdin=NGINX_POD).stdout == "pod/nginx created\n"
+    assert server.kubectl("apply", "-f", "-", stdin=NGINX_POD).stdout == "pod/nginx unchanged\n"
+    changed = server.kubectl("apply", "-f", "-", stdin=NGINX_POD.replace("env: prod", "env: qa"))
+    assert changed.stdout == "pod/nginx configured\n"
+    assert server.kubectl("label", "pod", "nginx", "tier=web").stdout == "pod/nginx labeled\n"
+    clash = server.kubectl("label", "pod", "nginx", "env=x")
+    assert clash.stderr == "error: 'env' already has a value (qa), and --overwrite is false\n"
+    assert server.kubectl("label", "pod", "nginx", "tier-").stdout == "pod/nginx unlabeled\n"
+    labels = json.loads(server.kubectl("get", "pod", "nginx", "-o", "json").stdout)["metadata"]["labels"]
+    assert labels == {"app": "nginx", "env": "qa"}
+
+    for command in (["create", "ns", "dev"],) if False else ():
+        server.kubectl(*command)
+    ns = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: dev\n"
+    assert server.kubectl("create", "-f", "-", stdin=ns).stdout == "namespace/dev created\n"
+    assert server.kubectl("create", "-n", "dev", "-f", "-", stdin=NGINX_POD).returncode == 0
+    # The same name in another namespace is another object.
+    assert len(server.kubectl("get", "pods", "-A").stdout.splitlines()) == 3
+    assert server.kubectl("delete", "ns", "dev").stdout == 'namespace "dev" deleted\n'
+    assert server.kubectl("get", "ns", "dev").returncode == 1  # kubectl waited until it was gone
+    assert server.kubectl("get", "pods", "-n", "dev").stderr == "No resources found in dev namespace.\n"
+
+
+def test_official_client_crud_watch_and_errors(server):
+    kubernetes = pytest.importorskip("kubernetes")
+    from kubernetes import client, config, watch
+
+    config.load_kube_config(config_file=str(server.kubeconfig))
+    core = client.CoreV1Api()
+    names = [ns.metadata.name for ns in core.list_namespace().items]
+    assert names == ["default", "kube-node-lease", "kube-public", "kube-system"]
+
+    body = yaml.safe_load(NGINX_POD)
+    pod = core.create_namespaced_pod("default", body)
+    assert pod.metadata.uid and pod.status.phase == "Pending"
+    assert pod.spec.restart_policy == "Always" and pod.spec.termination_grace_period_seconds == 30
+
+    patched = core.patch_namespaced_pod("nginx", "default", {"metadata": {"labels": {"tier": "web"}}})
+    assert patched.metadata.labels["tier"] == "web"
+    assert int(patched.metadata.resource_version) > int(pod.metadata.resource_version)
+
+    stream = watch.Watch().stream(core.list_namespaced_pod, "default", resource_version=pod.metadata.resource_version,
+                                  timeout_seconds=5)
+    core.delete_namespaced_pod("nginx", "default")
+    events = [(e["type"], e["object"].metadata.labels.get("tier")) for e in stream]
+    assert events == [("MODIFIED", "web"), ("DELETED", "web")]
+
+    with pytest.raises(client.exceptions.ApiException) as missing:
+        core.read_namespaced_pod("nginx", "default")
+    assert missing.value.status == 404
+
+    stale = dict(body, metadata={**body["metadata"], "resourceVersion": "1"})
+    core.create_namespaced_pod("default", body)
+    with pytest.raises(client.exceptions.ApiException) as conflict:
+        core.replace_namespaced_pod("nginx", "default", stale)
+    assert conflict.value.status == 409
+    assert "the object has been modified" in json.loads(conflict.value.body)["message"]
+
+
+def _post(url: str, data: bytes, content_type: str = "application/json") -> tuple[int, dict]:
+    request = urllib.request.Request(url, data=data, method="POST", headers={"Content-Type": content_type})
+    try:
+        with urllib.request.urlopen(request) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+
+
+def test_bad_bodies_get_status_errors(server):
+    pods = server.url + "/api/v1/namespaces/default/pods"
+    code, status = _post(pods, b"{not json")
+    assert (code, status["kind"], status["reason"]) == (400, "Status", "BadRequest")
+    code, status = _post(pods, b'{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "x"}, '
+                               b'"spec": {"containers": "oops"}}')
+    assert code == 400 and "cannot unmarshal string" in status["message"]
+    big = json.dumps({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "big"},
+                      "data": {"k": "x" * (3 * 1024 * 1024)}}).encode()
+    code, status = _post(server.url + "/api/v1/namespaces/default/configmaps", big)
+    assert (code, status["reason"]) == (413, "RequestEntityTooLarge")
+    with urllib.request.urlopen(pods) as response:
+        assert json.loads(response.read())["items"] == []  # nothing was stored
+
+
+@needs_kubectl
+def test_server_killed_with_sigkill_comes_back_with_every_object(tmp_path):
+    first = start_server(tmp_path, "--nodes", "0")
+    try:
+        for i in range(20):
+            assert first.kubectl("create", "-f", "-", stdin=NGINX_POD.replace("name: nginx", f"name: nginx-{i}"))\
+                .returncode == 0
+        first.kubectl("label", "pod", "nginx-7", "tier=web")
+    finally:
+        first.stop(signal.SIGKILL)
+    second = start_server(tmp_path, "--nodes", "0", data_dir=first.data_dir)
+    try:
+        listed = second.kubectl("get", "pods", "-o", "name").stdout.split()
+        assert sorted(listed) == sorted(f"pod/nginx-{i}" for i in range(20))
+        assert second.kubectl("get", "pods", "-l", "tier=web", "-o", "name").stdout == "pod/nginx-7\n"
+    finally:
+        assert second.stop() == 0  # SIGTERM: a clean shutdown
+
+
+def test_kubeconfig_keeps_other_contexts(tmp_path):
+    other = {"apiVersion": "v1", "kind": "Config", "current-context": "work",
+             "clusters": [{"name": "work", "cluster": {"server": "https://10.0.0.1:6443"}}],
+             "users": [{"name": "work", "user": {"token": "secret"}}],
+             "contexts": [{"name": "work", "context": {"cluster": "work", "user": "work"}}]}
+    (tmp_path / "kubeconfig").write_text(yaml.safe_dump(other))
+    srv = start_server(tmp_path, "--nodes", "0")
+    try:
+        config = yaml.safe_load((tmp_path / "kubeconfig").read_text())
+        assert {c["name"] for c in config["contexts"]} == {"work", "minik8s"}
+        assert config["current-context"] == "minik8s"
+        assert next(u for u in config["users"] if u["name"] == "work")["user"] == {"token": "secret"}
+    finally:
+        srv.stop()
