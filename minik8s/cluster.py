@@ -68,8 +68,9 @@ class KubectlError(Exception):
 def _controllers() -> list[Callable[[Context], Component]]:
     """The controller manager's controllers and the scheduler, in the order they get to run."""
     from minik8s.controllers.namespace import NamespaceController
+    from minik8s.controllers.nodelifecycle import NodeLifecycleController
 
-    makers: list[Callable[[Context], Component]] = [NamespaceController]
+    makers: list[Callable[[Context], Component]] = [NamespaceController, NodeLifecycleController]
     try:
         from minik8s.scheduler.component import SchedulerComponent
     except ImportError:  # the scheduler arrives with the nodes issue

@@ -35,7 +35,7 @@ from typing import Any, Callable
 import orjson
 
 from minik8s.api import errors, patch as patches, resources, schema, selectors
-from minik8s.api.defaults import apply_defaults
+from minik8s.api.defaults import apply_defaults, job_selector_defaults
 from minik8s.api.errors import StatusError
 from minik8s.api.resources import Resource
 from minik8s.api.validation import validate
@@ -196,7 +196,7 @@ class APIServer:
             strategy.prepare_for_create(resource, obj)
             obj = apply_defaults(obj)
             if resource.kind == "Job":
-                obj = _job_selector(obj)
+                obj = job_selector_defaults(obj)
             self._validate(resource, obj, None)
             if dry_run:
                 return obj
@@ -261,7 +261,7 @@ class APIServer:
             else:
                 meta.pop(fixed, None)
         meta["resourceVersion"] = old_meta["resourceVersion"]
-        obj = apply_defaults(obj)
+        obj = apply_defaults(obj, admission=False)  # admission plugins run on create only
         self._validate(resource, obj, old)
         if obj == old:
             return old  # a no-op write does not bump resourceVersion or wake watchers
@@ -583,10 +583,3 @@ def _scale_of(resource: Resource, obj: dict[str, Any]) -> dict[str, Any]:
         "status": {"replicas": status.get("replicas", 0),
                    "selector": selectors.format_label_selector(selector) if selector else ""},
     }
-
-
-def _job_selector(job: dict[str, Any]) -> dict[str, Any]:
-    from minik8s.api import defaults
-
-    helper = getattr(defaults, "job_selector_defaults", None)
-    return helper(job) if helper else job

@@ -11,6 +11,7 @@ import yaml
 from minik8s import kubeconfig
 from minik8s.api import resources
 from minik8s.apiserver import discovery
+from minik8s.kubectl import printing
 from minik8s.kubectl.main import CommandError, Env
 
 
@@ -43,9 +44,7 @@ def register(sub: Any, parent: argparse.ArgumentParser) -> None:
 
 def _align(rows: list[list[str]]) -> str:
     """kubectl's tab writer: columns padded to the widest cell plus three spaces."""
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = ["   ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows]
-    return "\n".join(lines) + "\n"
+    return printing.tabwrite(["\t".join(row) for row in rows])
 
 
 def cmd_api_resources(env: Env) -> None:
@@ -81,8 +80,12 @@ def cmd_cluster_info(env: Env) -> None:
     if env.args.rest and env.args.rest[0] == "dump":
         raise CommandError("cluster-info dump is not supported by minik8s")
     env.client.request("GET", "/version")
-    # kubectl colours these words for terminals; the text is the same.
-    env.out.write(f"\x1b[0;32mKubernetes control plane\x1b[0m is running at \x1b[0;33m{_server_url(env)}\x1b[0m\n")
+    # kubectl colours these words only when printing to a terminal.
+    if env.out.isatty():
+        env.out.write(f"\x1b[0;32mKubernetes control plane\x1b[0m is running at \x1b[0;33m{_server_url(env)}"
+                      "\x1b[0m\n")
+    else:
+        env.out.write(f"Kubernetes control plane is running at {_server_url(env)}\n")
     env.out.write("\nTo further debug and diagnose cluster problems, use 'kubectl cluster-info dump'.\n")
 
 

@@ -1,0 +1,139 @@
+"""The scheduler as a component: watch pods and nodes, decide, bind.
+
+kube-scheduler's outer loop: every pod that has no ``spec.nodeName`` and names
+this scheduler (``spec.schedulerName: default-scheduler``, the default) is queued.
+For each one the algorithm (:mod:`minik8s.scheduler.algorithm`) picks a node
+from the scheduler's cache, the pod is *assumed* there at once (so the next
+decision already counts it) and bound through the ``pods/binding`` subresource.
+The outcome is recorded as an event: ``Scheduled`` (``Successfully assigned
+default/nginx to node-1``) or ``FailedScheduling`` with the reasons per node.
+
+A pod that fits nowhere waits, marked ``PodScheduled=False`` with reason
+``Unschedulable``. It is tried again whenever the cluster changes in a way that
+could help (a node is added or updated, a pod goes away), and at the latest
+after five minutes, as upstream's scheduling queue does.
+
+Taught in chapter 2 (architecture) and the scheduling chapter.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Hashable
+
+from minik8s.api import resources
+from minik8s.api.errors import StatusError
+from minik8s.api.resources import Resource
+from minik8s.clock import rfc3339
+from minik8s.controllers.controller import Context, Controller, object_key
+from minik8s.scheduler.algorithm import Scheduler
+from minik8s.scheduler.cache import Cache
+
+PODS = resources.by_plural("", "v1", "pods")
+NODES = resources.by_plural("", "v1", "nodes")
+assert PODS is not None and NODES is not None
+
+SCHEDULER_NAME = "default-scheduler"
+
+# Upstream retries an unschedulable pod at least this often, even if nothing changed.
+UNSCHEDULABLE_RETRY_SECONDS = 300.0
+
+
+def _assigned(pod: dict[str, Any]) -> bool:
+    return bool((pod.get("spec") or {}).get("nodeName"))
+
+
+def _terminal(pod: dict[str, Any]) -> bool:
+    return (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
+
+
+def _same_but_status(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    def strip(pod: dict[str, Any]) -> dict[str, Any]:
+        meta = {k: v for k, v in pod["metadata"].items() if k not in ("resourceVersion", "managedFields")}
+        return {**pod, "metadata": meta, "status": None}
+
+    return strip(old) == strip(new)
+
+
+class SchedulerComponent(Controller):
+    name = SCHEDULER_NAME
+    watches = (NODES, PODS)
+
+    def __init__(self, ctx: Context):
+        self.cache = Cache()
+        self.algorithm = Scheduler(rng=ctx.rng)
+        self._unschedulable: set[Hashable] = set()
+        super().__init__(ctx)
+
+    def _wants(self, pod: dict[str, Any]) -> bool:
+        spec = pod.get("spec") or {}
+        return (not _assigned(pod) and not pod["metadata"].get("deletionTimestamp")
+                and spec.get("schedulerName", SCHEDULER_NAME) == SCHEDULER_NAME)
+
+    def keys_for(self, resource: Resource, obj: dict[str, Any], old: dict[str, Any] | None) -> list[Hashable]:
+        # The scheduler's cache is fed by the same events that wake it.
+        deleted = obj is not None and self.informer(resource).get(*object_key(obj)) is None
+        if resource is NODES:
+            if deleted:
+                self.cache.remove_node(obj)
+            elif old is None:
+                self.cache.add_node(obj)
+            else:
+                self.cache.update_node(obj)
+            return self._retry_unschedulable()
+        key = object_key(obj)
+        if deleted or _terminal(obj):
+            was_counted = self.cache.is_assumed(obj) or _assigned(obj)
+            self.cache.remove_pod(obj)
+            self._unschedulable.discard(key)
+            return self._retry_unschedulable() if was_counted else []
+        if _assigned(obj):
+            self.cache.add_pod(obj)  # seen bound: confirms an assumption, or a pod placed by its nodeName
+            return []
+        if key in self._unschedulable and old is not None and _same_but_status(old, obj):
+            return []  # our own condition write, or another status change: nothing that could help it fit
+        return [key] if self._wants(obj) else []
+
+    def _retry_unschedulable(self) -> list[Hashable]:
+        keys = sorted(self._unschedulable)
+        self._unschedulable.clear()
+        return keys
+
+    def reconcile(self, key: Any) -> None:
+        namespace, name = key
+        pod = self.informer(PODS).get(namespace, name)
+        if pod is None or not self._wants(pod) or self.cache.is_assumed(pod):
+            return
+        result = self.algorithm.schedule(pod, self.cache)
+        if result.node is None:
+            self._unschedulable.add(key)
+            self._record_unschedulable(pod, result.message)
+            self.requeue_after(key, UNSCHEDULABLE_RETRY_SECONDS)
+            return
+        self.cache.assume(pod, result.node)
+        binding = {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": name, "namespace": namespace},
+                   "target": {"apiVersion": "v1", "kind": "Node", "name": result.node}}
+        try:
+            self.client.create(PODS, binding, namespace, subresource="binding")
+        except StatusError:
+            self.cache.forget(pod)
+            raise
+        self.ctx.recorder.event(pod, "Normal", "Scheduled",
+                                f"Successfully assigned {namespace}/{name} to {result.node}", component=self.name)
+
+    def _record_unschedulable(self, pod: dict[str, Any], message: str) -> None:
+        self.ctx.recorder.event(pod, "Warning", "FailedScheduling", message, component=self.name)
+        conditions = (pod.get("status") or {}).get("conditions") or []
+        current = next((c for c in conditions if c.get("type") == "PodScheduled"), None)
+        if current and current.get("status") == "False" and current.get("message") == message:
+            return
+        condition = {"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": message,
+                     "lastProbeTime": None,
+                     "lastTransitionTime": (current or {}).get("lastTransitionTime")
+                     if current and current.get("status") == "False" else rfc3339(self.clock.now())}
+        meta = pod["metadata"]
+        try:
+            self.client.patch(PODS, meta["name"], {"status": {"conditions": [condition]}}, meta["namespace"],
+                              patch_type="strategic", subresource="status")
+        except StatusError as err:
+            if err.code != 404:
+                raise

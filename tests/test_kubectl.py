@@ -1,0 +1,75 @@
+"""`minik8s kubectl` against the real kubectl: the same commands on the same server print the same thing."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from conftest import needs_kubectl
+from minik8s.cluster import Cluster, KubectlError
+from test_server import NGINX_POD
+
+# Ages tick between two runs; everything else must match to the character.
+AGE = re.compile(r"\b\d+(s|m\d*s?|h\d*m?|d\d*h?)\b")
+
+ORACLE_COMMANDS = [
+    "get ns", "get pods --show-labels", "get pods -o wide", "get pod nginx -o yaml", "get pod nginx -o json",
+    "get pods -o name", "describe pod nginx", "api-resources", "api-resources --namespaced=false", "get pod nope",
+    "get pods -l env=prod", "get pods -l env!=prod", "get pods -l 'env in (prod,qa)'", "get all", "get pods,ns",
+    "get pod nginx -o jsonpath={.metadata.labels.app}", "describe ns default", "get pods -A", "cluster-info",
+    "get nodes", "get deploy", "config get-contexts", "get pods -L app", "get pods --no-headers",
+    "get pods/nginx", "get po nginx -n kube-system", "get pods --field-selector status.phase=Pending",
+    "get pods -l 'bad key'", "get nosuchthing", "get events",
+]
+
+
+@needs_kubectl
+@pytest.mark.parametrize("command", ORACLE_COMMANDS)
+def test_same_output_as_the_real_kubectl(shared_server, command):
+    import shlex
+
+    words = shlex.split(command)
+    real = shared_server.kubectl(*words)
+    ours = shared_server.kubectl(*words, real=False)
+    assert ours.returncode == real.returncode
+    assert AGE.sub("AGE", ours.stdout) == AGE.sub("AGE", real.stdout)
+    assert AGE.sub("AGE", ours.stderr) == AGE.sub("AGE", real.stderr)
+
+
+@pytest.fixture(scope="module")
+def shared_server(tmp_path_factory):
+    from conftest import start_server
+
+    srv = start_server(tmp_path_factory.mktemp("oracle"), "--nodes", "0")
+    created = srv.kubectl("create", "-f", "-", stdin=NGINX_POD)
+    assert created.returncode == 0, created.stderr
+    yield srv
+    srv.stop()
+
+
+def test_in_process_kubectl_errors_carry_message_and_exit_code():
+    with Cluster(nodes=0, clock="virtual", seed=0) as cluster:
+        with pytest.raises(KubectlError) as missing:
+            cluster.kubectl("get pod nope")
+        assert (missing.value.code, missing.value.message) == (1, 'Error from server (NotFound): pods "nope" not found')
+        with pytest.raises(KubectlError) as flag:
+            cluster.kubectl("get pods --bogus")
+        assert flag.value.message.startswith("error: unknown flag: --bogus")
+        with pytest.raises(KubectlError) as kind:
+            cluster.kubectl("get widgets")
+        assert kind.value.message == 'error: the server doesn\'t have a resource type "widgets"'
+        with pytest.raises(KubectlError) as yaml_error:
+            cluster.apply("a: b: c\nd")
+        assert yaml_error.value.message.startswith("error: error parsing STDIN: error converting YAML to JSON")
+
+
+def test_virtual_cluster_output_is_deterministic():
+    def run() -> str:
+        with Cluster(nodes=0, clock="virtual", seed=7) as cluster:
+            cluster.kubectl(["create", "-f", "-"], stdin=NGINX_POD.replace("name: nginx\n", "generateName: nginx-\n"))
+            return cluster.kubectl("get pods -o yaml")
+
+    first, second = run(), run()
+    assert first == second
+    assert "name: nginx-" in first and "uid:" in first

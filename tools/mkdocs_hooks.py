@@ -1,0 +1,120 @@
+"""MkDocs hooks for the book's site: lab notebooks as pages, and a navigation that grows with the book.
+
+Concept: the site is built from three places. ``docs/`` holds the book (Markdown),
+``labs/`` holds one Jupyter notebook per chapter, and ``minik8s/`` holds the
+code whose docstrings become the API reference. MkDocs only reads ``docs/``, so
+this hook brings the notebooks in, and lets ``mkdocs.yml`` name chapters and labs
+that are not written yet.
+
+Interface (MkDocs calls these; see ``hooks:`` in ``mkdocs.yml``):
+    on_config   drops nav entries whose page does not exist yet (the nav lists the
+                whole planned book; a chapter appears as soon as its file lands)
+    on_files    adds every ``labs/*.ipynb`` as the page ``labs/<name>.ipynb``;
+                mkdocs-jupyter then renders it from its committed outputs
+    on_page_content  puts a "download this notebook" button on every lab page
+    on_serve    makes ``mkdocs serve`` rebuild when a notebook changes
+
+Invariants: only ``*.ipynb`` files directly in ``labs/`` become pages (helper
+modules, solutions and data files next to them stay out of the site); a nav entry
+is dropped only if its file is missing, so a mistyped entry for a file that does
+exist still fails ``mkdocs build --strict`` (the file is then "not in the nav").
+Why a hook and not a ``docs/labs`` symlink: a symlink would also pull every other
+file of ``labs/`` into the site, and symlinks are fragile on some checkouts.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from mkdocs.config.defaults import MkDocsConfig
+from mkdocs.plugins import event_priority
+from mkdocs.structure.files import File, Files
+from mkdocs.structure.pages import Page
+
+log = logging.getLogger("mkdocs.hooks.minik8s")
+
+LABS_DIR = "labs"  # relative to the folder of mkdocs.yml
+PAGE_SUFFIXES = (".md", ".ipynb")  # nav entries ending so are pages this hook can check
+
+# Material's "download" icon (Material Design Icons, Apache-2.0), inlined so the button needs no font or CDN.
+_DOWNLOAD_ICON = (
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24" aria-hidden="true">'
+    '<path d="M5 20h14v-2H5m14-9h-4V3H9v6H5l7 7 7-7Z"/></svg>'
+)
+
+
+def _root(config: MkDocsConfig) -> Path:
+    return Path(config.config_file_path).resolve().parent
+
+
+def _exists(config: MkDocsConfig, uri: str) -> bool:
+    """Whether the page ``uri`` of the nav exists, in docs/ or (for labs) in labs/."""
+    if (Path(config.docs_dir) / uri).is_file():
+        return True
+    return uri.startswith(LABS_DIR + "/") and (_root(config) / uri).is_file()
+
+
+def _prune(items: list[Any], config: MkDocsConfig, missing: list[str]) -> list[Any]:
+    """The nav without entries whose page is missing; sections left empty go too."""
+    kept: list[Any] = []
+    for item in items:
+        if isinstance(item, dict):
+            (title, value), = item.items()
+            if isinstance(value, list):
+                value = _prune(value, config, missing)
+                if value:
+                    kept.append({title: value})
+                continue
+            item_uri = value
+        else:
+            item_uri = item
+        is_local_page = isinstance(item_uri, str) and "://" not in item_uri and item_uri.endswith(PAGE_SUFFIXES)
+        if is_local_page and not _exists(config, item_uri):
+            missing.append(item_uri)
+            continue
+        kept.append(item)
+    return kept
+
+
+def on_config(config: MkDocsConfig) -> MkDocsConfig:
+    if config.nav:
+        missing: list[str] = []
+        config.nav = _prune(config.nav, config, missing)
+        if missing:
+            log.info("Not written yet, left out of the nav: %s", ", ".join(missing))
+    return config
+
+
+@event_priority(100)  # before mkdocs-jupyter's on_files, which turns notebooks into pages
+def on_files(files: Files, config: MkDocsConfig) -> Files:
+    labs = _root(config) / LABS_DIR
+    if not labs.is_dir():
+        return files
+    for notebook in sorted(labs.glob("*.ipynb")):
+        uri = f"{LABS_DIR}/{notebook.name}"
+        if files.get_file_from_path(uri) is None:
+            files.append(File.generated(config, uri, abs_src_path=str(notebook)))
+    return files
+
+
+def on_page_content(html: str, page: Page, config: MkDocsConfig, files: Files) -> str:
+    src = page.file.src_uri
+    if not (src.startswith(LABS_DIR + "/") and src.endswith(".ipynb")):
+        return html
+    # mkdocs-jupyter (include_source) copies the notebook next to the page's index.html.
+    name = os.path.basename(src)
+    button = (
+        f'<a href="{name}" download class="md-content__button md-icon" '
+        f'title="Download this notebook ({name})">{_DOWNLOAD_ICON}</a>'
+    )
+    return button + html
+
+
+def on_serve(server: Any, config: MkDocsConfig, builder: Any) -> Any:
+    labs = _root(config) / LABS_DIR
+    if labs.is_dir():
+        server.watch(str(labs))
+    return server
