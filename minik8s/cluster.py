@@ -66,16 +66,11 @@ class KubectlError(Exception):
 
 
 def _controllers() -> list[Callable[[Context], Component]]:
-    """The controller manager's controllers and the scheduler, in the order they get to run."""
-    from minik8s.controllers.namespace import NamespaceController
-    from minik8s.controllers.nodelifecycle import NodeLifecycleController
+    """The controller manager's controllers, then the scheduler."""
+    from minik8s.controllers.manager import CONTROLLERS
+    from minik8s.scheduler.component import SchedulerComponent
 
-    makers: list[Callable[[Context], Component]] = [NamespaceController, NodeLifecycleController]
-    try:
-        from minik8s.scheduler.component import SchedulerComponent
-    except ImportError:  # the scheduler arrives with the nodes issue
-        return makers
-    return makers + [SchedulerComponent]
+    return [*CONTROLLERS, SchedulerComponent]
 
 
 def node_name(index: int) -> str:

@@ -106,6 +106,10 @@ async def _read_body(request: web.Request) -> bytes:
 
 
 def _decode_body(raw: bytes, content_type: str) -> Any:
+    if "protobuf" in content_type:
+        raise StatusError(415, "UnsupportedMediaType",
+                          f'the body of the request was in an unknown format - accepted media types include: '
+                          f'application/json, application/yaml')
     if not raw.strip():
         raise errors.bad_request("the request body is empty")
     try:

@@ -1,0 +1,140 @@
+"""API server throughput and latency over HTTP, and server start-up time.
+
+Starts a real ``minik8s server`` (simulated runtime, no nodes, SQLite under a
+temporary directory), then drives it with N concurrent aiohttp clients:
+
+* GET one pod, LIST the pods of a namespace (100 pods), CREATE ConfigMaps;
+* reports requests/s and p50/p99 latency for each, and the time from starting
+  the process to the first answered ``/version``.
+
+Usage: python benchmarks/apiserver.py [--concurrency 32] [--seconds 5] [--json]
+Not a test: it prints figures. The README's performance section records them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_server(data_dir: Path, port: int) -> tuple[subprocess.Popen, float]:
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "minik8s", "server", "--port", str(port), "--nodes", "0", "--runtime", "simulated",
+         "--data-dir", str(data_dir), "--kubeconfig", str(data_dir / "kubeconfig")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "HOME": str(data_dir)})
+    import urllib.request
+
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/version", timeout=1) as response:
+                response.read()
+            return process, time.perf_counter() - started
+        except OSError:
+            if process.poll() is not None:
+                raise RuntimeError("minik8s server exited") from None
+            time.sleep(0.005)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else 0.0
+
+
+async def drive(base: str, concurrency: int, seconds: float, make_request) -> dict[str, float]:
+    latencies: list[float] = []
+    errors = 0
+    deadline = time.perf_counter() + seconds
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        async def worker(index: int) -> None:
+            nonlocal errors
+            n = 0
+            while time.perf_counter() < deadline:
+                method, path, body = make_request(index, n)
+                n += 1
+                began = time.perf_counter()
+                async with session.request(method, base + path, json=body) as response:
+                    await response.read()
+                    if response.status >= 400:
+                        errors += 1
+                latencies.append(time.perf_counter() - began)
+
+        began = time.perf_counter()
+        await asyncio.gather(*(worker(i) for i in range(concurrency)))
+        elapsed = time.perf_counter() - began
+    return {"requests_per_second": round(len(latencies) / elapsed, 1),
+            "p50_ms": round(percentile(latencies, 0.50) * 1000, 2),
+            "p99_ms": round(percentile(latencies, 0.99) * 1000, 2),
+            "requests": len(latencies), "errors": errors}
+
+
+def pod(name: str) -> dict:
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": {"app": "bench"}},
+            "spec": {"containers": [{"name": "c", "image": "nginx:1.27",
+                                     "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}}}]}}
+
+
+async def run(concurrency: int, seconds: float, base: str) -> dict[str, dict[str, float]]:
+    async with aiohttp.ClientSession() as session:
+        for i in range(100):
+            async with session.post(base + "/api/v1/namespaces/default/pods", json=pod(f"pod-{i}")) as response:
+                assert response.status == 201, await response.text()
+    results = {}
+    results["get"] = await drive(base, concurrency, seconds,
+                                 lambda i, n: ("GET", f"/api/v1/namespaces/default/pods/pod-{(i + n) % 100}", None))
+    results["list_100"] = await drive(base, concurrency, seconds,
+                                      lambda i, n: ("GET", "/api/v1/namespaces/default/pods", None))
+    results["create"] = await drive(
+        base, concurrency, seconds,
+        lambda i, n: ("POST", "/api/v1/namespaces/default/configmaps",
+                      {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"cm-{i}-{n}"},
+                       "data": {"k": "v"}}))
+    return results
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        port = free_port()
+        process, startup = start_server(Path(tmp), port)
+        try:
+            results = asyncio.run(run(args.concurrency, args.seconds, f"http://127.0.0.1:{port}"))
+        finally:
+            process.terminate()
+            process.wait(timeout=20)
+    figures = {"concurrency": args.concurrency, "startup_to_version_seconds": round(startup, 3), **results}
+    if args.json:
+        print(json.dumps(figures))
+    else:
+        print(f"server start to first /version: {figures['startup_to_version_seconds']:.3f} s")
+        for name in ("get", "list_100", "create"):
+            r = results[name]
+            print(f"{name:>9}: {r['requests_per_second']:8.1f} req/s   p50 {r['p50_ms']:6.2f} ms   "
+                  f"p99 {r['p99_ms']:6.2f} ms   ({r['requests']} requests, {r['errors']} errors, "
+                  f"{args.concurrency} clients)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
