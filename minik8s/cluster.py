@@ -111,6 +111,8 @@ class Cluster:
         self.informers = InformerFactory(self.client, self._wakeup.set)
         self.recorder = EventRecorder(self.client, self.clock)
         self.context = Context(self.client, self.clock, self.rng, self.informers, self.recorder)
+        # The volume provisioner keeps PV directories under <data_dir>/volumes (minik8s.controllers.volume).
+        setattr(self.context, "data_dir", self.data_dir)
         self.components: list[Component] = []
         self._thread: threading.Thread | None = None
         self._stopping = False
@@ -130,6 +132,8 @@ class Cluster:
         self._started = True
         self.components = [make(self.context) for make in _controllers()]
         self.kubelets = _kubelets(self.context, self.node_count, self.runtime, self.data_dir)
+        for index, kubelet in enumerate(self.kubelets):
+            self.api.nodes.register(node_name(index), kubelet)  # type: ignore[arg-type]
         self.components += self.kubelets
         if not self.virtual:
             self._thread = threading.Thread(target=self._run, name="minik8s-cluster", daemon=True)

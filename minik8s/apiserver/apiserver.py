@@ -40,6 +40,7 @@ from minik8s.api.errors import StatusError
 from minik8s.api.resources import Resource
 from minik8s.api.validation import validate
 from minik8s.apiserver import strategy
+from minik8s.apiserver.nodeproxy import NodeConnections
 from minik8s.clock import Clock, RealClock, new_uid, random_suffix, rfc3339
 from minik8s.store import (AlreadyExistsError, CompactedError, ConflictError, Event, NotFoundError, Store)
 
@@ -95,6 +96,8 @@ class APIServer:
         self.rng = rng or random.Random()
         # One writer at a time keeps read-modify-write verbs (patch, delete) atomic.
         self._lock = threading.RLock()
+        # Kubelets register here, so logs and exec can reach a pod's node.
+        self.nodes = NodeConnections()
         self.ensure_system_namespaces()
 
     def ensure_system_namespaces(self) -> None:
@@ -450,6 +453,17 @@ class APIServer:
                 raise errors.gone(str(exc)) from None
 
     # --- subresources --------------------------------------------------------------------
+
+    def pod_logs(self, namespace: str | None, name: str, *, container: str | None = None, previous: bool = False,
+                 tail_lines: int | None = None) -> str:
+        """``GET pods/{name}/log``: the container's output, read from the pod's node."""
+        return self.nodes.logs(self.get(PODS, namespace, name), container, previous, tail_lines)
+
+    def pod_exec(self, namespace: str | None, name: str, container: str | None, command: list[str]) -> Any:
+        """``pods/{name}/exec``: run a command in a container on the pod's node (an ExecResult)."""
+        if not command:
+            raise errors.bad_request("you must specify at least 1 command")
+        return self.nodes.exec(self.get(PODS, namespace, name), container, command)
 
     def _bind(self, namespace: str | None, body: Any) -> dict[str, Any]:
         """``pods/binding``: the scheduler's decision, written as the pod's node."""

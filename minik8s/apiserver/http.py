@@ -199,6 +199,10 @@ class _Handler:
         namespace = route.namespace if res.namespaced else None
         if route.sub in self.hooks and route.name:
             return await self.hooks[route.sub](request, res, namespace or "default", route.name)
+        if route.sub == "log" and route.name and method == "GET":
+            return await self._logs(request, namespace, route.name)
+        if route.sub == "exec" and route.name and method in ("GET", "POST"):
+            return await self._exec(request, namespace, route.name)
         if method == "GET":
             if route.watch or _bool(q.get("watch")):
                 return await self._watch(request, route)
@@ -254,6 +258,64 @@ class _Handler:
                                                field_selector=q.get("fieldSelector", ""),
                                                propagation_policy=policy))
         raise errors.method_not_allowed("the server does not allow this method on the requested resource")
+
+    async def _logs(self, request: web.Request, namespace: str | None, name: str) -> web.StreamResponse:
+        q = request.query
+        container = q.get("container") or None
+        tail = int(q["tailLines"]) if q.get("tailLines") else None
+        text = self.api.pod_logs(namespace, name, container=container, previous=_bool(q.get("previous")),
+                                 tail_lines=tail)
+        if not _bool(q.get("follow")):
+            return web.Response(text=text, content_type="text/plain")
+        response = web.StreamResponse(headers={"Content-Type": "text/plain", "Transfer-Encoding": "chunked"})
+        await response.prepare(request)
+        sent = text
+        await response.write(text.encode())
+        try:
+            # Follow: send what the container writes next, until it stops running or the client leaves.
+            while self._running(namespace, name, container) and not (request.transport is None
+                                                                     or request.transport.is_closing()):
+                await asyncio.sleep(0.25)
+                text = self.api.pod_logs(namespace, name, container=container)
+                if text.startswith(sent) and len(text) > len(sent):
+                    await response.write(text[len(sent):].encode())
+                sent = text
+        except (ConnectionResetError, StatusError):
+            pass
+        return response
+
+    def _running(self, namespace: str | None, name: str, container: str | None) -> bool:
+        try:
+            pod = self.api.get(resources.by_plural("", "v1", "pods"), namespace, name)  # type: ignore[arg-type]
+        except StatusError:
+            return False
+        statuses = (pod.get("status") or {}).get("containerStatuses") or []
+        chosen = [s for s in statuses if container in (None, s.get("name"))][:1]
+        return bool(chosen) and "running" in (chosen[0].get("state") or {})
+
+    async def _exec(self, request: web.Request, namespace: str | None, name: str) -> web.StreamResponse:
+        """``kubectl exec`` over a WebSocket with the channel.k8s.io protocols (channel byte + data)."""
+        command = request.query.getall("command", [])
+        container = request.query.get("container") or None
+        ws = web.WebSocketResponse(protocols=("v5.channel.k8s.io", "v4.channel.k8s.io", "v3.channel.k8s.io",
+                                              "v2.channel.k8s.io", "channel.k8s.io"))
+        if not ws.can_prepare(request).ok:
+            raise errors.bad_request("Upgrade request required")
+        await ws.prepare(request)
+        loop = asyncio.get_running_loop()
+        try:
+            result = await loop.run_in_executor(None, self.api.pod_exec, namespace, name, container, command)
+        except StatusError as err:
+            await ws.send_bytes(b"\x03" + orjson.dumps(err.status()))
+            await ws.close()
+            return ws
+        if result.stdout:
+            await ws.send_bytes(b"\x01" + result.stdout.encode())
+        if result.stderr:
+            await ws.send_bytes(b"\x02" + result.stderr.encode())
+        await ws.send_bytes(b"\x03" + orjson.dumps(_exec_status(command, result.exit_code)))
+        await ws.close()
+        return ws
 
     def _list(self, request: web.Request, res: Resource, namespace: str | None) -> web.Response:
         q = request.query
@@ -317,6 +379,17 @@ class _Handler:
         finally:
             cancel()
         return response
+
+
+def _exec_status(command: list[str], exit_code: int) -> dict[str, Any]:
+    """The Status an exec ends with on the error channel; kubectl turns it into its own exit code."""
+    if exit_code == 0:
+        return {"metadata": {}, "status": "Success"}
+    return {"metadata": {}, "status": "Failure",
+            "message": f"command terminated with non-zero exit code: error executing command "
+                       f"[{' '.join(command)}], error: exit status {exit_code}",
+            "reason": "NonZeroExitCode",
+            "details": {"causes": [{"reason": "ExitCode", "message": str(exit_code)}]}}
 
 
 def make_app(api: APIServer, hooks: dict[str, Hook] | None = None) -> web.Application:

@@ -16,7 +16,9 @@ Interface (``resource`` is a :class:`minik8s.api.resources.Resource`):
     delete(resource, name, namespace=None, *, propagation_policy=None, grace_period_seconds=None) -> dict
     watch(resource, namespace=None, *, resource_version=None, label_selector=None, ...) -> Watch
     table(resource, namespace=None, name=None, *, label_selector=None, field_selector=None) -> Table dict
-    request(method, path, *, query=None, body=None, headers=None) -> bytes   # anything else (logs, /version)
+    logs(name, namespace=None, *, container=None, previous=False, tail_lines=None) -> str
+    exec(name, command, namespace=None, *, container=None) -> (exit code, stdout, stderr)
+    request(method, path, *, query=None, body=None, headers=None) -> bytes   # anything else (/version)
 
 ``namespace=None`` on a namespaced resource means all namespaces for list/watch.
 ``patch_type`` is one of ``"merge"`` (JSON merge patch), ``"json"`` (JSON patch),
@@ -73,6 +75,12 @@ class Client(Protocol):
 
     def table(self, resource: Resource, namespace: str | None = None, name: str | None = None, *,
               label_selector: str | None = None, field_selector: str | None = None) -> dict[str, Any]: ...
+
+    def logs(self, name: str, namespace: str | None = None, *, container: str | None = None, previous: bool = False,
+             tail_lines: int | None = None) -> str: ...
+
+    def exec(self, name: str, command: list[str], namespace: str | None = None, *,
+             container: str | None = None) -> tuple[int, str, str]: ...
 
     def request(self, method: str, path: str, *, query: dict[str, str] | None = None, body: bytes | None = None,
                 headers: dict[str, str] | None = None) -> bytes: ...

@@ -159,6 +159,65 @@ class HTTPClient:
             raise _error(response)
         return HTTPWatch(response)
 
+    def logs(self, name: str, namespace: str | None = None, *, container: str | None = None, previous: bool = False,
+             tail_lines: int | None = None) -> str:
+        query = {"container": container, "previous": "true" if previous else None, "tailLines": tail_lines}
+        return self.request("GET", f"/api/v1/namespaces/{namespace or 'default'}/pods/{name}/log",
+                            query=query).decode(errors="replace")
+
+    def follow_logs(self, name: str, namespace: str | None = None, *,
+                    container: str | None = None) -> Iterator[bytes]:
+        """``kubectl logs -f``: the output so far, then new output as it is written."""
+        url = (f"{self.server}/api/v1/namespaces/{namespace or 'default'}/pods/{name}/log?"
+               + urlencode({k: v for k, v in {"follow": "true", "container": container}.items() if v}))
+        response = self._pool.request("GET", url, preload_content=False, retries=False,
+                                      timeout=urllib3.Timeout(connect=self._timeout, read=None))
+        if response.status >= 400:
+            response.read()
+            raise _error(response)
+        yield from response.stream(1024, decode_content=True)
+
+    def exec(self, name: str, command: list[str], namespace: str | None = None, *,
+             container: str | None = None) -> tuple[int, str, str]:
+        """``kubectl exec`` over the channel.k8s.io WebSocket protocol."""
+        import asyncio
+
+        return asyncio.run(self._exec(name, command, namespace or "default", container))
+
+    async def _exec(self, name: str, command: list[str], namespace: str,
+                    container: str | None) -> tuple[int, str, str]:
+        import aiohttp
+
+        query = [("command", c) for c in command] + [("stdout", "true"), ("stderr", "true")]
+        if container:
+            query.append(("container", container))
+        url = f"{self.server}/api/v1/namespaces/{namespace}/pods/{name}/exec?{urlencode(query)}"
+        out, err, status = b"", b"", None
+        async with aiohttp.ClientSession(headers=self._headers) as session:
+            try:
+                ws_context = session.ws_connect(url, protocols=("v5.channel.k8s.io", "v4.channel.k8s.io"))
+                async with ws_context as ws:
+                    async for message in ws:
+                        if message.type != aiohttp.WSMsgType.BINARY or not message.data:
+                            continue
+                        channel, data = message.data[0], message.data[1:]
+                        if channel == 1:
+                            out += data
+                        elif channel == 2:
+                            err += data
+                        elif channel == 3:
+                            status = orjson.loads(data)
+            except aiohttp.WSServerHandshakeError as exc:
+                raise StatusError(exc.status, "BadRequest", exc.message) from None
+        code = 0
+        if status and status.get("status") != "Success":
+            causes = (status.get("details") or {}).get("causes") or []
+            exit_codes = [c.get("message") for c in causes if c.get("reason") == "ExitCode"]
+            if not exit_codes:
+                raise StatusError.from_status(status)
+            code = int(exit_codes[0])
+        return code, out.decode(errors="replace"), err.decode(errors="replace")
+
     def table(self, resource: Resource, namespace: str | None = None, name: str | None = None, *,
               label_selector: str | None = None, field_selector: str | None = None) -> dict[str, Any]:
         query = {"labelSelector": label_selector, "fieldSelector": field_selector}

@@ -120,6 +120,15 @@ class LocalClient:
         table["metadata"] = listed["metadata"]
         return table
 
+    def logs(self, name: str, namespace: str | None = None, *, container: str | None = None, previous: bool = False,
+             tail_lines: int | None = None) -> str:
+        return self.api.pod_logs(namespace, name, container=container, previous=previous, tail_lines=tail_lines)
+
+    def exec(self, name: str, command: list[str], namespace: str | None = None, *,
+             container: str | None = None) -> tuple[int, str, str]:
+        result = self.api.pod_exec(namespace, name, container, command)
+        return result.exit_code, result.stdout, result.stderr
+
     def request(self, method: str, path: str, *, query: dict[str, str] | None = None, body: bytes | None = None,
                 headers: dict[str, str] | None = None) -> bytes:
         if method == "GET" and path == "/version":

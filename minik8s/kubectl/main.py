@@ -46,6 +46,7 @@ class Env:
     settle: Callable[[], None]
     _client: Client | None = field(default=None)
     failed: bool = False
+    exit_code: int | None = None  # set by commands whose exit code is not just 0 or 1 (exec)
 
     @property
     def client(self) -> Client:
@@ -102,12 +103,12 @@ def _global_flags() -> argparse.ArgumentParser:
 
 
 def _parser() -> _Parser:
-    from minik8s.kubectl import get, info, write
+    from minik8s.kubectl import get, info, pods, write
 
     parser = _Parser(prog="kubectl", add_help=False)
     sub = parser.add_subparsers(dest="verb", parser_class=_Parser)
     parent = _global_flags()
-    for module in (get, write, info):
+    for module in (get, write, info, pods):
         module.register(sub, parent)
     return parser
 
@@ -166,7 +167,8 @@ def run(argv: str | list[str], client: Client | None = None, stdin: str | None =
         env.error(str(exc))
     except BrokenPipeError:
         pass
-    return (1 if env.failed else 0), _value(stdout), _value(stderr)
+    code = env.exit_code if env.exit_code is not None else (1 if env.failed else 0)
+    return code, _value(stdout), _value(stderr)
 
 
 def _read_stdin(words: list[str]) -> str | None:

@@ -1,0 +1,58 @@
+"""Reaching a pod's node: ``kubectl logs`` and ``kubectl exec``.
+
+A pod's output and its processes live on its node, not in the store. For
+``kubectl logs`` and ``kubectl exec`` the API server finds the pod's node and
+asks that node's kubelet (on a real cluster, over HTTPS to port 10250); the
+answer goes back to the client. Here every kubelet of the cluster registers
+itself under its node's name.
+
+Interface: ``NodeConnections.register(node_name, kubelet)``, ``logs(...)``, ``exec(...)``,
+``container_running(...)``. Kubelets provide ``logs(namespace, pod, container, previous, tail_lines)``
+and ``exec(namespace, pod, container, command) -> ExecResult``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from minik8s.api import errors
+
+
+class KubeletAPI(Protocol):
+    def logs(self, namespace: str, pod: str, container: str | None = None, previous: bool = False,
+             tail_lines: int | None = None) -> str: ...
+
+    def exec(self, namespace: str, pod: str, container: str | None, command: list[str]) -> Any: ...
+
+
+class NodeConnections:
+    def __init__(self) -> None:
+        self._kubelets: dict[str, KubeletAPI] = {}
+
+    def register(self, node_name: str, kubelet: KubeletAPI) -> None:
+        self._kubelets[node_name] = kubelet
+
+    def _kubelet(self, pod: dict[str, Any]) -> KubeletAPI | None:
+        node = (pod.get("spec") or {}).get("nodeName")
+        if not node:
+            return None
+        kubelet = self._kubelets.get(node)
+        if kubelet is None:
+            raise errors.StatusError(500, "InternalError",
+                                     f'Get "https://{node}:10250/containerLogs": no route to node "{node}"')
+        return kubelet
+
+    def logs(self, pod: dict[str, Any], container: str | None = None, previous: bool = False,
+             tail_lines: int | None = None) -> str:
+        kubelet = self._kubelet(pod)
+        if kubelet is None:
+            return ""  # not scheduled yet: nothing has run, so there is nothing to show
+        meta = pod["metadata"]
+        return kubelet.logs(meta["namespace"], meta["name"], container, previous, tail_lines)
+
+    def exec(self, pod: dict[str, Any], container: str | None, command: list[str]) -> Any:
+        kubelet = self._kubelet(pod)
+        if kubelet is None:
+            raise errors.bad_request(f"pod {pod['metadata']['name']} does not have a host assigned")
+        meta = pod["metadata"]
+        return kubelet.exec(meta["namespace"], meta["name"], container, command)

@@ -1,0 +1,91 @@
+"""Commands that reach into running pods: ``kubectl logs`` and ``kubectl exec``.
+
+Neither reads the store: the API server forwards them to the kubelet of the
+pod's node, which asks its container runtime for the container's output or
+runs the command inside the container.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from minik8s.api import resources, selectors
+from minik8s.api.resources import Resource
+from minik8s.kubectl.main import CommandError, Env, resolve
+
+PODS = resources.by_plural("", "v1", "pods")
+
+
+def register(sub: Any, parent: argparse.ArgumentParser) -> None:
+    logs = sub.add_parser("logs", parents=[parent], add_help=False)
+    logs.add_argument("target")
+    logs.add_argument("container_arg", nargs="?")
+    logs.add_argument("-c", "--container", default=None)
+    logs.add_argument("-p", "--previous", action="store_true")
+    logs.add_argument("-f", "--follow", action="store_true")
+    logs.add_argument("--tail", type=int, default=-1)
+    logs.add_argument("--timestamps", action="store_true")
+    logs.set_defaults(handler=cmd_logs)
+
+    exec_ = sub.add_parser("exec", parents=[parent], add_help=False)
+    exec_.add_argument("target")
+    exec_.add_argument("-c", "--container", default=None)
+    exec_.add_argument("-i", "--stdin", action="store_true")
+    exec_.add_argument("-t", "--tty", action="store_true")
+    exec_.add_argument("command", nargs=argparse.REMAINDER)
+    exec_.set_defaults(handler=cmd_exec)
+
+
+def _pod_for(env: Env, target: str) -> str:
+    """``nginx``, ``pod/nginx`` or ``deploy/nginx`` (a pod of the workload, as kubectl picks one)."""
+    if "/" not in target:
+        return target
+    kind, _, name = target.partition("/")
+    resource: Resource = resolve(kind)
+    if resource is PODS:
+        return name
+    owner = env.client.get(resource, name, env.namespace)
+    selector = (owner.get("spec") or {}).get("selector")
+    if not selector:
+        raise CommandError(f"cannot attach to {resource.kind_ref}: selector for {resource.kind_ref} not implemented")
+    text = selectors.format_label_selector(selector) if "matchLabels" in selector or "matchExpressions" in selector \
+        else ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
+    assert PODS is not None
+    pods = env.client.list(PODS, env.namespace, label_selector=text)["items"]
+    if not pods:
+        raise CommandError(f"timed out waiting for the condition")
+    chosen = sorted(pods, key=lambda p: p["metadata"].get("creationTimestamp", ""))[0]["metadata"]["name"]
+    if len(pods) > 1:
+        env.err.write(f"Found {len(pods)} pods, using pod/{chosen}\n")
+    return chosen
+
+
+def cmd_logs(env: Env) -> None:
+    a = env.args
+    name = _pod_for(env, a.target)
+    container = a.container or a.container_arg
+    if a.follow and hasattr(env.client, "follow_logs"):
+        for chunk in env.client.follow_logs(name, env.namespace, container=container):  # type: ignore[attr-defined]
+            env.out.write(chunk.decode(errors="replace"))
+            env.out.flush()
+        return
+    text = env.client.logs(name, env.namespace, container=container, previous=a.previous,
+                           tail_lines=a.tail if a.tail >= 0 else None)
+    env.out.write(text)
+
+
+def cmd_exec(env: Env) -> None:
+    a = env.args
+    command = list(a.command)
+    if command and command[0] == "--":
+        command = command[1:]
+    if not command:
+        raise CommandError("you must specify at least one command for the container")
+    name = _pod_for(env, a.target)
+    code, out, err = env.client.exec(name, command, env.namespace, container=a.container)
+    env.out.write(out)
+    env.err.write(err)
+    if code != 0:
+        env.err.write(f"command terminated with exit code {code}\n")
+        env.exit_code = code

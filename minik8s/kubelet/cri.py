@@ -1,0 +1,218 @@
+"""The container runtime interface (CRI), small and Pythonic.
+
+The kubelet never starts a process itself. It asks a *container runtime*
+(containerd or CRI-O on a real node) through a narrow gRPC interface, the CRI,
+with two halves: an image service (pull images) and a runtime service (pod
+sandboxes and containers). minik8s keeps the same shape as plain method calls,
+so that the same kubelet drives three runtimes: ``simulated`` (states on a
+clock, for tests and labs), ``process`` (real OS processes) and ``docker``.
+
+The life of a pod, as the kubelet drives it through this interface::
+
+    sandbox = rt.run_pod_sandbox(pod)                  # the pod's network namespace: its IP
+    rt.pull_image("nginx:1.27", "IfNotPresent", pod)   # image service
+    cid = rt.create_container(sandbox.id, pod, spec, attempt=0)
+    rt.start_container(cid)
+    rt.container_status(cid)                           # created -> running -> exited
+    rt.stop_container(cid, grace_seconds=30)           # SIGTERM, SIGKILL after the grace period
+    rt.remove_container(cid); rt.stop_pod_sandbox(sandbox.id); rt.remove_pod_sandbox(sandbox.id)
+
+Invariants every runtime keeps:
+
+* A container moves only forward: ``created -> running -> exited``. A restart
+  is a *new* container (``attempt`` + 1); the old one stays, exited, until the
+  kubelet removes it, so ``kubectl logs --previous`` can still read it.
+* Nothing blocks. A slow image pull answers ``PullResult(done=False, ready_at=t)``
+  and the kubelet asks again at ``t``; a container that ignores SIGTERM exits
+  later by itself. ``next_event_time()`` says when the runtime's own state will
+  next change, so the kubelet can come back exactly then (with a virtual clock
+  this keeps the whole cluster exact and deterministic).
+* Errors the kubelet must report are typed: :class:`ImagePullError` (its
+  ``reason`` becomes the container's waiting reason) and :class:`ProbeError`
+  (its text becomes the ``Unhealthy`` event).
+
+Differences from the real CRI, on purpose: probes are runtime calls here
+(``probe_http``, ``probe_tcp``, ``probe_grpc``) because a simulated container has no
+real network to dial; a real kubelet dials the pod IP itself. ``pull_image``
+takes the pull policy (upstream the kubelet's image manager applies it).
+
+Taught in chapter 2 (architecture: the kubelet and the CRI) and chapter 5 (Pods).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+Pod = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class SandboxInfo:
+    """A pod sandbox: the shared network (and IPC) namespace all containers of a pod join."""
+    id: str
+    ip: str
+
+
+@dataclass(frozen=True)
+class PullResult:
+    """The answer to ``pull_image``.
+
+    ``done`` is False while a pull is in progress (ask again at ``ready_at``).
+    ``pulled`` is False when the image was already present and nothing was fetched.
+    ``seconds`` is how long the pull took; ``size_bytes`` the image size."""
+    image: str
+    image_id: str
+    done: bool = True
+    pulled: bool = True
+    seconds: float = 0.0
+    size_bytes: int = 0
+    ready_at: float | None = None
+
+
+class ImagePullError(Exception):
+    """A pull that failed. ``reason`` is ``ErrImagePull`` or ``ErrImageNeverPull``
+    (upstream's waiting reasons); ``message`` is the runtime's error text."""
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+class ProbeError(Exception):
+    """A probe could not reach the container (refused, timed out); the text is
+    what upstream puts after ``Liveness probe failed:``."""
+
+
+class RuntimeCallError(Exception):
+    """A runtime call on a container or sandbox that does not exist or is in the wrong state."""
+
+
+@dataclass
+class ContainerStatus:
+    """What the runtime knows about one container (CRI ``ContainerStatus``).
+
+    ``state`` is ``created``, ``running`` or ``exited``; times are clock seconds."""
+    id: str
+    name: str
+    state: str
+    attempt: int = 0
+    image: str = ""
+    image_id: str = ""
+    created_at: float | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    exit_code: int | None = None
+    reason: str = ""
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    """The outcome of ``exec_sync``: like ``subprocess.run``'s."""
+    exit_code: int
+    stdout: str = ""
+    stderr: str = ""
+
+
+@dataclass
+class ImageInfo:
+    """An image present on the node, as listed in ``node.status.images``."""
+    names: list[str] = field(default_factory=list)
+    size_bytes: int = 0
+
+
+class ContainerRuntime:
+    """The interface every runtime implements. Methods raise :class:`RuntimeCallError`
+    for unknown ids unless they say otherwise."""
+
+    #: ``containerRuntimeVersion`` reported in ``node.status.nodeInfo`` (e.g. ``simulated://1.0``).
+    version = "unknown://0"
+
+    # --- sandboxes (RunPodSandbox, StopPodSandbox, RemovePodSandbox) -----------------
+
+    def run_pod_sandbox(self, pod: Pod) -> SandboxInfo:
+        """Create the pod's sandbox and give it an IP. Idempotent for the same pod uid."""
+        raise NotImplementedError
+
+    def stop_pod_sandbox(self, sandbox_id: str) -> None:
+        """Stop the sandbox (its containers must already be stopped); releases nothing yet."""
+        raise NotImplementedError
+
+    def remove_pod_sandbox(self, sandbox_id: str) -> None:
+        """Forget the sandbox and release its IP."""
+        raise NotImplementedError
+
+    # --- images (ImageService.PullImage, ListImages) ----------------------------------
+
+    def pull_image(self, image: str, pull_policy: str, pod: Pod | None = None) -> PullResult:
+        """Make ``image`` present according to ``pull_policy`` (Always, IfNotPresent, Never).
+        Raises :class:`ImagePullError` when it cannot."""
+        raise NotImplementedError
+
+    def list_images(self) -> list[ImageInfo]:
+        """Images present on the node."""
+        return []
+
+    # --- containers (CreateContainer, StartContainer, StopContainer, RemoveContainer) -
+
+    def create_container(self, sandbox_id: str, pod: Pod, container: dict[str, Any], attempt: int) -> str:
+        """Create (not start) a container from its spec; returns its id."""
+        raise NotImplementedError
+
+    def start_container(self, container_id: str) -> None:
+        """Start a created container: it becomes ``running``."""
+        raise NotImplementedError
+
+    def stop_container(self, container_id: str, grace_seconds: float) -> None:
+        """Send SIGTERM; a container still running ``grace_seconds`` later is killed (exit code 137).
+        Does not block: poll ``container_status`` or wait for ``next_event_time``."""
+        raise NotImplementedError
+
+    def remove_container(self, container_id: str) -> None:
+        """Forget an exited container (its logs go with it)."""
+        raise NotImplementedError
+
+    def container_status(self, container_id: str) -> ContainerStatus:
+        """The container's current state, as of the clock's now."""
+        raise NotImplementedError
+
+    # --- streaming and stats (ContainerLogs, ExecSync, ContainerStats) ----------------
+
+    def logs(self, container_id: str) -> str:
+        """Everything the container wrote to stdout and stderr, one line per line."""
+        raise NotImplementedError
+
+    def exec_sync(self, container_id: str, command: list[str], timeout: float) -> ExecResult:
+        """Run ``command`` inside a running container and wait for it."""
+        raise NotImplementedError
+
+    def stats(self, container_id: str) -> tuple[int, int]:
+        """(cpu millicores, memory bytes) the container uses now."""
+        raise NotImplementedError
+
+    # --- probes (a real kubelet dials the pod IP itself) ------------------------------
+
+    def probe_http(self, ip: str, port: int, path: str, scheme: str, headers: dict[str, str],
+                   timeout: float) -> int:
+        """GET ``scheme://ip:port/path``; returns the HTTP status code or raises :class:`ProbeError`."""
+        raise NotImplementedError
+
+    def probe_tcp(self, ip: str, port: int, timeout: float) -> bool:
+        """True when something accepts a TCP connection on ``ip:port``."""
+        raise NotImplementedError
+
+    def probe_grpc(self, ip: str, port: int, service: str, timeout: float) -> bool:
+        """True when the gRPC health service answers SERVING. Runtimes may not support it."""
+        raise NotImplementedError("gRPC probes are not supported by this runtime")
+
+    # --- time -------------------------------------------------------------------------
+
+    def next_event_time(self, container_ids: Iterable[str] | None = None) -> float | None:
+        """When the state of these containers (all, if None) or of a pull in progress will
+        next change by itself; None if never (until the kubelet acts)."""
+        return None
+
+    def close(self) -> None:
+        """Release everything (processes, temporary files); the cluster is stopping."""

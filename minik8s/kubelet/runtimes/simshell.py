@@ -1,0 +1,428 @@
+"""A tiny shell for simulated containers: enough ``sh -c`` to run the docs' examples.
+
+Kubernetes examples give containers small shell scripts::
+
+    command: ["sh", "-c", "touch /tmp/healthy; sleep 30; rm -f /tmp/healthy; sleep 600"]
+
+The simulated runtime has no processes, so it interprets such scripts itself, on
+the cluster clock, against a per-container in-memory filesystem. A liveness probe
+that runs ``cat /tmp/healthy`` then fails exactly 30 virtual seconds after start,
+as it would on a real node.
+
+Supported: statements separated by ``;``, newlines, ``&&`` and ``||``;
+``while true; do ...; done``; ``for x in a b c; do ...; done``; ``$VAR`` and ``${VAR}``;
+``> file`` and ``>> file``; the commands ``sleep``, ``echo``, ``printf`` (plain), ``touch``,
+``rm``, ``cat``, ``ls``, ``mkdir``, ``test``/``[``, ``true``, ``false``, ``exit``, ``date``,
+``hostname``, ``env``/``printenv``, ``wc -l``, ``tail -f`` (forever), ``sh -c``; long-running
+servers (``nginx``, ``httpd-foreground``, ``redis-server``, ``python -m http.server``) run
+forever and listen on their port. Pipes run their last command only; anything else prints
+``sh: x: not found`` and fails with 127, as a shell would.
+
+Interface:
+    program = parse(argv, env)            # -> Program (a list of statements)
+    shell = Shell(program, fs, env, wording="busybox"|"gnu", hostname=...)
+    shell.run_until(t)                    # advance the script to time t
+    shell.exited, shell.exit_code, shell.output, shell.listening, shell.wake_at
+    run_now(argv, fs, env, ...) -> (exit_code, stdout, stderr)   # for exec: no waiting
+
+Taught in chapter 5 (Pods: what a container runs).
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass, field
+from typing import Callable
+
+# A script that runs this many statements without sleeping is a busy loop: stop
+# interpreting it (it burns CPU forever, as a real busy loop would).
+BUSY_LOOP_LIMIT = 10_000
+
+FOREVER = float("inf")
+
+# Server commands that never exit and listen on a port.
+SERVERS: dict[str, int] = {"nginx": 80, "httpd-foreground": 80, "httpd": 80, "redis-server": 6379,
+                           "/pause": 0, "pause": 0, "kvstore": 8080}
+
+
+@dataclass
+class Statement:
+    """One command; ``connector`` says how it joins the previous one (``;``, ``&&``, ``||``)."""
+    argv: list[str]
+    connector: str = ";"
+    redirect: tuple[str, str] | None = None  # (">" or ">>", path)
+    loop: "list[Statement] | None" = None     # a while-true body
+    loop_values: list[str] | None = None      # a for-loop: values, argv[0] is the variable
+
+
+Program = list[Statement]
+
+
+# --- parsing ----------------------------------------------------------------------------------
+
+
+def parse(argv: list[str], env: dict[str, str] | None = None) -> Program:
+    """Turn a container's ``command + args`` into a program."""
+    env = env or {}
+    argv = [_kubernetes_refs(word, env) for word in argv]
+    if len(argv) >= 3 and argv[0] in ("sh", "/bin/sh", "bash", "/bin/bash", "ash") and argv[1] == "-c":
+        return parse_script(argv[2], env)
+    if not argv:
+        return []
+    return [Statement(argv)]
+
+
+def parse_script(script: str, env: dict[str, str] | None = None) -> Program:
+    env = env or {}
+    tokens = _tokens(script)
+    statements, _ = _block(tokens, 0, (), env)
+    return statements
+
+
+def _tokens(script: str) -> list[str]:
+    lexer = shlex.shlex(script.replace("\n", " ; "), posix=True, punctuation_chars=";&|<>")
+    lexer.whitespace_split = True
+    lexer.commenters = ""
+    try:
+        return list(lexer)
+    except ValueError:  # an unbalanced quote: a real shell refuses the script too
+        return ["sh:", "syntax", "error"]
+
+
+def _split(tokens: list[str], start: int) -> tuple[list[str], str, int]:
+    """Read one simple command's words; returns (words, the operator that ended it, next index)."""
+    words: list[str] = []
+    i = start
+    while i < len(tokens):
+        token = tokens[i]
+        if token in (";", "&&", "||", "|", "&"):
+            return words, token, i + 1
+        words.append(token)
+        i += 1
+    return words, "", i
+
+
+def _block(tokens: list[str], i: int, until: tuple[str, ...], env: dict[str, str]) -> tuple[Program, int]:
+    """Parse statements until a word in ``until`` starts a statement (it is consumed)."""
+    program: Program = []
+    connector = ";"
+    while i < len(tokens):
+        words, op, nxt = _split(tokens, i)
+        if words and words[0] in until:
+            # "done" may be followed by more statements after its operator.
+            return program, nxt if len(words) == 1 else i + 1
+        if words and words[0] == "while":
+            body, i = _loop_body(tokens, nxt, words, env)
+            program.append(Statement(["while"], connector, loop=body))
+            connector, i = _after(tokens, i)
+            continue
+        if words and words[0] == "for" and len(words) >= 3 and words[2] == "in":
+            body, i = _loop_body(tokens, nxt, words, env)
+            values = [_expand(w, env) for w in words[3:]]
+            program.append(Statement([words[1]], connector, loop=body, loop_values=values))
+            connector, i = _after(tokens, i)
+            continue
+        if words:
+            program.append(_statement(words, connector, env))
+        connector = op if op in ("&&", "||") else ";"
+        i = nxt
+    return program, i
+
+
+def _loop_body(tokens: list[str], i: int, header: list[str], env: dict[str, str]) -> tuple[Program, int]:
+    # The body starts after "do" (which may begin the next statement: "do echo hi").
+    if i < len(tokens) and tokens[i] == "do":
+        tokens[i] = ";"  # harmless: an empty statement
+    elif "do" in header:
+        pass
+    return _block(tokens, i, ("done",), env)
+
+
+def _after(tokens: list[str], i: int) -> tuple[str, int]:
+    if i < len(tokens) and tokens[i] in (";", "&&", "||"):
+        return (tokens[i] if tokens[i] != ";" else ";"), i + 1
+    return ";", i
+
+
+def _statement(words: list[str], connector: str, env: dict[str, str]) -> Statement:
+    if words[0] == "do":
+        words = words[1:] or ["true"]
+    argv: list[str] = []
+    redirect: tuple[str, str] | None = None
+    i = 0
+    while i < len(words):
+        word = words[i]
+        if word in (">", ">>") and i + 1 < len(words):
+            redirect = (word, _expand(words[i + 1], env))
+            i += 2
+            continue
+        if word in (">&", "<") or re.fullmatch(r"[0-9]", word) and i + 1 < len(words) and words[i + 1] in (">", ">&"):
+            i += 2 if word in (">&", "<") else 1  # 2>&1, 2>/dev/null: stderr goes with stdout anyway
+            continue
+        argv.append(word)
+        i += 1
+    return Statement(argv, connector, redirect)
+
+
+def _kubernetes_refs(word: str, env: dict[str, str]) -> str:
+    """The kubelet itself replaces ``$(VAR)`` in command and args (an undefined one stays as written)."""
+    return re.sub(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)", lambda m: env.get(m.group(1), m.group(0)), word)
+
+
+def _expand(word: str, env: dict[str, str]) -> str:
+    """``$VAR`` and ``${VAR}`` from the container's environment (unknown: empty, as sh does)."""
+    if "$" not in word or word.startswith("$("):
+        return word
+    return re.sub(r"\$\{(\w+)\}|\$(\w+)", lambda m: env.get(m.group(1) or m.group(2), ""), word)
+
+
+# --- running ----------------------------------------------------------------------------------
+
+
+@dataclass
+class _Frame:
+    statements: Program
+    index: int = 0
+    loop: bool = False
+    variable: str = ""
+    values: list[str] = field(default_factory=list)
+
+
+class Shell:
+    """The state of one running script: where it is, what it printed, when it next wakes."""
+
+    def __init__(self, program: Program, fs: dict[str, str], env: dict[str, str], start: float, *,
+                 wording: str = "busybox", hostname: str = "", date: Callable[[float], str] | None = None):
+        self.fs = fs
+        self.env = env
+        self.wording = wording
+        self.hostname = hostname
+        self.date = date or (lambda t: "")
+        self.time = start
+        self.frames = [_Frame(list(program))]
+        self.status = 0
+        self.wake_at: float | None = None
+        self.exited = False
+        self.exit_code = 0
+        self.output: list[tuple[float, str]] = []
+        self.listening: set[int] = set()
+        self.forever = False
+
+    def run_until(self, now: float) -> None:
+        """Run every statement due by ``now``; sleeps are what makes time pass."""
+        steps = 0
+        while not self.exited and not self.forever:
+            if self.wake_at is not None:
+                if self.wake_at > now:
+                    return
+                self.time, self.wake_at, self.status = self.wake_at, None, 0
+                steps = 0
+            statement = self._next()
+            if statement is None:
+                self.exited, self.exit_code = True, self.status
+                return
+            steps += 1
+            if steps > BUSY_LOOP_LIMIT:
+                self.forever = True
+                return
+            self._run(statement)
+
+    def _next(self) -> Statement | None:
+        while self.frames:
+            frame = self.frames[-1]
+            if frame.index < len(frame.statements):
+                frame.index += 1
+                return frame.statements[frame.index - 1]
+            if frame.loop and (not frame.variable or frame.values):
+                frame.index = 0
+                if frame.variable:
+                    self.env[frame.variable] = frame.values.pop(0)
+                continue
+            self.frames.pop()
+        return None
+
+    def _run(self, st: Statement) -> None:
+        if st.connector == "&&" and self.status != 0 or st.connector == "||" and self.status == 0:
+            return
+        if st.loop is not None:
+            values = list(st.loop_values or [])
+            if st.loop_values is not None:
+                if not values:
+                    return
+                self.env[st.argv[0]] = values.pop(0)
+            self.frames.append(_Frame(st.loop, loop=True, variable=st.argv[0] if st.loop_values is not None else "",
+                                      values=values))
+            return
+        argv = [self._dollar(word) for word in st.argv]
+        name = argv[0] if argv else ""
+        if name == "sleep":
+            seconds = _seconds(argv[1] if len(argv) > 1 else "")
+            if seconds is None:
+                self._emit(f"sleep: invalid number '{argv[1] if len(argv) > 1 else ''}'")
+                self.status = 1
+            elif seconds == FOREVER:
+                self.forever = True
+            else:
+                self.wake_at = self.time + seconds
+            return
+        if name == "exit":
+            self.exited, self.exit_code = True, _int(argv[1] if len(argv) > 1 else str(self.status), 2)
+            return
+        if _is_server(argv):
+            self.listening.add(_server_port(argv))
+            self.forever = True
+            return
+        code, out, err = run_command(argv, self.fs, self.env, wording=self.wording, hostname=self.hostname,
+                                     date=self.date(self.time))
+        if st.redirect is not None and code != 127:
+            mode, path = st.redirect
+            self.fs[path] = (self.fs.get(path, "") if mode == ">>" else "") + out
+            out = ""
+        for line in (out + err).splitlines():
+            self._emit(line)
+        self.status = code
+
+    def _emit(self, line: str) -> None:
+        self.output.append((self.time, line))
+
+    def _dollar(self, word: str) -> str:
+        if word == "$(date)":
+            return self.date(self.time)
+        if word == "$(hostname)":
+            return self.hostname
+        return _expand(word, self.env)
+
+
+def _seconds(text: str) -> float | None:
+    if text == "infinity":
+        return FOREVER
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)([smhd]?)", text)
+    if not match:
+        return None
+    unit = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
+    return float(match.group(1)) * unit
+
+
+def _int(text: str, default: int) -> int:
+    try:
+        return int(text) & 0xFF
+    except ValueError:
+        return default
+
+
+def _is_server(argv: list[str]) -> bool:
+    if not argv:
+        return False
+    name = argv[0].rsplit("/", 1)[-1] if argv[0].startswith("/usr") else argv[0]
+    if name in SERVERS:
+        return True
+    if name in ("tail",) and "-f" in argv:
+        return True
+    if name in ("python", "python3") and argv[1:3] == ["-m", "http.server"]:
+        return True
+    return name in ("yes",)
+
+
+def _server_port(argv: list[str]) -> int:
+    name = argv[0].rsplit("/", 1)[-1] if argv[0].startswith("/usr") else argv[0]
+    if name in ("python", "python3"):
+        rest = [a for a in argv[3:] if a.isdigit()]
+        return int(rest[0]) if rest else 8000
+    return SERVERS.get(name, 0)
+
+
+def run_now(argv: list[str], fs: dict[str, str], env: dict[str, str], *, wording: str = "busybox",
+            hostname: str = "", date: str = "", timeout: float | None = None) -> tuple[int, str, str]:
+    """Run a command at once (``kubectl exec``, exec probes). ``sleep`` longer than ``timeout``
+    raises :class:`TimeoutError`."""
+    program = parse(argv, env)
+    shell = Shell(program, fs, dict(env), 0.0, wording=wording, hostname=hostname, date=lambda t: date)
+    limit = timeout if timeout is not None else FOREVER
+    shell.run_until(limit)
+    if not shell.exited:
+        raise TimeoutError(f'command "{" ".join(argv)}" timed out')
+    text = "\n".join(line for _, line in shell.output)
+    return shell.exit_code, text + ("\n" if text else ""), ""
+
+
+def run_command(argv: list[str], fs: dict[str, str], env: dict[str, str], *, wording: str = "busybox",
+                hostname: str = "", date: str = "") -> tuple[int, str, str]:
+    """One simple command against the in-memory filesystem: (exit code, stdout, stderr)."""
+    if not argv:
+        return 0, "", ""
+    name, args = argv[0].rsplit("/", 1)[-1], argv[1:]
+    busybox = wording == "busybox"
+    if name in ("sh", "bash", "ash") and len(args) >= 2 and args[0] == "-c":
+        return run_now(argv, fs, env, wording=wording, hostname=hostname, date=date)
+    if name == "true" or name == ":":
+        return 0, "", ""
+    if name == "false":
+        return 1, "", ""
+    if name == "echo":
+        newline = not (args and args[0] == "-n")
+        text = " ".join(args[1:] if not newline else args)
+        return 0, text + ("\n" if newline else ""), ""
+    if name == "printf":
+        return 0, (args[0] if args else "").replace("\\n", "\n"), ""
+    if name == "date":
+        return 0, date + "\n", ""
+    if name == "hostname":
+        return 0, hostname + "\n", ""
+    if name in ("env", "printenv"):
+        if name == "printenv" and args:
+            return (0, env[args[0]] + "\n", "") if args[0] in env else (1, "", "")
+        return 0, "".join(f"{k}={v}\n" for k, v in env.items()), ""
+    if name == "touch":
+        for path in args:
+            fs.setdefault(path, "")
+        return 0, "", ""
+    if name == "mkdir":
+        return 0, "", ""
+    if name == "rm":
+        force = any(a.startswith("-") and "f" in a for a in args)
+        code, err = 0, ""
+        for path in (a for a in args if not a.startswith("-")):
+            if path in fs:
+                del fs[path]
+            elif not force:
+                code = 1
+                err += (f"rm: can't remove '{path}': No such file or directory\n" if busybox
+                        else f"rm: cannot remove '{path}': No such file or directory\n")
+        return code, "", err
+    if name == "cat":
+        return _cat(args, fs, busybox)
+    if name in ("test", "["):
+        return _test([a for a in args if a != "]"], fs), "", ""
+    if name == "ls":
+        paths = [a for a in args if not a.startswith("-")] or ["/"]
+        found = sorted(p.rsplit("/", 1)[-1] for p in fs if any(p.startswith(d.rstrip("/") + "/") for d in paths))
+        missing = [p for p in paths if p in fs]
+        return 0, "".join(f"{n}\n" for n in missing + found), ""
+    if name == "wc" and args[:1] == ["-l"]:
+        code, out, err = _cat(args[1:], fs, busybox)
+        return code, f"{out.count(chr(10))} {' '.join(args[1:])}\n" if code == 0 else "", err
+    return 127, "", f"sh: {argv[0]}: not found\n"
+
+
+def _cat(paths: list[str], fs: dict[str, str], busybox: bool) -> tuple[int, str, str]:
+    out, err, code = "", "", 0
+    for path in paths:
+        if path in fs:
+            out += fs[path]
+        else:
+            code = 1
+            err += (f"cat: can't open '{path}': No such file or directory\n" if busybox
+                    else f"cat: {path}: No such file or directory\n")
+    return code, out, err
+
+
+def _test(args: list[str], fs: dict[str, str]) -> int:
+    if len(args) == 2 and args[0] in ("-f", "-e", "-s"):
+        exists = args[1] in fs and (args[0] != "-s" or bool(fs[args[1]]))
+        return 0 if exists else 1
+    if len(args) == 2 and args[0] == "!":
+        return 1 if args[1] else 0
+    if len(args) == 3 and args[1] in ("=", "=="):
+        return 0 if args[0] == args[2] else 1
+    return 0 if args and args[0] else 1
