@@ -203,3 +203,55 @@ def test_kubeconfig_keeps_other_contexts(tmp_path):
         assert next(u for u in config["users"] if u["name"] == "work")["user"] == {"token": "secret"}
     finally:
         srv.stop()
+
+
+HELLO_POD = """\
+apiVersion: v1
+kind: Pod
+metadata:
+  name: hello
+spec:
+  containers:
+  - name: c
+    image: busybox
+    command: [sh, -c, "echo hello from the pod; sleep 3600"]
+"""
+
+
+def _wait(predicate, timeout: float = 20.0) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.2)
+    raise AssertionError("condition not reached in time")
+
+
+@needs_kubectl
+def test_nodes_run_pods_for_the_real_kubectl(tmp_path):
+    srv = start_server(tmp_path, "--nodes", "3", "--runtime", "simulated")
+    try:
+        nodes = srv.kubectl("get", "nodes").stdout.splitlines()
+        assert [line.split()[:2] for line in nodes[1:]] == [["node-1", "Ready"], ["node-2", "Ready"],
+                                                            ["node-3", "Ready"]]
+        assert srv.kubectl("apply", "-f", "-", stdin=HELLO_POD).returncode == 0
+        _wait(lambda: "Running" in srv.kubectl("get", "pod", "hello").stdout)
+        assert srv.kubectl("logs", "hello").stdout == "hello from the pod\n"
+        assert srv.kubectl("exec", "hello", "--", "echo", "hi").stdout == "hi\n"
+        failed = srv.kubectl("exec", "hello", "--", "sh", "-c", "exit 3")
+        assert (failed.returncode, failed.stderr) == (3, "command terminated with exit code 3\n")
+        node = json.loads(srv.kubectl("get", "pod", "hello", "-o", "json").stdout)["spec"]["nodeName"]
+        described = srv.kubectl("describe", "node", node).stdout
+        assert "Allocated resources:" in described
+        assert any(line.split()[:2] == ["default", "hello"] for line in described.splitlines())
+
+        big = NGINX_POD.replace("cpu: 100m", "cpu: 64")
+        assert srv.kubectl("apply", "-f", "-", stdin=big).returncode == 0
+        _wait(lambda: "FailedScheduling" in srv.kubectl("get", "events").stdout)
+        events = srv.kubectl("describe", "pod", "nginx").stdout
+        assert "0/3 nodes are available: 3 Insufficient cpu." in events
+        assert srv.kubectl("get", "pod", "nginx").stdout.split()[-3] == "Pending"
+    finally:
+        srv.stop()
