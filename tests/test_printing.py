@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from minik8s.api.resources import lookup
 from minik8s.apiserver.tables import to_table
-from minik8s.kubectl.duration import age, human_duration, short_human_duration
+from minik8s.api.duration import age, human_duration, short_human_duration
 from minik8s.kubectl.printing import (TableWatchPrinter, as_list, custom_columns, jsonpath, no_resources_message,
                                       render_table, tabwrite, to_json, to_name, to_yaml)
 

@@ -271,8 +271,8 @@ class APIServer:
         if dry_run:
             return obj
         key = _key(resource, old_meta.get("namespace"), name)
-        if meta.get("deletionTimestamp") and not meta.get("finalizers") and _spec_finalized(resource, obj):
-            # The last finalizer is gone from an object being deleted: it can go now.
+        if meta.get("deletionTimestamp") and _finalizers_cleared(resource, old, obj):
+            # This write removed the last finalizer of an object being deleted: it can go now.
             return self.store.delete(key)
         try:
             return self.store.update(key, obj, int(old_meta["resourceVersion"]))
@@ -566,8 +566,14 @@ def _short(body: Any) -> str:
     return text if len(text) < 80 else text[:77] + "..."
 
 
-def _spec_finalized(resource: Resource, obj: dict[str, Any]) -> bool:
-    return resource is not NAMESPACES or not (obj.get("spec") or {}).get("finalizers")
+def _finalizers_cleared(resource: Resource, old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """True when ``new`` has no finalizers left and this write is what removed the last one
+    (a namespace also waits for its ``spec.finalizers``, emptied through ``/finalize``)."""
+    def pending(obj: dict[str, Any]) -> bool:
+        spec_finalizers = (obj.get("spec") or {}).get("finalizers") if resource is NAMESPACES else None
+        return bool(obj["metadata"].get("finalizers") or spec_finalizers)
+
+    return pending(old) and not pending(new)
 
 
 def _set_condition(status: dict[str, Any], kind: str, value: str, now: float) -> None:

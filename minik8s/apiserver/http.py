@@ -28,7 +28,7 @@ from aiohttp import web
 from minik8s.api import errors, resources
 from minik8s.api.errors import StatusError
 from minik8s.api.resources import Resource
-from minik8s.apiserver import discovery, tables
+from minik8s.apiserver import discovery, protobuf, tables
 from minik8s.apiserver.apiserver import APIServer
 
 log = logging.getLogger(__name__)
@@ -106,10 +106,12 @@ async def _read_body(request: web.Request) -> bytes:
 
 
 def _decode_body(raw: bytes, content_type: str) -> Any:
+    if content_type == protobuf.MEDIA_TYPE:  # kubectl's typed clients (create namespace, create secret...)
+        return protobuf.decode(raw)
     if "protobuf" in content_type:
         raise StatusError(415, "UnsupportedMediaType",
                           f'the body of the request was in an unknown format - accepted media types include: '
-                          f'application/json, application/yaml')
+                          f'application/json, application/yaml, {protobuf.MEDIA_TYPE}')
     if not raw.strip():
         raise errors.bad_request("the request body is empty")
     try:

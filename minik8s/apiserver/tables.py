@@ -28,7 +28,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 from minik8s.api.resources import Resource
-from minik8s.kubectl.duration import age, human_duration, parse_time
+from minik8s.api.duration import age, human_duration, parse_time
 
 Obj = dict[str, Any]
 Cells = list[Any]

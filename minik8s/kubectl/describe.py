@@ -32,7 +32,7 @@ from minik8s.api.errors import StatusError
 from minik8s.api.resources import Resource, by_kind
 from minik8s.apiserver.tables import (access_modes, format_endpoints, format_labels, format_selector,
                                       node_roles, selector_string)
-from minik8s.kubectl.duration import age, human_duration, parse_time
+from minik8s.api.duration import age, human_duration, parse_time
 from minik8s.kubectl.printing import tabwrite
 
 Obj = dict[str, Any]

@@ -134,8 +134,6 @@ def _loop_body(tokens: list[str], i: int, header: list[str], env: dict[str, str]
     # The body starts after "do" (which may begin the next statement: "do echo hi").
     if i < len(tokens) and tokens[i] == "do":
         tokens[i] = ";"  # harmless: an empty statement
-    elif "do" in header:
-        pass
     return _block(tokens, i, ("done",), env)
 
 

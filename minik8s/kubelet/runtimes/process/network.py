@@ -1,0 +1,97 @@
+"""Pod IPs for the ``process`` runtime: one loopback address per pod.
+
+In Kubernetes every pod has its own IP, shared by its containers, and any pod can
+reach any other pod's IP without NAT. The ``process`` runtime gets the same without
+privileges from a fact of Linux: the whole ``127.0.0.0/8`` block is routed to the
+loopback interface, so a process may bind ``127.1.1.7:80`` while another binds
+``127.1.1.8:80``. Node *n* (counting from 0) hands out ``127.1.<n+1>.2`` to
+``127.1.<n+1>.254``: its pod CIDR is ``127.1.<n+1>.0/24``.
+
+Two clusters on one machine must not hand out the same address, so an address is
+taken by holding an exclusive ``flock`` on ``<lock dir>/<ip>``: the lock goes away
+with the process that held it, even after a crash.
+
+Ports below 1024 need privileges (root, or ``net.ipv4.ip_unprivileged_port_start``
+lowered). Without them, containers' low ports are shifted by ``PORT_OFFSET``
+(port 80 is served on 8080), the pod gets an event saying so, and probes and
+``port_on_host`` apply the same shift.
+
+Interface:
+    allocator = IPAllocator(node_index, lock_dir)
+    ip = allocator.allocate(); allocator.release(ip)
+    low_ports_allowed() -> bool;  port_on_host(port, offset) -> int
+
+Taught in chapter 8 (the pod network).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from pathlib import Path
+from typing import IO
+
+PORT_OFFSET = 8000        # port 80 -> 8080 when privileged ports cannot be bound
+FIRST_HOST, LAST_HOST = 2, 254
+
+
+class IPExhausted(Exception):
+    pass
+
+
+def low_ports_allowed() -> bool:
+    """Can this user bind port 80? Root can; others only if the kernel lets everybody."""
+    if os.geteuid() == 0:
+        return True
+    try:
+        start = int(Path("/proc/sys/net/ipv4/ip_unprivileged_port_start").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return False
+    return start <= 80
+
+
+def port_on_host(port: int, offset: int) -> int:
+    """The port a container's ``port`` really is on the pod IP."""
+    return port + offset if offset and 0 < port < 1024 else port
+
+
+class IPAllocator:
+    def __init__(self, node_index: int, lock_dir: Path):
+        if not 0 <= node_index <= 253:
+            raise ValueError("the process runtime supports node indexes 0..253 (127.1.<n+1>.0/24 per node)")
+        self.prefix = f"127.1.{node_index + 1}."
+        self.lock_dir = lock_dir
+        self.lock_dir.mkdir(parents=True, exist_ok=True)
+        self._held: dict[str, IO[str]] = {}
+        self._next = FIRST_HOST
+
+    @property
+    def node_ip(self) -> str:
+        """The node's own address (the gateway of its pod CIDR)."""
+        return self.prefix + "1"
+
+    def allocate(self) -> str:
+        for _ in range(LAST_HOST - FIRST_HOST + 1):
+            host = self._next
+            self._next = host + 1 if host < LAST_HOST else FIRST_HOST
+            ip = self.prefix + str(host)
+            if ip in self._held:
+                continue
+            handle = open(self.lock_dir / ip, "a")
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.close()  # another cluster on this machine has it
+                continue
+            self._held[ip] = handle
+            return ip
+        raise IPExhausted(f"no free pod IP on this node (the pod CIDR {self.prefix}0/24 is exhausted)")
+
+    def release(self, ip: str) -> None:
+        handle = self._held.pop(ip, None)
+        if handle is not None:
+            handle.close()
+
+    def release_all(self) -> None:
+        for ip in list(self._held):
+            self.release(ip)
