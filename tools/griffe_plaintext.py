@@ -8,12 +8,18 @@ survive Markdown, which mkdocstrings renders docstrings with:
   signatures, one per line) would be joined into one paragraph;
 * Sphinx roles such as ``:class:`Client``` would print the role's name.
 
+And one habit of packages: an ``__init__.py`` re-exports names from its own
+submodules (``from minik8s.kubelet.kubelet import Kubelet``) for convenience.
+Those are documented where they are defined; listing them again under the
+package would show every class twice.
+
 Interface: mkdocstrings loads this file through the ``extensions`` option of its
 Python handler (see ``mkdocs.yml``); griffe calls ``on_object`` for every object
 once the package is loaded, and the extension rewrites ``obj.docstring.value``
 before the docstring is parsed.
 
-Invariants: the source files are never changed; Google-style sections that griffe
+Invariants: the source files are never changed; a re-export is hidden only when
+its target lives inside the same package; Google-style sections that griffe
 understands (``Args:``, ``Returns:``, ``Raises:``, ...) are left alone; text outside
 the rewritten blocks is unchanged.
 """
@@ -23,7 +29,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from griffe import Extension, Object
+from griffe import Extension, Module, Object
 
 # Section titles griffe's Google-style parser turns into parameter tables etc.; blocks under them stay as they are.
 GOOGLE_SECTIONS = {
@@ -86,6 +92,21 @@ def plain_roles(text: str) -> str:
 
 class PlainTextDocstrings(Extension):
     def on_object(self, *, obj: Object, **kwargs: Any) -> None:
-        if obj.is_alias or obj.docstring is None:
-            return
-        obj.docstring.value = fence_indented_blocks(plain_roles(obj.docstring.value))
+        if not obj.is_alias and obj.docstring is not None:
+            obj.docstring.value = fence_indented_blocks(plain_roles(obj.docstring.value))
+
+    def on_package(self, *, pkg: Module, **kwargs: Any) -> None:
+        # Runs once the whole package is loaded. on_object is not called for the top package itself.
+        if pkg.docstring is not None:
+            pkg.docstring.value = fence_indented_blocks(plain_roles(pkg.docstring.value))
+        hide_own_reexports(pkg)
+
+
+def hide_own_reexports(package: Module) -> None:
+    """Mark names a package imports from its own submodules as not public (they have their own section)."""
+    for member in package.members.values():
+        if member.is_alias and member.target_path.startswith(package.path + "."):
+            member.public = False
+    for module in package.modules.values():
+        if not module.is_alias:
+            hide_own_reexports(module)

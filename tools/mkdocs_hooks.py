@@ -11,8 +11,18 @@ Interface (MkDocs calls these; see ``hooks:`` in ``mkdocs.yml``):
                 whole planned book; a chapter appears as soon as its file lands)
     on_files    adds every ``labs/*.ipynb`` as the page ``labs/<name>.ipynb``;
                 mkdocs-jupyter then renders it from its committed outputs
+    on_page_markdown completes each API reference page: a page whose front matter
+                lists ``modules:`` patterns gets a ``::: module`` section for every module
+                of the package that matches and is not on the page yet, so a new module
+                shows up in the reference without editing the page; a ``:::`` line for a
+                module that was moved or renamed is dropped (and logged)
     on_page_content  puts a "download this notebook" button on every lab page
     on_serve    makes ``mkdocs serve`` rebuild when a notebook changes
+
+Module patterns (front matter ``modules:`` of a reference page): ``minik8s.kubelet.**``
+is that package and every module below it; ``minik8s.*`` is the package and the plain
+modules directly in it (``minik8s.cluster``), not its subpackages. Sections already on
+the page keep their place and order; the hook appends the rest, sorted by name.
 
 Invariants: only ``*.ipynb`` files directly in ``labs/`` become pages (helper
 modules, solutions and data files next to them stay out of the site); a nav entry
@@ -37,6 +47,7 @@ from mkdocs.structure.pages import Page
 log = logging.getLogger("mkdocs.hooks.minik8s")
 
 LABS_DIR = "labs"  # relative to the folder of mkdocs.yml
+PACKAGE = "minik8s"  # the package the API reference documents, a folder next to mkdocs.yml
 PAGE_SUFFIXES = (".md", ".ipynb")  # nav entries ending so are pages this hook can check
 
 # Material's "download" icon (Material Design Icons, Apache-2.0), inlined so the button needs no font or CDN.
@@ -96,8 +107,84 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
     for notebook in sorted(labs.glob("*.ipynb")):
         uri = f"{LABS_DIR}/{notebook.name}"
         if files.get_file_from_path(uri) is None:
-            files.append(File.generated(config, uri, abs_src_path=str(notebook)))
+            # A plain File rooted at the repository (not File.generated): mkdocs-jupyter's wrapper
+            # finds the notebook through src_dir, which generated files do not have.
+            files.append(File(uri, str(_root(config)), config.site_dir, config.use_directory_urls))
     return files
+
+
+def package_modules(root: Path, package: str = PACKAGE) -> dict[str, bool]:
+    """Every module of ``package`` under ``root`` (dotted name → is it a package).
+
+    Left out: ``__main__``, empty files, and files in folders without an ``__init__.py``
+    (scripts such as the teaching images' programs, which are not part of the package's API
+    and which griffe, following Python's import rules for regular packages, does not load).
+    """
+    modules: dict[str, bool] = {}
+    for path in sorted((root / package).rglob("*.py")):
+        parts = list(path.relative_to(root).with_suffix("").parts)
+        if parts[-1] == "__main__":
+            continue
+        folders = [root.joinpath(*parts[:i]) for i in range(1, len(parts))]
+        if not all((folder / "__init__.py").is_file() for folder in folders):
+            continue
+        if not path.read_text(encoding="utf-8").strip():
+            continue  # an empty __init__.py: nothing to document
+        is_package = parts[-1] == "__init__"
+        if is_package:
+            parts.pop()
+        modules[".".join(parts)] = is_package
+    return modules
+
+
+def matches(pattern: str, module: str, is_package: bool) -> bool:
+    """Whether ``module`` is covered by a ``modules:`` pattern (see the module docstring)."""
+    if pattern.endswith(".**"):
+        base = pattern[:-3]
+        return module == base or module.startswith(base + ".")
+    if pattern.endswith(".*"):
+        base = pattern[:-2]
+        if module == base:
+            return True
+        return module.startswith(base + ".") and "." not in module[len(base) + 1:] and not is_package
+    return module == pattern
+
+
+def documented_on(markdown: str) -> list[str]:
+    """The modules and objects a page already renders with ``::: name`` lines, in order."""
+    return [line[4:].strip() for line in markdown.splitlines() if line.startswith("::: ")]
+
+
+def drop_vanished(markdown: str, modules: dict[str, bool]) -> tuple[str, list[str]]:
+    """Remove ``::: name`` lines for modules that no longer exist (moved or renamed); return them too.
+
+    A line naming an object in an existing module (``::: minik8s.store.Store``) stays.
+    """
+    kept, gone = [], []
+    for line in markdown.splitlines():
+        name = line[4:].strip() if line.startswith("::: ") else ""
+        if name.startswith(PACKAGE) and name not in modules and name.rpartition(".")[0] not in modules:
+            gone.append(name)
+            continue
+        kept.append(line)
+    return "\n".join(kept), gone
+
+
+def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Files) -> str:
+    patterns = page.meta.get("modules")
+    if not patterns:
+        return markdown
+    modules = package_modules(_root(config))
+    markdown, gone = drop_vanished(markdown, modules)
+    if gone:
+        # Not a warning: the module's new name is added below if this page's patterns cover it.
+        log.info("%s: no such module any more, left out: %s", page.file.src_uri, ", ".join(gone))
+    present = set(documented_on(markdown))
+    extra = [
+        name for name, is_package in modules.items()
+        if name not in present and any(matches(p, name, is_package) for p in patterns)
+    ]
+    return markdown.rstrip("\n") + "".join(f"\n\n::: {name}" for name in extra) + "\n"
 
 
 def on_page_content(html: str, page: Page, config: MkDocsConfig, files: Files) -> str:
@@ -110,6 +197,9 @@ def on_page_content(html: str, page: Page, config: MkDocsConfig, files: Files) -
         f'<a href="{name}" download class="md-content__button md-icon" '
         f'title="Download this notebook ({name})">{_DOWNLOAD_ICON}</a>'
     )
+    # mkdocs-jupyter leaves an empty MathJax loader (`<script src="">`, as no MathJax URL is configured:
+    # the default would be a CDN). It loads nothing; drop it so the page has no dangling script tag.
+    html = html.replace('<script src=""> </script>', "")
     return button + html
 
 

@@ -60,6 +60,12 @@ async () => {
 }
 """
 
+# Material's search has answered: results are listed, or its summary line says there are none.
+_SEARCH_DONE_JS = """
+() => document.querySelectorAll(".md-search-result__item").length > 0
+      || /no matching/i.test(document.querySelector(".md-search-result__meta")?.textContent || "")
+"""
+
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
@@ -127,10 +133,13 @@ def check_pages(browser: Any, base_url: str, pages: list[str]) -> list[str]:
 
     page.on("console", lambda m: m.type == "error" and problems.append(f"{where()}: console error: {m.text}"))
     page.on("pageerror", lambda e: problems.append(f"{where()}: uncaught error: {e}"))
-    page.on(
-        "requestfailed",
-        lambda r: r.url.startswith(base_url) and problems.append(f"{where()}: request failed: {r.url} ({r.failure})"),
-    )
+
+    def request_failed(request: Any) -> None:
+        # ERR_ABORTED is the browser cancelling what was still loading when we moved to the next page.
+        if request.url.startswith(base_url) and "ERR_ABORTED" not in (request.failure or ""):
+            problems.append(f"{where()}: request failed: {request.url} ({request.failure})")
+
+    page.on("requestfailed", request_failed)
     page.on(
         "response",
         lambda r: r.url.startswith(base_url)
@@ -153,20 +162,25 @@ def check_pages(browser: Any, base_url: str, pages: list[str]) -> list[str]:
 
 def check_search(browser: Any, base_url: str, query: str) -> list[str]:
     """Type ``query`` into Material's search box on the home page; a problem if nothing is found."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     problems: list[str] = []
     context = _new_context(browser, base_url, problems)
     page = context.new_page()
     page.on("console", lambda m: m.type == "error" and problems.append(f"search: console error: {m.text}"))
     try:
         page.goto(base_url, wait_until="load", timeout=PAGE_TIMEOUT_MS)
-        page.click("label.md-header__button[for='__search'], .md-search__input", timeout=PAGE_TIMEOUT_MS)
         box = page.locator("input.md-search__input")
-        box.fill(query)
+        box.click(timeout=PAGE_TIMEOUT_MS)
+        box.press_sequentially(query)  # typed key by key, as a reader would
         try:
-            page.wait_for_selector(".md-search-result__item", state="attached", timeout=SEARCH_TIMEOUT_MS)
-        except Exception as error:  # Playwright's TimeoutError; the module is imported lazily
-            meta = page.locator(".md-search-result__meta").inner_text()
-            problems.append(f"search for {query!r} found nothing ({meta.strip()!r}): {type(error).__name__}")
+            page.wait_for_function(_SEARCH_DONE_JS, timeout=SEARCH_TIMEOUT_MS)
+        except PlaywrightTimeout:
+            problems.append(f"search for {query!r} did not finish in {SEARCH_TIMEOUT_MS} ms")
+        else:
+            if page.locator(".md-search-result__item").count() == 0:
+                meta = page.locator(".md-search-result__meta").inner_text()
+                problems.append(f"search for {query!r} found nothing (the search box says {meta.strip()!r})")
     finally:
         context.close()
     return problems
@@ -180,6 +194,9 @@ def main(argv: list[str]) -> int:
 
     site_dir = Path(argv[0])
     pages = site_pages(site_dir)
+    if not pages:
+        print(f"no pages in {site_dir}: build the site first")
+        return 2
     with serve(site_dir) as base_url, sync_playwright() as playwright:
         browser = launch_chromium(playwright)
         try:
