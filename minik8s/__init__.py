@@ -19,3 +19,16 @@ def __getattr__(name: str) -> Any:
 
         return Cluster
     raise AttributeError(name)
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext minik8s``: the lab magics (see :mod:`minik8s.lab.magics`)."""
+    from minik8s.lab.magics import load_ipython_extension as load
+
+    load(ipython)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    from minik8s.lab.magics import unload_ipython_extension as unload
+
+    unload(ipython)

@@ -12,6 +12,14 @@ def main(argv: list[str] | None = None) -> int:
         from minik8s.kubectl.main import main as kubectl_main
 
         return kubectl_main(argv[1:])
+    if argv and argv[0] == "image":
+        from minik8s.imagecli import main as image_main
+
+        return image_main(argv[1:])
+    if argv and argv[0] == "grade":
+        from minik8s.lab.grade import main as grade_main
+
+        return grade_main(argv[1:])
     parser = argparse.ArgumentParser(prog="minik8s", description="A Kubernetes textbook that runs.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     server = sub.add_parser("server", help="run a cluster and serve the Kubernetes API over HTTP")
@@ -19,6 +27,8 @@ def main(argv: list[str] | None = None) -> int:
 
     server_module.add_arguments(server)
     sub.add_parser("kubectl", help="a kubectl-compatible client (minik8s kubectl get pods)")
+    sub.add_parser("image", help="build, push, pull and list images (minik8s image build -t app:1.0 .)")
+    sub.add_parser("grade", help="run lab notebooks and tabulate their exercise checks (minik8s grade *.ipynb)")
     args = parser.parse_args(argv)
     if args.command == "server":
         return server_module.main(args)

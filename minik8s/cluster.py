@@ -110,9 +110,7 @@ class Cluster:
         self._lock = threading.RLock()
         self.informers = InformerFactory(self.client, self._wakeup.set)
         self.recorder = EventRecorder(self.client, self.clock)
-        self.context = Context(self.client, self.clock, self.rng, self.informers, self.recorder)
-        # The volume provisioner keeps PV directories under <data_dir>/volumes (minik8s.controllers.volume).
-        setattr(self.context, "data_dir", self.data_dir)
+        self.context = Context(self.client, self.clock, self.rng, self.informers, self.recorder, self.data_dir)
         self.components: list[Component] = []
         self._thread: threading.Thread | None = None
         self._stopping = False

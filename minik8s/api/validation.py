@@ -1343,6 +1343,9 @@ def _claim_update(new: Obj, old: Obj) -> Errors:
         spec.pop("volumeAttributesClassName", None)
         if not old_spec.get("volumeName"):
             spec.pop("volumeName", None)  # binding sets it once
+    if old_spec.get("storageClassName") is None and not old_spec.get("volumeName"):
+        # Retroactive default class assignment (GA in 1.28): an unbound claim without a class may get one.
+        new_spec.pop("storageClassName", None)
     if new_spec != old_spec:
         errs.append(forbidden_field("spec", PVC_UPDATE_MSG))
     return errs

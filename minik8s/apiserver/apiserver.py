@@ -34,7 +34,7 @@ from typing import Any, Callable
 
 import orjson
 
-from minik8s.api import errors, patch as patches, resources, schema, selectors
+from minik8s.api import errors, patch as patches, resources, schema, selectors, storage
 from minik8s.api.defaults import apply_defaults, job_selector_defaults
 from minik8s.api.errors import StatusError
 from minik8s.api.resources import Resource
@@ -47,7 +47,8 @@ from minik8s.store import (AlreadyExistsError, CompactedError, ConflictError, Ev
 NAMESPACES = resources.by_plural("", "v1", "namespaces")
 PODS = resources.by_plural("", "v1", "pods")
 NODES = resources.by_plural("", "v1", "nodes")
-assert NAMESPACES and PODS and NODES
+STORAGE_CLASSES = resources.by_plural("storage.k8s.io", "v1", "storageclasses")
+assert NAMESPACES and PODS and NODES and STORAGE_CLASSES
 
 # The namespaces every cluster starts with.
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
@@ -200,6 +201,10 @@ class APIServer:
             obj = apply_defaults(obj)
             if resource.kind == "Job":
                 obj = job_selector_defaults(obj)
+            if resource.kind == "PersistentVolumeClaim":
+                # DefaultStorageClass admission: a claim that names no class gets the default one.
+                classes, _ = self.store.list(STORAGE_CLASSES.qualified)
+                obj = storage.default_storage_class(obj, classes)
             self._validate(resource, obj, None)
             if dry_run:
                 return obj

@@ -246,7 +246,7 @@ class _Handler:
             options = {}
             raw = await _read_body(request)
             if raw.strip():
-                options = _decode_body(raw, JSON) or {}
+                options = _decode_body(raw, request.content_type) or {}
             policy = q.get("propagationPolicy") or options.get("propagationPolicy")
             if options.get("orphanDependents") is True and not policy:
                 policy = "Orphan"

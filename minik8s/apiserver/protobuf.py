@@ -60,7 +60,7 @@ META = "k8s.io.apimachinery.pkg.apis.meta.v1"
 # Wire types (the low three bits of a field's key).
 VARINT, FIXED64, LENGTH, FIXED32 = 0, 1, 2, 5
 
-# [json name, "optional"|"repeated"|"map"|"inline", type] + [True] for a Go pointer
+# [json name, "optional"|"repeated"|"map"|"inline", type] + [True] when a zero must be kept (a Go pointer)
 Field = list[Any]
 
 
@@ -223,7 +223,8 @@ def decode_message(message: str, data: bytes) -> Any:
 
 
 def _keep(value: Any, field: Field) -> bool:
-    """Go's decoding into a value field makes 0, false and "" the same as absent."""
+    """Go's decoding into a value field makes 0, false and "" the same as absent; a pointer
+    field (``replicas``, ``automountServiceAccountToken``) keeps them: they were chosen."""
     if value is None:
         return False
     pointer = len(field) > 3

@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import random
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable, Hashable
 
 from minik8s.api.errors import StatusError
@@ -70,6 +71,7 @@ class Context:
     rng: random.Random
     informers: InformerFactory
     recorder: EventRecorder
+    data_dir: Path | None = None  # where node-local state lives (volumes, logs); None: a temporary directory
 
 
 def object_key(obj: dict[str, Any]) -> tuple[str, str]:

@@ -11,11 +11,29 @@ from __future__ import annotations
 from typing import Callable
 
 from minik8s.controllers.controller import Context, Controller
+from minik8s.controllers.cronjob import CronJobController
+from minik8s.controllers.deployment import DeploymentController
+from minik8s.controllers.garbagecollector import GarbageCollector
+from minik8s.controllers.replicaset import ReplicaSetController
+from minik8s.controllers.job import JobController
+from minik8s.controllers.ttlafterfinished import TTLAfterFinishedController
 from minik8s.controllers.namespace import NamespaceController
 from minik8s.controllers.nodelifecycle import NodeLifecycleController
+from minik8s.controllers.daemonset import DaemonSetController
+from minik8s.controllers.statefulset import StatefulSetController
+from minik8s.controllers.volume import PersistentVolumeController
 
 # Add a controller here (one line each) when it exists.
 CONTROLLERS: list[Callable[[Context], Controller]] = [
     NamespaceController,
     NodeLifecycleController,
+    DaemonSetController,
+    DeploymentController,
+    ReplicaSetController,
+    GarbageCollector,
+    StatefulSetController,
+    JobController,
+    CronJobController,
+    TTLAfterFinishedController,
+    PersistentVolumeController,
 ]

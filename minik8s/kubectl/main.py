@@ -103,12 +103,12 @@ def _global_flags() -> argparse.ArgumentParser:
 
 
 def _parser() -> _Parser:
-    from minik8s.kubectl import get, info, pods, write
+    from minik8s.kubectl import get, info, pods, workloads, write
 
     parser = _Parser(prog="kubectl", add_help=False)
     sub = parser.add_subparsers(dest="verb", parser_class=_Parser)
     parent = _global_flags()
-    for module in (get, write, info, pods):
+    for module in (get, write, info, pods, workloads):
         module.register(sub, parent)
     return parser
 

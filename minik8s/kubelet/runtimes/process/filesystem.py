@@ -6,14 +6,16 @@ no mount namespace (and no root), the ``process`` runtime builds that view like 
 * every container instance has a folder ``<pod dir>/containers/<name>/<attempt>/rootfs``
   holding the image's files (its layers, or a built-in image's files);
 * a **mount table** maps container paths to host folders: each path the image ships
-  (``/usr/share/nginx/html``, ``/app``), ``/tmp``, ``/root`` and the working directory
+  (``/usr/share/nginx/html``, ``/app``), ``/tmp`` and the working directory
   go to the container's own folder; each ``volumeMount`` goes to its volume's folder
   (``<pod dir>/volumes/kubernetes.io~empty-dir/<name>``, as the kubelet lays them out);
 * paths in the command, its arguments and its environment are **rewritten** through
   the table: ``sh -c 'echo hi > /data/x'`` writes ``<volume>/x``. Python programs
   (every built-in server, the ``python`` image) get the same mapping at run time
   from :mod:`minik8s.images.builtin.site.sitecustomize`.
-* any other path (``/bin/sh``, ``/etc/passwd``) is the host's: system tools are shared.
+* any other path (``/bin/sh``, ``/etc/passwd``) is the host's: system tools are shared;
+  ``HOME`` is the container folder's ``root``. Host paths the runtime hands out itself
+  (its state folder, the Python installation) are never rewritten (``guards``).
 
 ``hostPath`` volumes (and PersistentVolumes with ``hostPath`` or ``local``) live in the
 *node's* filesystem, a folder ``<node dir>/host`` (each node of a cluster is a
@@ -21,7 +23,7 @@ separate machine, as each kind node is a container), so ``/var/log`` is never th
 host's own; ``MINIK8S_HOSTPATH_ROOT=/`` makes them the host's real paths.
 
 Interface:
-    mounts = Mounts([("/data", "/tmp/.../volumes/.../data")], guard=state_dir)
+    mounts = Mounts([("/data", "/tmp/.../volumes/.../data")], guards=(state_dir,))
     mounts.host_path("/data/x"); mounts.rewrite("cat /data/x") ; mounts.to_json()
     volumes = prepare_volumes(pod, pod_dir, node_root, lookup, pod_ip=...)   # {name: host folder}
 
@@ -51,12 +53,12 @@ class MountError(RuntimeCallError):
 class Mounts:
     """Container path -> host path, the longest container path winning."""
 
-    def __init__(self, table: list[tuple[str, str]], guard: str):
+    def __init__(self, table: list[tuple[str, str]], guards: tuple[str, ...] = ()):
         seen: dict[str, str] = {}
         for cpath, hpath in table:
             seen[posixpath.normpath(cpath)] = hpath
         self.table = sorted(seen.items(), key=lambda m: len(m[0]), reverse=True)
-        self.guard = guard
+        self.guards = tuple(g.rstrip("/") + "/" for g in guards if g)
         alternatives = "|".join(re.escape(c) for c, _ in self.table if c != "/")
         # A container path starts a word (not inside a URL or another path) and ends at a
         # "/" or at anything that cannot be part of a file name.
@@ -64,7 +66,7 @@ class Mounts:
         self._by_path = dict(self.table)
 
     def host_path(self, path: str) -> str:
-        if not path.startswith("/") or path.startswith(self.guard):
+        if not path.startswith("/") or path.startswith(self.guards):
             return path
         for cpath, hpath in self.table:
             if path == cpath or path.startswith(cpath.rstrip("/") + "/"):
@@ -73,10 +75,10 @@ class Mounts:
 
     def rewrite(self, text: str) -> str:
         """Every container path in a command line, a script or an environment value, made a host path.
-        Text already under the runtime's state folder (``guard``) is left alone."""
+        Host paths the runtime itself put there (``guards``: its state folder, Python) are left alone."""
         if self._pattern is None:
             return text
-        guarded = [(m.start(), m.end()) for m in re.finditer(re.escape(self.guard) + r"\S*", text)]
+        guarded = [(m.start(), m.end()) for g in self.guards for m in re.finditer(re.escape(g) + r"\S*", text)]
 
         def one(match: re.Match[str]) -> str:
             if any(start <= match.start() < end for start, end in guarded):

@@ -1,0 +1,164 @@
+"""The built-in teaching images of the ``process`` runtime.
+
+A real image is a filesystem plus a config (entrypoint, command, environment,
+working directory, exposed ports). minik8s cannot run Linux binaries from Docker
+Hub without a container engine, so the ``process`` runtime ships a few images whose
+programs are small Python programs (in this folder) or the host's own POSIX tools:
+
+================== =========================================================== =========
+image (any tag)    what runs                                                   port
+================== =========================================================== =========
+``nginx``          :mod:`.nginx`, a static web server over ``/usr/share/nginx/html`` 80
+``busybox``        the host's ``/bin/sh`` and tools, plus a busybox-like ``wget``
+``alpine``         the same as busybox (``/bin/sh``)
+``python``         the host's Python interpreter (``python``, ``python3``)
+``minik8s/kvstore`` :mod:`.kvstore`, a key-value store kept in ``/data``            8080
+================== =========================================================== =========
+
+Every image also has ``hostname`` (prints the pod name; ``-i`` the pod IP).
+
+Interface:
+    lookup(reference) -> Builtin | None       # by repository (the tag is not checked)
+    BUILTINS                                  # name -> Builtin
+    builtin.config()                          # the image config (OCI shape), digest-stable
+    builtin.files                             # {container path: text} the image ships
+    install_shims(folder, builtin) -> Path    # the folder of its executables, made once
+
+Taught in chapter 5 (Pods: images and containers).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shlex
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from minik8s.images.reference import Reference
+
+HERE = Path(__file__).resolve().parent
+SITE = HERE / "site"             # the sitecustomize that maps paths and addresses (first on PYTHONPATH)
+PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+LABEL_BUILTIN = "io.minik8s.image.builtin"   # which built-in image an image is (or is built FROM)
+LABEL_PATHS = "io.minik8s.image.paths"       # JSON list of the folders and files the image ships
+
+NGINX_INDEX = """<!DOCTYPE html>
+<html>
+<head>
+<title>Welcome to nginx!</title>
+</head>
+<body>
+<h1>Welcome to nginx!</h1>
+<p>If you see this page, the nginx web server is successfully installed and
+working. Further configuration is required.</p>
+<p>Served by pod <b><!--# echo var="hostname" --></b> at <!--# echo var="server_addr" -->.</p>
+<p><em>Thank you for using nginx.</em></p>
+</body>
+</html>
+"""
+
+NGINX_50X = """<!DOCTYPE html>
+<html>
+<head><title>Error</title></head>
+<body>
+<h1>An error occurred.</h1>
+<p>Sorry, the page you are looking for is currently unavailable.<br/>
+Please try again later.</p>
+</body>
+</html>
+"""
+
+
+@dataclass(frozen=True)
+class Builtin:
+    name: str                                   # repository: nginx, busybox, minik8s/kvstore
+    cmd: tuple[str, ...] = ()
+    entrypoint: tuple[str, ...] = ()
+    env: tuple[str, ...] = ()
+    ports: tuple[int, ...] = ()
+    workdir: str = ""
+    programs: dict[str, str] = field(default_factory=dict)   # executable -> "python" | script in this folder
+    files: dict[str, str] = field(default_factory=dict)      # container path -> content
+    folders: tuple[str, ...] = ()                            # container folders it ships (may be empty)
+    size: int = 0                                            # the size the real image has, for node.status
+
+    def config(self) -> dict[str, Any]:
+        """The image config, as ``docker inspect`` shows its ``Config`` part and an OCI config holds it."""
+        paths = sorted(set(self.folders) | set(self.files))
+        return {
+            "architecture": "amd64",
+            "os": "linux",
+            "config": {
+                "Env": [f"PATH={PATH}", *self.env],
+                "Cmd": list(self.cmd) or None,
+                "Entrypoint": list(self.entrypoint) or None,
+                "WorkingDir": self.workdir,
+                "ExposedPorts": {f"{p}/tcp": {} for p in self.ports},
+                "Labels": {LABEL_BUILTIN: self.name, LABEL_PATHS: json.dumps(paths)},
+            },
+            "rootfs": {"type": "layers", "diff_ids": []},
+        }
+
+    def digest(self) -> str:
+        return "sha256:" + hashlib.sha256(canonical_json(self.config())).hexdigest()
+
+
+BUSYBOX_PROGRAMS = {"wget": "wget.py"}
+
+BUILTINS: dict[str, Builtin] = {b.name: b for b in (
+    Builtin("nginx", cmd=("nginx", "-g", "daemon off;"), env=("NGINX_VERSION=1.27.3",), ports=(80,),
+            programs={"nginx": "nginx.py"},
+            files={"/usr/share/nginx/html/index.html": NGINX_INDEX, "/usr/share/nginx/html/50x.html": NGINX_50X},
+            folders=("/usr/share/nginx/html",), size=72_223_946),
+    Builtin("busybox", cmd=("sh",), programs=BUSYBOX_PROGRAMS, size=2_156_518),
+    Builtin("alpine", cmd=("/bin/sh",), programs=BUSYBOX_PROGRAMS, size=3_623_807),
+    Builtin("python", cmd=("python3",), env=(f"PYTHON_VERSION={sys.version.split()[0]}",),
+            programs={"python": "python", "python3": "python"}, size=412_418_312),
+    Builtin("minik8s/kvstore", cmd=("kvstore",), env=("DATA_DIR=/data", "PORT=8080"), ports=(8080,),
+            programs={"kvstore": "kvstore.py"}, folders=("/data",), size=18_432_000),
+)}
+
+
+def canonical_json(obj: Any) -> bytes:
+    """The bytes a digest is taken of: sorted keys, no spaces (so the same config has the same digest)."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
+
+
+def lookup(ref: Reference) -> Builtin | None:
+    """The built-in image a reference names, on Docker Hub (any tag), or None."""
+    if ref.registry != "docker.io":
+        return None
+    return BUILTINS.get(ref.repository.removeprefix("library/"))
+
+
+def available() -> str:
+    """The list that an unknown image's error message gives."""
+    return ", ".join(sorted(BUILTINS))
+
+
+def install_shims(folder: Path, builtin: Builtin) -> Path:
+    """Write the image's executables (small sh scripts that exec Python) into ``folder/<image>``, once."""
+    target = folder / builtin.name.replace("/", "_")
+    marker = target / ".complete"
+    if marker.exists():
+        return target
+    target.mkdir(parents=True, exist_ok=True)
+    python = shlex.quote(sys.executable)
+    scripts = {"hostname": '[ "$1" = "-i" ] && echo "${MINIK8S_POD_IP}" || echo "${HOSTNAME}"'}
+    for name, program in builtin.programs.items():
+        if program == "python":
+            scripts[name] = f'exec {python} "$@"'
+        else:
+            scripts[name] = f'exec {python} {shlex.quote(str(HERE / program))} "$@"'
+    for name, body in scripts.items():
+        path = target / name
+        temporary = path.with_name(f".{name}.{os.getpid()}.tmp")  # two clusters may install at once
+        temporary.write_text(f"#!/bin/sh\n{body}\n")
+        temporary.chmod(0o755)
+        os.replace(temporary, path)
+    marker.touch()
+    return target

@@ -1,0 +1,438 @@
+"""Commands for workloads: scale, set image, rollout (status, history, undo, pause, resume, restart), edit.
+
+These are thin: each turns into one or two API calls, and the controllers do the
+work. ``kubectl scale`` patches the ``/scale`` subresource; ``set image``,
+``rollout pause|resume|restart`` and ``edit`` send strategic merge patches to the
+Deployment; ``rollout undo`` sends a JSON patch that copies an old ReplicaSet's
+pod template (and annotations) back into the Deployment, after which the
+Deployment controller finds that ReplicaSet again and scales it up.
+``rollout status`` watches the Deployment until its status says the rollout is done.
+
+Interface: ``register(sub, parent)`` adds the verbs to :mod:`minik8s.kubectl.main`'s parser.
+
+How minik8s differs: ``rollout status`` prints a status line only when it changes
+(upstream prints one per watch event, which may repeat a line). In-process with a
+virtual clock it lets the cluster run (``env.settle``) instead of waiting on a watch,
+and ``--timeout`` is measured on that clock. ``rollout`` supports Deployments (upstream
+also handles DaemonSets and StatefulSets through ControllerRevisions).
+
+Taught in chapter 7 (Deployments and rolling updates).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shlex
+import subprocess
+import tempfile
+import time
+from typing import Any
+
+import yaml
+
+from minik8s.api import patch as patches, resources
+from minik8s.api.errors import StatusError
+from minik8s.api.resources import Resource
+from minik8s.clock import rfc3339
+from minik8s.controllers import rollout as ro
+from minik8s.controllers.podcontrol import controller_of
+from minik8s.kubectl.get import parse_targets
+from minik8s.kubectl.main import CommandError, Env
+from minik8s.kubectl.printing import to_name, to_yaml
+
+DEPLOYMENTS = resources.by_plural("apps", "v1", "deployments")
+REPLICASETS = resources.by_plural("apps", "v1", "replicasets")
+assert DEPLOYMENTS is not None and REPLICASETS is not None
+
+RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
+# Annotations `rollout undo` neither copies from the ReplicaSet nor drops from the Deployment.
+UNDO_SKIP = ro.SKIP_ANNOTATIONS
+EDIT_HEADER = ("# Please edit the object below. Lines beginning with a '#' will be ignored,\n"
+               "# and an empty file will abort the edit. If an error occurs while saving this file will be\n"
+               "# reopened with the relevant failures.\n#\n")
+# kubectl rollout status waits forever by default; in-process we stop after this much (virtual) time.
+DEFAULT_STATUS_TIMEOUT = 3600.0
+
+Obj = dict[str, Any]
+
+
+def register(sub: Any, parent: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("scale", parents=[parent], add_help=False)
+    p.add_argument("resources", nargs="*")
+    p.add_argument("--replicas", type=int, default=None)
+    p.add_argument("--current-replicas", type=int, default=-1)
+    p.add_argument("--resource-version", default="")
+    p.add_argument("--timeout", default="0s")
+    p.add_argument("-o", "--output", default=None)
+    p.set_defaults(handler=cmd_scale)
+
+    sets = sub.add_parser("set", parents=[parent], add_help=False)
+    set_sub = sets.add_subparsers(dest="set_verb", parser_class=type(sets))
+    image = set_sub.add_parser("image", parents=[parent], add_help=False)
+    image.add_argument("args", nargs="*")
+    image.add_argument("--all", action="store_true")
+    image.add_argument("-o", "--output", default=None)
+    image.set_defaults(handler=cmd_set_image)
+
+    roll = sub.add_parser("rollout", parents=[parent], add_help=False)
+    roll_sub = roll.add_subparsers(dest="rollout_verb", parser_class=type(roll))
+    for verb, handler in (("status", cmd_rollout_status), ("history", cmd_rollout_history),
+                          ("undo", cmd_rollout_undo), ("pause", cmd_rollout_pause),
+                          ("resume", cmd_rollout_resume), ("restart", cmd_rollout_restart)):
+        r = roll_sub.add_parser(verb, parents=[parent], add_help=False)
+        r.add_argument("resources", nargs="*")
+        r.add_argument("--revision", type=int, default=0)
+        r.add_argument("--to-revision", type=int, default=0)
+        r.add_argument("--timeout", default="0s")
+        r.add_argument("-w", "--watch", default="true", nargs="?", const="true")
+        r.add_argument("-o", "--output", default=None)
+        r.set_defaults(handler=handler)
+
+    edit = sub.add_parser("edit", parents=[parent], add_help=False)
+    edit.add_argument("resources", nargs="*")
+    edit.add_argument("-o", "--output", default="yaml")
+    edit.set_defaults(handler=cmd_edit)
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _targets(env: Env) -> list[tuple[Resource, str]]:
+    words = getattr(env.args, "resources", None) or []
+    pairs = [(res, name) for res, names in parse_targets(words) for name in names]
+    if not pairs:
+        raise CommandError("required resource not specified")
+    return pairs
+
+
+def _one_deployment(env: Env) -> Obj:
+    (resource, name), *_ = _targets(env)
+    if resource is not DEPLOYMENTS:
+        raise CommandError(f"no {env.args.rollout_verb or 'rollout'} support for {resource.qualified}"
+                           if hasattr(env.args, "rollout_verb") else f"{resource.qualified} is not supported")
+    return env.client.get(DEPLOYMENTS, name, env.namespace)
+
+
+def _say(env: Env, resource: Resource, obj: Obj, what: str) -> None:
+    env.out.write(f"{to_name(resource, obj)} {what}\n")
+
+
+def _owned_replica_sets(env: Env, d: Obj) -> list[Obj]:
+    listed = env.client.list(REPLICASETS, d["metadata"].get("namespace")).get("items") or []
+    return [rs for rs in listed if (controller_of(rs) or {}).get("uid") == d["metadata"]["uid"]]
+
+
+# --- scale -----------------------------------------------------------------------------------
+
+
+def cmd_scale(env: Env) -> None:
+    a = env.args
+    if a.replicas is None:
+        raise CommandError('required flag(s) "replicas" not set')
+    if a.replicas < 0:
+        raise CommandError("The --replicas=COUNT flag is required, and COUNT must be greater than or equal to 0")
+    for resource, name in _targets(env):
+        if "scale" not in resource.subresources:
+            raise CommandError(f"no scaler has been implemented for {{{resource.group} {resource.kind}}}")
+        if a.current_replicas >= 0 or a.resource_version:
+            scale = env.client.get(resource, name, env.namespace, subresource="scale")
+            current = int((scale.get("spec") or {}).get("replicas") or 0)
+            if a.current_replicas >= 0 and current != a.current_replicas:
+                raise CommandError(f"Expected replicas to be {a.current_replicas}, was {current}")
+            if a.resource_version and scale["metadata"].get("resourceVersion") != a.resource_version:
+                raise CommandError(f"Expected resource version to be {a.resource_version}, was "
+                                   f"{scale['metadata'].get('resourceVersion')}")
+        env.client.patch(resource, name, {"spec": {"replicas": a.replicas}}, env.namespace, patch_type="merge",
+                         subresource="scale")
+        env.out.write(f"{resource.kind_ref}/{name} scaled\n")
+
+
+# --- set image --------------------------------------------------------------------------------
+
+
+def _pod_spec_path(obj: Obj) -> list[str]:
+    return ["spec"] if obj.get("kind") == "Pod" else ["spec", "template", "spec"]
+
+
+def cmd_set_image(env: Env) -> None:
+    words = list(env.args.args)
+    images = [w for w in words if "=" in w]
+    targets = [w for w in words if "=" not in w]
+    if not images:
+        raise CommandError("at least one image update is required")
+    env.args.resources = targets
+    for resource, name in _targets(env):
+        obj = env.client.get(resource, name, env.namespace)
+        path = _pod_spec_path(obj)
+        spec = obj
+        for part in path:
+            spec = spec.get(part) or {}
+        patch_containers: dict[str, list[Obj]] = {"containers": [], "initContainers": []}
+        for item in images:
+            container, _, image = item.partition("=")
+            matched = False
+            for field in ("initContainers", "containers"):
+                for c in spec.get(field) or []:
+                    if container in ("*", c["name"]):
+                        patch_containers[field].append({"name": c["name"], "image": image})
+                        matched = True
+            if not matched:
+                raise CommandError(f'unable to find container named "{container}"')
+        body: Obj = {k: v for k, v in patch_containers.items() if v}
+        for part in reversed(path):
+            body = {part: body}
+        env.client.patch(resource, name, body, env.namespace, patch_type="strategic")
+        _say(env, resource, obj, "image updated")
+
+
+def parse_timeout(text: str) -> float:
+    """A Go duration as kubectl's flags take it (``30s``, ``5m``, ``1h30m``, ``0``) in seconds."""
+    text = (text or "0").strip()
+    if re.fullmatch(r"\d+(\.\d+)?", text):
+        return float(text)
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|s|m|h)", text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        raise CommandError(f'invalid argument "{text}" for "--timeout" flag: time: invalid duration "{text}"')
+    scale = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+    return sum(float(n) * scale[u] for n, u in parts)
+
+
+# --- rollout status ---------------------------------------------------------------------------
+
+
+def rollout_status_message(d: Obj) -> tuple[str, bool]:
+    """What ``kubectl rollout status`` says about a Deployment, and whether it is done
+    (upstream's DeploymentStatusViewer). Raises CommandError past the progress deadline."""
+    name = d["metadata"]["name"]
+    status = d.get("status") or {}
+    if int(d["metadata"].get("generation") or 0) > int(status.get("observedGeneration") or 0):
+        return "Waiting for deployment spec update to be observed...", False
+    cond = ro.get_condition(status, "Progressing")
+    if cond is not None and cond.get("reason") == ro.TIMED_OUT_REASON:
+        raise CommandError(f'deployment "{name}" exceeded its progress deadline')
+    replicas = ro.spec_replicas(d)
+    updated = int(status.get("updatedReplicas") or 0)
+    total = int(status.get("replicas") or 0)
+    available = int(status.get("availableReplicas") or 0)
+    prefix = f'Waiting for deployment "{name}" rollout to finish: '
+    if updated < replicas:
+        return f"{prefix}{updated} out of {replicas} new replicas have been updated...", False
+    if total > updated:
+        return f"{prefix}{total - updated} old replicas are pending termination...", False
+    if available < updated:
+        return f"{prefix}{available} of {updated} updated replicas are available...", False
+    return f'deployment "{name}" successfully rolled out', True
+
+
+def cmd_rollout_status(env: Env) -> None:
+    d = _one_deployment(env)
+    timeout = parse_timeout(env.args.timeout)
+    watch = str(env.args.watch).lower() != "false"
+    virtual = bool(getattr(env.clock, "virtual", False))
+    start = env.clock.now() if virtual else time.monotonic()
+    limit = timeout or DEFAULT_STATUS_TIMEOUT
+    last = ""
+    while True:
+        message, done = rollout_status_message(d)
+        if message != last:
+            env.out.write(message + "\n")
+            last = message
+        if done or not watch:
+            return
+        if virtual:
+            before = (env.clock.now(), d["metadata"].get("resourceVersion"))
+            env.settle()
+            d = env.client.get(DEPLOYMENTS, d["metadata"]["name"], env.namespace)
+            if (env.clock.now(), d["metadata"].get("resourceVersion")) == before:
+                raise CommandError("timed out waiting for the condition")  # nothing can change any more
+            if env.clock.now() - start > limit:
+                raise CommandError("timed out waiting for the condition")
+        else:
+            d = _wait_for_change(env, d, start + limit - time.monotonic())
+
+
+def _wait_for_change(env: Env, d: Obj, remaining: float) -> Obj:
+    """Block on a watch until the Deployment changes (or the time is up)."""
+    if remaining <= 0:
+        raise CommandError("timed out waiting for the condition")
+    watch = env.client.watch(DEPLOYMENTS, env.namespace, resource_version=d["metadata"].get("resourceVersion"),
+                             field_selector=f"metadata.name={d['metadata']['name']}",
+                             timeout_seconds=max(int(remaining), 1))
+    try:
+        for event in watch:
+            if event.get("type") in ("ADDED", "MODIFIED"):
+                return event["object"]  # type: ignore[no-any-return]
+            if event.get("type") == "DELETED":
+                raise CommandError(f'object has been deleted')
+    finally:
+        watch.stop()
+    return env.client.get(DEPLOYMENTS, d["metadata"]["name"], env.namespace)
+
+
+# --- rollout history and undo --------------------------------------------------------------------
+
+
+def _history(env: Env, d: Obj) -> dict[int, Obj]:
+    """revision -> that revision's pod template, with the change-cause in its annotations."""
+    history: dict[int, Obj] = {}
+    for rs in _owned_replica_sets(env, d):
+        template = dict(rs["spec"].get("template") or {})
+        cause = ro.annotations(rs).get(ro.CHANGE_CAUSE)
+        if cause:
+            meta = dict(template.get("metadata") or {})
+            meta["annotations"] = {**(meta.get("annotations") or {}), ro.CHANGE_CAUSE: cause}
+            template["metadata"] = meta
+        history[ro.revision(rs)] = template
+    return history
+
+
+def _print_template(template: Obj) -> str:
+    # describe's pod template section, as upstream's printTemplate reuses DescribePodTemplate.
+    from minik8s.kubectl.describe import _pod_template, _Writer
+
+    w = _Writer()
+    _pod_template(w, template)
+    return w.text()
+
+
+def cmd_rollout_history(env: Env) -> None:
+    from minik8s.kubectl.printing import tabwrite
+
+    d = _one_deployment(env)
+    history = _history(env, d)
+    revision = env.args.revision
+    if revision > 0:
+        if revision not in history:
+            raise CommandError("unable to find the specified revision")
+        _say(env, DEPLOYMENTS, d, f"with revision #{revision}\n{_print_template(history[revision])}")
+        return
+    if not history:
+        env.out.write("No rollout history found.\n")
+        return
+    lines = ["REVISION\tCHANGE-CAUSE"]
+    for rev in sorted(history):
+        cause = ((history[rev].get("metadata") or {}).get("annotations") or {}).get(ro.CHANGE_CAUSE) or "<none>"
+        lines.append(f"{rev}\t{cause}")
+    _say(env, DEPLOYMENTS, d, "\n" + tabwrite(lines, 0, 2))
+
+
+def rollback_target(d: Obj, rss: list[Obj], to_revision: int) -> Obj:
+    """The ReplicaSet ``rollout undo`` goes back to: ``to_revision``, or the one before the latest
+    (upstream's ``deploymentRevision``)."""
+    name = d["metadata"]["name"]
+    if to_revision < 0:
+        raise CommandError(f"unable to find specified revision {to_revision} in history")
+    if to_revision > 0:
+        for rs in rss:
+            if ro.revision(rs) == to_revision:
+                return rs
+        raise CommandError(f"unable to find specified revision {to_revision} in history")
+    ranked = sorted(rss, key=ro.revision, reverse=True)
+    if len(ranked) < 2:
+        raise CommandError(f'no rollout history found for deployment "{name}"')
+    return ranked[1]
+
+
+def cmd_rollout_undo(env: Env) -> None:
+    d = _one_deployment(env)
+    to_revision = env.args.to_revision
+    if (d.get("spec") or {}).get("paused"):
+        raise CommandError("you cannot rollback a paused deployment; resume it first with 'kubectl rollout "
+                           "resume' and try again")
+    target = rollback_target(d, _owned_replica_sets(env, d), to_revision)
+    template = target["spec"]["template"]
+    if ro.equal_ignore_hash(template, d["spec"]["template"]):
+        _say(env, DEPLOYMENTS, d, f"skipped rollback (current template already matches revision {to_revision})")
+        return
+    restored = ro.template_without_hash(template)
+    annotations = {k: v for k, v in ro.annotations(d).items() if k in UNDO_SKIP}
+    annotations.update({k: v for k, v in ro.annotations(target).items() if k not in UNDO_SKIP})
+    operations = [{"op": "replace", "path": "/spec/template", "value": restored},
+                  {"op": "replace", "path": "/metadata/annotations", "value": annotations}]
+    try:
+        env.client.patch(DEPLOYMENTS, d["metadata"]["name"], operations, env.namespace, patch_type="json")
+    except StatusError as err:
+        raise CommandError(f"failed restoring revision {to_revision}: {err.message}") from None
+    _say(env, DEPLOYMENTS, d, "rolled back")
+
+
+# --- pause, resume, restart ---------------------------------------------------------------------------
+
+
+def _set_paused(env: Env, paused: bool) -> None:
+    for resource, name in _targets(env):
+        if resource is not DEPLOYMENTS:
+            raise CommandError(f"{resource.qualified} {name!r} is not supported for "
+                               f"{'pause' if paused else 'resume'}")
+        d = env.client.get(DEPLOYMENTS, name, env.namespace)
+        if bool((d.get("spec") or {}).get("paused")) == paused:
+            env.error(f'error: {resource.qualified} "{name}" {"is already paused" if paused else "is not paused"}')
+            continue
+        env.client.patch(DEPLOYMENTS, name, {"spec": {"paused": paused}}, env.namespace, patch_type="strategic")
+        _say(env, DEPLOYMENTS, d, "paused" if paused else "resumed")
+
+
+def cmd_rollout_pause(env: Env) -> None:
+    _set_paused(env, True)
+
+
+def cmd_rollout_resume(env: Env) -> None:
+    _set_paused(env, False)
+
+
+def cmd_rollout_restart(env: Env) -> None:
+    for resource, name in _targets(env):
+        d = env.client.get(resource, name, env.namespace)
+        if (d.get("spec") or {}).get("paused"):
+            raise CommandError("can't restart paused deployment (run rollout resume first)")
+        stamp = rfc3339(env.clock.now())
+        body = {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: stamp}}}}}
+        env.client.patch(resource, name, body, env.namespace, patch_type="strategic")
+        _say(env, resource, d, "restarted")
+
+
+# --- edit ------------------------------------------------------------------------------------------------
+
+
+def _editor() -> list[str]:
+    command = os.environ.get("KUBE_EDITOR") or os.environ.get("EDITOR") or "vi"
+    return shlex.split(command)
+
+
+def _strip_comments(text: str) -> str:
+    return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
+
+
+def cmd_edit(env: Env) -> None:
+    for resource, name in _targets(env):
+        obj = env.client.get(resource, name, env.namespace)
+        original = EDIT_HEADER + to_yaml(obj)
+        with tempfile.NamedTemporaryFile("w", suffix=".yaml", prefix="kubectl-edit-", delete=False) as f:
+            f.write(original)
+            path = f.name
+        try:
+            subprocess.run([*_editor(), path], check=True)
+            with open(path) as f:
+                edited = f.read()
+        except (OSError, subprocess.CalledProcessError) as exc:
+            raise CommandError(f"there was a problem with the editor {_editor()[0]!r}: {exc}") from None
+        finally:
+            os.unlink(path)
+        if not _strip_comments(edited).strip():
+            env.err.write("Edit cancelled, saved file was empty.\n")
+            return
+        if _strip_comments(edited) == _strip_comments(original):
+            env.err.write("Edit cancelled, no changes made.\n")
+            return
+        try:
+            modified = yaml.safe_load(_strip_comments(edited))
+        except yaml.YAMLError as exc:
+            raise CommandError(f"error parsing edited file: {exc}") from None
+        patch = patches.create_strategic_patch(obj, modified, obj.get("kind", ""))
+        if not patch:
+            env.err.write("Edit cancelled, no changes made.\n")
+            return
+        env.client.patch(resource, name, patch, env.namespace, patch_type="strategic")
+        _say(env, resource, obj, "edited")

@@ -1,0 +1,791 @@
+"""The ``process`` container runtime: real OS processes, one loopback IP per pod.
+
+What a container runtime does on a real node, done with plain processes so that it
+works without root, without Docker and on any Linux machine:
+
+==================== =====================================================================
+Kubernetes / CRI      here
+==================== =====================================================================
+pod sandbox           a pod IP ``127.1.<node>.<n>`` (:mod:`.network`) and a pod folder
+image                 a built-in teaching image (:mod:`minik8s.images.builtin`), or one built
+                      by ``minik8s image build`` / pulled from the local registry
+container             a process in its own session (:mod:`.supervisor`), with a folder for
+                      its files and a mount table (:mod:`.filesystem`)
+environment           upstream's rules (:mod:`.env`): image ENV, envFrom, env, valueFrom
+volumes               folders: emptyDir, hostPath, configMap, secret, downwardAPI, PVC
+logs                  stdout and stderr appended to ``logs/pods/<ns>_<pod>_<uid>/<c>/<n>.log``
+stop                  SIGTERM to the process group, SIGKILL after the grace period
+memory limit          the session's RSS polled; over the limit: killed, ``OOMKilled``, 137
+probes, exec          HTTP/TCP to the pod IP; commands run in the container's environment
+==================== =====================================================================
+
+How a pod's containers share a network: every process gets ``MINIK8S_POD_IP``; Python
+programs (all built-in servers, the ``python`` image) load a ``sitecustomize`` that binds
+the pod IP when they ask for ``0.0.0.0`` and resolves ``localhost`` to it, so containers
+of a pod reach each other on ``localhost`` and two pods can both serve port 80. The
+host name is the pod name (``HOSTNAME``, and ``hostname`` in every image). Without the
+right to bind ports below 1024, those ports move up by 8000 (80 -> 8080); the pod
+gets an event saying so and probes follow.
+
+Options: ``MINIK8S_ISOLATION=namespaces`` runs each container in new PID, UTS and mount
+namespaces (``unshare``; the container is PID 1, ``hostname`` is the pod name, ``ps``
+sees only the pod) where the kernel allows it.
+
+Nothing is left behind: ``close()`` stops every process it started, and a runtime that
+starts finds the processes of runtimes that crashed (pid files) and kills them.
+
+Interface: :class:`minik8s.kubelet.cri.ContainerRuntime`, plus
+    ProcessRuntime(node_name=, node_index=, clock=, data_dir=None, client=None)
+    runtime.client = api_client        # to read ConfigMaps, Secrets and PVCs
+    runtime.on_exit = callback(cid)    # called from a thread when a container exits
+    runtime.sandbox_messages(sandbox_id) -> [(type, reason, message)]  # for pod events
+    runtime.port_on_host(ip, port) -> int;  runtime.log_path(cid) -> Path
+
+Taught in chapter 2 (the CRI), chapter 5 (Pods) and chapter 8 (the pod network).
+"""
+
+from __future__ import annotations
+
+import atexit
+import hashlib
+import http.client
+import os
+import random
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import tempfile
+import threading
+import time
+import weakref
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, Callable, Iterable
+
+from minik8s.api import quantity
+from minik8s.clock import Clock, RealClock
+from minik8s.images import builtin, reference
+from minik8s.images.registry import Registry, RegistryError
+from minik8s.images.store import ImageStore, minik8s_home
+from minik8s.kubelet import cri
+from minik8s.kubelet.cri import (ContainerStatus, ExecResult, ImageInfo, ImagePullError, ProbeError, PullResult,
+                                 RuntimeCallError, SandboxInfo)
+from minik8s.kubelet.runtimes.process import env as envs
+from minik8s.kubelet.runtimes.process import filesystem, network, supervisor
+from minik8s.kubelet.runtimes.process.env import ContainerConfigError
+from minik8s.kubelet.runtimes.process.filesystem import MountError, Mounts
+
+__all__ = ["ProcessRuntime", "ContainerConfigError", "MountError", "runtime_root"]
+
+RELIST_SECONDS = 1.0         # how often the kubelet should look again at running containers (upstream PLEG: 1 s)
+MONITOR_SECONDS = 0.1        # the supervisor thread's tick: kill deadlines, exits, memory
+CLOSE_GRACE_SECONDS = 2.0    # close(): SIGTERM, then SIGKILL after this long
+EXEC_TIMEOUT_SECONDS = 300.0  # exec with no timeout (kubectl exec) still ends some day
+START_ERROR_EXIT_CODE = 128  # containerd's exit code for a container that could not start
+RESOURCES = {"configmaps", "secrets", "persistentvolumeclaims", "persistentvolumes"}
+
+
+def runtime_root() -> Path:
+    """Per-user state shared by every process runtime on this machine: IP locks, pid files, shims."""
+    return Path(tempfile.gettempdir()) / f"minik8s-{os.getuid()}"
+
+
+def _isolation() -> str:
+    return os.environ.get("MINIK8S_ISOLATION", "none")
+
+
+@dataclass
+class _Sandbox:
+    id: str
+    uid: str
+    ip: str
+    pod: dict[str, Any]
+    folder: Path
+    ready: bool = True
+    messages: list[tuple[str, str, str]] = field(default_factory=list)
+
+
+@dataclass
+class _Image:
+    ref: str                   # canonical reference
+    image_id: str              # sha256 of the config
+    config: dict[str, Any]
+    base: builtin.Builtin | None
+    size: int
+    from_store: bool           # its files are layers in the image store
+
+
+@dataclass
+class _Container:
+    id: str
+    name: str
+    sandbox: _Sandbox
+    spec: dict[str, Any]
+    attempt: int
+    image: _Image
+    argv: list[str]
+    env: dict[str, str]
+    cwd: str
+    mounts: Mounts
+    folder: Path
+    log_path: Path
+    memory_limit: int | None
+    created_at: float
+    program: str = ""                              # argv[0] as the pod spec or image names it
+    started_at: float | None = None
+    finished_at: float | None = None
+    exit_code: int | None = None
+    reason: str = ""
+    message: str = ""
+    popen: subprocess.Popen[bytes] | None = None
+    log_file: IO[bytes] | None = None
+    kill_at: float | None = None
+    oom_killed: bool = False
+    cpu_sample: tuple[float, float] = (0.0, 0.0)   # (wall clock, cpu seconds) at the last stats()
+
+
+class ProcessRuntime(cri.ContainerRuntime):
+    """Containers as real processes; see the module docstring."""
+
+    version = "process://1.0"
+
+    def __init__(self, *, node_name: str = "node-1", node_index: int = 0, clock: Clock | None = None,
+                 rng: random.Random | None = None, data_dir: Path | str | None = None, client: Any = None,
+                 image_store: ImageStore | None = None, registry: Registry | None = None,
+                 port_offset: int | None = None):
+        self.node_name = node_name
+        self.node_index = node_index
+        self.clock = clock or RealClock()
+        self.client = client
+        self.on_exit: Callable[[str], None] | None = None
+        root = runtime_root()
+        root.mkdir(parents=True, exist_ok=True)
+        self._own_dir = data_dir is None
+        base = Path(data_dir) if data_dir is not None else Path(tempfile.mkdtemp(prefix="cluster-", dir=root))
+        self.state_dir = (base / "nodes" / node_name).resolve()
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self._base_dir = base
+        self.node_root = self.state_dir / "host"        # the node's own filesystem (hostPath)
+        self.images = image_store or ImageStore(minik8s_home() / "images")
+        self.registry = registry or Registry()
+        self._shims = root / "shims"
+        self.pidfiles = supervisor.PidFiles(root / "run")
+        self.pidfiles.reap_orphans()
+        self.ips = network.IPAllocator(node_index, root / "ips")
+        env_offset = os.environ.get("MINIK8S_PORT_OFFSET")
+        if port_offset is None:
+            port_offset = int(env_offset) if env_offset else (0 if network.low_ports_allowed() else network.PORT_OFFSET)
+        self.port_offset = port_offset
+        self._sandboxes: dict[str, _Sandbox] = {}
+        self._containers: dict[str, _Container] = {}
+        self._present: dict[str, _Image] = {}
+        self._lock = threading.RLock()
+        self._closed = threading.Event()
+        self._seq = 0
+        self._monitor = threading.Thread(target=self._supervise, name=f"process-runtime-{node_name}", daemon=True)
+        self._monitor.start()
+        this = weakref.ref(self)
+        atexit.register(lambda: (runtime := this()) is not None and runtime.close())
+
+    # --- ids and API lookups -------------------------------------------------------------
+
+    def _new_id(self) -> str:
+        self._seq += 1
+        seed = f"{self.node_name}/{self._seq}/{os.getpid()}/{time.time_ns()}"
+        return hashlib.sha256(seed.encode()).hexdigest()
+
+    def _lookup(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+        """Read a ConfigMap, Secret, PVC or PV through the API (None when it does not exist)."""
+        from minik8s.api import resources
+        from minik8s.api.errors import StatusError
+
+        if self.client is None:
+            raise ContainerConfigError(f"the process runtime of {self.node_name} has no API client to read {kind}")
+        resource = resources.by_plural("", "v1", kind)
+        assert resource is not None and kind in RESOURCES
+        try:
+            return dict(self.client.get(resource, name, namespace or None))
+        except StatusError as exc:
+            if exc.code == 404:
+                return None
+            raise RuntimeCallError(f"reading {kind} {namespace}/{name}: {exc.message}") from None
+
+    # --- sandboxes ------------------------------------------------------------------------
+
+    def run_pod_sandbox(self, pod: dict[str, Any]) -> SandboxInfo:
+        meta = pod.get("metadata") or {}
+        uid = str(meta.get("uid") or "")
+        with self._lock:
+            for sandbox in self._sandboxes.values():
+                if sandbox.uid == uid and sandbox.ready:
+                    return SandboxInfo(sandbox.id, sandbox.ip)
+            try:
+                ip = self.ips.allocate()
+            except network.IPExhausted as exc:
+                raise RuntimeCallError(str(exc)) from None
+            sandbox_id = self._new_id()
+            folder = self.state_dir / "pods" / (uid or sandbox_id)
+            folder.mkdir(parents=True, exist_ok=True)
+            sandbox = _Sandbox(sandbox_id, uid, ip, pod, folder)
+            if self.port_offset:
+                low = sorted({int(p.get("containerPort", 0)) for c in (pod.get("spec") or {}).get("containers") or []
+                              for p in c.get("ports") or [] if 0 < int(p.get("containerPort", 0) or 0) < 1024})
+                if low:
+                    moved = ", ".join(f"{p} -> {p + self.port_offset}" for p in low)
+                    sandbox.messages.append(("Normal", "PortsRemapped", (
+                        f"this node cannot bind ports below 1024 without privileges: on the pod IP {ip}, "
+                        f"ports {moved} (probes and Services follow)")))
+            self._sandboxes[sandbox_id] = sandbox
+            return SandboxInfo(sandbox_id, ip)
+
+    def sandbox_messages(self, sandbox_id: str) -> list[tuple[str, str, str]]:
+        """Events the kubelet should record for the pod, once: (type, reason, message)."""
+        with self._lock:
+            sandbox = self._sandboxes.get(sandbox_id)
+            if sandbox is None:
+                return []
+            messages, sandbox.messages = sandbox.messages, []
+            return messages
+
+    def stop_pod_sandbox(self, sandbox_id: str) -> None:
+        with self._lock:
+            sandbox = self._sandboxes.get(sandbox_id)
+            if sandbox is None:
+                return
+            sandbox.ready = False
+            running = [c for c in self._containers.values() if c.sandbox is sandbox and c.finished_at is None
+                       and c.popen is not None]
+        for c in running:
+            self.stop_container(c.id, 0)
+
+    def remove_pod_sandbox(self, sandbox_id: str) -> None:
+        with self._lock:
+            sandbox = self._sandboxes.pop(sandbox_id, None)
+            if sandbox is None:
+                return
+            ids = [c.id for c in self._containers.values() if c.sandbox is sandbox]
+        for cid in ids:
+            self._force_remove(cid)
+        self.ips.release(sandbox.ip)
+        shutil.rmtree(sandbox.folder, ignore_errors=True)
+
+    def port_on_host(self, ip: str, port: int) -> int:
+        """The port a pod's ``port`` really listens on (a Service proxy needs this too)."""
+        return network.port_on_host(port, self.port_offset) if ip.startswith("127.") else port
+
+    # --- images ---------------------------------------------------------------------------
+
+    def _resolve_image(self, text: str, pull_policy: str) -> tuple[_Image, bool]:
+        """(the image, whether it was fetched now). Raises ImagePullError."""
+        try:
+            ref = reference.parse(text)
+        except reference.InvalidReference as exc:
+            raise ImagePullError("InvalidImageName",
+                                 f'Failed to apply default image tag "{text}": couldn\'t parse image name '
+                                 f'"{text}": {exc}') from None
+        known = builtin.lookup(ref)
+        if known is not None:
+            return _Image(ref.canonical, known.digest(), known.config(), known, known.size, False), False
+        local = self.images.resolve(ref.canonical)
+        fetched = False
+        if self.registry.serves(ref) and (local is None or pull_policy == "Always"):
+            if pull_policy == "Never" and local is None:
+                raise ImagePullError("ErrImageNeverPull",
+                                     f'Container image "{text}" is not present with pull policy of Never')
+            try:
+                local = self.registry.pull(self.images, ref.canonical)
+                fetched = True
+            except RegistryError as exc:
+                if local is None:
+                    raise ImagePullError("ErrImagePull", self._not_found(ref, str(exc))) from None
+        if local is None:
+            if pull_policy == "Never":
+                raise ImagePullError("ErrImageNeverPull",
+                                     f'Container image "{text}" is not present with pull policy of Never')
+            raise ImagePullError("ErrImagePull", self._not_found(ref, f"{ref.canonical}: not found"))
+        config = self.images.config(local)
+        label = ((config.get("config") or {}).get("Labels") or {}).get(builtin.LABEL_BUILTIN, "")
+        base = builtin.BUILTINS.get(label)
+        return _Image(ref.canonical, local, config, base, self.images.size(local), True), fetched
+
+    def _not_found(self, ref: reference.Reference, detail: str) -> str:
+        return (f'rpc error: code = NotFound desc = failed to pull and unpack image "{ref.canonical}": '
+                f'failed to resolve reference "{ref.canonical}": {detail} (the process runtime runs the '
+                f"built-in images {builtin.available()}, images made with \"minik8s image build\", "
+                f"and images pushed to the local registry {self.registry_host()})")
+
+    @staticmethod
+    def registry_host() -> str:
+        from minik8s.images.registry import HOST
+        return HOST
+
+    def pull_image(self, image: str, pull_policy: str, pod: dict[str, Any] | None = None) -> PullResult:
+        started = time.monotonic()
+        present = image in self._present
+        if present and pull_policy != "Always":
+            found = self._present[image]
+            return PullResult(found.ref, found.image_id, pulled=False, size_bytes=found.size)
+        found, fetched = self._resolve_image(image, pull_policy)
+        with self._lock:
+            self._present[image] = found
+        pulled = fetched or (not present and found.base is not None and not found.from_store)
+        return PullResult(found.ref, found.image_id, pulled=pulled, seconds=time.monotonic() - started,
+                          size_bytes=found.size)
+
+    def list_images(self) -> list[ImageInfo]:
+        with self._lock:
+            by_id: dict[str, ImageInfo] = {}
+            for found in self._present.values():
+                info = by_id.setdefault(found.image_id, ImageInfo([], found.size))
+                name = f"{found.ref.rsplit(':', 1)[0]}@{found.image_id}" if "@" not in found.ref else found.ref
+                for n in (name, found.ref):
+                    if n not in info.names:
+                        info.names.append(n)
+            return sorted(by_id.values(), key=lambda i: i.names[-1])
+
+    # --- containers -----------------------------------------------------------------------
+
+    def create_container(self, sandbox_id: str, pod: dict[str, Any], container: dict[str, Any],
+                         attempt: int) -> str:
+        with self._lock:
+            sandbox = self._sandboxes.get(sandbox_id)
+        if sandbox is None or not sandbox.ready:
+            raise RuntimeCallError(f"sandbox {sandbox_id} is not ready")
+        image_text = str(container.get("image") or "")
+        found = self._present.get(image_text)
+        if found is None:
+            try:
+                found, _ = self._resolve_image(image_text, "IfNotPresent")
+            except ImagePullError as exc:
+                raise RuntimeCallError(f'image "{image_text}" is not present on the node: {exc.message}') from None
+        name = str(container.get("name") or "")
+        host_ip = self.ips.node_ip
+        volumes = filesystem.prepare_volumes(pod, sandbox.folder, self.node_root, self._lookup,
+                                             pod_ip=sandbox.ip, host_ip=host_ip)
+        container_id = self._new_id()
+        folder = sandbox.folder / "containers" / name / str(attempt)
+        if folder.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+        rootfs = folder / "rootfs"
+        self._lay_out(found, rootfs)
+        image_config = found.config.get("config") or {}
+        workdir = str(container.get("workingDir") or image_config.get("WorkingDir") or "")
+        table = [(p, str(rootfs / p.lstrip("/"))) for p in _image_paths(image_config)]
+        table.append(("/tmp", str(rootfs / "tmp")))
+        if workdir and workdir != "/":
+            table.append((workdir, str(rootfs / workdir.lstrip("/"))))
+        table += filesystem.volume_mounts(container, volumes)
+        mounts = Mounts(table, guards=self._guards())
+        for path in (rootfs / "tmp", rootfs / "root", Path(mounts.host_path(workdir or "/"))):
+            path.mkdir(parents=True, exist_ok=True)
+        env = self._environment(pod, container, found, sandbox, mounts)
+        original = _argv(container, image_config, env)
+        argv = [mounts.rewrite(a) for a in original]
+        cwd = mounts.host_path(workdir) if workdir and workdir != "/" else str(rootfs)
+        meta = pod.get("metadata") or {}
+        log_path = (self.state_dir / "logs" / "pods" /
+                    f"{meta.get('namespace', 'default')}_{meta.get('name', '')}_{meta.get('uid', '')}" / name /
+                    f"{attempt}.log")
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        log_path.write_bytes(b"")
+        limit = ((container.get("resources") or {}).get("limits") or {}).get("memory")
+        memory_limit = quantity.value(limit) if limit and quantity.is_valid(limit) else None
+        record = _Container(container_id, name, sandbox, container, attempt, found, argv, env, cwd, mounts,
+                            folder, log_path, memory_limit, self.clock.now(), original[0] if original else "")
+        with self._lock:
+            self._containers[container_id] = record
+        return container_id
+
+    def _lay_out(self, found: _Image, rootfs: Path) -> None:
+        """The container's own copy of the image's files."""
+        rootfs.mkdir(parents=True, exist_ok=True)
+        if found.from_store:
+            self.images.unpack(found.image_id, rootfs)
+        if found.base is not None and not found.from_store:
+            for path, text in found.base.files.items():
+                target = rootfs / path.lstrip("/")
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(text)
+        if found.base is not None:
+            for folder in found.base.folders:
+                (rootfs / folder.lstrip("/")).mkdir(parents=True, exist_ok=True)
+
+    def _guards(self) -> tuple[str, ...]:
+        """Host paths that are never container paths: our state, the shims, Python and minik8s itself."""
+        import sys
+        return (str(self.state_dir), str(runtime_root()), sys.prefix, sys.base_prefix,
+                str(Path(builtin.__file__).resolve().parents[2]))
+
+    def _environment(self, pod: dict[str, Any], container: dict[str, Any], found: _Image, sandbox: _Sandbox,
+                     mounts: Mounts) -> dict[str, str]:
+        image_env = list((found.config.get("config") or {}).get("Env") or [])
+        declared = envs.container_env(pod, container, image_env, self._lookup, pod_ip=sandbox.ip,
+                                      host_ip=self.ips.node_ip)
+        shims = builtin.install_shims(self._shims, found.base or builtin.BUILTINS["busybox"])
+        image_bins = [mounts.host_path(p) for p, _ in mounts.table if p.endswith("/bin")]
+        pod_name = str((pod.get("metadata") or {}).get("name") or "")
+        env = {"HOSTNAME": pod_name, "HOME": str(Path(mounts.host_path("/tmp")).parent / "root")}
+        env.update(declared)
+        env = {k: (mounts.rewrite(v) if v.startswith("/") else v) for k, v in env.items()}
+        env["PATH"] = os.pathsep.join([str(shims), *image_bins, env.get("PATH") or builtin.PATH])
+        python_path = os.pathsep.join(p for p in (str(builtin.SITE), env.get("PYTHONPATH", "")) if p)
+        env.update({
+            # The runtime's own variables: what the sitecustomize and built-in images need.
+            "PYTHONPATH": python_path, "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1",
+            "MINIK8S_POD_IP": sandbox.ip, "MINIK8S_PORT_OFFSET": str(self.port_offset),
+            "MINIK8S_MOUNTS": mounts.to_json(), "MINIK8S_HOST_PATHS": os.pathsep.join(mounts.guards),
+        })
+        return env
+
+    def _get(self, container_id: str) -> _Container:
+        with self._lock:
+            record = self._containers.get(container_id)
+        if record is None:
+            raise RuntimeCallError(f'container "{container_id}" not found')
+        return record
+
+    def start_container(self, container_id: str) -> None:
+        c = self._get(container_id)
+        if c.started_at is not None or c.finished_at is not None:
+            raise RuntimeCallError(f"container {container_id} was already started")
+        now = self.clock.now()
+        executable = _find_executable(c.argv[0] if c.argv else "", c.env["PATH"], c.mounts)
+        if executable is None:
+            why = "no such file or directory" if "/" in c.program else "executable file not found in $PATH"
+            self._start_failed(c, now, f'exec: "{c.program}": {why}')
+            return
+        argv = [executable, *c.argv[1:]]
+        if _isolation() == "namespaces":
+            argv = _isolated(argv, c.env["HOSTNAME"])
+        c.log_file = open(c.log_path, "ab", buffering=0)
+        try:
+            c.popen = subprocess.Popen(argv, cwd=c.cwd, env=c.env, stdin=subprocess.DEVNULL, stdout=c.log_file,
+                                       stderr=subprocess.STDOUT, start_new_session=True, close_fds=True)
+        except OSError as exc:
+            c.log_file.close()
+            self._start_failed(c, now, f'exec: "{c.program}": {exc.strerror.lower() if exc.strerror else exc}')
+            return
+        c.started_at = now
+        c.cpu_sample = (time.monotonic(), 0.0)
+        self.pidfiles.write(c.id, c.popen.pid)
+
+    def _start_failed(self, c: _Container, now: float, detail: str) -> None:
+        # containerd's StartError: the container exists, never ran, and is reported terminated.
+        c.started_at = c.finished_at = now
+        c.exit_code = START_ERROR_EXIT_CODE
+        c.reason = "StartError"
+        c.message = ("failed to create containerd task: failed to create shim task: OCI runtime create failed: "
+                     f"runc create failed: unable to start container process: {detail}: unknown")
+
+    def stop_container(self, container_id: str, grace_seconds: float) -> None:
+        c = self._get(container_id)
+        with self._lock:
+            self._refresh(c)
+            if c.finished_at is not None:
+                return
+            if c.popen is None:
+                c.started_at = c.started_at or self.clock.now()
+                self._finish(c, 0, "")
+                return
+            if c.kill_at is not None:
+                c.kill_at = min(c.kill_at, self.clock.now() + max(float(grace_seconds), 0.0))
+                return
+            supervisor.kill_session(c.popen.pid, signal.SIGTERM)
+            c.kill_at = self.clock.now() + max(float(grace_seconds), 0.0)
+        if grace_seconds <= 0:
+            self._kill_now(c)
+
+    def _kill_now(self, c: _Container) -> None:
+        if c.popen is not None and c.finished_at is None:
+            supervisor.kill_session(c.popen.pid, signal.SIGKILL)
+            try:
+                c.popen.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
+            with self._lock:
+                self._refresh(c)
+
+    def remove_container(self, container_id: str) -> None:
+        with self._lock:
+            c = self._containers.get(container_id)
+        if c is None:
+            return
+        with self._lock:
+            self._refresh(c)
+            running = c.finished_at is None and c.popen is not None
+        if running:
+            raise RuntimeCallError(f"container {container_id} is running: stop it first")
+        self._force_remove(container_id)
+
+    def _force_remove(self, container_id: str) -> None:
+        with self._lock:
+            c = self._containers.pop(container_id, None)
+        if c is None:
+            return
+        if c.finished_at is None and c.popen is not None:
+            self._kill_now(c)
+        self.pidfiles.remove(c.id)
+        shutil.rmtree(c.folder, ignore_errors=True)
+        c.log_path.unlink(missing_ok=True)
+
+    def container_status(self, container_id: str) -> ContainerStatus:
+        c = self._get(container_id)
+        with self._lock:
+            self._refresh(c)
+            state = "created" if c.started_at is None else ("running" if c.finished_at is None else "exited")
+            return ContainerStatus(c.id, c.name, state, c.attempt, c.image.ref, c.image.image_id, c.created_at,
+                                   c.started_at, c.finished_at, c.exit_code, c.reason if state == "exited" else "",
+                                   c.message if state == "exited" else "")
+
+    def _refresh(self, c: _Container) -> bool:
+        """Notice that the main process exited; returns True when it just did. Call with the lock held."""
+        if c.popen is None or c.finished_at is not None:
+            return False
+        code = c.popen.poll()
+        if code is None:
+            return False
+        # As a container's processes die with its PID 1: kill what the main process left behind.
+        supervisor.kill_session(c.popen.pid, signal.SIGKILL)
+        exit_code = 128 - code if code < 0 else code
+        self._finish(c, exit_code, "OOMKilled" if c.oom_killed else "")
+        return True
+
+    def _finish(self, c: _Container, exit_code: int, reason: str) -> None:
+        c.finished_at = self.clock.now()
+        c.exit_code = exit_code
+        c.reason = reason or ("Completed" if exit_code == 0 else "Error")
+        c.kill_at = None
+        if c.log_file is not None:
+            c.log_file.close()
+            c.log_file = None
+        self.pidfiles.remove(c.id)
+
+    # --- the supervisor thread: deadlines, memory, exits ----------------------------------
+
+    def _supervise(self) -> None:
+        while not self._closed.wait(MONITOR_SECONDS):
+            exited = []
+            with self._lock:
+                running = [c for c in self._containers.values() if c.popen is not None and c.finished_at is None]
+            for c in running:
+                now = self.clock.now()
+                if c.kill_at is not None and now >= c.kill_at:
+                    supervisor.kill_session(c.popen.pid, signal.SIGKILL)  # type: ignore[union-attr]
+                elif c.memory_limit is not None and c.kill_at is None:
+                    pids = supervisor.session_pids(c.popen.pid)  # type: ignore[union-attr]
+                    if supervisor.rss_bytes(pids) > c.memory_limit:
+                        c.oom_killed = True
+                        supervisor.kill_session(c.popen.pid, signal.SIGKILL)  # type: ignore[union-attr]
+                with self._lock:
+                    if self._refresh(c):
+                        exited.append(c.id)
+            callback = self.on_exit
+            for cid in exited:
+                if callback is not None:
+                    try:
+                        callback(cid)
+                    except Exception:  # noqa: BLE001 - a broken callback must not stop the supervisor
+                        pass
+
+    # --- logs, exec, stats ----------------------------------------------------------------
+
+    def log_path(self, container_id: str) -> Path:
+        return self._get(container_id).log_path
+
+    def logs(self, container_id: str) -> str:
+        c = self._get(container_id)
+        try:
+            return c.log_path.read_bytes().decode(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def exec_sync(self, container_id: str, command: list[str], timeout: float) -> ExecResult:
+        c = self._get(container_id)
+        with self._lock:
+            self._refresh(c)
+            if c.finished_at is not None or c.popen is None:
+                raise RuntimeCallError(f'container not running ("{c.name}")')
+        argv = [c.mounts.rewrite(str(a)) for a in command]
+        executable = _find_executable(argv[0] if argv else "", c.env["PATH"], c.mounts)
+        if executable is None:
+            name = command[0] if command else ""
+            return ExecResult(126, "", f'OCI runtime exec failed: exec failed: unable to start container process: '
+                                       f'exec: "{name}": executable file not found in $PATH: unknown')
+        argv[0] = executable
+        if _isolation() == "namespaces":
+            argv = _enter(c.popen.pid, argv)  # type: ignore[union-attr]
+        limit = timeout if timeout and timeout > 0 else EXEC_TIMEOUT_SECONDS
+        process = subprocess.Popen(argv, cwd=c.cwd, env=c.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, start_new_session=True)
+        try:
+            out, err = process.communicate(timeout=limit)
+        except subprocess.TimeoutExpired:
+            supervisor.kill_session(process.pid, signal.SIGKILL)
+            process.communicate()
+            raise TimeoutError(f'command "{" ".join(command)}" timed out') from None
+        code = process.returncode
+        return ExecResult(128 - code if code < 0 else code, out.decode(errors="replace"), err.decode(errors="replace"))
+
+    def stats(self, container_id: str) -> tuple[int, int]:
+        c = self._get(container_id)
+        with self._lock:
+            self._refresh(c)
+            if c.popen is None or c.finished_at is not None:
+                return 0, 0
+            pids = supervisor.session_pids(c.popen.pid)
+            used = supervisor.cpu_seconds(pids)
+            now = time.monotonic()
+            last_wall, last_cpu = c.cpu_sample
+            c.cpu_sample = (now, used)
+            elapsed = now - last_wall
+            millicores = int(round((used - last_cpu) / elapsed * 1000)) if elapsed > 0 else 0
+            return max(millicores, 0), supervisor.rss_bytes(pids)
+
+    # --- probes: the kubelet dials the pod IP ---------------------------------------------
+
+    def probe_http(self, ip: str, port: int, path: str, scheme: str, headers: dict[str, str],
+                   timeout: float) -> int:
+        url = f"{scheme.lower()}://{ip}:{port}{path}"
+        real = self.port_on_host(ip, port)
+        source = (self.ips.node_ip, 0) if ip.startswith("127.") else None  # probes come from the node
+        if scheme.upper() == "HTTPS":
+            # Like the kubelet: HTTPS probes do not verify the certificate.
+            connection: http.client.HTTPConnection = http.client.HTTPSConnection(
+                ip, real, timeout=timeout, source_address=source, context=ssl._create_unverified_context())
+        else:
+            connection = http.client.HTTPConnection(ip, real, timeout=timeout, source_address=source)
+        sent = {"User-Agent": "kube-probe/1.32", "Accept": "*/*", **headers}
+        try:
+            connection.request("GET", path or "/", headers=sent)
+            return connection.getresponse().status
+        except ConnectionRefusedError:
+            raise ProbeError(f'Get "{url}": dial tcp {ip}:{port}: connect: connection refused') from None
+        except (TimeoutError, socket.timeout):
+            raise ProbeError(f'Get "{url}": context deadline exceeded (Client.Timeout exceeded while awaiting '
+                             "headers)") from None
+        except (OSError, http.client.HTTPException) as exc:
+            raise ProbeError(f'Get "{url}": {exc}') from None
+        finally:
+            connection.close()
+
+    def probe_tcp(self, ip: str, port: int, timeout: float) -> bool:
+        try:
+            with socket.create_connection((ip, self.port_on_host(ip, port)), timeout=timeout):
+                return True
+        except OSError:
+            return False
+
+    # --- time and shutdown ----------------------------------------------------------------
+
+    def next_event_time(self, container_ids: Iterable[str] | None = None) -> float | None:
+        with self._lock:
+            ids = list(self._containers) if container_ids is None else list(container_ids)
+            now = self.clock.now()
+            times: list[float] = []
+            for cid in ids:
+                c = self._containers.get(cid)
+                if c is None or c.popen is None:
+                    continue
+                self._refresh(c)
+                if c.finished_at is not None:
+                    continue
+                times.append(now + RELIST_SECONDS if c.kill_at is None else min(c.kill_at, now + RELIST_SECONDS))
+            return min(times) if times else None
+
+    def close(self) -> None:
+        """Stop every process this runtime started (SIGTERM, then SIGKILL), release IPs, delete temporary state."""
+        if self._closed.is_set():
+            return
+        self._closed.set()
+        with self._lock:
+            running = [c for c in self._containers.values() if c.popen is not None and c.finished_at is None]
+        for c in running:
+            supervisor.kill_session(c.popen.pid, signal.SIGTERM)  # type: ignore[union-attr]
+        deadline = time.monotonic() + CLOSE_GRACE_SECONDS
+        for c in running:
+            try:
+                c.popen.wait(timeout=max(0.0, deadline - time.monotonic()))  # type: ignore[union-attr]
+            except subprocess.TimeoutExpired:
+                pass
+        for c in running:
+            supervisor.kill_session(c.popen.pid, signal.SIGKILL)  # type: ignore[union-attr]
+            try:
+                c.popen.wait(timeout=5)  # type: ignore[union-attr]
+            except subprocess.TimeoutExpired:
+                pass
+            with self._lock:
+                self._refresh(c)
+        with self._lock:
+            for c in self._containers.values():
+                self.pidfiles.remove(c.id)
+                if c.log_file is not None:
+                    c.log_file.close()
+            self._containers.clear()
+            self._sandboxes.clear()
+        self.ips.release_all()
+        self._monitor.join(timeout=2)
+        if self._own_dir:
+            shutil.rmtree(self._base_dir, ignore_errors=True)
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _image_paths(image_config: dict[str, Any]) -> list[str]:
+    import json
+
+    labels = image_config.get("Labels") or {}
+    try:
+        return [str(p) for p in json.loads(labels.get(builtin.LABEL_PATHS, "[]"))]
+    except ValueError:
+        return []
+
+
+def _argv(container: dict[str, Any], image_config: dict[str, Any], env: dict[str, str]) -> list[str]:
+    """What runs: upstream's rules for ``command``/``args`` against the image's ENTRYPOINT/CMD.
+
+    command given: command + args (the image's CMD is ignored); only args: ENTRYPOINT + args;
+    neither: ENTRYPOINT + CMD. ``$(VAR)`` in command and args expands from the environment."""
+    command = [str(a) for a in container.get("command") or []]
+    args = [str(a) for a in container.get("args") or []]
+    entrypoint = [str(a) for a in image_config.get("Entrypoint") or []]
+    cmd = [str(a) for a in image_config.get("Cmd") or []]
+    if command:
+        argv = command + args
+    elif args:
+        argv = entrypoint + args
+    else:
+        argv = entrypoint + cmd
+    return [envs.expand(a, env) for a in argv]
+
+
+def _find_executable(name: str, path: str, mounts: Mounts) -> str | None:
+    """``exec``'s lookup: a name with a slash is a path (through the mounts), else searched in PATH."""
+    if not name:
+        return None
+    if "/" in name:
+        candidate = mounts.host_path(name)
+        return candidate if os.path.isfile(candidate) and os.access(candidate, os.X_OK) else None
+    return shutil.which(name, path=os.pathsep.join(mounts.host_path(p) for p in path.split(os.pathsep)))
+
+
+def _isolated(argv: list[str], hostname: str) -> list[str]:
+    """New PID, UTS and mount namespaces: the container is PID 1 and its host name is the pod's."""
+    unshare = ["unshare", "--pid", "--fork", "--mount-proc", "--uts", "--kill-child"]
+    if os.geteuid() != 0:
+        unshare.append("--map-root-user")
+    return [*unshare, "/bin/sh", "-c", 'hostname "$0" 2>/dev/null; exec "$@"', hostname, *argv]
+
+
+def _enter(pid: int, argv: list[str]) -> list[str]:
+    """Run an exec inside a container started by :func:`_isolated` (its first child is the PID 1)."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return argv
+    if not children:
+        return argv
+    user = ["--user", "--preserve-credentials"] if os.geteuid() != 0 else []
+    return ["nsenter", "--target", children[0], "--pid", "--uts", "--mount", *user, "--", *argv]

@@ -1,0 +1,132 @@
+"""Processes as containers: start, signal, measure and clean up a container's process tree.
+
+Each container's main process starts in a new session (``start_new_session=True``),
+so it and everything it forks share one session and process group whose id is the
+main process's pid. That group plays the role of the container's cgroup here:
+
+* **stop**: SIGTERM to the group; SIGKILL to the group when the grace period ends;
+* **exit**: when the main process exits, whatever it left behind in its session is
+  killed, as a container's processes die with its PID 1;
+* **memory**: the RSS of every process of the session, summed; over the limit, the
+  runtime kills the group (``OOMKilled``, exit code 137), as the kernel's OOM killer
+  does to a cgroup over ``memory.max``;
+* **CPU**: utime + stime of the session's processes from ``/proc/<pid>/stat``.
+
+A pid file per running container (``<run dir>/<container id>.json``) names the
+process *and* the runtime that owns it, each with its start time (so a reused pid is
+never mistaken for ours). ``reap_orphans`` kills the containers of runtimes that died
+without cleaning up (a crashed notebook kernel), and leaves live runtimes alone.
+
+Interface:
+    session_pids(sid) -> [pid]; rss_bytes(pids); cpu_seconds(pids)
+    kill_session(sid, signal); start_ticks(pid)
+    PidFiles(run_dir).write(cid, pid) / .remove(cid) / .reap_orphans() -> killed pids
+
+Linux only (``/proc``). Taught in chapter 5 (Pods: container life cycle) and chapter 11 (resources).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from pathlib import Path
+
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    """The fields of /proc/<pid>/stat after the command name (which may contain spaces)."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return text[text.rfind(")") + 2:].split()
+
+
+def start_ticks(pid: int) -> int | None:
+    """When the process started (clock ticks since boot): with the pid, a unique name for a process."""
+    fields = _stat_fields(pid)
+    return int(fields[19]) if fields else None
+
+
+def session_pids(sid: int) -> list[int]:
+    """Every live process of the session ``sid`` (zombies excluded)."""
+    found = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        fields = _stat_fields(int(entry.name))
+        if fields and fields[0] != "Z" and int(fields[3]) == sid:
+            found.append(int(entry.name))
+    return found
+
+
+def rss_bytes(pids: list[int]) -> int:
+    total = 0
+    for pid in pids:
+        fields = _stat_fields(pid)
+        if fields:
+            total += int(fields[21]) * PAGE_SIZE
+    return total
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        fields = _stat_fields(pid)
+        if fields:
+            total += int(fields[11]) + int(fields[12])
+    return total / CLOCK_TICKS
+
+
+def kill_session(sid: int, sig: int) -> None:
+    """Signal the container's process group, and any process of its session that left the group."""
+    try:
+        os.killpg(sid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+    for pid in session_pids(sid):
+        try:
+            os.kill(pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+class PidFiles:
+    def __init__(self, run_dir: Path):
+        self.run_dir = run_dir
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.owner = os.getpid()
+        self.owner_start = start_ticks(self.owner)
+
+    def write(self, container_id: str, pid: int) -> None:
+        record = {"pid": pid, "start": start_ticks(pid), "owner": self.owner, "owner_start": self.owner_start}
+        path = self.run_dir / f"{container_id}.json"
+        temporary = path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(record))
+        os.replace(temporary, path)
+
+    def remove(self, container_id: str) -> None:
+        (self.run_dir / f"{container_id}.json").unlink(missing_ok=True)
+
+    def reap_orphans(self) -> list[int]:
+        """Kill the process groups of containers whose runtime is gone; returns their pids."""
+        killed = []
+        for path in self.run_dir.glob("*.json"):
+            try:
+                record = json.loads(path.read_text())
+                pid, owner = int(record["pid"]), int(record["owner"])
+            except (OSError, ValueError, KeyError, TypeError):
+                path.unlink(missing_ok=True)
+                continue
+            if start_ticks(owner) == record.get("owner_start") and owner != self.owner:
+                continue  # a live runtime (another cluster) owns it
+            if owner == self.owner and start_ticks(owner) == record.get("owner_start"):
+                continue  # ours, still running
+            if start_ticks(pid) == record.get("start"):
+                kill_session(pid, signal.SIGKILL)
+                killed.append(pid)
+            path.unlink(missing_ok=True)
+        return killed

@@ -1,0 +1,259 @@
+"""``minik8s grade``: run students' lab notebooks and tabulate their exercise checks.
+
+A teacher collects notebooks (``alice.ipynb``, ``bob.ipynb`` ...) and runs::
+
+    minik8s grade submissions/*.ipynb --timeout 120 --csv grades.csv --markdown grades.md
+
+Each notebook runs from the top in a fresh kernel, so every student gets a fresh
+in-process cluster (``MINIK8S_KUBECONFIG`` is removed from the kernel's
+environment: grading never touches a shared real cluster). Old outputs are
+cleared first, then every ``check(...)`` the notebook runs leaves its result in
+its output under :data:`minik8s.lab.checks.RESULT_MIME`; the grader reads those
+back. The last result of an exercise counts (a student may re-check after a fix).
+
+Robustness, because one bad notebook must not cost the others their grades:
+
+* a cell that raises is noted and execution goes on (later exercises can pass);
+* the whole notebook has ``--timeout`` seconds; a notebook that never finishes is
+  interrupted, noted "timed out", and keeps the checks it passed before;
+* a notebook that cannot be read, or a kernel that dies, becomes a row with the
+  error. The grader itself never raises for a student's notebook.
+
+Columns are every exercise a notebook checks (``check("x")`` in its source or a
+result in its outputs); cells are ✅ passed, ❌ failed, — never checked.
+Progress goes to stderr: ``[2/30] grading alice.ipynb ...``.
+
+Interface:
+    grade_notebook(path, timeout=120.0) -> Row
+    grade(paths, timeout=120.0, progress=None) -> list[Row]   # progress: stderr by default
+    markdown_table(rows) -> str; write_csv(rows, path)
+    main(argv) -> int
+
+Taught in the labs' introduction (for teachers: docs, "Grading labs").
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import os
+import re
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from minik8s.lab.checks import RESULT_MIME
+
+# A cell gets at least this long even when the notebook's budget is nearly spent (kernel round trips).
+MIN_CELL_SECONDS = 1.0
+# Time for the kernel to start, on top of the notebook's budget.
+STARTUP_SECONDS = 60
+
+PASSED, FAILED, MISSING = "✅", "❌", "—"
+
+_CHECK_CALL = re.compile(r"""\bcheck\(\s*["']([^"']+)["']""")
+
+
+@dataclass
+class Row:
+    """One notebook's grade: exercise → passed?, and what went wrong while running it."""
+
+    notebook: str
+    results: dict[str, bool] = field(default_factory=dict)
+    messages: dict[str, str] = field(default_factory=dict)
+    expected: list[str] = field(default_factory=list)  # exercises its source checks, in order
+    error: str = ""
+    seconds: float = 0.0
+
+    @property
+    def passed(self) -> int:
+        return sum(self.results.values())
+
+
+def _checked_in_source(nb: Any) -> list[str]:
+    names: list[str] = []
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            for name in _CHECK_CALL.findall(cell.source):
+                if name not in names:
+                    names.append(name)
+    return names
+
+
+def _collect(nb: Any, row: Row) -> None:
+    """Read check results back from the executed notebook's outputs (in order: the last one wins)."""
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            result = output.get("data", {}).get(RESULT_MIME) if output.get("output_type") in (
+                "display_data", "execute_result") else None
+            if isinstance(result, dict) and isinstance(result.get("exercise"), str):
+                row.results[result["exercise"]] = bool(result.get("passed"))
+                row.messages[result["exercise"]] = str(result.get("message", ""))
+
+
+def _first_error(cell: Any, index: int) -> str:
+    for output in cell.get("outputs", []):
+        if output.get("output_type") == "error":
+            return f"cell {index + 1} raised {output.get('ename', 'an error')}: {output.get('evalue', '')}".strip()
+        text = output.get("text", "") if output.get("name") == "stderr" else ""
+        if text.startswith("minik8s: could not start"):  # the magics print, not raise: catch it here
+            return f"cell {index + 1}: {text.strip()}"
+    return ""
+
+
+def _kernel_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("MINIK8S_KUBECONFIG", None)  # every student gets their own in-process cluster
+    return env
+
+
+def _execute(nb: Any, path: Path, timeout: float, row: Row) -> None:
+    """Run the notebook cell by cell in a fresh kernel within ``timeout`` seconds; note errors in the row."""
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+    # "immediate" shutdown: a kernel stuck in a student's loop is killed, not politely waited for.
+    client = NotebookClient(nb, timeout=int(timeout), allow_errors=True, interrupt_on_timeout=False,
+                            startup_timeout=STARTUP_SECONDS, kernel_name="python3", shutdown_kernel="immediate",
+                            resources={"metadata": {"path": str(path.parent)}})
+    # The kernel's own stderr (start-up warnings) would garble the progress lines; its errors reach the row.
+    with client.setup_kernel(env=_kernel_env(), cwd=str(path.parent), stderr=subprocess.DEVNULL):
+        deadline = time.monotonic() + timeout  # the kernel's start-up is not the student's time
+        for index, cell in enumerate(nb.cells):
+            if cell.cell_type != "code":
+                continue
+            left = deadline - time.monotonic()
+            if left <= 0:
+                row.error = row.error or f"timed out after {timeout:g}s (before cell {index + 1})"
+                return
+            client.timeout = math.ceil(max(MIN_CELL_SECONDS, left))
+            try:
+                client.execute_cell(cell, index)
+            except CellTimeoutError:
+                row.error = f"timed out after {timeout:g}s (in cell {index + 1})"
+                return
+            except DeadKernelError:
+                row.error = f"the kernel died in cell {index + 1}"
+                return
+            row.error = row.error or _first_error(cell, index)
+
+
+def grade_notebook(path: str | Path, timeout: float = 120.0) -> Row:
+    """Execute one notebook and return its row. Never raises for anything the notebook does."""
+    import nbformat
+
+    path = Path(path)
+    row = Row(notebook=path.name)
+    started = time.monotonic()
+    try:
+        nb = nbformat.read(path, as_version=4)
+    except (OSError, ValueError) as exc:  # missing, unreadable, or not a notebook (JSON/validation errors)
+        row.error = f"cannot read notebook: {exc}"
+        return row
+    row.expected = _checked_in_source(nb)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = []  # old results in the submitted file must not count
+            cell.execution_count = None
+    try:
+        _execute(nb, path, timeout, row)
+    except Exception as exc:  # noqa: BLE001 - a kernel that will not start, a lost connection: a row, not a crash
+        row.error = row.error or f"could not run: {type(exc).__name__}: {exc}"
+    _collect(nb, row)
+    row.seconds = time.monotonic() - started
+    return row
+
+
+def grade(paths: list[str | Path], timeout: float = 120.0, progress: TextIO | None = None) -> list[Row]:
+    """Grade notebooks one after the other, reporting progress (to stderr unless ``progress`` is given)."""
+    progress = progress or sys.stderr
+    rows = []
+    for number, path in enumerate(paths, 1):
+        progress.write(f"[{number}/{len(paths)}] grading {Path(path).name} ...\n")
+        progress.flush()
+        row = grade_notebook(path, timeout)
+        summary = f"{row.passed}/{len(exercises([row]))} passed" + (f"; {row.error}" if row.error else "")
+        progress.write(f"[{number}/{len(paths)}] {row.notebook}: {summary} ({row.seconds:.1f}s)\n")
+        progress.flush()
+        rows.append(row)
+    names = [row.notebook for row in rows]
+    for row, path in zip(rows, paths):
+        if names.count(row.notebook) > 1:  # alice/lab.ipynb and bob/lab.ipynb: show the paths
+            row.notebook = str(path)
+    return rows
+
+
+def exercises(rows: list[Row]) -> list[str]:
+    """Every exercise any notebook checks: in source order first, then any seen only in outputs."""
+    names: list[str] = []
+    for row in rows:
+        for name in [*row.expected, *row.results]:
+            if name not in names:
+                names.append(name)
+    return names
+
+
+def _mark(row: Row, name: str) -> str:
+    if name not in row.results:
+        return MISSING
+    return PASSED if row.results[name] else FAILED
+
+
+def _cell(text: str) -> str:
+    """Markdown table cells: no pipes or newlines from an error message may break the table."""
+    return text.replace("|", "\\|").replace("\n", " ").strip()
+
+
+def markdown_table(rows: list[Row]) -> str:
+    names = exercises(rows)
+    head = ["notebook", *names, "passed", "notes"]
+    lines = ["| " + " | ".join(_cell(h) for h in head) + " |", "|" + "---|" * len(head)]
+    for row in rows:
+        cells = [row.notebook, *[_mark(row, n) for n in names], f"{row.passed}/{len(names)}", row.error]
+        lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_csv(rows: list[Row], path: str | Path) -> None:
+    """One line per notebook: pass/fail/blank per exercise, the count passed, and the error if any."""
+    names = exercises(rows)
+    with open(path, "w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow(["notebook", *names, "passed", "total", "error"])
+        for row in rows:
+            marks = ["" if n not in row.results else ("pass" if row.results[n] else "fail") for n in names]
+            writer.writerow([row.notebook, *marks, row.passed, len(names), row.error])
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="minik8s grade",
+                                     description="Run lab notebooks in fresh kernels and tabulate their checks.")
+    parser.add_argument("notebooks", nargs="+", metavar="NOTEBOOK")
+    parser.add_argument("--timeout", type=float, default=120.0, help="seconds per notebook (default 120)")
+    parser.add_argument("--csv", metavar="FILE", help="also write the results as CSV")
+    parser.add_argument("--markdown", metavar="FILE", help="also write the Markdown table to a file")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``minik8s grade``: prints the Markdown table; 0 once every notebook has a row (whatever the grades)."""
+    args = _parser().parse_args(argv)
+    if args.timeout <= 0:
+        print("minik8s grade: --timeout must be positive", file=sys.stderr)
+        return 2
+    rows = grade(args.notebooks, args.timeout)
+    table = markdown_table(rows)
+    sys.stdout.write(table)
+    if args.markdown:
+        Path(args.markdown).write_text(table, encoding="utf-8")
+    if args.csv:
+        write_csv(rows, args.csv)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

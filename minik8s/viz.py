@@ -1,0 +1,624 @@
+"""Pictures of a cluster, as SVG: where pods run, who owns what, how a rollout went.
+
+Kubernetes state is a pile of objects; three pictures make most of it visible:
+
+* :func:`cluster_svg` - nodes as boxes holding their pods, each pod coloured by
+  its state (the same STATUS kubectl prints): Running and Ready green, Running
+  but not ready olive, Pending amber, failed or crashing red, Succeeded blue,
+  Terminating grey. Pods not yet scheduled wait in their own dashed box.
+* :func:`ownership_svg` - the ownerReferences graph as a left-to-right tree:
+  Deployment → ReplicaSets → Pods, StatefulSet → Pods → PersistentVolumeClaims.
+* :func:`rollout_timeline_svg` - pods per revision over time, as stacked areas;
+  :class:`RolloutRecorder` samples those counts while the clock moves.
+
+Each returns an :class:`SVG`: notebooks show it inline (``_repr_svg_``), the book
+saves it (``.save(path)``, ``str(svg)``). The output is deterministic: sorted
+objects, fixed geometry, no random ids, so nbval can compare it. All text is
+XML-escaped. Only the standard library is used.
+
+Every function takes a ``source``: a :class:`~minik8s.cluster.Cluster`, an API
+client, a lab :class:`~minik8s.lab.session.Session` or
+:class:`~minik8s.lab.session.ClusterView` (works on a real cluster too), or
+``None`` for the notebook's current lab session.
+
+Taught across the book: chapter 2 (architecture) first, then the workload chapters.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterable
+from xml.sax.saxutils import escape, quoteattr
+
+Obj = dict[str, Any]
+Lister = Callable[[str, "str | None"], list[Obj]]
+
+# Geometry (pixels). Text is monospace so that widths can be computed without a font.
+FONT = "DejaVu Sans Mono, Menlo, Consolas, monospace"
+CHAR_WIDTH = 7.2  # width of one 12px monospace character
+PAD = 10
+POD_HEIGHT = 34
+GAP = 12
+NODES_PER_ROW = 4
+
+# Pod states, in legend order: (key, label, fill colour).
+STATES = [
+    ("ready", "Running, Ready", "#4caf50"),
+    ("running", "Running, not ready", "#c0ca33"),
+    ("pending", "Pending", "#ffb300"),
+    ("failed", "Failed / crashing", "#e53935"),
+    ("succeeded", "Succeeded", "#42a5f5"),
+    ("terminating", "Terminating", "#9e9e9e"),
+]
+_FILL = {key: colour for key, _, colour in STATES}
+
+# Container reasons that mean something is broken (kubectl's STATUS column).
+_BAD_REASONS = {"CrashLoopBackOff", "Error", "ErrImagePull", "ImagePullBackOff", "InvalidImageName", "OOMKilled",
+                "CreateContainerError", "CreateContainerConfigError", "RunContainerError", "Evicted", "Unknown",
+                "ContainerCannotRun", "DeadlineExceeded"}
+
+
+class SVG:
+    """An SVG picture: inline in Jupyter, ``str()`` for its text, ``save(path)`` for a file."""
+
+    def __init__(self, text: str):
+        self.text = text
+
+    def _repr_svg_(self) -> str:
+        return self.text
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __repr__(self) -> str:  # no memory address: notebooks' text/plain output must not change between runs
+        size = re.search(r'width="([\d.]+)" height="([\d.]+)"', self.text)
+        return f"<SVG {size.group(1)}x{size.group(2)}>" if size else "<SVG>"
+
+    def save(self, path: str | Path) -> Path:
+        target = Path(path)
+        target.write_text(self.text, encoding="utf-8")
+        return target
+
+
+# --- reading objects from any source -----------------------------------------------------
+
+def _lister(source: Any) -> Lister:
+    """A function (plural kind, namespace or None for all) -> items, for whatever ``source`` is."""
+    from minik8s.lab import session as lab_session
+
+    if source is None:
+        source = lab_session.require()
+    if isinstance(source, lab_session.Session):
+        source = source.cluster if source.cluster is not None else source.view
+    if isinstance(source, lab_session.ClusterView):
+        view = source
+        return lambda kind, namespace: view.list(kind, namespace=namespace)
+    client = getattr(source, "client", source)  # a Cluster has .client; anything else is a client
+
+    def from_client(kind: str, namespace: str | None) -> list[Obj]:
+        from minik8s.api import resources
+
+        resource = resources.lookup(kind)
+        if resource is None:
+            return []
+        items = client.list(resource, namespace if resource.namespaced else None)["items"]
+        return list(items)
+
+    return from_client
+
+
+def _safe_list(lister: Lister, kind: str, namespace: str | None) -> list[Obj]:
+    """Objects of a kind, or none when the cluster does not serve that kind (an older or smaller cluster)."""
+    from minik8s.api.errors import StatusError
+    from minik8s.lab.session import LabError
+
+    try:
+        return lister(kind, namespace)
+    except (StatusError, LabError):
+        return []
+
+
+def _meta(obj: Obj) -> Obj:
+    return obj.get("metadata") or {}
+
+
+def _key(obj: Obj) -> tuple[str, str]:
+    return (_meta(obj).get("namespace", ""), _meta(obj).get("name", ""))
+
+
+# --- drawing primitives ------------------------------------------------------------------
+
+def _text_width(text: str, size: float = 12) -> float:
+    return len(text) * CHAR_WIDTH * size / 12
+
+
+def _text(x: float, y: float, text: str, size: int = 12, weight: str = "normal", anchor: str = "start",
+          fill: str = "#212121") -> str:
+    return (f'<text x="{x:g}" y="{y:g}" font-size="{size}" font-weight="{weight}" text-anchor="{anchor}" '
+            f'fill="{fill}">{escape(text)}</text>')
+
+
+def _rect(x: float, y: float, w: float, h: float, fill: str, stroke: str = "#424242", dashed: bool = False,
+          rx: int = 6) -> str:
+    dash = ' stroke-dasharray="6 4"' if dashed else ""
+    return (f'<rect x="{x:g}" y="{y:g}" width="{w:g}" height="{h:g}" rx="{rx}" fill="{fill}" '
+            f'stroke="{stroke}"{dash}/>')
+
+
+def _document(width: float, height: float, body: list[str], title: str | None) -> SVG:
+    label = f" aria-label={quoteattr(title)}" if title else ""
+    head = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:g}" height="{height:g}" '
+            f'viewBox="0 0 {width:g} {height:g}" font-family="{FONT}" role="img"{label}>')
+    parts = [head, f'<rect width="{width:g}" height="{height:g}" fill="#ffffff"/>']
+    if title:
+        parts.append(f"<title>{escape(title)}</title>")
+    return SVG("\n".join([*parts, *body, "</svg>"]) + "\n")
+
+
+def _legend(x: float, y: float, entries: Iterable[tuple[str, str]]) -> tuple[list[str], float]:
+    """Colour swatches with labels in one row; returns the parts and the width used."""
+    parts, cx = [], x
+    for label, colour in entries:
+        parts.append(_rect(cx, y, 14, 14, colour, rx=3))
+        parts.append(_text(cx + 20, y + 11, label, size=11))
+        cx += 20 + _text_width(label, 11) + 18
+    return parts, cx - x
+
+
+# --- cluster_svg -------------------------------------------------------------------------
+
+def pod_state(pod: Obj) -> tuple[str, str]:
+    """(state key, STATUS text as kubectl prints it) for a Pod."""
+    from minik8s.apiserver.tables import pod_cells
+
+    cells = pod_cells(pod, datetime.fromtimestamp(0, timezone.utc))
+    ready_text, reason = str(cells[1]), str(cells[2])
+    status = pod.get("status") or {}
+    phase = status.get("phase", "Pending")
+    ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
+    if reason == "Terminating":
+        state = "terminating"
+    elif phase == "Failed" or reason in _BAD_REASONS or reason.startswith(("Init:Error", "Init:Crash")):
+        state = "failed"
+    elif phase == "Succeeded":
+        state = "succeeded"
+    elif phase == "Running":
+        state = "ready" if ready else "running"
+    else:
+        state = "pending"
+    return state, f"{reason} {ready_text}"
+
+
+def _pod_label(pod: Obj) -> str:
+    namespace, name = _key(pod)
+    return name if namespace in ("default", "") else f"{namespace}/{name}"
+
+
+@dataclass
+class _Box:
+    title: str
+    subtitle: str
+    pods: list[Obj]
+    dashed: bool = False
+
+    def width(self) -> float:
+        inner = [_text_width(self.title, 13) + _text_width(self.subtitle, 11) + 16]
+        inner += [_text_width(_pod_label(p)) + 2 * PAD for p in self.pods]
+        inner += [_text_width(pod_state(p)[1], 10) + 2 * PAD for p in self.pods]
+        return max(150.0, max(inner) + 2 * PAD)
+
+    def height(self) -> float:
+        return 34 + max(1, len(self.pods)) * (POD_HEIGHT + 6) + PAD
+
+
+def _node_status(node: Obj) -> str:
+    for cond in (node.get("status") or {}).get("conditions") or []:
+        if cond.get("type") == "Ready":
+            ready = {"True": "Ready", "False": "NotReady"}.get(cond.get("status", ""), "Unknown")
+            return ready + (",SchedulingDisabled" if (node.get("spec") or {}).get("unschedulable") else "")
+    return "Unknown"
+
+
+def _draw_box(box: _Box, x: float, y: float, width: float, height: float) -> list[str]:
+    parts = [_rect(x, y, width, height, "#f5f5f5", dashed=box.dashed, rx=8),
+             _text(x + PAD, y + 20, box.title, size=13, weight="bold"),
+             _text(x + width - PAD, y + 20, box.subtitle, size=11, anchor="end", fill="#616161")]
+    py = y + 32
+    if not box.pods:
+        parts.append(_text(x + PAD, py + 20, "no pods", size=11, fill="#9e9e9e"))
+    for pod in box.pods:
+        state, status = pod_state(pod)
+        parts.append(_rect(x + PAD, py, width - 2 * PAD, POD_HEIGHT, _FILL[state], stroke="#37474f", rx=5))
+        parts.append(_text(x + 2 * PAD, py + 14, _pod_label(pod), weight="bold"))
+        parts.append(_text(x + 2 * PAD, py + 28, status, size=10))
+        py += POD_HEIGHT + 6
+    return parts
+
+
+def cluster_svg(source: Any = None, namespace: str | None = None, title: str | None = None) -> SVG:
+    """Nodes as boxes holding their pods (all namespaces, or one), pods coloured by state, with a legend."""
+    lister = _lister(source)
+    nodes = sorted(_safe_list(lister, "nodes", None), key=_key)
+    pods = sorted(_safe_list(lister, "pods", namespace), key=_key)
+    by_node: dict[str, list[Obj]] = {_meta(n).get("name", ""): [] for n in nodes}
+    unscheduled: list[Obj] = []
+    for pod in pods:
+        node_name = (pod.get("spec") or {}).get("nodeName")
+        if node_name:
+            by_node.setdefault(node_name, []).append(pod)
+        else:
+            unscheduled.append(pod)
+    status = {_meta(n).get("name", ""): _node_status(n) for n in nodes}
+    boxes = [_Box(name, status.get(name, "not a node"), by_node[name]) for name in sorted(by_node)]
+    if unscheduled or not boxes:
+        boxes.append(_Box("unscheduled", "waiting for a node", unscheduled, dashed=True))
+
+    body: list[str] = []
+    y = PAD + (24 if title else 0)
+    if title:
+        body.append(_text(PAD, PAD + 14, title, size=14, weight="bold"))
+    width = 0.0
+    for start in range(0, len(boxes), NODES_PER_ROW):
+        row = boxes[start:start + NODES_PER_ROW]
+        row_height = max(b.height() for b in row)
+        x = PAD
+        for box in row:
+            body += _draw_box(box, x, y, box.width(), row_height)
+            x += box.width() + GAP
+        width = max(width, x - GAP + PAD)
+        y += row_height + GAP
+    legend, legend_width = _legend(PAD, y + 4, [(label, colour) for _, label, colour in STATES])
+    body += legend
+    return _document(max(width, legend_width + 2 * PAD), y + 28, body, title or "Nodes and their pods")
+
+
+# --- ownership_svg -----------------------------------------------------------------------
+
+# The kinds drawn, in the order siblings are listed, with their box colours.
+OWNED_KINDS = [
+    ("deployments", "Deployment", "#bbdefb"),
+    ("statefulsets", "StatefulSet", "#d1c4e9"),
+    ("daemonsets", "DaemonSet", "#b2dfdb"),
+    ("cronjobs", "CronJob", "#ffe0b2"),
+    ("jobs", "Job", "#ffecb3"),
+    ("replicasets", "ReplicaSet", "#c5cae9"),
+    ("pods", "Pod", ""),
+    ("persistentvolumeclaims", "PersistentVolumeClaim", "#d7ccc8"),
+]
+_KIND_ORDER = {kind: i for i, (_, kind, _) in enumerate(OWNED_KINDS)}
+_KIND_FILL = {kind: colour for _, kind, colour in OWNED_KINDS}
+
+
+@dataclass
+class _Vertex:
+    kind: str
+    obj: Obj
+    children: list[str]
+    row: float = 0.0
+    depth: int = 0
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind}/{_meta(self.obj).get('name', '')}"
+
+    def sort_key(self) -> tuple[int, str]:
+        return (_KIND_ORDER.get(self.kind, 99), _meta(self.obj).get("name", ""))
+
+
+def _ownership_graph(lister: Lister, namespace: str) -> tuple[dict[str, _Vertex], list[tuple[str, str]]]:
+    """Vertices by uid, and (parent uid, child uid) edges: ownerReferences, then pod → claim."""
+    vertices: dict[str, _Vertex] = {}
+    for plural, kind, _ in OWNED_KINDS:
+        for obj in _safe_list(lister, plural, namespace):
+            vertices[_meta(obj).get("uid") or f"{kind}/{_meta(obj).get('name')}"] = _Vertex(kind, obj, [])
+    edges: list[tuple[str, str]] = []
+    for uid, vertex in vertices.items():
+        for ref in _meta(vertex.obj).get("ownerReferences") or []:
+            if ref.get("uid") in vertices:
+                edges.append((ref["uid"], uid))
+    claims = {_meta(v.obj).get("name"): uid for uid, v in vertices.items() if v.kind == "PersistentVolumeClaim"}
+    for uid, vertex in vertices.items():
+        if vertex.kind != "Pod":
+            continue
+        for volume in (vertex.obj.get("spec") or {}).get("volumes") or []:
+            claim = (volume.get("persistentVolumeClaim") or {}).get("claimName")
+            if claim in claims:
+                edges.append((uid, claims[claim]))
+    return vertices, sorted(set(edges))
+
+
+def _layout(vertices: dict[str, _Vertex], edges: list[tuple[str, str]]) -> list[str]:
+    """Tidy tree: leaves take consecutive rows, a parent sits at the middle of its children.
+    An object with two parents (a claim shared by pods) is placed under the first one only."""
+    has_parent = {child for _, child in edges}
+    for parent, child in edges:
+        vertices[parent].children.append(child)
+    for vertex in vertices.values():
+        vertex.children.sort(key=lambda uid: vertices[uid].sort_key())
+    roots = sorted((uid for uid in vertices if uid not in has_parent), key=lambda uid: vertices[uid].sort_key())
+    placed: list[str] = []
+    next_row = [0.0]
+
+    def place(uid: str, depth: int) -> None:
+        vertex = vertices[uid]
+        vertex.depth = depth
+        placed.append(uid)
+        kids = [c for c in vertex.children if c not in placed]
+        for child in kids:
+            place(child, depth + 1)
+        if kids:
+            vertex.row = (vertices[kids[0]].row + vertices[kids[-1]].row) / 2
+        else:
+            vertex.row = next_row[0]
+            next_row[0] += 1
+
+    for root in roots:
+        place(root, 0)
+    return placed
+
+
+def ownership_svg(source: Any = None, namespace: str = "default", title: str | None = None) -> SVG:
+    """Who owns what in a namespace, left to right:
+    Deployment → ReplicaSets → Pods, StatefulSet → Pods → PersistentVolumeClaims."""
+    vertices, edges = _ownership_graph(_lister(source), namespace)
+    placed = _layout(vertices, edges)
+    depth_count = max((v.depth for v in vertices.values()), default=0) + 1
+    column_width = [0.0] * depth_count
+    for vertex in vertices.values():
+        column_width[vertex.depth] = max(column_width[vertex.depth], _text_width(vertex.label) + 2 * PAD, 120.0)
+    column_x = [PAD + sum(column_width[:d]) + 48 * d for d in range(depth_count)]
+    top = PAD + (24 if title else 0)
+    row_height = 40.0
+
+    def box_y(v: _Vertex) -> float:
+        return top + v.row * row_height
+
+    body = [_text(PAD, PAD + 14, title, size=14, weight="bold")] if title else []
+    for parent, child in edges:  # edges first, so boxes are drawn over them
+        p, c = vertices[parent], vertices[child]
+        x1, y1 = column_x[p.depth] + column_width[p.depth], box_y(p) + 14
+        x2, y2 = column_x[c.depth], box_y(c) + 14
+        mid = (x1 + x2) / 2
+        body.append(f'<path d="M{x1:g},{y1:g} C{mid:g},{y1:g} {mid:g},{y2:g} {x2:g},{y2:g}" fill="none" '
+                    f'stroke="#757575" stroke-width="1.5"/>')
+    for uid in placed:
+        vertex = vertices[uid]
+        fill = _FILL[pod_state(vertex.obj)[0]] if vertex.kind == "Pod" else _KIND_FILL.get(vertex.kind, "#eeeeee")
+        x, y = column_x[vertex.depth], box_y(vertex)
+        body.append(_rect(x, y, column_width[vertex.depth], 28, fill, rx=5))
+        body.append(_text(x + PAD, y + 18, vertex.label))
+    rows = max((v.row for v in vertices.values()), default=-1) + 1
+    if not vertices:
+        body.append(_text(PAD, top + 18, f"no workloads in namespace {namespace}", fill="#757575"))
+        rows = 1
+    height = top + rows * row_height + PAD
+    width = column_x[-1] + column_width[-1] + PAD if vertices else 320
+    return _document(width, height, body, title or f"Ownership in namespace {namespace}")
+
+
+# --- rollouts ----------------------------------------------------------------------------
+
+@dataclass
+class Sample:
+    """Pods per revision at one moment: ``counts`` maps a revision label to a pod count."""
+
+    time: float
+    counts: dict[str, int]
+
+
+# One colour per revision, oldest first; cycles after eight.
+REVISION_COLOURS = ["#90a4ae", "#42a5f5", "#66bb6a", "#ffa726", "#ab47bc", "#ef5350", "#26c6da", "#d4e157"]
+
+
+def _as_samples(samples: Any) -> list[Sample]:
+    raw = getattr(samples, "samples", samples)
+    out = []
+    for item in raw:
+        out.append(item if isinstance(item, Sample) else Sample(float(item[0]), dict(item[1])))
+    return out
+
+
+def _ticks(top: float, count: int = 5) -> list[float]:
+    """Round tick values from 0 to at least ``top``."""
+    if top <= 0:
+        return [0.0]
+    raw = top / count
+    magnitude = 10 ** len(str(int(raw))) / 10 if raw >= 1 else 1
+    step = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw)
+    ticks, value = [], 0.0
+    while value < top + step / 2:
+        ticks.append(value)
+        value += step
+    return ticks
+
+
+def rollout_timeline_svg(samples: Any, title: str | None = None, width: int = 640, height: int = 260) -> SVG:
+    """Stacked areas of pods per revision over time (seconds since the first sample)."""
+    data = _as_samples(samples)
+    revisions: list[str] = []
+    for sample in data:
+        for revision in sample.counts:
+            if revision not in revisions:
+                revisions.append(revision)
+    left, right, top = 48.0, 16.0, 16.0 + (24 if title else 0)
+    bottom = 44.0
+    plot_w, plot_h = width - left - right, height - top - bottom
+    t0 = data[0].time if data else 0.0
+    t_end = max((s.time - t0 for s in data), default=0.0) or 1.0
+    peak = max((sum(s.counts.values()) for s in data), default=0) or 1
+    y_ticks = [t for t in _ticks(peak, min(5, peak)) if t == int(t)]
+    y_top = max(y_ticks[-1], peak)
+
+    def px(t: float) -> float:
+        return round(left + (t - t0) / t_end * plot_w, 2)
+
+    def py(v: float) -> float:
+        return round(top + plot_h - v / y_top * plot_h, 2)
+
+    body = [_text(PAD, PAD + 14, title, size=14, weight="bold")] if title else []
+    for tick in y_ticks:
+        body.append(f'<line x1="{left:g}" y1="{py(tick):g}" x2="{left + plot_w:g}" y2="{py(tick):g}" '
+                    f'stroke="#e0e0e0"/>')
+        body.append(_text(left - 6, py(tick) + 4, f"{int(tick)}", size=10, anchor="end"))
+    for tick in _ticks(t_end):
+        body.append(_text(px(t0 + tick), top + plot_h + 14, f"{tick:g}s", size=10, anchor="middle"))
+    below = [0] * len(data)
+    for index, revision in enumerate(revisions):
+        above = [b + s.counts.get(revision, 0) for b, s in zip(below, data)]
+        upper = [f"{px(s.time):g},{py(v):g}" for s, v in zip(data, above)]
+        lower = [f"{px(s.time):g},{py(v):g}" for s, v in reversed(list(zip(data, below)))]
+        colour = REVISION_COLOURS[index % len(REVISION_COLOURS)]
+        if len(data) > 1:
+            body.append(f'<polygon points="{" ".join(upper + lower)}" fill="{colour}" fill-opacity="0.85" '
+                        f'stroke="{colour}"><title>{escape(revision)}</title></polygon>')
+        below = above
+    body.append(f'<line x1="{left:g}" y1="{top + plot_h:g}" x2="{left + plot_w:g}" y2="{top + plot_h:g}" '
+                f'stroke="#424242"/>')
+    body.append(f'<line x1="{left:g}" y1="{top:g}" x2="{left:g}" y2="{top + plot_h:g}" stroke="#424242"/>')
+    body.append(_text(8, top + plot_h / 2, "pods", size=10, fill="#616161"))
+    legend, _ = _legend(left, height - 20, [(r, REVISION_COLOURS[i % len(REVISION_COLOURS)])
+                                            for i, r in enumerate(revisions)])
+    body += legend
+    if not data:
+        body.append(_text(left + 8, top + 20, "no samples yet", fill="#757575"))
+    return _document(width, height, body, title or "Pods per revision over time")
+
+
+class RolloutRecorder:
+    """Samples a Deployment's pods per revision (``pod-template-hash``) as time passes.
+
+    ``advance(seconds, step=1)`` moves the clock in steps (a real cluster: waits) and
+    samples after each; ``wait(timeout)`` does so until the rollout is complete.
+    Terminating pods are not counted: the picture shows what the controller is
+    converging to. Revision labels are ``rev N (hash)`` from the ReplicaSets'
+    ``deployment.kubernetes.io/revision`` annotation, when it is there.
+    """
+
+    def __init__(self, source: Any, deployment: str, namespace: str = "default", progress: bool = True):
+        from minik8s.lab import session as lab_session
+
+        if source is None:
+            source = lab_session.require()
+        self.source = source
+        # The in-process cluster, if there is one: its clock times the samples and can be advanced.
+        self.cluster: Any = None
+        if isinstance(source, lab_session.Session):
+            self.cluster = source.cluster
+        elif hasattr(source, "clock") and hasattr(source, "advance"):
+            self.cluster = source
+        self.deployment = deployment
+        self.namespace = namespace
+        self.progress = progress
+        self.samples: list[Sample] = []
+        self._list = _lister(source)
+
+    def _now(self) -> float:
+        clock = getattr(self.cluster, "clock", None)
+        return clock.now() if clock is not None else time.time()
+
+    def _deployment(self) -> Obj | None:
+        for obj in _safe_list(self._list, "deployments", self.namespace):
+            if _meta(obj).get("name") == self.deployment:
+                return obj
+        return None
+
+    def _revision_labels(self, deployment: Obj) -> dict[str, str]:
+        labels = {}
+        uid = _meta(deployment).get("uid")
+        for rs in _safe_list(self._list, "replicasets", self.namespace):
+            if not any(ref.get("uid") == uid for ref in _meta(rs).get("ownerReferences") or []):
+                continue
+            pod_hash = (_meta(rs).get("labels") or {}).get("pod-template-hash", "")
+            revision = (_meta(rs).get("annotations") or {}).get("deployment.kubernetes.io/revision")
+            labels[pod_hash] = f"rev {revision} ({pod_hash})" if revision else pod_hash
+        return labels
+
+    def sample(self) -> Sample:
+        """Count the Deployment's pods per revision now, and remember it."""
+        deployment = self._deployment()
+        counts: dict[str, int] = {}
+        if deployment is not None:
+            match = ((deployment.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+            labels = self._revision_labels(deployment)
+            for pod in sorted(_safe_list(self._list, "pods", self.namespace), key=_key):
+                pod_labels = _meta(pod).get("labels") or {}
+                if _meta(pod).get("deletionTimestamp") or any(pod_labels.get(k) != v for k, v in match.items()):
+                    continue
+                pod_hash = pod_labels.get("pod-template-hash", "")
+                label = labels.get(pod_hash, pod_hash or "no revision")
+                counts[label] = counts.get(label, 0) + 1
+        taken = Sample(self._now(), dict(sorted(counts.items(), key=lambda kv: _revision_order(kv[0]))))
+        self.samples.append(taken)
+        return taken
+
+    def _advance(self, seconds: float) -> None:
+        if self.cluster is not None and self.cluster.virtual:
+            self.cluster.advance(seconds)
+        elif self.cluster is None and hasattr(self.source, "advance"):
+            self.source.advance(seconds)  # a lab session on a real cluster: it waits
+        else:
+            time.sleep(seconds)  # a real clock moves by itself: let it
+
+    def _show(self, sample: Sample, final: bool = False) -> None:
+        if not self.progress:
+            return
+        t = sample.time - self.samples[0].time
+        counts = ", ".join(f"{k}: {v}" for k, v in sample.counts.items()) or "no pods"
+        sys.stderr.write(f"\rrollout {self.deployment}: t={t:g}s {counts}" + ("\n" if final else ""))
+        sys.stderr.flush()
+
+    def advance(self, seconds: float, step: float = 1.0) -> list[Sample]:
+        """Move time forward in ``step``s, sampling after each; returns the new samples."""
+        if not self.samples:
+            self.sample()
+        new: list[Sample] = []
+        steps = max(1, int(round(seconds / step)))
+        for _ in range(steps):
+            self._advance(step)
+            new.append(self.sample())
+            self._show(new[-1])
+        self._show(new[-1], final=True)
+        return new
+
+    def complete(self) -> bool:
+        """Whether the Deployment's rollout is done (kubectl rollout status's condition)."""
+        deployment = self._deployment()
+        if deployment is None:
+            return False
+        spec, status = deployment.get("spec") or {}, deployment.get("status") or {}
+        want = spec.get("replicas", 1)
+        return (status.get("observedGeneration", 0) >= _meta(deployment).get("generation", 0)
+                and status.get("updatedReplicas", 0) == want and status.get("replicas", 0) == want
+                and status.get("availableReplicas", 0) == want)
+
+    def wait(self, timeout: float = 600.0, step: float = 1.0) -> bool:
+        """Advance until the rollout completes (True) or ``timeout`` seconds pass (False)."""
+        if not self.samples:
+            self.sample()
+        waited = 0.0
+        while waited < timeout and not self.complete():
+            self._advance(step)
+            waited += step
+            self._show(self.sample())
+        self._show(self.samples[-1], final=True)
+        return self.complete()
+
+    def svg(self, title: str | None = None) -> SVG:
+        return rollout_timeline_svg(self, title=title or f"Rollout of deployment {self.deployment}")
+
+    def _repr_svg_(self) -> str:
+        return self.svg().text
+
+
+def _revision_order(label: str) -> tuple[int, str]:
+    """``rev 2 (...)`` sorts by number; other labels after, by name."""
+    if label.startswith("rev "):
+        number = label[4:].split(" ", 1)[0]
+        if number.isdigit():
+            return (int(number), label)
+    return (1 << 30, label)

@@ -1,0 +1,230 @@
+"""kubectl scale, set image, rollout and edit (minik8s.kubectl.workloads), in-process and with the real kubectl."""
+
+from __future__ import annotations
+
+import os
+import stat
+import time
+from pathlib import Path
+
+import pytest
+
+from minik8s.api import resources
+from minik8s.cluster import Cluster, KubectlError
+from minik8s.controllers import rollout as ro
+from minik8s.kubectl.main import run
+from minik8s.kubectl.workloads import parse_timeout, rollout_status_message
+
+from conftest import needs_kubectl, start_server
+
+DEPLOY = resources.lookup("deploy")
+RS = resources.lookup("rs")
+
+DEPLOYMENT = """apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: nginx
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {app: nginx}
+  template:
+    metadata:
+      labels: {app: nginx}
+    spec:
+      containers:
+      - name: container-0
+        image: nginx
+"""
+
+
+@pytest.fixture
+def cluster(tmp_path):
+    with Cluster(nodes=3, runtime="simulated", clock="virtual", seed=0) as c:
+        (tmp_path / "deployment.yaml").write_text(DEPLOYMENT)
+        c.kubectl(["create", "-f", str(tmp_path / "deployment.yaml")])
+        c.advance(30)
+        yield c
+
+
+def sed_editor(tmp_path: Path, expression: str) -> str:
+    script = tmp_path / "editor.sh"
+    script.write_text(f"#!/bin/sh\nsed -i '{expression}' \"$1\"\n")
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    return str(script)
+
+
+def test_rollout_status_messages_follow_upstream():
+    d = {"metadata": {"name": "nginx", "generation": 2}, "spec": {"replicas": 2}, "status": {"observedGeneration": 1}}
+    assert rollout_status_message(d) == ("Waiting for deployment spec update to be observed...", False)
+    d["status"] = {"observedGeneration": 2, "replicas": 3, "updatedReplicas": 1, "availableReplicas": 2}
+    assert rollout_status_message(d)[0] == \
+        'Waiting for deployment "nginx" rollout to finish: 1 out of 2 new replicas have been updated...'
+    d["status"].update(updatedReplicas=2)
+    assert rollout_status_message(d)[0] == \
+        'Waiting for deployment "nginx" rollout to finish: 1 old replicas are pending termination...'
+    d["status"].update(replicas=2, availableReplicas=1)
+    assert rollout_status_message(d)[0] == \
+        'Waiting for deployment "nginx" rollout to finish: 1 of 2 updated replicas are available...'
+    d["status"].update(availableReplicas=2)
+    assert rollout_status_message(d) == ('deployment "nginx" successfully rolled out', True)
+
+
+def test_parse_timeout():
+    assert parse_timeout("0s") == 0 and parse_timeout("90s") == 90 and parse_timeout("1m30s") == 90
+    assert parse_timeout("2h") == 7200
+
+
+def test_the_seed_walkthrough_in_process(cluster, tmp_path, monkeypatch):
+    assert "nginx   2/2     2            2" in cluster.kubectl("get deploy")
+    pods = cluster.kubectl("get pods").splitlines()[1:]
+    assert len(pods) == 2 and all("Running" in line for line in pods)
+    victim = pods[0].split()[0]
+    assert cluster.kubectl(f"delete pod {victim}") == f'pod "{victim}" deleted\n'
+    cluster.advance(60)
+    pods_after = [line.split()[0] for line in cluster.kubectl("get pods").splitlines()[1:]]
+    assert len(pods_after) == 2 and victim not in pods_after
+    [rs_line] = cluster.kubectl("get rs").splitlines()[1:]
+    first_rs = rs_line.split()[0]
+    assert rs_line.split()[1:4] == ["2", "2", "2"]
+    described = cluster.kubectl("describe deploy nginx")
+    assert f"NewReplicaSet:   {first_rs} (2/2 replicas created)" in described
+    assert f"Scaled up replica set {first_rs} from 0 to 2" in described
+    monkeypatch.setenv("EDITOR", sed_editor(tmp_path, "s/image: nginx$/image: nginx:alpine/"))
+    monkeypatch.delenv("KUBE_EDITOR", raising=False)
+    assert cluster.kubectl("edit deploy nginx") == "deployment.apps/nginx edited\n"
+    cluster.advance(120)
+    rows = {line.split()[0]: line.split()[1:4] for line in cluster.kubectl("get rs").splitlines()[1:]}
+    assert rows[first_rs] == ["0", "0", "0"] and len(rows) == 2
+    assert cluster.kubectl("rollout undo deploy/nginx") == "deployment.apps/nginx rolled back\n"
+    cluster.advance(120)
+    rows = {line.split()[0]: line.split()[1:4] for line in cluster.kubectl("get rs").splitlines()[1:]}
+    assert rows[first_rs] == ["2", "2", "2"]
+
+
+def test_edit_without_changes_is_cancelled(cluster, tmp_path, monkeypatch):
+    monkeypatch.setenv("KUBE_EDITOR", sed_editor(tmp_path, "s/no-such-text/x/"))
+    code, out, err = run("edit deploy nginx", client=cluster.client, clock=cluster.clock)
+    assert (code, out, err) == (0, "", "Edit cancelled, no changes made.\n")
+
+
+def test_scale_and_set_image(cluster):
+    assert cluster.kubectl("scale deploy/nginx --replicas=3") == "deployment.apps/nginx scaled\n"
+    assert cluster.client.get(DEPLOY, "nginx", "default")["spec"]["replicas"] == 3
+    with pytest.raises(KubectlError) as err:
+        cluster.kubectl("scale deploy/nginx --current-replicas=5 --replicas=1")
+    assert err.value.message == "error: Expected replicas to be 5, was 3"
+    assert cluster.kubectl("set image deploy/nginx container-0=nginx:alpine") == \
+        "deployment.apps/nginx image updated\n"
+    d = cluster.client.get(DEPLOY, "nginx", "default")
+    assert d["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:alpine"
+    with pytest.raises(KubectlError) as err:
+        cluster.kubectl("set image deploy/nginx nope=nginx")
+    assert err.value.message == 'error: unable to find container named "nope"'
+
+
+def test_rollout_status_follows_the_rollout_on_a_virtual_clock(cluster):
+    cluster.kubectl("set image deploy/nginx container-0=nginx:alpine")
+    code, out, err = run("rollout status deploy/nginx", client=cluster.client, clock=cluster.clock,
+                         settle=lambda: cluster.advance(1))
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[-1] == 'deployment "nginx" successfully rolled out'
+    assert any(line.startswith('Waiting for deployment "nginx" rollout to finish: ') for line in lines[:-1])
+    assert len(lines) == len(set(lines))
+
+
+def test_rollout_status_times_out_when_nothing_can_progress():
+    with Cluster(nodes=0, runtime="simulated", clock="virtual", seed=0) as c:
+        c.apply(DEPLOYMENT)
+        code, out, err = run("rollout status deploy/nginx --timeout=30s", client=c.client, clock=c.clock,
+                             settle=lambda: c.advance(5))
+        assert code == 1 and err == "error: timed out waiting for the condition\n"
+        assert out.startswith('Waiting for deployment "nginx" rollout to finish: 0 of 2 updated replicas')
+
+
+def test_rollout_history_and_undo_to_revision(cluster):
+    cluster.kubectl("set image deploy/nginx container-0=nginx:alpine")
+    cluster.advance(120)
+    assert cluster.kubectl("rollout history deploy/nginx") == (
+        "deployment.apps/nginx \nREVISION  CHANGE-CAUSE\n1         <none>\n2         <none>\n\n")
+    shown = cluster.kubectl("rollout history deploy/nginx --revision=2")
+    assert shown.startswith("deployment.apps/nginx with revision #2\nPod Template:\n")
+    assert "nginx:alpine" in shown
+    with pytest.raises(KubectlError) as err:
+        cluster.kubectl("rollout undo deploy/nginx --to-revision=5")
+    assert err.value.message == "error: unable to find specified revision 5 in history"
+    assert cluster.kubectl("rollout undo deploy/nginx --to-revision=1") == "deployment.apps/nginx rolled back\n"
+    cluster.advance(120)
+    d = cluster.client.get(DEPLOY, "nginx", "default")
+    assert d["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx"
+    assert d["metadata"]["annotations"][ro.REVISION] == "3"
+
+
+def test_pause_resume_restart(cluster):
+    assert cluster.kubectl("rollout pause deploy/nginx") == "deployment.apps/nginx paused\n"
+    with pytest.raises(KubectlError) as err:
+        cluster.kubectl("rollout pause deploy/nginx")
+    assert err.value.message == 'error: deployments.apps "nginx" is already paused'
+    with pytest.raises(KubectlError) as err:
+        cluster.kubectl("rollout restart deploy/nginx")
+    assert "can't restart paused deployment" in err.value.message
+    assert cluster.kubectl("rollout resume deploy/nginx") == "deployment.apps/nginx resumed\n"
+    before = {rs["metadata"]["name"] for rs in cluster.client.list(RS, "default")["items"]}
+    assert cluster.kubectl("rollout restart deploy/nginx") == "deployment.apps/nginx restarted\n"
+    d = cluster.client.get(DEPLOY, "nginx", "default")
+    assert "kubectl.kubernetes.io/restartedAt" in d["spec"]["template"]["metadata"]["annotations"]
+    cluster.advance(120)
+    after = {rs["metadata"]["name"] for rs in cluster.client.list(RS, "default")["items"]}
+    assert len(after - before) == 1
+
+
+# --- the real kubectl against `minik8s server` ---------------------------------------------------------
+
+
+@needs_kubectl
+def test_the_seed_walkthrough_with_the_real_kubectl(tmp_path):
+    srv = start_server(tmp_path, "--nodes", "3", "--runtime", "simulated")
+    try:
+        (tmp_path / "deployment.yaml").write_text(DEPLOYMENT)
+
+        def kubectl(*args: str, env: dict[str, str] | None = None) -> str:
+            result = srv.kubectl(*args) if env is None else __import__("subprocess").run(
+                ["kubectl", *args], capture_output=True, text=True, env={**srv.env(), **env}, timeout=60)
+            assert result.returncode == 0, result.stderr
+            return result.stdout
+
+        assert kubectl("create", "-f", str(tmp_path / "deployment.yaml")) == "deployment.apps/nginx created\n"
+        out = kubectl("rollout", "status", "deploy/nginx", "--timeout=60s")
+        assert out.splitlines()[-1] == 'deployment "nginx" successfully rolled out'
+        assert kubectl("scale", "deploy/nginx", "--replicas=3") == "deployment.apps/nginx scaled\n"
+        assert kubectl("set", "image", "deploy/nginx", "container-0=nginx:1.27") == \
+            "deployment.apps/nginx image updated\n"
+        kubectl("rollout", "status", "deploy/nginx", "--timeout=60s")
+        editor = sed_editor(tmp_path, "s/image: nginx:1.27$/image: nginx:alpine/")
+        assert kubectl("edit", "deploy/nginx", env={"KUBE_EDITOR": editor}) == "deployment.apps/nginx edited\n"
+        kubectl("rollout", "status", "deploy/nginx", "--timeout=60s")
+        history = kubectl("rollout", "history", "deploy/nginx")
+        assert "REVISION  CHANGE-CAUSE" in history and "3         <none>" in history
+        assert kubectl("rollout", "undo", "deploy/nginx") == "deployment.apps/nginx rolled back\n"
+        kubectl("rollout", "status", "deploy/nginx", "--timeout=60s")
+        image = kubectl("get", "deploy/nginx", "-o", "jsonpath={.spec.template.spec.containers[0].image}")
+        assert image == "nginx:1.27"
+        assert kubectl("rollout", "pause", "deploy/nginx") == "deployment.apps/nginx paused\n"
+        assert kubectl("rollout", "resume", "deploy/nginx") == "deployment.apps/nginx resumed\n"
+        assert kubectl("rollout", "restart", "deploy/nginx") == "deployment.apps/nginx restarted\n"
+        kubectl("rollout", "status", "deploy/nginx", "--timeout=60s")
+        rs = kubectl("get", "rs")
+        assert len(rs.splitlines()) == 5  # header + 4 revisions (1.27, alpine, restart; undo reused 1.27)
+        described = kubectl("describe", "deploy", "nginx")
+        assert "NewReplicaSet:" in described and "ScalingReplicaSet" in described
+        missing = srv.kubectl("rollout", "undo", "deploy/nginx", "--to-revision=42")
+        assert missing.returncode == 1
+        assert missing.stderr.strip() == "error: unable to find specified revision 42 in history"
+        kubectl("delete", "deploy", "nginx")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and kubectl("get", "rs", "-o", "name"):
+            time.sleep(0.2)
+        assert kubectl("get", "rs", "-o", "name") == ""
+    finally:
+        srv.stop()

@@ -1,0 +1,414 @@
+"""The ``process`` runtime: real processes behind the CRI, then a whole cluster on it.
+
+Nothing here sleeps for a fixed time: every wait polls a condition with a deadline.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+from minik8s.images import build as builder
+from minik8s.images.store import ImageStore
+from minik8s.kubelet.cri import ImagePullError
+from minik8s.kubelet.runtimes.process import ContainerConfigError, MountError, ProcessRuntime, supervisor
+from minik8s.kubelet.runtimes.process.filesystem import Mounts
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the process runtime needs Linux /proc")
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+def get(url: str, timeout: float = 2.0) -> tuple[int, str, dict[str, str]]:
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(url, timeout=timeout) as response:
+            return response.status, response.read().decode(), dict(response.headers)
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode(), dict(exc.headers)
+
+
+def try_get(url: str) -> tuple[int, str, dict[str, str]] | None:
+    try:
+        return get(url, timeout=0.5)
+    except OSError:
+        return None
+
+
+def alive(pid: int) -> bool:
+    return supervisor.start_ticks(pid) is not None and supervisor._stat_fields(pid)[0] != "Z"  # type: ignore[index]
+
+
+def pod(name: str, *containers: dict[str, Any], volumes: list[dict[str, Any]] | None = None,
+        uid: str | None = None) -> dict[str, Any]:
+    return {"metadata": {"name": name, "namespace": "default", "uid": uid or f"uid-{name}-{time.monotonic_ns()}"},
+            "spec": {"nodeName": "node-1", "containers": list(containers), "volumes": volumes or []}}
+
+
+class FakeClient:
+    """Only ``get``: what the runtime reads (ConfigMaps, Secrets, PVCs, PVs)."""
+
+    def __init__(self, objects: dict[tuple[str, str, str], dict[str, Any]]):
+        self.objects = objects
+
+    def get(self, resource: Any, name: str, namespace: str | None = None, **_: Any) -> dict[str, Any]:
+        from minik8s.api.errors import StatusError
+
+        found = self.objects.get((resource.plural, namespace or "", name))
+        if found is None:
+            raise StatusError(404, "NotFound", f'{resource.plural} "{name}" not found')
+        return found
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("MINIK8S_HOME", str(tmp_path / "home"))
+    return tmp_path / "home"
+
+
+@pytest.fixture
+def rt(tmp_path: Path, home: Path):
+    runtime = ProcessRuntime(node_name="node-1", node_index=0, data_dir=tmp_path / "data", client=FakeClient({}))
+    yield runtime
+    runtime.close()
+
+
+def run(rt: ProcessRuntime, p: dict[str, Any]) -> tuple[str, list[str]]:
+    """Sandbox, pull, create and start every container of a pod; returns (pod IP, container ids)."""
+    sandbox = rt.run_pod_sandbox(p)
+    ids = []
+    for c in p["spec"]["containers"]:
+        rt.pull_image(c["image"], "IfNotPresent", p)
+        cid = rt.create_container(sandbox.id, p, c, 0)
+        rt.start_container(cid)
+        ids.append(cid)
+    return sandbox.ip, ids
+
+
+def exited(rt: ProcessRuntime, cid: str) -> Any:
+    status = rt.container_status(cid)
+    return status if status.state == "exited" else None
+
+
+# --- the runtime alone ----------------------------------------------------------------------------
+
+
+def test_nginx_serves_a_page_naming_its_pod_on_its_own_ip(rt: ProcessRuntime) -> None:
+    ip1, (web1,) = run(rt, pod("web-1", {"name": "nginx", "image": "nginx:1.27"}))
+    ip2, _ = run(rt, pod("web-2", {"name": "nginx", "image": "nginx"}))
+    assert ip1 != ip2 and ip1.startswith("127.1.1.")
+    code, body, headers = wait_for(lambda: try_get(f"http://{ip1}/"), what="nginx on port 80")
+    assert code == 200 and "Welcome to nginx!" in body and "<b>web-1</b>" in body
+    assert headers["Server"].startswith("nginx/")
+    assert "<b>web-2</b>" in wait_for(lambda: try_get(f"http://{ip2}/"))[1]   # both pods serve port 80
+    assert get(f"http://{ip1}/healthz")[0] == 200
+    assert get(f"http://{ip1}/missing")[0] == 404
+    assert rt.probe_http(ip1, 80, "/healthz", "HTTP", {}, 1) == 200
+    assert rt.probe_tcp(ip1, 80, 1) and not rt.probe_tcp(ip1, 81, 1)
+    logs = wait_for(lambda: '"GET / HTTP/1.1" 200' in rt.logs(web1) and rt.logs(web1))
+    assert "start worker processes" in logs
+
+
+def test_containers_of_a_pod_share_localhost_and_volumes(rt: ProcessRuntime) -> None:
+    script = ("echo hello from $HOSTNAME; echo stored > /data/x; wget -qO- http://localhost:80/healthz; "
+              "cat /data/x; sleep 600")
+    p = pod("shared", {"name": "web", "image": "nginx"},
+            {"name": "shell", "image": "busybox", "command": ["sh", "-c", script],
+             "volumeMounts": [{"name": "data", "mountPath": "/data"}]},
+            volumes=[{"name": "data", "emptyDir": {}}])
+    ip, (web, shell) = run(rt, p)
+    wait_for(lambda: try_get(f"http://{ip}/healthz"))
+    # The sidecar may have tried before nginx listened: look for the output of a run that found it.
+    logs = wait_for(lambda: "stored" in rt.logs(shell) and rt.logs(shell), what="the shell's output")
+    assert logs.startswith("hello from shared\n")
+    result = rt.exec_sync(shell, ["cat", "/data/x"], 5)
+    assert (result.exit_code, result.stdout) == (0, "stored\n")
+    assert rt.exec_sync(shell, ["hostname"], 5).stdout == "shared\n"
+    assert rt.exec_sync(shell, ["sh", "-c", "echo $HOSTNAME; exit 3"], 5).exit_code == 3
+    missing = rt.exec_sync(shell, ["foo"], 5)
+    assert missing.exit_code == 126 and 'exec: "foo": executable file not found in $PATH' in missing.stderr
+    # The volume is a real folder of the pod, outside the container's own files.
+    volume = next(Path(h) for c, h in rt._containers[shell].mounts.table if c == "/data")
+    assert (volume / "x").read_text() == "stored\n" and "kubernetes.io~empty-dir" in str(volume)
+
+
+def test_unknown_image_fails_to_pull_and_lists_what_exists(rt: ProcessRuntime) -> None:
+    with pytest.raises(ImagePullError) as err:
+        rt.pull_image("no-such-image:1.0", "IfNotPresent")
+    assert err.value.reason == "ErrImagePull"
+    assert 'failed to pull and unpack image "docker.io/library/no-such-image:1.0"' in err.value.message
+    assert "nginx" in err.value.message and "busybox" in err.value.message
+    with pytest.raises(ImagePullError) as never:
+        rt.pull_image("no-such-image:1.0", "Never")
+    assert never.value.reason == "ErrImageNeverPull"
+    with pytest.raises(ImagePullError) as bad:
+        rt.pull_image("UPPER:case", "IfNotPresent")
+    assert bad.value.reason == "InvalidImageName"
+    first = rt.pull_image("nginx:1.27", "IfNotPresent")
+    again = rt.pull_image("nginx:1.27", "IfNotPresent")
+    assert first.pulled and not again.pulled
+    assert first.image_id == again.image_id and first.image_id.startswith("sha256:")
+    assert any("docker.io/library/nginx:1.27" in i.names for i in rt.list_images())
+
+
+def test_a_command_that_does_not_exist_is_a_start_error(rt: ProcessRuntime) -> None:
+    _, (cid,) = run(rt, pod("bad", {"name": "c", "image": "busybox", "command": ["foo"]}))
+    status = rt.container_status(cid)
+    assert (status.state, status.reason, status.exit_code) == ("exited", "StartError", 128)
+    assert 'exec: "foo": executable file not found in $PATH' in status.message
+
+
+def test_exit_codes_become_terminated_states(rt: ProcessRuntime) -> None:
+    _, (ok, fail) = run(rt, pod("codes", {"name": "ok", "image": "busybox", "command": ["sh", "-c", "echo done"]},
+                                {"name": "fail", "image": "busybox", "command": ["sh", "-c", "echo oops >&2; exit 3"]}))
+    assert (wait_for(lambda: exited(rt, ok)).exit_code, rt.container_status(ok).reason) == (0, "Completed")
+    assert (wait_for(lambda: exited(rt, fail)).exit_code, rt.container_status(fail).reason) == (3, "Error")
+    assert rt.logs(ok) == "done\n" and rt.logs(fail) == "oops\n"
+    # A busybox with no command runs sh with no input: it exits 0 at once.
+    _, (bare,) = run(rt, pod("bare", {"name": "c", "image": "busybox"}))
+    assert wait_for(lambda: exited(rt, bare)).exit_code == 0
+
+
+def test_memory_limit_is_enforced_as_an_oom_kill(rt: ProcessRuntime) -> None:
+    hog = "import time; x = bytearray(200 * 1024 * 1024); x[::4096] = b'x' * len(x[::4096]); time.sleep(60)"
+    _, (cid,) = run(rt, pod("hog", {"name": "c", "image": "python:3.11", "command": ["python", "-c", hog],
+                                    "resources": {"limits": {"memory": "64Mi"}}}))
+    status = wait_for(lambda: exited(rt, cid), timeout=20, what="the OOM kill")
+    assert (status.reason, status.exit_code) == ("OOMKilled", 137)
+
+
+def test_sigterm_ignoring_process_is_killed_after_the_grace_period(rt: ProcessRuntime) -> None:
+    script = "trap '' TERM; echo started; while true; do sleep 0.1; done"
+    _, (cid,) = run(rt, pod("stubborn", {"name": "c", "image": "busybox", "command": ["sh", "-c", script]}))
+    wait_for(lambda: "started" in rt.logs(cid))
+    stopped_at = time.monotonic()
+    rt.stop_container(cid, 1.0)
+    assert rt.container_status(cid).state == "running"        # stop does not block
+    assert rt.next_event_time([cid]) is not None
+    status = wait_for(lambda: exited(rt, cid), timeout=10, what="the SIGKILL")
+    assert status.exit_code == 137 and time.monotonic() - stopped_at >= 1.0
+    # A well-behaved container exits on SIGTERM well before its grace period.
+    ip, (web,) = run(rt, pod("polite", {"name": "nginx", "image": "nginx"}))
+    wait_for(lambda: try_get(f"http://{ip}/healthz"))
+    rt.stop_container(web, 30)
+    assert wait_for(lambda: exited(rt, web), timeout=5).exit_code == 0
+
+
+def test_port_in_use_makes_nginx_exit_with_nginx_message(rt: ProcessRuntime) -> None:
+    import socket
+
+    sandbox_pod = pod("busy", {"name": "a", "image": "nginx"}, {"name": "b", "image": "nginx"})
+    ip, (a, b) = run(rt, sandbox_pod)
+    statuses = wait_for(lambda: [s for s in (exited(rt, a), exited(rt, b)) if s], what="one nginx to fail")
+    loser = statuses[0]
+    assert loser.exit_code == 1
+    assert "bind() to 0.0.0.0:80 failed (98: Address already in use)" in rt.logs(loser.id)
+    with socket.socket() as s:  # the other one still serves
+        s.settimeout(1)
+        s.connect((ip, 80))
+
+
+def test_close_stops_everything_and_orphans_are_reaped(tmp_path: Path, home: Path) -> None:
+    runtime = ProcessRuntime(node_name="node-1", node_index=0, data_dir=tmp_path / "data")
+    _, ids = run(runtime, pod("p", {"name": "a", "image": "busybox", "command": ["sh", "-c", "sleep 600 & sleep 600"]},
+                              {"name": "b", "image": "nginx"}))
+    wait_for(lambda: len(supervisor.session_pids(runtime._containers[ids[0]].popen.pid)) >= 3)  # type: ignore
+    pids = [p for cid in ids for p in supervisor.session_pids(runtime._containers[cid].popen.pid)]  # type: ignore
+    runtime.close()
+    assert not [p for p in pids if alive(p)]
+    assert not list((runtime.pidfiles.run_dir).glob(f"{ids[0]}.json"))
+    # A runtime that died without close(): its pid file names a dead owner, so the next one kills the process.
+    orphan = subprocess.Popen(["sleep", "600"], start_new_session=True)
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    files = supervisor.PidFiles(runtime.pidfiles.run_dir)
+    files.owner, files.owner_start = dead.pid, 12345
+    files.write("orphan-test", orphan.pid)
+    ProcessRuntime(node_name="node-1", node_index=0, data_dir=tmp_path / "data2").close()
+    assert orphan.wait(timeout=5) == -signal.SIGKILL
+
+
+def test_env_valuefrom_and_configmap_volume(tmp_path: Path, home: Path) -> None:
+    objects = {("configmaps", "default", "cfg"): {"data": {"color": "blue", "app.conf": "x=1\n"}},
+               ("secrets", "default", "pw"): {"data": {"password": "czNjcjN0"}}}
+    runtime = ProcessRuntime(node_name="node-1", data_dir=tmp_path / "data", client=FakeClient(objects))
+    try:
+        container = {"name": "c", "image": "busybox", "workingDir": "/work",
+                     "command": ["sh", "-c", "pwd; echo $COLOR $PASSWORD $POD $NS $IP $GREETING; cat /etc/cfg/app.conf;"
+                                 " touch here; sleep 600"],
+                     "env": [{"name": "COLOR", "valueFrom": {"configMapKeyRef": {"name": "cfg", "key": "color"}}},
+                             {"name": "PASSWORD", "valueFrom": {"secretKeyRef": {"name": "pw", "key": "password"}}},
+                             {"name": "POD", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+                             {"name": "NS", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
+                             {"name": "IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+                             {"name": "GREETING", "value": "hi-$(POD)"}],
+                     "volumeMounts": [{"name": "cfg", "mountPath": "/etc/cfg"}]}
+        ip, (cid,) = run(runtime, pod("envy", container, volumes=[{"name": "cfg", "configMap": {"name": "cfg"}}]))
+        logs = wait_for(lambda: "x=1" in runtime.logs(cid) and runtime.logs(cid))
+        lines = logs.splitlines()
+        assert lines[0].endswith("/rootfs/work")
+        assert lines[1] == f"blue s3cr3t envy default {ip} hi-envy"
+        assert runtime.exec_sync(cid, ["ls"], 5).stdout == "here\n"   # exec runs in the working directory
+        missing = {"name": "c", "image": "busybox",
+                   "env": [{"name": "X", "valueFrom": {"configMapKeyRef": {"name": "nope", "key": "k"}}}]}
+        sandbox = runtime.run_pod_sandbox(pod("bad-env", missing))
+        with pytest.raises(ContainerConfigError, match='configmap "nope" not found'):
+            runtime.create_container(sandbox.id, pod("bad-env", missing), missing, 0)
+        bad_volume = pod("bad-vol", {"name": "c", "image": "busybox"},
+                         volumes=[{"name": "h", "hostPath": {"path": "/srv/none", "type": "Directory"}}])
+        sandbox = runtime.run_pod_sandbox(bad_volume)
+        with pytest.raises(MountError, match="hostPath type check failed: /srv/none is not a directory"):
+            runtime.create_container(sandbox.id, bad_volume, bad_volume["spec"]["containers"][0], 0)
+    finally:
+        runtime.close()
+
+
+def test_low_ports_move_up_when_they_cannot_be_bound(tmp_path: Path, home: Path) -> None:
+    runtime = ProcessRuntime(node_name="node-1", data_dir=tmp_path / "data", port_offset=8000)
+    try:
+        p = pod("shifted", {"name": "nginx", "image": "nginx", "ports": [{"containerPort": 80}]})
+        ip, _ = run(runtime, p)
+        assert wait_for(lambda: try_get(f"http://{ip}:8080/"))[0] == 200
+        assert runtime.probe_http(ip, 80, "/", "HTTP", {}, 1) == 200
+        messages = runtime.sandbox_messages(next(iter(runtime._sandboxes)))
+        assert messages and messages[0][1] == "PortsRemapped" and "80 -> 8080" in messages[0][2]
+    finally:
+        runtime.close()
+
+
+def test_cpu_use_is_measured(rt: ProcessRuntime) -> None:
+    _, (busy,) = run(rt, pod("busy-cpu", {"name": "c", "image": "busybox", "command": ["sh", "-c", "while :; do :; done"]}))
+    rt.stats(busy)
+    start = time.monotonic()
+    wait_for(lambda: time.monotonic() - start > 0.3 and supervisor.cpu_seconds(
+        supervisor.session_pids(rt._containers[busy].popen.pid)) > 0.2)  # type: ignore[union-attr]
+    cpu, memory = rt.stats(busy)
+    assert cpu > 300 and memory > 0
+
+
+def test_mount_rewriting_is_word_bounded() -> None:
+    mounts = Mounts([("/data", "/host/vol"), ("/data/sub", "/host/sub"), ("/tmp", "/host/tmp")],
+                    guards=("/host",))
+    assert mounts.rewrite("echo x > /data/a && cat /data/sub/b /data") == \
+        "echo x > /host/vol/a && cat /host/sub/b /host/vol"
+    assert mounts.rewrite("http://web/data /database /x/data --dir=/data") == \
+        "http://web/data /database /x/data --dir=/host/vol"
+    assert mounts.host_path("/tmp/x") == "/host/tmp/x" and mounts.host_path("/host/tmp/x") == "/host/tmp/x"
+    assert mounts.rewrite(mounts.rewrite("cat /tmp/x")) == "cat /host/tmp/x"   # rewriting twice is harmless
+
+
+def test_images_built_here_run_with_their_files_env_and_cmd(rt: ProcessRuntime, tmp_path: Path) -> None:
+    context = tmp_path / "ctx"
+    context.mkdir()
+    (context / "app.py").write_text(
+        "import os\nprint(open('/app/message.txt').read().strip(), os.environ['GREETING'], os.getcwd().endswith('/app'))\n")
+    (context / "message.txt").write_text("from the image\n")
+    (context / "Dockerfile").write_text('FROM python:3.11\nWORKDIR /app\nCOPY . .\nENV GREETING=hi\n'
+                                        'CMD ["python", "app.py"]\n')
+    builder.build(context, ["myapp:1.0"], rt.images)
+    _, (cid,) = run(rt, pod("built", {"name": "app", "image": "myapp:1.0"}))
+    status = wait_for(lambda: exited(rt, cid))
+    assert (status.exit_code, rt.logs(cid)) == (0, "from the image hi True\n")
+
+
+# --- a cluster on the process runtime -------------------------------------------------------------
+
+
+@pytest.fixture
+def cluster(tmp_path: Path, home: Path):
+    from minik8s import Cluster
+
+    c = Cluster(nodes=1, runtime="process", data_dir=tmp_path / "cluster")
+    for kubelet in c.kubelets:  # until the cluster hands its client to the runtime itself
+        if getattr(kubelet.runtime, "client", None) is None:
+            kubelet.runtime.client = c.client
+    yield c
+    c.stop()
+
+
+def pod_json(cluster: Any, name: str) -> dict[str, Any]:
+    return dict(json.loads(cluster.kubectl(["get", "pod", name, "-o", "json"])))
+
+
+def container_status(cluster: Any, name: str) -> dict[str, Any]:
+    statuses = pod_json(cluster, name).get("status", {}).get("containerStatuses") or [{}]
+    return dict(statuses[0])
+
+
+def test_cluster_runs_nginx_logs_exec_and_stops_clean(cluster: Any) -> None:
+    cluster.apply("""
+apiVersion: v1
+kind: Pod
+metadata: {name: web}
+spec:
+  containers:
+  - name: nginx
+    image: nginx:1.27
+    ports: [{containerPort: 80}]
+    readinessProbe: {httpGet: {path: /healthz, port: 80}, periodSeconds: 1}
+""")
+    wait_for(lambda: container_status(cluster, "web").get("ready"), timeout=20, what="web to be ready")
+    obj = pod_json(cluster, "web")
+    ip = obj["status"]["podIP"]
+    assert ip.startswith("127.1.1.") and obj["status"]["phase"] == "Running"
+    code, body, _ = get(f"http://{ip}/")
+    assert code == 200 and "<b>web</b>" in body
+    kubelet = cluster.kubelets[0]
+    assert "start worker processes" in kubelet.logs("default", "web")
+    result = kubelet.exec("default", "web", None, ["cat", "/usr/share/nginx/html/index.html"])
+    assert result.exit_code == 0 and "Welcome to nginx!" in result.stdout
+    runtime = kubelet.runtime
+    pids = [p for c in runtime._containers.values() if c.popen for p in supervisor.session_pids(c.popen.pid)]
+    assert pids
+    cluster.stop()
+    assert not [p for p in pids if alive(p)]
+
+
+def test_cluster_liveness_probe_restarts_a_real_process(cluster: Any) -> None:
+    server = ("import http.server, time\nstart = time.time()\n"
+              "class H(http.server.BaseHTTPRequestHandler):\n"
+              "    def do_GET(self):\n"
+              "        self.send_response(200 if time.time() - start < 2 else 500); self.end_headers()\n"
+              "print('serving', flush=True)\nhttp.server.HTTPServer(('', 8080), H).serve_forever()\n")
+    cluster.apply(json.dumps({
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "sick"},
+        "spec": {"containers": [{"name": "app", "image": "python:3.11", "command": ["python", "-c", server],
+                                 "livenessProbe": {"httpGet": {"path": "/healthz", "port": 8080},
+                                                   "initialDelaySeconds": 1, "periodSeconds": 1,
+                                                   "failureThreshold": 2}}]}}, indent=1))
+    status = wait_for(lambda: container_status(cluster, "sick").get("restartCount", 0) >= 1
+                      and container_status(cluster, "sick"), timeout=30, what="a liveness restart")
+    assert status["lastState"]["terminated"]["exitCode"] in (137, 143, 0)
+    previous = cluster.kubelets[0].logs("default", "sick", previous=True)
+    assert "serving" in previous
+
+
+def test_cluster_memory_limit_oomkilled(cluster: Any) -> None:
+    hog = "x = bytearray(300 * 1024 * 1024); x[::4096] = b'x' * len(x[::4096]); import time; time.sleep(60)"
+    cluster.apply(json.dumps({
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "hog"},
+        "spec": {"restartPolicy": "Never",
+                 "containers": [{"name": "app", "image": "python", "command": ["python", "-c", hog],
+                                 "resources": {"limits": {"memory": "100Mi"}}}]}}, indent=1))
+    state = wait_for(lambda: container_status(cluster, "hog").get("state", {}).get("terminated"), timeout=30,
+                     what="the OOM kill")
+    assert (state["reason"], state["exitCode"]) == ("OOMKilled", 137)
+    assert pod_json(cluster, "hog")["status"]["phase"] == "Failed"
