@@ -230,20 +230,48 @@ class Cluster:
     def kubectl(self, args: str | list[str], stdin: str | None = None) -> str:
         """Run a kubectl command against this cluster and return what it prints.
         Raises :class:`KubectlError` with kubectl's message and exit code when it fails."""
-        from minik8s.kubectl.main import run
-
-        if self.virtual:
-            self.run_until_stable()
-        code, out, err = run(args, client=self.client, stdin=stdin, clock=self.clock)
-        if self.virtual:
-            self.run_until_stable()
+        code, out, err = self.run_kubectl(args, stdin)
         if code != 0:
             raise KubectlError(err.rstrip("\n"), code)
         return out
 
+    def run_kubectl(self, args: str | list[str], stdin: str | None = None) -> tuple[int, str, str]:
+        """Run a kubectl command; returns (exit code, stdout, stderr). With a virtual clock the cluster
+        reacts to everything due before and after it, so what is printed is the settled state."""
+        from minik8s.kubectl.main import run
+
+        if self.virtual:
+            self.run_until_stable()
+        result = run(args, client=self.client, stdin=stdin, clock=self.clock, settle=self._settler())
+        if self.virtual:
+            self.run_until_stable()
+        return result
+
+    def _settler(self) -> Callable[[], None]:
+        """What a waiting kubectl command (``rollout status``, ``delete``) calls between looks. With a
+        virtual clock it lets time move on to the next timer, at most a second at a time, as if the
+        command were waiting for real; with the real clock the cluster runs by itself meanwhile."""
+
+        def settle() -> None:
+            if not self.virtual:
+                time.sleep(0.1)
+                return
+            self.run_until_stable()
+            due = self.next_due()
+            self.advance(1.0 if due is None else min(1.0, max(due - self.clock.now(), 0.0)))
+
+        return settle
+
     def apply(self, manifest: str | Path) -> str:
         """``kubectl apply -f`` a path or YAML text."""
         if isinstance(manifest, Path) or (isinstance(manifest, str) and "\n" not in manifest
-                                          and Path(manifest).exists()):
+                                          and _is_file(manifest)):
             return self.kubectl(["apply", "-f", str(manifest)])
         return self.kubectl(["apply", "-f", "-"], stdin=str(manifest))
+
+
+def _is_file(text: str) -> bool:
+    try:
+        return Path(text).is_file()
+    except OSError:  # e.g. a long one-line JSON manifest is not a valid file name
+        return False

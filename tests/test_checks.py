@@ -92,10 +92,10 @@ def toy():
 
 
 def test_check_prints_pass_and_fail(view, toy, capsys):
-    assert check("toy-1", view) is False
+    assert not check("toy-1", view)
     assert capsys.readouterr().out == "❌ toy-1: make a ConfigMap toy\n"
     view.kubectl("create configmap toy")
-    assert check("toy-1", view) is True
+    assert check("toy-1", view)
     assert capsys.readouterr().out == "✅ toy-1: passed\n"
 
 
@@ -105,13 +105,13 @@ def test_duplicate_names_are_refused(toy):
 
 
 def test_unknown_exercise(view, capsys):
-    assert check("no-such-thing", view) is False
+    assert not check("no-such-thing", view)
     assert "no exercise named 'no-such-thing'" in capsys.readouterr().out
 
 
 def test_check_without_a_cluster(capsys, monkeypatch):
     monkeypatch.setattr(lab_session, "_current", None)
-    assert check("sample-labels") is False
+    assert not check("sample-labels")
     assert "no cluster" in capsys.readouterr().out
 
 
@@ -121,7 +121,7 @@ def test_a_crashing_check_is_reported_not_raised(view, capsys):
         raise KeyError("spec")
 
     try:
-        assert check("toy-crash", view) is False
+        assert not check("toy-crash", view)
         assert "the check itself failed (KeyError" in capsys.readouterr().out
     finally:
         del checks.REGISTRY["toy-crash"]

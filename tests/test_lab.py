@@ -13,7 +13,7 @@ from IPython.core.interactiveshell import InteractiveShell
 from minik8s.lab import magics
 from minik8s.lab import session as lab_session
 from minik8s.lab.session import format_duration, parse_duration
-from tests.conftest import needs_kubectl
+from conftest import needs_kubectl
 
 NGINX = textwrap.dedent("""\
     apiVersion: v1

@@ -6,7 +6,6 @@ Nothing here sleeps for a fixed time: every wait polls a condition with a deadli
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -18,7 +17,6 @@ from typing import Any, Callable
 import pytest
 
 from minik8s.images import build as builder
-from minik8s.images.store import ImageStore
 from minik8s.kubelet.cri import ImagePullError
 from minik8s.kubelet.runtimes.process import ContainerConfigError, MountError, ProcessRuntime, supervisor
 from minik8s.kubelet.runtimes.process.filesystem import Mounts

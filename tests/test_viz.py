@@ -10,6 +10,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from minik8s import viz
+from minik8s.api import resources
 from minik8s.clock import VirtualClock
 from minik8s.cluster import Cluster
 from minik8s.lab.session import ClusterView, KubectlResult
@@ -59,8 +60,8 @@ def test_cluster_svg_puts_running_pods_in_their_node_boxes(cluster):
     texts = _texts(root)
     assert texts[:2] == ["node-1", "Ready"]
     assert "web" in texts and "Running 1/1" in texts
-    node = cluster.client.list(__import__("minik8s.api.resources", fromlist=["x"]).lookup("pods"))["items"][0]
-    node_name = node["spec"]["nodeName"]
+    pod = cluster.client.list(resources.lookup("pods"))["items"][0]
+    node_name = pod["spec"]["nodeName"]
     # the pod is drawn after its node's title and before the next node's
     order = [t for t in texts if t in ("node-1", "node-2", "web")]
     assert order.index("web") == order.index(node_name) + 1
@@ -271,3 +272,21 @@ def test_rollout_recorder_advance_and_timeout():
     stuck = viz.RolloutRecorder(cluster, "missing", progress=False)
     assert stuck.wait(timeout=2) is False
     assert all(s.counts == {} for s in stuck.samples)
+
+
+def test_rollout_recorder_on_a_real_deployment_rollout():
+    """With minik8s's own controllers: a rolling update from rev 1 to rev 2 never exceeds replicas + maxSurge."""
+    with Cluster(nodes=3, runtime="simulated", clock="virtual", seed=0) as c:
+        c.apply("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  replicas: 3\n"
+                "  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n"
+                "    spec: {containers: [{name: c, image: nginx:1.0}]}\n")
+        recorder = viz.RolloutRecorder(c, "web", progress=False)
+        assert recorder.wait(timeout=120)
+        c.kubectl("set image deployment/web c=nginx:1.1")
+        assert recorder.wait(timeout=120)
+    final = recorder.samples[-1].counts
+    assert list(final.values()) == [3] and next(iter(final)).startswith("rev 2 (")
+    assert any(len(s.counts) == 2 for s in recorder.samples)  # both revisions ran side by side
+    assert max(sum(s.counts.values()) for s in recorder.samples) <= 3 + 1  # maxSurge 25% of 3 rounds up to 1
+    polygons = list(_parse(recorder.svg()).iter(f"{SVG_NS}polygon"))
+    assert [p.find(f"{SVG_NS}title").text[:5] for p in polygons] == ["rev 1", "rev 2"]

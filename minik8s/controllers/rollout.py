@@ -39,7 +39,6 @@ Taught in chapter 7 (Deployments and rolling updates).
 
 from __future__ import annotations
 
-import copy
 import json
 import math
 import struct

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import io
 import shlex
+import time
 import sys
 from dataclasses import dataclass, field
 from typing import Any, Callable, TextIO
@@ -151,7 +152,7 @@ def run(argv: str | list[str], client: Client | None = None, stdin: str | None =
     holder: list[Env] = []
     env = Env(args=args, client_factory=(lambda: client) if client is not None else _make_client_factory(args, holder),
               out=stdout, err=stderr, stdin=stdin if stdin is not None else _read_stdin(words), clock=clock or RealClock(),
-              settle=settle or (lambda: None))
+              settle=settle or (lambda: time.sleep(0.2)))
     holder.append(env)
     if client is not None and args.namespace is None:
         env.default_namespace = "default"

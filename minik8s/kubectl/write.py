@@ -325,9 +325,9 @@ def cmd_delete(env: Env) -> None:
 def _wait_deleted(env: Env, deleted: list[tuple[Resource, str | None, str, str]]) -> None:
     """kubectl waits until what it deleted is really gone (a pod first has to stop)."""
     deadline = time.monotonic() + DELETE_WAIT_SECONDS
+    virtual_deadline = env.clock.now() + DELETE_WAIT_SECONDS
     pending = list(deleted)
-    while pending:
-        env.settle()
+    while True:
         still = []
         for resource, ns, name, uid in pending:
             try:
@@ -339,9 +339,9 @@ def _wait_deleted(env: Env, deleted: list[tuple[Resource, str | None, str, str]]
             if not uid or obj["metadata"].get("uid") == uid:
                 still.append((resource, ns, name, uid))
         pending = still
-        if not pending or time.monotonic() > deadline or getattr(env.clock, "virtual", False):
+        if not pending or time.monotonic() > deadline or env.clock.now() > virtual_deadline:
             return
-        time.sleep(0.2)
+        env.settle()
 
 
 # --- label / annotate --------------------------------------------------------------------

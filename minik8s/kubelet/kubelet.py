@@ -121,6 +121,10 @@ class Kubelet(Controller):
         self.node_name = node_name
         self.node_index = node_index
         self.runtime = runtime
+        # Runtimes that materialise volumes and env (process, docker) read ConfigMaps, Secrets and
+        # claims through the kubelet's own API connection, as the kubelet does for them upstream.
+        if hasattr(runtime, "client") and getattr(runtime, "client", None) is None:
+            runtime.client = ctx.client  # type: ignore[attr-defined]
         self.capacity, self.allocatable = nodes.capacity(cpu, memory, pods, ephemeral_storage)
         self.paused = False
         self._registered = False

@@ -143,12 +143,35 @@ def format_result(name: str, passed: bool, message: str) -> str:
     return f"✅ {name}: passed" if passed else f"❌ {name}: {message}"
 
 
-def check(name: str, view: ClusterView | None = None) -> bool:
+class CheckResult:
+    """What ``check()`` returns: true when the exercise passed. It has already been shown, so as the
+    last expression of a notebook cell it adds no ``Out[...]`` line of its own."""
+
+    def __init__(self, passed: bool):
+        self.passed = passed
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def __eq__(self, other: object) -> bool:
+        return bool(self) == other if isinstance(other, (bool, CheckResult)) else NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self.passed)
+
+    def __repr__(self) -> str:
+        return f"CheckResult(passed={self.passed})"
+
+    def _ipython_display_(self) -> None:
+        pass  # check() displayed the ✅/❌ line already
+
+
+def check(name: str, view: ClusterView | None = None) -> CheckResult:
     """Check exercise ``name`` against the lab's cluster; show ✅/❌ with a hint; return whether it passed."""
     passed, message = evaluate(name, view)
     line = format_result(name, passed, message)
     _show(line, {"exercise": name, "passed": passed, "message": message})
-    return passed
+    return CheckResult(passed)
 
 
 def _show(line: str, result: dict[str, Any]) -> None:

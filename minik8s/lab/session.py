@@ -84,16 +84,7 @@ class InProcess:
         self.cluster = cluster
 
     def kubectl(self, args: list[str], stdin: str | None = None) -> KubectlResult:
-        from minik8s.kubectl.main import run
-
-        # Settle first and after, as Cluster.kubectl does, so what is printed reflects
-        # everything the cluster does in reaction (virtual clock only: a real one runs alone).
-        if self.cluster.virtual:
-            self.cluster.run_until_stable()
-        code, out, err = run(args, client=self.cluster.client, stdin=stdin, clock=self.cluster.clock)
-        if self.cluster.virtual:
-            self.cluster.run_until_stable()
-        return KubectlResult(code, out, err)
+        return KubectlResult(*self.cluster.run_kubectl(args, stdin))
 
     def advance(self, seconds: float) -> None:
         if self.cluster.virtual:

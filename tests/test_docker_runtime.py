@@ -1,0 +1,95 @@
+"""The ``docker`` runtime: the same pod as real containers behind a pause container.
+
+Skipped, with the reason, when the Docker SDK or a Docker engine is missing. CI starts one with
+``apt-get install -y docker.io busybox-static`` and ``dockerd &``. No image comes from a registry:
+``busybox:latest`` is made here by ``docker import`` of the host's static busybox.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+
+def _engine() -> Any:
+    try:
+        import docker  # type: ignore[import-not-found]
+    except ImportError:
+        pytest.skip("the docker SDK is not installed (pip install docker)")
+    try:
+        engine = docker.from_env(timeout=10)
+        engine.ping()
+    except docker.errors.DockerException as exc:
+        pytest.skip(f"no Docker engine reachable: {exc}")
+    return engine
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = 30.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out")
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def rt(tmp_path: Path):
+    engine = _engine()
+    from minik8s.kubelet.runtimes.docker import DockerRuntime, busybox_rootfs_tar, ensure_busybox_image
+
+    try:
+        busybox_rootfs_tar()
+    except RuntimeError as exc:
+        pytest.skip(str(exc))
+    ensure_busybox_image(engine, "busybox:latest")
+    runtime = DockerRuntime(node_name="docker-test", data_dir=tmp_path, engine=engine)
+    yield runtime
+    runtime.close()
+
+
+def test_a_pod_is_a_pause_container_plus_app_containers(rt: Any) -> None:
+    script = "echo hello from $(hostname); echo stored > /data/x; mkdir -p /www; echo page > /www/index.html; " \
+             "httpd -f -p 8080 -h /www"
+    pod = {"metadata": {"name": "web", "namespace": "default", "uid": f"u-{time.monotonic_ns()}"},
+           "spec": {"containers": [
+               {"name": "app", "image": "busybox:latest", "command": ["sh", "-c", script],
+                "ports": [{"containerPort": 8080}], "env": [{"name": "GREETING", "value": "hi"}],
+                "volumeMounts": [{"name": "data", "mountPath": "/data"}],
+                "resources": {"limits": {"memory": "64Mi", "cpu": "500m"}}}],
+               "volumes": [{"name": "data", "emptyDir": {}}]}}
+    sandbox = rt.run_pod_sandbox(pod)
+    assert rt.pull_image("busybox:latest", "IfNotPresent", pod).pulled is False
+    cid = rt.create_container(sandbox.id, pod, pod["spec"]["containers"][0], 0)
+    rt.start_container(cid)
+    assert wait_for(lambda: rt.container_status(cid).state == "running")
+    engine = rt.engine
+    app = engine.containers.get(cid)
+    assert app.attrs["HostConfig"]["NetworkMode"] == f"container:{sandbox.id}"
+    assert app.attrs["HostConfig"]["Memory"] == 64 * 2**20 and app.attrs["HostConfig"]["NanoCpus"] == 500_000_000
+    assert "hello from web" in wait_for(lambda: rt.logs(cid))
+    assert rt.exec_sync(cid, ["cat", "/data/x"], 5).stdout == "stored\n"
+    assert rt.exec_sync(cid, ["sh", "-c", "echo $GREETING"], 5).stdout == "hi\n"
+    assert wait_for(lambda: _probe(rt, sandbox.ip, 8080)) == 200
+    assert rt.probe_tcp(sandbox.ip, 8080, 1)
+    rt.stop_container(cid, 1)
+    status = wait_for(lambda: rt.container_status(cid).state == "exited" and rt.container_status(cid))
+    assert status.exit_code in (0, 137, 143)
+    rt.remove_container(cid)
+    rt.stop_pod_sandbox(sandbox.id)
+    rt.remove_pod_sandbox(sandbox.id)
+    assert not engine.containers.list(all=True, filters={"label": "io.minik8s.node=docker-test"})
+
+
+def _probe(rt: Any, ip: str, port: int) -> int | None:
+    from minik8s.kubelet.cri import ProbeError
+
+    try:
+        return int(rt.probe_http(ip, port, "/", "HTTP", {}, 1))
+    except ProbeError:
+        return None
