@@ -88,7 +88,9 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> Any:  # argparse would exit(2); kubectl exits 1 with its own words
         if "unrecognized arguments" in message:
             flag = message.split(":", 1)[1].strip().split()[0]
-            raise CommandError(f"unknown flag: {flag}\nSee 'kubectl {self.prog.split()[-1]} --help' for usage.")
+            verb = self.prog.split()[-1]
+            raise CommandError(f"unknown flag: {flag}\nSee 'kubectl {verb} --help' for usage." if verb != "kubectl"
+                               else f"unknown flag: {flag}\nSee 'kubectl --help' for usage.")
         raise CommandError(message)
 
 
@@ -104,12 +106,12 @@ def _global_flags() -> argparse.ArgumentParser:
 
 
 def _parser() -> _Parser:
-    from minik8s.kubectl import get, info, pods, workloads, write
+    from minik8s.kubectl import get, info, pods, wait, workloads, write
 
     parser = _Parser(prog="kubectl", add_help=False)
     sub = parser.add_subparsers(dest="verb", parser_class=_Parser)
     parent = _global_flags()
-    for module in (get, write, info, pods, workloads):
+    for module in (get, write, info, pods, workloads, wait):
         module.register(sub, parent)
     return parser
 
@@ -141,8 +143,14 @@ def run(argv: str | list[str], client: Client | None = None, stdin: str | None =
         words = words[1:]
     stdout = out or io.StringIO()
     stderr = err or io.StringIO()
+    # Everything after "--" is a command for a container (run, exec), never kubectl's own flags.
+    after_dashes: list[str] = []
+    if "--" in words:
+        index = words.index("--")
+        words, after_dashes = words[:index], words[index + 1:]
     try:
         args = _parser().parse_args(words)
+        args.after_dashes = after_dashes
     except CommandError as exc:
         stderr.write(f"error: {exc}\n")
         return 1, _value(stdout), _value(stderr)

@@ -33,7 +33,7 @@ def register(sub: Any, parent: argparse.ArgumentParser) -> None:
     exec_.add_argument("-c", "--container", default=None)
     exec_.add_argument("-i", "--stdin", action="store_true")
     exec_.add_argument("-t", "--tty", action="store_true")
-    exec_.add_argument("command", nargs=argparse.REMAINDER)
+    exec_.add_argument("command", nargs="*")
     exec_.set_defaults(handler=cmd_exec)
 
 
@@ -77,9 +77,7 @@ def cmd_logs(env: Env) -> None:
 
 def cmd_exec(env: Env) -> None:
     a = env.args
-    command = list(a.command)
-    if command and command[0] == "--":
-        command = command[1:]
+    command = list(a.command) + list(a.after_dashes)
     if not command:
         raise CommandError("you must specify at least one command for the container")
     name = _pod_for(env, a.target)
