@@ -208,13 +208,16 @@ def test_site_pages_lists_pages_home_first(tmp_path: Path) -> None:
 
 
 def _project_copy(dest: Path) -> Path:
-    """The site's sources in ``dest`` (the package linked, not copied), with an empty labs/ folder."""
+    """The site's sources in ``dest`` (the package linked, not copied), with the labs' notebooks
+    (chapters link to them); tests add or replace notebooks there."""
     dest.mkdir()
     shutil.copy(ROOT / "mkdocs.yml", dest / "mkdocs.yml")
     shutil.copytree(ROOT / "docs", dest / "docs")
     shutil.copytree(ROOT / "tools", dest / "tools", ignore=shutil.ignore_patterns("__pycache__"))
     (dest / "minik8s").symlink_to(ROOT / "minik8s", target_is_directory=True)
     (dest / "labs").mkdir()
+    for notebook in (ROOT / "labs").glob("*.ipynb"):
+        shutil.copy(notebook, dest / "labs" / notebook.name)
     return dest
 
 
@@ -240,6 +243,10 @@ def test_lab_notebook_is_a_page_with_a_download_link(tmp_path: Path, browser: An
     project = _project_copy(tmp_path / "project")
     _write_lab(project / "labs" / "04-pods.ipynb")
     (project / "labs" / "helpers.py").write_text("# not a page\n")
+    config = project / "mkdocs.yml"
+    config.write_text(config.read_text().replace(
+        "          - Lab: labs/04-pods.ipynb\n",
+        "          - Lab: labs/04-pods.ipynb\n          - Planned: labs/99-planned.ipynb\n"))
     site_dir = tmp_path / "site"
     build(project, site_dir)
 
@@ -251,7 +258,7 @@ def test_lab_notebook_is_a_page_with_a_download_link(tmp_path: Path, browser: An
     assert not (site_dir / "labs" / "helpers.py").exists()  # only notebooks come in
     home = (site_dir / "index.html").read_text()
     assert 'href="labs/04-pods/"' in home  # in the nav under "4 Pods"
-    assert "labs/05-labels" not in home  # planned but not written: left out
+    assert "labs/99-planned" not in home  # planned but not written: left out
     with site_check.serve(site_dir) as base_url:
         assert site_check.check_pages(browser, base_url, ["labs/04-pods/"]) == []
 

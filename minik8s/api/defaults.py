@@ -27,7 +27,8 @@ Taught in chapter 3 (the API: defaulting and validation) and chapter 5 (Pods).
 
 from __future__ import annotations
 
-import copy
+from minik8s.api.objects import deep_copy
+
 from typing import Any, Callable
 
 Obj = dict[str, Any]
@@ -66,7 +67,7 @@ def _items(parent: Any, key: str) -> list[Obj]:
 def _default(target: Any, key: str, value: Any) -> None:
     """Set ``target[key]`` unless the user set it (``null`` counts as unset, as in Go)."""
     if isinstance(target, dict) and target.get(key) is None:
-        target[key] = copy.deepcopy(value)
+        target[key] = deep_copy(value)
 
 
 # --- containers and pod specs ----------------------------------------------------------------
@@ -435,7 +436,7 @@ _BY_KIND: dict[tuple[str, str], Callable[[Obj], None]] = {
 def apply_defaults(obj: Obj, admission: bool = True) -> Obj:
     """A defaulted deep copy of ``obj``. With ``admission`` (the default, for creates) the
     Pod admission-plugin defaults are applied too; the input is never modified."""
-    result = copy.deepcopy(obj)
+    result = deep_copy(obj)
     if not isinstance(result, dict):
         return result
     defaulter = _BY_KIND.get((str(result.get("apiVersion")), str(result.get("kind"))))
@@ -453,7 +454,7 @@ def admission_defaults(pod: Obj) -> Obj:
     """A copy of ``pod`` with the defaults of the ServiceAccount, DefaultTolerationSeconds and
     Priority admission plugins. (Mounting the service-account token volume is the apiserver's
     admission chain's job, not defaulting.)"""
-    result = copy.deepcopy(pod)
+    result = deep_copy(pod)
     _admit_pod(result)
     return result
 
@@ -494,7 +495,7 @@ def _default_tolerations(spec: Obj) -> None:
 def job_selector_defaults(job: Obj) -> Obj:
     """A copy of ``job`` with the selector and pod labels the Job strategy generates on create
     (unless ``spec.manualSelector`` is true). Call it once ``metadata.uid`` is assigned."""
-    result = copy.deepcopy(job)
+    result = deep_copy(job)
     spec = _existing(result, "spec")
     metadata = _existing(result, "metadata") or {}
     uid, name = metadata.get("uid"), metadata.get("name")

@@ -40,7 +40,8 @@ Taught in the chapter on declarative management (kubectl apply, patch and edit).
 
 from __future__ import annotations
 
-import copy
+from minik8s.api.objects import deep_copy
+
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -60,8 +61,8 @@ SET_ELEMENT_ORDER = "$setElementOrder/"
 def json_merge_patch(original: JSON, patch: JSON) -> JSON:
     """Apply an RFC 7386 merge patch: maps merge recursively, ``null`` deletes, the rest replaces."""
     if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
-    result = copy.deepcopy(original) if isinstance(original, dict) else {}
+        return deep_copy(patch)
+    result = deep_copy(original) if isinstance(original, dict) else {}
     for key, value in patch.items():
         if value is None:
             result.pop(key, None)
@@ -73,17 +74,17 @@ def json_merge_patch(original: JSON, patch: JSON) -> JSON:
 def create_merge_patch(original: JSON, modified: JSON) -> JSON:
     """The smallest merge patch turning ``original`` into ``modified`` (a two-way diff)."""
     if not isinstance(original, dict) or not isinstance(modified, dict):
-        return copy.deepcopy(modified)
+        return deep_copy(modified)
     patch: dict[str, Any] = {key: None for key in original if key not in modified}
     for key, value in modified.items():
         if key not in original:
-            patch[key] = copy.deepcopy(value)
+            patch[key] = deep_copy(value)
         elif isinstance(value, dict) and isinstance(original[key], dict):
             sub = create_merge_patch(original[key], value)
             if sub:
                 patch[key] = sub
         elif not _json_equal(original[key], value):
-            patch[key] = copy.deepcopy(value)
+            patch[key] = deep_copy(value)
     return patch
 
 
@@ -275,7 +276,7 @@ def strategic_merge_patch(original: dict[str, Any], patch: dict[str, Any], kind:
     if not isinstance(patch, dict):
         raise ValueError("a strategic merge patch must be a JSON object")
     base = original if isinstance(original, dict) else {}
-    return _merge_map(copy.deepcopy(base), copy.deepcopy(patch), _root(kind))
+    return _merge_map(deep_copy(base), deep_copy(patch), _root(kind))
 
 
 def _merge_map(original: dict[str, Any], patch: dict[str, Any], type_name: str) -> dict[str, Any]:
@@ -488,7 +489,7 @@ def _diff_maps(original: dict[str, Any], modified: dict[str, Any], type_name: st
     for key, new in modified.items():
         if key not in original:
             if not opts.ignore_changes:
-                patch[key] = copy.deepcopy(new)
+                patch[key] = deep_copy(new)
             continue
         old = original[key]
         field = _child(type_name, key)
@@ -500,7 +501,7 @@ def _diff_maps(original: dict[str, Any], modified: dict[str, Any], type_name: st
         elif isinstance(old, list) and isinstance(new, list) and field.merge:
             _diff_merged_lists(key, old, new, field, opts, patch)
         elif not opts.ignore_changes and not _json_equal(old, new):
-            patch[key] = copy.deepcopy(new)
+            patch[key] = deep_copy(new)
     if not opts.ignore_deletions:
         for key in original:
             if key not in modified:
@@ -531,7 +532,7 @@ def _diff_merged_lists(key: str, old: list[Any], new: list[Any], field: _Field, 
     if removed:
         patch[DELETE_FROM_PRIMITIVE_LIST + key] = sorted(removed, key=str)
     if removed or (not opts.ignore_changes and not _json_equal(old, new)):
-        patch[SET_ELEMENT_ORDER + key] = copy.deepcopy(new)
+        patch[SET_ELEMENT_ORDER + key] = deep_copy(new)
 
 
 def _diff_lists_of_maps(old: list[Any], new: list[Any], field: _Field,
@@ -543,7 +544,7 @@ def _diff_lists_of_maps(old: list[Any], new: list[Any], field: _Field,
         at = _index(old, item, key)
         if at < 0:
             if not opts.ignore_changes:
-                changes.append(copy.deepcopy(item))
+                changes.append(deep_copy(item))
             continue
         sub = _diff_maps(old[at], item, field.type, item_opts)
         if sub:
@@ -560,11 +561,11 @@ def _diff_lists_of_maps(old: list[Any], new: list[Any], field: _Field,
 
 def _combine(deletions: dict[str, Any], delta: dict[str, Any], type_name: str) -> dict[str, Any]:
     """Join two patches that touch different things (deletions; additions and changes)."""
-    out = copy.deepcopy(deletions)
+    out = deep_copy(deletions)
     for key, value in delta.items():
         if key not in out or key.startswith("$"):
             # Parallel directives ($setElementOrder, $retainKeys) agree: both come from `modified`.
-            out[key] = copy.deepcopy(value)
+            out[key] = deep_copy(value)
             continue
         field = _child(type_name, key)
         mine = out[key]
@@ -575,16 +576,16 @@ def _combine(deletions: dict[str, Any], delta: dict[str, Any], type_name: str) -
         elif isinstance(mine, list) and isinstance(value, list) and field.merge:
             out[key] = _dedupe(mine + value)
         else:
-            out[key] = copy.deepcopy(value)
+            out[key] = deep_copy(value)
     return out
 
 
 def _combine_lists(deletions: list[Any], delta: list[Any], field: _Field) -> list[Any]:
-    out = copy.deepcopy(deletions)
+    out = deep_copy(deletions)
     for item in delta:
         at = _index(out, item, field.key)
         if at >= 0 and PATCH not in out[at]:
             out[at] = _combine(out[at], item, field.type)
         else:
-            out.append(copy.deepcopy(item))
+            out.append(deep_copy(item))
     return out

@@ -252,11 +252,13 @@ def _json_kind(item: Any) -> str:
     return "object"
 
 
+@lru_cache(maxsize=None)
 def _go_struct(model: str) -> str:
     """``V1PodSpec`` -> ``PodSpec``; ``CoreV1Event`` -> ``Event``."""
     return re.sub(r"^(Core)?V\d+((alpha|beta)\d+)?", "", model)
 
 
+@lru_cache(maxsize=None)
 def _go_package(model: str) -> str:
     match = re.match(r"^(?:Core)?(V\d+(?:(?:alpha|beta)\d+)?)", model)
     return match.group(1).lower() if match else "v1"

@@ -27,13 +27,13 @@ Taught in chapter 2 (architecture) and chapter 3 (kubectl and objects).
 from __future__ import annotations
 
 import base64
-import copy
 import random
 import threading
 from typing import Any, Callable
 
 import orjson
 
+from minik8s.api.objects import deep_copy
 from minik8s.api import errors, patch as patches, resources, schema, selectors, storage
 from minik8s.api.defaults import apply_defaults, job_selector_defaults
 from minik8s.api.errors import StatusError
@@ -255,7 +255,7 @@ class APIServer:
             meta = obj["metadata"]
         elif subresource == "finalize" and resource is NAMESPACES:
             spec = obj.get("spec") or {}
-            obj = copy.deepcopy(old)
+            obj = deep_copy(old)
             obj["spec"] = {"finalizers": list(spec.get("finalizers") or [])}
             meta = obj["metadata"]
         elif subresource:
@@ -341,7 +341,7 @@ class APIServer:
             if dry_run:
                 return old
             key = _key(resource, meta.get("namespace"), name)
-            new = copy.deepcopy(old)
+            new = deep_copy(old)
             new_meta = new["metadata"]
             finalizers = list(new_meta.get("finalizers") or [])
             if propagation_policy == "Foreground" and FOREGROUND_FINALIZER not in finalizers:
@@ -382,7 +382,7 @@ class APIServer:
 
     def _delete_namespace(self, key: tuple[str, str, str], old: dict[str, Any]) -> dict[str, Any]:
         """A namespace goes Terminating; the namespace controller empties it and then finalizes it."""
-        new = copy.deepcopy(old)
+        new = deep_copy(old)
         meta = new["metadata"]
         if not (new.get("spec") or {}).get("finalizers") and not meta.get("finalizers"):
             return self.store.delete(key)
@@ -487,7 +487,7 @@ class APIServer:
             if pod["metadata"].get("deletionTimestamp"):
                 raise errors.conflict("", "pods/binding", name, f"pod {name} is being deleted, cannot be assigned "
                                                                  "to a host")
-            new = copy.deepcopy(pod)
+            new = deep_copy(pod)
             new["spec"]["nodeName"] = node
             _set_condition(new.setdefault("status", {}), "PodScheduled", "True", self.clock.now())
             self.store.update(_key(PODS, namespace, name), new, int(pod["metadata"]["resourceVersion"]))
@@ -508,7 +508,7 @@ class APIServer:
             sent_rv = ((body or {}).get("metadata") or {}).get("resourceVersion")
             if sent_rv and sent_rv != old["metadata"]["resourceVersion"]:
                 raise errors.conflict(resource.group, resource.plural, name)
-            new = copy.deepcopy(old)
+            new = deep_copy(old)
             new["spec"]["replicas"] = replicas
             return _scale_of(resource, self._update(resource, new, old))
 
@@ -522,7 +522,7 @@ class APIServer:
         """Check an incoming object's type and fields, as the apiserver's decoder does."""
         if not isinstance(body, dict):
             raise errors.bad_request(f"Object 'Kind' is missing in '{_short(body)}'")
-        obj = copy.deepcopy(body)
+        obj = deep_copy(body)
         api_version = obj.setdefault("apiVersion", resource.api_version)
         kind = obj.setdefault("kind", resource.kind)
         if kind != resource.kind or api_version != resource.api_version:

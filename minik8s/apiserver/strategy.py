@@ -15,9 +15,9 @@ Taught in chapter 3 (why status is never written by hand).
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
+from minik8s.api.objects import deep_copy
 from minik8s.api import quantity
 from minik8s.api.resources import Resource
 
@@ -65,22 +65,22 @@ def prepare_for_update(resource: Resource, obj: dict[str, Any], old: dict[str, A
     """A write to the main resource: keep the stored status, bump generation on a spec change."""
     if has_status_subresource(resource) and resource.kind != "Node":
         if "status" in old:
-            obj["status"] = copy.deepcopy(old["status"])
+            obj["status"] = deep_copy(old["status"])
         else:
             obj.pop("status", None)
     elif resource.kind == "Node" and "status" in old:
-        obj["status"] = copy.deepcopy(old["status"])
+        obj["status"] = deep_copy(old["status"])
     if resource.kind == "Namespace":
         # Namespace phase belongs to the server; spec.finalizers change only through /finalize.
-        obj["status"] = copy.deepcopy(old.get("status", {}))
-        obj["spec"] = copy.deepcopy(old.get("spec", {}))
+        obj["status"] = deep_copy(old.get("status", {}))
+        obj["spec"] = deep_copy(old.get("spec", {}))
     _bump_generation(resource, obj, old)
 
 
 def prepare_for_status_update(resource: Resource, obj: dict[str, Any], old: dict[str, Any]) -> dict[str, Any]:
     """A write to ``/status``: everything but status comes from the stored object."""
-    new = copy.deepcopy(old)
-    new["status"] = copy.deepcopy(obj.get("status", {}))
+    new = deep_copy(old)
+    new["status"] = deep_copy(obj.get("status", {}))
     meta = obj.get("metadata") or {}
     if "resourceVersion" in meta:
         new["metadata"]["resourceVersion"] = meta["resourceVersion"]

@@ -16,6 +16,10 @@ Interface:
     informer.add_handler(fn)      # fn(event_type, obj, old)
     informer.start(); informer.pump() -> number of events applied
     informer.get(namespace, name); informer.list(namespace=None)
+    informer.by_controller(uid)   # objects whose controller ownerReference has this uid ("" = none)
+
+The controller index is what client-go's indexers are for: a ReplicaSet finds its
+pods without scanning every pod of the namespace.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ class Informer:
         self.resource = resource
         self._handlers: list[Handler] = []
         self._cache: dict[tuple[str, str], dict[str, Any]] = {}
+        self._by_controller: dict[str, dict[tuple[str, str], dict[str, Any]]] = {}
         self._events: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
         self._on_event = on_event or (lambda: None)
         self._watch: Any = None
@@ -98,16 +103,20 @@ class Informer:
         if kind == "RELIST":
             # A fresh watch re-sends every object as ADDED; forget what may have been deleted meanwhile.
             self._cache.clear()
+            self._by_controller.clear()
             return
         if kind not in ("ADDED", "MODIFIED", "DELETED"):
             return
         meta = obj.get("metadata") or {}
         key = (meta.get("namespace", ""), meta.get("name", ""))
         old = self._cache.get(key)
+        if old is not None:
+            self._by_controller.get(_controller_uid(old), {}).pop(key, None)
         if kind == "DELETED":
             self._cache.pop(key, None)
         else:
             self._cache[key] = obj
+            self._by_controller.setdefault(_controller_uid(obj), {})[key] = obj
         for handler in self._handlers:
             handler(kind, obj, old)
 
@@ -116,7 +125,21 @@ class Informer:
     def get(self, namespace: str | None, name: str) -> dict[str, Any] | None:
         return self._cache.get((namespace or "", name))
 
+    def by_controller(self, uid: str, namespace: str | None = None) -> list[dict[str, Any]]:
+        """Objects whose controlling ownerReference has ``uid``; ``""`` gives the orphans."""
+        found = self._by_controller.get(uid, {})
+        if namespace is None:
+            return list(found.values())
+        return [obj for (ns, _), obj in found.items() if ns == namespace]
+
     def list(self, namespace: str | None = None) -> list[dict[str, Any]]:
         if namespace is None:
             return list(self._cache.values())
         return [obj for (ns, _), obj in self._cache.items() if ns == namespace]
+
+
+def _controller_uid(obj: dict[str, Any]) -> str:
+    for ref in (obj.get("metadata") or {}).get("ownerReferences") or []:
+        if ref.get("controller"):
+            return str(ref.get("uid", ""))
+    return ""

@@ -44,10 +44,10 @@ Taught in chapter 9 (Jobs and CronJobs).
 
 from __future__ import annotations
 
-import copy
 from datetime import datetime, timezone
 from typing import Any, Hashable
 
+from minik8s.api.objects import deep_copy
 from minik8s.api import resources
 from minik8s.api.errors import StatusError
 from minik8s.api.resources import Resource
@@ -164,7 +164,7 @@ def job_from_template(cronjob: dict[str, Any], scheduled: float) -> dict[str, An
     if tmeta.get("labels"):
         meta["labels"] = dict(tmeta["labels"])
     return {"apiVersion": "batch/v1", "kind": "Job", "metadata": meta,
-            "spec": copy.deepcopy(template.get("spec") or {})}
+            "spec": deep_copy(template.get("spec") or {})}
 
 
 def _reference(job: dict[str, Any]) -> dict[str, Any]:
@@ -191,7 +191,7 @@ class CronJobController(Controller):
         cached = self.informer(CRONJOBS).get(namespace, name)
         if cached is None:
             return
-        cronjob = copy.deepcopy(cached)
+        cronjob = deep_copy(cached)
         uid = cronjob["metadata"]["uid"]
         jobs = [j for j in self.informer(JOBS).list(namespace) if (controller_of(j) or {}).get("uid") == uid]
         changed = self._clean_up(cronjob, jobs)

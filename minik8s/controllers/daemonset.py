@@ -46,10 +46,10 @@ Taught in chapter 8 (DaemonSets).
 
 from __future__ import annotations
 
-import copy
 import math
 from typing import Any, Hashable
 
+from minik8s.api.objects import deep_copy
 from minik8s.api import resources
 from minik8s.api.errors import StatusError
 from minik8s.api.resources import Resource
@@ -95,7 +95,7 @@ def daemon_tolerations(tolerations: list[Obj] | None, host_network: bool = False
 
 def pod_template(ds: Obj, hash_: str) -> Obj:
     """The template daemon pods are made from: labelled with the revision and generation, tolerant."""
-    template = copy.deepcopy(ds["spec"]["template"])
+    template = deep_copy(ds["spec"]["template"])
     labels = template.setdefault("metadata", {}).setdefault("labels", {})
     labels[HASH_LABEL] = hash_
     labels[GENERATION_LABEL] = str(ds["metadata"].get("generation", 1))
@@ -106,7 +106,7 @@ def pod_template(ds: Obj, hash_: str) -> Obj:
 
 def for_node(template: Obj, node_name: str) -> Obj:
     """Pin a template to one node with a required node affinity (``ReplaceDaemonSetPodNodeNameNodeAffinity``)."""
-    template = copy.deepcopy(template)
+    template = deep_copy(template)
     affinity = template["spec"].setdefault("affinity", {})
     node_affinity = affinity.setdefault("nodeAffinity", {})
     node_affinity["requiredDuringSchedulingIgnoredDuringExecution"] = {"nodeSelectorTerms": [
@@ -485,7 +485,7 @@ class DaemonSetController(Controller):
         if all(old.get(k) == v for k, v in status.items()) and ("numberUnavailable" in status) == (
                 "numberUnavailable" in old):
             return
-        new = copy.deepcopy(ds)
+        new = deep_copy(ds)
         keep = {k: v for k, v in old.items() if k in ("collisionCount", "conditions")}
         new["status"] = {**keep, **status}
         try:

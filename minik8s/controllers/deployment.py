@@ -37,9 +37,9 @@ Taught in chapter 7 (Deployments and rolling updates).
 
 from __future__ import annotations
 
-import copy
 from typing import Any, Hashable
 
+from minik8s.api.objects import deep_copy
 from minik8s.api import resources
 from minik8s.api.errors import StatusError
 from minik8s.api.resources import Resource
@@ -98,7 +98,7 @@ class DeploymentController(Controller):
         cached = self.informer(DEPLOYMENTS).get(namespace, name)
         if cached is None:
             return
-        d = copy.deepcopy(cached)
+        d = deep_copy(cached)
         if _selector(d).empty:
             self.ctx.recorder.event(d, "Warning", "SelectingAll",
                                     "This deployment is selecting all pods. A non-empty selector is required.",
@@ -148,7 +148,7 @@ class DeploymentController(Controller):
         paused_cond = cond is not None and cond.get("reason") == ro.PAUSED_REASON
         paused = bool(d["spec"].get("paused"))
         now = rfc3339(self.clock.now())
-        status = copy.deepcopy(_status(d))
+        status = deep_copy(_status(d))
         if paused and not paused_cond:
             ro.set_condition(status, ro.new_condition("Progressing", "Unknown", ro.PAUSED_REASON,
                                                       "Deployment is paused", now))
@@ -206,7 +206,7 @@ class DeploymentController(Controller):
         new_revision = ro.max_revision(old_rss) + 1
         now = rfc3339(self.clock.now())
         if existing is not None:
-            rs = copy.deepcopy(existing)
+            rs = deep_copy(existing)
             changed = ro.set_new_rs_annotations(d, rs, new_revision, exists=True)
             min_ready = d["spec"].get("minReadySeconds", 0)
             if changed or (rs["spec"].get("minReadySeconds") or 0) != min_ready:
@@ -214,7 +214,7 @@ class DeploymentController(Controller):
                 return self.client.update(REPLICASETS, rs, rs["metadata"]["namespace"])
             self._set_revision(d, ro.annotations(rs).get(ro.REVISION, ""))
             if ro.has_progress_deadline(d) and ro.get_condition(_status(d), "Progressing") is None:
-                status = copy.deepcopy(_status(d))
+                status = deep_copy(_status(d))
                 ro.set_condition(status, ro.new_condition("Progressing", "True", ro.FOUND_NEW_RS_REASON,
                                                           f'Found new replica set "{rs["metadata"]["name"]}"', now))
                 self._update_status(d, status)
@@ -225,12 +225,12 @@ class DeploymentController(Controller):
 
     def _create_new_rs(self, d: Obj, old_rss: list[Obj], new_revision: int, now: str) -> Obj | None:
         spec = d["spec"]
-        template = copy.deepcopy(spec["template"])
+        template = deep_copy(spec["template"])
         collisions = _status(d).get("collisionCount")
         hash_ = ro.pod_template_hash(template, collisions)
         template.setdefault("metadata", {})
         template["metadata"]["labels"] = {**(template["metadata"].get("labels") or {}), ro.HASH_LABEL: hash_}
-        selector = copy.deepcopy(spec["selector"])
+        selector = deep_copy(spec["selector"])
         selector["matchLabels"] = {**(selector.get("matchLabels") or {}), ro.HASH_LABEL: hash_}
         ns = d["metadata"].get("namespace", "default")
         rs: Obj = {
@@ -254,7 +254,7 @@ class DeploymentController(Controller):
             else:
                 msg = f'Failed to create new replica set "{rs["metadata"]["name"]}": {err.message}'
                 if ro.has_progress_deadline(d):
-                    status = copy.deepcopy(_status(d))
+                    status = deep_copy(_status(d))
                     ro.set_condition(status, ro.new_condition("Progressing", "False", ro.FAILED_RS_CREATE_REASON,
                                                               msg, now))
                     self._update_status(d, status)
@@ -267,7 +267,7 @@ class DeploymentController(Controller):
                                     component=self.name)
         self._set_revision(d, str(new_revision))
         if not already_exists and ro.has_progress_deadline(d):
-            status = copy.deepcopy(_status(d))
+            status = deep_copy(_status(d))
             ro.set_condition(status, ro.new_condition("Progressing", "True", ro.NEW_RS_REASON,
                                                       f'Created new replica set "{created["metadata"]["name"]}"',
                                                       now))
@@ -281,7 +281,7 @@ class DeploymentController(Controller):
         if ref is not None and ref.get("uid") == d["metadata"]["uid"] and ro.equal_ignore_hash(
                 d["spec"]["template"], current["spec"].get("template")):
             return current
-        status = copy.deepcopy(_status(d))
+        status = deep_copy(_status(d))
         status["collisionCount"] = int(status.get("collisionCount") or 0) + 1
         self._update_status(d, status)
         raise err
@@ -306,7 +306,7 @@ class DeploymentController(Controller):
         desired, max_replicas = ro.spec_replicas(d), ro.spec_replicas(d) + ro.max_surge(d)
         if old == size and not (annotate and ro.replicas_annotations_need_update(rs, desired, max_replicas)):
             return False, rs
-        new = copy.deepcopy(rs)
+        new = deep_copy(rs)
         new["spec"]["replicas"] = size
         ro.set_replicas_annotations(new, desired, max_replicas)
         updated = self.client.update(REPLICASETS, new, rs["metadata"]["namespace"])
@@ -401,7 +401,7 @@ class DeploymentController(Controller):
     def _calculate_status(self, d: Obj, new_rs: Obj | None, old_rss: list[Obj]) -> Obj:
         all_rss = [*old_rss, new_rs]
         available = ro.available_replica_count(all_rss)
-        status = copy.deepcopy(_status(d))
+        status = deep_copy(_status(d))
         status.update({
             "observedGeneration": d["metadata"].get("generation", 1),
             "replicas": ro.actual_replica_count(all_rss),
@@ -478,7 +478,7 @@ class DeploymentController(Controller):
         self.requeue_after(key, deadline - now + 1.0)
 
     def _update_status(self, d: Obj, status: Obj) -> Obj:
-        new = copy.deepcopy(d)
+        new = deep_copy(d)
         new["status"] = status
         written = self.client.update(DEPLOYMENTS, new, d["metadata"].get("namespace"), subresource="status")
         d["metadata"], d["status"] = written["metadata"], written.get("status") or {}

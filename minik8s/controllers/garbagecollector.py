@@ -35,9 +35,9 @@ Taught in chapter 7 (Deployments: cascading deletion).
 
 from __future__ import annotations
 
-import copy
 from typing import Any, Callable, Hashable
 
+from minik8s.api.objects import deep_copy
 from minik8s.api import resources
 from minik8s.api.errors import StatusError
 from minik8s.api.resources import Resource
@@ -212,7 +212,7 @@ class GarbageCollector(Controller):
         self._remove_finalizer(resource, owner, ORPHAN)
 
     def _set_refs(self, resource: Resource, obj: Obj, refs: list[Obj]) -> None:
-        new = copy.deepcopy(obj)
+        new = deep_copy(obj)
         if refs:
             new["metadata"]["ownerReferences"] = refs
         else:
@@ -224,7 +224,7 @@ class GarbageCollector(Controller):
                 raise
 
     def _remove_finalizer(self, resource: Resource, obj: Obj, finalizer: str) -> None:
-        new = copy.deepcopy(obj)
+        new = deep_copy(obj)
         remaining = [f for f in _finalizers(obj) if f != finalizer]
         if remaining:
             new["metadata"]["finalizers"] = remaining

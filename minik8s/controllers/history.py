@@ -40,10 +40,10 @@ Taught in chapter 8 (StatefulSets and DaemonSets: rollout history).
 
 from __future__ import annotations
 
-import copy
 import json
 from typing import Any, Iterable
 
+from minik8s.api.objects import deep_copy
 from minik8s.api import resources
 from minik8s.api.errors import StatusError
 from minik8s.client.base import Client
@@ -109,14 +109,14 @@ def revision_name(prefix: str, hash_: str) -> str:
 
 def template_patch(owner: Obj) -> Obj:
     """What a revision stores: a patch that replaces ``spec.template`` wholesale (upstream's ``getPatch``)."""
-    template = copy.deepcopy((owner.get("spec") or {}).get("template") or {})
+    template = deep_copy((owner.get("spec") or {}).get("template") or {})
     template["$patch"] = "replace"
     return {"spec": {"template": template}}
 
 
 def template_of(revision: Obj) -> Obj:
     """The pod template a revision snapshot holds (without the ``$patch`` directive)."""
-    template = copy.deepcopy(((revision.get("data") or {}).get("spec") or {}).get("template") or {})
+    template = deep_copy(((revision.get("data") or {}).get("spec") or {}).get("template") or {})
     template.pop("$patch", None)
     return template
 
@@ -191,7 +191,7 @@ def create_revision(client: Client, revision: Obj, collision_count: int,
 
 
 def _rehash(revision: Obj, collision_count: int) -> Obj:
-    new = copy.deepcopy(revision)
+    new = deep_copy(revision)
     hash_ = revision_hash(new["data"], collision_count)
     owner = new["metadata"]["ownerReferences"][0]["name"]
     new["metadata"]["name"] = revision_name(owner, hash_)
@@ -222,7 +222,7 @@ def sync_revisions(client: Client, owner: Obj, revisions: list[Obj], *, labels: 
     if equal and revisions and equal[-1] is revisions[-1]:
         return revisions[-1], collision_count
     if equal:
-        bumped = copy.deepcopy(equal[-1])
+        bumped = deep_copy(equal[-1])
         bumped["revision"] = number
         return client.update(REVISIONS, bumped, bumped["metadata"]["namespace"]), collision_count
     return create_revision(client, wanted, collision_count, make)

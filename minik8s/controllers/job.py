@@ -55,10 +55,10 @@ Taught in chapter 9 (Jobs and CronJobs).
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 from typing import Any, Hashable
 
+from minik8s.api.objects import deep_copy
 from minik8s.api import resources
 from minik8s.api.errors import StatusError
 from minik8s.api.resources import Resource
@@ -365,7 +365,7 @@ def _pending_indexes(done: set[int], active: list[dict[str, Any]], completions: 
 def pod_template_for(job: dict[str, Any], index: int | None) -> tuple[dict[str, Any], str]:
     """The template a new pod is made from, and its generateName (``<job>-`` or ``<job>-<index>-``)."""
     name = job["metadata"]["name"]
-    template = copy.deepcopy(job["spec"].get("template") or {})
+    template = deep_copy(job["spec"].get("template") or {})
     meta = template.setdefault("metadata", {})
     finalizers = meta.setdefault("finalizers", [])
     if TRACKING_FINALIZER not in finalizers:
@@ -427,7 +427,7 @@ class JobController(Controller):
             return
         if is_finished(job):
             return
-        job = copy.deepcopy(job)
+        job = deep_copy(job)
         now = self.clock.now()
         pods = self._pods_for(job)
         skip = self._removed.setdefault(key, set())
@@ -614,4 +614,4 @@ class JobController(Controller):
 
     def _write_status(self, job: dict[str, Any]) -> dict[str, Any]:
         written = self.client.update(JOBS, job, job["metadata"]["namespace"], subresource="status")
-        return copy.deepcopy(written)
+        return deep_copy(written)

@@ -23,9 +23,9 @@ Taught in chapter 2 (architecture: self-healing) and chapter 4 (Pods).
 
 from __future__ import annotations
 
-import copy
 from typing import Any, Hashable
 
+from minik8s.api.objects import deep_copy
 from minik8s.api import resources
 from minik8s.api.errors import StatusError
 from minik8s.api.resources import Resource
@@ -117,7 +117,7 @@ class NodeLifecycleController(Controller):
     def _mark_unknown(self, node: dict[str, Any], now: float) -> dict[str, Any]:
         ready = _condition(node, "Ready")
         if ready is not None and ready.get("status") != "Unknown":
-            new = copy.deepcopy(node)
+            new = deep_copy(node)
             for condition in new["status"].get("conditions") or []:
                 if condition.get("type") in CONDITIONS:
                     condition.update(status="Unknown", reason="NodeStatusUnknown",
@@ -161,7 +161,7 @@ class NodeLifecycleController(Controller):
         wanted = self._wanted_taints(node, now)
         if [(t["key"], t["effect"]) for t in ours] == [(t["key"], t["effect"]) for t in wanted]:
             return node
-        new = copy.deepcopy(node)
+        new = deep_copy(node)
         new["spec"]["taints"] = others + wanted
         if not new["spec"]["taints"]:
             del new["spec"]["taints"]

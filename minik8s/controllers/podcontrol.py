@@ -48,6 +48,7 @@ from __future__ import annotations
 import copy
 from typing import Any, Callable, Hashable, Iterable
 
+from minik8s.api.objects import deep_copy
 from minik8s.api import resources
 from minik8s.api.errors import StatusError
 from minik8s.api.resources import Resource
@@ -103,8 +104,8 @@ def pod_from_template(template: dict[str, Any], owner: dict[str, Any], namespace
         meta["generateName"] = generate_name if generate_name is not None else f"{owner['metadata']['name']}-"
     for field in ("labels", "annotations", "finalizers"):
         if tmeta.get(field):
-            meta[field] = copy.deepcopy(tmeta[field])
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": copy.deepcopy(template.get("spec") or {})}
+            meta[field] = deep_copy(tmeta[field])
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": deep_copy(template.get("spec") or {})}
 
 
 # --- pod state ----------------------------------------------------------------------------
@@ -240,7 +241,7 @@ def claim(client: Client, resource: Resource, owner: dict[str, Any], selector: L
 def _write_owner_refs(client: Client, resource: Resource, obj: dict[str, Any], owner: dict[str, Any],
                       adopt: bool) -> dict[str, Any] | None:
     """Add (adopt) or remove (release) ``owner``'s reference; written with the object's resourceVersion."""
-    new = copy.deepcopy(obj)
+    new = deep_copy(obj)
     uid = owner["metadata"]["uid"]
     refs = [r for r in new["metadata"].get("ownerReferences") or [] if r.get("uid") != uid]
     if adopt:

@@ -36,10 +36,10 @@ Taught in chapter 7 (ReplicaSets and Deployments).
 
 from __future__ import annotations
 
-import copy
 import math
 from typing import Any, Hashable
 
+from minik8s.api.objects import deep_copy
 from minik8s.api import resources
 from minik8s.api.errors import StatusError
 from minik8s.api.resources import Resource
@@ -135,7 +135,7 @@ def pods_to_delete(pods: list[Obj], related: list[Obj], count: int, now: float) 
 
 def calculate_status(rs: Obj, pods: list[Obj], now: float, manage_error: StatusError | None) -> Obj:
     """The ReplicaSet's new status from the pods it controls (upstream's ``calculateStatus``)."""
-    status = copy.deepcopy(rs.get("status") or {})
+    status = deep_copy(rs.get("status") or {})
     spec = rs.get("spec") or {}
     template_labels = ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
     min_ready = float(spec.get("minReadySeconds") or 0)
@@ -227,7 +227,11 @@ class ReplicaSetController(Controller):
         now = self.clock.now()
         needs_sync = self.expectations.satisfied(key)
         selector = _selector(rs)
-        candidates = [p for p in self.informer(PODS).list(namespace) if is_pod_active(p)]
+        # Its own pods and the orphans it may adopt: the informer's controller index spares a scan of
+        # every pod in the namespace (pods controlled by others are never claimed anyway).
+        pods_informer = self.informer(PODS)
+        candidates = [p for p in pods_informer.by_controller(rs["metadata"]["uid"], namespace)
+                      + pods_informer.by_controller("", namespace) if is_pod_active(p)]
         pods = self.pod_control.claim_pods(rs, selector, candidates, owner_alive=lambda: self._alive(rs))
         manage_error: StatusError | None = None
         if needs_sync and not rs["metadata"].get("deletionTimestamp"):
@@ -294,12 +298,11 @@ class ReplicaSetController(Controller):
         """Pods of every ReplicaSet controlled by the same owner (a Deployment's old and new ReplicaSets)."""
         owner = controller_of(rs)
         ns = rs["metadata"].get("namespace", "")
+        pods = self.informer(PODS)
         if owner is None:
-            return [p for p in self.informer(PODS).list(ns)
-                    if (controller_of(p) or {}).get("uid") == rs["metadata"]["uid"]]
-        sibling_uids = {r["metadata"]["uid"] for r in self.informer(REPLICASETS).list(ns)
-                        if (controller_of(r) or {}).get("uid") == owner.get("uid")}
-        return [p for p in self.informer(PODS).list(ns) if (controller_of(p) or {}).get("uid") in sibling_uids]
+            return pods.by_controller(rs["metadata"]["uid"], ns)
+        siblings = self.informer(REPLICASETS).by_controller(str(owner.get("uid", "")), ns)
+        return [p for sibling in siblings for p in pods.by_controller(sibling["metadata"]["uid"], ns)]
 
     def _write_status(self, rs: Obj, status: Obj) -> None:
         generation = rs["metadata"].get("generation", 1)
@@ -307,7 +310,7 @@ class ReplicaSetController(Controller):
         if status == old and old.get("observedGeneration") == generation:
             return
         status["observedGeneration"] = generation
-        new = copy.deepcopy(rs)
+        new = deep_copy(rs)
         new["status"] = status
         self.client.update(REPLICASETS, new, rs["metadata"].get("namespace"), subresource="status")
 

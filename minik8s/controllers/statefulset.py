@@ -49,11 +49,11 @@ Taught in chapter 8 (StatefulSets).
 
 from __future__ import annotations
 
-import copy
 import re
 from dataclasses import dataclass
 from typing import Any, Hashable
 
+from minik8s.api.objects import deep_copy
 from minik8s.api import resources
 from minik8s.api.errors import StatusError
 from minik8s.api.resources import Resource
@@ -142,7 +142,7 @@ def claims_for(sts: Obj, ordinal: int) -> list[Obj]:
     selector_labels = ((sts.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
     retention = (sts.get("spec") or {}).get("persistentVolumeClaimRetentionPolicy") or {}
     for template in (sts.get("spec") or {}).get("volumeClaimTemplates") or []:
-        claim = copy.deepcopy(template)
+        claim = deep_copy(template)
         claim.pop("status", None)
         claim["apiVersion"], claim["kind"] = "v1", "PersistentVolumeClaim"
         meta = claim["metadata"] = {k: v for k, v in (claim.get("metadata") or {}).items()
@@ -456,7 +456,7 @@ class StatefulSetController(Controller):
             refs = current["metadata"].get("ownerReferences") or []
             if any(r.get("uid") == pod["metadata"].get("uid") for r in refs):
                 continue
-            new = copy.deepcopy(current)
+            new = deep_copy(current)
             new["metadata"]["ownerReferences"] = [*refs, _owner_ref(pod)]
             self.client.update(PVCS, new, meta["namespace"])
 
@@ -471,7 +471,7 @@ class StatefulSetController(Controller):
         old = sts.get("status") or {}
         if all(old.get(k) == v for k, v in status.items()):
             return
-        new = copy.deepcopy(sts)
+        new = deep_copy(sts)
         new["status"] = {**old, **status}
         self.client.update(STATEFULSETS, new, sts["metadata"].get("namespace"), subresource="status")
 

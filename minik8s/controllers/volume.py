@@ -53,12 +53,12 @@ Taught in chapter 9 (storage: volumes, PV, PVC, StorageClass).
 
 from __future__ import annotations
 
-import copy
 import shutil
 import tempfile
 from pathlib import Path
 from typing import Any, Hashable
 
+from minik8s.api.objects import deep_copy
 from minik8s.api import quantity, resources
 from minik8s.api.errors import StatusError
 from minik8s.api.resources import Resource
@@ -311,7 +311,7 @@ class PersistentVolumeController(Controller):
     def _assigndefault_class(self, claim: Obj, classes: list[Obj]) -> bool:
         """Retroactive default class (upstream since 1.28): a claim created before any default
         class existed gets it later. False if the API server refused the change."""
-        new = default_storage_class(copy.deepcopy(claim), classes)
+        new = default_storage_class(deep_copy(claim), classes)
         try:
             self.client.update(PVCS, new, claim["metadata"].get("namespace"))
         except StatusError as err:
@@ -399,7 +399,7 @@ class PersistentVolumeController(Controller):
     def _bind_volume(self, pv: Obj, claim: Obj) -> Obj:
         ref = (pv.get("spec") or {}).get("claimRef") or {}
         if not (ref.get("uid") == claim["metadata"].get("uid") and ref.get("name") == claim["metadata"]["name"]):
-            new = copy.deepcopy(pv)
+            new = deep_copy(pv)
             new["spec"]["claimRef"] = _claim_ref(claim)
             new["metadata"].setdefault("annotations", {})[ANN_BOUND_BY_CONTROLLER] = "yes"
             pv = self.client.update(PVS, new)
@@ -410,7 +410,7 @@ class PersistentVolumeController(Controller):
         annotations = claim["metadata"].get("annotations") or {}
         if spec.get("volumeName") == pv["metadata"]["name"] and annotations.get(ANN_BIND_COMPLETED) == "yes":
             return claim
-        new = copy.deepcopy(claim)
+        new = deep_copy(claim)
         ann = new["metadata"].setdefault("annotations", {})
         if not spec.get("volumeName"):
             ann[ANN_BOUND_BY_CONTROLLER] = "yes"
@@ -426,7 +426,7 @@ class PersistentVolumeController(Controller):
         current = claim.get("status") or {}
         if all(current.get(k) == v for k, v in status.items()):
             return
-        new = copy.deepcopy(claim)
+        new = deep_copy(claim)
         new["status"] = {**current, **status}
         self.client.update(PVCS, new, claim["metadata"].get("namespace"), subresource="status")
 
@@ -434,7 +434,7 @@ class PersistentVolumeController(Controller):
         status = pv.get("status") or {}
         if status.get("phase") == phase and status.get("message") == message:
             return pv
-        new = copy.deepcopy(pv)
+        new = deep_copy(pv)
         new["status"] = {"phase": phase, "lastPhaseTransitionTime": rfc3339(self.clock.now())}
         if message:
             new["status"]["message"] = message

@@ -148,8 +148,8 @@ def cmd_get(env: Env) -> None:
     found = _fetch(env, targets)
     objs = [obj for _, group in found for obj in group]
     single = len(targets) == 1 and len(targets[0][1]) == 1 and len(objs) == 1
-    if not objs and not single:
-        if not env.failed:
+    if not objs and not single and (output not in ("json", "yaml") or env.failed):
+        if not env.failed and output != "name":
             _no_resources(env, targets)
         return
     if output == "name":

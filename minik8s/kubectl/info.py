@@ -37,6 +37,7 @@ def register(sub: Any, parent: argparse.ArgumentParser) -> None:
     p.add_argument("action", nargs="?")
     p.add_argument("rest", nargs="*")
     p.add_argument("--minify", action="store_true")
+    p.add_argument("--current", action="store_true")
     p.add_argument("--raw", action="store_true")
     p.add_argument("-o", "--output", default=None)
     p.set_defaults(handler=cmd_config)
@@ -142,9 +143,9 @@ def cmd_config(env: Env) -> None:
                          body.get("namespace", "")])
         env.out.write(_align(rows))
     elif action == "set-context":
-        if not a.rest:
+        if not a.rest and not a.current:
             raise CommandError("you must specify a non-empty context name or --current")
-        name = a.rest[0] if a.rest[0] != "--current" else config.get("current-context")
+        name = config.get("current-context") if a.current else a.rest[0]
         ctx = next((c for c in config["contexts"] if c.get("name") == name), None)
         if ctx is None:
             ctx = {"name": name, "context": {}}

@@ -116,6 +116,22 @@ def _parser() -> _Parser:
     return parser
 
 
+def _parse(words: list[str]) -> argparse.Namespace:
+    """Parse kubectl's words. Like kubectl (cobra), flags and arguments may come in any order:
+    ``label pods -l app=web team=blue`` has its argument after a flag's value."""
+    args, extras = _parser().parse_known_args(words)
+    for word in extras:
+        if word.startswith("-"):
+            raise CommandError(f"unknown flag: {word.split('=', 1)[0]}\nSee 'kubectl {args.verb or ''} --help' "
+                               "for usage.".replace("kubectl  --help", "kubectl --help"))
+        positional = next((name for name in ("args", "resources", "rest", "command")
+                           if isinstance(getattr(args, name, None), list)), None)
+        if positional is None:
+            raise CommandError(f"unexpected argument: {word}")
+        getattr(args, positional).append(word)
+    return args
+
+
 def _make_client_factory(args: argparse.Namespace, env_holder: list[Env]) -> Callable[[], Client]:
     def factory() -> Client:
         from minik8s.client.http import HTTPClient
@@ -149,7 +165,7 @@ def run(argv: str | list[str], client: Client | None = None, stdin: str | None =
         index = words.index("--")
         words, after_dashes = words[:index], words[index + 1:]
     try:
-        args = _parser().parse_args(words)
+        args = _parse(words)
         args.after_dashes = after_dashes
     except CommandError as exc:
         stderr.write(f"error: {exc}\n")

@@ -40,7 +40,7 @@ def register(sub: Any, parent: argparse.ArgumentParser) -> None:
     run.add_argument("name")
     run.add_argument("--image", required=True)
     run.add_argument("--port", type=int, default=None)
-    run.add_argument("--labels", "-L", default=None)
+    run.add_argument("-l", "--labels", default=None)
     run.add_argument("--env", action="append", default=[])
     run.add_argument("--restart", default="Always")
     run.add_argument("--command", action="store_true")

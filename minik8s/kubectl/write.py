@@ -416,6 +416,9 @@ def _change_metadata(env: Env, field: str, what: str, added: str, removed: str) 
                     raise CommandError(f"'{clash}' already has a value ({current[clash]}), and --overwrite is false")
             patch_map: dict[str, Any] = {k: v for k, v in add.items() if current.get(k) != v}
             patch_map.update({k: None for k in remove if k in current})
+            for key in remove:
+                if key not in current:
+                    env.out.write(f'{what} "{key}" not found.\n')
             name = obj["metadata"]["name"]
             if not patch_map:
                 env.out.write(f"{resource.kind_ref}/{name} not {added}\n")

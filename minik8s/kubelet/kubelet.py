@@ -34,11 +34,11 @@ Taught in chapter 4 (nodes and the kubelet) and chapter 5 (Pods).
 
 from __future__ import annotations
 
-import copy
 import logging
 from dataclasses import dataclass, field
 from typing import Any, Hashable, Iterator
 
+from minik8s.api.objects import deep_copy
 from minik8s.api import resources
 from minik8s.api.errors import StatusError, bad_request
 from minik8s.clock import rfc3339
@@ -142,10 +142,12 @@ class Kubelet(Controller):
                 or (old is not None and (old.get("spec") or {}).get("nodeName") == self.node_name))
         meta = obj.get("metadata") or {}
         key = (meta.get("namespace", ""), meta.get("name", ""))
+        if not (mine or key in self._pods):
+            return []  # another node's pod (every kubelet in the process shares one pod informer)
         if old is not None and _without_status(old) == _without_status(obj):
             # Our own status write coming back: as upstream's pod config, only spec and metadata wake a pod.
             return []
-        return [key] if mine or key in self._pods else []
+        return [key]
 
     def reconcile(self, key: Any) -> None:
         if key == NODE_KEY:
@@ -509,7 +511,7 @@ class Kubelet(Controller):
         new = self._build_status(pod, record, final)
         if new == pod.get("status"):
             return
-        updated = copy.deepcopy(pod)
+        updated = deep_copy(pod)
         updated["status"] = new
         namespace = pod["metadata"].get("namespace")
         self.client.update(PODS, updated, namespace, subresource="status")
@@ -592,7 +594,7 @@ class Kubelet(Controller):
     def _write_node_status(self, current: dict[str, Any], now: float) -> None:
         old_ready = next((c.get("status") for c in (current.get("status") or {}).get("conditions") or []
                           if c.get("type") == "Ready"), None)
-        updated = copy.deepcopy(current)
+        updated = deep_copy(current)
         updated["status"] = {**(current.get("status") or {}), **self._desired_status(current, now)}
         self.client.update(NODES, updated, subresource="status")
         self._last_report = now
@@ -607,7 +609,7 @@ class Kubelet(Controller):
                 raise
             self.client.create(LEASES, nodes.lease_object(self.node_name, self._node_uid, now), nodes.LEASE_NAMESPACE)
             return
-        renewed = copy.deepcopy(lease)
+        renewed = deep_copy(lease)
         fresh = nodes.lease_object(self.node_name, self._node_uid, now)
         renewed["spec"] = {**(lease.get("spec") or {}), **fresh["spec"]}
         self.client.update(LEASES, renewed, nodes.LEASE_NAMESPACE)

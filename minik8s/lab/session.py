@@ -203,6 +203,8 @@ class ClusterView:
         result = self.kubectl(args)
         if not result.ok:
             raise LabError(result.err.strip() or f"kubectl get {kind} failed")
+        if not result.out.strip():
+            return []  # minik8s's kubectl prints only "No resources found" (real kubectl: an empty List)
         items = self._parse(result.out).get("items", [])
         return list(items) if isinstance(items, list) else []
 
