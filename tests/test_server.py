@@ -109,7 +109,7 @@ def test_apply_label_annotate_and_namespace_deletion(server):
 
 
 def test_official_client_crud_watch_and_errors(server):
-    kubernetes = pytest.importorskip("kubernetes")
+    pytest.importorskip("kubernetes")
     from kubernetes import client, config, watch
 
     config.load_kube_config(config_file=str(server.kubeconfig))

@@ -10,7 +10,7 @@ tuple, an integer beyond 64 bits) falls back to ``copy.deepcopy``.
 from __future__ import annotations
 
 import copy
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import orjson
 

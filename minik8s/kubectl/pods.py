@@ -54,7 +54,7 @@ def _pod_for(env: Env, target: str) -> str:
     assert PODS is not None
     pods = env.client.list(PODS, env.namespace, label_selector=text)["items"]
     if not pods:
-        raise CommandError(f"timed out waiting for the condition")
+        raise CommandError("timed out waiting for the condition")
     chosen = sorted(pods, key=lambda p: p["metadata"].get("creationTimestamp", ""))[0]["metadata"]["name"]
     if len(pods) > 1:
         env.err.write(f"Found {len(pods)} pods, using pod/{chosen}\n")

@@ -73,7 +73,7 @@ def _condition_met(obj: dict[str, Any], condition: str) -> bool:
         expression = condition[len("jsonpath="):]
         path, _, value = expression.rpartition("=")
         if not path:
-            raise CommandError(f"jsonpath wait format must be --for=jsonpath='{{.status.readyReplicas}}'=3")
+            raise CommandError("jsonpath wait format must be --for=jsonpath='{.status.readyReplicas}'=3")
         return printing.jsonpath(path.strip("'\""), obj).strip() == value.strip("'\"")
     raise CommandError(f"unrecognized condition: \"{condition}\"")
 

@@ -265,7 +265,7 @@ def _wait_for_change(env: Env, d: Obj, remaining: float) -> Obj:
             if event.get("type") in ("ADDED", "MODIFIED"):
                 return event["object"]  # type: ignore[no-any-return]
             if event.get("type") == "DELETED":
-                raise CommandError(f'object has been deleted')
+                raise CommandError('object has been deleted')
     finally:
         watch.stop()
     return env.client.get(DEPLOYMENTS, d["metadata"]["name"], env.namespace)

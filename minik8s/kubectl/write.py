@@ -146,7 +146,7 @@ def _create_generated(env: Env, words: list[str]) -> None:
     """``kubectl create namespace dev``, ``create deployment web --image=nginx``, ``create configmap``."""
     kind, *rest = words
     if not rest:
-        raise CommandError(f"exactly one NAME is required, got 0")
+        raise CommandError("exactly one NAME is required, got 0")
     name = rest[0]
     a = env.args
     obj: dict[str, Any]
@@ -302,7 +302,7 @@ def cmd_delete(env: Env) -> None:
                                        field_selector=a.field_selector)["items"]:
                 victims.append((resource, obj["metadata"].get("namespace"), obj["metadata"]["name"]))
             if not victims:
-                env.err.write(f"No resources found\n" if ns is None else f"No resources found in {ns} namespace.\n")
+                env.err.write("No resources found\n" if ns is None else f"No resources found in {ns} namespace.\n")
     deleted: list[tuple[Resource, str | None, str, str]] = []
     for resource, ns, name in victims:
         try:
