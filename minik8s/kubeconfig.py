@@ -105,6 +105,6 @@ def current(config: dict[str, Any], context: str | None = None) -> Context:
     cluster = (_find(config["clusters"], body.get("cluster", "")) or {}).get("cluster") or {}
     user = (_find(config["users"], body.get("user", "")) or {}).get("user") or {}
     if not cluster.get("server"):
-        raise ValueError(f'cluster has no server defined')
+        raise ValueError('cluster has no server defined')
     return Context(name, cluster["server"], body.get("namespace") or "default", user.get("token"),
                    bool(cluster.get("insecure-skip-tls-verify")))

@@ -905,10 +905,24 @@ def _stateful_set(obj: Obj) -> Errors:
         if value and value not in ("Retain", "Delete"):
             errs.append(_unsupported(f"spec.persistentVolumeClaimRetentionPolicy.{key}", value, ("Retain", "Delete")))
     errs += _nonnegative(_map(spec, "ordinals"), "start", "spec.ordinals.start")
-    errs += _replicated(spec, "spec", "StatefulSet", "statefulset")
+    errs += _replicated(_with_claim_volumes(spec), "spec", "StatefulSet", "statefulset")
     for i, claim in _dicts(spec, "volumeClaimTemplates"):
         errs += _claim_spec(_map(claim, "spec"), f"spec.volumeClaimTemplates[{i}].spec")
     return errs
+
+
+def _with_claim_volumes(spec: Obj) -> Obj:
+    """The spec as the controller will stamp its pods: each ``volumeClaimTemplates`` entry becomes a
+    volume of the same name, so containers may mount a claim template (upstream accepts that)."""
+    claims = [_str(_map(claim, "metadata"), "name") for _, claim in _dicts(spec, "volumeClaimTemplates")]
+    template = _map(spec, "template")
+    pod_spec = _map(template, "spec")
+    existing = {_str(v, "name") for _, v in _dicts(pod_spec, "volumes")}
+    extra = [{"name": n, "persistentVolumeClaim": {"claimName": n}} for n in claims if n and n not in existing]
+    if not extra:
+        return spec
+    new_pod_spec = {**pod_spec, "volumes": list(_list(pod_spec, "volumes")) + extra}
+    return {**spec, "template": {**template, "spec": new_pod_spec}}
 
 
 def _sts_update_strategy(strategy: Obj) -> Errors:

@@ -42,7 +42,7 @@ from minik8s.api.validation import validate
 from minik8s.apiserver import strategy
 from minik8s.apiserver.nodeproxy import NodeConnections
 from minik8s.clock import Clock, RealClock, new_uid, random_suffix, rfc3339
-from minik8s.store import (AlreadyExistsError, CompactedError, ConflictError, Event, NotFoundError, Store)
+from minik8s.store import (AlreadyExistsError, CompactedError, ConflictError, Event, Store)
 
 NAMESPACES = resources.by_plural("", "v1", "namespaces")
 PODS = resources.by_plural("", "v1", "pods")
@@ -182,7 +182,7 @@ class APIServer:
         if subresource == "binding" and resource is PODS:
             return self._bind(namespace, body)
         if subresource:
-            raise errors.method_not_allowed(f"the server does not allow this method on the requested resource")
+            raise errors.method_not_allowed("the server does not allow this method on the requested resource")
         self._check_verb(resource, "create")
         obj = self._decode(resource, body, field_validation)
         meta = obj.setdefault("metadata", {})
@@ -516,7 +516,7 @@ class APIServer:
 
     def _check_verb(self, resource: Resource, verb: str) -> None:
         if verb not in resource.verbs:
-            raise errors.method_not_allowed(f"the server does not allow this method on the requested resource")
+            raise errors.method_not_allowed("the server does not allow this method on the requested resource")
 
     def _decode(self, resource: Resource, body: Any, field_validation: str) -> dict[str, Any]:
         """Check an incoming object's type and fields, as the apiserver's decoder does."""

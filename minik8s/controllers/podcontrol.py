@@ -45,7 +45,6 @@ Taught in chapter 7 (ReplicaSets and Deployments) and chapter 8 (other workloads
 
 from __future__ import annotations
 
-import copy
 from typing import Any, Callable, Hashable, Iterable
 
 from minik8s.api.objects import deep_copy

@@ -66,6 +66,9 @@ IMAGE_PULL_RESYNC_SECONDS = 5.0
 SYNC_ERROR_RETRY_SECONDS = 10.0
 
 
+CONFIG_ERROR = "CreateContainerConfigError"
+
+
 @dataclass
 class _Container:
     """What the kubelet remembers about one container of a pod, across restarts."""
@@ -210,6 +213,10 @@ class Kubelet(Controller):
         if not record.terminal:
             if record.sandbox is None:
                 record.sandbox = self.runtime.run_pod_sandbox(pod)
+                # What the runtime had to adapt (e.g. a privileged port it could not bind) is told as events.
+                messages = getattr(self.runtime, "sandbox_messages", None)
+                for type_, reason, message in (messages(record.sandbox.id) if messages else []):
+                    self._event(pod, type_, reason, message)
             self._sync_containers(pod, record)
             if self._run_probes(pod, record):
                 self._sync_containers(pod, record)  # restart what a probe just killed
@@ -263,6 +270,11 @@ class Kubelet(Controller):
                 return
         if not self._image_ready(pod, record, c, now):
             return
+        if c.id is not None:
+            # A restart happens now: the next one, if it crashes again, waits longer. (Counting it here,
+            # not when the back-off was checked, keeps a re-pull of a :latest image from costing a turn.)
+            c.backoff = BACKOFF_INITIAL_SECONDS if not c.backoff else min(c.backoff * 2, BACKOFF_MAX_SECONDS)
+            c.backoff_updated = now
         self._start(pod, record, c)
 
     def _in_crash_backoff(self, pod: dict[str, Any], record: _Pod, c: _Container,
@@ -283,8 +295,6 @@ class Kubelet(Controller):
                             f"Back-off restarting failed container {c.name} in pod {pod_ref}", c)
             record.wakes.append(finished + c.backoff)
             return True
-        c.backoff = BACKOFF_INITIAL_SECONDS if not c.backoff else min(c.backoff * 2, BACKOFF_MAX_SECONDS)
-        c.backoff_updated = now
         return False
 
     def _image_ready(self, pod: dict[str, Any], record: _Pod, c: _Container, now: float) -> bool:
@@ -346,7 +356,22 @@ class Kubelet(Controller):
                 self.runtime.remove_container(c.previous_id)
             c.previous_id, c.id = c.id, None
             c.restart_count = attempt
-        container_id = self.runtime.create_container(record.sandbox.id, pod, c.spec, attempt)
+        try:
+            container_id = self.runtime.create_container(record.sandbox.id, pod, c.spec, attempt)
+        except cri.RuntimeCallError as exc:
+            reason = getattr(exc, "reason", None)
+            if reason not in (CONFIG_ERROR, "FailedMount"):
+                raise
+            # A missing ConfigMap key or a volume that cannot be set up: the container waits, and the
+            # kubelet tries again later (upstream keeps retrying with back-off).
+            if reason == CONFIG_ERROR:
+                c.waiting = (CONFIG_ERROR, str(exc))
+                self._event(pod, "Warning", "Failed", f"Error: {exc}", c)
+            else:
+                c.waiting = ("ContainerCreating", "")
+                self._event(pod, "Warning", "FailedMount", str(exc))
+            record.wakes.append(self.clock.now() + SYNC_ERROR_RETRY_SECONDS)
+            return
         self._event(pod, "Normal", "Created", f"Created container: {c.name}", c)
         self.runtime.start_container(container_id)
         self._event(pod, "Normal", "Started", f"Started container {c.name}", c)
