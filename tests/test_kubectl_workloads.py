@@ -227,3 +227,33 @@ def test_the_seed_walkthrough_with_the_real_kubectl(tmp_path):
         assert kubectl("get", "rs", "-o", "name") == ""
     finally:
         srv.stop()
+
+
+def test_cordon_drain_taint_patch_and_statefulset_rollout_status():
+    from minik8s.cluster import Cluster
+
+    with Cluster(nodes=3, runtime="simulated", clock="virtual", seed=0) as c:
+        c.kubectl("create deployment web --image=nginx:1.27 --replicas=3")
+        c.advance(5)
+        assert c.kubectl("cordon node-1") == "node/node-1 cordoned\n"
+        assert c.kubectl("cordon node-1") == "node/node-1 already cordoned\n"
+        drained = c.kubectl("drain node-1 --ignore-daemonsets")
+        assert drained.startswith("node/node-1 already cordoned\n") and drained.endswith("node/node-1 drained\n")
+        c.advance(5)
+        nodes = c.kubectl("get pods -o custom-columns=NODE:.spec.nodeName --no-headers").split()
+        assert len(nodes) == 3 and "node-1" not in nodes  # evicted pods were recreated elsewhere
+        assert "Ready,SchedulingDisabled" in c.kubectl("get node node-1")
+        assert c.kubectl("uncordon node-1") == "node/node-1 uncordoned\n"
+        assert c.kubectl("taint nodes node-2 dedicated=gpu:NoSchedule") == "node/node-2 tainted\n"
+        taints = c.client.get(resources.lookup("nodes"), "node-2")["spec"]["taints"]
+        assert taints == [{"key": "dedicated", "value": "gpu", "effect": "NoSchedule"}]
+        assert c.kubectl("taint nodes node-2 dedicated:NoSchedule-") == "node/node-2 untainted\n"
+        patch = ["patch", "deploy", "web", "-p", '{"spec":{"replicas":1}}']
+        assert c.kubectl(patch) == "deployment.apps/web patched\n"
+        assert c.kubectl(patch) == "deployment.apps/web patched (no change)\n"
+        c.kubectl(["create", "-f", "-"], stdin=(
+            "apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: db}\nspec:\n  serviceName: db\n"
+            "  replicas: 2\n  selector: {matchLabels: {app: db}}\n  template:\n    metadata: {labels: {app: db}}\n"
+            "    spec: {containers: [{name: c, image: nginx:1.27}]}\n"))
+        status = c.kubectl("rollout status sts/db").splitlines()
+        assert status[-1].startswith("statefulset rolling update complete 2 pods at revision db-")

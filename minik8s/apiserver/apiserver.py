@@ -181,6 +181,8 @@ class APIServer:
                dry_run: bool = False, field_validation: str = "Strict") -> dict[str, Any]:
         if subresource == "binding" and resource is PODS:
             return self._bind(namespace, body)
+        if subresource == "eviction" and resource is PODS:
+            return self._evict(namespace, body)
         if subresource:
             raise errors.method_not_allowed("the server does not allow this method on the requested resource")
         self._check_verb(resource, "create")
@@ -491,6 +493,16 @@ class APIServer:
             new["spec"]["nodeName"] = node
             _set_condition(new.setdefault("status", {}), "PodScheduled", "True", self.clock.now())
             self.store.update(_key(PODS, namespace, name), new, int(pod["metadata"]["resourceVersion"]))
+        return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}
+
+    def _evict(self, namespace: str | None, body: Any) -> dict[str, Any]:
+        """``pods/eviction``: a polite delete (what ``kubectl drain`` asks for). Upstream first checks
+        PodDisruptionBudgets; minik8s has none, so an eviction is a graceful delete."""
+        if not isinstance(body, dict):
+            raise errors.bad_request("an Eviction object is required")
+        name = (body.get("metadata") or {}).get("name", "")
+        options = body.get("deleteOptions") or {}
+        self.delete(PODS, namespace, name, grace_period_seconds=options.get("gracePeriodSeconds"))
         return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}
 
     def _update_scale(self, resource: Resource, namespace: str | None, name: str, body: Any) -> dict[str, Any]:

@@ -166,7 +166,7 @@ def cmd_get(env: Env) -> None:
     elif output.startswith("jsonpath="):
         env.out.write(printing.jsonpath(output[len("jsonpath="):].strip("'\""), document))
     elif output.startswith("custom-columns="):
-        env.out.write(printing.custom_columns(output[len("custom-columns="):], objs))
+        env.out.write(printing.custom_columns(output[len("custom-columns="):], objs, no_headers=a.no_headers))
     else:
         raise CommandError(f'unable to match a printer suitable for the output format "{output}", allowed formats '
                            "are: custom-columns,custom-columns-file,go-template,go-template-file,json,jsonpath,"

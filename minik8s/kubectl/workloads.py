@@ -44,6 +44,8 @@ from minik8s.kubectl.printing import to_name, to_yaml
 
 DEPLOYMENTS = resources.by_plural("apps", "v1", "deployments")
 REPLICASETS = resources.by_plural("apps", "v1", "replicasets")
+STATEFULSETS = resources.by_plural("apps", "v1", "statefulsets")
+DAEMONSETS = resources.by_plural("apps", "v1", "daemonsets")
 assert DEPLOYMENTS is not None and REPLICASETS is not None
 
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
@@ -226,8 +228,61 @@ def rollout_status_message(d: Obj) -> tuple[str, bool]:
     return f'deployment "{name}" successfully rolled out', True
 
 
+def statefulset_status_message(sts: Obj) -> tuple[str, bool]:
+    """``kubectl rollout status statefulset/web`` (upstream's StatefulSetStatusViewer)."""
+    status = sts.get("status") or {}
+    spec = sts.get("spec") or {}
+    strategy = spec.get("updateStrategy") or {}
+    if strategy.get("type") == "OnDelete":
+        raise CommandError("rollout status is only available for RollingUpdate strategy type")
+    if int(sts["metadata"].get("generation") or 0) > int(status.get("observedGeneration") or 0):
+        return "Waiting for statefulset spec update to be observed...", False
+    replicas = int(spec.get("replicas", 1))
+    ready = int(status.get("readyReplicas") or 0)
+    if ready < replicas:
+        return f"Waiting for {replicas - ready} pods to be ready...", False
+    partition = int((strategy.get("rollingUpdate") or {}).get("partition") or 0)
+    updated = int(status.get("updatedReplicas") or 0)
+    if partition > 0:
+        if updated < replicas - partition:
+            return (f"Waiting for partitioned roll out to finish: {updated} out of {replicas - partition} "
+                    "new pods have been updated..."), False
+        return f"partitioned roll out complete: {updated} new pods have been updated...", True
+    revision = status.get("updateRevision", "")
+    if revision != status.get("currentRevision"):
+        return f"waiting for statefulset rolling update to complete {updated} pods at revision {revision}...", False
+    return f"statefulset rolling update complete {status.get('currentReplicas', 0)} pods at revision {revision}...", True
+
+
+def daemonset_status_message(ds: Obj) -> tuple[str, bool]:
+    """``kubectl rollout status daemonset/x`` (upstream's DaemonSetStatusViewer)."""
+    name = ds["metadata"]["name"]
+    status = ds.get("status") or {}
+    if ((ds.get("spec") or {}).get("updateStrategy") or {}).get("type") == "OnDelete":
+        raise CommandError("rollout status is only available for RollingUpdate strategy type")
+    if int(ds["metadata"].get("generation") or 0) > int(status.get("observedGeneration") or 0):
+        return "Waiting for daemon set spec update to be observed...", False
+    desired = int(status.get("desiredNumberScheduled") or 0)
+    updated = int(status.get("updatedNumberScheduled") or 0)
+    available = int(status.get("numberAvailable") or 0)
+    prefix = f'Waiting for daemon set "{name}" rollout to finish: '
+    if updated < desired:
+        return f"{prefix}{updated} out of {desired} new pods have been updated...", False
+    if available < desired:
+        return f"{prefix}{available} of {desired} updated pods are available...", False
+    return f'daemon set "{name}" successfully rolled out', True
+
+
+STATUS_VIEWERS = {"deployments": rollout_status_message, "statefulsets": statefulset_status_message,
+                  "daemonsets": daemonset_status_message}
+
+
 def cmd_rollout_status(env: Env) -> None:
-    d = _one_deployment(env)
+    (resource, name), *_ = _targets(env)
+    viewer = STATUS_VIEWERS.get(resource.plural) if resource.group == "apps" else None
+    if viewer is None:
+        raise CommandError(f"no status support for {resource.qualified}")
+    obj = env.client.get(resource, name, env.namespace)
     timeout = parse_timeout(env.args.timeout)
     watch = str(env.args.watch).lower() != "false"
     virtual = bool(getattr(env.clock, "virtual", False))
@@ -235,29 +290,29 @@ def cmd_rollout_status(env: Env) -> None:
     limit = timeout or DEFAULT_STATUS_TIMEOUT
     last = ""
     while True:
-        message, done = rollout_status_message(d)
+        message, done = viewer(obj)
         if message != last:
             env.out.write(message + "\n")
             last = message
         if done or not watch:
             return
         if virtual:
-            before = (env.clock.now(), d["metadata"].get("resourceVersion"))
+            before = (env.clock.now(), obj["metadata"].get("resourceVersion"))
             env.settle()
-            d = env.client.get(DEPLOYMENTS, d["metadata"]["name"], env.namespace)
-            if (env.clock.now(), d["metadata"].get("resourceVersion")) == before:
+            obj = env.client.get(resource, name, env.namespace)
+            if (env.clock.now(), obj["metadata"].get("resourceVersion")) == before:
                 raise CommandError("timed out waiting for the condition")  # nothing can change any more
             if env.clock.now() - start > limit:
                 raise CommandError("timed out waiting for the condition")
         else:
-            d = _wait_for_change(env, d, start + limit - time.monotonic())
+            obj = _wait_for_change(env, resource, obj, start + limit - time.monotonic())
 
 
-def _wait_for_change(env: Env, d: Obj, remaining: float) -> Obj:
-    """Block on a watch until the Deployment changes (or the time is up)."""
+def _wait_for_change(env: Env, resource: Resource, d: Obj, remaining: float) -> Obj:
+    """Block on a watch until the object changes (or the time is up)."""
     if remaining <= 0:
         raise CommandError("timed out waiting for the condition")
-    watch = env.client.watch(DEPLOYMENTS, env.namespace, resource_version=d["metadata"].get("resourceVersion"),
+    watch = env.client.watch(resource, env.namespace, resource_version=d["metadata"].get("resourceVersion"),
                              field_selector=f"metadata.name={d['metadata']['name']}",
                              timeout_seconds=max(int(remaining), 1))
     try:
@@ -268,7 +323,7 @@ def _wait_for_change(env: Env, d: Obj, remaining: float) -> Obj:
                 raise CommandError('object has been deleted')
     finally:
         watch.stop()
-    return env.client.get(DEPLOYMENTS, d["metadata"]["name"], env.namespace)
+    return env.client.get(resource, d["metadata"]["name"], env.namespace)
 
 
 # --- rollout history and undo --------------------------------------------------------------------

@@ -1,0 +1,201 @@
+"""Commands for nodes and for changing objects by hand: cordon, uncordon, drain, taint, patch.
+
+``cordon`` marks a node unschedulable (the scheduler's NodeUnschedulable plugin
+then skips it); ``drain`` cordons it and evicts its pods so their controllers
+recreate them elsewhere; ``taint`` adds or removes taints; ``patch`` sends a
+strategic merge, JSON merge or JSON patch to any object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+import yaml
+
+from minik8s.api import resources
+from minik8s.api.errors import StatusError
+from minik8s.kubectl.get import parse_targets
+from minik8s.kubectl.main import CommandError, Env, server_error
+
+NODES = resources.by_plural("", "v1", "nodes")
+PODS = resources.by_plural("", "v1", "pods")
+assert NODES is not None and PODS is not None
+
+
+def register(sub: Any, parent: argparse.ArgumentParser) -> None:
+    for verb in ("cordon", "uncordon"):
+        p = sub.add_parser(verb, parents=[parent], add_help=False)
+        p.add_argument("nodes", nargs="*")
+        p.add_argument("-l", "--selector", default=None)
+        p.set_defaults(handler=cmd_cordon if verb == "cordon" else cmd_uncordon)
+
+    p = sub.add_parser("drain", parents=[parent], add_help=False)
+    p.add_argument("nodes", nargs="*")
+    p.add_argument("--ignore-daemonsets", action="store_true")
+    p.add_argument("--delete-emptydir-data", action="store_true")
+    p.add_argument("--force", action="store_true")
+    p.add_argument("--grace-period", type=int, default=-1)
+    p.add_argument("--timeout", default="0s")
+    p.add_argument("--disable-eviction", action="store_true")
+    p.set_defaults(handler=cmd_drain)
+
+    p = sub.add_parser("taint", parents=[parent], add_help=False)
+    p.add_argument("args", nargs="*")
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(handler=cmd_taint)
+
+    p = sub.add_parser("patch", parents=[parent], add_help=False)
+    p.add_argument("resources", nargs="*")
+    p.add_argument("-p", "--patch", required=True)
+    p.add_argument("--type", default="strategic", choices=("strategic", "merge", "json"))
+    p.add_argument("--subresource", default=None)
+    p.set_defaults(handler=cmd_patch)
+
+
+def _node_names(env: Env) -> list[str]:
+    a = env.args
+    if a.nodes:
+        return [n.split("/", 1)[-1] for n in a.nodes]
+    if getattr(a, "selector", None):
+        return [n["metadata"]["name"] for n in env.client.list(NODES, label_selector=a.selector)["items"]]
+    raise CommandError("USAGE: cordon NODE [flags]")
+
+
+def _set_unschedulable(env: Env, name: str, value: bool) -> None:
+    node = env.client.get(NODES, name)
+    verb = "cordoned" if value else "uncordoned"
+    if bool((node.get("spec") or {}).get("unschedulable")) == value:
+        env.out.write(f"node/{name} already {verb}\n")
+        return
+    env.client.patch(NODES, name, {"spec": {"unschedulable": True if value else None}})
+    env.out.write(f"node/{name} {verb}\n")
+
+
+def cmd_cordon(env: Env) -> None:
+    for name in _node_names(env):
+        _set_unschedulable(env, name, True)
+
+
+def cmd_uncordon(env: Env) -> None:
+    for name in _node_names(env):
+        _set_unschedulable(env, name, False)
+
+
+def _controller_kind(pod: dict[str, Any]) -> str | None:
+    for ref in (pod.get("metadata") or {}).get("ownerReferences") or []:
+        if ref.get("controller"):
+            return str(ref.get("kind"))
+    return None
+
+
+def cmd_drain(env: Env) -> None:
+    """Cordon, then evict every pod on the node, with upstream's safety checks."""
+    a = env.args
+    for name in _node_names(env):
+        _set_unschedulable(env, name, True)
+        pods = env.client.list(PODS, None, field_selector=f"spec.nodeName={name}")["items"]
+        pods = [p for p in pods if (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
+                and not p["metadata"].get("deletionTimestamp")]
+        problems: list[str] = []
+        daemon = [p for p in pods if _controller_kind(p) == "DaemonSet"]
+        bare = [p for p in pods if _controller_kind(p) is None]
+        local = [p for p in pods if any("emptyDir" in v for v in (p.get("spec") or {}).get("volumes") or [])]
+        ref = lambda p: f"{p['metadata']['namespace']}/{p['metadata']['name']}"  # noqa: E731
+        if daemon and not a.ignore_daemonsets:
+            problems.append("cannot delete DaemonSet-managed Pods (use --ignore-daemonsets to ignore): "
+                            + ", ".join(ref(p) for p in daemon))
+        if bare and not a.force:
+            problems.append("cannot delete Pods that declare no controller (use --force to override): "
+                            + ", ".join(ref(p) for p in bare))
+        if local and not a.delete_emptydir_data:
+            problems.append("cannot delete Pods with local storage (use --delete-emptydir-data to override): "
+                            + ", ".join(ref(p) for p in local))
+        if problems:
+            raise CommandError(f'unable to drain node "{name}" due to error: ' + ", ".join(problems)
+                               + ", continuing command...\nThere are pending nodes to be drained:\n " + name)
+        if daemon:
+            env.err.write("Warning: ignoring DaemonSet-managed Pods: " + ", ".join(ref(p) for p in daemon) + "\n")
+        for pod in pods:
+            if pod in daemon:
+                continue
+            meta = pod["metadata"]
+            env.out.write(f"evicting pod {meta['namespace']}/{meta['name']}\n")
+            eviction: dict[str, Any] = {"apiVersion": "policy/v1", "kind": "Eviction",
+                                        "metadata": {"name": meta["name"], "namespace": meta["namespace"]}}
+            if a.grace_period >= 0:
+                eviction["deleteOptions"] = {"gracePeriodSeconds": a.grace_period}
+            try:
+                env.client.create(PODS, eviction, meta["namespace"], subresource="eviction")
+            except StatusError as err:
+                env.error(server_error(err))
+                continue
+            env.out.write(f"pod/{meta['name']} evicted\n")
+        env.out.write(f"node/{name} drained\n")
+
+
+def _parse_taint(text: str) -> tuple[str, str | None, str | None, bool]:
+    """``key=value:Effect``, ``key:Effect``, ``key=value:Effect-``, ``key-`` → (key, value, effect, remove)."""
+    remove = text.endswith("-")
+    body = text[:-1] if remove else text
+    key_value, _, effect = body.partition(":")
+    key, sep, value = key_value.partition("=")
+    if effect and effect not in ("NoSchedule", "PreferNoSchedule", "NoExecute"):
+        raise CommandError(f"invalid taint effect: {effect}, unsupported taint effect")
+    if not remove and not effect:
+        raise CommandError(f'invalid taint spec: {text}, unknown taint spec "{text}"')
+    return key, (value if sep else None), (effect or None), remove
+
+
+def cmd_taint(env: Env) -> None:
+    a = env.args
+    words = a.args
+    if len(words) < 3:
+        raise CommandError("at least one taint update is required")
+    kind, name, specs = words[0], words[1], words[2:]
+    if kind.split("/")[0] not in ("nodes", "node", "no"):
+        raise CommandError(f'invalid resource type {kind}, only node types are supported')
+    node = env.client.get(NODES, name)
+    taints = list((node.get("spec") or {}).get("taints") or [])
+    removed = added = False
+    for spec in specs:
+        key, value, effect, remove = _parse_taint(spec)
+        if remove:
+            before = len(taints)
+            taints = [t for t in taints if not (t.get("key") == key and (effect is None or t.get("effect") == effect))]
+            if len(taints) == before:
+                raise CommandError(f'taint "{spec[:-1]}" not found')
+            removed = True
+            continue
+        existing = [t for t in taints if t.get("key") == key and t.get("effect") == effect]
+        if existing and not a.overwrite:
+            raise CommandError(f"node {name} already has {key} taint(s) with same effect(s) and --overwrite is false")
+        taints = [t for t in taints if not (t.get("key") == key and t.get("effect") == effect)]
+        taint = {"key": key, "effect": effect}
+        if value:
+            taint["value"] = value
+        taints.append(taint)
+        added = True
+    env.client.patch(NODES, name, {"spec": {"taints": taints or None}}, patch_type="merge")
+    env.out.write(f"node/{name} {'untainted' if removed and not added else 'modified' if removed else 'tainted'}\n")
+
+
+def cmd_patch(env: Env) -> None:
+    a = env.args
+    try:
+        patch = json.loads(a.patch)
+    except json.JSONDecodeError:
+        try:
+            patch = yaml.safe_load(a.patch)
+        except yaml.YAMLError as exc:
+            raise CommandError(f"unable to parse \"{a.patch}\": {exc}") from None
+    for resource, names in parse_targets(a.resources):
+        if not names:
+            raise CommandError("resource(s) were provided, but no name was specified")
+        ns = env.namespace if resource.namespaced else None
+        for name in names:
+            before = env.client.get(resource, name, ns)
+            after = env.client.patch(resource, name, patch, ns, patch_type=a.type, subresource=a.subresource)
+            same = after["metadata"].get("resourceVersion") == before["metadata"].get("resourceVersion")
+            env.out.write(f"{resource.kind_ref}/{name} patched{' (no change)' if same else ''}\n")
