@@ -335,9 +335,6 @@ def cluster(tmp_path: Path, home: Path):
     from minik8s import Cluster
 
     c = Cluster(nodes=1, runtime="process", data_dir=tmp_path / "cluster")
-    for kubelet in c.kubelets:  # until the cluster hands its client to the runtime itself
-        if getattr(kubelet.runtime, "client", None) is None:
-            kubelet.runtime.client = c.client
     yield c
     c.stop()
 
@@ -378,6 +375,53 @@ spec:
     assert pids
     cluster.stop()
     assert not [p for p in pids if alive(p)]
+
+
+SEED_DEPLOYMENT = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: nginx
+spec:
+  replicas: 2
+  selector:
+    matchLabels:
+      app: nginx
+  template:
+    metadata:
+      labels:
+        app: nginx
+    spec:
+      containers:
+      - image: nginx:latest
+        name: container-0
+        resources:
+          limits:
+            cpu: 100m
+            memory: 200Mi
+          requests:
+            cpu: 100m
+            memory: 200Mi
+"""
+
+
+def test_default_cluster_runs_the_seed_deployment_as_real_processes(tmp_path: Path, home: Path) -> None:
+    """Cluster() with no arguments: the process runtime and the real clock. Each replica answers on its
+    own IP with its own name; kubectl logs and exec reach the real processes."""
+    from minik8s import Cluster
+
+    with Cluster(data_dir=tmp_path / "cluster") as c:
+        assert c.runtime == "process" and not c.virtual
+        assert c.apply(SEED_DEPLOYMENT) == "deployment.apps/nginx created\n"
+        assert "condition met" in c.kubectl("wait --for=condition=Available deploy/nginx --timeout=60s")
+        pods = json.loads(c.kubectl("get pods -l app=nginx -o json"))["items"]
+        assert len(pods) == 2
+        for p in pods:
+            name, ip = p["metadata"]["name"], p["status"]["podIP"]
+            code, body, _ = get(f"http://{ip}/")
+            assert code == 200 and f"<b>{name}</b>" in body
+            assert "start worker processes" in c.kubectl(["logs", name])
+            assert c.kubectl(["exec", name, "--", "sh", "-c", "echo $HOSTNAME"]) == name + "\n"
 
 
 def test_cluster_liveness_probe_restarts_a_real_process(cluster: Any) -> None:
