@@ -33,8 +33,16 @@ from minik8s.api import resources  # noqa: E402
 PODS = resources.by_plural("", "v1", "pods")
 
 
-def pod(name: str, probe: bool) -> dict[str, Any]:
+# No registry is reachable here: with Docker the pods run a busybox image made from this machine's
+# busybox (tagged as below), since an nginx image cannot be pulled.
+DOCKER_IMAGE = "busybox:latest"
+
+
+def pod(name: str, probe: bool, runtime: str = "process") -> dict[str, Any]:
     container: dict[str, Any] = {"name": "nginx", "image": "nginx:1.27", "ports": [{"containerPort": 80}]}
+    if runtime == "docker":
+        container = {"name": "app", "image": DOCKER_IMAGE, "imagePullPolicy": "IfNotPresent",
+                     "command": ["sh", "-c", "sleep 3600"]}
     if probe:
         container["readinessProbe"] = {"httpGet": {"path": "/healthz", "port": 80}, "periodSeconds": 1}
     return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": {"app": "bench"}},
@@ -63,6 +71,12 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="minik8s-bench-") as data_dir:
         started = time.monotonic()
+        if args.runtime == "docker":
+            import docker
+
+            from minik8s.kubelet.runtimes.docker import ensure_busybox_image
+
+            ensure_busybox_image(docker.from_env(), DOCKER_IMAGE)
         cluster = Cluster(nodes=1, runtime=args.runtime, data_dir=Path(data_dir))
         for kubelet in cluster.kubelets:
             if getattr(kubelet.runtime, "client", "missing") is None:
@@ -73,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
             for i in range(args.pods):
                 name = f"bench-{i}"
                 created[name] = time.monotonic()
-                cluster.client.create(PODS, pod(name, args.probe), "default")
+                cluster.client.create(PODS, pod(name, args.probe, args.runtime), "default")
             became_ready: dict[str, float] = {}
             deadline = time.monotonic() + args.timeout
             while len(became_ready) < args.pods and time.monotonic() < deadline:
