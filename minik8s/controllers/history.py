@@ -40,13 +40,13 @@ Taught in chapter 8 (StatefulSets and DaemonSets: rollout history).
 
 from __future__ import annotations
 
-import json
 from typing import Any, Iterable
 
 from minik8s.api.objects import deep_copy
 from minik8s.api import resources
 from minik8s.api.errors import StatusError
 from minik8s.client.base import Client
+from minik8s.controllers.hashing import revision_hash, safe_encode, template_hash  # noqa: F401 (re-exported)
 from minik8s.controllers.podcontrol import controller_ref
 
 REVISIONS = resources.by_plural("apps", "v1", "controllerrevisions")
@@ -57,47 +57,11 @@ HASH_LABEL = "controller.kubernetes.io/hash"
 # Names are at most 253 characters; upstream keeps 223 for the owner's part.
 MAX_PREFIX = 223
 # k8s.io/apimachinery/pkg/util/rand: digits and consonants, so a hash never spells a word.
-_SAFE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 
 Obj = dict[str, Any]
 
 
-# --- hashing ------------------------------------------------------------------------------
-
-
-def _fnv32a(data: bytes) -> int:
-    value = 0x811C9DC5
-    for byte in data:
-        value ^= byte
-        value = (value * 0x01000193) & 0xFFFFFFFF
-    return value
-
-
-def safe_encode(text: str) -> str:
-    """upstream's ``rand.SafeEncodeString``: each character mapped into the safe alphabet."""
-    return "".join(_SAFE_ALPHABET[ord(ch) % len(_SAFE_ALPHABET)] for ch in text)
-
-
-def _canonical(obj: Any) -> bytes:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
-
-
-def _hash(payload: bytes, collision_count: int | None) -> str:
-    data = payload
-    if collision_count:
-        # A collision bumps the count, and so the name, until it no longer collides.
-        data += str(collision_count).encode()
-    return safe_encode(str(_fnv32a(data)))
-
-
-def revision_hash(data: Obj, collision_count: int | None = None) -> str:
-    """The hash naming a revision (``history.HashControllerRevision``)."""
-    return _hash(_canonical(data), collision_count)
-
-
-def template_hash(template: Obj, collision_count: int | None = None) -> str:
-    """The hash of a pod template (``controller.ComputeHash``), the DaemonSet's ``controller-revision-hash``."""
-    return _hash(_canonical(template), collision_count)
+# --- hashing (minik8s.controllers.hashing) -------------------------------------------------
 
 
 def revision_name(prefix: str, hash_: str) -> str:

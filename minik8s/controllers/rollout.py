@@ -39,10 +39,10 @@ Taught in chapter 7 (Deployments and rolling updates).
 
 from __future__ import annotations
 
-import json
 import math
-import struct
 from typing import Any, Iterable
+
+from minik8s.controllers.hashing import fnv32a, prune_nulls, safe_encode, template_hash  # noqa: F401
 
 Obj = dict[str, Any]
 
@@ -72,7 +72,6 @@ RESUMED_REASON = "DeploymentResumed"
 MIN_AVAILABLE_REASON = "MinimumReplicasAvailable"
 MIN_UNAVAILABLE_REASON = "MinimumReplicasUnavailable"
 
-SAFE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 
 
 # --- small accessors ---------------------------------------------------------------------
@@ -328,44 +327,13 @@ def proportional_sizes(d: Obj, new_rs: Obj | None, old_rss: list[Obj]) -> tuple[
     return sizes, operation
 
 
-# --- the pod template hash ---------------------------------------------------------------------
+# --- the pod template hash (minik8s.controllers.hashing) --------------------------------------
 
-
-def fnv32a(data: bytes) -> int:
-    value = 0x811C9DC5
-    for byte in data:
-        value ^= byte
-        value = (value * 0x01000193) & 0xFFFFFFFF
-    return value
-
-
-def safe_encode(text: str) -> str:
-    """Map each character onto an alphabet without vowels (upstream's ``rand.SafeEncodeString``)."""
-    return "".join(SAFE_ALPHABET[ord(ch) % len(SAFE_ALPHABET)] for ch in text)
-
-
-def pod_template_hash(template: Obj, collision_count: int | None = None) -> str:
-    """The ``pod-template-hash`` of a pod template (see "How minik8s differs" above)."""
-    canonical = json.dumps(_prune_nulls(template), sort_keys=True, separators=(",", ":")).encode()
-    data = canonical
-    if collision_count is not None:
-        # Upstream writes the count as 8 little-endian bytes of which the first 4 hold the uint32.
-        data += struct.pack("<I", collision_count & 0xFFFFFFFF) + b"\x00\x00\x00\x00"
-    return safe_encode(str(fnv32a(data)))
-
-
-def _prune_nulls(value: Any) -> Any:
-    """Drop ``null`` fields: Go clients send ``creationTimestamp: null`` in templates, and a typed
-    decoder reads null as "unset", so upstream never sees them as a difference."""
-    if isinstance(value, dict):
-        return {k: _prune_nulls(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [_prune_nulls(v) for v in value]
-    return value
+pod_template_hash = template_hash
 
 
 def template_without_hash(template: Obj) -> Obj:
-    template = _prune_nulls(template or {})
+    template = prune_nulls(template or {})
     meta = template.setdefault("metadata", {})
     labels = dict(meta.get("labels") or {})
     labels.pop(HASH_LABEL, None)
