@@ -345,11 +345,9 @@ def _history(env: Env, d: Obj) -> dict[int, Obj]:
 
 def _print_template(template: Obj) -> str:
     # describe's pod template section, as upstream's printTemplate reuses DescribePodTemplate.
-    from minik8s.kubectl.describe import _pod_template, _Writer
+    from minik8s.kubectl.describe import describe_pod_template
 
-    w = _Writer()
-    _pod_template(w, template)
-    return w.text()
+    return describe_pod_template(template)
 
 
 def cmd_rollout_history(env: Env) -> None:

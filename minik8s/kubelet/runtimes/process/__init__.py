@@ -6,9 +6,9 @@ works without root, without Docker and on any Linux machine:
 ==================== =====================================================================
 Kubernetes / CRI      here
 ==================== =====================================================================
-pod sandbox           a pod IP ``127.1.<node>.<n>`` (:mod:`.network`) and a pod folder
+pod sandbox           a pod IP ``127.1.<node>.<n>`` (:mod:`.network`) and a pod folder (:mod:`.sandbox`)
 image                 a built-in teaching image (:mod:`minik8s.images.builtin`), or one built
-                      by ``minik8s image build`` / pulled from the local registry
+                      by ``minik8s image build`` / pulled from the local registry (:mod:`.images`)
 container             a process in its own session (:mod:`.supervisor`), with a folder for
                       its files and a mount table (:mod:`.filesystem`)
 environment           upstream's rules (:mod:`.env`): image ENV, envFrom, env, valueFrom
@@ -16,7 +16,8 @@ volumes               folders: emptyDir, hostPath, configMap, secret, downwardAP
 logs                  stdout and stderr appended to ``logs/pods/<ns>_<pod>_<uid>/<c>/<n>.log``
 stop                  SIGTERM to the process group, SIGKILL after the grace period
 memory limit          the session's RSS polled; over the limit: killed, ``OOMKilled``, 137
-probes, exec          HTTP/TCP to the pod IP; commands run in the container's environment
+command line          command/args against ENTRYPOINT/CMD, found in the container's PATH (:mod:`.commands`)
+probes, exec          HTTP/TCP to the pod IP (:mod:`.probes`); commands run in the container's environment
 ==================== =====================================================================
 
 How a pod's containers share a network: every process gets ``MINIK8S_POD_IP``; Python
@@ -48,41 +49,38 @@ from __future__ import annotations
 
 import atexit
 import hashlib
-import http.client
 import os
 import random
 import shutil
 import signal
-import socket
-import ssl
 import subprocess
 import tempfile
 import threading
 import time
 import weakref
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Callable, Iterable
 
 from minik8s.api import quantity
 from minik8s.clock import Clock, RealClock
-from minik8s.images import builtin, reference
-from minik8s.images.registry import Registry, RegistryError
+from minik8s.images import builtin
+from minik8s.images.registry import Registry
 from minik8s.images.store import ImageStore, minik8s_home
 from minik8s.kubelet import cri
-from minik8s.kubelet.cri import (ContainerStatus, ExecResult, ImageInfo, ImagePullError, ProbeError, PullResult,
+from minik8s.kubelet.cri import (ContainerStatus, ExecResult, ImageInfo, ImagePullError, PullResult,
                                  RuntimeCallError, SandboxInfo)
 from minik8s.kubelet.runtimes.process import env as envs
-from minik8s.kubelet.runtimes.process import filesystem, network, supervisor
+from minik8s.kubelet.runtimes.process import commands, filesystem, images, network, probes, supervisor
 from minik8s.kubelet.runtimes.process.env import ContainerConfigError
 from minik8s.kubelet.runtimes.process.filesystem import MountError, Mounts
+from minik8s.kubelet.runtimes.process.sandbox import Sandbox, remapped_ports_messages
 
 __all__ = ["ProcessRuntime", "ContainerConfigError", "MountError", "runtime_root"]
 
 RELIST_SECONDS = 1.0         # how often the kubelet should look again at running containers (upstream PLEG: 1 s)
 MONITOR_SECONDS = 0.1        # the supervisor thread's tick: kill deadlines, exits, memory
 CLOSE_GRACE_SECONDS = 2.0    # close(): SIGTERM, then SIGKILL after this long
-EXEC_TIMEOUT_SECONDS = 300.0  # exec with no timeout (kubectl exec) still ends some day
 NICE = 5                     # containers' scheduling priority below the cluster's (0 = the same)
 START_ERROR_EXIT_CODE = 128  # containerd's exit code for a container that could not start
 RESOURCES = {"configmaps", "secrets", "persistentvolumeclaims", "persistentvolumes"}
@@ -93,39 +91,14 @@ def runtime_root() -> Path:
     return Path(tempfile.gettempdir()) / f"minik8s-{os.getuid()}"
 
 
-def _isolation() -> str:
-    return os.environ.get("MINIK8S_ISOLATION", "none")
-
-
-@dataclass
-class _Sandbox:
-    id: str
-    uid: str
-    ip: str
-    pod: dict[str, Any]
-    folder: Path
-    ready: bool = True
-    messages: list[tuple[str, str, str]] = field(default_factory=list)
-
-
-@dataclass
-class _Image:
-    ref: str                   # canonical reference
-    image_id: str              # sha256 of the config
-    config: dict[str, Any]
-    base: builtin.Builtin | None
-    size: int
-    from_store: bool           # its files are layers in the image store
-
-
 @dataclass
 class _Container:
     id: str
     name: str
-    sandbox: _Sandbox
+    sandbox: Sandbox
     spec: dict[str, Any]
     attempt: int
-    image: _Image
+    image: images.Image
     argv: list[str]
     env: dict[str, str]
     cwd: str
@@ -179,9 +152,9 @@ class ProcessRuntime(cri.ContainerRuntime):
         if port_offset is None:
             port_offset = int(env_offset) if env_offset else (0 if network.low_ports_allowed() else network.PORT_OFFSET)
         self.port_offset = port_offset
-        self._sandboxes: dict[str, _Sandbox] = {}
+        self._sandboxes: dict[str, Sandbox] = {}
         self._containers: dict[str, _Container] = {}
-        self._present: dict[str, _Image] = {}
+        self._present: dict[str, images.Image] = {}
         self._lock = threading.RLock()
         self._closed = threading.Event()
         self._seq = 0
@@ -229,15 +202,9 @@ class ProcessRuntime(cri.ContainerRuntime):
             sandbox_id = self._new_id()
             folder = self.state_dir / "pods" / (uid or sandbox_id)
             folder.mkdir(parents=True, exist_ok=True)
-            sandbox = _Sandbox(sandbox_id, uid, ip, pod, folder)
+            sandbox = Sandbox(sandbox_id, uid, ip, pod, folder)
             if self.port_offset:
-                low = sorted({int(p.get("containerPort", 0)) for c in (pod.get("spec") or {}).get("containers") or []
-                              for p in c.get("ports") or [] if 0 < int(p.get("containerPort", 0) or 0) < 1024})
-                if low:
-                    moved = ", ".join(f"{p} -> {p + self.port_offset}" for p in low)
-                    sandbox.messages.append(("Normal", "PortsRemapped", (
-                        f"this node cannot bind ports below 1024 without privileges: on the pod IP {ip}, "
-                        f"ports {moved} (probes and Services follow)")))
+                sandbox.messages += remapped_ports_messages(pod, ip, self.port_offset)
             self._sandboxes[sandbox_id] = sandbox
             return SandboxInfo(sandbox_id, ip)
 
@@ -278,49 +245,13 @@ class ProcessRuntime(cri.ContainerRuntime):
 
     # --- images ---------------------------------------------------------------------------
 
-    def _resolve_image(self, text: str, pull_policy: str) -> tuple[_Image, bool]:
+    def _resolve_image(self, text: str, pull_policy: str) -> tuple[images.Image, bool]:
         """(the image, whether it was fetched now). Raises ImagePullError."""
-        try:
-            ref = reference.parse(text)
-        except reference.InvalidReference as exc:
-            raise ImagePullError("InvalidImageName",
-                                 f'Failed to apply default image tag "{text}": couldn\'t parse image name '
-                                 f'"{text}": {exc}') from None
-        known = builtin.lookup(ref)
-        if known is not None:
-            return _Image(ref.canonical, known.digest(), known.config(), known, known.size, False), False
-        local = self.images.resolve(ref.canonical)
-        fetched = False
-        if self.registry.serves(ref) and (local is None or pull_policy == "Always"):
-            if pull_policy == "Never" and local is None:
-                raise ImagePullError("ErrImageNeverPull",
-                                     f'Container image "{text}" is not present with pull policy of Never')
-            try:
-                local = self.registry.pull(self.images, ref.canonical)
-                fetched = True
-            except RegistryError as exc:
-                if local is None:
-                    raise ImagePullError("ErrImagePull", self._not_found(ref, str(exc))) from None
-        if local is None:
-            if pull_policy == "Never":
-                raise ImagePullError("ErrImageNeverPull",
-                                     f'Container image "{text}" is not present with pull policy of Never')
-            raise ImagePullError("ErrImagePull", self._not_found(ref, f"{ref.canonical}: not found"))
-        config = self.images.config(local)
-        label = ((config.get("config") or {}).get("Labels") or {}).get(builtin.LABEL_BUILTIN, "")
-        base = builtin.BUILTINS.get(label)
-        return _Image(ref.canonical, local, config, base, self.images.size(local), True), fetched
-
-    def _not_found(self, ref: reference.Reference, detail: str) -> str:
-        return (f'rpc error: code = NotFound desc = failed to pull and unpack image "{ref.canonical}": '
-                f'failed to resolve reference "{ref.canonical}": {detail} (the process runtime runs the '
-                f"built-in images {builtin.available()}, images made with \"minik8s image build\", "
-                f"and images pushed to the local registry {self.registry_host()})")
+        return images.resolve(self.images, self.registry, text, pull_policy)
 
     @staticmethod
     def registry_host() -> str:
-        from minik8s.images.registry import HOST
-        return HOST
+        return images.registry_host()
 
     def pull_image(self, image: str, pull_policy: str, pod: dict[str, Any] | None = None) -> PullResult:
         started = time.monotonic()
@@ -370,10 +301,10 @@ class ProcessRuntime(cri.ContainerRuntime):
         if folder.exists():
             shutil.rmtree(folder, ignore_errors=True)
         rootfs = folder / "rootfs"
-        self._lay_out(found, rootfs)
+        images.lay_out(self.images, found, rootfs)
         image_config = found.config.get("config") or {}
         workdir = str(container.get("workingDir") or image_config.get("WorkingDir") or "")
-        table = [(p, str(rootfs / p.lstrip("/"))) for p in _image_paths(image_config)]
+        table = [(p, str(rootfs / p.lstrip("/"))) for p in images.image_paths(image_config)]
         table.append(("/tmp", str(rootfs / "tmp")))
         if workdir and workdir != "/":
             table.append((workdir, str(rootfs / workdir.lstrip("/"))))
@@ -382,7 +313,7 @@ class ProcessRuntime(cri.ContainerRuntime):
         for path in (rootfs / "tmp", rootfs / "root", Path(mounts.host_path(workdir or "/"))):
             path.mkdir(parents=True, exist_ok=True)
         env = self._environment(pod, container, found, sandbox, mounts)
-        original = _argv(container, image_config, env)
+        original = commands.command_line(container, image_config, env)
         argv = [mounts.rewrite(a) for a in original]
         cwd = mounts.host_path(workdir) if workdir and workdir != "/" else str(rootfs)
         meta = pod.get("metadata") or {}
@@ -399,27 +330,13 @@ class ProcessRuntime(cri.ContainerRuntime):
             self._containers[container_id] = record
         return container_id
 
-    def _lay_out(self, found: _Image, rootfs: Path) -> None:
-        """The container's own copy of the image's files."""
-        rootfs.mkdir(parents=True, exist_ok=True)
-        if found.from_store:
-            self.images.unpack(found.image_id, rootfs)
-        if found.base is not None and not found.from_store:
-            for path, text in found.base.files.items():
-                target = rootfs / path.lstrip("/")
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_text(text)
-        if found.base is not None:
-            for folder in found.base.folders:
-                (rootfs / folder.lstrip("/")).mkdir(parents=True, exist_ok=True)
-
     def _guards(self) -> tuple[str, ...]:
         """Host paths that are never container paths: our state, the shims, Python and minik8s itself."""
         import sys
         return (str(self.state_dir), str(runtime_root()), sys.prefix, sys.base_prefix,
                 str(Path(builtin.__file__).resolve().parents[2]))
 
-    def _environment(self, pod: dict[str, Any], container: dict[str, Any], found: _Image, sandbox: _Sandbox,
+    def _environment(self, pod: dict[str, Any], container: dict[str, Any], found: images.Image, sandbox: Sandbox,
                      mounts: Mounts) -> dict[str, str]:
         image_env = list((found.config.get("config") or {}).get("Env") or [])
         declared = envs.container_env(pod, container, image_env, self._lookup, pod_ip=sandbox.ip,
@@ -452,7 +369,7 @@ class ProcessRuntime(cri.ContainerRuntime):
         if c.started_at is not None or c.finished_at is not None:
             raise RuntimeCallError(f"container {container_id} was already started")
         now = self.clock.now()
-        executable = _find_executable(c.argv[0] if c.argv else "", c.env["PATH"], c.mounts)
+        executable = commands.find_executable(c.argv[0] if c.argv else "", c.env["PATH"], c.mounts)
         if executable is None:
             why = "no such file or directory" if "/" in c.program else "executable file not found in $PATH"
             self._start_failed(c, now, f'exec: "{c.program}": {why}')
@@ -462,8 +379,8 @@ class ProcessRuntime(cri.ContainerRuntime):
             # Containers yield the CPU to the control plane (the kubelet starting the next pod),
             # as a node reserves CPU for system daemons (kube-reserved).
             argv = ["nice", "-n", str(NICE), *argv]
-        if _isolation() == "namespaces":
-            argv = _isolated(argv, c.env["HOSTNAME"])
+        if commands.isolation() == "namespaces":
+            argv = commands.isolated(argv, c.env["HOSTNAME"])
         c.log_file = open(c.log_path, "ab", buffering=0)
         try:
             c.popen = subprocess.Popen(argv, cwd=c.cwd, env=c.env, stdin=subprocess.DEVNULL, stdout=c.log_file,
@@ -612,26 +529,7 @@ class ProcessRuntime(cri.ContainerRuntime):
             self._refresh(c)
             if c.finished_at is not None or c.popen is None:
                 raise RuntimeCallError(f'container not running ("{c.name}")')
-        argv = [c.mounts.rewrite(str(a)) for a in command]
-        executable = _find_executable(argv[0] if argv else "", c.env["PATH"], c.mounts)
-        if executable is None:
-            name = command[0] if command else ""
-            return ExecResult(126, "", f'OCI runtime exec failed: exec failed: unable to start container process: '
-                                       f'exec: "{name}": executable file not found in $PATH: unknown')
-        argv[0] = executable
-        if _isolation() == "namespaces":
-            argv = _enter(c.popen.pid, argv)  # type: ignore[union-attr]
-        limit = timeout if timeout and timeout > 0 else EXEC_TIMEOUT_SECONDS
-        process = subprocess.Popen(argv, cwd=c.cwd, env=c.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                   stderr=subprocess.PIPE, start_new_session=True)
-        try:
-            out, err = process.communicate(timeout=limit)
-        except subprocess.TimeoutExpired:
-            supervisor.kill_session(process.pid, signal.SIGKILL)
-            process.communicate()
-            raise TimeoutError(f'command "{" ".join(command)}" timed out') from None
-        code = process.returncode
-        return ExecResult(128 - code if code < 0 else code, out.decode(errors="replace"), err.decode(errors="replace"))
+        return commands.exec_in(c.popen.pid, c.mounts, c.env, c.cwd, command, timeout)
 
     def stats(self, container_id: str) -> tuple[int, int]:
         c = self._get(container_id)
@@ -652,36 +550,11 @@ class ProcessRuntime(cri.ContainerRuntime):
 
     def probe_http(self, ip: str, port: int, path: str, scheme: str, headers: dict[str, str],
                    timeout: float) -> int:
-        url = f"{scheme.lower()}://{ip}:{port}{path}"
-        real = self.port_on_host(ip, port)
         source = (self.ips.node_ip, 0) if ip.startswith("127.") else None  # probes come from the node
-        if scheme.upper() == "HTTPS":
-            # Like the kubelet: HTTPS probes do not verify the certificate.
-            connection: http.client.HTTPConnection = http.client.HTTPSConnection(
-                ip, real, timeout=timeout, source_address=source, context=ssl._create_unverified_context())
-        else:
-            connection = http.client.HTTPConnection(ip, real, timeout=timeout, source_address=source)
-        sent = {"User-Agent": "kube-probe/1.32", "Accept": "*/*", **headers}
-        try:
-            connection.request("GET", path or "/", headers=sent)
-            return connection.getresponse().status
-        except ConnectionRefusedError:
-            raise ProbeError(f'Get "{url}": dial tcp {ip}:{port}: connect: connection refused') from None
-        except (TimeoutError, socket.timeout):
-            raise ProbeError(f'Get "{url}": context deadline exceeded (Client.Timeout exceeded while awaiting '
-                             "headers)") from None
-        except (OSError, http.client.HTTPException) as exc:
-            raise ProbeError(f'Get "{url}": {exc}') from None
-        finally:
-            connection.close()
+        return probes.http_get(ip, port, self.port_on_host(ip, port), source, path, scheme, headers, timeout)
 
     def probe_tcp(self, ip: str, port: int, timeout: float) -> bool:
-        try:
-            with socket.create_connection((ip, self.port_on_host(ip, port)), timeout=timeout):
-                return True
-        except OSError:
-            return False
-
+        return probes.tcp_open(ip, self.port_on_host(ip, port), timeout)
     # --- time and shutdown ----------------------------------------------------------------
 
     def next_event_time(self, container_ids: Iterable[str] | None = None) -> float | None:
@@ -735,64 +608,3 @@ class ProcessRuntime(cri.ContainerRuntime):
             shutil.rmtree(self._base_dir, ignore_errors=True)
 
 
-# --- helpers ---------------------------------------------------------------------------------
-
-
-def _image_paths(image_config: dict[str, Any]) -> list[str]:
-    import json
-
-    labels = image_config.get("Labels") or {}
-    try:
-        return [str(p) for p in json.loads(labels.get(builtin.LABEL_PATHS, "[]"))]
-    except ValueError:
-        return []
-
-
-def _argv(container: dict[str, Any], image_config: dict[str, Any], env: dict[str, str]) -> list[str]:
-    """What runs: upstream's rules for ``command``/``args`` against the image's ENTRYPOINT/CMD.
-
-    command given: command + args (the image's CMD is ignored); only args: ENTRYPOINT + args;
-    neither: ENTRYPOINT + CMD. ``$(VAR)`` in command and args expands from the environment."""
-    command = [str(a) for a in container.get("command") or []]
-    args = [str(a) for a in container.get("args") or []]
-    entrypoint = [str(a) for a in image_config.get("Entrypoint") or []]
-    cmd = [str(a) for a in image_config.get("Cmd") or []]
-    if command:
-        argv = command + args
-    elif args:
-        argv = entrypoint + args
-    else:
-        argv = entrypoint + cmd
-    return [envs.expand(a, env) for a in argv]
-
-
-def _find_executable(name: str, path: str, mounts: Mounts) -> str | None:
-    """``exec``'s lookup: a name with a slash is a path (through the mounts), else searched in PATH."""
-    if not name:
-        return None
-    if "/" in name:
-        candidate = mounts.host_path(name)
-        return candidate if os.path.isfile(candidate) and os.access(candidate, os.X_OK) else None
-    return shutil.which(name, path=os.pathsep.join(mounts.host_path(p) for p in path.split(os.pathsep)))
-
-
-def _isolated(argv: list[str], hostname: str) -> list[str]:
-    """New PID, UTS and mount namespaces: the container is PID 1 and its host name is the pod's."""
-    unshare = ["unshare", "--pid", "--fork", "--mount-proc", "--uts", "--kill-child"]
-    if os.geteuid() != 0:
-        unshare.append("--map-root-user")
-    # The system's hostname binary, not the image's ``hostname`` (which only prints $HOSTNAME).
-    setter = shutil.which("hostname", path="/usr/bin:/bin") or "hostname"
-    return [*unshare, "/bin/sh", "-c", f'{setter} "$0" 2>/dev/null; exec "$@"', hostname, *argv]
-
-
-def _enter(pid: int, argv: list[str]) -> list[str]:
-    """Run an exec inside a container started by :func:`_isolated` (its first child is the PID 1)."""
-    try:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    except OSError:
-        return argv
-    if not children:
-        return argv
-    user = ["--user", "--preserve-credentials"] if os.geteuid() != 0 else []
-    return ["nsenter", "--target", children[0], "--pid", "--uts", "--mount", *user, "--", *argv]

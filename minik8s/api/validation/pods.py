@@ -1,0 +1,175 @@
+"""Pods: the rules for a pod spec, a pod template, and what a pod update may change.
+
+Upstream's ``ValidatePodSpec``: volumes with unique DNS-1123 label names and
+exactly one source each, the containers (:mod:`minik8s.api.validation.containers`),
+restart and DNS policies, node selector, grace period and deadline, service
+account, hostname, and tolerations. Workloads validate their pod template with
+the same rules (``ValidatePodTemplateSpec``). A pod is almost immutable once
+created: an update may change only container images, ``activeDeadlineSeconds``,
+add tolerations, and fix a negative grace period.
+
+Interface:
+    validate_pod_spec(spec, path="spec") -> Errors
+    validate_pod_template(template, path) -> Errors
+    POD_UPDATE_MSG                       # the Forbidden message of a refused pod update
+    (package-private: _pod(obj) and _pod_update(new, old), called by validate's dispatch table)
+
+Invariants: never raises, never modifies its input (a pod update is compared on a copy).
+
+Taught in chapter 4 (Pods).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from minik8s.api import schema
+from minik8s.api.errors import duplicate, forbidden_field, invalid_value, required
+from minik8s.api.validation.containers import _containers
+from minik8s.api.validation.fields import (Errors, Obj, _dicts, _enum, _int, _list, _map, _nonnegative, _str,
+                                           _unsupported, _validate_labels)
+from minik8s.api.validation.meta import validate_annotations
+from minik8s.api.validation.names import _qualified_name, is_dns1123_label, is_dns1123_subdomain
+
+POD_UPDATABLE_FIELDS = ("`spec.containers[*].image`", "`spec.initContainers[*].image`",
+                        "`spec.activeDeadlineSeconds`",
+                        "`spec.tolerations` (only additions to existing tolerations)",
+                        "`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)")
+POD_UPDATE_MSG = "pod updates may not change fields other than " + ",".join(POD_UPDATABLE_FIELDS)
+
+_RESTART_POLICIES = ("Always", "OnFailure", "Never")
+_DNS_POLICIES = ("ClusterFirstWithHostNet", "ClusterFirst", "Default", "None")
+_TOLERATION_OPERATORS = ("Equal", "Exists")
+_TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
+
+# --- volumes ---------------------------------------------------------------------------------------
+
+
+def _volumes(spec: Obj, path: str) -> tuple[Errors, set[str]]:
+    errs: Errors = []
+    names: set[str] = set()
+    sources = [k for k in schema.fields("V1Volume") if k != "name"]
+    for i, volume in _dicts(spec, "volumes"):
+        p = f"{path}.volumes[{i}]"
+        name = _str(volume, "name")
+        if not name:
+            errs.append(required(f"{p}.name"))
+        else:
+            errs += [invalid_value(f"{p}.name", name, m) for m in is_dns1123_label(name)]
+            if name in names:
+                errs.append(duplicate(f"{p}.name", name))
+            names.add(name)
+        errs += _volume_source(volume, sources, p)
+    return errs, names
+
+
+def _volume_source(volume: Obj, sources: list[str], path: str) -> Errors:
+    present = [k for k in sources if volume.get(k) is not None]
+    if not present:
+        return [required(path, "must specify a volume type")]
+    errs = [forbidden_field(f"{path}.{k}", "may not specify more than 1 volume type") for k in present[1:]]
+    kind, body = present[0], volume.get(present[0])
+    body = body if isinstance(body, dict) else {}
+    needed = {"configMap": "name", "secret": "secretName", "hostPath": "path",
+              "persistentVolumeClaim": "claimName", "nfs": "server"}
+    if kind in needed and not _str(body, needed[kind]):
+        errs.append(required(f"{path}.{kind}.{needed[kind]}"))
+    mode = _int(body, "defaultMode")
+    if kind in ("configMap", "secret", "downwardAPI", "projected") and mode is not None and not 0 <= mode <= 0o777:
+        errs.append(invalid_value(f"{path}.{kind}.defaultMode", mode,
+                                  "must be a number between 0 and 0777 (octal), both inclusive"))
+    return errs
+
+
+# --- pod specs --------------------------------------------------------------------------------------
+
+
+def validate_pod_spec(spec: Any, path: str = "spec") -> Errors:
+    """Upstream ``ValidatePodSpec``, for Pods and for the templates of workloads."""
+    spec = spec if isinstance(spec, dict) else {}
+    volume_errs, volumes = _volumes(spec, path)
+    errs = volume_errs + _containers(spec, path, volumes)
+    errs += _enum(spec, "restartPolicy", f"{path}.restartPolicy", _RESTART_POLICIES)
+    errs += _enum(spec, "dnsPolicy", f"{path}.dnsPolicy", _DNS_POLICIES)
+    if _str(spec, "dnsPolicy") == "None" and spec.get("dnsConfig") is None:
+        errs.append(required(f"{path}.dnsConfig", "must provide `dnsConfig` when `dnsPolicy` is None"))
+    errs += _validate_labels(spec.get("nodeSelector"), f"{path}.nodeSelector")
+    errs += _nonnegative(spec, "terminationGracePeriodSeconds", f"{path}.terminationGracePeriodSeconds")
+    deadline = _int(spec, "activeDeadlineSeconds")
+    if deadline is not None and not 1 <= deadline <= 2**31 - 1:
+        errs.append(invalid_value(f"{path}.activeDeadlineSeconds", deadline,
+                                  "must be between 1 and 2147483647, inclusive"))
+    account = _str(spec, "serviceAccountName")
+    if account:
+        errs += [invalid_value(f"{path}.serviceAccountName", account, m) for m in is_dns1123_subdomain(account)]
+    for key in ("hostname", "subdomain"):
+        value = _str(spec, key)
+        if value:
+            errs += [invalid_value(f"{path}.{key}", value, m) for m in is_dns1123_label(value)]
+    errs += _tolerations(spec, f"{path}.tolerations")
+    return errs
+
+
+def _tolerations(spec: Obj, path: str) -> Errors:
+    errs: Errors = []
+    for i, toleration in _dicts(spec, "tolerations"):
+        p = f"{path}[{i}]"
+        key, operator = _str(toleration, "key"), _str(toleration, "operator") or "Equal"
+        if key:
+            errs += [invalid_value(f"{p}.key", key, m) for m in _qualified_name(key)]
+        elif operator != "Exists":
+            errs.append(invalid_value(f"{p}.operator", operator,
+                                      "operator must be Exists when `key` is empty, which means \"match all "
+                                      "values and all keys\""))
+        if operator not in _TOLERATION_OPERATORS:
+            errs.append(_unsupported(f"{p}.operator", operator, _TOLERATION_OPERATORS))
+        elif operator == "Exists" and _str(toleration, "value"):
+            errs.append(invalid_value(f"{p}.operator", _str(toleration, "value"),
+                                      "value must be empty when `operator` is 'Exists'"))
+        effect = _str(toleration, "effect")
+        if effect and effect not in _TAINT_EFFECTS:
+            errs.append(_unsupported(f"{p}.effect", effect, _TAINT_EFFECTS))
+        if toleration.get("tolerationSeconds") is not None and effect != "NoExecute":
+            errs.append(invalid_value(f"{p}.effect", effect,
+                                      "effect must be 'NoExecute' when `tolerationSeconds` is set"))
+    return errs
+
+
+def validate_pod_template(template: Any, path: str) -> Errors:
+    """Upstream ``ValidatePodTemplateSpec``: labels, annotations and the pod spec."""
+    template = template if isinstance(template, dict) else {}
+    meta = _map(template, "metadata")
+    errs = _validate_labels(meta.get("labels"), f"{path}.metadata.labels")
+    errs += validate_annotations(meta.get("annotations"), f"{path}.metadata.annotations")
+    errs += validate_pod_spec(template.get("spec"), f"{path}.spec")
+    if _list(_map(template, "spec"), "ephemeralContainers"):
+        errs.append(forbidden_field(f"{path}.spec.ephemeralContainers",
+                                    "ephemeral containers not allowed in pod template"))
+    return errs
+
+
+def _pod(pod: Obj) -> Errors:
+    return validate_pod_spec(pod.get("spec"))
+
+
+def _pod_update(new: Obj, old: Obj) -> Errors:
+    """Only images, activeDeadlineSeconds, added tolerations and a fixed-up grace period may change."""
+    new_spec, old_spec = _map(new, "spec"), _map(old, "spec")
+    munged = dict(new_spec)
+    for key in ("initContainers", "containers"):
+        olds = _list(old_spec, key)
+        news = _list(new_spec, key)
+        if len(olds) == len(news) and key in new_spec:
+            munged[key] = [({**n, "image": o.get("image")} if isinstance(n, dict) and isinstance(o, dict) else n)
+                           for n, o in zip(news, olds)]
+    munged["activeDeadlineSeconds"] = old_spec.get("activeDeadlineSeconds")
+    old_tolerations = _list(old_spec, "tolerations")
+    if all(t in _list(new_spec, "tolerations") for t in old_tolerations):
+        munged["tolerations"] = old_spec.get("tolerations")
+    old_grace = _int(old_spec, "terminationGracePeriodSeconds")
+    if old_grace is not None and old_grace < 0 and _int(new_spec, "terminationGracePeriodSeconds") == 1:
+        munged["terminationGracePeriodSeconds"] = old_spec.get("terminationGracePeriodSeconds")
+    munged = {k: v for k, v in munged.items() if v is not None}
+    if munged != {k: v for k, v in old_spec.items() if v is not None}:
+        return [forbidden_field("spec", POD_UPDATE_MSG)]
+    return []

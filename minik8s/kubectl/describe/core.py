@@ -1,0 +1,196 @@
+"""``kubectl describe`` for the other core/v1 kinds: Service, Namespace, ConfigMap, Secret,
+PersistentVolume and PersistentVolumeClaim.
+
+A Service shows its endpoints per port (from the Endpoints object of the same name);
+a Namespace its ResourceQuotas and LimitRanges; a ConfigMap its data in full; a Secret
+only the size of each value (never the value, except a service account's token);
+a PersistentVolume its claim and source; a claim the pods that use it.
+
+Interface:
+    describe_service(client, svc, now) -> str
+    describe_namespace(client, ns, now) -> str
+    describe_configmap(client, cm, now) -> str
+    describe_secret(client, secret, now) -> str
+    describe_pv(client, pv, now) -> str
+    describe_pvc(client, pvc, now) -> str
+
+Taught in chapter 3 (kubectl and describing objects) and chapter 6 (namespaces); the
+chapters on services, configuration and storage use them.
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+from typing import Any
+
+from minik8s.api.duration import age
+from minik8s.api.errors import StatusError
+from minik8s.apiserver.tables import access_modes, format_endpoints, format_labels
+from minik8s.kubectl.describe.pods import _volume_source
+from minik8s.kubectl.describe.writer import (ENDPOINTS, LIMITRANGES, PODS, RESOURCEQUOTAS, Obj, _annotations,
+                                             _go_list, _header, _labels, _meta, _spec, _status, _Writer,
+                                             describe_events, search_events)
+
+
+def _service_endpoints(endpoints: Obj | None, port_name: str) -> str:
+    if endpoints is None:
+        return "<none>"
+    text = format_endpoints(endpoints, {port_name})
+    return "" if text == "<none>" else text
+
+
+def describe_service(client: Any, svc: Obj, now: datetime) -> str:
+    w, spec = _Writer(), _spec(svc)
+    _header(w, svc)
+    _labels(w, "Labels", _meta(svc).get("labels"))
+    _annotations(w, "Annotations", _meta(svc).get("annotations"))
+    w.write(0, f"Selector:\t{format_labels(spec.get('selector'))}\n")
+    w.write(0, f"Type:\t{spec.get('type', 'ClusterIP')}\n")
+    if spec.get("ipFamilyPolicy"):
+        w.write(0, f"IP Family Policy:\t{spec['ipFamilyPolicy']}\n")
+    w.write(0, f"IP Families:\t{','.join(spec.get('ipFamilies') or []) or '<none>'}\n")
+    w.write(0, f"IP:\t{spec.get('clusterIP', '')}\n")
+    w.write(0, f"IPs:\t{','.join(spec.get('clusterIPs') or []) or '<none>'}\n")
+    if spec.get("externalIPs"):
+        w.write(0, f"External IPs:\t{','.join(spec['externalIPs'])}\n")
+    if spec.get("externalName"):
+        w.write(0, f"External Name:\t{spec['externalName']}\n")
+    try:
+        endpoints: Obj | None = client.get(ENDPOINTS, _meta(svc).get("name"), _meta(svc).get("namespace"))
+    except StatusError:
+        endpoints = None
+    for port in spec.get("ports") or []:
+        name, proto = port.get("name") or "<unset>", port.get("protocol", "TCP")
+        w.write(0, f"Port:\t{name}\t{port.get('port')}/{proto}\n")
+        w.write(0, f"TargetPort:\t{port.get('targetPort', port.get('port'))}/{proto}\n")
+        if port.get("nodePort"):
+            w.write(0, f"NodePort:\t{name}\t{port['nodePort']}/{proto}\n")
+        w.write(0, f"Endpoints:\t{_service_endpoints(endpoints, port.get('name', ''))}\n")
+    w.write(0, f"Session Affinity:\t{spec.get('sessionAffinity', 'None')}\n")
+    if spec.get("externalTrafficPolicy"):
+        w.write(0, f"External Traffic Policy:\t{spec['externalTrafficPolicy']}\n")
+    if spec.get("internalTrafficPolicy"):
+        w.write(0, f"Internal Traffic Policy:\t{spec['internalTrafficPolicy']}\n")
+    describe_events(w, search_events(client, svc), now)
+    return w.text()
+
+
+def describe_namespace(client: Any, ns: Obj, now: datetime) -> str:
+    w, name = _Writer(), _meta(ns).get("name")
+    _header(w, ns, namespace=False)
+    _labels(w, "Labels", _meta(ns).get("labels"))
+    _annotations(w, "Annotations", _meta(ns).get("annotations"))
+    w.write(0, f"Status:\t{_status(ns).get('phase', '')}\n")
+    quotas = sorted(client.list(RESOURCEQUOTAS, name).get("items") or [], key=lambda q: _meta(q).get("name", ""))
+    w.write(0, "\n")
+    if not quotas:
+        w.write(0, "No resource quota.\n")
+    else:
+        w.write(0, "Resource Quotas\n")
+        for quota in quotas:
+            w.write(1, f"Name:\t{_meta(quota).get('name')}\n")
+            w.write(1, "Resource\tUsed\tHard\n")
+            w.write(1, "--------\t---\t---\n")
+            hard, used = _status(quota).get("hard") or {}, _status(quota).get("used") or {}
+            for resource_name in sorted(hard):
+                w.write(1, f"{resource_name}\t{used.get(resource_name, '0')}\t{hard[resource_name]}\n")
+    limits = client.list(LIMITRANGES, name).get("items") or []
+    w.write(0, "\n")
+    if not limits:
+        w.write(0, "No LimitRange resource.\n")
+    else:
+        w.write(0, "Resource Limits\n Type\tResource\tMin\tMax\tDefault Request\tDefault Limit\t"
+                   "Max Limit/Request Ratio\n")
+        w.write(0, " ----\t--------\t---\t---\t---------------\t-------------\t-----------------------\n")
+        for limit_range in limits:
+            for item in _spec(limit_range).get("limits") or []:
+                keys = ("min", "max", "defaultRequest", "default", "maxLimitRequestRatio")
+                names = sorted({n for k in keys for n in (item.get(k) or {})})
+                for res_name in names:
+                    values = "\t".join(str((item.get(k) or {}).get(res_name, "-")) for k in keys)
+                    w.write(0, f" {item.get('type')}\t{res_name}\t{values}\n")
+    return w.text()
+
+
+def describe_configmap(client: Any, cm: Obj, now: datetime) -> str:
+    w = _Writer()
+    _header(w, cm)
+    _labels(w, "Labels", _meta(cm).get("labels"))
+    _annotations(w, "Annotations", _meta(cm).get("annotations"))
+    w.write(0, "\nData\n====\n")
+    for key, value in sorted((cm.get("data") or {}).items()):
+        w.write(0, f"{key}:\n----\n{value}\n\n")
+    w.write(0, "\nBinaryData\n====\n")
+    for key, value in sorted((cm.get("binaryData") or {}).items()):
+        w.write(0, f"{key}: {len(base64.b64decode(value))} bytes\n")
+    w.write(0, "\n")
+    describe_events(w, search_events(client, cm), now)
+    return w.text()
+
+
+def describe_secret(client: Any, secret: Obj, now: datetime) -> str:
+    del client, now  # upstream shows no events for secrets
+    w = _Writer()
+    _header(w, secret)
+    _labels(w, "Labels", _meta(secret).get("labels"))
+    _annotations(w, "Annotations", _meta(secret).get("annotations"))
+    w.write(0, f"\nType:\t{secret.get('type', 'Opaque')}\n")
+    w.write(0, "\nData\n====\n")
+    for key, value in sorted((secret.get("data") or {}).items()):
+        raw = base64.b64decode(value)
+        if key == "token" and secret.get("type") == "kubernetes.io/service-account-token":
+            w.write(0, f"{key}:\t{raw.decode(errors='replace')}\n")
+        else:
+            w.write(0, f"{key}:\t{len(raw)} bytes\n")
+    return w.text()
+
+
+def describe_pv(client: Any, pv: Obj, now: datetime) -> str:
+    w, spec, status, meta = _Writer(), _spec(pv), _status(pv), _meta(pv)
+    _header(w, pv, namespace=False)
+    _labels(w, "Labels", meta.get("labels"))
+    _annotations(w, "Annotations", meta.get("annotations"))
+    w.write(0, f"Finalizers:\t{_go_list(meta.get('finalizers'))}\n")
+    w.write(0, f"StorageClass:\t{spec.get('storageClassName', '')}\n")
+    phase = "Terminating (lasts " + age(meta["deletionTimestamp"], now) + ")" if meta.get("deletionTimestamp") \
+        else status.get("phase", "")
+    w.write(0, f"Status:\t{phase}\n")
+    claim = spec.get("claimRef")
+    w.write(0, f"Claim:\t{claim.get('namespace', '')}/{claim.get('name', '')}\n" if claim else "Claim:\t\n")
+    w.write(0, f"Reclaim Policy:\t{spec.get('persistentVolumeReclaimPolicy', '')}\n")
+    w.write(0, f"Access Modes:\t{access_modes(spec.get('accessModes'))}\n")
+    w.write(0, f"VolumeMode:\t{spec.get('volumeMode', 'Filesystem')}\n")
+    w.write(0, f"Capacity:\t{(spec.get('capacity') or {}).get('storage', '')}\n")
+    w.write(0, "Node Affinity:\t<none>\n" if not spec.get("nodeAffinity") else "Node Affinity:\t\n")
+    w.write(0, f"Message:\t{status.get('message', '')}\n")
+    w.write(0, "Source:\n")
+    w.write(2, _volume_source(spec))
+    describe_events(w, search_events(client, pv), now)
+    return w.text()
+
+
+def describe_pvc(client: Any, pvc: Obj, now: datetime) -> str:
+    w, spec, status, meta = _Writer(), _spec(pvc), _status(pvc), _meta(pvc)
+    _header(w, pvc)
+    w.write(0, f"StorageClass:\t{spec.get('storageClassName', '')}\n")
+    phase = "Terminating (lasts " + age(meta["deletionTimestamp"], now) + ")" if meta.get("deletionTimestamp") \
+        else status.get("phase", "")
+    w.write(0, f"Status:\t{phase}\n")
+    w.write(0, f"Volume:\t{spec.get('volumeName', '')}\n")
+    _labels(w, "Labels", meta.get("labels"))
+    _annotations(w, "Annotations", meta.get("annotations"))
+    w.write(0, f"Finalizers:\t{_go_list(meta.get('finalizers'))}\n")
+    bound = bool(spec.get("volumeName"))
+    w.write(0, f"Capacity:\t{(status.get('capacity') or {}).get('storage', '') if bound else ''}\n")
+    w.write(0, f"Access Modes:\t{access_modes(status.get('accessModes')) if bound else ''}\n")
+    if spec.get("volumeMode"):
+        w.write(0, f"VolumeMode:\t{spec['volumeMode']}\n")
+    pods = client.list(PODS, meta.get("namespace")).get("items") or []
+    users = sorted(_meta(p).get("name", "") for p in pods
+                   if any((v.get("persistentVolumeClaim") or {}).get("claimName") == meta.get("name")
+                          for v in _spec(p).get("volumes") or []))
+    w.write(0, "Used By:\t")
+    w.write(0, "<none>\n" if not users else "".join(("\t" if i else "") + f"{u}\n" for i, u in enumerate(users)))
+    describe_events(w, search_events(client, pvc), now)
+    return w.text()
