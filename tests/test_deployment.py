@@ -312,7 +312,7 @@ def test_scaling_mid_rollout_is_proportional(cluster):
     cluster.kubectl("scale deploy/nginx --replicas=20")
     rss = replica_sets(cluster)
     assert sum(ro.spec_replicas(rs) for rs in rss) == 23  # 20 + maxSurge 3 (absolute)
-    assert all(ro.annotations(rs)[ro.DESIRED_REPLICAS] == "20" for rs in rss if ro.spec_replicas(rs))
+    assert all(ro.annotations_of(rs)[ro.DESIRED_REPLICAS] == "20" for rs in rss if ro.spec_replicas(rs))
     cluster.advance(300)
     assert rolled_out(cluster)
     assert [ro.spec_replicas(rs) for rs in replica_sets(cluster)] == [0, 20]

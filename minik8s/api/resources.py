@@ -11,7 +11,8 @@ Interface:
     lookup("deploy")                # by plural, singular, short name or kind (case-insensitive),
     lookup("deployments.apps")      #   optionally qualified by group
     by_kind("apps/v1", "Deployment")
-    by_plural("apps", "v1", "deployments")
+    by_plural("apps", "v1", "deployments")      # None when it does not exist
+    get("apps", "v1", "deployments")            # a KeyError when it does not exist
     resource.path(namespace, name, subresource)   # the REST path
 
 Invariant: (group, plural) is unique, and so is (apiVersion, kind).
@@ -153,6 +154,14 @@ def groups() -> list[tuple[str, str]]:
 
 def by_plural(group: str, version: str, plural: str) -> Resource | None:
     return _BY_PLURAL.get((group, version, plural))
+
+
+def get(group: str, version: str, plural: str) -> Resource:
+    """A resource that must exist (for the constants modules keep, e.g. ``PODS = get("", "v1", "pods")``)."""
+    found = _BY_PLURAL.get((group, version, plural))
+    if found is None:
+        raise KeyError(f"no resource {plural!r} in {group or 'core'}/{version}")
+    return found
 
 
 def by_kind(api_version: str, kind: str) -> Resource | None:

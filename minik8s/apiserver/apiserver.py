@@ -26,6 +26,7 @@ Taught in chapter 2 (architecture) and chapter 3 (kubectl and objects).
 
 from __future__ import annotations
 
+import builtins
 import base64
 import random
 import threading
@@ -44,10 +45,10 @@ from minik8s.apiserver.nodeproxy import NodeConnections
 from minik8s.clock import Clock, RealClock, new_uid, random_suffix, rfc3339
 from minik8s.store import (AlreadyExistsError, CompactedError, ConflictError, Event, Store)
 
-NAMESPACES = resources.by_plural("", "v1", "namespaces")
-PODS = resources.by_plural("", "v1", "pods")
-NODES = resources.by_plural("", "v1", "nodes")
-STORAGE_CLASSES = resources.by_plural("storage.k8s.io", "v1", "storageclasses")
+NAMESPACES = resources.get("", "v1", "namespaces")
+PODS = resources.get("", "v1", "pods")
+NODES = resources.get("", "v1", "nodes")
+STORAGE_CLASSES = resources.get("storage.k8s.io", "v1", "storageclasses")
 assert NAMESPACES and PODS and NODES and STORAGE_CLASSES
 
 # The namespaces every cluster starts with.
@@ -466,7 +467,7 @@ class APIServer:
         """``GET pods/{name}/log``: the container's output, read from the pod's node."""
         return self.nodes.logs(self.get(PODS, namespace, name), container, previous, tail_lines)
 
-    def pod_exec(self, namespace: str | None, name: str, container: str | None, command: list[str]) -> Any:
+    def pod_exec(self, namespace: str | None, name: str, container: str | None, command: builtins.list[str]) -> Any:
         """``pods/{name}/exec``: run a command in a container on the pod's node (an ExecResult)."""
         if not command:
             raise errors.bad_request("you must specify at least 1 command")

@@ -30,6 +30,7 @@ A :class:`Watch` is an iterator of ``{"type": "ADDED"|"MODIFIED"|"DELETED"|"BOOK
 
 from __future__ import annotations
 
+import builtins
 from typing import Any, Iterator, Protocol
 
 from minik8s.api.resources import Resource
@@ -79,7 +80,7 @@ class Client(Protocol):
     def logs(self, name: str, namespace: str | None = None, *, container: str | None = None, previous: bool = False,
              tail_lines: int | None = None) -> str: ...
 
-    def exec(self, name: str, command: list[str], namespace: str | None = None, *,
+    def exec(self, name: str, command: builtins.list[str], namespace: str | None = None, *,
              container: str | None = None) -> tuple[int, str, str]: ...
 
     def request(self, method: str, path: str, *, query: dict[str, str] | None = None, body: bytes | None = None,

@@ -10,6 +10,7 @@ streamed ``?watch=true`` response read line by line.
 
 from __future__ import annotations
 
+import builtins
 import threading
 from typing import Any, Iterator
 from urllib.parse import urlencode
@@ -177,14 +178,14 @@ class HTTPClient:
             raise _error(response)
         yield from response.stream(1024, decode_content=True)
 
-    def exec(self, name: str, command: list[str], namespace: str | None = None, *,
+    def exec(self, name: str, command: builtins.list[str], namespace: str | None = None, *,
              container: str | None = None) -> tuple[int, str, str]:
         """``kubectl exec`` over the channel.k8s.io WebSocket protocol."""
         import asyncio
 
         return asyncio.run(self._exec(name, command, namespace or "default", container))
 
-    async def _exec(self, name: str, command: list[str], namespace: str,
+    async def _exec(self, name: str, command: builtins.list[str], namespace: str,
                     container: str | None) -> tuple[int, str, str]:
         import aiohttp
 

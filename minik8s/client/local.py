@@ -8,6 +8,7 @@ are fresh copies: changing them changes nothing until they are written back.
 
 from __future__ import annotations
 
+import builtins
 import queue
 import threading
 from datetime import datetime, timezone
@@ -124,7 +125,7 @@ class LocalClient:
              tail_lines: int | None = None) -> str:
         return self.api.pod_logs(namespace, name, container=container, previous=previous, tail_lines=tail_lines)
 
-    def exec(self, name: str, command: list[str], namespace: str | None = None, *,
+    def exec(self, name: str, command: builtins.list[str], namespace: str | None = None, *,
              container: str | None = None) -> tuple[int, str, str]:
         result = self.api.pod_exec(namespace, name, container, command)
         return result.exit_code, result.stdout, result.stderr

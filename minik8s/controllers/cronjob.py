@@ -57,7 +57,7 @@ from minik8s.controllers.controller import Controller
 from minik8s.controllers.job import JOBS, condition, is_finished
 from minik8s.controllers.podcontrol import controller_of, controller_ref
 
-CRONJOBS = resources.by_plural("batch", "v1", "cronjobs")
+CRONJOBS = resources.get("batch", "v1", "cronjobs")
 assert CRONJOBS is not None
 
 SCHEDULED_TIMESTAMP = "batch.kubernetes.io/cronjob-scheduled-timestamp"

@@ -59,9 +59,9 @@ from minik8s.controllers.controller import Context, Controller, object_key
 from minik8s.controllers.podcontrol import (PodControl, controller_of, is_pod_available, is_pod_ready,
                                             pod_ready_since)
 
-DAEMONSETS = resources.by_plural("apps", "v1", "daemonsets")
-PODS = resources.by_plural("", "v1", "pods")
-NODES = resources.by_plural("", "v1", "nodes")
+DAEMONSETS = resources.get("apps", "v1", "daemonsets")
+PODS = resources.get("", "v1", "pods")
+NODES = resources.get("", "v1", "nodes")
 assert DAEMONSETS is not None and PODS is not None and NODES is not None
 REVISIONS = history.REVISIONS
 

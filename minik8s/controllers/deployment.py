@@ -49,9 +49,9 @@ from minik8s.controllers import rollout as ro
 from minik8s.controllers.controller import Controller
 from minik8s.controllers.podcontrol import claim, controller_of, controller_ref
 
-DEPLOYMENTS = resources.by_plural("apps", "v1", "deployments")
-REPLICASETS = resources.by_plural("apps", "v1", "replicasets")
-PODS = resources.by_plural("", "v1", "pods")
+DEPLOYMENTS = resources.get("apps", "v1", "deployments")
+REPLICASETS = resources.get("apps", "v1", "replicasets")
+PODS = resources.get("", "v1", "pods")
 assert DEPLOYMENTS is not None and REPLICASETS is not None and PODS is not None
 
 Obj = dict[str, Any]
@@ -163,7 +163,7 @@ class DeploymentController(Controller):
         """A ReplicaSet was sized for a different number of replicas than the deployment now wants."""
         new_rs, old_rss = self._all_replica_sets(d, rss, create=False)
         for rs in ro.active(old_rss + [new_rs]):
-            desired = ro.annotations(rs).get(ro.DESIRED_REPLICAS)
+            desired = ro.annotations_of(rs).get(ro.DESIRED_REPLICAS)
             if desired is not None and desired.isdigit() and int(desired) != ro.spec_replicas(d):
                 return True
         return False
@@ -212,7 +212,7 @@ class DeploymentController(Controller):
             if changed or (rs["spec"].get("minReadySeconds") or 0) != min_ready:
                 rs["spec"]["minReadySeconds"] = min_ready
                 return self.client.update(REPLICASETS, rs, rs["metadata"]["namespace"])
-            self._set_revision(d, ro.annotations(rs).get(ro.REVISION, ""))
+            self._set_revision(d, ro.annotations_of(rs).get(ro.REVISION, ""))
             if ro.has_progress_deadline(d) and ro.get_condition(_status(d), "Progressing") is None:
                 status = deep_copy(_status(d))
                 ro.set_condition(status, ro.new_condition("Progressing", "True", ro.FOUND_NEW_RS_REASON,
@@ -288,7 +288,7 @@ class DeploymentController(Controller):
 
     def _set_revision(self, d: Obj, revision: str) -> None:
         """Copy the new ReplicaSet's revision onto the deployment (see "How minik8s differs")."""
-        if not revision or ro.annotations(d).get(ro.REVISION) == revision:
+        if not revision or ro.annotations_of(d).get(ro.REVISION) == revision:
             return
         patched = self.client.patch(DEPLOYMENTS, d["metadata"]["name"],
                                     {"metadata": {"annotations": {ro.REVISION: revision},

@@ -20,7 +20,7 @@ from minik8s.api.errors import StatusError
 from minik8s.client.base import Client
 from minik8s.clock import Clock, rfc3339
 
-EVENTS = resources.by_plural("", "v1", "events")
+EVENTS = resources.get("", "v1", "events")
 assert EVENTS is not None
 
 

@@ -49,7 +49,7 @@ from minik8s.client.base import Client
 from minik8s.controllers.hashing import revision_hash, safe_encode, template_hash  # noqa: F401 (re-exported)
 from minik8s.controllers.podcontrol import controller_ref
 
-REVISIONS = resources.by_plural("apps", "v1", "controllerrevisions")
+REVISIONS = resources.get("apps", "v1", "controllerrevisions")
 assert REVISIONS is not None
 
 # The label upstream's history package puts on every ControllerRevision it creates.

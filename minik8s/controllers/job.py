@@ -68,8 +68,8 @@ from minik8s.controllers.controller import Controller
 from minik8s.controllers.podcontrol import (Expectations, PodControl, controller_of, is_pod_active, is_pod_ready,
                                             pod_key)
 
-JOBS = resources.by_plural("batch", "v1", "jobs")
-PODS = resources.by_plural("", "v1", "pods")
+JOBS = resources.get("batch", "v1", "jobs")
+PODS = resources.get("", "v1", "pods")
 assert JOBS is not None and PODS is not None
 
 TRACKING_FINALIZER = "batch.kubernetes.io/job-tracking"

@@ -17,7 +17,7 @@ from minik8s.api import resources
 from minik8s.api.errors import StatusError
 from minik8s.controllers.controller import Controller
 
-NAMESPACES = resources.by_plural("", "v1", "namespaces")
+NAMESPACES = resources.get("", "v1", "namespaces")
 assert NAMESPACES is not None
 
 # How often to look again while objects are still going away.

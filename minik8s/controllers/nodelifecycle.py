@@ -32,9 +32,9 @@ from minik8s.api.resources import Resource
 from minik8s.clock import parse_rfc3339, rfc3339
 from minik8s.controllers.controller import Controller
 
-NODES = resources.by_plural("", "v1", "nodes")
-PODS = resources.by_plural("", "v1", "pods")
-LEASES = resources.by_plural("coordination.k8s.io", "v1", "leases")
+NODES = resources.get("", "v1", "nodes")
+PODS = resources.get("", "v1", "pods")
+LEASES = resources.get("coordination.k8s.io", "v1", "leases")
 assert NODES is not None and PODS is not None and LEASES is not None
 
 NODE_LEASE_NAMESPACE = "kube-node-lease"

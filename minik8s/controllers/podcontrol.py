@@ -56,7 +56,7 @@ from minik8s.client.base import Client
 from minik8s.clock import Clock, parse_rfc3339
 from minik8s.controllers.events import EventRecorder
 
-PODS = resources.by_plural("", "v1", "pods")
+PODS = resources.get("", "v1", "pods")
 assert PODS is not None
 
 # Upstream's ExpectationsTimeout: expectations older than this are presumed lost (a missed watch event).

@@ -49,8 +49,8 @@ from minik8s.controllers.controller import Context, Controller
 from minik8s.controllers.podcontrol import (Expectations, PodControl, controller_of, is_pod_active,
                                             is_pod_available, is_pod_ready, pod_key, pod_ready_since)
 
-PODS = resources.by_plural("", "v1", "pods")
-REPLICASETS = resources.by_plural("apps", "v1", "replicasets")
+PODS = resources.get("", "v1", "pods")
+REPLICASETS = resources.get("apps", "v1", "replicasets")
 assert PODS is not None and REPLICASETS is not None
 
 # Upstream's BurstReplicas: the most pods one sync creates or deletes.

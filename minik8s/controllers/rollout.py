@@ -86,13 +86,13 @@ def status_of(obj: Obj, field: str) -> int:
     return int((obj.get("status") or {}).get(field) or 0)
 
 
-def annotations(obj: Obj) -> dict[str, str]:
+def annotations_of(obj: Obj) -> dict[str, str]:
     return (obj.get("metadata") or {}).get("annotations") or {}
 
 
 def _int_annotation(obj: Obj, key: str) -> int | None:
     try:
-        return int(annotations(obj)[key])
+        return int(annotations_of(obj)[key])
     except (KeyError, ValueError):
         return None
 
@@ -379,7 +379,7 @@ def max_revision(rss: Iterable[Obj | None]) -> int:
 
 
 def replicas_annotations_need_update(rs: Obj, desired: int, max_replicas: int) -> bool:
-    ann = annotations(rs)
+    ann = annotations_of(rs)
     return ann.get(DESIRED_REPLICAS) != str(desired) or ann.get(MAX_REPLICAS) != str(max_replicas)
 
 
@@ -398,7 +398,7 @@ def set_new_rs_annotations(d: Obj, rs: Obj, new_revision: int, exists: bool) -> 
     ``revision-history``. Mutates ``rs``; returns whether anything changed."""
     ann = rs["metadata"].setdefault("annotations", {})
     changed = False
-    for key, value in annotations(d).items():
+    for key, value in annotations_of(d).items():
         if key in SKIP_ANNOTATIONS or ann.get(key) == value:
             continue
         ann[key] = value

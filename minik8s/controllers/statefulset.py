@@ -63,9 +63,9 @@ from minik8s.controllers import history
 from minik8s.controllers.controller import Context, Controller, object_key
 from minik8s.controllers.podcontrol import PodControl, controller_of, is_pod_ready, pod_from_template
 
-STATEFULSETS = resources.by_plural("apps", "v1", "statefulsets")
-PODS = resources.by_plural("", "v1", "pods")
-PVCS = resources.by_plural("", "v1", "persistentvolumeclaims")
+STATEFULSETS = resources.get("apps", "v1", "statefulsets")
+PODS = resources.get("", "v1", "pods")
+PVCS = resources.get("", "v1", "persistentvolumeclaims")
 assert STATEFULSETS is not None and PODS is not None and PVCS is not None
 REVISIONS = history.REVISIONS
 

@@ -68,10 +68,10 @@ from minik8s.api.storage import (DEFAULT_CLASS_ANNOTATION, default_class, claim_
 from minik8s.clock import rfc3339
 from minik8s.controllers.controller import Context, Controller
 
-PVCS = resources.by_plural("", "v1", "persistentvolumeclaims")
-PVS = resources.by_plural("", "v1", "persistentvolumes")
-CLASSES = resources.by_plural("storage.k8s.io", "v1", "storageclasses")
-PODS = resources.by_plural("", "v1", "pods")
+PVCS = resources.get("", "v1", "persistentvolumeclaims")
+PVS = resources.get("", "v1", "persistentvolumes")
+CLASSES = resources.get("storage.k8s.io", "v1", "storageclasses")
+PODS = resources.get("", "v1", "pods")
 assert PVCS is not None and PVS is not None and CLASSES is not None and PODS is not None
 
 Obj = dict[str, Any]

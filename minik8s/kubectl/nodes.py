@@ -19,8 +19,8 @@ from minik8s.api.errors import StatusError
 from minik8s.kubectl.get import parse_targets
 from minik8s.kubectl.main import CommandError, Env, server_error
 
-NODES = resources.by_plural("", "v1", "nodes")
-PODS = resources.by_plural("", "v1", "pods")
+NODES = resources.get("", "v1", "nodes")
+PODS = resources.get("", "v1", "pods")
 assert NODES is not None and PODS is not None
 
 

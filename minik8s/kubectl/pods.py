@@ -14,7 +14,7 @@ from minik8s.api import resources, selectors
 from minik8s.api.resources import Resource
 from minik8s.kubectl.main import CommandError, Env, resolve
 
-PODS = resources.by_plural("", "v1", "pods")
+PODS = resources.get("", "v1", "pods")
 
 
 def register(sub: Any, parent: argparse.ArgumentParser) -> None:

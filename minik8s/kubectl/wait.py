@@ -23,7 +23,7 @@ from minik8s.kubectl import printing
 from minik8s.kubectl.get import parse_targets
 from minik8s.kubectl.main import CommandError, Env
 
-PODS = resources.by_plural("", "v1", "pods")
+PODS = resources.get("", "v1", "pods")
 DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 
 

@@ -42,10 +42,10 @@ from minik8s.kubectl.get import parse_targets
 from minik8s.kubectl.main import CommandError, Env
 from minik8s.kubectl.printing import to_name, to_yaml
 
-DEPLOYMENTS = resources.by_plural("apps", "v1", "deployments")
-REPLICASETS = resources.by_plural("apps", "v1", "replicasets")
-STATEFULSETS = resources.by_plural("apps", "v1", "statefulsets")
-DAEMONSETS = resources.by_plural("apps", "v1", "daemonsets")
+DEPLOYMENTS = resources.get("apps", "v1", "deployments")
+REPLICASETS = resources.get("apps", "v1", "replicasets")
+STATEFULSETS = resources.get("apps", "v1", "statefulsets")
+DAEMONSETS = resources.get("apps", "v1", "daemonsets")
 assert DEPLOYMENTS is not None and REPLICASETS is not None
 
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
@@ -334,7 +334,7 @@ def _history(env: Env, d: Obj) -> dict[int, Obj]:
     history: dict[int, Obj] = {}
     for rs in _owned_replica_sets(env, d):
         template = dict(rs["spec"].get("template") or {})
-        cause = ro.annotations(rs).get(ro.CHANGE_CAUSE)
+        cause = ro.annotations_of(rs).get(ro.CHANGE_CAUSE)
         if cause:
             meta = dict(template.get("metadata") or {})
             meta["annotations"] = {**(meta.get("annotations") or {}), ro.CHANGE_CAUSE: cause}
@@ -400,8 +400,8 @@ def cmd_rollout_undo(env: Env) -> None:
         _say(env, DEPLOYMENTS, d, f"skipped rollback (current template already matches revision {to_revision})")
         return
     restored = ro.template_without_hash(template)
-    annotations = {k: v for k, v in ro.annotations(d).items() if k in UNDO_SKIP}
-    annotations.update({k: v for k, v in ro.annotations(target).items() if k not in UNDO_SKIP})
+    annotations = {k: v for k, v in ro.annotations_of(d).items() if k in UNDO_SKIP}
+    annotations.update({k: v for k, v in ro.annotations_of(target).items() if k not in UNDO_SKIP})
     operations = [{"op": "replace", "path": "/spec/template", "value": restored},
                   {"op": "replace", "path": "/metadata/annotations", "value": annotations}]
     try:

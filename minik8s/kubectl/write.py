@@ -22,7 +22,7 @@ from minik8s.kubectl.get import parse_targets
 from minik8s.kubectl.main import CommandError, Env, server_error
 
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
-NAMESPACES = resources.by_plural("", "v1", "namespaces")
+NAMESPACES = resources.get("", "v1", "namespaces")
 
 # How long `kubectl delete` waits for objects to disappear (kubectl --wait, bounded here).
 DELETE_WAIT_SECONDS = 60.0

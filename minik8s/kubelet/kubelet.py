@@ -46,9 +46,9 @@ from minik8s.kubelet.podworker import SYNC_ERROR_RETRY_SECONDS, ContainerRecord,
 
 log = logging.getLogger(__name__)
 
-PODS = resources.by_plural("", "v1", "pods")
-NODES = resources.by_plural("", "v1", "nodes")
-LEASES = resources.by_plural("coordination.k8s.io", "v1", "leases")
+PODS = resources.get("", "v1", "pods")
+NODES = resources.get("", "v1", "nodes")
+LEASES = resources.get("coordination.k8s.io", "v1", "leases")
 assert PODS is not None and NODES is not None and LEASES is not None
 
 COMPONENT = "kubelet"

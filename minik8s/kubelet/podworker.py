@@ -45,7 +45,7 @@ from minik8s.kubelet.status import go_duration, pod_conditions, pod_phase, runni
 if TYPE_CHECKING:
     from minik8s.kubelet.images import ImagePuller
 
-PODS = resources.by_plural("", "v1", "pods")
+PODS = resources.get("", "v1", "pods")
 assert PODS is not None
 
 # Crash-loop and image-pull back-off: upstream's kubelet constants.

@@ -28,8 +28,8 @@ from minik8s.controllers.controller import Context, Controller, object_key
 from minik8s.scheduler.algorithm import Scheduler
 from minik8s.scheduler.cache import Cache
 
-PODS = resources.by_plural("", "v1", "pods")
-NODES = resources.by_plural("", "v1", "nodes")
+PODS = resources.get("", "v1", "pods")
+NODES = resources.get("", "v1", "nodes")
 assert PODS is not None and NODES is not None
 
 SCHEDULER_NAME = "default-scheduler"
