@@ -255,3 +255,27 @@ def test_nodes_run_pods_for_the_real_kubectl(tmp_path):
         assert srv.kubectl("get", "pod", "nginx").stdout.split()[-3] == "Pending"
     finally:
         srv.stop()
+
+
+def test_minik8s_kubectl_get_watch_prints_header_once_then_a_row_per_change(tmp_path):
+    import subprocess
+    import sys
+
+    srv = start_server(tmp_path, "--nodes", "1", "--runtime", "simulated")
+    try:
+        watcher = subprocess.Popen([sys.executable, "-m", "minik8s", "kubectl", "get", "pods", "-w"],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=srv.env())
+        try:
+            assert watcher.stderr.readline() == "No resources found in default namespace.\n"
+            assert srv.kubectl("apply", "-f", "-", stdin=HELLO_POD, real=False).returncode == 0
+            rows = [watcher.stdout.readline()]
+            while "Running" not in rows[-1]:  # the pod goes Pending -> ContainerCreating -> Running
+                rows.append(watcher.stdout.readline())
+        finally:
+            watcher.kill()
+            watcher.communicate()
+        assert rows[0].split() == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
+        assert all(row.startswith("hello ") for row in rows[1:])
+        assert any(row.split()[2] == "Running" for row in rows[1:])
+    finally:
+        srv.stop()

@@ -141,9 +141,10 @@ def cmd_get(env: Env) -> None:
     targets = _targets_from_files(env) if a.filename else parse_targets(a.resources)
     output = a.output or ""
     if output in ("", "wide"):
-        _print_tables(env, targets, wide=output == "wide")
         if a.watch or a.watch_only:
-            _watch(env, targets)
+            _watch(env, targets, wide=output == "wide")
+        else:
+            _print_tables(env, targets, wide=output == "wide")
         return
     found = _fetch(env, targets)
     objs = [obj for _, group in found for obj in group]
@@ -215,25 +216,32 @@ def _label_columns(values: list[str]) -> list[str]:
     return [key for value in values for key in value.split(",") if key]
 
 
-def _watch(env: Env, targets: list[Target]) -> None:
+def _watch(env: Env, targets: list[Target], wide: bool) -> None:
+    """``get -w``: the current rows (unless ``--watch-only``), then a row per change, aligned as one table."""
     if len(targets) != 1:
         raise CommandError("you may only specify a single resource type")
+    a = env.args
     resource, names = targets[0]
-    field_selector = env.args.field_selector
+    ns = _namespace_for(env, resource)
+    field_selector = a.field_selector
     if names:
         field_selector = f"metadata.name={names[0]}"
-    listed = env.client.list(resource, _namespace_for(env, resource), label_selector=env.args.selector,
-                             field_selector=field_selector)
-    watch = env.client.watch(resource, _namespace_for(env, resource),
-                             resource_version=listed["metadata"].get("resourceVersion"),
-                             label_selector=env.args.selector, field_selector=field_selector)
+    printer = printing.TableWatchPrinter(wide=wide, with_namespace=a.all_namespaces and resource.namespaced,
+                                         show_labels=a.show_labels, label_columns=_label_columns(a.label_columns))
+    table = list_objects(env, resource, ns, a.selector, field_selector, table=True)
+    if not a.watch_only:
+        if table.get("rows"):
+            env.out.write(printer.print(table))
+        else:
+            _no_resources(env, targets)
+        env.out.flush()
+    watch = env.client.watch(resource, ns, resource_version=(table.get("metadata") or {}).get("resourceVersion"),
+                             label_selector=a.selector, field_selector=field_selector)
     try:
         for event in watch:
             if event.get("type") not in ("ADDED", "MODIFIED", "DELETED"):
                 continue
-            table = _table_of(env, resource, event["object"])
-            env.out.write(printing.render_table(table, no_headers=True, show_labels=env.args.show_labels,
-                                                with_namespace=env.args.all_namespaces))
+            env.out.write(printer.print(_table_of(env, resource, event["object"])))
             env.out.flush()
     except KeyboardInterrupt:
         pass
