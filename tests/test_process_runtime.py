@@ -418,7 +418,9 @@ def test_default_cluster_runs_the_seed_deployment_as_real_processes(tmp_path: Pa
         assert len(pods) == 2
         for p in pods:
             name, ip = p["metadata"]["name"], p["status"]["podIP"]
-            code, body, _ = get(f"http://{ip}/")
+            # Without a readiness probe a container is Ready once started, before nginx listens: as on a
+            # real cluster, the first requests may be refused for a moment.
+            code, body, _ = wait_for(lambda: try_get(f"http://{ip}/"), timeout=10, what=f"{name} to listen")
             assert code == 200 and f"<b>{name}</b>" in body
             assert "start worker processes" in c.kubectl(["logs", name])
             assert c.kubectl(["exec", name, "--", "sh", "-c", "echo $HOSTNAME"]) == name + "\n"
@@ -454,3 +456,30 @@ def test_cluster_memory_limit_oomkilled(cluster: Any) -> None:
                      what="the OOM kill")
     assert (state["reason"], state["exitCode"]) == ("OOMKilled", 137)
     assert pod_json(cluster, "hog")["status"]["phase"] == "Failed"
+
+
+def test_a_volume_mounted_over_an_image_folder_hides_the_image_files(cluster: Any) -> None:
+    cluster.apply("""
+apiVersion: v1
+kind: Pod
+metadata: {name: site}
+spec:
+  volumes: [{name: html, emptyDir: {}}]
+  containers:
+  - name: nginx
+    image: nginx:1.27
+    volumeMounts: [{name: html, mountPath: /usr/share/nginx/html}]
+  - name: writer
+    image: busybox:1.36
+    command: [sh, -c, "echo from the volume > /html/index.html; sleep 3600"]
+    volumeMounts: [{name: html, mountPath: /html}]
+""")
+    wait_for(lambda: all(s.get("ready") for s in pod_json(cluster, "site").get("status", {})
+                         .get("containerStatuses") or [{}]), timeout=20, what="site to be ready")
+    ip = pod_json(cluster, "site")["status"]["podIP"]
+
+    def served() -> bool:
+        answer = try_get(f"http://{ip}/")  # None until nginx listens
+        return answer is not None and answer[:2] == (200, "from the volume\n")
+
+    wait_for(served, timeout=20, what="nginx to serve the file from the volume, not the image's page")

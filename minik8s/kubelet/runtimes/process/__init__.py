@@ -308,7 +308,11 @@ class ProcessRuntime(cri.ContainerRuntime):
         table.append(("/tmp", str(rootfs / "tmp")))
         if workdir and workdir != "/":
             table.append((workdir, str(rootfs / workdir.lstrip("/"))))
-        table += filesystem.volume_mounts(container, volumes)
+        volume_table = filesystem.volume_mounts(container, volumes)
+        # A volume mounted over a folder hides what the image had there, as a mount does on Linux.
+        mounted = [path.rstrip("/") for path, _ in volume_table]
+        table = [(path, host) for path, host in table
+                 if not any(path == m or path.startswith(m + "/") for m in mounted)] + volume_table
         mounts = Mounts(table, guards=self._guards())
         for path in (rootfs / "tmp", rootfs / "root", Path(mounts.host_path(workdir or "/"))):
             path.mkdir(parents=True, exist_ok=True)
