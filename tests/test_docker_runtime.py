@@ -7,6 +7,7 @@ Skipped, with the reason, when the Docker SDK or a Docker engine is missing. CI 
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -93,3 +94,48 @@ def _probe(rt: Any, ip: str, port: int) -> int | None:
         return int(rt.probe_http(ip, port, "/", "HTTP", {}, 1))
     except ProbeError:
         return None
+
+
+def test_a_cluster_on_docker_runs_probes_logs_exec_and_restarts(tmp_path: Path) -> None:
+    """The whole path, kubelet included: ``Cluster(runtime="docker")`` runs a Pod as a pause container and
+    an app container, kubectl logs and exec reach it, a failing liveness probe restarts the real container,
+    and stopping the cluster removes every container it made."""
+    engine = _engine()
+    from minik8s import Cluster
+    from minik8s.kubelet.runtimes.docker import NODE_LABEL, busybox_rootfs_tar, ensure_busybox_image
+
+    try:
+        busybox_rootfs_tar()
+    except RuntimeError as exc:
+        pytest.skip(str(exc))
+    ensure_busybox_image(engine, "busybox:latest")
+    script = "echo serving from $(hostname); touch /tmp/healthy; mkdir -p /www; echo page > /www/index.html; " \
+             "httpd -p 8080 -h /www; sleep 4; rm /tmp/healthy; sleep 3600"
+    with Cluster(nodes=1, runtime="docker", data_dir=tmp_path / "cluster") as c:
+        node = json.loads(c.kubectl("get nodes -o json"))["items"][0]["metadata"]["name"]
+        c.apply(json.dumps({
+            "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web"},
+            # sh as PID 1 ignores SIGTERM: the kubelet kills it when the grace period ends.
+            "spec": {"terminationGracePeriodSeconds": 2, "containers": [{
+                "name": "app", "image": "busybox:latest", "imagePullPolicy": "IfNotPresent",
+                "command": ["sh", "-c", script], "ports": [{"containerPort": 8080}],
+                "readinessProbe": {"httpGet": {"path": "/", "port": 8080}, "periodSeconds": 1},
+                "livenessProbe": {"exec": {"command": ["cat", "/tmp/healthy"]}, "initialDelaySeconds": 1,
+                                  "periodSeconds": 1, "failureThreshold": 1}}]}}))
+        assert "condition met" in c.kubectl("wait --for=condition=Ready pod/web --timeout=60s")
+        kinds = sorted(ct.labels["io.kubernetes.container.name"] for ct in
+                       engine.containers.list(filters={"label": f"{NODE_LABEL}={node}"}))
+        assert kinds == ["POD", "app"]
+        assert "serving from web" in c.kubectl("logs web")
+        assert c.kubectl(["exec", "web", "--", "cat", "/www/index.html"]) == "page\n"
+
+        def restarted() -> Any:
+            pod = json.loads(c.kubectl("get pod web -o json"))
+            status = (pod["status"].get("containerStatuses") or [{}])[0]
+            return status.get("restartCount", 0) >= 1 and status
+
+        status = wait_for(restarted, timeout=60)
+        assert status["lastState"]["terminated"]["exitCode"] in (137, 143)
+        events = c.kubectl("get events --field-selector involvedObject.name=web -o custom-columns=R:.reason")
+        assert "Unhealthy" in events and "Killing" in events
+    assert not engine.containers.list(all=True, filters={"label": f"{NODE_LABEL}={node}"})
