@@ -66,3 +66,19 @@ def server(tmp_path):
 
 
 needs_kubectl = pytest.mark.skipif(shutil.which("kubectl") is None, reason="the real kubectl is not on PATH")
+
+
+# A two-replica StatefulSet of nginx, for the tests of several modules.
+WEB_STATEFULSET = """\
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: web}
+spec:
+  serviceName: web
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: nginx, image: nginx:1.27}]
+"""

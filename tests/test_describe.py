@@ -89,8 +89,10 @@ POD = {
 
 
 def test_pod_describe_lines():
-    client = FakeClient(POD, event("pod-uid", "web", "Pulled", 'Container image "nginx:1.25" already present',
-                                   first="2024-01-01T11:50:01Z", last="2024-01-01T11:55:00Z", count=3),
+    pulled = event("pod-uid", "web", "Pulled", 'Container image "nginx:1.25" already present',
+                   first="2024-01-01T11:50:01Z", last="2024-01-01T11:55:00Z", count=3)
+    pulled["involvedObject"]["fieldPath"] = "spec.containers{app}"  # kubectl 1.32 prints the message alone
+    client = FakeClient(POD, pulled,
                         event("other", "web", "Killing", "from an older pod with the same name",
                               first="2024-01-01T11:00:00Z", last="2024-01-01T11:00:00Z"))
     lines = describe(client, lookup("pod"), POD, now=NOW).splitlines()
@@ -305,3 +307,25 @@ def test_qos_classes_and_time_format():
     assert qos_class(POD) == "Burstable"
     assert qos_class({"spec": {"containers": [{}]}}) == "BestEffort"
     assert rfc1123z("2024-03-05T07:08:09Z") == "Tue, 05 Mar 2024 07:08:09 +0000"
+
+
+def test_daemonset_and_cronjob_describe_as_kubectl_1_32():
+    # kubectl v1.32 prints no Namespace line for a DaemonSet and no Time Zone for a CronJob;
+    # a container port is printed without its name.
+    template = {"metadata": {"labels": {"app": "agent"}},
+                "spec": {"containers": [{"name": "a", "image": "busybox",
+                                         "ports": [{"containerPort": 80, "name": "web", "protocol": "TCP"}]}]}}
+    ds = {"kind": "DaemonSet", "apiVersion": "apps/v1",
+          "metadata": {"name": "agent", "namespace": "default", "uid": "ds-uid"},
+          "spec": {"selector": {"matchLabels": {"app": "agent"}}, "template": template},
+          "status": {"desiredNumberScheduled": 1, "currentNumberScheduled": 1, "numberReady": 1}}
+    lines = describe(FakeClient(ds), lookup("ds"), ds, now=NOW).splitlines()
+    assert lines[:3] == ["Name:           agent", "Selector:       app=agent", "Node-Selector:  <none>"]
+    assert "    Port:          80/TCP" in lines
+    cj = {"kind": "CronJob", "apiVersion": "batch/v1",
+          "metadata": {"name": "tick", "namespace": "default", "uid": "cj-uid"},
+          "spec": {"schedule": "*/5 * * * *", "timeZone": "Europe/Paris", "concurrencyPolicy": "Allow",
+                   "suspend": False, "jobTemplate": {"spec": {"template": template}}}}
+    lines = describe(FakeClient(cj), lookup("cj"), cj, now=NOW).splitlines()
+    assert lines[5:7] == ["Concurrency Policy:            Allow", "Suspend:                       False"]
+    assert lines[7].startswith("Successful Job History Limit:") and not any("Time Zone" in line for line in lines)

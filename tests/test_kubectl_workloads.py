@@ -14,6 +14,8 @@ from minik8s.controllers import rollout as ro
 from minik8s.kubectl.main import run
 from minik8s.kubectl.workloads import parse_timeout, rollout_status_message
 
+from conftest import WEB_STATEFULSET
+
 from conftest import needs_kubectl, start_server
 
 DEPLOY = resources.lookup("deploy")
@@ -178,6 +180,100 @@ def test_pause_resume_restart(cluster):
     assert len(after - before) == 1
 
 
+
+
+def test_statefulset_and_daemonset_history_and_undo_use_controller_revisions(cluster):
+    cluster.kubectl(["create", "-f", "-"], stdin=WEB_STATEFULSET)
+    cluster.kubectl(["create", "-f", "-"], stdin=WEB_STATEFULSET.replace("StatefulSet", "DaemonSet").replace("web", "agent")
+                    .replace("  serviceName: agent\n  replicas: 2\n", ""))
+    cluster.advance(30)
+    for target in ("sts/web", "ds/agent"):
+        with pytest.raises(KubectlError) as err:
+            cluster.kubectl(f"rollout undo {target}")
+        assert err.value.message == "error: no last revision to roll back to"
+        cluster.kubectl(f"set image {target} nginx=nginx:alpine")
+        cluster.advance(60)
+        kind_ref = "statefulset.apps/web" if target == "sts/web" else "daemonset.apps/agent"
+        assert cluster.kubectl(f"rollout history {target}") == (
+            f"{kind_ref} \nREVISION  CHANGE-CAUSE\n1         <none>\n2         <none>\n\n")
+        # upstream's printTemplate writes to a plain buffer: the tabs are not aligned
+        shown = cluster.kubectl(f"rollout history {target} --revision=1")
+        assert shown.startswith(f"{kind_ref} with revision #1\nPod Template:\n  Labels:\tapp=")
+        assert "    Image:\tnginx:1.27\n" in shown
+        with pytest.raises(KubectlError) as err:
+            cluster.kubectl(f"rollout undo {target} --to-revision=7")
+        assert err.value.message == "error: unable to find specified revision 7 in history"
+        assert cluster.kubectl(f"rollout undo {target}") == f"{kind_ref} rolled back\n"
+        cluster.advance(60)
+        kind, name = target.split("/")
+        obj = cluster.client.get(resources.lookup(kind), name, "default")
+        assert obj["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.27"
+        images = cluster.kubectl(f"get pods -l app={name} -o jsonpath={{.items[*].spec.containers[0].image}}")
+        assert set(images.split()) == {"nginx:1.27"}
+        assert cluster.kubectl(f"rollout history {target}").endswith("2         <none>\n3         <none>\n\n")
+        assert cluster.kubectl(f"rollout undo {target} --to-revision=3") == (
+            f"{kind_ref} skipped rollback (current template already matches revision 3)\n")
+
+
+def test_rollout_refuses_kinds_it_has_no_viewer_for(cluster):
+    rs = cluster.kubectl("get rs -o name").split()[0]
+    expected = {"history": 'error: no history viewer has been implemented for "ReplicaSet.apps"',
+                "undo": 'error: no rollbacker has been implemented for "ReplicaSet.apps"',
+                "status": "error: no status viewer has been implemented for ReplicaSet.apps",
+                "pause": f'error: replicasets.apps "{rs.split("/")[1]}" pausing is not supported',
+                "restart": f'error: replicasets.apps "{rs.split("/")[1]}" restarting is not supported'}
+    for verb, message in expected.items():
+        with pytest.raises(KubectlError) as err:
+            cluster.kubectl(f"rollout {verb} {rs}")
+        assert err.value.message == message
+    with pytest.raises(KubectlError) as err:
+        cluster.kubectl("rollout undo sts/missing")
+    assert err.value.message == 'Error from server (NotFound): statefulsets.apps "missing" not found'
+
+
+def test_create_job_and_cronjob_from_flags(cluster):
+    dry = cluster.kubectl(["create", "job", "pi", "--image=busybox", "--dry-run=client", "-o", "yaml", "--",
+                           "sh", "-c", "echo hi"])
+    assert dry == ("apiVersion: batch/v1\nkind: Job\nmetadata:\n  creationTimestamp: null\n  name: pi\nspec:\n"
+                   "  template:\n    metadata:\n      creationTimestamp: null\n    spec:\n      containers:\n"
+                   "      - command:\n        - sh\n        - -c\n        - echo hi\n        image: busybox\n"
+                   "        name: pi\n        resources: {}\n      restartPolicy: Never\nstatus: {}\n")
+    assert cluster.kubectl("get jobs") == ""  # a dry run creates nothing ("No resources found" is on stderr)
+    assert cluster.kubectl("create job pi --image=busybox -- echo hi") == "job.batch/pi created\n"
+    cluster.advance(30)
+    assert cluster.kubectl("get jobs --no-headers").split()[:3] == ["pi", "Complete", "1/1"]
+    with pytest.raises(KubectlError) as err:
+        cluster.kubectl("create job pi --image=busybox")
+    assert err.value.message == 'error: failed to create job: jobs.batch "pi" already exists'
+    with pytest.raises(KubectlError) as err:
+        cluster.kubectl("create job x --image=busybox --from=cronjob/tick")
+    assert err.value.message == "error: either --image or --from must be specified"
+    assert cluster.kubectl(["create", "cronjob", "tick", "--image=busybox", "--schedule=*/5 * * * *"]) == (
+        "cronjob.batch/tick created\n")
+    cj = cluster.client.get(resources.lookup("cronjobs"), "tick", "default")
+    assert cj["spec"]["jobTemplate"]["spec"]["template"]["spec"]["restartPolicy"] == "OnFailure"
+    assert cluster.kubectl("create job manual --from=cronjob/tick") == "job.batch/manual created\n"
+    manual = cluster.client.get(resources.lookup("jobs"), "manual", "default")
+    assert manual["metadata"]["annotations"] == {"cronjob.kubernetes.io/instantiate": "manual"}
+    assert manual["metadata"]["ownerReferences"][0]["name"] == "tick"
+    with pytest.raises(KubectlError) as err:
+        cluster.kubectl("create job x --from=deploy/nginx")
+    assert err.value.message == "error: unknown object type *v1.Deployment"
+
+
+def test_create_deployment_dry_run_creates_nothing(cluster):
+    out = cluster.kubectl("create deployment web --image=nginx --dry-run=client -o yaml")
+    assert "  creationTimestamp: null\n" in out and "  strategy: {}\n" in out and out.endswith("status: {}\n")
+    assert cluster.kubectl("create deployment web --image=nginx --dry-run=client") == (
+        "deployment.apps/web created (dry run)\n")
+    assert "web" not in cluster.kubectl("get deploy -o name")
+
+
+def test_zero_status_counters_are_omitted_as_upstream(cluster):
+    d = cluster.client.get(DEPLOY, "nginx", "default")
+    assert d["status"]["availableReplicas"] == 2 and "unavailableReplicas" not in d["status"]
+
+
 # --- the real kubectl against `minik8s server` ---------------------------------------------------------
 
 
@@ -256,4 +352,5 @@ def test_cordon_drain_taint_patch_and_statefulset_rollout_status():
             "  replicas: 2\n  selector: {matchLabels: {app: db}}\n  template:\n    metadata: {labels: {app: db}}\n"
             "    spec: {containers: [{name: c, image: nginx:1.27}]}\n"))
         status = c.kubectl("rollout status sts/db").splitlines()
-        assert status[-1].startswith("statefulset rolling update complete 2 pods at revision db-")
+        # The defaulted rollingUpdate.partition (0) sends kubectl down its "partitioned" branch.
+        assert status[-1] == "partitioned roll out complete: 2 new pods have been updated..."

@@ -504,6 +504,19 @@ def test_job_is_valid_with_generated_selector():
     assert messages(job()) == []
 
 
+def test_job_selector_written_by_hand_needs_manual_selector():
+    # The server only adds the uid label to a selector it did not generate; upstream then refuses it.
+    obj = job(selector={"matchLabels": {"app": "pi"}})
+    obj["spec"]["template"]["metadata"]["labels"]["app"] = "pi"
+    assert messages(obj) == [
+        'spec.selector: Invalid value: v1.LabelSelector{MatchLabels:map[string]string{"app":"pi", '
+        '"batch.kubernetes.io/controller-uid":"u1"}, MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: '
+        '`selector` not auto-generated']
+    manual = job(selector={"matchLabels": {"app": "pi"}}, manualSelector=True)
+    manual["spec"]["template"]["metadata"] = {"labels": {"app": "pi"}}
+    assert messages(manual) == []
+
+
 def test_job_restart_policy():
     obj = job()
     obj["spec"]["template"]["spec"]["restartPolicy"] = "Always"

@@ -511,6 +511,7 @@ def job_selector_defaults(job: Obj) -> Obj:
     selector = _dict(spec, "selector")
     match_labels = _dict(selector, "matchLabels")
     if match_labels is not None:
-        match_labels["batch.kubernetes.io/controller-uid"] = uid
+        # A uid label the user wrote stays (validation then refuses a wrong one), as upstream.
+        match_labels.setdefault("batch.kubernetes.io/controller-uid", uid)
     _copy_template_labels(result)
     return result

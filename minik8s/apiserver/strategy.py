@@ -8,7 +8,8 @@ resource; what differs is decided here:
 * which resources count ``metadata.generation`` (bumped when ``spec`` changes, so
   controllers can report ``status.observedGeneration``);
 * the initial status of a new object (a Pod starts ``Pending`` with a QoS class,
-  a Namespace ``Active``, a PVC ``Pending``).
+  a Namespace ``Active``, a PVC ``Pending``);
+* which status counters are left out when zero (upstream's ``omitempty``).
 
 Taught in chapter 3 (why status is never written by hand).
 """
@@ -23,6 +24,18 @@ from minik8s.api.resources import Resource
 
 # Groups whose objects carry metadata.generation (their strategies set it on create).
 _GENERATION_GROUPS = {"apps", "batch", "networking.k8s.io", "autoscaling", "policy"}
+
+# Status counters that upstream's Go types mark ``omitempty``: a zero is never serialized, so
+# ``kubectl get -o yaml`` shows no ``unavailableReplicas: 0``. Counters without ``omitempty``
+# (a ReplicaSet's or StatefulSet's ``replicas``, a DaemonSet's ``numberReady``) keep their zero.
+_OMITEMPTY_COUNTERS = {
+    "Deployment": ("observedGeneration", "replicas", "updatedReplicas", "readyReplicas", "availableReplicas",
+                   "unavailableReplicas"),
+    "ReplicaSet": ("fullyLabeledReplicas", "readyReplicas", "availableReplicas", "observedGeneration"),
+    "StatefulSet": ("observedGeneration", "readyReplicas", "currentReplicas", "updatedReplicas"),
+    "DaemonSet": ("observedGeneration", "updatedNumberScheduled", "numberAvailable", "numberUnavailable"),
+    "Job": ("active", "succeeded", "failed"),
+}
 
 
 def has_status_subresource(resource: Resource) -> bool:
@@ -80,11 +93,20 @@ def prepare_for_update(resource: Resource, obj: dict[str, Any], old: dict[str, A
 def prepare_for_status_update(resource: Resource, obj: dict[str, Any], old: dict[str, Any]) -> dict[str, Any]:
     """A write to ``/status``: everything but status comes from the stored object."""
     new = deep_copy(old)
-    new["status"] = deep_copy(obj.get("status", {}))
+    new["status"] = _omit_empty_counters(resource, deep_copy(obj.get("status", {})))
     meta = obj.get("metadata") or {}
     if "resourceVersion" in meta:
         new["metadata"]["resourceVersion"] = meta["resourceVersion"]
     return new
+
+
+def _omit_empty_counters(resource: Resource, status: Any) -> Any:
+    """Drop the zero ``omitempty`` counters, as encoding upstream's Go struct would."""
+    if isinstance(status, dict):
+        for key in _OMITEMPTY_COUNTERS.get(resource.kind, ()):
+            if status.get(key) == 0:
+                del status[key]
+    return status
 
 
 def _bump_generation(resource: Resource, obj: dict[str, Any], old: dict[str, Any]) -> None:

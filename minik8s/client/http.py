@@ -59,7 +59,9 @@ class HTTPWatch:
         with self._lock:
             try:
                 self._response.shutdown()  # type: ignore[attr-defined]
-            except (AttributeError, OSError):
+            except (AttributeError, OSError, RuntimeError):
+                # RuntimeError: leaving a ``for event in watch`` loop early closed the iteration,
+                # and urllib3 already gave the connection back; there is nothing left to shut.
                 pass
             self._response.release_conn()
 

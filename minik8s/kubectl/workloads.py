@@ -2,21 +2,23 @@
 
 These are thin: each turns into one or two API calls, and the controllers do the
 work. ``kubectl scale`` patches the ``/scale`` subresource; ``set image``,
-``rollout pause|resume|restart`` and ``edit`` send strategic merge patches to the
-Deployment; ``rollout undo`` sends a JSON patch that copies an old ReplicaSet's
+``rollout pause|resume|restart`` and ``edit`` send strategic merge patches.
+``rollout undo`` of a Deployment sends a JSON patch that copies an old ReplicaSet's
 pod template (and annotations) back into the Deployment, after which the
-Deployment controller finds that ReplicaSet again and scales it up.
-``rollout status`` watches the Deployment until its status says the rollout is done.
+Deployment controller finds that ReplicaSet again and scales it up; of a
+StatefulSet or DaemonSet it sends the chosen ControllerRevision's ``data``, a
+strategic merge patch that replaces the template. ``rollout history`` lists the
+same ReplicaSets or ControllerRevisions. ``rollout status`` watches the object until
+its status says the rollout is done.
 
 Interface: ``register(sub, parent)`` adds the verbs to :mod:`minik8s.kubectl.main`'s parser.
 
 How minik8s differs: ``rollout status`` prints a status line only when it changes
 (upstream prints one per watch event, which may repeat a line). In-process with a
 virtual clock it lets the cluster run (``env.settle``) instead of waiting on a watch,
-and ``--timeout`` is measured on that clock. ``rollout`` supports Deployments (upstream
-also handles DaemonSets and StatefulSets through ControllerRevisions).
+and ``--timeout`` is measured on that clock.
 
-Taught in chapter 7 (Deployments and rolling updates).
+Taught in chapter 7 (Deployments and rolling updates) and chapter 8 (StatefulSets and DaemonSets).
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from minik8s.api import patch as patches, resources
 from minik8s.api.errors import StatusError
 from minik8s.api.resources import Resource
 from minik8s.clock import rfc3339
-from minik8s.controllers import rollout as ro
+from minik8s.controllers import history, rollout as ro
 from minik8s.controllers.podcontrol import controller_of
 from minik8s.kubectl.get import parse_targets
 from minik8s.kubectl.main import CommandError, Env
@@ -46,7 +48,8 @@ DEPLOYMENTS = resources.get("apps", "v1", "deployments")
 REPLICASETS = resources.get("apps", "v1", "replicasets")
 STATEFULSETS = resources.get("apps", "v1", "statefulsets")
 DAEMONSETS = resources.get("apps", "v1", "daemonsets")
-assert DEPLOYMENTS is not None and REPLICASETS is not None
+REVISIONS = resources.get("apps", "v1", "controllerrevisions")
+assert DEPLOYMENTS is not None and REPLICASETS is not None and REVISIONS is not None
 
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 # Annotations `rollout undo` neither copies from the ReplicaSet nor drops from the Deployment.
@@ -103,18 +106,12 @@ def register(sub: Any, parent: argparse.ArgumentParser) -> None:
 
 def _targets(env: Env) -> list[tuple[Resource, str]]:
     words = getattr(env.args, "resources", None) or []
+    if not words:
+        raise CommandError("required resource not specified")
     pairs = [(res, name) for res, names in parse_targets(words) for name in names]
     if not pairs:
         raise CommandError("required resource not specified")
     return pairs
-
-
-def _one_deployment(env: Env) -> Obj:
-    (resource, name), *_ = _targets(env)
-    if resource is not DEPLOYMENTS:
-        raise CommandError(f"no {env.args.rollout_verb or 'rollout'} support for {resource.qualified}"
-                           if hasattr(env.args, "rollout_verb") else f"{resource.qualified} is not supported")
-    return env.client.get(DEPLOYMENTS, name, env.namespace)
 
 
 def _say(env: Env, resource: Resource, obj: Obj, what: str) -> None:
@@ -235,17 +232,21 @@ def statefulset_status_message(sts: Obj) -> tuple[str, bool]:
     strategy = spec.get("updateStrategy") or {}
     if strategy.get("type") == "OnDelete":
         raise CommandError("rollout status is only available for RollingUpdate strategy type")
-    if int(sts["metadata"].get("generation") or 0) > int(status.get("observedGeneration") or 0):
+    observed = int(status.get("observedGeneration") or 0)
+    if observed == 0 or int(sts["metadata"].get("generation") or 0) > observed:
         return "Waiting for statefulset spec update to be observed...", False
     replicas = int(spec.get("replicas", 1))
     ready = int(status.get("readyReplicas") or 0)
     if ready < replicas:
         return f"Waiting for {replicas - ready} pods to be ready...", False
-    partition = int((strategy.get("rollingUpdate") or {}).get("partition") or 0)
     updated = int(status.get("updatedReplicas") or 0)
-    if partition > 0:
-        if updated < replicas - partition:
-            return (f"Waiting for partitioned roll out to finish: {updated} out of {replicas - partition} "
+    # The API server defaults rollingUpdate.partition to 0, so upstream takes this branch for every
+    # RollingUpdate StatefulSet, partitioned or not.
+    rolling = strategy.get("rollingUpdate")
+    if rolling is not None:
+        partition = rolling.get("partition")
+        if partition is not None and updated < replicas - int(partition):
+            return (f"Waiting for partitioned roll out to finish: {updated} out of {replicas - int(partition)} "
                     "new pods have been updated..."), False
         return f"partitioned roll out complete: {updated} new pods have been updated...", True
     revision = status.get("updateRevision", "")
@@ -278,11 +279,11 @@ STATUS_VIEWERS = {"deployments": rollout_status_message, "statefulsets": statefu
 
 
 def cmd_rollout_status(env: Env) -> None:
-    (resource, name), *_ = _targets(env)
+    (resource, obj), *_ = _rollout_objects(env)
+    name = obj["metadata"]["name"]
     viewer = STATUS_VIEWERS.get(resource.plural) if resource.group == "apps" else None
     if viewer is None:
-        raise CommandError(f"no status support for {resource.qualified}")
-    obj = env.client.get(resource, name, env.namespace)
+        raise CommandError(f"no status viewer has been implemented for {_group_kind(resource)}")
     timeout = parse_timeout(env.args.timeout)
     watch = str(env.args.watch).lower() != "false"
     virtual = bool(getattr(env.clock, "virtual", False))
@@ -327,48 +328,76 @@ def _wait_for_change(env: Env, resource: Resource, d: Obj, remaining: float) -> 
 
 
 # --- rollout history and undo --------------------------------------------------------------------
+#
+# A Deployment remembers its past templates as old ReplicaSets; a StatefulSet or a DaemonSet as
+# ControllerRevisions whose ``data`` is the patch that puts the template back
+# (:mod:`minik8s.controllers.history`). Either way the history is revision -> (template, change-cause).
+
+History = dict[int, tuple[Obj, str]]
 
 
-def _history(env: Env, d: Obj) -> dict[int, Obj]:
-    """revision -> that revision's pod template, with the change-cause in its annotations."""
-    history: dict[int, Obj] = {}
+def _group_kind(resource: Resource) -> str:
+    """``ReplicaSet.apps`` or ``Pod``: how upstream names a kind in "not implemented" errors."""
+    return f"{resource.kind}.{resource.group}" if resource.group else resource.kind
+
+
+def _rollout_objects(env: Env) -> list[tuple[Resource, Obj]]:
+    """The named objects, fetched first (a missing one is NotFound before anything else, as upstream)."""
+    return [(resource, env.client.get(resource, name, env.namespace)) for resource, name in _targets(env)]
+
+
+def _owned_revisions(env: Env, owner: Obj) -> list[Obj]:
+    listed = env.client.list(REVISIONS, owner["metadata"].get("namespace")).get("items") or []
+    return history.owned_revisions(listed, owner)
+
+
+def _history(env: Env, resource: Resource, obj: Obj) -> History:
+    if resource is DEPLOYMENTS:
+        return _deployment_history(env, obj)
+    return {int(r.get("revision") or 0): (history.template_of(r), ro.annotations_of(r).get(ro.CHANGE_CAUSE) or "")
+            for r in _owned_revisions(env, obj)}
+
+
+def _deployment_history(env: Env, d: Obj) -> History:
+    """Upstream prints a ReplicaSet's template with its change-cause copied into the annotations."""
+    result: History = {}
     for rs in _owned_replica_sets(env, d):
         template = dict(rs["spec"].get("template") or {})
-        cause = ro.annotations_of(rs).get(ro.CHANGE_CAUSE)
+        cause = ro.annotations_of(rs).get(ro.CHANGE_CAUSE) or ""
         if cause:
             meta = dict(template.get("metadata") or {})
             meta["annotations"] = {**(meta.get("annotations") or {}), ro.CHANGE_CAUSE: cause}
             template["metadata"] = meta
-        history[ro.revision(rs)] = template
-    return history
+        result[ro.revision(rs)] = (template, cause)
+    return result
 
 
 def _print_template(template: Obj) -> str:
-    # describe's pod template section, as upstream's printTemplate reuses DescribePodTemplate.
+    # Upstream's printTemplate runs the describer's pod template section into a plain buffer,
+    # not a tabwriter, so its tabs are printed as they are.
     from minik8s.kubectl.describe import describe_pod_template
 
-    return describe_pod_template(template)
+    return describe_pod_template(template, aligned=False)
 
 
 def cmd_rollout_history(env: Env) -> None:
     from minik8s.kubectl.printing import tabwrite
 
-    d = _one_deployment(env)
-    history = _history(env, d)
-    revision = env.args.revision
-    if revision > 0:
-        if revision not in history:
-            raise CommandError("unable to find the specified revision")
-        _say(env, DEPLOYMENTS, d, f"with revision #{revision}\n{_print_template(history[revision])}")
-        return
-    if not history:
-        env.out.write("No rollout history found.\n")
-        return
-    lines = ["REVISION\tCHANGE-CAUSE"]
-    for rev in sorted(history):
-        cause = ((history[rev].get("metadata") or {}).get("annotations") or {}).get(ro.CHANGE_CAUSE) or "<none>"
-        lines.append(f"{rev}\t{cause}")
-    _say(env, DEPLOYMENTS, d, "\n" + tabwrite(lines, 0, 2))
+    for resource, obj in _rollout_objects(env):
+        if resource not in (DEPLOYMENTS, STATEFULSETS, DAEMONSETS):
+            raise CommandError(f'no history viewer has been implemented for "{_group_kind(resource)}"')
+        past = _history(env, resource, obj)
+        revision = env.args.revision
+        if revision > 0:
+            if revision not in past:
+                raise CommandError("unable to find the specified revision")
+            _say(env, resource, obj, f"with revision #{revision}\n{_print_template(past[revision][0])}")
+            continue
+        if not past:
+            _say(env, resource, obj, "\nNo rollout history found.")
+            continue
+        lines = ["REVISION\tCHANGE-CAUSE"] + [f"{rev}\t{past[rev][1] or '<none>'}" for rev in sorted(past)]
+        _say(env, resource, obj, "\n" + tabwrite(lines, 0, 2))
 
 
 def rollback_target(d: Obj, rss: list[Obj], to_revision: int) -> Obj:
@@ -388,9 +417,35 @@ def rollback_target(d: Obj, rss: list[Obj], to_revision: int) -> Obj:
     return ranked[1]
 
 
+def revision_rollback_target(revisions: list[Obj], to_revision: int) -> Obj:
+    """The ControllerRevision ``rollout undo`` puts back on a StatefulSet or DaemonSet:
+    ``to_revision``, or the second newest (upstream's ``findHistory``)."""
+    if to_revision < 0:
+        raise CommandError(f"unable to find specified revision {to_revision} in history")
+    if to_revision == 0:
+        if len(revisions) <= 1:
+            raise CommandError("no last revision to roll back to")
+        return sorted(revisions, key=lambda r: int(r.get("revision") or 0))[-2]
+    for revision in revisions:
+        if int(revision.get("revision") or 0) == to_revision:
+            return revision
+    raise CommandError(f"unable to find specified revision {to_revision} in history")
+
+
 def cmd_rollout_undo(env: Env) -> None:
-    d = _one_deployment(env)
-    to_revision = env.args.to_revision
+    for resource, obj in _rollout_objects(env):
+        if resource is DEPLOYMENTS:
+            _undo_deployment(env, obj, env.args.to_revision)
+        elif resource in (STATEFULSETS, DAEMONSETS):
+            _undo_from_revisions(env, resource, obj, env.args.to_revision)
+        else:
+            raise CommandError(f'no rollbacker has been implemented for "{_group_kind(resource)}"')
+
+
+def _undo_deployment(env: Env, d: Obj, to_revision: int) -> None:
+    """A JSON patch copying the old ReplicaSet's template (and annotations) into the Deployment."""
+    if to_revision < 0:
+        raise CommandError(f"unable to find specified revision {to_revision} in history")
     if (d.get("spec") or {}).get("paused"):
         raise CommandError("you cannot rollback a paused deployment; resume it first with 'kubectl rollout "
                            "resume' and try again")
@@ -411,15 +466,28 @@ def cmd_rollout_undo(env: Env) -> None:
     _say(env, DEPLOYMENTS, d, "rolled back")
 
 
+def _undo_from_revisions(env: Env, resource: Resource, obj: Obj, to_revision: int) -> None:
+    """Send the revision's ``data`` back as a strategic merge patch (it replaces ``spec.template``)."""
+    target = revision_rollback_target(_owned_revisions(env, obj), to_revision)
+    if history.template_patch(obj) == target.get("data"):
+        _say(env, resource, obj, f"skipped rollback (current template already matches revision {to_revision})")
+        return
+    try:
+        env.client.patch(resource, obj["metadata"]["name"], target["data"], env.namespace, patch_type="strategic")
+    except StatusError as err:
+        raise CommandError(f"failed restoring revision {to_revision}: {err.message}") from None
+    _say(env, resource, obj, "rolled back")
+
+
 # --- pause, resume, restart ---------------------------------------------------------------------------
 
 
 def _set_paused(env: Env, paused: bool) -> None:
-    for resource, name in _targets(env):
+    for resource, d in _rollout_objects(env):
+        name = d["metadata"]["name"]
         if resource is not DEPLOYMENTS:
-            raise CommandError(f"{resource.qualified} {name!r} is not supported for "
-                               f"{'pause' if paused else 'resume'}")
-        d = env.client.get(DEPLOYMENTS, name, env.namespace)
+            raise CommandError(f'{resource.qualified} "{name}" {"pausing" if paused else "resuming"} '
+                               "is not supported")
         if bool((d.get("spec") or {}).get("paused")) == paused:
             env.error(f'error: {resource.qualified} "{name}" {"is already paused" if paused else "is not paused"}')
             continue
@@ -436,14 +504,17 @@ def cmd_rollout_resume(env: Env) -> None:
 
 
 def cmd_rollout_restart(env: Env) -> None:
-    for resource, name in _targets(env):
-        d = env.client.get(resource, name, env.namespace)
-        if (d.get("spec") or {}).get("paused"):
-            raise CommandError("can't restart paused deployment (run rollout resume first)")
+    for resource, obj in _rollout_objects(env):
+        name = obj["metadata"]["name"]
+        if resource not in (DEPLOYMENTS, STATEFULSETS, DAEMONSETS):
+            raise CommandError(f'{resource.qualified} "{name}" restarting is not supported')
+        if (obj.get("spec") or {}).get("paused"):
+            raise CommandError(f'{resource.qualified} "{name}" can\'t restart paused deployment '
+                               "(run rollout resume first)")
         stamp = rfc3339(env.clock.now())
         body = {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: stamp}}}}}
         env.client.patch(resource, name, body, env.namespace, patch_type="strategic")
-        _say(env, resource, d, "restarted")
+        _say(env, resource, obj, "restarted")
 
 
 # --- edit ------------------------------------------------------------------------------------------------

@@ -1,6 +1,8 @@
 """Commands that change objects: create, apply, delete, label, annotate.
 
-``create`` sends a manifest as it is (POST). ``apply`` is declarative: it
+``create`` sends a manifest as it is (POST), or builds one from flags (``create deployment``,
+``job``, ``cronjob``, ``configmap``, ``namespace``: :mod:`minik8s.kubectl.generators`).
+``apply`` is declarative: it
 remembers what you applied last in the ``kubectl.kubernetes.io/last-applied-configuration``
 annotation, and next time sends only the difference between that, your new
 manifest and the live object (a three-way strategic merge patch), so fields set
@@ -17,7 +19,7 @@ from typing import Any
 from minik8s.api import patch as patches, resources
 from minik8s.api.errors import StatusError
 from minik8s.api.resources import Resource
-from minik8s.kubectl import manifests
+from minik8s.kubectl import generators, manifests
 from minik8s.kubectl.get import parse_targets
 from minik8s.kubectl.main import CommandError, Env, server_error
 
@@ -43,6 +45,9 @@ def register(sub: Any, parent: argparse.ArgumentParser) -> None:
         p.add_argument("--replicas", type=int, default=1)
         p.add_argument("--port", type=int, default=None)
         p.add_argument("--from-literal", action="append", default=[])
+        p.add_argument("--from", dest="from_", default="")
+        p.add_argument("--schedule", default="")
+        p.add_argument("--restart", default="")
         p.set_defaults(handler=handler)
 
     delete = sub.add_parser("delete", parents=[parent], add_help=False)
@@ -143,40 +148,45 @@ def _report(env: Env, resource: Resource, obj: dict[str, Any], verb: str) -> Non
 
 
 def _create_generated(env: Env, words: list[str]) -> None:
-    """``kubectl create namespace dev``, ``create deployment web --image=nginx``, ``create configmap``."""
+    """``kubectl create namespace dev``, ``create deployment web --image=nginx``, ``create configmap``,
+    ``create job pi --image=perl -- perl -e ...``, ``create cronjob``, ``create job x --from=cronjob/y``."""
     kind, *rest = words
-    if not rest:
-        raise CommandError("exactly one NAME is required, got 0")
-    name = rest[0]
-    a = env.args
-    obj: dict[str, Any]
-    if kind in ("namespace", "ns"):
-        obj = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
-    elif kind in ("deployment", "deploy"):
-        if not a.image:
-            raise CommandError("required flag(s) \"image\" not set")
-        image = a.image[0]
-        container_name = image.split("/")[-1].split(":")[0].split("@")[0]
-        containers = [{"name": container_name, "image": image}]
-        if a.port:
-            containers[0]["ports"] = [{"containerPort": a.port}]
-        obj = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "labels": {"app": name}},
-               "spec": {"replicas": a.replicas, "selector": {"matchLabels": {"app": name}},
-                        "template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": containers}}}}
-    elif kind in ("configmap", "cm"):
-        data = {}
-        for literal in a.from_literal:
-            key, sep, value = literal.partition("=")
-            if not sep:
-                raise CommandError(f'invalid literal source {literal}, expected key=value')
-            data[key] = value
-        obj = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": data}
-    else:
+    if kind not in generators.KINDS:
         raise CommandError(f'unknown command "{kind}" for "kubectl create"')
+    if len(rest) != 1:
+        raise CommandError(f"exactly one NAME is required, got {len(rest)}\n"
+                           f"See 'kubectl create {kind} -h' for help and examples")
+    a = env.args
+    obj, what = generators.build(kind, rest[0], a, a.after_dashes, lambda source: _cronjob_for(env, source))
     resource = resources.of_object(obj)
     assert resource is not None
-    created = env.client.create(resource, obj, env.namespace if resource.namespaced else None)
+    if env.args.namespace and resource.namespaced:
+        obj["metadata"]["namespace"] = env.args.namespace  # upstream sets it only when -n is given
+    if a.dry_run in ("client", "true"):
+        _report(env, resource, obj, "created")
+        return
+    try:
+        created = env.client.create(resource, obj, env.namespace if resource.namespaced else None,
+                                    dry_run=a.dry_run == "server")
+    except StatusError as err:
+        if what == "namespace":
+            raise  # upstream returns the server's error unwrapped
+        raise CommandError(f"failed to create {what}: {err.message}") from None
     _report(env, resource, created, "created")
+
+
+def _cronjob_for(env: Env, source: str) -> dict[str, Any]:
+    """The object ``--from=cronjob/NAME`` names; only a CronJob will do."""
+    kind, sep, name = source.partition("/")
+    if not sep or not name:
+        raise CommandError("resource(s) were provided, but no name was specified")
+    from minik8s.kubectl.main import resolve
+
+    resource = resolve(kind)
+    obj = env.client.get(resource, name, env.namespace)
+    if resource.kind != "CronJob":
+        raise CommandError(f"unknown object type *v1.{resource.kind}")
+    return obj
 
 
 # --- apply -------------------------------------------------------------------------------

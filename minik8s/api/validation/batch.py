@@ -25,11 +25,15 @@ from __future__ import annotations
 import re
 
 from minik8s.api.errors import invalid_value, required
-from minik8s.api.validation.fields import (IMMUTABLE_MSG, Errors, Obj, _int, _invalid, _map, _nonnegative, _str,
+from minik8s.api.validation.fields import (IMMUTABLE_MSG, Errors, Obj, _int, _invalid, _map, _nonnegative,
+                                           _selector_matches, _str,
                                            _unsupported, _validate_selector_syntax, immutable)
 from minik8s.api.validation.pods import validate_pod_template
 from minik8s.api.validation.printing import _go_quote, go_label_selector
 from minik8s.api.validation.workloads import _template_matches
+
+# The label the generated selector selects (batch.kubernetes.io/controller-uid=<the Job's uid>).
+CONTROLLER_UID_LABEL = "batch.kubernetes.io/controller-uid"
 
 # --- Jobs -------------------------------------------------------------------------------------------------
 
@@ -60,7 +64,21 @@ def _job(obj: Obj) -> Errors:
     # The selector is generated on create (defaults.job_selector_defaults) unless manualSelector is set;
     # before that it may legitimately be missing.
     generated_later = spec.get("selector") is None and spec.get("manualSelector") is not True
-    return _job_spec(spec, "spec", selector_required=not generated_later)
+    return _generated_selector(obj) + _job_spec(spec, "spec", selector_required=not generated_later)
+
+
+def _generated_selector(obj: Obj) -> Errors:
+    """Without ``manualSelector: true`` the selector must be the generated one: it must select
+    exactly this Job's uid (upstream's validateGeneratedSelector). A selector the user wrote
+    (the server only added the uid to it) is refused, so a Job never adopts someone else's pods."""
+    spec = _map(obj, "spec")
+    uid = _map(obj, "metadata").get("uid")
+    selector = spec.get("selector")
+    if spec.get("manualSelector") is True or not uid or not isinstance(selector, dict):
+        return []
+    if _selector_matches(selector, {CONTROLLER_UID_LABEL: uid}) is False:
+        return [_invalid("spec.selector", go_label_selector(selector), "`selector` not auto-generated")]
+    return []
 
 
 def _job_update(new: Obj, old: Obj) -> Errors:

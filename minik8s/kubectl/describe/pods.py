@@ -48,11 +48,8 @@ def describe_probe(probe: Obj) -> str:
 
 
 def _ports(ports: list[Obj], key: str) -> str:
-    texts = []
-    for port in ports:
-        text = f"{port.get(key, 0)}/{port.get('protocol', 'TCP')}"
-        texts.append(f"{text} ({port['name']})" if port.get("name") else text)
-    return ", ".join(texts)
+    # kubectl v1.32's describeContainerPorts: "80/TCP", without the port's name.
+    return ", ".join(f"{port.get(key, 0)}/{port.get('protocol', 'TCP')}" for port in ports)
 
 
 def _state(w: _Writer, title: str, state: Obj) -> None:
@@ -254,12 +251,12 @@ def _pod_template(w: _Writer, template: Obj) -> None:
     _tolerations(w, "  Tolerations", spec.get("tolerations"))
 
 
-def describe_pod_template(template: Obj) -> str:
+def describe_pod_template(template: Obj, aligned: bool = True) -> str:
     """The "Pod Template:" section alone, as ``kubectl rollout history --revision`` prints it
-    (upstream's printTemplate reuses the describer's pod template section)."""
+    (upstream's printTemplate reuses the describer's pod template section, unaligned)."""
     w = _Writer()
     _pod_template(w, template)
-    return w.text()
+    return w.text(aligned)
 
 
 def qos_class(pod: Obj) -> str:

@@ -149,7 +149,7 @@ def describe_statefulset(client: Any, sts: Obj, now: datetime) -> str:
 
 def describe_daemonset(client: Any, ds: Obj, now: datetime) -> str:
     w, spec, status = _Writer(), _spec(ds), _status(ds)
-    _header(w, ds)
+    _header(w, ds, namespace=False)  # upstream's describeDaemonSet prints no Namespace line
     w.write(0, f"Selector:\t{selector_string(spec.get('selector'))}\n")
     node_selector = ((spec.get("template") or {}).get("spec") or {}).get("nodeSelector")
     w.write(0, f"Node-Selector:\t{format_labels(node_selector)}\n")
@@ -212,7 +212,6 @@ def describe_cronjob(client: Any, cj: Obj, now: datetime) -> str:
     w.write(0, f"Schedule:\t{spec.get('schedule', '')}\n")
     w.write(0, f"Concurrency Policy:\t{spec.get('concurrencyPolicy', '')}\n")
     w.write(0, f"Suspend:\t{'<unset>' if spec.get('suspend') is None else _bool(spec['suspend'])}\n")
-    w.write(0, f"Time Zone:\t{spec.get('timeZone') or '<unset>'}\n")
     for title, key in (("Successful Job History Limit", "successfulJobsHistoryLimit"),
                        ("Failed Job History Limit", "failedJobsHistoryLimit")):
         w.write(0, f"{title}:\t{spec.get(key, '<unset>')}\n")

@@ -6,7 +6,7 @@ spaces per level, so consecutive ``Field:`` lines line up. :class:`_Writer` is t
 writer; ``flush()`` ends a block that is aligned on its own, as the Events table is.
 
 Interface (for the describers of this package):
-    _Writer().write(level, text); .flush(); .text() -> str
+    _Writer().write(level, text); .flush(); .text(aligned=True) -> str
     rfc1123z(timestamp) -> str                   # how describe prints a time
     _labels / _annotations / _header             # the lines most kinds start with
     search_events(client, obj, uid=None) -> [event]
@@ -65,9 +65,13 @@ class _Writer:
         """Align what was written so far on its own, as tabwriter.Flush does."""
         self._blocks.append([])
 
-    def text(self) -> str:
+    def text(self, aligned: bool = True) -> str:
+        """The lines, aligned; or, with ``aligned=False``, with their tabs as written (what
+        upstream prints when it writes to a plain buffer instead of a tabwriter)."""
         if self._partial:
             self.write(0, "\n")
+        if not aligned:
+            return "".join(line + "\n" for block in self._blocks for line in block)
         return "".join(tabwrite(block, _MINWIDTH, _PADDING) for block in self._blocks if block)
 
 
@@ -192,8 +196,6 @@ def describe_events(w: _Writer, events: list[Obj], now: datetime) -> None:
         else:
             interval = first
         source = (ev.get("source") or {}).get("component") or ev.get("reportingController") or ""
+        # kubectl 1.32 prints the message alone; later versions put the container's fieldPath before it.
         message = (ev.get("message") or "").strip()
-        field_path = (ev.get("involvedObject") or {}).get("fieldPath")
-        if field_path:
-            message = f"{field_path}: {message}"
         w.write(1, f"{ev.get('type', '')}\t{ev.get('reason', '')}\t{interval}\t{source}\t{message}\n")
