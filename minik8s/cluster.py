@@ -84,13 +84,18 @@ def _kubelets(ctx: Context, count: int, runtime: str, data_dir: Path | None) -> 
         return []
     from minik8s.kubelet import Kubelet, make_runtime
 
-    kubelets: list[Component] = []
-    for index in range(count):
-        name = node_name(index)
-        node_runtime = make_runtime(runtime, node_name=name, node_index=index, clock=ctx.clock, rng=ctx.rng,
-                                    data_dir=data_dir)
-        kubelets.append(Kubelet(ctx, node_name=name, node_index=index, runtime=node_runtime))
-    return kubelets
+    kubelets: list[Kubelet] = []
+    try:
+        for index in range(count):
+            name = node_name(index)
+            node_runtime = make_runtime(runtime, node_name=name, node_index=index, clock=ctx.clock, rng=ctx.rng,
+                                        data_dir=data_dir)
+            kubelets.append(Kubelet(ctx, node_name=name, node_index=index, runtime=node_runtime))
+    except BaseException:
+        for kubelet in kubelets:  # the nodes made before the one that failed: leave nothing running
+            kubelet.stop()
+        raise
+    return list(kubelets)
 
 
 class Cluster:
@@ -116,7 +121,11 @@ class Cluster:
         self._stopping = False
         self._idle = threading.Event()
         self._started = False
-        self.start()
+        try:
+            self.start()
+        except BaseException:
+            self.stop()  # e.g. a runtime that cannot start: stop the controllers already running
+            raise
 
     @property
     def virtual(self) -> bool:

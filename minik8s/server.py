@@ -31,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=6443, help="port to serve on (default 6443; 0 picks one)")
     parser.add_argument("--data-dir", default=str(DEFAULT_DATA_DIR), help="where the cluster keeps its state")
-    parser.add_argument("--nodes", type=int, default=1, help="number of nodes (default 1)")
+    parser.add_argument("--nodes", type=_node_count, default=1, help="number of nodes (default 1)")
     parser.add_argument("--runtime", default="process", choices=("simulated", "process", "docker"),
                         help="container runtime (default process)")
     parser.add_argument("--kubeconfig", default=None, help="kubeconfig file to write (default $KUBECONFIG or "
@@ -39,11 +39,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=None, help="seed for generated names")
 
 
+def _node_count(text: str) -> int:
+    count = int(text)
+    if count < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {count}")
+    return count
+
+
 async def _serve(args: argparse.Namespace) -> int:
     data_dir = Path(args.data_dir).expanduser()
     store = Store(SQLiteBackend(data_dir / "state.db"))
-    cluster = Cluster(nodes=args.nodes, runtime=args.runtime, clock="real", seed=args.seed, store=store,
-                      data_dir=data_dir)
+    try:
+        cluster = Cluster(nodes=args.nodes, runtime=args.runtime, clock="real", seed=args.seed, store=store,
+                          data_dir=data_dir)
+    except (RuntimeError, ValueError, OSError) as exc:
+        # A runtime that cannot start (no Docker engine, no rights): say why, as a command does. The
+        # cluster has already stopped what it started and closed the store.
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     runner = web.AppRunner(make_app(cluster.api), access_log=None, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, args.host, args.port)

@@ -84,6 +84,21 @@ def test_entrypoint_resets_an_inherited_cmd_and_shell_form(tmp_path: Path) -> No
     assert inner["Entrypoint"] == ["/bin/sh", "-c", "python /app/app.py"] and inner["Cmd"] is None
 
 
+
+@pytest.mark.parametrize("dockerfile, path", [
+    ("FROM python\nWORKDIR /app\nCOPY app.py .\n", "app/app.py"),           # "." is the working directory
+    ("FROM python\nWORKDIR /app\nCOPY app.py /app\n", "app/app.py"),        # WORKDIR made the folder
+    ("FROM nginx\nCOPY static/index.html /usr/share/nginx/html\n",          # a folder of the base image
+     "usr/share/nginx/html/index.html"),
+    ("FROM python\nCOPY app.py /srv/main.py\n", "srv/main.py"),              # a new name: the file itself
+])
+def test_copy_into_a_folder_keeps_the_file_name_as_docker_does(tmp_path: Path, dockerfile: str, path: str) -> None:
+    store = ImageStore(tmp_path / "images")
+    image_id, _ = builder.build(make_context(tmp_path, dockerfile), ["x:1"], store)
+    rootfs = tmp_path / "rootfs"
+    store.unpack(image_id, rootfs)
+    assert (rootfs / path).is_file()
+
 @pytest.mark.parametrize("dockerfile, message", [
     ("FROM busybox\nRUN echo hi\n", "dockerfile parse error on line 2: unsupported instruction: RUN"),
     ("FROM busybox\nFROBNICATE x\n", "dockerfile parse error on line 2: unknown instruction: FROBNICATE"),

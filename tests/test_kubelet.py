@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -433,3 +434,124 @@ def test_pod_phase_rules() -> None:
     assert pod_phase("Never", [failed], [wait]) == "Failed"
     assert pod_phase("Always", [failed], [wait]) == "Pending"
     assert pod_phase("Always", [], [done], terminal=True) == "Succeeded"
+
+
+class LateExitRuntime:
+    """A simulated runtime whose ``container_status`` learns of an exit only once ``next_event_time``
+    has looked, as a real runtime whose process dies between two looks of the kubelet."""
+
+    def __init__(self, runtime: Any):
+        self._runtime = runtime
+        self.noticed: set[str] = set()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._runtime, name)
+
+    def container_status(self, container_id: str) -> Any:
+        status = self._runtime.container_status(container_id)
+        if status.state == "exited" and container_id not in self.noticed:
+            return dataclasses.replace(status, state="running", finished_at=None, exit_code=None, reason="")
+        return status
+
+    def next_event_time(self, container_ids: Any = None) -> float | None:
+        for cid in container_ids or []:
+            if self._runtime.container_status(cid).state == "exited":
+                self.noticed.add(cid)
+        return self._runtime.next_event_time(container_ids)  # type: ignore[no-any-return]
+
+
+def test_an_exit_seen_only_after_the_pass_looked_still_wakes_the_pod() -> None:
+    from minik8s.kubelet import Kubelet
+
+    with Cluster(nodes=0, runtime="simulated", clock="virtual", seed=0) as c:
+        runtime = LateExitRuntime(make_runtime("simulated", clock=c.clock, rng=c.rng))
+        kubelet = Kubelet(c.context, node_name="node-1", runtime=runtime)  # type: ignore[arg-type]
+        c.components.append(kubelet)
+        c.api.nodes.register("node-1", kubelet)
+        c.run_until_stable()  # the node registers
+        c.client.create(PODS, make_pod("late", [{"name": "app", "image": "busybox:1.36", "command": ["sleep", "5"]}]),
+                        "default")
+        c.advance(10)
+        # The exit at 6 s was noticed by the kubelet's look for the next event: it syncs the pod again.
+        cs = container(c, "late")
+        assert cs["restartCount"] == 1 and cs["lastState"]["terminated"]["reason"] == "Completed"
+
+
+class BrokenDiskRuntime(LateExitRuntime):
+    """A runtime whose disk fails when it creates a container."""
+
+    def create_container(self, *args: Any) -> str:
+        raise FileExistsError(17, "File exists", "/var/lib/minik8s/rootfs/app")
+
+
+def test_a_runtime_os_error_is_a_failed_sync_not_a_dead_kubelet() -> None:
+    from minik8s.kubelet import Kubelet
+
+    with Cluster(nodes=0, runtime="simulated", clock="virtual", seed=0) as c:
+        kubelet = Kubelet(c.context, node_name="node-1",
+                          runtime=BrokenDiskRuntime(make_runtime("simulated", clock=c.clock, rng=c.rng)))  # type: ignore[arg-type]
+        c.components.append(kubelet)
+        c.api.nodes.register("node-1", kubelet)
+        c.run_until_stable()
+        c.client.create(PODS, make_pod("disk", [{"name": "app", "image": "busybox:1.36"}]), "default")
+        c.advance(15)
+        failed = [e for e in c.client.list(EVENTS, "default")["items"] if e["reason"] == "FailedSync"]
+        assert len(failed) == 1 and "File exists" in failed[0]["message"]
+        assert failed[0]["count"] == 2  # tried again 10 s later: the kubelet lives on
+
+
+def test_a_silent_node_misses_pod_changes_until_it_is_back(cluster: Cluster) -> None:
+    # Upstream: a pod evicted from an unreachable node stays Terminating (its kubelet cannot confirm
+    # that the containers stopped) until the node comes back or is deleted.
+    cluster.client.create(PODS, make_pod("web", [{"name": "app", "image": "nginx:1.27"}]), "default")
+    cluster.advance(2)
+    cluster.kubelets[0].stop_heartbeats()
+    cluster.client.delete(PODS, "web", "default")
+    cluster.advance(60)
+    pod = cluster.client.get(PODS, "web", "default")
+    assert pod["metadata"].get("deletionTimestamp") and "running" in pod["status"]["containerStatuses"][0]["state"]
+    assert "Terminating" in cluster.kubectl("get pod web")
+    cluster.kubelets[0].resume_heartbeats()
+    cluster.advance(1)
+    with pytest.raises(StatusError):
+        cluster.client.get(PODS, "web", "default")
+
+
+def test_a_missing_executable_is_a_start_error_as_containerd_reports_it(cluster: Cluster) -> None:
+    cluster.client.create(PODS, make_pod("nocmd", [{"name": "app", "image": "busybox:1.36",
+                                                     "command": ["nosuchbinary", "x"]}]), "default")
+    cluster.advance(2)
+    cs = container(cluster, "nocmd")
+    message = ('failed to create containerd task: failed to create shim task: OCI runtime create failed: runc create '
+               'failed: unable to start container process: exec: "nosuchbinary": executable file not found in $PATH: '
+               'unknown')
+    assert cs["lastState"]["terminated"] == {**cs["lastState"]["terminated"], "reason": "StartError",
+                                             "exitCode": 128, "message": message}
+    evs = events(cluster, "nocmd")
+    assert ("Failed", f"Error: {message}") in evs
+    assert not [m for r, m in evs if r == "Started"]  # it never started
+
+
+def test_pull_times_are_truncated_to_milliseconds_as_upstream(cluster: Cluster) -> None:
+    cluster.client.create(PODS, make_pod("quick", [{"name": "app", "image": "nginx:1.27"}],
+                                         annotations={"app": {"pullSeconds": 0.0004}}), "default")
+    cluster.client.create(PODS, make_pod("slow", [{"name": "app", "image": "httpd:2.4"}],
+                                         annotations={"app": {"pullSeconds": 1.2345678}}), "default")
+    cluster.advance(3)
+    pulled = {name: m for name in ("quick", "slow") for r, m in events(cluster, name) if r == "Pulled"}
+    assert pulled["quick"] == ('Successfully pulled image "nginx:1.27" in 0s (0s including waiting). '
+                               'Image size: 72223946 bytes.')
+    assert pulled["slow"].startswith('Successfully pulled image "httpd:2.4" in 1.234s (1.234s including waiting).')
+
+
+def test_exec_of_a_missing_executable_is_an_internal_error_as_containerd_reports_it(cluster: Cluster) -> None:
+    cluster.client.create(PODS, make_pod("box", [{"name": "app", "image": "busybox:1.36",
+                                                   "command": ["sleep", "3600"]}]), "default")
+    cluster.advance(2)
+    # The shell exists and says what it could not find: an ordinary exit code.
+    code, out, err = cluster.run_kubectl("exec box -- sh -c nosuchcmd")
+    assert (code, out, err) == (127, "sh: nosuchcmd: not found\n", "command terminated with exit code 127\n")
+    code, out, err = cluster.run_kubectl("exec box -- nosuchcmd")
+    assert code == 1 and err.startswith('error: Internal error occurred: error executing command in container: '
+                                        'failed to exec in container: failed to start exec "')
+    assert err.endswith('exec: "nosuchcmd": executable file not found in $PATH: unknown\n')

@@ -153,3 +153,27 @@ def test_result_flips_only_after_threshold_runs(runs: list[bool], success: int, 
         streak = streak + [ok] if streak and streak[-1] == ok else [ok]
         if state.result != before:
             assert len(streak) >= (success if ok else failure)
+
+
+def test_tcp_probes_from_the_docs_reach_goproxy(cluster: Cluster) -> None:
+    # https://kubernetes.io/docs/tasks/configure-pod-container/configure-liveness-readiness-startup-probes/
+    probe = {"tcpSocket": {"port": 8080}, "initialDelaySeconds": 15, "periodSeconds": 10}
+    spec = {"name": "goproxy", "image": "registry.k8s.io/goproxy:0.1", "ports": [{"containerPort": 8080}],
+            "readinessProbe": probe, "livenessProbe": probe}
+    cluster.client.create(PODS, make_pod("goproxy", [spec]), "default")
+    cluster.advance(40)
+    cs = container(cluster, "goproxy")
+    assert cs["ready"] and cs["restartCount"] == 0 and "running" in cs["state"]
+
+
+def test_an_exec_probe_that_cannot_start_errors_and_never_restarts(cluster: Cluster) -> None:
+    # Upstream: the runtime cannot start the command, so the probe "errored" and its result is
+    # thrown away: the container is neither killed nor made unready by it.
+    spec = {"name": "app", "image": "busybox:1.36", "command": ["sleep", "3600"],
+            "livenessProbe": {"exec": {"command": ["healthcheck"]}, "periodSeconds": 5}}
+    cluster.client.create(PODS, make_pod("odd", [spec]), "default")
+    cluster.advance(60)
+    assert container(cluster, "odd")["restartCount"] == 0
+    errored = [m for r, m in events(cluster, "odd") if r == "Unhealthy"]
+    assert errored and errored[0].startswith("Liveness probe errored: rpc error: code = Unknown desc = failed to exec "
+                                             "in container: failed to start exec")

@@ -275,7 +275,8 @@ def test_match_fields_narrows_candidates_and_reports_absent_nodes() -> None:
         {"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["n9"]}]}))
     result = Scheduler().schedule(gone, cache)
     assert result.node is None
-    assert result.message == "0/3 nodes are available: 3 node(s) didn't satisfy plugin(s) [NodeAffinity]."
+    assert result.message == ("0/3 nodes are available: 3 node(s) didn't satisfy plugin(s) [NodeAffinity]. "
+                              "preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling.")
 
 
 # --- inter-pod affinity -----------------------------------------------------------
@@ -293,7 +294,8 @@ def test_anti_affinity_spreads_replicas_across_hostnames() -> None:
     assert sorted(p for p in placed[:3] if p) == ["n1", "n2", "n3"]
     assert placed[3] is None
     result = Scheduler().schedule(make_pod("web-9", labels={"app": "web"}, affinity=anti_affinity("web")), cache)
-    assert result.message == "0/3 nodes are available: 3 node(s) didn't match pod anti-affinity rules."
+    assert result.message == ("0/3 nodes are available: 3 node(s) didn't match pod anti-affinity rules. "
+                              "preemption: 0/3 nodes are available: 3 No preemption victims found for incoming pod.")
 
 
 def test_existing_pods_anti_affinity_rejects_incoming_pod() -> None:
@@ -434,7 +436,9 @@ def test_pod_that_fits_nowhere_gets_upstream_message() -> None:
     cache = cache_with(make_node("n1", cpu="1"), make_node("n2", cpu="1"), make_node("n3", cpu="1"))
     result = Scheduler().schedule(make_pod("big", cpu="2"), cache)
     assert result.node is None
-    assert result.message == "0/3 nodes are available: 3 Insufficient cpu."
+    # Upstream v1.32's text, to the character (kube-scheduler's FitError, then DefaultPreemption's).
+    assert result.message == ("0/3 nodes are available: 3 Insufficient cpu. "
+                              "preemption: 0/3 nodes are available: 3 No preemption victims found for incoming pod.")
     assert result.diagnosis.unschedulable_plugins == {"NodeResourcesFit"}
 
 
@@ -444,7 +448,28 @@ def test_multiple_reasons_are_counted_and_sorted_as_upstream() -> None:
                        make_node("w1", memory="1Gi"), make_node("w2", memory="1Gi"))
     result = Scheduler().schedule(make_pod("p", memory="2Gi"), cache)
     assert result.message == ("0/5 nodes are available: 2 Insufficient memory, "
-                              "3 node(s) had untolerated taint {node-role.kubernetes.io/control-plane: }.")
+                              "3 node(s) had untolerated taint {node-role.kubernetes.io/control-plane: }. "
+                              "preemption: 0/5 nodes are available: 2 No preemption victims found for incoming pod, "
+                              "3 Preemption is not helpful for scheduling.")
+
+
+def test_preemption_verdict_looks_at_lower_priority_pods() -> None:
+    low = [make_pod(f"low{i}", cpu="600m", node_name=f"n{i}", priority=0) for i in (1, 2)]
+    cache = cache_with(make_node("n1", cpu="1"), make_node("n2", cpu="1"), make_node("n3", cpu="1", taints=[
+        {"key": "dedicated", "value": "gpu", "effect": "NoSchedule"}]), pods=tuple(low))
+    # Same priority: nobody may be evicted.
+    same = Scheduler().schedule(make_pod("p", cpu="800m", priority=0), cache).message
+    assert same.endswith(" preemption: 0/3 nodes are available: 1 Preemption is not helpful for scheduling, "
+                         "2 No preemption victims found for incoming pod.")
+    # Higher priority, but too big even on an empty node: the Filter's own reason.
+    huge = Scheduler().schedule(make_pod("p", cpu="2", priority=1000), cache).message
+    assert huge.endswith(" preemption: 0/3 nodes are available: 1 Preemption is not helpful for scheduling, "
+                         "2 Insufficient cpu.")
+    # Higher priority and evicting would make room: preemption proceeds, and adds nothing.
+    room = Scheduler().schedule(make_pod("p", cpu="800m", priority=1000), cache).message
+    assert room == "0/3 nodes are available: 1 node(s) had untolerated taint {dedicated: gpu}, 2 Insufficient cpu."
+    never = Scheduler().schedule(make_pod("p", cpu="800m", priority=1000, preemptionPolicy="Never"), cache).message
+    assert never.endswith(" Insufficient cpu. preemption: not eligible due to preemptionPolicy=Never.")
 
 
 def test_no_nodes_at_all() -> None:

@@ -10,7 +10,7 @@ import urllib.request
 import pytest
 import yaml
 
-from conftest import needs_kubectl, start_server
+from conftest import WEB_STATEFULSET, needs_kubectl, start_server
 
 NGINX_POD = """\
 apiVersion: v1
@@ -155,6 +155,32 @@ def _post(url: str, data: bytes, content_type: str = "application/json") -> tupl
         return err.code, json.loads(err.read())
 
 
+def test_a_watch_left_after_its_first_event_stops_cleanly(server):
+    # `rollout status` returns from inside its watch loop, then stops the watch (it used to crash).
+    import threading
+
+    from minik8s.api import resources
+    from minik8s.client.http import HTTPClient
+
+    client = HTTPClient(server.url)
+    cms = resources.lookup("configmaps")
+    cm = client.create(cms, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}, "default")
+    watch = client.watch(cms, "default", resource_version=cm["metadata"]["resourceVersion"],
+                         field_selector="metadata.name=c", timeout_seconds=30)
+    threading.Timer(0.2, lambda: client.patch(cms, "c", {"data": {"k": "v"}}, "default")).start()
+
+    def first() -> str:
+        try:
+            for event in watch:
+                return str(event["type"])
+        finally:
+            watch.stop()
+        return ""
+
+    assert first() == "MODIFIED"
+    assert client.get(cms, "c", "default")["data"] == {"k": "v"}  # the pool still works
+
+
 def test_bad_bodies_get_status_errors(server):
     pods = server.url + "/api/v1/namespaces/default/pods"
     code, status = _post(pods, b"{not json")
@@ -242,6 +268,13 @@ def test_nodes_run_pods_for_the_real_kubectl(tmp_path):
         assert srv.kubectl("exec", "hello", "--", "echo", "hi").stdout == "hi\n"
         failed = srv.kubectl("exec", "hello", "--", "sh", "-c", "exit 3")
         assert (failed.returncode, failed.stderr) == (3, "command terminated with exit code 3\n")
+        # No such executable: the runtime cannot start the exec at all (containerd's words).
+        missing = srv.kubectl("exec", "hello", "--", "nosuchcmd")
+        assert missing.returncode == 1
+        assert missing.stderr.startswith('error: Internal error occurred: error executing command in container: '
+                                         'failed to exec in container: failed to start exec "')
+        assert missing.stderr.endswith('": OCI runtime exec failed: exec failed: unable to start container process: '
+                                       'exec: "nosuchcmd": executable file not found in $PATH: unknown\n')
         node = json.loads(srv.kubectl("get", "pod", "hello", "-o", "json").stdout)["spec"]["nodeName"]
         described = srv.kubectl("describe", "node", node).stdout
         assert "Allocated resources:" in described
@@ -251,7 +284,8 @@ def test_nodes_run_pods_for_the_real_kubectl(tmp_path):
         assert srv.kubectl("apply", "-f", "-", stdin=big).returncode == 0
         _wait(lambda: "FailedScheduling" in srv.kubectl("get", "events").stdout)
         events = srv.kubectl("describe", "pod", "nginx").stdout
-        assert "0/3 nodes are available: 3 Insufficient cpu." in events
+        assert ("0/3 nodes are available: 3 Insufficient cpu. "
+                "preemption: 0/3 nodes are available: 3 No preemption victims found for incoming pod.") in events
         assert srv.kubectl("get", "pod", "nginx").stdout.split()[-3] == "Pending"
     finally:
         srv.stop()
@@ -277,5 +311,39 @@ def test_minik8s_kubectl_get_watch_prints_header_once_then_a_row_per_change(tmp_
         assert rows[0].split() == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
         assert all(row.startswith("hello ") for row in rows[1:])
         assert any(row.split()[2] == "Running" for row in rows[1:])
+    finally:
+        srv.stop()
+
+
+def test_a_runtime_that_cannot_start_is_a_clear_error(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "HOME": str(tmp_path), "DOCKER_HOST": f"unix://{tmp_path}/no-docker.sock"}
+    base = [sys.executable, "-m", "minik8s", "server", "--port", "0", "--data-dir", str(tmp_path / "data"),
+            "--kubeconfig", str(tmp_path / "kubeconfig")]
+    docker = subprocess.run([*base, "--runtime", "docker"], env=env, capture_output=True, text=True, timeout=60)
+    assert docker.returncode == 1 and "Traceback" not in docker.stderr
+    assert docker.stderr.startswith("error: cannot reach a Docker engine: ")
+    negative = subprocess.run([*base, "--nodes", "-1"], env=env, capture_output=True, text=True, timeout=60)
+    assert negative.returncode == 2
+    assert "argument --nodes: must be 0 or more, not -1" in negative.stderr
+
+
+@needs_kubectl
+def test_real_kubectl_delete_of_a_statefulset_pod_returns(tmp_path):
+    """kubectl delete waits for the deleted pod to go, by name. The StatefulSet recreates ``web-1`` under
+    the same name at once: if the old one went before kubectl began to watch, kubectl would see only
+    the new one and wait for ever. Pods take a moment to stop, as on a real node, so it never does."""
+    srv = start_server(tmp_path, "--nodes", "1", "--runtime", "simulated")
+    try:
+        assert srv.kubectl("apply", "-f", "-", stdin=WEB_STATEFULSET).returncode == 0
+        assert srv.kubectl("rollout", "status", "sts/web", "--timeout=30s").returncode == 0
+        for _ in range(5):
+            uid = srv.kubectl("get", "pod", "web-1", "-o", "jsonpath={.metadata.uid}").stdout
+            deleted = srv.kubectl("delete", "pod", "web-1", "--timeout=20s")
+            assert (deleted.returncode, deleted.stdout) == (0, 'pod "web-1" deleted\n'), deleted.stderr
+            _wait(lambda: srv.kubectl("get", "pod", "web-1", "-o", "jsonpath={.metadata.uid}").stdout not in ("", uid))
     finally:
         srv.stop()

@@ -101,6 +101,19 @@ def test_logs_loops_and_exit_codes(rt: SimulatedRuntime, clock: VirtualClock) ->
     assert (status.exit_code, status.reason, status.finished_at) == (3, "Error", status.started_at + 3)
 
 
+
+def test_the_counter_pod_from_the_logging_docs_counts(rt: SimulatedRuntime, clock: VirtualClock) -> None:
+    # https://kubernetes.io/docs/concepts/cluster-administration/logging/ (the "counter" Pod)
+    cid = start(rt, {"name": "count", "image": "busybox:1.36",
+                     "args": ["/bin/sh", "-c", 'i=0; while true; do echo "$i: $(date)"; i=$((i+1)); sleep 1; done']})
+    clock.advance(2.5)
+    lines = rt.logs(cid).splitlines()
+    assert [line.split(": ", 1)[0] for line in lines] == ["0", "1", "2"]
+    assert all(line.split(": ", 1)[1] for line in lines)  # the date
+    assert "$" not in rt.logs(cid) and "not found" not in rt.logs(cid)
+    assert simshell.run_now(["sh", "-c", "x=5; echo $(( x * (2 + 1) / 2 )) $((7 % 3)) $((unset + 1))"], {}, {}) == (
+        0, "7 1 1\n", "")
+
 def test_busybox_without_command_exits_at_once_and_nginx_serves(rt: SimulatedRuntime) -> None:
     box = start(rt, {"name": "box", "image": "busybox:1.36"})
     assert rt.container_status(box).state == "exited"
@@ -168,3 +181,29 @@ def test_shell_subset() -> None:
     with pytest.raises(TimeoutError):
         simshell.run_now(["sleep", "5"], fs, {}, timeout=1)
     assert simshell.run_now(["sh", "-c", "test -f /f && echo yes"], fs, {})[1] == "yes\n"
+
+
+def test_stop_seconds_and_the_real_clock_default(rt: SimulatedRuntime, clock: VirtualClock) -> None:
+    """``stopSeconds`` delays the exit after SIGTERM (and past the grace period the container is killed);
+    with the real clock a container takes ``REAL_CLOCK_STOP_SECONDS`` to stop, with a virtual one none."""
+    from minik8s.clock import RealClock
+    from minik8s.kubelet.runtimes.simulated import REAL_CLOCK_STOP_SECONDS
+
+    p = pod("slow", annotations={"sim.minik8s.io/web": '{"stopSeconds": 3}'})
+    slow = start(rt, {"name": "web", "image": "nginx:1.27"}, p)
+    rt.stop_container(slow, 30)
+    assert rt.container_status(slow).state == "running" and rt.next_event_time([slow]) == clock.now() + 3
+    clock.advance(3)
+    assert (rt.container_status(slow).state, rt.container_status(slow).exit_code) == ("exited", 0)
+    p = pod("slower", annotations={"sim.minik8s.io/web": '{"stopSeconds": 60}'})
+    slower = start(rt, {"name": "web", "image": "nginx:1.27"}, p)
+    rt.stop_container(slower, 5)
+    clock.advance(5)
+    assert rt.container_status(slower).exit_code == 137
+
+    real = SimulatedRuntime(node_name="node-1", clock=RealClock(), images=["nginx:1.27"])
+    cid = start(real, {"name": "web", "image": "nginx:1.27"})
+    rt_stop = real.clock.now()
+    real.stop_container(cid, 30)
+    assert real.container_status(cid).state == "running"
+    assert real.next_event_time([cid]) == pytest.approx(rt_stop + REAL_CLOCK_STOP_SECONDS, abs=0.05)

@@ -119,6 +119,7 @@ def build(context: Path, tags: list[str], store: ImageStore, dockerfile: Path | 
         raise BuildError("failed to solve: the Dockerfile must begin with a FROM instruction")
     config: dict[str, Any] | None = None
     paths: set[str] = set()
+    folders: set[str] = {"/"}   # folders the image has so far: a COPY into one keeps the file's name
     lines: list[str] = []
     variables: dict[str, str] = {}
     for index, (line, word, args) in enumerate(steps, 1):
@@ -139,13 +140,17 @@ def build(context: Path, tags: list[str], store: ImageStore, dockerfile: Path | 
                                  "are not supported")
             config, base_paths = _base(args.split()[0] if args else "", store, line)
             paths |= base_paths
+            folders |= {p for p in base_paths if any(q.startswith(p.rstrip("/") + "/") for q in base_paths)}
+            folders.add(config["config"].get("WorkingDir") or "/")
             continue
         assert config is not None
         inner = config["config"]
         if word == "COPY":
-            digest, dest = _copy(context, args, inner.get("WorkingDir") or "/", store, line)
+            digest, dest, into_folder = _copy(context, args, inner.get("WorkingDir") or "/", folders, store, line)
             config["rootfs"]["diff_ids"].append(digest)
             paths.add(dest)
+            if into_folder:
+                folders.add(dest)
         elif word == "ENV":
             env = dict(e.split("=", 1) for e in inner.get("Env") or [])
             env.update(_pairs(args, line, "ENV"))
@@ -154,6 +159,7 @@ def build(context: Path, tags: list[str], store: ImageStore, dockerfile: Path | 
             workdir = posixpath.normpath(posixpath.join(inner.get("WorkingDir") or "/", args))
             inner["WorkingDir"] = workdir
             paths.add(workdir)
+            folders.add(workdir)
         elif word == "EXPOSE":
             for port in args.split():
                 number, _, proto = port.partition("/")
@@ -200,14 +206,18 @@ def _base(name: str, store: ImageStore, line: int) -> tuple[dict[str, Any], set[
     return config, paths
 
 
-def _copy(context: Path, args: str, workdir: str, store: ImageStore, line: int) -> tuple[str, str]:
-    """One COPY: a layer tar with the files at their container paths. Returns (digest, destination)."""
+def _copy(context: Path, args: str, workdir: str, folders: set[str], store: ImageStore,
+          line: int) -> tuple[str, str, bool]:
+    """One COPY: a layer tar with the files at their container paths.
+    Returns (digest, destination, whether the destination is a folder)."""
     words = [w for w in shlex.split(args) if not w.startswith("--")]
     if len(words) < 2:
         raise BuildError(f"dockerfile parse error on line {line}: COPY requires at least two arguments")
     *sources, dest = words
     dest_path = posixpath.normpath(posixpath.join(workdir, dest))
-    as_folder = dest.endswith("/") or len(sources) > 1
+    # As Docker: a destination ending in "/" (or "." / "..") or an existing folder receives files by name.
+    as_folder = (dest.endswith("/") or posixpath.basename(dest) in (".", "..") or dest_path in folders
+                 or len(sources) > 1)
     files: list[Path] = []
     for source in sources:
         matches = sorted(glob.glob(str(context / source))) if any(c in source for c in "*?[") else [str(context / source)]
@@ -234,7 +244,7 @@ def _copy(context: Path, args: str, workdir: str, store: ImageStore, line: int) 
             else:
                 target = posixpath.join(dest_path, source_path.name) if as_folder else dest_path
                 _add(tar, source_path, target)
-    return store.put_blob(buffer.getvalue()), dest_path
+    return store.put_blob(buffer.getvalue()), dest_path, as_folder
 
 
 def _add(tar: tarfile.TarFile, source: Path, target: str) -> None:

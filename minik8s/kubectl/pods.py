@@ -11,6 +11,7 @@ import argparse
 from typing import Any
 
 from minik8s.api import resources, selectors
+from minik8s.api.errors import StatusError
 from minik8s.api.resources import Resource
 from minik8s.kubectl.main import CommandError, Env, resolve
 
@@ -81,7 +82,12 @@ def cmd_exec(env: Env) -> None:
     if not command:
         raise CommandError("you must specify at least one command for the container")
     name = _pod_for(env, a.target)
-    code, out, err = env.client.exec(name, command, env.namespace, container=a.container)
+    try:
+        code, out, err = env.client.exec(name, command, env.namespace, container=a.container)
+    except StatusError as exc:
+        if exc.code != 500:
+            raise
+        raise CommandError(exc.message) from None  # an error on the exec stream: kubectl prints "error: ..."
     env.out.write(out)
     env.err.write(err)
     if code != 0:

@@ -41,6 +41,7 @@ Taught in chapter 2 (architecture: the kubelet and the CRI) and chapter 5 (Pods)
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
@@ -87,6 +88,36 @@ class ProbeError(Exception):
 
 class RuntimeCallError(Exception):
     """A runtime call on a container or sandbox that does not exist or is in the wrong state."""
+
+
+class ExecStartError(RuntimeCallError):
+    """``exec_sync`` could not start the command at all (no such executable in the container)."""
+
+
+# A container whose executable could not be started is terminated with reason ``StartError``
+# and this exit code, as containerd reports it.
+START_ERROR_EXIT_CODE = 128
+
+
+def lookpath_error(program: str, why: str | None = None) -> str:
+    """Go's ``exec.LookPath`` error, which runc passes on: what is wrong with ``program``."""
+    if why is None:
+        why = f"stat {program}: no such file or directory" if "/" in program else "executable file not found in $PATH"
+    return f'exec: "{program}": {why}'
+
+
+def start_error_message(program: str, why: str | None = None) -> str:
+    """containerd's words for a container whose executable could not be started."""
+    return ("failed to create containerd task: failed to create shim task: OCI runtime create failed: "
+            f"runc create failed: unable to start container process: {lookpath_error(program, why)}: unknown")
+
+
+def exec_start_error(container_id: str, command: list[str]) -> ExecStartError:
+    """containerd's words for an exec whose executable is missing (each exec has an id of its own)."""
+    exec_id = hashlib.sha256("\0".join([container_id, *command]).encode()).hexdigest()
+    program = command[0] if command else ""
+    return ExecStartError(f'failed to exec in container: failed to start exec "{exec_id}": OCI runtime exec failed: '
+                          f"exec failed: unable to start container process: {lookpath_error(program)}: unknown")
 
 
 @dataclass
@@ -185,7 +216,8 @@ class ContainerRuntime:
         raise NotImplementedError
 
     def exec_sync(self, container_id: str, command: list[str], timeout: float) -> ExecResult:
-        """Run ``command`` inside a running container and wait for it."""
+        """Run ``command`` inside a running container and wait for it. Raises :class:`ExecStartError`
+        when the command's executable does not exist there."""
         raise NotImplementedError
 
     def stats(self, container_id: str) -> tuple[int, int]:

@@ -24,6 +24,7 @@ Taught in chapter 5 (Pods: images and ErrImagePull / ImagePullBackOff).
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from minik8s.kubelet import cri
@@ -68,7 +69,7 @@ class ImagePuller:
         if result.pulled:
             if not c.pulling:
                 self.event(pod, "Normal", "Pulling", f'Pulling image "{image}"', c)
-            took = go_duration(result.seconds)
+            took = go_duration(_truncate_to_milliseconds(result.seconds))
             self.event(pod, "Normal", "Pulled", f'Successfully pulled image "{image}" in {took} ({took} including '
                                                 f'waiting). Image size: {result.size_bytes} bytes.', c)
         else:
@@ -92,3 +93,8 @@ class ImagePuller:
                                                                                  BACKOFF_MAX_SECONDS)
         c.pull_backoff_until = now + c.pull_backoff
         record.wakes.append(now + min(IMAGE_PULL_RESYNC_SECONDS, c.pull_backoff))
+
+
+def _truncate_to_milliseconds(seconds: float) -> float:
+    """Upstream prints pull times with ``Duration.Truncate(time.Millisecond)``: ``1.234s``, ``0s``."""
+    return math.floor(round(seconds * 1000, 6)) / 1000

@@ -39,7 +39,7 @@ from typing import Any, Hashable, Iterator
 from minik8s.api.objects import deep_copy
 from minik8s.api import resources
 from minik8s.api.errors import StatusError, bad_request
-from minik8s.controllers.controller import Context, Controller
+from minik8s.controllers.controller import Context, Controller, object_key
 from minik8s.kubelet import cri, node as nodes
 from minik8s.kubelet.images import ImagePuller
 from minik8s.kubelet.podworker import SYNC_ERROR_RETRY_SECONDS, ContainerRecord, PodRecord, PodWorker
@@ -99,6 +99,8 @@ class Kubelet(Controller):
         if key == NODE_KEY:
             self._heartbeat()
             return
+        if self.paused:
+            return  # a silent node hears nothing either: resume_heartbeats() syncs every pod again
         pod = self.informer(PODS).get(*key)
         record = self._pods.get(key)
         if pod is None or (pod.get("spec") or {}).get("nodeName") != self.node_name:
@@ -114,15 +116,17 @@ class Kubelet(Controller):
         if record is None:
             record = self._admit(key, pod)
         record.wakes = []
+        before = self._states(record)
         try:
             if self.worker.sync(pod, record):
                 self._pods.pop(key, None)  # deleted for good
-        except (cri.RuntimeCallError, KeyError, TypeError, ValueError, AttributeError) as exc:
+                return
+        except (cri.RuntimeCallError, OSError, KeyError, TypeError, ValueError, AttributeError) as exc:
             # A bad spec or a runtime failure: report it and try again later, never crash.
             log.info("kubelet %s: syncing %s/%s failed: %s", self.node_name, *key, exc)
             self._event(pod, "Warning", "FailedSync", f"error syncing pod, skipping: {exc}")
             record.wakes.append(self.clock.now() + SYNC_ERROR_RETRY_SECONDS)
-        self._requeue(key, record)
+        self._requeue(key, record, before)
 
     def _admit(self, key: tuple[str, str], pod: dict[str, Any]) -> PodRecord:
         spec = pod.get("spec") or {}
@@ -135,12 +139,28 @@ class Kubelet(Controller):
         self._pods[key] = record
         return record
 
-    def _requeue(self, key: tuple[str, str], record: PodRecord) -> None:
+    def _states(self, record: PodRecord) -> dict[str, str]:
+        """What the runtime reports of each of the pod's containers now."""
+        return {cid: self._state(cid) for cid in record.ids()}
+
+    def _state(self, container_id: str) -> str:
+        try:
+            return self.runtime.container_status(container_id).state
+        except cri.RuntimeCallError:
+            return "unknown"
+
+    def _requeue(self, key: tuple[str, str], record: PodRecord, before: dict[str, str]) -> None:
+        """Come back when something is next due. ``before`` is what the runtime reported when the pass
+        began: a container that exited since then (perhaps after the pass looked at it, perhaps one the
+        pass started) is an event now, as upstream's PLEG relist turns a container that died into a
+        pod sync."""
         now = self.clock.now()
         wakes = [w for w in record.wakes if w is not None]
         runtime_next = self.runtime.next_event_time(record.ids()) if record.ids() else None
         if runtime_next is not None:
             wakes.append(runtime_next)
+        if any(before.get(cid) != "exited" and self._state(cid) == "exited" for cid in record.ids()):
+            wakes.append(now)
         if not record.terminal and not record.terminating:
             for c in record.containers:
                 wakes += [d for d in (p.due() for p in c.probes.values()) if d is not None]
@@ -166,12 +186,19 @@ class Kubelet(Controller):
     # --- the node: registration, status, lease ------------------------------------------
 
     def stop_heartbeats(self) -> None:
-        """Simulate a node that stops talking: no lease renewals, no status updates."""
+        """Simulate a node cut off from the API server: no lease renewals, no node or pod status
+        updates, and no pod changes reach it. Its containers keep running; a pod deleted meanwhile
+        (evicted from the unreachable node) stays Terminating until the node is back."""
         self.paused = True
 
     def resume_heartbeats(self) -> None:
+        """The node is back: heartbeat at once, and sync every pod bound to it (what it missed)."""
         self.paused = False
         self.queue.add(NODE_KEY)
+        mine = {object_key(p) for p in self.informer(PODS).list()
+                if (p.get("spec") or {}).get("nodeName") == self.node_name}
+        for key in sorted(mine | set(self._pods)):
+            self.queue.add(key)
 
     def _images(self) -> list[dict[str, Any]]:
         return [{"names": list(i.names), "sizeBytes": i.size_bytes} for i in self.runtime.list_images()]
@@ -296,8 +323,10 @@ class Kubelet(Controller):
             raise bad_request(f'unable to upgrade connection: container not found ("{c.name}")')
         try:
             return self.runtime.exec_sync(c.id, list(command), 0)
-        except TimeoutError as exc:
-            raise StatusError(500, "InternalError", str(exc)) from None
+        except (TimeoutError, cri.ExecStartError) as exc:
+            # As upstream's streaming server answers (kubectl prints "error: Internal error occurred: ...").
+            raise StatusError(500, "InternalError",
+                              f"Internal error occurred: error executing command in container: {exc}") from None
 
     def stats(self) -> dict[str, dict[str, Any]]:
         """Per pod: cpu (millicores) and memory (bytes), summed over its running containers."""

@@ -241,9 +241,13 @@ class PodWorker:
             return
         self.event(pod, "Normal", "Created", f"Created container: {c.name}", c)
         self.runtime.start_container(container_id)
-        self.event(pod, "Normal", "Started", f"Started container {c.name}", c)
         c.id, c.waiting, c.killed_by_probe = container_id, None, False
         status = self.runtime.container_status(container_id)
+        if status.reason == "StartError":
+            # The runtime could not start it (no such executable...): upstream's StartContainer error.
+            self.event(pod, "Warning", "Failed", f"Error: {status.message}", c)
+        else:
+            self.event(pod, "Normal", "Started", f"Started container {c.name}", c)
         if status.state == "exited":
             record.wakes.append(self.clock.now())  # it exited at once: decide about restarting now
         c.probes = probes.new_probes(c.spec, status.started_at if status.started_at is not None else self.clock.now())

@@ -133,6 +133,9 @@ def _exec(runtime: cri.ContainerRuntime, container_id: str, command: list[str], 
         result = runtime.exec_sync(container_id, command, timeout)
     except TimeoutError:
         return Outcome(False, f'command "{" ".join(command)}" timed out')
+    except cri.ExecStartError as exc:
+        # Upstream: the CRI call fails, the probe "errored" and its result is thrown away.
+        return Outcome(None, f"rpc error: code = Unknown desc = {exc}")
     except cri.RuntimeCallError as exc:
         return Outcome(None, str(exc))
     if result.exit_code == 0:

@@ -13,9 +13,12 @@ that watches the API and writes the binding calls it. For one pod:
    weight and add up. The highest total wins; ties are broken at random.
 
 If no node fits, the message is upstream's ``FailedScheduling`` text, built from a
-histogram of the per-node reasons, sorted as strings:
+histogram of the per-node reasons, sorted as strings, then preemption's verdict
+(:mod:`minik8s.scheduler.preemption`, the PostFilter step):
 ``0/5 nodes are available: 2 Insufficient memory,
-3 node(s) had untolerated taint {node-role.kubernetes.io/control-plane: }.`` (one line).
+3 node(s) had untolerated taint {node-role.kubernetes.io/control-plane: }. preemption:
+0/5 nodes are available: 2 No preemption victims found for incoming pod,
+3 Preemption is not helpful for scheduling.`` (one line).
 
 Interface:
     Scheduler(profile=None, percentage_of_nodes_to_score=0, rng=None, explain=False)
@@ -26,8 +29,8 @@ Interface:
 Invariants: a chosen node passed every (non-skipped) Filter; the same seed, cache
 and pods give the same placements.
 
-How minik8s differs: no preemption (PostFilter), so the message ends after the
-filter reasons; no nominated nodes, extenders or parallel filtering.
+How minik8s differs: preemption gives its verdict but evicts nothing (so no nominated
+nodes); no extenders or parallel filtering.
 
 Taught in chapter 9 (Scheduling).
 """
@@ -39,6 +42,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from minik8s.scheduler import preemption
 from minik8s.scheduler.cache import Cache, NodeInfo, PodInfo
 from minik8s.scheduler.framework import CycleState, Profile, Reason, default_profile, overrides
 
@@ -73,6 +77,7 @@ class Diagnosis:
     pre_filter_message: str = ""
     absent_nodes: int = 0  # nodes outside a PreFilterResult
     absent_reason: str = ""
+    post_filter_message: str = ""  # preemption's verdict ("preemption: ...")
 
 
 @dataclass
@@ -88,11 +93,12 @@ class Result:
 
 
 def fit_error_message(num_all_nodes: int, diagnosis: Diagnosis) -> str:
-    """Upstream's ``FitError`` text (without the preemption part; see module docstring)."""
+    """Upstream's ``FitError`` text: the Filters' reasons, then preemption's verdict."""
     message = f"0/{num_all_nodes} nodes are available:"
     if diagnosis.pre_filter_message:
         # A PreFilter rejection applies to every node: say it once, not N times.
-        return f"{message} {diagnosis.pre_filter_message}."
+        message += f" {diagnosis.pre_filter_message}."
+        return f"{message} {diagnosis.post_filter_message}" if diagnosis.post_filter_message else message
     histogram: Counter[str] = Counter()
     for reasons in diagnosis.node_to_reasons.values():
         if isinstance(reasons, str):
@@ -105,9 +111,8 @@ def fit_error_message(num_all_nodes: int, diagnosis: Diagnosis) -> str:
     entries = sorted(f"{count} {reason}" for reason, count in histogram.items())
     if entries:
         message += f" {', '.join(entries)}."
-    # Upstream 1.32 appends the preemption verdict here, e.g.
-    # " preemption: 0/3 nodes are available: 3 No preemption victims found for incoming pod."
-    # minik8s has no preemption, so the message ends with the filter reasons.
+    if diagnosis.post_filter_message:
+        message += f" {diagnosis.post_filter_message}"
     return message
 
 
@@ -134,6 +139,8 @@ class Scheduler:
         if outcome.status is not None:
             diagnosis.pre_filter_message = outcome.status.message
             diagnosis.unschedulable_plugins.add(outcome.status.plugin)
+            # Every node failed PreFilter, for a reason no eviction cures.
+            diagnosis.post_filter_message = preemption.verdict(info, cache, {}, len(cache.nodes), [], state)
             return Result(None, fit_error_message(len(cache.nodes), diagnosis), diagnosis)
         nodes = cache.nodes
         if outcome.node_names is not None:
@@ -143,6 +150,8 @@ class Scheduler:
         feasible = self._find_feasible(state, info, nodes, outcome.filters, diagnosis) if nodes else []
         evaluated = len(feasible) + len(diagnosis.node_to_reasons)
         if not feasible:
+            diagnosis.post_filter_message = preemption.verdict(info, cache, diagnosis.node_to_reasons,
+                                                               diagnosis.absent_nodes, outcome.filters, state)
             return Result(None, fit_error_message(len(cache.nodes), diagnosis), diagnosis, evaluated, 0)
         if len(feasible) == 1:  # nothing to compare: upstream skips scoring too
             return Result(feasible[0].name, "", diagnosis, evaluated, 1)

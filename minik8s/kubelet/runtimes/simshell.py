@@ -11,12 +11,14 @@ as it would on a real node.
 
 Supported: statements separated by ``;``, newlines, ``&&`` and ``||``;
 ``while true; do ...; done``; ``for x in a b c; do ...; done``; ``$VAR`` and ``${VAR}``;
-``> file`` and ``>> file``; the commands ``sleep``, ``echo``, ``printf`` (plain), ``touch``,
-``rm``, ``cat``, ``ls``, ``mkdir``, ``test``/``[``, ``true``, ``false``, ``exit``, ``date``,
-``hostname``, ``env``/``printenv``, ``wc -l``, ``tail -f`` (forever), ``sh -c``; long-running
-servers (``nginx``, ``httpd-foreground``, ``redis-server``, ``python -m http.server``) run
-forever and listen on their port. Pipes run their last command only; anything else prints
-``sh: x: not found`` and fails with 127, as a shell would.
+assignments (``i=0``), integer arithmetic (``$((i+1))``), ``$(date)`` and ``$(hostname)``
+anywhere in a word; ``> file`` and ``>> file``; the commands ``sleep``, ``echo``,
+``printf`` (plain), ``touch``, ``rm``, ``cat``, ``ls``, ``mkdir``, ``test``/``[``, ``true``,
+``false``, ``exit``, ``date``, ``hostname``, ``env``/``printenv``, ``wc -l``, ``tail -f``
+(forever), ``sh -c``; long-running servers (``nginx``, ``httpd-foreground``, ``redis-server``,
+``python -m http.server``) run forever and listen on their port. Pipes run their last command
+only; anything else prints ``sh: x: not found`` and fails with 127, as a shell would. A
+container whose own command is none of these does not start (containerd's ``StartError``).
 
 Interface:
     program = parse(argv, env)            # -> Program (a list of statements)
@@ -24,12 +26,14 @@ Interface:
     shell.run_until(t)                    # advance the script to time t
     shell.exited, shell.exit_code, shell.output, shell.listening, shell.wake_at
     run_now(argv, fs, env, ...) -> (exit_code, stdout, stderr)   # for exec: no waiting
+    executable(program) -> bool           # can a container start it directly
 
 Taught in chapter 5 (Pods: what a container runs).
 """
 
 from __future__ import annotations
 
+import ast
 import re
 import shlex
 from dataclasses import dataclass, field
@@ -41,9 +45,31 @@ BUSY_LOOP_LIMIT = 10_000
 
 FOREVER = float("inf")
 
+ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
+ARITHMETIC = re.compile(r"\$\(\((.*?)\)\)")
+# sh's integer division truncates toward zero; these are close enough for teaching scripts.
+ARITHMETIC_OPERATORS: dict[type, Callable[[int, int], int]] = {
+    ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
+    ast.FloorDiv: lambda a, b: int(a / b), ast.Mod: lambda a, b: a % b,
+}
+
 # Server commands that never exit and listen on a port.
 SERVERS: dict[str, int] = {"nginx": 80, "httpd-foreground": 80, "httpd": 80, "redis-server": 6379,
-                           "/pause": 0, "pause": 0, "kvstore": 8080}
+                           "/pause": 0, "pause": 0, "kvstore": 8080, "goproxy": 8080}
+
+# Programs a container can start directly (``command: [sleep, "3600"]``); any other first word is
+# a missing executable, which the runtime reports as containerd's StartError. (Shell builtins such
+# as ``exit`` or ``cd`` are no executables either.)
+EXECUTABLES = frozenset({
+    "sh", "bash", "ash", "sleep", "echo", "printf", "true", "false", "date", "hostname", "env", "printenv",
+    "touch", "mkdir", "rm", "cat", "test", "[", "ls", "wc", "tail", "yes", "python", "python3", "perl",
+    *SERVERS,
+})
+
+
+def executable(program: str) -> bool:
+    """Can a container start ``program`` (a name looked up in PATH, or a path)?"""
+    return program.rsplit("/", 1)[-1] in EXECUTABLES
 
 
 @dataclass
@@ -81,6 +107,8 @@ def parse_script(script: str, env: dict[str, str] | None = None) -> Program:
 
 
 def _tokens(script: str) -> list[str]:
+    # "$(( i + 1 ))" is one word to a shell: close up its spaces before splitting into words.
+    script = ARITHMETIC.sub(lambda m: "$((" + "".join(m.group(1).split()) + "))", script)
     lexer = shlex.shlex(script.replace("\n", " ; "), posix=True, punctuation_chars=";&|<>")
     lexer.whitespace_split = True
     lexer.commenters = ""
@@ -252,6 +280,12 @@ class Shell:
             self.frames.append(_Frame(st.loop, loop=True, variable=st.argv[0] if st.loop_values is not None else "",
                                       values=values))
             return
+        if len(st.argv) == 1 and ASSIGNMENT.match(st.argv[0]):
+            # "i=0" sets a shell variable. (A prefix such as "A=1 cmd" is not supported.)
+            variable, _, value = st.argv[0].partition("=")
+            self.env[variable] = self._dollar(value)
+            self.status = 0
+            return
         argv = [self._dollar(word) for word in st.argv]
         name = argv[0] if argv else ""
         if name == "sleep":
@@ -285,11 +319,38 @@ class Shell:
         self.output.append((self.time, line))
 
     def _dollar(self, word: str) -> str:
-        if word == "$(date)":
-            return self.date(self.time)
-        if word == "$(hostname)":
-            return self.hostname
+        """Expand a word as sh does: arithmetic, the two command substitutions it knows, variables."""
+        if "$" not in word:
+            return word
+        word = ARITHMETIC.sub(lambda m: str(_arithmetic(_expand(m.group(1), self.env), self.env)), word)
+        word = word.replace("$(date)", self.date(self.time)).replace("$(hostname)", self.hostname)
         return _expand(word, self.env)
+
+
+def _arithmetic(expression: str, env: dict[str, str]) -> int:
+    """``$((...))``: integers, + - * / %, parentheses, and variable names (unset or not a number: 0)."""
+    def value(node: ast.AST) -> int:
+        if isinstance(node, ast.Constant) and isinstance(node.value, int):
+            return node.value
+        if isinstance(node, ast.Name):
+            return _int_or_zero(env.get(node.id, ""))
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+            return -value(node.operand) if isinstance(node.op, ast.USub) else value(node.operand)
+        if isinstance(node, ast.BinOp) and type(node.op) in ARITHMETIC_OPERATORS:
+            return ARITHMETIC_OPERATORS[type(node.op)](value(node.left), value(node.right))
+        raise ValueError(expression)
+
+    try:
+        return value(ast.parse(expression.replace("/", "//"), mode="eval").body)
+    except (SyntaxError, ValueError, ZeroDivisionError):
+        return 0  # sh prints an error; the simulated shell keeps going with 0
+
+
+def _int_or_zero(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        return 0
 
 
 def _seconds(text: str) -> float | None:

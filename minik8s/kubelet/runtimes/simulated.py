@@ -19,7 +19,10 @@ Realistic defaults:
 * ``registry.k8s.io/e2e-test-images/agnhost ... liveness`` serves ``/healthz`` on 8080 for
   10 s, then 500, exactly like the upstream liveness example.
 * Pod IPs are ``10.244.<node index + 1>.<n>``, handed out in order from ``.2``.
-* On SIGTERM a container stops at once (servers exit 0, shell scripts 143).
+* On SIGTERM a container stops at once (servers exit 0, shell scripts 143). With the real clock
+  (``minik8s server --runtime simulated``) it takes ``REAL_CLOCK_STOP_SECONDS``, as a real
+  app and kubelet do: a pod deleted in no time at all would let a StatefulSet recreate it
+  before ``kubectl delete`` starts watching for the old one to go, and kubectl would wait for ever.
 
 Scriptable behaviour, per container, through a pod annotation whose value is JSON::
 
@@ -43,6 +46,7 @@ key                         effect (times count from the start of each container
 ``pullSeconds``             how long pulling its image takes
 ``pullError``               make the pull fail with this message
 ``ignoreSigterm``           on stop, keep running until killed after the grace period (137)
+``stopSeconds``             on stop, exit this long after SIGTERM (killed, 137, if over the grace period)
 ``logs``                    lines the container prints when it starts
 =========================== ===============================================================
 
@@ -64,7 +68,7 @@ from datetime import datetime, timezone
 from typing import Any, Iterable
 
 from minik8s.api import quantity
-from minik8s.clock import Clock
+from minik8s.clock import Clock, VirtualClock
 from minik8s.kubelet import cri
 from minik8s.kubelet.cri import (ContainerStatus, ExecResult, ImageInfo, ImagePullError, ProbeError, PullResult,
                                  RuntimeCallError, SandboxInfo)
@@ -75,6 +79,7 @@ PULL_SECONDS = 1.0            # a first pull
 REPULL_SECONDS = 0.5          # imagePullPolicy Always on an image already present: only the manifest check
 OOM_AFTER_SECONDS = 1.0       # a container over its memory limit is killed this soon after starting
 AGNHOST_LIVENESS_SECONDS = 10  # agnhost liveness serves /healthz with 200 this long, then 500
+REAL_CLOCK_STOP_SECONDS = 0.5  # with the real clock, SIGTERM to exit (a virtual clock stops at once)
 
 
 @dataclass(frozen=True)
@@ -174,9 +179,11 @@ class _Container:
     finished_at: float | None = None
     exit_code: int | None = None
     reason: str = ""
+    message: str = ""
     fs: dict[str, str] = field(default_factory=dict)
     sigterm_at: float | None = None
     kill_at: float | None = None
+    exit_at: float | None = None     # when a stopping container exits of its own accord
     agnhost_liveness: bool = False
 
 
@@ -339,20 +346,31 @@ class SimulatedRuntime(cri.ContainerRuntime):
             raise RuntimeCallError(f"container {container_id} was already started")
         now = self.clock.now()
         c.started_at = now
+        program = self._argv(c)[:1]
+        if program and c.image.default[:1] != ("/agnhost",) and not simshell.executable(program[0]):
+            c.shell = None
+            c.message = cri.start_error_message(program[0])
+            self._finish(c, now, cri.START_ERROR_EXIT_CODE, "StartError")
+            return
         c.shell = simshell.Shell(self._program(c), c.fs, dict(c.env), now, wording=c.image.wording,
                                  hostname=c.env["HOSTNAME"], date=_date)
         for line in c.behaviour.get("logs") or []:
             c.shell.output.append((now, str(line)))
         self._advance(c, now)
 
-    def _program(self, c: _Container) -> simshell.Program:
+    def _argv(self, c: _Container) -> list[str]:
+        """What the container runs: its command and args over the image's entrypoint and cmd."""
         command = [str(a) for a in c.spec.get("command") or []]
         args = [str(a) for a in c.spec.get("args") or []]
         default = list(c.image.default)
         if default[:1] == ["/agnhost"]:
-            argv = command + args if command else default[:1] + (args or default[1:])
+            return command + args if command else default[:1] + (args or default[1:])
+        return command + args if command else (args or default)
+
+    def _program(self, c: _Container) -> simshell.Program:
+        argv = self._argv(c)
+        if c.image.default[:1] == ("/agnhost",):
             return _agnhost(argv, c)
-        argv = command + args if command else (args or default)
         if argv[:1] == ["perl"] and any("bpi(" in a for a in argv):
             return _perl_pi(argv)
         return simshell.parse(argv, c.env)
@@ -389,7 +407,8 @@ class SimulatedRuntime(cri.ContainerRuntime):
             if c.kill_at is not None:
                 exits.append((c.kill_at, 137, ""))
             else:
-                exits.append((c.sigterm_at, 0 if c.shell and c.shell.listening else 143, ""))
+                exits.append((c.exit_at if c.exit_at is not None else c.sigterm_at,
+                              0 if c.shell and c.shell.listening else 143, ""))
         return exits
 
     def _finish(self, c: _Container, when: float, code: int, reason: str) -> None:
@@ -407,8 +426,12 @@ class SimulatedRuntime(cri.ContainerRuntime):
             self._finish(c, now, 0, "")
             return
         c.sigterm_at = now
-        if c.behaviour.get("ignoreSigterm"):
-            c.kill_at = now + max(float(grace_seconds), 0.0)
+        grace = max(float(grace_seconds), 0.0)
+        stop = c.behaviour.get("stopSeconds", 0.0 if isinstance(self.clock, VirtualClock) else REAL_CLOCK_STOP_SECONDS)
+        if c.behaviour.get("ignoreSigterm") or (isinstance(stop, (int, float)) and stop >= grace > 0):
+            c.kill_at = now + grace
+        elif isinstance(stop, (int, float)) and stop > 0 and grace > 0:
+            c.exit_at = now + stop
         self._advance(c, now)
 
     def remove_container(self, container_id: str) -> None:
@@ -419,7 +442,8 @@ class SimulatedRuntime(cri.ContainerRuntime):
         self._advance(c, self.clock.now())
         state = "created" if c.started_at is None else ("running" if c.finished_at is None else "exited")
         return ContainerStatus(c.id, c.name, state, c.attempt, c.image_ref, image_id(c.image_ref), c.created_at,
-                               c.started_at, c.finished_at, c.exit_code, c.reason if state == "exited" else "")
+                               c.started_at, c.finished_at, c.exit_code, c.reason if state == "exited" else "",
+                               c.message if state == "exited" else "")
 
     # --- logs, exec, stats ------------------------------------------------------------
 
@@ -436,17 +460,14 @@ class SimulatedRuntime(cri.ContainerRuntime):
         if c.finished_at is not None or c.started_at is None:
             raise RuntimeCallError(f'container not running ("{c.name}")')
         env = dict(c.shell.env if c.shell else c.env)
+        if not command or not simshell.executable(command[0]):
+            raise cri.exec_start_error(container_id, list(command))
         try:
             code, out, err = simshell.run_now(list(command), c.fs, env, wording=c.image.wording,
                                               hostname=c.env["HOSTNAME"], date=_date(now),
                                               timeout=timeout if timeout > 0 else None)
         except TimeoutError as exc:
             raise TimeoutError(str(exc)) from None
-        if code == 127:
-            # The runtime could not start the executable at all: the OCI error, as containerd words it.
-            name = command[0] if command else ""
-            return ExecResult(126, "", f'OCI runtime exec failed: exec failed: unable to start container process: '
-                                       f'exec: "{name}": executable file not found in $PATH: unknown')
         return ExecResult(code, out, err)
 
     def stats(self, container_id: str) -> tuple[int, int]:

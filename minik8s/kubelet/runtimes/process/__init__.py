@@ -68,8 +68,8 @@ from minik8s.images import builtin
 from minik8s.images.registry import Registry
 from minik8s.images.store import ImageStore, minik8s_home
 from minik8s.kubelet import cri
-from minik8s.kubelet.cri import (ContainerStatus, ExecResult, ImageInfo, ImagePullError, PullResult,
-                                 RuntimeCallError, SandboxInfo)
+from minik8s.kubelet.cri import (START_ERROR_EXIT_CODE, ContainerStatus, ExecResult, ImageInfo, ImagePullError,
+                                 PullResult, RuntimeCallError, SandboxInfo, start_error_message)
 from minik8s.kubelet.runtimes.process import env as envs
 from minik8s.kubelet.runtimes.process import commands, filesystem, images, network, probes, supervisor
 from minik8s.kubelet.runtimes.process.env import ContainerConfigError
@@ -82,7 +82,6 @@ RELIST_SECONDS = 1.0         # how often the kubelet should look again at runnin
 MONITOR_SECONDS = 0.1        # the supervisor thread's tick: kill deadlines, exits, memory
 CLOSE_GRACE_SECONDS = 2.0    # close(): SIGTERM, then SIGKILL after this long
 NICE = 5                     # containers' scheduling priority below the cluster's (0 = the same)
-START_ERROR_EXIT_CODE = 128  # containerd's exit code for a container that could not start
 RESOURCES = {"configmaps", "secrets", "persistentvolumeclaims", "persistentvolumes"}
 
 
@@ -262,7 +261,10 @@ class ProcessRuntime(cri.ContainerRuntime):
         found, fetched = self._resolve_image(image, pull_policy)
         with self._lock:
             self._present[image] = found
-        pulled = fetched or (not present and found.base is not None and not found.from_store)
+        # Policy Always asks the registry every time (for a built-in image, a manifest check that
+        # finds it current): upstream reports that as a pull too, never as "already present".
+        pulled = fetched or pull_policy == "Always" or (not present and found.base is not None
+                                                        and not found.from_store)
         return PullResult(found.ref, found.image_id, pulled=pulled, seconds=time.monotonic() - started,
                           size_bytes=found.size)
 
@@ -375,8 +377,7 @@ class ProcessRuntime(cri.ContainerRuntime):
         now = self.clock.now()
         executable = commands.find_executable(c.argv[0] if c.argv else "", c.env["PATH"], c.mounts)
         if executable is None:
-            why = "no such file or directory" if "/" in c.program else "executable file not found in $PATH"
-            self._start_failed(c, now, f'exec: "{c.program}": {why}')
+            self._start_failed(c, now, start_error_message(c.program))
             return
         argv = [executable, *c.argv[1:]]
         if NICE and shutil.which("nice"):
@@ -391,19 +392,19 @@ class ProcessRuntime(cri.ContainerRuntime):
                                        stderr=subprocess.STDOUT, start_new_session=True, close_fds=True)
         except OSError as exc:
             c.log_file.close()
-            self._start_failed(c, now, f'exec: "{c.program}": {exc.strerror.lower() if exc.strerror else exc}')
+            why = exc.strerror.lower() if exc.strerror else str(exc)
+            self._start_failed(c, now, start_error_message(c.program, why))
             return
         c.started_at = now
         c.cpu_sample = (time.monotonic(), 0.0)
         self.pidfiles.write(c.id, c.popen.pid)
 
-    def _start_failed(self, c: _Container, now: float, detail: str) -> None:
+    def _start_failed(self, c: _Container, now: float, message: str) -> None:
         # containerd's StartError: the container exists, never ran, and is reported terminated.
         c.started_at = c.finished_at = now
         c.exit_code = START_ERROR_EXIT_CODE
         c.reason = "StartError"
-        c.message = ("failed to create containerd task: failed to create shim task: OCI runtime create failed: "
-                     f"runc create failed: unable to start container process: {detail}: unknown")
+        c.message = message
 
     def stop_container(self, container_id: str, grace_seconds: float) -> None:
         c = self._get(container_id)
@@ -533,7 +534,7 @@ class ProcessRuntime(cri.ContainerRuntime):
             self._refresh(c)
             if c.finished_at is not None or c.popen is None:
                 raise RuntimeCallError(f'container not running ("{c.name}")')
-        return commands.exec_in(c.popen.pid, c.mounts, c.env, c.cwd, command, timeout)
+        return commands.exec_in(c.popen.pid, c.mounts, c.env, c.cwd, command, timeout, c.id)
 
     def stats(self, container_id: str) -> tuple[int, int]:
         c = self._get(container_id)
@@ -573,7 +574,11 @@ class ProcessRuntime(cri.ContainerRuntime):
                 self._refresh(c)
                 if c.finished_at is not None:
                     continue
-                times.append(now + RELIST_SECONDS if c.kill_at is None else min(c.kill_at, now + RELIST_SECONDS))
+                due = now + RELIST_SECONDS
+                if c.kill_at is not None:
+                    # Past its deadline, the supervisor's next tick kills it: look then, not in a busy loop.
+                    due = min(due, max(c.kill_at, now + MONITOR_SECONDS))
+                times.append(due)
             return min(times) if times else None
 
     def close(self) -> None:

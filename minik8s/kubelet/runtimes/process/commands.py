@@ -5,7 +5,7 @@ them: ``command`` replaces the image's ENTRYPOINT (and drops its CMD), ``args``
 replaces CMD, and ``$(VAR)`` expands from the container's environment
 (:mod:`.env`). A name without a slash is searched in the container's ``PATH``, seen
 through its mounts (:mod:`.filesystem`); one that is not found fails the start
-(``StartError``) or the exec (exit code 126), with runc's wording.
+(``StartError``) or the exec (:class:`~minik8s.kubelet.cri.ExecStartError`), with runc's wording.
 
 With ``MINIK8S_ISOLATION=namespaces`` a container starts in new PID, UTS and mount
 namespaces (``unshare``), and an exec enters them (``nsenter``).
@@ -14,7 +14,8 @@ Interface:
     command_line(container_spec, image_config, env) -> argv
     find_executable(name, path, mounts) -> host path | None
     isolation() -> "none" | "namespaces";  isolated(argv, hostname);  enter(pid, argv)
-    exec_in(pid, mounts, env, cwd, command, timeout) -> ExecResult   # raises TimeoutError
+    exec_in(pid, mounts, env, cwd, command, timeout, container_id) -> ExecResult
+                                          # raises TimeoutError, ExecStartError
 
 Taught in chapter 1 (containers) and chapter 5 (Pods: command, args and kubectl exec).
 """
@@ -28,7 +29,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from minik8s.kubelet.cri import ExecResult
+from minik8s.kubelet.cri import ExecResult, exec_start_error
 from minik8s.kubelet.runtimes.process import env as envs
 from minik8s.kubelet.runtimes.process import supervisor
 from minik8s.kubelet.runtimes.process.filesystem import Mounts
@@ -92,14 +93,12 @@ def enter(pid: int, argv: list[str]) -> list[str]:
 
 
 def exec_in(pid: int, mounts: Mounts, env: dict[str, str], cwd: str, command: list[str],
-            timeout: float) -> ExecResult:
+            timeout: float, container_id: str = "") -> ExecResult:
     """Run ``command`` in the environment of the container whose main process is ``pid``, and wait for it."""
     argv = [mounts.rewrite(str(a)) for a in command]
     executable = find_executable(argv[0] if argv else "", env["PATH"], mounts)
     if executable is None:
-        name = command[0] if command else ""
-        return ExecResult(126, "", f'OCI runtime exec failed: exec failed: unable to start container process: '
-                                   f'exec: "{name}": executable file not found in $PATH: unknown')
+        raise exec_start_error(container_id, command)
     argv[0] = executable
     if isolation() == "namespaces":
         argv = enter(pid, argv)

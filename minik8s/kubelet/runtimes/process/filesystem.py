@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from minik8s.kubelet.cri import RuntimeCallError
-from minik8s.kubelet.runtimes.process.env import Lookup, field_value
+from minik8s.kubelet.runtimes.process.env import ContainerConfigError, Lookup, field_value
 
 
 class MountError(RuntimeCallError):
@@ -260,8 +260,11 @@ def volume_mounts(container: dict[str, Any], volumes: dict[str, Path]) -> list[t
         sub = str(mount.get("subPath") or "")
         if sub:
             host = host / posixpath.normpath(sub).lstrip("/")
-            if not _inside(host.parent, volumes[name]):
-                raise MountError(f'subPath "{sub}" of volume "{name}" is outside the volume')
+            if not _inside(host, volumes[name]):
+                # A symlink a container made inside the volume must not open the node's files. Upstream's
+                # kubelet words it vaguely on purpose: the details would tell about the host's filesystem.
+                raise ContainerConfigError(f'failed to prepare subPath for volumeMount "{name}" of container '
+                                           f'"{container.get("name", "")}"')
             if not host.exists():
                 host.mkdir(parents=True, exist_ok=True)
         table.append((str(mount.get("mountPath", "")), str(host)))
