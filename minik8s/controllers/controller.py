@@ -121,13 +121,23 @@ class Controller:
             self._failures.pop(key, None)
         except StatusError as err:
             # Conflicts and races are normal: the cache was stale. Try again shortly, backing off.
-            failures = self._failures.get(key, 0) + 1
-            self._failures[key] = failures
-            delay = min(RETRY_BASE_SECONDS * 2 ** (failures - 1), RETRY_MAX_SECONDS)
+            failures, delay = self._back_off(key)
             if err.code not in (404, 409):
                 log.info("%s: reconcile %s failed (%s), retrying in %.1fs", self.name, key, err, delay)
             self.queue.add(key) if err.code == 409 and failures < 3 else self.requeue_after(key, delay)
+        except Exception:  # noqa: BLE001 - a bug in one controller must not stop the others
+            # Not a race but a bug. kube-controller-manager would crash and be restarted; here every
+            # component shares one process, so the bug is logged loudly and the key retried, backing off.
+            _, delay = self._back_off(key)
+            log.exception("%s: reconcile %s raised; retrying in %.1fs", self.name, key, delay)
+            self.requeue_after(key, delay)
         return True
+
+    def _back_off(self, key: Hashable) -> tuple[int, float]:
+        """Count one more failure of ``key``: (failures so far, seconds to wait before the next try)."""
+        failures = self._failures.get(key, 0) + 1
+        self._failures[key] = failures
+        return failures, min(RETRY_BASE_SECONDS * 2 ** (failures - 1), RETRY_MAX_SECONDS)
 
     def promote(self, now: float) -> None:
         self.queue.promote(now)
