@@ -333,6 +333,11 @@ def test_volume_source_required_fields():
                              "spec.volumes[1].secret.secretName: Required value"]
 
 
+def test_host_path_must_not_step_back():
+    obj = pod(volumes=[{"name": "up", "hostPath": {"path": "/var/../etc"}}, {"name": "ok", "hostPath": {"path": "/a..b"}}])
+    assert messages(obj) == ['spec.volumes[0].hostPath.path: Invalid value: "/var/../etc": must not contain \'..\'']
+
+
 def test_env_names():
     obj = with_container(env=[{"name": "A=B", "value": "x"}, {"value": "y"}])
     assert messages(obj) == [

@@ -74,6 +74,9 @@ def _volume_source(volume: Obj, sources: list[str], path: str) -> Errors:
               "persistentVolumeClaim": "claimName", "nfs": "server"}
     if kind in needed and not _str(body, needed[kind]):
         errs.append(required(f"{path}.{kind}.{needed[kind]}"))
+    host_path = _str(body, "path") if kind == "hostPath" else None
+    if host_path and ".." in host_path.split("/"):
+        errs.append(invalid_value(f"{path}.hostPath.path", host_path, "must not contain '..'"))
     mode = _int(body, "defaultMode")
     if kind in ("configMap", "secret", "downwardAPI", "projected") and mode is not None and not 0 <= mode <= 0o777:
         errs.append(invalid_value(f"{path}.{kind}.defaultMode", mode,
