@@ -4,6 +4,7 @@ notebooks each become a row; the table, the CSV and the command line."""
 from __future__ import annotations
 
 import csv
+import json
 import io
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
 from minik8s import cli
+from minik8s.kubelet.runtimes.process import supervisor
 from minik8s.lab import grade as grader
 from minik8s.lab.checks import RESULT_MIME
 from minik8s.lab.exercises.sample import NGINX_POD
@@ -144,3 +146,79 @@ def test_a_cluster_that_cannot_start_is_the_rows_note(tmp_path):
     row = grader.grade_notebook(nb, timeout=30)
     assert row.error == "cell 3: minik8s: could not start the cluster: TypeError: 'NoneType' object is not callable"
     assert row.results == {"sample-labels": False}
+
+
+# --- nothing a graded notebook started outlives its grading ------------------------------------
+
+# Starts a process outside the kernel's process group (as the process runtime starts containers:
+# in a session of its own), then records every process below the kernel, for the test to look at.
+_LEAK = ("import json, os, subprocess, sys\n"
+         "from minik8s.lab.grade import descendants\n"
+         "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'], start_new_session=True)\n"
+         "json.dump(descendants(os.getpid()), open({out!r}, 'w'))")
+
+_ENDINGS = {
+    "finishes": "print('done')",
+    "raises": "1/0",
+    "hangs": "import time; time.sleep(10**6)",
+    "kills its kernel": "import os; os._exit(1)",
+    "ignores interrupts": "import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    time.sleep(0.1)",
+}
+
+
+def _alive(pid: int, started: int) -> bool:
+    return supervisor.process_table().get(pid, (0, None))[1] == started  # zombies count as gone
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="the sweep reads /proc (Linux)")
+@pytest.mark.parametrize("ending", list(_ENDINGS))
+def test_no_process_a_notebook_started_is_left_running(tmp_path, monkeypatch, ending):
+    monkeypatch.setattr(grader, "CLEANUP_SECONDS", 3)  # a kernel that ignores interrupts is killed sooner
+    record = tmp_path / "pids.json"
+    nb = _write(tmp_path / "leaky.ipynb", _LEAK.format(out=str(record)), _ENDINGS[ending], "print('after')")
+    row = grader.grade_notebook(nb, timeout=8)
+    started = {int(pid): ticks for pid, ticks in json.loads(record.read_text()).items()}
+    assert started, "the notebook's child process was not seen"
+    assert [pid for pid, ticks in started.items() if _alive(pid, ticks)] == []
+    expected = {"finishes": "", "raises": "cell 3 raised ZeroDivisionError: division by zero",
+                "hangs": "timed out after 8s (in cell 3)", "kills its kernel": "the kernel died in cell 3",
+                "ignores interrupts": "timed out after 8s (in cell 3)"}[ending]
+    assert row.error == expected
+
+
+def test_the_labs_cluster_is_stopped_in_the_kernel_when_a_notebook_ends_or_times_out(tmp_path):
+    # Stopping the cluster (not only killing processes) is what removes a Docker runtime's containers.
+    for name, last in [("ends", "print('done')"), ("hangs", "import time; time.sleep(10**6)")]:
+        flag = tmp_path / f"{name}.stopped"
+        spy = ("import minik8s.lab.magics as magics\n_stop = magics.stop\n"
+               f"def stop(**kw):\n    open({str(flag)!r}, 'w').close()\n    return _stop(**kw)\n"
+               "magics.stop = stop")
+        nb = _write(tmp_path / f"{name}.ipynb", "%load_ext minik8s", spy, last)
+        grader.grade_notebook(nb, timeout=8)
+        assert flag.exists(), f"the cluster of the notebook that {name} was not stopped"
+
+
+def test_leftovers_are_killed_only_if_still_the_same_process():
+    import subprocess
+    import sys
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
+    try:
+        import os
+        known = grader.descendants(os.getpid())
+        assert child.pid in known
+        # the same pid with another start time is another process (a reused number): left alone
+        assert grader.kill_leftovers({child.pid: known[child.pid] + 1}) == []
+        assert child.poll() is None
+        assert grader.kill_leftovers({child.pid: known[child.pid]}) == [child.pid]
+        assert child.wait(timeout=10) == -9
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_a_multi_line_error_is_one_progress_line(monkeypatch):
+    monkeypatch.setattr(grader, "grade_notebook", lambda path, timeout: grader.Row(notebook="x.ipynb",
+                                                                                   error="boom\nsecond line"))
+    progress = io.StringIO()
+    grader.grade(["x.ipynb"], progress=progress)
+    assert progress.getvalue().splitlines()[1] == "[1/1] x.ipynb: 0/0 passed; boom second line (0.0s)"

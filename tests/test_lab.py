@@ -180,9 +180,9 @@ def fake_kubectl(tmp_path, monkeypatch):
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     script = bin_dir / "kubectl"
-    script.write_text('#!/bin/sh\nif [ "$2" = "get" ] && [ "$3" = "nope" ]; then\n'
+    script.write_text('#!/bin/sh\nif [ "$1" = "get" ] && [ "$2" = "nope" ]; then\n'
                       '  echo "error: the server doesn\'t have a resource type \\"nope\\"" >&2; exit 1\nfi\n'
-                      'echo "args: $*"\ncat\n')
+                      'echo "KUBECONFIG=$KUBECONFIG args: $*"\ncat\n')
     script.chmod(script.stat().st_mode | stat.S_IEXEC)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     kubeconfig = tmp_path / "config"
@@ -195,7 +195,8 @@ def test_kubeconfig_env_runs_the_real_kubectl_binary(shell, capsys, fake_kubectl
     shell.run_line_magic("load_ext", "minik8s")
     assert capsys.readouterr().out.startswith(f"minik8s: using the real cluster: kubeconfig {fake_kubectl}")
     shell.run_cell_magic("kubectl", "apply -f -", "kind: Pod\n")
-    assert capsys.readouterr().out == f"args: --kubeconfig={fake_kubectl} apply -f -\nkind: Pod\n"
+    # the kubeconfig comes by $KUBECONFIG: the words typed reach kubectl first, as in a terminal
+    assert capsys.readouterr().out == f"KUBECONFIG={fake_kubectl} args: apply -f -\nkind: Pod\n"
     shell.run_line_magic("kubectl", "get nope")
     assert capsys.readouterr().err == 'error: the server doesn\'t have a resource type "nope"\n'
     assert magics.last_exit_code == 1
@@ -228,6 +229,9 @@ def test_same_magics_against_a_real_server_with_the_real_kubectl(shell, capsys, 
     shell.run_line_magic("kubectl", "label pod nginx tier=frontend")
     assert capsys.readouterr().out == "pod/nginx labeled\n"
     assert evaluate("sample-labels") == (True, "passed")
+    shell.run_line_magic("kubectl", "frobnicate")  # kubectl's own message, not one about plugins
+    assert capsys.readouterr().err == 'Error: unknown command "frobnicate" for "kubectl"\n'
+    assert magics.last_exit_code == 1
 
 
 # --- durations ---------------------------------------------------------------------------------

@@ -221,14 +221,20 @@ def _project_copy(dest: Path) -> Path:
     return dest
 
 
-def _write_lab(path: Path) -> None:
+def _write_lab(path: Path, extra_markdown: str = "") -> None:
     import nbformat
 
     notebook = nbformat.v4.new_notebook()
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     table = "NAME   READY   STATUS    RESTARTS   AGE\nweb    1/1     Running   0          5s\n"
     notebook.cells = [
-        nbformat.v4.new_markdown_cell("# Lab 4: Pods\n\n## Create a pod"),
+        nbformat.v4.new_markdown_cell(
+            "# Lab 4: Pods\n\n## Create a pod\n\n"
+            + "Read [the chapter](../chapters/04-pods.md#what-a-pod-is) (or, as Jupyter finds it, "
+            + "[from labs/](../docs/chapters/04-pods.md)), [how to run labs](../labs.md#install) and "
+            + "[the first lab](00-sample.ipynb#exercises); [Kubernetes](https://kubernetes.io/docs/)."
+            + extra_markdown
+        ),
         nbformat.v4.new_code_cell(
             "%kubectl get pods", execution_count=1,
             outputs=[nbformat.v4.new_output("stream", name="stdout", text=table)],
@@ -244,16 +250,23 @@ def test_lab_notebook_is_a_page_with_a_download_link(tmp_path: Path, browser: An
     _write_lab(project / "labs" / "04-pods.ipynb")
     (project / "labs" / "helpers.py").write_text("# not a page\n")
     config = project / "mkdocs.yml"
-    config.write_text(config.read_text().replace(
-        "          - Lab: labs/04-pods.ipynb\n",
-        "          - Lab: labs/04-pods.ipynb\n          - Planned: labs/99-planned.ipynb\n"))
+    lab_entry = "          - 'Lab 4: Pods': labs/04-pods.ipynb\n"
+    assert lab_entry in config.read_text()
+    config.write_text(config.read_text().replace(lab_entry, lab_entry + "          - Planned: labs/99-planned.ipynb\n"))
     site_dir = tmp_path / "site"
     build(project, site_dir)
 
     page = (site_dir / "labs" / "04-pods" / "index.html").read_text()
     assert "Running" in page  # the committed output, not re-executed
     assert 'href="04-pods.ipynb" download' in page
+    assert "<title>Lab 4: Pods - " in page  # the tab and the search results say which lab, not just "Lab"
     assert '<script src="">' not in page
+    # the notebook's own links lead where they would in a chapter (mkdocs-jupyter copies them as written)
+    assert 'href="../../chapters/04-pods/#what-a-pod-is"' in page
+    assert 'href="../../chapters/04-pods/"' in page
+    assert 'href="../#install"' in page  # docs/labs.md is the page labs/, one level up
+    assert 'href="../00-sample/#exercises"' in page
+    assert 'href="https://kubernetes.io/docs/"' in page
     assert (site_dir / "labs" / "04-pods" / "04-pods.ipynb").is_file()
     assert not (site_dir / "labs" / "helpers.py").exists()  # only notebooks come in
     home = (site_dir / "index.html").read_text()
@@ -267,8 +280,13 @@ def test_lab_notebook_is_a_page_with_a_download_link(tmp_path: Path, browser: An
 def test_strict_build_fails_on_broken_links_anchors_and_pages_left_out_of_the_nav(tmp_path: Path) -> None:
     project = _project_copy(tmp_path / "project")
     with open(project / "docs" / "index.md", "a") as page:
-        page.write("\n[gone](no-such-page.md) and [no anchor](labs.md#no-such-heading)\n")
+        page.write("\n[gone](no-such-page.md) and [no anchor](labs.md#no-such-heading)\n"
+                   "[no anchor in a lab](labs/04-pods.ipynb#no-such-lab-heading)\n")
     (project / "docs" / "orphan.md").write_text("# Not in the nav\n")
+    # a notebook's links are checked too (mkdocs itself checks Markdown pages only)
+    _write_lab(project / "labs" / "04-pods.ipynb",
+               "\n\n[gone from a lab](../chapters/no-such-chapter.md), "
+               "[no anchor from a lab](../labs.md#no-such-section)")
     env = dict(os.environ, NO_MKDOCS_2_WARNING="1")
     result = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],
@@ -279,6 +297,9 @@ def test_strict_build_fails_on_broken_links_anchors_and_pages_left_out_of_the_na
     assert "no-such-page.md" in output
     assert "no-such-heading" in output
     assert "orphan.md" in output
+    assert "'labs/04-pods.ipynb' does not contain an anchor '#no-such-lab-heading'" in output
+    assert "Doc file 'labs/04-pods.ipynb' contains a link '../chapters/no-such-chapter.md'" in output
+    assert "'labs.md' does not contain an anchor '#no-such-section'" in output
 
 
 # --- the build helpers, without a build ------------------------------------------------------------

@@ -16,13 +16,23 @@ Interface (MkDocs calls these; see ``hooks:`` in ``mkdocs.yml``):
                 of the package that matches and is not on the page yet, so a new module
                 shows up in the reference without editing the page; a ``:::`` line for a
                 module that was moved or renamed is dropped (and logged)
-    on_page_content  puts a "download this notebook" button on every lab page
+    on_page_content  on every lab page: checks and rewrites the notebook's own links (see
+                below), records the page's anchors so links *to* them are checked too, and
+                puts a "download this notebook" button on it
     on_serve    makes ``mkdocs serve`` rebuild when a notebook changes
 
 Module patterns (front matter ``modules:`` of a reference page): ``minik8s.kubelet.**``
 is that package and every module below it; ``minik8s.*`` is the package and the plain
 modules directly in it (``minik8s.cluster``), not its subpackages. Sections already on
 the page keep their place and order; the hook appends the rest, sorted by name.
+
+Links in a lab notebook: mkdocs checks and rewrites the links of Markdown pages only;
+mkdocs-jupyter copies a notebook's links into the page as written. So the hook does it
+for notebooks: a relative link or image in a notebook may name a page or file the way a
+chapter would (``../chapters/04-pods.md#probes``, relative to ``docs/``) or the way
+it works in Jupyter from ``labs/`` (``../docs/chapters/04-pods.md``); either becomes the
+site's URL, its anchor is checked like a chapter's, and a target that exists in neither
+place is a warning, which fails ``mkdocs build --strict``.
 
 Invariants: only ``*.ipynb`` files directly in ``labs/`` become pages (helper
 modules, solutions and data files next to them stay out of the site); a nav entry
@@ -34,15 +44,21 @@ file of ``labs/`` into the site, and symlinks are fragile on some checkouts.
 
 from __future__ import annotations
 
+import html as html_lib
 import logging
 import os
+import posixpath
+import re
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
+from mkdocs.utils import get_relative_url
 
 log = logging.getLogger("mkdocs.hooks.minik8s")
 
@@ -187,10 +203,72 @@ def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Fil
     return markdown.rstrip("\n") + "".join(f"\n\n::: {name}" for name in extra) + "\n"
 
 
+class _Anchors(HTMLParser):
+    """The ids of a page's elements (and ``<a name>``): what a link's ``#anchor`` may point at."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ids: set[str] = set()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        for key, value in attrs:
+            if value and (key == "id" or (key == "name" and tag == "a")):
+                self.ids.add(value)
+
+
+# href="..." or src="..." in the notebook's HTML (Markdown cells and outputs).
+_URL_ATTR = re.compile(r'(\s(?:href|src)=")([^"]*)(")')
+
+
+def _notebook_link_target(path: str, files: Files) -> File | None:
+    """The site's file that a notebook's relative link ``path`` names (see the module docstring)."""
+    in_docs = posixpath.normpath(posixpath.join(LABS_DIR, path))  # as a chapter in docs/ would write it
+    in_repo = in_docs[len("docs/"):] if in_docs.startswith("docs/") else None  # as Jupyter in labs/ resolves it
+    for candidate in (in_docs, in_repo):
+        if candidate and not candidate.startswith("../"):
+            found = files.get_file_from_path(candidate)
+            if found is not None:
+                return found
+    return None
+
+
+def fix_notebook_links(html: str, page: Page, files: Files) -> str:
+    """Rewrite a lab page's relative links to the site's URLs; warn about those that lead nowhere."""
+    src = page.file.src_uri
+
+    def replace(match: re.Match[str]) -> str:
+        url = html_lib.unescape(match.group(2))
+        parts = urlsplit(url)
+        if parts.scheme or parts.netloc or url.startswith(("#", "/")) or not parts.path:
+            return match.group(0)  # another site, this page, a data: URI, or an absolute path (mkdocs warns)
+        target = _notebook_link_target(unquote(parts.path), files)
+        if target is None:
+            log.warning("Doc file '%s' contains a link '%s', but the target is not found among documentation "
+                        "files (write it as from docs/, e.g. ../chapters/04-pods.md).", src, url)
+            return match.group(0)
+        new = get_relative_url(target.url, page.file.url)
+        if parts.fragment:
+            new += "#" + parts.fragment
+            if target.page is not None:  # checked with the chapters' anchors once every page is built
+                if page.links_to_anchors is None:
+                    page.links_to_anchors = {}
+                page.links_to_anchors.setdefault(target, {}).setdefault(parts.fragment, url)
+        return match.group(1) + html_lib.escape(new) + match.group(3)
+
+    return _URL_ATTR.sub(replace, html)
+
+
 def on_page_content(html: str, page: Page, config: MkDocsConfig, files: Files) -> str:
     src = page.file.src_uri
     if not (src.startswith(LABS_DIR + "/") and src.endswith(".ipynb")):
         return html
+    html = fix_notebook_links(html, page, files)
+    # mkdocs-jupyter renders the notebook itself, so mkdocs never learns its anchors: without them
+    # a chapter's link to a missing anchor of a lab (labs/04-pods.ipynb#nope) would pass unchecked.
+    anchors = _Anchors()
+    anchors.feed(html)
+    anchors.close()
+    page.present_anchor_ids = anchors.ids
     # mkdocs-jupyter (include_source) copies the notebook next to the page's index.html.
     name = os.path.basename(src)
     button = (

@@ -17,7 +17,12 @@ Robustness, because one bad notebook must not cost the others their grades:
 * the whole notebook has ``--timeout`` seconds; a notebook that never finishes is
   interrupted, noted "timed out", and keeps the checks it passed before;
 * a notebook that cannot be read, or a kernel that dies, becomes a row with the
-  error. The grader itself never raises for a student's notebook.
+  error. The grader itself never raises for a student's notebook;
+* nothing a notebook started outlives its grading: when the notebook ends (or is
+  interrupted at its timeout) the grader stops the lab's cluster in the kernel and
+  shuts the kernel down; then it kills whatever is left of the processes the kernel
+  started (the ``process`` runtime's containers run in sessions of their own, out of
+  reach of the kernel's process group), even when the kernel died or hung.
 
 Columns are every exercise a notebook checks (``check("x")`` in its source or a
 result in its outputs); cells are ✅ passed, ❌ failed, — never checked.
@@ -46,12 +51,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from minik8s.kubelet.runtimes.process.supervisor import process_table
 from minik8s.lab.checks import RESULT_MIME
 
 # A cell gets at least this long even when the notebook's budget is nearly spent (kernel round trips).
 MIN_CELL_SECONDS = 1.0
 # Time for the kernel to start, on top of the notebook's budget.
 STARTUP_SECONDS = 60
+# After the notebook: time to stop its cluster in the kernel (its containers, Docker's included).
+CLEANUP_SECONDS = 15
+
+# Run in the kernel when the notebook is done or interrupted: stop the cluster %load_ext minik8s started.
+_CLEANUP_CODE = (
+    "import sys as _minik8s_sys\n"
+    "if 'minik8s.lab.magics' in _minik8s_sys.modules:\n"
+    "    _minik8s_sys.modules['minik8s.lab.magics'].stop(quiet=True)\n"
+)
 
 PASSED, FAILED, MISSING = "✅", "❌", "—"
 
@@ -111,35 +126,150 @@ def _kernel_env() -> dict[str, str]:
     return env
 
 
-def _execute(nb: Any, path: Path, timeout: float, row: Row) -> None:
-    """Run the notebook cell by cell in a fresh kernel within ``timeout`` seconds; note errors in the row."""
-    from nbclient import NotebookClient
-    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+def descendants(root: int) -> dict[int, int]:
+    """Every live process below ``root`` (children, grandchildren ...): pid → start time."""
+    table = process_table()
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _) in table.items():
+        children.setdefault(ppid, []).append(pid)
+    found: dict[int, int] = {}
+    todo = list(children.get(root, []))
+    while todo:
+        pid = todo.pop()
+        if pid not in found:
+            found[pid] = table[pid][1]
+            todo.extend(children.get(pid, []))
+    return found
 
-    # "immediate" shutdown: a kernel stuck in a student's loop is killed, not politely waited for.
-    client = NotebookClient(nb, timeout=int(timeout), allow_errors=True, interrupt_on_timeout=False,
-                            startup_timeout=STARTUP_SECONDS, kernel_name="python3", shutdown_kernel="immediate",
-                            resources={"metadata": {"path": str(path.parent)}})
-    # The kernel's own stderr (start-up warnings) would garble the progress lines; its errors reach the row.
-    with client.setup_kernel(env=_kernel_env(), cwd=str(path.parent), stderr=subprocess.DEVNULL):
-        deadline = time.monotonic() + timeout  # the kernel's start-up is not the student's time
-        for index, cell in enumerate(nb.cells):
-            if cell.cell_type != "code":
-                continue
-            left = deadline - time.monotonic()
-            if left <= 0:
-                row.error = row.error or f"timed out after {timeout:g}s (before cell {index + 1})"
-                return
-            client.timeout = math.ceil(max(MIN_CELL_SECONDS, left))
+
+def kill_leftovers(known: dict[int, int]) -> list[int]:
+    """SIGKILL the processes of ``known`` (pid → start time) that still run; return their pids.
+
+    A pid whose start time changed is another process that reused the number: left alone.
+    A process that leads its own process group (a container's main process) takes its group along.
+    """
+    import signal
+
+    table = process_table()
+    killed = []
+    for pid, started in known.items():
+        if table.get(pid, (0, None))[1] != started:
+            continue
+        try:
+            group = os.getpgid(pid)
+            if group == pid and group != os.getpgrp():
+                os.killpg(group, signal.SIGKILL)
+            else:
+                os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+        except OSError:
+            pass  # gone in the meantime
+    return killed
+
+
+# The reply nbclient makes up for a cell that ran out of time (after interrupting the kernel).
+_TIMED_OUT = "minik8s-grade-timeout"
+
+
+class _Runner:
+    """One notebook's kernel, driven by nbclient, with timeouts that interrupt instead of raising.
+
+    On a timeout nbclient interrupts the kernel (a KeyboardInterrupt in the student's cell), makes
+    up an error reply and drains the cell's output as it does for any cell: its asyncio tasks end
+    cleanly, so the same client can still run the clean-up cell afterwards.
+    """
+
+    def __init__(self, nb: Any, path: Path) -> None:
+        from nbclient import NotebookClient
+
+        # "immediate" shutdown unless the wind-down finds the kernel responsive: a kernel stuck in a
+        # student's loop is killed, not politely waited for.
+        self.client = NotebookClient(
+            nb, timeout=60, allow_errors=True, interrupt_on_timeout=True,
+            error_on_timeout={"ename": _TIMED_OUT, "evalue": "", "traceback": []},
+            startup_timeout=STARTUP_SECONDS, kernel_name="python3", shutdown_kernel="immediate",
+            on_cell_error=self._on_error, resources={"metadata": {"path": str(path.parent)}})
+        self.timed_out = False
+        self.known: dict[int, int] = {}  # every process seen below the kernel: swept when the kernel is gone
+
+    def _on_error(self, cell: Any, cell_index: int, execute_reply: dict[str, Any]) -> None:
+        if execute_reply.get("content", {}).get("ename") == _TIMED_OUT:
+            self.timed_out = True
+
+    def run(self, cell: Any, index: int, timeout: float, store_history: bool = True) -> bool:
+        """Execute one cell within ``timeout`` seconds; False if it was cut off. DeadKernelError passes."""
+        self.timed_out = False
+        self.client.timeout = math.ceil(max(MIN_CELL_SECONDS, timeout))
+        try:
+            self.client.execute_cell(cell, index, store_history=store_history)
+        finally:
+            self.note_processes()
+        return not self.timed_out
+
+    def note_processes(self) -> None:
+        """Remember the processes below the kernel (a kernel that dies takes its tree's map with it)."""
+        pid = getattr(getattr(self.client.km, "provisioner", None), "pid", None)
+        if isinstance(pid, int):
+            self.known.update(descendants(pid))
+
+    def wind_down(self) -> None:
+        """Stop the notebook's cluster in the kernel and choose how the kernel is shut down."""
+        import nbformat
+        from nbclient.exceptions import DeadKernelError
+        from nbclient.util import ensure_async, run_sync
+
+        client = self.client
+        clean = False
+        try:
+            if run_sync(ensure_async)(client.km.is_alive()):
+                # nbclient stores the cell it ran at its index: a cell of its own, taken out again afterwards.
+                client.nb.cells.append(nbformat.v4.new_code_cell(_CLEANUP_CODE))
+                try:
+                    clean = self.run(client.nb.cells[-1], len(client.nb.cells) - 1, CLEANUP_SECONDS,
+                                     store_history=False)
+                finally:
+                    client.nb.cells.pop()
+        except (DeadKernelError, RuntimeError, OSError):
+            pass  # a dead kernel: the sweep after its shutdown ends its processes
+        self.note_processes()
+        # A kernel that answers exits on a shutdown request (its atexit handlers run); one that
+        # ignores interrupts is killed.
+        client.shutdown_kernel = "graceful" if clean else "immediate"
+
+
+def _execute(nb: Any, path: Path, timeout: float, row: Row) -> None:
+    """Run the notebook cell by cell in a fresh kernel within ``timeout`` seconds; note errors in the row.
+
+    Afterwards the kernel and every process it started are gone, whatever the notebook did.
+    """
+    from nbclient.exceptions import DeadKernelError
+
+    runner = _Runner(nb, path)
+    try:
+        # The kernel's own stderr (start-up warnings) would garble the progress lines; its errors reach the row.
+        with runner.client.setup_kernel(env=_kernel_env(), cwd=str(path.parent), stderr=subprocess.DEVNULL):
             try:
-                client.execute_cell(cell, index)
-            except CellTimeoutError:
-                row.error = f"timed out after {timeout:g}s (in cell {index + 1})"
-                return
-            except DeadKernelError:
-                row.error = f"the kernel died in cell {index + 1}"
-                return
-            row.error = row.error or _first_error(cell, index)
+                deadline = time.monotonic() + timeout  # the kernel's start-up is not the student's time
+                for index, cell in enumerate(nb.cells):
+                    if cell.cell_type != "code":
+                        continue
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        row.error = row.error or f"timed out after {timeout:g}s (before cell {index + 1})"
+                        return
+                    try:
+                        finished = runner.run(cell, index, left)
+                    except DeadKernelError:
+                        row.error = f"the kernel died in cell {index + 1}"
+                        return
+                    if not finished:
+                        row.error = f"timed out after {timeout:g}s (in cell {index + 1})"
+                        return
+                    row.error = row.error or _first_error(cell, index)
+            finally:
+                runner.wind_down()
+    finally:
+        kill_leftovers(runner.known)
 
 
 def grade_notebook(path: str | Path, timeout: float = 120.0) -> Row:
@@ -176,7 +306,7 @@ def grade(paths: list[str | Path], timeout: float = 120.0, progress: TextIO | No
         progress.write(f"[{number}/{len(paths)}] grading {Path(path).name} ...\n")
         progress.flush()
         row = grade_notebook(path, timeout)
-        summary = f"{row.passed}/{len(exercises([row]))} passed" + (f"; {row.error}" if row.error else "")
+        summary = f"{row.passed}/{len(exercises([row]))} passed" + (f"; {row.error}".replace("\n", " ") if row.error else "")
         progress.write(f"[{number}/{len(paths)}] {row.notebook}: {summary} ({row.seconds:.1f}s)\n")
         progress.flush()
         rows.append(row)

@@ -28,6 +28,7 @@ Taught in the labs' introduction (labs/00-sample.ipynb).
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 import shutil
@@ -107,17 +108,24 @@ class InProcess:
 
 
 class RealCluster:
-    """A real cluster: the real ``kubectl`` binary with ``--kubeconfig``."""
+    """A real cluster: the real ``kubectl`` binary, pointed at the kubeconfig by ``$KUBECONFIG``.
+
+    The environment variable, not a ``--kubeconfig`` flag in front of the words the student typed:
+    kubectl reads a word after a leading flag as a plugin name, so ``kubectl --kubeconfig=F frobnicate``
+    would say "flags cannot be placed before plugin name" instead of kubectl's own
+    ``unknown command "frobnicate"``.
+    """
 
     def __init__(self, kubeconfig: str, kubectl: str = "kubectl"):
         self.kubeconfig = kubeconfig
         self.binary = kubectl
 
     def kubectl(self, args: list[str], stdin: str | None = None) -> KubectlResult:
-        command = [self.binary, f"--kubeconfig={self.kubeconfig}", *args]
+        command = [self.binary, *args]
+        env = dict(os.environ, KUBECONFIG=self.kubeconfig)
         try:
             done = subprocess.run(command, input=stdin if stdin is not None else "", capture_output=True, text=True,
-                                  timeout=KUBECTL_TIMEOUT_SECONDS)
+                                  timeout=KUBECTL_TIMEOUT_SECONDS, env=env)
         except FileNotFoundError:
             return KubectlResult(127, "", f"error: cannot run {self.binary}: not found on PATH\n")
         except subprocess.TimeoutExpired:

@@ -19,7 +19,7 @@ without cleaning up (a crashed notebook kernel), and leaves live runtimes alone.
 
 Interface:
     session_pids(sid) -> [pid]; rss_bytes(pids); cpu_seconds(pids)
-    kill_session(sid, signal); start_ticks(pid)
+    kill_session(sid, signal); start_ticks(pid); process_table() -> {pid: (ppid, start ticks)}
     PidFiles(run_dir).write(cid, pid) / .remove(cid) / .reap_orphans() -> killed pids
 
 Linux only (``/proc``). Taught in chapter 5 (Pods: container life cycle) and chapter 11 (resources).
@@ -51,16 +51,29 @@ def start_ticks(pid: int) -> int | None:
     return int(fields[19]) if fields else None
 
 
+def _live() -> list[tuple[int, list[str]]]:
+    """(pid, stat fields) of every live process (zombies excluded)."""
+    try:
+        entries = list(os.scandir("/proc"))
+    except OSError:
+        return []  # no /proc: not Linux
+    found = []
+    for entry in entries:
+        if entry.name.isdigit():
+            fields = _stat_fields(int(entry.name))
+            if fields and fields[0] != "Z":
+                found.append((int(entry.name), fields))
+    return found
+
+
 def session_pids(sid: int) -> list[int]:
     """Every live process of the session ``sid`` (zombies excluded)."""
-    found = []
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        fields = _stat_fields(int(entry.name))
-        if fields and fields[0] != "Z" and int(fields[3]) == sid:
-            found.append(int(entry.name))
-    return found
+    return [pid for pid, fields in _live() if int(fields[3]) == sid]
+
+
+def process_table() -> dict[int, tuple[int, int]]:
+    """pid -> (parent pid, start ticks) of every live process."""
+    return {pid: (int(fields[1]), int(fields[19])) for pid, fields in _live()}
 
 
 def rss_bytes(pids: list[int]) -> int:
