@@ -55,7 +55,10 @@ def test_in_process_kubectl_errors_carry_message_and_exit_code():
         assert (missing.value.code, missing.value.message) == (1, 'Error from server (NotFound): pods "nope" not found')
         with pytest.raises(KubectlError) as flag:
             cluster.kubectl("get pods --bogus")
-        assert flag.value.message.startswith("error: unknown flag: --bogus")
+        assert flag.value.message == "Error: unknown flag: --bogus\nSee 'kubectl get --help' for usage."
+        with pytest.raises(KubectlError) as verb:
+            cluster.kubectl("frobnicate")
+        assert (verb.value.code, verb.value.message) == (1, 'Error: unknown command "frobnicate" for "kubectl"')
         with pytest.raises(KubectlError) as kind:
             cluster.kubectl("get widgets")
         assert kind.value.message == 'error: the server doesn\'t have a resource type "widgets"'

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import re
 import shlex
 import time
 import sys
@@ -32,6 +33,10 @@ from minik8s.kubectl.manifests import ManifestError
 
 class CommandError(Exception):
     """A client-side failure: kubectl prints ``error: <message>`` and exits 1."""
+
+
+class UsageError(CommandError):
+    """Words kubectl's command line (cobra) cannot parse: printed as ``Error: <message>``, exit 1."""
 
 
 @dataclass
@@ -89,8 +94,11 @@ class _Parser(argparse.ArgumentParser):
         if "unrecognized arguments" in message:
             flag = message.split(":", 1)[1].strip().split()[0]
             verb = self.prog.split()[-1]
-            raise CommandError(f"unknown flag: {flag}\nSee 'kubectl {verb} --help' for usage." if verb != "kubectl"
-                               else f"unknown flag: {flag}\nSee 'kubectl --help' for usage.")
+            raise UsageError(f"unknown flag: {flag}\nSee 'kubectl {verb} --help' for usage." if verb != "kubectl"
+                             else f"unknown flag: {flag}\nSee 'kubectl --help' for usage.")
+        unknown = re.match(r"argument verb: invalid choice: '([^']*)'", message)
+        if unknown:
+            raise UsageError(f'unknown command "{unknown.group(1)}" for "kubectl"')
         raise CommandError(message)
 
 
@@ -122,8 +130,8 @@ def _parse(words: list[str]) -> argparse.Namespace:
     args, extras = _parser().parse_known_args(words)
     for word in extras:
         if word.startswith("-"):
-            raise CommandError(f"unknown flag: {word.split('=', 1)[0]}\nSee 'kubectl {args.verb or ''} --help' "
-                               "for usage.".replace("kubectl  --help", "kubectl --help"))
+            raise UsageError(f"unknown flag: {word.split('=', 1)[0]}\nSee 'kubectl {args.verb or ''} --help' "
+                             "for usage.".replace("kubectl  --help", "kubectl --help"))
         positional = next((name for name in ("args", "resources", "rest", "command")
                            if isinstance(getattr(args, name, None), list)), None)
         if positional is None:
@@ -168,7 +176,7 @@ def run(argv: str | list[str], client: Client | None = None, stdin: str | None =
         args = _parse(words)
         args.after_dashes = after_dashes
     except CommandError as exc:
-        stderr.write(f"error: {exc}\n")
+        stderr.write(f"{'Error' if isinstance(exc, UsageError) else 'error'}: {exc}\n")
         return 1, _value(stdout), _value(stderr)
     if not args.verb:
         stdout.write("kubectl controls the Kubernetes cluster manager.\n\nUsage:\n  kubectl [flags] [options]\n")
