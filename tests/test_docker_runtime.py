@@ -39,17 +39,24 @@ def wait_for(condition: Callable[[], Any], timeout: float = 30.0) -> Any:
         time.sleep(0.05)
 
 
-@pytest.fixture
-def rt(tmp_path: Path):
+def _engine_with_busybox() -> Any:
+    """The engine, with ``busybox:latest`` imported from the host's static busybox."""
     engine = _engine()
-    from minik8s.kubelet.runtimes.docker import DockerRuntime, busybox_rootfs_tar, ensure_busybox_image
+    from minik8s.kubelet.runtimes.docker import busybox_rootfs_tar, ensure_busybox_image
 
     try:
         busybox_rootfs_tar()
     except RuntimeError as exc:
         pytest.skip(str(exc))
     ensure_busybox_image(engine, "busybox:latest")
-    runtime = DockerRuntime(node_name="docker-test", data_dir=tmp_path, engine=engine)
+    return engine
+
+
+@pytest.fixture
+def rt(tmp_path: Path):
+    from minik8s.kubelet.runtimes.docker import DockerRuntime
+
+    runtime = DockerRuntime(node_name="docker-test", data_dir=tmp_path, engine=_engine_with_busybox())
     yield runtime
     runtime.close()
 
@@ -100,15 +107,10 @@ def test_a_cluster_on_docker_runs_probes_logs_exec_and_restarts(tmp_path: Path) 
     """The whole path, kubelet included: ``Cluster(runtime="docker")`` runs a Pod as a pause container and
     an app container, kubectl logs and exec reach it, a failing liveness probe restarts the real container,
     and stopping the cluster removes every container it made."""
-    engine = _engine()
+    engine = _engine_with_busybox()
     from minik8s import Cluster
-    from minik8s.kubelet.runtimes.docker import NODE_LABEL, busybox_rootfs_tar, ensure_busybox_image
+    from minik8s.kubelet.runtimes.docker import NODE_LABEL
 
-    try:
-        busybox_rootfs_tar()
-    except RuntimeError as exc:
-        pytest.skip(str(exc))
-    ensure_busybox_image(engine, "busybox:latest")
     script = "echo serving from $(hostname); touch /tmp/healthy; mkdir -p /www; echo page > /www/index.html; " \
              "httpd -p 8080 -h /www; sleep 4; rm /tmp/healthy; sleep 3600"
     with Cluster(nodes=1, runtime="docker", data_dir=tmp_path / "cluster") as c:
