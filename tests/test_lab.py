@@ -284,3 +284,12 @@ def _sanitize(text: str) -> str:
 ])
 def test_sanitizer(text, expected):
     assert _sanitize(text) == expected
+
+
+def test_check_can_be_imported_from_the_package() -> None:
+    from minik8s.lab import check
+    from minik8s.lab.checks import check as the_check
+
+    assert check is the_check
+    with pytest.raises(ImportError):
+        from minik8s.lab import chekc  # noqa: F401
