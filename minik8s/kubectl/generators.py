@@ -90,6 +90,14 @@ def _deployment(name: str, args: argparse.Namespace, command: list[str]) -> Obj:
             "status": {}}
 
 
+def _container(name: str, image: str, command: list[str]) -> Obj:
+    """The one container of a generated Job or CronJob: named after the object, as upstream names it."""
+    container: Obj = {"name": name, "image": image, "resources": {}}
+    if command:
+        container["command"] = list(command)
+    return container
+
+
 def _job(name: str, args: argparse.Namespace, command: list[str], fetch: Fetch) -> Obj:
     if bool(args.image) == bool(args.from_):
         raise CommandError("either --image or --from must be specified")
@@ -97,9 +105,7 @@ def _job(name: str, args: argparse.Namespace, command: list[str], fetch: Fetch) 
         raise CommandError("cannot specify --from and command")
     if args.from_:
         return job_from_cronjob(name, fetch(args.from_))
-    container: Obj = {"name": name, "image": args.image[0], "resources": {}}
-    if command:
-        container["command"] = list(command)
+    container = _container(name, args.image[0], command)
     return {"apiVersion": "batch/v1", "kind": "Job", "metadata": _meta(name),
             "spec": {"template": {"metadata": {"creationTimestamp": None},
                                   "spec": {"containers": [container], "restartPolicy": "Never"}}},
@@ -109,10 +115,9 @@ def _job(name: str, args: argparse.Namespace, command: list[str], fetch: Fetch) 
 def _cronjob(name: str, args: argparse.Namespace, command: list[str]) -> Obj:
     missing = [flag for flag, value in (("image", args.image), ("schedule", args.schedule)) if not value]
     if missing:
-        raise CommandError(f"required flag(s) {', '.join(chr(34) + m + chr(34) for m in missing)} not set")
-    container: Obj = {"name": name, "image": args.image[0], "resources": {}}
-    if command:
-        container["command"] = list(command)
+        quoted = ", ".join(f'"{flag}"' for flag in missing)
+        raise CommandError(f"required flag(s) {quoted} not set")
+    container = _container(name, args.image[0], command)
     pod_spec = {"containers": [container], "restartPolicy": args.restart or "OnFailure"}
     return {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": _meta(name),
             "spec": {"schedule": args.schedule,

@@ -21,7 +21,7 @@ from minik8s.api.errors import StatusError
 from minik8s.api.resources import Resource
 from minik8s.kubectl import generators, manifests
 from minik8s.kubectl.get import parse_targets
-from minik8s.kubectl.main import CommandError, Env, server_error
+from minik8s.kubectl.main import CommandError, Env, resolve, server_error
 
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 NAMESPACES = resources.get("", "v1", "namespaces")
@@ -180,8 +180,6 @@ def _cronjob_for(env: Env, source: str) -> dict[str, Any]:
     kind, sep, name = source.partition("/")
     if not sep or not name:
         raise CommandError("resource(s) were provided, but no name was specified")
-    from minik8s.kubectl.main import resolve
-
     resource = resolve(kind)
     obj = env.client.get(resource, name, env.namespace)
     if resource.kind != "CronJob":
