@@ -1,7 +1,9 @@
-"""API server throughput and latency over HTTP, and server start-up time.
+"""API server throughput and latency over HTTPS, and server start-up time.
 
 Starts a real ``minik8s server`` (simulated runtime, no nodes, SQLite under a
-temporary directory), then drives it with N concurrent aiohttp clients:
+temporary directory), then drives it with N concurrent aiohttp clients, each
+authenticated with the admin token and trusting the cluster CA from the
+kubeconfig the server wrote (as kubectl would be):
 
 * GET one pod, LIST the pods of a namespace (100 pods), CREATE ConfigMaps;
 * reports requests/s and p50/p99 latency for each, and the time from starting
@@ -15,9 +17,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -25,6 +29,7 @@ import time
 from pathlib import Path
 
 import aiohttp
+import yaml
 
 
 def free_port() -> int:
@@ -43,7 +48,9 @@ def start_server(data_dir: Path, port: int) -> tuple[subprocess.Popen, float]:
 
     while True:
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/version", timeout=1) as response:
+            # /version needs no credential; the server's certificate is not trusted yet (nor needed here).
+            insecure = ssl._create_unverified_context()
+            with urllib.request.urlopen(f"https://127.0.0.1:{port}/version", timeout=1, context=insecure) as response:
                 response.read()
             return process, time.perf_counter() - started
         except OSError:
@@ -57,12 +64,23 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else 0.0
 
 
-async def drive(base: str, concurrency: int, seconds: float, make_request) -> dict[str, float]:
+def credentials(kubeconfig: Path) -> tuple[dict[str, str], ssl.SSLContext]:
+    """The admin token (as a header) and a TLS context trusting the cluster CA, from the kubeconfig."""
+    config = yaml.safe_load(kubeconfig.read_text())
+    ca = base64.b64decode(config["clusters"][0]["cluster"]["certificate-authority-data"]).decode()
+    return {"Authorization": f"Bearer {config['users'][0]['user']['token']}"}, ssl.create_default_context(cadata=ca)
+
+
+def session(auth: tuple[dict[str, str], ssl.SSLContext], limit: int = 100) -> aiohttp.ClientSession:
+    headers, context = auth
+    return aiohttp.ClientSession(headers=headers, connector=aiohttp.TCPConnector(limit=limit, ssl=context))
+
+
+async def drive(base: str, auth, concurrency: int, seconds: float, make_request) -> dict[str, float]:
     latencies: list[float] = []
     errors = 0
     deadline = time.perf_counter() + seconds
-    connector = aiohttp.TCPConnector(limit=concurrency)
-    async with aiohttp.ClientSession(connector=connector) as session:
+    async with session(auth, concurrency) as session_:
         async def worker(index: int) -> None:
             nonlocal errors
             n = 0
@@ -70,7 +88,7 @@ async def drive(base: str, concurrency: int, seconds: float, make_request) -> di
                 method, path, body = make_request(index, n)
                 n += 1
                 began = time.perf_counter()
-                async with session.request(method, base + path, json=body) as response:
+                async with session_.request(method, base + path, json=body) as response:
                     await response.read()
                     if response.status >= 400:
                         errors += 1
@@ -91,18 +109,18 @@ def pod(name: str) -> dict:
                                      "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}}}]}}
 
 
-async def run(concurrency: int, seconds: float, base: str) -> dict[str, dict[str, float]]:
-    async with aiohttp.ClientSession() as session:
+async def run(concurrency: int, seconds: float, base: str, auth) -> dict[str, dict[str, float]]:
+    async with session(auth) as client:
         for i in range(100):
-            async with session.post(base + "/api/v1/namespaces/default/pods", json=pod(f"pod-{i}")) as response:
+            async with client.post(base + "/api/v1/namespaces/default/pods", json=pod(f"pod-{i}")) as response:
                 assert response.status == 201, await response.text()
     results = {}
-    results["get"] = await drive(base, concurrency, seconds,
+    results["get"] = await drive(base, auth, concurrency, seconds,
                                  lambda i, n: ("GET", f"/api/v1/namespaces/default/pods/pod-{(i + n) % 100}", None))
-    results["list_100"] = await drive(base, concurrency, seconds,
+    results["list_100"] = await drive(base, auth, concurrency, seconds,
                                       lambda i, n: ("GET", "/api/v1/namespaces/default/pods", None))
     results["create"] = await drive(
-        base, concurrency, seconds,
+        base, auth, concurrency, seconds,
         lambda i, n: ("POST", "/api/v1/namespaces/default/configmaps",
                       {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"cm-{i}-{n}"},
                        "data": {"k": "v"}}))
@@ -119,7 +137,8 @@ def main() -> int:
         port = free_port()
         process, startup = start_server(Path(tmp), port)
         try:
-            results = asyncio.run(run(args.concurrency, args.seconds, f"http://127.0.0.1:{port}"))
+            results = asyncio.run(run(args.concurrency, args.seconds, f"https://127.0.0.1:{port}",
+                                      credentials(Path(tmp) / "kubeconfig")))
         finally:
             process.terminate()
             process.wait(timeout=20)

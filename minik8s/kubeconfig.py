@@ -6,7 +6,9 @@ A kubeconfig lists *clusters* (a server address), *users* (credentials) and
 or ``~/.kube/config``.
 
 ``minik8s server`` adds a cluster, user and context named ``minik8s`` and makes
-it current, leaving every other entry as it was, as minikube and kind do.
+it current, leaving every other entry as it was, as minikube and kind do. The
+cluster entry carries the CA that signed the server's certificate
+(``certificate-authority-data``) and the user entry the admin's bearer token.
 
 Interface: ``path()``, ``load(path)``, ``save(config, path)``, ``add_context(...)``,
 ``current(config, context=None) -> Context``.
@@ -14,6 +16,7 @@ Interface: ``path()``, ``load(path)``, ``save(config, path)``, ``add_context(...
 
 from __future__ import annotations
 
+import base64
 import os
 import tempfile
 from dataclasses import dataclass
@@ -69,9 +72,16 @@ def _upsert(entries: list[dict[str, Any]], name: str, key: str, value: dict[str,
 
 
 def add_context(config: dict[str, Any], name: str, server: str, namespace: str | None = None,
-                make_current: bool = True) -> dict[str, Any]:
-    _upsert(config["clusters"], name, "cluster", {"server": server})
-    _upsert(config["users"], name, "user", {})
+                make_current: bool = True, *, ca_pem: bytes | None = None, token: str | None = None) -> dict[str, Any]:
+    """Add (or replace) a cluster, user and context all called ``name``.
+
+    ``ca_pem`` is the cluster CA that signed the server's certificate (``certificate-authority-data``);
+    ``token`` the user's bearer token."""
+    cluster: dict[str, Any] = {"server": server}
+    if ca_pem:
+        cluster["certificate-authority-data"] = base64.b64encode(ca_pem).decode()
+    _upsert(config["clusters"], name, "cluster", cluster)
+    _upsert(config["users"], name, "user", {"token": token} if token else {})
     context: dict[str, Any] = {"cluster": name, "user": name}
     if namespace:
         context["namespace"] = namespace
@@ -88,6 +98,7 @@ class Context:
     namespace: str
     token: str | None = None
     insecure: bool = False
+    ca_pem: bytes | None = None   # the CA to trust for an https server (None: the system's)
 
 
 def _find(entries: list[dict[str, Any]], name: str) -> dict[str, Any] | None:
@@ -107,4 +118,19 @@ def current(config: dict[str, Any], context: str | None = None) -> Context:
     if not cluster.get("server"):
         raise ValueError('cluster has no server defined')
     return Context(name, cluster["server"], body.get("namespace") or "default", user.get("token"),
-                   bool(cluster.get("insecure-skip-tls-verify")))
+                   bool(cluster.get("insecure-skip-tls-verify")), _ca(cluster))
+
+
+def _ca(cluster: dict[str, Any]) -> bytes | None:
+    if cluster.get("certificate-authority-data"):
+        try:
+            return base64.b64decode(cluster["certificate-authority-data"], validate=True)
+        except ValueError:
+            raise ValueError("certificate-authority-data is not valid base64") from None
+    if cluster.get("certificate-authority"):
+        try:
+            return Path(cluster["certificate-authority"]).expanduser().read_bytes()
+        except OSError as exc:
+            raise ValueError(f"unable to read certificate-authority {cluster['certificate-authority']} "
+                             f"for {cluster.get('server', '')} due to {exc}") from None
+    return None

@@ -1,10 +1,15 @@
 """``minik8s server``: a whole cluster behind the Kubernetes REST API.
 
 Runs a :class:`minik8s.cluster.Cluster` (control plane and nodes) with the real
-clock, persisted to SQLite under ``--data-dir``, and serves its API over plain
-HTTP on loopback. It writes a kubeconfig context named ``minik8s`` so the real
-kubectl, ``minik8s kubectl`` and the official ``kubernetes`` client can use it
-at once. SIGINT or SIGTERM stops it cleanly: the HTTP server closes, the
+clock, persisted to SQLite under ``--data-dir``, and serves its API over HTTPS
+on loopback, as a real control plane does: at the first start it makes a cluster
+CA, a serving certificate and an admin token (:mod:`minik8s.pki`), and every
+request passes the Host, Origin, authentication and authorization filters
+(:mod:`minik8s.apiserver.filters`). It writes a kubeconfig context named
+``minik8s`` carrying the CA and the token, so the real kubectl, ``minik8s
+kubectl`` and the official ``kubernetes`` client can use it at once while
+nothing else gets in. ``--insecure`` serves plain HTTP with no credential, and
+says loudly what that means. SIGINT or SIGTERM stops it cleanly: the HTTP server closes, the
 cluster stops what it started, the database is closed.
 """
 
@@ -12,13 +17,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import pwd
 import signal
 import sys
 from pathlib import Path
 
 from aiohttp import web
 
-from minik8s import kubeconfig
+from minik8s import kubeconfig, pki
+from minik8s.apiserver import filters
+from minik8s.apiserver.auth.authentication import TokenAuthenticator
 from minik8s.apiserver.http import make_app
 from minik8s.cluster import Cluster
 from minik8s.store import Store
@@ -37,6 +46,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kubeconfig", default=None, help="kubeconfig file to write (default $KUBECONFIG or "
                                                            "~/.kube/config)")
     parser.add_argument("--seed", type=int, default=None, help="seed for generated names")
+    parser.add_argument("--tls-san", action="append", default=[], metavar="NAME",
+                        help="another host name or address the server answers to (certified, and accepted "
+                             "in the Host header); repeatable")
+    parser.add_argument("--insecure", action="store_true",
+                        help="DANGEROUS: serve plain HTTP and ask no credential: anything that can reach the "
+                             "port controls the cluster and every process it runs")
 
 
 def _node_count(text: str) -> int:
@@ -57,23 +72,45 @@ async def _serve(args: argparse.Namespace) -> int:
         # cluster has already stopped what it started and closed the store.
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    runner = web.AppRunner(make_app(cluster.api), access_log=None, handle_signals=False)
+    names = pki.server_names(args.host, args.tls_san)
+    allowed_hosts = frozenset(names)
+    if args.insecure:
+        credentials = None
+        policy = filters.Policy.insecure(allowed_hosts)
+    else:
+        try:
+            credentials = pki.ensure(data_dir / "pki", names)
+        except (OSError, ValueError) as exc:
+            cluster.stop()
+            print(f"error: cannot set up the cluster's certificates under {data_dir / 'pki'}: {exc}", file=sys.stderr)
+            return 1
+        tokens = TokenAuthenticator(pki.read_token_file(credentials.directory / "tokens.csv"))
+        policy = filters.Policy(allowed_hosts, tokens)
+    runner = web.AppRunner(make_app(cluster.api, policy), access_log=None, handle_signals=False)
     await runner.setup()
-    site = web.TCPSite(runner, args.host, args.port)
+    site = web.TCPSite(runner, args.host, args.port,
+                       ssl_context=credentials.server_ssl_context() if credentials else None)
     try:
         await site.start()
     except OSError as exc:
+        await runner.cleanup()
         cluster.stop()
         print(f"error: cannot serve on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
         return 1
     port = runner.addresses[0][1]
-    url = f"http://{args.host}:{port}"
+    url = f"{'http' if args.insecure else 'https'}://{_connectable(args.host)}:{port}"
     config_path = kubeconfig.path(args.kubeconfig)
-    config = kubeconfig.add_context(kubeconfig.load(config_path), "minik8s", url)
+    config = kubeconfig.add_context(kubeconfig.load(config_path), "minik8s", url,
+                                    ca_pem=credentials.ca_pem if credentials else None,
+                                    token=credentials.admin_token if credentials else None)
     kubeconfig.save(config, config_path)
     print(f"minik8s is serving the Kubernetes API at {url}", flush=True)
     print(f'kubeconfig: context "minik8s" written to {config_path} and made current', flush=True)
     print("try: kubectl get ns   (or: minik8s kubectl get ns)", flush=True)
+    if args.insecure:
+        print(f"WARNING: --insecure: plain HTTP and no authentication on {args.host}:{port}. Any program that can "
+              f"reach it, and any web page that can make your browser send it a request, can run commands on "
+              f"this machine as {_whoami()}.", file=sys.stderr, flush=True)
 
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -84,6 +121,22 @@ async def _serve(args: argparse.Namespace) -> int:
     await runner.cleanup()
     cluster.stop()
     return 0
+
+
+def _connectable(host: str) -> str:
+    """The address a client on this machine uses for ``host`` (a wildcard is reached on loopback)."""
+    if host in ("0.0.0.0", ""):
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    return f"[{host}]" if ":" in host else host
+
+
+def _whoami() -> str:
+    try:
+        return pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:
+        return f"uid {os.getuid()}"
 
 
 def main(args: argparse.Namespace) -> int:

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
 import signal
+import ssl
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 import pytest
 
@@ -31,6 +38,38 @@ class Server:
         """Run the real kubectl (or `minik8s kubectl`) against this server."""
         command = ["kubectl", *args] if real else [sys.executable, "-m", "minik8s", "kubectl", *args]
         return subprocess.run(command, input=stdin, capture_output=True, text=True, env=self.env(), timeout=60)
+
+    def credentials(self) -> tuple[str | None, ssl.SSLContext | None]:
+        """The admin token and a TLS context trusting the cluster CA, both read from the kubeconfig."""
+        config = yaml.safe_load(self.kubeconfig.read_text())
+        cluster = config["clusters"][0]["cluster"]
+        token = (config["users"][0].get("user") or {}).get("token")
+        ca = cluster.get("certificate-authority-data")
+        context = ssl.create_default_context(cadata=base64.b64decode(ca).decode()) if ca else None
+        return token, context
+
+    def request(self, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None,
+                *, authenticated: bool = True, timeout: float = 10) -> tuple[int, dict[str, str], bytes]:
+        """One HTTP request to the API server (as the admin unless ``authenticated=False``):
+        (status code, response headers, body)."""
+        token, context = self.credentials()
+        headers = dict(headers or {})
+        if authenticated and token and "Authorization" not in headers:
+            headers["Authorization"] = f"Bearer {token}"
+        request = urllib.request.Request(self.url + path, data=body, method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=timeout, context=context) as response:
+                return response.status, dict(response.headers), response.read()
+        except urllib.error.HTTPError as err:
+            return err.code, dict(err.headers), err.read()
+
+    def http_client(self) -> Any:
+        """minik8s's own HTTP client, configured from the kubeconfig as `minik8s kubectl` is."""
+        from minik8s import kubeconfig
+        from minik8s.client.http import HTTPClient
+
+        ctx = kubeconfig.current(kubeconfig.load(self.kubeconfig))
+        return HTTPClient(ctx.server, token=ctx.token, ca_pem=ctx.ca_pem)
 
     def stop(self, sig: int = signal.SIGTERM) -> int:
         self.process.send_signal(sig)

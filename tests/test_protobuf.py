@@ -6,8 +6,6 @@ from __future__ import annotations
 import base64
 import json
 import sys
-import urllib.error
-import urllib.request
 from typing import Any
 
 import pytest
@@ -456,13 +454,9 @@ def test_kubectl_create_rolebinding(cluster):
 
 
 def _post(cluster, path: str, body: bytes, method: str = "POST") -> tuple[int, dict[str, Any]]:
-    request = urllib.request.Request(cluster.url + path, data=body, method=method,
-                                     headers={"Content-Type": protobuf.MEDIA_TYPE, "Accept": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read())
+    code, _, answer = cluster.request(method, path, body, {"Content-Type": protobuf.MEDIA_TYPE,
+                                                           "Accept": "application/json"})
+    return code, json.loads(answer)
 
 
 def test_server_answers_malformed_protobuf_with_400(cluster):

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import signal
-import urllib.error
-import urllib.request
 
 import pytest
 import yaml
@@ -146,13 +144,9 @@ def test_official_client_crud_watch_and_errors(server):
     assert "the object has been modified" in json.loads(conflict.value.body)["message"]
 
 
-def _post(url: str, data: bytes, content_type: str = "application/json") -> tuple[int, dict]:
-    request = urllib.request.Request(url, data=data, method="POST", headers={"Content-Type": content_type})
-    try:
-        with urllib.request.urlopen(request) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read())
+def _post(server, path: str, data: bytes, content_type: str = "application/json") -> tuple[int, dict]:
+    code, _, body = server.request("POST", path, data, {"Content-Type": content_type})
+    return code, json.loads(body)
 
 
 def test_a_watch_left_after_its_first_event_stops_cleanly(server):
@@ -160,9 +154,8 @@ def test_a_watch_left_after_its_first_event_stops_cleanly(server):
     import threading
 
     from minik8s.api import resources
-    from minik8s.client.http import HTTPClient
 
-    client = HTTPClient(server.url)
+    client = server.http_client()
     cms = resources.lookup("configmaps")
     cm = client.create(cms, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}, "default")
     watch = client.watch(cms, "default", resource_version=cm["metadata"]["resourceVersion"],
@@ -182,18 +175,18 @@ def test_a_watch_left_after_its_first_event_stops_cleanly(server):
 
 
 def test_bad_bodies_get_status_errors(server):
-    pods = server.url + "/api/v1/namespaces/default/pods"
-    code, status = _post(pods, b"{not json")
+    pods = "/api/v1/namespaces/default/pods"
+    code, status = _post(server, pods, b"{not json")
     assert (code, status["kind"], status["reason"]) == (400, "Status", "BadRequest")
-    code, status = _post(pods, b'{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "x"}, '
+    code, status = _post(server, pods, b'{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "x"}, '
                                b'"spec": {"containers": "oops"}}')
     assert code == 400 and "cannot unmarshal string" in status["message"]
     big = json.dumps({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "big"},
                       "data": {"k": "x" * (3 * 1024 * 1024)}}).encode()
-    code, status = _post(server.url + "/api/v1/namespaces/default/configmaps", big)
+    code, status = _post(server, "/api/v1/namespaces/default/configmaps", big)
     assert (code, status["reason"]) == (413, "RequestEntityTooLarge")
-    with urllib.request.urlopen(pods) as response:
-        assert json.loads(response.read())["items"] == []  # nothing was stored
+    code, _, body = server.request("GET", pods)
+    assert code == 200 and json.loads(body)["items"] == []  # nothing was stored
 
 
 @needs_kubectl

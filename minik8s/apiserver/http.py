@@ -8,7 +8,9 @@ and a :class:`StatusError` becomes a JSON ``Status`` with its HTTP code. Watches
 When kubectl asks for ``as=Table`` the answer is a ``meta.k8s.io/v1`` Table with
 the same columns a real cluster prints.
 
-Interface: ``make_app(apiserver, hooks=None) -> aiohttp.web.Application``.
+Interface: ``make_app(apiserver, policy, hooks=None) -> aiohttp.web.Application``;
+``policy`` (:mod:`minik8s.apiserver.filters`) says which hosts, origins and
+credentials are accepted.
 ``hooks`` may serve pod subresources that live on a node (``log``, ``exec``).
 Taught in chapter 2 (architecture) and chapter 3 (kubectl).
 """
@@ -19,7 +21,6 @@ import asyncio
 import logging
 from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable
-from urllib.parse import unquote
 
 import orjson
 import yaml
@@ -28,7 +29,8 @@ from aiohttp import web
 from minik8s.api import errors, resources
 from minik8s.api.errors import StatusError
 from minik8s.api.resources import Resource
-from minik8s.apiserver import discovery, protobuf, tables
+from minik8s.apiserver import discovery, filters, protobuf, tables
+from minik8s.apiserver.auth.requestinfo import request_info
 from minik8s.apiserver.apiserver import APIServer
 
 log = logging.getLogger(__name__)
@@ -67,29 +69,16 @@ class _Route:
 
 
 def parse_path(path: str) -> _Route | None:
-    parts = [unquote(p) for p in path.strip("/").split("/") if p]
-    if len(parts) >= 2 and parts[0] == "api":
-        group, version, rest = "", parts[1], parts[2:]
-    elif len(parts) >= 3 and parts[0] == "apis":
-        group, version, rest = parts[1], parts[2], parts[3:]
-    else:
+    info = request_info("GET", path, {})
+    if not info.is_resource:
         return None
-    watch = False
-    if rest and rest[0] == "watch":
-        watch, rest = True, rest[1:]
-    namespace = None
-    if len(rest) >= 3 and rest[0] == "namespaces" and not (group == "" and rest[2] in ("status", "finalize")):
-        namespace, rest = rest[1], rest[2:]
-    if not rest or len(rest) > 3:
-        return None
-    resource = resources.by_plural(group, version, rest[0])
+    resource = resources.by_plural(info.api_group, info.api_version, info.resource)
     if resource is None:
         return None
-    name = rest[1] if len(rest) > 1 else None
-    sub = rest[2] if len(rest) > 2 else None
-    if sub and sub not in resource.subresources:
+    if info.subresource and info.subresource not in resource.subresources:
         return None
-    return _Route(resource, namespace, name, sub, watch)
+    return _Route(resource, info.namespace or None, info.name or None, info.subresource or None,
+                  info.verb == "watch")
 
 
 async def _read_body(request: web.Request) -> bytes:
@@ -394,8 +383,9 @@ def _exec_status(command: list[str], exit_code: int) -> dict[str, Any]:
             "details": {"causes": [{"reason": "ExitCode", "message": str(exit_code)}]}}
 
 
-def make_app(api: APIServer, hooks: dict[str, Hook] | None = None) -> web.Application:
-    app = web.Application(client_max_size=MAX_BODY_BYTES + 1024 * 1024)
+def make_app(api: APIServer, policy: filters.Policy, hooks: dict[str, Hook] | None = None) -> web.Application:
+    """The API server's HTTP application; every request first passes ``policy``'s filters."""
+    app = web.Application(client_max_size=MAX_BODY_BYTES + 1024 * 1024, middlewares=filters.middlewares(policy))
     handler = _Handler(api, hooks or {})
     app.router.add_get("/version", handler.version)
     app.router.add_get("/version/", handler.version)

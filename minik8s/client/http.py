@@ -1,7 +1,7 @@
 """The HTTP client: the Client interface over the Kubernetes REST API.
 
 ``minik8s kubectl`` uses it against ``minik8s server`` (or any API server that
-speaks plain HTTP or HTTPS without client certificates). Every method is one
+speaks HTTPS, or plain HTTP, and takes bearer tokens). Every method is one
 request, built exactly as kubectl builds it: paths from the resource registry,
 ``labelSelector``/``fieldSelector`` query parameters, patch content types,
 ``Accept: application/json;as=Table;v=v1;g=meta.k8s.io`` for tables, and a
@@ -11,6 +11,7 @@ streamed ``?watch=true`` response read line by line.
 from __future__ import annotations
 
 import builtins
+import ssl
 import threading
 from typing import Any, Iterator
 from urllib.parse import urlencode
@@ -69,15 +70,20 @@ class HTTPWatch:
 class HTTPClient:
     """Client (see :mod:`minik8s.client.base`) speaking HTTP to ``server`` (e.g. http://127.0.0.1:6443)."""
 
-    def __init__(self, server: str, *, token: str | None = None, verify: bool = True, timeout: float = 30.0):
+    def __init__(self, server: str, *, token: str | None = None, verify: bool = True, timeout: float = 30.0,
+                 ca_pem: bytes | None = None):
         self.server = server.rstrip("/")
+        # An https server is trusted through the cluster CA from the kubeconfig, as kubectl trusts it.
+        self._ssl = ssl.create_default_context(cadata=ca_pem.decode() if ca_pem else None)
+        if not verify:
+            self._ssl.check_hostname = False
+            self._ssl.verify_mode = ssl.CERT_NONE
         headers = {"User-Agent": "minik8s-kubectl"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
         self._headers = headers
         self._timeout = timeout
-        self._pool = urllib3.PoolManager(num_pools=4, maxsize=8, headers=headers,
-                                         cert_reqs="CERT_REQUIRED" if verify else "CERT_NONE")
+        self._pool = urllib3.PoolManager(num_pools=4, maxsize=8, headers=headers, ssl_context=self._ssl)
 
     def _call(self, method: str, path: str, query: dict[str, Any] | None = None, body: Any = None,
               content_type: str = "application/json", accept: str = "application/json") -> Any:
@@ -95,6 +101,15 @@ class HTTPClient:
         try:
             response = self._pool.request(method, url, body=body, headers={**self._headers, **(headers or {})},
                                           timeout=self._timeout, retries=False)
+        except urllib3.exceptions.SSLError as exc:
+            reason = exc.args[0] if exc.args else exc
+            raise ConnectionError(f"Unable to connect to the server: {getattr(reason, 'reason', reason)}") from exc
+        except urllib3.exceptions.MaxRetryError as exc:
+            if isinstance(exc.reason, urllib3.exceptions.SSLError):
+                raise ConnectionError(f"Unable to connect to the server: {exc.reason}") from exc
+            host = self.server.split("://", 1)[-1]
+            raise ConnectionError(f"The connection to the server {host} was refused - did you specify the right "
+                                  f"host or port?") from exc
         except urllib3.exceptions.HTTPError as exc:
             host = self.server.split("://", 1)[-1]
             raise ConnectionError(f"The connection to the server {host} was refused - did you specify the right "
@@ -196,7 +211,8 @@ class HTTPClient:
             query.append(("container", container))
         url = f"{self.server}/api/v1/namespaces/{namespace}/pods/{name}/exec?{urlencode(query)}"
         out, err, status = b"", b"", None
-        async with aiohttp.ClientSession(headers=self._headers) as session:
+        connector = aiohttp.TCPConnector(ssl=self._ssl)
+        async with aiohttp.ClientSession(headers=self._headers, connector=connector) as session:
             try:
                 ws_context = session.ws_connect(url, protocols=("v5.channel.k8s.io", "v4.channel.k8s.io"))
                 async with ws_context as ws:

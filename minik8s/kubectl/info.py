@@ -104,6 +104,20 @@ def cmd_version(env: Env) -> None:
         env.out.write(f"Server Version: {server['gitVersion']}\n")
 
 
+# What `kubectl config view` hides unless --raw: certificate data is omitted, secrets are redacted.
+_OMITTED = ("certificate-authority-data", "client-certificate-data", "client-key-data")
+_REDACTED = ("token", "password")
+
+
+def _redacted(config: dict[str, Any]) -> dict[str, Any]:
+    clusters = [{**c, "cluster": {k: "DATA+OMITTED" if k in _OMITTED else v for k, v in (c.get("cluster") or {}).items()}}
+                for c in config.get("clusters") or []]
+    users = [{**u, "user": {k: "DATA+OMITTED" if k in _OMITTED else "REDACTED" if k in _REDACTED else v
+                            for k, v in (u.get("user") or {}).items()}}
+             for u in config.get("users") or []]
+    return {**config, "clusters": clusters, "users": users}
+
+
 def cmd_config(env: Env) -> None:
     a = env.args
     path = kubeconfig.path(a.kubeconfig)
@@ -120,7 +134,7 @@ def cmd_config(env: Env) -> None:
             shown = {**config, "contexts": [ctx],
                      "clusters": [c for c in config["clusters"] if c.get("name") == body.get("cluster")],
                      "users": [u for u in config["users"] if u.get("name") == body.get("user")]}
-        env.out.write(yaml.safe_dump(shown, default_flow_style=False, sort_keys=True))
+        env.out.write(yaml.safe_dump(shown if a.raw else _redacted(shown), default_flow_style=False, sort_keys=True))
     elif action == "current-context":
         if not config.get("current-context"):
             raise CommandError("current-context is not set")

@@ -20,6 +20,7 @@ import shlex
 import time
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, TextIO
 
 from minik8s import kubeconfig
@@ -75,6 +76,8 @@ class Env:
 def server_error(err: StatusError, action: str = "") -> str:
     """kubectl's wording for an API error (k8s.io/kubectl/pkg/cmd/util's StandardErrorMessage)."""
     details = err.details or {}
+    if err.code == 401:
+        return f"error: You must be logged in to the server ({err.message or 'Unauthorized'})"
     if err.code == 422 and err.reason == "Invalid" and details.get("causes"):
         head = f'The {details.get("kind", "")} "{details.get("name", "")}" is invalid'
         causes = [f'{c.get("field")}: {c.get("message")}' if c.get("field") else c.get("message", "")
@@ -106,6 +109,9 @@ def _global_flags() -> argparse.ArgumentParser:
     parent = _Parser(add_help=False)
     parent.add_argument("-n", "--namespace", default=None)
     parent.add_argument("-s", "--server", default=None)
+    parent.add_argument("--token", default=None)
+    parent.add_argument("--certificate-authority", default=None)
+    parent.add_argument("--insecure-skip-tls-verify", action="store_true")
     parent.add_argument("--kubeconfig", default=None)
     parent.add_argument("--context", default=None)
     parent.add_argument("--request-timeout", default=None)
@@ -145,15 +151,22 @@ def _make_client_factory(args: argparse.Namespace, env_holder: list[Env]) -> Cal
         from minik8s.client.http import HTTPClient
 
         if args.server:
-            return HTTPClient(args.server)
+            try:
+                ca = Path(args.certificate_authority).read_bytes() if args.certificate_authority else None
+            except OSError as exc:
+                raise CommandError(f"unable to read certificate-authority {args.certificate_authority}: "
+                                   f"{exc.strerror}") from None
+            return HTTPClient(args.server, token=args.token, verify=not args.insecure_skip_tls_verify, ca_pem=ca)
         config = kubeconfig.load(kubeconfig.path(args.kubeconfig))
         try:
             ctx = kubeconfig.current(config, args.context)
-        except ValueError:
+        except ValueError as exc:
+            if "current-context" not in str(exc):
+                raise CommandError(str(exc)) from None
             raise CommandError("The connection to the server localhost:8080 was refused - did you specify the "
                                "right host or port?") from None
         env_holder[0].default_namespace = ctx.namespace
-        return HTTPClient(ctx.server, token=ctx.token, verify=not ctx.insecure)
+        return HTTPClient(ctx.server, token=args.token or ctx.token, verify=not ctx.insecure, ca_pem=ctx.ca_pem)
 
     return factory
 

@@ -1,0 +1,74 @@
+"""What a request asks for, read from its method and path alone (upstream's RequestInfo).
+
+Authorization decides on *attributes*, not on handlers: ``list pods in
+namespace default``, ``create pods/exec``, ``get path /version``. kube-apiserver
+reads them from the URL before any handler runs, and so does this module:
+
+=========================================== ========================================
+request                                      attributes
+=========================================== ========================================
+``GET /api/v1/namespaces/default/pods``      list, group "", pods, namespace default
+``GET /api/v1/pods?watch=true``              watch, group "", pods, all namespaces
+``POST /api/v1/namespaces/d/pods/p/exec``    create, pods/exec, name p
+``DELETE /apis/apps/v1/namespaces/d/deployments`` deletecollection
+``GET /version``                             non-resource, get, path /version
+=========================================== ========================================
+
+Interface: ``RequestInfo``; ``request_info(method, path, query) -> RequestInfo``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+from urllib.parse import unquote
+
+_VERBS = {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
+
+
+@dataclass(frozen=True)
+class RequestInfo:
+    path: str
+    verb: str
+    is_resource: bool = False
+    api_group: str = ""
+    api_version: str = ""
+    namespace: str = ""
+    resource: str = ""
+    subresource: str = ""
+    name: str = ""
+
+
+def request_info(method: str, path: str, query: Mapping[str, str]) -> RequestInfo:
+    parts = [unquote(p) for p in path.strip("/").split("/") if p]
+    if len(parts) >= 2 and parts[0] == "api":
+        group, version, rest = "", parts[1], parts[2:]
+    elif len(parts) >= 3 and parts[0] == "apis":
+        group, version, rest = parts[1], parts[2], parts[3:]
+    else:
+        return RequestInfo(path, method.lower())
+    if not rest:  # /api/v1, /apis/apps/v1: discovery is a non-resource request
+        return RequestInfo(path, method.lower())
+    watch = rest[0] == "watch"
+    if watch:
+        rest = rest[1:]
+    namespace = ""
+    if len(rest) >= 2 and rest[0] == "namespaces":
+        namespace = rest[1]
+        # /namespaces/{name} and /namespaces/{name}/{status|finalize} are the namespace itself.
+        rest = rest[2:] if len(rest) > 2 and rest[2] not in ("status", "finalize") else ["namespaces", *rest[1:]]
+    if not rest or len(rest) > 3:  # resource[/name[/subresource]] and nothing more
+        return RequestInfo(path, method.lower())
+    resource = rest[0]
+    name = rest[1] if len(rest) > 1 else ""
+    subresource = rest[2] if len(rest) > 2 else ""
+    if method == "GET":
+        verb = "watch" if watch or query.get("watch", "").lower() in ("true", "1") else ("get" if name else "list")
+        if watch and name:
+            verb = "watch"
+    else:
+        verb = _VERBS.get(method, method.lower())
+        if verb == "delete" and not name:
+            verb = "deletecollection"
+    return RequestInfo(path, verb, True, group, version, namespace if resource != "namespaces" or name else "",
+                       resource, subresource, name)

@@ -1,0 +1,196 @@
+"""The cluster's public-key infrastructure: a CA, the API server's certificate, the admin token.
+
+A real control plane serves its API over HTTPS only. ``kubeadm init`` (its
+``certs`` phase) makes a cluster CA under ``/etc/kubernetes/pki`` and signs the
+API server's serving certificate with it, naming every address clients use
+(``127.0.0.1``, the node's addresses, ``kubernetes.default.svc``...); clients
+trust the CA through the kubeconfig's ``certificate-authority-data`` and prove
+who they are with a credential. minik8s does the same at the first start of
+``minik8s server``, under ``<data-dir>/pki``:
+
+=================== ===================================================================
+file                what it is
+=================== ===================================================================
+``ca.crt/ca.key``   the cluster CA (kept across restarts: kubeconfigs stay valid)
+``apiserver.crt``   the serving certificate, signed by the CA, re-issued when the set of
+``apiserver.key``   names the server answers to changes (``--host``, ``--tls-san``)
+``tokens.csv``      the static token file (the API server's ``--token-auth-file``
+                    format: ``token,user,uid,"group1,group2"``) holding the admin token
+=================== ===================================================================
+
+Private keys and the token file are readable by their owner only (0600).
+
+Interface: ``ensure(pki_dir, names) -> PKI``; ``PKI.ca_pem``, ``PKI.admin_token``,
+``PKI.server_ssl_context()``; ``server_names(host)`` lists the names to certify.
+Taught in chapter 2 (architecture: how kubectl finds and trusts the API server).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import ipaddress
+import os
+import secrets
+import socket
+import ssl
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+CA_DAYS = 3650            # kubeadm's CA lives ten years
+SERVING_DAYS = 365        # its leaf certificates one year
+ADMIN_USER = "kubernetes-admin"      # the user kubeadm's admin.conf names
+ADMIN_GROUPS = ("system:masters",)   # the group that bootstraps cluster-admin rights
+# The names a Pod uses for the API server, certified as kubeadm does.
+SERVICE_NAMES = ("kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local")
+
+
+@dataclass
+class PKI:
+    directory: Path
+    ca_pem: bytes
+    admin_token: str
+
+    @property
+    def ca_file(self) -> Path:
+        return self.directory / "ca.crt"
+
+    def server_ssl_context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        context.load_cert_chain(self.directory / "apiserver.crt", self.directory / "apiserver.key")
+        return context
+
+
+def server_names(host: str, extra: list[str] | tuple[str, ...] = ()) -> list[str]:
+    """Every name and address the API server answers to when it listens on ``host``."""
+    names = ["localhost", "127.0.0.1", "::1", *SERVICE_NAMES, *extra]
+    if host in ("0.0.0.0", "::", ""):
+        names += [socket.gethostname(), socket.getfqdn(), *_local_addresses()]
+    else:
+        names.append(host)
+    seen: list[str] = []
+    for name in names:
+        name = name.strip().lower().strip("[]")
+        if name and name not in seen:
+            seen.append(name)
+    return seen
+
+
+def _local_addresses() -> list[str]:
+    try:
+        infos = socket.getaddrinfo(socket.gethostname(), None)
+    except OSError:
+        return []
+    return sorted({str(info[4][0]).split("%")[0] for info in infos})
+
+
+def ensure(directory: Path, names: list[str]) -> PKI:
+    """Load the PKI under ``directory``, making whatever is missing or no longer fits ``names``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    os.chmod(directory, 0o700)
+    ca_cert, ca_key = _ensure_ca(directory)
+    _ensure_serving(directory, ca_cert, ca_key, names)
+    return PKI(directory, ca_cert.public_bytes(serialization.Encoding.PEM), _ensure_admin_token(directory))
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Write ``data`` readable by its owner only, replacing the file in one step."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
+    os.replace(tmp, path)
+
+
+def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
+
+
+def _ensure_ca(directory: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    cert_path, key_path = directory / "ca.crt", directory / "ca.key"
+    if cert_path.exists() and key_path.exists():
+        key = serialization.load_pem_private_key(key_path.read_bytes(), None)
+        assert isinstance(key, ec.EllipticCurvePrivateKey)
+        return x509.load_pem_x509_certificate(cert_path.read_bytes()), key
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "minik8s-ca")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=CA_DAYS))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(x509.KeyUsage(digital_signature=True, key_encipherment=False, content_commitment=False,
+                                         data_encipherment=False, key_agreement=False, key_cert_sign=True,
+                                         crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+            .sign(key, hashes.SHA256()))
+    _write_private(key_path, _key_pem(key))
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return cert, key
+
+
+def _san(name: str) -> x509.GeneralName:
+    try:
+        return x509.IPAddress(ipaddress.ip_address(name))
+    except ValueError:
+        return x509.DNSName(name)
+
+
+def _certified_names(cert: x509.Certificate) -> set[str]:
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return set()
+    return {*san.get_values_for_type(x509.DNSName), *(str(ip) for ip in san.get_values_for_type(x509.IPAddress))}
+
+
+def _ensure_serving(directory: Path, ca_cert: x509.Certificate, ca_key: ec.EllipticCurvePrivateKey,
+                    names: list[str]) -> None:
+    cert_path, key_path = directory / "apiserver.crt", directory / "apiserver.key"
+    wanted = {str(_san(n).value) for n in names}
+    now = datetime.datetime.now(datetime.timezone.utc)
+    if cert_path.exists() and key_path.exists():
+        cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+        fresh = cert.not_valid_after_utc - now > datetime.timedelta(days=30)
+        if fresh and cert.issuer == ca_cert.subject and wanted <= _certified_names(cert):
+            return
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kube-apiserver")]))
+            .issuer_name(ca_cert.subject).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=SERVING_DAYS))
+            .add_extension(x509.SubjectAlternativeName([_san(n) for n in names]), critical=False)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    _write_private(key_path, _key_pem(key))
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+
+
+def _ensure_admin_token(directory: Path) -> str:
+    path = directory / "tokens.csv"
+    for row in read_token_file(path):
+        if row[1] == ADMIN_USER:
+            return row[0]
+    token = secrets.token_urlsafe(32)
+    _write_private(path, f'{token},{ADMIN_USER},{ADMIN_USER},"{",".join(ADMIN_GROUPS)}"\n'.encode())
+    return token
+
+
+def read_token_file(path: Path) -> list[list[str]]:
+    """Rows of a static token file: ``token,user,uid[,"group1,group2"]`` (blank and short rows skipped)."""
+    if not path.exists():
+        return []
+    with path.open(newline="") as handle:
+        return [row for row in csv.reader(handle) if len(row) >= 3 and row[0].strip()]
