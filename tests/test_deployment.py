@@ -193,7 +193,7 @@ def test_deployment_creates_named_replica_set_with_hash_label_and_revision(clust
     assert progressing["reason"] == "NewReplicaSetAvailable"
     assert progressing["message"] == f'ReplicaSet "nginx-{h}" has successfully progressed.'
     events = cluster.kubectl("get events")
-    assert f"Scaled up replica set nginx-{h} from 0 to 2" in events
+    assert f"Scaled up replica set nginx-{h} to 2" in events
 
 
 def test_rolling_update_of_two_replicas_never_exceeds_three_pods_or_drops_below_two_available(cluster):

@@ -90,7 +90,7 @@ def test_the_seed_walkthrough_in_process(cluster, tmp_path, monkeypatch):
     assert rs_line.split()[1:4] == ["2", "2", "2"]
     described = cluster.kubectl("describe deploy nginx")
     assert f"NewReplicaSet:   {first_rs} (2/2 replicas created)" in described
-    assert f"Scaled up replica set {first_rs} from 0 to 2" in described
+    assert f"Scaled up replica set {first_rs} to 2" in described
     monkeypatch.setenv("EDITOR", sed_editor(tmp_path, "s/image: nginx$/image: nginx:alpine/"))
     monkeypatch.delenv("KUBE_EDITOR", raising=False)
     assert cluster.kubectl("edit deploy nginx") == "deployment.apps/nginx edited\n"

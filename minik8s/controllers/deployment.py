@@ -24,7 +24,8 @@ Status and conditions, as upstream: ``Available`` (``MinimumReplicasAvailable`` 
 ``FoundNewReplicaSet``, ``ReplicaSetUpdated``, ``NewReplicaSetAvailable``,
 ``ProgressDeadlineExceeded``, ``DeploymentPaused``, ``DeploymentResumed``), plus
 ``ReplicaFailure`` copied from a ReplicaSet. Events: ``ScalingReplicaSet``
-``Scaled up replica set nginx-7f98958cdf from 0 to 2``.
+``Scaled up replica set nginx-7f98958cdf to 2`` when a ReplicaSet is created at a size, and
+``Scaled down replica set nginx-7f98958cdf to 1 from 2`` when one is resized (upstream's order: to, then from).
 
 How minik8s differs: upstream writes the deployment's revision annotation together with
 its status (its status strategy keeps metadata changes); minik8s' status subresource keeps
@@ -263,7 +264,7 @@ class DeploymentController(Controller):
         replicas = ro.spec_replicas(rs)
         if not already_exists and replicas > 0:
             self.ctx.recorder.event(d, "Normal", "ScalingReplicaSet",
-                                    f"Scaled up replica set {created['metadata']['name']} from 0 to {replicas}",
+                                    f"Scaled up replica set {created['metadata']['name']} to {replicas}",
                                     component=self.name)
         self._set_revision(d, str(new_revision))
         if not already_exists and ro.has_progress_deadline(d):
@@ -313,7 +314,7 @@ class DeploymentController(Controller):
         if old != size:
             verb = operation or ("up" if size > old else "down")
             self.ctx.recorder.event(d, "Normal", "ScalingReplicaSet",
-                                    f"Scaled {verb} replica set {rs['metadata']['name']} from {old} to {size}",
+                                    f"Scaled {verb} replica set {rs['metadata']['name']} to {size} from {old}",
                                     component=self.name)
         return old != size, updated
 
