@@ -9,13 +9,15 @@ resource; what differs is decided here:
   controllers can report ``status.observedGeneration``);
 * the initial status of a new object (a Pod starts ``Pending`` with a QoS class,
   a Namespace ``Active``, a PVC ``Pending``);
-* which status counters are left out when zero (upstream's ``omitempty``).
+* which status counters are left out when zero (upstream's ``omitempty``);
+* a Secret's write-only ``stringData``, merged into ``data`` and never stored.
 
 Taught in chapter 3 (why status is never written by hand).
 """
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from minik8s.api.objects import deep_copy
@@ -64,7 +66,21 @@ def initial_status(resource: Resource, obj: dict[str, Any]) -> dict[str, Any] | 
     return None
 
 
+def _merge_string_data(obj: dict[str, Any]) -> None:
+    """A Secret's ``stringData`` is write-only: merged into ``data`` (base64, winning over ``data``'s own
+    keys) as the object is read in, and never stored or returned, as upstream's conversion does."""
+    string_data = obj.pop("stringData", None)
+    if not isinstance(string_data, dict):
+        return
+    data = dict(obj.get("data") or {})
+    for key, value in string_data.items():
+        data[key] = base64.b64encode(str(value).encode()).decode()
+    obj["data"] = data
+
+
 def prepare_for_create(resource: Resource, obj: dict[str, Any]) -> None:
+    if resource.kind == "Secret":
+        _merge_string_data(obj)
     status = initial_status(resource, obj)
     if status is not None:
         obj["status"] = status
@@ -76,6 +92,8 @@ def prepare_for_create(resource: Resource, obj: dict[str, Any]) -> None:
 
 def prepare_for_update(resource: Resource, obj: dict[str, Any], old: dict[str, Any]) -> None:
     """A write to the main resource: keep the stored status, bump generation on a spec change."""
+    if resource.kind == "Secret":
+        _merge_string_data(obj)
     if has_status_subresource(resource) and resource.kind != "Node":
         if "status" in old:
             obj["status"] = deep_copy(old["status"])
