@@ -26,6 +26,7 @@ Interface:
     mounts = Mounts([("/data", "/tmp/.../volumes/.../data")], guards=(state_dir,))
     mounts.host_path("/data/x"); mounts.rewrite("cat /data/x") ; mounts.to_json()
     volumes = prepare_volumes(pod, pod_dir, node_root, lookup, pod_ip=...)   # {name: host folder}
+    volume_mounts(container, volumes) -> [(mountPath, host path)];  read_only_paths(pod, container)
 
 Invariant: a volume folder is always inside the pod's folder or the node's filesystem.
 Taught in chapter 5 (Pods: what a container is) and chapter 10 (volumes).
@@ -245,8 +246,20 @@ def prepare_volumes(pod: dict[str, Any], pod_dir: Path, node_root: Path, lookup:
             # emptyDir, and any kind this runtime cannot provide, is an empty folder that lives with the pod.
             folder = pod_dir / "volumes" / "kubernetes.io~empty-dir" / name
             folder.mkdir(parents=True, exist_ok=True)
+            folder.chmod(0o777)   # as upstream: any user of any container of the pod may write
             result[name] = folder
     return result
+
+
+READ_ONLY_KINDS = ("configMap", "secret", "downwardAPI", "projected")   # upstream mounts these read-only
+
+
+def read_only_paths(pod: dict[str, Any], container: dict[str, Any]) -> set[str]:
+    """The ``mountPath`` of every mount the container may not write: ``readOnly: true``, or a
+    ConfigMap, Secret or downward API volume (read-only whatever the mount says, as upstream)."""
+    kinds = {str(v.get("name", "")): v for v in (pod.get("spec") or {}).get("volumes") or []}
+    return {str(m.get("mountPath", "")) for m in container.get("volumeMounts") or []
+            if m.get("readOnly") or any(k in kinds.get(str(m.get("name", "")), {}) for k in READ_ONLY_KINDS)}
 
 
 def volume_mounts(container: dict[str, Any], volumes: dict[str, Path]) -> list[tuple[str, str]]:
