@@ -19,7 +19,7 @@ import pytest
 
 from minik8s.images import build as builder
 from minik8s.kubelet.cri import ExecStartError, ImagePullError
-from minik8s.kubelet.runtimes.process import ContainerConfigError, MountError, ProcessRuntime, supervisor
+from minik8s.kubelet.runtimes.process import ContainerConfigError, MountError, ProcessRuntime, network, supervisor
 from minik8s.kubelet.runtimes.process.filesystem import Mounts
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the process runtime needs Linux /proc")
@@ -613,3 +613,39 @@ def test_without_isolation_the_runtime_says_so(tmp_path: Path, home: Path, monke
         assert [(t, r) for t, r, _ in messages] == [("Warning", "ContainersNotIsolated")]
     finally:
         runtime.close()
+
+
+# --- state shared between clusters and installations ------------------------------------------------
+
+
+def test_two_clusters_on_one_machine_get_disjoint_pod_ips(tmp_path: Path, home: Path) -> None:
+    """The pod IP locks are the machine's (127.0.0.0/8 is), whoever runs the cluster."""
+    first, second = network.IPAllocator(0), network.IPAllocator(0)
+    try:
+        mine = {first.allocate() for _ in range(3)}
+        theirs = {second.allocate() for _ in range(3)}
+        assert len(mine) == len(theirs) == 3 and not mine & theirs
+        assert network.LOCK_DIR.stat().st_mode & 0o1777 == 0o1777   # every user's clusters lock there
+    finally:
+        first.release_all()
+        second.release_all()
+    a = ProcessRuntime(node_name="node-1", data_dir=tmp_path / "a")
+    b = ProcessRuntime(node_name="node-1", data_dir=tmp_path / "b")
+    try:
+        assert a.run_pod_sandbox(pod("x", sleeper("c"))).ip != b.run_pod_sandbox(pod("x", sleeper("c"))).ip
+    finally:
+        a.close()
+        b.close()
+
+
+def test_image_executables_are_kept_per_installation(tmp_path: Path) -> None:
+    """Two checkouts on one machine: each one's pods run its own programs with its own Python."""
+    from minik8s.images import builtin
+
+    nginx = builtin.BUILTINS["nginx"]
+    one = builtin.install_shims(tmp_path, nginx, python="/one/python", programs="/one/images")
+    two = builtin.install_shims(tmp_path, nginx, python="/two/python", programs="/two/images")
+    assert one != two
+    assert "/one/python /one/images/nginx.py" in (one / "nginx").read_text()
+    assert "/two/python /two/images/nginx.py" in (two / "nginx").read_text()
+    assert builtin.install_shims(tmp_path, nginx, python="/one/python", programs="/one/images") == one

@@ -86,7 +86,8 @@ RESOURCES = {"configmaps", "secrets", "persistentvolumeclaims", "persistentvolum
 
 
 def runtime_root() -> Path:
-    """Per-user state shared by every process runtime on this machine: IP locks, pid files, shims."""
+    """Per-user state shared by this user's process runtimes: pid files (to reap orphans) and the
+    images' executables (keyed by installation). Pod IP locks are machine-wide (:mod:`.network`)."""
     return Path(tempfile.gettempdir()) / f"minik8s-{os.getuid()}"
 
 
@@ -153,7 +154,7 @@ class ProcessRuntime(cri.ContainerRuntime):
             isolation.warn_once(self._not_isolated)
         self.pidfiles = supervisor.PidFiles(root / "run")
         self.pidfiles.reap_orphans()
-        self.ips = network.IPAllocator(node_index, root / "ips")
+        self.ips = network.IPAllocator(node_index)    # machine-wide locks: clusters get disjoint pod IPs
         env_offset = os.environ.get("MINIK8S_PORT_OFFSET")
         if port_offset is None:
             port_offset = int(env_offset) if env_offset else (0 if network.low_ports_allowed() else network.PORT_OFFSET)
