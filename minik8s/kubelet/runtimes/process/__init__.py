@@ -1,7 +1,7 @@
-"""The ``process`` container runtime: real OS processes, one loopback IP per pod.
+"""The ``process`` container runtime: real OS processes, contained by the kernel, one loopback IP per pod.
 
-What a container runtime does on a real node, done with plain processes so that it
-works without root, without Docker and on any Linux machine:
+What a container runtime does on a real node, done with plain processes and the kernel's
+namespaces (``bwrap``), so that it works without Docker on any Linux machine:
 
 ==================== =====================================================================
 Kubernetes / CRI      here
@@ -9,28 +9,44 @@ Kubernetes / CRI      here
 pod sandbox           a pod IP ``127.1.<node>.<n>`` (:mod:`.network`) and a pod folder (:mod:`.sandbox`)
 image                 a built-in teaching image (:mod:`minik8s.images.builtin`), or one built
                       by ``minik8s image build`` / pulled from the local registry (:mod:`.images`)
-container             a process in its own session (:mod:`.supervisor`), with a folder for
-                      its files and a mount table (:mod:`.filesystem`)
+container             a process in its own session (:mod:`.supervisor`) and its own mount, PID,
+                      UTS and IPC namespaces (:mod:`.isolation`): ``/`` is its folder of the
+                      image's files, over the node's ``/usr`` read-only; it sees its own
+                      processes only, its host name is the pod's
+user                  ``runAsUser``/``runAsGroup``; without them 65534 (nobody), never root
+                      unless ``runAsUser: 0`` (:func:`.isolation.user_of`)
 environment           upstream's rules (:mod:`.env`): image ENV, envFrom, env, valueFrom
-volumes               folders: emptyDir, hostPath, configMap, secret, downwardAPI, PVC
+volumes               folders bind-mounted at their ``mountPath`` (read-only as declared):
+                      emptyDir, hostPath, configMap, secret, downwardAPI, PVC (:mod:`.filesystem`)
 logs                  stdout and stderr appended to ``logs/pods/<ns>_<pod>_<uid>/<c>/<n>.log``
-stop                  SIGTERM to the process group, SIGKILL after the grace period
+stop                  SIGTERM to the container's processes, SIGKILL after the grace period
 memory limit          the session's RSS polled; over the limit: killed, ``OOMKilled``, 137
 command line          command/args against ENTRYPOINT/CMD, found in the container's PATH (:mod:`.commands`)
-probes, exec          HTTP/TCP to the pod IP (:mod:`.probes`); commands run in the container's environment
+probes, exec          HTTP/TCP to the pod IP (:mod:`.probes`); exec enters the container's namespaces
 ==================== =====================================================================
+
+What is **not** isolated: the network (no network namespace: a pod IP is a loopback
+address of the host: a container can bind another pod's IP and reach every loopback service
+of the host, the API server included), CPU (no cgroup: the
+runtime only measures use; ``limits.cpu`` is not enforced) and memory (no cgroup: RSS
+is polled, so a fast allocation can overshoot before the kill). Containers of a pod do
+not share a PID namespace (``shareProcessNamespace`` is ignored) and PID 1 is bwrap's
+small init, the command PID 2 (as with ``docker run --init``).
+
+Where the kernel refuses user namespaces, ``bwrap`` is missing, or with
+``MINIK8S_ISOLATION=none``, containers are plain processes of this user that see the
+host's files and processes (paths in their commands are rewritten into their folder,
+:mod:`.filesystem`): the runtime logs a warning when it starts and every pod gets a
+``ContainersNotIsolated`` warning event.
 
 How a pod's containers share a network: every process gets ``MINIK8S_POD_IP``; Python
 programs (all built-in servers, the ``python`` image) load a ``sitecustomize`` that binds
 the pod IP when they ask for ``0.0.0.0`` and resolves ``localhost`` to it, so containers
 of a pod reach each other on ``localhost`` and two pods can both serve port 80. The
-host name is the pod name (``HOSTNAME``, and ``hostname`` in every image). Without the
-right to bind ports below 1024, those ports move up by 8000 (80 -> 8080); the pod
-gets an event saying so and probes follow.
-
-Options: ``MINIK8S_ISOLATION=namespaces`` runs each container in new PID, UTS and mount
-namespaces (``unshare``; the container is PID 1, ``hostname`` is the pod name, ``ps``
-sees only the pod) where the kernel allows it.
+host name is the pod name (``HOSTNAME``, ``/etc/hostname`` and the UTS namespace). Without
+the right to bind ports below 1024 (a runtime that is not root), those ports move up by
+8000 (80 -> 8080); the pod gets an event saying so and probes follow. A root runtime's
+non-root containers keep ``CAP_NET_BIND_SERVICE``, as on a real node, so port 80 stays 80.
 
 Nothing is left behind: ``close()`` stops every process it started, and a runtime that
 starts finds the processes of runtimes that crashed (pid files) and kills them.

@@ -1,7 +1,10 @@
-"""A container's filesystem in the ``process`` runtime: a folder per container, mounts by path rewriting.
+"""A container's filesystem in the ``process`` runtime: a folder per container, its volumes, its mount table.
 
-A container sees a root filesystem made of its image's files plus its volumes. With
-no mount namespace (and no root), the ``process`` runtime builds that view like this:
+A container sees a root filesystem made of its image's files plus its volumes. Its files
+and volumes are laid out here; a contained container (the default, :mod:`.isolation`)
+gets them as real bind mounts in its own mount namespace. Without containment (no
+``bwrap``, or ``MINIK8S_ISOLATION=none``) there is no mount namespace, and the runtime
+builds the view like this instead:
 
 * every container instance has a folder ``<pod dir>/containers/<name>/<attempt>/rootfs``
   holding the image's files (its layers, or a built-in image's files);
@@ -202,7 +205,9 @@ def _claim_volume(name: str, source: dict[str, Any], namespace: str, node_root: 
         raise MountError(f'MountVolume.SetUp failed for volume "{name}" : the process runtime can only mount '
                          "hostPath and local PersistentVolumes")
     target = node_path(node_root, str(path))
-    target.mkdir(parents=True, exist_ok=True)
+    if not target.exists():
+        target.mkdir(parents=True, exist_ok=True)
+        target.chmod(0o777)   # as the hostPath provisioners (minikube's, kind's local-path) make it
     return target
 
 
