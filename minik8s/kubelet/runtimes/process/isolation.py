@@ -17,7 +17,7 @@ volumes        bind mounts at their ``mountPath``; read-only when ``readOnly: tr
                upstream, always for ``configMap``, ``secret`` and ``downwardAPI`` volumes
 ``/proc``      a new procfs of the container's PID namespace: PID 1 is bwrap's small init (as
                with ``docker run --init``), the container's command is PID 2
-``/dev``       a minimal ``/dev`` (null, zero, random, urandom, tty, shm, pts)
+``/dev``       a minimal ``/dev`` (null, zero, full, random, urandom, tty, shm; pts as root)
 user           ``securityContext.runAsUser``/``runAsGroup`` (container, else pod); without
                them 65534 (``nobody``); only ``runAsUser: 0`` gives root
 ============== ==================================================================================
@@ -183,7 +183,7 @@ class Containment:
         for folder in SYSTEM:
             if os.path.lexists(folder):
                 self._layer(folder, folder, args)
-        args += ["--proc", "/proc", "--dev", "/dev"]
+        args += ["--proc", "/proc", *self._dev()]
         for bind in sorted(self.binds, key=lambda b: b.path.count("/")):   # a parent before what is inside it
             self._mount_point(bind)
             args += ["--ro-bind" if bind.read_only else "--bind", bind.host, bind.path]
@@ -191,6 +191,21 @@ class Containment:
             keep = ROOT_CAPABILITIES if self.uid == 0 else ("SETUID", "SETGID", "NET_BIND_SERVICE")
             args += ["--cap-drop", "ALL", *[a for cap in keep for a in ("--cap-add", f"CAP_{cap}")]]
         return args + ["--chdir", self.workdir or "/"]
+
+    @staticmethod
+    def _dev() -> list[str]:
+        """A minimal /dev. As root, bwrap's own (with a private devpts). Without root, the device
+        files bound one by one: bwrap's ``--dev`` would make a second, nested user namespace (to
+        mount devpts), which ``nsenter`` could not enter for an exec."""
+        if os.geteuid() == 0:
+            return ["--dev", "/dev"]
+        args = ["--tmpfs", "/dev"]
+        for device in ("null", "zero", "full", "random", "urandom", "tty"):
+            args += ["--dev-bind", f"/dev/{device}", f"/dev/{device}"]
+        for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
+                             ("stderr", "/proc/self/fd/2")):
+            args += ["--symlink", target, f"/dev/{name}"]
+        return args + ["--dir", "/dev/shm"]
 
     def _layer(self, host: str, path: str, args: list[str]) -> None:
         """The node's ``host`` at ``path``, read-only, *under* the image's files: what the image ships
