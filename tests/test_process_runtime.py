@@ -649,3 +649,10 @@ def test_image_executables_are_kept_per_installation(tmp_path: Path) -> None:
     assert "/one/python /one/images/nginx.py" in (one / "nginx").read_text()
     assert "/two/python /two/images/nginx.py" in (two / "nginx").read_text()
     assert builtin.install_shims(tmp_path, nginx, python="/one/python", programs="/one/images") == one
+
+
+def test_a_volume_inside_the_nodes_usr_is_mounted_there(rt: ProcessRuntime) -> None:
+    c = sleeper("c", volumeMounts=[{"name": "v", "mountPath": "/usr/local/share/data"}])
+    _, (cid,) = run(rt, pod("deep", c, volumes=[{"name": "v", "emptyDir": {}}]))
+    assert sh(rt, cid, "echo in > /usr/local/share/data/x && cat /usr/local/share/data/x && ls /usr/bin/env").stdout \
+        == "in\n/usr/bin/env\n"

@@ -180,12 +180,14 @@ class Containment:
                 "--hostname", self.hostname, "--bind", str(self.rootfs), "/"]
         if os.geteuid() != 0:
             args += ["--unshare-user", "--uid", str(self.uid), "--gid", str(self.gid)]
+        binds = sorted(self.binds, key=lambda b: b.path.count("/"))   # a parent before what is inside it
+        for bind in binds:
+            self._mount_point(bind)   # first: a volume at /usr/local/x makes /usr the image's to merge
         for folder in SYSTEM:
             if os.path.lexists(folder):
                 self._layer(folder, folder, args)
         args += ["--proc", "/proc", *self._dev()]
-        for bind in sorted(self.binds, key=lambda b: b.path.count("/")):   # a parent before what is inside it
-            self._mount_point(bind)
+        for bind in binds:
             args += ["--ro-bind" if bind.read_only else "--bind", bind.host, bind.path]
         if os.geteuid() == 0:
             keep = ROOT_CAPABILITIES if self.uid == 0 else ("SETUID", "SETGID", "NET_BIND_SERVICE")
@@ -207,18 +209,19 @@ class Containment:
             args += ["--symlink", target, f"/dev/{name}"]
         return args + ["--dir", "/dev/shm"]
 
-    def _layer(self, host: str, path: str, args: list[str]) -> None:
+    def _layer(self, host: str, path: str, args: list[str], top: bool = True) -> None:
         """The node's ``host`` at ``path``, read-only, *under* the image's files: what the image ships
-        there wins (nginx's ``/usr/share/nginx/html`` over the node's ``/usr``), as in a layered image."""
+        wins, as in a layered image. Merged one level deep only (each bind mount costs a little at
+        every start): nginx's own ``/usr/share`` replaces the node's, next to the node's ``/usr/bin``."""
         mine = self.rootfs / path.lstrip("/")
         if not os.path.lexists(mine):
             if os.path.islink(host):
                 args += ["--symlink", os.readlink(host), path]   # merged /usr: /bin -> usr/bin
             else:
                 args += ["--ro-bind", host, path]
-        elif mine.is_dir() and not mine.is_symlink() and os.path.isdir(host):
+        elif top and mine.is_dir() and not mine.is_symlink() and os.path.isdir(host):
             for entry in sorted(os.listdir(host)):
-                self._layer(os.path.join(host, entry), f"{path}/{entry}", args)
+                self._layer(os.path.join(host, entry), f"{path}/{entry}", args, top=False)
 
     def _mount_point(self, bind: Bind) -> None:
         """Make the mount point in the rootfs, readable by the container's user (bwrap's would be 0700)."""
