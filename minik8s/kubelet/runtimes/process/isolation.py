@@ -36,7 +36,7 @@ can gain privileges (``no_new_privs``: set-uid programs do not work).
 ``kubectl exec`` enters the namespaces of the container's PID 1 with ``nsenter``.
 
 Where ``bwrap`` is missing or the kernel refuses namespaces, or with
-``MINIK8S_ISOLATION=none``, containers are plain host processes (the fallback described
+``MINIK8S_ISOLATION=none`` (the default is ``auto``: contain when the machine can), containers are plain host processes (the fallback described
 in :mod:`.filesystem`): :func:`mode` says why, and the runtime warns once and gives every
 pod a ``ContainersNotIsolated`` event.
 
