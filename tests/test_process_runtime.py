@@ -596,6 +596,11 @@ def test_containers_run_as_an_unprivileged_user_unless_asked(rt: ProcessRuntime)
     assert sh(rt, default, "id -u; id -g").stdout == "65534\n65534\n"
     assert sh(rt, root, "id -u").stdout == "0\n"
     assert sh(rt, chosen, "id -u; id -g").stdout == "1000\n3000\n"
+    refused = pod("strict", sleeper("c", securityContext={"runAsUser": 0, "runAsNonRoot": True}))
+    sandbox = rt.run_pod_sandbox(refused)
+    with pytest.raises(ContainerConfigError, match=r"container's runAsUser breaks non-root policy \(pod: "
+                                                   r'"strict_default\(uid-strict-\d+\)", container: c\)'):
+        rt.create_container(sandbox.id, refused, refused["spec"]["containers"][0], 0)
     main = rt._containers[default].popen
     assert main is not None
     uids = {supervisor.process_uid(pid) for pid in supervisor.session_pids(main.pid)} - {os.getuid()}

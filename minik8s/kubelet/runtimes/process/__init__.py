@@ -380,6 +380,7 @@ class ProcessRuntime(cri.ContainerRuntime):
                  isolation.Bind(f"{internal}/images", str(Path(builtin.__file__).resolve().parent), True),
                  *[isolation.Bind(path, host, path in read_only) for path, host in volume_table]]
         uid, gid = isolation.user_of(pod, container)
+        isolation.verify_non_root(pod, container, uid)
         pod_name = str((pod.get("metadata") or {}).get("name") or "")
         contained = isolation.Containment(rootfs, pod_name, uid, gid, workdir or "/", binds)
         contained.prepare(sandbox.ip)

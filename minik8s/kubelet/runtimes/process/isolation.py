@@ -42,7 +42,7 @@ pod a ``ContainersNotIsolated`` event.
 
 Interface:
     mode() -> "bwrap" | "none";  unavailable_reason() -> str     # probed once per process
-    user_of(pod, container) -> (uid, gid)
+    user_of(pod, container) -> (uid, gid);  verify_non_root(pod, container, uid)  # ContainerConfigError
     Containment(rootfs, hostname, uid, gid, binds=[Bind(container path, host path, read_only)])
     containment.prepare(pod_ip)                # /etc files, ownership: before start
     containment.options(workdir) -> [bwrap options];  containment.command(argv) -> argv run inside
@@ -62,6 +62,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from minik8s.kubelet.runtimes.process.env import ContainerConfigError
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +128,17 @@ def user_of(pod: dict[str, Any], container: dict[str, Any]) -> tuple[int, int]:
     if uid is None:
         return NOBODY, int(gid) if gid is not None else NOBODY
     return int(uid), int(gid) if gid is not None else 0
+
+
+def verify_non_root(pod: dict[str, Any], container: dict[str, Any], uid: int) -> None:
+    """``runAsNonRoot: true`` with ``runAsUser: 0`` cannot start (upstream's kubelet words)."""
+    pod_context = (pod.get("spec") or {}).get("securityContext") or {}
+    context = container.get("securityContext") or {}
+    if context.get("runAsNonRoot", pod_context.get("runAsNonRoot")) and uid == 0:
+        meta = pod.get("metadata") or {}
+        who = f"{meta.get('name', '')}_{meta.get('namespace', 'default')}({meta.get('uid', '')})"
+        raise ContainerConfigError(f"container's runAsUser breaks non-root policy (pod: \"{who}\", "
+                                   f"container: {container.get('name', '')})")
 
 
 def python_inside() -> tuple[str, str]:
