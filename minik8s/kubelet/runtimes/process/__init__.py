@@ -516,6 +516,11 @@ class ProcessRuntime(cri.ContainerRuntime):
         init = isolation.init_pid(c.popen.pid)
         return frozenset({c.popen.pid} | ({init} if init is not None else set()))
 
+    def _container_pids(self, c: _Container) -> list[int]:
+        """The container's own processes, whose memory and CPU count (not the runtime's bwrap)."""
+        spare = self._spare(c)
+        return [pid for pid in supervisor.session_pids(c.popen.pid) if pid not in spare]  # type: ignore[union-attr]
+
     def _kill_now(self, c: _Container) -> None:
         if c.popen is not None and c.finished_at is None:
             supervisor.kill_session(c.popen.pid, signal.SIGKILL)
@@ -593,7 +598,7 @@ class ProcessRuntime(cri.ContainerRuntime):
                 if c.kill_at is not None and now >= c.kill_at:
                     supervisor.kill_session(c.popen.pid, signal.SIGKILL)  # type: ignore[union-attr]
                 elif c.memory_limit is not None and c.kill_at is None:
-                    pids = supervisor.session_pids(c.popen.pid)  # type: ignore[union-attr]
+                    pids = self._container_pids(c)
                     if supervisor.rss_bytes(pids) > c.memory_limit:
                         c.oom_killed = True
                         supervisor.kill_session(c.popen.pid, signal.SIGKILL)  # type: ignore[union-attr]
@@ -634,7 +639,7 @@ class ProcessRuntime(cri.ContainerRuntime):
             self._refresh(c)
             if c.popen is None or c.finished_at is not None:
                 return 0, 0
-            pids = supervisor.session_pids(c.popen.pid)
+            pids = self._container_pids(c)
             used = supervisor.cpu_seconds(pids)
             now = time.monotonic()
             last_wall, last_cpu = c.cpu_sample
