@@ -461,7 +461,7 @@ class ProcessRuntime(cri.ContainerRuntime):
             options = c.folder / "bwrap.args"
             options.write_bytes(b"".join(a.encode() + b"\0" for a in c.contained.options()))
             fds = (os.open(options, os.O_RDONLY),)
-            argv = ["bwrap", "--args", str(fds[0]), "--", *c.contained.command(c.argv)]
+            argv = [isolation.tool("bwrap"), "--args", str(fds[0]), "--", *c.contained.command(c.argv)]
         if NICE and shutil.which("nice"):
             # Containers yield the CPU to the control plane (the kubelet starting the next pod),
             # as a node reserves CPU for system daemons (kube-reserved).

@@ -53,6 +53,7 @@ Taught in chapter 1 (containers: namespaces) and chapter 5 (Pods: securityContex
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import shutil
@@ -75,6 +76,13 @@ ROOT_CAPABILITIES = ("CHOWN", "DAC_OVERRIDE", "FSETID", "FOWNER", "MKNOD", "NET_
                      "SETFCAP", "SETPCAP", "NET_BIND_SERVICE", "SYS_CHROOT", "KILL", "AUDIT_WRITE")
 
 _probed: dict[str, tuple[str, str]] = {}   # MINIK8S_ISOLATION -> (mode, why not): probed once per process
+
+
+@functools.cache
+def tool(name: str) -> str:
+    """A program's absolute path on the node (the container's PATH may not hold it: ``setpriv``
+    runs inside, where the node's ``/usr`` is too)."""
+    return shutil.which(name, path="/usr/bin:/bin:/usr/sbin:/sbin") or shutil.which(name) or name
 
 
 def _probe() -> tuple[str, str]:
@@ -225,7 +233,8 @@ class Containment:
     def _layer(self, host: str, path: str, args: list[str], top: bool = True) -> None:
         """The node's ``host`` at ``path``, read-only, *under* the image's files: what the image ships
         wins, as in a layered image. Merged one level deep only (each bind mount costs a little at
-        every start): nginx's own ``/usr/share`` replaces the node's, next to the node's ``/usr/bin``."""
+        every start): nginx's own ``/usr/share`` replaces the node's, next to the node's ``/usr/bin``
+        (so an image that ships files in ``/usr/bin`` hides the node's tools there)."""
         mine = self.rootfs / path.lstrip("/")
         if not os.path.lexists(mine):
             if os.path.islink(host):
@@ -253,7 +262,7 @@ class Containment:
         """What runs inside: as root, ``setpriv`` becomes the container's user first."""
         if os.geteuid() != 0 or (self.uid, self.gid) == (0, 0):
             return argv
-        return ["setpriv", "--reuid", str(self.uid), "--regid", str(self.gid), "--clear-groups",
+        return [tool("setpriv"), "--reuid", str(self.uid), "--regid", str(self.gid), "--clear-groups",
                 "--inh-caps", "+net_bind_service", "--ambient-caps", "+net_bind_service", "--", *argv]
 
     def host_path(self, path: str) -> str:
@@ -285,17 +294,18 @@ def init_pid(bwrap_pid: int, wait: float = 0.0) -> int | None:
 
 def enter(target: int, containment: Containment, argv: list[str]) -> list[str]:
     """An exec: into the namespaces of the container whose PID 1 is ``target``, as its user."""
-    enter_ns = ["nsenter", "--target", str(target), "--mount", "--uts", "--ipc", "--pid", f"--wdns={containment.workdir or '/'}"]
+    enter_ns = [tool("nsenter"), "--target", str(target), "--mount", "--uts", "--ipc", "--pid",
+                f"--wdns={containment.workdir or '/'}"]
     if os.geteuid() != 0:
         # Our uid is the container's uid in its user namespace: keep it, do not become that namespace's root.
         return [*enter_ns[:3], "--user", "--preserve-credentials", *enter_ns[3:], "--",
-                "setpriv", "--no-new-privs", "--", *argv]
+                tool("setpriv"), "--no-new-privs", "--", *argv]
     if containment.uid == 0:
         caps = ",".join(["-all", *[f"+{c.lower()}" for c in ROOT_CAPABILITIES]])
         who = ["--reuid", "0", "--regid", str(containment.gid), "--clear-groups", "--bounding-set", caps]
     else:
         who = ["--reuid", str(containment.uid), "--regid", str(containment.gid), "--clear-groups"]
-    return [*enter_ns, "--", "setpriv", "--no-new-privs", *who, "--", *argv]
+    return [*enter_ns, "--", tool("setpriv"), "--no-new-privs", *who, "--", *argv]
 
 
 def warn_once(reason: str) -> None:
