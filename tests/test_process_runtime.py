@@ -596,6 +596,11 @@ def test_containers_run_as_an_unprivileged_user_unless_asked(rt: ProcessRuntime)
     assert sh(rt, default, "id -u; id -g").stdout == "65534\n65534\n"
     assert sh(rt, root, "id -u").stdout == "0\n"
     assert sh(rt, chosen, "id -u; id -g").stdout == "1000\n3000\n"
+    if os.getuid() == 0:   # a user namespace maps a single group: supplementary groups need a root runtime
+        grouped = pod("grouped", sleeper("c", securityContext={"runAsUser": 1000}))
+        grouped["spec"]["securityContext"] = {"fsGroup": 2000, "supplementalGroups": [4000]}
+        _, (member,) = run(rt, grouped)
+        assert sh(rt, member, "id -u; id -g; id -G").stdout == "1000\n0\n0 2000 4000\n"
     refused = pod("strict", sleeper("c", securityContext={"runAsUser": 0, "runAsNonRoot": True}))
     sandbox = rt.run_pod_sandbox(refused)
     with pytest.raises(ContainerConfigError, match=r"container's runAsUser breaks non-root policy \(pod: "

@@ -382,7 +382,8 @@ class ProcessRuntime(cri.ContainerRuntime):
         uid, gid = isolation.user_of(pod, container)
         isolation.verify_non_root(pod, container, uid)
         pod_name = str((pod.get("metadata") or {}).get("name") or "")
-        contained = isolation.Containment(rootfs, pod_name, uid, gid, workdir or "/", binds)
+        contained = isolation.Containment(rootfs, pod_name, uid, gid, workdir or "/", binds,
+                                          isolation.groups_of(pod))
         contained.prepare(sandbox.ip)
         return contained
 

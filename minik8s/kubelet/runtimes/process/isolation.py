@@ -19,7 +19,9 @@ volumes        bind mounts at their ``mountPath``; read-only when ``readOnly: tr
                with ``docker run --init``), the container's command is PID 2
 ``/dev``       a minimal ``/dev`` (null, zero, full, random, urandom, tty, shm; pts as root)
 user           ``securityContext.runAsUser``/``runAsGroup`` (container, else pod); without
-               them 65534 (``nobody``); only ``runAsUser: 0`` gives root
+               them 65534 (``nobody``); only ``runAsUser: 0`` gives root. The pod's ``fsGroup``
+               and ``supplementalGroups`` are its supplementary groups (a root runtime only:
+               a user namespace maps one group)
 ============== ==================================================================================
 
 What is **not** isolated: the network (there is no network namespace: a pod's address
@@ -42,7 +44,7 @@ pod a ``ContainersNotIsolated`` event.
 
 Interface:
     mode() -> "bwrap" | "none";  unavailable_reason() -> str     # probed once per process
-    user_of(pod, container) -> (uid, gid);  verify_non_root(pod, container, uid)  # ContainerConfigError
+    user_of(pod, container) -> (uid, gid);  groups_of(pod) -> (gid, ...);  verify_non_root(pod, container, uid)  # ContainerConfigError
     Containment(rootfs, hostname, uid, gid, binds=[Bind(container path, host path, read_only)])
     containment.prepare(pod_ip)                # /etc files, ownership: before start
     containment.options(workdir) -> [bwrap options];  containment.command(argv) -> argv run inside
@@ -138,6 +140,13 @@ def user_of(pod: dict[str, Any], container: dict[str, Any]) -> tuple[int, int]:
     return int(uid), int(gid) if gid is not None else 0
 
 
+def groups_of(pod: dict[str, Any]) -> tuple[int, ...]:
+    """The supplementary groups of every container of the pod: ``fsGroup`` and ``supplementalGroups``."""
+    context = (pod.get("spec") or {}).get("securityContext") or {}
+    found = [context["fsGroup"]] if context.get("fsGroup") is not None else []
+    return tuple(dict.fromkeys(int(g) for g in [*found, *(context.get("supplementalGroups") or [])]))
+
+
 def verify_non_root(pod: dict[str, Any], container: dict[str, Any], uid: int) -> None:
     """``runAsNonRoot: true`` with ``runAsUser: 0`` cannot start (upstream's kubelet words)."""
     pod_context = (pod.get("spec") or {}).get("securityContext") or {}
@@ -176,6 +185,7 @@ class Containment:
     gid: int
     workdir: str = "/"
     binds: list[Bind] = field(default_factory=list)
+    groups: tuple[int, ...] = ()     # supplementary groups (honoured when the runtime is root)
 
     def prepare(self, pod_ip: str) -> None:
         """Write the container's /etc files and give it its own files (its user owns its rootfs)."""
@@ -260,10 +270,13 @@ class Containment:
 
     def command(self, argv: list[str]) -> list[str]:
         """What runs inside: as root, ``setpriv`` becomes the container's user first."""
-        if os.geteuid() != 0 or (self.uid, self.gid) == (0, 0):
+        if os.geteuid() != 0 or (self.uid, self.gid, self.groups) == (0, 0, ()):
             return argv
-        return [tool("setpriv"), "--reuid", str(self.uid), "--regid", str(self.gid), "--clear-groups",
+        return [tool("setpriv"), "--reuid", str(self.uid), "--regid", str(self.gid), *self.group_options(),
                 "--inh-caps", "+net_bind_service", "--ambient-caps", "+net_bind_service", "--", *argv]
+
+    def group_options(self) -> list[str]:
+        return ["--groups", ",".join(map(str, self.groups))] if self.groups else ["--clear-groups"]
 
     def host_path(self, path: str) -> str:
         """Where a container path is on the host (to look a program up before running it)."""
@@ -302,9 +315,9 @@ def enter(target: int, containment: Containment, argv: list[str]) -> list[str]:
                 tool("setpriv"), "--no-new-privs", "--", *argv]
     if containment.uid == 0:
         caps = ",".join(["-all", *[f"+{c.lower()}" for c in ROOT_CAPABILITIES]])
-        who = ["--reuid", "0", "--regid", str(containment.gid), "--clear-groups", "--bounding-set", caps]
+        who = ["--reuid", "0", "--regid", str(containment.gid), *containment.group_options(), "--bounding-set", caps]
     else:
-        who = ["--reuid", str(containment.uid), "--regid", str(containment.gid), "--clear-groups"]
+        who = ["--reuid", str(containment.uid), "--regid", str(containment.gid), *containment.group_options()]
     return [*enter_ns, "--", tool("setpriv"), "--no-new-privs", *who, "--", *argv]
 
 
