@@ -559,8 +559,9 @@ CONTAINER_ROOT = {"bin", "dev", "etc", "lib", "lib32", "lib64", "libx32", "proc"
 
 def test_a_container_sees_only_its_own_processes(rt: ProcessRuntime) -> None:
     _, (cid, _other) = run(rt, pod("alone", sleeper("c"), sleeper("d")))
-    lines = sh(rt, cid, 'for p in /proc/[0-9]*; do tr "\\0" " " < $p/cmdline; echo; done').stdout.splitlines()
-    assert "sh -c sleep 600 " in lines or "sleep 600 " in lines
+    listing = 'for p in /proc/[0-9]*; do tr "\\0" " " < $p/cmdline; echo; done'
+    # Wait for the shell to have started its sleep (the exec may come first).
+    lines = wait_for(lambda: (found := sh(rt, cid, listing).stdout.splitlines()) and "sleep 600 " in found and found)
     assert not [line for line in lines if "pytest" in line or "python" in line], lines
     assert lines.count("sleep 600 ") == 1   # its own sleep, not the pod's other container's
     assert len(lines) < 8
