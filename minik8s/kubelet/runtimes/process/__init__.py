@@ -30,8 +30,9 @@ address of the host: a container can bind another pod's IP and reach every loopb
 of the host, the API server included), CPU (no cgroup: the
 runtime only measures use; ``limits.cpu`` is not enforced) and memory (no cgroup: RSS
 is polled, so a fast allocation can overshoot before the kill). Containers of a pod do
-not share a PID namespace (``shareProcessNamespace`` is ignored) and PID 1 is bwrap's
-small init, the command PID 2 (as with ``docker run --init``).
+not share a PID namespace (``shareProcessNamespace`` is ignored) nor an IPC namespace
+(upstream's do: each container has its own here), and PID 1 is bwrap's small init, the
+command PID 2 (as with ``docker run --init``).
 
 Where the kernel refuses user namespaces, ``bwrap`` is missing, or with
 ``MINIK8S_ISOLATION=none``, containers are plain processes of this user that see the

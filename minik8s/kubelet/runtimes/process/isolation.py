@@ -26,7 +26,9 @@ user           ``securityContext.runAsUser``/``runAsGroup`` (container, else pod
 
 What is **not** isolated: the network (there is no network namespace: a pod's address
 is a loopback IP, :mod:`.network`), CPU (no cgroup; the runtime only measures it) and
-memory (no cgroup; the runtime polls RSS and kills, :mod:`.supervisor`).
+memory (no cgroup; the runtime polls RSS and kills, :mod:`.supervisor`). Each container
+has its own PID and IPC namespaces, where upstream's containers of a pod share IPC (and
+PIDs with ``shareProcessNamespace``, which is ignored here).
 
 As root, ``bwrap`` builds the mounts and ``setpriv`` then becomes the container's user
 (really 65534 on the host too), keeping only ``CAP_NET_BIND_SERVICE``, so a non-root
