@@ -6,6 +6,7 @@ Nothing here sleeps for a fixed time: every wait polls a condition with a deadli
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -18,7 +19,7 @@ import pytest
 
 from minik8s.images import build as builder
 from minik8s.kubelet.cri import ExecStartError, ImagePullError
-from minik8s.kubelet.runtimes.process import ContainerConfigError, MountError, ProcessRuntime, supervisor
+from minik8s.kubelet.runtimes.process import ContainerConfigError, MountError, ProcessRuntime, network, supervisor
 from minik8s.kubelet.runtimes.process.filesystem import Mounts
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the process runtime needs Linux /proc")
@@ -233,7 +234,7 @@ def test_close_stops_everything_and_orphans_are_reaped(tmp_path: Path, home: Pat
     wait_for(lambda: len(supervisor.session_pids(runtime._containers[ids[0]].popen.pid)) >= 3)  # type: ignore
     pids = [p for cid in ids for p in supervisor.session_pids(runtime._containers[cid].popen.pid)]  # type: ignore
     runtime.close()
-    assert not [p for p in pids if alive(p)]
+    assert not [(p, Path(f"/proc/{p}/cmdline").read_bytes()) for p in pids if alive(p)]
     assert not list((runtime.pidfiles.run_dir).glob(f"{ids[0]}.json"))
     # A runtime that died without close(): its pid file names a dead owner, so the next one kills the process.
     orphan = subprocess.Popen(["sleep", "600"], start_new_session=True)
@@ -264,7 +265,8 @@ def test_env_valuefrom_and_configmap_volume(tmp_path: Path, home: Path) -> None:
         ip, (cid,) = run(runtime, pod("envy", container, volumes=[{"name": "cfg", "configMap": {"name": "cfg"}}]))
         logs = wait_for(lambda: "x=1" in runtime.logs(cid) and runtime.logs(cid))
         lines = logs.splitlines()
-        assert lines[0].endswith("/rootfs/work")
+        # Contained, the working directory is the container's /work; without containment, its folder.
+        assert lines[0] == "/work" if runtime.isolation == "bwrap" else lines[0].endswith("/rootfs/work")
         assert lines[1] == f"blue s3cr3t envy default {ip} hi-envy"
         assert runtime.exec_sync(cid, ["ls"], 5).stdout == "here\n"   # exec runs in the working directory
         missing = {"name": "c", "image": "busybox",
@@ -525,3 +527,144 @@ spec:
                        and container_status(cluster, "escape")["state"]["waiting"], timeout=20,
                        what="the subPath to be refused")
     assert waiting["message"] == 'failed to prepare subPath for volumeMount "data" of container "app"'
+
+
+# --- containment: a container sees its own files, volumes and processes -----------------------------
+#
+# Each assertion below fails on a runtime that runs containers as plain host processes (the fallback).
+
+
+def sleeper(name: str, **extra: Any) -> dict[str, Any]:
+    return {"name": name, "image": "busybox", "command": ["sh", "-c", "sleep 600"], **extra}
+
+
+def sh(rt: ProcessRuntime, cid: str, script: str) -> Any:
+    return rt.exec_sync(cid, ["sh", "-c", script], 10)
+
+
+def test_a_container_sees_its_image_files_not_the_hosts(rt: ProcessRuntime) -> None:
+    _, (cid,) = run(rt, pod("contained", sleeper("c")))
+    inside = set(sh(rt, cid, "ls -a /").stdout.split())
+    # The host's own folders (/home, /var, /opt, this checkout's /work...) are not there: only the
+    # container's files, the node's read-only OS folders and the runtime's /.minik8s.
+    assert inside <= CONTAINER_ROOT, inside - CONTAINER_ROOT
+    assert sh(rt, cid, "cat /etc/hostname").stdout == "contained\n"
+    assert sh(rt, cid, f"test -e {Path.cwd()} || echo absent").stdout == "absent\n"
+    assert sh(rt, cid, "ls -a /root").stdout.split() == [".", ".."]
+
+
+CONTAINER_ROOT = {"bin", "dev", "etc", "lib", "lib32", "lib64", "libx32", "proc", "root", "sbin", "tmp", "usr",
+                  ".minik8s", ".", ".."}
+
+
+def test_a_container_sees_only_its_own_processes(rt: ProcessRuntime) -> None:
+    _, (cid, _other) = run(rt, pod("alone", sleeper("c"), sleeper("d")))
+    listing = 'for p in /proc/[0-9]*; do tr "\\0" " " < $p/cmdline; echo; done'
+    # Wait for the shell to have started its sleep (the exec may come first).
+    lines = wait_for(lambda: (found := sh(rt, cid, listing).stdout.splitlines()) and "sleep 600 " in found and found)
+    assert not [line for line in lines if "pytest" in line or "python" in line], lines
+    assert lines.count("sleep 600 ") == 1   # its own sleep, not the pod's other container's
+    assert len(lines) < 8
+
+
+def test_an_absolute_path_built_at_run_time_stays_in_the_container(rt: ProcessRuntime) -> None:
+    name = f"minik8s-escape-{os.getpid()}-{time.monotonic_ns()}"
+    escape = f"/tmp/{name}"
+    try:
+        _, (cid,) = run(rt, pod("escaper", sleeper("c")))
+        result = sh(rt, cid, f"S=$(printf '\\057'); touch ${{S}}tmp${{S}}{name} && ls ${{S}}tmp")
+        assert not Path(escape).exists()
+        assert (result.exit_code, result.stdout) == (0, f"{name}\n")   # the container's own /tmp
+    finally:
+        Path(escape).unlink(missing_ok=True)
+
+
+def test_volumes_are_at_their_mount_paths_read_only_when_declared(rt: ProcessRuntime) -> None:
+    c = sleeper("c", volumeMounts=[{"name": "rw", "mountPath": "/data"},
+                                   {"name": "ro", "mountPath": "/config", "readOnly": True}])
+    _, (cid,) = run(rt, pod("vols", c, volumes=[{"name": "rw", "emptyDir": {}}, {"name": "ro", "emptyDir": {}}]))
+    assert sh(rt, cid, "echo kept > /data/x && cat /data/x").stdout == "kept\n"
+    refused = sh(rt, cid, "touch /config/x")
+    assert refused.exit_code != 0 and "Read-only file system" in refused.stderr
+    host = Path(next(h for p, h in rt._containers[cid].mounts.table if p == "/data"))
+    assert (host / "x").read_text() == "kept\n"
+
+
+def test_containers_run_as_an_unprivileged_user_unless_asked(rt: ProcessRuntime) -> None:
+    p = pod("users", sleeper("default"), sleeper("root", securityContext={"runAsUser": 0}),
+            sleeper("chosen", securityContext={"runAsUser": 1000, "runAsGroup": 3000}))
+    _, (default, root, chosen) = run(rt, p)
+    assert sh(rt, default, "id -u; id -g").stdout == "65534\n65534\n"
+    assert sh(rt, root, "id -u").stdout == "0\n"
+    assert sh(rt, chosen, "id -u; id -g").stdout == "1000\n3000\n"
+    if os.getuid() == 0:   # a user namespace maps a single group: supplementary groups need a root runtime
+        grouped = pod("grouped", sleeper("c", securityContext={"runAsUser": 1000}))
+        grouped["spec"]["securityContext"] = {"fsGroup": 2000, "supplementalGroups": [4000]}
+        _, (member,) = run(rt, grouped)
+        assert sh(rt, member, "id -u; id -g; id -G").stdout == "1000\n0\n0 2000 4000\n"
+    refused = pod("strict", sleeper("c", securityContext={"runAsUser": 0, "runAsNonRoot": True}))
+    sandbox = rt.run_pod_sandbox(refused)
+    with pytest.raises(ContainerConfigError, match=r"container's runAsUser breaks non-root policy \(pod: "
+                                                   r'"strict_default\(uid-strict-\d+\)", container: c\)'):
+        rt.create_container(sandbox.id, refused, refused["spec"]["containers"][0], 0)
+    main = rt._containers[default].popen
+    assert main is not None
+    uids = {supervisor.process_uid(pid) for pid in supervisor.session_pids(main.pid)} - {os.getuid()}
+    if os.getuid() == 0:   # on the host too, the container's processes are not root's
+        assert uids == {65534}
+
+
+def test_without_isolation_the_runtime_says_so(tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch,
+                                               caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setenv("MINIK8S_ISOLATION", "none")
+    runtime = ProcessRuntime(node_name="node-1", data_dir=tmp_path / "data", client=FakeClient({}))
+    try:
+        assert any("not isolated" in r.getMessage() for r in caplog.records if r.levelname == "WARNING")
+        sandbox = runtime.run_pod_sandbox(pod("open", sleeper("c")))
+        messages = runtime.sandbox_messages(sandbox.id)
+        assert [(t, r) for t, r, _ in messages] == [("Warning", "ContainersNotIsolated")]
+    finally:
+        runtime.close()
+
+
+# --- state shared between clusters and installations ------------------------------------------------
+
+
+def test_two_clusters_on_one_machine_get_disjoint_pod_ips(tmp_path: Path, home: Path) -> None:
+    """The pod IP locks are the machine's (127.0.0.0/8 is), whoever runs the cluster."""
+    first, second = network.IPAllocator(0), network.IPAllocator(0)
+    try:
+        mine = {first.allocate() for _ in range(3)}
+        theirs = {second.allocate() for _ in range(3)}
+        assert len(mine) == len(theirs) == 3 and not mine & theirs
+        assert network.LOCK_DIR.stat().st_mode & 0o1777 == 0o1777   # every user's clusters lock there
+    finally:
+        first.release_all()
+        second.release_all()
+    a = ProcessRuntime(node_name="node-1", data_dir=tmp_path / "a")
+    b = ProcessRuntime(node_name="node-1", data_dir=tmp_path / "b")
+    try:
+        assert a.run_pod_sandbox(pod("x", sleeper("c"))).ip != b.run_pod_sandbox(pod("x", sleeper("c"))).ip
+    finally:
+        a.close()
+        b.close()
+
+
+def test_image_executables_are_kept_per_installation(tmp_path: Path) -> None:
+    """Two checkouts on one machine: each one's pods run its own programs with its own Python."""
+    from minik8s.images import builtin
+
+    nginx = builtin.BUILTINS["nginx"]
+    one = builtin.install_shims(tmp_path, nginx, python="/one/python", programs="/one/images")
+    two = builtin.install_shims(tmp_path, nginx, python="/two/python", programs="/two/images")
+    assert one != two
+    assert "/one/python /one/images/nginx.py" in (one / "nginx").read_text()
+    assert "/two/python /two/images/nginx.py" in (two / "nginx").read_text()
+    assert builtin.install_shims(tmp_path, nginx, python="/one/python", programs="/one/images") == one
+
+
+def test_a_volume_inside_the_nodes_usr_is_mounted_there(rt: ProcessRuntime) -> None:
+    c = sleeper("c", volumeMounts=[{"name": "v", "mountPath": "/usr/local/share/data"}])
+    _, (cid,) = run(rt, pod("deep", c, volumes=[{"name": "v", "emptyDir": {}}]))
+    assert sh(rt, cid, "echo in > /usr/local/share/data/x && cat /usr/local/share/data/x && ls /usr/bin/env").stdout \
+        == "in\n/usr/bin/env\n"

@@ -22,7 +22,8 @@ Interface:
     BUILTINS                                  # name -> Builtin
     builtin.config()                          # the image config (OCI shape), digest-stable
     builtin.files                             # {container path: text} the image ships
-    install_shims(folder, builtin) -> Path    # the folder of its executables, made once
+    install_shims(folder, builtin, python=, programs=, library=) -> Path
+                                              # the folder of its executables, made once per installation
 
 Taught in chapter 5 (Pods: images and containers).
 """
@@ -45,6 +46,7 @@ SITE = HERE / "site"             # the sitecustomize that maps paths and address
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 LABEL_BUILTIN = "io.minik8s.image.builtin"   # which built-in image an image is (or is built FROM)
 LABEL_PATHS = "io.minik8s.image.paths"       # JSON list of the folders and files the image ships
+SHIMS_VERSION = "3"                          # change when install_shims writes different scripts
 
 NGINX_INDEX = """<!DOCTYPE html>
 <html>
@@ -140,24 +142,32 @@ def available() -> str:
     return ", ".join(sorted(BUILTINS))
 
 
-def install_shims(folder: Path, builtin: Builtin) -> Path:
-    """Write the image's executables (small sh scripts that exec Python) into ``folder/<image>``, once."""
-    target = folder / builtin.name.replace("/", "_")
+def install_shims(folder: Path, builtin: Builtin, python: str = sys.executable, programs: str = str(HERE),
+                  library: str = "") -> Path:
+    """Write the image's executables (small sh scripts that exec Python) under ``folder``, once.
+
+    ``python`` and ``programs`` are paths as the container sees them (the host's, or the ones a
+    contained container is given); ``library`` a folder for the interpreter's shared library. The
+    scripts name them, so the folder is keyed by them: two installations never run each other's code."""
+    key = hashlib.sha256("\0".join((python, programs, library, SHIMS_VERSION)).encode()).hexdigest()[:16]
+    target = folder / key / builtin.name.replace("/", "_")
     marker = target / ".complete"
     if marker.exists():
         return target
     target.mkdir(parents=True, exist_ok=True)
-    python = shlex.quote(sys.executable)
+    interpreter = shlex.quote(python)
+    # An interpreter moved away from where it was built finds its libpython here, not the system's.
+    prelude = f"export LD_LIBRARY_PATH={shlex.quote(library)}${{LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}}\n" if library else ""
     scripts = {"hostname": '[ "$1" = "-i" ] && echo "${MINIK8S_POD_IP}" || echo "${HOSTNAME}"'}
     for name, program in builtin.programs.items():
         if program == "python":
-            scripts[name] = f'exec {python} "$@"'
+            scripts[name] = f'exec {interpreter} "$@"'
         else:
-            scripts[name] = f'exec {python} {shlex.quote(str(HERE / program))} "$@"'
+            scripts[name] = f'exec {interpreter} {shlex.quote(programs + "/" + program)} "$@"'
     for name, body in scripts.items():
         path = target / name
         temporary = path.with_name(f".{name}.{os.getpid()}.tmp")  # two clusters may install at once
-        temporary.write_text(f"#!/bin/sh\n{body}\n")
+        temporary.write_text(f"#!/bin/sh\n{prelude if name != 'hostname' else ''}{body}\n")
         temporary.chmod(0o755)
         os.replace(temporary, path)
     marker.touch()

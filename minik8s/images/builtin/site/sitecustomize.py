@@ -1,12 +1,12 @@
 """Make a Python program see its pod's filesystem and network (the ``process`` runtime).
 
-The process runtime runs containers as plain host processes, so there is no mount
-or network namespace. Python is imported by every built-in server and by the
-``python`` image, so this module (loaded by Python at start-up, because the runtime
-puts its folder first on ``PYTHONPATH``) gives those programs the two illusions a
-container gives:
+The process runtime gives a container no network namespace, and, where it cannot
+contain it (no ``bwrap``), no mount namespace either. Python is imported by every
+built-in server and by the ``python`` image, so this module (loaded by Python at
+start-up, because the runtime puts its folder first on ``PYTHONPATH``) gives those
+programs what a container would give:
 
-* **paths**: ``MINIK8S_MOUNTS`` is a JSON list of ``[container_path, host_path]``;
+* **paths** (uncontained containers only): ``MINIK8S_MOUNTS`` is a JSON list of ``[container_path, host_path]``;
   ``open("/data/x")`` and the ``os`` calls below are redirected to the host folder
   that backs ``/data``. Paths under no mount are the host's, unchanged, and so are
   paths under ``MINIK8S_HOST_PATHS`` (already host paths: the runtime rewrote them).

@@ -1,7 +1,7 @@
-"""The ``process`` container runtime: real OS processes, one loopback IP per pod.
+"""The ``process`` container runtime: real OS processes, contained by the kernel, one loopback IP per pod.
 
-What a container runtime does on a real node, done with plain processes so that it
-works without root, without Docker and on any Linux machine:
+What a container runtime does on a real node, done with plain processes and the kernel's
+namespaces (``bwrap``), so that it works without Docker on any Linux machine:
 
 ==================== =====================================================================
 Kubernetes / CRI      here
@@ -9,28 +9,45 @@ Kubernetes / CRI      here
 pod sandbox           a pod IP ``127.1.<node>.<n>`` (:mod:`.network`) and a pod folder (:mod:`.sandbox`)
 image                 a built-in teaching image (:mod:`minik8s.images.builtin`), or one built
                       by ``minik8s image build`` / pulled from the local registry (:mod:`.images`)
-container             a process in its own session (:mod:`.supervisor`), with a folder for
-                      its files and a mount table (:mod:`.filesystem`)
+container             a process in its own session (:mod:`.supervisor`) and its own mount, PID,
+                      UTS and IPC namespaces (:mod:`.isolation`): ``/`` is its folder of the
+                      image's files, over the node's ``/usr`` read-only; it sees its own
+                      processes only, its host name is the pod's
+user                  ``runAsUser``/``runAsGroup``; without them 65534 (nobody), never root
+                      unless ``runAsUser: 0`` (:func:`.isolation.user_of`)
 environment           upstream's rules (:mod:`.env`): image ENV, envFrom, env, valueFrom
-volumes               folders: emptyDir, hostPath, configMap, secret, downwardAPI, PVC
+volumes               folders bind-mounted at their ``mountPath`` (read-only as declared):
+                      emptyDir, hostPath, configMap, secret, downwardAPI, PVC (:mod:`.filesystem`)
 logs                  stdout and stderr appended to ``logs/pods/<ns>_<pod>_<uid>/<c>/<n>.log``
-stop                  SIGTERM to the process group, SIGKILL after the grace period
+stop                  SIGTERM to the container's processes, SIGKILL after the grace period
 memory limit          the session's RSS polled; over the limit: killed, ``OOMKilled``, 137
 command line          command/args against ENTRYPOINT/CMD, found in the container's PATH (:mod:`.commands`)
-probes, exec          HTTP/TCP to the pod IP (:mod:`.probes`); commands run in the container's environment
+probes, exec          HTTP/TCP to the pod IP (:mod:`.probes`); exec enters the container's namespaces
 ==================== =====================================================================
+
+What is **not** isolated: the network (no network namespace: a pod IP is a loopback
+address of the host: a container can bind another pod's IP and reach every loopback service
+of the host, the API server included), CPU (no cgroup: the
+runtime only measures use; ``limits.cpu`` is not enforced) and memory (no cgroup: RSS
+is polled, so a fast allocation can overshoot before the kill). Containers of a pod do
+not share a PID namespace (``shareProcessNamespace`` is ignored) nor an IPC namespace
+(upstream's do: each container has its own here), and PID 1 is bwrap's small init, the
+command PID 2 (as with ``docker run --init``).
+
+Where the kernel refuses user namespaces, ``bwrap`` is missing, or with
+``MINIK8S_ISOLATION=none``, containers are plain processes of this user that see the
+host's files and processes (paths in their commands are rewritten into their folder,
+:mod:`.filesystem`): the runtime logs a warning when it starts and every pod gets a
+``ContainersNotIsolated`` warning event.
 
 How a pod's containers share a network: every process gets ``MINIK8S_POD_IP``; Python
 programs (all built-in servers, the ``python`` image) load a ``sitecustomize`` that binds
 the pod IP when they ask for ``0.0.0.0`` and resolves ``localhost`` to it, so containers
 of a pod reach each other on ``localhost`` and two pods can both serve port 80. The
-host name is the pod name (``HOSTNAME``, and ``hostname`` in every image). Without the
-right to bind ports below 1024, those ports move up by 8000 (80 -> 8080); the pod
-gets an event saying so and probes follow.
-
-Options: ``MINIK8S_ISOLATION=namespaces`` runs each container in new PID, UTS and mount
-namespaces (``unshare``; the container is PID 1, ``hostname`` is the pod name, ``ps``
-sees only the pod) where the kernel allows it.
+host name is the pod name (``HOSTNAME``, ``/etc/hostname`` and the UTS namespace). Without
+the right to bind ports below 1024 (a runtime that is not root), those ports move up by
+8000 (80 -> 8080); the pod gets an event saying so and probes follow. A root runtime's
+non-root containers keep ``CAP_NET_BIND_SERVICE``, as on a real node, so port 80 stays 80.
 
 Nothing is left behind: ``close()`` stops every process it started, and a runtime that
 starts finds the processes of runtimes that crashed (pid files) and kills them.
@@ -71,7 +88,7 @@ from minik8s.kubelet import cri
 from minik8s.kubelet.cri import (START_ERROR_EXIT_CODE, ContainerStatus, ExecResult, ImageInfo, ImagePullError,
                                  PullResult, RuntimeCallError, SandboxInfo, start_error_message)
 from minik8s.kubelet.runtimes.process import env as envs
-from minik8s.kubelet.runtimes.process import commands, filesystem, images, network, probes, supervisor
+from minik8s.kubelet.runtimes.process import commands, filesystem, images, isolation, network, probes, supervisor
 from minik8s.kubelet.runtimes.process.env import ContainerConfigError
 from minik8s.kubelet.runtimes.process.filesystem import MountError, Mounts
 from minik8s.kubelet.runtimes.process.sandbox import Sandbox, remapped_ports_messages
@@ -86,7 +103,8 @@ RESOURCES = {"configmaps", "secrets", "persistentvolumeclaims", "persistentvolum
 
 
 def runtime_root() -> Path:
-    """Per-user state shared by every process runtime on this machine: IP locks, pid files, shims."""
+    """Per-user state shared by this user's process runtimes: pid files (to reap orphans) and the
+    images' executables (keyed by installation). Pod IP locks are machine-wide (:mod:`.network`)."""
     return Path(tempfile.gettempdir()) / f"minik8s-{os.getuid()}"
 
 
@@ -102,6 +120,7 @@ class _Container:
     env: dict[str, str]
     cwd: str
     mounts: Mounts
+    contained: isolation.Containment | None          # None: a plain host process (no containment)
     folder: Path
     log_path: Path
     memory_limit: int | None
@@ -144,9 +163,15 @@ class ProcessRuntime(cri.ContainerRuntime):
         self.images = image_store or ImageStore(minik8s_home() / "images")
         self.registry = registry or Registry()
         self._shims = root / "shims"
+        # Containment is decided once, at start: a runtime whose containers are not isolated says so
+        # now (a warning) and in an event on every pod.
+        self.isolation = isolation.mode()
+        self._not_isolated = isolation.unavailable_reason()
+        if self.isolation == "none":
+            isolation.warn_once(self._not_isolated)
         self.pidfiles = supervisor.PidFiles(root / "run")
         self.pidfiles.reap_orphans()
-        self.ips = network.IPAllocator(node_index, root / "ips")
+        self.ips = network.IPAllocator(node_index)    # machine-wide locks: clusters get disjoint pod IPs
         env_offset = os.environ.get("MINIK8S_PORT_OFFSET")
         if port_offset is None:
             port_offset = int(env_offset) if env_offset else (0 if network.low_ports_allowed() else network.PORT_OFFSET)
@@ -204,6 +229,10 @@ class ProcessRuntime(cri.ContainerRuntime):
             sandbox = Sandbox(sandbox_id, uid, ip, pod, folder)
             if self.port_offset:
                 sandbox.messages += remapped_ports_messages(pod, ip, self.port_offset)
+            if self.isolation == "none":
+                sandbox.messages.append(("Warning", "ContainersNotIsolated", (
+                    f"the process runtime of {self.node_name} cannot isolate containers ({self._not_isolated}): "
+                    "they see the node's files and processes and run as its user")))
             self._sandboxes[sandbox_id] = sandbox
             return SandboxInfo(sandbox_id, ip)
 
@@ -318,10 +347,16 @@ class ProcessRuntime(cri.ContainerRuntime):
         mounts = Mounts(table, guards=self._guards())
         for path in (rootfs / "tmp", rootfs / "root", Path(mounts.host_path(workdir or "/"))):
             path.mkdir(parents=True, exist_ok=True)
-        env = self._environment(pod, container, found, sandbox, mounts)
+        contained = None
+        if self.isolation == "bwrap":
+            contained = self._containment(pod, container, sandbox, rootfs, workdir, volume_table)
+        env = self._environment(pod, container, found, sandbox, mounts, contained)
         original = commands.command_line(container, image_config, env)
-        argv = [mounts.rewrite(a) for a in original]
-        cwd = mounts.host_path(workdir) if workdir and workdir != "/" else str(rootfs)
+        if contained is None:
+            argv = [mounts.rewrite(a) for a in original]
+            cwd = mounts.host_path(workdir) if workdir and workdir != "/" else str(rootfs)
+        else:
+            argv, cwd = original, str(folder)   # the command as written; bwrap enters the working directory
         meta = pod.get("metadata") or {}
         log_path = (self.state_dir / "logs" / "pods" /
                     f"{meta.get('namespace', 'default')}_{meta.get('name', '')}_{meta.get('uid', '')}" / name /
@@ -331,10 +366,38 @@ class ProcessRuntime(cri.ContainerRuntime):
         limit = ((container.get("resources") or {}).get("limits") or {}).get("memory")
         memory_limit = quantity.value(limit) if limit and quantity.is_valid(limit) else None
         record = _Container(container_id, name, sandbox, container, attempt, found, argv, env, cwd, mounts,
-                            folder, log_path, memory_limit, self.clock.now(), original[0] if original else "")
+                            contained, folder, log_path, memory_limit, self.clock.now(), original[0] if original else "")
         with self._lock:
             self._containers[container_id] = record
         return container_id
+
+    def _containment(self, pod: dict[str, Any], container: dict[str, Any], sandbox: Sandbox, rootfs: Path,
+                     workdir: str, volume_table: list[tuple[str, str]]) -> isolation.Containment:
+        """The container's own view (:mod:`.isolation`): its rootfs, the runtime's files, its volumes."""
+        python_home, _ = isolation.python_inside()
+        internal = isolation.INTERNAL
+        read_only = filesystem.read_only_paths(pod, container)
+        binds = [isolation.Bind(f"{internal}/python", python_home, True),
+                 isolation.Bind(f"{internal}/images", str(Path(builtin.__file__).resolve().parent), True),
+                 *[isolation.Bind(path, host, path in read_only) for path, host in volume_table]]
+        uid, gid = isolation.user_of(pod, container)
+        isolation.verify_non_root(pod, container, uid)
+        pod_name = str((pod.get("metadata") or {}).get("name") or "")
+        contained = isolation.Containment(rootfs, pod_name, uid, gid, workdir or "/", binds,
+                                          isolation.groups_of(pod))
+        contained.prepare(sandbox.ip)
+        return contained
+
+    def _shim_folder(self, found: images.Image, contained: isolation.Containment | None) -> Path:
+        """The image's executables; a contained container finds them at ``/.minik8s/bin``."""
+        base = found.base or builtin.BUILTINS["busybox"]
+        if contained is None:
+            return builtin.install_shims(self._shims, base)
+        python_home, python = isolation.python_inside()
+        library = f"{isolation.INTERNAL}/python/lib" if list(Path(python_home, "lib").glob("libpython*.so*")) else ""
+        folder = builtin.install_shims(self._shims, base, python, f"{isolation.INTERNAL}/images", library)
+        contained.binds.append(isolation.Bind(f"{isolation.INTERNAL}/bin", str(folder), True))
+        return Path(f"{isolation.INTERNAL}/bin")
 
     def _guards(self) -> tuple[str, ...]:
         """Host paths that are never container paths: our state, the shims, Python and minik8s itself."""
@@ -343,11 +406,22 @@ class ProcessRuntime(cri.ContainerRuntime):
                 str(Path(builtin.__file__).resolve().parents[2]))
 
     def _environment(self, pod: dict[str, Any], container: dict[str, Any], found: images.Image, sandbox: Sandbox,
-                     mounts: Mounts) -> dict[str, str]:
+                     mounts: Mounts, contained: isolation.Containment | None) -> dict[str, str]:
         image_env = list((found.config.get("config") or {}).get("Env") or [])
         declared = envs.container_env(pod, container, image_env, self._lookup, pod_ip=sandbox.ip,
                                       host_ip=self.ips.node_ip)
-        shims = builtin.install_shims(self._shims, found.base or builtin.BUILTINS["busybox"])
+        shims = self._shim_folder(found, contained)
+        if contained is not None:
+            env = {"HOSTNAME": contained.hostname, "HOME": "/root" if contained.uid == 0 else "/", **declared}
+            env["PATH"] = os.pathsep.join([str(shims), env.get("PATH") or builtin.PATH])
+            site = f"{isolation.INTERNAL}/images/{builtin.SITE.name}"
+            env.update({
+                # The runtime's own variables: what the sitecustomize needs for the pod's network.
+                "PYTHONPATH": os.pathsep.join(p for p in (site, env.get("PYTHONPATH", "")) if p),
+                "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1",
+                "MINIK8S_POD_IP": sandbox.ip, "MINIK8S_PORT_OFFSET": str(self.port_offset),
+            })
+            return env
         image_bins = [mounts.host_path(p) for p, _ in mounts.table if p.endswith("/bin")]
         pod_name = str((pod.get("metadata") or {}).get("name") or "")
         env = {"HOSTNAME": pod_name, "HOME": str(Path(mounts.host_path("/tmp")).parent / "root")}
@@ -375,26 +449,38 @@ class ProcessRuntime(cri.ContainerRuntime):
         if c.started_at is not None or c.finished_at is not None:
             raise RuntimeCallError(f"container {container_id} was already started")
         now = self.clock.now()
-        executable = commands.find_executable(c.argv[0] if c.argv else "", c.env["PATH"], c.mounts)
+        host_path = c.contained.host_path if c.contained is not None else c.mounts.host_path
+        executable = commands.find_executable(c.argv[0] if c.argv else "", c.env["PATH"], host_path)
         if executable is None:
             self._start_failed(c, now, start_error_message(c.program))
             return
-        argv = [executable, *c.argv[1:]]
+        fds: tuple[int, ...] = ()
+        if c.contained is None:
+            argv = [executable, *c.argv[1:]]
+        else:
+            # bwrap reads its options from a file, so that the container's PID 1 (bwrap's init) does not
+            # show the host's paths to ``ps`` inside the container.
+            options = c.folder / "bwrap.args"
+            options.write_bytes(b"".join(a.encode() + b"\0" for a in c.contained.options()))
+            fds = (os.open(options, os.O_RDONLY),)
+            argv = [isolation.tool("bwrap"), "--args", str(fds[0]), "--", *c.contained.command(c.argv)]
         if NICE and shutil.which("nice"):
             # Containers yield the CPU to the control plane (the kubelet starting the next pod),
             # as a node reserves CPU for system daemons (kube-reserved).
             argv = ["nice", "-n", str(NICE), *argv]
-        if commands.isolation() == "namespaces":
-            argv = commands.isolated(argv, c.env["HOSTNAME"])
         c.log_file = open(c.log_path, "ab", buffering=0)
         try:
             c.popen = subprocess.Popen(argv, cwd=c.cwd, env=c.env, stdin=subprocess.DEVNULL, stdout=c.log_file,
-                                       stderr=subprocess.STDOUT, start_new_session=True, close_fds=True)
+                                       stderr=subprocess.STDOUT, start_new_session=True, close_fds=True,
+                                       pass_fds=fds)
         except OSError as exc:
             c.log_file.close()
             why = exc.strerror.lower() if exc.strerror else str(exc)
             self._start_failed(c, now, start_error_message(c.program, why))
             return
+        finally:
+            for fd in fds:
+                os.close(fd)
         c.started_at = now
         c.cpu_sample = (time.monotonic(), 0.0)
         self.pidfiles.write(c.id, c.popen.pid)
@@ -419,10 +505,23 @@ class ProcessRuntime(cri.ContainerRuntime):
             if c.kill_at is not None:
                 c.kill_at = min(c.kill_at, self.clock.now() + max(float(grace_seconds), 0.0))
                 return
-            supervisor.kill_session(c.popen.pid, signal.SIGTERM)
+            supervisor.kill_session(c.popen.pid, signal.SIGTERM, self._spare(c))
             c.kill_at = self.clock.now() + max(float(grace_seconds), 0.0)
         if grace_seconds <= 0:
             self._kill_now(c)
+
+    @staticmethod
+    def _spare(c: _Container) -> frozenset[int]:
+        """A contained container's bwrap processes: a SIGTERM is for the container's command, not for them."""
+        if c.contained is None or c.popen is None:
+            return frozenset()
+        init = isolation.init_pid(c.popen.pid)
+        return frozenset({c.popen.pid} | ({init} if init is not None else set()))
+
+    def _container_pids(self, c: _Container) -> list[int]:
+        """The container's own processes, whose memory and CPU count (not the runtime's bwrap)."""
+        spare = self._spare(c)
+        return [pid for pid in supervisor.session_pids(c.popen.pid) if pid not in spare]  # type: ignore[union-attr]
 
     def _kill_now(self, c: _Container) -> None:
         if c.popen is not None and c.finished_at is None:
@@ -501,7 +600,7 @@ class ProcessRuntime(cri.ContainerRuntime):
                 if c.kill_at is not None and now >= c.kill_at:
                     supervisor.kill_session(c.popen.pid, signal.SIGKILL)  # type: ignore[union-attr]
                 elif c.memory_limit is not None and c.kill_at is None:
-                    pids = supervisor.session_pids(c.popen.pid)  # type: ignore[union-attr]
+                    pids = self._container_pids(c)
                     if supervisor.rss_bytes(pids) > c.memory_limit:
                         c.oom_killed = True
                         supervisor.kill_session(c.popen.pid, signal.SIGKILL)  # type: ignore[union-attr]
@@ -534,7 +633,7 @@ class ProcessRuntime(cri.ContainerRuntime):
             self._refresh(c)
             if c.finished_at is not None or c.popen is None:
                 raise RuntimeCallError(f'container not running ("{c.name}")')
-        return commands.exec_in(c.popen.pid, c.mounts, c.env, c.cwd, command, timeout, c.id)
+        return commands.exec_in(c.popen.pid, c.mounts, c.env, c.cwd, command, timeout, c.id, c.contained)
 
     def stats(self, container_id: str) -> tuple[int, int]:
         c = self._get(container_id)
@@ -542,7 +641,7 @@ class ProcessRuntime(cri.ContainerRuntime):
             self._refresh(c)
             if c.popen is None or c.finished_at is not None:
                 return 0, 0
-            pids = supervisor.session_pids(c.popen.pid)
+            pids = self._container_pids(c)
             used = supervisor.cpu_seconds(pids)
             now = time.monotonic()
             last_wall, last_cpu = c.cpu_sample
@@ -589,7 +688,7 @@ class ProcessRuntime(cri.ContainerRuntime):
         with self._lock:
             running = [c for c in self._containers.values() if c.popen is not None and c.finished_at is None]
         for c in running:
-            supervisor.kill_session(c.popen.pid, signal.SIGTERM)  # type: ignore[union-attr]
+            supervisor.kill_session(c.popen.pid, signal.SIGTERM, self._spare(c))  # type: ignore[union-attr]
         deadline = time.monotonic() + CLOSE_GRACE_SECONDS
         for c in running:
             try:
@@ -604,6 +703,10 @@ class ProcessRuntime(cri.ContainerRuntime):
                 pass
             with self._lock:
                 self._refresh(c)
+        # A PID namespace dies with its PID 1, but its other processes take a moment to finish exiting.
+        deadline = time.monotonic() + CLOSE_GRACE_SECONDS
+        while any(supervisor.session_pids(c.popen.pid) for c in running) and time.monotonic() < deadline:  # type: ignore[union-attr]
+            time.sleep(0.01)
         with self._lock:
             for c in self._containers.values():
                 self.pidfiles.remove(c.id)

@@ -7,14 +7,15 @@ replaces CMD, and ``$(VAR)`` expands from the container's environment
 through its mounts (:mod:`.filesystem`); one that is not found fails the start
 (``StartError``) or the exec (:class:`~minik8s.kubelet.cri.ExecStartError`), with runc's wording.
 
-With ``MINIK8S_ISOLATION=namespaces`` a container starts in new PID, UTS and mount
-namespaces (``unshare``), and an exec enters them (``nsenter``).
+A contained container (:mod:`.isolation`) runs its command line as written, in its own
+namespaces; an exec enters them. Without containment, paths in the command are
+rewritten through the container's mounts (:mod:`.filesystem`) and an exec is a host
+process with the container's environment.
 
 Interface:
     command_line(container_spec, image_config, env) -> argv
-    find_executable(name, path, mounts) -> host path | None
-    isolation() -> "none" | "namespaces";  isolated(argv, hostname);  enter(pid, argv)
-    exec_in(pid, mounts, env, cwd, command, timeout, container_id) -> ExecResult
+    find_executable(name, path, host_path) -> host path | None
+    exec_in(pid, mounts, env, cwd, command, timeout, container_id, contained) -> ExecResult
                                           # raises TimeoutError, ExecStartError
 
 Taught in chapter 1 (containers) and chapter 5 (Pods: command, args and kubectl exec).
@@ -26,20 +27,16 @@ import os
 import shutil
 import signal
 import subprocess
-from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from minik8s.kubelet.cri import ExecResult, exec_start_error
 from minik8s.kubelet.runtimes.process import env as envs
-from minik8s.kubelet.runtimes.process import supervisor
+from minik8s.kubelet.runtimes.process import isolation, supervisor
 from minik8s.kubelet.runtimes.process.filesystem import Mounts
+from minik8s.kubelet.runtimes.process.isolation import Containment
 
 EXEC_TIMEOUT_SECONDS = 300.0  # exec with no timeout (kubectl exec) still ends some day
-
-
-def isolation() -> str:
-    """How containers are isolated: ``none`` (plain sessions) or ``namespaces``."""
-    return os.environ.get("MINIK8S_ISOLATION", "none")
+EXEC_SETUP_SECONDS = 5.0      # an exec right after the start waits this long at most for the container's namespaces
 
 
 def command_line(container: dict[str, Any], image_config: dict[str, Any], env: dict[str, str]) -> list[str]:
@@ -60,48 +57,36 @@ def command_line(container: dict[str, Any], image_config: dict[str, Any], env: d
     return [envs.expand(a, env) for a in argv]
 
 
-def find_executable(name: str, path: str, mounts: Mounts) -> str | None:
-    """``exec``'s lookup: a name with a slash is a path (through the mounts), else searched in PATH."""
+def find_executable(name: str, path: str, host_path: Callable[[str], str]) -> str | None:
+    """``exec``'s lookup: a name with a slash is a path, else searched in PATH; ``host_path`` says
+    where a container path is on the host. Returns the host path of the program, or None."""
     if not name:
         return None
     if "/" in name:
-        candidate = mounts.host_path(name)
+        candidate = host_path(name)
         return candidate if os.path.isfile(candidate) and os.access(candidate, os.X_OK) else None
-    return shutil.which(name, path=os.pathsep.join(mounts.host_path(p) for p in path.split(os.pathsep)))
-
-
-def isolated(argv: list[str], hostname: str) -> list[str]:
-    """New PID, UTS and mount namespaces: the container is PID 1 and its host name is the pod's."""
-    unshare = ["unshare", "--pid", "--fork", "--mount-proc", "--uts", "--kill-child"]
-    if os.geteuid() != 0:
-        unshare.append("--map-root-user")
-    # The system's hostname binary, not the image's ``hostname`` (which only prints $HOSTNAME).
-    setter = shutil.which("hostname", path="/usr/bin:/bin") or "hostname"
-    return [*unshare, "/bin/sh", "-c", f'{setter} "$0" 2>/dev/null; exec "$@"', hostname, *argv]
-
-
-def enter(pid: int, argv: list[str]) -> list[str]:
-    """Run an exec inside a container started by :func:`isolated` (its first child is the PID 1)."""
-    try:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    except OSError:
-        return argv
-    if not children:
-        return argv
-    user = ["--user", "--preserve-credentials"] if os.geteuid() != 0 else []
-    return ["nsenter", "--target", children[0], "--pid", "--uts", "--mount", *user, "--", *argv]
+    return shutil.which(name, path=os.pathsep.join(host_path(p) for p in path.split(os.pathsep)))
 
 
 def exec_in(pid: int, mounts: Mounts, env: dict[str, str], cwd: str, command: list[str],
-            timeout: float, container_id: str = "") -> ExecResult:
-    """Run ``command`` in the environment of the container whose main process is ``pid``, and wait for it."""
-    argv = [mounts.rewrite(str(a)) for a in command]
-    executable = find_executable(argv[0] if argv else "", env["PATH"], mounts)
-    if executable is None:
-        raise exec_start_error(container_id, command)
-    argv[0] = executable
-    if isolation() == "namespaces":
-        argv = enter(pid, argv)
+            timeout: float, container_id: str = "", contained: Containment | None = None) -> ExecResult:
+    """Run ``command`` in the container whose main process is ``pid``, and wait for it.
+
+    A contained container (:mod:`.isolation`): in its namespaces, as its user. Otherwise: a host
+    process with the container's environment, its paths rewritten through ``mounts``."""
+    if contained is not None:
+        if find_executable(command[0] if command else "", env["PATH"], contained.host_path) is None:
+            raise exec_start_error(container_id, command)
+        target = isolation.init_pid(pid, wait=EXEC_SETUP_SECONDS)
+        if target is None:
+            raise exec_start_error(container_id, command)
+        argv = isolation.enter(target, contained, [str(a) for a in command])
+    else:
+        argv = [mounts.rewrite(str(a)) for a in command]
+        executable = find_executable(argv[0] if argv else "", env["PATH"], mounts.host_path)
+        if executable is None:
+            raise exec_start_error(container_id, command)
+        argv[0] = executable
     limit = timeout if timeout and timeout > 0 else EXEC_TIMEOUT_SECONDS
     process = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, start_new_session=True)

@@ -1,7 +1,10 @@
-"""A container's filesystem in the ``process`` runtime: a folder per container, mounts by path rewriting.
+"""A container's filesystem in the ``process`` runtime: a folder per container, its volumes, its mount table.
 
-A container sees a root filesystem made of its image's files plus its volumes. With
-no mount namespace (and no root), the ``process`` runtime builds that view like this:
+A container sees a root filesystem made of its image's files plus its volumes. Its files
+and volumes are laid out here; a contained container (the default, :mod:`.isolation`)
+gets them as real bind mounts in its own mount namespace. Without containment (no
+``bwrap``, or ``MINIK8S_ISOLATION=none``) there is no mount namespace, and the runtime
+builds the view like this instead:
 
 * every container instance has a folder ``<pod dir>/containers/<name>/<attempt>/rootfs``
   holding the image's files (its layers, or a built-in image's files);
@@ -26,6 +29,7 @@ Interface:
     mounts = Mounts([("/data", "/tmp/.../volumes/.../data")], guards=(state_dir,))
     mounts.host_path("/data/x"); mounts.rewrite("cat /data/x") ; mounts.to_json()
     volumes = prepare_volumes(pod, pod_dir, node_root, lookup, pod_ip=...)   # {name: host folder}
+    volume_mounts(container, volumes) -> [(mountPath, host path)];  read_only_paths(pod, container)
 
 Invariant: a volume folder is always inside the pod's folder or the node's filesystem.
 Taught in chapter 5 (Pods: what a container is) and chapter 10 (volumes).
@@ -201,7 +205,9 @@ def _claim_volume(name: str, source: dict[str, Any], namespace: str, node_root: 
         raise MountError(f'MountVolume.SetUp failed for volume "{name}" : the process runtime can only mount '
                          "hostPath and local PersistentVolumes")
     target = node_path(node_root, str(path))
-    target.mkdir(parents=True, exist_ok=True)
+    if not target.exists():
+        target.mkdir(parents=True, exist_ok=True)
+        target.chmod(0o777)   # as the hostPath provisioners (minikube's, kind's local-path) make it
     return target
 
 
@@ -245,8 +251,20 @@ def prepare_volumes(pod: dict[str, Any], pod_dir: Path, node_root: Path, lookup:
             # emptyDir, and any kind this runtime cannot provide, is an empty folder that lives with the pod.
             folder = pod_dir / "volumes" / "kubernetes.io~empty-dir" / name
             folder.mkdir(parents=True, exist_ok=True)
+            folder.chmod(0o777)   # as upstream: any user of any container of the pod may write
             result[name] = folder
     return result
+
+
+READ_ONLY_KINDS = ("configMap", "secret", "downwardAPI", "projected")   # upstream mounts these read-only
+
+
+def read_only_paths(pod: dict[str, Any], container: dict[str, Any]) -> set[str]:
+    """The ``mountPath`` of every mount the container may not write: ``readOnly: true``, or a
+    ConfigMap, Secret or downward API volume (read-only whatever the mount says, as upstream)."""
+    kinds = {str(v.get("name", "")): v for v in (pod.get("spec") or {}).get("volumes") or []}
+    return {str(m.get("mountPath", "")) for m in container.get("volumeMounts") or []
+            if m.get("readOnly") or any(k in kinds.get(str(m.get("name", "")), {}) for k in READ_ONLY_KINDS)}
 
 
 def volume_mounts(container: dict[str, Any], volumes: dict[str, Path]) -> list[tuple[str, str]]:

@@ -7,9 +7,13 @@ loopback interface, so a process may bind ``127.1.1.7:80`` while another binds
 ``127.1.1.8:80``. Node *n* (counting from 0) hands out ``127.1.<n+1>.2`` to
 ``127.1.<n+1>.254``: its pod CIDR is ``127.1.<n+1>.0/24``.
 
-Two clusters on one machine must not hand out the same address, so an address is
-taken by holding an exclusive ``flock`` on ``<lock dir>/<ip>``: the lock goes away
-with the process that held it, even after a crash.
+Two clusters on one machine must not hand out the same address: the ``127.0.0.0/8``
+block is the machine's, whoever runs the cluster. So an address is taken by holding an
+exclusive ``flock`` on ``<lock dir>/<ip>`` in one folder for the whole machine,
+``LOCK_DIR`` (``/tmp/minik8s-pod-ips``, writable by every user, sticky): sharing it is
+the point, it is how a second cluster (a second checkout, another user, a notebook next
+to ``minik8s server``) learns which addresses are taken and gets disjoint pod IPs. The
+lock goes away with the process that held it, even after a crash.
 
 Ports below 1024 need privileges (root, or ``net.ipv4.ip_unprivileged_port_start``
 lowered). Without them, containers' low ports are shifted by ``PORT_OFFSET``
@@ -17,7 +21,7 @@ lowered). Without them, containers' low ports are shifted by ``PORT_OFFSET``
 ``port_on_host`` apply the same shift.
 
 Interface:
-    allocator = IPAllocator(node_index, lock_dir)
+    allocator = IPAllocator(node_index, lock_dir=LOCK_DIR)
     ip = allocator.allocate(); allocator.release(ip)
     low_ports_allowed() -> bool;  port_on_host(port, offset) -> int
 
@@ -28,11 +32,12 @@ from __future__ import annotations
 
 import fcntl
 import os
+import tempfile
 from pathlib import Path
-from typing import IO
 
 PORT_OFFSET = 8000        # port 80 -> 8080 when privileged ports cannot be bound
 FIRST_HOST, LAST_HOST = 2, 254
+LOCK_DIR = Path(tempfile.gettempdir()) / "minik8s-pod-ips"   # one per machine: see the module docstring
 
 
 class IPExhausted(Exception):
@@ -56,13 +61,16 @@ def port_on_host(port: int, offset: int) -> int:
 
 
 class IPAllocator:
-    def __init__(self, node_index: int, lock_dir: Path):
+    def __init__(self, node_index: int, lock_dir: Path = LOCK_DIR):
         if not 0 <= node_index <= 253:
             raise ValueError("the process runtime supports node indexes 0..253 (127.1.<n+1>.0/24 per node)")
         self.prefix = f"127.1.{node_index + 1}."
         self.lock_dir = lock_dir
-        self.lock_dir.mkdir(parents=True, exist_ok=True)
-        self._held: dict[str, IO[str]] = {}
+        if not self.lock_dir.exists():
+            self.lock_dir.mkdir(parents=True, exist_ok=True)
+            if lock_dir == LOCK_DIR:
+                os.chmod(self.lock_dir, 0o1777)   # every user's clusters lock here (each its own files)
+        self._held: dict[str, int] = {}
         self._next = FIRST_HOST
 
     @property
@@ -77,11 +85,15 @@ class IPAllocator:
             ip = self.prefix + str(host)
             if ip in self._held:
                 continue
-            handle = open(self.lock_dir / ip, "a")
+            try:
+                # Read-only: another user's lock file can be locked too (flock needs no write access).
+                handle = os.open(self.lock_dir / ip, os.O_RDONLY | os.O_CREAT, 0o444)
+            except PermissionError:
+                continue  # a file we may not even read: not ours to hand out
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                handle.close()  # another cluster on this machine has it
+                os.close(handle)  # another cluster on this machine has it
                 continue
             self._held[ip] = handle
             return ip
@@ -90,7 +102,7 @@ class IPAllocator:
     def release(self, ip: str) -> None:
         handle = self._held.pop(ip, None)
         if handle is not None:
-            handle.close()
+            os.close(handle)
 
     def release_all(self) -> None:
         for ip in list(self._held):

@@ -19,7 +19,7 @@ without cleaning up (a crashed notebook kernel), and leaves live runtimes alone.
 
 Interface:
     session_pids(sid) -> [pid]; rss_bytes(pids); cpu_seconds(pids)
-    kill_session(sid, signal); start_ticks(pid); process_table() -> {pid: (ppid, start ticks)}
+    kill_session(sid, signal, spare=); start_ticks(pid); process_uid(pid); process_table() -> {pid: (ppid, start ticks)}
     PidFiles(run_dir).write(cid, pid) / .remove(cid) / .reap_orphans() -> killed pids
 
 Linux only (``/proc``). Taught in chapter 5 (Pods: container life cycle) and chapter 11 (resources).
@@ -94,13 +94,30 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / CLOCK_TICKS
 
 
-def kill_session(sid: int, sig: int) -> None:
-    """Signal the container's process group, and any process of its session that left the group."""
+def process_uid(pid: int) -> int | None:
+    """The real uid a process runs as, on the host."""
     try:
-        os.killpg(sid, sig)
-    except (ProcessLookupError, PermissionError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("Uid:"):
+                return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
         pass
+    return None
+
+
+def kill_session(sid: int, sig: int, spare: frozenset[int] = frozenset()) -> None:
+    """Signal the container's process group, and any process of its session that left the group.
+
+    ``spare``: processes not to signal (a contained container's bwrap processes, which would
+    otherwise die of a SIGTERM meant for the container and take it with them at once)."""
+    if not spare:
+        try:
+            os.killpg(sid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
     for pid in session_pids(sid):
+        if pid in spare:
+            continue
         try:
             os.kill(pid, sig)
         except (ProcessLookupError, PermissionError):
