@@ -35,8 +35,8 @@ def test_silent_node_goes_unknown_after_grace_and_pods_are_evicted_after_tolerat
         start = cluster.clock.now()
         cluster.kubelets[0].stop_heartbeats()
 
-        cluster.advance(30)
-        assert ready(cluster, "node-1") == "True"  # still within the 40 s grace period
+        cluster.advance(40)
+        assert ready(cluster, "node-1") == "True"  # still within the 50 s grace period
         cluster.advance(20)
         assert ready(cluster, "node-1") == "Unknown"
         assert ready(cluster, "node-2") == "True"
@@ -47,7 +47,7 @@ def test_silent_node_goes_unknown_after_grace_and_pods_are_evicted_after_tolerat
 
         pod = cluster.client.get(PODS, "web", "default")
         assert not pod["metadata"].get("deletionTimestamp")  # the default toleration lasts 300 s
-        cluster.advance(start + 40 + 300 + 10 - cluster.clock.now())
+        cluster.advance(start + 50 + 300 + 10 - cluster.clock.now())
         remaining = cluster.client.list(PODS, "default")["items"]
         # Evicted: deleted, or Terminating if the silent kubelet cannot finish the deletion.
         assert all(p["metadata"].get("deletionTimestamp") for p in remaining)

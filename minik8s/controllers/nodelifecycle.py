@@ -1,7 +1,7 @@
 """The node lifecycle controller: notices nodes that stop talking, and moves their pods away.
 
 Every kubelet renews a Lease in ``kube-node-lease`` every 10 seconds. When a
-node's lease has not been renewed for the grace period (40 s), this controller
+node's lease has not been renewed for the grace period (50 s, v1.32's default), this controller
 sets the node's conditions to ``Unknown`` (``Kubelet stopped posting node
 status.``), marks its pods not ready, and taints the node
 ``node.kubernetes.io/unreachable`` (``NoSchedule`` so nothing new lands there,
@@ -38,8 +38,9 @@ LEASES = resources.get("coordination.k8s.io", "v1", "leases")
 assert NODES is not None and PODS is not None and LEASES is not None
 
 NODE_LEASE_NAMESPACE = "kube-node-lease"
-# --node-monitor-grace-period: how long a node may be silent before it is NotReady/Unknown.
-GRACE_PERIOD_SECONDS = 40.0
+# --node-monitor-grace-period: how long a node may be silent before it is NotReady/Unknown
+# (50 s since v1.32, the version minik8s reports; 40 s before).
+GRACE_PERIOD_SECONDS = 50.0
 UNREACHABLE = "node.kubernetes.io/unreachable"
 NOT_READY = "node.kubernetes.io/not-ready"
 CONDITIONS = ("Ready", "MemoryPressure", "DiskPressure", "PIDPressure")
