@@ -390,3 +390,4 @@ def test_selector_that_does_not_match_the_template_is_422(served, path, kind, ex
     assert reply.body["message"] == (f'{kind} "web" is invalid: spec.template.metadata.labels: Invalid value: '
                                      'map[string]string{"app":"other"}: `selector` does not match template `labels`')
     assert stored_names(served, path) == []
+

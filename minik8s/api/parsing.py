@@ -35,6 +35,7 @@ Interface:
     load_yaml(text) -> Parsed                  # the first YAML document (None if empty)
     load_yaml_all(text) -> list[Parsed]        # every document of a stream
     safe_load(text) / safe_load_all(text)      # values only: drop-in for yaml.safe_load(_all)
+    check_depth(value)                          # the depth bound, for values decoded elsewhere (protobuf)
     ParseError                                  # what went wrong, in upstream's words
 
 Every value returned is plain JSON data (dict, list, str, int, float, bool, None),
@@ -123,13 +124,18 @@ def load_json(data: bytes | str, *, max_bytes: int = MAX_BYTES, max_depth: int =
         raise ParseError(exc.msg.lower() + f" at offset {exc.pos}", yaml_text=False) from None
     except UnicodeDecodeError as exc:
         raise ParseError(f"invalid UTF-8 at offset {exc.start}", yaml_text=False) from None
-    paths = _check_depth(value, max_depth, {k for k in duplicated}, yaml_text=False)
+    paths = _walk_depth(value, max_depth, {k for k in duplicated}, yaml_text=False)
     errors = [f'duplicate field "{_join(paths[i], key)}"'
               for i, (_, keys) in duplicated.items() if i in paths for key in keys]
     return Parsed(value, errors)
 
 
-def _check_depth(value: Any, max_depth: int, wanted: set[int], *, yaml_text: bool) -> dict[int, str]:
+def check_depth(value: Any, max_depth: int = MAX_DEPTH) -> None:
+    """Refuse a value decoded some other way (protobuf) that nests deeper than ``max_depth``."""
+    _walk_depth(value, max_depth, set(), yaml_text=False)
+
+
+def _walk_depth(value: Any, max_depth: int, wanted: set[int], *, yaml_text: bool) -> dict[int, str]:
     """Refuse values nested deeper than ``max_depth``, without recursion; returns the
     field path of each container whose id is in ``wanted``."""
     found: dict[int, str] = {}

@@ -137,12 +137,23 @@ def unsupported_media_type(accepted: tuple[str, ...] | list[str]) -> StatusError
 
 
 async def _parse(raw: bytes, media_type: str) -> parsing.Parsed:
-    """Parse a JSON or YAML body with the bounds of :mod:`minik8s.api.parsing`, off the event
-    loop when it is large. Raises :class:`parsing.ParseError`."""
-    parse = parsing.load_yaml if media_type == YAML else parsing.load_json
+    """Parse a body with the bounds of :mod:`minik8s.api.parsing`, off the event loop when it
+    is large. Raises :class:`parsing.ParseError` (or a StatusError for protobuf)."""
+    parse = {YAML: parsing.load_yaml, protobuf.MEDIA_TYPE: _load_protobuf}.get(media_type, parsing.load_json)
     if len(raw) <= PARSE_INLINE_BYTES:
         return parse(raw)
     return await asyncio.get_running_loop().run_in_executor(None, parse, raw)
+
+
+def _load_protobuf(raw: bytes) -> parsing.Parsed:
+    """A protobuf body (kubectl's typed clients send them: create namespace, create secret...),
+    held to the same depth bound as JSON and YAML."""
+    try:
+        value = protobuf.decode(raw)
+    except RecursionError:  # objects nested in RawExtensions, each its own message
+        raise parsing.ParseError(f"exceeded max depth of {parsing.MAX_DEPTH}", yaml_text=False) from None
+    parsing.check_depth(value)
+    return parsing.Parsed(value)
 
 
 async def _decode_body(request: web.Request, kind: str, raw: bytes | None = None) -> parsing.Parsed:
@@ -153,8 +164,6 @@ async def _decode_body(request: web.Request, kind: str, raw: bytes | None = None
         raise unsupported_media_type(BODY_TYPES)
     if raw is None:
         raw = await _read_body(request)
-    if media_type == protobuf.MEDIA_TYPE:  # kubectl's typed clients (create namespace, create secret...)
-        return parsing.Parsed(protobuf.decode(raw))
     try:
         return await _parse(raw, media_type)
     except parsing.ParseError as err:
