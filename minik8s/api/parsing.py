@@ -101,14 +101,16 @@ def load_json(data: bytes | str, *, max_bytes: int = MAX_BYTES, max_depth: int =
     """Parse one JSON value. Raises :class:`ParseError` for bad syntax, NaN/Infinity (not
     JSON), more than ``max_bytes`` or more than ``max_depth`` levels."""
     _check_size(data, max_bytes, yaml_text=False)
-    duplicated: dict[int, tuple[dict[str, Any], list[str]]] = {}
+    duplicated: dict[int, list[str]] = {}  # id(object) -> its keys given more than once
 
     def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
-        obj = dict(items)
+        obj = dict(items)  # the last value of a duplicate key wins, as in Go
         if len(obj) != len(items):
             seen: set[str] = set()
-            dups = [k for k, _ in items if k in seen or seen.add(k)]  # type: ignore[func-returns-value]
-            duplicated[id(obj)] = (obj, dups)
+            for key, _ in items:
+                if key in seen:
+                    duplicated.setdefault(id(obj), []).append(key)
+                seen.add(key)
         return obj
 
     def constant(name: str) -> Any:
@@ -124,10 +126,9 @@ def load_json(data: bytes | str, *, max_bytes: int = MAX_BYTES, max_depth: int =
         raise ParseError(exc.msg.lower() + f" at offset {exc.pos}", yaml_text=False) from None
     except UnicodeDecodeError as exc:
         raise ParseError(f"invalid UTF-8 at offset {exc.start}", yaml_text=False) from None
-    paths = _walk_depth(value, max_depth, {k for k in duplicated}, yaml_text=False)
-    errors = [f'duplicate field "{_join(paths[i], key)}"'
-              for i, (_, keys) in duplicated.items() if i in paths for key in keys]
-    return Parsed(value, errors)
+    paths = _walk_depth(value, max_depth, set(duplicated), yaml_text=False)
+    return Parsed(value, [f'duplicate field "{_join(paths[i], key)}"' for i, keys in duplicated.items()
+                          for key in keys])
 
 
 def check_depth(value: Any, max_depth: int = MAX_DEPTH) -> None:
@@ -137,7 +138,7 @@ def check_depth(value: Any, max_depth: int = MAX_DEPTH) -> None:
 
 def _walk_depth(value: Any, max_depth: int, wanted: set[int], *, yaml_text: bool) -> dict[int, str]:
     """Refuse values nested deeper than ``max_depth``, without recursion; returns the
-    field path of each container whose id is in ``wanted``."""
+    field path of each container whose id is in ``wanted`` (paths are only built then)."""
     found: dict[int, str] = {}
     stack: list[tuple[Any, int, str]] = [(value, 1, "")]
     while stack:
@@ -147,9 +148,11 @@ def _walk_depth(value: Any, max_depth: int, wanted: set[int], *, yaml_text: bool
         if id(item) in wanted:
             found[id(item)] = path
         if isinstance(item, dict):
-            stack.extend((v, depth + 1, _join(path, k)) for k, v in item.items() if isinstance(v, (dict, list)))
+            stack.extend((v, depth + 1, _join(path, k) if wanted else "")
+                         for k, v in item.items() if isinstance(v, (dict, list)))
         elif isinstance(item, list):
-            stack.extend((v, depth + 1, f"{path}[{i}]") for i, v in enumerate(item) if isinstance(v, (dict, list)))
+            stack.extend((v, depth + 1, f"{path}[{i}]" if wanted else "")
+                         for i, v in enumerate(item) if isinstance(v, (dict, list)))
     return found
 
 
@@ -194,11 +197,10 @@ def safe_load_all(text: str | bytes, **bounds: int) -> list[Any]:
 
 @dataclass
 class _Open:
-    """A list or map being composed: its node, its field path, its expanded size so
-    far, the key waiting for its value (maps) and the keys seen (maps)."""
+    """A list or map being composed: its node, its expanded size so far, the key
+    waiting for its value (maps) and the keys seen (maps)."""
 
     node: SequenceNode | MappingNode
-    path: str
     size: int = 2
     key: ScalarNode | Node | None = None
     seen: set[str] = field(default_factory=set)
@@ -254,7 +256,7 @@ class _Composer:
         node = kind(tag, [], event.start_mark, None, flow_style=event.flow_style)
         node.anchor_name = event.anchor  # type: ignore[attr-defined]
         self._anchor(event.anchor, node)
-        self.stack.append(_Open(node, self._child_path()))
+        self.stack.append(_Open(node))
 
     def _alias(self, event: Any) -> None:
         node = self.anchors.get(event.anchor)
@@ -267,15 +269,6 @@ class _Composer:
     def _anchor(self, anchor: str | None, node: Node) -> None:
         if anchor is not None:
             self.anchors[anchor] = node  # a later anchor of the same name replaces it, as in PyYAML
-
-    def _child_path(self) -> str:
-        if not self.stack:
-            return ""
-        parent = self.stack[-1]
-        if isinstance(parent.node, SequenceNode):
-            return f"{parent.path}[{len(parent.node.value)}]"
-        key = parent.key
-        return _join(parent.path, key.value if isinstance(key, ScalarNode) else "?")
 
     def _attach(self, node: Node, size: int) -> None:
         if not self.stack:
