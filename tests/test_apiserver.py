@@ -209,3 +209,56 @@ def test_scale_subresource(api):
     with pytest.raises(StatusError) as err:
         api.patch(DEPLOYMENTS, "default", "web", "merge", {"spec": {"replicas": -1}}, subresource="scale")
     assert err.value.code == 422
+
+
+# --- field validation (the HTTP layer's ?fieldValidation=, in-process) ------------------------------
+
+
+def test_field_validation_strict_warn_and_ignore(api):
+    body = pod("a")
+    body["spec"]["foo"] = 1
+    with pytest.raises(StatusError) as err:
+        api.create(PODS, "default", body, field_validation="Strict")
+    assert err.value.code == 400
+    assert err.value.message == ('Pod in version "v1" cannot be handled as a Pod: strict decoding error: '
+                                 'unknown field "spec.foo"')
+    warnings: list[str] = []
+    created = api.create(PODS, "default", body, warnings=warnings)  # upstream's default is Warn
+    assert warnings == ['unknown field "spec.foo"']
+    assert "foo" not in created["spec"] and "foo" in body["spec"]  # dropped from the copy, not the caller's dict
+    body["metadata"]["name"] = "b"
+    warnings = []
+    assert "foo" not in api.create(PODS, "default", body, field_validation="Ignore", warnings=warnings)["spec"]
+    assert warnings == []
+
+
+def test_duplicate_fields_found_by_the_parser_follow_field_validation(api):
+    duplicate = ['duplicate field "metadata.name"']
+    with pytest.raises(StatusError) as err:
+        api.create(PODS, "default", pod("a"), field_validation="Strict", strict_errors=duplicate)
+    assert err.value.message.endswith('strict decoding error: duplicate field "metadata.name"')
+    warnings: list[str] = []
+    api.create(PODS, "default", pod("a"), strict_errors=duplicate, warnings=warnings)
+    assert warnings == duplicate
+
+
+def test_a_type_error_is_400_whatever_the_field_validation(api):
+    body = pod("a")
+    body["spec"]["containers"] = "nginx"
+    for validation in ("Strict", "Warn", "Ignore"):
+        with pytest.raises(StatusError) as err:
+            api.create(PODS, "default", body, field_validation=validation)
+        assert err.value.code == 400 and "cannot unmarshal string" in err.value.message
+
+
+def test_list_at_an_exact_revision(api):
+    first = api.create(PODS, "default", pod("a"))["metadata"]["resourceVersion"]
+    api.create(PODS, "default", pod("b"))
+    api.delete(PODS, "default", "a")
+    then = api.list(PODS, "default", resource_version=first, resource_version_match="Exact")
+    assert [p["metadata"]["name"] for p in then["items"]] == ["a"]
+    assert then["metadata"]["resourceVersion"] == first
+    assert [p["metadata"]["name"] for p in api.list(PODS, "default", resource_version=first)["items"]] == ["b"]
+    with pytest.raises(StatusError) as err:
+        api.list(PODS, "default", resource_version="abc")
+    assert err.value.code == 400

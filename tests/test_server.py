@@ -83,6 +83,40 @@ def test_real_kubectl_sees_bad_input_refused(server):
     assert server.kubectl("get", "pods", "-A").stderr == "No resources found\n"  # nothing half-written
 
 
+WEB_DEPLOYMENT_WITH_UNKNOWN_FIELD = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  foo: bar
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: web, image: nginx}]
+"""
+
+
+@needs_kubectl
+def test_real_kubectl_field_validation_strict_warn_and_ignore(server):
+    """kubectl 1.32 defaults to --validate=strict (fieldValidation=Strict): an unknown field fails, as
+    against a real cluster. --validate=warn asks for Warn, whose Warning header kubectl prints;
+    --validate=false asks for Ignore."""
+    strict = server.kubectl("apply", "-f", "-", stdin=WEB_DEPLOYMENT_WITH_UNKNOWN_FIELD)
+    assert (strict.returncode, strict.stdout) == (1, "")
+    assert strict.stderr == ('Error from server (BadRequest): error when creating "STDIN": Deployment in version '
+                             '"v1" cannot be handled as a Deployment: strict decoding error: unknown field '
+                             '"spec.foo"\n')
+    warn = server.kubectl("apply", "--validate=warn", "-f", "-", stdin=WEB_DEPLOYMENT_WITH_UNKNOWN_FIELD)
+    assert (warn.returncode, warn.stdout) == (0, "deployment.apps/web created\n")
+    assert warn.stderr == 'Warning: unknown field "spec.foo"\n'
+    stored = json.loads(server.kubectl("get", "deployment", "web", "-o", "json").stdout)
+    assert "foo" not in stored["spec"]  # dropped, as decoding into a Go struct drops it
+    ignore = server.kubectl("create", "--validate=false", "-f", "-",
+                            stdin=WEB_DEPLOYMENT_WITH_UNKNOWN_FIELD.replace("name: web}", "name: web2}", 1))
+    assert (ignore.returncode, ignore.stdout, ignore.stderr) == (0, "deployment.apps/web2 created\n", "")
+
+
 @needs_kubectl
 def test_apply_label_annotate_and_namespace_deletion(server):
     assert server.kubectl("apply", "-f", "-", stdin=NGINX_POD).stdout == "pod/nginx created\n"

@@ -115,6 +115,37 @@ def test_revisions_only_grow_and_watch_sees_each_later_change_once_in_order(ops,
     assert [(e.revision, e.type, e.key[2]) for e in seen] == [entry for entry in log if entry[0] > since]
 
 
+@settings(max_examples=60, deadline=None)
+@given(ops=operations)
+def test_entries_at_a_revision_are_what_a_list_said_then(ops):
+    """Oracle: a read at an older revision equals the list taken when that revision was current."""
+    store = Store()
+    snapshots = {store.revision: store.entries("pods")[0]}
+    for op, name in ops:
+        try:
+            if op == "create":
+                store.create(key(name), pod(name))
+            elif op == "update":
+                store.update(key(name), pod(name, store.revision))
+            else:
+                store.delete(key(name))
+        except (AlreadyExistsError, NotFoundError):
+            continue
+        snapshots[store.revision] = store.entries("pods")[0]
+    for revision, entries in snapshots.items():
+        assert [(k, e.raw) for k, e in store.entries_at("pods", None, revision)] == [(k, e.raw) for k, e in entries]
+        assert store.entries_at("pods", "elsewhere", revision) == []
+
+
+def test_entries_at_a_compacted_revision_are_gone():
+    store = Store(history_limit=2)
+    for name in "abcd":
+        store.create(key(name), pod(name))
+    assert [k[2] for k, _ in store.entries_at("pods", None, store.revision - 2)] == ["a", "b"]
+    with pytest.raises(CompactedError):
+        store.entries_at("pods", None, store.revision - 3)
+
+
 def test_sqlite_keeps_objects_and_revision_across_reopen(tmp_path):
     path = tmp_path / "state.db"
     store = Store(SQLiteBackend(path))

@@ -105,6 +105,13 @@ def gone(message: str) -> StatusError:
     return StatusError(410, "Expired", message)
 
 
+def too_large_resource_version(wanted: int, current: int) -> StatusError:
+    """504: a read asked for a revision the store has not reached (upstream waits 3 s first)."""
+    return StatusError(504, "Timeout", f"Timeout: Too large resource version: {wanted}, current: {current}",
+                       {"causes": [{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}],
+                        "retryAfterSeconds": 1})
+
+
 def method_not_allowed(message: str) -> StatusError:
     return StatusError(405, "MethodNotAllowed", message)
 

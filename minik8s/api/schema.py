@@ -17,12 +17,14 @@ line per model: JSON field name -> type). This module walks an object against it
 
 Interface:
     decode(obj, strict=True) -> (unknown_paths, type_errors)
+    prune_unknown(obj) -> unknown_paths          # drops unknown fields in place (Ignore/Warn)
     strict_error_message(unknown_paths)          # 'strict decoding error: unknown field "..."'
     cannot_handle_message(api_version, kind, detail)   # the apiserver's wrapper
     decode_error(obj, strict=True) -> str | None  # the whole 400 message, or None
     root_model(api_version, kind) / models() / fields(model) / field_type(model, path)
 
-Invariants: ``decode`` never raises on JSON input and never changes the object;
+Invariants: ``decode`` never raises on JSON input and never changes the object
+(``prune_unknown`` is the one function that does);
 ``null`` is accepted for every field (Go decodes it as the zero value); whole-number
 floats (``3.0``) are accepted where integers belong, because YAML and JSON patches can
 produce them; ``status`` is accepted on every root kind.
@@ -124,6 +126,7 @@ class _Walk:
     def __init__(self, strict: bool):
         self.strict = strict
         self.unknown: list[str] = []
+        self.unknown_at: list[tuple[dict[str, Any], str]] = []  # (the map that holds it, its key)
         self.errors: list[str] = []
 
     def model(self, value: dict[str, Any], model: str, path: str, go_path: str, root: bool = False) -> None:
@@ -134,6 +137,7 @@ class _Walk:
             if type_name is None:
                 if self.strict and not (root and key == "status"):
                     self.unknown.append(child)
+                    self.unknown_at.append((value, key))
                 continue
             go_child = f"{go_path}.{key}" if go_path else key
             self.value(item, type_name, child, go_child, _go_struct(model), key)
@@ -292,6 +296,19 @@ def decode(obj: dict[str, Any], *, strict: bool = True) -> tuple[list[str], list
     walk = _Walk(strict)
     walk.model(obj, model, "", "", root=True)
     return walk.unknown, walk.errors
+
+
+def prune_unknown(obj: dict[str, Any]) -> list[str]:
+    """Remove the unknown fields of a root object in place, as decoding into a Go struct
+    drops them (``fieldValidation`` Ignore and Warn); returns their paths."""
+    model = root_model(str(obj.get("apiVersion", "")), str(obj.get("kind", "")))
+    if model is None:
+        return []
+    walk = _Walk(strict=True)
+    walk.model(obj, model, "", "", root=True)
+    for holder, key in walk.unknown_at:
+        holder.pop(key, None)
+    return walk.unknown
 
 
 def strict_error_message(unknown: list[str]) -> str:

@@ -3,7 +3,8 @@
 Every component, kubectl and the notebooks change the cluster by asking the API
 server, and every request takes the same path, as in kube-apiserver:
 
-    decode (strict: unknown fields refused) → admission (the namespace exists and
+    decode (field validation: unknown and duplicate fields refused, warned about
+    or dropped) → admission (the namespace exists and
     is not terminating) → server-set metadata (uid, creationTimestamp, generation)
     → defaulting → validation → the store (optimistic concurrency on
     resourceVersion) → watchers are told.
@@ -12,14 +13,23 @@ Nothing reaches the store half-written: a request either passes every step or
 fails with a Status error and changes nothing.
 
 Interface (all methods raise :class:`minik8s.api.errors.StatusError`):
-    create(resource, namespace, body, *, subresource=None, dry_run=False, field_validation="Strict")
+    create(resource, namespace, body, *, subresource=None, dry_run=False, field_validation="Warn",
+           strict_errors=(), warnings=None)
     get(resource, namespace, name, *, subresource=None)
-    list(resource, namespace, *, label_selector="", field_selector="", limit=0, continue_="")
+    list(resource, namespace, *, label_selector="", field_selector="", limit=0, continue_="",
+         resource_version="", resource_version_match="")
     update(resource, namespace, name, body, *, subresource=None, ...)
     patch(resource, namespace, name, patch_type, patch, *, subresource=None, ...)
     delete(resource, namespace, name, *, propagation_policy=None, grace_period_seconds=None, ...)
     delete_collection(resource, namespace, *, label_selector="", field_selector="")
     watch(resource, namespace, callback, *, resource_version="", label_selector="", field_selector="")
+
+Field validation (the ``fieldValidation`` query parameter) is upstream's: unknown
+fields, and the duplicate fields the parser found (``strict_errors``), are refused
+with 400 under ``Strict``, dropped with one warning each under ``Warn`` (the
+default when a client sends nothing, as upstream), and dropped silently under
+``Ignore``. Warnings are appended to the caller's ``warnings`` list; the HTTP layer
+sends them as ``Warning`` headers. kubectl (and minik8s's own clients) ask for Strict.
 
 Taught in chapter 2 (architecture) and chapter 3 (kubectl and objects).
 """
@@ -30,7 +40,7 @@ import builtins
 import base64
 import random
 import threading
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import orjson
 
@@ -125,13 +135,29 @@ class APIServer:
         return entry.raw
 
     def list_items(self, resource: Resource, namespace: str | None, *, label_selector: str = "",
-                   field_selector: str = "", limit: int = 0,
-                   continue_: str = "") -> tuple[list[tuple[bytes, dict[str, Any] | None]], dict[str, Any]]:
+                   field_selector: str = "", limit: int = 0, continue_: str = "", resource_version: str = "",
+                   resource_version_match: str = "") -> tuple[list[tuple[bytes, dict[str, Any] | None]],
+                                                              dict[str, Any]]:
         """The matching items as (raw JSON, parsed or None) and the list metadata.
-        Raw bytes let the HTTP layer answer without re-encoding every object."""
+        Raw bytes let the HTTP layer answer without re-encoding every object.
+
+        ``resource_version`` as upstream: "" or "0" (or any revision already reached, with
+        ``resource_version_match`` "NotOlderThan" or unset) lists the current state; "Exact"
+        lists the state at exactly that revision, from the store's history (410 Expired once
+        compacted). A revision the store has not reached yet is 504 Too large resource version
+        (upstream first waits up to 3 s for it; minik8s answers at once)."""
         filt = Filter(resource, label_selector, field_selector)
         start = self._decode_continue(continue_) if continue_ else None
-        pairs, revision = self.store.entries(resource.qualified, namespace if resource.namespaced else None)
+        ns = namespace if resource.namespaced else None
+        pairs, revision = self.store.entries(resource.qualified, ns)
+        wanted = parse_resource_version(resource_version)
+        if wanted > revision:
+            raise errors.too_large_resource_version(wanted, revision)
+        if resource_version_match == "Exact" and wanted != revision:
+            try:
+                pairs, revision = self.store.entries_at(resource.qualified, ns, wanted), wanted
+            except CompactedError:
+                raise errors.gone("The resourceVersion for the provided list is too old.") from None
         items: list[tuple[bytes, dict[str, Any] | None]] = []
         remaining = 0
         last_key: tuple[str, str, str] | None = None
@@ -179,7 +205,8 @@ class APIServer:
     # --- create ------------------------------------------------------------------------
 
     def create(self, resource: Resource, namespace: str | None, body: Any, *, subresource: str | None = None,
-               dry_run: bool = False, field_validation: str = "Strict") -> dict[str, Any]:
+               dry_run: bool = False, field_validation: str = "Warn", strict_errors: Sequence[str] = (),
+               warnings: builtins.list[str] | None = None) -> dict[str, Any]:
         if subresource == "binding" and resource is PODS:
             return self._bind(namespace, body)
         if subresource == "eviction" and resource is PODS:
@@ -187,7 +214,7 @@ class APIServer:
         if subresource:
             raise errors.method_not_allowed("the server does not allow this method on the requested resource")
         self._check_verb(resource, "create")
-        obj = self._decode(resource, body, field_validation)
+        obj = self._decode(resource, body, field_validation, strict_errors, warnings)
         meta = obj.setdefault("metadata", {})
         self._check_namespace(resource, namespace, meta)
         with self._lock:
@@ -228,12 +255,12 @@ class APIServer:
     # --- update ------------------------------------------------------------------------
 
     def update(self, resource: Resource, namespace: str | None, name: str, body: Any, *,
-               subresource: str | None = None, dry_run: bool = False,
-               field_validation: str = "Strict") -> dict[str, Any]:
+               subresource: str | None = None, dry_run: bool = False, field_validation: str = "Warn",
+               strict_errors: Sequence[str] = (), warnings: builtins.list[str] | None = None) -> dict[str, Any]:
         self._check_verb(resource, "update")
         if subresource == "scale":
             return self._update_scale(resource, namespace, name, body)
-        obj = self._decode(resource, body, field_validation)
+        obj = self._decode(resource, body, field_validation, strict_errors, warnings)
         meta = obj.setdefault("metadata", {})
         if meta.get("name") and meta["name"] != name:
             raise errors.bad_request(f"the name of the object ({meta['name']}) does not match the name on the URL "
@@ -290,8 +317,8 @@ class APIServer:
     # --- patch -------------------------------------------------------------------------
 
     def patch(self, resource: Resource, namespace: str | None, name: str, patch_type: str, patch: Any, *,
-              subresource: str | None = None, dry_run: bool = False,
-              field_validation: str = "Strict") -> dict[str, Any]:
+              subresource: str | None = None, dry_run: bool = False, field_validation: str = "Warn",
+              warnings: builtins.list[str] | None = None) -> dict[str, Any]:
         self._check_verb(resource, "patch")
         with self._lock:
             old = self.get(resource, namespace, name)
@@ -300,7 +327,7 @@ class APIServer:
                 patched_scale = self._apply_patch(resource, scale, patch_type, patch, kind="Scale")
                 return self._update_scale(resource, namespace, name, patched_scale)
             patched = self._apply_patch(resource, old, patch_type, patch, kind=resource.kind)
-            patched = self._decode(resource, patched, field_validation)
+            patched = self._decode(resource, patched, field_validation, (), warnings)
             meta = patched.setdefault("metadata", {})
             if meta.get("name") != name:
                 raise errors.bad_request("metadata.name: Invalid value: the name of a patched object cannot change")
@@ -451,10 +478,7 @@ class APIServer:
                         callback({"type": "ADDED", "object": obj})
                 since = revision
             else:
-                try:
-                    since = int(resource_version)
-                except ValueError:
-                    raise errors.bad_request(f'invalid resource version "{resource_version}"') from None
+                since = parse_resource_version(resource_version)
             try:
                 return self.store.watch(resource.qualified, ns, since, on_event)
             except CompactedError as exc:
@@ -531,8 +555,13 @@ class APIServer:
         if verb not in resource.verbs:
             raise errors.method_not_allowed("the server does not allow this method on the requested resource")
 
-    def _decode(self, resource: Resource, body: Any, field_validation: str) -> dict[str, Any]:
-        """Check an incoming object's type and fields, as the apiserver's decoder does."""
+    def _decode(self, resource: Resource, body: Any, field_validation: str, strict_errors: Sequence[str] = (),
+                warnings: builtins.list[str] | None = None) -> dict[str, Any]:
+        """Check an incoming object's type and fields, as the apiserver's decoder does.
+
+        A wrong type is always a 400. Unknown fields and ``strict_errors`` (duplicate
+        fields, found by the parser) depend on ``field_validation``: Strict refuses them,
+        Warn drops the unknown fields with a warning for each, Ignore drops them silently."""
         if not isinstance(body, dict):
             raise errors.bad_request(f"Object 'Kind' is missing in '{_short(body)}'")
         obj = deep_copy(body)
@@ -543,9 +572,18 @@ class APIServer:
                 f"the API version in the data ({api_version}) does not match the expected API version "
                 f"({resource.api_version})" if api_version != resource.api_version else
                 f"the kind in the data ({kind}) does not match the expected kind ({resource.kind})")
-        message = schema.decode_error(obj, strict=field_validation == "Strict")
+        message = schema.decode_error(obj, strict=False)
         if message:
             raise errors.bad_request(message)
+        if field_validation not in ("Strict", "Warn", "Ignore"):
+            raise ValueError(f"field_validation must be Strict, Warn or Ignore, not {field_validation!r}")
+        # Unknown fields are dropped whatever happens next: a Go struct has nowhere to keep them.
+        found = [f'unknown field "{path}"' for path in schema.prune_unknown(obj)] + list(strict_errors)
+        if found and field_validation == "Strict":
+            raise errors.bad_request(schema.cannot_handle_message(api_version, kind,
+                                                                  "strict decoding error: " + ", ".join(found)))
+        if found and field_validation == "Warn" and warnings is not None:
+            warnings.extend(found)
         if not isinstance(obj.get("metadata", {}), dict):
             raise errors.bad_request("metadata must be an object")
         return obj
@@ -577,6 +615,20 @@ class APIServer:
         found = validate(obj, old)
         if found:
             raise errors.invalid(resource.kind, resource.group, obj["metadata"].get("name", ""), found)
+
+
+def parse_resource_version(value: str) -> int:
+    """A resourceVersion parameter as a revision ("" and "0" are 0), or 400 BadRequest in the
+    words of upstream's etcd versioner."""
+    if value in ("", "0"):
+        return 0
+    try:
+        if not (value.isascii() and value.isdigit()):
+            raise ValueError(value)
+        return int(value)
+    except ValueError:
+        raise errors.bad_request(str(errors.invalid_value(
+            "resourceVersion", value, f'strconv.ParseUint: parsing "{value}": invalid syntax'))) from None
 
 
 def _short(body: Any) -> str:

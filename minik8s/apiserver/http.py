@@ -8,6 +8,17 @@ and a :class:`StatusError` becomes a JSON ``Status`` with its HTTP code. Watches
 When kubectl asks for ``as=Table`` the answer is a ``meta.k8s.io/v1`` Table with
 the same columns a real cluster prints.
 
+A body is decoded only by its declared ``Content-Type`` (JSON, YAML or protobuf;
+the patch types on PATCH; JSON when none is declared, as upstream), anything else is
+415 UnsupportedMediaType. Bodies are parsed by :mod:`minik8s.api.parsing`, which
+bounds size, depth and YAML alias expansion; large ones are parsed on a worker
+thread so one request cannot stall the event loop that serves all the others.
+Query parameters are checked as upstream checks them (``fieldValidation``,
+``resourceVersion``, ``resourceVersionMatch``, ``limit``, ``timeoutSeconds``), and
+the API server's warnings (unknown or duplicate fields under the default
+``fieldValidation=Warn``) go back as ``Warning: 299 - "..."`` headers, which kubectl
+prints as ``Warning: ...``.
+
 Interface: ``make_app(apiserver, policy, hooks=None) -> aiohttp.web.Application``;
 ``policy`` (:mod:`minik8s.apiserver.filters`) says which hosts, origins and
 credentials are accepted.
@@ -18,26 +29,34 @@ Taught in chapter 2 (architecture) and chapter 3 (kubectl).
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import re
 from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable
 
 import orjson
-import yaml
 from aiohttp import web
 
-from minik8s.api import errors, resources
+from minik8s.api import errors, parsing, resources
 from minik8s.api.errors import StatusError
 from minik8s.api.resources import Resource
 from minik8s.apiserver import discovery, filters, protobuf, tables
+from minik8s.apiserver.apiserver import APIServer, parse_resource_version
 from minik8s.apiserver.auth.requestinfo import request_info
-from minik8s.apiserver.apiserver import APIServer
 
 log = logging.getLogger(__name__)
 
 # Upstream refuses request bodies larger than 3 MiB.
 MAX_BODY_BYTES = 3 * 1024 * 1024
 JSON = "application/json"
+YAML = "application/yaml"
+# The media types a create, update or delete body may have (upstream's, for built-in kinds).
+BODY_TYPES = (JSON, YAML, protobuf.MEDIA_TYPE)
+# Bodies larger than this are parsed on a worker thread; smaller ones take well under a millisecond.
+PARSE_INLINE_BYTES = 64 * 1024
+# The values of ?fieldValidation= (empty means the default, Warn).
+FIELD_VALIDATION = ("", "Ignore", "Strict", "Warn")
 
 PATCH_TYPES = {
     "application/merge-patch+json": "merge",
@@ -94,22 +113,121 @@ async def _read_body(request: web.Request) -> bytes:
         chunks.append(chunk)
 
 
-def _decode_body(raw: bytes, content_type: str) -> Any:
-    if content_type == protobuf.MEDIA_TYPE:  # kubectl's typed clients (create namespace, create secret...)
-        return protobuf.decode(raw)
-    if "protobuf" in content_type:
-        raise StatusError(415, "UnsupportedMediaType",
-                          f'the body of the request was in an unknown format - accepted media types include: '
-                          f'application/json, application/yaml, {protobuf.MEDIA_TYPE}')
-    if not raw.strip():
-        raise errors.bad_request("the request body is empty")
+def _media_type(request: web.Request) -> str:
+    """The declared Content-Type without parameters; upstream takes a missing one as JSON."""
+    if not request.headers.get("Content-Type", "").strip():
+        return JSON
+    return request.content_type
+
+
+def unsupported_media_type(accepted: tuple[str, ...] | list[str]) -> StatusError:
+    return StatusError(415, "UnsupportedMediaType", "the body of the request was in an unknown format - "
+                                                    f"accepted media types include: {', '.join(accepted)}")
+
+
+async def _parse(raw: bytes, media_type: str) -> parsing.Parsed:
+    """Parse a body with the bounds of :mod:`minik8s.api.parsing`, off the event loop when it
+    is large. Raises :class:`parsing.ParseError` (or a StatusError for protobuf)."""
+    parse = {YAML: parsing.load_yaml, protobuf.MEDIA_TYPE: _load_protobuf}.get(media_type, parsing.load_json)
+    if len(raw) <= PARSE_INLINE_BYTES:
+        return parse(raw)
+    return await asyncio.get_running_loop().run_in_executor(None, parse, raw)
+
+
+def _load_protobuf(raw: bytes) -> parsing.Parsed:
+    """A protobuf body (kubectl's typed clients send them: create namespace, create secret...),
+    held to the same depth bound as JSON and YAML."""
     try:
-        if "yaml" in content_type:
-            return yaml.safe_load(raw)
-        return orjson.loads(raw)
-    except (orjson.JSONDecodeError, yaml.YAMLError) as exc:
-        raise errors.bad_request(f"the request body is not valid {'YAML' if 'yaml' in content_type else 'JSON'}: "
-                                 f"{exc}") from None
+        value = protobuf.decode(raw)
+    except RecursionError:  # objects nested in RawExtensions, each its own message
+        raise parsing.ParseError(f"exceeded max depth of {parsing.MAX_DEPTH}", yaml_text=False) from None
+    parsing.check_depth(value)
+    return parsing.Parsed(value)
+
+
+async def _decode_body(request: web.Request, kind: str, raw: bytes | None = None) -> parsing.Parsed:
+    """Read (unless given) and decode the body of a create, update or delete by its declared
+    media type. ``kind`` is what it must decode to, for upstream's error message."""
+    media_type = _media_type(request)
+    if media_type not in BODY_TYPES:
+        raise unsupported_media_type(BODY_TYPES)
+    if raw is None:
+        raw = await _read_body(request)
+    try:
+        return await _parse(raw, media_type)
+    except parsing.ParseError as err:
+        raise errors.bad_request(f"the object provided is unrecognized (must be of type {kind}): {err.upstream} "
+                                 f"({_summarize(raw)})") from None
+
+
+def _summarize(data: bytes, limit: int = 30) -> str:
+    """How upstream quotes a body it could not decode: JSON as text, anything else in hex."""
+    if not data:
+        return "<empty>"
+    if data[:1] == b"{":
+        return data[:limit].decode(errors="replace") + (" ..." if len(data) > limit else "")
+    return data[:limit].hex() + (" ..." if len(data) > limit else "")
+
+
+def _warning_header(text: str) -> str:
+    """RFC 7234 warn-value as kube-apiserver writes it: code 299, no agent, the text quoted."""
+    return f"299 - {json.dumps(text)}"
+
+
+def _with_warnings(response: web.Response, warnings: list[str]) -> web.Response:
+    seen: set[str] = set()
+    for text in warnings:
+        if text not in seen:  # upstream sends each distinct warning once
+            seen.add(text)
+            response.headers.add("Warning", _warning_header(text))
+    return response
+
+
+def _field_validation(request: web.Request, options_kind: str) -> str:
+    """``?fieldValidation=``: Ignore, Warn (the default) or Strict; anything else is 422, as
+    upstream's ``ValidateFieldValidation`` answers."""
+    value = request.query.get("fieldValidation", "")
+    if value not in FIELD_VALIDATION:
+        raise errors.invalid(options_kind, "meta.k8s.io", "",
+                             [errors.not_supported("fieldValidation", value, FIELD_VALIDATION)])
+    return value or "Warn"
+
+
+def _int_param(request: web.Request, name: str) -> int | None:
+    """An integer query parameter, refused in the words of Go's strconv as upstream's
+    parameter decoding does (400 BadRequest)."""
+    value = request.query.get(name)
+    if value is None or value == "":
+        return None
+    if not re.fullmatch(r"[+-]?[0-9]+", value):
+        raise errors.bad_request(f'strconv.ParseInt: parsing "{value}": invalid syntax')
+    number = int(value)
+    if not -(2**63) <= number < 2**63:
+        raise errors.bad_request(f'strconv.ParseInt: parsing "{value}": value out of range')
+    return number
+
+
+def _check_list_options(request: web.Request, watch: bool) -> None:
+    """upstream's ValidateListOptions: what resourceVersionMatch may be combined with."""
+    q = request.query
+    match, version = q.get("resourceVersionMatch", ""), q.get("resourceVersion", "")
+    found: list[errors.FieldError] = []
+    if match and watch:
+        found.append(errors.forbidden_field("resourceVersionMatch", "resourceVersionMatch is forbidden for watch"))
+    elif match:
+        if not version:
+            found.append(errors.forbidden_field("resourceVersionMatch",
+                                                "resourceVersionMatch is forbidden unless resourceVersion is provided"))
+        if q.get("continue"):
+            found.append(errors.forbidden_field("resourceVersionMatch",
+                                                "resourceVersionMatch is forbidden when continue is provided"))
+        if match not in ("Exact", "NotOlderThan"):
+            found.append(errors.not_supported("resourceVersionMatch", match, ["Exact", "NotOlderThan", ""]))
+        if match == "Exact" and version == "0":
+            found.append(errors.forbidden_field("resourceVersionMatch",
+                                                'resourceVersionMatch "exact" is forbidden for resourceVersion "0"'))
+    if found:
+        raise errors.invalid("ListOptions", "meta.k8s.io", "", found)
 
 
 def _wants_table(request: web.Request) -> bool:
@@ -205,37 +323,48 @@ class _Handler:
                     return _json(api.get(res, namespace, route.name, subresource=route.sub))
                 return web.Response(body=api.get_raw(res, namespace, route.name), content_type=JSON)
             return self._list(request, res, namespace)
-        validation = q.get("fieldValidation", "Strict")
         dry_run = bool(q.get("dryRun"))
+        warnings: list[str] = []
         if method == "POST":
-            body = _decode_body(await _read_body(request), request.content_type)
-            name = route.name if route.sub else None
             if route.name and not route.sub:
                 raise errors.method_not_allowed("the server does not allow this method on the requested resource")
-            if name:
+            validation = _field_validation(request, "CreateOptions")
+            parsed = await _decode_body(request, res.kind)
+            body = parsed.value
+            if route.sub:  # binding, eviction: the object is named by the path
                 body = body if isinstance(body, dict) else {}
-                body.setdefault("metadata", {}).setdefault("name", name)
+                body.setdefault("metadata", {}).setdefault("name", route.name)
             created = api.create(res, namespace, body, subresource=route.sub, dry_run=dry_run,
-                                 field_validation=validation)
-            return _json(created, 201)
+                                 field_validation=validation, strict_errors=parsed.strict_errors, warnings=warnings)
+            return _with_warnings(_json(created, 201), warnings)
         if method == "PUT" and route.name:
-            body = _decode_body(await _read_body(request), request.content_type)
-            return _json(api.update(res, namespace, route.name, body, subresource=route.sub, dry_run=dry_run,
-                                    field_validation=validation))
+            validation = _field_validation(request, "UpdateOptions")
+            parsed = await _decode_body(request, res.kind)
+            updated = api.update(res, namespace, route.name, parsed.value, subresource=route.sub, dry_run=dry_run,
+                                 field_validation=validation, strict_errors=parsed.strict_errors, warnings=warnings)
+            return _with_warnings(_json(updated), warnings)
         if method == "PATCH" and route.name:
-            patch_type = PATCH_TYPES.get(request.content_type)
+            patch_type = PATCH_TYPES.get(_media_type(request))
             if patch_type is None or patch_type == "apply":
-                raise StatusError(415, "UnsupportedMediaType",
-                                  f"the body of the request was in an unknown format - accepted media types include: "
-                                  f"{', '.join(t for t in PATCH_TYPES if 'apply' not in t)}")
-            body = _decode_body(await _read_body(request), JSON)
-            return _json(api.patch(res, namespace, route.name, patch_type, body, subresource=route.sub,
-                                   dry_run=dry_run, field_validation=validation))
-        if method == "DELETE":
-            options = {}
+                raise unsupported_media_type([t for t in PATCH_TYPES if "apply" not in t])
+            validation = _field_validation(request, "PatchOptions")
             raw = await _read_body(request)
-            if raw.strip():
-                options = _decode_body(raw, request.content_type) or {}
+            try:
+                patch = (await _parse(raw, JSON)).value
+            except parsing.ParseError as err:
+                raise errors.bad_request(f"error decoding patch: {err}") from None
+            patched = api.patch(res, namespace, route.name, patch_type, patch, subresource=route.sub,
+                                dry_run=dry_run, field_validation=validation, warnings=warnings)
+            return _with_warnings(_json(patched), warnings)
+        if method == "DELETE":
+            options: dict[str, Any] = {}
+            raw = await _read_body(request)
+            if raw:  # as upstream, only a body that is there is decoded (kubectl sends DeleteOptions as JSON)
+                value = (await _decode_body(request, "DeleteOptions", raw)).value
+                if value is not None and not isinstance(value, dict):
+                    raise errors.bad_request(f"the object provided is unrecognized (must be of type DeleteOptions) "
+                                             f"({_summarize(raw)})")
+                options = value or {}
             policy = q.get("propagationPolicy") or options.get("propagationPolicy")
             if options.get("orphanDependents") is True and not policy:
                 policy = "Orphan"
@@ -310,13 +439,14 @@ class _Handler:
 
     def _list(self, request: web.Request, res: Resource, namespace: str | None) -> web.Response:
         q = request.query
-        try:
-            limit = int(q.get("limit", "0") or 0)
-        except ValueError:
-            raise errors.bad_request(f"limit: Invalid value: {q.get('limit')!r}") from None
+        limit = max(_int_param(request, "limit") or 0, 0)  # upstream: zero or negative means no limit
+        _int_param(request, "timeoutSeconds")  # a list answers at once; the value must still parse
+        _check_list_options(request, watch=False)
         items, meta = self.api.list_items(res, namespace, label_selector=q.get("labelSelector", ""),
                                           field_selector=q.get("fieldSelector", ""), limit=limit,
-                                          continue_=q.get("continue", ""))
+                                          continue_=q.get("continue", ""),
+                                          resource_version=q.get("resourceVersion", ""),
+                                          resource_version_match=q.get("resourceVersionMatch", ""))
         if _wants_table(request):
             objs = [parsed if parsed is not None else orjson.loads(raw) for raw, parsed in items]
             table = tables.to_table(res, objs, now=self._now(), include_object=_include_object(request))
@@ -336,6 +466,10 @@ class _Handler:
         if route.name:  # watching one object is a watch with a name field selector
             name_selector = f"metadata.name={route.name}"
             field_selector = f"{field_selector},{name_selector}" if field_selector else name_selector
+        timeout = _int_param(request, "timeoutSeconds")
+        _int_param(request, "limit")  # ignored by a watch, but it must still parse
+        _check_list_options(request, watch=True)
+        parse_resource_version(q.get("resourceVersion", ""))
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
 
@@ -346,8 +480,7 @@ class _Handler:
                                 label_selector=label_selector, field_selector=field_selector)
         response = web.StreamResponse(headers={"Content-Type": JSON, "Transfer-Encoding": "chunked"})
         table = _wants_table(request)
-        timeout = float(q.get("timeoutSeconds") or 0) or None
-        deadline = loop.time() + timeout if timeout else None
+        deadline = loop.time() + timeout if timeout and timeout > 0 else None
         try:
             await response.prepare(request)
             while True:

@@ -74,7 +74,9 @@ class LocalClient:
                subresource: str | None = None, dry_run: bool = False) -> dict[str, Any]:
         if subresource:
             obj = dict(obj)
-        return self.api.create(resource, namespace, obj, subresource=subresource, dry_run=dry_run)
+        # As kubectl and the HTTP client do, ask for strict field validation (the server's default is Warn).
+        return self.api.create(resource, namespace, obj, subresource=subresource, dry_run=dry_run,
+                               field_validation="Strict")
 
     def get(self, resource: Resource, name: str, namespace: str | None = None, *,
             subresource: str | None = None) -> dict[str, Any]:
@@ -90,13 +92,13 @@ class LocalClient:
                subresource: str | None = None) -> dict[str, Any]:
         meta = obj.get("metadata") or {}
         return self.api.update(resource, namespace or meta.get("namespace"), meta.get("name", ""), obj,
-                               subresource=subresource)
+                               subresource=subresource, field_validation="Strict")
 
     def patch(self, resource: Resource, name: str, patch: Any, namespace: str | None = None, *,
               patch_type: str = "merge", subresource: str | None = None) -> dict[str, Any]:
         # Round-trip through JSON so a caller's dict is never shared with the server.
         return self.api.patch(resource, namespace, name, patch_type, orjson.loads(orjson.dumps(patch)),
-                              subresource=subresource)
+                              subresource=subresource, field_validation="Strict")
 
     def delete(self, resource: Resource, name: str, namespace: str | None = None, *,
                propagation_policy: str | None = None, grace_period_seconds: int | None = None) -> dict[str, Any]:

@@ -3,7 +3,9 @@
 kubectl accepts YAML or JSON, several documents separated by ``---``, and
 ``kind: List`` objects whose ``items`` are each applied. Every object keeps the
 name of the file it came from, because kubectl's messages name it
-(``error when creating "nginx.yaml": ...``).
+(``error when creating "nginx.yaml": ...``). Text is parsed by
+:mod:`minik8s.api.parsing`, with the same bounds as the API server's (size, depth,
+alias expansion), so a hostile manifest cannot hang or exhaust kubectl either.
 """
 
 from __future__ import annotations
@@ -12,9 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
+from minik8s.api import parsing
 
 EXTENSIONS = (".yaml", ".yml", ".json")
+# The largest manifest file or stdin read (its documents are each bounded as request bodies are).
+MAX_MANIFEST_BYTES = 64 * 1024 * 1024
 
 
 class ManifestError(Exception):
@@ -29,12 +33,10 @@ class Manifest:
 
 def _documents(text: str, source: str) -> list[Manifest]:
     try:
-        docs = list(yaml.safe_load_all(text))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}: " if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ManifestError(f'error parsing {source}: error converting YAML to JSON: yaml: {where}{problem}') from None
+        # A manifest file may hold many objects: the size bound is per document, not per file.
+        docs = parsing.safe_load_all(text, max_bytes=MAX_MANIFEST_BYTES)
+    except parsing.ParseError as exc:
+        raise ManifestError(f"error parsing {source}: error converting YAML to JSON: {exc}") from None
     found: list[Manifest] = []
     for doc in docs:
         if doc is None:

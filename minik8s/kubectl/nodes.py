@@ -9,12 +9,9 @@ strategic merge, JSON merge or JSON patch to any object.
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
-import yaml
-
-from minik8s.api import resources
+from minik8s.api import parsing, resources
 from minik8s.api.errors import StatusError
 from minik8s.kubectl.get import parse_targets
 from minik8s.kubectl.main import CommandError, Env, server_error
@@ -184,11 +181,11 @@ def cmd_taint(env: Env) -> None:
 def cmd_patch(env: Env) -> None:
     a = env.args
     try:
-        patch = json.loads(a.patch)
-    except json.JSONDecodeError:
+        patch = parsing.load_json(a.patch).value
+    except parsing.ParseError:
         try:
-            patch = yaml.safe_load(a.patch)
-        except yaml.YAMLError as exc:
+            patch = parsing.safe_load(a.patch)
+        except parsing.ParseError as exc:
             raise CommandError(f"unable to parse \"{a.patch}\": {exc}") from None
     for resource, names in parse_targets(a.resources):
         if not names:

@@ -32,9 +32,7 @@ import tempfile
 import time
 from typing import Any
 
-import yaml
-
-from minik8s.api import patch as patches, resources
+from minik8s.api import parsing, patch as patches, resources
 from minik8s.api.errors import StatusError
 from minik8s.api.resources import Resource
 from minik8s.clock import rfc3339
@@ -551,8 +549,8 @@ def cmd_edit(env: Env) -> None:
             env.err.write("Edit cancelled, no changes made.\n")
             return
         try:
-            modified = yaml.safe_load(_strip_comments(edited))
-        except yaml.YAMLError as exc:
+            modified = parsing.safe_load(_strip_comments(edited))
+        except parsing.ParseError as exc:
             raise CommandError(f"error parsing edited file: {exc}") from None
         patch = patches.create_strategic_patch(obj, modified, obj.get("kind", ""))
         if not patch:

@@ -17,6 +17,7 @@ Interface (``Store``):
     create(key, obj) -> obj                       # AlreadyExistsError if present
     get(key) -> obj | None
     list(resource, namespace=None) -> (objs, revision)
+    entries_at(resource, namespace, revision) -> [(key, entry)]   # a read at an older revision
     update(key, obj, expected_revision=None) -> obj   # ConflictError if stale
     delete(key, expected_revision=None) -> obj
     watch(resource, namespace, since, callback) -> cancel()   # replays history after `since`
@@ -147,6 +148,25 @@ class Store:
             revision = self.revision
         pairs.sort(key=lambda pair: pair[0])
         return pairs, revision
+
+    def entries_at(self, resource: str, namespace: str | None, revision: int) -> list[tuple[Key, Entry]]:
+        """The entries as they were at an older ``revision`` (etcd's read at a revision): today's
+        entries with the retained history after ``revision`` undone, newest first.
+        Raises CompactedError when that history is no longer retained."""
+        with self._lock:
+            if revision < self.compacted:
+                raise CompactedError(revision, self.compacted)
+            pairs, _ = self.entries(resource, namespace)
+            table = dict(pairs)
+            for event in reversed(list(self._history_after(revision))):
+                if event.key[0] != resource or (namespace is not None and event.key[1] != namespace):
+                    continue
+                if event.prev is None:  # ADDED after the revision: it did not exist yet
+                    table.pop(event.key, None)
+                else:
+                    before = int(orjson.loads(event.prev)["metadata"]["resourceVersion"])
+                    table[event.key] = Entry(before, event.prev)
+        return sorted(table.items(), key=lambda pair: pair[0])
 
     def list(self, resource: str, namespace: str | None = None) -> tuple[list[dict[str, Any]], int]:
         pairs, revision = self.entries(resource, namespace)
