@@ -25,6 +25,8 @@ from typing import Any
 
 import yaml
 
+from minik8s.api import parsing
+
 
 def path(explicit: str | None = None) -> Path:
     if explicit:
@@ -43,7 +45,10 @@ def empty() -> dict[str, Any]:
 def load(file: Path) -> dict[str, Any]:
     if not file.exists():
         return empty()
-    data = yaml.safe_load(file.read_text()) or {}
+    try:
+        data = parsing.safe_load(file.read_text()) or {}
+    except parsing.ParseError as exc:
+        raise ValueError(f'error loading config file "{file}": {exc}') from None
     if not isinstance(data, dict):
         raise ValueError(f"error loading config file \"{file}\": not a kubeconfig")
     config = empty()

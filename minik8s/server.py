@@ -100,10 +100,16 @@ async def _serve(args: argparse.Namespace) -> int:
     port = runner.addresses[0][1]
     url = f"{'http' if args.insecure else 'https'}://{_connectable(args.host)}:{port}"
     config_path = kubeconfig.path(args.kubeconfig)
-    config = kubeconfig.add_context(kubeconfig.load(config_path), "minik8s", url,
-                                    ca_pem=credentials.ca_pem if credentials else None,
-                                    token=credentials.admin_token if credentials else None)
-    kubeconfig.save(config, config_path)
+    try:
+        config = kubeconfig.add_context(kubeconfig.load(config_path), "minik8s", url,
+                                        ca_pem=credentials.ca_pem if credentials else None,
+                                        token=credentials.admin_token if credentials else None)
+        kubeconfig.save(config, config_path)
+    except (ValueError, OSError) as exc:
+        await runner.cleanup()
+        cluster.stop()
+        print(f"error: cannot write the kubeconfig {config_path}: {exc}", file=sys.stderr)
+        return 1
     print(f"minik8s is serving the Kubernetes API at {url}", flush=True)
     print(f'kubeconfig: context "minik8s" written to {config_path} and made current', flush=True)
     print("try: kubectl get ns   (or: minik8s kubectl get ns)", flush=True)

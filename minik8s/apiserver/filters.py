@@ -110,7 +110,6 @@ def middlewares(policy: Policy) -> list[Callable[[web.Request, Handler], Awaitab
             authorize(user, request_info(request.method, request.path, request.query))
         except StatusError as err:
             return _refuse(err)
-        request["user"] = user
         return await handler(request)
 
     return [check_host, check_origin, authenticate]

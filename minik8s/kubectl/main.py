@@ -157,8 +157,8 @@ def _make_client_factory(args: argparse.Namespace, env_holder: list[Env]) -> Cal
                 raise CommandError(f"unable to read certificate-authority {args.certificate_authority}: "
                                    f"{exc.strerror}") from None
             return HTTPClient(args.server, token=args.token, verify=not args.insecure_skip_tls_verify, ca_pem=ca)
-        config = kubeconfig.load(kubeconfig.path(args.kubeconfig))
         try:
+            config = kubeconfig.load(kubeconfig.path(args.kubeconfig))
             ctx = kubeconfig.current(config, args.context)
         except ValueError as exc:
             if "current-context" not in str(exc):
