@@ -160,6 +160,11 @@ def bodies(draw: st.DrawFn) -> tuple[str, bytes]:
                                                                    b'{"a":' * 2000 + b"1" + b"}" * 2000))
 @example(method="GET", path="/api/v1/namespaces/default/configmaps", query={"resourceVersion": "abc"}, typed_body=("", b""))
 @example(method="GET", path="/api/v1/namespaces/default/configmaps", query={"limit": "1e99"}, typed_body=("", b""))
+# Found by the long run: a grace period that is not a number, in the query and in DeleteOptions.
+@example(method="DELETE", path="/api/v1/namespaces/default/configmaps", query={"gracePeriodSeconds": ":"},
+         typed_body=("", b""))
+@example(method="DELETE", path="/api/v1/namespaces/default/configmaps/cm", query={},
+         typed_body=("application/json", b'{"gracePeriodSeconds": "soon"}'))
 def test_no_request_gets_a_5xx_or_takes_the_server_down(target, method, path, query, typed_body):
     srv, pool, auth = target
     content_type, body = typed_body

@@ -201,13 +201,13 @@ class _Walk:
             return
         if _is_number(item) and item == int(item) and _INT32[0] <= item <= _INT32[1]:
             return
-        what = f"number {_go_number(item)}" if _is_number(item) else _json_kind(item)
+        what = f"number {_go_number(item)}" if _is_number(item) else json_kind(item)
         self._error(f"json: cannot unmarshal {what} into Go value of type int32")
 
     def _time(self, item: Any) -> None:
         # metav1.Time.UnmarshalJSON: first a string, then RFC 3339.
         if not isinstance(item, str):
-            self._error(f"json: cannot unmarshal {_json_kind(item)} into Go value of type string")
+            self._error(f"json: cannot unmarshal {json_kind(item)} into Go value of type string")
             return
         try:
             datetime.fromisoformat(item.replace("Z", "+00:00"))
@@ -225,7 +225,7 @@ class _Walk:
 
     def _mismatch(self, item: Any, type_name: str, go_path: str, struct: str, key: str,
                   with_value: bool = False) -> None:
-        what = f"number {_go_number(item)}" if with_value else _json_kind(item)
+        what = f"number {_go_number(item)}" if with_value else json_kind(item)
         go_type = _go_type(type_name, key)
         self._error(f"json: cannot unmarshal {what} into Go struct field {struct}.{go_path} of type {go_type}")
 
@@ -243,7 +243,7 @@ def _go_number(item: Any) -> str:
     return str(item)
 
 
-def _json_kind(item: Any) -> str:
+def json_kind(item: Any) -> str:
     """The JSON kind as Go's UnmarshalTypeError names it."""
     if isinstance(item, bool):
         return "bool"

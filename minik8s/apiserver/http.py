@@ -38,7 +38,7 @@ from typing import Any, Awaitable, Callable
 import orjson
 from aiohttp import web
 
-from minik8s.api import errors, parsing, resources
+from minik8s.api import errors, parsing, resources, schema
 from minik8s.api.errors import StatusError
 from minik8s.api.resources import Resource
 from minik8s.apiserver import discovery, filters, protobuf, tables
@@ -368,10 +368,15 @@ class _Handler:
             policy = q.get("propagationPolicy") or options.get("propagationPolicy")
             if options.get("orphanDependents") is True and not policy:
                 policy = "Orphan"
-            grace = q.get("gracePeriodSeconds") or options.get("gracePeriodSeconds")
+            grace = _int_param(request, "gracePeriodSeconds")
+            if grace is None and options.get("gracePeriodSeconds") is not None:
+                grace = options["gracePeriodSeconds"]
+                if not isinstance(grace, int) or isinstance(grace, bool):
+                    raise errors.bad_request("json: cannot unmarshal " + schema.json_kind(grace) + " into Go struct field "
+                                             "DeleteOptions.gracePeriodSeconds of type int64")
             if route.name:
                 deleted = api.delete(res, namespace, route.name, propagation_policy=policy,
-                                     grace_period_seconds=int(grace) if grace is not None else None,
+                                     grace_period_seconds=grace,
                                      preconditions=options.get("preconditions"), dry_run=dry_run)
                 return _json(deleted)
             return _json(api.delete_collection(res, namespace, label_selector=q.get("labelSelector", ""),
