@@ -333,7 +333,10 @@ class _Handler:
             body = parsed.value
             if route.sub:  # binding, eviction: the object is named by the path
                 body = body if isinstance(body, dict) else {}
-                body.setdefault("metadata", {}).setdefault("name", route.name)
+                if body.get("metadata") is None:
+                    body["metadata"] = {}
+                if isinstance(body["metadata"], dict):  # anything else is refused by the decoder, as upstream
+                    body["metadata"].setdefault("name", route.name)
             created = api.create(res, namespace, body, subresource=route.sub, dry_run=dry_run,
                                  field_validation=validation, strict_errors=parsed.strict_errors, warnings=warnings)
             return _with_warnings(_json(created, 201), warnings)
