@@ -32,7 +32,9 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
+from minik8s.apiserver.admission import DEFAULT_OBJECT_COUNT_LIMIT
 from minik8s.apiserver.apiserver import APIServer
+from minik8s.apiserver.compaction import Compactor
 from minik8s.client.local import LocalClient
 from minik8s.clock import Clock, RealClock, VirtualClock
 from minik8s.controllers.controller import Context, InformerFactory
@@ -41,6 +43,8 @@ from minik8s.store import Store
 
 # A virtual-clock cluster that needs more steps than this to settle is looping.
 MAX_STEPS = 1_000_000
+# The kubelet's --max-pods default: how many pods one node runs at most (its status.capacity.pods).
+DEFAULT_MAX_PODS = 110
 
 
 class Component(Protocol):
@@ -78,7 +82,8 @@ def node_name(index: int) -> str:
     return f"node-{index + 1}"
 
 
-def _kubelets(ctx: Context, count: int, runtime: str, data_dir: Path | None) -> list[Component]:
+def _kubelets(ctx: Context, count: int, runtime: str, data_dir: Path | None,
+              max_pods: int = DEFAULT_MAX_PODS) -> list[Component]:
     """One kubelet per node, each with its own container runtime (as each machine has its own)."""
     if count <= 0:
         return []
@@ -90,7 +95,7 @@ def _kubelets(ctx: Context, count: int, runtime: str, data_dir: Path | None) -> 
             name = node_name(index)
             node_runtime = make_runtime(runtime, node_name=name, node_index=index, clock=ctx.clock, rng=ctx.rng,
                                         data_dir=data_dir)
-            kubelets.append(Kubelet(ctx, node_name=name, node_index=index, runtime=node_runtime))
+            kubelets.append(Kubelet(ctx, node_name=name, node_index=index, runtime=node_runtime, pods=max_pods))
     except BaseException:
         for kubelet in kubelets:  # the nodes made before the one that failed: leave nothing running
             kubelet.stop()
@@ -100,7 +105,10 @@ def _kubelets(ctx: Context, count: int, runtime: str, data_dir: Path | None) -> 
 
 class Cluster:
     def __init__(self, nodes: int = 1, runtime: str = "process", clock: str = "real", seed: int | None = None,
-                 *, store: Store | None = None, data_dir: str | Path | None = None):
+                 *, store: Store | None = None, data_dir: str | Path | None = None,
+                 object_count_limit: int | None = DEFAULT_OBJECT_COUNT_LIMIT, max_pods: int = DEFAULT_MAX_PODS):
+        """``object_count_limit``: most objects of one resource per namespace (None: no cap), see
+        :mod:`minik8s.apiserver.admission.objectcount`; ``max_pods``: each kubelet's ``maxPods``."""
         if clock not in ("real", "virtual"):
             raise ValueError(f'unknown clock "{clock}": use "real" or "virtual"')
         self.clock: Clock = VirtualClock() if clock == "virtual" else RealClock()
@@ -110,6 +118,8 @@ class Cluster:
         self.data_dir = Path(data_dir) if data_dir else None
         self.store = store or Store()
         self.api = APIServer(self.store, self.clock, self.rng)
+        self.api.object_counts.limit = object_count_limit
+        self.max_pods = max_pods
         self.client = LocalClient(self.api)
         self._wakeup = threading.Event()
         self._lock = threading.RLock()
@@ -137,8 +147,8 @@ class Cluster:
         if self._started:
             return
         self._started = True
-        self.components = [make(self.context) for make in _controllers()]
-        self.kubelets = _kubelets(self.context, self.node_count, self.runtime, self.data_dir)
+        self.components = [Compactor(self.store, self.clock), *(make(self.context) for make in _controllers())]
+        self.kubelets = _kubelets(self.context, self.node_count, self.runtime, self.data_dir, self.max_pods)
         for index, kubelet in enumerate(self.kubelets):
             self.api.nodes.register(node_name(index), kubelet)  # type: ignore[arg-type]
         self.components += self.kubelets
