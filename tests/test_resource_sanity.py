@@ -96,3 +96,24 @@ def test_a_billion_replicas_on_one_node_leave_pods_pending_within_the_quota():
         assert c.store.count(RS.qualified) == 0 and c.store.count(DEPLOYMENTS.qualified) == 0
         assert c.kubelets[0]._pods == {}
         assert "No resources found" in c.run_kubectl("get pods")[2]
+
+
+def test_the_kubelet_rejects_a_pod_bound_past_max_pods_as_out_of_pods():
+    # The scheduler never does this; a pod that names its node itself bypasses it.
+    with Cluster(nodes=1, runtime="simulated", clock="virtual", seed=0, max_pods=2) as c:
+        for name in ("a", "b", "c"):
+            c.client.create(PODS, {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+                                   "spec": {"nodeName": "node-1",
+                                            "containers": [{"name": "web", "image": "nginx"}]}}, "default")
+            c.advance(5)
+        phases = {p["metadata"]["name"]: p["status"].get("phase") for p in c.client.list(PODS, "default")["items"]}
+        assert phases == {"a": "Running", "b": "Running", "c": "Failed"}
+        status = c.client.get(PODS, "c", "default")["status"]
+        message = "Node didn't have enough resource: pods, requested: 1, used: 2, capacity: 2"
+        assert (status["reason"], status["message"]) == ("OutOfpods", f"Pod was rejected: {message}")
+        assert "containerStatuses" not in status and len(c.kubelets[0]._pods) == 2
+        [event] = [e for e in c.client.list(EVENTS, "default")["items"] if e["involvedObject"]["name"] == "c"]
+        assert (event["type"], event["reason"], event["message"]) == ("Warning", "OutOfpods", message)
+        c.client.delete(PODS, "c", "default")
+        c.advance(5)
+        assert c.store.count("pods", "default") == 2
