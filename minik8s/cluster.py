@@ -15,6 +15,11 @@ Two ways to let time pass:
   clock, firing every timer on the way in order). With a ``seed`` the run is
   deterministic: same script, same names, same output.
 
+Resource sanity: each node runs at most ``max_pods`` pods (the kubelet's ``--max-pods``, 110),
+and each namespace holds at most ``object_count_limit`` objects of a kind (an admission quota,
+:mod:`minik8s.apiserver.admission.objectcount`; ``None`` lifts it). The API server's compactor
+(:mod:`minik8s.apiserver.compaction`) runs in the same loop as the other components.
+
 Interface:
     with Cluster(nodes=3, runtime="simulated", clock="virtual", seed=0) as c:
         c.apply(yaml_text_or_path)
