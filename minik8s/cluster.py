@@ -132,6 +132,8 @@ class Cluster:
         self.recorder = EventRecorder(self.client, self.clock)
         self.context = Context(self.client, self.clock, self.rng, self.informers, self.recorder, self.data_dir)
         self.components: list[Component] = []
+        # Part of the API server rather than a controller: it works on the store, in the same loop.
+        self.compactor = Compactor(self.store, self.clock)
         self._thread: threading.Thread | None = None
         self._stopping = False
         self._idle = threading.Event()
@@ -152,7 +154,7 @@ class Cluster:
         if self._started:
             return
         self._started = True
-        self.components = [Compactor(self.store, self.clock), *(make(self.context) for make in _controllers())]
+        self.components = [make(self.context) for make in _controllers()]
         self.kubelets = _kubelets(self.context, self.node_count, self.runtime, self.data_dir, self.max_pods)
         for index, kubelet in enumerate(self.kubelets):
             self.api.nodes.register(node_name(index), kubelet)  # type: ignore[arg-type]
@@ -187,9 +189,9 @@ class Cluster:
         with self._lock:
             did = self.informers.pump() > 0
             now = self.clock.now()
-            for component in self.components:
+            for component in self._looped():
                 component.promote(now)
-            for component in self.components:
+            for component in self._looped():
                 # Only what was ready at the start of the round: keys re-added by a failed
                 # reconcile wait for the next round, after the informers have caught up.
                 for _ in range(len(component.queue)):
@@ -197,7 +199,7 @@ class Cluster:
             return did
 
     def next_due(self) -> float | None:
-        dues = [d for d in (c.next_due() for c in self.components) if d is not None]
+        dues = [d for d in (c.next_due() for c in self._looped()) if d is not None]
         return min(dues) if dues else None
 
     def _run(self) -> None:
@@ -232,7 +234,11 @@ class Cluster:
         return False
 
     def _has_pending(self) -> bool:
-        return any(len(c.queue) for c in self.components)
+        return any(len(c.queue) for c in self._looped())
+
+    def _looped(self) -> list[Component]:
+        """What the loop drives: the API server's compactor, then the components."""
+        return [self.compactor, *self.components]
 
     def advance(self, seconds: float) -> None:
         """Move a virtual clock forward, firing every timer due on the way, in order."""
