@@ -15,6 +15,11 @@ Two ways to let time pass:
   clock, firing every timer on the way in order). With a ``seed`` the run is
   deterministic: same script, same names, same output.
 
+Resource sanity: each node runs at most ``max_pods`` pods (the kubelet's ``--max-pods``, 110),
+and each namespace holds at most ``object_count_limit`` objects of a kind (an admission quota,
+:mod:`minik8s.apiserver.admission.objectcount`; ``None`` lifts it). The API server's compactor
+(:mod:`minik8s.apiserver.compaction`) runs in the same loop as the other components.
+
 Interface:
     with Cluster(nodes=3, runtime="simulated", clock="virtual", seed=0) as c:
         c.apply(yaml_text_or_path)
@@ -32,7 +37,9 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
+from minik8s.apiserver.admission import DEFAULT_OBJECT_COUNT_LIMIT
 from minik8s.apiserver.apiserver import APIServer
+from minik8s.apiserver.compaction import Compactor
 from minik8s.client.local import LocalClient
 from minik8s.clock import Clock, RealClock, VirtualClock
 from minik8s.controllers.controller import Context, InformerFactory
@@ -41,6 +48,8 @@ from minik8s.store import Store
 
 # A virtual-clock cluster that needs more steps than this to settle is looping.
 MAX_STEPS = 1_000_000
+# The kubelet's --max-pods default: how many pods one node runs at most (its status.capacity.pods).
+DEFAULT_MAX_PODS = 110
 
 
 class Component(Protocol):
@@ -78,7 +87,8 @@ def node_name(index: int) -> str:
     return f"node-{index + 1}"
 
 
-def _kubelets(ctx: Context, count: int, runtime: str, data_dir: Path | None) -> list[Component]:
+def _kubelets(ctx: Context, count: int, runtime: str, data_dir: Path | None,
+              max_pods: int = DEFAULT_MAX_PODS) -> list[Component]:
     """One kubelet per node, each with its own container runtime (as each machine has its own)."""
     if count <= 0:
         return []
@@ -90,7 +100,7 @@ def _kubelets(ctx: Context, count: int, runtime: str, data_dir: Path | None) -> 
             name = node_name(index)
             node_runtime = make_runtime(runtime, node_name=name, node_index=index, clock=ctx.clock, rng=ctx.rng,
                                         data_dir=data_dir)
-            kubelets.append(Kubelet(ctx, node_name=name, node_index=index, runtime=node_runtime))
+            kubelets.append(Kubelet(ctx, node_name=name, node_index=index, runtime=node_runtime, pods=max_pods))
     except BaseException:
         for kubelet in kubelets:  # the nodes made before the one that failed: leave nothing running
             kubelet.stop()
@@ -100,7 +110,10 @@ def _kubelets(ctx: Context, count: int, runtime: str, data_dir: Path | None) -> 
 
 class Cluster:
     def __init__(self, nodes: int = 1, runtime: str = "process", clock: str = "real", seed: int | None = None,
-                 *, store: Store | None = None, data_dir: str | Path | None = None):
+                 *, store: Store | None = None, data_dir: str | Path | None = None,
+                 object_count_limit: int | None = DEFAULT_OBJECT_COUNT_LIMIT, max_pods: int = DEFAULT_MAX_PODS):
+        """``object_count_limit``: most objects of one resource per namespace (None: no cap), see
+        :mod:`minik8s.apiserver.admission.objectcount`; ``max_pods``: each kubelet's ``maxPods``."""
         if clock not in ("real", "virtual"):
             raise ValueError(f'unknown clock "{clock}": use "real" or "virtual"')
         self.clock: Clock = VirtualClock() if clock == "virtual" else RealClock()
@@ -110,6 +123,8 @@ class Cluster:
         self.data_dir = Path(data_dir) if data_dir else None
         self.store = store or Store()
         self.api = APIServer(self.store, self.clock, self.rng)
+        self.api.object_counts.limit = object_count_limit
+        self.max_pods = max_pods
         self.client = LocalClient(self.api)
         self._wakeup = threading.Event()
         self._lock = threading.RLock()
@@ -117,6 +132,8 @@ class Cluster:
         self.recorder = EventRecorder(self.client, self.clock)
         self.context = Context(self.client, self.clock, self.rng, self.informers, self.recorder, self.data_dir)
         self.components: list[Component] = []
+        # Part of the API server rather than a controller: it works on the store, in the same loop.
+        self.compactor = Compactor(self.store, self.clock)
         self._thread: threading.Thread | None = None
         self._stopping = False
         self._idle = threading.Event()
@@ -138,7 +155,7 @@ class Cluster:
             return
         self._started = True
         self.components = [make(self.context) for make in _controllers()]
-        self.kubelets = _kubelets(self.context, self.node_count, self.runtime, self.data_dir)
+        self.kubelets = _kubelets(self.context, self.node_count, self.runtime, self.data_dir, self.max_pods)
         for index, kubelet in enumerate(self.kubelets):
             self.api.nodes.register(node_name(index), kubelet)  # type: ignore[arg-type]
         self.components += self.kubelets
@@ -172,9 +189,9 @@ class Cluster:
         with self._lock:
             did = self.informers.pump() > 0
             now = self.clock.now()
-            for component in self.components:
+            for component in self._looped():
                 component.promote(now)
-            for component in self.components:
+            for component in self._looped():
                 # Only what was ready at the start of the round: keys re-added by a failed
                 # reconcile wait for the next round, after the informers have caught up.
                 for _ in range(len(component.queue)):
@@ -182,7 +199,7 @@ class Cluster:
             return did
 
     def next_due(self) -> float | None:
-        dues = [d for d in (c.next_due() for c in self.components) if d is not None]
+        dues = [d for d in (c.next_due() for c in self._looped()) if d is not None]
         return min(dues) if dues else None
 
     def _run(self) -> None:
@@ -217,7 +234,11 @@ class Cluster:
         return False
 
     def _has_pending(self) -> bool:
-        return any(len(c.queue) for c in self.components)
+        return any(len(c.queue) for c in self._looped())
+
+    def _looped(self) -> list[Component]:
+        """What the loop drives: the API server's compactor, then the components."""
+        return [self.compactor, *self.components]
 
     def advance(self, seconds: float) -> None:
         """Move a virtual clock forward, firing every timer due on the way, in order."""

@@ -51,6 +51,7 @@ from minik8s.api.errors import StatusError
 from minik8s.api.resources import Resource
 from minik8s.api.validation import validate
 from minik8s.apiserver import strategy
+from minik8s.apiserver.admission import ObjectCountQuota
 from minik8s.apiserver.nodeproxy import NodeConnections
 from minik8s.clock import Clock, RealClock, new_uid, random_suffix, rfc3339
 from minik8s.store import (AlreadyExistsError, CompactedError, ConflictError, Event, Store)
@@ -110,6 +111,7 @@ class APIServer:
         self._lock = threading.RLock()
         # Kubelets register here, so logs and exec can reach a pod's node.
         self.nodes = NodeConnections()
+        self.object_counts = ObjectCountQuota(self.store)  # admission: a default per-namespace quota
         self.ensure_system_namespaces()
 
     def ensure_system_namespaces(self) -> None:
@@ -219,6 +221,7 @@ class APIServer:
         self._check_namespace(resource, namespace, meta)
         with self._lock:
             self._admit_namespace(resource, meta.get("namespace"))
+            self.object_counts.admit(resource, meta.get("namespace"), meta)
             if not meta.get("name") and meta.get("generateName"):
                 meta["name"] = self._generate_name(resource, meta["namespace"] if resource.namespaced else None,
                                                    meta["generateName"])

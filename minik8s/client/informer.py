@@ -111,7 +111,11 @@ class Informer:
         key = (meta.get("namespace", ""), meta.get("name", ""))
         old = self._cache.get(key)
         if old is not None:
-            self._by_controller.get(_controller_uid(old), {}).pop(key, None)
+            owner = _controller_uid(old)
+            siblings = self._by_controller.get(owner, {})
+            siblings.pop(key, None)
+            if not siblings:
+                self._by_controller.pop(owner, None)  # the owner's last object: drop its bucket too
         if kind == "DELETED":
             self._cache.pop(key, None)
         else:

@@ -7,11 +7,16 @@ them. Repeats of the same event are folded into one with a ``count`` and a
 ``lastTimestamp``, as upstream's event correlator does, so a crash loop does
 not bury everything else.
 
+The correlator remembers the events it wrote in a least-recently-used cache of 4,096
+entries (upstream's ``maxLruCacheEntries``), so its memory stays bounded however many
+objects come and go; an event that fell out of the cache is written anew when it repeats.
+
 Interface: ``recorder.event(obj, type, reason, message, component=..., host=None)``.
 """
 
 from __future__ import annotations
 
+import collections
 import itertools
 from typing import Any
 
@@ -23,12 +28,16 @@ from minik8s.clock import Clock, rfc3339
 EVENTS = resources.get("", "v1", "events")
 assert EVENTS is not None
 
+# client-go's maxLruCacheEntries: how many distinct events the correlator remembers.
+MAX_LRU_CACHE_ENTRIES = 4096
+
 
 class EventRecorder:
     def __init__(self, client: Client, clock: Clock):
         self.client = client
         self.clock = clock
-        self._seen: dict[tuple[str, ...], tuple[str, int]] = {}  # correlation key -> (event name, count)
+        # correlation key -> (event name, count), least recently used first
+        self._seen: collections.OrderedDict[tuple[str, ...], tuple[str, int]] = collections.OrderedDict()
         self._seq = itertools.count()
 
     def event(self, obj: dict[str, Any], type_: str, reason: str, message: str, *, component: str,
@@ -51,9 +60,15 @@ class EventRecorder:
         try:
             if key in self._seen:
                 name, count = self._seen[key]
-                self.client.patch(EVENTS, name, {"count": count + 1, "lastTimestamp": now}, namespace)
-                self._seen[key] = (name, count + 1)
-                return
+                try:
+                    self.client.patch(EVENTS, name, {"count": count + 1, "lastTimestamp": now}, namespace)
+                    self._seen[key] = (name, count + 1)
+                    self._seen.move_to_end(key)
+                    return
+                except StatusError as err:
+                    if err.code != 404:
+                        raise
+                    del self._seen[key]  # expired (--event-ttl) or deleted: start a new event, as upstream
             # Upstream names an event after its object and the time in nanoseconds, in hex.
             stamp = int(self.clock.now() * 1e9) + next(self._seq)
             name = f"{meta.get('name')}.{stamp:x}"
@@ -66,6 +81,8 @@ class EventRecorder:
             }
             self.client.create(EVENTS, event, namespace)
             self._seen[key] = (name, 1)
+            if len(self._seen) > MAX_LRU_CACHE_ENTRIES:
+                self._seen.popitem(last=False)
         except StatusError:
             # Events are best effort, as upstream: losing one must never stop the component.
             self._seen.pop(key, None)

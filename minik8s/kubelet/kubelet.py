@@ -11,11 +11,15 @@ with two kinds of keys: ``(namespace, name)`` for a pod, and ``"node"`` for the 
 own heartbeat. ``reconcile((namespace, name))`` is upstream's pod worker loop:
 
 1. pod gone or moved away: stop and remove its containers and sandbox;
-2. otherwise one pass of SyncPod by the pod worker (:mod:`minik8s.kubelet.podworker`):
+2. a pod new to this kubelet is *admitted* first: if the node already runs ``maxPods``
+   (its ``allocatable.pods``), the pod is rejected as upstream's kubelet rejects it,
+   ``Failed`` with reason ``OutOfpods`` (the scheduler never binds such a pod; one that
+   names its node itself can get here);
+3. otherwise one pass of SyncPod by the pod worker (:mod:`minik8s.kubelet.podworker`):
    termination with the grace period, or sandbox, init containers, image pulls
    (:mod:`minik8s.kubelet.images`), starts, restarts with CrashLoopBackOff, probes
    (:mod:`minik8s.kubelet.probes`), and the status write;
-3. come back exactly when something is next due: a probe, a back-off ending, an image
+4. come back exactly when something is next due: a probe, a back-off ending, an image
    pull finishing, a container exiting.
 
 A pod worker never blocks: every wait is a ``requeue_after``. Invalid pods become
@@ -114,6 +118,8 @@ class Kubelet(Controller):
             self._pods.pop(key, None)
             record = None
         if record is None:
+            if self._rejected(pod):
+                return
             record = self._admit(key, pod)
         record.wakes = []
         before = self._states(record)
@@ -127,6 +133,24 @@ class Kubelet(Controller):
             self._event(pod, "Warning", "FailedSync", f"error syncing pod, skipping: {exc}")
             record.wakes.append(self.clock.now() + SYNC_ERROR_RETRY_SECONDS)
         self._requeue(key, record, before)
+
+    def _rejected(self, pod: dict[str, Any]) -> bool:
+        """Upstream's pod admission, for the pod count: True if the pod must not run here."""
+        status = pod.get("status") or {}
+        if status.get("phase") in ("Succeeded", "Failed"):
+            return str(status.get("reason", "")).startswith("OutOf")  # rejected before: stays rejected
+        capacity = int(self.allocatable.get("pods", "0"))
+        used = sum(1 for record in self._pods.values() if not record.terminal)
+        if used + 1 <= capacity:
+            return False
+        # Upstream's InsufficientResourceError and kubelet.rejectPod.
+        reason = "OutOfpods"
+        message = f"Node didn't have enough resource: pods, requested: 1, used: {used}, capacity: {capacity}"
+        self._event(pod, "Warning", reason, message)
+        updated = deep_copy(pod)
+        updated["status"] = {**status, "phase": "Failed", "reason": reason, "message": f"Pod was rejected: {message}"}
+        self.client.update(PODS, updated, pod["metadata"].get("namespace"), subresource="status")
+        return True
 
     def _admit(self, key: tuple[str, str], pod: dict[str, Any]) -> PodRecord:
         spec = pod.get("spec") or {}

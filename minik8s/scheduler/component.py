@@ -85,6 +85,8 @@ class SchedulerComponent(Controller):
             was_counted = self.cache.is_assumed(obj) or _assigned(obj)
             self.cache.remove_pod(obj)
             self._unschedulable.discard(key)
+            if deleted:
+                self.queue.discard(key)  # upstream's SchedulingQueue.Delete: no retry for a pod that is gone
             return self._retry_unschedulable() if was_counted else []
         if _assigned(obj):
             self.cache.add_pod(obj)  # seen bound: confirms an assumption, or a pod placed by its nodeName

@@ -1,0 +1,17 @@
+"""Admission: the checks a request passes after it is authenticated and decoded, before it is stored.
+
+kube-apiserver runs a chain of admission plugins on every write (``NamespaceLifecycle``,
+``LimitRanger``, ``ResourceQuota``, ...): mutating ones may change the object, validating
+ones may only say no, with a ``403 Forbidden`` naming the plugin's reason. minik8s keeps
+each plugin in its own module here:
+
+* :mod:`minik8s.apiserver.admission.objectcount`: a default per-namespace object-count
+  quota, so a typo such as ``replicas: 1000000000`` fills a namespace up to a bound instead
+  of filling the machine's memory.
+
+Taught in chapter 2 (architecture: the path of a request through the API server).
+"""
+
+from minik8s.apiserver.admission.objectcount import DEFAULT_OBJECT_COUNT_LIMIT, ObjectCountQuota
+
+__all__ = ["DEFAULT_OBJECT_COUNT_LIMIT", "ObjectCountQuota"]
