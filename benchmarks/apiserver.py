@@ -41,7 +41,9 @@ def free_port() -> int:
 def start_server(data_dir: Path, port: int) -> tuple[subprocess.Popen, float]:
     started = time.perf_counter()
     process = subprocess.Popen(
+        # No object-count limit: the CREATE run makes tens of thousands of ConfigMaps in one namespace.
         [sys.executable, "-m", "minik8s", "server", "--port", str(port), "--nodes", "0", "--runtime", "simulated",
+         "--object-count-limit", "0",
          "--data-dir", str(data_dir), "--kubeconfig", str(data_dir / "kubeconfig")],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "HOME": str(data_dir)})
     import urllib.request

@@ -40,12 +40,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=6443, help="port to serve on (default 6443; 0 picks one)")
     parser.add_argument("--data-dir", default=str(DEFAULT_DATA_DIR), help="where the cluster keeps its state")
-    parser.add_argument("--nodes", type=_node_count, default=1, help="number of nodes (default 1)")
+    parser.add_argument("--nodes", type=_non_negative, default=1, help="number of nodes (default 1)")
     parser.add_argument("--runtime", default="process", choices=("simulated", "process", "docker"),
                         help="container runtime (default process)")
     parser.add_argument("--kubeconfig", default=None, help="kubeconfig file to write (default $KUBECONFIG or "
                                                            "~/.kube/config)")
     parser.add_argument("--seed", type=int, default=None, help="seed for generated names")
+    parser.add_argument("--max-pods", type=_non_negative, default=110,
+                        help="most pods a node runs, as the kubelet's --max-pods (default 110)")
+    parser.add_argument("--object-count-limit", type=_non_negative, default=10_000,
+                        help="most objects of one kind in one namespace (default 10000; 0: no limit)")
     parser.add_argument("--tls-san", action="append", default=[], metavar="NAME",
                         help="another host name or address the server answers to (certified, and accepted "
                              "in the Host header); repeatable")
@@ -54,7 +58,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "port controls the cluster and every process it runs")
 
 
-def _node_count(text: str) -> int:
+def _non_negative(text: str) -> int:
     count = int(text)
     if count < 0:
         raise argparse.ArgumentTypeError(f"must be 0 or more, not {count}")
@@ -66,7 +70,8 @@ async def _serve(args: argparse.Namespace) -> int:
     store = Store(SQLiteBackend(data_dir / "state.db"))
     try:
         cluster = Cluster(nodes=args.nodes, runtime=args.runtime, clock="real", seed=args.seed, store=store,
-                          data_dir=data_dir)
+                          data_dir=data_dir, max_pods=args.max_pods,
+                          object_count_limit=args.object_count_limit or None)
     except (RuntimeError, ValueError, OSError) as exc:
         # A runtime that cannot start (no Docker engine, no rights): say why, as a command does. The
         # cluster has already stopped what it started and closed the store.

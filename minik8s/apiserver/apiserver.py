@@ -536,7 +536,13 @@ class APIServer:
     def _update_scale(self, resource: Resource, namespace: str | None, name: str, body: Any) -> dict[str, Any]:
         if "scale" not in resource.subresources:
             raise errors.not_found(resource.group, f"{resource.plural}/scale", name)
-        replicas = ((body or {}).get("spec") or {}).get("replicas")
+        if not isinstance(body, dict):
+            raise errors.bad_request("the object provided is unrecognized (must be of type Scale): couldn't get "
+                                     "version/kind; json parse error: json: cannot unmarshal "
+                                     f"{schema.json_kind(body)} into Go value of type struct {{ APIVersion string "
+                                     '"json:\\"apiVersion,omitempty\\""; Kind string "json:\\"kind,omitempty\\"" }')
+        spec = body.get("spec") if isinstance(body.get("spec"), dict) else {}
+        replicas = spec.get("replicas")
         if not isinstance(replicas, int) or isinstance(replicas, bool):
             raise errors.invalid("Scale", "autoscaling", name, [errors.required("spec.replicas")])
         if replicas < 0:
@@ -545,7 +551,8 @@ class APIServer:
                                                        "must be greater than or equal to 0")])
         with self._lock:
             old = self.get(resource, namespace, name)
-            sent_rv = ((body or {}).get("metadata") or {}).get("resourceVersion")
+            meta = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
+            sent_rv = meta.get("resourceVersion")
             if sent_rv and sent_rv != old["metadata"]["resourceVersion"]:
                 raise errors.conflict(resource.group, resource.plural, name)
             new = deep_copy(old)
