@@ -618,9 +618,9 @@ def event_cells(ev: Obj, now: datetime) -> Cells:
 
 
 def event_source(ev: Obj) -> str:
-    """``kubelet, node-1``: component (or reportingController) and host (or reportingInstance)."""
+    """``kubelet, node-1``: component (or reportingComponent) and host (or reportingInstance)."""
     source = ev.get("source") or {}
-    component = source.get("component") or ev.get("reportingController") or ""
+    component = source.get("component") or ev.get("reportingComponent") or ""
     host = source.get("host") or ev.get("reportingInstance") or ""
     return f"{component}, {host}" if host else component
 

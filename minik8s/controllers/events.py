@@ -23,10 +23,13 @@ from typing import Any
 from minik8s.api import resources
 from minik8s.api.errors import StatusError
 from minik8s.client.base import Client
-from minik8s.clock import Clock, rfc3339
+from minik8s.clock import Clock, rfc3339, rfc3339_micro
 
 EVENTS = resources.get("", "v1", "events")
 assert EVENTS is not None
+
+# The host part of reportingInstance for control-plane components (upstream: the machine's host name).
+INSTANCE_HOST = "minik8s-control-plane"
 
 # client-go's maxLruCacheEntries: how many distinct events the correlator remembers.
 MAX_LRU_CACHE_ENTRIES = 4096
@@ -41,7 +44,12 @@ class EventRecorder:
         self._seq = itertools.count()
 
     def event(self, obj: dict[str, Any], type_: str, reason: str, message: str, *, component: str,
-              host: str | None = None, field_path: str | None = None) -> None:
+              host: str | None = None, field_path: str | None = None, action: str | None = None) -> None:
+        """Record an event about ``obj``. Without ``action`` it is written as client-go's legacy recorder
+        writes it (the kubelet, the controllers): ``source.component``, ``firstTimestamp``, ``count``. With
+        ``action`` it is written as the ``events.k8s.io/v1`` recorder writes it (the scheduler): an
+        ``eventTime``, ``reportingComponent``/``reportingInstance`` and no ``source``; repeats go in
+        ``series``."""
         meta = obj.get("metadata") or {}
         namespace = meta.get("namespace") or "default"
         involved: dict[str, Any] = {"kind": obj.get("kind"), "namespace": meta.get("namespace"),
@@ -60,8 +68,11 @@ class EventRecorder:
         try:
             if key in self._seen:
                 name, count = self._seen[key]
+                repeat: dict[str, Any] = {"count": count + 1, "lastTimestamp": now}
+                if action:
+                    repeat = {"series": {"count": count + 1, "lastObservedTime": rfc3339_micro(self.clock.now())}}
                 try:
-                    self.client.patch(EVENTS, name, {"count": count + 1, "lastTimestamp": now}, namespace)
+                    self.client.patch(EVENTS, name, repeat, namespace)
                     self._seen[key] = (name, count + 1)
                     self._seen.move_to_end(key)
                     return
@@ -72,13 +83,18 @@ class EventRecorder:
             # Upstream names an event after its object and the time in nanoseconds, in hex.
             stamp = int(self.clock.now() * 1e9) + next(self._seq)
             name = f"{meta.get('name')}.{stamp:x}"
-            event = {
+            event: dict[str, Any] = {
                 "apiVersion": "v1", "kind": "Event",
                 "metadata": {"name": name, "namespace": namespace},
                 "involvedObject": involved, "reason": reason, "message": message, "source": source,
                 "firstTimestamp": now, "lastTimestamp": now, "count": 1, "type": type_,
                 "eventTime": None, "reportingComponent": component, "reportingInstance": host or "",
             }
+            if action:
+                event.update(source={}, firstTimestamp=None, lastTimestamp=None, action=action,
+                             eventTime=rfc3339_micro(self.clock.now()),
+                             reportingInstance=f"{component}-{host or INSTANCE_HOST}")
+                del event["count"]
             self.client.create(EVENTS, event, namespace)
             self._seen[key] = (name, 1)
             if len(self._seen) > MAX_LRU_CACHE_ENTRIES:

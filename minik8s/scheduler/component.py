@@ -120,10 +120,11 @@ class SchedulerComponent(Controller):
             self.cache.forget(pod)
             raise
         self.ctx.recorder.event(pod, "Normal", "Scheduled",
-                                f"Successfully assigned {namespace}/{name} to {result.node}", component=self.name)
+                                f"Successfully assigned {namespace}/{name} to {result.node}", component=self.name,
+                                action="Binding")  # the scheduler records through events.k8s.io/v1, as upstream
 
     def _record_unschedulable(self, pod: dict[str, Any], message: str) -> None:
-        self.ctx.recorder.event(pod, "Warning", "FailedScheduling", message, component=self.name)
+        self.ctx.recorder.event(pod, "Warning", "FailedScheduling", message, component=self.name, action="Scheduling")
         conditions = (pod.get("status") or {}).get("conditions") or []
         current = next((c for c in conditions if c.get("type") == "PodScheduled"), None)
         if current and current.get("status") == "False" and current.get("message") == message:

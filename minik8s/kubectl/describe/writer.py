@@ -186,7 +186,8 @@ def describe_events(w: _Writer, events: list[Obj], now: datetime) -> None:
     w.flush()
     w.write(0, "Events:\n  Type\tReason\tAge\tFrom\tMessage\n")
     w.write(1, "----\t------\t----\t----\t-------\n")
-    for ev in sorted(events, key=lambda e: e.get("lastTimestamp") or e.get("eventTime") or ""):
+    # Sorted by lastTimestamp as upstream's SortableEvents: events.k8s.io events have none and come first.
+    for ev in sorted(events, key=lambda e: e.get("lastTimestamp") or ""):
         first = age(ev.get("eventTime"), now) if ev.get("eventTime") else age(ev.get("firstTimestamp"), now)
         if ev.get("series"):
             interval = (f"{age(ev['series'].get('lastObservedTime'), now)} "
@@ -195,7 +196,7 @@ def describe_events(w: _Writer, events: list[Obj], now: datetime) -> None:
             interval = f"{age(ev.get('lastTimestamp'), now)} (x{ev['count']} over {first})"
         else:
             interval = first
-        source = (ev.get("source") or {}).get("component") or ev.get("reportingController") or ""
+        source = (ev.get("source") or {}).get("component") or ev.get("reportingComponent") or ""
         # kubectl 1.32 prints the message alone; later versions put the container's fieldPath before it.
         message = (ev.get("message") or "").strip()
         w.write(1, f"{ev.get('type', '')}\t{ev.get('reason', '')}\t{interval}\t{source}\t{message}\n")
