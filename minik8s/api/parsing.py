@@ -172,6 +172,9 @@ def load_yaml_all(text: str | bytes, *, max_bytes: int = MAX_BYTES, max_depth: i
             documents.append(Parsed(_construct(loader, node), errors))
         return documents
     except yaml.YAMLError as exc:
+        if "maximum nesting depth" in str(getattr(exc, "problem", "") or ""):
+            # libyaml (PyYAML 6.0.4 and later) has a depth limit of its own: say it in our words.
+            raise _too_deep(max_depth, yaml_text=True) from None
         raise ParseError(_yaml_message(exc), yaml_text=True) from None
     except RecursionError:  # a merge-key chain deeper than the stack: the depth bound, reached another way
         raise _too_deep(max_depth, yaml_text=True) from None
