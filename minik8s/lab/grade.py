@@ -60,6 +60,8 @@ MIN_CELL_SECONDS = 1.0
 STARTUP_SECONDS = 60
 # After the notebook: time to stop its cluster in the kernel (its containers, Docker's included).
 CLEANUP_SECONDS = 15
+# How long kill_leftovers waits for killed processes to be gone.
+KILL_WAIT_SECONDS = 5.0
 
 # Run in the kernel when the notebook is done or interrupted: stop the cluster %load_ext minik8s started.
 _CLEANUP_CODE = (
@@ -164,6 +166,14 @@ def kill_leftovers(known: dict[int, int]) -> list[int]:
             killed.append(pid)
         except OSError:
             pass  # gone in the meantime
+    # SIGKILL is delivered asynchronously: wait (briefly) until the processes are really gone, so that
+    # "graded" means "nothing left running", even on a loaded machine.
+    deadline = time.monotonic() + KILL_WAIT_SECONDS
+    while killed and time.monotonic() < deadline:
+        table = process_table()
+        if all(table.get(pid, (0, None))[1] != known[pid] for pid in killed):
+            break
+        time.sleep(0.02)
     return killed
 
 
