@@ -5,7 +5,7 @@
 * ``pods-readiness``: the lab leaves a Pod ``gated`` whose readiness probe asks the wrong port, so it
   never becomes Ready. Probes cannot be changed on a running Pod: the student deletes and recreates it
   with the probe on port 80.
-* ``pods-sidecar``: a Pod ``pair`` with two containers that share an ``emptyDir`` volume ``shared``,
+* ``pods-sidecar``: a Pod ``duo`` with two containers that share an ``emptyDir`` volume ``shared``,
   both containers running and ready (2/2).
 * ``pods-once``: a Pod ``once`` whose command fails, and that Kubernetes must not restart
   (``restartPolicy: Never``): it ends in phase Failed with no restarts.
@@ -58,11 +58,11 @@ spec:
       periodSeconds: 5
 """
 
-PAIR_POD = """\
+DUO_POD = """\
 apiVersion: v1
 kind: Pod
 metadata:
-  name: pair
+  name: duo
 spec:
   volumes:
   - name: shared
@@ -191,18 +191,18 @@ def _readiness_solution(cluster: "Cluster") -> None:
 
 # --- pods-sidecar ----------------------------------------------------------------------------
 
-@exercise("pods-sidecar", hint="Create a Pod pair with two containers that both mount an emptyDir volume "
+@exercise("pods-sidecar", hint="Create a Pod duo with two containers that both mount an emptyDir volume "
                                "named shared.", nodes=1)
 def pods_sidecar(view: ClusterView) -> str | None:
-    pod = view.get("pods", "pair")
+    pod = view.get("pods", "duo")
     if pod is None:
-        return "there is no Pod named pair in namespace default"
+        return "there is no Pod named duo in namespace default"
     containers = _containers(pod)
     if len(containers) < 2:
-        return f"Pod pair has {len(containers)} container(s); the exercise asks for two in the same Pod"
+        return f"Pod duo has {len(containers)} container(s); the exercise asks for two in the same Pod"
     volumes = {v.get("name"): v for v in (pod.get("spec") or {}).get("volumes") or []}
     if "shared" not in volumes:
-        return "Pod pair has no volume named shared (spec.volumes)"
+        return "Pod duo has no volume named shared (spec.volumes)"
     if "emptyDir" not in volumes["shared"]:
         return "the volume shared must be an emptyDir"
     without = [c.get("name") for c in containers
@@ -211,7 +211,7 @@ def pods_sidecar(view: ClusterView) -> str | None:
         return f"container(s) {', '.join(map(str, without))} do not mount the volume shared (volumeMounts)"
     ready = sum(1 for s in _statuses(pod) if s.get("ready"))
     if ready < len(containers):
-        return (f"Pod pair has {ready}/{len(containers)} containers ready: advance the clock; a container "
+        return (f"Pod duo has {ready}/{len(containers)} containers ready: advance the clock; a container "
                 "that exits at once needs a long-running command such as sleep 3600")
     return None
 
@@ -223,7 +223,7 @@ def _sidecar_start(cluster: "Cluster") -> None:
 
 @pods_sidecar.solution
 def _sidecar_solution(cluster: "Cluster") -> None:
-    cluster.apply(PAIR_POD)
+    cluster.apply(DUO_POD)
     cluster.advance(30)
 
 
