@@ -11,7 +11,7 @@ Interface:
 
 ``fetch(source)`` reads the object ``--from=KIND/NAME`` names (only ``create job`` asks).
 
-Each builder raises :class:`~minik8s.kubectl.main.CommandError` with kubectl's message for
+Each builder raises :class:`~minik8s.kubectl.command.CommandError` with kubectl's message for
 bad flags. ``namespace`` objects are wrapped by nobody (upstream returns the server's error
 as it is); the others' server errors read ``failed to create <what>: <message>``.
 
@@ -23,7 +23,7 @@ from __future__ import annotations
 import argparse
 from typing import Any, Callable
 
-from minik8s.kubectl.main import CommandError
+from minik8s.kubectl.command import CommandError
 
 Obj = dict[str, Any]
 

@@ -16,7 +16,7 @@ from minik8s.api import resources
 from minik8s.api.errors import StatusError
 from minik8s.api.resources import Resource
 from minik8s.kubectl import manifests, printing
-from minik8s.kubectl.main import CommandError, Env, resolve, server_error
+from minik8s.kubectl.command import CommandError, Env, resolve, server_error
 
 Target = tuple[Resource, list[str]]
 

@@ -12,7 +12,7 @@ from minik8s import kubeconfig
 from minik8s.api import resources
 from minik8s.apiserver import discovery
 from minik8s.kubectl import printing
-from minik8s.kubectl.main import CommandError, Env
+from minik8s.kubectl.command import CommandError, Env
 
 
 def register(sub: Any, parent: argparse.ArgumentParser) -> None:

@@ -19,74 +19,18 @@ import re
 import shlex
 import time
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, TextIO
 
 from minik8s import kubeconfig
-from minik8s.api import resources
 from minik8s.api.errors import StatusError
-from minik8s.api.resources import Resource
 from minik8s.client.base import Client
 from minik8s.clock import Clock, RealClock
+from minik8s.kubectl.command import CommandError, Env, UsageError, resolve, server_error
 from minik8s.kubectl.manifests import ManifestError
 
-
-class CommandError(Exception):
-    """A client-side failure: kubectl prints ``error: <message>`` and exits 1."""
-
-
-class UsageError(CommandError):
-    """Words kubectl's command line (cobra) cannot parse: printed as ``Error: <message>``, exit 1."""
-
-
-@dataclass
-class Env:
-    """What every command gets: its parsed flags, the client, where to print, and time."""
-
-    args: argparse.Namespace
-    client_factory: Callable[[], Client]
-    out: TextIO
-    err: TextIO
-    stdin: str | None
-    clock: Clock
-    settle: Callable[[], None]
-    _client: Client | None = field(default=None)
-    failed: bool = False
-    exit_code: int | None = None  # set by commands whose exit code is not just 0 or 1 (exec)
-
-    @property
-    def client(self) -> Client:
-        if self._client is None:
-            self._client = self.client_factory()
-        return self._client
-
-    @property
-    def namespace(self) -> str:
-        return self.args.namespace or self.default_namespace
-
-    default_namespace: str = "default"
-
-    def error(self, message: str) -> None:
-        """Report one failure and carry on (kubectl continues with the other objects, then exits 1)."""
-        self.err.write(message.rstrip("\n") + "\n")
-        self.failed = True
-
-
-def server_error(err: StatusError, action: str = "") -> str:
-    """kubectl's wording for an API error (k8s.io/kubectl/pkg/cmd/util's StandardErrorMessage)."""
-    details = err.details or {}
-    if err.code == 401:
-        return f"error: You must be logged in to the server ({err.message or 'Unauthorized'})"
-    if err.code == 422 and err.reason == "Invalid" and details.get("causes"):
-        head = f'The {details.get("kind", "")} "{details.get("name", "")}" is invalid'
-        causes = [f'{c.get("field")}: {c.get("message")}' if c.get("field") else c.get("message", "")
-                  for c in details["causes"]]
-        if len(causes) == 1:
-            return f"{head}: {causes[0]}"
-        return f"{head}: \n" + "\n".join(f"* {c}" for c in causes)
-    reason = f" ({err.reason})" if err.reason and err.reason != "Unknown" else ""
-    return f"Error from server{reason}: {action}{err.message}"
+# The shared types live in minik8s.kubectl.command; re-exported here for callers of the old names.
+__all__ = ["CommandError", "Env", "UsageError", "resolve", "server_error", "run", "main"]
 
 
 # --- flags -------------------------------------------------------------------------------
@@ -225,14 +169,6 @@ def _read_stdin(words: list[str]) -> str | None:
 
 def _value(stream: TextIO) -> str:
     return stream.getvalue() if isinstance(stream, io.StringIO) else ""
-
-
-def resolve(name: str) -> Resource:
-    """A resource type as typed by a user, or kubectl's error."""
-    found = resources.lookup(name)
-    if found is None:
-        raise CommandError(f'the server doesn\'t have a resource type "{name}"')
-    return found
 
 
 def main(argv: list[str]) -> int:

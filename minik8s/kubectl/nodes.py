@@ -14,7 +14,7 @@ from typing import Any
 from minik8s.api import parsing, resources
 from minik8s.api.errors import StatusError
 from minik8s.kubectl.get import parse_targets
-from minik8s.kubectl.main import CommandError, Env, server_error
+from minik8s.kubectl.command import CommandError, Env, server_error
 
 NODES = resources.get("", "v1", "nodes")
 PODS = resources.get("", "v1", "pods")

@@ -13,7 +13,7 @@ from typing import Any
 from minik8s.api import resources, selectors
 from minik8s.api.errors import StatusError
 from minik8s.api.resources import Resource
-from minik8s.kubectl.main import CommandError, Env, resolve
+from minik8s.kubectl.command import CommandError, Env, resolve
 
 PODS = resources.get("", "v1", "pods")
 

@@ -21,7 +21,7 @@ from minik8s.api.errors import StatusError
 from minik8s.api.resources import Resource
 from minik8s.kubectl import printing
 from minik8s.kubectl.get import parse_targets
-from minik8s.kubectl.main import CommandError, Env
+from minik8s.kubectl.command import CommandError, Env
 
 PODS = resources.get("", "v1", "pods")
 DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")

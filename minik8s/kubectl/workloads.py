@@ -39,7 +39,7 @@ from minik8s.clock import rfc3339
 from minik8s.controllers import history, rollout as ro
 from minik8s.controllers.podcontrol import controller_of
 from minik8s.kubectl.get import parse_targets
-from minik8s.kubectl.main import CommandError, Env
+from minik8s.kubectl.command import CommandError, Env
 from minik8s.kubectl.printing import to_name, to_yaml
 
 DEPLOYMENTS = resources.get("apps", "v1", "deployments")

@@ -21,7 +21,7 @@ from minik8s.api.errors import StatusError
 from minik8s.api.resources import Resource
 from minik8s.kubectl import generators, manifests
 from minik8s.kubectl.get import parse_targets
-from minik8s.kubectl.main import CommandError, Env, resolve, server_error
+from minik8s.kubectl.command import CommandError, Env, resolve, server_error
 
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 NAMESPACES = resources.get("", "v1", "namespaces")
