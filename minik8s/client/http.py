@@ -178,16 +178,18 @@ class HTTPClient:
         return HTTPWatch(response)
 
     def logs(self, name: str, namespace: str | None = None, *, container: str | None = None, previous: bool = False,
-             tail_lines: int | None = None) -> str:
-        query = {"container": container, "previous": "true" if previous else None, "tailLines": tail_lines}
+             tail_lines: int | None = None, timestamps: bool = False) -> str:
+        query = {"container": container, "previous": "true" if previous else None, "tailLines": tail_lines,
+                 "timestamps": "true" if timestamps else None}
         return self.request("GET", f"/api/v1/namespaces/{namespace or 'default'}/pods/{name}/log",
                             query=query).decode(errors="replace")
 
-    def follow_logs(self, name: str, namespace: str | None = None, *,
-                    container: str | None = None) -> Iterator[bytes]:
+    def follow_logs(self, name: str, namespace: str | None = None, *, container: str | None = None,
+                    timestamps: bool = False) -> Iterator[bytes]:
         """``kubectl logs -f``: the output so far, then new output as it is written."""
+        query = {"follow": "true", "container": container, "timestamps": "true" if timestamps else None}
         url = (f"{self.server}/api/v1/namespaces/{namespace or 'default'}/pods/{name}/log?"
-               + urlencode({k: v for k, v in {"follow": "true", "container": container}.items() if v}))
+               + urlencode({k: v for k, v in query.items() if v}))
         response = self._pool.request("GET", url, preload_content=False, retries=False,
                                       timeout=urllib3.Timeout(connect=self._timeout, read=None))
         if response.status >= 400:

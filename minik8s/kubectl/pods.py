@@ -67,12 +67,13 @@ def cmd_logs(env: Env) -> None:
     name = _pod_for(env, a.target)
     container = a.container or a.container_arg
     if a.follow and hasattr(env.client, "follow_logs"):
-        for chunk in env.client.follow_logs(name, env.namespace, container=container):  # type: ignore[attr-defined]
+        for chunk in env.client.follow_logs(name, env.namespace, container=container,  # type: ignore[attr-defined]
+                                            timestamps=a.timestamps):
             env.out.write(chunk.decode(errors="replace"))
             env.out.flush()
         return
     text = env.client.logs(name, env.namespace, container=container, previous=a.previous,
-                           tail_lines=a.tail if a.tail >= 0 else None)
+                           tail_lines=a.tail if a.tail >= 0 else None, timestamps=a.timestamps)
     env.out.write(text)
 
 
