@@ -20,9 +20,11 @@ with the time the runtime read it. That time is what ``kubectl logs --timestamps
   exited, then closes the pipes and the file. :meth:`LogWriter.close` drains every container
   and stops the thread: nothing is left open.
 
-Why one thread rather than one per container: a node runs up to 110 pods; with a thread per
-container each blocked in ``read``, 110 threads more would compete with the kubelet for the GIL.
-One thread sleeps in ``select`` until some pipe has data, and costs the same with 1 or 110 pods.
+Why one thread rather than one per pipe: a node runs up to 110 pods, two pipes per container.
+One thread sleeps in ``select`` until some pipe has data, whatever the number of pods; and it
+was the cheaper of the two when measured: 50 processes printing 20,000 lines each (one write a
+line) took 4.6 s and 3.3 s of the copier's CPU with this thread, 5.0 to 5.2 s and 3.6 to 3.8 s
+with a thread per pipe (100 threads taking turns at the GIL).
 
 Interface:
     LogWriter(name, now_ns=time.time_ns)
