@@ -33,6 +33,7 @@ Taught in chapter 5 (Pods: a container's logs).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -57,7 +58,18 @@ def nanoseconds(seconds: float) -> int:
 def timestamp(time_ns: int) -> str:
     """The kubelet's output form (upstream ``RFC3339NanoFixed``): always nine digits, UTC."""
     seconds, fraction = divmod(time_ns, 1_000_000_000)
-    return datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S") + f".{fraction:09d}Z"
+    return f"{_second(seconds)}.{fraction:09d}Z"
+
+
+@functools.lru_cache(maxsize=1024)
+def _second(seconds: int) -> str:
+    # Cached: a log's lines share their seconds, and formatting a date is the slow part of a long log.
+    return datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse_second(text: str) -> int:
+    return int(datetime.fromisoformat(text + "+00:00").timestamp())
 
 
 def _rfc3339nano(time_ns: int) -> str:
@@ -78,8 +90,7 @@ def parse_timestamp(text: str) -> int:
         whole, zone, digits = text.rstrip("Z"), "Z", ""
     if zone != "Z" or not digits.isdigit() and digits:
         raise ValueError(f"not an RFC 3339 UTC time: {text!r}")
-    seconds = int(datetime.fromisoformat(whole + "+00:00").timestamp())
-    return seconds * 1_000_000_000 + int(digits.ljust(9, "0") or 0)
+    return _parse_second(whole) * 1_000_000_000 + int(digits.ljust(9, "0") or 0)
 
 
 def record(time_ns: int, stream: str, text: str, partial: bool = False) -> bytes:
@@ -94,8 +105,8 @@ def parse(data: bytes) -> list[LogEntry]:
     as upstream's kubelet skips what it cannot parse."""
     entries: list[LogEntry] = []
     unfinished: dict[str, int] = {}          # stream -> index in entries of its line still in pieces
-    for raw in data.split(b"\n")[:-1]:
-        fields = raw.decode(errors="replace").split(" ", 3)
+    for line in data.decode(errors="replace").split("\n")[:-1]:
+        fields = line.split(" ", 3)
         if len(fields) < 3 or fields[1] not in STREAMS or fields[2] not in (FULL, PARTIAL):
             continue
         try:
