@@ -393,9 +393,13 @@ def test_real_kubectl_logs_timestamps_since_and_follow(tmp_path):
         assert srv.kubectl("logs", "ticks", "--timestamps").stdout == followed
         assert srv.kubectl("logs", "ticks", "--timestamps", real=False).stdout == followed
         assert srv.kubectl("logs", "ticks", "--tail=1", "--timestamps").stdout == lines[1] + "\n"
-        assert srv.kubectl("logs", "ticks", "--since=1h").stdout == "first\nsecond\n"
         # sinceTime travels with a precision of seconds: the second of the second line leaves the first out.
-        assert srv.kubectl("logs", "ticks", f"--since-time={lines[1][:19]}Z").stdout == "second\n"
+        for real in (True, False):
+            assert srv.kubectl("logs", "ticks", "--since=1h", real=real).stdout == "first\nsecond\n"
+            assert srv.kubectl("logs", "ticks", f"--since-time={lines[1][:19]}Z", real=real).stdout == "second\n"
+            both = srv.kubectl("logs", "ticks", "--since=1h", f"--since-time={lines[1][:19]}Z", real=real)
+            assert (both.returncode, both.stderr) == (
+                1, "error: at most one of `sinceTime` or `sinceSeconds` may be specified\n")
         bad = srv.kubectl("get", "--raw", "/api/v1/namespaces/default/pods/ticks/log?sinceSeconds=0")
         assert bad.returncode == 1 and "must be greater than 0" in bad.stderr
         # Follow after a tail: the last line so far, then every new one (none lost to the cut).
