@@ -62,8 +62,8 @@ def rt(tmp_path: Path):
 
 
 def test_a_pod_is_a_pause_container_plus_app_containers(rt: Any) -> None:
-    script = "echo hello from $(hostname); echo stored > /data/x; mkdir -p /www; echo page > /www/index.html; " \
-             "httpd -f -p 8080 -h /www"
+    script = "echo hello from $(hostname); echo oops >&2; echo stored > /data/x; mkdir -p /www; " \
+             "echo page > /www/index.html; httpd -f -p 8080 -h /www"
     pod = {"metadata": {"name": "web", "namespace": "default", "uid": f"u-{time.monotonic_ns()}"},
            "spec": {"containers": [
                {"name": "app", "image": "busybox:latest", "command": ["sh", "-c", script],
@@ -74,6 +74,7 @@ def test_a_pod_is_a_pause_container_plus_app_containers(rt: Any) -> None:
     sandbox = rt.run_pod_sandbox(pod)
     assert rt.pull_image("busybox:latest", "IfNotPresent", pod).pulled is False
     cid = rt.create_container(sandbox.id, pod, pod["spec"]["containers"][0], 0)
+    before = time.time_ns()
     rt.start_container(cid)
     assert wait_for(lambda: rt.container_status(cid).state == "running")
     engine = rt.engine
@@ -81,6 +82,10 @@ def test_a_pod_is_a_pause_container_plus_app_containers(rt: Any) -> None:
     assert app.attrs["HostConfig"]["NetworkMode"] == f"container:{sandbox.id}"
     assert app.attrs["HostConfig"]["Memory"] == 64 * 2**20 and app.attrs["HostConfig"]["NanoCpus"] == 500_000_000
     assert "hello from web" in wait_for(lambda: rt.logs(cid))
+    # Docker stamps each line (docker logs --timestamps) and keeps the streams apart.
+    entries = wait_for(lambda: len(rt.log_entries(cid)) == 2 and rt.log_entries(cid))
+    assert [(e.stream, e.text) for e in entries] == [("stdout", "hello from web\n"), ("stderr", "oops\n")]
+    assert all(before - 1_000_000_000 < e.time_ns <= time.time_ns() for e in entries)  # the engine's clock is ours
     assert rt.exec_sync(cid, ["cat", "/data/x"], 5).stdout == "stored\n"
     assert rt.exec_sync(cid, ["sh", "-c", "echo $GREETING"], 5).stdout == "hi\n"
     assert wait_for(lambda: _probe(rt, sandbox.ip, 8080)) == 200

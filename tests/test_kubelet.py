@@ -294,6 +294,35 @@ def test_logs_and_previous_logs(cluster: Cluster) -> None:
     assert kubelet.exec("default", "talk", "app", ["echo", "hi"]).stdout == "hi\n"
 
 
+def test_logs_with_timestamps_since_and_tail_as_upstream(cluster: Cluster) -> None:
+    cluster.client.create(PODS, make_pod("ticks", [{"name": "app", "image": "busybox:1.36", "command": [
+        "sh", "-c", "echo one; sleep 1.5; echo two; sleep 1.5; echo three; sleep 600"]}]), "default")
+    cluster.run_until_stable()
+    cluster.advance(5)
+    kubelet = cluster.kubelets[0]
+    # The container started at 00:00:01 of the virtual clock (after a one-second image pull).
+    one, two, three = ("2025-01-01T00:00:01.000000000Z one\n", "2025-01-01T00:00:02.500000000Z two\n",
+                       "2025-01-01T00:00:04.000000000Z three\n")
+    assert kubelet.logs("default", "ticks", timestamps=True) == one + two + three
+    assert kubelet.logs("default", "ticks") == "one\ntwo\nthree\n"
+    # since: the lines received at or after a time; sinceSeconds counts back from the kubelet's now (00:00:05);
+    # tailLines applies first, then since, as upstream.
+    assert cluster.clock.now() == parse_rfc3339("2025-01-01T00:00:05Z")
+    assert kubelet.logs("default", "ticks", since_time=parse_rfc3339("2025-01-01T00:00:02.5Z")) == "two\nthree\n"
+    assert kubelet.logs("default", "ticks", since_seconds=2) == "three\n"
+    assert kubelet.logs("default", "ticks", since_seconds=3, since_time=parse_rfc3339("2025-01-01T00:00:05Z")) == ""
+    assert kubelet.logs("default", "ticks", tail_lines=2, timestamps=True) == two + three
+    assert kubelet.logs("default", "ticks", tail_lines=1, since_seconds=5) == "three\n"
+    # Through the API server, which validates the options as upstream's ValidatePodLogOptions.
+    assert cluster.api.pod_logs("default", "ticks", timestamps=True, since_seconds=3) == two + three
+    with pytest.raises(StatusError) as err:
+        cluster.api.pod_logs("default", "ticks", since_seconds=1, since_time=0.0)
+    assert (err.value.code, err.value.message) == (
+        422, 'PodLogOptions "ticks" is invalid: Forbidden: at most one of `sinceTime` or `sinceSeconds` may be specified')
+    with pytest.raises(StatusError, match="sinceSeconds: Invalid value: 0: must be greater than 0"):
+        cluster.api.pod_logs("default", "ticks", since_seconds=0)
+
+
 def test_oom_killed(cluster: Cluster) -> None:
     spec = {"name": "hog", "image": "busybox:1.36", "command": ["sleep", "3600"],
             "resources": {"limits": {"memory": "64Mi"}}}

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -18,6 +20,7 @@ from typing import Any, Callable
 import pytest
 
 from minik8s.images import build as builder
+from minik8s.kubelet import logs as container_logs
 from minik8s.kubelet.cri import ExecStartError, ImagePullError
 from minik8s.kubelet.runtimes.process import ContainerConfigError, MountError, ProcessRuntime, network, supervisor
 from minik8s.kubelet.runtimes.process.filesystem import Mounts
@@ -227,6 +230,51 @@ def test_port_in_use_makes_nginx_exit_with_nginx_message(rt: ProcessRuntime) -> 
         s.connect((ip, 80))
 
 
+STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z ")  # RFC3339Nano, fixed width, as the kubelet prints
+
+
+def test_logs_are_cri_records_stamped_when_each_line_came(rt: ProcessRuntime) -> None:
+    # Three lines a moment apart, the second on stderr, the last without its newline.
+    _, (cid,) = run(rt, pod("stamps", {"name": "c", "image": "busybox",
+                                       "command": ["sh", "-c", "echo one; sleep 0.3; echo two >&2; sleep 0.3; "
+                                                               "printf three"]}))
+    before = time.time_ns()
+    wait_for(lambda: exited(rt, cid))
+    assert rt.logs(cid) == "one\ntwo\nthree"
+    entries = rt.log_entries(cid)
+    assert [(e.stream, e.text) for e in entries] == [("stdout", "one\n"), ("stderr", "two\n"), ("stdout", "three")]
+    first, second, third = (e.time_ns for e in entries)
+    assert second - first >= 250_000_000 and third - second >= 250_000_000 and third <= time.time_ns()
+    assert first >= before - 1_000_000_000
+    # On disk, the CRI log format: <time> <stream> <F|P> <text>, P for the unfinished last line.
+    records = rt.log_path(cid).read_text().splitlines()
+    assert [r.split(" ", 1)[1] for r in records] == ["stdout F one", "stderr F two", "stdout P three"]
+    stamped = container_logs.read(entries, timestamps=True).splitlines()
+    assert all(STAMP.match(line) for line in stamped) and [s[31:] for s in stamped] == ["one", "two", "three"]
+
+
+def test_a_container_faster_than_its_pipe_loses_nothing(rt: ProcessRuntime) -> None:
+    # 600 KB at once: many times what a pipe holds (64 KiB), so the container waits on the runtime's reads.
+    _, (cid,) = run(rt, pod("chatty", {"name": "c", "image": "python",
+                                       "command": ["python", "-c", "for i in range(100000): print(i)"]}))
+    wait_for(lambda: exited(rt, cid))
+    assert rt.logs(cid).splitlines() == [str(i) for i in range(100000)]
+
+
+def test_close_leaves_no_pipe_file_or_log_thread_behind(tmp_path: Path, home: Path) -> None:
+    fds = set(os.listdir("/proc/self/fd"))
+    runtime = ProcessRuntime(node_name="node-9", node_index=0, data_dir=tmp_path / "data")
+    _, (done, running) = run(runtime, pod("p", {"name": "a", "image": "busybox", "command": ["sh", "-c", "echo hi"]},
+                                          {"name": "b", "image": "busybox",
+                                           "command": ["sh", "-c", "echo up; sleep 600"]}))
+    wait_for(lambda: exited(runtime, done))
+    wait_for(lambda: runtime.logs(running) == "up\n")
+    assert len(set(os.listdir("/proc/self/fd")) - fds) >= 3  # the running container's pipes and log file
+    runtime.close()
+    assert set(os.listdir("/proc/self/fd")) - fds == set()
+    assert not [t for t in threading.enumerate() if t.name == "container-logs-node-9"]
+
+
 def test_close_stops_everything_and_orphans_are_reaped(tmp_path: Path, home: Path) -> None:
     runtime = ProcessRuntime(node_name="node-1", node_index=0, data_dir=tmp_path / "data")
     _, ids = run(runtime, pod("p", {"name": "a", "image": "busybox", "command": ["sh", "-c", "sleep 600 & sleep 600"]},
@@ -372,6 +420,9 @@ spec:
     assert code == 200 and "<b>web</b>" in body
     kubelet = cluster.kubelets[0]
     assert "start worker processes" in kubelet.logs("default", "web")
+    stamped = kubelet.logs("default", "web", timestamps=True).splitlines()
+    assert stamped and all(STAMP.match(line) for line in stamped)
+    assert [line[31:] for line in stamped] == kubelet.logs("default", "web").splitlines()
     result = kubelet.exec("default", "web", None, ["cat", "/usr/share/nginx/html/index.html"])
     assert result.exit_code == 0 and "Welcome to nginx!" in result.stdout
     runtime = kubelet.runtime

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import signal
 
 import pytest
@@ -356,6 +357,59 @@ def test_a_runtime_that_cannot_start_is_a_clear_error(tmp_path):
     negative = subprocess.run([*base, "--nodes", "-1"], env=env, capture_output=True, text=True, timeout=60)
     assert negative.returncode == 2
     assert "argument --nodes: must be 0 or more, not -1" in negative.stderr
+
+
+TICKS_POD = """\
+apiVersion: v1
+kind: Pod
+metadata:
+  name: ticks
+spec:
+  restartPolicy: Never
+  containers:
+  - name: c
+    image: busybox
+    command: [sh, -c, "echo first; sleep 1; echo second; sleep 2"]
+"""
+
+STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z ")  # RFC3339Nano, fixed width
+
+
+@needs_kubectl
+def test_real_kubectl_logs_timestamps_since_and_follow(tmp_path):
+    from minik8s.clock import parse_rfc3339
+
+    srv = start_server(tmp_path, "--nodes", "1", "--runtime", "simulated")
+    try:
+        assert srv.kubectl("apply", "-f", "-", stdin=TICKS_POD).returncode == 0
+        _wait(lambda: "Running" in srv.kubectl("get", "pod", "ticks").stdout)
+        # Follow with timestamps: the lines as they come, each with the time it came, until the container ends.
+        followed = srv.kubectl("logs", "-f", "--timestamps", "ticks").stdout
+        lines = followed.splitlines()
+        assert [bool(STAMP.match(line)) for line in lines] == [True, True]
+        assert [line[31:] for line in lines] == ["first", "second"]
+        first, second = (parse_rfc3339(line[:30]) for line in lines)
+        assert abs(second - first - 1) < 0.001  # the simulated shell slept one second
+        assert srv.kubectl("logs", "ticks", "--timestamps").stdout == followed
+        assert srv.kubectl("logs", "ticks", "--timestamps", real=False).stdout == followed
+        assert srv.kubectl("logs", "ticks", "--tail=1", "--timestamps").stdout == lines[1] + "\n"
+        # sinceTime travels with a precision of seconds: the second of the second line leaves the first out.
+        for real in (True, False):
+            assert srv.kubectl("logs", "ticks", "--since=1h", real=real).stdout == "first\nsecond\n"
+            assert srv.kubectl("logs", "ticks", f"--since-time={lines[1][:19]}Z", real=real).stdout == "second\n"
+            both = srv.kubectl("logs", "ticks", "--since=1h", f"--since-time={lines[1][:19]}Z", real=real)
+            assert (both.returncode, both.stderr) == (
+                1, "error: at most one of `sinceTime` or `sinceSeconds` may be specified\n")
+        bad = srv.kubectl("get", "--raw", "/api/v1/namespaces/default/pods/ticks/log?sinceSeconds=0")
+        assert bad.returncode == 1 and "must be greater than 0" in bad.stderr
+        # Follow after a tail: the last line so far, then every new one (none lost to the cut).
+        later = TICKS_POD.replace("name: ticks", "name: later").replace(
+            "echo first; sleep 1; echo second; sleep 2", "echo a; echo b; sleep 3; echo c; sleep 1")
+        assert srv.kubectl("apply", "-f", "-", stdin=later).returncode == 0
+        _wait(lambda: srv.kubectl("logs", "later").stdout == "a\nb\n")
+        assert srv.kubectl("logs", "-f", "--tail=1", "later").stdout == "b\nc\n"
+    finally:
+        srv.stop()
 
 
 @needs_kubectl

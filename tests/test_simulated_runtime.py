@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from minik8s.clock import VirtualClock
+from minik8s.clock import VIRTUAL_EPOCH, VirtualClock
+from minik8s.kubelet import logs as container_logs
 from minik8s.kubelet.cri import ImagePullError, ProbeError, RuntimeCallError
 from minik8s.kubelet.runtimes import simshell
 from minik8s.kubelet.runtimes.simulated import SimulatedRuntime, normalize
@@ -100,6 +101,18 @@ def test_logs_loops_and_exit_codes(rt: SimulatedRuntime, clock: VirtualClock) ->
     status = rt.container_status(cid)
     assert (status.exit_code, status.reason, status.finished_at) == (3, "Error", status.started_at + 3)
 
+
+
+def test_log_lines_carry_the_virtual_time_they_were_printed(rt: SimulatedRuntime, clock: VirtualClock) -> None:
+    assert clock.now() == VIRTUAL_EPOCH  # 2025-01-01T00:00:00Z
+    cid = start(rt, {"name": "c", "image": "busybox:1.36",
+                     "command": ["sh", "-c", "echo a; sleep 0.25; echo b; sleep 2; echo c; sleep 600"]})
+    clock.advance(10)
+    assert [(e.time_ns, e.stream, e.text) for e in rt.log_entries(cid)] == [
+        (1735689600_000_000_000, "stdout", "a\n"), (1735689600_250_000_000, "stdout", "b\n"),
+        (1735689602_250_000_000, "stdout", "c\n")]
+    assert container_logs.read(rt.log_entries(cid), timestamps=True) == (
+        "2025-01-01T00:00:00.000000000Z a\n2025-01-01T00:00:00.250000000Z b\n2025-01-01T00:00:02.250000000Z c\n")
 
 
 def test_the_counter_pod_from_the_logging_docs_counts(rt: SimulatedRuntime, clock: VirtualClock) -> None:

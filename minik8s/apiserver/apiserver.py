@@ -490,9 +490,21 @@ class APIServer:
     # --- subresources --------------------------------------------------------------------
 
     def pod_logs(self, namespace: str | None, name: str, *, container: str | None = None, previous: bool = False,
-                 tail_lines: int | None = None) -> str:
-        """``GET pods/{name}/log``: the container's output, read from the pod's node."""
-        return self.nodes.logs(self.get(PODS, namespace, name), container, previous, tail_lines)
+                 tail_lines: int | None = None, timestamps: bool = False, since_seconds: int | None = None,
+                 since_time: float | None = None) -> str:
+        """``GET pods/{name}/log``: the container's output, read from the pod's node. The options are
+        upstream's PodLogOptions, validated as upstream does (422 Invalid)."""
+        causes = []
+        if tail_lines is not None and tail_lines < 0:
+            causes.append(errors.invalid_value("tailLines", tail_lines, "must be greater than or equal to 0"))
+        if since_seconds is not None and since_time is not None:
+            causes.append(errors.forbidden_field("", "at most one of `sinceTime` or `sinceSeconds` may be specified"))
+        elif since_seconds is not None and since_seconds < 1:
+            causes.append(errors.invalid_value("sinceSeconds", since_seconds, "must be greater than 0"))
+        if causes:
+            raise errors.invalid("PodLogOptions", "", name, causes)
+        return self.nodes.logs(self.get(PODS, namespace, name), container, previous, tail_lines, timestamps=timestamps,
+                               since_seconds=since_seconds, since_time=since_time)
 
     def pod_exec(self, namespace: str | None, name: str, container: str | None, command: builtins.list[str]) -> Any:
         """``pods/{name}/exec``: run a command in a container on the pod's node (an ExecResult)."""

@@ -44,6 +44,7 @@ from minik8s.api.resources import Resource
 from minik8s.apiserver import discovery, filters, protobuf, tables
 from minik8s.apiserver.apiserver import APIServer, parse_resource_version
 from minik8s.apiserver.auth.requestinfo import request_info
+from minik8s.clock import parse_rfc3339
 
 log = logging.getLogger(__name__)
 
@@ -242,6 +243,16 @@ def _bool(value: str | None) -> bool:
     return (value or "").lower() in ("true", "1")
 
 
+def _int_query(query: Any, name: str) -> int | None:
+    """An integer query parameter, or None when absent (400 when it is not a number, as upstream)."""
+    if not query.get(name):
+        return None
+    try:
+        return int(query[name])
+    except ValueError:
+        raise errors.bad_request(f'{name}: invalid value "{query[name]}": must be an integer') from None
+
+
 class _Handler:
     def __init__(self, api: APIServer, hooks: dict[str, Hook]):
         self.api = api
@@ -390,21 +401,32 @@ class _Handler:
     async def _logs(self, request: web.Request, namespace: str | None, name: str) -> web.StreamResponse:
         q = request.query
         container = q.get("container") or None
-        tail = int(q["tailLines"]) if q.get("tailLines") else None
-        text = self.api.pod_logs(namespace, name, container=container, previous=_bool(q.get("previous")),
-                                 tail_lines=tail)
+        tail = _int_query(q, "tailLines")
+        since_seconds = _int_query(q, "sinceSeconds")
+        try:
+            since_time = parse_rfc3339(q["sinceTime"]) if q.get("sinceTime") else None
+        except ValueError:
+            raise errors.bad_request(f'sinceTime: cannot parse "{q["sinceTime"]}" as RFC 3339') from None
+        options: dict[str, Any] = {"container": container, "timestamps": _bool(q.get("timestamps")),
+                                   "since_seconds": since_seconds, "since_time": since_time}
+        text = self.api.pod_logs(namespace, name, previous=_bool(q.get("previous")), tail_lines=tail, **options)
         if not _bool(q.get("follow")):
             return web.Response(text=text, content_type="text/plain")
         response = web.StreamResponse(headers={"Content-Type": "text/plain", "Transfer-Encoding": "chunked"})
         await response.prepare(request)
-        sent = text
         await response.write(text.encode())
+        # Follow polls the whole log and sends what is new. The first answer may have been cut by
+        # tailLines, so compare with the whole log; and a sinceSeconds window must not slide with
+        # each poll, so it becomes the time it meant when the request came.
+        if since_seconds is not None:
+            options.update(since_seconds=None, since_time=self.api.clock.now() - since_seconds)
+        sent = text if tail is None else self.api.pod_logs(namespace, name, **options)
         try:
             # Follow: send what the container writes next, until it stops running or the client leaves.
             while self._running(namespace, name, container) and not (request.transport is None
                                                                      or request.transport.is_closing()):
                 await asyncio.sleep(0.25)
-                text = self.api.pod_logs(namespace, name, container=container)
+                text = self.api.pod_logs(namespace, name, **options)
                 if text.startswith(sent) and len(text) > len(sent):
                     await response.write(text[len(sent):].encode())
                 sent = text

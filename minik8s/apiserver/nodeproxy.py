@@ -7,7 +7,8 @@ answer goes back to the client. Here every kubelet of the cluster registers
 itself under its node's name.
 
 Interface: ``NodeConnections.register(node_name, kubelet)``, ``logs(...)``, ``exec(...)``,
-``container_running(...)``. Kubelets provide ``logs(namespace, pod, container, previous, tail_lines)``
+``container_running(...)``. Kubelets provide ``logs(namespace, pod, container, previous, tail_lines,
+timestamps=, since_seconds=, since_time=)``
 and ``exec(namespace, pod, container, command) -> ExecResult``.
 """
 
@@ -20,7 +21,8 @@ from minik8s.api import errors
 
 class KubeletAPI(Protocol):
     def logs(self, namespace: str, pod: str, container: str | None = None, previous: bool = False,
-             tail_lines: int | None = None) -> str: ...
+             tail_lines: int | None = None, *, timestamps: bool = False, since_seconds: int | None = None,
+             since_time: float | None = None) -> str: ...
 
     def exec(self, namespace: str, pod: str, container: str | None, command: list[str]) -> Any: ...
 
@@ -43,12 +45,14 @@ class NodeConnections:
         return kubelet
 
     def logs(self, pod: dict[str, Any], container: str | None = None, previous: bool = False,
-             tail_lines: int | None = None) -> str:
+             tail_lines: int | None = None, *, timestamps: bool = False, since_seconds: int | None = None,
+             since_time: float | None = None) -> str:
         kubelet = self._kubelet(pod)
         if kubelet is None:
             return ""  # not scheduled yet: nothing has run, so there is nothing to show
         meta = pod["metadata"]
-        return kubelet.logs(meta["namespace"], meta["name"], container, previous, tail_lines)
+        return kubelet.logs(meta["namespace"], meta["name"], container, previous, tail_lines, timestamps=timestamps,
+                            since_seconds=since_seconds, since_time=since_time)
 
     def exec(self, pod: dict[str, Any], container: str | None, command: list[str]) -> Any:
         kubelet = self._kubelet(pod)

@@ -22,8 +22,15 @@ import urllib3
 from minik8s.api.errors import StatusError
 from minik8s.api.resources import Resource
 from minik8s.client.base import PATCH_CONTENT_TYPES
+from minik8s.clock import rfc3339
 
 TABLE_ACCEPT = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
+
+
+def _log_options(timestamps: bool, since_seconds: int | None, since_time: float | None) -> dict[str, Any]:
+    """PodLogOptions as query parameters; a sinceTime travels as metav1.Time does, to the second."""
+    return {"timestamps": "true" if timestamps else None, "sinceSeconds": since_seconds,
+            "sinceTime": rfc3339(since_time) if since_time is not None else None}
 
 
 def _error(response: urllib3.BaseHTTPResponse) -> StatusError:
@@ -178,16 +185,20 @@ class HTTPClient:
         return HTTPWatch(response)
 
     def logs(self, name: str, namespace: str | None = None, *, container: str | None = None, previous: bool = False,
-             tail_lines: int | None = None) -> str:
-        query = {"container": container, "previous": "true" if previous else None, "tailLines": tail_lines}
+             tail_lines: int | None = None, timestamps: bool = False, since_seconds: int | None = None,
+             since_time: float | None = None) -> str:
+        query = {"container": container, "previous": "true" if previous else None, "tailLines": tail_lines,
+                 **_log_options(timestamps, since_seconds, since_time)}
         return self.request("GET", f"/api/v1/namespaces/{namespace or 'default'}/pods/{name}/log",
                             query=query).decode(errors="replace")
 
-    def follow_logs(self, name: str, namespace: str | None = None, *,
-                    container: str | None = None) -> Iterator[bytes]:
+    def follow_logs(self, name: str, namespace: str | None = None, *, container: str | None = None,
+                    timestamps: bool = False, since_seconds: int | None = None,
+                    since_time: float | None = None) -> Iterator[bytes]:
         """``kubectl logs -f``: the output so far, then new output as it is written."""
+        query = {"follow": "true", "container": container, **_log_options(timestamps, since_seconds, since_time)}
         url = (f"{self.server}/api/v1/namespaces/{namespace or 'default'}/pods/{name}/log?"
-               + urlencode({k: v for k, v in {"follow": "true", "container": container}.items() if v}))
+               + urlencode({k: v for k, v in query.items() if v}))
         response = self._pool.request("GET", url, preload_content=False, retries=False,
                                       timeout=urllib3.Timeout(connect=self._timeout, read=None))
         if response.status >= 400:

@@ -124,8 +124,10 @@ class LocalClient:
         return table
 
     def logs(self, name: str, namespace: str | None = None, *, container: str | None = None, previous: bool = False,
-             tail_lines: int | None = None) -> str:
-        return self.api.pod_logs(namespace, name, container=container, previous=previous, tail_lines=tail_lines)
+             tail_lines: int | None = None, timestamps: bool = False, since_seconds: int | None = None,
+             since_time: float | None = None) -> str:
+        return self.api.pod_logs(namespace, name, container=container, previous=previous, tail_lines=tail_lines,
+                                 timestamps=timestamps, since_seconds=since_seconds, since_time=since_time)
 
     def exec(self, name: str, command: builtins.list[str], namespace: str | None = None, *,
              container: str | None = None) -> tuple[int, str, str]:

@@ -13,7 +13,9 @@ from typing import Any
 from minik8s.api import resources, selectors
 from minik8s.api.errors import StatusError
 from minik8s.api.resources import Resource
+from minik8s.clock import parse_rfc3339
 from minik8s.kubectl.command import CommandError, Env, resolve
+from minik8s.kubectl.wait import parse_timeout
 
 PODS = resources.get("", "v1", "pods")
 
@@ -27,6 +29,8 @@ def register(sub: Any, parent: argparse.ArgumentParser) -> None:
     logs.add_argument("-f", "--follow", action="store_true")
     logs.add_argument("--tail", type=int, default=-1)
     logs.add_argument("--timestamps", action="store_true")
+    logs.add_argument("--since", default=None)
+    logs.add_argument("--since-time", dest="since_time", default=None)
     logs.set_defaults(handler=cmd_logs)
 
     exec_ = sub.add_parser("exec", parents=[parent], add_help=False)
@@ -64,15 +68,26 @@ def _pod_for(env: Env, target: str) -> str:
 
 def cmd_logs(env: Env) -> None:
     a = env.args
+    if a.since is not None and a.since_time is not None:
+        raise CommandError("at most one of `sinceTime` or `sinceSeconds` may be specified")  # kubectl's words
+    # As kubectl: --since is a duration sent in whole seconds (at least 1), --since-time an RFC 3339 time.
+    since_seconds = None if a.since is None else max(1, int(parse_timeout(a.since, "--since")))
+    since_time = None
+    if a.since_time is not None:
+        try:
+            since_time = parse_rfc3339(a.since_time)
+        except ValueError:
+            raise CommandError(f'parsing time "{a.since_time}" as RFC 3339: cannot parse') from None
+    options = {"container": a.container or a.container_arg, "timestamps": a.timestamps,
+               "since_seconds": since_seconds, "since_time": since_time}
     name = _pod_for(env, a.target)
-    container = a.container or a.container_arg
     if a.follow and hasattr(env.client, "follow_logs"):
-        for chunk in env.client.follow_logs(name, env.namespace, container=container):  # type: ignore[attr-defined]
+        for chunk in env.client.follow_logs(name, env.namespace, **options):  # type: ignore[attr-defined]
             env.out.write(chunk.decode(errors="replace"))
             env.out.flush()
         return
-    text = env.client.logs(name, env.namespace, container=container, previous=a.previous,
-                           tail_lines=a.tail if a.tail >= 0 else None)
+    text = env.client.logs(name, env.namespace, previous=a.previous, tail_lines=a.tail if a.tail >= 0 else None,
+                           **options)
     env.out.write(text)
 
 

@@ -50,12 +50,13 @@ def register(sub: Any, parent: argparse.ArgumentParser) -> None:
     run.set_defaults(handler=cmd_run)
 
 
-def parse_timeout(text: str) -> float:
+def parse_timeout(text: str, flag: str = "--timeout") -> float:
+    """A Go duration as kubectl's duration flags take it (``30s``, ``5m``, ``1h30m``, or bare seconds)."""
     if text.isdigit():
         return float(text)
     match = DURATION.match(text)
     if not match or not any(match.groups()):
-        raise CommandError(f'invalid argument "{text}" for "--timeout" flag: time: invalid duration "{text}"')
+        raise CommandError(f'invalid argument "{text}" for "{flag}" flag: time: invalid duration "{text}"')
     hours, minutes, seconds = (int(g or 0) for g in match.groups())
     return hours * 3600 + minutes * 60 + seconds
 

@@ -45,6 +45,8 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
+from minik8s.kubelet.logs import LogEntry
+
 Pod = dict[str, Any]
 
 
@@ -211,9 +213,14 @@ class ContainerRuntime:
 
     # --- streaming and stats (ContainerLogs, ExecSync, ContainerStats) ----------------
 
+    def log_entries(self, container_id: str) -> list[LogEntry]:
+        """The container's output lines with their times and streams (the CRI log file, parsed:
+        :mod:`minik8s.kubelet.logs`). Kept after the container exits, until it is removed."""
+        raise NotImplementedError
+
     def logs(self, container_id: str) -> str:
         """Everything the container wrote to stdout and stderr, one line per line."""
-        raise NotImplementedError
+        return "".join(entry.text for entry in self.log_entries(container_id))
 
     def exec_sync(self, container_id: str, command: list[str], timeout: float) -> ExecResult:
         """Run ``command`` inside a running container and wait for it. Raises :class:`ExecStartError`

@@ -27,7 +27,8 @@ Warning events, never a crashed kubelet.
 
 Interface:
     Kubelet(ctx, node_name="node-1", node_index=0, runtime=rt, cpu="4", memory="8Gi", pods=110)
-    kubelet.logs(namespace, pod, container=None, previous=False, tail_lines=None) -> str
+    kubelet.logs(namespace, pod, container=None, previous=False, tail_lines=None,
+                 timestamps=False, since_seconds=None, since_time=None) -> str
     kubelet.exec(namespace, pod, container, command) -> ExecResult
     kubelet.stats() -> {"ns/name": {"cpu": millicores, "memory": bytes, "containers": {...}}}
     kubelet.stop_heartbeats(); kubelet.resume_heartbeats()
@@ -45,6 +46,7 @@ from minik8s.api import resources
 from minik8s.api.errors import StatusError, bad_request
 from minik8s.controllers.controller import Context, Controller, object_key
 from minik8s.kubelet import cri, node as nodes
+from minik8s.kubelet import logs as container_logs
 from minik8s.kubelet.images import ImagePuller
 from minik8s.kubelet.podworker import SYNC_ERROR_RETRY_SECONDS, ContainerRecord, PodRecord, PodWorker
 
@@ -327,17 +329,22 @@ class Kubelet(Controller):
         return found
 
     def logs(self, namespace: str, pod: str, container: str | None = None, previous: bool = False,
-             tail_lines: int | None = None) -> str:
-        """``kubectl logs``: a container's output, or its previous instance's with ``previous``."""
+             tail_lines: int | None = None, *, timestamps: bool = False, since_seconds: int | None = None,
+             since_time: float | None = None) -> str:
+        """``kubectl logs``: a container's output, or its previous instance's with ``previous``.
+
+        The options are upstream's PodLogOptions (:func:`minik8s.kubelet.logs.read`); as upstream's
+        kubelet, ``since_seconds`` counts back from this kubelet's now and the later of the two wins."""
         obj, record = self._find(namespace, pod)
         c = self._pick(obj, record, container)
         status = self.worker.container_status(obj, record, c, "ContainerCreating")
         container_id = _log_container(status, c.name, pod, previous)
-        text = self.runtime.logs(container_id.split("://", 1)[-1])
-        if tail_lines is not None:
-            lines = text.splitlines(keepends=True)
-            text = "".join(lines[-tail_lines:]) if tail_lines > 0 else ""
-        return text
+        since = None if since_seconds is None else self.clock.now() - since_seconds
+        if since_time is not None:
+            since = since_time if since is None else max(since, since_time)
+        entries = self.runtime.log_entries(container_id.split("://", 1)[-1])
+        since_ns = None if since is None else container_logs.nanoseconds(since)
+        return container_logs.read(entries, timestamps=timestamps, since_ns=since_ns, tail_lines=tail_lines)
 
     def exec(self, namespace: str, pod: str, container: str | None, command: list[str]) -> cri.ExecResult:
         """``kubectl exec``: run a command in a running container."""

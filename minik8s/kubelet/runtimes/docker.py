@@ -48,6 +48,7 @@ from minik8s.clock import Clock, RealClock
 from minik8s.kubelet import cri
 from minik8s.kubelet.cri import (ContainerStatus, ExecResult, ImageInfo, ImagePullError, ProbeError, PullResult,
                                  RuntimeCallError, SandboxInfo)
+from minik8s.kubelet.logs import STREAMS, LogEntry, parse_timestamp
 from minik8s.kubelet.runtimes.process import env as envs
 from minik8s.kubelet.runtimes.process import filesystem
 
@@ -339,8 +340,20 @@ class DockerRuntime(cri.ContainerRuntime):
 
     # --- logs, exec, stats ----------------------------------------------------------------
 
-    def logs(self, container_id: str) -> str:
-        return str(self._get(container_id).logs(stdout=True, stderr=True).decode(errors="replace"))
+    def log_entries(self, container_id: str) -> list[LogEntry]:
+        # Docker keeps the streams apart and stamps each line (``docker logs --timestamps``):
+        # read each stream, then merge them by time (Python's sort is stable: a tie keeps stdout first).
+        container = self._get(container_id)
+        entries = []
+        for stream in STREAMS:
+            data = container.logs(stdout=stream == "stdout", stderr=stream == "stderr", timestamps=True)
+            for line in data.decode(errors="replace").splitlines(keepends=True):
+                stamp, _, text = line.partition(" ")
+                try:
+                    entries.append(LogEntry(parse_timestamp(stamp), stream, text))
+                except ValueError:
+                    continue
+        return sorted(entries, key=lambda e: e.time_ns)
 
     def exec_sync(self, container_id: str, command: list[str], timeout: float) -> ExecResult:
         container = self._get(container_id)

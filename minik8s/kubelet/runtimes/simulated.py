@@ -72,6 +72,7 @@ from minik8s.clock import Clock, VirtualClock
 from minik8s.kubelet import cri
 from minik8s.kubelet.cri import (ContainerStatus, ExecResult, ImageInfo, ImagePullError, ProbeError, PullResult,
                                  RuntimeCallError, SandboxInfo)
+from minik8s.kubelet.logs import LogEntry, nanoseconds
 from minik8s.kubelet.runtimes import simshell
 
 ANNOTATION_PREFIX = "sim.minik8s.io/"
@@ -447,11 +448,13 @@ class SimulatedRuntime(cri.ContainerRuntime):
 
     # --- logs, exec, stats ------------------------------------------------------------
 
-    def logs(self, container_id: str) -> str:
+    def log_entries(self, container_id: str) -> list[LogEntry]:
+        # A simulated program's lines carry the virtual time it printed them; the simulated shell
+        # does not tell stdout from stderr, so every line is reported as stdout.
         c = self._get(container_id)
         self._advance(c, self.clock.now())
-        lines = [line for t, line in (c.shell.output if c.shell else []) if c.finished_at is None or t <= c.finished_at]
-        return "".join(line + "\n" for line in lines)
+        return [LogEntry(nanoseconds(t), "stdout", line + "\n") for t, line in (c.shell.output if c.shell else [])
+                if c.finished_at is None or t <= c.finished_at]
 
     def exec_sync(self, container_id: str, command: list[str], timeout: float) -> ExecResult:
         c = self._get(container_id)

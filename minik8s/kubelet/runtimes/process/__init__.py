@@ -18,7 +18,9 @@ user                  ``runAsUser``/``runAsGroup``; without them 65534 (nobody),
 environment           upstream's rules (:mod:`.env`): image ENV, envFrom, env, valueFrom
 volumes               folders bind-mounted at their ``mountPath`` (read-only as declared):
                       emptyDir, hostPath, configMap, secret, downwardAPI, PVC (:mod:`.filesystem`)
-logs                  stdout and stderr appended to ``logs/pods/<ns>_<pod>_<uid>/<c>/<n>.log``
+logs                  stdout and stderr read through pipes and written, line by line with the time
+                      they came, to ``logs/pods/<ns>_<pod>_<uid>/<c>/<n>.log`` in the CRI log
+                      format (:mod:`.logger`, :mod:`minik8s.kubelet.logs`)
 stop                  SIGTERM to the container's processes, SIGKILL after the grace period
 memory limit          the session's RSS polled; over the limit: killed, ``OOMKilled``, 137
 command line          command/args against ENTRYPOINT/CMD, found in the container's PATH (:mod:`.commands`)
@@ -77,7 +79,7 @@ import time
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Callable, Iterable
+from typing import Any, Callable, Iterable
 
 from minik8s.api import quantity
 from minik8s.clock import Clock, RealClock
@@ -85,10 +87,12 @@ from minik8s.images import builtin
 from minik8s.images.registry import Registry
 from minik8s.images.store import ImageStore, minik8s_home
 from minik8s.kubelet import cri
+from minik8s.kubelet import logs as container_logs
 from minik8s.kubelet.cri import (START_ERROR_EXIT_CODE, ContainerStatus, ExecResult, ImageInfo, ImagePullError,
                                  PullResult, RuntimeCallError, SandboxInfo, start_error_message)
 from minik8s.kubelet.runtimes.process import env as envs
-from minik8s.kubelet.runtimes.process import commands, filesystem, images, isolation, network, probes, supervisor
+from minik8s.kubelet.runtimes.process import commands, filesystem, images, isolation, logger, network, probes
+from minik8s.kubelet.runtimes.process import supervisor
 from minik8s.kubelet.runtimes.process.env import ContainerConfigError
 from minik8s.kubelet.runtimes.process.filesystem import MountError, Mounts
 from minik8s.kubelet.runtimes.process.sandbox import Sandbox, remapped_ports_messages
@@ -132,7 +136,6 @@ class _Container:
     reason: str = ""
     message: str = ""
     popen: subprocess.Popen[bytes] | None = None
-    log_file: IO[bytes] | None = None
     kill_at: float | None = None
     oom_killed: bool = False
     cpu_sample: tuple[float, float] = (0.0, 0.0)   # (wall clock, cpu seconds) at the last stats()
@@ -182,6 +185,11 @@ class ProcessRuntime(cri.ContainerRuntime):
         self._lock = threading.RLock()
         self._closed = threading.Event()
         self._seq = 0
+        # The log writer stamps lines with the runtime's clock (the wall clock, to the nanosecond, unless a
+        # test gives the runtime a virtual clock): the kubelet's sinceSeconds counts back on the same clock.
+        clock_ns = time.time_ns if isinstance(self.clock, RealClock) else (
+            lambda: container_logs.nanoseconds(self.clock.now()))
+        self._logs = logger.LogWriter(node_name, clock_ns)
         self._monitor = threading.Thread(target=self._supervise, name=f"process-runtime-{node_name}", daemon=True)
         self._monitor.start()
         this = weakref.ref(self)
@@ -468,19 +476,22 @@ class ProcessRuntime(cri.ContainerRuntime):
             # Containers yield the CPU to the control plane (the kubelet starting the next pod),
             # as a node reserves CPU for system daemons (kube-reserved).
             argv = ["nice", "-n", str(NICE), *argv]
-        c.log_file = open(c.log_path, "ab", buffering=0)
+        # stdout and stderr are pipes the log writer reads (:mod:`.logger`), as containerd's are.
+        out_read, out_write = os.pipe()
+        err_read, err_write = os.pipe()
         try:
-            c.popen = subprocess.Popen(argv, cwd=c.cwd, env=c.env, stdin=subprocess.DEVNULL, stdout=c.log_file,
-                                       stderr=subprocess.STDOUT, start_new_session=True, close_fds=True,
-                                       pass_fds=fds)
+            c.popen = subprocess.Popen(argv, cwd=c.cwd, env=c.env, stdin=subprocess.DEVNULL, stdout=out_write,
+                                       stderr=err_write, start_new_session=True, close_fds=True, pass_fds=fds)
         except OSError as exc:
-            c.log_file.close()
+            os.close(out_read)
+            os.close(err_read)
             why = exc.strerror.lower() if exc.strerror else str(exc)
             self._start_failed(c, now, start_error_message(c.program, why))
             return
         finally:
-            for fd in fds:
+            for fd in (*fds, out_write, err_write):
                 os.close(fd)
+        self._logs.attach(c.id, {"stdout": out_read, "stderr": err_read}, c.log_path)
         c.started_at = now
         c.cpu_sample = (time.monotonic(), 0.0)
         self.pidfiles.write(c.id, c.popen.pid)
@@ -583,9 +594,9 @@ class ProcessRuntime(cri.ContainerRuntime):
         c.exit_code = exit_code
         c.reason = reason or ("Completed" if exit_code == 0 else "Error")
         c.kill_at = None
-        if c.log_file is not None:
-            c.log_file.close()
-            c.log_file = None
+        if c.popen is not None:
+            # Before anyone sees the container exited, its last output is in its log file.
+            self._logs.drain(c.id)
         self.pidfiles.remove(c.id)
 
     # --- the supervisor thread: deadlines, memory, exits ----------------------------------
@@ -620,12 +631,12 @@ class ProcessRuntime(cri.ContainerRuntime):
     def log_path(self, container_id: str) -> Path:
         return self._get(container_id).log_path
 
-    def logs(self, container_id: str) -> str:
+    def log_entries(self, container_id: str) -> list[container_logs.LogEntry]:
         c = self._get(container_id)
         try:
-            return c.log_path.read_bytes().decode(errors="replace")
+            return container_logs.parse(c.log_path.read_bytes())
         except FileNotFoundError:
-            return ""
+            return []
 
     def exec_sync(self, container_id: str, command: list[str], timeout: float) -> ExecResult:
         c = self._get(container_id)
@@ -710,10 +721,9 @@ class ProcessRuntime(cri.ContainerRuntime):
         with self._lock:
             for c in self._containers.values():
                 self.pidfiles.remove(c.id)
-                if c.log_file is not None:
-                    c.log_file.close()
             self._containers.clear()
             self._sandboxes.clear()
+        self._logs.close()
         self.ips.release_all()
         self._monitor.join(timeout=2)
         if self._own_dir:
