@@ -10,6 +10,8 @@ Kubernetes state is a pile of objects; three pictures make most of it visible:
   Deployment → ReplicaSets → Pods, StatefulSet → Pods → PersistentVolumeClaims.
 * :func:`rollout_timeline_svg` - pods per revision over time, as stacked areas;
   :class:`RolloutRecorder` samples those counts while the clock moves.
+* :func:`service_svg` - a Service, its EndpointSlices and their endpoints' Pods, ready or
+  not: what the Service's traffic can reach.
 
 Each returns an :class:`SVG`: notebooks show it inline (``_repr_svg_``), the book
 saves it (``.save(path)``, ``str(svg)``). The output is deterministic: sorted
@@ -21,7 +23,8 @@ client, a lab :class:`~minik8s.lab.session.Session` or
 :class:`~minik8s.lab.session.ClusterView` (works on a real cluster too), or
 ``None`` for the notebook's current lab session.
 
-Taught across the book: chapter 2 (architecture) first, then the workload chapters.
+Taught across the book: chapter 2 (architecture) first, then the workload chapters, and chapter 13
+(Services) for :func:`service_svg`.
 """
 
 from __future__ import annotations
@@ -622,3 +625,132 @@ def _revision_order(label: str) -> tuple[int, str]:
         if number.isdigit():
             return (int(number), label)
     return (1 << 30, label)
+
+
+# --- service_svg -------------------------------------------------------------------------
+
+SERVICE_FILL = "#ffe0b2"
+SLICE_FILL = "#e1bee7"
+# An endpoint's colour when its Pod is not in the list (deleted already, or not a Pod at all).
+ENDPOINT_STATES = [("ready", "ready endpoint", "#4caf50"), ("not-ready", "not ready", "#c0ca33"),
+                   ("terminating", "terminating", "#9e9e9e")]
+_ENDPOINT_FILL = {key: colour for key, _, colour in ENDPOINT_STATES}
+
+
+def endpoint_state(endpoint: Obj) -> str:
+    """``ready``, ``not-ready`` or ``terminating``, from an EndpointSlice endpoint's conditions
+    (an unset ``ready`` counts as ready, as the API documents it)."""
+    conditions = endpoint.get("conditions") or {}
+    if conditions.get("terminating"):
+        return "terminating"
+    return "not-ready" if conditions.get("ready") is False else "ready"
+
+
+def _service_lines(service: Obj) -> list[str]:
+    """The Service's box: its type and address, its ports, its selector."""
+    spec = service.get("spec") or {}
+    kind = spec.get("type") or "ClusterIP"
+    if kind == "ExternalName":
+        lines = [f"ExternalName {spec.get('externalName', '')}"]
+    else:
+        lines = [f"{kind} {spec.get('clusterIP') or '<none>'}"]
+    for port in spec.get("ports") or []:
+        node_port = f":{port['nodePort']}" if port.get("nodePort") else ""
+        target = port.get("targetPort", port.get("port"))
+        lines.append(f"{port.get('port')}{node_port} → {target}/{port.get('protocol', 'TCP')}")
+    selector = spec.get("selector") or {}
+    lines.append("selector " + (",".join(f"{k}={v}" for k, v in sorted(selector.items())) or "<none>"))
+    return lines
+
+
+def _slice_ports(endpoint_slice: Obj) -> str:
+    ports = [f"{p.get('name') or '<unset>'} {p.get('port')}/{p.get('protocol', 'TCP')}"
+             for p in endpoint_slice.get("ports") or []]
+    return ", ".join(ports) or "no ports"
+
+
+def service_svg(source: Any = None, name: str = "", namespace: str = "default", title: str | None = None) -> SVG:
+    """A Service, its EndpointSlices and each endpoint's Pod, left to right. An endpoint is
+    coloured by its Pod's state as :func:`cluster_svg` colours pods (by its conditions when the
+    Pod is gone), and says whether it is ready: only ready endpoints get the Service's traffic."""
+    lister = _lister(source)
+    service = next((s for s in _safe_list(lister, "services", namespace) if _meta(s).get("name") == name), None)
+    slices = sorted((s for s in _safe_list(lister, "endpointslices", namespace)
+                     if (_meta(s).get("labels") or {}).get("kubernetes.io/service-name") == name), key=_key)
+    pods = {_meta(p).get("name"): p for p in _safe_list(lister, "pods", namespace)}
+    top = PAD + (24 if title else 0)
+    body = [_text(PAD, PAD + 14, title, size=14, weight="bold")] if title else []
+    if service is None:
+        body.append(_text(PAD, top + 18, f"no Service {name} in namespace {namespace}", fill="#757575"))
+        return _document(360, top + 40, body, title or f"Service {name}")
+
+    rows: list[tuple[int, Obj]] = []  # (slice index, endpoint)
+    for index, endpoint_slice in enumerate(slices):
+        endpoints = sorted(endpoint_slice.get("endpoints") or [],
+                           key=lambda e: ((e.get("targetRef") or {}).get("name", ""), e.get("addresses")))
+        rows += [(index, e) for e in endpoints]
+    row_height = 44.0
+    service_lines = _service_lines(service)
+    service_w = max(_text_width(f"Service/{name}") + 2 * PAD,
+                    max(_text_width(line, 11) for line in service_lines) + 2 * PAD, 160.0)
+    slice_w = max([_text_width(f"EndpointSlice/{_meta(s).get('name', '')}") + 2 * PAD for s in slices]
+                  + [_text_width(_slice_ports(s), 11) + 2 * PAD for s in slices] + [170.0])
+
+    def endpoint_label(endpoint: Obj) -> tuple[str, str]:
+        pod_name = (endpoint.get("targetRef") or {}).get("name") or "(no Pod)"
+        state = endpoint_state(endpoint).replace("-", " ")
+        where = endpoint.get("nodeName")
+        return pod_name, f"{', '.join(endpoint.get('addresses') or [])} {state}" + (f" on {where}" if where else "")
+
+    endpoint_w = max([max(_text_width(a) + 2 * PAD, _text_width(b, 10) + 2 * PAD)
+                      for a, b in (endpoint_label(e) for _, e in rows)] + [200.0])
+    x_service, x_slice = PAD, PAD + service_w + 48
+    x_endpoint = x_slice + slice_w + 48
+    service_h = 30 + 15 * len(service_lines)
+    height_rows = max(len(rows), len(slices), 1)
+    content_h = max(height_rows * row_height, service_h)
+
+    def slice_y(index: int) -> float:
+        members = [i for i, (s, _) in enumerate(rows) if s == index]
+        middle = (members[0] + members[-1]) / 2 if members else index
+        return top + middle * row_height
+
+    parts: list[str] = []
+    service_mid = top + service_h / 2
+    for index in range(len(slices)):
+        y = slice_y(index) + 17
+        parts.append(f'<path d="M{x_service + service_w:g},{service_mid:g} L{x_slice:g},{y:g}" fill="none" '
+                     f'stroke="#757575" stroke-width="1.5"/>')
+    for row, (index, _) in enumerate(rows):
+        y1, y2 = slice_y(index) + 17, top + row * row_height + 17
+        parts.append(f'<path d="M{x_slice + slice_w:g},{y1:g} L{x_endpoint:g},{y2:g}" fill="none" '
+                     f'stroke="#757575" stroke-width="1.5"/>')
+    parts.append(_rect(x_service, top, service_w, service_h, SERVICE_FILL, rx=5))
+    parts.append(_text(x_service + PAD, top + 18, f"Service/{name}", weight="bold"))
+    for i, line in enumerate(service_lines):
+        parts.append(_text(x_service + PAD, top + 36 + 15 * i, line, size=11))
+    for index, endpoint_slice in enumerate(slices):
+        y = slice_y(index)
+        parts.append(_rect(x_slice, y, slice_w, 36, SLICE_FILL, rx=5))
+        parts.append(_text(x_slice + PAD, y + 15, f"EndpointSlice/{_meta(endpoint_slice).get('name', '')}"))
+        parts.append(_text(x_slice + PAD, y + 30, _slice_ports(endpoint_slice), size=11))
+    for row, (_, endpoint) in enumerate(rows):
+        y = top + row * row_height
+        pod_name, detail = endpoint_label(endpoint)
+        pod = pods.get(pod_name)
+        fill = _FILL[pod_state(pod)[0]] if pod is not None else _ENDPOINT_FILL[endpoint_state(endpoint)]
+        dashed = endpoint_state(endpoint) != "ready"
+        parts.append(_rect(x_endpoint, y, endpoint_w, 36, fill, stroke="#37474f", dashed=dashed, rx=5))
+        parts.append(_text(x_endpoint + PAD, y + 15, pod_name, weight="bold"))
+        parts.append(_text(x_endpoint + PAD, y + 30, detail, size=10))
+    if not slices:
+        parts.append(_text(x_slice, top + 18, "no EndpointSlices: no Pod matches the selector"
+                           if (service.get("spec") or {}).get("selector") else "no EndpointSlices", fill="#757575"))
+    elif not rows:
+        parts.append(_text(x_endpoint, top + 18, "no endpoints: the selector matches no Pod", fill="#757575"))
+    body += parts
+    legend_y = top + content_h + 8
+    legend, legend_width = _legend(PAD, legend_y, [(label, colour) for _, label, colour in ENDPOINT_STATES])
+    body += legend
+    width = max(x_endpoint + endpoint_w + PAD if slices else x_slice + 340, legend_width + 2 * PAD)
+    return _document(width, legend_y + 24, body, title or f"Service {name} and its endpoints")
