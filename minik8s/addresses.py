@@ -20,6 +20,7 @@ Interface:
     service_cidr(runtime) -> str;  load_balancer_pool(runtime) -> str
     kubernetes_service_ip(cidr) -> str   (the first address, as the API server allocates it)
     dns_service_ip(cidr) -> str          (the tenth, as kubeadm chooses it)
+    may_bind_port(port) -> bool           (port 53 for DNS needs root or a lowered unprivileged start)
     CLUSTER_DOMAIN
 
 Taught in chapter 13 (the pod network and Services).
@@ -28,6 +29,7 @@ Taught in chapter 13 (the pod network and Services).
 from __future__ import annotations
 
 import ipaddress
+import os
 
 CLUSTER_DOMAIN = "cluster.local"
 
@@ -57,3 +59,15 @@ def kubernetes_service_ip(cidr: str) -> str:
 def dns_service_ip(cidr: str) -> str:
     """The ``kube-dns`` Service's ClusterIP: the range's tenth address."""
     return _nth(cidr, 10)
+
+
+def may_bind_port(port: int) -> bool:
+    """Whether this process may listen on ``port``: any port for root, else those at or above the
+    kernel's ``net.ipv4.ip_unprivileged_port_start`` (1024 unless lowered)."""
+    if os.geteuid() == 0:
+        return True
+    try:
+        with open("/proc/sys/net/ipv4/ip_unprivileged_port_start") as f:
+            return int(f.read(16).split()[0]) <= port
+    except (OSError, ValueError, IndexError):
+        return port >= 1024

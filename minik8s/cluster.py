@@ -82,6 +82,16 @@ def _controllers() -> list[Callable[[Context], Component]]:
     return [*CONTROLLERS, SchedulerComponent]
 
 
+def _cluster_dns(ctx: Context, runtime: str) -> Component:
+    """Cluster DNS on the ``kube-dns`` ClusterIP: a real server for the ``process`` runtime (whose pods
+    reach loopback addresses), records and ``lookup`` only for the others (:mod:`minik8s.dns.clusterdns`)."""
+    from minik8s import addresses
+    from minik8s.dns.clusterdns import ClusterDNS
+
+    ip = addresses.dns_service_ip(addresses.service_cidr(runtime))
+    return ClusterDNS(ctx, service_ip=ip, serve=runtime == "process")
+
+
 def node_name(index: int) -> str:
     """Nodes are called node-1, node-2, ..."""
     return f"node-{index + 1}"
@@ -155,6 +165,8 @@ class Cluster:
             return
         self._started = True
         self.components = [make(self.context) for make in _controllers()]
+        self.dns = _cluster_dns(self.context, self.runtime)
+        self.components.append(self.dns)
         self.kubelets = _kubelets(self.context, self.node_count, self.runtime, self.data_dir, self.max_pods)
         for index, kubelet in enumerate(self.kubelets):
             self.api.nodes.register(node_name(index), kubelet)  # type: ignore[arg-type]

@@ -162,6 +162,9 @@ class ContainerRuntime:
 
     #: ``containerRuntimeVersion`` reported in ``node.status.nodeInfo`` (e.g. ``simulated://1.0``).
     version = "unknown://0"
+    #: Set by the kubelet: the cluster's network as pods see it (Service links, resolv.conf), a
+    #: :class:`minik8s.kubelet.dns.ClusterNetwork`; None for a runtime driven without a kubelet.
+    network: Any = None
 
     # --- sandboxes (RunPodSandbox, StopPodSandbox, RemovePodSandbox) -----------------
 

@@ -47,6 +47,7 @@ from minik8s.api.errors import StatusError, bad_request
 from minik8s.controllers.controller import Context, Controller, object_key
 from minik8s.kubelet import cri, node as nodes
 from minik8s.kubelet import logs as container_logs
+from minik8s.kubelet.dns import ClusterNetwork
 from minik8s.kubelet.images import ImagePuller
 from minik8s.kubelet.podworker import SYNC_ERROR_RETRY_SECONDS, ContainerRecord, PodRecord, PodWorker
 
@@ -55,7 +56,8 @@ log = logging.getLogger(__name__)
 PODS = resources.get("", "v1", "pods")
 NODES = resources.get("", "v1", "nodes")
 LEASES = resources.get("coordination.k8s.io", "v1", "leases")
-assert PODS is not None and NODES is not None and LEASES is not None
+SERVICES = resources.get("", "v1", "services")
+assert PODS is not None and NODES is not None and LEASES is not None and SERVICES is not None
 
 COMPONENT = "kubelet"
 NODE_KEY = "node"  # the work-queue key of the node's own heartbeat (pod keys are tuples)
@@ -75,6 +77,12 @@ class Kubelet(Controller):
         # claims through the kubelet's own API connection, as the kubelet does for them upstream.
         if hasattr(runtime, "client") and getattr(runtime, "client", None) is None:
             runtime.client = ctx.client  # type: ignore[attr-defined]
+        # Service links and resolv.conf come from the Services the kubelet watches (upstream: its
+        # service lister and --cluster-dns); a runtime that keeps Service names in /etc/hosts hears of changes.
+        services = ctx.informers.get(SERVICES)
+        runtime.network = ClusterNetwork(services.list)
+        if hasattr(runtime, "services_changed"):
+            services.add_handler(lambda kind, obj, old: runtime.services_changed())  # type: ignore[attr-defined]
         self.capacity, self.allocatable = nodes.capacity(cpu, memory, pods, ephemeral_storage)
         self.paused = False
         self._registered = False

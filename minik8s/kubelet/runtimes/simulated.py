@@ -81,6 +81,7 @@ REPULL_SECONDS = 0.5          # imagePullPolicy Always on an image already prese
 OOM_AFTER_SECONDS = 1.0       # a container over its memory limit is killed this soon after starting
 AGNHOST_LIVENESS_SECONDS = 10  # agnhost liveness serves /healthz with 200 this long, then 500
 REAL_CLOCK_STOP_SECONDS = 0.5  # with the real clock, SIGTERM to exit (a virtual clock stops at once)
+NODE_RESOLV_CONF = "nameserver 192.168.0.1\n"  # a simulated node's own resolver: what dnsPolicy Default pods get
 
 
 @dataclass(frozen=True)
@@ -326,12 +327,16 @@ class SimulatedRuntime(cri.ContainerRuntime):
             raise RuntimeCallError(f'image "{ref}" is not present on the node')
         env = {"HOSTNAME": (pod.get("metadata") or {}).get("name", ""),
                "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+        if self.network is not None:   # the Service links the kubelet passes (minik8s.kubelet.dns)
+            env.update(self.network.service_env(pod))
         for var in container.get("env") or []:
             if isinstance(var, dict) and "value" in var:
                 env[str(var.get("name"))] = str(var["value"])
         record = _Container(self._new_id(), str(container.get("name", "")), sandbox, container, attempt, ref,
                             CATALOGUE.get(key, Image(0)), self._behaviour(pod, str(container.get("name", ""))),
                             env, self.clock.now())
+        if self.network is not None:
+            record.fs["/etc/resolv.conf"] = self.network.resolv_conf(pod, NODE_RESOLV_CONF)[0]
         self._containers[record.id] = record
         return record.id
 

@@ -1,0 +1,198 @@
+"""The cluster's DNS records, built from Services and EndpointSlices as CoreDNS's ``kubernetes`` plugin.
+
+Every record lives under the cluster domain (``cluster.local``):
+
+==========================================================  ===========================================
+name                                                        answer
+==========================================================  ===========================================
+``<svc>.<ns>.svc.cluster.local``                            A: the ClusterIP; for a headless Service the
+                                                            ready endpoints' addresses (all of them with
+                                                            ``publishNotReadyAddresses``); an ExternalName
+                                                            Service: CNAME to its ``externalName``
+``<host>.<svc>.<ns>.svc.cluster.local``                     A: one endpoint of a headless Service, named by
+                                                            its ``hostname`` (a StatefulSet pod) or its
+                                                            address with dashes (``10-244-1-5``)
+``_<port>._<proto>.<svc>.<ns>.svc.cluster.local``           SRV for each named port: ``0 100 <port> <svc
+                                                            name>`` (headless: one per endpoint name)
+``<d>.<c>.<b>.<a>.in-addr.arpa``                            PTR: a ClusterIP to its Service, an endpoint
+                                                            address to its endpoint name
+``<a-b-c-d>.<ns>.pod.cluster.local``                        A: ``a.b.c.d`` (``pods insecure``: any well-formed
+                                                            address, nothing checked; made when asked)
+``cluster.local``                                           SOA and NS (the zone's apex)
+==========================================================  ===========================================
+
+Every record has TTL 30 (the ``ttl 30`` of the Corefile kubeadm installs; the plugin's own default is 5).
+The records are plain data (``{name: {rdtype: [rdata]}}``, names absolute and lower-case) built by one
+pure function, so a test builds them from dictionaries and a resolver answers from them without a cluster.
+
+Interface:
+    records = build(services, endpoint_slices, domain="cluster.local", serial=0, dns_ip=None)
+    records.rrsets(name) -> {rdtype: [rdata]} | None;  records.exists(name) -> bool
+    records.soa -> rdata;  records.zone -> dns.name.Name;  TTL
+
+Taught in chapter 13 (the pod network and Services: cluster DNS).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+import dns.exception
+import dns.name
+import dns.rdata
+import dns.rdataclass
+import dns.rdatatype
+import dns.reversename
+
+TTL = 30
+# The SOA CoreDNS gives its zones: refresh, retry, expire and the negative-caching minimum.
+SOA_TIMERS = "7200 1800 86400 30"
+
+Rdata = dns.rdata.Rdata
+RRSets = dict[int, list[Rdata]]
+
+A = dns.rdatatype.A
+CNAME = dns.rdatatype.CNAME
+SRV = dns.rdatatype.SRV
+PTR = dns.rdatatype.PTR
+
+
+def _rdata(rdtype: int, text: str) -> Rdata:
+    return dns.rdata.from_text(dns.rdataclass.IN, rdtype, text)
+
+
+@dataclass
+class Records:
+    """The zone: absolute, lower-case names to their record sets (see the module docstring)."""
+
+    zone: dns.name.Name
+    soa: Rdata
+    names: dict[dns.name.Name, RRSets] = field(default_factory=dict)
+    # Every ancestor of a name inside the zone: a name that exists without records of its own.
+    parents: set[dns.name.Name] = field(default_factory=set)
+
+    def add(self, name: dns.name.Name, rdtype: int, rdata: Rdata) -> None:
+        found = self.names.setdefault(name, {}).setdefault(rdtype, [])
+        if rdata not in found:
+            found.append(rdata)
+        if name != self.zone:
+            self.touch(name.parent())
+
+    def touch(self, name: dns.name.Name) -> None:
+        """Make ``name`` and its ancestors in the zone exist, even without records."""
+        while name != self.zone and name.is_subdomain(self.zone):
+            self.parents.add(name)
+            name = name.parent()
+
+    def rrsets(self, name: dns.name.Name) -> RRSets | None:
+        """The records of ``name``, synthesising a pod's A record (``pods insecure``); None if none."""
+        found = self.names.get(name)
+        if found is not None:
+            return found
+        return _pod_record(name, self.zone)
+
+    def exists(self, name: dns.name.Name) -> bool:
+        return name in self.parents or self.rrsets(name) is not None
+
+
+def _pod_record(name: dns.name.Name, zone: dns.name.Name) -> RRSets | None:
+    """``a-b-c-d.<ns>.pod.<zone>``: the address written in the name, checked for form only."""
+    labels = name.relativize(zone).labels if name.is_subdomain(zone) else ()
+    if len(labels) != 3 or labels[2] != b"pod":
+        return None
+    try:
+        address = ipaddress.IPv4Address(labels[0].decode("ascii").replace("-", "."))
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return {A: [_rdata(A, str(address))]}
+
+
+def _ready_endpoints(service: dict[str, Any], slices: Iterable[dict[str, Any]]) -> list[tuple[str, str]]:
+    """(endpoint name, address) of the endpoints DNS publishes: ready ones, or all with
+    ``publishNotReadyAddresses``. The name is the endpoint's ``hostname`` or its address with dashes."""
+    publish_all = bool((service.get("spec") or {}).get("publishNotReadyAddresses"))
+    found: list[tuple[str, str]] = []
+    for piece in slices:
+        if piece.get("addressType", "IPv4") != "IPv4":
+            continue
+        for endpoint in piece.get("endpoints") or []:
+            ready = (endpoint.get("conditions") or {}).get("ready")
+            if not publish_all and ready is False:
+                continue   # upstream: a nil ready condition counts as ready
+            for address in endpoint.get("addresses") or []:
+                name = str(endpoint.get("hostname") or str(address).replace(".", "-"))
+                if (name, str(address)) not in found:
+                    found.append((name, str(address)))
+    return found
+
+
+def _named_ports(service: dict[str, Any]) -> list[tuple[str, str, int]]:
+    """(name, protocol, port) of the Service's named ports."""
+    ports = (service.get("spec") or {}).get("ports") or []
+    return [(str(p["name"]), str(p.get("protocol") or "TCP").lower(), int(p.get("port") or 0))
+            for p in ports if isinstance(p, dict) and p.get("name")]
+
+
+def _slices_by_service(slices: Iterable[dict[str, Any]]) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    grouped: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for piece in slices:
+        meta = piece.get("metadata") or {}
+        owner = (meta.get("labels") or {}).get("kubernetes.io/service-name")
+        if owner:
+            grouped.setdefault((str(meta.get("namespace") or ""), str(owner)), []).append(piece)
+    return grouped
+
+
+def _add_service(records: Records, service: dict[str, Any], slices: list[dict[str, Any]]) -> None:
+    meta, spec = service.get("metadata") or {}, service.get("spec") or {}
+    zone = records.zone
+    try:
+        name = dns.name.from_text(f"{meta.get('name', '')}.{meta.get('namespace', 'default')}.svc", zone)
+    except dns.exception.DNSException:
+        return   # not a name DNS can carry (validation keeps these out)
+    kind = spec.get("type") or "ClusterIP"
+    if kind == "ExternalName":
+        if spec.get("externalName"):
+            records.add(name, CNAME, _rdata(CNAME, str(spec["externalName"]).rstrip(".") + "."))
+        return
+    cluster_ip = str(spec.get("clusterIP") or "")
+    ports = _named_ports(service)
+    if cluster_ip and cluster_ip != "None":
+        records.add(name, A, _rdata(A, cluster_ip))
+        records.add(dns.reversename.from_address(cluster_ip), PTR, _rdata(PTR, name.to_text()))
+        for port_name, protocol, port in ports:
+            srv = dns.name.from_text(f"_{port_name}._{protocol}", name)
+            records.add(srv, SRV, _rdata(SRV, f"0 100 {port} {name.to_text()}"))
+        return
+    endpoints = _ready_endpoints(service, slices)
+    weight = 100 // len(endpoints) if endpoints else 100
+    for endpoint_name, address in endpoints:
+        host = dns.name.from_text(endpoint_name, name)
+        records.add(name, A, _rdata(A, address))
+        records.add(host, A, _rdata(A, address))
+        records.add(dns.reversename.from_address(address), PTR, _rdata(PTR, host.to_text()))
+        for port_name, protocol, port in ports:
+            srv = dns.name.from_text(f"_{port_name}._{protocol}", name)
+            records.add(srv, SRV, _rdata(SRV, f"0 {weight} {port} {host.to_text()}"))
+    if not endpoints:
+        records.touch(name)   # a headless Service with no ready endpoint: the name exists, empty
+
+
+def build(services: Iterable[dict[str, Any]], endpoint_slices: Iterable[dict[str, Any]], *,
+          domain: str = "cluster.local", serial: int = 0, dns_ip: str | None = None) -> Records:
+    """The zone's records from the API's Services and EndpointSlices (see the module docstring)."""
+    zone = dns.name.from_text(domain)
+    soa = _rdata(dns.rdatatype.SOA, f"ns.dns.{zone.to_text()} hostmaster.{zone.to_text()} {serial} {SOA_TIMERS}")
+    records = Records(zone, soa)
+    records.add(zone, dns.rdatatype.SOA, soa)
+    nameserver = dns.name.from_text("ns.dns", zone)
+    records.add(zone, dns.rdatatype.NS, _rdata(dns.rdatatype.NS, nameserver.to_text()))
+    if dns_ip:
+        records.add(nameserver, A, _rdata(A, dns_ip))
+    by_service = _slices_by_service(endpoint_slices)
+    for service in sorted(services, key=lambda s: (s["metadata"].get("namespace", ""), s["metadata"]["name"])):
+        meta = service.get("metadata") or {}
+        _add_service(records, service, by_service.get((str(meta.get("namespace") or ""), str(meta.get("name"))), []))
+    return records
