@@ -22,12 +22,12 @@ name                                                        answer
 ==========================================================  ===========================================
 
 Every record has TTL 30 (the ``ttl 30`` of the Corefile kubeadm installs; the plugin's own default is 5).
-The records are plain data (``{name: {rdtype: [rdata]}}``, names absolute and lower-case) built by one
+The records are plain data (``{name: {rdtype: [rdata as text]}}``, names absolute and lower-case) built by one
 pure function, so a test builds them from dictionaries and a resolver answers from them without a cluster.
 
 Interface:
     records = build(services, endpoint_slices, domain="cluster.local", serial=0, dns_ip=None)
-    records.rrsets(name) -> {rdtype: [rdata]} | None;  records.exists(name) -> bool
+    records.rrsets(name: dns.name.Name) -> {rdtype: [rdata]} | None;  records.exists(name) -> bool
     records.soa -> rdata;  records.zone -> dns.name.Name;  TTL
 
 Taught in chapter 13 (the pod network and Services: cluster DNS).
@@ -44,7 +44,6 @@ import dns.name
 import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
-import dns.reversename
 
 TTL = 30
 # The SOA CoreDNS gives its zones: refresh, retry, expire and the negative-caching minimum.
@@ -59,54 +58,76 @@ SRV = dns.rdatatype.SRV
 PTR = dns.rdatatype.PTR
 
 
-def _rdata(rdtype: int, text: str) -> Rdata:
-    return dns.rdata.from_text(dns.rdataclass.IN, rdtype, text)
+def _parse(texts: dict[int, list[str]]) -> RRSets:
+    return {rdtype: [dns.rdata.from_text(dns.rdataclass.IN, rdtype, text) for text in found]
+            for rdtype, found in texts.items()}
+
+
+def _key(name: dns.name.Name) -> str:
+    return name.to_text().lower()
+
+
+def _reverse(address: str) -> str:
+    return ".".join(reversed(address.split("."))) + ".in-addr.arpa."
 
 
 @dataclass
 class Records:
-    """The zone: absolute, lower-case names to their record sets (see the module docstring)."""
+    """The zone: absolute, lower-case names to their records (see the module docstring).
+
+    Records are kept as text and turned into dnspython's objects the first time a name is asked
+    for: building the zone of a thousand Services stays a matter of milliseconds."""
 
     zone: dns.name.Name
     soa: Rdata
-    names: dict[dns.name.Name, RRSets] = field(default_factory=dict)
+    names: dict[str, dict[int, list[str]]] = field(default_factory=dict)
     # Every ancestor of a name inside the zone: a name that exists without records of its own.
-    parents: set[dns.name.Name] = field(default_factory=set)
+    parents: set[str] = field(default_factory=set)
+    _parsed: dict[str, RRSets] = field(default_factory=dict)
 
-    def add(self, name: dns.name.Name, rdtype: int, rdata: Rdata) -> None:
+    def add(self, name: str, rdtype: int, rdata: str) -> None:
         found = self.names.setdefault(name, {}).setdefault(rdtype, [])
         if rdata not in found:
             found.append(rdata)
-        if name != self.zone:
-            self.touch(name.parent())
+        self.touch(name.partition(".")[2])
 
-    def touch(self, name: dns.name.Name) -> None:
+    def touch(self, name: str) -> None:
         """Make ``name`` and its ancestors in the zone exist, even without records."""
-        while name != self.zone and name.is_subdomain(self.zone):
+        apex = self.zone.to_text().lower()
+        while name.endswith("." + apex) and name not in self.parents:
             self.parents.add(name)
-            name = name.parent()
+            name = name.partition(".")[2]
 
     def rrsets(self, name: dns.name.Name) -> RRSets | None:
         """The records of ``name``, synthesising a pod's A record (``pods insecure``); None if none."""
-        found = self.names.get(name)
-        if found is not None:
-            return found
-        return _pod_record(name, self.zone)
+        key = _key(name)
+        parsed = self._parsed.get(key)
+        if parsed is not None:
+            return parsed
+        texts = self.names.get(key)
+        if texts is None:
+            return _pod_record(name, self.zone)
+        try:
+            parsed = _parse(texts)
+        except dns.exception.DNSException:
+            return None   # not a record DNS can carry (validation keeps these out)
+        self._parsed[key] = parsed   # a benign race: two threads would store the same records
+        return parsed
 
     def exists(self, name: dns.name.Name) -> bool:
-        return name in self.parents or self.rrsets(name) is not None
+        return _key(name) in self.parents or self.rrsets(name) is not None
 
 
 def _pod_record(name: dns.name.Name, zone: dns.name.Name) -> RRSets | None:
     """``a-b-c-d.<ns>.pod.<zone>``: the address written in the name, checked for form only."""
     labels = name.relativize(zone).labels if name.is_subdomain(zone) else ()
-    if len(labels) != 3 or labels[2] != b"pod":
+    if len(labels) != 3 or labels[2].lower() != b"pod":
         return None
     try:
         address = ipaddress.IPv4Address(labels[0].decode("ascii").replace("-", "."))
     except (ValueError, UnicodeDecodeError):
         return None
-    return {A: [_rdata(A, str(address))]}
+    return _parse({A: [str(address)]})
 
 
 def _ready_endpoints(service: dict[str, Any], slices: Iterable[dict[str, Any]]) -> list[tuple[str, str]]:
@@ -147,35 +168,29 @@ def _slices_by_service(slices: Iterable[dict[str, Any]]) -> dict[tuple[str, str]
 
 def _add_service(records: Records, service: dict[str, Any], slices: list[dict[str, Any]]) -> None:
     meta, spec = service.get("metadata") or {}, service.get("spec") or {}
-    zone = records.zone
-    try:
-        name = dns.name.from_text(f"{meta.get('name', '')}.{meta.get('namespace', 'default')}.svc", zone)
-    except dns.exception.DNSException:
-        return   # not a name DNS can carry (validation keeps these out)
+    name = f"{meta.get('name', '')}.{meta.get('namespace', 'default')}.svc.{records.zone.to_text().lower()}".lower()
     kind = spec.get("type") or "ClusterIP"
     if kind == "ExternalName":
         if spec.get("externalName"):
-            records.add(name, CNAME, _rdata(CNAME, str(spec["externalName"]).rstrip(".") + "."))
+            records.add(name, CNAME, str(spec["externalName"]).rstrip(".") + ".")
         return
     cluster_ip = str(spec.get("clusterIP") or "")
     ports = _named_ports(service)
     if cluster_ip and cluster_ip != "None":
-        records.add(name, A, _rdata(A, cluster_ip))
-        records.add(dns.reversename.from_address(cluster_ip), PTR, _rdata(PTR, name.to_text()))
+        records.add(name, A, cluster_ip)
+        records.add(_reverse(cluster_ip), PTR, name)
         for port_name, protocol, port in ports:
-            srv = dns.name.from_text(f"_{port_name}._{protocol}", name)
-            records.add(srv, SRV, _rdata(SRV, f"0 100 {port} {name.to_text()}"))
+            records.add(f"_{port_name}._{protocol}.{name}".lower(), SRV, f"0 100 {port} {name}")
         return
     endpoints = _ready_endpoints(service, slices)
     weight = 100 // len(endpoints) if endpoints else 100
     for endpoint_name, address in endpoints:
-        host = dns.name.from_text(endpoint_name, name)
-        records.add(name, A, _rdata(A, address))
-        records.add(host, A, _rdata(A, address))
-        records.add(dns.reversename.from_address(address), PTR, _rdata(PTR, host.to_text()))
+        host = f"{endpoint_name}.{name}".lower()
+        records.add(name, A, address)
+        records.add(host, A, address)
+        records.add(_reverse(address), PTR, host)
         for port_name, protocol, port in ports:
-            srv = dns.name.from_text(f"_{port_name}._{protocol}", name)
-            records.add(srv, SRV, _rdata(SRV, f"0 {weight} {port} {host.to_text()}"))
+            records.add(f"_{port_name}._{protocol}.{name}".lower(), SRV, f"0 {weight} {port} {host}")
     if not endpoints:
         records.touch(name)   # a headless Service with no ready endpoint: the name exists, empty
 
@@ -184,13 +199,13 @@ def build(services: Iterable[dict[str, Any]], endpoint_slices: Iterable[dict[str
           domain: str = "cluster.local", serial: int = 0, dns_ip: str | None = None) -> Records:
     """The zone's records from the API's Services and EndpointSlices (see the module docstring)."""
     zone = dns.name.from_text(domain)
-    soa = _rdata(dns.rdatatype.SOA, f"ns.dns.{zone.to_text()} hostmaster.{zone.to_text()} {serial} {SOA_TIMERS}")
-    records = Records(zone, soa)
-    records.add(zone, dns.rdatatype.SOA, soa)
-    nameserver = dns.name.from_text("ns.dns", zone)
-    records.add(zone, dns.rdatatype.NS, _rdata(dns.rdatatype.NS, nameserver.to_text()))
+    apex = zone.to_text().lower()
+    soa_text = f"ns.dns.{apex} hostmaster.{apex} {serial} {SOA_TIMERS}"
+    records = Records(zone, dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.SOA, soa_text))
+    records.add(apex, dns.rdatatype.SOA, soa_text)
+    records.add(apex, dns.rdatatype.NS, f"ns.dns.{apex}")
     if dns_ip:
-        records.add(nameserver, A, _rdata(A, dns_ip))
+        records.add(f"ns.dns.{apex}", A, dns_ip)
     by_service = _slices_by_service(endpoint_slices)
     for service in sorted(services, key=lambda s: (s["metadata"].get("namespace", ""), s["metadata"]["name"])):
         meta = service.get("metadata") or {}

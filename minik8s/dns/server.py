@@ -37,6 +37,7 @@ DNS_PORT = 53
 FALLBACK_PORT = 5353           # where the server listens when it may not bind port 53
 TCP_IDLE_SECONDS = 10.0        # a TCP client silent this long is disconnected
 MAX_TCP_CLIENTS = 128          # TCP connections served at once; more are closed at once
+PICK_ATTEMPTS = 10             # port 0: how many free UDP ports to try before giving up
 
 
 def dns_port() -> int:
@@ -101,15 +102,20 @@ class DNSServer:
     async def _serve(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
-        udp, _ = await self._loop.create_datagram_endpoint(lambda: _UDP(self.resolver),
-                                                           local_addr=(self.host, self.port))
-        try:
-            # Port 0 lets the system pick: TCP then takes the same number UDP got.
-            self.port = udp.get_extra_info("sockname")[1]
-            tcp = await asyncio.start_server(self._tcp_client, self.host, self.port)
-        except BaseException:
-            udp.close()
-            raise
+        # Port 0 lets the system pick for UDP; TCP then takes the same number, which another program may
+        # hold already over TCP: then pick again (a fixed port fails at once).
+        for attempt in range(1 if self.port else PICK_ATTEMPTS):
+            udp, _ = await self._loop.create_datagram_endpoint(lambda: _UDP(self.resolver),
+                                                               local_addr=(self.host, self.port))
+            try:
+                port = udp.get_extra_info("sockname")[1]
+                tcp = await asyncio.start_server(self._tcp_client, self.host, port)
+                break
+            except OSError:
+                udp.close()
+                if attempt + 1 >= (1 if self.port else PICK_ATTEMPTS):
+                    raise
+        self.port = port
         self._ready.set()
         try:
             await self._stop.wait()

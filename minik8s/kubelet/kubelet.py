@@ -22,6 +22,10 @@ own heartbeat. ``reconcile((namespace, name))`` is upstream's pod worker loop:
 4. come back exactly when something is next due: a probe, a back-off ending, an image
    pull finishing, a container exiting.
 
+What pods learn of the cluster's network (their resolv.conf, the Service environment variables)
+comes from the Services the kubelet watches, handed to the runtime as a
+:class:`minik8s.kubelet.dns.ClusterNetwork` (``runtime.network``).
+
 A pod worker never blocks: every wait is a ``requeue_after``. Invalid pods become
 Warning events, never a crashed kubelet.
 

@@ -15,7 +15,9 @@ container             a process in its own session (:mod:`.supervisor`) and its 
                       processes only, its host name is the pod's
 user                  ``runAsUser``/``runAsGroup``; without them 65534 (nobody), never root
                       unless ``runAsUser: 0`` (:func:`.isolation.user_of`)
-environment           upstream's rules (:mod:`.env`): image ENV, envFrom, env, valueFrom
+environment           upstream's rules (:mod:`.env`): image ENV, Service links, envFrom, env, valueFrom
+DNS                   the pod's resolv.conf (:mod:`minik8s.kubelet.dns`) bound over ``/etc/resolv.conf``;
+                      where cluster DNS cannot have port 53, Service names in ``/etc/hosts``, kept current
 volumes               folders bind-mounted at their ``mountPath`` (read-only as declared):
                       emptyDir, hostPath, configMap, secret, downwardAPI, PVC (:mod:`.filesystem`)
 logs                  stdout and stderr read through pipes and written, line by line with the time
