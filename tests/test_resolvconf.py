@@ -183,3 +183,33 @@ def test_without_port_53_service_names_live_in_etc_hosts_rewritten_in_place(proc
     wait_for(lambda: "later.kube-public" in c.kubectl(["exec", "hosts", "--", "cat", "/etc/hosts"]),
              timeout=30, what="the new Service in /etc/hosts")
     assert c.kubectl(["exec", "hosts", "--", "getent", "hosts", "later.kube-public"]).split()[0] == "127.96.0.61"
+
+
+def test_dns_config_beyond_upstreams_limits_is_422_invalid() -> None:
+    from minik8s import Cluster
+
+    manifest = """apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  dnsPolicy: None
+  dnsConfig:
+    nameservers: [1.1.1.1, 2.2.2.2, 3.3.3.3, not-an-ip]
+    searches: [Bad_Domain.example]
+    options: [{value: "1"}]
+  containers: [{name: c, image: busybox}]
+"""
+    with Cluster(runtime="simulated", clock="virtual", seed=0) as c:
+        code, _, err = c.run_kubectl(["apply", "-f", "-"], stdin=manifest)
+        assert code == 1
+        assert err.startswith('The Pod "p" is invalid: \n* spec.dnsConfig.nameservers: Invalid value: '
+                              '[]string{"1.1.1.1", "2.2.2.2", "3.3.3.3", "not-an-ip"}: must not have more than 3 '
+                              'nameservers\n* spec.dnsConfig.nameservers[3]: Invalid value: "not-an-ip": must be a '
+                              'valid IP address'), err
+        assert '* spec.dnsConfig.searches[0]: Invalid value: "Bad_Domain.example"' in err
+        assert "* spec.dnsConfig.options[0]: Required value: Option.Name must not be empty" in err
+        code, _, err = c.run_kubectl(["apply", "-f", "-"], stdin=manifest.replace(
+            "    nameservers: [1.1.1.1, 2.2.2.2, 3.3.3.3, not-an-ip]\n", "").replace(
+            "    searches: [Bad_Domain.example]\n", "").replace('    options: [{value: "1"}]\n', "    options: []\n"))
+        assert code == 1 and ("spec.dnsConfig.nameservers: Required value: must provide at least one DNS "
+                              "nameserver when `dnsPolicy` is None") in err
