@@ -272,3 +272,45 @@ def test_kube_dns_service_is_what_kubeadm_installs() -> None:
     assert svc["spec"]["clusterIP"] == "127.96.0.10" and svc["metadata"]["labels"]["k8s-app"] == "kube-dns"
     assert [(p["name"], p["port"], p["protocol"]) for p in svc["spec"]["ports"]] == [
         ("dns", 53, "UDP"), ("dns-tcp", 53, "TCP"), ("metrics", 9153, "TCP")]
+
+
+# --- minik8s server, the real kubectl ---------------------------------------------------------
+
+def test_minik8s_server_serves_cluster_dns_on_the_kube_dns_cluster_ip(tmp_path: Any) -> None:
+    import shutil
+    import time
+
+    from conftest import start_server
+    from minik8s.addresses import may_bind_port
+    from minik8s.kubelet.runtimes.process import isolation
+
+    if shutil.which("kubectl") is None or not may_bind_port(53) or isolation.mode() != "bwrap":
+        pytest.skip("needs the real kubectl, port 53 and contained processes")
+    server = start_server(tmp_path, "--nodes", "1", "--runtime", "process")
+    try:
+        created = server.kubectl("apply", "-f", "-", stdin=(
+            "apiVersion: v1\nkind: Service\nmetadata: {name: web}\n"
+            "spec: {clusterIP: 127.96.0.80, ports: [{name: http, port: 80}]}\n---\n"
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: shell}\n"
+            "spec: {containers: [{name: c, image: busybox, command: [sleep, '600']}]}\n"))
+        assert created.returncode == 0, created.stderr
+        query = dns.message.make_query("web.default.svc.cluster.local", "A")
+        deadline = time.monotonic() + 30
+        while True:   # the Service reaches DNS through a watch: wait for it, briefly
+            reply = dns.query.udp(query, "127.96.0.10", port=53, timeout=5)
+            if reply.answer or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        assert answers(reply) == ["127.96.0.80"]
+        while True:
+            done = server.kubectl("exec", "shell", "--", "getent", "hosts", "web")
+            if done.returncode == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert done.stdout.split() == ["127.96.0.80", "web.default.svc.cluster.local"], done.stderr
+        resolv = server.kubectl("exec", "shell", "--", "cat", "/etc/resolv.conf").stdout
+        # (the node's own search domains, if it has any, follow the cluster's)
+        assert resolv.startswith("search default.svc.cluster.local svc.cluster.local cluster.local")
+        assert resolv.endswith("\nnameserver 127.96.0.10\noptions ndots:5\n")
+    finally:
+        server.stop()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -213,3 +214,23 @@ spec:
             "    searches: [Bad_Domain.example]\n", "").replace('    options: [{value: "1"}]\n', "    options: []\n"))
         assert code == 1 and ("spec.dnsConfig.nameservers: Required value: must provide at least one DNS "
                               "nameserver when `dnsPolicy` is None") in err
+
+
+def test_uncontained_process_pods_are_told_dns_names_will_not_resolve(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from minik8s.kubelet.runtimes.process import ProcessRuntime
+
+    monkeypatch.setenv("MINIK8S_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("MINIK8S_ISOLATION", "none")
+    runtime = ProcessRuntime(node_name="node-1", node_index=0, data_dir=tmp_path / "data")
+    try:
+        runtime.network = ClusterNetwork(lambda: [], hosts_fallback=False)
+        p = pod("ClusterFirst", namespace="default")
+        p["metadata"]["uid"] = f"uid-{time.monotonic_ns()}"
+        sandbox = runtime.run_pod_sandbox(p)
+        messages = runtime.sandbox_messages(sandbox.id)
+        assert ("Warning", "MissingClusterDNS") in [(kind, reason) for kind, reason, _ in messages]   # no kube-dns
+        assert any(reason == "DNSConfigForming" and "cluster DNS names (Services) will not resolve" in message
+                   for _, reason, message in messages)
+    finally:
+        runtime.close()
