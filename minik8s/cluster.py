@@ -171,6 +171,8 @@ class Cluster:
         for index, kubelet in enumerate(self.kubelets):
             self.api.nodes.register(node_name(index), kubelet)  # type: ignore[arg-type]
         self.components += self.kubelets
+        for kubelet in self.kubelets:   # in-process DNS for runtimes without sockets (simulated nslookup)
+            kubelet.runtime.network.lookup = self.dns.lookup  # type: ignore[attr-defined]
         if not self.virtual:
             self._thread = threading.Thread(target=self._run, name="minik8s-cluster", daemon=True)
             self._thread.start()

@@ -209,6 +209,20 @@ def test_the_server_answers_over_udp_and_tcp(server: DNSServer) -> None:
     assert dns.query.udp(missing, "127.0.0.1", port=server.port, timeout=5).rcode() == dns.rcode.NXDOMAIN
 
 
+def test_a_truncated_udp_answer_is_asked_again_over_tcp() -> None:
+    many = [slice_of("big", *[endpoint(f"10.244.3.{i}") for i in range(1, 60)])]
+    resolver = Resolver(build([service("big", "None")], many))
+    running = DNSServer(lambda: resolver, "127.0.0.1", 0)
+    running.start()
+    try:
+        query = dns.message.make_query("big.default.svc.cluster.local", "A")
+        assert dns.query.udp(query, "127.0.0.1", port=running.port, timeout=5).flags & dns.flags.TC
+        whole, used_tcp = dns.query.udp_with_fallback(query, "127.0.0.1", port=running.port, timeout=5)
+        assert used_tcp and len(whole.answer[0]) == 59
+    finally:
+        running.stop()
+
+
 def test_the_server_survives_garbage_and_keeps_serving(server: DNSServer) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
         udp.settimeout(5)

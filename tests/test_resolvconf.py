@@ -234,3 +234,12 @@ def test_uncontained_process_pods_are_told_dns_names_will_not_resolve(tmp_path: 
                    for _, reason, message in messages)
     finally:
         runtime.close()
+
+
+def test_runtimes_of_an_in_process_cluster_can_ask_its_dns() -> None:
+    from minik8s import Cluster
+
+    with Cluster(runtime="simulated", clock="virtual", seed=0) as c:
+        network = c.kubelets[0].runtime.network
+        assert network.lookup("kube-dns.kube-system", "default", "A") == (
+            "kube-dns.kube-system.svc.cluster.local", ["10.96.0.10"])

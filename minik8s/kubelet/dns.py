@@ -31,6 +31,7 @@ Interface:
     ClusterNetwork(services=lambda: [Service...], domain="cluster.local", hosts_fallback=False)
     network.resolv_conf(pod, host_resolv_conf) -> (text, [(reason, message)])   # warnings become events
     network.service_env(pod) -> {name: value};  network.hosts(pod) -> [(ip, [names])]
+    network.lookup(name, namespace, qtype) -> (fqdn, [answers]) | None   # None until a cluster DNS is set
     resolv_conf(pod, cluster_dns, domain, host_text) -> (text, warnings)
     service_env(services, namespace, enable_service_links=True) -> {name: value}
     service_hosts(services, namespace, domain) -> [(ip, [names])]
@@ -230,6 +231,9 @@ class ClusterNetwork:
     services: Callable[[], list[Service]]
     domain: str = CLUSTER_DOMAIN
     hosts_fallback: bool = field(default_factory=lambda: not may_bind_port(DNS_PORT))
+    # The cluster's DNS as a function, for runtimes without sockets (the simulated one's nslookup):
+    # lookup(name, namespace, qtype) -> (fqdn, [answers]) | None. Set by whoever runs cluster DNS in-process.
+    lookup: Callable[[str, str, str], "tuple[str, list[str]] | None"] | None = None
 
     def cluster_dns(self) -> list[str]:
         for service in self.services():
