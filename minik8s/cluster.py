@@ -173,6 +173,8 @@ class Cluster:
         self.components += self.kubelets
         for kubelet in self.kubelets:   # in-process DNS for runtimes without sockets (simulated nslookup)
             kubelet.runtime.network.lookup = self.dns.lookup  # type: ignore[attr-defined]
+            if self.runtime == "process":  # pods' C libraries miss a DNS server off port 53: use /etc/hosts
+                kubelet.runtime.network.hosts_fallback = not self.dns.on_port_53  # type: ignore[attr-defined]
         if not self.virtual:
             self._thread = threading.Thread(target=self._run, name="minik8s-cluster", daemon=True)
             self._thread.start()

@@ -243,3 +243,20 @@ def test_runtimes_of_an_in_process_cluster_can_ask_its_dns() -> None:
         network = c.kubelets[0].runtime.network
         assert network.lookup("kube-dns.kube-system", "default", "A") == (
             "kube-dns.kube-system.svc.cluster.local", ["10.96.0.10"])
+
+
+@pytestmark_linux
+def test_a_cluster_whose_dns_cannot_have_port_53_falls_back_to_etc_hosts(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    from minik8s import Cluster
+
+    monkeypatch.setenv("MINIK8S_HOME", str(tmp_path / "home"))
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as holder:
+        try:
+            holder.bind(("127.96.0.10", 53))   # as another cluster of the machine would
+        except OSError:
+            pass   # someone holds it already: the same situation
+        with Cluster(nodes=1, runtime="process", data_dir=tmp_path / "cluster") as c:
+            assert not c.dns.on_port_53 and c.kubelets[0].runtime.network.hosts_fallback

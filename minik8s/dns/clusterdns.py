@@ -22,7 +22,7 @@ EndpointSlices are watched once the API serves ``discovery.k8s.io/v1``.
 Interface:
     dns = ClusterDNS(ctx, service_ip="127.96.0.10", serve=True)   # a controller of the cluster's loop
     dns.lookup(name: str, namespace: str, qtype: str = "A") -> tuple[str, list[str]] | None
-    dns.resolver -> Resolver (the current one);  dns.server -> DNSServer | None;  dns.stop()
+    dns.resolver -> Resolver (the current one);  dns.server -> DNSServer | None;  dns.on_port_53;  dns.stop()
     kube_dns_service(ip) -> the Service object
 
 Taught in chapter 13 (the pod network and Services: cluster DNS).
@@ -124,6 +124,11 @@ class ClusterDNS(Controller):
         except StatusError as exc:
             if exc.code != 409:   # 409: it exists already, the cache has not seen it yet
                 raise
+
+    @property
+    def on_port_53(self) -> bool:
+        """Whether pods' C libraries reach this server (they ask port 53 of the resolv.conf address)."""
+        return self.server is not None and self.server.port == 53
 
     def lookup(self, name: str, namespace: str, qtype: str = "A") -> tuple[str, list[str]] | None:
         """A pod's lookup of ``name`` with the ClusterFirst search path (:meth:`.Resolver.lookup`)."""

@@ -59,7 +59,8 @@ PTR = dns.rdatatype.PTR
 
 
 def _parse(texts: dict[int, list[str]]) -> RRSets:
-    return {rdtype: [dns.rdata.from_text(dns.rdataclass.IN, rdtype, text) for text in found]
+    return {rdtype: [dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.RdataType.make(rdtype), text)
+                     for text in found]
             for rdtype, found in texts.items()}
 
 

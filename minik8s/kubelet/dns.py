@@ -96,9 +96,9 @@ def _merge_options(existing: list[str], extra: list[dict[str, Any]]) -> list[str
     for option in existing:
         name, sep, value = option.partition(":")
         merged[name] = value if sep else None
-    for option in extra:
-        if isinstance(option, dict) and option.get("name"):
-            merged[str(option["name"])] = None if option.get("value") is None else str(option["value"])
+    for given in extra:
+        if isinstance(given, dict) and given.get("name"):
+            merged[str(given["name"])] = None if given.get("value") is None else str(given["value"])
     return [name if value is None else f"{name}:{value}" for name, value in merged.items()]
 
 
