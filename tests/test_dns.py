@@ -13,6 +13,8 @@ import dns.query
 import dns.rcode
 import dns.rdatatype
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from minik8s.dns.clusterdns import kube_dns_service
 from minik8s.dns.records import TTL, build
@@ -163,6 +165,21 @@ def test_garbage_gets_formerr_with_its_id_or_nothing(resolver: Resolver) -> None
     assert resolver.answer_wire(b"\x01") is None                       # no header: nothing to answer
     response_wire = dns.message.make_response(dns.message.make_query("web.default.svc.cluster.local", "A"))
     assert resolver.answer_wire(response_wire.to_wire()) is None        # never answer an answer
+
+
+QUERY_WIRE = dns.message.make_query("web.default.svc.cluster.local", "SRV", use_edns=0).to_wire()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.binary(max_size=600),
+                 st.lists(st.tuples(st.integers(0, len(QUERY_WIRE) - 1), st.integers(0, 255)), max_size=8).map(
+                     lambda edits: bytes(b if i not in dict(edits) else dict(edits)[i]
+                                         for i, b in enumerate(QUERY_WIRE)))))
+def test_any_bytes_get_a_well_formed_reply_or_none(resolver: Resolver, wire: bytes) -> None:
+    reply = resolver.answer_wire(wire)
+    if reply is not None:
+        parsed = dns.message.from_wire(reply)
+        assert parsed.flags & dns.flags.QR and parsed.id == int.from_bytes(wire[:2], "big") and len(reply) <= 4096
 
 
 def test_udp_answers_over_512_bytes_are_truncated() -> None:

@@ -17,6 +17,7 @@ the response; nothing here touches a socket, so every answer is a unit test away
 ``answer_wire(bytes)`` is what a server calls: it parses (malformed bytes get FORMERR when they carry a
 header, and nothing otherwise), answers, and encodes, truncating at record-set boundaries with the
 ``TC`` flag when the answer does not fit a UDP reply (512 bytes, or the EDNS size the client offers).
+Should answering ever raise (a bug), that query gets SERVFAIL and the server goes on.
 
 ``lookup(name, namespace, qtype="A")`` is the resolver of a pod's C library in one call: it tries
 the search path a ClusterFirst pod gets (``<ns>.svc.cluster.local svc.cluster.local cluster.local``,
@@ -33,6 +34,8 @@ Taught in chapter 13 (the pod network and Services: cluster DNS).
 
 from __future__ import annotations
 
+import logging
+
 import dns.exception
 import dns.flags
 import dns.message
@@ -44,6 +47,8 @@ import dns.rdatatype
 import dns.rrset
 
 from minik8s.dns.records import TTL, Records
+
+log = logging.getLogger(__name__)
 
 NDOTS = 5                  # the ``options ndots:5`` the kubelet writes for ClusterFirst pods
 UDP_SIZE = 512             # a UDP answer without EDNS (RFC 1035)
@@ -125,7 +130,12 @@ class Resolver:
             return _format_error(wire)
         if query.flags & dns.flags.QR:
             return None   # a response sent to us: never answer one (no reflection loops)
-        response = self.answer(query)
+        try:
+            response = self.answer(query)
+        except Exception:  # noqa: BLE001 - a bug must cost one answer, never the server
+            log.exception("cluster DNS: answering %s failed", query.question)
+            response = dns.message.make_response(query)
+            response.set_rcode(dns.rcode.SERVFAIL)
         if not udp:
             return response.to_wire()
         size = UDP_SIZE if query.edns < 0 else min(max(query.payload, UDP_SIZE), MAX_UDP_SIZE)
