@@ -260,3 +260,26 @@ def test_a_cluster_whose_dns_cannot_have_port_53_falls_back_to_etc_hosts(tmp_pat
             pass   # someone holds it already: the same situation
         with Cluster(nodes=1, runtime="process", data_dir=tmp_path / "cluster") as c:
             assert not c.dns.on_port_53 and c.kubelets[0].runtime.network.hosts_fallback
+
+
+@pytestmark_linux
+def test_without_privilege_dns_listens_on_5353_and_pods_use_etc_hosts(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from minik8s import Cluster
+    from minik8s.dns import server as dns_server
+    from minik8s.kubelet.runtimes.process import isolation
+
+    if isolation.mode() != "bwrap":
+        pytest.skip("containers are not isolated here")
+    monkeypatch.setenv("MINIK8S_HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(dns_server, "may_bind_port", lambda port: port >= 1024)   # as a user that is not root
+    with Cluster(nodes=1, runtime="process", data_dir=tmp_path / "cluster") as c:
+        if c.dns.server is None:
+            pytest.skip("127.96.0.10:5353 is taken on this machine")
+        assert c.dns.server.port == 5353 and c.kubelets[0].runtime.network.hosts_fallback
+        c.apply("apiVersion: v1\nkind: Service\nmetadata: {name: web}\n"
+                "spec: {clusterIP: 127.96.0.90, ports: [{name: http, port: 80}]}\n")
+        c.apply(RESOLVER_POD % {"name": "rootless"})
+        out = wait_for(lambda: logs_of(c, "rootless").count("127.96.0.90") >= 2 and logs_of(c, "rootless"),
+                       timeout=30, what="answers")
+        assert out.splitlines()[1] == "127.96.0.90"   # Python's getaddrinfo, through /etc/hosts
