@@ -60,7 +60,7 @@ SLICES = [
 
 @pytest.fixture(scope="module")
 def resolver() -> Resolver:
-    return Resolver(build(SERVICES, SLICES, serial=42, dns_ip="10.96.0.10"))
+    return Resolver(build(SERVICES, SLICES, serial=42, dns_ip="10.96.0.10", namespaces=["default", "quiet"]))
 
 
 def ask(resolver: Resolver, name: str, qtype: str = "A") -> dns.message.Message:
@@ -127,11 +127,13 @@ def test_missing_names_are_nxdomain_with_the_soa(resolver: Resolver) -> None:
     assert [r.to_text() for r in response.authority] == [
         "cluster.local. 30 IN SOA ns.dns.cluster.local. hostmaster.cluster.local. 42 7200 1800 86400 30"]
     assert ask(resolver, "web.nowhere.svc.cluster.local").rcode() == dns.rcode.NXDOMAIN
+    assert ask(resolver, "nowhere.svc.cluster.local").rcode() == dns.rcode.NXDOMAIN   # no such namespace
 
 
 def test_existing_names_without_that_type_are_noerror_and_empty(resolver: Resolver) -> None:
     for name, qtype in [("web.default.svc.cluster.local", "AAAA"), ("web.default.svc.cluster.local", "TXT"),
                         ("svc.cluster.local", "A"), ("default.svc.cluster.local", "A"),
+                        ("quiet.svc.cluster.local", "A"),   # a namespace without Services
                         ("empty.default.svc.cluster.local", "A")]:
         response = ask(resolver, name, qtype)
         assert response.rcode() == dns.rcode.NOERROR and not response.answer, (name, qtype)

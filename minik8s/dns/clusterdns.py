@@ -4,8 +4,8 @@ Upstream, CoreDNS runs as pods of ``kube-system`` behind the ``kube-dns`` Servic
 ``10.96.0.10``, the tenth address of the Service range), watches Services and EndpointSlices through
 the API and answers from that cache. Here it is one more component of the cluster's loop:
 
-* it watches Services and EndpointSlices (through the shared informers, so through the API only) and,
-  whenever one changes, rebuilds the records (:mod:`.records`) and swaps in a new
+* it watches Services, EndpointSlices and Namespaces (through the shared informers, so through the API
+  only) and, whenever one changes, rebuilds the records (:mod:`.records`) and swaps in a new
   :class:`~.resolver.Resolver`: the DNS thread always reads a complete set, never a half-built one;
 * it keeps the ``kube-dns`` Service in ``kube-system`` (ports ``dns`` 53/UDP, ``dns-tcp`` 53/TCP,
   ``metrics`` 9153/TCP, label ``k8s-app: kube-dns``) with its ClusterIP asked for explicitly, as
@@ -50,7 +50,8 @@ RECORDS_KEY = "records"             # the work-queue key that rebuilds the recor
 SERVICE_KEY = (NAMESPACE, NAME)     # the work-queue key that keeps the kube-dns Service
 
 SERVICES = resources.get("", "v1", "services")
-assert SERVICES is not None
+NAMESPACES = resources.get("", "v1", "namespaces")
+assert SERVICES is not None and NAMESPACES is not None
 
 
 def _endpoint_slices() -> Resource | None:
@@ -83,7 +84,7 @@ class ClusterDNS(Controller):
     def __init__(self, ctx: Context, *, service_ip: str, serve: bool = False, domain: str = CLUSTER_DOMAIN,
                  port: int | None = None):
         slices = _endpoint_slices()
-        self.watches = (SERVICES,) if slices is None else (SERVICES, slices)
+        self.watches = (SERVICES, NAMESPACES) if slices is None else (SERVICES, NAMESPACES, slices)
         self._slices = slices
         self.service_ip = service_ip
         self.domain = domain
@@ -113,7 +114,9 @@ class ClusterDNS(Controller):
             return
         services = self.informer(SERVICES).list()
         slices = self.informer(self._slices).list() if self._slices is not None else []
-        records = build(services, slices, domain=self.domain, serial=int(self.clock.now()), dns_ip=self.service_ip)
+        namespaces = [str(ns["metadata"]["name"]) for ns in self.informer(NAMESPACES).list()]
+        records = build(services, slices, domain=self.domain, serial=int(self.clock.now()), dns_ip=self.service_ip,
+                        namespaces=namespaces)
         self.resolver = Resolver(records)   # one assignment: the DNS thread sees the old set or the new one
 
     def _keep_service(self) -> None:

@@ -26,7 +26,7 @@ The records are plain data (``{name: {rdtype: [rdata as text]}}``, names absolut
 pure function, so a test builds them from dictionaries and a resolver answers from them without a cluster.
 
 Interface:
-    records = build(services, endpoint_slices, domain="cluster.local", serial=0, dns_ip=None)
+    records = build(services, endpoint_slices, domain="cluster.local", serial=0, dns_ip=None, namespaces=())
     records.rrsets(name: dns.name.Name) -> {rdtype: [rdata]} | None;  records.exists(name) -> bool
     records.soa -> rdata;  records.zone -> dns.name.Name;  TTL
 
@@ -197,8 +197,10 @@ def _add_service(records: Records, service: dict[str, Any], slices: list[dict[st
 
 
 def build(services: Iterable[dict[str, Any]], endpoint_slices: Iterable[dict[str, Any]], *,
-          domain: str = "cluster.local", serial: int = 0, dns_ip: str | None = None) -> Records:
-    """The zone's records from the API's Services and EndpointSlices (see the module docstring)."""
+          domain: str = "cluster.local", serial: int = 0, dns_ip: str | None = None,
+          namespaces: Iterable[str] = ()) -> Records:
+    """The zone's records from the API's Services and EndpointSlices (see the module docstring).
+    ``namespaces``: those that exist: ``<ns>.svc.<zone>`` is then a name (NOERROR), as CoreDNS answers."""
     zone = dns.name.from_text(domain)
     apex = zone.to_text().lower()
     soa_text = f"ns.dns.{apex} hostmaster.{apex} {serial} {SOA_TIMERS}"
@@ -207,6 +209,8 @@ def build(services: Iterable[dict[str, Any]], endpoint_slices: Iterable[dict[str
     records.add(apex, dns.rdatatype.NS, f"ns.dns.{apex}")
     if dns_ip:
         records.add(f"ns.dns.{apex}", A, dns_ip)
+    for namespace in namespaces:
+        records.touch(f"{namespace}.svc.{apex}".lower())
     by_service = _slices_by_service(endpoint_slices)
     for service in sorted(services, key=lambda s: (s["metadata"].get("namespace", ""), s["metadata"]["name"])):
         meta = service.get("metadata") or {}
