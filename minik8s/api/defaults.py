@@ -284,6 +284,10 @@ def _cron_job(cron: Obj) -> None:
 
 
 def _service(service: Obj) -> None:
+    # LoadBalancerIPMode (on by default since 1.30): an ingress IP is a virtual IP unless its controller says Proxy.
+    for ingress in _items(_existing(_existing(service, "status"), "loadBalancer"), "ingress"):
+        if ingress.get("ip"):
+            _default(ingress, "ipMode", "VIP")
     spec = _existing(service, "spec")
     if spec is None:
         return
