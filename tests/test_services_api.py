@@ -304,3 +304,57 @@ def test_real_kubectl_sees_allocation_errors_and_the_kubernetes_endpoints(tmp_pa
         assert ipaddress.ip_address(ip) in ipaddress.ip_network(CIDR)
     finally:
         srv.stop()
+
+
+def test_external_name_services_may_not_carry_a_cluster_ip():
+    api = make_api()
+    body = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "e"},
+            "spec": {"type": "ExternalName", "externalName": "example.com", "clusterIP": "10.96.0.50"}}
+    with pytest.raises(StatusError) as refused:
+        api.create(SERVICES, "default", body)
+    assert refused.value.message == ('Service "e" is invalid: spec.clusterIPs: Forbidden: may not be set for '
+                                     'ExternalName services')
+    api.create(SERVICES, "default", svc("web", cluster_ip="10.96.0.50"))  # nothing was allocated by the refusal
+    switched = api.patch(SERVICES, "default", "web", "merge",
+                         {"spec": {"type": "ExternalName", "externalName": "example.com"}})["spec"]
+    assert not {"clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy", "internalTrafficPolicy"} & set(switched)
+
+
+SERVICE_MANIFEST = """\
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  type: %s
+  selector: {app: web}
+  ports: [{port: 80, targetPort: 8080}]
+"""
+
+
+@needs_kubectl
+def test_real_kubectl_apply_replace_and_restart_keep_allocations(tmp_path):
+    data_dir = tmp_path / "data"
+    srv = start_server(tmp_path, "--nodes", "0", "--runtime", "simulated", data_dir=data_dir)
+    try:
+        assert srv.kubectl("apply", "-f", "-", stdin=SERVICE_MANIFEST % "ClusterIP").stdout == "service/web created\n"
+        ip = srv.kubectl("get", "svc", "web", "-o", "jsonpath={.spec.clusterIP}").stdout
+        assert srv.kubectl("apply", "-f", "-", stdin=SERVICE_MANIFEST % "ClusterIP").stdout == \
+            "service/web unchanged\n"
+        assert srv.kubectl("apply", "-f", "-", stdin=SERVICE_MANIFEST % "NodePort").stdout == \
+            "service/web configured\n"
+        spec = json.loads(srv.kubectl("get", "svc", "web", "-o", "json").stdout)["spec"]
+        assert spec["clusterIP"] == ip and 30000 <= spec["ports"][0]["nodePort"] <= 32767
+        replaced = srv.kubectl("replace", "-f", "-", stdin=SERVICE_MANIFEST % "NodePort")  # a PUT without them
+        assert replaced.stdout == "service/web replaced\n", replaced.stderr
+        kept = json.loads(srv.kubectl("get", "svc", "web", "-o", "json").stdout)["spec"]
+        assert (kept["clusterIP"], kept["ports"][0]["nodePort"]) == (ip, spec["ports"][0]["nodePort"])
+    finally:
+        srv.stop()
+    srv = start_server(tmp_path, "--nodes", "0", "--runtime", "simulated", data_dir=data_dir)
+    try:
+        clash = srv.kubectl("create", "service", "clusterip", "copy", "--tcp=80", f"--clusterip={ip}")
+        assert clash.stderr.endswith(f"failed to allocate IP {ip}: provided IP is already allocated\n")
+        services = srv.kubectl("get", "svc", "-o", "name").stdout.split()
+        assert services == ["service/kubernetes", "service/web"]
+    finally:
+        srv.stop()

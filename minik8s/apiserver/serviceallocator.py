@@ -244,9 +244,12 @@ def carry_over(service: Obj, old: Obj) -> None:
 
 
 def _drop_type_dependent_fields(spec: Obj, old_spec: Obj, service: Obj, old: Obj) -> None:
-    if needs_cluster_ip(old) and not needs_cluster_ip(service) and cluster_ip_of(service) == cluster_ip_of(old):
-        for field in ("clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy"):
-            spec.pop(field, None)
+    if needs_cluster_ip(old) and not needs_cluster_ip(service):
+        if cluster_ip_of(service) == cluster_ip_of(old):
+            for field in ("clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy"):
+                spec.pop(field, None)
+        if spec.get("internalTrafficPolicy") == old_spec.get("internalTrafficPolicy"):
+            spec.pop("internalTrafficPolicy", None)
     if needs_node_ports(old) and not needs_node_ports(service):
         old_ports = {p.get("nodePort") for p in _ports(old)}
         if all(p.get("nodePort") in old_ports for p in _ports(service)):
