@@ -27,7 +27,7 @@ from pathlib import Path
 from aiohttp import web
 
 from minik8s import kubeconfig, pki
-from minik8s.apiserver import filters, kubernetesservice
+from minik8s.apiserver import filters
 from minik8s.apiserver.serviceallocator import parse_port_range
 from minik8s.apiserver.auth.authentication import TokenAuthenticator
 from minik8s.apiserver.http import make_app
@@ -129,7 +129,7 @@ async def _serve(args: argparse.Namespace) -> int:
         print(f"error: cannot serve on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
         return 1
     port = runner.addresses[0][1]
-    kubernetesservice.ensure(cluster.api, args.host, port)  # the endpoints of the kubernetes Service
+    cluster.api.ensure_kubernetes_service(args.host, port)  # the endpoints of the kubernetes Service
     url = f"{'http' if args.insecure else 'https'}://{_connectable(args.host)}:{port}"
     config_path = kubeconfig.path(args.kubeconfig)
     try:

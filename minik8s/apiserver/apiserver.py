@@ -116,8 +116,12 @@ class APIServer:
         self.clock = clock or RealClock()
         self.rng = rng or random.Random()
         self.service_cidr = service_cidr or default_service_cidr("process")
+        # The server's own draws (ClusterIPs, node ports, the uids of the objects it makes itself) come
+        # from a generator seeded from ``rng`` without drawing from it, so a seeded cluster generates the
+        # same pod names and uids, and schedules the same way, whether or not it has Services.
+        self._own_rng = random.Random(repr(self.rng.getstate()))
         # ClusterIPs and node ports, rebuilt from the stored Services (a restart keeps them).
-        self.services = ServiceAllocator(self.service_cidr, node_port_range, self.rng)
+        self.services = ServiceAllocator(self.service_cidr, node_port_range, self._own_rng)
         self.services.restore(self.store.list(SERVICES.qualified)[0])
         # One writer at a time keeps read-modify-write verbs (patch, delete) atomic.
         self._lock = threading.RLock()
@@ -126,12 +130,22 @@ class APIServer:
         self.object_counts = ObjectCountQuota(self.store)  # admission: a default per-namespace quota
         self.ensure_system_namespaces()
         # Until whoever serves the API says where (minik8s server does), the endpoints name 127.0.0.1:6443.
-        kubernetesservice.ensure(self)
+        self.ensure_kubernetes_service()
 
     def ensure_system_namespaces(self) -> None:
         for name in SYSTEM_NAMESPACES:
             if self.store.get_entry(_key(NAMESPACES, None, name)) is None:
                 self.create(NAMESPACES, None, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+
+    def ensure_kubernetes_service(self, host: str = "127.0.0.1", port: int = 6443) -> None:
+        """The ``kubernetes`` Service and its endpoints, pointing at ``host:port`` (see
+        :mod:`minik8s.apiserver.kubernetesservice`)."""
+        with self._lock:
+            shared, self.rng = self.rng, self._own_rng
+            try:
+                kubernetesservice.ensure(self, host, port)
+            finally:
+                self.rng = shared
 
     # --- reads -----------------------------------------------------------------------
 

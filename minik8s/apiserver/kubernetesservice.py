@@ -10,7 +10,7 @@ alone; the Endpoints object is marked ``endpointslice.kubernetes.io/skip-mirror`
 reason.
 
 Interface:
-    ensure(api, host, port)   # create or correct the three objects (called at start)
+    ensure(api, host, port)   # create or correct the three objects (APIServer.ensure_kubernetes_service)
     service(cluster_ip, port) / endpoints(ip, port) / endpoint_slice(ip, port) -> dict
 
 Taught in chapter 13 (the pod network and Services).
