@@ -26,6 +26,7 @@ SETUP = [
     "create service loadbalancer lb --tcp=80:8080 --tcp=443:https",
     "create service externalname ext --external-name=example.com",
     "create service clusterip h --clusterip=None",
+    "create service loadbalancer pending --tcp=80",
     "annotate svc np team=blue",
 ]
 
@@ -51,7 +52,7 @@ ORACLE_COMMANDS = [
     "get svc", "get svc -o wide", "get services,endpoints", "get ep", "get endpointslices",
     "get endpointslices -o wide", "get svc np -o yaml",
     # describe
-    "describe svc", "describe svc np", "describe svc lb ext h kubernetes",
+    "describe svc", "describe svc np", "describe svc lb ext h kubernetes pending",
     # create service, printed not sent
     "create service clusterip web --tcp=80:8080 --tcp=443:https --dry-run=client -o yaml",
     "create service nodeport web --tcp=80 --node-port=30081 --dry-run=client -o yaml",

@@ -358,3 +358,25 @@ def test_real_kubectl_apply_replace_and_restart_keep_allocations(tmp_path):
         assert services == ["service/kubernetes", "service/web"]
     finally:
         srv.stop()
+
+
+def test_a_full_range_is_a_500_as_upstream():
+    api = APIServer(Store(), VirtualClock(), random.Random(0), service_cidr="10.0.0.0/29")  # .1 to .6
+    assert spec_of(api, "kubernetes")["clusterIP"] == "10.0.0.1"
+    got = {api.create(SERVICES, "default", svc(f"s{i}"))["spec"]["clusterIP"] for i in range(5)}
+    assert got == {f"10.0.0.{i}" for i in range(2, 7)}
+    with pytest.raises(StatusError) as full:
+        api.create(SERVICES, "default", svc("one-more"))
+    assert (full.value.code, full.value.message) == (500, "Internal error occurred: failed to allocate a serviceIP: "
+                                                          "range is full")
+    api.create(SERVICES, "default", svc("headless", cluster_ip="None"))  # needs no address
+
+
+def test_a_dry_run_update_holds_nothing():
+    api = make_api()
+    api.create(SERVICES, "default", svc("web"))
+    preview = api.patch(SERVICES, "default", "web", "merge",
+                        {"spec": {"type": "NodePort", "ports": [{"port": 80, "nodePort": 30100}]}}, dry_run=True)
+    assert preview["spec"]["ports"][0]["nodePort"] == 30100
+    assert "nodePort" not in spec_of(api, "web")["ports"][0]
+    api.create(SERVICES, "default", svc("other", "NodePort", ports=[{"port": 80, "nodePort": 30100}]))
