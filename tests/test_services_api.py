@@ -278,7 +278,7 @@ def test_restart_with_sqlite_keeps_allocations(tmp_path):
 @needs_kubectl
 def test_real_kubectl_sees_allocation_errors_and_the_kubernetes_endpoints(tmp_path):
     srv = start_server(tmp_path, "--nodes", "0", "--runtime", "simulated", "--service-node-port-range",
-                       "30000-30100")
+                       "30000-30100", "--service-cluster-ip-range", "10.100.0.0/16")
     try:
         port = int(srv.url.rsplit(":", 1)[1])
         ep = json.loads(srv.kubectl("get", "endpoints", "kubernetes", "-o", "json").stdout)
@@ -292,16 +292,19 @@ def test_real_kubectl_sees_allocation_errors_and_the_kubernetes_endpoints(tmp_pa
         far = srv.kubectl("create", "service", "nodeport", "web3", "--tcp=80:8080", "--node-port=30500")
         assert far.stderr.endswith("provided port is not in the valid range. The range of valid ports is "
                                    "30000-30100\n")
-        taken = srv.kubectl("create", "service", "clusterip", "dns", "--tcp=53:53", "--clusterip=10.96.0.1")
+        taken = srv.kubectl("create", "service", "clusterip", "dns", "--tcp=53:53", "--clusterip=10.100.0.1")
         assert taken.stderr == ('error: failed to create ClusterIP service: Service "dns" is invalid: '
-                                'spec.clusterIPs: Invalid value: []string{"10.96.0.1"}: failed to allocate IP '
-                                '10.96.0.1: provided IP is already allocated\n')
+                                'spec.clusterIPs: Invalid value: []string{"10.100.0.1"}: failed to allocate IP '
+                                '10.100.0.1: provided IP is already allocated\n')
+        outside = srv.kubectl("create", "service", "clusterip", "dns", "--tcp=53:53", "--clusterip=10.96.0.10")
+        assert outside.stderr.endswith("failed to allocate IP 10.96.0.10: the provided IP (10.96.0.10) is not in the "
+                                       "valid range. The range of valid IPs is 10.100.0.0/16\n")
         table = srv.kubectl("get", "svc").stdout.splitlines()
         assert table[0].split() == ["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"]
-        assert table[1].split()[:5] == ["kubernetes", "ClusterIP", "10.96.0.1", "<none>", "443/TCP"]
+        assert table[1].split()[:5] == ["kubernetes", "ClusterIP", "10.100.0.1", "<none>", "443/TCP"]
         name, kind, ip, external, ports = table[2].split()[:5]
         assert (name, kind, external, ports) == ("web", "NodePort", "<none>", "80:30080/TCP")
-        assert ipaddress.ip_address(ip) in ipaddress.ip_network(CIDR)
+        assert ipaddress.ip_address(ip) in ipaddress.ip_network("10.100.0.0/16")
     finally:
         srv.stop()
 

@@ -388,7 +388,7 @@ class ServiceAllocator:
         ports = _ports(service)
         allocate_new = _allocates_node_ports(service)
         for i, port in enumerate(ports):
-            number, requested = port.get("port"), port.get("nodePort") or 0
+            number, requested = int(port.get("port") or 0), port.get("nodePort") or 0  # both validated
             path = f"spec.ports[{i}].nodePort"
             if not requested and not allocate_new:
                 continue
