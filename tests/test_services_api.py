@@ -383,3 +383,39 @@ def test_a_dry_run_update_holds_nothing():
     assert preview["spec"]["ports"][0]["nodePort"] == 30100
     assert "nodePort" not in spec_of(api, "web")["ports"][0]
     api.create(SERVICES, "default", svc("other", "NodePort", ports=[{"port": 80, "nodePort": 30100}]))
+
+
+# --- EndpointSlices --------------------------------------------------------------------------------------------
+
+
+def slice_(name: str, address_type: str = "IPv4", addresses: list | None = None, ports: list | None = None) -> dict:
+    return {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+            "metadata": {"name": name, "labels": {"kubernetes.io/service-name": "web"}}, "addressType": address_type,
+            "endpoints": [{"addresses": addresses if addresses is not None else ["10.244.1.2"]}],
+            "ports": ports if ports is not None else [{"port": 8080}]}
+
+
+def test_endpoint_slices_are_defaulted_and_validated_as_upstream():
+    api = make_api()
+    made = api.create(SLICES, "default", slice_("web-1"))
+    assert made["ports"] == [{"name": "", "port": 8080, "protocol": "TCP"}]
+    with pytest.raises(StatusError) as bad:
+        api.create(SLICES, "default", slice_("web-2", addresses=["10.0.0.1", "::1"],
+                                             ports=[{"name": "a", "port": 1}, {"name": "a", "port": 2,
+                                                                                "protocol": "ICMP"}]))
+    assert bad.value.message == (
+        'EndpointSlice.discovery.k8s.io "web-2" is invalid: [endpoints[0].addresses[1]: Invalid value: "::1": must '
+        'be a valid IPv4 address, ports[1].name: Duplicate value: "a", ports[1].protocol: Unsupported value: '
+        '"ICMP": supported values: "SCTP", "TCP", "UDP"]')
+    with pytest.raises(StatusError, match=r'addressType: Unsupported value: "IP": supported values: "FQDN", "IPv4", '
+                                          r'"IPv6"'):
+        api.create(SLICES, "default", slice_("web-3", "IP"))
+    with pytest.raises(StatusError, match="endpoints\\[0\\].addresses: Required value: must contain at least 1 "
+                                          "address"):
+        api.create(SLICES, "default", slice_("web-4", addresses=[]))
+    with pytest.raises(StatusError, match='addressType: Invalid value: "IPv6": field is immutable'):
+        api.patch(SLICES, "default", "web-1", "merge", {"addressType": "IPv6", "endpoints": [{"addresses": ["::1"]}]})
+    too_many = slice_("web-5")
+    too_many["endpoints"] = [{"addresses": [f"10.0.{i // 250}.{i % 250}"]} for i in range(1001)]
+    with pytest.raises(StatusError, match="endpoints: Too many: 1001: must have at most 1000 items"):
+        api.create(SLICES, "default", too_many)

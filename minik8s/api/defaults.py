@@ -356,6 +356,12 @@ def _endpoints(endpoints: Obj) -> None:
             _default(port, "protocol", "TCP")
 
 
+def _endpoint_slice(endpoint_slice: Obj) -> None:
+    for port in _items(endpoint_slice, "ports"):  # SetDefaults_EndpointPort
+        _default(port, "name", "")
+        _default(port, "protocol", "TCP")
+
+
 def _limit_range(limit_range: Obj) -> None:
     """SetDefaults_LimitRangeItem: a container's default limit is its max, its default request
     the default limit (or, failing that, the min)."""
@@ -424,6 +430,7 @@ _BY_KIND: dict[tuple[str, str], Callable[[Obj], None]] = {
     ("v1", "Node"): _node,
     ("v1", "Endpoints"): _endpoints,
     ("v1", "LimitRange"): _limit_range,
+    ("discovery.k8s.io/v1", "EndpointSlice"): _endpoint_slice,
     ("apps/v1", "Deployment"): _deployment,
     ("apps/v1", "ReplicaSet"): _replica_set,
     ("apps/v1", "StatefulSet"): _stateful_set,
