@@ -83,6 +83,11 @@ ORACLE_COMMANDS = [
     "expose svc/lb --name=lb3 --port=81 --dry-run=client -o yaml",
     "expose deployment web --port=80,81 --dry-run=client -o yaml",
     "expose deployment/web --dry-run=client",
+    "expose deployment web --name=w6 --cluster-ip=None --labels=a=b --external-ip=1.2.3.4 "
+    "--session-affinity=ClientIP --dry-run=client -o yaml",
+    "expose deployment web --type=LoadBalancer --load-balancer-ip=1.2.3.5 --port=80 --dry-run=client -o yaml",
+    "expose deployment noport --cluster-ip=None --dry-run=client -o yaml",
+    "expose pod p --labels=bad", "expose deployment web --selector=bad",
     # expose, refused
     "expose deployment noport", "expose pod q", "expose deployment nope --port=80",
     "expose deployment web --type=Foo", "expose", "expose configmap c --port=80",

@@ -225,7 +225,7 @@ def _parse_labels(text: str) -> dict[str, str]:
     for part in text.split(","):
         key, sep, value = part.partition("=")
         if not sep or not key:
-            raise CommandError(f"invalid label spec: {part}")
+            raise CommandError(f"unexpected label spec: {part}")
         labels[key] = value
     return labels
 
@@ -254,7 +254,7 @@ def exposed_service(obj: Obj, args: argparse.Namespace) -> Obj:
         target = args.target_port
         port["targetPort"] = (int(target) if re.fullmatch(r"\d+", target) else target) if target else int(text)
         ports.append(port)
-    spec: Obj = {"ports": ports, "selector": selector}
+    spec: Obj = {"ports": ports, "selector": selector} if ports else {"selector": selector}
     if args.external_ip:
         spec["externalIPs"] = [args.external_ip]
     if args.type:
