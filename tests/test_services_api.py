@@ -7,6 +7,7 @@ import json
 import random
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from conftest import needs_kubectl, start_server
 from minik8s.api import resources
@@ -419,3 +420,41 @@ def test_endpoint_slices_are_defaulted_and_validated_as_upstream():
     too_many["endpoints"] = [{"addresses": [f"10.0.{i // 250}.{i % 250}"]} for i in range(1001)]
     with pytest.raises(StatusError, match="endpoints: Too many: 1001: must have at most 1000 items"):
         api.create(SLICES, "default", too_many)
+
+
+# --- the invariant: what the allocators hold is exactly what the stored Services use ----------------------------
+
+_ACTIONS = st.lists(st.tuples(st.sampled_from(["create", "delete", "retype"]), st.integers(0, 5),
+                              st.sampled_from(["ClusterIP", "NodePort", "LoadBalancer", "ExternalName"]),
+                              st.sampled_from([None, 30000, 30001, 30002])), max_size=25)
+
+
+@settings(max_examples=40, deadline=None)
+@given(_ACTIONS)
+def test_allocators_hold_exactly_what_stored_services_use(actions):
+    api = APIServer(Store(), VirtualClock(), random.Random(0), service_cidr="10.0.0.0/28",
+                    node_port_range="30000-30004")
+    for verb, n, kind, node_port in actions:
+        name = f"s{n}"
+        port: dict = {"port": 80} if node_port is None or kind in ("ClusterIP", "ExternalName") else \
+            {"port": 80, "nodePort": node_port}
+        body = svc(name, kind, ports=[port])
+        if kind == "ExternalName":
+            body["spec"]["externalName"] = "example.com"
+        try:
+            if verb == "create":
+                api.create(SERVICES, "default", body)
+            elif verb == "delete":
+                api.delete(SERVICES, "default", name)
+            else:
+                api.patch(SERVICES, "default", name, "merge", {"spec": {
+                    "type": kind, "externalName": "example.com" if kind == "ExternalName" else None}})
+        except StatusError:
+            pass  # refused writes must leave no trace: checked below
+        stored = api.list(SERVICES, None)["items"]
+        ips = [s["spec"]["clusterIP"] for s in stored if s["spec"].get("clusterIP") not in (None, "None")]
+        ports = [p["nodePort"] for s in stored for p in s["spec"].get("ports") or [] if p.get("nodePort")]
+        assert len(ips) == len(set(ips)) and len(ports) == len(set(ports))
+        taken_ips = {str(ipaddress.ip_address(api.services.ips.base + i)) for i in api.services.ips.map.taken}
+        taken_ports = {api.services.ports.low + i for i in api.services.ports.map.taken}
+        assert (taken_ips, taken_ports) == (set(ips), set(ports))
