@@ -129,7 +129,8 @@ async def _serve(args: argparse.Namespace) -> int:
         print(f"error: cannot serve on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
         return 1
     port = runner.addresses[0][1]
-    cluster.api.ensure_kubernetes_service(args.host, port)  # the endpoints of the kubernetes Service
+    # The kubernetes Service's endpoints name this address (store writes: off the event loop).
+    await asyncio.get_running_loop().run_in_executor(None, cluster.api.ensure_kubernetes_service, args.host, port)
     url = f"{'http' if args.insecure else 'https'}://{_connectable(args.host)}:{port}"
     config_path = kubeconfig.path(args.kubeconfig)
     try:

@@ -346,6 +346,7 @@ class APIServer:
         allocation = self.services.allocate_update(obj, old) if resource is SERVICES and not subresource \
             else Transaction()
         if obj == old:
+            allocation.revert()  # (nothing was taken: the write changes nothing)
             return old  # a no-op write does not bump resourceVersion or wake watchers
         if dry_run:
             allocation.revert()
