@@ -45,6 +45,27 @@ endpoints:
 - addresses: [10.244.2.2]
 - addresses: [10.244.2.3]
 ports: [{name: 80-8080, port: 8080, protocol: TCP}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: np-fghij, labels: {kubernetes.io/service-name: np}}
+addressType: IPv4
+endpoints:
+- addresses: [10.244.3.2]
+  conditions: {ready: false, serving: true, terminating: true}
+  hostname: web-0
+  nodeName: node-3
+  zone: zone-a
+  targetRef: {kind: Pod, name: web-0, namespace: default}
+---
+apiVersion: v1
+kind: Endpoints
+metadata: {name: manual, annotations: {note: by hand}}
+subsets:
+- addresses: [{ip: 10.244.1.9}, {ip: 10.244.2.9}]
+  notReadyAddresses: [{ip: 10.244.3.9}]
+  ports: [{port: 80}, {name: metrics, port: 9090, protocol: UDP}]
+- addresses: [{ip: 10.244.4.9}]
 """
 
 ORACLE_COMMANDS = [
@@ -53,6 +74,7 @@ ORACLE_COMMANDS = [
     "get endpointslices -o wide", "get svc np -o yaml",
     # describe
     "describe svc", "describe svc np", "describe svc lb ext h kubernetes pending",
+    "describe endpointslices", "describe endpoints",
     # create service, printed not sent
     "create service clusterip web --tcp=80:8080 --tcp=443:https --dry-run=client -o yaml",
     "create service nodeport web --tcp=80 --node-port=30081 --dry-run=client -o yaml",

@@ -9,6 +9,7 @@ a PersistentVolume its claim and source; a claim the pods that use it.
 
 Interface:
     describe_service(client, svc, now) -> str
+    describe_endpoints(client, ep, now) -> str;  describe_endpoint_slice(client, es, now) -> str
     describe_namespace(client, ns, now) -> str
     describe_configmap(client, cm, now) -> str
     describe_secret(client, secret, now) -> str
@@ -104,6 +105,66 @@ def describe_service(client: Any, svc: Obj, now: datetime) -> str:
     if spec.get("loadBalancerSourceRanges"):
         w.write(0, f"LoadBalancer Source Ranges:\t{','.join(spec['loadBalancerSourceRanges'])}\n")
     describe_events(w, search_events(client, svc), now)
+    return w.text()
+
+
+def _addresses(values: list[str]) -> str:
+    return ",".join(values) or "<none>"
+
+
+def describe_endpoints(client: Any, ep: Obj, now: datetime) -> str:
+    w = _Writer()
+    _header(w, ep)
+    _labels(w, "Labels", _meta(ep).get("labels"))
+    _annotations(w, "Annotations", _meta(ep).get("annotations"))
+    w.write(0, "Subsets:\n")
+    for subset in ep.get("subsets") or []:
+        w.write(1, f"Addresses:\t{_addresses([a.get('ip', '') for a in subset.get('addresses') or []])}\n")
+        w.write(1, f"NotReadyAddresses:\t"
+                   f"{_addresses([a.get('ip', '') for a in subset.get('notReadyAddresses') or []])}\n")
+        if subset.get("ports"):
+            w.write(1, "Ports:\n")
+            w.write(2, "Name\tPort\tProtocol\n")
+            w.write(2, "----\t----\t--------\n")
+            for port in subset["ports"]:
+                w.write(2, f"{port.get('name') or '<unset>'}\t{port.get('port', 0)}\t{port.get('protocol', '')}\n")
+        w.write(0, "\n")
+    describe_events(w, search_events(client, ep), now)
+    return w.text()
+
+
+def describe_endpoint_slice(client: Any, es: Obj, now: datetime) -> str:
+    w = _Writer()
+    _header(w, es)
+    _labels(w, "Labels", _meta(es).get("labels"))
+    _annotations(w, "Annotations", _meta(es).get("annotations"))
+    w.write(0, f"AddressType:\t{es.get('addressType', '')}\n")
+    if not es.get("ports"):
+        w.write(0, "Ports: <unset>\n")
+    else:
+        w.write(0, "Ports:\n")
+        w.write(1, "Name\tPort\tProtocol\n")
+        w.write(1, "----\t----\t--------\n")
+        for port in es["ports"]:
+            number = port.get("port")
+            w.write(1, f"{port.get('name') or '<unset>'}\t{'<unset>' if number is None else number}\t"
+                       f"{port.get('protocol', '')}\n")
+    if not es.get("endpoints"):
+        w.write(0, "Endpoints: <none>\n")
+    else:
+        w.write(0, "Endpoints:\n")
+        for endpoint in es["endpoints"]:
+            ready = (endpoint.get("conditions") or {}).get("ready")
+            w.write(1, f"- Addresses:\t{_addresses(endpoint.get('addresses') or [])}\n")
+            w.write(2, "Conditions:\n")
+            w.write(3, f"Ready:\t{'<unset>' if ready is None else str(ready).lower()}\n")
+            w.write(2, f"Hostname:\t{endpoint.get('hostname', '<unset>')}\n")
+            ref = endpoint.get("targetRef")
+            if ref:
+                w.write(2, f"TargetRef:\t{ref.get('kind', '')}/{ref.get('name', '')}\n")
+            w.write(2, f"NodeName:\t{endpoint.get('nodeName', '<unset>')}\n")
+            w.write(2, f"Zone:\t{endpoint.get('zone', '<unset>')}\n")
+    describe_events(w, search_events(client, es), now)
     return w.text()
 
 
