@@ -46,17 +46,10 @@ endpoints:
 - addresses: [10.244.2.3]
 ports: [{name: 80-8080, port: 8080, protocol: TCP}]
 ---
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: np-fghij, labels: {kubernetes.io/service-name: np}}
-addressType: IPv4
-endpoints:
-- addresses: [10.244.3.2]
-  conditions: {ready: false, serving: true, terminating: true}
-  hostname: web-0
-  nodeName: node-3
-  zone: zone-a
-  targetRef: {kind: Pod, name: web-0, namespace: default}
+{apiVersion: discovery.k8s.io/v1, kind: EndpointSlice, addressType: IPv4,
+ metadata: {name: np-fghij, labels: {kubernetes.io/service-name: np}},
+ endpoints: [{addresses: [10.244.3.2], conditions: {ready: false, serving: true, terminating: true},
+              hostname: web-0, nodeName: node-3, zone: zone-a, targetRef: {kind: Pod, name: web-0}}]}
 ---
 apiVersion: v1
 kind: Endpoints

@@ -64,9 +64,7 @@ def _ingress(ingress: list[Obj]) -> str:
 
 def describe_service(client: Any, svc: Obj, now: datetime) -> str:
     w, spec, meta = _Writer(), _spec(svc), _meta(svc)
-    _header(w, svc)
-    _labels(w, "Labels", meta.get("labels"))
-    _annotations(w, "Annotations", meta.get("annotations"))
+    _top(w, svc)
     w.write(0, f"Selector:\t{format_labels(spec.get('selector'))}\n")
     w.write(0, f"Type:\t{spec.get('type', 'ClusterIP')}\n")
     if spec.get("ipFamilyPolicy"):
@@ -112,11 +110,23 @@ def _addresses(values: list[str]) -> str:
     return ",".join(values) or "<none>"
 
 
+def _top(w: _Writer, obj: Obj) -> None:
+    """Name, Namespace, Labels and Annotations: how most describers start."""
+    _header(w, obj)
+    _labels(w, "Labels", _meta(obj).get("labels"))
+    _annotations(w, "Annotations", _meta(obj).get("annotations"))
+
+
+def _port_table(w: _Writer, level: int, rows: list[tuple[str, str, str]]) -> None:
+    w.write(level, "Name\tPort\tProtocol\n")
+    w.write(level, "----\t----\t--------\n")
+    for name, number, protocol in rows:
+        w.write(level, f"{name}\t{number}\t{protocol}\n")
+
+
 def describe_endpoints(client: Any, ep: Obj, now: datetime) -> str:
     w = _Writer()
-    _header(w, ep)
-    _labels(w, "Labels", _meta(ep).get("labels"))
-    _annotations(w, "Annotations", _meta(ep).get("annotations"))
+    _top(w, ep)
     w.write(0, "Subsets:\n")
     for subset in ep.get("subsets") or []:
         w.write(1, f"Addresses:\t{_addresses([a.get('ip', '') for a in subset.get('addresses') or []])}\n")
@@ -124,10 +134,8 @@ def describe_endpoints(client: Any, ep: Obj, now: datetime) -> str:
                    f"{_addresses([a.get('ip', '') for a in subset.get('notReadyAddresses') or []])}\n")
         if subset.get("ports"):
             w.write(1, "Ports:\n")
-            w.write(2, "Name\tPort\tProtocol\n")
-            w.write(2, "----\t----\t--------\n")
-            for port in subset["ports"]:
-                w.write(2, f"{port.get('name') or '<unset>'}\t{port.get('port', 0)}\t{port.get('protocol', '')}\n")
+            _port_table(w, 2, [(p.get("name") or "<unset>", str(p.get("port", 0)), p.get("protocol", ""))
+                               for p in subset["ports"]])
         w.write(0, "\n")
     describe_events(w, search_events(client, ep), now)
     return w.text()
@@ -135,20 +143,14 @@ def describe_endpoints(client: Any, ep: Obj, now: datetime) -> str:
 
 def describe_endpoint_slice(client: Any, es: Obj, now: datetime) -> str:
     w = _Writer()
-    _header(w, es)
-    _labels(w, "Labels", _meta(es).get("labels"))
-    _annotations(w, "Annotations", _meta(es).get("annotations"))
+    _top(w, es)
     w.write(0, f"AddressType:\t{es.get('addressType', '')}\n")
     if not es.get("ports"):
         w.write(0, "Ports: <unset>\n")
     else:
         w.write(0, "Ports:\n")
-        w.write(1, "Name\tPort\tProtocol\n")
-        w.write(1, "----\t----\t--------\n")
-        for port in es["ports"]:
-            number = port.get("port")
-            w.write(1, f"{port.get('name') or '<unset>'}\t{'<unset>' if number is None else number}\t"
-                       f"{port.get('protocol', '')}\n")
+        _port_table(w, 1, [(p.get("name") or "<unset>", "<unset>" if p.get("port") is None else str(p["port"]),
+                            p.get("protocol", "")) for p in es["ports"]])
     if not es.get("endpoints"):
         w.write(0, "Endpoints: <none>\n")
     else:
