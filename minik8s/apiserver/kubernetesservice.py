@@ -13,6 +13,10 @@ Interface:
     ensure(api, host, port)   # create or correct the three objects (APIServer.ensure_kubernetes_service)
     service(cluster_ip, port) / endpoints(ip, port) / endpoint_slice(ip, port) -> dict
 
+How minik8s differs: upstream checks these objects every 10 seconds and recreates them if they
+were deleted; minik8s writes them when the API server starts (and when ``minik8s server`` knows
+its port), so a deleted ``kubernetes`` Service comes back at the next start.
+
 Taught in chapter 13 (the pod network and Services).
 """
 

@@ -31,6 +31,11 @@ Interface:
                                # patchAllocatedValues and dropTypeDependentFields)
     parse_port_range(text) -> (low, high)
 
+How minik8s differs: one IPv4 range only (no dual stack, no ServiceCIDR or IPAddress objects);
+allocation runs after validation rather than before it, so an object that is both invalid and
+asks for a taken address reports the validation errors; the allocators are rebuilt once at start
+instead of being checked by a repair loop every few minutes.
+
 Taught in chapter 13 (the pod network and Services).
 """
 
