@@ -37,6 +37,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
+from minik8s import addresses
 from minik8s.apiserver.admission import DEFAULT_OBJECT_COUNT_LIMIT
 from minik8s.apiserver.apiserver import APIServer
 from minik8s.apiserver.compaction import Compactor
@@ -121,9 +122,12 @@ def _kubelets(ctx: Context, count: int, runtime: str, data_dir: Path | None,
 class Cluster:
     def __init__(self, nodes: int = 1, runtime: str = "process", clock: str = "real", seed: int | None = None,
                  *, store: Store | None = None, data_dir: str | Path | None = None,
-                 object_count_limit: int | None = DEFAULT_OBJECT_COUNT_LIMIT, max_pods: int = DEFAULT_MAX_PODS):
+                 object_count_limit: int | None = DEFAULT_OBJECT_COUNT_LIMIT, max_pods: int = DEFAULT_MAX_PODS,
+                 service_cidr: str | None = None, node_port_range: str = "30000-32767"):
         """``object_count_limit``: most objects of one resource per namespace (None: no cap), see
-        :mod:`minik8s.apiserver.admission.objectcount`; ``max_pods``: each kubelet's ``maxPods``."""
+        :mod:`minik8s.apiserver.admission.objectcount`; ``max_pods``: each kubelet's ``maxPods``;
+        ``service_cidr``: where Services get their ClusterIPs (default: the runtime's, see
+        :mod:`minik8s.addresses`); ``node_port_range``: where NodePort Services get their ports."""
         if clock not in ("real", "virtual"):
             raise ValueError(f'unknown clock "{clock}": use "real" or "virtual"')
         self.clock: Clock = VirtualClock() if clock == "virtual" else RealClock()
@@ -132,7 +136,9 @@ class Cluster:
         self.node_count = nodes
         self.data_dir = Path(data_dir) if data_dir else None
         self.store = store or Store()
-        self.api = APIServer(self.store, self.clock, self.rng)
+        self.service_cidr = service_cidr or addresses.service_cidr(runtime)
+        self.api = APIServer(self.store, self.clock, self.rng, service_cidr=self.service_cidr,
+                             node_port_range=node_port_range)
         self.api.object_counts.limit = object_count_limit
         self.max_pods = max_pods
         self.client = LocalClient(self.api)
