@@ -231,6 +231,26 @@ spec:
 """
 
 
+# A Service without selector: its endpoints are whatever its user writes.
+SELECTORLESS = """
+apiVersion: v1
+kind: Service
+metadata: {name: external}
+spec:
+  ports: [{port: 80}]
+"""
+
+# A Service whose selector matches no pod.
+LONELY = """
+apiVersion: v1
+kind: Service
+metadata: {name: lonely}
+spec:
+  selector: {app: nobody}
+  ports: [{port: 80}]
+"""
+
+
 @pytest.fixture
 def cluster() -> Any:
     with Cluster(nodes=2, runtime="simulated", clock="virtual", seed=0) as c:
@@ -305,32 +325,19 @@ spec:
     assert 30 <= became_unready <= 30 + period                    # out within one probe period
     assert all(not ok for t, ok in timeline if became_unready <= t < 60)
     assert 60 <= became_ready_again <= 60 + period                # and back within one period
-    # Not ready is still listed: serving false, not terminating.
+    # Back in: ready and serving again.
     assert endpoint_states(cluster)["flaky"] == {"ready": True, "serving": True, "terminating": False}
 
 
 def test_selector_matching_nothing_gives_an_empty_placeholder(cluster: Cluster) -> None:
-    cluster.apply("""
-apiVersion: v1
-kind: Service
-metadata: {name: lonely}
-spec:
-  selector: {app: nobody}
-  ports: [{port: 80}]
-""")
+    cluster.apply(LONELY)
     cluster.advance(1)
     (placeholder,) = slices(cluster, "lonely")
     assert placeholder["endpoints"] is None and placeholder["ports"] is None
 
 
 def test_service_without_selector_gets_no_managed_slices(cluster: Cluster) -> None:
-    cluster.apply("""
-apiVersion: v1
-kind: Service
-metadata: {name: external}
-spec:
-  ports: [{port: 80}]
-""")
+    cluster.apply(SELECTORLESS)
     cluster.advance(1)
     assert slices(cluster, "external") == []
 
