@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 import pytest
@@ -13,6 +14,8 @@ from minik8s.cluster import Cluster
 from minik8s.controllers.endpointslice import (CONTROLLER_NAME, MANAGED_BY_LABEL, SERVICE_NAME_LABEL,
                                                desired_endpoints, plan_slices, pod_to_endpoint)
 from minik8s.controllers.endpointutil import TriggerTimeTracker, find_port, rfc3339_nano
+from tests.conftest import needs_kubectl, start_server
+from tests.test_server import _wait
 
 PODS = resources.lookup("pods")
 SERVICES = resources.lookup("svc")
@@ -398,3 +401,34 @@ spec:
     (only,) = slices(cluster, "db")
     assert sorted(e.get("hostname") for e in only["endpoints"]) == ["db-0", "db-1"]
     assert only["metadata"]["labels"]["service.kubernetes.io/headless"] == ""
+
+
+# --- the real kubectl against `minik8s server` -----------------------------------------------------
+
+
+@needs_kubectl
+def test_real_kubectl_gets_endpointslices_and_endpoints(tmp_path: Any) -> None:
+    srv = start_server(tmp_path, "--nodes", "2", "--runtime", "simulated")
+    try:
+        assert srv.kubectl("apply", "-f", "-", stdin=DEPLOYMENT).returncode == 0
+
+        def ready_addresses() -> list[str]:
+            out = srv.kubectl("get", "endpointslices", "-l", f"{SERVICE_NAME_LABEL}=web", "-o", "json").stdout
+            items = json.loads(out)["items"] if out else []
+            return sorted(e["addresses"][0] for s in items for e in s.get("endpoints") or []
+                          if e["conditions"]["ready"])
+
+        _wait(lambda: len(ready_addresses()) == 3)
+        pod_ips = sorted(srv.kubectl("get", "pods", "-o", "jsonpath={.items[*].status.podIP}").stdout.split())
+        assert ready_addresses() == pod_ips
+        both = srv.kubectl("get", "endpointslices,endpoints", "-o", "name").stdout.split()
+        assert "endpoints/web" in both
+        assert [n for n in both if n.startswith("endpointslice.discovery.k8s.io/web-")]
+        table = srv.kubectl("get", "endpoints", "web").stdout.splitlines()
+        assert table[0].split() == ["NAME", "ENDPOINTS", "AGE"]
+        assert sorted(table[1].split()[1].split(",")) == sorted(f"{ip}:80" for ip in pod_ips)
+        assert srv.kubectl("delete", "service", "web").returncode == 0
+        # (the API server's own ``kubernetes`` endpoints, when it writes them, stay)
+        _wait(lambda: "web" not in srv.kubectl("get", "endpointslices,endpoints", "-o", "name").stdout)
+    finally:
+        srv.stop()

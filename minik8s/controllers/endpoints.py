@@ -24,7 +24,7 @@ server writes) and ``ExternalName`` Services are left alone: their Endpoints are
 Interface:
     EndpointsController(ctx)                          # registered in minik8s.controllers.manager
     endpoint_address(pod, svc) -> address
-    service_subsets(svc, pods) -> subsets             # the Service's subsets, repacked
+    service_subsets(svc, selected_pods) -> subsets    # the Service's subsets, repacked
     repack_subsets(subsets) -> subsets                # upstream's RepackSubsets
     truncate(subsets, max_capacity) -> (subsets, truncated)
 
@@ -36,7 +36,6 @@ Taught in chapter 13 (the pod network and Services).
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Any, Hashable
 
@@ -74,11 +73,12 @@ def endpoint_address(pod: Obj, svc: Obj) -> Obj:
 
 
 def service_subsets(svc: Obj, pods: list[Obj]) -> list[Obj]:
-    """The subsets of ``svc``'s Endpoints: one entry per pod and Service port, then repacked."""
+    """The subsets of ``svc``'s Endpoints from the pods it selects (in name order): one entry per pod
+    and Service port, then repacked."""
     spec = svc.get("spec") or {}
     tolerate_unready = bool(spec.get("publishNotReadyAddresses"))
     subsets: list[Obj] = []
-    for pod in selected_pods(svc, pods):
+    for pod in pods:
         if not should_pod_be_in_endpoints(pod, include_terminating=tolerate_unready):
             continue
         address = endpoint_address(pod, svc)
@@ -92,8 +92,10 @@ def service_subsets(svc: Obj, pods: list[Obj]) -> list[Obj]:
     return repack_subsets(subsets)
 
 
-def _port_id(port: Obj | None) -> str:
-    return json.dumps(port, sort_keys=True)
+def _port_id(port: Obj | None) -> tuple[Any, ...]:
+    if port is None:
+        return ()
+    return (port.get("name", ""), port.get("port", 0), port.get("protocol", ""), port.get("appProtocol", ""))
 
 
 def _address_id(address: Obj) -> tuple[str, str]:
@@ -104,8 +106,8 @@ def repack_subsets(subsets: list[Obj]) -> list[Obj]:
     """Group addresses by the exact set of ports they offer: the fewest subsets that say the same.
     An address not ready on a port in any input subset is not ready on it in the result."""
     addresses: dict[tuple[str, str], Obj] = {}
-    ports: dict[str, Obj | None] = {}
-    ready_by_port: dict[str, dict[tuple[str, str], bool]] = {}
+    ports: dict[tuple[Any, ...], Obj | None] = {}
+    ready_by_port: dict[tuple[Any, ...], dict[tuple[str, str], bool]] = {}
     for subset in subsets:
         for port in subset.get("ports") or [None]:  # None: a headless Service's port-less addresses
             pid = _port_id(port)
@@ -116,9 +118,9 @@ def repack_subsets(subsets: list[Obj]) -> list[Obj]:
                     aid = _address_id(address)
                     addresses.setdefault(aid, address)
                     readiness[aid] = readiness.get(aid, True) and ready
-    groups: dict[str, tuple[dict[tuple[str, str], bool], list[Obj]]] = {}
+    groups: dict[frozenset[tuple[tuple[str, str], bool]], tuple[dict[tuple[str, str], bool], list[Obj]]] = {}
     for pid, readiness in ready_by_port.items():
-        group_id = json.dumps(sorted(readiness.items()))
+        group_id = frozenset(readiness.items())
         group = groups.setdefault(group_id, (readiness, []))
         if ports[pid] is not None:
             group[1].append(ports[pid])  # type: ignore[arg-type]
@@ -132,15 +134,14 @@ def repack_subsets(subsets: list[Obj]) -> list[Obj]:
         if not_ready:
             subset["notReadyAddresses"] = [addresses[aid] for aid in not_ready]
         if group_ports:
-            subset["ports"] = sorted(group_ports, key=lambda p: (p.get("name", ""), p.get("port", 0),
-                                                                 p.get("protocol", "")))
+            subset["ports"] = sorted(group_ports, key=_port_id)
         final.append(subset)
     return sorted(final, key=_subset_order)
 
 
 def _subset_order(subset: Obj) -> tuple[Any, ...]:
     first = (subset.get("addresses") or subset.get("notReadyAddresses") or [{}])[0]
-    return (_address_id(first), json.dumps(subset.get("ports"), sort_keys=True))
+    return (_address_id(first), [_port_id(p) for p in subset.get("ports") or []])
 
 
 def truncate(subsets: list[Obj], max_capacity: int = MAX_CAPACITY) -> tuple[list[Obj], bool]:
@@ -250,9 +251,9 @@ class EndpointsController(Controller):
             return
         if not selects_pods(svc) or svc["metadata"].get("deletionTimestamp"):
             return
-        pods = self.informer(PODS).list(namespace)
+        pods = selected_pods(svc, self.informer(PODS).list(namespace))
         subsets = service_subsets(svc, pods)
-        trigger = self.triggers.compute(svc, selected_pods(svc, pods))
+        trigger = self.triggers.compute(svc, pods)
         if not needs_update(current, svc, subsets):
             return
         new = desired_endpoints(current, svc, subsets, trigger)

@@ -30,7 +30,7 @@ then an unchanged slice they fit in, and only then a new slice.
 Interface:
     EndpointSliceController(ctx)                     # registered in minik8s.controllers.manager
     pod_to_endpoint(pod, svc, node) -> endpoint      # upstream's podToEndpoint
-    desired_endpoints(svc, pods, nodes) -> {ports key: (ports, endpoints)}
+    desired_endpoints(svc, selected_pods, nodes) -> {ports key: (ports, endpoints)}
     plan_slices(svc, existing, desired, max_per_slice) -> Plan(create, update, delete)
     slice_labels(slice, svc) -> (labels, changed)
 
@@ -43,7 +43,6 @@ Taught in chapter 13 (the pod network and Services).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any, Hashable
 
@@ -75,6 +74,8 @@ MISSING_NODE_RETRY_SECONDS = 5.0
 STALE_CACHE_RETRY_SECONDS = 0.1
 
 Obj = dict[str, Any]
+# Endpoints wanted, by resolved ports: {ports key: (ports, endpoints)}.
+Desired = dict[tuple[tuple[Any, ...], ...], tuple[list[Obj], list[Obj]]]
 
 
 # --- the decision (pure) ---------------------------------------------------------------------
@@ -100,18 +101,20 @@ def pod_to_endpoint(pod: Obj, svc: Obj, node: Obj | None) -> Obj:
     return endpoint
 
 
-def ports_key(ports: list[Obj] | None) -> str:
+def ports_key(ports: list[Obj] | None) -> tuple[tuple[Any, ...], ...]:
     """Pods whose resolved ports are equal share slices (upstream's port map key, order-insensitive)."""
-    return json.dumps(sorted(ports or [], key=lambda p: json.dumps(p, sort_keys=True)), sort_keys=True)
+    return tuple(sorted((p.get("name", ""), p.get("port", 0), p.get("protocol", ""), p.get("appProtocol", ""))
+                        for p in ports or []))
 
 
-def desired_endpoints(svc: Obj, pods: list[Obj], nodes: dict[str, Obj]) -> dict[str, tuple[list[Obj], list[Obj]]]:
-    """The endpoints ``svc`` should have, grouped by resolved ports: {key: (ports, endpoints)}. A pod
+def desired_endpoints(svc: Obj, pods: list[Obj], nodes: dict[str, Obj]) -> Desired:
+    """The endpoints ``svc`` should have, grouped by resolved ports: {key: (ports, endpoints)}, from the
+    pods it selects (:func:`~minik8s.controllers.endpointutil.selected_pods`, in name order). A pod
     none of whose ports resolve still counts (in a slice without ports), as upstream. A pod on a node
     that does not exist is left out, unless ``publishNotReadyAddresses`` asks for every address."""
-    desired: dict[str, tuple[list[Obj], list[Obj]]] = {}
+    desired: Desired = {}
     publish_all = bool((svc.get("spec") or {}).get("publishNotReadyAddresses"))
-    for pod in selected_pods(svc, pods):
+    for pod in pods:
         if not should_pod_be_in_endpoints(pod, include_terminating=True):
             continue
         node = nodes.get((pod.get("spec") or {}).get("nodeName") or "")
@@ -170,13 +173,13 @@ def _is_placeholder(slice_: Obj) -> bool:
     return not slice_.get("endpoints") and not slice_.get("ports") and slice_.get("addressType") == "IPv4"
 
 
-def plan_slices(svc: Obj, existing: list[Obj], desired: dict[str, tuple[list[Obj], list[Obj]]],
+def plan_slices(svc: Obj, existing: list[Obj], desired: Desired,
                 max_per_slice: int = MAX_ENDPOINTS_PER_SLICE) -> Plan:
     """What to create, update and delete so that ``existing`` slices hold ``desired`` (upstream's
     ``reconcile``): slices of another owner or address type go; per ports key, slices keep the
     endpoints still wanted and are filled before new ones are made."""
     plan = Plan()
-    by_key: dict[str, list[Obj]] = {}
+    by_key: dict[tuple[tuple[Any, ...], ...], list[Obj]] = {}
     for slice_ in sorted(existing, key=lambda s: s["metadata"]["name"]):
         if not _owned_by(slice_, svc) or slice_.get("addressType") != "IPv4":
             plan.delete.append(slice_)
@@ -317,13 +320,13 @@ class EndpointSliceController(Controller):
         if self._stale(key, existing):
             self.requeue_after(key, STALE_CACHE_RETRY_SECONDS)
             return
-        pods = self.informer(PODS).list(namespace)
+        pods = selected_pods(svc, self.informer(PODS).list(namespace))
         nodes = {n["metadata"]["name"]: n for n in self.informer(NODES).list()}
         desired = desired_endpoints(svc, pods, nodes)
         plan = plan_slices(svc, existing, desired, self.max_endpoints_per_slice)
-        trigger = self.triggers.compute(svc, selected_pods(svc, pods))
+        trigger = self.triggers.compute(svc, pods)
         self._apply(key, plan, trigger)
-        if any((p.get("spec") or {}).get("nodeName") not in nodes and pod_ip(p) for p in selected_pods(svc, pods)):
+        if any((p.get("spec") or {}).get("nodeName") not in nodes and pod_ip(p) for p in pods):
             self.requeue_after(key, MISSING_NODE_RETRY_SECONDS)  # a pod left out for its missing node
 
     def _stale(self, key: tuple[str, str], existing: list[Obj]) -> bool:

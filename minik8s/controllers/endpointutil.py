@@ -31,6 +31,7 @@ Taught in chapter 13 (the pod network and Services).
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timezone
 from typing import Any, Hashable, Iterable
 
@@ -59,17 +60,21 @@ def selects_pods(svc: Obj) -> bool:
     return bool(_spec(svc).get("selector")) and _spec(svc).get("type") != "ExternalName"
 
 
-def _matches(svc: Obj, labels: dict[str, str]) -> bool:
+def _matches(selector: dict[str, str], labels: dict[str, str]) -> bool:
     """A Service's selector is a plain map: every key must carry that value."""
-    return all(labels.get(k) == v for k, v in (_spec(svc).get("selector") or {}).items())
+    return all(labels.get(k) == v for k, v in selector.items())
 
 
 def selected_pods(svc: Obj, pods: Iterable[Obj]) -> list[Obj]:
     """The pods of ``svc``'s namespace that its selector matches, sorted by name (determinism)."""
     namespace = _meta(svc).get("namespace", "")
-    found = [p for p in pods if _meta(p).get("namespace", "") == namespace
-             and _matches(svc, _meta(p).get("labels") or {})]
-    return sorted(found, key=lambda p: _meta(p).get("name", ""))
+    selector = _spec(svc).get("selector") or {}
+    found = []
+    for pod in pods:  # the hot loop of both controllers: plain dict reads
+        meta = pod.get("metadata") or {}
+        if meta.get("namespace", "") == namespace and _matches(selector, meta.get("labels") or {}):
+            found.append(pod)
+    return sorted(found, key=lambda p: p["metadata"].get("name", ""))
 
 
 def is_pod_terminal(pod: Obj) -> bool:
@@ -151,7 +156,8 @@ def services_for_pod(services: Iterable[Obj], pod: Obj, old: Obj | None) -> list
     for svc in services:
         if _meta(svc).get("namespace", "") != namespace or not selects_pods(svc):
             continue
-        if any(_matches(svc, labels) for labels in label_sets):
+        selector = _spec(svc).get("selector") or {}
+        if any(_matches(selector, labels) for labels in label_sets):
             keys.append((namespace, _meta(svc).get("name", "")))
     return keys
 
@@ -163,10 +169,14 @@ def rfc3339_nano(t: float) -> str:
     return f"{whole}.{fraction}Z" if fraction else f"{whole}Z"
 
 
+# Many pods share a few transition times: parse each string once.
+_parse_time = functools.lru_cache(maxsize=4096)(parse_rfc3339)
+
+
 def _pod_trigger_time(pod: Obj) -> float | None:
     for cond in (pod.get("status") or {}).get("conditions") or []:
         if cond.get("type") == "Ready" and cond.get("lastTransitionTime"):
-            return parse_rfc3339(cond["lastTransitionTime"])
+            return _parse_time(cond["lastTransitionTime"])
     return None
 
 
