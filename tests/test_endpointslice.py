@@ -12,7 +12,8 @@ from minik8s.api import resources
 from minik8s.clock import VIRTUAL_EPOCH, parse_rfc3339, rfc3339
 from minik8s.cluster import Cluster
 from minik8s.controllers.endpointslice import (CONTROLLER_NAME, MANAGED_BY_LABEL, SERVICE_NAME_LABEL,
-                                               desired_endpoints, plan_slices, pod_to_endpoint)
+                                               EndpointSliceController, desired_endpoints, plan_slices,
+                                               pod_to_endpoint)
 from minik8s.controllers.endpointutil import TriggerTimeTracker, find_port, rfc3339_nano
 from tests.conftest import needs_kubectl, start_server
 from tests.test_server import _wait
@@ -432,3 +433,15 @@ def test_real_kubectl_gets_endpointslices_and_endpoints(tmp_path: Any) -> None:
         _wait(lambda: "web" not in srv.kubectl("get", "endpointslices,endpoints", "-o", "name").stdout)
     finally:
         srv.stop()
+
+
+def test_a_stale_cache_never_makes_a_second_slice(cluster: Cluster) -> None:
+    controller = next(c for c in cluster.components if isinstance(c, EndpointSliceController))
+    cluster.client.create(SERVICES, svc("solo"), "default")
+    cluster.informers.pump()
+    controller.reconcile(("default", "solo"))  # creates the placeholder slice
+    controller.reconcile(("default", "solo"))  # the cache has not seen it yet: must wait, not create again
+    assert len(slices(cluster, "solo")) == 1
+    cluster.run_until_stable()
+    cluster.advance(1)
+    assert len(slices(cluster, "solo")) == 1
