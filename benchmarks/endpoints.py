@@ -4,7 +4,8 @@ Runs the rollout benchmark's scenario (a Deployment of N replicas becomes availa
 update to a new image) twice on the simulated runtime: once alone, once with a Service selecting
 its pods, so that the EndpointSlice and Endpoints controllers follow every pod change. Prints the
 wall time of both phases for both runs, the number of slices at the end (N / 100 rounded up) and the
-number of EndpointSlice writes the rollout caused. Also times the pure decision
+number of store writes the rollout caused, and how many syncs each endpoint controller ran and the
+wall time they took. Also times the pure decision
 (``desired_endpoints`` + ``plan_slices``) for N pods.
 
     python benchmarks/endpoints.py --replicas 1000 [--nodes 20] [--json]
@@ -26,7 +27,8 @@ from rollout import MANIFEST, run_until  # noqa: E402
 
 from minik8s.api import resources  # noqa: E402
 from minik8s.cluster import Cluster  # noqa: E402
-from minik8s.controllers.endpointslice import desired_endpoints, plan_slices  # noqa: E402
+from minik8s.controllers.endpoints import EndpointsController  # noqa: E402
+from minik8s.controllers.endpointslice import EndpointSliceController, desired_endpoints, plan_slices  # noqa: E402
 
 SLICES = resources.get("discovery.k8s.io", "v1", "endpointslices")
 PODS = resources.lookup("pods")
@@ -42,8 +44,25 @@ spec:
 """
 
 
+def count_reconciles(c: Cluster) -> dict[str, list[float]]:
+    """Wrap the endpoint controllers' reconcile to count calls and sum their wall time."""
+    spent: dict[str, list[float]] = {}
+    for component in c.components:
+        if isinstance(component, (EndpointSliceController, EndpointsController)):
+            tally = spent.setdefault(component.name, [0, 0.0])
+
+            def timed(key: Any, inner: Any = component.reconcile, tally: list[float] = tally) -> None:
+                t = time.perf_counter()
+                inner(key)
+                tally[0] += 1
+                tally[1] += time.perf_counter() - t
+            component.reconcile = timed  # type: ignore[method-assign]
+    return spent
+
+
 def run(replicas: int, nodes: int, with_service: bool) -> dict[str, Any]:
     with Cluster(nodes=nodes, runtime="simulated", clock="virtual", seed=0) as c:
+        spent = count_reconciles(c)
         c.advance(1)
         t0 = time.perf_counter()
         c.apply(MANIFEST.format(replicas=replicas) + (SERVICE if with_service else ""))
@@ -58,6 +77,9 @@ def run(replicas: int, nodes: int, with_service: bool) -> dict[str, Any]:
         result: dict[str, Any] = {"available_seconds": round(t1 - t0, 3), "rolling_update_seconds": round(t2 - t1, 3),
                                   "slices": len(slices),
                                   "endpoints": sum(len(s.get("endpoints") or []) for s in slices)}
+        for name, (calls, seconds) in spent.items():
+            result[f"{name}_syncs"] = int(calls)
+            result[f"{name}_seconds"] = round(seconds, 3)
         if with_service:
             generations = [int(s["metadata"].get("resourceVersion", 0)) for s in slices]
             result["store_revisions_during_rollout"] = (c.store.revision - before) if before is not None else None

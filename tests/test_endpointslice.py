@@ -14,7 +14,8 @@ from minik8s.cluster import Cluster
 from minik8s.controllers.endpointslice import (CONTROLLER_NAME, MANAGED_BY_LABEL, SERVICE_NAME_LABEL,
                                                EndpointSliceController, desired_endpoints, plan_slices,
                                                pod_to_endpoint)
-from minik8s.controllers.endpointutil import TriggerTimeTracker, find_port, rfc3339_nano
+from minik8s.controllers.endpointutil import (TriggerTimeTracker, find_port, pod_endpoints_changed, rfc3339_nano,
+                                              services_for_pod)
 from tests.conftest import needs_kubectl, start_server
 from tests.test_server import _wait
 
@@ -445,3 +446,24 @@ def test_a_stale_cache_never_makes_a_second_slice(cluster: Cluster) -> None:
     cluster.run_until_stable()
     cluster.advance(1)
     assert len(slices(cluster, "solo")) == 1
+
+
+def test_only_pod_changes_that_can_move_endpoints_wake_the_controllers() -> None:
+    before = pod("a")
+    restarted = copy.deepcopy(before)
+    restarted["status"]["containerStatuses"] = [{"name": "c", "restartCount": 1}]
+    assert not pod_endpoints_changed(before, restarted)
+    assert services_for_pod([svc()], restarted, before) == []
+    for change in (lambda p: p["status"]["conditions"][0].update(status="False"),
+                   lambda p: p["status"].update(podIP="10.244.1.99"),
+                   lambda p: p["metadata"]["labels"].update(app="other"),
+                   lambda p: p["metadata"].update(deletionTimestamp=rfc3339(VIRTUAL_EPOCH)),
+                   lambda p: p["status"].update(phase="Succeeded")):
+        after = copy.deepcopy(before)
+        change(after)
+        assert pod_endpoints_changed(before, after)
+    relabelled = copy.deepcopy(before)
+    relabelled["metadata"]["labels"] = {"app": "other"}
+    assert services_for_pod([svc()], relabelled, before) == [("default", "web")]  # it matched before
+    assert services_for_pod([svc()], before, None) == [("default", "web")]        # added or deleted
+    assert services_for_pod([svc()], pod("pending", None), None) == []             # no IP: no endpoint

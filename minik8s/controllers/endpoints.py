@@ -233,7 +233,8 @@ class EndpointsController(Controller):
         meta = obj.get("metadata") or {}
         ns = meta.get("namespace", "")
         if resource is PODS:
-            return services_for_pod(self.informer(SERVICES).list(ns), obj, old)
+            gone = self.informer(PODS).get(ns, meta.get("name", "")) is None
+            return services_for_pod(self.informer(SERVICES).list(ns), obj, None if gone else old)
         return [(ns, meta.get("name", ""))]
 
     def reconcile(self, key: Any) -> None:

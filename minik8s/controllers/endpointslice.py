@@ -287,7 +287,8 @@ class EndpointSliceController(Controller):
         if resource is SERVICES:
             return [(ns, meta.get("name", ""))]
         if resource is PODS:
-            return services_for_pod(self.informer(SERVICES).list(ns), obj, old)
+            gone = self.informer(PODS).get(ns, meta.get("name", "")) is None
+            return services_for_pod(self.informer(SERVICES).list(ns), obj, None if gone else old)
         if resource is NODES:
             zone = (meta.get("labels") or {}).get(ZONE_LABEL)
             if old is None or zone == (((old.get("metadata") or {}).get("labels")) or {}).get(ZONE_LABEL):

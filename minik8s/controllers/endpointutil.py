@@ -24,6 +24,7 @@ Interface:
     should_set_hostname(pod, svc) -> bool;  find_port(pod, service_port) -> int | None
     endpoint_ports(svc, pod) -> ports;  pod_reference(pod) -> targetRef
     is_service_ip_set(svc) -> bool;  services_for_pod(services, pod, old) -> keys
+    pod_endpoints_changed(old, new) -> bool
     TriggerTimeTracker().compute(svc, pods) -> float | None;  rfc3339_nano(t) -> str
 
 Taught in chapter 13 (the pod network and Services).
@@ -145,9 +146,30 @@ def is_service_ip_set(svc: Obj) -> bool:
     return _spec(svc).get("clusterIP") not in (None, "", "None")
 
 
+def _endpoint_view(pod: Obj) -> tuple[Any, ...]:
+    meta, spec = _meta(pod), _spec(pod)
+    ready = any(c.get("type") == "Ready" and c.get("status") == "True"
+                for c in (pod.get("status") or {}).get("conditions") or [])
+    return (meta.get("labels"), spec.get("hostname"), spec.get("subdomain"), meta.get("deletionTimestamp"),
+            ready, pod_ip(pod), is_pod_terminal(pod))
+
+
+def pod_endpoints_changed(old: Obj | None, new: Obj) -> bool:
+    """Whether a pod's update can change any endpoints (upstream's ``podEndpointsChanged``): its labels,
+    hostname or subdomain, deletion, readiness, IP or being finished. Most of a pod's status updates
+    (a container started, a restart counted) change none of these and wake no endpoint controller;
+    neither does anything that happens to a pod before it has an IP. ``old`` None: added or deleted."""
+    if not pod_ip(new) and (old is None or not pod_ip(old)):
+        return False  # never had an address: in no endpoints before, in none after
+    return old is None or _endpoint_view(old) != _endpoint_view(new)
+
+
 def services_for_pod(services: Iterable[Obj], pod: Obj, old: Obj | None) -> list[Hashable]:
     """Keys of the Services a pod event concerns: those whose selector matches the pod's labels now
-    or matched them before (a relabelled pod leaves one Service and joins another)."""
+    or matched them before (a relabelled pod leaves one Service and joins another). ``old`` is None
+    for a pod just added or deleted; an update that changes no endpoint concerns none."""
+    if not pod_endpoints_changed(old, pod):
+        return []
     label_sets = [_meta(pod).get("labels") or {}]
     if old is not None:
         label_sets.append(_meta(old).get("labels") or {})
