@@ -170,3 +170,20 @@ def test_a_selector_that_matches_nothing_gives_endpoints_without_subsets(cluster
     cluster.advance(1)
     assert "subsets" not in cluster.client.get(ENDPOINTS, "lonely", "default")
     assert cluster.kubectl("get ep lonely").splitlines()[1].split()[:2] == ["lonely", "<none>"]
+
+
+def test_the_trigger_time_annotation_records_the_readiness_change(cluster: Cluster) -> None:
+    cluster.apply(DEPLOYMENT.replace(
+        "ports: [{name: http, containerPort: 80}]",
+        "ports: [{name: http, containerPort: 80}], readinessProbe: {exec: {command: [cat, /tmp/ready]},"
+        " periodSeconds: 5, failureThreshold: 1}"))
+    cluster.advance(10)  # never ready: no /tmp/ready
+    (victim, *_) = sorted(p["metadata"]["name"] for p in cluster.client.list(PODS, "default")["items"])
+    cluster.kubectl(f"exec {victim} -- touch /tmp/ready")
+    cluster.advance(6)
+    pod_ready = next(c for c in cluster.client.get(PODS, victim, "default")["status"]["conditions"]
+                     if c["type"] == "Ready")
+    assert pod_ready["status"] == "True"
+    ep = cluster.client.get(ENDPOINTS, "web", "default")
+    assert [a["targetRef"]["name"] for a in ep["subsets"][0]["addresses"]] == [victim]
+    assert ep["metadata"]["annotations"][LAST_CHANGE_TRIGGER_TIME] == pod_ready["lastTransitionTime"]

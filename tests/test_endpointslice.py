@@ -467,3 +467,12 @@ def test_only_pod_changes_that_can_move_endpoints_wake_the_controllers() -> None
     assert services_for_pod([svc()], relabelled, before) == [("default", "web")]  # it matched before
     assert services_for_pod([svc()], before, None) == [("default", "web")]        # added or deleted
     assert services_for_pod([svc()], pod("pending", None), None) == []             # no IP: no endpoint
+
+
+def test_foreground_deletion_of_a_service_waits_for_its_slices(cluster: Cluster) -> None:
+    cluster.apply(DEPLOYMENT)
+    cluster.advance(10)
+    cluster.kubectl("delete service web --cascade=foreground --wait=false")
+    cluster.run_until_stable()
+    assert slices(cluster) == [] and cluster.client.list(SERVICES, "default",
+                                                          field_selector="metadata.name=web")["items"] == []
