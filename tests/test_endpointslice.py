@@ -213,6 +213,8 @@ def test_trigger_time_is_the_earliest_change_since_the_last_sync() -> None:
     assert tracker.compute(svc(), pods) == VIRTUAL_EPOCH + 30
     assert rfc3339_nano(VIRTUAL_EPOCH + 30) == "2025-01-01T00:00:30Z"
     assert rfc3339_nano(VIRTUAL_EPOCH + 30.25) == "2025-01-01T00:00:30.25Z"
+    assert rfc3339_nano(VIRTUAL_EPOCH + 30.1) == "2025-01-01T00:00:30.1Z"
+    assert rfc3339_nano(VIRTUAL_EPOCH + 59.9999999) == "2025-01-01T00:01:00Z"
 
 
 # --- in a cluster ------------------------------------------------------------------------------------

@@ -185,9 +185,11 @@ def services_for_pod(services: Iterable[Obj], pod: Obj, old: Obj | None) -> list
 
 
 def rfc3339_nano(t: float) -> str:
-    """Go's ``time.RFC3339Nano``: fractional seconds with trailing zeros dropped (none when whole)."""
-    whole = datetime.fromtimestamp(int(t), tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
-    fraction = f"{round(t - int(t), 9):.9f}"[2:].rstrip("0")
+    """Go's ``time.RFC3339Nano``: fractional seconds with trailing zeros dropped (none when whole). A
+    float of seconds since 1970 holds about a microsecond of precision, so no more digits are printed."""
+    micros = round(t * 1_000_000)
+    whole = datetime.fromtimestamp(micros // 1_000_000, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    fraction = f"{micros % 1_000_000:06d}".rstrip("0")
     return f"{whole}.{fraction}Z" if fraction else f"{whole}Z"
 
 
