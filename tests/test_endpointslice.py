@@ -182,6 +182,11 @@ def test_no_pods_means_one_placeholder_slice_kept_as_is() -> None:
     assert placeholder["endpoints"] is None and placeholder["ports"] is None
     existing = named([placeholder])
     assert plan_slices(svc(), existing, {}).__dict__ == {"create": [], "update": [], "delete": []}
+    relabelled = svc()
+    relabelled["metadata"]["labels"] = {"tier": "front"}
+    plan = plan_slices(relabelled, existing, {})  # a stale placeholder is replaced, as upstream
+    assert [s["metadata"]["name"] for s in plan.delete] == ["web-0"]
+    assert plan.create[0]["metadata"]["labels"]["tier"] == "front"
     # Pods arrive: the placeholder goes, a real slice comes.
     plan = plan_slices(svc(), existing, desired_endpoints(svc(), many_pods(2), NODES))
     assert [s["metadata"]["name"] for s in plan.delete] == ["web-0"] and len(plan.create) == 1

@@ -193,7 +193,8 @@ def plan_slices(svc: Obj, existing: list[Obj], desired: Desired,
     owned = len(existing)
     if owned == len(plan.delete) and not plan.create:
         # Nothing would be left: keep (or make) one empty placeholder slice, as upstream.
-        keep = next((s for s in plan.delete if _owned_by(s, svc) and _is_placeholder(s)), None)
+        keep = next((s for s in plan.delete if _owned_by(s, svc) and _is_placeholder(s)
+                     and (s["metadata"].get("labels") or {}) == slice_labels(s, svc)[0]), None)
         if keep is not None and len(plan.delete) == 1:
             plan.delete = []
         else:
