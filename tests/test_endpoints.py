@@ -152,13 +152,15 @@ def test_endpoints_are_deleted_with_the_service_and_recreated_if_deleted_by_hand
 
 
 def test_services_without_selector_keep_the_endpoints_their_user_writes(cluster: Cluster) -> None:
-    cluster.apply(SELECTORLESS + """
----
+    # The Endpoints first: written by hand, it waits for its Service rather than being cleaned away.
+    cluster.apply("""
 apiVersion: v1
 kind: Endpoints
 metadata: {name: external}
 subsets: [{addresses: [{ip: 192.0.2.10}], ports: [{port: 80}]}]
 """)
+    cluster.advance(5)
+    cluster.apply(SELECTORLESS)
     cluster.advance(5)
     ep = cluster.client.get(ENDPOINTS, "external", "default")
     assert ep["subsets"] == [{"addresses": [{"ip": "192.0.2.10"}], "ports": [{"port": 80, "protocol": "TCP"}]}]

@@ -235,6 +235,8 @@ class EndpointsController(Controller):
         if resource is PODS:
             gone = self.informer(PODS).get(ns, meta.get("name", "")) is None
             return services_for_pod(self.informer(SERVICES).list(ns), obj, None if gone else old)
+        if resource is ENDPOINTS and self.informer(ENDPOINTS).get(ns, meta.get("name", "")) is not None:
+            return []  # only a deletion matters (to write it again); Endpoints written by hand are left alone
         return [(ns, meta.get("name", ""))]
 
     def reconcile(self, key: Any) -> None:
@@ -242,13 +244,13 @@ class EndpointsController(Controller):
         svc = self.informer(SERVICES).get(namespace, name)
         current = self.informer(ENDPOINTS).get(namespace, name)
         if svc is None:
+            # Upstream deletes without looking: the cache may not show an Endpoints written just now.
             self.triggers.forget(namespace, name)
-            if current is not None:
-                try:
-                    self.client.delete(ENDPOINTS, name, namespace)
-                except StatusError as err:
-                    if err.code != 404:
-                        raise
+            try:
+                self.client.delete(ENDPOINTS, name, namespace)
+            except StatusError as err:
+                if err.code != 404:
+                    raise
             return
         if not selects_pods(svc) or svc["metadata"].get("deletionTimestamp"):
             return
