@@ -483,3 +483,21 @@ def test_foreground_deletion_of_a_service_waits_for_its_slices(cluster: Cluster)
     cluster.run_until_stable()
     assert slices(cluster) == [] and cluster.client.list(SERVICES, "default",
                                                           field_selector="metadata.name=web")["items"] == []
+
+
+def test_its_own_writes_do_not_wake_the_controller_but_others_do(cluster: Cluster) -> None:
+    controller = next(c for c in cluster.components if isinstance(c, EndpointSliceController))
+    cluster.client.create(SERVICES, svc("solo"), "default")
+    cluster.informers.pump()
+    controller.reconcile(("default", "solo"))  # writes the placeholder
+    while controller.queue.pop() is not None:
+        pass
+    cluster.informers.pump()                   # ...whose event comes back: ours, nothing to do
+    assert len(controller.queue) == 0
+    (placeholder,) = slices(cluster, "solo")
+    placeholder["metadata"].setdefault("labels", {})["tampered"] = "yes"
+    cluster.client.update(SLICES, placeholder, "default")
+    cluster.informers.pump()                   # someone else's write: look again
+    assert len(controller.queue) == 1
+    cluster.run_until_stable()
+    assert "tampered" not in slices(cluster, "solo")[0]["metadata"]["labels"]

@@ -300,9 +300,15 @@ class EndpointSliceController(Controller):
         if labels.get(MANAGED_BY_LABEL) != CONTROLLER_NAME or not labels.get(SERVICE_NAME_LABEL):
             return []
         key = (ns, labels[SERVICE_NAME_LABEL])
-        if self.informer(ENDPOINTSLICES).get(ns, meta.get("name", "")) is None:
-            # Deleted (by us or anyone): no write of ours to wait for on this slice any more.
-            self._written.get(key, {}).pop(meta.get("name", ""), None)
+        written = self._written.get(key, {})
+        name = meta.get("name", "")
+        if self.informer(ENDPOINTSLICES).get(ns, name) is None:
+            # Deleted: by us (nothing to do) or by someone else (write it again).
+            ours = name in written and written[name] is None
+            written.pop(name, None)
+            return [] if ours else [key]
+        if written.get(name) == int(meta.get("resourceVersion") or 0):
+            return []  # our own write coming back (upstream's EndpointSliceTracker.ShouldSync)
         return [key]
 
     def reconcile(self, key: Any) -> None:
