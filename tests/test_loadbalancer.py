@@ -10,7 +10,8 @@ from minik8s.addresses import load_balancer_pool
 from minik8s.api import resources
 from minik8s.api.errors import StatusError
 from minik8s.cluster import Cluster
-from minik8s.controllers.loadbalancer import CLEANUP_FINALIZER, choose_address, wants_load_balancer
+from minik8s.controllers.loadbalancer import (CLEANUP_FINALIZER, LoadBalancerController, choose_address,
+                                              wants_load_balancer)
 
 SERVICES = resources.lookup("svc")
 EVENTS = resources.lookup("events")
@@ -124,3 +125,13 @@ def test_the_pool_follows_the_runtime(cluster: Cluster) -> None:
     assert cluster.context.runtime == "simulated"
     assert load_balancer_pool(cluster.context.runtime) == "172.18.255.0/24"
     assert load_balancer_pool("process") == "127.240.0.0/16"
+
+
+def test_a_restarted_controller_learns_the_addresses_in_use_from_the_services(cluster: Cluster) -> None:
+    cluster.client.create(SERVICES, lb("one"), "default")
+    cluster.run_until_stable()
+    fresh = LoadBalancerController(cluster.context)  # remembers nothing
+    cluster.client.create(SERVICES, lb("two"), "default")
+    cluster.informers.pump()
+    fresh.reconcile(("default", "two"))
+    assert ingress(cluster, "two") == [{"ip": "172.18.255.2", "ipMode": "VIP"}]

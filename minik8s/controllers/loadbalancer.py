@@ -130,8 +130,8 @@ class LoadBalancerController(Controller):
         used = {ip for other, ip in self._assigned.items() if other != key}
         for svc in self.informer(SERVICES).list():
             other = (svc["metadata"].get("namespace", ""), svc["metadata"]["name"])
-            if other != key and other not in self._assigned and wants_load_balancer(svc):
-                used.update(ingress_ips(svc))
+            if other != key and other not in self._assigned:
+                used.update(ingress_ips(svc))  # any Service's: one being deleted still holds its address
         return used
 
     def _ensure(self, key: tuple[str, str], svc: Obj) -> None:
