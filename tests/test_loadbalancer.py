@@ -121,12 +121,6 @@ def test_a_service_of_another_load_balancer_class_is_left_alone(cluster: Cluster
     assert ingress(cluster, "theirs") == [] and reasons(cluster, "theirs") == []
 
 
-def test_the_pool_follows_the_runtime(cluster: Cluster) -> None:
-    assert cluster.context.runtime == "simulated"
-    assert load_balancer_pool(cluster.context.runtime) == "172.18.255.0/24"
-    assert load_balancer_pool("process") == "127.240.0.0/16"
-
-
 def test_a_restarted_controller_learns_the_addresses_in_use_from_the_services(cluster: Cluster) -> None:
     cluster.client.create(SERVICES, lb("one"), "default")
     cluster.run_until_stable()
@@ -135,3 +129,10 @@ def test_a_restarted_controller_learns_the_addresses_in_use_from_the_services(cl
     cluster.informers.pump()
     fresh.reconcile(("default", "two"))
     assert ingress(cluster, "two") == [{"ip": "172.18.255.2", "ipMode": "VIP"}]
+
+
+def test_the_process_runtime_hands_out_loopback_addresses() -> None:
+    with Cluster(nodes=0, runtime="process", clock="virtual", seed=0) as c:
+        c.client.create(SERVICES, lb("web"), "default")
+        c.run_until_stable()
+        assert ingress(c, "web") == [{"ip": "127.240.0.1", "ipMode": "VIP"}]
