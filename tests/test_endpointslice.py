@@ -501,3 +501,17 @@ def test_its_own_writes_do_not_wake_the_controller_but_others_do(cluster: Cluste
     assert len(controller.queue) == 1
     cluster.run_until_stable()
     assert "tampered" not in slices(cluster, "solo")[0]["metadata"]["labels"]
+
+
+def test_pods_serving_a_named_port_on_different_numbers_get_a_slice_each(cluster: Cluster) -> None:
+    for name, number in (("v1", 8080), ("v2", 9090)):
+        cluster.apply(f"""
+apiVersion: v1
+kind: Pod
+metadata: {{name: {name}, labels: {{app: web}}}}
+spec: {{containers: [{{name: web, image: nginx, ports: [{{name: http, containerPort: {number}}}]}}]}}
+""")
+    cluster.apply(DEPLOYMENT.split("---")[1])  # the Service: targetPort http
+    cluster.advance(5)
+    by_port = {s["ports"][0]["port"]: [e["targetRef"]["name"] for e in s["endpoints"]] for s in slices(cluster)}
+    assert by_port == {8080: ["v1"], 9090: ["v2"]}
