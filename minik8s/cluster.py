@@ -146,7 +146,8 @@ class Cluster:
         self._lock = threading.RLock()
         self.informers = InformerFactory(self.client, self._wakeup.set)
         self.recorder = EventRecorder(self.client, self.clock)
-        self.context = Context(self.client, self.clock, self.rng, self.informers, self.recorder, self.data_dir)
+        self.context = Context(self.client, self.clock, self.rng, self.informers, self.recorder, self.data_dir,
+                               runtime=runtime)
         self.components: list[Component] = []
         # Part of the API server rather than a controller: it works on the store, in the same loop.
         self.compactor = Compactor(self.store, self.clock)
