@@ -108,6 +108,20 @@ def _kubelets(ctx: Context, count: int, runtime: str, data_dir: Path | None,
     return list(kubelets)
 
 
+def _proxies(ctx: Context, kubelets: list[Any], runtime: str, router: Any, seed: int | None) -> list[Component]:
+    """One kube-proxy per node, next to its kubelet (chapter 13)."""
+    from minik8s.kubelet.node import node_ip
+    from minik8s.proxy import KubeProxy, node_backend, process_node_ip
+
+    proxies: list[Component] = []
+    for index, kubelet in enumerate(kubelets):
+        ip = node_ip(index) if runtime == "simulated" else process_node_ip(index)
+        backend = node_backend(runtime, node_name(index), ip, getattr(kubelet.runtime, "port_offset", 0) or 0,
+                               router, seed)
+        proxies.append(KubeProxy(ctx, node_name(index), backend))
+    return proxies
+
+
 class Cluster:
     def __init__(self, nodes: int = 1, runtime: str = "process", clock: str = "real", seed: int | None = None,
                  *, store: Store | None = None, data_dir: str | Path | None = None,
@@ -118,6 +132,7 @@ class Cluster:
             raise ValueError(f'unknown clock "{clock}": use "real" or "virtual"')
         self.clock: Clock = VirtualClock() if clock == "virtual" else RealClock()
         self.rng = random.Random(seed)
+        self.seed = seed
         self.runtime = runtime
         self.node_count = nodes
         self.data_dir = Path(data_dir) if data_dir else None
@@ -159,6 +174,11 @@ class Cluster:
         for index, kubelet in enumerate(self.kubelets):
             self.api.nodes.register(node_name(index), kubelet)  # type: ignore[arg-type]
         self.components += self.kubelets
+        from minik8s.proxy import ServiceRouter
+
+        # The simulated pod network asks this where a packet to a Service address goes (chapter 13).
+        self.service_router = ServiceRouter(self.clock.now, seed=f"{self.seed}/kube-proxy")
+        self.components += _proxies(self.context, self.kubelets, self.runtime, self.service_router, self.seed)
         if not self.virtual:
             self._thread = threading.Thread(target=self._run, name="minik8s-cluster", daemon=True)
             self._thread.start()
