@@ -13,7 +13,8 @@ chapter can show exactly what a real node would hold:
   affinity, ``-m recent`` rules first send a known client back to its endpoint.
 * ``KUBE-SEP-<hash>`` DNATs to one endpoint; ``KUBE-MARK-MASQ`` marks packets to SNAT on the way out.
 * A port with no endpoints gets a ``REJECT`` rule in the filter table: the client sees "connection
-  refused" at once rather than a time-out.
+  refused" at once rather than a time-out (``DROP`` when only a Local traffic policy leaves it without
+  endpoints on this node).
 
 Chain names are upstream's, so they match a real cluster's: the prefix plus the first 16 characters
 of base32(sha256(service port name + lower-case protocol [+ endpoint "ip:port"])).
@@ -133,29 +134,39 @@ def _sep_rules(t: _Tables, sp: ServicePort, endpoint: Endpoint) -> None:
     t.add("nat", Rule(sep, f"DNAT --to-destination {endpoint.address}", sp.name, proto=proto, before=sticky))
 
 
+def _filter(sp: ServicePort, local: bool) -> tuple[str, str]:
+    """The filter rule's target and comment for traffic that has nowhere to go."""
+    if local and sp.all_endpoints:
+        return "DROP", f"{sp.name} has no local endpoints"
+    return REJECT, f"{sp.name} has no endpoints"
+
+
 def _service_rules(t: _Tables, sp: ServicePort, cluster_cidr: str | None) -> None:
     proto = sp.protocol.lower()
     svc, svl = chain_name("KUBE-SVC-", sp.name, proto), chain_name("KUBE-SVL-", sp.name, proto)
     ext = chain_name("KUBE-EXT-", sp.name, proto)
     internal = svl if sp.internal_local else svc
+    # No endpoint at all: REJECT (the client learns at once). Endpoints, but none on this node for a
+    # Local policy: DROP, as upstream does, so a load balancer's health check decides instead.
+    internal_filter = _filter(sp, sp.internal_local)
+    external_filter = _filter(sp, sp.external_local)
     if sp.cluster_endpoints:
         t.add("nat", Rule("KUBE-SERVICES", internal, f"{sp.name} cluster IP", proto, sp.cluster_ip, dport=sp.port))
     else:
-        t.add("filter", Rule("KUBE-SERVICES", REJECT, f"{sp.name} has no endpoints", proto, sp.cluster_ip,
+        t.add("filter", Rule("KUBE-SERVICES", internal_filter[0], internal_filter[1], proto, sp.cluster_ip,
                              dport=sp.port))
     has_external = bool(sp.external_endpoints)
-    no_external = f"{sp.name} has no {'local ' if sp.all_endpoints and sp.external_local else ''}endpoints"
     for kind, ips in (("external IP", sp.external_ips), ("loadbalancer IP", sp.load_balancer_ips)):
         for ip in ips:
             if has_external:
                 t.add("nat", Rule("KUBE-SERVICES", ext, f"{sp.name} {kind}", proto, ip, dport=sp.port))
             else:
-                t.add("filter", Rule("KUBE-EXTERNAL-SERVICES", REJECT, no_external, proto, ip, dport=sp.port))
+                t.add("filter", Rule("KUBE-EXTERNAL-SERVICES", *external_filter, proto, ip, dport=sp.port))
     if sp.node_port:
         if has_external:
             t.add("nat", Rule("KUBE-NODEPORTS", ext, sp.name, proto, dport=sp.node_port))
         else:
-            t.add("filter", Rule("KUBE-EXTERNAL-SERVICES", REJECT, no_external, proto, dport=sp.node_port,
+            t.add("filter", Rule("KUBE-EXTERNAL-SERVICES", *external_filter, proto, dport=sp.node_port,
                                  before=["-m", "addrtype", "--dst-type", "LOCAL"]))
     if sp.externally_reachable and has_external:
         if sp.external_local:
