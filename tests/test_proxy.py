@@ -351,6 +351,23 @@ def test_userspace_port_conflict_is_an_event_not_a_crash(userspace: Any) -> None
     assert greet(CLUSTER_IP, 8080) == "pod-9102"
 
 
+def test_userspace_stop_closes_listeners_and_open_connections(userspace: Any) -> None:
+    cluster, proxier, _ = userspace
+    set_endpoints(cluster, proxier, [9101])
+    with socket.create_connection((CLUSTER_IP, 8080), timeout=5) as sock:
+        stream = sock.makefile("rb")
+        assert stream.readline() == b"pod-9101\n"
+        proxier.stop()
+        assert not proxier._thread.is_alive()
+        try:
+            assert stream.read() == b""         # the proxy's side is gone: EOF...
+        except ConnectionResetError:
+            pass                                # ...or a reset
+    with pytest.raises(ConnectionRefusedError):
+        greet(CLUSTER_IP, 8080)
+    proxier.stop()   # twice is harmless (the cluster stops it again)
+
+
 # --- end to end: the process runtime -------------------------------------------------------------
 
 DEPLOYMENT = json.dumps({
