@@ -313,6 +313,12 @@ def test_userspace_client_ip_affinity_nodeport_and_big_transfers(userspace: Any)
         sender.join()
 
 
+def test_userspace_skips_an_endpoint_that_refuses(userspace: Any) -> None:
+    cluster, proxier, _ = userspace
+    set_endpoints(cluster, proxier, [9101, 9199])   # nothing listens on 9199: a pod that just died
+    assert {greet(CLUSTER_IP, 8080) for _ in range(20)} == {"pod-9101"}
+
+
 def test_userspace_forwards_udp(userspace: Any) -> None:
     cluster, proxier, _ = userspace
     set_endpoints(cluster, proxier, [9101], ports=[{"name": "http", "port": 53, "protocol": "UDP"}])

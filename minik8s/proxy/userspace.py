@@ -9,7 +9,9 @@ tables, but it can listen on any address of ``127.0.0.0/8``, where its ClusterIP
 * every ClusterIP:port, NodePort (on the node's address ``127.1.<n+1>.1``), load-balancer ingress
   IP:port and loopback ``externalIPs`` entry with at least one usable endpoint gets a listening socket;
 * a new connection goes to an endpoint chosen at random, or, with ``sessionAffinity: ClientIP``, to the
-  one the same client IP used last, until it has been idle for the affinity's timeout;
+  one the same client IP used last, until it has been idle for the affinity's timeout; an endpoint that
+  refuses (its pod just died, the slice does not say so yet) is skipped for another, up to
+  ``DIAL_ATTEMPTS``, as upstream's userspace proxier retried (the kernel's DNAT cannot);
 * an address whose Service has **no** endpoint has no listener at all, so a client gets
   "Connection refused" at once, as upstream's ``REJECT`` rule gives it (a listener that accepted
   and then closed would look like a server hanging up instead);
@@ -57,6 +59,7 @@ log = logging.getLogger(__name__)
 
 BUFFER_BYTES = 64 * 1024        # at most this much read from one side before the other has drained it
 CONNECT_TIMEOUT_SECONDS = 5.0   # an endpoint that does not answer by then is skipped
+DIAL_ATTEMPTS = 3               # endpoints tried for one connection before the client is reset
 UDP_IDLE_SECONDS = 30.0         # a UDP "connection" nobody used for this long is forgotten
 UDP_MAX_SESSIONS = 1024         # per address: more clients than this at once are dropped
 LISTEN_BACKLOG = 128
@@ -263,14 +266,19 @@ class UserspaceProxier:
         upstream: asyncio.StreamWriter | None = None
         try:
             client_ip = writer.get_extra_info("peername")[0]
-            endpoint = self.choose(frontend, client_ip)
-            if endpoint is None:
+            first = self.choose(frontend, client_ip)
+            if first is None:
                 return
-            try:
-                up_reader, upstream = await asyncio.wait_for(
-                    asyncio.open_connection(*self._target(endpoint), limit=BUFFER_BYTES), CONNECT_TIMEOUT_SECONDS)
-            except (OSError, asyncio.TimeoutError) as err:
-                log.info("kube-proxy: %s: endpoint %s failed: %s", frontend.name, endpoint.address, err)
+            others = [e for e in frontend.endpoints if e != first]
+            self._picker.rng.shuffle(others)
+            for endpoint in [first, *others][:DIAL_ATTEMPTS]:
+                try:
+                    up_reader, upstream = await asyncio.wait_for(
+                        asyncio.open_connection(*self._target(endpoint), limit=BUFFER_BYTES), CONNECT_TIMEOUT_SECONDS)
+                    break
+                except (OSError, asyncio.TimeoutError) as err:
+                    log.info("kube-proxy: %s: endpoint %s failed: %s", frontend.name, endpoint.address, err)
+            if upstream is None:
                 return
             self._connections.add(upstream.transport)  # type: ignore[arg-type]
             await asyncio.gather(_pipe(reader, upstream), _pipe(up_reader, writer))
