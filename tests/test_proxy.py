@@ -192,6 +192,7 @@ class Backends:
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
         self.closers: list[Any] = []
+        self.clients: list[str] = []
         for port in ports:
             asyncio.run_coroutine_threadsafe(self._start(port), self.loop).result(5)
 
@@ -199,6 +200,7 @@ class Backends:
         name = f"pod-{port}".encode()
 
         async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            self.clients.append(writer.get_extra_info("peername")[0])
             writer.write(name + b"\n")
             while data := await reader.read(65536):
                 writer.write(data)
@@ -265,12 +267,13 @@ def set_endpoints(cluster: Cluster, proxier: UserspaceProxier, backend_ports: li
 
 
 def test_userspace_spreads_connections_over_all_endpoints(userspace: Any) -> None:
-    cluster, proxier, _ = userspace
+    cluster, proxier, backends = userspace
     set_endpoints(cluster, proxier, [9101, 9102, 9103])
     # port 80 without privileges is served on 8080, as the pods' ports are
     assert ("TCP", CLUSTER_IP, 8080) in proxier.listening()
     seen = [greet(CLUSTER_IP, 8080) for _ in range(60)]
     assert set(seen) == {"pod-9101", "pod-9102", "pod-9103"}
+    assert set(backends.clients) == {NODE_IP}   # the pods see the node as the client (masquerade)
 
 
 def test_userspace_refuses_without_endpoints_and_follows_changes(userspace: Any) -> None:

@@ -20,6 +20,8 @@ tables, but it can listen on any address of ``127.0.0.0/8``, where its ClusterIP
   loopback pod IP gets the same shift (:func:`network.port_on_host`);
 * each direction of a connection is copied through a bounded buffer, waiting for the other side to
   drain (back-pressure), and a half-close (EOF) is passed on as a half-close;
+* connections to endpoints leave from the node's address: the pod sees the node as its client, as
+  after upstream's masquerade;
 * UDP: one upstream socket per client address, forgotten after ``UDP_IDLE_SECONDS`` of silence;
 * a listener that cannot be opened (another program holds the address) is reported through
   ``conflicts`` (the component turns it into an Event on the Service) and retried at the next sync.
@@ -107,6 +109,9 @@ class UserspaceProxier:
                  clock: Any = time.monotonic):
         self.node_ip = node_ip
         self.port_offset = port_offset
+        # Connections to endpoints leave from the node's address, so a pod sees the node as its client,
+        # as after upstream's masquerade (a userspace proxy cannot keep the client's own address).
+        self._source = (node_ip, 0) if node_ip.startswith("127.") else None
         self.conflicts: queue.SimpleQueue[tuple[str, str, str]] = queue.SimpleQueue()
         self._clock = clock
         self._picker = EndpointPicker(random.Random(seed), clock)
@@ -274,7 +279,8 @@ class UserspaceProxier:
             for endpoint in [first, *others][:DIAL_ATTEMPTS]:
                 try:
                     up_reader, upstream = await asyncio.wait_for(
-                        asyncio.open_connection(*self._target(endpoint), limit=BUFFER_BYTES), CONNECT_TIMEOUT_SECONDS)
+                        asyncio.open_connection(*self._target(endpoint), limit=BUFFER_BYTES, local_addr=self._source),
+                        CONNECT_TIMEOUT_SECONDS)
                     break
                 except (OSError, asyncio.TimeoutError) as err:
                     log.info("kube-proxy: %s: endpoint %s failed: %s", frontend.name, endpoint.address, err)
@@ -331,7 +337,8 @@ class _Listener(asyncio.DatagramProtocol):
             return
         try:
             transport, _ = await self.proxier._loop.create_datagram_endpoint(
-                lambda: _Reply(listener, addr), remote_addr=self.proxier._target(endpoint))
+                lambda: _Reply(listener, addr), remote_addr=self.proxier._target(endpoint),
+                local_addr=self.proxier._source)
         except OSError:
             return
         self.frontend.sessions[addr] = _UDPSession(transport, self.proxier._clock())
