@@ -414,3 +414,44 @@ def test_process_runtime_cluster_ip_reaches_every_nginx_pod(tmp_path: Any) -> No
             names |= {p["metadata"]["name"] for p in pods if f"<b>{p['metadata']['name']}</b>" in body}
         assert names == {p["metadata"]["name"] for p in pods}
         assert proxy.service_map and proxy.service_map[0].name == "default/web:http"
+
+
+def test_real_kubectl_against_minik8s_server_serves_cluster_ip_and_node_port(tmp_path: Any) -> None:
+    """The issue's "done when", as far as this branch goes: the real kubectl creates a Deployment and a
+    NodePort Service; its ClusterIP and NodePort answer from the host, spreading over the pods."""
+    import shutil
+
+    from conftest import start_server
+
+    if shutil.which("kubectl") is None:
+        pytest.skip("the real kubectl is not on PATH")
+    srv = start_server(tmp_path, "--nodes", "1", "--runtime", "process")
+    try:
+        ip, node_port = f"127.97.{_A}.{_B}", 30000 + os.getpid() % 2700
+        svc = service(cluster_ip=ip, type="NodePort",
+                      ports=[{"name": "http", "port": 80, "protocol": "TCP", "targetPort": "http",
+                              "nodePort": node_port}])
+        for manifest in (DEPLOYMENT, json.dumps(svc)):
+            done = srv.kubectl("apply", "-f", "-", stdin=manifest)
+            assert done.returncode == 0, done.stderr
+        done = srv.kubectl("wait", "--for=condition=Available", "deploy/web", "--timeout=60s")
+        assert done.returncode == 0, done.stderr
+        pods = json.loads(srv.kubectl("get", "pods", "-l", "app=web", "-o", "json").stdout)["items"]
+        if srv.kubectl("get", "endpointslices", "-l", "kubernetes.io/service-name=web", "-o", "name").stdout == "":
+            slice_ = endpoint_slice([endpoint(p["status"]["podIP"]) for p in pods], port=80)
+            assert srv.kubectl("apply", "-f", "-", stdin=json.dumps(slice_)).returncode == 0
+        offset = 0 if os.geteuid() == 0 else 8000   # the process runtime's low-port shift without privileges
+        expected = {p["metadata"]["name"] for p in pods}
+        for url in (f"http://{ip}:{80 + offset}/", f"http://127.1.1.1:{node_port}/"):
+            names: set[str] = set()
+            deadline = time.monotonic() + 20
+            while names != expected and time.monotonic() < deadline:
+                try:
+                    body = urllib.request.urlopen(url, timeout=5).read().decode()
+                except OSError:
+                    time.sleep(0.05)   # not listening yet
+                    continue
+                names |= {n for n in expected if f"<b>{n}</b>" in body}
+            assert names == expected, url
+    finally:
+        srv.stop()
