@@ -356,8 +356,9 @@ def test_userspace_port_conflict_is_an_event_not_a_crash(userspace: Any) -> None
         assert f'can\'t open port "default/web:http" ({CLUSTER_IP}:8080/tcp), skipping it' in events[0]["message"]
     finally:
         squatter.close()
-    set_endpoints(cluster, proxier, [9102])   # the next sync takes the address once it is free
-    assert greet(CLUSTER_IP, 8080) == "pod-9102"
+    cluster.advance(30)   # nothing changed, but the periodic resync takes the address once it is free
+    assert proxier.wait_synced()
+    assert greet(CLUSTER_IP, 8080) == "pod-9101"
 
 
 def test_userspace_stop_closes_listeners_and_open_connections(userspace: Any) -> None:

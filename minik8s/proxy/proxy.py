@@ -15,7 +15,9 @@ Back-ends share one small interface (``sync(service_map)``, ``stop()``, and opti
 * the rules view :mod:`minik8s.proxy.iptables` prints what the iptables back-end would write.
 
 An address the userspace back-end cannot open (another program holds it) becomes a Warning Event on
-the Service and a log line; the next sync tries again.
+the Service and a log line; the next sync tries again (at the latest after ``RESYNC_SECONDS``, as
+upstream resyncs every ``--iptables-sync-period``). The simulated back-end needs no resync: nothing
+outside the cluster can hold its addresses, and a periodic timer would only add steps to a virtual clock.
 
 Interface:
     proxy = KubeProxy(ctx, node_name="node-1", backend=UserspaceProxier(node_ip="127.1.1.1"))
@@ -42,6 +44,9 @@ SYNC = "sync"   # kube-proxy has one key: every change leads to one sync of the 
 # upstream reports an unopenable port on the Node, with the error as the reason; minik8s names it
 # and puts it on the Service whose port it is, where a student looks.
 CONFLICT_REASON = "FailedToOpenPort"
+# A back-end with real sockets is synced at least this often (upstream's --iptables-sync-period), so an
+# address another program held is taken once it is free even if no Service changes meanwhile.
+RESYNC_SECONDS = 30.0
 
 
 class Backend(Protocol):
@@ -76,6 +81,8 @@ class KubeProxy(Controller):
         self.service_map = servicemap.build(services, slices, self.node_name)
         self.backend.sync(self.service_map)
         self._report_conflicts()
+        if hasattr(self.backend, "conflicts"):
+            self.requeue_after(SYNC, RESYNC_SECONDS)
 
     def _report_conflicts(self) -> None:
         conflicts = getattr(self.backend, "conflicts", None)
