@@ -333,6 +333,9 @@ def test_userspace_forwards_udp(userspace: Any) -> None:
         assert (data, source) == (b"pod-9101:query", (CLUSTER_IP, 8053))
         sock.sendto(b"again", (CLUSTER_IP, 8053))
         assert sock.recvfrom(100)[0] == b"pod-9101:again"
+        set_endpoints(cluster, proxier, [9102], ports=[{"name": "http", "port": 53, "protocol": "UDP"}])
+        sock.sendto(b"moved", (CLUSTER_IP, 8053))   # the same client: its old endpoint left the Service
+        assert sock.recvfrom(100)[0] == b"pod-9102:moved"
     set_endpoints(cluster, proxier, [])
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.settimeout(5)

@@ -84,6 +84,7 @@ class _Frontend:
 class _UDPSession:
     transport: asyncio.DatagramTransport
     last_used: float
+    endpoint: str = ""     # "ip:port" it goes to
 
 
 def _frontends(service_map: Iterable[ServicePort], node_ip: str, offset: int) -> dict[Key, tuple[ServicePort,
@@ -174,6 +175,7 @@ class UserspaceProxier:
                     continue
                 self._frontends[key] = frontend
             frontend.endpoints, frontend.affinity_seconds = endpoints, sp.affinity_seconds
+            _forget_stale_sessions(frontend)
         self._listening = frozenset(self._frontends)
         with self._applied:
             self._applied_count = max(self._applied_count, number)
@@ -310,6 +312,16 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
         writer.transport.abort()
 
 
+def _forget_stale_sessions(frontend: _Frontend) -> None:
+    """UDP clients of an endpoint that left start afresh with their next datagram: upstream deletes their
+    conntrack entries for the same reason (a DNS client would otherwise keep asking a dead pod)."""
+    current = {e.address for e in frontend.endpoints}
+    for addr, session in list(frontend.sessions.items()):
+        if session.endpoint not in current:
+            session.transport.close()
+            del frontend.sessions[addr]
+
+
 # --- UDP -------------------------------------------------------------------------------------
 
 class _Listener(asyncio.DatagramProtocol):
@@ -341,7 +353,7 @@ class _Listener(asyncio.DatagramProtocol):
                 local_addr=self.proxier._source)
         except OSError:
             return
-        self.frontend.sessions[addr] = _UDPSession(transport, self.proxier._clock())
+        self.frontend.sessions[addr] = _UDPSession(transport, self.proxier._clock(), endpoint.address)
         transport.sendto(data)
 
 
