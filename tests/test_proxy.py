@@ -293,6 +293,11 @@ def test_userspace_refuses_without_endpoints_and_follows_changes(userspace: Any)
         stream.write(b"still here\n")
         stream.flush()
         assert stream.readline() == b"still here\n"
+        # both sides of the proxy send at once (no Nagle): a keep-alive request would otherwise wait 40 ms
+        # for a delayed ACK whenever a response is written in two pieces
+        sockets = [t.get_extra_info("socket") for t in list(proxier._connections)]
+        assert len(sockets) >= 2   # this connection's two sides (and maybe earlier ones, closing)
+        assert all(s.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) for s in sockets)
         sock.shutdown(socket.SHUT_WR)   # a half-close travels through: the pod sees EOF and closes
         assert stream.read() == b""
     set_endpoints(cluster, proxier, [])

@@ -186,8 +186,11 @@ class UserspaceProxier:
         if port != sp.port and port != sp.node_port and sp.name not in self._warned:
             self._warned.add(sp.name)
             log.warning("kube-proxy: %s: port %d needs privileges; serving it on %d instead", sp.name, sp.port, port)
-        kind = socket.SOCK_STREAM if proto == "TCP" else socket.SOCK_DGRAM
-        sock = socket.socket(socket.AF_INET, kind)
+        kind, number = (socket.SOCK_STREAM, socket.IPPROTO_TCP) if proto == "TCP" else \
+            (socket.SOCK_DGRAM, socket.IPPROTO_UDP)
+        # The protocol number matters: asyncio sets TCP_NODELAY only on sockets that name IPPROTO_TCP,
+        # and without it a small response would wait for the client's delayed ACK (40 ms).
+        sock = socket.socket(socket.AF_INET, kind, number)
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind((ip, port))
@@ -290,6 +293,8 @@ class UserspaceProxier:
                 return
             self._connections.add(upstream.transport)  # type: ignore[arg-type]
             await asyncio.gather(_pipe(reader, upstream), _pipe(up_reader, writer))
+        except asyncio.CancelledError:
+            pass   # the proxier is stopping: this connection simply ends (asyncio would log a cancelled handler)
         finally:
             self._connections.discard(writer.transport)  # type: ignore[arg-type]
             if upstream is None:
