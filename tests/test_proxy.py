@@ -328,6 +328,27 @@ def test_userspace_skips_an_endpoint_that_refuses(userspace: Any) -> None:
     assert {greet(CLUSTER_IP, 8080) for _ in range(20)} == {"pod-9101"}
 
 
+def test_userspace_bounds_open_connections(userspace: Any, monkeypatch: Any) -> None:
+    from minik8s.proxy import userspace as module
+
+    cluster, proxier, _ = userspace
+    monkeypatch.setattr(module, "MAX_CONNECTIONS", 1)
+    set_endpoints(cluster, proxier, [9101])
+    with socket.create_connection((CLUSTER_IP, 8080), timeout=5) as held:
+        assert held.makefile("rb").readline() == b"pod-9101\n"
+        with pytest.raises((ConnectionResetError, AssertionError)):
+            assert greet(CLUSTER_IP, 8080) == "pod-9101"   # the second one is reset at once
+    for _ in range(100):   # room again once the proxy has closed both halves of the first one
+        try:
+            if greet(CLUSTER_IP, 8080) == "pod-9101":
+                break
+        except ConnectionResetError:
+            pass
+        time.sleep(0.01)
+    else:
+        raise AssertionError("a connection closed did not free its place")
+
+
 def test_userspace_forwards_udp(userspace: Any) -> None:
     cluster, proxier, _ = userspace
     set_endpoints(cluster, proxier, [9101], ports=[{"name": "http", "port": 53, "protocol": "UDP"}])

@@ -64,6 +64,7 @@ CONNECT_TIMEOUT_SECONDS = 5.0   # an endpoint that does not answer by then is sk
 DIAL_ATTEMPTS = 3               # endpoints tried for one connection before the client is reset
 UDP_IDLE_SECONDS = 30.0         # a UDP "connection" nobody used for this long is forgotten
 UDP_MAX_SESSIONS = 1024         # per address: more clients than this at once are dropped
+MAX_CONNECTIONS = 4096          # TCP connections at once, all addresses together: more are reset
 LISTEN_BACKLOG = 128
 
 Key = tuple[str, str, int]      # (protocol, ip, port) of a listening address
@@ -268,6 +269,9 @@ class UserspaceProxier:
 
     async def _handle_tcp(self, frontend: _Frontend, reader: asyncio.StreamReader,
                           writer: asyncio.StreamWriter) -> None:
+        if len(self._connections) >= 2 * MAX_CONNECTIONS:   # each connection holds two transports
+            writer.transport.abort()
+            return
         self._connections.add(writer.transport)  # type: ignore[arg-type]
         task = asyncio.current_task()
         if task is not None:
