@@ -374,6 +374,7 @@ def test_userspace_forwards_udp(userspace: Any) -> None:
 def test_userspace_port_conflict_is_an_event_not_a_crash(userspace: Any) -> None:
     cluster, proxier, _ = userspace
     squatter = socket.socket()
+    squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)   # earlier tests' TIME_WAIT is no conflict
     squatter.bind((CLUSTER_IP, 8080))
     squatter.listen()
     try:
