@@ -132,6 +132,10 @@ def test_proxy_rules_command_reads_a_real_server(tmp_path: Any) -> None:
         assert done.returncode == 0, done.stderr
         assert ('-A KUBE-SVC-CDGGSHYLG3RE2FKL -m comment --comment "default/web:http -> 10.244.1.2:80" -m statistic '
                 "--mode random --probability 0.50000000000 -j KUBE-SEP-PBQ62IOVWGYEN623") in done.stdout
+        assert "-A KUBE-SVC-CDGGSHYLG3RE2FKL ! -s 10.244.0.0/16 -d 10.96.0.5/32 " in done.stdout   # from podCIDR
+        done = subprocess.run([*command, "--cluster-cidr", "10.0.0.0/8"], capture_output=True, text=True, timeout=60)
+        assert "-A KUBE-SVC-CDGGSHYLG3RE2FKL ! -s 10.0.0.0/8 -d 10.96.0.5/32 " in done.stdout
+        assert "! -s 10.244.0.0/16" not in done.stdout
         done = subprocess.run([*command, "--node", "node-9"], capture_output=True, text=True, timeout=60)
         assert (done.returncode, done.stdout) == (1, "")
         assert done.stderr == 'Error from server (NotFound): nodes "node-9" not found\n'

@@ -19,7 +19,7 @@ Interface:
     KubeProxy(ctx, node_name, backend)
     node_backend(runtime, node_name, node_ip, port_offset=0, router=None, seed=None) -> back-end
     process_node_ip(node_index) -> "127.1.<n+1>.1"
-    rules(client, node="node-1") -> str         # iptables-save text for the cluster behind ``client``
+    rules(client, node="node-1", cluster_cidr=None) -> str   # iptables-save text for the cluster behind ``client``
     ServiceRouter (see :mod:`minik8s.proxy.simulated`)
 
 Taught in chapter 13 (the pod network and Services).
@@ -63,11 +63,14 @@ def _cluster_cidr(nodes: list[dict[str, Any]]) -> str | None:
     return None
 
 
-def rules(client: Any, node: str = "node-1") -> str:
-    """The iptables rules node ``node``'s kube-proxy would write, read through ``client`` (any Client)."""
+def rules(client: Any, node: str = "node-1", cluster_cidr: str | None = None) -> str:
+    """The iptables rules node ``node``'s kube-proxy would write, read through ``client`` (any Client).
+    ``cluster_cidr`` (kube-proxy's ``--cluster-cidr``, the pod network) defaults to the /16 holding the
+    Nodes' ``podCIDR``."""
     from minik8s.api import resources
 
     services = client.list(SERVICES).get("items") or []
     slices = client.list(ENDPOINTSLICES).get("items") or []
-    nodes = client.list(resources.get("", "v1", "nodes")).get("items") or []
-    return iptables.render(servicemap.build(services, slices, node), _cluster_cidr(nodes))
+    if cluster_cidr is None:
+        cluster_cidr = _cluster_cidr(client.list(resources.get("", "v1", "nodes")).get("items") or [])
+    return iptables.render(servicemap.build(services, slices, node), cluster_cidr)

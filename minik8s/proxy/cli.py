@@ -21,6 +21,8 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="minik8s proxy-rules",
                                      description="Print the iptables rules kube-proxy would write for a node.")
     parser.add_argument("--node", default="node-1", help="the node whose rules to print (default node-1)")
+    parser.add_argument("--cluster-cidr", default=None,
+                        help="the pod network, as kube-proxy's --cluster-cidr (default: from the Nodes' podCIDR)")
     parser.add_argument("--kubeconfig", default=None, help="path to the kubeconfig file")
     parser.add_argument("--context", default=None, help="the kubeconfig context to use")
     args = parser.parse_args(argv)
@@ -35,7 +37,7 @@ def main(argv: list[str]) -> int:
     client = HTTPClient(ctx.server, token=ctx.token, verify=not ctx.insecure, ca_pem=ctx.ca_pem)
     try:
         client.get(resources.get("", "v1", "nodes"), args.node)
-        sys.stdout.write(rules(client, args.node))
+        sys.stdout.write(rules(client, args.node, args.cluster_cidr))
     except StatusError as err:
         print(f"Error from server ({err.reason}): {err}", file=sys.stderr)
         return 1
