@@ -25,6 +25,7 @@ Interface:
         c.apply(yaml_text_or_path)
         print(c.kubectl("get pods"))
         c.advance(30)
+        c.service_router.route(node, client_ip, ip, port, "TCP")   # simulated: where a Service packet goes
 
 Taught in chapter 2 (architecture).
 """
