@@ -10,7 +10,7 @@ measures with one sequential HTTP client:
   pod, and the time from the API write to the first new connection answered by that pod is recorded
   (p50/p99 over ``--switches`` changes).
 
-    python benchmarks/services.py [--requests 500] [--switches 30] [--json]
+    python benchmarks/kube_proxy.py [--requests 500] [--switches 30] [--json]
 
 Not a test: it prints figures.
 """
