@@ -114,13 +114,18 @@ def _proxies(ctx: Context, kubelets: list[Any], runtime: str, router: Any, seed:
     from minik8s.kubelet.node import node_ip
     from minik8s.proxy import KubeProxy, node_backend, process_node_ip
 
-    proxies: list[Component] = []
-    for index, kubelet in enumerate(kubelets):
-        ip = node_ip(index) if runtime == "simulated" else process_node_ip(index)
-        backend = node_backend(runtime, node_name(index), ip, getattr(kubelet.runtime, "port_offset", 0) or 0,
-                               router, seed)
-        proxies.append(KubeProxy(ctx, node_name(index), backend))
-    return proxies
+    proxies: list[KubeProxy] = []
+    try:
+        for index, kubelet in enumerate(kubelets):
+            ip = node_ip(index) if runtime == "simulated" else process_node_ip(index)
+            offset = getattr(kubelet.runtime, "port_offset", 0) or 0
+            proxies.append(KubeProxy(ctx, node_name(index), node_backend(runtime, node_name(index), ip, offset,
+                                                                         router, seed)))
+    except BaseException:
+        for proxy in proxies:   # leave no forwarding thread behind
+            proxy.stop()
+        raise
+    return list(proxies)
 
 
 class Cluster:

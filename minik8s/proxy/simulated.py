@@ -6,6 +6,8 @@ what the kernel's NAT rules would decide on a real node (:mod:`minik8s.proxy.ipt
 rules): a ClusterIP, a NodePort on a node's address, a load-balancer or external IP is rewritten to
 an endpoint chosen from the service map; any other address is left alone; a Service port with no
 usable endpoint answers ``None``, meaning "connection refused" (upstream's ``REJECT``).
+A ClusterIP on a port its Service does not have is not rewritten either: as in the iptables mode,
+nothing answers there (the pod network decides what "nothing" looks like).
 
 The choice is made by a generator seeded from the cluster's seed and the affinity runs on the
 cluster's (virtual) clock, so the same script gives the same routes every time.
