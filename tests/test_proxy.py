@@ -295,7 +295,10 @@ def test_userspace_refuses_without_endpoints_and_follows_changes(userspace: Any)
         assert stream.readline() == b"still here\n"
         # both sides of the proxy send at once (no Nagle): a keep-alive request would otherwise wait 40 ms
         # for a delayed ACK whenever a response is written in two pieces
-        sockets = [t.get_extra_info("socket") for t in list(proxier._connections)]
+        async def open_sockets() -> list[Any]:   # read on the proxier's own loop, where the set changes
+            return [t.get_extra_info("socket") for t in proxier._connections]
+
+        sockets = asyncio.run_coroutine_threadsafe(open_sockets(), proxier._loop).result(5)
         assert len(sockets) >= 2   # this connection's two sides (and maybe earlier ones, closing)
         assert all(s.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) for s in sockets)
         sock.shutdown(socket.SHUT_WR)   # a half-close travels through: the pod sees EOF and closes
