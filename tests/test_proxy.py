@@ -148,6 +148,7 @@ def test_simulated_route_rewrites_service_addresses_only() -> None:
         assert set(picks) == {("10.244.1.2", 8080), ("10.244.2.2", 8080)}
         assert route("node-2", "10.244.2.9", "172.18.0.2", 30080, "tcp") in set(picks)   # node-1's NodePort
         assert route("node-1", "10.244.1.9", "10.244.2.3", 8080, "TCP") == ("10.244.2.3", 8080)
+        assert route("", "192.0.2.1", "10.96.0.5", 80, "TCP") in set(picks)   # from outside: via a node
         assert route("node-1", "10.244.1.9", "10.96.0.5", 81, "TCP") == ("10.96.0.5", 81)
         assert route("node-1", "10.244.1.9", "10.96.0.5", 80, "UDP") == ("10.96.0.5", 80)
         c.client.delete(SLICES, "web-abcde", "default")
