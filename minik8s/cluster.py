@@ -25,6 +25,7 @@ Interface:
         c.apply(yaml_text_or_path)
         print(c.kubectl("get pods"))
         c.advance(30)
+        c.service_router.route(node, client_ip, ip, port, "TCP")   # simulated: where a Service packet goes
 
 Taught in chapter 2 (architecture).
 """
@@ -119,6 +120,25 @@ def _kubelets(ctx: Context, count: int, runtime: str, data_dir: Path | None,
     return list(kubelets)
 
 
+def _proxies(ctx: Context, kubelets: list[Any], runtime: str, router: Any, seed: int | None) -> list[Component]:
+    """One kube-proxy per node, next to its kubelet (chapter 13)."""
+    from minik8s.kubelet.node import node_ip
+    from minik8s.proxy import KubeProxy, node_backend, process_node_ip
+
+    proxies: list[KubeProxy] = []
+    try:
+        for index, kubelet in enumerate(kubelets):
+            ip = node_ip(index) if runtime == "simulated" else process_node_ip(index)
+            offset = getattr(kubelet.runtime, "port_offset", 0) or 0
+            proxies.append(KubeProxy(ctx, node_name(index), node_backend(runtime, node_name(index), ip, offset,
+                                                                         router, seed)))
+    except BaseException:
+        for proxy in proxies:   # leave no forwarding thread behind
+            proxy.stop()
+        raise
+    return list(proxies)
+
+
 class Cluster:
     def __init__(self, nodes: int = 1, runtime: str = "process", clock: str = "real", seed: int | None = None,
                  *, store: Store | None = None, data_dir: str | Path | None = None,
@@ -132,6 +152,7 @@ class Cluster:
             raise ValueError(f'unknown clock "{clock}": use "real" or "virtual"')
         self.clock: Clock = VirtualClock() if clock == "virtual" else RealClock()
         self.rng = random.Random(seed)
+        self.seed = seed
         self.runtime = runtime
         self.node_count = nodes
         self.data_dir = Path(data_dir) if data_dir else None
@@ -182,6 +203,11 @@ class Cluster:
             kubelet.runtime.network.lookup = self.dns.lookup  # type: ignore[attr-defined]
             if self.runtime == "process":  # pods' C libraries miss a DNS server off port 53: use /etc/hosts
                 kubelet.runtime.network.hosts_fallback = not self.dns.on_port_53  # type: ignore[attr-defined]
+        from minik8s.proxy import ServiceRouter
+
+        # The simulated pod network asks this where a packet to a Service address goes (chapter 13).
+        self.service_router = ServiceRouter(self.clock.now, seed=f"{self.seed}/kube-proxy")
+        self.components += _proxies(self.context, self.kubelets, self.runtime, self.service_router, self.seed)
         if not self.virtual:
             self._thread = threading.Thread(target=self._run, name="minik8s-cluster", daemon=True)
             self._thread.start()
