@@ -36,6 +36,7 @@ Taught in chapter 2 (architecture) and chapter 3 (kubectl and objects).
 
 from __future__ import annotations
 
+import asyncio
 import builtins
 import base64
 import random
@@ -511,6 +512,11 @@ class APIServer:
         if not command:
             raise errors.bad_request("you must specify at least 1 command")
         return self.nodes.exec(self.get(PODS, namespace, name), container, command)
+
+    async def pod_port_forward(self, namespace: str | None, name: str,
+                               port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """``pods/{name}/portforward``: a connection to ``port`` inside the pod, made by its node."""
+        return await self.nodes.port_forward(self.get(PODS, namespace, name), port)
 
     def _bind(self, namespace: str | None, body: Any) -> dict[str, Any]:
         """``pods/binding``: the scheduler's decision, written as the pod's node."""

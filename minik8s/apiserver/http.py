@@ -22,7 +22,8 @@ prints as ``Warning: ...``.
 Interface: ``make_app(apiserver, policy, hooks=None) -> aiohttp.web.Application``;
 ``policy`` (:mod:`minik8s.apiserver.filters`) says which hosts, origins and
 credentials are accepted.
-``hooks`` may serve pod subresources that live on a node (``log``, ``exec``).
+``hooks`` may serve pod subresources that live on a node (``log``, ``exec``); ``portforward`` is
+served by :mod:`minik8s.apiserver.portforward`.
 Taught in chapter 2 (architecture) and chapter 3 (kubectl).
 """
 
@@ -41,7 +42,7 @@ from aiohttp import web
 from minik8s.api import errors, parsing, resources, schema
 from minik8s.api.errors import StatusError
 from minik8s.api.resources import Resource
-from minik8s.apiserver import discovery, filters, protobuf, tables
+from minik8s.apiserver import discovery, filters, portforward, protobuf, tables
 from minik8s.apiserver.apiserver import APIServer, parse_resource_version
 from minik8s.apiserver.auth.requestinfo import request_info
 from minik8s.clock import parse_rfc3339
@@ -323,6 +324,8 @@ class _Handler:
             return await self._logs(request, namespace, route.name)
         if route.sub == "exec" and route.name and method in ("GET", "POST"):
             return await self._exec(request, namespace, route.name)
+        if route.sub == "portforward" and route.name and method in ("GET", "POST"):
+            return await self._port_forward(request, namespace, route.name)
         if method == "GET":
             if route.watch or _bool(q.get("watch")):
                 return await self._watch(request, route)
@@ -464,6 +467,33 @@ class _Handler:
         if result.stderr:
             await ws.send_bytes(b"\x02" + result.stderr.encode())
         await ws.send_bytes(b"\x03" + orjson.dumps(_exec_status(command, result.exit_code)))
+        await ws.close()
+        return ws
+
+    async def _port_forward(self, request: web.Request, namespace: str | None, name: str) -> web.StreamResponse:
+        """``kubectl port-forward`` (SPDY inside a WebSocket) and the clients' channel WebSocket:
+        :mod:`minik8s.apiserver.portforward`."""
+        self.api.get(resources.by_plural("", "v1", "pods"), namespace, name)  # type: ignore[arg-type]  # 404 first
+        tunnel = portforward.TUNNEL_PREFIX + portforward.SPDY_PROTOCOL
+        ws = web.WebSocketResponse(protocols=(tunnel, *portforward.CHANNEL_PROTOCOLS))
+        ready = ws.can_prepare(request)
+        if not ready.ok or ready.protocol is None:
+            raise errors.bad_request("Upgrade request required")
+        ports: list[int] = []
+        if ready.protocol != tunnel:
+            words = [w for value in request.query.getall("ports", []) for w in value.split(",")]
+            ports = [p for p in (portforward.parse_port(w.strip()) for w in words) if p is not None]
+            if not words or len(ports) != len(words) or len(ports) > portforward.MAX_PORTS:
+                raise errors.bad_request("query parameter \"ports\" must hold port numbers between 1 and 65535")
+        await ws.prepare(request)
+
+        async def dial(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+            return await self.api.pod_port_forward(namespace, name, port)
+
+        if ready.protocol == tunnel:
+            await portforward.serve_spdy(ws, dial)
+        else:
+            await portforward.serve_channels(ws, ports, dial)
         await ws.close()
         return ws
 
