@@ -253,3 +253,43 @@ def test_the_official_client_forwards_over_the_channel_protocol(cluster):
         assert forward.error(9000) is None
     finally:
         forward.close()
+
+
+def test_minik8s_kubectl_port_forward(cluster):
+    with Forward(cluster, "pod/echo", "19000:9000", ":9001", real=False) as forward:
+        assert forward.local(9000) == 19000
+        forward.wait_for(lambda: len(forward.lines) >= 4)
+        assert forward.lines == ["Forwarding from 127.0.0.1:19000 -> 9000\n", "Forwarding from [::1]:19000 -> 9000\n",
+                                 f"Forwarding from 127.0.0.1:{forward.local(9001)} -> 9001\n",
+                                 f"Forwarding from [::1]:{forward.local(9001)} -> 9001\n"]
+        body = bytes(range(256)) * 4096
+        with socket.create_connection(("127.0.0.1", 19000), timeout=20) as conn:
+            sender = threading.Thread(target=conn.sendall, args=(body,))
+            sender.start()
+            received = bytearray()
+            while len(received) < len(body):
+                chunk = conn.recv(65536)
+                assert chunk
+                received += chunk
+            sender.join()
+        assert bytes(received) == body
+        forward.wait_for(lambda: "Handling connection for 19000\n" in forward.lines)
+    # A Service port given alone is also the local port (then mapped to the pod's named targetPort).
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        free = probe.getsockname()[1]
+    made = cluster.kubectl("create", "-f", "-", stdin=PODS.split("---\n")[-1].replace("name: web}", "name: web-free}")
+                           .replace("port: 8000", f"port: {free}"))
+    assert made.returncode == 0, made.stderr
+    with Forward(cluster, "svc/web-free", str(free), real=False) as service:
+        assert service.lines[0] == f"Forwarding from 127.0.0.1:{free} -> 80\n"
+        assert "Welcome to nginx!" in http_get(free)
+    refused = Forward(cluster, "pod/echo", ":9999", real=False)
+    with socket.create_connection(("127.0.0.1", refused.local(9999)), timeout=10) as conn:
+        assert _read_all(conn) == b""
+    refused.process.wait(timeout=20)
+    err = refused.stop()
+    assert refused.process.returncode == 1
+    assert re.match(r"an error occurred forwarding \d+ -> 9999: error forwarding port 9999 to pod [0-9a-f]{64}, uid : "
+                    r"failed to execute portforward", err), err
+    assert err.endswith("error: lost connection to pod\n")

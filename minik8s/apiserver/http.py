@@ -34,7 +34,7 @@ import json
 import logging
 import re
 from datetime import datetime, timezone
-from typing import Any, Awaitable, Callable
+from typing import Any, AsyncIterator, Awaitable, Callable
 
 import orjson
 from aiohttp import web
@@ -57,6 +57,8 @@ YAML = "application/yaml"
 BODY_TYPES = (JSON, YAML, protobuf.MEDIA_TYPE)
 # Bodies larger than this are parsed on a worker thread; smaller ones take well under a millisecond.
 PARSE_INLINE_BYTES = 64 * 1024
+# How often a followed log (logs -f, attach) is read again for what the container wrote since.
+FOLLOW_POLL_SECONDS = 0.25
 # The values of ?fieldValidation= (empty means the default, Warn).
 FIELD_VALIDATION = ("", "Ignore", "Strict", "Warn")
 
@@ -324,6 +326,8 @@ class _Handler:
             return await self._logs(request, namespace, route.name)
         if route.sub == "exec" and route.name and method in ("GET", "POST"):
             return await self._exec(request, namespace, route.name)
+        if route.sub == "attach" and route.name and method in ("GET", "POST"):
+            return await self._attach(request, namespace, route.name)
         if route.sub == "portforward" and route.name and method in ("GET", "POST"):
             return await self._port_forward(request, namespace, route.name)
         if method == "GET":
@@ -425,17 +429,28 @@ class _Handler:
             options.update(since_seconds=None, since_time=self.api.clock.now() - since_seconds)
         sent = text if tail is None else self.api.pod_logs(namespace, name, **options)
         try:
-            # Follow: send what the container writes next, until it stops running or the client leaves.
-            while self._running(namespace, name, container) and not (request.transport is None
-                                                                     or request.transport.is_closing()):
-                await asyncio.sleep(0.25)
-                text = self.api.pod_logs(namespace, name, **options)
-                if text.startswith(sent) and len(text) > len(sent):
-                    await response.write(text[len(sent):].encode())
-                sent = text
+            async for more in self._follow(request, namespace, name, options, sent):
+                await response.write(more.encode())
         except (ConnectionResetError, StatusError):
             pass
         return response
+
+    async def _follow(self, request: web.Request, namespace: str | None, name: str, options: dict[str, Any],
+                      sent: str) -> AsyncIterator[str]:
+        """What the container writes after ``sent``, as it comes, until it stops running (then what it
+        wrote last) or the client leaves. Follow polls the whole log and yields what is new."""
+        container = options.get("container")
+        while True:
+            running = self._running(namespace, name, container)
+            if running and (request.transport is None or request.transport.is_closing()):
+                return
+            await asyncio.sleep(FOLLOW_POLL_SECONDS)
+            text = self.api.pod_logs(namespace, name, **options)
+            if text.startswith(sent) and len(text) > len(sent):
+                yield text[len(sent):]
+            sent = text
+            if not running:   # stopped before that read: it had all the container will ever write
+                return
 
     def _running(self, namespace: str | None, name: str, container: str | None) -> bool:
         try:
@@ -446,15 +461,20 @@ class _Handler:
         chosen = [s for s in statuses if container in (None, s.get("name"))][:1]
         return bool(chosen) and "running" in (chosen[0].get("state") or {})
 
-    async def _exec(self, request: web.Request, namespace: str | None, name: str) -> web.StreamResponse:
-        """``kubectl exec`` over a WebSocket with the channel.k8s.io protocols (channel byte + data)."""
-        command = request.query.getall("command", [])
-        container = request.query.get("container") or None
+    async def _channels(self, request: web.Request) -> web.WebSocketResponse:
+        """The WebSocket of exec and attach, with the channel.k8s.io protocols (channel byte + data)."""
         ws = web.WebSocketResponse(protocols=("v5.channel.k8s.io", "v4.channel.k8s.io", "v3.channel.k8s.io",
                                               "v2.channel.k8s.io", "channel.k8s.io"))
         if not ws.can_prepare(request).ok:
             raise errors.bad_request("Upgrade request required")
         await ws.prepare(request)
+        return ws
+
+    async def _exec(self, request: web.Request, namespace: str | None, name: str) -> web.StreamResponse:
+        """``kubectl exec`` over a WebSocket with the channel.k8s.io protocols (channel byte + data)."""
+        command = request.query.getall("command", [])
+        container = request.query.get("container") or None
+        ws = await self._channels(request)
         loop = asyncio.get_running_loop()
         try:
             result = await loop.run_in_executor(None, self.api.pod_exec, namespace, name, container, command)
@@ -467,6 +487,30 @@ class _Handler:
         if result.stderr:
             await ws.send_bytes(b"\x02" + result.stderr.encode())
         await ws.send_bytes(b"\x03" + orjson.dumps(_exec_status(command, result.exit_code)))
+        await ws.close()
+        return ws
+
+    async def _attach(self, request: web.Request, namespace: str | None, name: str) -> web.StreamResponse:
+        """``kubectl attach`` (and ``kubectl run -i``): the container's output as it is written, on the
+        stdout channel, until the container stops; then a Success status. minik8s starts with what the
+        container wrote before the client came (upstream streams from the moment of attaching), and
+        reads stdin only to discard it."""
+        container = request.query.get("container") or None
+        options: dict[str, Any] = {"container": container}
+        text = self.api.pod_logs(namespace, name, **options)  # a missing pod or container: an HTTP error
+        ws = await self._channels(request)
+        stdin = asyncio.create_task(_discard(ws))
+        try:
+            await ws.send_bytes(b"\x01" + text.encode())
+            async for more in self._follow(request, namespace, name, options, text):
+                await ws.send_bytes(b"\x01" + more.encode())
+            await ws.send_bytes(b"\x03" + orjson.dumps(_exec_status([], 0)))
+        except StatusError as err:
+            await ws.send_bytes(b"\x03" + orjson.dumps(err.status()))
+        except ConnectionResetError:
+            pass
+        finally:
+            stdin.cancel()
         await ws.close()
         return ws
 
@@ -563,6 +607,12 @@ class _Handler:
         finally:
             cancel()
         return response
+
+
+async def _discard(ws: web.WebSocketResponse) -> None:
+    """Read (and drop) what the client sends, so its close is noticed."""
+    async for _ in ws:
+        pass
 
 
 def _exec_status(command: list[str], exit_code: int) -> dict[str, Any]:

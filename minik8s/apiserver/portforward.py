@@ -204,6 +204,12 @@ async def serve_channels(ws: web.WebSocketResponse, ports: list[int], dial: Dial
         await send(2 * index, header)
         await send(2 * index + 1, header)
         tasks.append(asyncio.create_task(_channel(index, port, inbound[index], dial, send)))
+
+    async def close_when_done() -> None:
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await ws.close()       # every port's connection has ended: so does the WebSocket
+
+    closer = asyncio.create_task(close_when_done())
     try:
         async for message in ws:
             if message.type != WSMsgType.BINARY or not message.data:
@@ -212,7 +218,7 @@ async def serve_channels(ws: web.WebSocketResponse, ports: list[int], dial: Dial
             if channel % 2 == 0 and channel // 2 < len(ports):
                 await inbound[channel // 2].put(data)
     finally:
-        for task in tasks:
+        for task in (*tasks, closer):
             task.cancel()
 
 

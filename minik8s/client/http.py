@@ -222,8 +222,7 @@ class HTTPClient:
             query.append(("container", container))
         url = f"{self.server}/api/v1/namespaces/{namespace}/pods/{name}/exec?{urlencode(query)}"
         out, err, status = b"", b"", None
-        connector = aiohttp.TCPConnector(ssl=self._ssl)
-        async with aiohttp.ClientSession(headers=self._headers, connector=connector) as session:
+        async with self.streaming_session() as session:
             try:
                 ws_context = session.ws_connect(url, protocols=("v5.channel.k8s.io", "v4.channel.k8s.io"))
                 async with ws_context as ws:
@@ -247,6 +246,17 @@ class HTTPClient:
                 raise StatusError.from_status(status)
             code = int(exit_codes[0])
         return code, out.decode(errors="replace"), err.decode(errors="replace")
+
+    def streaming_session(self) -> Any:
+        """An ``aiohttp.ClientSession`` with this client's credential and trust, for the subresources
+        served over WebSockets (exec, attach, portforward)."""
+        import aiohttp
+
+        return aiohttp.ClientSession(headers=self._headers, connector=aiohttp.TCPConnector(ssl=self._ssl))
+
+    def port_forward_url(self, name: str, namespace: str, port: int) -> str:
+        """The channel WebSocket of ``pods/{name}/portforward`` for one port (:mod:`minik8s.apiserver.portforward`)."""
+        return f"{self.server}/api/v1/namespaces/{namespace}/pods/{name}/portforward?ports={port}"
 
     def table(self, resource: Resource, namespace: str | None = None, name: str | None = None, *,
               label_selector: str | None = None, field_selector: str | None = None) -> dict[str, Any]:
