@@ -6,16 +6,22 @@ listening on their pod IPs."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import socket
+import struct
 import subprocess
 import threading
 import time
+from types import SimpleNamespace
 
 import pytest
+from aiohttp import WSMsgType
 
 from conftest import needs_kubectl, start_server
+from minik8s.api.errors import StatusError
+from minik8s.apiserver import portforward, spdy
 
 # A TCP echo server on two ports, in the built-in python image.
 ECHO = """\
@@ -293,3 +299,77 @@ def test_minik8s_kubectl_port_forward(cluster):
     assert re.match(r"an error occurred forwarding \d+ -> 9999: error forwarding port 9999 to pod [0-9a-f]{64}, uid : "
                     r"failed to execute portforward", err), err
     assert err.endswith("error: lost connection to pod\n")
+
+
+# --- the SPDY session alone, with a fake WebSocket and a fake pod --------------------------
+
+class FakeSocket:
+    """What serve_spdy needs of a WebSocket: binary messages in, bytes out."""
+
+    def __init__(self, frames: list) -> None:
+        encoder = spdy.Encoder()
+        self.incoming = [encoder.encode(f) for f in frames]
+        self.sent = spdy.Decoder()
+        self.out: list = []
+        self.closed = False
+
+    def __aiter__(self):
+        return self
+
+    async def __anext__(self):
+        await asyncio.sleep(0.01)            # let the session's tasks run between messages
+        if not self.incoming:
+            await asyncio.sleep(0.1)
+            raise StopAsyncIteration
+        return SimpleNamespace(type=WSMsgType.BINARY, data=self.incoming.pop(0))
+
+    async def send_bytes(self, data: bytes) -> None:
+        self.out += self.sent.feed(data)
+
+
+def _streams(request_id: str, port: str, first: int) -> list:
+    return [spdy.SynStream(first, {"streamtype": ["error"], "port": [port], "requestid": [request_id]}),
+            spdy.SynStream(first + 2, {"streamtype": ["data"], "port": [port], "requestid": [request_id]})]
+
+
+def test_session_pairs_streams_answers_pings_and_refuses_bad_streams():
+    async def dial(port: int):
+        raise StatusError(500, "InternalError", f"nothing on {port}")
+
+    ws = FakeSocket([
+        spdy.Ping(1),
+        *_streams("0", "80", 1),
+        spdy.SynStream(5, {"streamtype": ["data"], "port": ["0"], "requestid": ["1"]}),      # port out of range
+        spdy.SynStream(7, {"streamtype": ["sideways"], "port": ["80"], "requestid": ["1"]}),  # no such type
+        spdy.SynStream(3, {"streamtype": ["data"], "port": ["80"], "requestid": ["2"]}),      # an old id
+    ])
+    asyncio.run(portforward.serve_spdy(ws, dial))   # type: ignore[arg-type]
+    assert ws.out[0] == spdy.Ping(1)
+    assert spdy.SynReply(1) in ws.out and spdy.SynReply(3) in ws.out
+    assert spdy.Data(1, b"nothing on 80") in ws.out                      # the error stream carries the text
+    assert spdy.Data(1, b"", fin=True) in ws.out and spdy.Data(3, b"", fin=True) in ws.out
+    assert [f for f in ws.out if isinstance(f, spdy.RstStream)] == [
+        spdy.RstStream(5, spdy.PROTOCOL_ERROR), spdy.RstStream(7, spdy.PROTOCOL_ERROR),
+        spdy.RstStream(3, spdy.PROTOCOL_ERROR)]
+
+
+def test_session_holds_a_bounded_number_of_connections(monkeypatch):
+    monkeypatch.setattr(portforward, "MAX_CONNECTIONS", 2)
+
+    async def dial(port: int):
+        raise AssertionError("no pair is complete")
+
+    ws = FakeSocket([spdy.SynStream(1 + 2 * i, {"streamtype": ["error"], "port": ["80"], "requestid": [str(i)]})
+                     for i in range(3)])
+    asyncio.run(portforward.serve_spdy(ws, dial))   # type: ignore[arg-type]
+    assert ws.out == [spdy.SynReply(1), spdy.SynReply(3), spdy.RstStream(5, spdy.REFUSED_STREAM)]
+
+
+def test_a_bad_frame_ends_the_session_with_goaway():
+    async def dial(port: int):
+        raise AssertionError
+
+    ws = FakeSocket([])
+    ws.incoming = [struct.pack(">II", 1, spdy.MAX_FRAME_BYTES + 1)]
+    asyncio.run(portforward.serve_spdy(ws, dial))   # type: ignore[arg-type]
+    assert ws.out == [spdy.GoAway(0, 1)]

@@ -15,9 +15,9 @@ ports in the query): channel ``2n`` carries port *n*'s data and ``2n+1`` its err
 and the first message on each starts with the port number (two bytes, little endian).
 Both are served here.
 
-Bounds and order: each stream buffers at most :data:`STREAM_QUEUE` frames from the
-client; when a pod reads slowly the session stops reading from kubectl (no byte is
-held without limit). Outgoing frames are encoded and sent under one lock, because
+Bounds and order: a session holds at most :data:`MAX_CONNECTIONS` connections; each
+stream buffers at most :data:`STREAM_QUEUE` frames from the client; when a pod reads
+slowly the session stops reading from kubectl (no byte is held without limit). Outgoing frames are encoded and sent under one lock, because
 header compression is one zlib stream for the whole session.
 
 Interface:
@@ -48,6 +48,7 @@ CHANNEL_PROTOCOLS = ("v4.channel.k8s.io", "v5.channel.k8s.io", "channel.k8s.io")
 CHUNK = 32 * 1024                           # bytes read from the pod at a time (kubectl's copy buffer)
 STREAM_QUEUE = 16                           # frames held per stream before the session stops reading
 MAX_PORTS = 64                              # ports one channel WebSocket may ask for
+MAX_CONNECTIONS = 1024                      # connections (stream pairs) one SPDY session may hold open
 
 Dial = Callable[[int], Awaitable[tuple[asyncio.StreamReader, asyncio.StreamWriter]]]
 
@@ -81,6 +82,7 @@ class _Session:
         self.send_lock = asyncio.Lock()
         self.pairs: dict[str, _Pair] = {}
         self.by_stream: dict[int, _Pair] = {}
+        self.last_stream_id = 0
 
     async def send(self, frame: spdy.Frame) -> None:
         async with self.send_lock:
@@ -130,8 +132,13 @@ class _Session:
         headers = {name: values[0] for name, values in frame.headers.items() if values}
         kind, request_id = headers.get("streamtype"), headers.get("requestid", "")
         port = parse_port(headers.get("port", ""))
-        if kind not in ("error", "data") or port is None:
+        # Stream ids only grow (the protocol's rule): an old id is a mistake, never a new stream.
+        if kind not in ("error", "data") or port is None or frame.stream_id <= self.last_stream_id:
             await self.send(spdy.RstStream(frame.stream_id, spdy.PROTOCOL_ERROR))
+            return
+        self.last_stream_id = frame.stream_id
+        if request_id not in self.pairs and len(self.pairs) >= MAX_CONNECTIONS:
+            await self.send(spdy.RstStream(frame.stream_id, spdy.REFUSED_STREAM))
             return
         pair = self.pairs.setdefault(request_id, _Pair(port))
         if getattr(pair, kind) is not None or pair.port != port:
