@@ -280,6 +280,11 @@ def test_minik8s_kubectl_port_forward(cluster):
             sender.join()
         assert bytes(received) == body
         forward.wait_for(lambda: "Handling connection for 19000\n" in forward.lines)
+        # Each closed local connection ends its WebSocket: more connections than a client pool holds.
+        for i in range(120):
+            with socket.create_connection(("127.0.0.1", 19000), timeout=10) as conn:
+                conn.sendall(b"ping %d" % i)
+                assert conn.recv(100) == b"ping %d" % i
     # A Service port given alone is also the local port (then mapped to the pod's named targetPort).
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

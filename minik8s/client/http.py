@@ -252,7 +252,8 @@ class HTTPClient:
         served over WebSockets (exec, attach, portforward)."""
         import aiohttp
 
-        return aiohttp.ClientSession(headers=self._headers, connector=aiohttp.TCPConnector(ssl=self._ssl))
+        # No cap on connections: port-forward holds one WebSocket per forwarded connection.
+        return aiohttp.ClientSession(headers=self._headers, connector=aiohttp.TCPConnector(ssl=self._ssl, limit=0))
 
     def port_forward_url(self, name: str, namespace: str, port: int) -> str:
         """The channel WebSocket of ``pods/{name}/portforward`` for one port (:mod:`minik8s.apiserver.portforward`)."""

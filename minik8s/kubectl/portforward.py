@@ -7,7 +7,8 @@ subresource (the channel protocol of :mod:`minik8s.apiserver.portforward`) and c
 bytes both ways. A Service's port is turned into its ``targetPort`` on the chosen pod
 first, by name if it names a container port, as kubectl does. It runs until
 interrupted; an error from inside the pod ends it, as it ends kubectl v1.32:
-``error: lost connection to pod``.
+``error: lost connection to pod``. Unlike kubectl's SPDY streams, a channel WebSocket
+cannot close one direction only: when the local side stops sending, the connection ends.
 
 Interface: ``register(sub, parent)``; ``parse_ports(specs) -> [(local, remote)]``
 (local 0: any free port); ``target_port(service, pod, port) -> int``.
@@ -180,6 +181,9 @@ async def _connection(env: Env, session: Any, url: str, reader: asyncio.StreamRe
             async def upload() -> None:
                 while chunk := await reader.read(CHUNK):
                     await ws.send_bytes(b"\x00" + chunk)
+                # The channel protocol cannot say "no more data" and still listen: a local end-of-file
+                # ends the connection (kubectl's SPDY streams can half-close; these cannot).
+                await ws.close()
 
             uploading = asyncio.create_task(upload())
             seen: set[int] = set()
