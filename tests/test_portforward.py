@@ -88,10 +88,12 @@ def cluster(tmp_path_factory):
 class Forward:
     """A running ``kubectl port-forward``: its local ports as it printed them."""
 
-    def __init__(self, srv, *args: str, real: bool = True):
+    def __init__(self, srv, *args: str, real: bool = True, websockets: bool = True):
         command = ["kubectl"] if real else [__import__("sys").executable, "-m", "minik8s", "kubectl"]
+        # kubectl's switch for the PortForwardWebsockets feature: off, it speaks plain SPDY/3.1.
+        env = {**srv.env(), "KUBECTL_PORT_FORWARD_WEBSOCKETS": "true" if websockets else "false"}
         self.process = subprocess.Popen([*command, "port-forward", *args], stdout=subprocess.PIPE,
-                                        stderr=subprocess.PIPE, text=True, env=srv.env())
+                                        stderr=subprocess.PIPE, text=True, env=env)
         self.lines: list[str] = []           # what it printed on stdout, read as it comes
         self.ports: dict[int, int] = {}      # remote -> local
         threading.Thread(target=self._read, daemon=True).start()
@@ -169,9 +171,10 @@ def test_a_service_is_forwarded_to_one_of_its_pods_on_the_target_port(cluster):
 
 
 @needs_kubectl
-def test_two_ports_concurrent_connections_and_a_megabyte_each_way(cluster):
+@pytest.mark.parametrize("websockets", [True, False], ids=["spdy-in-websocket", "spdy-upgrade"])
+def test_two_ports_concurrent_connections_and_a_megabyte_each_way(cluster, websockets):
     body = bytes(range(256)) * 4096    # 1 MiB
-    with Forward(cluster, "pod/echo", ":9000", ":9001") as forward:
+    with Forward(cluster, "pod/echo", ":9000", ":9001", websockets=websockets) as forward:
         conns = [socket.create_connection(("127.0.0.1", forward.local(port)), timeout=20)
                  for port in (9000, 9001, 9000)]
         try:
@@ -194,8 +197,9 @@ def test_two_ports_concurrent_connections_and_a_megabyte_each_way(cluster):
 
 
 @needs_kubectl
-def test_a_port_nothing_listens_on_is_upstreams_error_and_the_server_carries_on(cluster):
-    forward = Forward(cluster, "pod/echo", ":9999")
+@pytest.mark.parametrize("websockets", [True, False], ids=["spdy-in-websocket", "spdy-upgrade"])
+def test_a_port_nothing_listens_on_is_upstreams_error_and_the_server_carries_on(cluster, websockets):
+    forward = Forward(cluster, "pod/echo", ":9999", websockets=websockets)
     with socket.create_connection(("127.0.0.1", forward.local(9999)), timeout=10) as conn:
         assert _read_all(conn) == b""      # closed without a byte
     forward.process.wait(timeout=20)
@@ -207,7 +211,7 @@ def test_a_port_nothing_listens_on_is_upstreams_error_and_the_server_carries_on(
                      r"\\\": failed to connect to localhost:9999 inside namespace \\\"[0-9a-f]{64}\\\", "
                      r"IPv4: dial tcp4 127.0.0.1:9999: connect: connection refused", err), err
     assert err.endswith("error: lost connection to pod\n")
-    with Forward(cluster, "pod/echo", ":9000") as again:
+    with Forward(cluster, "pod/echo", ":9000", websockets=websockets) as again:
         with socket.create_connection(("127.0.0.1", again.local(9000)), timeout=10) as conn:
             conn.sendall(b"still here")
             assert conn.recv(100) == b"still here"
@@ -239,6 +243,11 @@ def test_a_foreign_origin_is_refused_before_the_upgrade(cluster):
 def test_a_plain_request_is_told_to_upgrade(cluster):
     code, _, body = cluster.request("POST", "/api/v1/namespaces/default/pods/echo/portforward")
     assert code == 400 and b"Upgrade request required" in body
+    code, _, body = cluster.request("POST", "/api/v1/namespaces/default/pods/echo/portforward",
+                                    headers={"Connection": "Upgrade", "Upgrade": "SPDY/3.1",
+                                             "X-Stream-Protocol-Version": "v4.channel.k8s.io"})
+    assert code == 403 and (b"unable to negotiate protocol: client supports [v4.channel.k8s.io], "
+                                    b"server supports [portforward.k8s.io]") in body
     code, _, body = cluster.request("POST", "/api/v1/namespaces/default/pods/nope/portforward")
     assert code == 404 and b'pods \\"nope\\" not found' in body
 

@@ -518,6 +518,12 @@ class _Handler:
         """``kubectl port-forward`` (SPDY inside a WebSocket) and the clients' channel WebSocket:
         :mod:`minik8s.apiserver.portforward`."""
         self.api.get(resources.by_plural("", "v1", "pods"), namespace, name)  # type: ignore[arg-type]  # 404 first
+
+        async def dial(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+            return await self.api.pod_port_forward(namespace, name, port)
+
+        if request.headers.get("Upgrade", "").lower() == "spdy/3.1":
+            return await self._spdy_upgrade(request, dial)
         tunnel = portforward.TUNNEL_PREFIX + portforward.SPDY_PROTOCOL
         ws = web.WebSocketResponse(protocols=(tunnel, *portforward.CHANNEL_PROTOCOLS))
         ready = ws.can_prepare(request)
@@ -530,16 +536,27 @@ class _Handler:
             if not words or len(ports) != len(words) or len(ports) > portforward.MAX_PORTS:
                 raise errors.bad_request("query parameter \"ports\" must hold port numbers between 1 and 65535")
         await ws.prepare(request)
-
-        async def dial(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-            return await self.api.pod_port_forward(namespace, name, port)
-
         if ready.protocol == tunnel:
             await portforward.serve_spdy(ws, dial)
         else:
             await portforward.serve_channels(ws, ports, dial)
         await ws.close()
         return ws
+
+    async def _spdy_upgrade(self, request: web.Request, dial: portforward.Dial) -> web.StreamResponse:
+        """A plain ``Upgrade: SPDY/3.1`` port-forward: the protocol is agreed through
+        ``X-Stream-Protocol-Version``, then the connection carries SPDY frames."""
+        offered = [v.strip() for value in request.headers.getall("X-Stream-Protocol-Version", [])
+                   for v in value.split(",") if v.strip()]
+        if offered and portforward.SPDY_PROTOCOL not in offered:
+            raise StatusError(403, "Forbidden", f"unable to upgrade: unable to negotiate protocol: client supports "
+                                                f"[{' '.join(offered)}], server supports [{portforward.SPDY_PROTOCOL}]")
+        response = web.StreamResponse(status=101, headers={
+            "Connection": "Upgrade", "Upgrade": "SPDY/3.1", "X-Stream-Protocol-Version": portforward.SPDY_PROTOCOL})
+        response.force_close()
+        await response.prepare(request)
+        await portforward.serve_spdy_upgrade(request, response, dial)
+        return response
 
     def _list(self, request: web.Request, res: Resource, namespace: str | None) -> web.Response:
         q = request.query

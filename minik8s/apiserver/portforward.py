@@ -10,7 +10,8 @@ on the ``error`` stream; kubectl prints it.
 
 Since v1.31 kubectl carries the SPDY session inside a WebSocket (subprotocol
 ``SPDY/3.1+portforward.k8s.io``, binary messages; the ``PortForwardWebsockets``
-feature). The Python clients use a plain WebSocket instead (``v4.channel.k8s.io``,
+feature), and falls back to a plain ``Upgrade: SPDY/3.1`` connection when the server
+refuses the WebSocket. The Python clients use a plain WebSocket instead (``v4.channel.k8s.io``,
 ports in the query): channel ``2n`` carries port *n*'s data and ``2n+1`` its errors,
 and the first message on each starts with the port number (two bytes, little endian).
 Both are served here.
@@ -22,6 +23,7 @@ header compression is one zlib stream for the whole session.
 
 Interface:
     serve_spdy(ws, dial)        # a prepared WebSocket carrying SPDY
+    serve_spdy_upgrade(request, response, dial)   # a plain SPDY/3.1 upgrade, once the 101 is sent
     serve_channels(ws, ports, dial)
     dial(port) -> (StreamReader, StreamWriter), raising StatusError with the error-stream text
 
@@ -33,7 +35,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from typing import Awaitable, Callable
+from typing import AsyncIterator, Awaitable, Callable
 
 from aiohttp import WSMsgType, web
 
@@ -48,6 +50,7 @@ CHANNEL_PROTOCOLS = ("v4.channel.k8s.io", "v5.channel.k8s.io", "channel.k8s.io")
 CHUNK = 32 * 1024                           # bytes read from the pod at a time (kubectl's copy buffer)
 STREAM_QUEUE = 16                           # frames held per stream before the session stops reading
 MAX_PORTS = 64                              # ports one channel WebSocket may ask for
+RAW_BUFFER_BYTES = 1 << 20                  # bytes read ahead on a plain SPDY connection before pausing
 MAX_CONNECTIONS = 1024                      # connections (stream pairs) one SPDY session may hold open
 
 Dial = Callable[[int], Awaitable[tuple[asyncio.StreamReader, asyncio.StreamWriter]]]
@@ -74,8 +77,10 @@ class _Pair:
 
 
 class _Session:
-    def __init__(self, ws: web.WebSocketResponse, dial: Dial):
-        self.ws = ws
+    """One SPDY session over any byte transport: ``write`` sends bytes, ``run`` reads them."""
+
+    def __init__(self, write: Callable[[bytes], Awaitable[None]], dial: Dial):
+        self.write = write
         self.dial = dial
         self.encoder = spdy.Encoder()
         self.decoder = spdy.Decoder()
@@ -86,15 +91,12 @@ class _Session:
 
     async def send(self, frame: spdy.Frame) -> None:
         async with self.send_lock:
-            if not self.ws.closed:
-                await self.ws.send_bytes(self.encoder.encode(frame))
+            await self.write(self.encoder.encode(frame))
 
-    async def run(self) -> None:
+    async def run(self, incoming: AsyncIterator[bytes]) -> None:
         try:
-            async for message in self.ws:
-                if message.type != WSMsgType.BINARY:
-                    break
-                for frame in self.decoder.feed(message.data):
+            async for data in incoming:
+                for frame in self.decoder.feed(data):
                     if not await self.handle(frame):
                         return
         except spdy.ProtocolError as err:
@@ -189,8 +191,62 @@ async def _copy_both(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
 
 
 async def serve_spdy(ws: web.WebSocketResponse, dial: Dial) -> None:
-    """Serve kubectl's SPDY session carried by ``ws`` until kubectl leaves."""
-    await _Session(ws, dial).run()
+    """Serve kubectl's SPDY session carried by ``ws`` (binary messages) until kubectl leaves."""
+
+    async def messages() -> AsyncIterator[bytes]:
+        async for message in ws:
+            if message.type != WSMsgType.BINARY:
+                return
+            yield message.data
+
+    async def write(data: bytes) -> None:
+        if not ws.closed:
+            await ws.send_bytes(data)
+
+    await _Session(write, dial).run(messages())
+
+
+class _RawReader:
+    """The bytes of an upgraded HTTP connection, as aiohttp's protocol hands them over (it calls
+    ``feed_data``). Reading pauses while :data:`RAW_BUFFER_BYTES` wait, so a slow session holds
+    the peer back instead of growing this buffer."""
+
+    def __init__(self, transport: asyncio.Transport):
+        self.transport = transport
+        self.queue: asyncio.Queue[bytes] = asyncio.Queue()
+        self.waiting = 0
+
+    def feed_data(self, data: bytes) -> tuple[bool, bytes]:
+        self.queue.put_nowait(bytes(data))
+        self.waiting += len(data)
+        if self.waiting > RAW_BUFFER_BYTES and not self.transport.is_closing():
+            self.transport.pause_reading()
+        return False, b""
+
+    def feed_eof(self) -> None:
+        self.queue.put_nowait(b"")
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        while data := await self.queue.get():
+            self.waiting -= len(data)
+            if self.waiting <= RAW_BUFFER_BYTES // 2 and not self.transport.is_closing():
+                self.transport.resume_reading()
+            yield data
+
+
+async def serve_spdy_upgrade(request: web.Request, response: web.StreamResponse, dial: Dial) -> None:
+    """Serve a plain ``Upgrade: SPDY/3.1`` connection (kubectl before v1.31, or with
+    ``KUBECTL_PORT_FORWARD_WEBSOCKETS=false``) once ``response`` (101) has been sent: from here on
+    the connection's bytes are SPDY frames both ways."""
+    assert request.transport is not None
+    reader = _RawReader(request.transport)  # type: ignore[arg-type]
+    request.protocol.set_parser(reader)  # type: ignore[arg-type]
+
+    async def write(data: bytes) -> None:
+        if not request.transport.is_closing():   # type: ignore[union-attr]
+            await response.write(data)
+
+    await _Session(write, dial).run(reader.chunks())
 
 
 # --- plain channels (the Python clients) --------------------------------------------------
