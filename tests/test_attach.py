@@ -100,3 +100,13 @@ def test_run_rm_needs_an_attached_container():
     code, out, err = minik8s_kubectl("run x --rm --image=busybox", client=object())  # type: ignore[arg-type]
     assert (code, out, err) == (1, "", "error: --rm should only be used for attached containers\n"
                                        "See 'kubectl run -h' for help and examples\n")
+
+
+@pytest.mark.parametrize("real", [pytest.param(True, marks=needs_kubectl), False], ids=["kubectl", "minik8s"])
+def test_attach_keeps_stdout_and_stderr_apart(cluster, real):
+    name = f"streams-{'real' if real else 'ours'}"
+    result = kubectl(cluster, "run", name, "--rm", "-i", "--image=busybox", "--restart=Never", "--",
+                     "sh", "-c", "sleep 2; echo to-out; echo to-err >&2", real=real)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f'to-out\npod "{name}" deleted\n'
+    assert result.stderr == "If you don't see a command prompt, try pressing enter.\nto-err\n"

@@ -491,26 +491,35 @@ class _Handler:
         return ws
 
     async def _attach(self, request: web.Request, namespace: str | None, name: str) -> web.StreamResponse:
-        """``kubectl attach`` (and ``kubectl run -i``): the container's output as it is written, on the
-        stdout channel, until the container stops; then a Success status. minik8s starts with what the
-        container wrote before the client came (upstream streams from the moment of attaching), and
-        reads stdin only to discard it."""
+        """``kubectl attach`` (and ``kubectl run -i``): the container's stdout and stderr as they are
+        written, on their channels, until the container stops; then a Success status. minik8s starts
+        with what the container wrote before the client came (upstream streams from the moment of
+        attaching), and reads stdin only to discard it."""
         container = request.query.get("container") or None
-        options: dict[str, Any] = {"container": container}
-        text = self.api.pod_logs(namespace, name, **options)  # a missing pod or container: an HTTP error
+        streams = {1: "stdout", 2: "stderr"}   # channel -> the log stream it carries
+        first = {channel: self.api.pod_logs(namespace, name, container=container, stream=stream)
+                 for channel, stream in streams.items()}   # a missing pod or container: an HTTP error
         ws = await self._channels(request)
         stdin = asyncio.create_task(_discard(ws))
+
+        async def relay(channel: int) -> None:
+            if first[channel]:
+                await ws.send_bytes(bytes([channel]) + first[channel].encode())
+            options = {"container": container, "stream": streams[channel]}
+            async for more in self._follow(request, namespace, name, options, first[channel]):
+                await ws.send_bytes(bytes([channel]) + more.encode())
+
+        relays = [asyncio.create_task(relay(channel)) for channel in streams]
         try:
-            await ws.send_bytes(b"\x01" + text.encode())
-            async for more in self._follow(request, namespace, name, options, text):
-                await ws.send_bytes(b"\x01" + more.encode())
+            await asyncio.gather(*relays)
             await ws.send_bytes(b"\x03" + orjson.dumps(_exec_status([], 0)))
         except StatusError as err:
             await ws.send_bytes(b"\x03" + orjson.dumps(err.status()))
         except ConnectionResetError:
             pass
         finally:
-            stdin.cancel()
+            for task in (*relays, stdin):
+                task.cancel()
         await ws.close()
         return ws
 

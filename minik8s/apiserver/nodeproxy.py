@@ -23,7 +23,7 @@ from minik8s.api import errors
 class KubeletAPI(Protocol):
     def logs(self, namespace: str, pod: str, container: str | None = None, previous: bool = False,
              tail_lines: int | None = None, *, timestamps: bool = False, since_seconds: int | None = None,
-             since_time: float | None = None) -> str: ...
+             since_time: float | None = None, stream: str | None = None) -> str: ...
 
     def exec(self, namespace: str, pod: str, container: str | None, command: list[str]) -> Any: ...
 
@@ -50,13 +50,13 @@ class NodeConnections:
 
     def logs(self, pod: dict[str, Any], container: str | None = None, previous: bool = False,
              tail_lines: int | None = None, *, timestamps: bool = False, since_seconds: int | None = None,
-             since_time: float | None = None) -> str:
+             since_time: float | None = None, stream: str | None = None) -> str:
         kubelet = self._kubelet(pod)
         if kubelet is None:
             return ""  # not scheduled yet: nothing has run, so there is nothing to show
         meta = pod["metadata"]
         return kubelet.logs(meta["namespace"], meta["name"], container, previous, tail_lines, timestamps=timestamps,
-                            since_seconds=since_seconds, since_time=since_time)
+                            since_seconds=since_seconds, since_time=since_time, stream=stream)
 
     def exec(self, pod: dict[str, Any], container: str | None, command: list[str]) -> Any:
         kubelet = self._kubelet(pod)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import builtins
 import ssl
 import threading
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 from urllib.parse import urlencode
 
 import orjson
@@ -215,13 +215,43 @@ class HTTPClient:
 
     async def _exec(self, name: str, command: builtins.list[str], namespace: str,
                     container: str | None) -> tuple[int, str, str]:
-        import aiohttp
-
         query = [("command", c) for c in command] + [("stdout", "true"), ("stderr", "true")]
         if container:
             query.append(("container", container))
         url = f"{self.server}/api/v1/namespaces/{namespace}/pods/{name}/exec?{urlencode(query)}"
-        out, err, status = b"", b"", None
+        output: dict[int, bytes] = {1: b"", 2: b""}
+
+        def collect(channel: int, data: bytes) -> None:
+            output[channel] = output.get(channel, b"") + data
+
+        status = await self._channels(url, collect)
+        code = 0
+        if status and status.get("status") != "Success":
+            causes = (status.get("details") or {}).get("causes") or []
+            exit_codes = [c.get("message") for c in causes if c.get("reason") == "ExitCode"]
+            if not exit_codes:
+                raise StatusError.from_status(status)
+            code = int(exit_codes[0])
+        return code, output[1].decode(errors="replace"), output[2].decode(errors="replace")
+
+    def attach(self, name: str, namespace: str | None, output: Callable[[int, bytes], None], *,
+               container: str | None = None) -> None:
+        """``kubectl attach``: ``output(channel, data)`` gets the container's stdout (1) and stderr (2)
+        as they come, until it stops. Raises the StatusError the server ends with, if it is not Success."""
+        import asyncio
+
+        query = urlencode([("stdout", "true"), ("stderr", "true")] + ([("container", container)] if container else []))
+        url = f"{self.server}/api/v1/namespaces/{namespace or 'default'}/pods/{name}/attach?{query}"
+        status = asyncio.run(self._channels(url, output))
+        if status and status.get("status") != "Success":
+            raise StatusError.from_status(status)
+
+    async def _channels(self, url: str, output: Callable[[int, bytes], None]) -> dict[str, Any] | None:
+        """Read a channel.k8s.io WebSocket (exec, attach) to its end: data channels go to ``output``;
+        returns the Status of the error channel (3), if one came."""
+        import aiohttp
+
+        status = None
         async with self.streaming_session() as session:
             try:
                 ws_context = session.ws_connect(url, protocols=("v5.channel.k8s.io", "v4.channel.k8s.io"))
@@ -230,22 +260,13 @@ class HTTPClient:
                         if message.type != aiohttp.WSMsgType.BINARY or not message.data:
                             continue
                         channel, data = message.data[0], message.data[1:]
-                        if channel == 1:
-                            out += data
-                        elif channel == 2:
-                            err += data
-                        elif channel == 3:
+                        if channel == 3:
                             status = orjson.loads(data)
+                        else:
+                            output(channel, data)
             except aiohttp.WSServerHandshakeError as exc:
                 raise StatusError(exc.status, "BadRequest", exc.message) from None
-        code = 0
-        if status and status.get("status") != "Success":
-            causes = (status.get("details") or {}).get("causes") or []
-            exit_codes = [c.get("message") for c in causes if c.get("reason") == "ExitCode"]
-            if not exit_codes:
-                raise StatusError.from_status(status)
-            code = int(exit_codes[0])
-        return code, out.decode(errors="replace"), err.decode(errors="replace")
+        return status
 
     def streaming_session(self) -> Any:
         """An ``aiohttp.ClientSession`` with this client's credential and trust, for the subresources

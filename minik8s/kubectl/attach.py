@@ -7,9 +7,9 @@ instead, as kubectl falls back to. ``run`` then waits for the pod to finish
 and exits with the container's exit code, saying ``pod default/tmp terminated (Error)``
 when it is not 0.
 
-minik8s streams the container's output through ``logs?follow=true`` from its
-beginning (a real attach starts at the moment it attaches, so a quick command's first
-lines may be missed there); stdin is not sent.
+minik8s's attach sends the container's output from its beginning (a real attach starts
+at the moment it attaches, so a quick command's first lines may be missed there);
+stdin is not sent.
 
 Interface: ``register(sub, parent)``; ``attach(env, pod_name, stdin=False)``;
 ``finish(env, pod_name, restart, remove)`` (the end of ``run -i``).
@@ -69,19 +69,24 @@ def _wait(env: Env, name: str, done: Any, timeout: float | None) -> dict[str, An
 
 
 def attach(env: Env, name: str, stdin: bool = False, timeout: float | None = POD_RUNNING_SECONDS) -> None:
-    """Stream the container's output from when it is running and ready until it stops."""
+    """Stream the container's stdout and stderr from when it is running and ready until it stops."""
     pod = _wait(env, name, lambda p: _ready(p) or (p.get("status") or {}).get("phase") in DONE, timeout)
-    follow = getattr(env.client, "follow_logs", None)
-    if (pod.get("status") or {}).get("phase") in DONE or follow is None:
-        if follow is None:   # an in-process cluster: read the log once the container is done
+    streaming = getattr(env.client, "attach", None)
+    if (pod.get("status") or {}).get("phase") in DONE or streaming is None:
+        if streaming is None:   # an in-process cluster: read the log once the container is done
             _wait(env, name, _stopped, None)
         env.out.write(env.client.logs(name, env.namespace))
         return
     if stdin:
         env.err.write(PROMPT)
-    for chunk in follow(name, env.namespace):
-        env.out.write(chunk.decode(errors="replace"))
-        env.out.flush()
+        env.err.flush()
+
+    def output(channel: int, data: bytes) -> None:
+        stream = env.err if channel == 2 else env.out
+        stream.write(data.decode(errors="replace"))
+        stream.flush()
+
+    streaming(name, env.namespace, output)
 
 
 def _stopped(pod: dict[str, Any]) -> bool:

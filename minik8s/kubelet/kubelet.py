@@ -333,8 +333,9 @@ class Kubelet(Controller):
 
     def logs(self, namespace: str, pod: str, container: str | None = None, previous: bool = False,
              tail_lines: int | None = None, *, timestamps: bool = False, since_seconds: int | None = None,
-             since_time: float | None = None) -> str:
-        """``kubectl logs``: a container's output, or its previous instance's with ``previous``.
+             since_time: float | None = None, stream: str | None = None) -> str:
+        """``kubectl logs``: a container's output, or its previous instance's with ``previous``;
+        ``stream`` keeps only stdout or stderr (attach sends them apart).
 
         The options are upstream's PodLogOptions (:func:`minik8s.kubelet.logs.read`); as upstream's
         kubelet, ``since_seconds`` counts back from this kubelet's now and the later of the two wins."""
@@ -347,7 +348,8 @@ class Kubelet(Controller):
             since = since_time if since is None else max(since, since_time)
         entries = self.runtime.log_entries(container_id.split("://", 1)[-1])
         since_ns = None if since is None else container_logs.nanoseconds(since)
-        return container_logs.read(entries, timestamps=timestamps, since_ns=since_ns, tail_lines=tail_lines)
+        return container_logs.read(entries, timestamps=timestamps, since_ns=since_ns, tail_lines=tail_lines,
+                                   stream=stream)
 
     def exec(self, namespace: str, pod: str, container: str | None, command: list[str]) -> cri.ExecResult:
         """``kubectl exec``: run a command in a running container."""
