@@ -12,6 +12,7 @@ import re
 import socket
 import struct
 import subprocess
+import sys
 import threading
 import time
 from types import SimpleNamespace
@@ -89,7 +90,7 @@ class Forward:
     """A running ``kubectl port-forward``: its local ports as it printed them."""
 
     def __init__(self, srv, *args: str, real: bool = True, websockets: bool = True):
-        command = ["kubectl"] if real else [__import__("sys").executable, "-m", "minik8s", "kubectl"]
+        command = ["kubectl"] if real else [sys.executable, "-m", "minik8s", "kubectl"]
         # kubectl's switch for the PortForwardWebsockets feature: off, it speaks plain SPDY/3.1.
         env = {**srv.env(), "KUBECTL_PORT_FORWARD_WEBSOCKETS": "true" if websockets else "false"}
         self.process = subprocess.Popen([*command, "port-forward", *args], stdout=subprocess.PIPE,

@@ -33,6 +33,7 @@ Taught in chapter 8 (the pod network: port-forward).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass, field
 from typing import AsyncIterator, Awaitable, Callable
@@ -165,9 +166,11 @@ class _Session:
             pass
         finally:
             for stream in (pair.data, pair.error):
-                await self.send(spdy.Data(stream, b"", fin=True))
                 self.by_stream.pop(stream, None)
             self.pairs.pop(request_id, None)
+            with contextlib.suppress(ConnectionError):   # kubectl may be gone already
+                for stream in (pair.data, pair.error):
+                    await self.send(spdy.Data(stream, b"", fin=True))
 
 
 async def _copy_both(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
