@@ -155,13 +155,14 @@ class _Session:
 
     async def forward(self, request_id: str, pair: _Pair) -> None:
         assert pair.error is not None and pair.data is not None
+        data = pair.data
         try:
             try:
                 reader, writer = await self.dial(pair.port)
             except StatusError as err:
                 await self.send(spdy.Data(pair.error, err.message.encode()))
                 return
-            await _copy_both(reader, writer, pair.inbound, lambda chunk: self.send(spdy.Data(pair.data, chunk)))
+            await _copy_both(reader, writer, pair.inbound, lambda chunk: self.send(spdy.Data(data, chunk)))
         except (ConnectionError, asyncio.CancelledError):
             pass
         finally:
@@ -242,7 +243,7 @@ async def serve_spdy_upgrade(request: web.Request, response: web.StreamResponse,
     ``KUBECTL_PORT_FORWARD_WEBSOCKETS=false``) once ``response`` (101) has been sent: from here on
     the connection's bytes are SPDY frames both ways."""
     assert request.transport is not None
-    reader = _RawReader(request.transport)  # type: ignore[arg-type]
+    reader = _RawReader(request.transport)
     request.protocol.set_parser(reader)  # type: ignore[arg-type]
 
     async def write(data: bytes) -> None:
