@@ -388,3 +388,21 @@ def test_a_bad_frame_ends_the_session_with_goaway():
     ws.incoming = [struct.pack(">II", 1, spdy.MAX_FRAME_BYTES + 1)]
     asyncio.run(portforward.serve_spdy(ws, dial))   # type: ignore[arg-type]
     assert ws.out == [spdy.GoAway(0, 1)]
+
+
+@needs_kubectl
+def test_the_simulated_runtime_answers_as_a_port_nothing_listens_on(tmp_path):
+    # No real sockets behind simulated pods: the runtime's default port_forward refuses, in upstream's words.
+    srv = start_server(tmp_path, "--runtime", "simulated", "--nodes", "1")
+    try:
+        assert srv.kubectl("run", "web", "--image=nginx").returncode == 0
+        assert srv.kubectl("wait", "--for=condition=Ready", "pod/web", "--timeout=60s").returncode == 0
+        forward = Forward(srv, "pod/web", ":80")
+        with socket.create_connection(("127.0.0.1", forward.local(80)), timeout=10) as conn:
+            assert _read_all(conn) == b""
+        forward.process.wait(timeout=20)
+        err = forward.stop()
+        assert "IPv4: dial tcp4 127.0.0.1:80: connect: connection refused" in err
+        assert err.endswith("error: lost connection to pod\n")
+    finally:
+        srv.stop()
