@@ -64,13 +64,17 @@ def _global_flags() -> argparse.ArgumentParser:
 
 
 def _parser() -> _Parser:
-    from minik8s.kubectl import attach, get, info, nodes, pods, portforward, wait, workloads, write
+    from minik8s.kubectl import get, info, nodes, pods, wait, workloads, write
 
     parser = _Parser(prog="kubectl", add_help=False)
     sub = parser.add_subparsers(dest="verb", parser_class=_Parser)
     parent = _global_flags()
-    for module in (get, write, info, pods, workloads, wait, nodes, portforward, attach):
+    for module in (get, write, info, pods, workloads, wait, nodes):
         module.register(sub, parent)
+    from minik8s.kubectl import attach, portforward   # the streaming commands
+
+    for streaming in (attach, portforward):
+        streaming.register(sub, parent)
     return parser
 
 
