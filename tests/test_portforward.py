@@ -406,3 +406,15 @@ def test_the_simulated_runtime_answers_as_a_port_nothing_listens_on(tmp_path):
         assert err.endswith("error: lost connection to pod\n")
     finally:
         srv.stop()
+
+
+@needs_kubectl
+@pytest.mark.parametrize("ports", [[], ["abc:80"], ["70000:80"], ["18080:0"], ["18080:70000"], ["18080:-1"],
+                                   ["18080:http"], [":"]])
+def test_minik8s_kubectl_refuses_bad_ports_in_kubectls_words(cluster, ports):
+    real = subprocess.run(["kubectl", "port-forward", "pod/echo", *ports], capture_output=True, text=True,
+                          env=cluster.env(), timeout=30)
+    ours = subprocess.run([sys.executable, "-m", "minik8s", "kubectl", "port-forward", "pod/echo", *ports],
+                          capture_output=True, text=True, env=cluster.env(), timeout=30)
+    assert real.returncode == 1
+    assert (ours.returncode, ours.stdout, ours.stderr) == (real.returncode, real.stdout, real.stderr)

@@ -10,8 +10,8 @@ interrupted; an error from inside the pod ends it, as it ends kubectl v1.32:
 ``error: lost connection to pod``. Unlike kubectl's SPDY streams, a channel WebSocket
 cannot close one direction only: when the local side stops sending, the connection ends.
 
-Interface: ``register(sub, parent)``; ``parse_ports(specs) -> [(local, remote)]``
-(local 0: any free port); ``target_port(service, pod, port) -> int``.
+Interface: ``register(sub, parent)``; ``parse_ports(specs) -> [(local, remote)]`` (as written);
+``uint16(text, "local"|"remote") -> int``; ``target_port(service, pod, port) -> int``.
 
 Taught in chapter 8 (the pod network).
 """
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 from typing import Any
 
 from minik8s.api import resources
@@ -29,6 +30,7 @@ from minik8s.kubectl.pods import pod_for
 PODS = resources.get("", "v1", "pods")
 SERVICES = resources.get("", "v1", "services")
 CHUNK = 32 * 1024
+USAGE = "\nSee 'kubectl port-forward -h' for help and examples"   # how kubectl's usage errors end
 
 
 def register(sub: Any, parent: argparse.ArgumentParser) -> None:
@@ -40,18 +42,22 @@ def register(sub: Any, parent: argparse.ArgumentParser) -> None:
     forward.set_defaults(handler=cmd_port_forward)
 
 
-def parse_ports(specs: list[str]) -> list[tuple[int | None, str]]:
-    """``8080``, ``18080:80``, ``:80`` -> (local port, remote port as written). Local None: the same
-    number as the remote port; 0: any free port."""
+def parse_ports(specs: list[str]) -> list[tuple[str | None, str]]:
+    """``8080``, ``18080:80``, ``:80`` -> (local port as written, or None when only the remote port is
+    given; remote port as written: a number or a port's name)."""
     if not specs:
-        raise CommandError("TYPE/NAME and list of ports are required for port-forward")
-    parsed: list[tuple[int | None, str]] = []
-    for spec in specs:
-        local, sep, remote = spec.rpartition(":")
-        if sep and local and not (local.isdigit() and int(local) < 65536):
-            raise CommandError(f"Error parsing local port '{local}': port must be a number between 0 and 65535")
-        parsed.append((int(local) if local else 0 if sep else None, remote))
-    return parsed
+        raise CommandError("TYPE/NAME and list of ports are required for port-forward" + USAGE)
+    return [(spec.split(":")[0], spec.split(":")[1]) if ":" in spec else (None, spec) for spec in specs]
+
+
+def uint16(text: str, which: str) -> int:
+    """A port number as kubectl parses it (Go's ``strconv.ParseUint(text, 10, 16)``), in its words."""
+    if not re.fullmatch(r"[0-9]+", text):
+        raise CommandError(f'error parsing {which} port \'{text}\': strconv.ParseUint: parsing "{text}": invalid syntax')
+    if int(text) > 65535:
+        raise CommandError(f'error parsing {which} port \'{text}\': strconv.ParseUint: parsing "{text}": '
+                           "value out of range")
+    return int(text)
 
 
 def _named_port(pod: dict[str, Any], name: str) -> int | None:
@@ -62,14 +68,14 @@ def _named_port(pod: dict[str, Any], name: str) -> int | None:
     return None
 
 
-def container_port(pod: dict[str, Any], remote: str) -> int:
-    """A remote port given as a number, or as the name of one of the pod's container ports."""
-    if remote.isdigit() and 0 < int(remote) < 65536:
-        return int(remote)
+def container_port(pod: dict[str, Any], remote: str) -> str:
+    """A remote port as a number, or the number of the pod's container port of that name."""
+    if re.fullmatch(r"[+-]?[0-9]+", remote):
+        return remote            # a number (kubectl checks its range afterwards)
     found = _named_port(pod, remote)
     if found is None:
         raise CommandError(f"Pod '{pod['metadata']['name']}' does not have a named port '{remote}'")
-    return found
+    return str(found)
 
 
 def target_port(service: dict[str, Any], pod: dict[str, Any], remote: str) -> int:
@@ -108,10 +114,13 @@ def cmd_port_forward(env: Env) -> None:
         service = client.get(SERVICES, a.target.split("/", 1)[1], env.namespace)
     pairs = []
     for local, remote in specs:
-        port = target_port(service, pod, remote) if service else container_port(pod, remote)
+        number = str(target_port(service, pod, remote)) if service else container_port(pod, remote)
         if local is None:   # kubectl listens on the port as written (a Service's port, not its target)
-            local = int(remote) if remote.isdigit() else port
-        pairs.append((local, port))
+            local = remote if service else number
+        port = uint16(number, "remote")
+        if port == 0:
+            raise CommandError("remote port must be > 0")
+        pairs.append((uint16(local or "0", "local"), port))
     phase = (pod.get("status") or {}).get("phase", "Pending")
     if phase != "Running":
         raise CommandError(f"unable to forward port because pod is not running. Current status={phase}")
