@@ -2,15 +2,15 @@
 
 Starts ``minik8s server --runtime process`` in a temporary folder, runs a TCP echo
 server in a pod (the built-in python image), and forwards a local port to it with the
-real kubectl (SPDY inside a WebSocket) or ``minik8s kubectl`` (one channel WebSocket
-per connection). Then measures:
+real kubectl (SPDY inside a WebSocket; ``kubectl-spdy``: a plain SPDY/3.1 upgrade) or
+``minik8s kubectl`` (one channel WebSocket per connection). Then measures:
 
 * **throughput**: MiB per second of a large body sent and echoed back on one connection;
 * **connections**: the time from connect to the first echoed byte, over many connections
   one after another (each is a new stream pair, or a new WebSocket);
 * **concurrent**: several connections each echoing a body at the same time.
 
-    python benchmarks/portforward.py [--client kubectl|minik8s] [--mib 64] [--connections 200]
+    python benchmarks/portforward.py [--client kubectl|kubectl-spdy|minik8s] [--mib 64] [--connections 200]
                                      [--concurrent 8] [--json]
 """
 
@@ -59,7 +59,9 @@ def start_server(folder: Path) -> tuple[subprocess.Popen[str], dict[str, str]]:
 
 
 def forward(env: dict[str, str], client: str) -> tuple[subprocess.Popen[str], int]:
-    command = ["kubectl"] if client == "kubectl" else [sys.executable, "-m", "minik8s", "kubectl"]
+    command = ["kubectl"] if client != "minik8s" else [sys.executable, "-m", "minik8s", "kubectl"]
+    # kubectl's switch for SPDY inside a WebSocket (its default since v1.31) or a plain SPDY upgrade.
+    env = {**env, "KUBECTL_PORT_FORWARD_WEBSOCKETS": "false" if client == "kubectl-spdy" else "true"}
     process = subprocess.Popen([*command, "port-forward", "pod/echo", ":9000"], stdout=subprocess.PIPE,
                                stderr=subprocess.DEVNULL, text=True, env=env, cwd=ROOT)
     assert process.stdout is not None
@@ -95,7 +97,7 @@ def percentile(values: list[float], q: float) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--client", choices=("kubectl", "minik8s"), default="kubectl")
+    parser.add_argument("--client", choices=("kubectl", "kubectl-spdy", "minik8s"), default="kubectl")
     parser.add_argument("--mib", type=int, default=64)
     parser.add_argument("--connections", type=int, default=200)
     parser.add_argument("--concurrent", type=int, default=8)
