@@ -36,6 +36,7 @@ Taught in chapter 2 (architecture) and chapter 3 (kubectl and objects).
 
 from __future__ import annotations
 
+import asyncio
 import builtins
 import base64
 import random
@@ -548,9 +549,10 @@ class APIServer:
 
     def pod_logs(self, namespace: str | None, name: str, *, container: str | None = None, previous: bool = False,
                  tail_lines: int | None = None, timestamps: bool = False, since_seconds: int | None = None,
-                 since_time: float | None = None) -> str:
+                 since_time: float | None = None, stream: str | None = None) -> str:
         """``GET pods/{name}/log``: the container's output, read from the pod's node. The options are
-        upstream's PodLogOptions, validated as upstream does (422 Invalid)."""
+        upstream's PodLogOptions, validated as upstream does (422 Invalid); ``stream`` (``stdout`` or
+        ``stderr``, for attach) keeps one stream."""
         causes = []
         if tail_lines is not None and tail_lines < 0:
             causes.append(errors.invalid_value("tailLines", tail_lines, "must be greater than or equal to 0"))
@@ -561,13 +563,18 @@ class APIServer:
         if causes:
             raise errors.invalid("PodLogOptions", "", name, causes)
         return self.nodes.logs(self.get(PODS, namespace, name), container, previous, tail_lines, timestamps=timestamps,
-                               since_seconds=since_seconds, since_time=since_time)
+                               since_seconds=since_seconds, since_time=since_time, stream=stream)
 
     def pod_exec(self, namespace: str | None, name: str, container: str | None, command: builtins.list[str]) -> Any:
         """``pods/{name}/exec``: run a command in a container on the pod's node (an ExecResult)."""
         if not command:
             raise errors.bad_request("you must specify at least 1 command")
         return self.nodes.exec(self.get(PODS, namespace, name), container, command)
+
+    async def pod_port_forward(self, namespace: str | None, name: str,
+                               port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """``pods/{name}/portforward``: a connection to ``port`` inside the pod, made by its node."""
+        return await self.nodes.port_forward(self.get(PODS, namespace, name), port)
 
     def _bind(self, namespace: str | None, body: Any) -> dict[str, Any]:
         """``pods/binding``: the scheduler's decision, written as the pod's node."""

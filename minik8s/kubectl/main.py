@@ -71,6 +71,10 @@ def _parser() -> _Parser:
     parent = _global_flags()
     for module in (get, write, info, pods, workloads, wait, nodes, services):  # services extends write's create
         module.register(sub, parent)
+    from minik8s.kubectl import attach, portforward   # the streaming commands
+
+    for streaming in (attach, portforward):
+        streaming.register(sub, parent)
     return parser
 
 

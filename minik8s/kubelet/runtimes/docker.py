@@ -385,6 +385,15 @@ class DockerRuntime(cri.ContainerRuntime):
         host_port = next((int(b["HostPort"]) for b in bindings if b.get("HostPort")), None)
         return pause, host_port
 
+    def port_forward(self, sandbox_id: str, port: int) -> tuple[str, int]:
+        """A published port on loopback, else the pod's own address on the engine's bridge."""
+        with self._lock:
+            sandbox = self._sandboxes.get(sandbox_id)
+        if sandbox is None or not sandbox["ip"]:
+            raise cri.PortForwardError(cri.port_forward_refused(sandbox_id, port))
+        _, host_port = self._published(sandbox["ip"], port)
+        return ("127.0.0.1", host_port) if host_port is not None else (sandbox["ip"], port)
+
     def probe_http(self, ip: str, port: int, path: str, scheme: str, headers: dict[str, str], timeout: float) -> int:
         import http.client
 

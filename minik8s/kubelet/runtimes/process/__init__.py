@@ -314,6 +314,14 @@ class ProcessRuntime(cri.ContainerRuntime):
         self.ips.release(sandbox.ip)
         shutil.rmtree(sandbox.folder, ignore_errors=True)
 
+    def port_forward(self, sandbox_id: str, port: int) -> tuple[str, int]:
+        """The pod's IP and the port its ``port`` is served on: any process of the node can dial it."""
+        with self._lock:
+            sandbox = self._sandboxes.get(sandbox_id)
+        if sandbox is None or not sandbox.ready:
+            raise cri.PortForwardError(f'failed to find sandbox "{sandbox_id}" in store: not found')
+        return sandbox.ip, self.port_on_host(sandbox.ip, port)
+
     def port_on_host(self, ip: str, port: int) -> int:
         """The port a pod's ``port`` really listens on (a Service proxy needs this too)."""
         return network.port_on_host(port, self.port_offset) if ip.startswith("127.") else port
