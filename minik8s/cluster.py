@@ -88,24 +88,36 @@ def node_name(index: int) -> str:
 
 
 def _kubelets(ctx: Context, count: int, runtime: str, data_dir: Path | None,
-              max_pods: int = DEFAULT_MAX_PODS) -> list[Component]:
-    """One kubelet per node, each with its own container runtime (as each machine has its own)."""
+              max_pods: int = DEFAULT_MAX_PODS, network: Any = None) -> list[Component]:
+    """One kubelet per node, each with its own container runtime (as each machine has its own);
+    simulated nodes share one ``network``, the wire between the machines."""
     if count <= 0:
         return []
     from minik8s.kubelet import Kubelet, make_runtime
 
+    shared = {"network": network} if network is not None else {}
     kubelets: list[Kubelet] = []
     try:
         for index in range(count):
             name = node_name(index)
             node_runtime = make_runtime(runtime, node_name=name, node_index=index, clock=ctx.clock, rng=ctx.rng,
-                                        data_dir=data_dir)
+                                        data_dir=data_dir, **shared)
             kubelets.append(Kubelet(ctx, node_name=name, node_index=index, runtime=node_runtime, pods=max_pods))
     except BaseException:
         for kubelet in kubelets:  # the nodes made before the one that failed: leave nothing running
             kubelet.stop()
         raise
     return list(kubelets)
+
+
+def _pod_network(runtime: str) -> Any:
+    """The simulated runtime's pod network, one per cluster (kube-proxy and DNS plug into it); None
+    for runtimes whose pods use the machine's real network."""
+    if runtime != "simulated":
+        return None
+    from minik8s.kubelet.runtimes.simnet import SimulatedNetwork
+
+    return SimulatedNetwork()
 
 
 class Cluster:
@@ -155,7 +167,9 @@ class Cluster:
             return
         self._started = True
         self.components = [make(self.context) for make in _controllers()]
-        self.kubelets = _kubelets(self.context, self.node_count, self.runtime, self.data_dir, self.max_pods)
+        self.network = _pod_network(self.runtime)
+        self.kubelets = _kubelets(self.context, self.node_count, self.runtime, self.data_dir, self.max_pods,
+                                  self.network)
         for index, kubelet in enumerate(self.kubelets):
             self.api.nodes.register(node_name(index), kubelet)  # type: ignore[arg-type]
         self.components += self.kubelets

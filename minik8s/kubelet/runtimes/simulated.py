@@ -18,7 +18,11 @@ Realistic defaults:
   80 for any path. busybox/alpine/python with no command exit 0 at once (no terminal).
 * ``registry.k8s.io/e2e-test-images/agnhost ... liveness`` serves ``/healthz`` on 8080 for
   10 s, then 500, exactly like the upstream liveness example.
-* Pod IPs are ``10.244.<node index + 1>.<n>``, handed out in order from ``.2``.
+* Pod IPs are ``10.244.<node index + 1>.<n>``, handed out in order from ``.2``. Pods reach each
+  other over a :class:`~minik8s.kubelet.runtimes.simnet.SimulatedNetwork` that every node of the
+  cluster shares (pass ``network=``); a container's ``wget``, ``curl``, ``nslookup``, ``nc`` and
+  ``ping`` go over it (:mod:`minik8s.kubelet.runtimes.nettools`), and :meth:`SimulatedRuntime.serving`
+  tells it what listens at an address.
 * On SIGTERM a container stops at once (servers exit 0, shell scripts 143). With the real clock
   (``minik8s server --runtime simulated``) it takes ``REAL_CLOCK_STOP_SECONDS``, as a real
   app and kubelet do: a pod deleted in no time at all would let a StatefulSet recreate it
@@ -74,6 +78,7 @@ from minik8s.kubelet.cri import (ContainerStatus, ExecResult, ImageInfo, ImagePu
                                  RuntimeCallError, SandboxInfo)
 from minik8s.kubelet.logs import LogEntry, nanoseconds
 from minik8s.kubelet.runtimes import simshell
+from minik8s.kubelet.runtimes.simnet import App, PodNetwork, SimulatedNetwork
 
 ANNOTATION_PREFIX = "sim.minik8s.io/"
 PULL_SECONDS = 1.0            # a first pull
@@ -202,7 +207,8 @@ class SimulatedRuntime(cri.ContainerRuntime):
     version = "simulated://1.0"
 
     def __init__(self, *, node_name: str = "node-1", node_index: int = 0, clock: Clock,
-                 rng: random.Random | None = None, images: Iterable[str] = ()):
+                 rng: random.Random | None = None, images: Iterable[str] = (),
+                 network: SimulatedNetwork | None = None):
         self.node_name = node_name
         self.node_index = node_index
         self.clock = clock
@@ -216,6 +222,9 @@ class SimulatedRuntime(cri.ContainerRuntime):
         for image in images:
             ref, key, _ = normalize(image)
             self._images[ref] = CATALOGUE[key].size if key in CATALOGUE else 0
+        # A node on its own gets a network of its own; a cluster passes the one all its nodes share.
+        self.network = network if network is not None else SimulatedNetwork()
+        self.network.attach(self)
 
     # --- scripting --------------------------------------------------------------------
 
@@ -354,7 +363,7 @@ class SimulatedRuntime(cri.ContainerRuntime):
             self._finish(c, now, cri.START_ERROR_EXIT_CODE, "StartError")
             return
         c.shell = simshell.Shell(self._program(c), c.fs, dict(c.env), now, wording=c.image.wording,
-                                 hostname=c.env["HOSTNAME"], date=_date)
+                                 hostname=c.env["HOSTNAME"], date=_date, net=self._pod_network(c))
         for line in c.behaviour.get("logs") or []:
             c.shell.output.append((now, str(line)))
         self._advance(c, now)
@@ -468,7 +477,7 @@ class SimulatedRuntime(cri.ContainerRuntime):
         try:
             code, out, err = simshell.run_now(list(command), c.fs, env, wording=c.image.wording,
                                               hostname=c.env["HOSTNAME"], date=_date(now),
-                                              timeout=timeout if timeout > 0 else None)
+                                              timeout=timeout if timeout > 0 else None, net=self._pod_network(c))
         except TimeoutError as exc:
             raise TimeoutError(str(exc)) from None
         return ExecResult(code, out, err)
@@ -481,6 +490,29 @@ class SimulatedRuntime(cri.ContainerRuntime):
         cpu = int(c.behaviour.get("cpuMillicores", c.image.cpu))
         memory = int(c.behaviour.get("memoryBytes", c.image.memory))
         return cpu, memory
+
+    # --- the pod network ----------------------------------------------------------------
+
+    def _pod_network(self, c: _Container) -> PodNetwork:
+        meta = c.sandbox.pod.get("metadata") or {}
+        return PodNetwork(self.network, self.node_name, c.sandbox.ip, str(meta.get("namespace") or "default"),
+                          c.env["HOSTNAME"], self.clock.now)
+
+    def owns(self, ip: str) -> bool:
+        """Is ``ip`` the address of one of this node's live pod sandboxes?"""
+        return any(s.ip == ip and s.ready for s in self._sandboxes.values())
+
+    def serving(self, ip: str, port: int, path: str | None) -> App | None:
+        """What answers a connection to ``ip:port`` now: the running container listening there, or None.
+        ``path`` (HTTP) picks up scripted failures of the endpoints the probes check."""
+        c = self._listener(ip, port)
+        if c is None:
+            return None
+        _, key, tag = normalize(str(c.spec.get("image", "")))
+        status = self._failing(c, port, path) if path is not None else None
+        if status is None and "httpStatus" in c.behaviour:
+            status = int(c.behaviour["httpStatus"])
+        return App(key, tag, c.env["HOSTNAME"], tuple(self._argv(c)), port, status)
 
     # --- probes -----------------------------------------------------------------------
 
@@ -564,6 +596,7 @@ class SimulatedRuntime(cri.ContainerRuntime):
         return min(candidates) if candidates else None
 
     def close(self) -> None:
+        self.network.detach(self)
         self._containers.clear()
         self._sandboxes.clear()
 
@@ -611,7 +644,7 @@ def resolve_port(spec: dict[str, Any], port: Any) -> int | None:
 
 def _copy_shell(shell: simshell.Shell) -> simshell.Shell:
     clone = simshell.Shell([], dict(shell.fs), dict(shell.env), shell.time, wording=shell.wording,
-                           hostname=shell.hostname, date=shell.date)
+                           hostname=shell.hostname, date=shell.date, net=shell.net)
     clone.frames = [simshell._Frame(f.statements, f.index, f.loop, f.variable, list(f.values)) for f in shell.frames]
     clone.status, clone.wake_at, clone.exited = shell.status, shell.wake_at, shell.exited
     clone.exit_code, clone.forever = shell.exit_code, shell.forever
