@@ -126,6 +126,8 @@ HTTPD_NOT_FOUND = """<!DOCTYPE HTML PUBLIC "-//IETF//DTD HTML 2.0//EN">
 """
 
 GO_NOT_FOUND = "404 page not found\n"
+# Where nginx's reason phrases differ from the RFC's.
+NGINX_REASONS = {302: "Moved Temporarily", 503: "Service Temporarily Unavailable"}
 
 
 # --- the hooks ---------------------------------------------------------------------------------
@@ -178,10 +180,11 @@ class Response:
     status: int
     headers: tuple[tuple[str, str], ...]
     body: str
+    phrase: str = ""             # the server's own reason phrase, when it is not the RFC's
 
     @property
     def reason(self) -> str:
-        return reason(self.status)
+        return self.phrase or reason(self.status)
 
     @property
     def status_line(self) -> str:
@@ -281,7 +284,7 @@ def respond(app: App, method: str, target: str, now: float) -> Response:
         headers = (("Server", f"nginx/{_nginx_version(app.tag)}"),) + headers
     elif app.image == "httpd":
         headers = headers[:1] + (("Server", HTTPD_SERVER),) + headers[1:]
-    return Response(response.status, headers, "" if method == "HEAD" else response.body)
+    return Response(response.status, headers, "" if method == "HEAD" else response.body, response.phrase)
 
 
 def _static(body: str, content_type: str, etag: str, *, nginx: bool) -> tuple[tuple[str, str], ...]:
@@ -303,11 +306,12 @@ def _nginx(app: App, path: str) -> Response:
 
 
 def _nginx_error(app: App, status: int) -> Response:
-    line = f"{status} {reason(status)}"
+    phrase = NGINX_REASONS.get(status, reason(status))
+    line = f"{status} {phrase}"
     body = (f"<html>\r\n<head><title>{line}</title></head>\r\n<body>\r\n<center><h1>{line}</h1></center>\r\n"
             f"<hr><center>nginx/{_nginx_version(app.tag)}</center>\r\n</body>\r\n</html>\r\n")
     return Response(status, (("Content-Type", "text/html"), ("Content-Length", str(len(body))),
-                             ("Connection", "keep-alive")), body)
+                             ("Connection", "keep-alive")), body, phrase)
 
 
 def _nginx_version(tag: str) -> str:
@@ -346,7 +350,7 @@ def _scripted(app: App, response: Response, status: int) -> Response:
     """A scripted status (a failing health endpoint, ``httpStatus``): the app's error page for it."""
     if app.image == "nginx" and status >= 400:
         return _nginx_error(app, status)
-    return Response(status, response.headers, response.body)
+    return Response(status, response.headers, response.body, response.phrase)
 
 
 def http_date(t: float) -> str:

@@ -11,7 +11,7 @@ as it would on a real node.
 
 Supported: statements separated by ``;``, newlines, ``&&`` and ``||``;
 ``while true; do ...; done``; ``for x in a b c; do ...; done``; ``$VAR`` and ``${VAR}``;
-assignments (``i=0``), integer arithmetic (``$((i+1))``), ``$(date)`` and ``$(hostname)``
+``$?``, assignments (``i=0``), integer arithmetic (``$((i+1))``), ``$(date)`` and ``$(hostname)``
 anywhere in a word; ``> file`` and ``>> file``; the commands ``sleep``, ``echo``,
 ``printf`` (plain), ``touch``, ``rm``, ``cat``, ``ls``, ``mkdir``, ``test``/``[``, ``true``,
 ``false``, ``exit``, ``date``, ``hostname``, ``env``/``printenv``, ``wc -l``, ``tail -f``
@@ -246,6 +246,8 @@ class Shell:
         self.exit_code = 0
         self.output: list[tuple[float, str]] = []
         self.stderr_lines: set[int] = set()   # indexes into ``output`` of the lines printed on stderr
+        self.open_lines: set[int] = set()     # ... of lines still waiting for their newline
+        self._unfinished: dict[bool, int | None] = {}
         self.listening: set[int] = set()
         self.forever = False
 
@@ -330,11 +332,28 @@ class Shell:
             mode, path = st.redirect
             _write(self.fs, path, out, append=mode == ">>")
             out = ""
-        for line in out.splitlines():
-            self._emit(line)
-        for line in err.splitlines():
-            self._emit(line, stderr=True)
+        self._print(out)
+        self._print(err, stderr=True)
         self.status = code
+
+    def _print(self, text: str, stderr: bool = False) -> None:
+        """Print ``text``; a line without its newline stays open and the next text continues it."""
+        if not text:
+            return
+        pieces = text.split("\n")
+        unfinished = self._unfinished.get(stderr)
+        for n, piece in enumerate(pieces):
+            if n == len(pieces) - 1 and piece == "":
+                unfinished = None
+                break
+            if n == 0 and unfinished is not None:
+                when, line = self.output[unfinished]
+                self.output[unfinished] = (when, line + piece)
+            else:
+                self._emit(piece, stderr)
+                unfinished = len(self.output) - 1
+        self._unfinished[stderr] = unfinished
+        self.open_lines = {i for i in self._unfinished.values() if i is not None}
 
     def _emit(self, line: str, stderr: bool = False) -> None:
         if stderr:
@@ -347,6 +366,7 @@ class Shell:
             return word
         word = ARITHMETIC.sub(lambda m: str(_arithmetic(_expand(m.group(1), self.env), self.env)), word)
         word = word.replace("$(date)", self.date(self.time)).replace("$(hostname)", self.hostname)
+        word = word.replace("$?", str(self.status))
         return _expand(word, self.env)
 
 
@@ -430,8 +450,9 @@ def run_now(argv: list[str], fs: dict[str, str], env: dict[str, str], *, wording
     shell.run_until(limit)
     if not shell.exited:
         raise TimeoutError(f'command "{" ".join(argv)}" timed out')
-    out = "".join(line + "\n" for i, (_, line) in enumerate(shell.output) if i not in shell.stderr_lines)
-    err = "".join(line + "\n" for i, (_, line) in enumerate(shell.output) if i in shell.stderr_lines)
+    ends = ["" if i in shell.open_lines else "\n" for i in range(len(shell.output))]
+    out = "".join(line + ends[i] for i, (_, line) in enumerate(shell.output) if i not in shell.stderr_lines)
+    err = "".join(line + ends[i] for i, (_, line) in enumerate(shell.output) if i in shell.stderr_lines)
     return shell.exit_code, out, err
 
 

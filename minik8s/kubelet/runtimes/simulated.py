@@ -9,7 +9,8 @@ thousand nodes fit in one process.
 Realistic defaults:
 
 * Images come from a catalogue (nginx, httpd, busybox, alpine, python, perl, redis,
-  ubuntu, debian, hello-world, registry.k8s.io/pause, agnhost, goproxy, minik8s/kvstore, ...).
+  ubuntu, debian, hello-world, registry.k8s.io/pause, agnhost, goproxy, curlimages/curl,
+  minik8s/kvstore, ...).
   Anything else fails to pull as containerd does: ``ErrImagePull`` with
   ``rpc error: code = NotFound desc = failed to pull and unpack image ...``. Tags of known
   images are accepted, except nginx versions that never existed (``nginx:1.161``).
@@ -116,6 +117,7 @@ CATALOGUE: dict[str, Image] = {
     "registry.k8s.io/liveness": Image(2_387_213, ("/agnhost", "liveness")),
     "registry.k8s.io/goproxy": Image(2_385_102, ("goproxy",), (8080,), http=False),
     "registry.k8s.io/busybox": Image(1_144_547),
+    "curlimages/curl": Image(24_512_345, ("curl",)),
     "minik8s/kvstore": Image(18_432_000, ("kvstore",), (8080,), memory=8_000_000),
     "minik8s/web": Image(18_432_000, ("python", "-m", "http.server", "8080"), (8080,), memory=8_000_000),
 }
