@@ -31,6 +31,13 @@ spec:
 ---
 apiVersion: v1
 kind: Pod
+metadata: {name: client2}
+spec:
+  nodeName: node-2
+  containers: [{name: c, image: "busybox:1.36", command: [sleep, infinity]}]
+---
+apiVersion: v1
+kind: Pod
 metadata: {name: curl}
 spec:
   nodeName: node-1
@@ -166,7 +173,14 @@ def test_pods_on_two_nodes_reach_each_other_by_pod_ip(cluster: Cluster) -> None:
     assert nginx.startswith("10.244.2.") and ip(cluster, "client").startswith("10.244.1.")
     assert cluster.kubectl(f"exec client -- wget -qO- http://{nginx}") == NGINX_WELCOME
     # ... and the other way round, node-2 to node-1.
-    assert cluster.kubectl(f"exec apache -- curl -s http://{ip(cluster, 'echo-a')}:9376") == "echo-a"
+    assert cluster.kubectl(f"exec client2 -- wget -qO- http://{ip(cluster, 'echo-a')}:9376") == "echo-a"
+
+
+def test_busybox_has_no_curl(cluster: Cluster) -> None:
+    assert run(cluster, "client", "curl -s http://web") == (
+        127, "", "sh: curl: not found\ncommand terminated with exit code 127\n")
+    code, _, err = cluster.run_kubectl("exec client -- curl -s http://web")
+    assert code == 1 and err.endswith('exec: "curl": executable file not found in $PATH: unknown\n')
 
 
 def test_every_connection_asks_the_route_hook_with_the_client_and_its_node(cluster: Cluster,
@@ -441,3 +455,18 @@ def test_a_shell_without_a_network_reaches_nothing() -> None:
         1, ";; connection timed out; no servers could be reached\n\n", "")
     net = PodNetwork(SimulatedNetwork(), "node-1", "10.244.1.2", "default", "me")
     assert simshell.run_now(["hostname", "-i"], fs, {}, net=net) == (0, "10.244.1.2\n", "")
+
+
+def test_an_externalname_answer_is_a_canonical_name_not_an_address() -> None:
+    class ExternalName:
+        def lookup(self, name: str, namespace: str, qtype: str = "A") -> tuple[str, list[str]] | None:
+            fqdn = "db.default.svc.cluster.local"
+            wanted = name.rstrip(".") in (fqdn, "db")
+            return (fqdn, ["db.example.com"] if qtype == "A" else []) if wanted else None
+
+    net = PodNetwork(SimulatedNetwork(resolver=ExternalName()), "node-1", "10.244.1.2", "default", "me")
+    assert simshell.run_now(["nslookup", "db.default.svc.cluster.local"], {}, {}, net=net) == (0, (
+        "Server:\t\t10.96.0.10\nAddress:\t10.96.0.10:53\n\n"
+        "db.default.svc.cluster.local\tcanonical name = db.example.com\n\n\n"), "")
+    # The name has no address the simulated world can reach: wget cannot resolve it.
+    assert simshell.run_now(["wget", "-qO-", "http://db"], {}, {}, net=net) == (1, "", "wget: bad address 'db'\n")

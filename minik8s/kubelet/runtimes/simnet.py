@@ -18,9 +18,10 @@ components that own them plug in without importing the kubelet:
   routes only to the address asked for: no Services until kube-proxy is connected.
 * :class:`Resolver` (cluster DNS): ``lookup(name, namespace, qtype)`` applies a ClusterFirst pod's
   search path (``<ns>.svc.cluster.local svc.cluster.local cluster.local``, ``ndots:5``) and returns
-  the fully qualified name it matched and its answers, or ``None`` for NXDOMAIN. A name ending in
-  ``.`` is absolute: no search path (busybox's ``nslookup`` asks that way). The default,
-  :class:`NoDNS`, resolves nothing.
+  the fully qualified name it matched and its answers (addresses; for a CNAME, such as an
+  ExternalName Service's, the target name first), or ``None`` for NXDOMAIN; an empty list is a
+  name without records of that type. A name ending in ``.`` is absolute: no search path
+  (busybox's ``nslookup`` asks that way). The default, :class:`NoDNS`, resolves nothing.
 
 What the apps serve (the teaching images the book uses; each simulates the real image named):
 
@@ -387,7 +388,9 @@ class PodNetwork:
         if local is not None:
             return local
         answer = self.network.lookup(name, self.namespace, "A") if self.network else None
-        return answer[1][0] if answer and answer[1] else None
+        # An A answer may be a CNAME's target (an ExternalName Service) the resolver could not follow.
+        addresses = [value for value in (answer[1] if answer else []) if is_ip(value, 4)]
+        return addresses[0] if addresses else None
 
     def query(self, fqdn: str, qtype: str) -> tuple[str, list[str]] | None:
         """One DNS question for an absolute name, as nslookup asks it."""

@@ -231,9 +231,10 @@ class Shell:
 
     def __init__(self, program: Program, fs: dict[str, str], env: dict[str, str], start: float, *,
                  wording: str = "busybox", hostname: str = "", date: Callable[[float], str] | None = None,
-                 net: PodNetwork | None = None):
+                 net: PodNetwork | None = None, missing: frozenset[str] = frozenset()):
         self.fs = fs
         self.net = net
+        self.missing = missing     # programs this image does not have (busybox has no curl)
         self.env = env
         self.wording = wording
         self.hostname = hostname
@@ -322,7 +323,7 @@ class Shell:
             self.forever = True
             return
         code, out, err = run_command(argv, self.fs, self.env, wording=self.wording, hostname=self.hostname,
-                                     date=self.date(self.time), net=self.net)
+                                     date=self.date(self.time), net=self.net, missing=self.missing)
         if st.stderr == "&1":
             out, err = out + err, ""
         elif st.stderr is not None:
@@ -441,11 +442,12 @@ def _server_port(argv: list[str]) -> int:
 
 def run_now(argv: list[str], fs: dict[str, str], env: dict[str, str], *, wording: str = "busybox",
             hostname: str = "", date: str = "", timeout: float | None = None,
-            net: PodNetwork | None = None) -> tuple[int, str, str]:
+            net: PodNetwork | None = None, missing: frozenset[str] = frozenset()) -> tuple[int, str, str]:
     """Run a command at once (``kubectl exec``, exec probes). ``sleep`` longer than ``timeout``
     raises :class:`TimeoutError`."""
     program = parse(argv, env)
-    shell = Shell(program, fs, dict(env), 0.0, wording=wording, hostname=hostname, date=lambda t: date, net=net)
+    shell = Shell(program, fs, dict(env), 0.0, wording=wording, hostname=hostname, date=lambda t: date, net=net,
+                  missing=missing)
     limit = timeout if timeout is not None else FOREVER
     shell.run_until(limit)
     if not shell.exited:
@@ -457,14 +459,17 @@ def run_now(argv: list[str], fs: dict[str, str], env: dict[str, str], *, wording
 
 
 def run_command(argv: list[str], fs: dict[str, str], env: dict[str, str], *, wording: str = "busybox",
-                hostname: str = "", date: str = "", net: PodNetwork | None = None) -> tuple[int, str, str]:
+                hostname: str = "", date: str = "", net: PodNetwork | None = None,
+                missing: frozenset[str] = frozenset()) -> tuple[int, str, str]:
     """One simple command against the in-memory filesystem: (exit code, stdout, stderr)."""
     if not argv:
         return 0, "", ""
     name, args = argv[0].rsplit("/", 1)[-1], argv[1:]
     busybox = wording == "busybox"
+    if name in missing:
+        return 127, "", f"sh: {argv[0]}: not found\n"
     if name in ("sh", "bash", "ash") and len(args) >= 2 and args[0] == "-c":
-        return run_now(argv, fs, env, wording=wording, hostname=hostname, date=date, net=net)
+        return run_now(argv, fs, env, wording=wording, hostname=hostname, date=date, net=net, missing=missing)
     if name in nettools.COMMANDS or name == "hostname" and args[:1] == ["-i"]:
         return nettools.run(name, args, fs, net or PodNetwork(None, hostname=hostname))
     if name == "true" or name == ":":

@@ -97,15 +97,18 @@ class Image:
     ports: tuple[int, ...] = ()        # ports its default program listens on
     http: bool = True                  # answers HTTP on those ports
     wording: str = "busybox"           # error messages of its coreutils: busybox or gnu
+    lacks: frozenset[str] = frozenset()  # common programs the real image does not have
     cpu: int = 1                       # millicores when idle
     memory: int = 2 * 1024 * 1024
 
 
+NO_CURL = frozenset({"curl"})  # busybox and alpine: wget, nc and nslookup are applets, curl is a package
+
 CATALOGUE: dict[str, Image] = {
     "nginx": Image(72_223_946, ("nginx", "-g", "daemon off;"), (80,), wording="gnu", memory=3_500_000),
     "httpd": Image(58_012_476, ("httpd-foreground",), (80,), wording="gnu", memory=6_000_000),
-    "busybox": Image(2_156_518),
-    "alpine": Image(3_623_807),
+    "busybox": Image(2_156_518, lacks=NO_CURL),
+    "alpine": Image(3_623_807, lacks=NO_CURL),
     "python": Image(412_418_312, wording="gnu", memory=9_000_000),
     "perl": Image(336_412_808, wording="gnu"),
     "ubuntu": Image(29_754_290, wording="gnu"),
@@ -116,7 +119,7 @@ CATALOGUE: dict[str, Image] = {
     "registry.k8s.io/e2e-test-images/agnhost": Image(51_198_765, ("/agnhost", "pause")),
     "registry.k8s.io/liveness": Image(2_387_213, ("/agnhost", "liveness")),
     "registry.k8s.io/goproxy": Image(2_385_102, ("goproxy",), (8080,), http=False),
-    "registry.k8s.io/busybox": Image(1_144_547),
+    "registry.k8s.io/busybox": Image(1_144_547, lacks=NO_CURL),
     "curlimages/curl": Image(24_512_345, ("curl",)),
     "minik8s/kvstore": Image(18_432_000, ("kvstore",), (8080,), memory=8_000_000),
     "minik8s/web": Image(18_432_000, ("python", "-m", "http.server", "8080"), (8080,), memory=8_000_000),
@@ -359,13 +362,14 @@ class SimulatedRuntime(cri.ContainerRuntime):
         now = self.clock.now()
         c.started_at = now
         program = self._argv(c)[:1]
-        if program and c.image.default[:1] != ("/agnhost",) and not simshell.executable(program[0]):
+        if program and c.image.default[:1] != ("/agnhost",) and not _has(c.image, program[0]):
             c.shell = None
             c.message = cri.start_error_message(program[0])
             self._finish(c, now, cri.START_ERROR_EXIT_CODE, "StartError")
             return
         c.shell = simshell.Shell(self._program(c), c.fs, dict(c.env), now, wording=c.image.wording,
-                                 hostname=c.env["HOSTNAME"], date=_date, net=self._pod_network(c))
+                                 hostname=c.env["HOSTNAME"], date=_date, net=self._pod_network(c),
+                                 missing=c.image.lacks)
         for line in c.behaviour.get("logs") or []:
             c.shell.output.append((now, str(line)))
         self._advance(c, now)
@@ -474,12 +478,13 @@ class SimulatedRuntime(cri.ContainerRuntime):
         if c.finished_at is not None or c.started_at is None:
             raise RuntimeCallError(f'container not running ("{c.name}")')
         env = dict(c.shell.env if c.shell else c.env)
-        if not command or not simshell.executable(command[0]):
+        if not command or not _has(c.image, command[0]):
             raise cri.exec_start_error(container_id, list(command))
         try:
             code, out, err = simshell.run_now(list(command), c.fs, env, wording=c.image.wording,
                                               hostname=c.env["HOSTNAME"], date=_date(now),
-                                              timeout=timeout if timeout > 0 else None, net=self._pod_network(c))
+                                              timeout=timeout if timeout > 0 else None, net=self._pod_network(c),
+                                              missing=c.image.lacks)
         except TimeoutError as exc:
             raise TimeoutError(str(exc)) from None
         return ExecResult(code, out, err)
@@ -606,6 +611,11 @@ class SimulatedRuntime(cri.ContainerRuntime):
 # --- helpers ----------------------------------------------------------------------------------
 
 
+def _has(image: Image, program: str) -> bool:
+    """Does the image have ``program`` (a name looked up in PATH, or a path)?"""
+    return simshell.executable(program) and program.rsplit("/", 1)[-1] not in image.lacks
+
+
 def _past(age: float, seconds: Any) -> bool:
     return isinstance(seconds, (int, float)) and age >= seconds
 
@@ -646,7 +656,7 @@ def resolve_port(spec: dict[str, Any], port: Any) -> int | None:
 
 def _copy_shell(shell: simshell.Shell) -> simshell.Shell:
     clone = simshell.Shell([], dict(shell.fs), dict(shell.env), shell.time, wording=shell.wording,
-                           hostname=shell.hostname, date=shell.date, net=shell.net)
+                           hostname=shell.hostname, date=shell.date, net=shell.net, missing=shell.missing)
     clone.frames = [simshell._Frame(f.statements, f.index, f.loop, f.variable, list(f.values)) for f in shell.frames]
     clone.status, clone.wake_at, clone.exited = shell.status, shell.wake_at, shell.exited
     clone.exit_code, clone.forever = shell.exit_code, shell.forever
