@@ -9,11 +9,14 @@ ones (``minik8s/proxy``, ``minik8s/dns``), as the cluster will connect them.
 from __future__ import annotations
 
 import json
+import time
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
 
+from conftest import needs_kubectl, start_server
 from minik8s import Cluster
 from minik8s.kubelet.runtimes import simshell
 from minik8s.kubelet.runtimes.simnet import (NGINX_WELCOME, App, NoDNS, PodNetwork, PodRouter, SimulatedNetwork,
@@ -470,3 +473,29 @@ def test_an_externalname_answer_is_a_canonical_name_not_an_address() -> None:
         "db.default.svc.cluster.local\tcanonical name = db.example.com\n\n\n"), "")
     # The name has no address the simulated world can reach: wget cannot resolve it.
     assert simshell.run_now(["wget", "-qO-", "http://db"], {}, {}, net=net) == (1, "", "wget: bad address 'db'\n")
+
+
+@needs_kubectl
+def test_the_real_kubectl_execs_wget_across_nodes_of_minik8s_server(tmp_path: Path) -> None:
+    server = start_server(tmp_path, "--nodes", "2", "--runtime", "simulated")
+    try:
+        created = server.kubectl("apply", "-f", "-", stdin=PODS)
+        assert created.returncode == 0, created.stderr
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            phases = server.kubectl("get", "pods", "-o", "jsonpath={.items[*].status.phase}").stdout.split()
+            if phases == ["Running"] * PODS.count("kind: Pod"):
+                break
+            time.sleep(0.2)
+        nginx = server.kubectl("get", "pod", "nginx", "-o", "jsonpath={.status.podIP}").stdout
+        assert nginx.startswith("10.244.2.")
+        fetched = server.kubectl("exec", "client", "--", "wget", "-O-", f"http://{nginx}")
+        assert (fetched.returncode, fetched.stdout) == (0, NGINX_WELCOME)
+        assert fetched.stderr == (f"Connecting to {nginx} ({nginx}:80)\nwriting to stdout\n{WGET_PROGRESS}"
+                                  "written to stdout\n")
+        refused = server.kubectl("exec", "client", "--", "wget", "-qO-", f"http://{nginx}:81")
+        assert (refused.returncode, refused.stdout) == (1, "")
+        assert refused.stderr == (f"wget: can't connect to remote host ({nginx}): Connection refused\n"
+                                  "command terminated with exit code 1\n")
+    finally:
+        server.stop()
