@@ -499,3 +499,17 @@ def test_the_real_kubectl_execs_wget_across_nodes_of_minik8s_server(tmp_path: Pa
                                   "command terminated with exit code 1\n")
     finally:
         server.stop()
+
+
+def test_the_app_that_answers_logs_the_request_as_the_real_one_does(cluster: Cluster) -> None:
+    client, nginx, apache = ip(cluster, "client"), ip(cluster, "nginx"), ip(cluster, "apache")
+    before = cluster.kubectl("logs nginx")
+    cluster.kubectl(f"exec client -- wget -qO- http://{nginx}/")
+    cluster.run_kubectl(f"exec curl -- curl -sI http://{nginx}/nope")
+    cluster.kubectl(f"exec client2 -- wget -qO- http://{apache}/")
+    added = cluster.kubectl("logs nginx")[len(before):]
+    assert added == (f'{client} - - [01/Jan/2025:00:00:05 +0000] "GET / HTTP/1.1" 200 615 "-" "Wget" "-"\n'
+                     f'{ip(cluster, "curl")} - - [01/Jan/2025:00:00:05 +0000] "HEAD /nope HTTP/1.1" 404 0 "-" '
+                     '"curl/8.11.1" "-"\n')
+    assert cluster.kubectl("logs apache").endswith(
+        f'{ip(cluster, "client2")} - - [01/Jan/2025:00:00:05 +0000] "GET / HTTP/1.1" 200 45\n')

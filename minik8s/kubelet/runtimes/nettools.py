@@ -44,6 +44,8 @@ from minik8s.kubelet.runtimes.simnet import PodNetwork, Response, is_ip
 
 COMMANDS = frozenset({"wget", "curl", "nslookup", "nc", "ping"})
 
+WGET_AGENT = "Wget"           # busybox's User-Agent
+CURL_AGENT = "curl/8.11.1"   # curlimages/curl's
 TRANSFER_SECONDS = 0.001     # what curl's speed columns assume a simulated transfer took
 PING_MS = "0.080"            # a simulated round trip, as ping prints it
 PROGRESS_BAR = 32            # busybox's bar width when stderr is no terminal (80 columns - 48)
@@ -121,7 +123,7 @@ def _wget(args: list[str], fs: dict[str, str], net: PodNetwork) -> Result:
         return 1, "", f"wget: bad address '{url.host}'\n"
     if not quiet:
         err += f"Connecting to {url.host} ({ip}:{url.port})\n"
-    response = net.request(ip, url.port, "GET", url.path)
+    response = net.request(ip, url.port, "GET", url.path, WGET_AGENT)
     if response is None:
         return 1, "", err + f"wget: can't connect to remote host ({ip}): Connection refused\n"
     if not (200 <= response.status < 300 and response.status not in (205, 206)):
@@ -242,7 +244,7 @@ def _curl(args: list[str], fs: dict[str, str], net: PodNetwork) -> Result:
     ip = net.resolve(url.hostname)
     if ip is None:
         return 6, "", _curl_error(opts, meter, 6, f"Could not resolve host: {url.hostname}")
-    response = net.request(ip, url.port, "HEAD" if opts.head else "GET", url.path)
+    response = net.request(ip, url.port, "HEAD" if opts.head else "GET", url.path, CURL_AGENT)
     if response is None:
         return 7, "", _curl_error(opts, meter, 7, f"Failed to connect to {url.hostname} port {url.port} after 0 ms: "
                                                    "Couldn't connect to server")

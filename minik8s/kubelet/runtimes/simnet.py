@@ -40,15 +40,16 @@ anything else listening                           an empty ``200 OK`` (``httpSta
 A server answers only while its container runs and only on a port it listens on (see
 :meth:`SimulatedRuntime.serving`). Scripted failures the probes see (``readinessFailsAfterSeconds``
 and friends) are what the app answers on that path to anyone: the app cannot tell a probe from a
-client. A pod whose readiness fails still answers on its own IP; only Service routing, through the
+client. Each request is logged by the app that served it as the real one logs it (nginx's access log
+line, httpd's), so ``kubectl logs`` shows which pod answered. A pod whose readiness fails still answers on its own IP; only Service routing, through the
 EndpointSlices kube-proxy reads, leaves it out. A request takes no virtual time.
 
 Interface:
     network = SimulatedNetwork(router=None, resolver=None, dns_ip="10.96.0.10")
     network.router = proxy_backend; network.resolver = dns       # connected by the cluster
     network.attach(runtime)                                      # each node's SimulatedRuntime
-    network.request(node, client_ip, ip, port, method, path) -> Response | None   (None: refused)
-    network.connect(node, client_ip, ip, port, protocol) -> (ip, port) | None     (who answers)
+    network.request(node, client_ip, ip, port, method, path, now, agent) -> Response | None  (None: refused)
+    network.connect(node, client_ip, ip, port, protocol) -> Endpoint | None     (who answers)
     PodNetwork(network, node, pod_ip, namespace, hostname, now)  # the network as one pod sees it
 
 Taught in chapter 13 (the pod network and Services).
@@ -207,6 +208,17 @@ class Runtime(Protocol):
 
     def serving(self, ip: str, port: int, path: str | None) -> App | None: ...
 
+    def log(self, ip: str, port: int, line: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where a connection landed: the app, the runtime of its node, the pod IP and port."""
+    app: App
+    runtime: Runtime
+    ip: str
+    port: int
+
 
 @dataclass
 class SimulatedNetwork:
@@ -226,8 +238,8 @@ class SimulatedNetwork:
             self.runtimes.remove(runtime)
 
     def connect(self, node: str, client_ip: str, ip: str, port: int, protocol: str = "TCP",
-                path: str | None = None) -> tuple[App, str] | None:
-        """Who answers a connection to ``ip:port`` (the app and the endpoint IP), or None (refused)."""
+                path: str | None = None) -> Endpoint | None:
+        """Who answers a connection to ``ip:port``, or None (refused)."""
         if _loopback(ip):  # 127.0.0.1 inside a pod is the pod itself: no kube-proxy on that path
             target: tuple[str, int] | None = (client_ip, port)
         else:
@@ -238,16 +250,21 @@ class SimulatedNetwork:
         for runtime in self.runtimes:
             if runtime.owns(endpoint_ip):
                 app = runtime.serving(endpoint_ip, endpoint_port, path)
-                return (app, endpoint_ip) if app is not None else None
+                return Endpoint(app, runtime, endpoint_ip, endpoint_port) if app is not None else None
         return None
 
     def request(self, node: str, client_ip: str, ip: str, port: int, method: str, path: str,
-                now: float = 0.0) -> Response | None:
-        """One HTTP request; None when the connection is refused."""
-        found = self.connect(node, client_ip, ip, port, "TCP", path.split("?", 1)[0])
-        if found is None:
+                now: float = 0.0, agent: str = "-") -> Response | None:
+        """One HTTP request; None when the connection is refused. The app logs it as it would."""
+        endpoint = self.connect(node, client_ip, ip, port, "TCP", path.split("?", 1)[0])
+        if endpoint is None:
             return None
-        return respond(found[0], method, path, now)
+        response = respond(endpoint.app, method, path, now)
+        line = access_log(endpoint.app, "127.0.0.1" if _loopback(ip) else client_ip, method, path, response,
+                          agent, now)
+        if line is not None:
+            endpoint.runtime.log(endpoint.ip, endpoint.port, line)
+        return response
 
     def lookup(self, name: str, namespace: str, qtype: str = "A") -> tuple[str, list[str]] | None:
         return self.resolver.lookup(name, namespace, qtype)
@@ -354,6 +371,20 @@ def _scripted(app: App, response: Response, status: int) -> Response:
     return Response(status, response.headers, response.body, response.phrase)
 
 
+def access_log(app: App, client_ip: str, method: str, target: str, response: Response, agent: str,
+               now: float) -> str | None:
+    """The line the app prints for a request: nginx's ``main`` format (the image's default), httpd's
+    common format; None for apps that log nothing per request here."""
+    when = datetime.fromtimestamp(int(now), tz=timezone.utc).strftime("%d/%b/%Y:%H:%M:%S +0000")
+    request = f'"{method} {target} HTTP/1.1" {response.status}'
+    size = len(response.body.encode())
+    if app.image == "nginx":
+        return f'{client_ip} - - [{when}] {request} {size} "-" "{agent}" "-"'
+    if app.image == "httpd":
+        return f"{client_ip} - - [{when}] {request} {size if size else '-'}"
+    return None
+
+
 def http_date(t: float) -> str:
     """An HTTP ``Date`` header (RFC 9110 IMF-fixdate)."""
     return datetime.fromtimestamp(int(t), tz=timezone.utc).strftime("%a, %d %b %Y %H:%M:%S GMT")
@@ -398,10 +429,10 @@ class PodNetwork:
             return None
         return self.network.lookup(fqdn.rstrip(".") + ".", self.namespace, qtype)
 
-    def request(self, ip: str, port: int, method: str, path: str) -> Response | None:
+    def request(self, ip: str, port: int, method: str, path: str, agent: str = "-") -> Response | None:
         if self.network is None:
             return None
-        return self.network.request(self.node, self.pod_ip, ip, port, method, path, self.now())
+        return self.network.request(self.node, self.pod_ip, ip, port, method, path, self.now(), agent)
 
     def reachable(self, ip: str, port: int, protocol: str = "TCP") -> bool:
         if self.network is None:

@@ -521,6 +521,12 @@ class SimulatedRuntime(cri.ContainerRuntime):
             status = int(c.behaviour["httpStatus"])
         return App(key, tag, c.env["HOSTNAME"], tuple(self._argv(c)), port, status)
 
+    def log(self, ip: str, port: int, line: str) -> None:
+        """The app listening at ``ip:port`` prints ``line`` (a request it served) on its stdout."""
+        c = self._listener(ip, port)
+        if c is not None and c.shell is not None:
+            c.shell.output.append((self.clock.now(), line))
+
     # --- probes -----------------------------------------------------------------------
 
     def _listener(self, ip: str, port: int) -> _Container | None:
