@@ -513,3 +513,19 @@ def test_the_app_that_answers_logs_the_request_as_the_real_one_does(cluster: Clu
                      '"curl/8.11.1" "-"\n')
     assert cluster.kubectl("logs apache").endswith(
         f'{ip(cluster, "client2")} - - [01/Jan/2025:00:00:05 +0000] "GET / HTTP/1.1" 200 45\n')
+
+
+def test_without_cluster_dns_nslookup_times_out(cluster: Cluster) -> None:
+    assert cluster.run_kubectl("exec client -- nslookup web") == (
+        1, ";; connection timed out; no servers could be reached\n\n", "command terminated with exit code 1\n")
+
+
+def test_a_pods_own_resolv_conf_drives_name_resolution(cluster: Cluster, net: SimulatedNetwork) -> None:
+    echo_service(cluster, net)
+    conf = "printf 'search svc.cluster.local cluster.local\\nnameserver 10.96.0.10\\noptions ndots:5\\n' > /etc/resolv.conf"
+    # "web.default" under "svc.cluster.local" is the Service's name; plain "web" is under no search domain.
+    assert run(cluster, "client", f"{conf}; wget -qO- http://web.default:80; echo; wget -qO- http://web; "
+                                  "rm /etc/resolv.conf") == (
+        0, "echo-a\n", "wget: bad address 'web'\n")
+    assert run(cluster, "client", "echo 'nameserver 8.8.8.8' > /etc/resolv.conf; wget -qO- http://web; "
+                                  "rm /etc/resolv.conf")[2].startswith("wget: bad address 'web'\n")

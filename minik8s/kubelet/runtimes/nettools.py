@@ -48,6 +48,7 @@ WGET_AGENT = "Wget"           # busybox's User-Agent
 CURL_AGENT = "curl/8.11.1"   # curlimages/curl's
 TRANSFER_SECONDS = 0.001     # what curl's speed columns assume a simulated transfer took
 PING_MS = "0.080"            # a simulated round trip, as ping prints it
+CLUSTER_FIRST_NDOTS = 5      # the kubelet's "options ndots:5"
 PROGRESS_BAR = 32            # busybox's bar width when stderr is no terminal (80 columns - 48)
 CURL_METER = ("  % Total    % Received % Xferd  Average Speed   Time    Time     Time  Current\n"
               "                                 Dload  Upload   Total   Spent    Left  Speed\n")
@@ -118,7 +119,7 @@ def _wget(args: list[str], fs: dict[str, str], net: PodNetwork) -> Result:
     if url is None:
         return 1, "", f"wget: not an http or ftp url: {urls[0]}\n"
     err = ""
-    ip = net.resolve(url.hostname)
+    ip = _resolve(url.hostname, fs, net)
     if ip is None:
         return 1, "", f"wget: bad address '{url.host}'\n"
     if not quiet:
@@ -241,7 +242,7 @@ def _curl(args: list[str], fs: dict[str, str], net: PodNetwork) -> Result:
     url = _url(urls[0])
     if url is None:
         return 3, "", _curl_error(opts, meter, 3, "URL rejected: Bad hostname")
-    ip = net.resolve(url.hostname)
+    ip = _resolve(url.hostname, fs, net)
     if ip is None:
         return 6, "", _curl_error(opts, meter, 6, f"Could not resolve host: {url.hostname}")
     response = net.request(ip, url.port, "HEAD" if opts.head else "GET", url.path, CURL_AGENT)
@@ -305,19 +306,39 @@ def _write_out(template: str, response: Response, ip: str, port: int, size: int)
 # --- busybox nslookup --------------------------------------------------------------------------
 
 
-def _resolv_conf(fs: dict[str, str], net: PodNetwork) -> tuple[str, list[str]]:
-    """The name server and search path: from /etc/resolv.conf when the pod has one, else ClusterFirst's."""
+def _resolv_conf(fs: dict[str, str], net: PodNetwork) -> tuple[str, list[str], int]:
+    """The name server, search path and ndots: from /etc/resolv.conf when the pod has one, else
+    what the kubelet writes for a ClusterFirst pod."""
     text = fs.get("/etc/resolv.conf")
     if text is None:
-        return net.nameserver, net.search()
-    server, search = "", []
+        return net.nameserver, net.search(), CLUSTER_FIRST_NDOTS
+    server, search, ndots = "", [], 1
     for line in text.splitlines():
         words = line.split()
         if words[:1] == ["nameserver"] and len(words) > 1 and not server:
             server = words[1]
         elif words[:1] in (["search"], ["domain"]):
             search = words[1:]
-    return server, search
+        elif words[:1] == ["options"]:
+            ndots = next((int(w[6:]) for w in words[1:] if re.fullmatch(r"ndots:\d{1,2}", w)), ndots)
+    return server, search, ndots
+
+
+def _resolve(host: str, fs: dict[str, str], net: PodNetwork) -> str | None:
+    """An IPv4 address for ``host`` as the C library finds it: a literal, /etc/hosts, then DNS."""
+    if is_ip(host, 4) or net.hosts(host) is not None or "/etc/resolv.conf" not in fs:
+        return net.resolve(host)  # no file of its own: ClusterFirst, the search path the resolver applies
+    server, search, ndots = _resolv_conf(fs, net)
+    if not server or server != net.nameserver or not net.has_dns:
+        return None  # a name server the simulated world does not have: nothing answers
+    absolute = [host.rstrip(".")]
+    under = [f"{host}.{domain}" for domain in search] if not host.endswith(".") else []
+    for fqdn in (under + absolute if host.count(".") < ndots else absolute + under):
+        answer = net.query(fqdn, "A")
+        addresses = [value for value in (answer[1] if answer else []) if is_ip(value, 4)]
+        if addresses:
+            return addresses[0]
+    return None
 
 
 def _nslookup(args: list[str], fs: dict[str, str], net: PodNetwork) -> Result:
@@ -325,10 +346,10 @@ def _nslookup(args: list[str], fs: dict[str, str], net: PodNetwork) -> Result:
     if not names or len(names) > 2:
         return 1, "", NSLOOKUP_USAGE
     name = names[0]
-    server, search = _resolv_conf(fs, net)
+    server, search, _ = _resolv_conf(fs, net)
     if len(names) == 2:
         server = names[1]
-    if not server or net.network is None or server != net.nameserver:
+    if not server or not net.has_dns or server != net.nameserver:
         return 1, ";; connection timed out; no servers could be reached\n\n", ""
     out = f"Server:\t\t{server}\nAddress:\t{server}:53\n\n"
     code = 0
@@ -384,7 +405,7 @@ def _nc(args: list[str], fs: dict[str, str], net: PodNetwork) -> Result:
     if len(rest) != 2 or not rest[1].isdigit():
         return 1, "", NC_USAGE
     host, port = rest[0], int(rest[1])
-    ip = net.resolve(host)
+    ip = _resolve(host, fs, net)
     if ip is None:
         return 1, "", f"nc: bad address '{host}'\n"
     if not net.reachable(ip, port, "UDP" if udp else "TCP"):
@@ -409,7 +430,7 @@ def _ping(args: list[str], fs: dict[str, str], net: PodNetwork) -> Result:
         i += 1
     if len(hosts) != 1:
         return 1, "", "BusyBox v1.36.1 (2023-05-18 22:34:17 UTC) multi-call binary.\n\nUsage: ping [OPTIONS] HOST\n"
-    ip = net.resolve(hosts[0])
+    ip = _resolve(hosts[0], fs, net)
     if ip is None:
         return 1, "", f"ping: bad address '{hosts[0]}'\n"
     answers = net.answers_ping(ip)

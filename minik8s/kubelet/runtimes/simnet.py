@@ -21,7 +21,9 @@ components that own them plug in without importing the kubelet:
   the fully qualified name it matched and its answers (addresses; for a CNAME, such as an
   ExternalName Service's, the target name first), or ``None`` for NXDOMAIN; an empty list is a
   name without records of that type. A name ending in ``.`` is absolute: no search path
-  (busybox's ``nslookup`` asks that way). The default, :class:`NoDNS`, resolves nothing.
+  (busybox's ``nslookup`` asks that way, and so does a pod with its own ``/etc/resolv.conf``,
+  whose search path the shell applies itself). The default, :class:`NoDNS`, stands for no DNS
+  server at all: ``nslookup`` times out and names do not resolve.
 
 What the apps serve (the teaching images the book uses; each simulates the real image named):
 
@@ -418,7 +420,7 @@ class PodNetwork:
         local = self.hosts(name)
         if local is not None:
             return local
-        answer = self.network.lookup(name, self.namespace, "A") if self.network else None
+        answer = self.network.lookup(name, self.namespace, "A") if self.has_dns and self.network else None
         # An A answer may be a CNAME's target (an ExternalName Service) the resolver could not follow.
         addresses = [value for value in (answer[1] if answer else []) if is_ip(value, 4)]
         return addresses[0] if addresses else None
@@ -442,6 +444,11 @@ class PodNetwork:
     def answers_ping(self, ip: str) -> bool:
         """ICMP echo: the pod itself and other pods answer; a Service VIP is no host and does not."""
         return _loopback(ip) or (self.network is not None and self.network.has_pod(ip))
+
+    @property
+    def has_dns(self) -> bool:
+        """Is cluster DNS connected? Without it, asking the name server gets no answer at all."""
+        return self.network is not None and not isinstance(self.network.resolver, NoDNS)
 
     @property
     def nameserver(self) -> str:
