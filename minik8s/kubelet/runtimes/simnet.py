@@ -42,17 +42,19 @@ anything else listening                           an empty ``200 OK`` (``httpSta
 A server answers only while its container runs and only on a port it listens on (see
 :meth:`SimulatedRuntime.serving`). Scripted failures the probes see (``readinessFailsAfterSeconds``
 and friends) are what the app answers on that path to anyone: the app cannot tell a probe from a
-client. Each request is logged by the app that served it as the real one logs it (nginx's access log
-line, httpd's), so ``kubectl logs`` shows which pod answered. A pod whose readiness fails still answers on its own IP; only Service routing, through the
-EndpointSlices kube-proxy reads, leaves it out. A request takes no virtual time.
+client. A pod whose readiness fails still answers on its own IP; only Service routing, through the
+EndpointSlices kube-proxy reads, leaves it out. Each request is logged by the app that served it as
+the real image logs it (nginx's access log line, httpd's), so ``kubectl logs`` shows which pod
+answered. A request takes no virtual time.
 
 Interface:
-    network = SimulatedNetwork(router=None, resolver=None, dns_ip="10.96.0.10")
-    network.router = proxy_backend; network.resolver = dns       # connected by the cluster
-    network.attach(runtime)                                      # each node's SimulatedRuntime
-    network.request(node, client_ip, ip, port, method, path, now, agent) -> Response | None  (None: refused)
-    network.connect(node, client_ip, ip, port, protocol) -> Endpoint | None     (who answers)
-    PodNetwork(network, node, pod_ip, namespace, hostname, now)  # the network as one pod sees it
+    network = SimulatedNetwork()                       # Cluster(runtime="simulated") makes one: cluster.network
+    network.router = proxy_backend                     # a Router: kube-proxy's simulated back-end
+    network.resolver = dns                             # a Resolver: cluster DNS
+    network.attach(runtime)                            # each node's SimulatedRuntime does this itself
+    network.request(node, client_ip, ip, port, method, path, now, agent) -> Response | None (refused)
+    network.connect(node, client_ip, ip, port, protocol) -> Endpoint | None (who answers)
+    PodNetwork(network, node, pod_ip, namespace, hostname, now)   # the network as one pod sees it
 
 Taught in chapter 13 (the pod network and Services).
 """

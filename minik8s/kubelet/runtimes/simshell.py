@@ -514,8 +514,8 @@ def run_command(argv: list[str], fs: dict[str, str], env: dict[str, str], *, wor
     if name == "ls":
         paths = [a for a in args if not a.startswith("-")] or ["/"]
         found = sorted(p.rsplit("/", 1)[-1] for p in fs if any(p.startswith(d.rstrip("/") + "/") for d in paths))
-        missing = [p for p in paths if p in fs]
-        return 0, "".join(f"{n}\n" for n in missing + found), ""
+        files = [p for p in paths if p in fs]
+        return 0, "".join(f"{n}\n" for n in files + found), ""
     if name == "wc" and args[:1] == ["-l"]:
         code, out, err = _cat(args[1:], fs, busybox)
         return code, f"{out.count(chr(10))} {' '.join(args[1:])}\n" if code == 0 else "", err
