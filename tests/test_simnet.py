@@ -529,3 +529,17 @@ def test_a_pods_own_resolv_conf_drives_name_resolution(cluster: Cluster, net: Si
         0, "echo-a\n", "wget: bad address 'web'\n")
     assert run(cluster, "client", "echo 'nameserver 8.8.8.8' > /etc/resolv.conf; wget -qO- http://web; "
                                   "rm /etc/resolv.conf")[2].startswith("wget: bad address 'web'\n")
+
+
+def test_bad_ports_and_huge_counts_are_refused_or_bounded() -> None:
+    net = PodNetwork(SimulatedNetwork(), "node-1", "10.244.1.2", "default", "me")
+
+    def sh(*argv: str) -> tuple[int, str, str]:
+        return simshell.run_now(list(argv), {}, {}, net=net)
+
+    assert sh("wget", "-qO-", "http://10.244.1.3:99999/") == (1, "", "wget: bad port '99999'\n")
+    assert sh("curl", "-sS", "http://10.244.1.3:" + "9" * 20) == (
+        3, "", "curl: (3) URL rejected: Port number was not a decimal number between 0 and 65535\n")
+    assert sh("nc", "-z", "10.244.1.3", "9" * 5000) == (1, "", f"nc: bad port '{'9' * 5000}'\n")
+    code, out, _ = sh("ping", "-c", "9" * 50, "10.244.1.2")
+    assert code == 0 and out.count("64 bytes from") == 1000

@@ -48,6 +48,7 @@ WGET_AGENT = "Wget"           # busybox's User-Agent
 CURL_AGENT = "curl/8.11.1"   # curlimages/curl's
 TRANSFER_SECONDS = 0.001     # what curl's speed columns assume a simulated transfer took
 PING_MS = "0.080"            # a simulated round trip, as ping prints it
+MAX_PINGS = 1000             # ping -c beyond this would run for a quarter of an hour: it is cut short
 CLUSTER_FIRST_NDOTS = 5      # the kubelet's "options ndots:5"
 PROGRESS_BAR = 32            # busybox's bar width when stderr is no terminal (80 columns - 48)
 CURL_METER = ("  % Total    % Received % Xferd  Average Speed   Time    Time     Time  Current\n"
@@ -72,13 +73,16 @@ class _URL:
 
 
 def _url(text: str) -> _URL | None:
-    match = re.fullmatch(r"(?:http://)?([^/:?#]+)(?::(\d{1,5}))?([/?][^#]*)?(?:#.*)?", text)
+    match = re.fullmatch(r"(?:http://)?([^/:?#]+)(?::(\d{1,20}))?([/?][^#]*)?(?:#.*)?", text)
     if match is None:
         return None
     hostname, port, path = match.group(1), match.group(2), match.group(3) or "/"
     if not path.startswith("/"):
         path = "/" + path
     return _URL(f"{hostname}:{port}" if port else hostname, hostname, int(port) if port else 80, path)
+
+
+MAX_PORT = 65535
 
 
 # --- busybox wget ------------------------------------------------------------------------------
@@ -118,6 +122,8 @@ def _wget(args: list[str], fs: dict[str, str], net: PodNetwork) -> Result:
     url = _url(urls[0])
     if url is None:
         return 1, "", f"wget: not an http or ftp url: {urls[0]}\n"
+    if url.port > MAX_PORT:
+        return 1, "", f"wget: bad port '{url.host.rsplit(':', 1)[1]}'\n"
     err = ""
     ip = _resolve(url.hostname, fs, net)
     if ip is None:
@@ -242,6 +248,8 @@ def _curl(args: list[str], fs: dict[str, str], net: PodNetwork) -> Result:
     url = _url(urls[0])
     if url is None:
         return 3, "", _curl_error(opts, meter, 3, "URL rejected: Bad hostname")
+    if url.port > MAX_PORT:
+        return 3, "", _curl_error(opts, meter, 3, "URL rejected: Port number was not a decimal number between 0 and 65535")
     ip = _resolve(url.hostname, fs, net)
     if ip is None:
         return 6, "", _curl_error(opts, meter, 6, f"Could not resolve host: {url.hostname}")
@@ -404,6 +412,8 @@ def _nc(args: list[str], fs: dict[str, str], net: PodNetwork) -> Result:
         i += 1
     if len(rest) != 2 or not rest[1].isdigit():
         return 1, "", NC_USAGE
+    if len(rest[1]) > 5 or int(rest[1]) > MAX_PORT:
+        return 1, "", f"nc: bad port '{rest[1]}'\n"
     host, port = rest[0], int(rest[1])
     ip = _resolve(host, fs, net)
     if ip is None:
@@ -422,7 +432,8 @@ def _ping(args: list[str], fs: dict[str, str], net: PodNetwork) -> Result:
     count, hosts, i = 4, [], 0
     while i < len(args):
         if args[i] in ("-c", "-W", "-w", "-s", "-i") and i + 1 < len(args):
-            count = int(args[i + 1]) if args[i] == "-c" and args[i + 1].isdigit() else count
+            value = args[i + 1]
+            count = min(int(value[:6]), MAX_PINGS) if args[i] == "-c" and value.isdigit() else count
             i += 2
             continue
         if not args[i].startswith("-"):

@@ -445,7 +445,7 @@ class PodNetwork:
 
     def answers_ping(self, ip: str) -> bool:
         """ICMP echo: the pod itself and other pods answer; a Service VIP is no host and does not."""
-        return _loopback(ip) or (self.network is not None and self.network.has_pod(ip))
+        return _loopback(ip) or ip == self.pod_ip or (self.network is not None and self.network.has_pod(ip))
 
     @property
     def has_dns(self) -> bool:
