@@ -543,3 +543,15 @@ def test_bad_ports_and_huge_counts_are_refused_or_bounded() -> None:
     assert sh("nc", "-z", "10.244.1.3", "9" * 5000) == (1, "", f"nc: bad port '{'9' * 5000}'\n")
     code, out, _ = sh("ping", "-c", "9" * 50, "10.244.1.2")
     assert code == 0 and out.count("64 bytes from") == 1000
+
+
+def test_curl_verbose_tells_the_request_and_the_answer(cluster: Cluster, net: SimulatedNetwork) -> None:
+    echo_service(cluster, net)
+    code, out, err = cluster.run_kubectl("exec curl -- curl -v http://web")
+    assert (code, out) == (0, "echo-a")
+    assert err.split("\n") == [
+        "* Host web:80 was resolved.", "* IPv6: (none)", f"* IPv4: {VIP}", f"*   Trying {VIP}:80...",
+        f"* Connected to web ({VIP}) port 80", "* using HTTP/1.x", "> GET / HTTP/1.1", "> Host: web",
+        "> User-Agent: curl/8.11.1", "> Accept: */*", "> \r", "* Request completely sent off", "< HTTP/1.1 200 OK\r",
+        "< Date: Wed, 01 Jan 2025 00:00:05 GMT\r", "< Content-Length: 6\r", "< Content-Type: text/plain; charset=utf-8\r",
+        "< \r", "{ [6 bytes data]", "* Connection #0 to host web left intact", ""]

@@ -18,8 +18,9 @@ the real tools print, byte for byte where the real output is deterministic:
   kube-proxy's iptables mode, where only the Service's ports are translated.
 * ``curl`` (8.x): the body on stdout and, without ``-s``, the progress meter on stderr, as curl
   prints it when its output is not a terminal; ``-s``, ``-S``, ``-I``, ``-i``, ``-f``, ``-o FILE``,
-  ``-w FORMAT`` (``%{http_code}``, ``%{remote_ip}``, ``%{remote_port}``, ``%{size_download}``), ``-m``,
-  ``--connect-timeout``, ``-L``. Errors: ``curl: (6) Could not resolve host: nope`` (6),
+  ``-w FORMAT`` (``%{http_code}``, ``%{remote_ip}``, ``%{remote_port}``, ``%{size_download}``), ``-v``
+  (curl 8.11's lines for a plain HTTP request; the meter is left out with it), ``-m``,
+  ``--connect-timeout``, ``-L`` (accepted; no simulated app redirects). Errors: ``curl: (6) Could not resolve host: nope`` (6),
   ``curl: (7) Failed to connect to web port 80 after 0 ms: Couldn't connect to server`` (7),
   ``curl: (22) The requested URL returned error: 404`` with ``-f`` (22).
 * ``hostname -i``: the pod's IP.
@@ -188,6 +189,7 @@ class _CurlOptions:
     head: bool = False
     include: bool = False
     fail: bool = False
+    verbose: bool = False
     output: str | None = None
     write_out: str = ""
 
@@ -195,9 +197,10 @@ class _CurlOptions:
 CURL_VALUE_OPTIONS = {"-o": "output", "--output": "output", "-w": "write_out", "--write-out": "write_out",
                       "-m": "", "--max-time": "", "--connect-timeout": "", "-X": "", "--request": "",
                       "-H": "", "--header": "", "-A": "", "--user-agent": ""}
-CURL_FLAGS = {"s": "silent", "S": "show_error", "I": "head", "i": "include", "f": "fail", "L": "", "v": "", "k": ""}
+CURL_FLAGS = {"s": "silent", "S": "show_error", "I": "head", "i": "include", "f": "fail", "v": "verbose", "L": "",
+              "k": ""}
 CURL_LONG_FLAGS = {"--silent": "silent", "--show-error": "show_error", "--head": "head", "--include": "include",
-                   "--fail": "fail", "--location": "", "--insecure": ""}
+                   "--fail": "fail", "--verbose": "verbose", "--location": "", "--insecure": ""}
 
 
 def _curl_options(args: list[str]) -> tuple[_CurlOptions, list[str]] | str:
@@ -244,7 +247,7 @@ def _curl(args: list[str], fs: dict[str, str], net: PodNetwork) -> Result:
     opts, urls = parsed
     if not urls:
         return 2, "", "curl: no URL specified\ncurl: try 'curl --help' or 'curl --manual' for more information\n"
-    meter = "" if opts.silent else CURL_METER
+    meter = "" if opts.silent or opts.verbose else CURL_METER
     url = _url(urls[0])
     if url is None:
         return 3, "", _curl_error(opts, meter, 3, "URL rejected: Bad hostname")
@@ -253,10 +256,12 @@ def _curl(args: list[str], fs: dict[str, str], net: PodNetwork) -> Result:
     ip = _resolve(url.hostname, fs, net)
     if ip is None:
         return 6, "", _curl_error(opts, meter, 6, f"Could not resolve host: {url.hostname}")
-    response = net.request(ip, url.port, "HEAD" if opts.head else "GET", url.path, CURL_AGENT)
+    method = "HEAD" if opts.head else "GET"
+    response = net.request(ip, url.port, method, url.path, CURL_AGENT)
+    trace = _curl_trace(url, ip, method, response) if opts.verbose else ""
     if response is None:
-        return 7, "", _curl_error(opts, meter, 7, f"Failed to connect to {url.hostname} port {url.port} after 0 ms: "
-                                                   "Couldn't connect to server")
+        return 7, "", trace + _curl_error(opts, meter, 7, f"Failed to connect to {url.hostname} port {url.port} "
+                                                           "after 0 ms: Couldn't connect to server")
     if opts.fail and response.status >= 400:
         return 22, "", _curl_error(opts, meter, 22, f"The requested URL returned error: {response.status}")
     head = _head(response) if opts.head or opts.include else ""
@@ -269,8 +274,29 @@ def _curl(args: list[str], fs: dict[str, str], net: PodNetwork) -> Result:
         fs[opts.output] = written
     out += _write_out(opts.write_out, response, ip, url.port, len(body.encode()))
     expected = int(dict(response.headers).get("Content-Length", len(body.encode())))
-    err = meter + _curl_progress(expected, len(body.encode())) if meter else ""
+    err = meter + _curl_progress(expected, len(body.encode())) if meter else trace
     return 0, out, err
+
+
+def _curl_trace(url: _URL, ip: str, method: str, response: Response | None) -> str:
+    """What ``curl -v`` (8.11) tells of a plain HTTP request: ``*`` notes, ``>`` sent, ``<`` received."""
+    lines = [] if is_ip(url.hostname) else [f"* Host {url.hostname}:{url.port} was resolved.", "* IPv6: (none)",
+                                             f"* IPv4: {ip}"]
+    lines += [f"*   Trying {ip}:{url.port}..."]
+    if response is None:  # (curl also names the local port it tried from: left out, it is random)
+        lines += [f"* Failed to connect to {url.hostname} port {url.port} after 0 ms: Couldn't connect to server",
+                  "* closing connection #0"]
+        return "".join(line + "\n" for line in lines)
+    host = url.host if url.port != 80 else url.hostname
+    lines += [f"* Connected to {url.hostname} ({ip}) port {url.port}", "* using HTTP/1.x",
+              f"> {method} {url.path} HTTP/1.1", f"> Host: {host}", f"> User-Agent: {CURL_AGENT}", "> Accept: */*",
+              "> \r", "* Request completely sent off", f"< {response.status_line}\r"]
+    lines += [f"< {name}: {value}\r" for name, value in response.headers]
+    lines += ["< \r"]
+    if response.body and method != "HEAD":
+        lines += [f"{{ [{len(response.body.encode())} bytes data]"]
+    lines += [f"* Connection #0 to host {url.hostname} left intact"]
+    return "".join(line + "\n" for line in lines)
 
 
 def _head(response: Response) -> str:
