@@ -555,3 +555,14 @@ def test_curl_verbose_tells_the_request_and_the_answer(cluster: Cluster, net: Si
         "> User-Agent: curl/8.11.1", "> Accept: */*", "> \r", "* Request completely sent off", "< HTTP/1.1 200 OK\r",
         "< Date: Wed, 01 Jan 2025 00:00:05 GMT\r", "< Content-Length: 6\r", "< Content-Type: text/plain; charset=utf-8\r",
         "< \r", "{ [6 bytes data]", "* Connection #0 to host web left intact", ""]
+
+
+def test_wget_server_response(cluster: Cluster) -> None:
+    apache = ip(cluster, "apache")
+    code, out, err = cluster.run_kubectl(f"exec client -- wget -S -q -O /dev/null http://{apache}/")
+    assert (code, out) == (0, "")
+    assert err == ("  HTTP/1.1 200 OK\n  Date: Wed, 01 Jan 2025 00:00:05 GMT\n  Server: Apache/2.4.62 (Unix)\n"
+                   "  Last-Modified: Tue, 26 Nov 2024 15:55:00 GMT\n  ETag: \"2d-627d2df1b7d00\"\n"
+                   "  Accept-Ranges: bytes\n  Content-Length: 45\n  Content-Type: text/html\n  \n")
+    assert run(cluster, "client", f"wget -Sq http://{apache}/nope")[2].startswith(
+        "  HTTP/1.1 404 Not Found\nwget: server returned error: HTTP/1.1 404 Not Found\n")

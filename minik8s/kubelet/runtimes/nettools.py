@@ -8,7 +8,7 @@ the real tools print, byte for byte where the real output is deterministic:
   line as it looks when stderr is not a terminal (``kubectl exec`` without ``-t``), ``written to stdout``;
   ``wget: bad address 'nope'``, ``wget: can't connect to remote host (10.96.0.5): Connection refused``,
   ``wget: server returned error: HTTP/1.1 404 Not Found``, all exit 1. ``-q``, ``-O FILE``/``-O-``,
-  ``-T SEC`` (accepted: nothing here hangs), ``--spider``.
+  ``-T SEC`` (accepted: nothing here hangs), ``--spider``, ``-S`` (the response headers on stderr).
 * ``nslookup`` is busybox 1.36's: a name without a dot is tried under every search domain of
   ``/etc/resolv.conf`` (A, then AAAA), each answer printed as it arrives, and any NXDOMAIN among
   them makes the exit code 1, as the real applet does (a classic surprise in Kubernetes pods).
@@ -90,7 +90,7 @@ MAX_PORT = 65535
 
 
 def _wget(args: list[str], fs: dict[str, str], net: PodNetwork) -> Result:
-    quiet = spider = False
+    quiet = spider = headers = False
     output: str | None = None
     urls: list[str] = []
     i = 0
@@ -100,6 +100,8 @@ def _wget(args: list[str], fs: dict[str, str], net: PodNetwork) -> Result:
             spider = True
         elif arg in ("-q", "--quiet"):
             quiet = True
+        elif arg == "--server-response":
+            headers = True
         elif arg.startswith("-") and len(arg) > 1 and not arg.startswith("--"):
             j = 1
             while j < len(arg):
@@ -111,7 +113,7 @@ def _wget(args: list[str], fs: dict[str, str], net: PodNetwork) -> Result:
                     break
                 if flag not in "qSc":
                     return 1, "", f"wget: unrecognized option '{arg}'\n" + WGET_USAGE
-                quiet = quiet or flag == "q"
+                quiet, headers = quiet or flag == "q", headers or flag == "S"
                 j += 1
         elif arg.startswith("--timeout=") or arg.startswith("--output-document="):
             output = arg.split("=", 1)[1] if arg.startswith("--output") else output
@@ -134,8 +136,12 @@ def _wget(args: list[str], fs: dict[str, str], net: PodNetwork) -> Result:
     response = net.request(ip, url.port, "GET", url.path, WGET_AGENT)
     if response is None:
         return 1, "", err + f"wget: can't connect to remote host ({ip}): Connection refused\n"
+    if headers:  # -S: the status line, then (if it is no error) each header and the blank line
+        err += f"  {response.status_line}\n"
     if not (200 <= response.status < 300 and response.status not in (205, 206)):
         return 1, "", err + f"wget: server returned error: {response.status_line}\n"
+    if headers:
+        err += "".join(f"  {name}: {value}\n" for name, value in response.headers) + "  \n"
     if spider:
         return 0, "", err + ("" if quiet else "remote file exists\n")
     target = output if output is not None else (url.path.split("?", 1)[0].rsplit("/", 1)[-1] or "index.html")
