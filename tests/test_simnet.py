@@ -417,6 +417,9 @@ def test_ping_answers_from_pods_not_from_a_service_ip(cluster: Cluster, net: Sim
         f"PING {nginx} ({nginx}): 56 data bytes\n64 bytes from {nginx}: seq=0 ttl=64 time=0.080 ms\n\n"
         f"--- {nginx} ping statistics ---\n1 packets transmitted, 1 packets received, 0% packet loss\n"
         "round-trip min/avg/max = 0.080/0.080/0.080 ms\n"), "")
+    node2 = cluster.kubectl("get node node-2 -o jsonpath={.status.addresses[0].address}")
+    assert cluster.run_kubectl(f"exec client -- ping -c 1 {node2}")[0] == 0
+    assert cluster.run_kubectl(f"exec client -- wget -qO- http://{node2}:10250")[0] == 1
     assert cluster.run_kubectl("exec client -- ping -c 1 web") == (1, (
         f"PING web ({VIP}): 56 data bytes\n\n--- web ping statistics ---\n"
         "1 packets transmitted, 0 packets received, 100% packet loss\n"), "command terminated with exit code 1\n")

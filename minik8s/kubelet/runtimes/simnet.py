@@ -273,8 +273,8 @@ class SimulatedNetwork:
     def lookup(self, name: str, namespace: str, qtype: str = "A") -> tuple[str, list[str]] | None:
         return self.resolver.lookup(name, namespace, qtype)
 
-    def has_pod(self, ip: str) -> bool:
-        """Is ``ip`` a running pod's address (so that it answers ping)?"""
+    def has_host(self, ip: str) -> bool:
+        """Is ``ip`` a node's or a running pod's address (so that it answers ping)?"""
         return any(runtime.owns(ip) for runtime in self.runtimes)
 
 
@@ -444,8 +444,8 @@ class PodNetwork:
         return self.network.connect(self.node, self.pod_ip, ip, port, protocol) is not None
 
     def answers_ping(self, ip: str) -> bool:
-        """ICMP echo: the pod itself and other pods answer; a Service VIP is no host and does not."""
-        return _loopback(ip) or ip == self.pod_ip or (self.network is not None and self.network.has_pod(ip))
+        """ICMP echo: the pod itself, other pods and the nodes answer; a Service VIP is no host and does not."""
+        return _loopback(ip) or ip == self.pod_ip or (self.network is not None and self.network.has_host(ip))
 
     @property
     def has_dns(self) -> bool:

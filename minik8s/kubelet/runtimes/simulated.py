@@ -78,6 +78,7 @@ from minik8s.kubelet import cri
 from minik8s.kubelet.cri import (ContainerStatus, ExecResult, ImageInfo, ImagePullError, ProbeError, PullResult,
                                  RuntimeCallError, SandboxInfo)
 from minik8s.kubelet.logs import LogEntry, nanoseconds
+from minik8s.kubelet.node import node_ip
 from minik8s.kubelet.runtimes import simshell
 from minik8s.kubelet.runtimes.simnet import App, PodNetwork, SimulatedNetwork
 
@@ -506,8 +507,8 @@ class SimulatedRuntime(cri.ContainerRuntime):
                           c.env["HOSTNAME"], self.clock.now)
 
     def owns(self, ip: str) -> bool:
-        """Is ``ip`` the address of one of this node's live pod sandboxes?"""
-        return any(s.ip == ip and s.ready for s in self._sandboxes.values())
+        """Is ``ip`` this node's address or one of its live pod sandboxes'?"""
+        return ip == node_ip(self.node_index) or any(s.ip == ip and s.ready for s in self._sandboxes.values())
 
     def serving(self, ip: str, port: int, path: str | None) -> App | None:
         """What answers a connection to ``ip:port`` now: the running container listening there, or None.
