@@ -19,7 +19,7 @@ import pytest
 from conftest import needs_kubectl, start_server
 from minik8s import Cluster
 from minik8s.kubelet.runtimes import simshell
-from minik8s.kubelet.runtimes.simnet import (NGINX_WELCOME, App, NoDNS, PodNetwork, PodRouter, SimulatedNetwork,
+from minik8s.kubelet.runtimes.simnet import (HTTPD_WORKS, NGINX_WELCOME, App, NoDNS, PodNetwork, PodRouter, SimulatedNetwork,
                                              respond)
 
 VIP = "10.96.0.5"
@@ -569,3 +569,12 @@ def test_wget_server_response(cluster: Cluster) -> None:
                    "  Accept-Ranges: bytes\n  Content-Length: 45\n  Content-Type: text/html\n  \n")
     assert run(cluster, "client", f"wget -Sq http://{apache}/nope")[2].startswith(
         "  HTTP/1.1 404 Not Found\nwget: server returned error: HTTP/1.1 404 Not Found\n")
+
+
+def test_a_host_network_pod_serves_on_its_nodes_address() -> None:
+    host = json.dumps({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "edge"},
+                       "spec": {"hostNetwork": True, "containers": [{"name": "web", "image": "httpd"}]}})
+    with client_and(host, 3) as c:
+        node = c.kubectl("get node node-1 -o jsonpath={.status.addresses[0].address}")
+        assert ip(c, "edge") == node and ip(c, "client") == "10.244.1.2"
+        assert c.kubectl(f"exec client -- wget -qO- http://{node}") == HTTPD_WORKS

@@ -19,7 +19,8 @@ Realistic defaults:
   80 for any path. busybox/alpine/python with no command exit 0 at once (no terminal).
 * ``registry.k8s.io/e2e-test-images/agnhost ... liveness`` serves ``/healthz`` on 8080 for
   10 s, then 500, exactly like the upstream liveness example.
-* Pod IPs are ``10.244.<node index + 1>.<n>``, handed out in order from ``.2``. Pods reach each
+* Pod IPs are ``10.244.<node index + 1>.<n>``, handed out in order from ``.2``; a ``hostNetwork``
+  pod has the node's InternalIP. Pods reach each
   other over a :class:`~minik8s.kubelet.runtimes.simnet.SimulatedNetwork` that every node of the
   cluster shares (pass ``network=``); a container's ``wget``, ``curl``, ``nslookup``, ``nc`` and
   ``ping`` go over it (:mod:`minik8s.kubelet.runtimes.nettools`), and :meth:`SimulatedRuntime.serving`
@@ -264,7 +265,9 @@ class SimulatedRuntime(cri.ContainerRuntime):
         for sandbox in self._sandboxes.values():
             if sandbox.uid == uid and sandbox.ready:
                 return SandboxInfo(sandbox.id, sandbox.ip)
-        sandbox = _Sandbox(self._new_id(), uid, self._allocate_ip(), pod)
+        # A hostNetwork pod shares the node's network namespace, so the node's address is its own.
+        host_network = (pod.get("spec") or {}).get("hostNetwork") is True
+        sandbox = _Sandbox(self._new_id(), uid, node_ip(self.node_index) if host_network else self._allocate_ip(), pod)
         self._sandboxes[sandbox.id] = sandbox
         return SandboxInfo(sandbox.id, sandbox.ip)
 
