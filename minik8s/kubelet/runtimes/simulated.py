@@ -511,7 +511,8 @@ class SimulatedRuntime(cri.ContainerRuntime):
 
     def owns(self, ip: str) -> bool:
         """Is ``ip`` this node's address or one of its live pod sandboxes'?"""
-        return ip == node_ip(self.node_index) or any(s.ip == ip and s.ready for s in self._sandboxes.values())
+        # list(): with the real clock, exec (an API server thread) reaches here while the loop adds pods.
+        return ip == node_ip(self.node_index) or any(s.ip == ip and s.ready for s in list(self._sandboxes.values()))
 
     def serving(self, ip: str, port: int, path: str | None) -> App | None:
         """What answers a connection to ``ip:port`` now: the running container listening there, or None.
@@ -535,7 +536,7 @@ class SimulatedRuntime(cri.ContainerRuntime):
 
     def _listener(self, ip: str, port: int) -> _Container | None:
         now = self.clock.now()
-        for c in self._containers.values():
+        for c in list(self._containers.values()):  # a copy, as in owns()
             if c.sandbox.ip != ip or not c.sandbox.ready or c.started_at is None:
                 continue
             self._advance(c, now)
