@@ -100,18 +100,20 @@ def node_name(index: int) -> str:
 
 
 def _kubelets(ctx: Context, count: int, runtime: str, data_dir: Path | None,
-              max_pods: int = DEFAULT_MAX_PODS) -> list[Component]:
-    """One kubelet per node, each with its own container runtime (as each machine has its own)."""
+              max_pods: int = DEFAULT_MAX_PODS, network: Any = None) -> list[Component]:
+    """One kubelet per node, each with its own container runtime (as each machine has its own);
+    simulated nodes share one ``network``, the wire between the machines."""
     if count <= 0:
         return []
     from minik8s.kubelet import Kubelet, make_runtime
 
+    shared = {"network": network} if network is not None else {}
     kubelets: list[Kubelet] = []
     try:
         for index in range(count):
             name = node_name(index)
             node_runtime = make_runtime(runtime, node_name=name, node_index=index, clock=ctx.clock, rng=ctx.rng,
-                                        data_dir=data_dir)
+                                        data_dir=data_dir, **shared)
             kubelets.append(Kubelet(ctx, node_name=name, node_index=index, runtime=node_runtime, pods=max_pods))
     except BaseException:
         for kubelet in kubelets:  # the nodes made before the one that failed: leave nothing running
@@ -137,6 +139,16 @@ def _proxies(ctx: Context, kubelets: list[Any], runtime: str, router: Any, seed:
             proxy.stop()
         raise
     return list(proxies)
+
+
+def _pod_network(runtime: str) -> Any:
+    """The simulated runtime's pod network, one per cluster (kube-proxy and DNS plug into it); None
+    for runtimes whose pods use the machine's real network."""
+    if runtime != "simulated":
+        return None
+    from minik8s.kubelet.runtimes.simnet import SimulatedNetwork
+
+    return SimulatedNetwork()
 
 
 class Cluster:
@@ -195,19 +207,24 @@ class Cluster:
         self.components = [make(self.context) for make in _controllers()]
         self.dns = _cluster_dns(self.context, self.runtime)
         self.components.append(self.dns)
-        self.kubelets = _kubelets(self.context, self.node_count, self.runtime, self.data_dir, self.max_pods)
+        self.network = _pod_network(self.runtime)
+        self.kubelets = _kubelets(self.context, self.node_count, self.runtime, self.data_dir, self.max_pods,
+                                  self.network)
         for index, kubelet in enumerate(self.kubelets):
             self.api.nodes.register(node_name(index), kubelet)  # type: ignore[arg-type]
         self.components += self.kubelets
         for kubelet in self.kubelets:   # in-process DNS for runtimes without sockets (simulated nslookup)
-            kubelet.runtime.network.lookup = self.dns.lookup  # type: ignore[attr-defined]
+            kubelet.runtime.cluster_network.lookup = self.dns.lookup  # type: ignore[attr-defined]
             if self.runtime == "process":  # pods' C libraries miss a DNS server off port 53: use /etc/hosts
-                kubelet.runtime.network.hosts_fallback = not self.dns.on_port_53  # type: ignore[attr-defined]
+                kubelet.runtime.cluster_network.hosts_fallback = not self.dns.on_port_53  # type: ignore[attr-defined]
         from minik8s.proxy import ServiceRouter
 
         # The simulated pod network asks this where a packet to a Service address goes (chapter 13).
         self.service_router = ServiceRouter(self.clock.now, seed=f"{self.seed}/kube-proxy")
         self.components += _proxies(self.context, self.kubelets, self.runtime, self.service_router, self.seed)
+        if self.network is not None:   # the simulated wire: kube-proxy's rules route, cluster DNS resolves
+            self.network.router = self.service_router
+            self.network.resolver = self.dns
         if not self.virtual:
             self._thread = threading.Thread(target=self._run, name="minik8s-cluster", daemon=True)
             self._thread.start()

@@ -172,7 +172,7 @@ def test_a_pod_resolves_a_service_name_through_cluster_dns(process_cluster: Any)
 @pytestmark_linux
 def test_without_port_53_service_names_live_in_etc_hosts_rewritten_in_place(process_cluster: Any) -> None:
     c = process_cluster
-    c.kubelets[0].runtime.network.hosts_fallback = True   # as on a machine where port 53 needs root
+    c.kubelets[0].runtime.cluster_network.hosts_fallback = True   # as on a machine where port 53 needs root
     c.apply("apiVersion: v1\nkind: Service\nmetadata: {name: web}\n"
             "spec: {clusterIP: 127.96.0.60, ports: [{name: http, port: 80}]}\n")
     c.apply(RESOLVER_POD % {"name": "hosts"})
@@ -224,7 +224,7 @@ def test_uncontained_process_pods_are_told_dns_names_will_not_resolve(tmp_path: 
     monkeypatch.setenv("MINIK8S_ISOLATION", "none")
     runtime = ProcessRuntime(node_name="node-1", node_index=0, data_dir=tmp_path / "data")
     try:
-        runtime.network = ClusterNetwork(lambda: [], hosts_fallback=False)
+        runtime.cluster_network = ClusterNetwork(lambda: [], hosts_fallback=False)
         p = pod("ClusterFirst", namespace="default")
         p["metadata"]["uid"] = f"uid-{time.monotonic_ns()}"
         sandbox = runtime.run_pod_sandbox(p)
@@ -240,7 +240,7 @@ def test_runtimes_of_an_in_process_cluster_can_ask_its_dns() -> None:
     from minik8s import Cluster
 
     with Cluster(runtime="simulated", clock="virtual", seed=0) as c:
-        network = c.kubelets[0].runtime.network
+        network = c.kubelets[0].runtime.cluster_network
         assert network.lookup("kube-dns.kube-system", "default", "A") == (
             "kube-dns.kube-system.svc.cluster.local", ["10.96.0.10"])
 
@@ -259,7 +259,7 @@ def test_a_cluster_whose_dns_cannot_have_port_53_falls_back_to_etc_hosts(tmp_pat
         except OSError:
             pass   # someone holds it already: the same situation
         with Cluster(nodes=1, runtime="process", data_dir=tmp_path / "cluster") as c:
-            assert not c.dns.on_port_53 and c.kubelets[0].runtime.network.hosts_fallback
+            assert not c.dns.on_port_53 and c.kubelets[0].runtime.cluster_network.hosts_fallback
 
 
 @pytestmark_linux
@@ -276,7 +276,7 @@ def test_without_privilege_dns_listens_on_5353_and_pods_use_etc_hosts(tmp_path: 
     with Cluster(nodes=1, runtime="process", data_dir=tmp_path / "cluster") as c:
         if c.dns.server is None:
             pytest.skip("127.96.0.10:5353 is taken on this machine")
-        assert c.dns.server.port == 5353 and c.kubelets[0].runtime.network.hosts_fallback
+        assert c.dns.server.port == 5353 and c.kubelets[0].runtime.cluster_network.hosts_fallback
         c.apply("apiVersion: v1\nkind: Service\nmetadata: {name: web}\n"
                 "spec: {clusterIP: 127.96.0.90, ports: [{name: http, port: 80}]}\n")
         c.apply(RESOLVER_POD % {"name": "rootless"})

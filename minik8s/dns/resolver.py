@@ -22,7 +22,9 @@ Should answering ever raise (a bug), that query gets SERVFAIL and the server goe
 ``lookup(name, namespace, qtype="A")`` is the resolver of a pod's C library in one call: it tries
 the search path a ClusterFirst pod gets (``<ns>.svc.cluster.local svc.cluster.local cluster.local``,
 ``ndots:5``: a name with fewer than five dots tries the search path first) and returns the first
-name that has answers: ``(fqdn without the final dot, [answer as text])``, or None.
+name that has answers: ``(fqdn without the final dot, [answer as text])``; failing that, the first
+name that exists without records of that type (NOERROR, no data: an AAAA question for a Service) as
+``(fqdn, [])``; or None when every name is NXDOMAIN.
 
 Interface:
     Resolver(records).answer(query) -> response;  .answer_wire(wire, udp=True) -> bytes | None
@@ -149,6 +151,7 @@ class Resolver:
             rdtype = dns.rdatatype.from_text(qtype)
         except dns.rdatatype.UnknownRdatatype:
             return None
+        exists: str | None = None   # the first candidate that is a name without records of this type
         for candidate in _candidates(name, namespace, self.records.zone.to_text(omit_final_dot=True)):
             try:
                 query = dns.message.make_query(candidate, rdtype)
@@ -157,7 +160,9 @@ class Resolver:
             response = self.answer(query)
             if response.rcode() == dns.rcode.NOERROR and response.answer:
                 return candidate.rstrip("."), [rdata.to_text() for rrset in response.answer for rdata in rrset]
-        return None
+            if response.rcode() == dns.rcode.NOERROR and exists is None:
+                exists = candidate.rstrip(".")
+        return (exists, []) if exists is not None else None
 
 
 def _candidates(name: str, namespace: str, domain: str) -> list[str]:

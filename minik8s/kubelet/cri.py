@@ -179,7 +179,7 @@ class ContainerRuntime:
     version = "unknown://0"
     #: Set by the kubelet: the cluster's network as pods see it (Service links, resolv.conf), a
     #: :class:`minik8s.kubelet.dns.ClusterNetwork`; None for a runtime driven without a kubelet.
-    network: Any = None
+    cluster_network: Any = None
 
     # --- sandboxes (RunPodSandbox, StopPodSandbox, RemovePodSandbox) -----------------
 

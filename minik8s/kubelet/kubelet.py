@@ -24,7 +24,7 @@ own heartbeat. ``reconcile((namespace, name))`` is upstream's pod worker loop:
 
 What pods learn of the cluster's network (their resolv.conf, the Service environment variables)
 comes from the Services the kubelet watches, handed to the runtime as a
-:class:`minik8s.kubelet.dns.ClusterNetwork` (``runtime.network``).
+:class:`minik8s.kubelet.dns.ClusterNetwork` (``runtime.cluster_network``).
 
 A pod worker never blocks: every wait is a ``requeue_after``. Invalid pods become
 Warning events, never a crashed kubelet.
@@ -87,7 +87,7 @@ class Kubelet(Controller):
         # Service links and resolv.conf come from the Services the kubelet watches (upstream: its
         # service lister and --cluster-dns); a runtime that keeps Service names in /etc/hosts hears of changes.
         services = ctx.informers.get(SERVICES)
-        runtime.network = ClusterNetwork(services.list)
+        runtime.cluster_network = ClusterNetwork(services.list)
         if hasattr(runtime, "services_changed"):
             services.add_handler(lambda kind, obj, old: runtime.services_changed())  # type: ignore[attr-defined]
         self.capacity, self.allocatable = nodes.capacity(cpu, memory, pods, ephemeral_storage)

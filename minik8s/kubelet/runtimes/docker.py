@@ -260,7 +260,7 @@ class DockerRuntime(cri.ContainerRuntime):
         volumes = filesystem.prepare_volumes(pod, sandbox["folder"], self.node_root, self._lookup, pod_ip=sandbox["ip"],
                                              host_ip="")
         binds = {host: {"bind": path, "mode": "rw"} for path, host in filesystem.volume_mounts(container, volumes)}
-        links = self.network.service_env(pod) if self.network is not None else None
+        links = self.cluster_network.service_env(pod) if self.cluster_network is not None else None
         environment = envs.container_env(pod, container, list(image_config.get("Env") or []), self._lookup,
                                          pod_ip=sandbox["ip"], host_ip="", services=links)
         command = [envs.expand(str(a), environment) for a in container.get("command") or []] or None

@@ -258,9 +258,9 @@ class ProcessRuntime(cri.ContainerRuntime):
 
     def _write_resolv_conf(self, pod: dict[str, Any], folder: Path) -> list[tuple[str, str, str]]:
         """The pod's resolv.conf as its kubelet composes it (:mod:`minik8s.kubelet.dns`); events about it."""
-        if self.network is None:
+        if self.cluster_network is None:
             return []
-        text, warnings = self.network.resolv_conf(pod, _host_resolv_conf())
+        text, warnings = self.cluster_network.resolv_conf(pod, _host_resolv_conf())
         (folder / "resolv.conf").write_text(text)
         messages = [("Warning", reason, message) for reason, message in warnings]
         if self.isolation == "none":
@@ -271,13 +271,13 @@ class ProcessRuntime(cri.ContainerRuntime):
 
     def services_changed(self) -> None:
         """Services changed: where Service names live in /etc/hosts, rewrite them in running containers."""
-        if self.network is None or not self.network.hosts_fallback:
+        if self.cluster_network is None or not self.cluster_network.hosts_fallback:
             return
         with self._lock:
             live = [c for c in self._containers.values() if c.contained is not None and c.finished_at is None]
         for c in live:
             assert c.contained is not None
-            text = isolation.hosts_text(c.sandbox.ip, c.contained.hostname, self.network.hosts(c.sandbox.pod))
+            text = isolation.hosts_text(c.sandbox.ip, c.contained.hostname, self.cluster_network.hosts(c.sandbox.pod))
             try:
                 isolation.rewrite_in_place(c.contained.rootfs / "etc" / "hosts", text)
             except OSError:
@@ -443,7 +443,7 @@ class ProcessRuntime(cri.ContainerRuntime):
         pod_name = str((pod.get("metadata") or {}).get("name") or "")
         contained = isolation.Containment(rootfs, pod_name, uid, gid, workdir or "/", binds,
                                           isolation.groups_of(pod))
-        contained.prepare(sandbox.ip, self.network.hosts(pod) if self.network is not None else [])
+        contained.prepare(sandbox.ip, self.cluster_network.hosts(pod) if self.cluster_network is not None else [])
         return contained
 
     def _shim_folder(self, found: images.Image, contained: isolation.Containment | None) -> Path:
@@ -466,7 +466,7 @@ class ProcessRuntime(cri.ContainerRuntime):
     def _environment(self, pod: dict[str, Any], container: dict[str, Any], found: images.Image, sandbox: Sandbox,
                      mounts: Mounts, contained: isolation.Containment | None) -> dict[str, str]:
         image_env = list((found.config.get("config") or {}).get("Env") or [])
-        links = self.network.service_env(pod) if self.network is not None else None
+        links = self.cluster_network.service_env(pod) if self.cluster_network is not None else None
         declared = envs.container_env(pod, container, image_env, self._lookup, pod_ip=sandbox.ip,
                                       host_ip=self.ips.node_ip, services=links)
         shims = self._shim_folder(found, contained)
