@@ -180,6 +180,9 @@ class ContainerRuntime:
     #: Set by the kubelet: the cluster's network as pods see it (Service links, resolv.conf), a
     #: :class:`minik8s.kubelet.dns.ClusterNetwork`; None for a runtime driven without a kubelet.
     cluster_network: Any = None
+    #: The node's own address where the runtime's network is real (the process runtime's
+    #: ``127.1.<n+1>.1``): the node's InternalIP and its pods' hostIP. None: the simulated address.
+    node_address: str | None = None
 
     # --- sandboxes (RunPodSandbox, StopPodSandbox, RemovePodSandbox) -----------------
 

@@ -258,7 +258,7 @@ class Kubelet(Controller):
     def _register(self, now: float) -> None:
         self._node_event("Normal", "Starting", "Starting kubelet.")
         obj = nodes.node_object(self.node_name, self.node_index, self.capacity, self.allocatable,
-                                self.runtime.version, self._images(), now)
+                                self.runtime.version, self._images(), now, self.runtime.node_address)
         try:
             created = self.client.create(NODES, obj)
         except StatusError as err:
@@ -278,7 +278,8 @@ class Kubelet(Controller):
     def _desired_status(self, node: dict[str, Any], now: float) -> dict[str, Any]:
         old = node.get("status") or {}
         return nodes.node_status(self.node_name, self.node_index, self.capacity, self.allocatable,
-                                 self.runtime.version, self._images(), list(old.get("conditions") or []), now)
+                                 self.runtime.version, self._images(), list(old.get("conditions") or []), now,
+                                 self.runtime.node_address)
 
     def _update_node_status(self, now: float) -> None:
         try:

@@ -186,6 +186,7 @@ class ProcessRuntime(cri.ContainerRuntime):
         self.pidfiles = supervisor.PidFiles(root / "run")
         self.pidfiles.reap_orphans()
         self.ips = network.IPAllocator(node_index)    # machine-wide locks: clusters get disjoint pod IPs
+        self.node_address = self.ips.node_ip           # the node's InternalIP: where its NodePorts listen
         env_offset = os.environ.get("MINIK8S_PORT_OFFSET")
         if port_offset is None:
             port_offset = int(env_offset) if env_offset else (0 if network.low_ports_allowed() else network.PORT_OFFSET)
