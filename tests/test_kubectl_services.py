@@ -119,9 +119,6 @@ def oracle(tmp_path_factory):
         assert done.returncode == 0, (command, done.stderr)
     done = srv.kubectl("apply", "-f", "-", stdin=SLICE)
     assert done.returncode == 0, done.stderr
-    done = srv.kubectl("patch", "svc", "lb", "--subresource=status", "--type=merge", "-p",
-                       '{"status":{"loadBalancer":{"ingress":[{"ip":"127.240.0.1"},{"hostname":"lb.example.com"}]}}}')
-    assert done.returncode == 0, done.stderr
     yield srv
     srv.stop()
 
@@ -159,7 +156,8 @@ def test_describe_reads_the_ready_endpoints_of_the_slices(oracle):
     assert "Endpoints:                10.244.1.2:8080,10.244.1.3:8080,10.244.2.2:8080 + 1 more...\n" in ours
     assert "NodePort:                 80-8080  30080/TCP\n" in ours
     lb = oracle.kubectl("describe", "svc", "lb", real=False).stdout
-    assert "LoadBalancer Ingress:     127.240.0.1 (VIP), lb.example.com\n" in lb
+    # The built-in load-balancer controller gave it the first address of the simulated pool.
+    assert "LoadBalancer Ingress:     172.18.255.1 (VIP)\n" in lb
 
 
 # --- in-process, no kubectl needed ---------------------------------------------------------------------------
@@ -185,9 +183,10 @@ def test_get_svc_in_process_on_a_simulated_cluster_is_deterministic():
 def test_process_runtime_cluster_uses_the_loopback_service_range():
     with Cluster(nodes=0, runtime="process", clock="virtual", seed=0) as cluster:
         assert cluster.service_cidr == "127.96.0.0/12"
-        out = cluster.kubectl("create service clusterip dns --tcp=53 --clusterip=127.96.0.10")
+        out = cluster.kubectl("create service clusterip dns --tcp=53 --clusterip=127.96.0.20")
         assert out == "service/dns created\n"
         assert "127.96.0.1 " in cluster.kubectl("get svc kubernetes")
+        assert "127.96.0.10 " in cluster.kubectl("get svc kube-dns -n kube-system")
         with pytest.raises(KubectlError) as taken:
             cluster.kubectl("create service clusterip dns2 --tcp=53 --clusterip=127.96.0.10")
         assert taken.value.message.endswith("failed to allocate IP 127.96.0.10: provided IP is already allocated")
