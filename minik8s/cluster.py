@@ -84,13 +84,13 @@ def _controllers() -> list[Callable[[Context], Component]]:
     return [*CONTROLLERS, SchedulerComponent]
 
 
-def _cluster_dns(ctx: Context, runtime: str) -> Component:
+def _cluster_dns(ctx: Context, runtime: str, cidr: str) -> Component:
     """Cluster DNS on the ``kube-dns`` ClusterIP: a real server for the ``process`` runtime (whose pods
     reach loopback addresses), records and ``lookup`` only for the others (:mod:`minik8s.dns.clusterdns`)."""
     from minik8s import addresses
     from minik8s.dns.clusterdns import ClusterDNS
 
-    ip = addresses.dns_service_ip(addresses.service_cidr(runtime))
+    ip = addresses.dns_service_ip(cidr)
     return ClusterDNS(ctx, service_ip=ip, serve=runtime == "process")
 
 
@@ -169,7 +169,9 @@ class Cluster:
         self.node_count = nodes
         self.data_dir = Path(data_dir) if data_dir else None
         self.store = store or Store()
-        self.service_cidr = service_cidr or addresses.service_cidr(runtime)
+        # Addresses no other cluster of this machine uses (the process runtime's are real loopback ones).
+        self.address_block = addresses.claim_block(runtime)
+        self.service_cidr = service_cidr or self.address_block.service_cidr
         self.api = APIServer(self.store, self.clock, self.rng, service_cidr=self.service_cidr,
                              node_port_range=node_port_range)
         self.api.object_counts.limit = object_count_limit
@@ -180,7 +182,7 @@ class Cluster:
         self.informers = InformerFactory(self.client, self._wakeup.set)
         self.recorder = EventRecorder(self.client, self.clock)
         self.context = Context(self.client, self.clock, self.rng, self.informers, self.recorder, self.data_dir,
-                               runtime=runtime)
+                               runtime=runtime, load_balancer_pool=self.address_block.load_balancer_pool)
         self.components: list[Component] = []
         # Part of the API server rather than a controller: it works on the store, in the same loop.
         self.compactor = Compactor(self.store, self.clock)
@@ -205,7 +207,7 @@ class Cluster:
             return
         self._started = True
         self.components = [make(self.context) for make in _controllers()]
-        self.dns = _cluster_dns(self.context, self.runtime)
+        self.dns = _cluster_dns(self.context, self.runtime, self.service_cidr)
         self.components.append(self.dns)
         self.network = _pod_network(self.runtime)
         self.kubelets = _kubelets(self.context, self.node_count, self.runtime, self.data_dir, self.max_pods,
@@ -241,6 +243,7 @@ class Cluster:
                 stop()
         self.informers.stop()
         self.store.close()
+        self.address_block.release()
 
     def __enter__(self) -> "Cluster":
         return self

@@ -105,7 +105,7 @@ class LoadBalancerController(Controller):
     watches = (SERVICES,)
 
     def __init__(self, ctx: Context):
-        self.pool = load_balancer_pool(ctx.runtime)
+        self.pool = ctx.load_balancer_pool or load_balancer_pool(ctx.runtime)
         # Addresses handed out, by Service: the truth between a write and the cache showing it.
         self._assigned: dict[tuple[str, str], str] = {}
         super().__init__(ctx)
