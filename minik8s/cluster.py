@@ -132,8 +132,8 @@ def _proxies(ctx: Context, kubelets: list[Any], runtime: str, router: Any, seed:
         for index, kubelet in enumerate(kubelets):
             ip = node_ip(index) if runtime == "simulated" else process_node_ip(index)
             offset = getattr(kubelet.runtime, "port_offset", 0) or 0
-            proxies.append(KubeProxy(ctx, node_name(index), node_backend(runtime, node_name(index), ip, offset,
-                                                                         router, seed)))
+            backend = node_backend(runtime, node_name(index), ip, offset, router, seed, shared_addresses=index == 0)
+            proxies.append(KubeProxy(ctx, node_name(index), backend))
     except BaseException:
         for proxy in proxies:   # leave no forwarding thread behind
             proxy.stop()

@@ -491,3 +491,26 @@ def test_real_kubectl_against_minik8s_server_serves_cluster_ip_and_node_port(tmp
             assert names == expected, url
     finally:
         srv.stop()
+
+
+def test_only_the_first_node_of_a_machine_listens_on_the_shared_addresses() -> None:
+    """The nodes of one machine share its loopback block: every node serves its own NodePort, and only
+    one kube-proxy listens on a ClusterIP or load-balancer address (a second would find it taken)."""
+    from minik8s.proxy.userspace import _frontends
+
+    sp = servicemap.ServicePort("default", "web", "http", "TCP", "127.96.0.5", 80, node_port=30080,
+                                load_balancer_ips=("127.240.0.1",))
+    first = set(_frontends([sp], "127.1.1.1", 0))
+    second = set(_frontends([sp], "127.1.2.1", 0, shared=False))
+    assert first == {("TCP", "127.96.0.5", 80), ("TCP", "127.1.1.1", 30080), ("TCP", "127.240.0.1", 80)}
+    assert second == {("TCP", "127.1.2.1", 30080)}
+
+
+def test_a_two_node_process_cluster_opens_every_port_once(tmp_path: Any) -> None:
+    with Cluster(nodes=2, runtime="process", data_dir=tmp_path / "cluster") as c:
+        c.kubectl("create service nodeport web --tcp=80:80")
+        c.run_until_stable(timeout=5)
+        proxies = [x for x in c.components if isinstance(x, KubeProxy)]
+        assert len(proxies) == 2
+        events = c.kubectl("get events -A --field-selector reason=FailedToOpenPort")
+        assert "FailedToOpenPort" not in events, events

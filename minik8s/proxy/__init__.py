@@ -43,15 +43,18 @@ def process_node_ip(node_index: int) -> str:
 
 
 def node_backend(runtime: str, node_name: str, node_ip: str, port_offset: int = 0,
-                 router: ServiceRouter | None = None, seed: Any = None) -> Backend:
-    """The data plane of one node: a routing function in the simulated world, real sockets otherwise."""
+                 router: ServiceRouter | None = None, seed: Any = None, shared_addresses: bool = True) -> Backend:
+    """The data plane of one node: a routing function in the simulated world, real sockets otherwise.
+    ``shared_addresses``: whether this node's sockets serve the ClusterIPs and load-balancer addresses,
+    which all nodes of one machine share (the first node's do; every node serves its own NodePorts)."""
     if runtime == "simulated":
         if router is None:
             raise ValueError("the simulated back-end needs the cluster's ServiceRouter")
         return SimulatedProxier(router, node_name, node_ip)
     from minik8s.proxy.userspace import UserspaceProxier
 
-    return UserspaceProxier(node_ip=node_ip, port_offset=port_offset, seed=f"{seed}/kube-proxy/{node_name}")
+    return UserspaceProxier(node_ip=node_ip, port_offset=port_offset, seed=f"{seed}/kube-proxy/{node_name}",
+                            shared_addresses=shared_addresses)
 
 
 def _cluster_cidr(nodes: list[dict[str, Any]]) -> str | None:

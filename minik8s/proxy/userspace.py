@@ -88,18 +88,21 @@ class _UDPSession:
     endpoint: str = ""     # "ip:port" it goes to
 
 
-def _frontends(service_map: Iterable[ServicePort], node_ip: str, offset: int) -> dict[Key, tuple[ServicePort,
-                                                                                                    tuple[Endpoint, ...]]]:
-    """Every address this node should listen on, with the endpoints behind it (possibly none)."""
+def _frontends(service_map: Iterable[ServicePort], node_ip: str, offset: int,
+               shared: bool = True) -> dict[Key, tuple[ServicePort, tuple[Endpoint, ...]]]:
+    """Every address this node should listen on, with the endpoints behind it (possibly none).
+    ``shared``: also the addresses every node serves (ClusterIPs, load-balancer and external IPs)."""
     wanted: dict[Key, tuple[ServicePort, tuple[Endpoint, ...]]] = {}
     for sp in service_map:
         proto = sp.protocol
         if proto not in ("TCP", "UDP"):
             continue  # SCTP: not forwarded in user space
         port = port_on_host(sp.port, offset)
-        wanted[(proto, sp.cluster_ip, port)] = (sp, sp.cluster_endpoints)
         if sp.node_port:
             wanted[(proto, node_ip, sp.node_port)] = (sp, sp.external_endpoints)
+        if not shared:
+            continue
+        wanted[(proto, sp.cluster_ip, port)] = (sp, sp.cluster_endpoints)
         for ip in (*sp.load_balancer_ips, *sp.external_ips):
             if ip.startswith("127."):   # only loopback addresses can be served without root
                 wanted[(proto, ip, port)] = (sp, sp.external_endpoints)
@@ -108,8 +111,11 @@ def _frontends(service_map: Iterable[ServicePort], node_ip: str, offset: int) ->
 
 class UserspaceProxier:
     def __init__(self, node_ip: str, port_offset: int = 0, seed: int | str | None = None,
-                 clock: Any = time.monotonic):
+                 clock: Any = time.monotonic, shared_addresses: bool = True):
         self.node_ip = node_ip
+        # The nodes of one machine share its loopback block: one kube-proxy (the first node's) listens on
+        # the ClusterIPs and load-balancer addresses for all; each listens on its own node's NodePorts.
+        self.shared_addresses = shared_addresses
         self.port_offset = port_offset
         # Connections to endpoints leave from the node's address, so a pod sees the node as its client,
         # as after upstream's masquerade (a userspace proxy cannot keep the client's own address).
@@ -161,7 +167,7 @@ class UserspaceProxier:
     # --- on the proxier's loop --------------------------------------------------------------
 
     def _sync(self, service_map: list[ServicePort], number: int) -> None:
-        wanted = _frontends(service_map, self.node_ip, self.port_offset)
+        wanted = _frontends(service_map, self.node_ip, self.port_offset, self.shared_addresses)
         for key in list(self._frontends):
             if key not in wanted or not wanted[key][1]:
                 self._close(self._frontends.pop(key))
