@@ -19,6 +19,13 @@ Python SDK (an optional dependency: ``pip install docker``):
   ``OOMKilled`` comes from the engine's state;
 * probes: through the published loopback port when the port is declared, else from
   inside the pod's network namespace (``wget`` in the pause container).
+* Services: the Service environment variables are set as on any runtime, and kube-proxy's
+  userspace listeners on the host forward a ClusterIP or NodePort to the pods' bridge
+  addresses, so **the host** reaches every Service. From **inside a container** they are not
+  reachable yet: ClusterIPs live in ``127.0.0.0/8`` (:mod:`minik8s.addresses`), which is each
+  container's own loopback, and the cluster DNS server listens there too, so pods here keep the
+  engine's resolv.conf. Reaching them needs a ClusterIP range off loopback and DNAT rules on the
+  host, the iptables back-end of kube-proxy (root only), which is not built yet.
 
 Containers are named like the kubelet's: ``k8s_<container>_<pod>_<namespace>_<uid>_<attempt>``.
 ``close()`` removes every container this runtime created (and ones a crashed run left:
