@@ -16,6 +16,10 @@ def main(argv: list[str] | None = None) -> int:
         from minik8s.imagecli import main as image_main
 
         return image_main(argv[1:])
+    if argv and argv[0] == "proxy-rules":
+        from minik8s.proxy.cli import main as proxy_rules_main
+
+        return proxy_rules_main(argv[1:])
     if argv and argv[0] == "grade":
         from minik8s.lab.grade import main as grade_main
 
@@ -28,6 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     server_module.add_arguments(server)
     sub.add_parser("kubectl", help="a kubectl-compatible client (minik8s kubectl get pods)")
     sub.add_parser("image", help="build, push, pull and list images (minik8s image build -t app:1.0 .)")
+    sub.add_parser("proxy-rules", help="print the iptables rules kube-proxy would write (minik8s proxy-rules --node node-1)")
     sub.add_parser("grade", help="run lab notebooks and tabulate their exercise checks (minik8s grade *.ipynb)")
     args = parser.parse_args(argv)
     if args.command == "server":

@@ -25,6 +25,7 @@ Interface:
         c.apply(yaml_text_or_path)
         print(c.kubectl("get pods"))
         c.advance(30)
+        c.service_router.route(node, client_ip, ip, port, "TCP")   # simulated: where a Service packet goes
 
 Taught in chapter 2 (architecture).
 """
@@ -37,6 +38,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
+from minik8s import addresses
 from minik8s.apiserver.admission import DEFAULT_OBJECT_COUNT_LIMIT
 from minik8s.apiserver.apiserver import APIServer
 from minik8s.apiserver.compaction import Compactor
@@ -82,24 +84,36 @@ def _controllers() -> list[Callable[[Context], Component]]:
     return [*CONTROLLERS, SchedulerComponent]
 
 
+def _cluster_dns(ctx: Context, runtime: str, cidr: str) -> Component:
+    """Cluster DNS on the ``kube-dns`` ClusterIP: a real server for the ``process`` runtime (whose pods
+    reach loopback addresses), records and ``lookup`` only for the others (:mod:`minik8s.dns.clusterdns`)."""
+    from minik8s import addresses
+    from minik8s.dns.clusterdns import ClusterDNS
+
+    ip = addresses.dns_service_ip(cidr)
+    return ClusterDNS(ctx, service_ip=ip, serve=runtime == "process")
+
+
 def node_name(index: int) -> str:
     """Nodes are called node-1, node-2, ..."""
     return f"node-{index + 1}"
 
 
 def _kubelets(ctx: Context, count: int, runtime: str, data_dir: Path | None,
-              max_pods: int = DEFAULT_MAX_PODS) -> list[Component]:
-    """One kubelet per node, each with its own container runtime (as each machine has its own)."""
+              max_pods: int = DEFAULT_MAX_PODS, network: Any = None) -> list[Component]:
+    """One kubelet per node, each with its own container runtime (as each machine has its own);
+    simulated nodes share one ``network``, the wire between the machines."""
     if count <= 0:
         return []
     from minik8s.kubelet import Kubelet, make_runtime
 
+    shared = {"network": network} if network is not None else {}
     kubelets: list[Kubelet] = []
     try:
         for index in range(count):
             name = node_name(index)
             node_runtime = make_runtime(runtime, node_name=name, node_index=index, clock=ctx.clock, rng=ctx.rng,
-                                        data_dir=data_dir)
+                                        data_dir=data_dir, **shared)
             kubelets.append(Kubelet(ctx, node_name=name, node_index=index, runtime=node_runtime, pods=max_pods))
     except BaseException:
         for kubelet in kubelets:  # the nodes made before the one that failed: leave nothing running
@@ -108,21 +122,58 @@ def _kubelets(ctx: Context, count: int, runtime: str, data_dir: Path | None,
     return list(kubelets)
 
 
+def _proxies(ctx: Context, kubelets: list[Any], runtime: str, router: Any, seed: int | None) -> list[Component]:
+    """One kube-proxy per node, next to its kubelet (chapter 13)."""
+    from minik8s.kubelet.node import node_ip
+    from minik8s.proxy import KubeProxy, node_backend, process_node_ip
+
+    proxies: list[KubeProxy] = []
+    try:
+        for index, kubelet in enumerate(kubelets):
+            ip = node_ip(index) if runtime == "simulated" else process_node_ip(index)
+            offset = getattr(kubelet.runtime, "port_offset", 0) or 0
+            backend = node_backend(runtime, node_name(index), ip, offset, router, seed, shared_addresses=index == 0)
+            proxies.append(KubeProxy(ctx, node_name(index), backend))
+    except BaseException:
+        for proxy in proxies:   # leave no forwarding thread behind
+            proxy.stop()
+        raise
+    return list(proxies)
+
+
+def _pod_network(runtime: str) -> Any:
+    """The simulated runtime's pod network, one per cluster (kube-proxy and DNS plug into it); None
+    for runtimes whose pods use the machine's real network."""
+    if runtime != "simulated":
+        return None
+    from minik8s.kubelet.runtimes.simnet import SimulatedNetwork
+
+    return SimulatedNetwork()
+
+
 class Cluster:
     def __init__(self, nodes: int = 1, runtime: str = "process", clock: str = "real", seed: int | None = None,
                  *, store: Store | None = None, data_dir: str | Path | None = None,
-                 object_count_limit: int | None = DEFAULT_OBJECT_COUNT_LIMIT, max_pods: int = DEFAULT_MAX_PODS):
+                 object_count_limit: int | None = DEFAULT_OBJECT_COUNT_LIMIT, max_pods: int = DEFAULT_MAX_PODS,
+                 service_cidr: str | None = None, node_port_range: str = "30000-32767"):
         """``object_count_limit``: most objects of one resource per namespace (None: no cap), see
-        :mod:`minik8s.apiserver.admission.objectcount`; ``max_pods``: each kubelet's ``maxPods``."""
+        :mod:`minik8s.apiserver.admission.objectcount`; ``max_pods``: each kubelet's ``maxPods``;
+        ``service_cidr``: where Services get their ClusterIPs (default: the runtime's, see
+        :mod:`minik8s.addresses`); ``node_port_range``: where NodePort Services get their ports."""
         if clock not in ("real", "virtual"):
             raise ValueError(f'unknown clock "{clock}": use "real" or "virtual"')
         self.clock: Clock = VirtualClock() if clock == "virtual" else RealClock()
         self.rng = random.Random(seed)
+        self.seed = seed
         self.runtime = runtime
         self.node_count = nodes
         self.data_dir = Path(data_dir) if data_dir else None
         self.store = store or Store()
-        self.api = APIServer(self.store, self.clock, self.rng)
+        # Addresses no other cluster of this machine uses (the process runtime's are real loopback ones).
+        self.address_block = addresses.claim_block(runtime)
+        self.service_cidr = service_cidr or self.address_block.service_cidr
+        self.api = APIServer(self.store, self.clock, self.rng, service_cidr=self.service_cidr,
+                             node_port_range=node_port_range)
         self.api.object_counts.limit = object_count_limit
         self.max_pods = max_pods
         self.client = LocalClient(self.api)
@@ -130,7 +181,8 @@ class Cluster:
         self._lock = threading.RLock()
         self.informers = InformerFactory(self.client, self._wakeup.set)
         self.recorder = EventRecorder(self.client, self.clock)
-        self.context = Context(self.client, self.clock, self.rng, self.informers, self.recorder, self.data_dir)
+        self.context = Context(self.client, self.clock, self.rng, self.informers, self.recorder, self.data_dir,
+                               runtime=runtime, load_balancer_pool=self.address_block.load_balancer_pool)
         self.components: list[Component] = []
         # Part of the API server rather than a controller: it works on the store, in the same loop.
         self.compactor = Compactor(self.store, self.clock)
@@ -155,10 +207,26 @@ class Cluster:
             return
         self._started = True
         self.components = [make(self.context) for make in _controllers()]
-        self.kubelets = _kubelets(self.context, self.node_count, self.runtime, self.data_dir, self.max_pods)
+        self.dns = _cluster_dns(self.context, self.runtime, self.service_cidr)
+        self.components.append(self.dns)
+        self.network = _pod_network(self.runtime)
+        self.kubelets = _kubelets(self.context, self.node_count, self.runtime, self.data_dir, self.max_pods,
+                                  self.network)
         for index, kubelet in enumerate(self.kubelets):
             self.api.nodes.register(node_name(index), kubelet)  # type: ignore[arg-type]
         self.components += self.kubelets
+        for kubelet in self.kubelets:   # in-process DNS for runtimes without sockets (simulated nslookup)
+            kubelet.runtime.cluster_network.lookup = self.dns.lookup  # type: ignore[attr-defined]
+            if self.runtime == "process":  # pods' C libraries miss a DNS server off port 53: use /etc/hosts
+                kubelet.runtime.cluster_network.hosts_fallback = not self.dns.on_port_53  # type: ignore[attr-defined]
+        from minik8s.proxy import ServiceRouter
+
+        # The simulated pod network asks this where a packet to a Service address goes (chapter 13).
+        self.service_router = ServiceRouter(self.clock.now, seed=f"{self.seed}/kube-proxy")
+        self.components += _proxies(self.context, self.kubelets, self.runtime, self.service_router, self.seed)
+        if self.network is not None:   # the simulated wire: kube-proxy's rules route, cluster DNS resolves
+            self.network.router = self.service_router
+            self.network.resolver = self.dns
         if not self.virtual:
             self._thread = threading.Thread(target=self._run, name="minik8s-cluster", daemon=True)
             self._thread.start()
@@ -175,6 +243,7 @@ class Cluster:
                 stop()
         self.informers.stop()
         self.store.close()
+        self.address_block.release()
 
     def __enter__(self) -> "Cluster":
         return self

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ipaddress
 import os
 import pwd
 import signal
@@ -27,6 +28,7 @@ from aiohttp import web
 
 from minik8s import kubeconfig, pki
 from minik8s.apiserver import filters
+from minik8s.apiserver.serviceallocator import parse_port_range
 from minik8s.apiserver.auth.authentication import TokenAuthenticator
 from minik8s.apiserver.http import make_app
 from minik8s.cluster import Cluster
@@ -53,9 +55,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tls-san", action="append", default=[], metavar="NAME",
                         help="another host name or address the server answers to (certified, and accepted "
                              "in the Host header); repeatable")
+    parser.add_argument("--service-cluster-ip-range", type=_cidr, default=None, metavar="CIDR",
+                        help="where Services get their ClusterIPs (default 127.96.0.0/12; 10.96.0.0/12 "
+                             "with --runtime simulated)")
+    parser.add_argument("--service-node-port-range", type=_port_range, default="30000-32767", metavar="RANGE",
+                        help="where NodePort Services get their node ports (default 30000-32767)")
     parser.add_argument("--insecure", action="store_true",
                         help="DANGEROUS: serve plain HTTP and ask no credential: anything that can reach the "
                              "port controls the cluster and every process it runs")
+
+
+def _cidr(text: str) -> str:
+    try:
+        network = ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid CIDR address: {text}") from None
+    if network.num_addresses < 8:
+        raise argparse.ArgumentTypeError(f"{text} is too small: a Service range needs at least 8 addresses")
+    return str(network)
+
+
+def _port_range(text: str) -> str:
+    try:
+        low, high = parse_port_range(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'"{text}" is not a port range such as 30000-32767') from None
+    return f"{low}-{high}"
 
 
 def _non_negative(text: str) -> int:
@@ -71,7 +96,8 @@ async def _serve(args: argparse.Namespace) -> int:
     try:
         cluster = Cluster(nodes=args.nodes, runtime=args.runtime, clock="real", seed=args.seed, store=store,
                           data_dir=data_dir, max_pods=args.max_pods,
-                          object_count_limit=args.object_count_limit or None)
+                          object_count_limit=args.object_count_limit or None,
+                          service_cidr=args.service_cluster_ip_range, node_port_range=args.service_node_port_range)
     except (RuntimeError, ValueError, OSError) as exc:
         # A runtime that cannot start (no Docker engine, no rights): say why, as a command does. The
         # cluster has already stopped what it started and closed the store.
@@ -103,6 +129,8 @@ async def _serve(args: argparse.Namespace) -> int:
         print(f"error: cannot serve on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
         return 1
     port = runner.addresses[0][1]
+    # The kubernetes Service's endpoints name this address (store writes: off the event loop).
+    await asyncio.get_running_loop().run_in_executor(None, cluster.api.ensure_kubernetes_service, args.host, port)
     url = f"{'http' if args.insecure else 'https'}://{_connectable(args.host)}:{port}"
     config_path = kubeconfig.path(args.kubeconfig)
     try:

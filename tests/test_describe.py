@@ -266,14 +266,20 @@ def test_configmap_and_secret():
     assert text.endswith("\nType:  Opaque\n\nData\n====\npassword:  6 bytes\n")
 
 
-def test_service_describe_uses_endpoints():
+def test_service_describe_uses_endpoint_slices():
     svc = {"kind": "Service", "apiVersion": "v1", "metadata": {"name": "web", "namespace": "default", "uid": "s"},
            "spec": {"type": "ClusterIP", "selector": {"app": "web"}, "clusterIP": "10.96.0.10",
                     "clusterIPs": ["10.96.0.10"], "ipFamilies": ["IPv4"], "ipFamilyPolicy": "SingleStack",
                     "ports": [{"port": 80, "targetPort": 8080, "protocol": "TCP"}], "sessionAffinity": "None"}}
+    # kubectl reads the Service's EndpointSlices (since 1.30), not its Endpoints
     eps = {"kind": "Endpoints", "apiVersion": "v1", "metadata": {"name": "web", "namespace": "default"},
-           "subsets": [{"addresses": [{"ip": "10.244.1.7"}], "ports": [{"port": 8080, "protocol": "TCP"}]}]}
-    lines = describe(FakeClient(svc, eps), lookup("svc"), svc, now=NOW).splitlines()
+           "subsets": [{"addresses": [{"ip": "10.244.9.9"}], "ports": [{"port": 8080, "protocol": "TCP"}]}]}
+    es = {"kind": "EndpointSlice", "apiVersion": "discovery.k8s.io/v1",
+          "metadata": {"name": "web-x", "namespace": "default", "labels": {"kubernetes.io/service-name": "web"}},
+          "addressType": "IPv4", "endpoints": [{"addresses": ["10.244.1.7"], "conditions": {"ready": True}},
+                                               {"addresses": ["10.244.1.8"], "conditions": {"ready": False}}],
+          "ports": [{"port": 8080, "protocol": "TCP"}]}
+    lines = describe(FakeClient(svc, eps, es), lookup("svc"), svc, now=NOW).splitlines()
     for expected in ["Selector:          app=web", "IP Family Policy:  SingleStack", "IP Families:       IPv4",
                      "Port:              <unset>  80/TCP", "TargetPort:        8080/TCP",
                      "Endpoints:         10.244.1.7:8080", "Session Affinity:  None"]:

@@ -579,7 +579,7 @@ def test_exec_of_a_missing_executable_is_an_internal_error_as_containerd_reports
     cluster.advance(2)
     # The shell exists and says what it could not find: an ordinary exit code.
     code, out, err = cluster.run_kubectl("exec box -- sh -c nosuchcmd")
-    assert (code, out, err) == (127, "sh: nosuchcmd: not found\n", "command terminated with exit code 127\n")
+    assert (code, out, err) == (127, "", "sh: nosuchcmd: not found\ncommand terminated with exit code 127\n")
     code, out, err = cluster.run_kubectl("exec box -- nosuchcmd")
     assert code == 1 and err.startswith('error: Internal error occurred: error executing command in container: '
                                         'failed to exec in container: failed to start exec "')

@@ -50,6 +50,7 @@ GROUP_DIRS = {
     "": "core", "apps": "apps", "batch": "batch", "autoscaling": "autoscaling", "policy": "policy",
     "coordination.k8s.io": "coordination", "networking.k8s.io": "networking", "storage.k8s.io": "storage",
     "rbac.authorization.k8s.io": "rbac", "authentication.k8s.io": "authentication", "scheduling.k8s.io": "scheduling",
+    "discovery.k8s.io": "discovery",
 }
 
 # Bodies that travel in requests without being a served resource: subresources
@@ -135,6 +136,10 @@ POINTER_FIELDS: dict[str, tuple[str, ...]] = {
                              "failedJobsHistoryLimit", "timeZone"),
     "batch.v1.PodFailurePolicyOnExitCodesRequirement": ("containerName",),
     "batch.v1.SuccessPolicyRule": ("succeededIndexes", "succeededCount"),
+    # discovery.k8s.io/v1: a ready: false endpoint or a port 0 is a statement, not an omission
+    "discovery.v1.Endpoint": ("hostname", "nodeName", "zone"),
+    "discovery.v1.EndpointConditions": ("ready", "serving", "terminating"),
+    "discovery.v1.EndpointPort": ("name", "protocol", "port", "appProtocol"),
     # networking, coordination, autoscaling, policy, authentication, meta
     "networking.v1.IngressSpec": ("ingressClassName",),
     "networking.v1.HTTPIngressPath": ("pathType",),

@@ -284,6 +284,10 @@ def _cron_job(cron: Obj) -> None:
 
 
 def _service(service: Obj) -> None:
+    # LoadBalancerIPMode (on by default since 1.30): an ingress IP is a virtual IP unless its controller says Proxy.
+    for ingress in _items(_existing(_existing(service, "status"), "loadBalancer"), "ingress"):
+        if ingress.get("ip"):
+            _default(ingress, "ipMode", "VIP")
     spec = _existing(service, "spec")
     if spec is None:
         return
@@ -350,6 +354,12 @@ def _endpoints(endpoints: Obj) -> None:
     for subset in _items(endpoints, "subsets"):
         for port in _items(subset, "ports"):
             _default(port, "protocol", "TCP")
+
+
+def _endpoint_slice(endpoint_slice: Obj) -> None:
+    for port in _items(endpoint_slice, "ports"):  # SetDefaults_EndpointPort
+        _default(port, "name", "")
+        _default(port, "protocol", "TCP")
 
 
 def _limit_range(limit_range: Obj) -> None:
@@ -420,6 +430,7 @@ _BY_KIND: dict[tuple[str, str], Callable[[Obj], None]] = {
     ("v1", "Node"): _node,
     ("v1", "Endpoints"): _endpoints,
     ("v1", "LimitRange"): _limit_range,
+    ("discovery.k8s.io/v1", "EndpointSlice"): _endpoint_slice,
     ("apps/v1", "Deployment"): _deployment,
     ("apps/v1", "ReplicaSet"): _replica_set,
     ("apps/v1", "StatefulSet"): _stateful_set,

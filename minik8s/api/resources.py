@@ -118,6 +118,8 @@ RESOURCES: tuple[Resource, ...] = (
     _r("batch", "v1", "Job", "jobs", cat=("all",), sub=("status",)),
     # coordination.k8s.io/v1
     _r("coordination.k8s.io", "v1", "Lease", "leases"),
+    # discovery.k8s.io/v1
+    _r("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices"),
     # networking.k8s.io/v1
     _r("networking.k8s.io", "v1", "IngressClass", "ingressclasses", namespaced=False),
     _r("networking.k8s.io", "v1", "Ingress", "ingresses", short=("ing",), sub=("status",)),

@@ -36,6 +36,7 @@ Taught in chapter 2 (architecture) and chapter 3 (kubectl and objects).
 
 from __future__ import annotations
 
+import asyncio
 import builtins
 import base64
 import random
@@ -53,6 +54,9 @@ from minik8s.api.validation import validate
 from minik8s.apiserver import strategy
 from minik8s.apiserver.admission import ObjectCountQuota
 from minik8s.apiserver.nodeproxy import NodeConnections
+from minik8s.apiserver import kubernetesservice, serviceallocator
+from minik8s.apiserver.serviceallocator import ServiceAllocator, Transaction
+from minik8s.addresses import service_cidr as default_service_cidr
 from minik8s.clock import Clock, RealClock, new_uid, random_suffix, rfc3339
 from minik8s.store import (AlreadyExistsError, CompactedError, ConflictError, Event, Store)
 
@@ -60,6 +64,7 @@ NAMESPACES = resources.get("", "v1", "namespaces")
 PODS = resources.get("", "v1", "pods")
 NODES = resources.get("", "v1", "nodes")
 STORAGE_CLASSES = resources.get("storage.k8s.io", "v1", "storageclasses")
+SERVICES = resources.get("", "v1", "services")
 assert NAMESPACES and PODS and NODES and STORAGE_CLASSES
 
 # The namespaces every cluster starts with.
@@ -103,21 +108,45 @@ class Filter:
 class APIServer:
     """The generic REST verbs over the store, with admission, defaulting and validation."""
 
-    def __init__(self, store: Store | None = None, clock: Clock | None = None, rng: random.Random | None = None):
+    def __init__(self, store: Store | None = None, clock: Clock | None = None, rng: random.Random | None = None, *,
+                 service_cidr: str | None = None,
+                 node_port_range: str = serviceallocator.DEFAULT_NODE_PORT_RANGE):
+        """``service_cidr``: ``--service-cluster-ip-range`` (default: the process runtime's, see
+        :mod:`minik8s.addresses`); ``node_port_range``: ``--service-node-port-range``."""
         self.store = store or Store()
         self.clock = clock or RealClock()
         self.rng = rng or random.Random()
+        self.service_cidr = service_cidr or default_service_cidr("process")
+        # The server's own draws (ClusterIPs, node ports, the uids of the objects it makes itself) come
+        # from a generator seeded from ``rng`` without drawing from it, so a seeded cluster generates the
+        # same pod names and uids, and schedules the same way, whether or not it has Services.
+        self._own_rng = random.Random(repr(self.rng.getstate()))
+        # ClusterIPs and node ports, rebuilt from the stored Services (a restart keeps them).
+        self.services = ServiceAllocator(self.service_cidr, node_port_range, self._own_rng)
+        self.services.restore(self.store.list(SERVICES.qualified)[0])
         # One writer at a time keeps read-modify-write verbs (patch, delete) atomic.
         self._lock = threading.RLock()
         # Kubelets register here, so logs and exec can reach a pod's node.
         self.nodes = NodeConnections()
         self.object_counts = ObjectCountQuota(self.store)  # admission: a default per-namespace quota
         self.ensure_system_namespaces()
+        # Until whoever serves the API says where (minik8s server does), the endpoints name 127.0.0.1:6443.
+        self.ensure_kubernetes_service()
 
     def ensure_system_namespaces(self) -> None:
         for name in SYSTEM_NAMESPACES:
             if self.store.get_entry(_key(NAMESPACES, None, name)) is None:
                 self.create(NAMESPACES, None, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+
+    def ensure_kubernetes_service(self, host: str = "127.0.0.1", port: int = 6443) -> None:
+        """The ``kubernetes`` Service and its endpoints, pointing at ``host:port`` (see
+        :mod:`minik8s.apiserver.kubernetesservice`)."""
+        with self._lock:
+            shared, self.rng = self.rng, self._own_rng
+            try:
+                kubernetesservice.ensure(self, host, port)
+            finally:
+                self.rng = shared
 
     # --- reads -----------------------------------------------------------------------
 
@@ -239,12 +268,21 @@ class APIServer:
                 classes, _ = self.store.list(STORAGE_CLASSES.qualified)
                 obj = storage.default_storage_class(obj, classes)
             self._validate(resource, obj, None)
+            # Service REST storage: ClusterIP and node ports, given back if the write does not happen.
+            allocation = self.services.allocate_create(obj) if resource is SERVICES else Transaction()
             if dry_run:
+                allocation.revert()
                 return obj
             try:
-                return self.store.create(_key(resource, meta.get("namespace"), meta["name"]), obj)
+                created = self.store.create(_key(resource, meta.get("namespace"), meta["name"]), obj)
             except AlreadyExistsError:
+                allocation.revert()
                 raise errors.already_exists(resource.group, resource.plural, meta["name"]) from None
+            except BaseException:
+                allocation.revert()
+                raise
+            allocation.commit()
+            return created
 
     def _generate_name(self, resource: Resource, namespace: str | None, prefix: str) -> str:
         # Upstream truncates the prefix so the result stays within 63 characters.
@@ -295,6 +333,8 @@ class APIServer:
             raise errors.method_not_allowed("the server does not allow this method on the requested resource")
         else:
             strategy.prepare_for_update(resource, obj, old)
+            if resource is SERVICES:
+                serviceallocator.carry_over(obj, old)
         # Fields only the server sets are carried over from the stored object.
         for fixed in ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds"):
             if fixed in old_meta:
@@ -304,18 +344,36 @@ class APIServer:
         meta["resourceVersion"] = old_meta["resourceVersion"]
         obj = apply_defaults(obj, admission=False)  # admission plugins run on create only
         self._validate(resource, obj, old)
+        allocation = self.services.allocate_update(obj, old) if resource is SERVICES and not subresource \
+            else Transaction()
         if obj == old:
+            allocation.revert()  # (nothing was taken: the write changes nothing)
             return old  # a no-op write does not bump resourceVersion or wake watchers
         if dry_run:
+            allocation.revert()
             return obj
         key = _key(resource, old_meta.get("namespace"), name)
         if meta.get("deletionTimestamp") and _finalizers_cleared(resource, old, obj):
             # This write removed the last finalizer of an object being deleted: it can go now.
-            return self.store.delete(key)
+            allocation.revert()
+            return self._remove(resource, key, old)
         try:
-            return self.store.update(key, obj, int(old_meta["resourceVersion"]))
+            updated = self.store.update(key, obj, int(old_meta["resourceVersion"]))
         except ConflictError:
+            allocation.revert()
             raise errors.conflict(resource.group, resource.plural, name) from None
+        except BaseException:
+            allocation.revert()
+            raise
+        allocation.commit()
+        return updated
+
+    def _remove(self, resource: Resource, key: tuple[str, str, str], old: dict[str, Any]) -> dict[str, Any]:
+        """Take an object out of the store for good; a Service gives back its ClusterIP and node ports."""
+        removed = self.store.delete(key)
+        if resource is SERVICES:
+            self.services.release(old)
+        return removed
 
     # --- patch -------------------------------------------------------------------------
 
@@ -385,7 +443,7 @@ class APIServer:
             if resource is NAMESPACES:
                 return self._delete_namespace(key, old)
             if not finalizers and grace == 0:
-                return self.store.delete(key)
+                return self._remove(resource, key, old)
             # Graceful deletion: mark the object; whoever holds it (kubelet, a finalizer) finishes the job.
             now = self.clock.now()
             if finalizers:
@@ -491,9 +549,10 @@ class APIServer:
 
     def pod_logs(self, namespace: str | None, name: str, *, container: str | None = None, previous: bool = False,
                  tail_lines: int | None = None, timestamps: bool = False, since_seconds: int | None = None,
-                 since_time: float | None = None) -> str:
+                 since_time: float | None = None, stream: str | None = None) -> str:
         """``GET pods/{name}/log``: the container's output, read from the pod's node. The options are
-        upstream's PodLogOptions, validated as upstream does (422 Invalid)."""
+        upstream's PodLogOptions, validated as upstream does (422 Invalid); ``stream`` (``stdout`` or
+        ``stderr``, for attach) keeps one stream."""
         causes = []
         if tail_lines is not None and tail_lines < 0:
             causes.append(errors.invalid_value("tailLines", tail_lines, "must be greater than or equal to 0"))
@@ -504,13 +563,18 @@ class APIServer:
         if causes:
             raise errors.invalid("PodLogOptions", "", name, causes)
         return self.nodes.logs(self.get(PODS, namespace, name), container, previous, tail_lines, timestamps=timestamps,
-                               since_seconds=since_seconds, since_time=since_time)
+                               since_seconds=since_seconds, since_time=since_time, stream=stream)
 
     def pod_exec(self, namespace: str | None, name: str, container: str | None, command: builtins.list[str]) -> Any:
         """``pods/{name}/exec``: run a command in a container on the pod's node (an ExecResult)."""
         if not command:
             raise errors.bad_request("you must specify at least 1 command")
         return self.nodes.exec(self.get(PODS, namespace, name), container, command)
+
+    async def pod_port_forward(self, namespace: str | None, name: str,
+                               port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """``pods/{name}/portforward``: a connection to ``port`` inside the pod, made by its node."""
+        return await self.nodes.port_forward(self.get(PODS, namespace, name), port)
 
     def _bind(self, namespace: str | None, body: Any) -> dict[str, Any]:
         """``pods/binding``: the scheduler's decision, written as the pod's node."""

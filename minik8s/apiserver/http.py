@@ -22,7 +22,8 @@ prints as ``Warning: ...``.
 Interface: ``make_app(apiserver, policy, hooks=None) -> aiohttp.web.Application``;
 ``policy`` (:mod:`minik8s.apiserver.filters`) says which hosts, origins and
 credentials are accepted.
-``hooks`` may serve pod subresources that live on a node (``log``, ``exec``).
+``hooks`` may serve pod subresources that live on a node (``log``, ``exec``); ``portforward`` is
+served by :mod:`minik8s.apiserver.portforward`.
 Taught in chapter 2 (architecture) and chapter 3 (kubectl).
 """
 
@@ -33,7 +34,7 @@ import json
 import logging
 import re
 from datetime import datetime, timezone
-from typing import Any, Awaitable, Callable
+from typing import Any, AsyncIterator, Awaitable, Callable
 
 import orjson
 from aiohttp import web
@@ -41,7 +42,7 @@ from aiohttp import web
 from minik8s.api import errors, parsing, resources, schema
 from minik8s.api.errors import StatusError
 from minik8s.api.resources import Resource
-from minik8s.apiserver import discovery, filters, protobuf, tables
+from minik8s.apiserver import discovery, filters, portforward, protobuf, tables
 from minik8s.apiserver.apiserver import APIServer, parse_resource_version
 from minik8s.apiserver.auth.requestinfo import request_info
 from minik8s.clock import parse_rfc3339
@@ -56,6 +57,8 @@ YAML = "application/yaml"
 BODY_TYPES = (JSON, YAML, protobuf.MEDIA_TYPE)
 # Bodies larger than this are parsed on a worker thread; smaller ones take well under a millisecond.
 PARSE_INLINE_BYTES = 64 * 1024
+# How often a followed log (logs -f, attach) is read again for what the container wrote since.
+FOLLOW_POLL_SECONDS = 0.25
 # The values of ?fieldValidation= (empty means the default, Warn).
 FIELD_VALIDATION = ("", "Ignore", "Strict", "Warn")
 
@@ -323,6 +326,10 @@ class _Handler:
             return await self._logs(request, namespace, route.name)
         if route.sub == "exec" and route.name and method in ("GET", "POST"):
             return await self._exec(request, namespace, route.name)
+        if route.sub == "attach" and route.name and method in ("GET", "POST"):
+            return await self._attach(request, namespace, route.name)
+        if route.sub == "portforward" and route.name and method in ("GET", "POST"):
+            return await self._port_forward(request, namespace, route.name)
         if method == "GET":
             if route.watch or _bool(q.get("watch")):
                 return await self._watch(request, route)
@@ -422,17 +429,28 @@ class _Handler:
             options.update(since_seconds=None, since_time=self.api.clock.now() - since_seconds)
         sent = text if tail is None else self.api.pod_logs(namespace, name, **options)
         try:
-            # Follow: send what the container writes next, until it stops running or the client leaves.
-            while self._running(namespace, name, container) and not (request.transport is None
-                                                                     or request.transport.is_closing()):
-                await asyncio.sleep(0.25)
-                text = self.api.pod_logs(namespace, name, **options)
-                if text.startswith(sent) and len(text) > len(sent):
-                    await response.write(text[len(sent):].encode())
-                sent = text
+            async for more in self._follow(request, namespace, name, options, sent):
+                await response.write(more.encode())
         except (ConnectionResetError, StatusError):
             pass
         return response
+
+    async def _follow(self, request: web.Request, namespace: str | None, name: str, options: dict[str, Any],
+                      sent: str) -> AsyncIterator[str]:
+        """What the container writes after ``sent``, as it comes, until it stops running (then what it
+        wrote last) or the client leaves. Follow polls the whole log and yields what is new."""
+        container = options.get("container")
+        while True:
+            running = self._running(namespace, name, container)
+            if running and (request.transport is None or request.transport.is_closing()):
+                return
+            await asyncio.sleep(FOLLOW_POLL_SECONDS)
+            text = self.api.pod_logs(namespace, name, **options)
+            if text.startswith(sent) and len(text) > len(sent):
+                yield text[len(sent):]
+            sent = text
+            if not running:   # stopped before that read: it had all the container will ever write
+                return
 
     def _running(self, namespace: str | None, name: str, container: str | None) -> bool:
         try:
@@ -443,15 +461,20 @@ class _Handler:
         chosen = [s for s in statuses if container in (None, s.get("name"))][:1]
         return bool(chosen) and "running" in (chosen[0].get("state") or {})
 
-    async def _exec(self, request: web.Request, namespace: str | None, name: str) -> web.StreamResponse:
-        """``kubectl exec`` over a WebSocket with the channel.k8s.io protocols (channel byte + data)."""
-        command = request.query.getall("command", [])
-        container = request.query.get("container") or None
+    async def _channels(self, request: web.Request) -> web.WebSocketResponse:
+        """The WebSocket of exec and attach, with the channel.k8s.io protocols (channel byte + data)."""
         ws = web.WebSocketResponse(protocols=("v5.channel.k8s.io", "v4.channel.k8s.io", "v3.channel.k8s.io",
                                               "v2.channel.k8s.io", "channel.k8s.io"))
         if not ws.can_prepare(request).ok:
             raise errors.bad_request("Upgrade request required")
         await ws.prepare(request)
+        return ws
+
+    async def _exec(self, request: web.Request, namespace: str | None, name: str) -> web.StreamResponse:
+        """``kubectl exec`` over a WebSocket with the channel.k8s.io protocols (channel byte + data)."""
+        command = request.query.getall("command", [])
+        container = request.query.get("container") or None
+        ws = await self._channels(request)
         loop = asyncio.get_running_loop()
         try:
             result = await loop.run_in_executor(None, self.api.pod_exec, namespace, name, container, command)
@@ -466,6 +489,83 @@ class _Handler:
         await ws.send_bytes(b"\x03" + orjson.dumps(_exec_status(command, result.exit_code)))
         await ws.close()
         return ws
+
+    async def _attach(self, request: web.Request, namespace: str | None, name: str) -> web.StreamResponse:
+        """``kubectl attach`` (and ``kubectl run -i``): the container's stdout and stderr as they are
+        written, on their channels, until the container stops; then a Success status. minik8s starts
+        with what the container wrote before the client came (upstream streams from the moment of
+        attaching), and reads stdin only to discard it."""
+        container = request.query.get("container") or None
+        streams = {1: "stdout", 2: "stderr"}   # channel -> the log stream it carries
+        first = {channel: self.api.pod_logs(namespace, name, container=container, stream=stream)
+                 for channel, stream in streams.items()}   # a missing pod or container: an HTTP error
+        ws = await self._channels(request)
+        stdin = asyncio.create_task(_discard(ws))
+
+        async def relay(channel: int) -> None:
+            if first[channel]:
+                await ws.send_bytes(bytes([channel]) + first[channel].encode())
+            options = {"container": container, "stream": streams[channel]}
+            async for more in self._follow(request, namespace, name, options, first[channel]):
+                await ws.send_bytes(bytes([channel]) + more.encode())
+
+        relays = [asyncio.create_task(relay(channel)) for channel in streams]
+        try:
+            await asyncio.gather(*relays)
+            await ws.send_bytes(b"\x03" + orjson.dumps(_exec_status([], 0)))
+        except StatusError as err:
+            await ws.send_bytes(b"\x03" + orjson.dumps(err.status()))
+        except ConnectionResetError:
+            pass
+        finally:
+            for task in (*relays, stdin):
+                task.cancel()
+        await ws.close()
+        return ws
+
+    async def _port_forward(self, request: web.Request, namespace: str | None, name: str) -> web.StreamResponse:
+        """``kubectl port-forward`` (SPDY inside a WebSocket) and the clients' channel WebSocket:
+        :mod:`minik8s.apiserver.portforward`."""
+        self.api.get(resources.by_plural("", "v1", "pods"), namespace, name)  # type: ignore[arg-type]  # 404 first
+
+        async def dial(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+            return await self.api.pod_port_forward(namespace, name, port)
+
+        if request.headers.get("Upgrade", "").lower() == "spdy/3.1":
+            return await self._spdy_upgrade(request, dial)
+        tunnel = portforward.TUNNEL_PREFIX + portforward.SPDY_PROTOCOL
+        ws = web.WebSocketResponse(protocols=(tunnel, *portforward.CHANNEL_PROTOCOLS))
+        ready = ws.can_prepare(request)
+        if not ready.ok or ready.protocol is None:
+            raise errors.bad_request("Upgrade request required")
+        ports: list[int] = []
+        if ready.protocol != tunnel:
+            words = [w for value in request.query.getall("ports", []) for w in value.split(",")]
+            ports = [p for p in (portforward.parse_port(w.strip()) for w in words) if p is not None]
+            if not words or len(ports) != len(words) or len(ports) > portforward.MAX_PORTS:
+                raise errors.bad_request("query parameter \"ports\" must hold port numbers between 1 and 65535")
+        await ws.prepare(request)
+        if ready.protocol == tunnel:
+            await portforward.serve_spdy(ws, dial)
+        else:
+            await portforward.serve_channels(ws, ports, dial)
+        await ws.close()
+        return ws
+
+    async def _spdy_upgrade(self, request: web.Request, dial: portforward.Dial) -> web.StreamResponse:
+        """A plain ``Upgrade: SPDY/3.1`` port-forward: the protocol is agreed through
+        ``X-Stream-Protocol-Version``, then the connection carries SPDY frames."""
+        offered = [v.strip() for value in request.headers.getall("X-Stream-Protocol-Version", [])
+                   for v in value.split(",") if v.strip()]
+        if offered and portforward.SPDY_PROTOCOL not in offered:
+            raise StatusError(403, "Forbidden", f"unable to upgrade: unable to negotiate protocol: client supports "
+                                                f"[{' '.join(offered)}], server supports [{portforward.SPDY_PROTOCOL}]")
+        response = web.StreamResponse(status=101, headers={
+            "Connection": "Upgrade", "Upgrade": "SPDY/3.1", "X-Stream-Protocol-Version": portforward.SPDY_PROTOCOL})
+        response.force_close()
+        await response.prepare(request)
+        await portforward.serve_spdy_upgrade(request, response, dial)
+        return response
 
     def _list(self, request: web.Request, res: Resource, namespace: str | None) -> web.Response:
         q = request.query
@@ -533,6 +633,12 @@ class _Handler:
         finally:
             cancel()
         return response
+
+
+async def _discard(ws: web.WebSocketResponse) -> None:
+    """Read (and drop) what the client sends, so its close is noticed."""
+    async for _ in ws:
+        pass
 
 
 def _exec_status(command: list[str], exit_code: int) -> dict[str, Any]:

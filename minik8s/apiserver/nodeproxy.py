@@ -1,4 +1,4 @@
-"""Reaching a pod's node: ``kubectl logs`` and ``kubectl exec``.
+"""Reaching a pod's node: ``kubectl logs``, ``kubectl exec`` and ``kubectl port-forward``.
 
 A pod's output and its processes live on its node, not in the store. For
 ``kubectl logs`` and ``kubectl exec`` the API server finds the pod's node and
@@ -7,13 +7,14 @@ answer goes back to the client. Here every kubelet of the cluster registers
 itself under its node's name.
 
 Interface: ``NodeConnections.register(node_name, kubelet)``, ``logs(...)``, ``exec(...)``,
-``container_running(...)``. Kubelets provide ``logs(namespace, pod, container, previous, tail_lines,
-timestamps=, since_seconds=, since_time=)``
-and ``exec(namespace, pod, container, command) -> ExecResult``.
+``await port_forward(pod, port)``. Kubelets provide ``logs(namespace, pod, container, previous, tail_lines,
+timestamps=, since_seconds=, since_time=)``, ``exec(namespace, pod, container, command) -> ExecResult``
+and ``await port_forward(namespace, pod, port) -> (reader, writer)``.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, Protocol
 
 from minik8s.api import errors
@@ -22,9 +23,12 @@ from minik8s.api import errors
 class KubeletAPI(Protocol):
     def logs(self, namespace: str, pod: str, container: str | None = None, previous: bool = False,
              tail_lines: int | None = None, *, timestamps: bool = False, since_seconds: int | None = None,
-             since_time: float | None = None) -> str: ...
+             since_time: float | None = None, stream: str | None = None) -> str: ...
 
     def exec(self, namespace: str, pod: str, container: str | None, command: list[str]) -> Any: ...
+
+    async def port_forward(self, namespace: str, pod: str,
+                           port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]: ...
 
 
 class NodeConnections:
@@ -46,13 +50,13 @@ class NodeConnections:
 
     def logs(self, pod: dict[str, Any], container: str | None = None, previous: bool = False,
              tail_lines: int | None = None, *, timestamps: bool = False, since_seconds: int | None = None,
-             since_time: float | None = None) -> str:
+             since_time: float | None = None, stream: str | None = None) -> str:
         kubelet = self._kubelet(pod)
         if kubelet is None:
             return ""  # not scheduled yet: nothing has run, so there is nothing to show
         meta = pod["metadata"]
         return kubelet.logs(meta["namespace"], meta["name"], container, previous, tail_lines, timestamps=timestamps,
-                            since_seconds=since_seconds, since_time=since_time)
+                            since_seconds=since_seconds, since_time=since_time, stream=stream)
 
     def exec(self, pod: dict[str, Any], container: str | None, command: list[str]) -> Any:
         kubelet = self._kubelet(pod)
@@ -60,3 +64,11 @@ class NodeConnections:
             raise errors.bad_request(f"pod {pod['metadata']['name']} does not have a host assigned")
         meta = pod["metadata"]
         return kubelet.exec(meta["namespace"], meta["name"], container, command)
+
+    async def port_forward(self, pod: dict[str, Any], port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """A TCP connection to ``port`` inside the pod, made by its node; errors carry upstream's text."""
+        kubelet = self._kubelet(pod)
+        if kubelet is None:
+            raise errors.bad_request(f"pod {pod['metadata']['name']} does not have a host assigned")
+        meta = pod["metadata"]
+        return await kubelet.port_forward(meta["namespace"], meta["name"], port)

@@ -95,6 +95,9 @@ COLUMNS: dict[str, list[tuple[str, str, int, str]]] = {
                      ("Port(s)", "string", 0, "The ports exposed by the service."),
                      _AGE, ("Selector", "string", 1, "Pods with these labels receive the traffic.")),
     "Endpoints": _cols(("Endpoints", "string", 0, "The set of addresses and ports of the service."), _AGE),
+    "EndpointSlice": _cols(("AddressType", "string", 0, "The type of address carried by this EndpointSlice."),
+                           ("Ports", "string", 0, "The network ports exposed by each endpoint of this slice."),
+                           ("Endpoints", "string", 0, "The unique endpoints of this slice."), _AGE),
     "Node": _cols(("Status", "string", 0, "The status of the node"),
                   ("Roles", "string", 0, "The roles of the node"),
                   _AGE,
@@ -538,6 +541,20 @@ def endpoints_cells(ep: Obj, now: datetime) -> Cells:
     return [_meta(ep).get("name", ""), format_endpoints(ep), age(_meta(ep).get("creationTimestamp"), now)]
 
 
+def _first_three(values: list[str]) -> str:
+    """``a,b,c + 2 more...``, or ``<unset>`` for none (upstream's listWithMoreString)."""
+    if len(values) > 3:
+        return f"{','.join(values[:3])} + {len(values) - 3} more..."
+    return ",".join(values) or "<unset>"
+
+
+def endpointslice_cells(es: Obj, now: datetime) -> Cells:
+    ports = [str(p["port"]) if p.get("port") is not None else (p.get("name") or "*") for p in es.get("ports") or []]
+    addresses = [a for e in es.get("endpoints") or [] for a in e.get("addresses") or []]
+    return [_meta(es).get("name", ""), es.get("addressType", ""), _first_three(ports), _first_three(addresses),
+            age(_meta(es).get("creationTimestamp"), now)]
+
+
 def ingress_cells(ing: Obj, now: datetime) -> Cells:
     spec = _spec(ing)
     rules = spec.get("rules") or []
@@ -716,6 +733,7 @@ CELLS: dict[str, Callable[[Obj, datetime], Cells]] = {
     "Pod": pod_cells, "ReplicaSet": replicaset_cells, "ReplicationController": replicationcontroller_cells,
     "Deployment": deployment_cells, "StatefulSet": statefulset_cells, "DaemonSet": daemonset_cells,
     "Job": job_cells, "CronJob": cronjob_cells, "Service": service_cells, "Endpoints": endpoints_cells,
+    "EndpointSlice": endpointslice_cells,
     "Node": node_cells, "Namespace": namespace_cells, "Event": event_cells, "ConfigMap": configmap_cells,
     "Secret": secret_cells, "ServiceAccount": serviceaccount_cells, "PersistentVolume": pv_cells,
     "PersistentVolumeClaim": pvc_cells, "StorageClass": storageclass_cells, "Lease": lease_cells,

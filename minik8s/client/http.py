@@ -13,7 +13,7 @@ from __future__ import annotations
 import builtins
 import ssl
 import threading
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 from urllib.parse import urlencode
 
 import orjson
@@ -215,30 +215,16 @@ class HTTPClient:
 
     async def _exec(self, name: str, command: builtins.list[str], namespace: str,
                     container: str | None) -> tuple[int, str, str]:
-        import aiohttp
-
         query = [("command", c) for c in command] + [("stdout", "true"), ("stderr", "true")]
         if container:
             query.append(("container", container))
         url = f"{self.server}/api/v1/namespaces/{namespace}/pods/{name}/exec?{urlencode(query)}"
-        out, err, status = b"", b"", None
-        connector = aiohttp.TCPConnector(ssl=self._ssl)
-        async with aiohttp.ClientSession(headers=self._headers, connector=connector) as session:
-            try:
-                ws_context = session.ws_connect(url, protocols=("v5.channel.k8s.io", "v4.channel.k8s.io"))
-                async with ws_context as ws:
-                    async for message in ws:
-                        if message.type != aiohttp.WSMsgType.BINARY or not message.data:
-                            continue
-                        channel, data = message.data[0], message.data[1:]
-                        if channel == 1:
-                            out += data
-                        elif channel == 2:
-                            err += data
-                        elif channel == 3:
-                            status = orjson.loads(data)
-            except aiohttp.WSServerHandshakeError as exc:
-                raise StatusError(exc.status, "BadRequest", exc.message) from None
+        output: dict[int, bytes] = {1: b"", 2: b""}
+
+        def collect(channel: int, data: bytes) -> None:
+            output[channel] = output.get(channel, b"") + data
+
+        status = await self._channels(url, collect)
         code = 0
         if status and status.get("status") != "Success":
             causes = (status.get("details") or {}).get("causes") or []
@@ -246,7 +232,53 @@ class HTTPClient:
             if not exit_codes:
                 raise StatusError.from_status(status)
             code = int(exit_codes[0])
-        return code, out.decode(errors="replace"), err.decode(errors="replace")
+        return code, output[1].decode(errors="replace"), output[2].decode(errors="replace")
+
+    def attach(self, name: str, namespace: str | None, output: Callable[[int, bytes], None], *,
+               container: str | None = None) -> None:
+        """``kubectl attach``: ``output(channel, data)`` gets the container's stdout (1) and stderr (2)
+        as they come, until it stops. Raises the StatusError the server ends with, if it is not Success."""
+        import asyncio
+
+        query = urlencode([("stdout", "true"), ("stderr", "true")] + ([("container", container)] if container else []))
+        url = f"{self.server}/api/v1/namespaces/{namespace or 'default'}/pods/{name}/attach?{query}"
+        status = asyncio.run(self._channels(url, output))
+        if status and status.get("status") != "Success":
+            raise StatusError.from_status(status)
+
+    async def _channels(self, url: str, output: Callable[[int, bytes], None]) -> dict[str, Any] | None:
+        """Read a channel.k8s.io WebSocket (exec, attach) to its end: data channels go to ``output``;
+        returns the Status of the error channel (3), if one came."""
+        import aiohttp
+
+        status = None
+        async with self.streaming_session() as session:
+            try:
+                ws_context = session.ws_connect(url, protocols=("v5.channel.k8s.io", "v4.channel.k8s.io"))
+                async with ws_context as ws:
+                    async for message in ws:
+                        if message.type != aiohttp.WSMsgType.BINARY or not message.data:
+                            continue
+                        channel, data = message.data[0], message.data[1:]
+                        if channel == 3:
+                            status = orjson.loads(data)
+                        else:
+                            output(channel, data)
+            except aiohttp.WSServerHandshakeError as exc:
+                raise StatusError(exc.status, "BadRequest", exc.message) from None
+        return status
+
+    def streaming_session(self) -> Any:
+        """An ``aiohttp.ClientSession`` with this client's credential and trust, for the subresources
+        served over WebSockets (exec, attach, portforward)."""
+        import aiohttp
+
+        # No cap on connections: port-forward holds one WebSocket per forwarded connection.
+        return aiohttp.ClientSession(headers=self._headers, connector=aiohttp.TCPConnector(ssl=self._ssl, limit=0))
+
+    def port_forward_url(self, name: str, namespace: str, port: int) -> str:
+        """The channel WebSocket of ``pods/{name}/portforward`` for one port (:mod:`minik8s.apiserver.portforward`)."""
+        return f"{self.server}/api/v1/namespaces/{namespace}/pods/{name}/portforward?ports={port}"
 
     def table(self, resource: Resource, namespace: str | None = None, name: str | None = None, *,
               label_selector: str | None = None, field_selector: str | None = None) -> dict[str, Any]:

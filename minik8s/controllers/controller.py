@@ -72,6 +72,8 @@ class Context:
     informers: InformerFactory
     recorder: EventRecorder
     data_dir: Path | None = None  # where node-local state lives (volumes, logs); None: a temporary directory
+    runtime: str = "process"  # the nodes' container runtime: picks the address plan (minik8s.addresses)
+    load_balancer_pool: str | None = None  # this cluster's pool (minik8s.addresses.claim_block); None: the default
 
 
 def object_key(obj: dict[str, Any]) -> tuple[str, str]:

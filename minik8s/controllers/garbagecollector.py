@@ -28,7 +28,7 @@ Invariants:
 How minik8s differs: upstream discovers every resource and builds the graph for all of them;
 minik8s watches the kinds that own or are owned by the built-in workload controllers (Deployment,
 ReplicaSet, Pod, StatefulSet, DaemonSet, ControllerRevision, Job, CronJob,
-PersistentVolumeClaim). Dependents of other kinds are not collected.
+PersistentVolumeClaim) and Services with their EndpointSlices. Dependents of other kinds are not collected.
 
 Taught in chapter 7 (Deployments: cascading deletion).
 """
@@ -51,7 +51,8 @@ Key = tuple[Resource, str, str]
 
 _WATCHED = [("apps", "v1", "deployments"), ("apps", "v1", "replicasets"), ("", "v1", "pods"),
             ("apps", "v1", "statefulsets"), ("apps", "v1", "daemonsets"), ("apps", "v1", "controllerrevisions"),
-            ("batch", "v1", "jobs"), ("batch", "v1", "cronjobs"), ("", "v1", "persistentvolumeclaims")]
+            ("batch", "v1", "jobs"), ("batch", "v1", "cronjobs"), ("", "v1", "persistentvolumeclaims"),
+            ("", "v1", "services"), ("discovery.k8s.io", "v1", "endpointslices")]
 WATCHED: tuple[Resource, ...] = tuple(r for r in (resources.by_plural(*g) for g in _WATCHED) if r is not None)
 
 

@@ -22,6 +22,9 @@ from minik8s.controllers.nodelifecycle import NodeLifecycleController
 from minik8s.controllers.daemonset import DaemonSetController
 from minik8s.controllers.statefulset import StatefulSetController
 from minik8s.controllers.volume import PersistentVolumeController
+from minik8s.controllers.endpointslice import EndpointSliceController
+from minik8s.controllers.endpoints import EndpointsController
+from minik8s.controllers.loadbalancer import LoadBalancerController
 
 # Add a controller here (one line each) when it exists.
 CONTROLLERS: list[Callable[[Context], Controller]] = [
@@ -36,4 +39,7 @@ CONTROLLERS: list[Callable[[Context], Controller]] = [
     CronJobController,
     TTLAfterFinishedController,
     PersistentVolumeController,
+    EndpointSliceController,
+    EndpointsController,
+    LoadBalancerController,
 ]

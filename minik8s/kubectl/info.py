@@ -77,16 +77,34 @@ def _server_url(env: Env) -> str:
     return server or "in-process"
 
 
+def _running(env: Env, what: str, where: str) -> None:
+    # kubectl colours these words only when printing to a terminal.
+    if env.out.isatty():
+        env.out.write(f"\x1b[0;32m{what}\x1b[0m is running at \x1b[0;33m{where}\x1b[0m\n")
+    else:
+        env.out.write(f"{what} is running at {where}\n")
+
+
 def cmd_cluster_info(env: Env) -> None:
     if env.args.rest and env.args.rest[0] == "dump":
         raise CommandError("cluster-info dump is not supported by minik8s")
     env.client.request("GET", "/version")
-    # kubectl colours these words only when printing to a terminal.
-    if env.out.isatty():
-        env.out.write(f"\x1b[0;32mKubernetes control plane\x1b[0m is running at \x1b[0;33m{_server_url(env)}"
-                      "\x1b[0m\n")
-    else:
-        env.out.write(f"Kubernetes control plane is running at {_server_url(env)}\n")
+    _running(env, "Kubernetes control plane", _server_url(env))
+    # The cluster's add-ons: Services of kube-system labelled as such (CoreDNS's kube-dns), behind the API's proxy.
+    services = resources.get("", "v1", "services")
+    assert services is not None
+    found = env.client.list(services, "kube-system", label_selector="kubernetes.io/cluster-service=true")
+    for service in found.get("items") or []:
+        meta, spec = service.get("metadata") or {}, service.get("spec") or {}
+        name = str(meta.get("name", ""))
+        ports = spec.get("ports") or []
+        if ports:
+            # <scheme>:<service>:<port name>, the scheme guessed from the first port, as kubectl does
+            port_name = str(ports[0].get("name") or "")
+            scheme = "https" if port_name == "https" or ports[0].get("port") == 443 else ""
+            name = f"{scheme}:{name}:{port_name}" if scheme else (f"{name}:{port_name}" if port_name else name)
+        link = f"{_server_url(env)}/api/v1/namespaces/kube-system/services/{name}/proxy"
+        _running(env, str((meta.get("labels") or {}).get("kubernetes.io/name") or meta.get("name", "")), link)
     env.out.write("\nTo further debug and diagnose cluster problems, use 'kubectl cluster-info dump'.\n")
 
 

@@ -64,13 +64,17 @@ def _global_flags() -> argparse.ArgumentParser:
 
 
 def _parser() -> _Parser:
-    from minik8s.kubectl import get, info, nodes, pods, wait, workloads, write
+    from minik8s.kubectl import get, info, nodes, pods, services, wait, workloads, write
 
     parser = _Parser(prog="kubectl", add_help=False)
     sub = parser.add_subparsers(dest="verb", parser_class=_Parser)
     parent = _global_flags()
-    for module in (get, write, info, pods, workloads, wait, nodes):
+    for module in (get, write, info, pods, workloads, wait, nodes, services):  # services extends write's create
         module.register(sub, parent)
+    from minik8s.kubectl import attach, portforward   # the streaming commands
+
+    for streaming in (attach, portforward):
+        streaming.register(sub, parent)
     return parser
 
 
@@ -152,7 +156,7 @@ def run(argv: str | list[str], client: Client | None = None, stdin: str | None =
     except StatusError as exc:
         env.error(server_error(exc))
     except (CommandError, ManifestError) as exc:
-        env.error(f"error: {exc}")
+        env.error(f"{'Error' if isinstance(exc, UsageError) else 'error'}: {exc}")
     except ConnectionError as exc:
         env.error(str(exc))
     except BrokenPipeError:

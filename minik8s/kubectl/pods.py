@@ -42,8 +42,9 @@ def register(sub: Any, parent: argparse.ArgumentParser) -> None:
     exec_.set_defaults(handler=cmd_exec)
 
 
-def _pod_for(env: Env, target: str) -> str:
-    """``nginx``, ``pod/nginx`` or ``deploy/nginx`` (a pod of the workload, as kubectl picks one)."""
+def pod_for(env: Env, target: str, announce: bool = True) -> str:
+    """``nginx``, ``pod/nginx`` or ``deploy/nginx`` (a pod of the workload, as kubectl picks one);
+    ``announce`` says which one when there were several (logs and exec do, port-forward does not)."""
     if "/" not in target:
         return target
     kind, _, name = target.partition("/")
@@ -61,7 +62,7 @@ def _pod_for(env: Env, target: str) -> str:
     if not pods:
         raise CommandError("timed out waiting for the condition")
     chosen = sorted(pods, key=lambda p: p["metadata"].get("creationTimestamp", ""))[0]["metadata"]["name"]
-    if len(pods) > 1:
+    if len(pods) > 1 and announce:
         env.err.write(f"Found {len(pods)} pods, using pod/{chosen}\n")
     return chosen
 
@@ -80,7 +81,7 @@ def cmd_logs(env: Env) -> None:
             raise CommandError(f'parsing time "{a.since_time}" as RFC 3339: cannot parse') from None
     options = {"container": a.container or a.container_arg, "timestamps": a.timestamps,
                "since_seconds": since_seconds, "since_time": since_time}
-    name = _pod_for(env, a.target)
+    name = pod_for(env, a.target)
     if a.follow and hasattr(env.client, "follow_logs"):
         for chunk in env.client.follow_logs(name, env.namespace, **options):  # type: ignore[attr-defined]
             env.out.write(chunk.decode(errors="replace"))
@@ -96,7 +97,7 @@ def cmd_exec(env: Env) -> None:
     command = list(a.command) + list(a.after_dashes)
     if not command:
         raise CommandError("you must specify at least one command for the container")
-    name = _pod_for(env, a.target)
+    name = pod_for(env, a.target)
     try:
         code, out, err = env.client.exec(name, command, env.namespace, container=a.container)
     except StatusError as exc:

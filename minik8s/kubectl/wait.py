@@ -6,7 +6,8 @@ gone (``--for=delete``), and prints ``pod/nginx condition met`` for each. With
 an in-process cluster on a virtual clock, waiting lets virtual time pass.
 
 ``run`` creates a single Pod from an image (``kubectl run nginx --image=nginx``),
-labelled ``run=<name>`` as upstream does.
+labelled ``run=<name>`` as upstream does; with ``-i`` (``--attach``) it then shows the
+container's output and, with ``--rm``, deletes the pod (:mod:`.attach`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 from minik8s.api import resources
 from minik8s.api.errors import StatusError
 from minik8s.api.resources import Resource
-from minik8s.kubectl import printing
+from minik8s.kubectl import attach as attaching, printing
 from minik8s.kubectl.get import parse_targets
 from minik8s.kubectl.command import CommandError, Env
 
@@ -46,6 +47,11 @@ def register(sub: Any, parent: argparse.ArgumentParser) -> None:
     run.add_argument("--command", action="store_true")
     run.add_argument("-o", "--output", default=None)
     run.add_argument("--dry-run", default=None, nargs="?", const="client")
+    run.add_argument("-i", "--stdin", action="store_true")
+    run.add_argument("-t", "--tty", action="store_true")
+    run.add_argument("--attach", action="store_true")
+    run.add_argument("--rm", action="store_true")
+    run.add_argument("-q", "--quiet", action="store_true")
     run.add_argument("args", nargs="*")
     run.set_defaults(handler=cmd_run)
 
@@ -135,6 +141,15 @@ def cmd_run(env: Env) -> None:
         container["ports"] = [{"containerPort": a.port}]
     if a.env:
         container["env"] = [{"name": k, "value": v} for k, _, v in (e.partition("=") for e in a.env)]
+    attached = a.attach or a.stdin
+    usage = "\nSee 'kubectl run -h' for help and examples"   # kubectl's usage errors end so
+    if a.rm and not attached:
+        raise CommandError("--rm should only be used for attached containers" + usage)
+    if attached and a.dry_run:
+        raise CommandError("--dry-run=[server|client] can't be used with attached containers options "
+                           "(--attach, --stdin, or --tty)" + usage)
+    if a.stdin:   # as kubectl sets them: the container's stdin stays open until the first attach ends
+        container.update(stdin=True, stdinOnce=True, **({"tty": True} if a.tty else {}))
     pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": a.name, "labels": labels},
            "spec": {"containers": [container], "restartPolicy": a.restart, "dnsPolicy": "ClusterFirst"},
            "status": {}}
@@ -143,6 +158,10 @@ def cmd_run(env: Env) -> None:
         created = pod
     else:
         created = env.client.create(PODS, pod, env.namespace)
+    if attached:
+        attaching.attach(env, a.name, stdin=a.stdin and not a.quiet)
+        attaching.finish(env, a.name, a.restart, a.rm)
+        return
     if a.output == "yaml":
         env.out.write(printing.to_yaml(created))
     elif a.output == "json":

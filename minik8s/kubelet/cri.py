@@ -15,6 +15,7 @@ The life of a pod, as the kubelet drives it through this interface::
     rt.start_container(cid)
     rt.container_status(cid)                           # created -> running -> exited
     rt.stop_container(cid, grace_seconds=30)           # SIGTERM, SIGKILL after the grace period
+    rt.port_forward(sandbox.id, 80)                    # (host, port) that reaches the pod's port 80
     rt.remove_container(cid); rt.stop_pod_sandbox(sandbox.id); rt.remove_pod_sandbox(sandbox.id)
 
 Invariants every runtime keeps:
@@ -96,6 +97,20 @@ class ExecStartError(RuntimeCallError):
     """``exec_sync`` could not start the command at all (no such executable in the container)."""
 
 
+class PortForwardError(RuntimeCallError):
+    """``port_forward`` cannot reach the port inside the pod; the text is the runtime's reason."""
+
+
+def port_forward_refused(sandbox_id: str, port: int) -> str:
+    """containerd's words for a forwarded port nothing listens on inside the pod: it tries the pod's
+    localhost over IPv4, then IPv6."""
+    netns = f"cni-{sandbox_id[:8]}-{sandbox_id[8:12]}-{sandbox_id[12:16]}-{sandbox_id[16:20]}-{sandbox_id[20:32]}"
+    return (f'failed to execute portforward in network namespace "/var/run/netns/{netns}": '
+            f'failed to connect to localhost:{port} inside namespace "{sandbox_id}", '
+            f"IPv4: dial tcp4 127.0.0.1:{port}: connect: connection refused "
+            f"IPv6 dial tcp6 [::1]:{port}: connect: connection refused ")
+
+
 # A container whose executable could not be started is terminated with reason ``StartError``
 # and this exit code, as containerd reports it.
 START_ERROR_EXIT_CODE = 128
@@ -162,6 +177,12 @@ class ContainerRuntime:
 
     #: ``containerRuntimeVersion`` reported in ``node.status.nodeInfo`` (e.g. ``simulated://1.0``).
     version = "unknown://0"
+    #: Set by the kubelet: the cluster's network as pods see it (Service links, resolv.conf), a
+    #: :class:`minik8s.kubelet.dns.ClusterNetwork`; None for a runtime driven without a kubelet.
+    cluster_network: Any = None
+    #: The node's own address where the runtime's network is real (the process runtime's
+    #: ``127.1.<n+1>.1``): the node's InternalIP and its pods' hostIP. None: the simulated address.
+    node_address: str | None = None
 
     # --- sandboxes (RunPodSandbox, StopPodSandbox, RemovePodSandbox) -----------------
 
@@ -230,6 +251,11 @@ class ContainerRuntime:
     def stats(self, container_id: str) -> tuple[int, int]:
         """(cpu millicores, memory bytes) the container uses now."""
         raise NotImplementedError
+
+    def port_forward(self, sandbox_id: str, port: int) -> tuple[str, int]:
+        """Where on this node to connect to reach ``port`` inside the pod (CRI ``PortForward`` answers
+        with a streaming URL instead). Raises :class:`PortForwardError` when nothing can listen there."""
+        raise PortForwardError(port_forward_refused(sandbox_id, port))
 
     # --- probes (a real kubelet dials the pod IP itself) ------------------------------
 

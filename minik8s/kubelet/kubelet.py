@@ -22,6 +22,10 @@ own heartbeat. ``reconcile((namespace, name))`` is upstream's pod worker loop:
 4. come back exactly when something is next due: a probe, a back-off ending, an image
    pull finishing, a container exiting.
 
+What pods learn of the cluster's network (their resolv.conf, the Service environment variables)
+comes from the Services the kubelet watches, handed to the runtime as a
+:class:`minik8s.kubelet.dns.ClusterNetwork` (``runtime.cluster_network``).
+
 A pod worker never blocks: every wait is a ``requeue_after``. Invalid pods become
 Warning events, never a crashed kubelet.
 
@@ -30,6 +34,7 @@ Interface:
     kubelet.logs(namespace, pod, container=None, previous=False, tail_lines=None,
                  timestamps=False, since_seconds=None, since_time=None) -> str
     kubelet.exec(namespace, pod, container, command) -> ExecResult
+    await kubelet.port_forward(namespace, pod, port) -> (reader, writer)   # a connection into the pod
     kubelet.stats() -> {"ns/name": {"cpu": millicores, "memory": bytes, "containers": {...}}}
     kubelet.stop_heartbeats(); kubelet.resume_heartbeats()
 
@@ -38,6 +43,7 @@ Taught in chapter 4 (nodes and the kubelet) and chapter 5 (Pods).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any, Hashable, Iterator
 
@@ -47,6 +53,7 @@ from minik8s.api.errors import StatusError, bad_request
 from minik8s.controllers.controller import Context, Controller, object_key
 from minik8s.kubelet import cri, node as nodes
 from minik8s.kubelet import logs as container_logs
+from minik8s.kubelet.dns import ClusterNetwork
 from minik8s.kubelet.images import ImagePuller
 from minik8s.kubelet.podworker import SYNC_ERROR_RETRY_SECONDS, ContainerRecord, PodRecord, PodWorker
 
@@ -55,9 +62,11 @@ log = logging.getLogger(__name__)
 PODS = resources.get("", "v1", "pods")
 NODES = resources.get("", "v1", "nodes")
 LEASES = resources.get("coordination.k8s.io", "v1", "leases")
-assert PODS is not None and NODES is not None and LEASES is not None
+SERVICES = resources.get("", "v1", "services")
+assert PODS is not None and NODES is not None and LEASES is not None and SERVICES is not None
 
 COMPONENT = "kubelet"
+PORT_FORWARD_DIAL_SECONDS = 10.0   # how long port-forward waits to connect inside the pod
 NODE_KEY = "node"  # the work-queue key of the node's own heartbeat (pod keys are tuples)
 
 
@@ -75,6 +84,12 @@ class Kubelet(Controller):
         # claims through the kubelet's own API connection, as the kubelet does for them upstream.
         if hasattr(runtime, "client") and getattr(runtime, "client", None) is None:
             runtime.client = ctx.client  # type: ignore[attr-defined]
+        # Service links and resolv.conf come from the Services the kubelet watches (upstream: its
+        # service lister and --cluster-dns); a runtime that keeps Service names in /etc/hosts hears of changes.
+        services = ctx.informers.get(SERVICES)
+        runtime.cluster_network = ClusterNetwork(services.list)
+        if hasattr(runtime, "services_changed"):
+            services.add_handler(lambda kind, obj, old: runtime.services_changed())  # type: ignore[attr-defined]
         self.capacity, self.allocatable = nodes.capacity(cpu, memory, pods, ephemeral_storage)
         self.paused = False
         self._registered = False
@@ -243,7 +258,7 @@ class Kubelet(Controller):
     def _register(self, now: float) -> None:
         self._node_event("Normal", "Starting", "Starting kubelet.")
         obj = nodes.node_object(self.node_name, self.node_index, self.capacity, self.allocatable,
-                                self.runtime.version, self._images(), now)
+                                self.runtime.version, self._images(), now, self.runtime.node_address)
         try:
             created = self.client.create(NODES, obj)
         except StatusError as err:
@@ -263,7 +278,8 @@ class Kubelet(Controller):
     def _desired_status(self, node: dict[str, Any], now: float) -> dict[str, Any]:
         old = node.get("status") or {}
         return nodes.node_status(self.node_name, self.node_index, self.capacity, self.allocatable,
-                                 self.runtime.version, self._images(), list(old.get("conditions") or []), now)
+                                 self.runtime.version, self._images(), list(old.get("conditions") or []), now,
+                                 self.runtime.node_address)
 
     def _update_node_status(self, now: float) -> None:
         try:
@@ -330,8 +346,9 @@ class Kubelet(Controller):
 
     def logs(self, namespace: str, pod: str, container: str | None = None, previous: bool = False,
              tail_lines: int | None = None, *, timestamps: bool = False, since_seconds: int | None = None,
-             since_time: float | None = None) -> str:
-        """``kubectl logs``: a container's output, or its previous instance's with ``previous``.
+             since_time: float | None = None, stream: str | None = None) -> str:
+        """``kubectl logs``: a container's output, or its previous instance's with ``previous``;
+        ``stream`` keeps only stdout or stderr (attach sends them apart).
 
         The options are upstream's PodLogOptions (:func:`minik8s.kubelet.logs.read`); as upstream's
         kubelet, ``since_seconds`` counts back from this kubelet's now and the later of the two wins."""
@@ -344,7 +361,8 @@ class Kubelet(Controller):
             since = since_time if since is None else max(since, since_time)
         entries = self.runtime.log_entries(container_id.split("://", 1)[-1])
         since_ns = None if since is None else container_logs.nanoseconds(since)
-        return container_logs.read(entries, timestamps=timestamps, since_ns=since_ns, tail_lines=tail_lines)
+        return container_logs.read(entries, timestamps=timestamps, since_ns=since_ns, tail_lines=tail_lines,
+                                   stream=stream)
 
     def exec(self, namespace: str, pod: str, container: str | None, command: list[str]) -> cri.ExecResult:
         """``kubectl exec``: run a command in a running container."""
@@ -358,6 +376,26 @@ class Kubelet(Controller):
             # As upstream's streaming server answers (kubectl prints "error: Internal error occurred: ...").
             raise StatusError(500, "InternalError",
                               f"Internal error occurred: error executing command in container: {exc}") from None
+
+    async def port_forward(self, namespace: str, pod: str,
+                           port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """``kubectl port-forward``: a TCP connection to ``port`` inside the pod's network namespace.
+
+        The runtime says where to dial; the kubelet dials. Every failure is a StatusError whose
+        message is upstream's text for kubectl's error stream."""
+        _, record = self._find(namespace, pod)
+        sandbox = record.sandbox
+        if sandbox is None:
+            raise StatusError(500, "InternalError", f'pod "{pod}" has no sandbox yet')
+        try:
+            host, host_port = self.runtime.port_forward(sandbox.id, port)
+            return await asyncio.wait_for(asyncio.open_connection(host, host_port), PORT_FORWARD_DIAL_SECONDS)
+        except cri.PortForwardError as exc:
+            reason = str(exc)
+        except (OSError, asyncio.TimeoutError):
+            reason = cri.port_forward_refused(sandbox.id, port)
+        # The CRI streaming server names the pod by its sandbox and leaves the uid empty.
+        raise StatusError(500, "InternalError", f"error forwarding port {port} to pod {sandbox.id}, uid : {reason}")
 
     def stats(self) -> dict[str, dict[str, Any]]:
         """Per pod: cpu (millicores) and memory (bytes), summed over its running containers."""

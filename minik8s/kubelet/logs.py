@@ -21,7 +21,7 @@ Interface:
     record(time_ns, stream, text, partial=False) -> bytes   # one record (the runtime writes these)
     parse(data) -> [LogEntry]                                 # a log file's lines, their pieces joined
     LogEntry(time_ns, stream, text)                           # text keeps its "\\n"; an unfinished line has none
-    read(entries, timestamps=, since_ns=, tail_lines=) -> str # what ``kubectl logs`` prints
+    read(entries, timestamps=, since_ns=, tail_lines=, stream=) -> str # what ``kubectl logs`` prints
     timestamp(time_ns) -> str;  parse_timestamp(text) -> time_ns;  nanoseconds(seconds) -> int
 
 Invariant: ``"".join(e.text for e in parse(data))`` is every byte the container wrote,
@@ -129,8 +129,11 @@ def parse(data: bytes) -> list[LogEntry]:
 
 
 def read(entries: list[LogEntry], *, timestamps: bool = False, since_ns: int | None = None,
-         tail_lines: int | None = None) -> str:
-    """What ``kubectl logs`` prints, with upstream's options applied in upstream's order."""
+         tail_lines: int | None = None, stream: str | None = None) -> str:
+    """What ``kubectl logs`` prints, with upstream's options applied in upstream's order. ``stream``
+    (``stdout`` or ``stderr``) keeps one stream's lines only, as attach sends them apart."""
+    if stream is not None:
+        entries = [e for e in entries if e.stream == stream]
     if tail_lines is not None:
         entries = entries[-tail_lines:] if tail_lines > 0 else []
     if since_ns is not None:

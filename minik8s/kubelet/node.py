@@ -110,12 +110,15 @@ def desired_conditions(old: list[dict[str, Any]], now: float) -> list[dict[str, 
 
 
 def node_status(name: str, index: int, cap: dict[str, str], alloc: dict[str, str], runtime_version: str,
-                images: list[dict[str, Any]], old_conditions: list[dict[str, Any]], now: float) -> dict[str, Any]:
+                images: list[dict[str, Any]], old_conditions: list[dict[str, Any]], now: float,
+                address: str | None = None) -> dict[str, Any]:
+    """``address``: the node's InternalIP where its runtime has a real one (the process runtime's
+    ``127.1.<n+1>.1``, where NodePorts listen); else the simulated ``node_ip(index)``."""
     return {
         "capacity": dict(cap),
         "allocatable": dict(alloc),
         "conditions": desired_conditions(old_conditions, now),
-        "addresses": [{"type": "InternalIP", "address": node_ip(index)}, {"type": "Hostname", "address": name}],
+        "addresses": [{"type": "InternalIP", "address": address or node_ip(index)}, {"type": "Hostname", "address": name}],
         "daemonEndpoints": {"kubeletEndpoint": {"Port": KUBELET_PORT}},
         "nodeInfo": node_info(name, runtime_version),
         "images": images,
@@ -123,7 +126,7 @@ def node_status(name: str, index: int, cap: dict[str, str], alloc: dict[str, str
 
 
 def node_object(name: str, index: int, cap: dict[str, str], alloc: dict[str, str], runtime_version: str,
-                images: list[dict[str, Any]], now: float) -> dict[str, Any]:
+                images: list[dict[str, Any]], now: float, address: str | None = None) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Node",
@@ -135,7 +138,7 @@ def node_object(name: str, index: int, cap: dict[str, str], alloc: dict[str, str
                             "volumes.kubernetes.io/controller-managed-attach-detach": "true"},
         },
         "spec": {"podCIDR": pod_cidr(index), "podCIDRs": [pod_cidr(index)]},
-        "status": node_status(name, index, cap, alloc, runtime_version, images, [], now),
+        "status": node_status(name, index, cap, alloc, runtime_version, images, [], now, address),
     }
 
 

@@ -394,7 +394,7 @@ class PodWorker:
                                            init_statuses=init_statuses, statuses=statuses,
                                            readiness_gates=list(spec.get("readinessGates") or []),
                                            old_conditions=list(old.get("conditions") or []), now=self.clock.now())
-        host_ip = nodes.node_ip(self.node_index)
+        host_ip = self.runtime.node_address or nodes.node_ip(self.node_index)
         new["hostIP"], new["hostIPs"] = host_ip, [{"ip": host_ip}]
         if record.sandbox is not None:
             new["podIP"], new["podIPs"] = record.sandbox.ip, [{"ip": record.sandbox.ip}]

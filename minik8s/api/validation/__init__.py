@@ -20,6 +20,7 @@ Rules follow ``k8s.io/kubernetes/pkg/apis/{core,apps,batch}/validation`` and
     batch       Jobs, CronJobs and cron schedules
     storage     PersistentVolumes and PersistentVolumeClaims
     core        Services, ConfigMaps, Secrets, Namespaces, Nodes
+    discovery   EndpointSlices
 
 This package holds the single entry point: ``validate`` checks the metadata of any
 object, then looks the kind up in a dispatch table for its own rules, and on update
@@ -50,6 +51,7 @@ from minik8s.api.validation.batch import _cron_job, _job, _job_update, validate_
 from minik8s.api.validation.core import (MAX_SECRET_SIZE, _config_map, _config_map_update, _namespace, _node,
                                          _secret, _secret_update, _service, _service_update)
 from minik8s.api.validation.containers import ENV_NAME_MSG
+from minik8s.api.validation.discovery import _endpoint_slice, _endpoint_slice_update
 from minik8s.api.validation.fields import (IMMUTABLE_MSG, NONNEGATIVE_MSG, POSITIVE_MSG, Errors, Obj, _str,
                                            immutable)
 from minik8s.api.validation.meta import (TOTAL_ANNOTATION_SIZE, NameCheck, validate_annotations, validate_object_meta,
@@ -119,6 +121,7 @@ _VALIDATORS: dict[str, Validator] = {
     "batch/v1/Job": _job,
     "batch/v1/CronJob": _cron_job,
     "autoscaling/v2/HorizontalPodAutoscaler": _hpa,
+    "discovery.k8s.io/v1/EndpointSlice": _endpoint_slice,
 }
 
 _UPDATE_VALIDATORS: dict[str, UpdateValidator] = {
@@ -132,6 +135,7 @@ _UPDATE_VALIDATORS: dict[str, UpdateValidator] = {
     "apps/v1/DaemonSet": _selector_update,
     "apps/v1/StatefulSet": _stateful_set_update,
     "batch/v1/Job": _job_update,
+    "discovery.k8s.io/v1/EndpointSlice": _endpoint_slice_update,
 }
 
 

@@ -75,6 +75,10 @@ def _service(obj: Obj) -> Errors:
                                   "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"))
     if cluster_ip == "None" and kind in ("NodePort", "LoadBalancer"):
         errs.append(invalid_value("spec.clusterIPs[0]", cluster_ip, f"may not be set to 'None' for {kind} services"))
+    if kind == "ExternalName":  # a DNS name only: no virtual IP, so nothing about one either
+        errs += [forbidden_field(f"spec.{field}", "may not be set for ExternalName services")
+                 for field, present in (("clusterIPs", bool(cluster_ip)), ("ipFamilies", bool(_list(spec, "ipFamilies"))),
+                                        ("ipFamilyPolicy", bool(_str(spec, "ipFamilyPolicy")))) if present]
     if not kind:
         errs.append(required("spec.type"))
     elif kind not in _SERVICE_TYPES:

@@ -2,7 +2,7 @@
 
 Upstream's ``ValidatePodSpec``: volumes with unique DNS-1123 label names and
 exactly one source each, the containers (:mod:`minik8s.api.validation.containers`),
-restart and DNS policies, node selector, grace period and deadline, service
+restart and DNS policies (``dnsConfig``: at most 3 nameservers, 32 search paths), node selector, grace period and deadline, service
 account, hostname, and tolerations. Workloads validate their pod template with
 the same rules (``ValidatePodTemplateSpec``). A pod is almost immutable once
 created: an update may change only container images, ``activeDeadlineSeconds``,
@@ -21,15 +21,17 @@ Taught in chapter 4 (Pods).
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 from minik8s.api import schema
 from minik8s.api.errors import duplicate, forbidden_field, invalid_value, required
 from minik8s.api.validation.containers import _containers
-from minik8s.api.validation.fields import (Errors, Obj, _dicts, _enum, _int, _list, _map, _nonnegative, _str,
-                                           _unsupported, _validate_labels)
+from minik8s.api.validation.fields import (Errors, Obj, _dicts, _enum, _int, _invalid, _list, _map, _nonnegative,
+                                           _str, _unsupported, _validate_labels)
 from minik8s.api.validation.meta import validate_annotations
 from minik8s.api.validation.names import _qualified_name, is_dns1123_label, is_dns1123_subdomain
+from minik8s.api.validation.printing import go_value
 
 POD_UPDATABLE_FIELDS = ("`spec.containers[*].image`", "`spec.initContainers[*].image`",
                         "`spec.activeDeadlineSeconds`",
@@ -84,6 +86,46 @@ def _volume_source(volume: Obj, sources: list[str], path: str) -> Errors:
     return errs
 
 
+# Upstream's limits on a pod's resolv.conf (what the C library reads).
+MAX_DNS_NAMESERVERS = 3
+MAX_DNS_SEARCH_PATHS = 32
+MAX_DNS_SEARCH_LIST_CHARS = 2048
+
+
+def _dns_config(spec: dict[str, Any], path: str) -> Errors:
+    """Upstream ``validatePodDNSConfig``: nameservers (IPs, at most 3), searches, option names."""
+    config = spec.get("dnsConfig")
+    if not isinstance(config, dict):
+        return []
+    servers = [str(s) for s in _list(config, "nameservers")]
+    if _str(spec, "dnsPolicy") == "None" and not servers:
+        return [required(f"{path}.nameservers", "must provide at least one DNS nameserver when `dnsPolicy` is None")]
+    errs: Errors = []
+    if len(servers) > MAX_DNS_NAMESERVERS:
+        errs.append(_invalid(f"{path}.nameservers", go_value(servers),
+                             f"must not have more than {MAX_DNS_NAMESERVERS} nameservers"))
+    for i, server in enumerate(servers):
+        try:
+            ipaddress.ip_address(server)
+        except ValueError:
+            errs.append(invalid_value(f"{path}.nameservers[{i}]", server,
+                                      "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"))
+    searches = [str(s) for s in _list(config, "searches")]
+    if len(searches) > MAX_DNS_SEARCH_PATHS:
+        errs.append(_invalid(f"{path}.searches", go_value(searches),
+                             f"must not have more than {MAX_DNS_SEARCH_PATHS} search paths"))
+    if len(" ".join(searches)) > MAX_DNS_SEARCH_LIST_CHARS:
+        errs.append(_invalid(f"{path}.searches", go_value(searches), f"must not have more than "
+                             f"{MAX_DNS_SEARCH_LIST_CHARS} characters (including spaces) in the search list"))
+    for i, search in enumerate(searches):
+        errs += [invalid_value(f"{path}.searches[{i}]", search.removesuffix("."), m)
+                 for m in is_dns1123_subdomain(search.removesuffix("."))]
+    for i, option in _dicts(config, "options"):
+        if not option.get("name"):
+            errs.append(required(f"{path}.options[{i}]", "Option.Name must not be empty"))
+    return errs
+
+
 # --- pod specs --------------------------------------------------------------------------------------
 
 
@@ -96,6 +138,7 @@ def validate_pod_spec(spec: Any, path: str = "spec") -> Errors:
     errs += _enum(spec, "dnsPolicy", f"{path}.dnsPolicy", _DNS_POLICIES)
     if _str(spec, "dnsPolicy") == "None" and spec.get("dnsConfig") is None:
         errs.append(required(f"{path}.dnsConfig", "must provide `dnsConfig` when `dnsPolicy` is None"))
+    errs += _dns_config(spec, f"{path}.dnsConfig")
     errs += _validate_labels(spec.get("nodeSelector"), f"{path}.nodeSelector")
     errs += _nonnegative(spec, "terminationGracePeriodSeconds", f"{path}.terminationGracePeriodSeconds")
     deadline = _int(spec, "activeDeadlineSeconds")

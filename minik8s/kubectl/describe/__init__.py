@@ -25,7 +25,7 @@ One module per group of kinds, each with its own describers:
 * :mod:`.pods` - Pod, and the container, volume and pod template sections;
 * :mod:`.workloads` - Deployment, ReplicaSet, StatefulSet, DaemonSet, Job, CronJob;
 * :mod:`.nodes` - Node, with the pods it runs and what they request;
-* :mod:`.core` - Service, Namespace, ConfigMap, Secret, PersistentVolume(Claim);
+* :mod:`.core` - Service, Endpoints, EndpointSlice, Namespace, ConfigMap, Secret, PersistentVolume(Claim);
 * :mod:`.generic` - every other kind.
 
 This module picks the describer by kind (``DESCRIBERS``), as upstream's
@@ -40,8 +40,9 @@ from datetime import datetime
 from typing import Any, Callable
 
 from minik8s.api.resources import Resource
-from minik8s.kubectl.describe.core import (describe_configmap, describe_namespace, describe_pv, describe_pvc,
-                                           describe_secret, describe_service)
+from minik8s.kubectl.describe.core import (describe_configmap, describe_endpoint_slice, describe_endpoints,
+                                           describe_namespace, describe_pv, describe_pvc, describe_secret,
+                                           describe_service)
 from minik8s.kubectl.describe.generic import describe_generic
 from minik8s.kubectl.describe.nodes import describe_node
 from minik8s.kubectl.describe.pods import describe_pod, describe_pod_template, describe_probe, qos_class
@@ -51,6 +52,7 @@ from minik8s.kubectl.describe.writer import Obj, describe_events, rfc1123z, sear
 
 __all__ = [
     "DESCRIBERS", "describe", "describe_configmap", "describe_cronjob", "describe_daemonset", "describe_deployment",
+    "describe_endpoint_slice", "describe_endpoints",
     "describe_events", "describe_generic", "describe_job", "describe_namespace", "describe_node", "describe_pod",
     "describe_pod_template", "describe_probe", "describe_pv", "describe_pvc", "describe_replicaset",
     "describe_secret", "describe_service", "describe_statefulset", "qos_class", "rfc1123z", "search_events",
@@ -63,6 +65,7 @@ DESCRIBERS: dict[str, Callable[[Any, Obj, datetime], str]] = {
     "CronJob": describe_cronjob, "Service": describe_service, "Node": describe_node,
     "Namespace": describe_namespace, "ConfigMap": describe_configmap, "Secret": describe_secret,
     "PersistentVolume": describe_pv, "PersistentVolumeClaim": describe_pvc,
+    "Endpoints": describe_endpoints, "EndpointSlice": describe_endpoint_slice,
 }
 
 

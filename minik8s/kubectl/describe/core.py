@@ -1,13 +1,15 @@
 """``kubectl describe`` for the other core/v1 kinds: Service, Namespace, ConfigMap, Secret,
 PersistentVolume and PersistentVolumeClaim.
 
-A Service shows its endpoints per port (from the Endpoints object of the same name);
+A Service shows its endpoints per port (the ready addresses of its EndpointSlices, found
+by their ``kubernetes.io/service-name`` label, as kubectl does since 1.30);
 a Namespace its ResourceQuotas and LimitRanges; a ConfigMap its data in full; a Secret
 only the size of each value (never the value, except a service account's token);
 a PersistentVolume its claim and source; a claim the pods that use it.
 
 Interface:
     describe_service(client, svc, now) -> str
+    describe_endpoints(client, ep, now) -> str;  describe_endpoint_slice(client, es, now) -> str
     describe_namespace(client, ns, now) -> str
     describe_configmap(client, cm, now) -> str
     describe_secret(client, secret, now) -> str
@@ -26,25 +28,43 @@ from typing import Any
 
 from minik8s.api.duration import age
 from minik8s.api.errors import StatusError
-from minik8s.apiserver.tables import access_modes, format_endpoints, format_labels
+from minik8s.apiserver.tables import access_modes, format_labels
 from minik8s.kubectl.describe.pods import _volume_source
-from minik8s.kubectl.describe.writer import (ENDPOINTS, LIMITRANGES, PODS, RESOURCEQUOTAS, Obj, _annotations,
+from minik8s.kubectl.describe.writer import (ENDPOINT_SLICES, LIMITRANGES, PODS, RESOURCEQUOTAS, Obj, _annotations,
                                              _go_list, _header, _labels, _meta, _spec, _status, _Writer,
                                              describe_events, search_events)
 
 
-def _service_endpoints(endpoints: Obj | None, port_name: str) -> str:
-    if endpoints is None:
+def format_slice_endpoints(slices: list[Obj], port_name: str) -> str:
+    """``10.244.1.2:80,10.244.1.3:80 + 1 more...``: the ready addresses of the slices' port of this
+    name, at most three shown; ``<none>`` when the Service has no slices at all."""
+    if not slices:
         return "<none>"
-    text = format_endpoints(endpoints, {port_name})
-    return "" if text == "<none>" else text
+    shown: list[str] = []
+    count = 0
+    for es in slices:
+        for port in es.get("ports") or []:
+            if (port.get("name") or "") != port_name or port.get("port") is None:
+                continue
+            for endpoint in es.get("endpoints") or []:
+                if (endpoint.get("conditions") or {}).get("ready") is False:
+                    continue
+                for address in endpoint.get("addresses") or []:
+                    count += 1
+                    if len(shown) < 3:
+                        shown.append(f"[{address}]:{port['port']}" if ":" in address else f"{address}:{port['port']}")
+    text = ",".join(shown)
+    return f"{text} + {count - 3} more..." if count > 3 else text
+
+
+def _ingress(ingress: list[Obj]) -> str:
+    return ", ".join((i.get("ip") or i.get("hostname") or "") + (f" ({i['ipMode']})" if i.get("ipMode") else "")
+                     for i in ingress)
 
 
 def describe_service(client: Any, svc: Obj, now: datetime) -> str:
-    w, spec = _Writer(), _spec(svc)
-    _header(w, svc)
-    _labels(w, "Labels", _meta(svc).get("labels"))
-    _annotations(w, "Annotations", _meta(svc).get("annotations"))
+    w, spec, meta = _Writer(), _spec(svc), _meta(svc)
+    _top(w, svc)
     w.write(0, f"Selector:\t{format_labels(spec.get('selector'))}\n")
     w.write(0, f"Type:\t{spec.get('type', 'ClusterIP')}\n")
     if spec.get("ipFamilyPolicy"):
@@ -54,25 +74,99 @@ def describe_service(client: Any, svc: Obj, now: datetime) -> str:
     w.write(0, f"IPs:\t{','.join(spec.get('clusterIPs') or []) or '<none>'}\n")
     if spec.get("externalIPs"):
         w.write(0, f"External IPs:\t{','.join(spec['externalIPs'])}\n")
-    if spec.get("externalName"):
-        w.write(0, f"External Name:\t{spec['externalName']}\n")
+    if spec.get("loadBalancerIP"):
+        w.write(0, f"Desired LoadBalancer IP:\t{spec['loadBalancerIP']}\n")
+    ingress = (_status(svc).get("loadBalancer") or {}).get("ingress") or []
+    if ingress:
+        w.write(0, f"LoadBalancer Ingress:\t{_ingress(ingress)}\n")
+    if spec.get("type") == "ExternalName":
+        w.write(0, f"External Name:\t{spec.get('externalName', '')}\n")
     try:
-        endpoints: Obj | None = client.get(ENDPOINTS, _meta(svc).get("name"), _meta(svc).get("namespace"))
+        slices = client.list(ENDPOINT_SLICES, meta.get("namespace"),
+                             label_selector=f"kubernetes.io/service-name={meta.get('name')}")["items"]
     except StatusError:
-        endpoints = None
+        slices = []
     for port in spec.get("ports") or []:
         name, proto = port.get("name") or "<unset>", port.get("protocol", "TCP")
         w.write(0, f"Port:\t{name}\t{port.get('port')}/{proto}\n")
         w.write(0, f"TargetPort:\t{port.get('targetPort', port.get('port'))}/{proto}\n")
         if port.get("nodePort"):
             w.write(0, f"NodePort:\t{name}\t{port['nodePort']}/{proto}\n")
-        w.write(0, f"Endpoints:\t{_service_endpoints(endpoints, port.get('name', ''))}\n")
+        w.write(0, f"Endpoints:\t{format_slice_endpoints(slices, port.get('name') or '')}\n")
     w.write(0, f"Session Affinity:\t{spec.get('sessionAffinity', 'None')}\n")
     if spec.get("externalTrafficPolicy"):
         w.write(0, f"External Traffic Policy:\t{spec['externalTrafficPolicy']}\n")
     if spec.get("internalTrafficPolicy"):
         w.write(0, f"Internal Traffic Policy:\t{spec['internalTrafficPolicy']}\n")
+    if spec.get("healthCheckNodePort"):
+        w.write(0, f"HealthCheck NodePort:\t{spec['healthCheckNodePort']}\n")
+    if spec.get("loadBalancerSourceRanges"):
+        w.write(0, f"LoadBalancer Source Ranges:\t{','.join(spec['loadBalancerSourceRanges'])}\n")
     describe_events(w, search_events(client, svc), now)
+    return w.text()
+
+
+def _addresses(values: list[str]) -> str:
+    return ",".join(values) or "<none>"
+
+
+def _top(w: _Writer, obj: Obj) -> None:
+    """Name, Namespace, Labels and Annotations: how most describers start."""
+    _header(w, obj)
+    _labels(w, "Labels", _meta(obj).get("labels"))
+    _annotations(w, "Annotations", _meta(obj).get("annotations"))
+
+
+def _port_table(w: _Writer, level: int, rows: list[tuple[str, str, str]]) -> None:
+    w.write(level, "Name\tPort\tProtocol\n")
+    w.write(level, "----\t----\t--------\n")
+    for name, number, protocol in rows:
+        w.write(level, f"{name}\t{number}\t{protocol}\n")
+
+
+def describe_endpoints(client: Any, ep: Obj, now: datetime) -> str:
+    w = _Writer()
+    _top(w, ep)
+    w.write(0, "Subsets:\n")
+    for subset in ep.get("subsets") or []:
+        w.write(1, f"Addresses:\t{_addresses([a.get('ip', '') for a in subset.get('addresses') or []])}\n")
+        w.write(1, f"NotReadyAddresses:\t"
+                   f"{_addresses([a.get('ip', '') for a in subset.get('notReadyAddresses') or []])}\n")
+        if subset.get("ports"):
+            w.write(1, "Ports:\n")
+            _port_table(w, 2, [(p.get("name") or "<unset>", str(p.get("port", 0)), p.get("protocol", ""))
+                               for p in subset["ports"]])
+        w.write(0, "\n")
+    describe_events(w, search_events(client, ep), now)
+    return w.text()
+
+
+def describe_endpoint_slice(client: Any, es: Obj, now: datetime) -> str:
+    w = _Writer()
+    _top(w, es)
+    w.write(0, f"AddressType:\t{es.get('addressType', '')}\n")
+    if not es.get("ports"):
+        w.write(0, "Ports: <unset>\n")
+    else:
+        w.write(0, "Ports:\n")
+        _port_table(w, 1, [(p.get("name") or "<unset>", "<unset>" if p.get("port") is None else str(p["port"]),
+                            p.get("protocol", "")) for p in es["ports"]])
+    if not es.get("endpoints"):
+        w.write(0, "Endpoints: <none>\n")
+    else:
+        w.write(0, "Endpoints:\n")
+        for endpoint in es["endpoints"]:
+            ready = (endpoint.get("conditions") or {}).get("ready")
+            w.write(1, f"- Addresses:\t{_addresses(endpoint.get('addresses') or [])}\n")
+            w.write(2, "Conditions:\n")
+            w.write(3, f"Ready:\t{'<unset>' if ready is None else str(ready).lower()}\n")
+            w.write(2, f"Hostname:\t{endpoint.get('hostname', '<unset>')}\n")
+            ref = endpoint.get("targetRef")
+            if ref:
+                w.write(2, f"TargetRef:\t{ref.get('kind', '')}/{ref.get('name', '')}\n")
+            w.write(2, f"NodeName:\t{endpoint.get('nodeName', '<unset>')}\n")
+            w.write(2, f"Zone:\t{endpoint.get('zone', '<unset>')}\n")
+    describe_events(w, search_events(client, es), now)
     return w.text()
 
 

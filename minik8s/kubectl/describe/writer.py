@@ -43,6 +43,7 @@ LEASES = _res("coordination.k8s.io/v1", "Lease")
 RESOURCEQUOTAS = _res("v1", "ResourceQuota")
 LIMITRANGES = _res("v1", "LimitRange")
 ENDPOINTS = _res("v1", "Endpoints")
+ENDPOINT_SLICES = _res("discovery.k8s.io/v1", "EndpointSlice")
 
 # describe's tabwriter: minwidth 0, padding 2.
 _MINWIDTH, _PADDING = 0, 2

@@ -19,6 +19,13 @@ Python SDK (an optional dependency: ``pip install docker``):
   ``OOMKilled`` comes from the engine's state;
 * probes: through the published loopback port when the port is declared, else from
   inside the pod's network namespace (``wget`` in the pause container).
+* Services: the Service environment variables are set as on any runtime, and kube-proxy's
+  userspace listeners on the host forward a ClusterIP or NodePort to the pods' bridge
+  addresses, so **the host** reaches every Service. From **inside a container** they are not
+  reachable yet: ClusterIPs live in ``127.0.0.0/8`` (:mod:`minik8s.addresses`), which is each
+  container's own loopback, and the cluster DNS server listens there too, so pods here keep the
+  engine's resolv.conf. Reaching them needs a ClusterIP range off loopback and DNAT rules on the
+  host, the iptables back-end of kube-proxy (root only), which is not built yet.
 
 Containers are named like the kubelet's: ``k8s_<container>_<pod>_<namespace>_<uid>_<attempt>``.
 ``close()`` removes every container this runtime created (and ones a crashed run left:
@@ -260,8 +267,9 @@ class DockerRuntime(cri.ContainerRuntime):
         volumes = filesystem.prepare_volumes(pod, sandbox["folder"], self.node_root, self._lookup, pod_ip=sandbox["ip"],
                                              host_ip="")
         binds = {host: {"bind": path, "mode": "rw"} for path, host in filesystem.volume_mounts(container, volumes)}
+        links = self.cluster_network.service_env(pod) if self.cluster_network is not None else None
         environment = envs.container_env(pod, container, list(image_config.get("Env") or []), self._lookup,
-                                         pod_ip=sandbox["ip"], host_ip="")
+                                         pod_ip=sandbox["ip"], host_ip="", services=links)
         command = [envs.expand(str(a), environment) for a in container.get("command") or []] or None
         args = [envs.expand(str(a), environment) for a in container.get("args") or []]
         limits = (container.get("resources") or {}).get("limits") or {}
@@ -383,6 +391,15 @@ class DockerRuntime(cri.ContainerRuntime):
         bindings = (pause.attrs["NetworkSettings"].get("Ports") or {}).get(f"{port}/tcp") or []
         host_port = next((int(b["HostPort"]) for b in bindings if b.get("HostPort")), None)
         return pause, host_port
+
+    def port_forward(self, sandbox_id: str, port: int) -> tuple[str, int]:
+        """A published port on loopback, else the pod's own address on the engine's bridge."""
+        with self._lock:
+            sandbox = self._sandboxes.get(sandbox_id)
+        if sandbox is None or not sandbox["ip"]:
+            raise cri.PortForwardError(cri.port_forward_refused(sandbox_id, port))
+        _, host_port = self._published(sandbox["ip"], port)
+        return ("127.0.0.1", host_port) if host_port is not None else (sandbox["ip"], port)
 
     def probe_http(self, ip: str, port: int, path: str, scheme: str, headers: dict[str, str], timeout: float) -> int:
         import http.client

@@ -11,21 +11,23 @@ as it would on a real node.
 
 Supported: statements separated by ``;``, newlines, ``&&`` and ``||``;
 ``while true; do ...; done``; ``for x in a b c; do ...; done``; ``$VAR`` and ``${VAR}``;
-assignments (``i=0``), integer arithmetic (``$((i+1))``), ``$(date)`` and ``$(hostname)``
+``$?``, assignments (``i=0``), integer arithmetic (``$((i+1))``), ``$(date)`` and ``$(hostname)``
 anywhere in a word; ``> file`` and ``>> file``; the commands ``sleep``, ``echo``,
 ``printf`` (plain), ``touch``, ``rm``, ``cat``, ``ls``, ``mkdir``, ``test``/``[``, ``true``,
 ``false``, ``exit``, ``date``, ``hostname``, ``env``/``printenv``, ``wc -l``, ``tail -f``
-(forever), ``sh -c``; long-running servers (``nginx``, ``httpd-foreground``, ``redis-server``,
+(forever), ``sh -c``; the network clients ``wget``, ``curl``, ``nslookup``, ``nc``, ``ping`` and
+``hostname -i`` (:mod:`minik8s.kubelet.runtimes.nettools`, over the simulated pod network); stdout and
+stderr apart, with ``2>&1``, ``2>/dev/null`` and ``> /dev/null``; long-running servers (``nginx``, ``httpd-foreground``, ``redis-server``,
 ``python -m http.server``) run forever and listen on their port. Pipes run their last command
 only; anything else prints ``sh: x: not found`` and fails with 127, as a shell would. A
 container whose own command is none of these does not start (containerd's ``StartError``).
 
 Interface:
     program = parse(argv, env)            # -> Program (a list of statements)
-    shell = Shell(program, fs, env, wording="busybox"|"gnu", hostname=...)
+    shell = Shell(program, fs, env, wording="busybox"|"gnu", hostname=..., net=PodNetwork(...))
     shell.run_until(t)                    # advance the script to time t
     shell.exited, shell.exit_code, shell.output, shell.listening, shell.wake_at
-    run_now(argv, fs, env, ...) -> (exit_code, stdout, stderr)   # for exec: no waiting
+    run_now(argv, fs, env, ..., net=...) -> (exit_code, stdout, stderr)   # for exec: no waiting
     executable(program) -> bool           # can a container start it directly
 
 Taught in chapter 5 (Pods: what a container runs).
@@ -38,6 +40,9 @@ import re
 import shlex
 from dataclasses import dataclass, field
 from typing import Callable
+
+from minik8s.kubelet.runtimes import nettools
+from minik8s.kubelet.runtimes.simnet import PodNetwork
 
 # A script that runs this many statements without sleeping is a busy loop: stop
 # interpreting it (it burns CPU forever, as a real busy loop would).
@@ -63,7 +68,7 @@ SERVERS: dict[str, int] = {"nginx": 80, "httpd-foreground": 80, "httpd": 80, "re
 EXECUTABLES = frozenset({
     "sh", "bash", "ash", "sleep", "echo", "printf", "true", "false", "date", "hostname", "env", "printenv",
     "touch", "mkdir", "rm", "cat", "test", "[", "ls", "wc", "tail", "yes", "python", "python3", "perl",
-    *SERVERS,
+    *SERVERS, *nettools.COMMANDS,
 })
 
 
@@ -78,6 +83,7 @@ class Statement:
     argv: list[str]
     connector: str = ";"
     redirect: tuple[str, str] | None = None  # (">" or ">>", path)
+    stderr: str | None = None                 # None: to stderr; "&1": with stdout; else a path (2>)
     loop: "list[Statement] | None" = None     # a while-true body
     loop_values: list[str] | None = None      # a for-loop: values, argv[0] is the variable
 
@@ -176,19 +182,24 @@ def _statement(words: list[str], connector: str, env: dict[str, str]) -> Stateme
         words = words[1:] or ["true"]
     argv: list[str] = []
     redirect: tuple[str, str] | None = None
+    stderr: str | None = None
     i = 0
     while i < len(words):
         word = words[i]
+        if word == "2" and i + 2 < len(words) and words[i + 1] in (">", ">>", ">&"):
+            stderr = "&1" if words[i + 1] == ">&" else _expand(words[i + 2], env)  # 2>&1, 2>/dev/null
+            i += 3
+            continue
         if word in (">", ">>") and i + 1 < len(words):
             redirect = (word, _expand(words[i + 1], env))
             i += 2
             continue
         if word in (">&", "<") or re.fullmatch(r"[0-9]", word) and i + 1 < len(words) and words[i + 1] in (">", ">&"):
-            i += 2 if word in (">&", "<") else 1  # 2>&1, 2>/dev/null: stderr goes with stdout anyway
+            i += 2 if word in (">&", "<") else 1  # 1>, <file, >&2: not modelled
             continue
         argv.append(word)
         i += 1
-    return Statement(argv, connector, redirect)
+    return Statement(argv, connector, redirect, stderr=stderr)
 
 
 def _kubernetes_refs(word: str, env: dict[str, str]) -> str:
@@ -219,8 +230,11 @@ class Shell:
     """The state of one running script: where it is, what it printed, when it next wakes."""
 
     def __init__(self, program: Program, fs: dict[str, str], env: dict[str, str], start: float, *,
-                 wording: str = "busybox", hostname: str = "", date: Callable[[float], str] | None = None):
+                 wording: str = "busybox", hostname: str = "", date: Callable[[float], str] | None = None,
+                 net: PodNetwork | None = None, missing: frozenset[str] = frozenset()):
         self.fs = fs
+        self.net = net
+        self.missing = missing     # programs this image does not have (busybox has no curl)
         self.env = env
         self.wording = wording
         self.hostname = hostname
@@ -232,6 +246,9 @@ class Shell:
         self.exited = False
         self.exit_code = 0
         self.output: list[tuple[float, str]] = []
+        self.stderr_lines: set[int] = set()   # indexes into ``output`` of the lines printed on stderr
+        self.open_lines: set[int] = set()     # ... of lines still waiting for their newline
+        self._unfinished: dict[bool, int | None] = {}
         self.listening: set[int] = set()
         self.forever = False
 
@@ -306,16 +323,42 @@ class Shell:
             self.forever = True
             return
         code, out, err = run_command(argv, self.fs, self.env, wording=self.wording, hostname=self.hostname,
-                                     date=self.date(self.time))
+                                     date=self.date(self.time), net=self.net, missing=self.missing)
+        if st.stderr == "&1":
+            out, err = out + err, ""
+        elif st.stderr is not None:
+            _write(self.fs, st.stderr, err, append=False)
+            err = ""
         if st.redirect is not None and code != 127:
             mode, path = st.redirect
-            self.fs[path] = (self.fs.get(path, "") if mode == ">>" else "") + out
+            _write(self.fs, path, out, append=mode == ">>")
             out = ""
-        for line in (out + err).splitlines():
-            self._emit(line)
+        self._print(out)
+        self._print(err, stderr=True)
         self.status = code
 
-    def _emit(self, line: str) -> None:
+    def _print(self, text: str, stderr: bool = False) -> None:
+        """Print ``text``; a line without its newline stays open and the next text continues it."""
+        if not text:
+            return
+        pieces = text.split("\n")
+        unfinished = self._unfinished.get(stderr)
+        for n, piece in enumerate(pieces):
+            if n == len(pieces) - 1 and piece == "":
+                unfinished = None
+                break
+            if n == 0 and unfinished is not None:
+                when, line = self.output[unfinished]
+                self.output[unfinished] = (when, line + piece)
+            else:
+                self._emit(piece, stderr)
+                unfinished = len(self.output) - 1
+        self._unfinished[stderr] = unfinished
+        self.open_lines = {i for i in self._unfinished.values() if i is not None}
+
+    def _emit(self, line: str, stderr: bool = False) -> None:
+        if stderr:
+            self.stderr_lines.add(len(self.output))
         self.output.append((self.time, line))
 
     def _dollar(self, word: str) -> str:
@@ -324,7 +367,13 @@ class Shell:
             return word
         word = ARITHMETIC.sub(lambda m: str(_arithmetic(_expand(m.group(1), self.env), self.env)), word)
         word = word.replace("$(date)", self.date(self.time)).replace("$(hostname)", self.hostname)
+        word = word.replace("$?", str(self.status))
         return _expand(word, self.env)
+
+
+def _write(fs: dict[str, str], path: str, text: str, *, append: bool) -> None:
+    if path != "/dev/null":
+        fs[path] = (fs.get(path, "") if append else "") + text
 
 
 def _arithmetic(expression: str, env: dict[str, str]) -> int:
@@ -392,28 +441,37 @@ def _server_port(argv: list[str]) -> int:
 
 
 def run_now(argv: list[str], fs: dict[str, str], env: dict[str, str], *, wording: str = "busybox",
-            hostname: str = "", date: str = "", timeout: float | None = None) -> tuple[int, str, str]:
+            hostname: str = "", date: str = "", timeout: float | None = None,
+            net: PodNetwork | None = None, missing: frozenset[str] = frozenset()) -> tuple[int, str, str]:
     """Run a command at once (``kubectl exec``, exec probes). ``sleep`` longer than ``timeout``
     raises :class:`TimeoutError`."""
     program = parse(argv, env)
-    shell = Shell(program, fs, dict(env), 0.0, wording=wording, hostname=hostname, date=lambda t: date)
+    shell = Shell(program, fs, dict(env), 0.0, wording=wording, hostname=hostname, date=lambda t: date, net=net,
+                  missing=missing)
     limit = timeout if timeout is not None else FOREVER
     shell.run_until(limit)
     if not shell.exited:
         raise TimeoutError(f'command "{" ".join(argv)}" timed out')
-    text = "\n".join(line for _, line in shell.output)
-    return shell.exit_code, text + ("\n" if text else ""), ""
+    ends = ["" if i in shell.open_lines else "\n" for i in range(len(shell.output))]
+    out = "".join(line + ends[i] for i, (_, line) in enumerate(shell.output) if i not in shell.stderr_lines)
+    err = "".join(line + ends[i] for i, (_, line) in enumerate(shell.output) if i in shell.stderr_lines)
+    return shell.exit_code, out, err
 
 
 def run_command(argv: list[str], fs: dict[str, str], env: dict[str, str], *, wording: str = "busybox",
-                hostname: str = "", date: str = "") -> tuple[int, str, str]:
+                hostname: str = "", date: str = "", net: PodNetwork | None = None,
+                missing: frozenset[str] = frozenset()) -> tuple[int, str, str]:
     """One simple command against the in-memory filesystem: (exit code, stdout, stderr)."""
     if not argv:
         return 0, "", ""
     name, args = argv[0].rsplit("/", 1)[-1], argv[1:]
     busybox = wording == "busybox"
+    if name in missing:
+        return 127, "", f"sh: {argv[0]}: not found\n"
     if name in ("sh", "bash", "ash") and len(args) >= 2 and args[0] == "-c":
-        return run_now(argv, fs, env, wording=wording, hostname=hostname, date=date)
+        return run_now(argv, fs, env, wording=wording, hostname=hostname, date=date, net=net, missing=missing)
+    if name in nettools.COMMANDS or name == "hostname" and args[:1] == ["-i"]:
+        return nettools.run(name, args, fs, net or PodNetwork(None, hostname=hostname))
     if name == "true" or name == ":":
         return 0, "", ""
     if name == "false":
@@ -456,8 +514,8 @@ def run_command(argv: list[str], fs: dict[str, str], env: dict[str, str], *, wor
     if name == "ls":
         paths = [a for a in args if not a.startswith("-")] or ["/"]
         found = sorted(p.rsplit("/", 1)[-1] for p in fs if any(p.startswith(d.rstrip("/") + "/") for d in paths))
-        missing = [p for p in paths if p in fs]
-        return 0, "".join(f"{n}\n" for n in missing + found), ""
+        files = [p for p in paths if p in fs]
+        return 0, "".join(f"{n}\n" for n in files + found), ""
     if name == "wc" and args[:1] == ["-l"]:
         code, out, err = _cat(args[1:], fs, busybox)
         return code, f"{out.count(chr(10))} {' '.join(args[1:])}\n" if code == 0 else "", err

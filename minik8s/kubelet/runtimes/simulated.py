@@ -9,7 +9,8 @@ thousand nodes fit in one process.
 Realistic defaults:
 
 * Images come from a catalogue (nginx, httpd, busybox, alpine, python, perl, redis,
-  ubuntu, debian, hello-world, registry.k8s.io/pause, agnhost, goproxy, minik8s/kvstore, ...).
+  ubuntu, debian, hello-world, registry.k8s.io/pause, agnhost, goproxy, curlimages/curl,
+  minik8s/kvstore, ...).
   Anything else fails to pull as containerd does: ``ErrImagePull`` with
   ``rpc error: code = NotFound desc = failed to pull and unpack image ...``. Tags of known
   images are accepted, except nginx versions that never existed (``nginx:1.161``).
@@ -18,7 +19,12 @@ Realistic defaults:
   80 for any path. busybox/alpine/python with no command exit 0 at once (no terminal).
 * ``registry.k8s.io/e2e-test-images/agnhost ... liveness`` serves ``/healthz`` on 8080 for
   10 s, then 500, exactly like the upstream liveness example.
-* Pod IPs are ``10.244.<node index + 1>.<n>``, handed out in order from ``.2``.
+* Pod IPs are ``10.244.<node index + 1>.<n>``, handed out in order from ``.2``; a ``hostNetwork``
+  pod has the node's InternalIP. Pods reach each
+  other over a :class:`~minik8s.kubelet.runtimes.simnet.SimulatedNetwork` that every node of the
+  cluster shares (pass ``network=``); a container's ``wget``, ``curl``, ``nslookup``, ``nc`` and
+  ``ping`` go over it (:mod:`minik8s.kubelet.runtimes.nettools`), and :meth:`SimulatedRuntime.serving`
+  tells it what listens at an address.
 * On SIGTERM a container stops at once (servers exit 0, shell scripts 143). With the real clock
   (``minik8s server --runtime simulated``) it takes ``REAL_CLOCK_STOP_SECONDS``, as a real
   app and kubelet do: a pod deleted in no time at all would let a StatefulSet recreate it
@@ -73,7 +79,9 @@ from minik8s.kubelet import cri
 from minik8s.kubelet.cri import (ContainerStatus, ExecResult, ImageInfo, ImagePullError, ProbeError, PullResult,
                                  RuntimeCallError, SandboxInfo)
 from minik8s.kubelet.logs import LogEntry, nanoseconds
+from minik8s.kubelet.node import node_ip
 from minik8s.kubelet.runtimes import simshell
+from minik8s.kubelet.runtimes.simnet import App, PodNetwork, SimulatedNetwork
 
 ANNOTATION_PREFIX = "sim.minik8s.io/"
 PULL_SECONDS = 1.0            # a first pull
@@ -81,6 +89,7 @@ REPULL_SECONDS = 0.5          # imagePullPolicy Always on an image already prese
 OOM_AFTER_SECONDS = 1.0       # a container over its memory limit is killed this soon after starting
 AGNHOST_LIVENESS_SECONDS = 10  # agnhost liveness serves /healthz with 200 this long, then 500
 REAL_CLOCK_STOP_SECONDS = 0.5  # with the real clock, SIGTERM to exit (a virtual clock stops at once)
+NODE_RESOLV_CONF = "nameserver 192.168.0.1\n"  # a simulated node's own resolver: what dnsPolicy Default pods get
 
 
 @dataclass(frozen=True)
@@ -91,15 +100,18 @@ class Image:
     ports: tuple[int, ...] = ()        # ports its default program listens on
     http: bool = True                  # answers HTTP on those ports
     wording: str = "busybox"           # error messages of its coreutils: busybox or gnu
+    lacks: frozenset[str] = frozenset()  # common programs the real image does not have
     cpu: int = 1                       # millicores when idle
     memory: int = 2 * 1024 * 1024
 
 
+NO_CURL = frozenset({"curl"})  # busybox and alpine: wget, nc and nslookup are applets, curl is a package
+
 CATALOGUE: dict[str, Image] = {
     "nginx": Image(72_223_946, ("nginx", "-g", "daemon off;"), (80,), wording="gnu", memory=3_500_000),
     "httpd": Image(58_012_476, ("httpd-foreground",), (80,), wording="gnu", memory=6_000_000),
-    "busybox": Image(2_156_518),
-    "alpine": Image(3_623_807),
+    "busybox": Image(2_156_518, lacks=NO_CURL),
+    "alpine": Image(3_623_807, lacks=NO_CURL),
     "python": Image(412_418_312, wording="gnu", memory=9_000_000),
     "perl": Image(336_412_808, wording="gnu"),
     "ubuntu": Image(29_754_290, wording="gnu"),
@@ -110,7 +122,8 @@ CATALOGUE: dict[str, Image] = {
     "registry.k8s.io/e2e-test-images/agnhost": Image(51_198_765, ("/agnhost", "pause")),
     "registry.k8s.io/liveness": Image(2_387_213, ("/agnhost", "liveness")),
     "registry.k8s.io/goproxy": Image(2_385_102, ("goproxy",), (8080,), http=False),
-    "registry.k8s.io/busybox": Image(1_144_547),
+    "registry.k8s.io/busybox": Image(1_144_547, lacks=NO_CURL),
+    "curlimages/curl": Image(24_512_345, ("curl",)),
     "minik8s/kvstore": Image(18_432_000, ("kvstore",), (8080,), memory=8_000_000),
     "minik8s/web": Image(18_432_000, ("python", "-m", "http.server", "8080"), (8080,), memory=8_000_000),
 }
@@ -202,7 +215,8 @@ class SimulatedRuntime(cri.ContainerRuntime):
     version = "simulated://1.0"
 
     def __init__(self, *, node_name: str = "node-1", node_index: int = 0, clock: Clock,
-                 rng: random.Random | None = None, images: Iterable[str] = ()):
+                 rng: random.Random | None = None, images: Iterable[str] = (),
+                 network: SimulatedNetwork | None = None):
         self.node_name = node_name
         self.node_index = node_index
         self.clock = clock
@@ -216,6 +230,9 @@ class SimulatedRuntime(cri.ContainerRuntime):
         for image in images:
             ref, key, _ = normalize(image)
             self._images[ref] = CATALOGUE[key].size if key in CATALOGUE else 0
+        # A node on its own gets a network of its own; a cluster passes the one all its nodes share.
+        self.network = network if network is not None else SimulatedNetwork()
+        self.network.attach(self)
 
     # --- scripting --------------------------------------------------------------------
 
@@ -249,7 +266,9 @@ class SimulatedRuntime(cri.ContainerRuntime):
         for sandbox in self._sandboxes.values():
             if sandbox.uid == uid and sandbox.ready:
                 return SandboxInfo(sandbox.id, sandbox.ip)
-        sandbox = _Sandbox(self._new_id(), uid, self._allocate_ip(), pod)
+        # A hostNetwork pod shares the node's network namespace, so the node's address is its own.
+        host_network = (pod.get("spec") or {}).get("hostNetwork") is True
+        sandbox = _Sandbox(self._new_id(), uid, node_ip(self.node_index) if host_network else self._allocate_ip(), pod)
         self._sandboxes[sandbox.id] = sandbox
         return SandboxInfo(sandbox.id, sandbox.ip)
 
@@ -326,12 +345,16 @@ class SimulatedRuntime(cri.ContainerRuntime):
             raise RuntimeCallError(f'image "{ref}" is not present on the node')
         env = {"HOSTNAME": (pod.get("metadata") or {}).get("name", ""),
                "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+        if self.cluster_network is not None:   # the Service links the kubelet passes (minik8s.kubelet.dns)
+            env.update(self.cluster_network.service_env(pod))
         for var in container.get("env") or []:
             if isinstance(var, dict) and "value" in var:
                 env[str(var.get("name"))] = str(var["value"])
         record = _Container(self._new_id(), str(container.get("name", "")), sandbox, container, attempt, ref,
                             CATALOGUE.get(key, Image(0)), self._behaviour(pod, str(container.get("name", ""))),
                             env, self.clock.now())
+        if self.cluster_network is not None:
+            record.fs["/etc/resolv.conf"] = self.cluster_network.resolv_conf(pod, NODE_RESOLV_CONF)[0]
         self._containers[record.id] = record
         return record.id
 
@@ -348,13 +371,14 @@ class SimulatedRuntime(cri.ContainerRuntime):
         now = self.clock.now()
         c.started_at = now
         program = self._argv(c)[:1]
-        if program and c.image.default[:1] != ("/agnhost",) and not simshell.executable(program[0]):
+        if program and c.image.default[:1] != ("/agnhost",) and not _has(c.image, program[0]):
             c.shell = None
             c.message = cri.start_error_message(program[0])
             self._finish(c, now, cri.START_ERROR_EXIT_CODE, "StartError")
             return
         c.shell = simshell.Shell(self._program(c), c.fs, dict(c.env), now, wording=c.image.wording,
-                                 hostname=c.env["HOSTNAME"], date=_date)
+                                 hostname=c.env["HOSTNAME"], date=_date, net=self._pod_network(c),
+                                 missing=c.image.lacks)
         for line in c.behaviour.get("logs") or []:
             c.shell.output.append((now, str(line)))
         self._advance(c, now)
@@ -463,12 +487,13 @@ class SimulatedRuntime(cri.ContainerRuntime):
         if c.finished_at is not None or c.started_at is None:
             raise RuntimeCallError(f'container not running ("{c.name}")')
         env = dict(c.shell.env if c.shell else c.env)
-        if not command or not simshell.executable(command[0]):
+        if not command or not _has(c.image, command[0]):
             raise cri.exec_start_error(container_id, list(command))
         try:
             code, out, err = simshell.run_now(list(command), c.fs, env, wording=c.image.wording,
                                               hostname=c.env["HOSTNAME"], date=_date(now),
-                                              timeout=timeout if timeout > 0 else None)
+                                              timeout=timeout if timeout > 0 else None, net=self._pod_network(c),
+                                              missing=c.image.lacks)
         except TimeoutError as exc:
             raise TimeoutError(str(exc)) from None
         return ExecResult(code, out, err)
@@ -482,11 +507,41 @@ class SimulatedRuntime(cri.ContainerRuntime):
         memory = int(c.behaviour.get("memoryBytes", c.image.memory))
         return cpu, memory
 
+    # --- the pod network ----------------------------------------------------------------
+
+    def _pod_network(self, c: _Container) -> PodNetwork:
+        meta = c.sandbox.pod.get("metadata") or {}
+        return PodNetwork(self.network, self.node_name, c.sandbox.ip, str(meta.get("namespace") or "default"),
+                          c.env["HOSTNAME"], self.clock.now)
+
+    def owns(self, ip: str) -> bool:
+        """Is ``ip`` this node's address or one of its live pod sandboxes'?"""
+        # list(): with the real clock, exec (an API server thread) reaches here while the loop adds pods.
+        return ip == node_ip(self.node_index) or any(s.ip == ip and s.ready for s in list(self._sandboxes.values()))
+
+    def serving(self, ip: str, port: int, path: str | None) -> App | None:
+        """What answers a connection to ``ip:port`` now: the running container listening there, or None.
+        ``path`` (HTTP) picks up scripted failures of the endpoints the probes check."""
+        c = self._listener(ip, port)
+        if c is None:
+            return None
+        _, key, tag = normalize(str(c.spec.get("image", "")))
+        status = self._failing(c, port, path) if path is not None else None
+        if status is None and "httpStatus" in c.behaviour:
+            status = int(c.behaviour["httpStatus"])
+        return App(key, tag, c.env["HOSTNAME"], tuple(self._argv(c)), port, status)
+
+    def log(self, ip: str, port: int, line: str) -> None:
+        """The app listening at ``ip:port`` prints ``line`` (a request it served) on its stdout."""
+        c = self._listener(ip, port)
+        if c is not None and c.shell is not None:
+            c.shell.output.append((self.clock.now(), line))
+
     # --- probes -----------------------------------------------------------------------
 
     def _listener(self, ip: str, port: int) -> _Container | None:
         now = self.clock.now()
-        for c in self._containers.values():
+        for c in list(self._containers.values()):  # a copy, as in owns()
             if c.sandbox.ip != ip or not c.sandbox.ready or c.started_at is None:
                 continue
             self._advance(c, now)
@@ -564,11 +619,17 @@ class SimulatedRuntime(cri.ContainerRuntime):
         return min(candidates) if candidates else None
 
     def close(self) -> None:
+        self.network.detach(self)
         self._containers.clear()
         self._sandboxes.clear()
 
 
 # --- helpers ----------------------------------------------------------------------------------
+
+
+def _has(image: Image, program: str) -> bool:
+    """Does the image have ``program`` (a name looked up in PATH, or a path)?"""
+    return simshell.executable(program) and program.rsplit("/", 1)[-1] not in image.lacks
 
 
 def _past(age: float, seconds: Any) -> bool:
@@ -611,7 +672,7 @@ def resolve_port(spec: dict[str, Any], port: Any) -> int | None:
 
 def _copy_shell(shell: simshell.Shell) -> simshell.Shell:
     clone = simshell.Shell([], dict(shell.fs), dict(shell.env), shell.time, wording=shell.wording,
-                           hostname=shell.hostname, date=shell.date)
+                           hostname=shell.hostname, date=shell.date, net=shell.net, missing=shell.missing)
     clone.frames = [simshell._Frame(f.statements, f.index, f.loop, f.variable, list(f.values)) for f in shell.frames]
     clone.status, clone.wake_at, clone.exited = shell.status, shell.wake_at, shell.exited
     clone.exit_code, clone.forever = shell.exit_code, shell.forever

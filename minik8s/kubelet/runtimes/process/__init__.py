@@ -15,7 +15,9 @@ container             a process in its own session (:mod:`.supervisor`) and its 
                       processes only, its host name is the pod's
 user                  ``runAsUser``/``runAsGroup``; without them 65534 (nobody), never root
                       unless ``runAsUser: 0`` (:func:`.isolation.user_of`)
-environment           upstream's rules (:mod:`.env`): image ENV, envFrom, env, valueFrom
+environment           upstream's rules (:mod:`.env`): image ENV, Service links, envFrom, env, valueFrom
+DNS                   the pod's resolv.conf (:mod:`minik8s.kubelet.dns`) bound over ``/etc/resolv.conf``;
+                      where cluster DNS cannot have port 53, Service names in ``/etc/hosts``, kept current
 volumes               folders bind-mounted at their ``mountPath`` (read-only as declared):
                       emptyDir, hostPath, configMap, secret, downwardAPI, PVC (:mod:`.filesystem`)
 logs                  stdout and stderr read through pipes and written, line by line with the time
@@ -106,6 +108,15 @@ NICE = 5                     # containers' scheduling priority below the cluster
 RESOURCES = {"configmaps", "secrets", "persistentvolumeclaims", "persistentvolumes"}
 
 
+def _host_resolv_conf() -> str:
+    """The node's resolv.conf (what ``dnsPolicy: Default`` pods get), read with a bound."""
+    try:
+        with open("/etc/resolv.conf", encoding="utf-8", errors="replace") as f:
+            return f.read(65536)
+    except OSError:
+        return ""
+
+
 def runtime_root() -> Path:
     """Per-user state shared by this user's process runtimes: pid files (to reap orphans) and the
     images' executables (keyed by installation). Pod IP locks are machine-wide (:mod:`.network`)."""
@@ -175,6 +186,7 @@ class ProcessRuntime(cri.ContainerRuntime):
         self.pidfiles = supervisor.PidFiles(root / "run")
         self.pidfiles.reap_orphans()
         self.ips = network.IPAllocator(node_index)    # machine-wide locks: clusters get disjoint pod IPs
+        self.node_address = self.ips.node_ip           # the node's InternalIP: where its NodePorts listen
         env_offset = os.environ.get("MINIK8S_PORT_OFFSET")
         if port_offset is None:
             port_offset = int(env_offset) if env_offset else (0 if network.low_ports_allowed() else network.PORT_OFFSET)
@@ -237,12 +249,40 @@ class ProcessRuntime(cri.ContainerRuntime):
             sandbox = Sandbox(sandbox_id, uid, ip, pod, folder)
             if self.port_offset:
                 sandbox.messages += remapped_ports_messages(pod, ip, self.port_offset)
+            sandbox.messages += self._write_resolv_conf(pod, folder)
             if self.isolation == "none":
                 sandbox.messages.append(("Warning", "ContainersNotIsolated", (
                     f"the process runtime of {self.node_name} cannot isolate containers ({self._not_isolated}): "
                     "they see the node's files and processes and run as its user")))
             self._sandboxes[sandbox_id] = sandbox
             return SandboxInfo(sandbox_id, ip)
+
+    def _write_resolv_conf(self, pod: dict[str, Any], folder: Path) -> list[tuple[str, str, str]]:
+        """The pod's resolv.conf as its kubelet composes it (:mod:`minik8s.kubelet.dns`); events about it."""
+        if self.cluster_network is None:
+            return []
+        text, warnings = self.cluster_network.resolv_conf(pod, _host_resolv_conf())
+        (folder / "resolv.conf").write_text(text)
+        messages = [("Warning", reason, message) for reason, message in warnings]
+        if self.isolation == "none":
+            messages.append(("Warning", "DNSConfigForming", (
+                "containers are not isolated: they read the node's /etc/resolv.conf and /etc/hosts, so cluster "
+                "DNS names (Services) will not resolve in them")))
+        return messages
+
+    def services_changed(self) -> None:
+        """Services changed: where Service names live in /etc/hosts, rewrite them in running containers."""
+        if self.cluster_network is None or not self.cluster_network.hosts_fallback:
+            return
+        with self._lock:
+            live = [c for c in self._containers.values() if c.contained is not None and c.finished_at is None]
+        for c in live:
+            assert c.contained is not None
+            text = isolation.hosts_text(c.sandbox.ip, c.contained.hostname, self.cluster_network.hosts(c.sandbox.pod))
+            try:
+                isolation.rewrite_in_place(c.contained.rootfs / "etc" / "hosts", text)
+            except OSError:
+                pass   # removed meanwhile
 
     def sandbox_messages(self, sandbox_id: str) -> list[tuple[str, str, str]]:
         """Events the kubelet should record for the pod, once: (type, reason, message)."""
@@ -274,6 +314,14 @@ class ProcessRuntime(cri.ContainerRuntime):
             self._force_remove(cid)
         self.ips.release(sandbox.ip)
         shutil.rmtree(sandbox.folder, ignore_errors=True)
+
+    def port_forward(self, sandbox_id: str, port: int) -> tuple[str, int]:
+        """The pod's IP and the port its ``port`` is served on: any process of the node can dial it."""
+        with self._lock:
+            sandbox = self._sandboxes.get(sandbox_id)
+        if sandbox is None or not sandbox.ready:
+            raise cri.PortForwardError(f'failed to find sandbox "{sandbox_id}" in store: not found')
+        return sandbox.ip, self.port_on_host(sandbox.ip, port)
 
     def port_on_host(self, ip: str, port: int) -> int:
         """The port a pod's ``port`` really listens on (a Service proxy needs this too)."""
@@ -388,12 +436,15 @@ class ProcessRuntime(cri.ContainerRuntime):
         binds = [isolation.Bind(f"{internal}/python", python_home, True),
                  isolation.Bind(f"{internal}/images", str(Path(builtin.__file__).resolve().parent), True),
                  *[isolation.Bind(path, host, path in read_only) for path, host in volume_table]]
+        resolv = sandbox.folder / "resolv.conf"
+        if resolv.exists():   # one file per pod, as the CRI runtime bind-mounts the sandbox's
+            binds.append(isolation.Bind("/etc/resolv.conf", str(resolv)))
         uid, gid = isolation.user_of(pod, container)
         isolation.verify_non_root(pod, container, uid)
         pod_name = str((pod.get("metadata") or {}).get("name") or "")
         contained = isolation.Containment(rootfs, pod_name, uid, gid, workdir or "/", binds,
                                           isolation.groups_of(pod))
-        contained.prepare(sandbox.ip)
+        contained.prepare(sandbox.ip, self.cluster_network.hosts(pod) if self.cluster_network is not None else [])
         return contained
 
     def _shim_folder(self, found: images.Image, contained: isolation.Containment | None) -> Path:
@@ -416,8 +467,9 @@ class ProcessRuntime(cri.ContainerRuntime):
     def _environment(self, pod: dict[str, Any], container: dict[str, Any], found: images.Image, sandbox: Sandbox,
                      mounts: Mounts, contained: isolation.Containment | None) -> dict[str, str]:
         image_env = list((found.config.get("config") or {}).get("Env") or [])
+        links = self.cluster_network.service_env(pod) if self.cluster_network is not None else None
         declared = envs.container_env(pod, container, image_env, self._lookup, pod_ip=sandbox.ip,
-                                      host_ip=self.ips.node_ip)
+                                      host_ip=self.ips.node_ip, services=links)
         shims = self._shim_folder(found, contained)
         if contained is not None:
             env = {"HOSTNAME": contained.hostname, "HOME": "/root" if contained.uid == 0 else "/", **declared}

@@ -1,6 +1,7 @@
 """A container's environment, as the kubelet builds it (upstream ``makeEnvironmentVariables``).
 
-Sources, later ones winning: the image's ``Env``; ``envFrom`` (every key of a
+Sources, later ones winning: the image's ``Env``; the Service links the kubelet passes
+(``WEB_SERVICE_HOST``..., :mod:`minik8s.kubelet.dns`); ``envFrom`` (every key of a
 ConfigMap or Secret, with an optional ``prefix``); ``env`` entries in order, each a
 literal ``value`` (where ``$(NAME)`` expands to an earlier variable and ``$$(NAME)``
 stays literal) or a ``valueFrom``:
@@ -17,7 +18,7 @@ A missing ConfigMap, Secret or key fails container creation with upstream's
 ``couldn't find key k in ConfigMap default/x``).
 
 Interface:
-    env = container_env(pod, container, image_env, lookup, pod_ip=..., host_ip=...)
+    env = container_env(pod, container, image_env, lookup, pod_ip=..., host_ip=..., services={...})
     lookup(kind, namespace, name) -> dict | None        # kind: "configmaps" | "secrets"
 
 Taught in chapter 9 (ConfigMaps and Secrets) and chapter 5 (the Downward API).
@@ -117,13 +118,15 @@ def resource_value(container: dict[str, Any], ref: dict[str, Any]) -> str:
 
 
 def container_env(pod: dict[str, Any], container: dict[str, Any], image_env: list[str], lookup: Lookup, *,
-                  pod_ip: str, host_ip: str) -> dict[str, str]:
-    """The environment the container's process starts with (without the runtime's own variables)."""
+                  pod_ip: str, host_ip: str, services: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment the container's process starts with (without the runtime's own variables).
+    ``services``: the Service links, which ``$(VAR)`` may refer to and explicit variables override."""
     namespace = (pod.get("metadata") or {}).get("namespace") or "default"
     env: dict[str, str] = {}
     for item in image_env:
         key, _, value = str(item).partition("=")
         env[key] = value
+    env.update(services or {})
     for source in container.get("envFrom") or []:
         kind, ref = ("configmaps", source.get("configMapRef")) if source.get("configMapRef") else \
             ("secrets", source.get("secretRef"))

@@ -48,7 +48,8 @@ Interface:
     mode() -> "bwrap" | "none";  unavailable_reason() -> str     # probed once per process
     user_of(pod, container) -> (uid, gid);  groups_of(pod) -> (gid, ...);  verify_non_root(pod, container, uid)  # ContainerConfigError
     Containment(rootfs, hostname, uid, gid, binds=[Bind(container path, host path, read_only)])
-    containment.prepare(pod_ip)                # /etc files, ownership: before start
+    containment.prepare(pod_ip, services=[(ip, [name...])])   # /etc files, ownership: before start
+    hosts_text(pod_ip, hostname, services) -> str;  rewrite_in_place(path, text)
     containment.options(workdir) -> [bwrap options];  containment.command(argv) -> argv run inside
     enter(init_pid, containment, argv) -> argv for an exec
 
@@ -189,12 +190,15 @@ class Containment:
     binds: list[Bind] = field(default_factory=list)
     groups: tuple[int, ...] = ()     # supplementary groups (honoured when the runtime is root)
 
-    def prepare(self, pod_ip: str) -> None:
-        """Write the container's /etc files and give it its own files (its user owns its rootfs)."""
+    def prepare(self, pod_ip: str, services: list[tuple[str, list[str]]] | None = None) -> None:
+        """Write the container's /etc files and give it its own files (its user owns its rootfs).
+        ``services``: Service names for /etc/hosts, where cluster DNS is out of the C library's reach."""
         etc = self.rootfs / "etc"
         etc.mkdir(parents=True, exist_ok=True)
         (etc / "hostname").write_text(self.hostname + "\n")
-        (etc / "hosts").write_text(f"127.0.0.1\tlocalhost\n{pod_ip}\t{self.hostname}\n")
+        (etc / "hosts").write_text(hosts_text(pod_ip, self.hostname, services or []))
+        if not (etc / "nsswitch.conf").exists():   # the image's own, if it ships one
+            (etc / "nsswitch.conf").write_text("hosts: files dns\n")   # /etc/hosts first, then resolv.conf
         if not (etc / "passwd").exists():   # the image's own, if it ships one
             (etc / "passwd").write_text("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n")
             (etc / "group").write_text("root:x:0:\nnobody:x:65534:\n")
@@ -289,6 +293,19 @@ class Containment:
         if not best[0] and path.startswith(tuple(f + "/" for f in SYSTEM)) and os.path.lexists(path):
             return path   # the node's OS folders, under the image's own files
         return best[1] + path[len(best[0]):]
+
+
+def hosts_text(pod_ip: str, hostname: str, services: list[tuple[str, list[str]]]) -> str:
+    """A container's /etc/hosts: localhost, the pod's own name, then any Service names given."""
+    lines = ["127.0.0.1\tlocalhost", f"{pod_ip}\t{hostname}", *[f"{ip}\t{' '.join(names)}" for ip, names in services]]
+    return "".join(line + "\n" for line in lines)
+
+
+def rewrite_in_place(path: Path, text: str) -> None:
+    """Replace a file's content keeping its inode: a bind mount of it keeps showing the new text."""
+    with open(path, "r+", encoding="utf-8") as f:
+        f.truncate(0)
+        f.write(text)
 
 
 def init_pid(bwrap_pid: int, wait: float = 0.0) -> int | None:

@@ -32,12 +32,13 @@ from __future__ import annotations
 
 import fcntl
 import os
-import tempfile
 from pathlib import Path
+
+from minik8s import addresses
 
 PORT_OFFSET = 8000        # port 80 -> 8080 when privileged ports cannot be bound
 FIRST_HOST, LAST_HOST = 2, 254
-LOCK_DIR = Path(tempfile.gettempdir()) / "minik8s-pod-ips"   # one per machine: see the module docstring
+LOCK_DIR = addresses.LOCK_DIR   # one per machine, shared with the Service blocks: see the module docstring
 
 
 class IPExhausted(Exception):
@@ -65,11 +66,7 @@ class IPAllocator:
         if not 0 <= node_index <= 253:
             raise ValueError("the process runtime supports node indexes 0..253 (127.1.<n+1>.0/24 per node)")
         self.prefix = f"127.1.{node_index + 1}."
-        self.lock_dir = lock_dir
-        if not self.lock_dir.exists():
-            self.lock_dir.mkdir(parents=True, exist_ok=True)
-            if lock_dir == LOCK_DIR:
-                os.chmod(self.lock_dir, 0o1777)   # every user's clusters lock here (each its own files)
+        self.lock_dir = addresses.open_lock_dir(lock_dir)
         self._held: dict[str, int] = {}
         self._next = FIRST_HOST
 
