@@ -376,11 +376,12 @@ def test_nslookup_tries_every_search_domain_as_busybox_does(cluster: Cluster, ne
         header + f"Name:\tweb.default.svc.cluster.local\nAddress: {VIP}\n\n"
         "** server can't find web.svc.cluster.local: NXDOMAIN\n\n"
         "** server can't find web.cluster.local: NXDOMAIN\n\n"
-        "\n"
+        "*** Can't find web.default.svc.cluster.local: No answer\n\n"
         "** server can't find web.svc.cluster.local: NXDOMAIN\n\n"
         "** server can't find web.cluster.local: NXDOMAIN\n\n"), "command terminated with exit code 1\n")
     assert cluster.run_kubectl("exec client -- nslookup web.default.svc.cluster.local") == (0, (
-        header + f"Name:\tweb.default.svc.cluster.local\nAddress: {VIP}\n\n\n"), "")
+        header + f"Name:\tweb.default.svc.cluster.local\nAddress: {VIP}\n\n"
+        "*** Can't find web.default.svc.cluster.local: No answer\n\n"), "")
     code, out, _ = cluster.run_kubectl("exec client -- nslookup nope")
     assert code == 1 and "** server can't find nope.default.svc.cluster.local: NXDOMAIN\n\n" in out
     # A name with a dot is asked as it is: no search path (busybox's well-known difference from libc).
@@ -473,7 +474,8 @@ def test_an_externalname_answer_is_a_canonical_name_not_an_address() -> None:
     net = PodNetwork(SimulatedNetwork(resolver=ExternalName()), "node-1", "10.244.1.2", "default", "me")
     assert simshell.run_now(["nslookup", "db.default.svc.cluster.local"], {}, {}, net=net) == (0, (
         "Server:\t\t10.96.0.10\nAddress:\t10.96.0.10:53\n\n"
-        "db.default.svc.cluster.local\tcanonical name = db.example.com\n\n\n"), "")
+        "db.default.svc.cluster.local\tcanonical name = db.example.com\n\n"
+        "*** Can't find db.default.svc.cluster.local: No answer\n\n"), "")
     # The name has no address the simulated world can reach: wget cannot resolve it.
     assert simshell.run_now(["wget", "-qO-", "http://db"], {}, {}, net=net) == (1, "", "wget: bad address 'db'\n")
 

@@ -406,6 +406,8 @@ def _nslookup(args: list[str], fs: dict[str, str], net: PodNetwork) -> Result:
             continue
         found, values = answer
         found = found.rstrip(".")
+        if not values:  # the name exists, without records of this type (NODATA)
+            out += f"*** Can't find {fqdn}: No answer\n"
         for value in values:
             if qtype == "PTR":
                 out += f"{found}\tname = {value.rstrip('.')}\n"
