@@ -284,7 +284,7 @@ def services_readiness(view: ClusterView) -> str | None:
         return f"the Service api has {len(found)} endpoint(s) for {len(pods)} Pod(s); let time pass and look again"
     if len(ready) == 3:
         return ("all three Pods of api are ready endpoints of the Service; make one of them fail its readiness "
-                "probe (what does the probe check?) and let one probe period pass")
+                "probe (what does the probe check?), then let it fail three times in a row (%minik8s advance 15s)")
     if len(ready) < 2:
         return f"only {len(ready)} Pod(s) of api are ready endpoints ({', '.join(ready) or 'none'}); take out one, not more"
     return None
