@@ -6,7 +6,7 @@ In-process (memory store, no HTTP), so the figures are the allocation and the wr
 * the time to rebuild the allocators from N stored Services (what a restart pays);
 * one random pick from a nearly full node-port range (the scan of the bitmap's worst case).
 
-Usage: python benchmarks/services.py [--services 2000] [--json]
+Usage: python benchmarks/service_allocation.py [--services 2000] [--json]
 Not a test: it prints figures.
 """
 
