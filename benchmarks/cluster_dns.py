@@ -38,7 +38,7 @@ def services(count: int) -> list[dict[str, Any]]:
             for i in range(count)]
 
 
-def client(port: int, wires: list[tuple[bytes, bytes]], results: Any) -> None:
+def client(port: int, wires: list[tuple[bytes, bytes]], results: Any, host: str = "127.0.0.1") -> None:
     """One resolver: a query, wait for its answer, the next. Checks the answer's last four bytes (the A
     record's address) rather than parsing it, so that the client costs little next to the server."""
     good = 0
@@ -46,7 +46,7 @@ def client(port: int, wires: list[tuple[bytes, bytes]], results: Any) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.settimeout(2)
         for wire, expected in wires:
-            sock.sendto(wire, ("127.0.0.1", port))
+            sock.sendto(wire, (host, port))
             try:
                 reply = sock.recv(4096)
             except socket.timeout:
