@@ -3,9 +3,11 @@ real cluster (the real kubectl binary), and the session helpers under them."""
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import textwrap
+from pathlib import Path
 
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
@@ -293,3 +295,28 @@ def test_check_can_be_imported_from_the_package() -> None:
     assert check is the_check
     with pytest.raises(ImportError):
         from minik8s.lab import chekc  # noqa: F401
+
+
+# --- the committed notebooks ------------------------------------------------------------------------------
+
+def _outputs(path: Path) -> str:
+    cells = json.loads(path.read_text())["cells"]
+    return "".join("".join(o.get("text", "")) + "".join((o.get("data") or {}).get("text/plain", ""))
+                   for c in cells for o in c.get("outputs") or [])
+
+
+LABS = Path(__file__).resolve().parent.parent / "labs"
+
+
+@pytest.mark.parametrize("notebook", sorted(LABS.glob("solutions/*.ipynb")), ids=lambda p: p.name)
+def test_every_committed_solution_passes_its_checks(notebook):
+    """nbval only compares a re-run with the committed outputs: a solution whose hard-coded name went
+    stale after a re-run would keep its ❌ for ever unless something looks."""
+    assert "❌" not in _outputs(notebook)
+
+
+@pytest.mark.parametrize("notebook", sorted([*LABS.glob("*.ipynb"), *LABS.glob("solutions/*.ipynb")]),
+                         ids=lambda p: str(p.relative_to(LABS)))
+def test_no_committed_lab_recorded_a_clash_with_another_cluster(notebook):
+    text = _outputs(notebook)
+    assert "Address already in use" not in text and "cannot listen on" not in text
