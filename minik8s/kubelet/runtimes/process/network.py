@@ -47,13 +47,7 @@ class IPExhausted(Exception):
 
 def low_ports_allowed() -> bool:
     """Can this user bind port 80? Root can; others only if the kernel lets everybody."""
-    if os.geteuid() == 0:
-        return True
-    try:
-        start = int(Path("/proc/sys/net/ipv4/ip_unprivileged_port_start").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return False
-    return start <= 80
+    return addresses.may_bind_port(80)
 
 
 def port_on_host(port: int, offset: int) -> int:
