@@ -53,6 +53,9 @@ from minik8s.api.resources import Resource
 from minik8s.api.validation import validate
 from minik8s.apiserver import strategy
 from minik8s.apiserver.admission import ObjectCountQuota
+from minik8s.apiserver.admission.chain import CREATE, DELETE, UPDATE, Attributes, Chain
+from minik8s.apiserver.auth.authorization import Authorizer, DefaultAuthorizer
+from minik8s.apiserver.auth.context import current_user
 from minik8s.apiserver.nodeproxy import NodeConnections
 from minik8s.apiserver import kubernetesservice, serviceallocator
 from minik8s.apiserver.serviceallocator import ServiceAllocator, Transaction
@@ -129,6 +132,10 @@ class APIServer:
         # Kubelets register here, so logs and exec can reach a pod's node.
         self.nodes = NodeConnections()
         self.object_counts = ObjectCountQuota(self.store)  # admission: a default per-namespace quota
+        # The admission plugins every write passes (mutating, then validating; see admission.chain).
+        self.admission = Chain()
+        # Who may do what: asked by the HTTP filters, and by the in-process client acting as a user.
+        self.authorizer: Authorizer = DefaultAuthorizer()
         self.ensure_system_namespaces()
         # Until whoever serves the API says where (minik8s server does), the endpoints name 127.0.0.1:6443.
         self.ensure_kubernetes_service()
@@ -267,7 +274,12 @@ class APIServer:
                 # DefaultStorageClass admission: a claim that names no class gets the default one.
                 classes, _ = self.store.list(STORAGE_CLASSES.qualified)
                 obj = storage.default_storage_class(obj, classes)
+            attrs = Attributes(CREATE, resource, meta.get("namespace"), meta.get("name", ""), obj,
+                               dry_run=dry_run, user=current_user())
+            self.admission.mutate(attrs)
+            obj = attrs.obj or obj
             self._validate(resource, obj, None)
+            self.admission.validate(attrs)
             # Service REST storage: ClusterIP and node ports, given back if the write does not happen.
             allocation = self.services.allocate_create(obj) if resource is SERVICES else Transaction()
             if dry_run:
@@ -342,8 +354,13 @@ class APIServer:
             else:
                 meta.pop(fixed, None)
         meta["resourceVersion"] = old_meta["resourceVersion"]
-        obj = apply_defaults(obj, admission=False)  # admission plugins run on create only
+        obj = apply_defaults(obj, admission=False)  # the Pod defaults of admission plugins: create only
+        attrs = Attributes(UPDATE, resource, old_meta.get("namespace"), name, obj, old, subresource=subresource or "",
+                           dry_run=dry_run, user=current_user())
+        self.admission.mutate(attrs)
+        obj = attrs.obj or obj
         self._validate(resource, obj, old)
+        self.admission.validate(attrs)
         allocation = self.services.allocate_update(obj, old) if resource is SERVICES and not subresource \
             else Transaction()
         if obj == old:
@@ -429,6 +446,8 @@ class APIServer:
                     raise errors.conflict(resource.group, resource.plural, name,
                                           f"Precondition failed: {field} in precondition: {value}, "
                                           f"{field} in object meta: {meta.get(field)}")
+            self.admission.validate(Attributes(DELETE, resource, meta.get("namespace"), name, None, old,
+                                               dry_run=dry_run, user=current_user()))
             if dry_run:
                 return old
             key = _key(resource, meta.get("namespace"), name)

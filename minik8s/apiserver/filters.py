@@ -21,7 +21,8 @@ checks both as well (defence in depth; the book says so).
 
 Interface: ``Policy(allowed_hosts, authenticator)``; ``Policy.insecure(allowed_hosts)``
 (``minik8s server --insecure``: no credential needed, everyone is an admin);
-``middlewares(policy) -> list`` for ``aiohttp.web.Application``.
+``middlewares(policy, authorizer=None) -> list`` for ``aiohttp.web.Application``; handlers
+find the user with :func:`minik8s.apiserver.auth.context.current_user`.
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ from aiohttp import web
 
 from minik8s.api.errors import StatusError
 from minik8s.apiserver.auth.authentication import TokenAuthenticator, User
-from minik8s.apiserver.auth.authorization import authorize
+from minik8s.apiserver.auth.authorization import Authorizer, DefaultAuthorizer
+from minik8s.apiserver.auth.context import acting_as
 from minik8s.apiserver.auth.requestinfo import request_info
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -83,7 +85,11 @@ def _origin_allowed(origin: str, policy: Policy, request: web.Request) -> bool:
             and port == _local_port(request))
 
 
-def middlewares(policy: Policy) -> list[Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]]:
+def middlewares(policy: Policy, authorizer: Authorizer | None = None
+                ) -> list[Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]]:
+    """The filters, in order; ``authorizer`` decides step 4 (default: every authenticated user may do anything)."""
+    authorizer = authorizer or DefaultAuthorizer()
+
     @web.middleware
     async def check_host(request: web.Request, handler: Handler) -> web.StreamResponse:
         host = hostname(request.headers.get("Host", ""))
@@ -107,9 +113,10 @@ def middlewares(policy: Policy) -> list[Callable[[web.Request, Handler], Awaitab
                 user = UNSECURED
             else:
                 user = policy.authenticator.authenticate(request.headers.get("Authorization"))
-            authorize(user, request_info(request.method, request.path, request.query))
+            authorizer.authorize(user, request_info(request.method, request.path, request.query))
         except StatusError as err:
             return _refuse(err)
-        return await handler(request)
+        with acting_as(user):   # admission and the API server see who is asking (auth.context)
+            return await handler(request)
 
     return [check_host, check_origin, authenticate]

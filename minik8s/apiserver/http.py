@@ -654,7 +654,7 @@ def _exec_status(command: list[str], exit_code: int) -> dict[str, Any]:
 
 def make_app(api: APIServer, policy: filters.Policy, hooks: dict[str, Hook] | None = None) -> web.Application:
     """The API server's HTTP application; every request first passes ``policy``'s filters."""
-    app = web.Application(client_max_size=MAX_BODY_BYTES + 1024 * 1024, middlewares=filters.middlewares(policy))
+    app = web.Application(client_max_size=MAX_BODY_BYTES + 1024 * 1024, middlewares=filters.middlewares(policy, api.authorizer))
     handler = _Handler(api, hooks or {})
     app.router.add_get("/version", handler.version)
     app.router.add_get("/version/", handler.version)

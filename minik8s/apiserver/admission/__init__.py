@@ -5,6 +5,8 @@ kube-apiserver runs a chain of admission plugins on every write (``NamespaceLife
 ones may only say no, with a ``403 Forbidden`` naming the plugin's reason. minik8s keeps
 each plugin in its own module here:
 
+* :mod:`minik8s.apiserver.admission.chain`: the chain itself (mutating plugins, then
+  validation, then validating plugins) and the attributes every plugin sees;
 * :mod:`minik8s.apiserver.admission.objectcount`: a default per-namespace object-count
   quota, so a typo such as ``replicas: 1000000000`` fills a namespace up to a bound instead
   of filling the machine's memory.
@@ -12,6 +14,7 @@ each plugin in its own module here:
 Taught in chapter 2 (architecture: the path of a request through the API server).
 """
 
+from minik8s.apiserver.admission.chain import Attributes, Chain
 from minik8s.apiserver.admission.objectcount import DEFAULT_OBJECT_COUNT_LIMIT, ObjectCountQuota
 
-__all__ = ["DEFAULT_OBJECT_COUNT_LIMIT", "ObjectCountQuota"]
+__all__ = ["Attributes", "Chain", "DEFAULT_OBJECT_COUNT_LIMIT", "ObjectCountQuota"]

@@ -14,9 +14,13 @@ admin of a fresh cluster may) and the anonymous user may read only what the
 ``/livez``, ``/readyz`` and ``/version``.
 
 Interface: ``authorize(user, info)`` raises a 403 :class:`StatusError` or returns.
+``Authorizer`` is what the API server asks (``apiserver.authorizer.authorize(user, info)``,
+same contract); ``DefaultAuthorizer`` is the rule above.
 """
 
 from __future__ import annotations
+
+from typing import Protocol
 
 from minik8s.api.errors import StatusError, qualified
 from minik8s.apiserver.auth.authentication import User
@@ -24,6 +28,16 @@ from minik8s.apiserver.auth.requestinfo import RequestInfo
 
 # The non-resource URLs of the system:public-info-viewer ClusterRole, bound to system:unauthenticated.
 PUBLIC_PATHS = frozenset({"/healthz", "/livez", "/readyz", "/version", "/version/"})
+
+
+class Authorizer(Protocol):
+    def authorize(self, user: User, info: RequestInfo) -> None:
+        """Return if ``user`` may do what ``info`` describes; raise the 403 StatusError otherwise."""
+
+
+class DefaultAuthorizer:
+    def authorize(self, user: User, info: RequestInfo) -> None:
+        authorize(user, info)
 
 
 def authorize(user: User, info: RequestInfo) -> None:
