@@ -8,6 +8,7 @@ prints, the usual way to start a manifest, so the builders here reproduce that s
 Interface:
     build(kind, name, args, command, fetch) -> (object, what)  # what: "deployment", "job", ... (for errors)
     job_from_cronjob(name, cronjob) -> object            # ``create job NAME --from=cronjob/CJ``
+    register_create(("secret",), handler)                # another module's ``create secret ...``
 
 ``fetch(source)`` reads the object ``--from=KIND/NAME`` names (only ``create job`` asks).
 
@@ -30,6 +31,18 @@ Obj = dict[str, Any]
 # The kinds `kubectl create` can generate, by every name kubectl accepts for them.
 KINDS = {"namespace": "namespace", "ns": "namespace", "deployment": "deployment", "deploy": "deployment",
          "configmap": "configmap", "cm": "configmap", "job": "job", "cronjob": "cronjob", "cj": "cronjob"}
+# `kubectl create <kind> ...` handlers other command modules add (services, secrets, roles...), by every
+# name kubectl accepts for the kind; each is called with the Env and the words after the kind. The module
+# adds its own flags to `create`'s parser in its register() (see minik8s.kubectl.services).
+CREATE_HANDLERS: dict[str, Callable[[Any, list[str]], None]] = {}
+
+
+def register_create(names: tuple[str, ...], handler: Callable[[Any, list[str]], None]) -> None:
+    """Let ``kubectl create <name> ...`` run ``handler(env, words)`` for each of ``names``."""
+    for name in names:
+        CREATE_HANDLERS[name] = handler
+
+
 # The annotation `create job --from=cronjob/...` marks a manually started Job with.
 INSTANTIATE = "cronjob.kubernetes.io/instantiate"
 

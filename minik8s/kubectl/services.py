@@ -28,6 +28,7 @@ from minik8s.api import resources
 from minik8s.api.errors import StatusError
 from minik8s.api.resources import Resource
 from minik8s.api.validation.names import is_dns1123_subdomain, is_port_name
+from minik8s.kubectl import generators
 from minik8s.kubectl.command import CommandError, Env, UsageError, resolve
 from minik8s.kubectl.printing import to_json, to_name, to_yaml
 
@@ -82,6 +83,7 @@ def register(sub: Any, parent: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", default=None)
     p.add_argument("--dry-run", default=None, nargs="?", const="client")
     p.set_defaults(handler=cmd_expose)
+    generators.register_create(("service", "svc"), create_service)
     # `kubectl create service ...` shares `create`'s parser (minik8s.kubectl.write); its flags:
     create = sub.choices["create"]
     create.add_argument("--tcp", action="append", default=[])

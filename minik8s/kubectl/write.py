@@ -151,10 +151,8 @@ def _create_generated(env: Env, words: list[str]) -> None:
     """``kubectl create namespace dev``, ``create deployment web --image=nginx``, ``create configmap``,
     ``create job pi --image=perl -- perl -e ...``, ``create cronjob``, ``create job x --from=cronjob/y``."""
     kind, *rest = words
-    if kind in ("service", "svc"):
-        from minik8s.kubectl.services import create_service
-
-        create_service(env, rest)
+    if kind in generators.CREATE_HANDLERS:   # create service, secret, role... (their modules register them)
+        generators.CREATE_HANDLERS[kind](env, rest)
         return
     if kind not in generators.KINDS:
         raise CommandError(f'unknown command "{kind}" for "kubectl create"')
