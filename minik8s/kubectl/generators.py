@@ -30,7 +30,7 @@ Obj = dict[str, Any]
 
 # The kinds `kubectl create` can generate, by every name kubectl accepts for them.
 KINDS = {"namespace": "namespace", "ns": "namespace", "deployment": "deployment", "deploy": "deployment",
-         "configmap": "configmap", "cm": "configmap", "job": "job", "cronjob": "cronjob", "cj": "cronjob"}
+         "job": "job", "cronjob": "cronjob", "cj": "cronjob"}
 # `kubectl create <kind> ...` handlers other command modules add (services, secrets, roles...), by every
 # name kubectl accepts for the kind; each is called with the Env and the words after the kind. The module
 # adds its own flags to `create`'s parser in its register() (see minik8s.kubectl.services).
@@ -65,23 +65,12 @@ def build(kind: str, name: str, args: argparse.Namespace, command: list[str], fe
         raise CommandError(f'unknown command "{kind}" for "kubectl create"')
     if what == "job":
         return _job(name, args, command, fetch), what
-    builder = {"namespace": _namespace, "deployment": _deployment, "configmap": _configmap,
-               "cronjob": _cronjob}[what]
+    builder = {"namespace": _namespace, "deployment": _deployment, "cronjob": _cronjob}[what]
     return builder(name, args, command), what
 
 
 def _namespace(name: str, args: argparse.Namespace, command: list[str]) -> Obj:
     return {"apiVersion": "v1", "kind": "Namespace", "metadata": _meta(name), "spec": {}, "status": {}}
-
-
-def _configmap(name: str, args: argparse.Namespace, command: list[str]) -> Obj:
-    data = {}
-    for literal in args.from_literal:
-        key, sep, value = literal.partition("=")
-        if not sep:
-            raise CommandError(f"invalid literal source {literal}, expected key=value")
-        data[key] = value
-    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": _meta(name), "data": data}
 
 
 def _deployment(name: str, args: argparse.Namespace, command: list[str]) -> Obj:
