@@ -189,3 +189,64 @@ def test_missing_configmap_holds_the_pod_until_it_appears(cluster: Any) -> None:
     kubectl(cluster, "create", "configmap", "later", "--from-literal=k=v")
     wait_for(lambda: running(cluster, "envy") and running(cluster, "mounty"), timeout=40,
              what="both pods to start once their ConfigMaps exist")
+
+
+# --- the simulated runtime: the same behaviour on a virtual clock ---------------------------------
+
+SIM_POD = """
+apiVersion: v1
+kind: Pod
+metadata: {name: reader}
+spec:
+  volumes: [{name: cfg, configMap: {name: app}}]
+  containers:
+  - name: c
+    image: busybox
+    command: [sh, -c, "sleep 3600"]
+    env: [{name: COLOR, valueFrom: {configMapKeyRef: {name: app, key: color}}}]
+    volumeMounts:
+    - {name: cfg, mountPath: /etc/cfg}
+    - {name: cfg, mountPath: /etc/fixed.conf, subPath: app.conf}
+"""
+
+
+def test_simulated_runtime_waits_for_the_configmap_then_follows_it():
+    from minik8s import Cluster
+
+    with Cluster(nodes=1, runtime="simulated", clock="virtual", seed=1) as c:
+        c.apply(SIM_POD)
+        c.advance(2)  # the image pull
+        assert "FailedMount" in events(c, "reader")
+        assert 'MountVolume.SetUp failed for volume "cfg" : configmap "app" not found' in events(c, "reader")
+        assert waiting_reason(c, "reader")[0] == "ContainerCreating"
+        assert "ContainerCreating" in kubectl(c, "get", "pod", "reader")
+
+        c.apply(config("blue"))
+        c.advance(podworker.SYNC_ERROR_RETRY_SECONDS)
+        assert running(c, "reader")
+        assert kubectl(c, "exec", "reader", "--", "cat", "/etc/cfg/color") == "blue"
+        assert kubectl(c, "exec", "reader", "--", "cat", "/etc/fixed.conf") == "mode=blue\n"
+
+        c.apply(config("green"))
+        c.run_until_stable()
+        assert kubectl(c, "exec", "reader", "--", "cat", "/etc/cfg/color") == "blue"  # not before the sync
+        c.advance(podworker.VOLUME_RESYNC_SECONDS)
+        assert kubectl(c, "exec", "reader", "--", "cat", "/etc/cfg/color") == "green"
+        assert kubectl(c, "exec", "reader", "--", "cat", "/etc/fixed.conf") == "mode=blue\n"
+        assert kubectl(c, "exec", "reader", "--", "sh", "-c", "echo $COLOR") == "blue\n"
+
+
+def test_simulated_runtime_env_from_a_missing_configmap_is_a_config_error():
+    from minik8s import Cluster
+
+    with Cluster(nodes=1, runtime="simulated", clock="virtual", seed=1) as c:
+        c.apply(MISSING.format(name="envy", volumes="",
+                               extra="env: [{name: X, valueFrom: {configMapKeyRef: {name: late, key: k}}}]"))
+        c.advance(2)  # the image pull
+        assert waiting_reason(c, "envy") == ("CreateContainerConfigError", 'configmap "late" not found')
+        assert 'Error: configmap "late" not found' in events(c, "envy")
+        assert "CreateContainerConfigError" in kubectl(c, "get", "pod", "envy")
+        kubectl(c, "create", "configmap", "late", "--from-literal=k=v")
+        c.advance(podworker.SYNC_ERROR_RETRY_SECONDS)
+        assert running(c, "envy")
+        assert kubectl(c, "exec", "envy", "--", "sh", "-c", "echo $X") == "v\n"

@@ -31,6 +31,7 @@ Interface:
     volumes = prepare_volumes(pod, pod_dir, node_root, lookup, pod_ip=...)   # {name: host folder}
     volume_mounts(container, volumes) -> [(mountPath, host path)];  read_only_paths(pod, container)
     write_atomically(folder, {path: (bytes, mode)}, volume) -> changed?
+    volume_files(pod, volume, lookup) -> {path: (bytes, mode)} | None   # also what the simulated runtime shows
     register_projected_source("serviceAccountToken", produce)   # produce(source, ctx) -> {path: (bytes, mode)}
 
 ConfigMap, Secret, downward API and projected volumes are written as upstream's kubelet
@@ -332,6 +333,21 @@ _ATOMIC_SOURCES: dict[str, ProjectedSource] = {
     "downwardAPI": _downward_files, "projected": _projected_files}
 
 
+def volume_files(pod: dict[str, Any], volume: dict[str, Any], lookup: Lookup, *, pod_ip: str = "",
+                 host_ip: str = "") -> Files | None:
+    """The files of a ConfigMap, Secret, downward API or projected volume (None for other kinds).
+    Raises :class:`MountError` with the kubelet's FailedMount message when a source is missing."""
+    kind = next((kind for kind in _ATOMIC_KINDS if isinstance(volume.get(kind), dict)), None)
+    if kind is None:
+        return None
+    source = volume[kind]
+    namespace = (pod.get("metadata") or {}).get("namespace") or "default"
+    mode = source.get("defaultMode")
+    ctx = SourceContext(pod, namespace, lookup, str(volume.get("name", "")), 0o644 if mode is None else int(mode),
+                        pod_ip, host_ip)
+    return _ATOMIC_SOURCES[kind](source, ctx)
+
+
 def prepare_volumes(pod: dict[str, Any], pod_dir: Path, node_root: Path, lookup: Lookup, *, pod_ip: str,
                     host_ip: str) -> dict[str, Path]:
     """Set up every volume of the pod (idempotent: ConfigMap and Secret files are refreshed)."""
@@ -343,12 +359,10 @@ def prepare_volumes(pod: dict[str, Any], pod_dir: Path, node_root: Path, lookup:
             result[name] = _host_path_volume(name, volume["hostPath"], node_root)
         elif isinstance(volume.get("persistentVolumeClaim"), dict):
             result[name] = _claim_volume(name, volume["persistentVolumeClaim"], namespace, node_root, lookup)
-        elif any(isinstance(volume.get(kind), dict) for kind in _ATOMIC_KINDS):
+        elif (files := volume_files(pod, volume, lookup, pod_ip=pod_ip, host_ip=host_ip)) is not None:
             kind = next(kind for kind in _ATOMIC_KINDS if isinstance(volume.get(kind), dict))
-            source = volume[kind]
             folder = pod_dir / "volumes" / _ATOMIC_KINDS[kind] / name
-            ctx = SourceContext(pod, namespace, lookup, name, int(source.get("defaultMode") or 0o644), pod_ip, host_ip)
-            write_atomically(folder, _ATOMIC_SOURCES[kind](source, ctx), name)
+            write_atomically(folder, files, name)
             result[name] = folder
         else:
             # emptyDir, and any kind this runtime cannot provide, is an empty folder that lives with the pod.
