@@ -215,14 +215,15 @@ def test_simulated_runtime_waits_for_the_configmap_then_follows_it():
 
     with Cluster(nodes=1, runtime="simulated", clock="virtual", seed=1) as c:
         c.apply(SIM_POD)
-        c.advance(2)  # the image pull
+        c.run_until_stable()
         assert "FailedMount" in events(c, "reader")
+        assert "Pulling" not in events(c, "reader")   # volumes come before images, as upstream
         assert 'MountVolume.SetUp failed for volume "cfg" : configmap "app" not found' in events(c, "reader")
         assert waiting_reason(c, "reader")[0] == "ContainerCreating"
         assert "ContainerCreating" in kubectl(c, "get", "pod", "reader")
 
         c.apply(config("blue"))
-        c.advance(podworker.SYNC_ERROR_RETRY_SECONDS)
+        c.advance(podworker.SYNC_ERROR_RETRY_SECONDS + 2)  # the retry, then the image pull
         assert running(c, "reader")
         assert kubectl(c, "exec", "reader", "--", "cat", "/etc/cfg/color") == "blue"
         assert kubectl(c, "exec", "reader", "--", "cat", "/etc/fixed.conf") == "mode=blue\n"

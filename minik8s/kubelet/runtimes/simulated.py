@@ -424,6 +424,8 @@ class SimulatedRuntime(cri.ContainerRuntime):
         sandbox = self._sandboxes.get(sandbox_id)
         if sandbox is None or not sandbox.ready or self.client is None:
             return
+        for volume in (pod.get("spec") or {}).get("volumes") or []:   # every source there, or FailedMount
+            filesystem.volume_files(pod, volume, self._lookup, pod_ip=sandbox.ip, host_ip=node_ip(self.node_index))
         for c in [c for c in self._containers.values() if c.sandbox is sandbox and c.finished_at is None]:
             files = self._mounted_files(pod, c.spec, sandbox, subpaths=False)
             for gone in c.mounted - set(files):
