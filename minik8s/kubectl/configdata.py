@@ -59,7 +59,7 @@ _FLAGS = {"configmap": ("--from-file", "--from-literal", "--from-env-file"),
           "tls": ("--cert", "--key"),
           "docker-registry": ("--from-file", "--docker-server", "--docker-username", "--docker-password",
                               "--docker-email")}
-_FLAG_ATTRS = {"--from-file": ("from_file", []), "--from-literal": ("from_literal", []),
+_FLAG_ATTRS: dict[str, tuple[str, Any]] = {"--from-file": ("from_file", []), "--from-literal": ("from_literal", []),
                "--from-env-file": ("from_env_file", []), "--type": ("type", None), "--cert": ("cert", None),
                "--key": ("key", None), "--docker-server": ("docker_server", None),
                "--docker-username": ("docker_username", None), "--docker-password": ("docker_password", None),
