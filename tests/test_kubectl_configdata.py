@@ -59,6 +59,8 @@ COMMANDS = [
     "create cm a --from-file=k=bin.dat --from-file=a.txt --append-hash",
     "create cm a --from-file=html.txt --append-hash",
     "create cm a --append-hash",
+    "create cm --append-hash a --from-literal=k=v",
+    "create secret generic --append-hash=false s --from-literal=k=v",
     "create secret generic s --from-literal=b=2 --from-file=k=a.txt --type=foo --append-hash",
     "create secret generic s --from-env-file=app.env",
     "create secret generic a --from-file=html.txt --append-hash",
