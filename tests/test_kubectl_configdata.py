@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from conftest import needs_kubectl, start_server
+from conftest import ROOT, needs_kubectl, start_server
 from minik8s.kubectl.configdata import configmap_from_flags, content_hash, secret_from_flags
 from minik8s.kubectl.command import CommandError
 
@@ -106,7 +106,7 @@ COMMANDS = [
 def _run(srv, files, words: list[str], real: bool) -> tuple[int, str, str]:
     command = ["kubectl", *words] if real else [sys.executable, "-m", "minik8s", "kubectl", *words]
     done = subprocess.run(command, capture_output=True, text=True, cwd=files, timeout=60,
-                          env={**srv.env(), "FROM_ENV": "5"})
+                          env={**srv.env(), "FROM_ENV": "5", "PYTHONPATH": str(ROOT)})  # cwd is elsewhere
     return done.returncode, done.stdout, done.stderr
 
 
