@@ -404,7 +404,7 @@ class SimulatedRuntime(cri.ContainerRuntime):
             if volume is None or (sub and not subpaths):
                 continue
             files = filesystem.volume_files(pod, volume, self._lookup, pod_ip=sandbox.ip,
-                                            host_ip=node_ip(self.node_index))
+                                            host_ip=node_ip(self.node_index), client=self.client)
             if files is None:
                 continue
             base = str(mount.get("mountPath", "")).rstrip("/")
@@ -425,7 +425,8 @@ class SimulatedRuntime(cri.ContainerRuntime):
         if sandbox is None or not sandbox.ready or self.client is None:
             return
         for volume in (pod.get("spec") or {}).get("volumes") or []:   # every source there, or FailedMount
-            filesystem.volume_files(pod, volume, self._lookup, pod_ip=sandbox.ip, host_ip=node_ip(self.node_index))
+            filesystem.volume_files(pod, volume, self._lookup, pod_ip=sandbox.ip, host_ip=node_ip(self.node_index),
+                                    client=self.client)
         for c in [c for c in self._containers.values() if c.sandbox is sandbox and c.finished_at is None]:
             files = self._mounted_files(pod, c.spec, sandbox, subpaths=False)
             for gone in c.mounted - set(files):
