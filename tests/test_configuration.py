@@ -53,6 +53,22 @@ def test_atomic_writer_layout_and_update(tmp_path: Path) -> None:
     assert sorted(os.listdir(folder)) == sorted([DATA_LINK, "color", os.readlink(folder / DATA_LINK)])
 
 
+def test_a_projected_source_type_can_be_added(monkeypatch: pytest.MonkeyPatch) -> None:
+    from minik8s.kubelet.runtimes.process import filesystem
+
+    def token(source: dict, ctx: filesystem.SourceContext) -> filesystem.Files:
+        return {str(source.get("path")): (f"token-for-{ctx.pod['metadata']['name']}".encode(), ctx.default_mode)}
+
+    monkeypatch.setitem(filesystem.PROJECTED_SOURCES, "serviceAccountToken", token)
+    pod = {"metadata": {"name": "p", "namespace": "default"}}
+    volume = {"name": "kube-api-access", "projected": {"defaultMode": 0o420, "sources": [
+        {"serviceAccountToken": {"path": "token"}},
+        {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}}]}}
+    lookup = {("configmaps", "default", "kube-root-ca.crt"): {"data": {"ca.crt": "PEM"}}}
+    files = filesystem.volume_files(pod, volume, lambda kind, ns, name: lookup.get((kind, ns, name)))
+    assert files == {"token": (b"token-for-p", 0o420), "ca.crt": (b"PEM", 0o420)}
+
+
 # --- a process cluster ----------------------------------------------------------------------------
 
 
