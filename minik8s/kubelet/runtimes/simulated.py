@@ -25,6 +25,11 @@ Realistic defaults:
   cluster shares (pass ``network=``); a container's ``wget``, ``curl``, ``nslookup``, ``nc`` and
   ``ping`` go over it (:mod:`minik8s.kubelet.runtimes.nettools`), and :meth:`SimulatedRuntime.serving`
   tells it what listens at an address.
+* ConfigMap, Secret, downward API and projected volumes are files of the container's in-memory
+  filesystem at their ``mountPath`` (``kubectl exec POD -- cat /etc/config/key``), kept up to date by
+  the kubelet's volume sync, except ``subPath`` mounts; ``env``/``envFrom`` read ConfigMaps and
+  Secrets; a missing one gives the kubelet's ``FailedMount`` or ``CreateContainerConfigError``
+  messages, as on the other runtimes. (The atomic writer's ``..data`` links are not simulated.)
 * On SIGTERM a container stops at once (servers exit 0, shell scripts 143). With the real clock
   (``minik8s server --runtime simulated``) it takes ``REAL_CLOCK_STOP_SECONDS``, as a real
   app and kubelet do: a pod deleted in no time at all would let a StatefulSet recreate it
