@@ -69,6 +69,25 @@ def test_a_projected_source_type_can_be_added(monkeypatch: pytest.MonkeyPatch) -
     assert files == {"token": (b"token-for-p", 0o420), "ca.crt": (b"PEM", 0o420)}
 
 
+def test_optional_sources_and_missing_keys() -> None:
+    from minik8s.kubelet.runtimes.process.filesystem import MountError, volume_files
+
+    pod = {"metadata": {"name": "p", "namespace": "default"}}
+    objects = {("configmaps", "default", "cfg"): {"data": {"a": "1"}}}
+
+    def files(volume: dict) -> object:
+        return volume_files(pod, {"name": "v", **volume}, lambda kind, ns, name: objects.get((kind, ns, name)))
+
+    assert files({"configMap": {"name": "gone", "optional": True}}) == {}
+    assert files({"secret": {"secretName": "gone", "optional": True}}) == {}
+    assert files({"configMap": {"name": "cfg", "optional": True, "items": [{"key": "b", "path": "b"}]}}) == {}
+    with pytest.raises(MountError, match='volume "v" : configmap references non-existent config key: b'):
+        files({"configMap": {"name": "cfg", "items": [{"key": "b", "path": "b"}]}})
+    with pytest.raises(MountError, match='MountVolume.SetUp failed for volume "v" : secret "gone" not found'):
+        files({"secret": {"secretName": "gone"}})
+    assert files({"emptyDir": {}}) is None   # not a kind the atomic writer publishes
+
+
 # --- a process cluster ----------------------------------------------------------------------------
 
 
