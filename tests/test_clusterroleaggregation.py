@@ -53,8 +53,10 @@ def test_a_labelled_role_joins_view_and_edit_and_admin_and_leaves_again(cluster)
     assert CRON_RULE not in rules_of(cluster, "view")
     cluster.apply(CRON_VIEWER)
     cluster.run_until_stable()
-    assert CRON_RULE in rules_of(cluster, "view")
-    assert CRON_RULE not in rules_of(cluster, "edit")   # edit selects aggregate-to-edit roles only
+    # view is itself labelled aggregate-to-edit and edit aggregate-to-admin (as upstream): the rule flows on
+    for aggregate in ("view", "edit", "admin"):
+        assert CRON_RULE in rules_of(cluster, aggregate), aggregate
+    assert CRON_RULE not in rules_of(cluster, "cluster-admin")
     # the new rule is effective for RBAC at once
     cluster.apply("""
 apiVersion: rbac.authorization.k8s.io/v1
@@ -69,7 +71,8 @@ subjects: [{kind: User, name: alice, apiGroup: rbac.authorization.k8s.io}]
     # removing the label takes the rule out again
     cluster.kubectl("label clusterrole crontabs-view rbac.authorization.k8s.io/aggregate-to-view-")
     cluster.run_until_stable()
-    assert CRON_RULE not in rules_of(cluster, "view")
+    for aggregate in ("view", "edit", "admin"):
+        assert CRON_RULE not in rules_of(cluster, aggregate), aggregate
     assert not cluster.api.authorizer.decide(alice, crontabs)[0]
 
 
