@@ -14,7 +14,10 @@ pods as:
 and finally against a second server started with ``--insecure`` (plain HTTP, no
 credential, no authentication at all), for scale. The runs as admin and as viewer
 alternate, twice, to cancel drift; the best of each is reported, with the
-viewer's slowdown relative to admin (the aim: under 15 %).
+viewer's slowdown relative to admin (the aim: under 15 %). On a shared machine the
+HTTP figures swing by tens of percent from run to run, so it also times one RBAC
+decision in process, from the cache and evaluated afresh: the steady measure of
+what authorization adds to a request.
 
 Usage: python benchmarks/rbac.py [--concurrency 16] [--seconds 3] [--json]
 Not a test: it prints figures.
@@ -133,6 +136,34 @@ def insecure_run(concurrency: int, seconds: float) -> dict[str, dict[str, float]
             stop(process)
 
 
+def decision_costs(n: int = 20000) -> dict[str, float]:
+    """In-process: microseconds per RBAC decision for bench-viewer, from the cache and evaluated afresh
+    (bootstrap policy plus the one RoleBinding). Steadier than HTTP figures on a busy machine."""
+    from minik8s.api import resources
+    from minik8s.apiserver.apiserver import APIServer
+    from minik8s.apiserver.auth.authentication import User
+    from minik8s.apiserver.auth.requestinfo import RequestInfo
+
+    api = APIServer()
+    api.create(resources.get(GROUP, "v1", "rolebindings"), "default", {
+        "apiVersion": f"{GROUP}/v1", "kind": "RoleBinding", "metadata": {"name": "bench-view", "namespace": "default"},
+        "roleRef": {"apiGroup": GROUP, "kind": "ClusterRole", "name": "view"},
+        "subjects": [{"apiGroup": GROUP, "kind": "User", "name": "bench-viewer"}]})
+    viewer = User("bench-viewer", groups=("system:authenticated",))
+    info = RequestInfo("/api/v1/namespaces/default/pods", "list", True, "", "v1", "default", "pods")
+    assert api.rbac.decide(viewer, info)[0]
+    began = time.perf_counter()
+    for _ in range(n):
+        api.rbac.decide(viewer, info)
+    cached = (time.perf_counter() - began) / n
+    began = time.perf_counter()
+    for _ in range(n // 10):
+        api.rbac._cache.clear()   # evaluate every time: the walk over the bindings and rules
+        api.rbac.decide(viewer, info)
+    fresh = (time.perf_counter() - began) / (n // 10)
+    return {"cached_us": round(cached * 1e6, 2), "evaluated_us": round(fresh * 1e6, 2)}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--concurrency", type=int, default=16)
@@ -142,6 +173,7 @@ def main() -> int:
     args = parser.parse_args()
     figures: dict[str, Any] = {"concurrency": args.concurrency, **secure_runs(args.concurrency, args.seconds, args.rounds),
                                "insecure": insecure_run(args.concurrency, args.seconds)}
+    figures["decision"] = decision_costs()
     figures["viewer_slowdown_percent"] = {
         op: round(100 * (1 - figures["viewer"][op]["requests_per_second"]
                          / figures["admin"][op]["requests_per_second"]), 1) for op in ("get", "list_100")}
@@ -153,6 +185,8 @@ def main() -> int:
             r = figures[who][op]
             print(f"{who:>8} {op:>8}: {r['requests_per_second']:8.1f} req/s   p50 {r['p50_ms']:6.2f} ms   "
                   f"p99 {r['p99_ms']:6.2f} ms   ({r['requests']} requests, {r['errors']} errors)")
+    d = figures["decision"]
+    print(f"one RBAC decision in process: {d['cached_us']:.2f} us from the cache, {d['evaluated_us']:.2f} us evaluated")
     slow = figures["viewer_slowdown_percent"]
     print(f"viewer (RBAC evaluates) slower than admin (system:masters) by: GET {slow['get']:+.1f} %, "
           f"LIST {slow['list_100']:+.1f} % (negative: faster; {args.concurrency} clients, HTTPS, best of "
