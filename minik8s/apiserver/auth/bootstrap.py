@@ -26,7 +26,7 @@ from typing import Any
 
 from minik8s.api import resources
 from minik8s.api.errors import StatusError
-from minik8s.api.selectors import from_label_selector
+from minik8s.api.aggregation import aggregated_rules  # shared with the aggregation controller
 
 RBAC_GROUP = "rbac.authorization.k8s.io"
 AGGREGATE = "rbac.authorization.k8s.io/aggregate-to-"
@@ -207,26 +207,6 @@ def cluster_role_bindings() -> list[dict[str, Any]]:
         _binding("system:kube-controller-manager", "system:kube-controller-manager",
                  ("User", "system:kube-controller-manager")),
     ]
-
-
-def aggregated_rules(role: dict[str, Any], roles: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The rules of the roles ``role``'s aggregationRule selects, in name order, without duplicates."""
-    selectors = []
-    for spec in ((role.get("aggregationRule") or {}).get("clusterRoleSelectors")) or []:
-        try:
-            selectors.append(from_label_selector(spec))
-        except ValueError:
-            continue
-    rules: list[dict[str, Any]] = []
-    for other in sorted(roles, key=lambda r: r["metadata"]["name"]):
-        if other["metadata"]["name"] == role["metadata"]["name"]:
-            continue
-        labels = other["metadata"].get("labels") or {}
-        if any(selector.matches(labels) for selector in selectors):
-            for rule in other.get("rules") or []:
-                if rule not in rules:
-                    rules.append(rule)
-    return rules
 
 
 def ensure(api: Any) -> None:
