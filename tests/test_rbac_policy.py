@@ -248,3 +248,16 @@ def test_bootstrap_roles_are_labelled_and_aggregated(api):
     assert cluster_roles["view"]["rules"], "aggregated rules are filled in at start"
     bindings = {b["metadata"]["name"]: b for b in api.store.list(f"clusterrolebindings.{GROUP}")[0]}
     assert bindings["cluster-admin"]["subjects"] == [{"apiGroup": GROUP, "kind": "Group", "name": "system:masters"}]
+
+
+def test_binding_a_missing_role_without_bind_is_forbidden_in_upstreams_words():
+    api = APIServer()
+    with acting_as(User("alice", groups=("system:authenticated",))):
+        with pytest.raises(StatusError) as err:
+            api.create(resources.get(GROUP, "v1", "clusterrolebindings"), None, {
+                "apiVersion": f"{GROUP}/v1", "kind": "ClusterRoleBinding", "metadata": {"name": "b"},
+                "roleRef": {"apiGroup": GROUP, "kind": "ClusterRole", "name": "nope"},
+                "subjects": [{"kind": "User", "name": "bob", "apiGroup": GROUP}]})
+    assert err.value.code == 403
+    assert str(err.value) == ('clusterrolebindings.rbac.authorization.k8s.io "b" is forbidden: '
+                              'clusterroles.rbac.authorization.k8s.io "nope" not found')

@@ -366,8 +366,9 @@ class Escalation:
             if self._may(attrs.user, "bind", plural, namespace, ref.get("name", "")):
                 return
             rules = self.rbac.role_rules(ref, namespace)
-            if rules is None:
-                raise errors.not_found(GROUP, plural, ref.get("name", ""))
+            if rules is None:   # upstream: the role lookup's NotFound, wrapped in a 403 on the binding
+                missing = errors.not_found(GROUP, plural, ref.get("name", ""))
+                raise errors.forbidden(GROUP, attrs.resource.plural, attrs.name, str(missing))
             self._confirm(attrs, rules)
 
     def _may(self, user: User, verb: str, plural: str, namespace: str, name: str) -> bool:
