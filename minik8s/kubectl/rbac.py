@@ -16,7 +16,7 @@ Taught in chapter 16 (ServiceAccounts and RBAC).
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import Any, Callable
 
 from minik8s.api import resources
 from minik8s.kubectl import generators
@@ -30,9 +30,13 @@ KINDS = {"role": "Role", "clusterrole": "ClusterRole", "rolebinding": "RoleBindi
          "clusterrolebinding": "ClusterRoleBinding"}
 
 
+def _creator(kind: str) -> Callable[[Env, list[str]], None]:
+    return lambda env, words: create(env, kind, words)
+
+
 def register(sub: Any, parent: argparse.ArgumentParser) -> None:
     for name in KINDS:
-        generators.register_create((name,), lambda env, words, name=name: create(env, name, words))
+        generators.register_create((name,), _creator(name))
     create_parser = sub.choices["create"]
     # --verb's values go to rbac_verbs: ``verb`` is the name of the kubectl command itself.
     create_parser.add_argument("--verb", dest="rbac_verbs", action="append", default=[])
