@@ -261,3 +261,17 @@ def test_binding_a_missing_role_without_bind_is_forbidden_in_upstreams_words():
     assert err.value.code == 403
     assert str(err.value) == ('clusterrolebindings.rbac.authorization.k8s.io "b" is forbidden: '
                               'clusterroles.rbac.authorization.k8s.io "nope" not found')
+
+
+def test_rules_review_of_system_masters_lists_its_bindings_rules_as_upstream():
+    from minik8s.apiserver.auth.reviews import review
+
+    api = APIServer()
+    admin = User("kubernetes-admin", groups=("system:masters", "system:authenticated"))
+    answer = review(api, resources.get("authorization.k8s.io", "v1", "selfsubjectrulesreviews"), None,
+                    {"spec": {"namespace": "default"}}, admin)
+    resource_rules = answer["status"]["resourceRules"]
+    assert resource_rules[0] == {"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}   # cluster-admin
+    assert {"verbs": ["create"], "apiGroups": ["authorization.k8s.io"],
+            "resources": ["selfsubjectaccessreviews", "selfsubjectrulesreviews"]} in resource_rules  # basic-user
+    assert {"verbs": ["*"], "nonResourceURLs": ["*"]} in answer["status"]["nonResourceRules"]
