@@ -314,3 +314,15 @@ def test_impersonation_needs_the_impersonate_verb(tmp_path):
         assert status == 403                            # alice herself may not
     finally:
         srv.stop()
+
+
+def test_cluster_kubectl_as_a_service_account():
+    from minik8s.cluster import Cluster, KubectlError
+
+    with Cluster(nodes=0, runtime="simulated", clock="virtual", seed=0) as cluster:
+        cluster.kubectl("create namespace dev")
+        cluster.kubectl("create rolebinding r --clusterrole=view --serviceaccount=dev:reader -n dev")
+        assert cluster.kubectl("auth can-i list pods --as system:serviceaccount:dev:reader -n dev") == "yes\n"
+        with pytest.raises(KubectlError) as err:
+            cluster.kubectl("auth can-i delete pods --as system:serviceaccount:dev:reader -n dev")
+        assert (str(err.value), err.value.code) == ("no", 1)
