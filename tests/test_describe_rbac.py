@@ -1,4 +1,5 @@
-"""``kubectl describe`` of RBAC objects: minik8s kubectl against the real kubectl, on one served cluster."""
+"""RBAC objects through kubectl: ``describe``, and the refusals of ``create`` (escalation, missing role,
+duplicates) — minik8s kubectl against the real kubectl, on one served cluster."""
 
 from __future__ import annotations
 
@@ -32,6 +33,21 @@ def test_describe_matches_the_real_kubectl(rbac_server, what):
     assert ours.stdout == real.stdout
 
 
+@needs_kubectl
+@pytest.mark.parametrize("command", [
+    "create role big --verb=get,delete --resource=nodes,pods -n dev --as alice",
+    "create rolebinding x --clusterrole=cluster-admin --user=bob -n dev --as alice",
+    "create rolebinding y --clusterrole=nope --user=bob -n dev --as alice",
+    "create clusterrolebinding cx --clusterrole=view --user=bob --as alice",
+    "create rolebinding readers -n dev --role=pod-reader --user=bob",
+])
+def test_refused_creates_print_what_the_real_kubectl_prints(rbac_server, command):
+    real = rbac_server.kubectl(*command.split())
+    ours = rbac_server.kubectl(*command.split(), real=False)
+    assert real.returncode == 1 and real.stderr
+    assert (ours.returncode, ours.stdout, ours.stderr) == (real.returncode, real.stdout, real.stderr)
+
+
 @pytest.fixture(scope="module")
 def rbac_server(tmp_path_factory):
     from tests.conftest import start_server
@@ -43,7 +59,8 @@ def rbac_server(tmp_path_factory):
                     "create role mixed -n dev --verb=get --verb=update --resource=configmaps,deployments.apps,"
                     "deployments.apps/scale,pods",
                     "create rolebinding readers -n dev --role=pod-reader --user=alice --group=devs "
-                    "--serviceaccount=dev:robot"):
+                    "--serviceaccount=dev:robot",
+                    "create rolebinding alice-admin -n dev --clusterrole=admin --user=alice"):
         done = srv.kubectl(*command.split())
         assert done.returncode == 0, done.stderr
     yield srv

@@ -19,6 +19,7 @@ import argparse
 from typing import Any, Callable
 
 from minik8s.api import resources
+from minik8s.api.errors import StatusError
 from minik8s.kubectl import generators
 from minik8s.kubectl.command import CommandError, Env
 
@@ -167,6 +168,12 @@ def create(env: Env, kind: str, words: list[str]) -> None:
     if a.dry_run in ("client", "true"):
         _report(env, resource, obj, "created")
         return
-    created = env.client.create(resource, obj, env.namespace if resource.namespaced else None,
-                                dry_run=a.dry_run == "server")
+    try:
+        created = env.client.create(resource, obj, env.namespace if resource.namespaced else None,
+                                    dry_run=a.dry_run == "server")
+    except StatusError as err:
+        if not kind.endswith("binding"):
+            raise
+        # kubectl's create (cluster)rolebinding wraps the server's error: "error: failed to create rolebinding: ..."
+        raise CommandError(f"failed to create {kind}: {err.message}") from None
     _report(env, resource, created, "created")
