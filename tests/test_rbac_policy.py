@@ -275,3 +275,19 @@ def test_rules_review_of_system_masters_lists_its_bindings_rules_as_upstream():
     assert {"verbs": ["create"], "apiGroups": ["authorization.k8s.io"],
             "resources": ["selfsubjectaccessreviews", "selfsubjectrulesreviews"]} in resource_rules  # basic-user
     assert {"verbs": ["*"], "nonResourceURLs": ["*"]} in answer["status"]["nonResourceRules"]
+
+
+def test_bootstrap_policy_draws_nothing_from_the_shared_generator(monkeypatch):
+    """Seeded clusters (every lab) must name pods as they did before RBAC: the ~60 bootstrap
+    objects get their uids from a generator of their own."""
+    import random
+
+    from minik8s.apiserver.auth import bootstrap
+
+    with_policy = random.Random(0)
+    api = APIServer(rng=with_policy)
+    assert api.store.list(f"clusterroles.{GROUP}")[0]
+    monkeypatch.setattr(bootstrap, "ensure", lambda api: None)
+    without_policy = random.Random(0)
+    APIServer(rng=without_policy)
+    assert with_policy.getstate() == without_policy.getstate()
