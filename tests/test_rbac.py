@@ -326,3 +326,30 @@ def test_cluster_kubectl_as_a_service_account():
         with pytest.raises(KubectlError) as err:
             cluster.kubectl("auth can-i delete pods --as system:serviceaccount:dev:reader -n dev")
         assert (str(err.value), err.value.code) == ("no", 1)
+
+
+def test_validation_and_defaulting_of_rbac_objects(api):
+    created = api.create(BINDINGS, "dev", {
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {"name": "d"},
+        "roleRef": {"kind": "ClusterRole", "name": "view"},
+        "subjects": [{"kind": "User", "name": "u"}, {"kind": "ServiceAccount", "name": "sa"}]})
+    assert created["roleRef"]["apiGroup"] == "rbac.authorization.k8s.io"            # defaulted
+    assert created["subjects"][0]["apiGroup"] == "rbac.authorization.k8s.io"
+    assert "apiGroup" not in created["subjects"][1]
+    with pytest.raises(StatusError) as err:
+        api.patch(BINDINGS, "dev", "d", "merge", {"roleRef": {"name": "edit"}})
+    assert err.value.message == ('RoleBinding.rbac.authorization.k8s.io "d" is invalid: roleRef: Invalid value: '
+                                 '{"APIGroup":"rbac.authorization.k8s.io","Kind":"ClusterRole","Name":"edit"}: '
+                                 'cannot change roleRef')
+    with pytest.raises(StatusError) as err:
+        api.create(CLUSTER_BINDINGS, None, binding("c", "Role", "r", {"kind": "ServiceAccount", "name": "x"},
+                                                   namespace=""))
+    assert 'roleRef.kind: Unsupported value: "Role": supported values: "ClusterRole"' in err.value.message
+    assert "subjects[0].namespace: Required value" in err.value.message
+    with pytest.raises(StatusError) as err:
+        api.create(ROLES, "dev", role("r", {"nonResourceURLs": ["/x"], "verbs": ["get"]}, {"resources": ["pods"]}))
+    assert err.value.code == 422
+    assert err.value.message == (
+        'Role.rbac.authorization.k8s.io "r" is invalid: [rules[0].nonResourceURLs: Invalid value: ["/x"]: '
+        'namespaced rules cannot apply to non-resource URLs, rules[1].verbs: Required value: verbs must contain '
+        'at least one value, rules[1].apiGroups: Required value: resource rules must supply at least one api group]')
