@@ -88,3 +88,23 @@ def test_create_dry_run_yaml_agrees_with_the_real_kubectl(served):
             real, ours = served.kubectl(*full), served.kubectl(*full, real=False)
             assert real.returncode == 0, real.stderr
             assert (ours.returncode, ours.stdout) == (0, real.stdout)
+
+
+def test_the_official_client_asks_reviews(served):
+    import kubernetes
+
+    client = kubernetes.config.new_client_from_config(str(served.kubeconfig))
+    auth = kubernetes.client.AuthorizationV1Api(client)
+    review = auth.create_subject_access_review(kubernetes.client.V1SubjectAccessReview(
+        spec=kubernetes.client.V1SubjectAccessReviewSpec(
+            user="eve", resource_attributes=kubernetes.client.V1ResourceAttributes(
+                namespace="dev", verb="delete", resource="pods"))))
+    assert review.status.allowed is True
+    assert review.status.reason == 'RBAC: allowed by RoleBinding "e/dev" of ClusterRole "edit" to User "eve"'
+    local = auth.create_namespaced_local_subject_access_review("dev", kubernetes.client.V1LocalSubjectAccessReview(
+        spec=kubernetes.client.V1SubjectAccessReviewSpec(
+            user="eve", resource_attributes=kubernetes.client.V1ResourceAttributes(verb="create", resource="roles",
+                                                                                   group="rbac.authorization.k8s.io"))))
+    assert local.status.allowed is False
+    rbac = kubernetes.client.RbacAuthorizationV1Api(client)
+    assert "cluster-admin" in {r.metadata.name for r in rbac.list_cluster_role().items}
