@@ -6,6 +6,8 @@ One served cluster; users bound to admin/edit/view in a namespace, asked about v
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.conftest import needs_kubectl, start_server
@@ -108,3 +110,19 @@ def test_the_official_client_asks_reviews(served):
     assert local.status.allowed is False
     rbac = kubernetes.client.RbacAuthorizationV1Api(client)
     assert "cluster-admin" in {r.metadata.name for r in rbac.list_cluster_role().items}
+
+
+@pytest.mark.parametrize("args", [
+    ["get", "rolebindings", "-n", "dev"], ["get", "rolebindings", "-n", "dev", "-o", "wide"],
+    ["get", "roles", "-n", "dev"], ["get", "clusterrolebindings", "-o", "wide"],
+    ["get", "clusterroles", "admin", "edit", "view"], ["describe", "rolebinding", "s", "-n", "dev"],
+    ["describe", "role", "one-secret", "-n", "dev"],
+])
+def test_get_and_describe_rbac_objects_agree_with_the_real_kubectl(served, args):
+    real, ours = served.kubectl(*args), served.kubectl(*args, real=False)
+    assert real.returncode == 0, real.stderr
+
+    def aged(text: str) -> str:   # the two runs may fall either side of a second
+        return re.sub(r"(?<= )\d+s(?=\s)", "<age>", text)
+
+    assert (ours.returncode, aged(ours.stdout)) == (0, aged(real.stdout))
