@@ -353,3 +353,19 @@ def test_validation_and_defaulting_of_rbac_objects(api):
         'Role.rbac.authorization.k8s.io "r" is invalid: [rules[0].nonResourceURLs: Invalid value: ["/x"]: '
         'namespaced rules cannot apply to non-resource URLs, rules[1].verbs: Required value: verbs must contain '
         'at least one value, rules[1].apiGroups: Required value: resource rules must supply at least one api group]')
+
+
+def test_impersonated_groups():
+    from minik8s.apiserver.auth.impersonation import impersonate, impersonated
+
+    assert impersonated("bob").groups == ("system:authenticated",)
+    assert impersonated("bob", ("devs",)).groups == ("devs", "system:authenticated")
+    assert impersonated("bob", ("system:unauthenticated",)).groups == ("system:unauthenticated",)
+    assert impersonated("system:serviceaccount:dev:sa").groups == (
+        "system:serviceaccounts", "system:serviceaccounts:dev", "system:authenticated")
+    assert impersonated("system:anonymous").groups == ("system:unauthenticated",)
+    admin = User("admin", groups=("system:masters",))
+    with pytest.raises(StatusError) as err:
+        impersonate(APIServer().authorizer, admin, {"Impersonate-Group": "devs"})
+    assert (err.value.code, err.value.message) == (
+        500, "Internal error occurred: requested [{Group  devs    }] without impersonating a user")
