@@ -369,3 +369,15 @@ def test_impersonated_groups():
         impersonate(APIServer().authorizer, admin, {"Impersonate-Group": "devs"})
     assert (err.value.code, err.value.message) == (
         500, "Internal error occurred: requested [{Group  devs    }] without impersonating a user")
+
+
+def test_a_list_or_watch_narrowed_to_one_name_is_about_that_name(api):
+    api.create(ROLES, "dev", role("one", {"apiGroups": [""], "resources": ["pods"], "resourceNames": ["web"],
+                                          "verbs": ["get", "list", "watch"]}))
+    api.create(BINDINGS, "dev", binding("b", "Role", "one", user("alice")))
+    path = "/api/v1/namespaces/dev/pods"
+    assert allowed(api, ALICE, "GET", path, {"fieldSelector": "metadata.name=web", "watch": "true"})
+    assert allowed(api, ALICE, "GET", path, {"fieldSelector": "metadata.name=web"})
+    assert not allowed(api, ALICE, "GET", path, {"fieldSelector": "metadata.name=db"})
+    assert not allowed(api, ALICE, "GET", path, {"fieldSelector": "metadata.name!=db"})
+    assert not allowed(api, ALICE, "GET", path)
