@@ -381,3 +381,27 @@ def test_a_list_or_watch_narrowed_to_one_name_is_about_that_name(api):
     assert not allowed(api, ALICE, "GET", path, {"fieldSelector": "metadata.name=db"})
     assert not allowed(api, ALICE, "GET", path, {"fieldSelector": "metadata.name!=db"})
     assert not allowed(api, ALICE, "GET", path)
+
+
+def test_a_restart_repairs_bootstrap_roles_unless_autoupdate_is_false():
+    from minik8s.store import Store
+
+    store = Store()
+    api = APIServer(store)
+    view = api.get(CLUSTER_ROLES, None, "system:aggregate-to-view")
+    api.update(CLUSTER_ROLES, None, "system:aggregate-to-view", {**view, "rules": view["rules"][1:]})
+    api.delete(CLUSTER_BINDINGS, None, "system:basic-user")
+    crb = api.get(CLUSTER_BINDINGS, None, "system:discovery")
+    api.update(CLUSTER_BINDINGS, None, "system:discovery", {**crb, "subjects": [user("extra")]})
+    edit = api.get(CLUSTER_ROLES, None, "system:aggregate-to-edit")
+    edit["metadata"]["annotations"]["rbac.authorization.kubernetes.io/autoupdate"] = "false"
+    api.update(CLUSTER_ROLES, None, "system:aggregate-to-edit", {**edit, "rules": []})
+    again = APIServer(store)                                  # the next start of the API server
+    repaired = again.get(CLUSTER_ROLES, None, "system:aggregate-to-view")["rules"]
+    assert repaired == view["rules"][1:] + view["rules"][:1]           # what was missing, appended
+    assert again.get(CLUSTER_BINDINGS, None, "system:basic-user")
+    assert again.get(CLUSTER_BINDINGS, None, "system:discovery")["subjects"] == [
+        user("extra"), {"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "system:authenticated"}]
+    assert again.get(CLUSTER_ROLES, None, "system:aggregate-to-edit")["rules"] == []   # left alone
+    rv = again.get(CLUSTER_ROLES, None, "admin")["metadata"]["resourceVersion"]
+    assert APIServer(store).get(CLUSTER_ROLES, None, "admin")["metadata"]["resourceVersion"] == rv  # no churn

@@ -15,7 +15,8 @@ kube-aggregator roles are left out. Rules for groups minik8s does not serve
 ``kubectl describe clusterrole edit`` reads as on a real cluster.
 
 Interface: ``cluster_roles() -> list[dict]``; ``cluster_role_bindings() -> list[dict]``;
-``ensure(api)`` creates what is missing (as the trusted in-process server itself).
+``ensure(api)`` creates what is missing and repairs what lacks a bootstrap rule, label or
+subject (upstream's reconciliation; an object annotated ``autoupdate: "false"`` is left alone).
 Invariants: ``admin``/``edit``/``view`` are created with their aggregated rules
 already filled in, so RBAC works before the aggregation controller first runs.
 Taught in chapter 16 (ServiceAccounts and RBAC).
@@ -28,6 +29,7 @@ from typing import Any
 from minik8s.api import resources
 from minik8s.api.errors import StatusError
 from minik8s.api.aggregation import aggregated_rules  # shared with the aggregation controller
+from minik8s.apiserver.auth.rbac import covers
 
 RBAC_GROUP = "rbac.authorization.k8s.io"
 AGGREGATE = "rbac.authorization.k8s.io/aggregate-to-"
@@ -260,7 +262,8 @@ def cluster_role_bindings() -> list[dict[str, Any]]:
 
 
 def ensure(api: Any) -> None:
-    """Create the bootstrap roles and bindings that are missing (as the API server itself)."""
+    """Create the bootstrap roles and bindings that are missing, and repair the ones whose
+    ``autoupdate`` annotation is not ``"false"`` (as the API server itself, at every start)."""
     roles_resource = resources.get(RBAC_GROUP, "v1", "clusterroles")
     bindings_resource = resources.get(RBAC_GROUP, "v1", "clusterrolebindings")
     roles = cluster_roles()
@@ -275,3 +278,34 @@ def ensure(api: Any) -> None:
             except StatusError as err:
                 if err.code != 409:
                     raise
+                _reconcile(api, resource, obj)
+
+
+def _reconcile(api: Any, resource: Any, expected: dict[str, Any]) -> None:
+    """Upstream's reconciliation: put back what a stored bootstrap object lacks (labels, annotations,
+    rules not covered, aggregation selectors, subjects), keep what was added, unless the object says
+    ``rbac.authorization.kubernetes.io/autoupdate: "false"``."""
+    current = api.get(resource, None, expected["metadata"]["name"])
+    meta = current["metadata"]
+    if (meta.get("annotations") or {}).get("rbac.authorization.kubernetes.io/autoupdate") == "false":
+        return
+    changed = dict(current, metadata=dict(meta))
+    for key in ("labels", "annotations"):
+        merged = {**(meta.get(key) or {}), **{k: v for k, v in expected["metadata"][key].items()
+                                               if k not in (meta.get(key) or {})}}
+        if merged != (meta.get(key) or {}):
+            changed["metadata"][key] = merged
+    if expected["kind"] == "ClusterRole" and expected.get("aggregationRule"):
+        selectors = list((current.get("aggregationRule") or {}).get("clusterRoleSelectors") or [])
+        selectors += [s for s in expected["aggregationRule"]["clusterRoleSelectors"] if s not in selectors]
+        changed["aggregationRule"] = {"clusterRoleSelectors": selectors}
+    elif expected["kind"] == "ClusterRole":
+        held = current.get("rules") or []
+        changed["rules"] = held + [rule for rule in expected["rules"] if covers(held, rule)]
+    else:
+        subjects = list(current.get("subjects") or [])
+        subjects += [s for s in expected.get("subjects") or [] if s not in subjects]
+        if subjects:
+            changed["subjects"] = subjects
+    if changed != current:
+        api.update(resource, None, meta["name"], changed)
