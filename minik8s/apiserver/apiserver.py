@@ -56,6 +56,8 @@ from minik8s.apiserver.admission import ObjectCountQuota
 from minik8s.apiserver.admission.chain import CREATE, DELETE, UPDATE, Attributes, Chain
 from minik8s.apiserver.auth.authorization import Authorizer, DefaultAuthorizer
 from minik8s.apiserver.auth.context import current_user
+from minik8s.apiserver.auth.serviceaccounts import TokenIssuer, self_subject_review
+from minik8s.apiserver.admission.serviceaccount import ServiceAccountAdmission
 from minik8s.apiserver.nodeproxy import NodeConnections
 from minik8s.apiserver import kubernetesservice, serviceallocator
 from minik8s.apiserver.serviceallocator import ServiceAllocator, Transaction
@@ -68,6 +70,12 @@ PODS = resources.get("", "v1", "pods")
 NODES = resources.get("", "v1", "nodes")
 STORAGE_CLASSES = resources.get("storage.k8s.io", "v1", "storageclasses")
 SERVICES = resources.get("", "v1", "services")
+SERVICE_ACCOUNTS = resources.get("", "v1", "serviceaccounts")
+TOKEN_REVIEWS = resources.get("authentication.k8s.io", "v1", "tokenreviews")
+SELF_SUBJECT_REVIEWS = resources.get("authentication.k8s.io", "v1", "selfsubjectreviews")
+# Objects the cluster makes for itself in every namespace: their uids come from the server's own
+# generator, so they do not shift the seeded names and uids of what users create.
+SYSTEM_OBJECTS = {("serviceaccounts", "default"), ("configmaps", "kube-root-ca.crt")}
 assert NAMESPACES and PODS and NODES and STORAGE_CLASSES
 
 # The namespaces every cluster starts with.
@@ -136,6 +144,11 @@ class APIServer:
         self.admission = Chain()
         # Who may do what: asked by the HTTP filters, and by the in-process client acting as a user.
         self.authorizer: Authorizer = DefaultAuthorizer()
+        # ServiceAccount tokens: signed and checked here (a key made in memory until a server gives one).
+        self.tokens = TokenIssuer(self)
+        # The cluster CA, once the API is served over HTTPS (the root CA publisher spreads it).
+        self.root_ca_pem: bytes | None = None
+        self.admission.add(ServiceAccountAdmission(self))
         self.ensure_system_namespaces()
         # Until whoever serves the API says where (minik8s server does), the endpoints name 127.0.0.1:6443.
         self.ensure_kubernetes_service()
@@ -249,8 +262,15 @@ class APIServer:
             return self._bind(namespace, body)
         if subresource == "eviction" and resource is PODS:
             return self._evict(namespace, body)
+        if subresource == "token" and resource is SERVICE_ACCOUNTS:
+            name = str(((body if isinstance(body, dict) else {}).get("metadata") or {}).get("name") or "")
+            return self.tokens.token_request(namespace or "default", name, body)
         if subresource:
             raise errors.method_not_allowed("the server does not allow this method on the requested resource")
+        if resource is TOKEN_REVIEWS:
+            return self.tokens.token_review(body)
+        if resource is SELF_SUBJECT_REVIEWS:
+            return self_subject_review(current_user())
         self._check_verb(resource, "create")
         obj = self._decode(resource, body, field_validation, strict_errors, warnings)
         meta = obj.setdefault("metadata", {})
@@ -264,7 +284,8 @@ class APIServer:
             for server_field in ("uid", "resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds",
                                  "generation", "managedFields", "selfLink"):
                 meta.pop(server_field, None)
-            meta["uid"] = new_uid(self.rng)
+            system = (resource.plural, meta.get("name")) in SYSTEM_OBJECTS and current_user() is None
+            meta["uid"] = new_uid(self._own_rng if system else self.rng)
             meta["creationTimestamp"] = rfc3339(self.clock.now())
             strategy.prepare_for_create(resource, obj)
             obj = apply_defaults(obj)

@@ -64,12 +64,12 @@ def _global_flags() -> argparse.ArgumentParser:
 
 
 def _parser() -> _Parser:
-    from minik8s.kubectl import get, info, nodes, pods, services, wait, workloads, write
+    from minik8s.kubectl import authn, get, info, nodes, pods, services, wait, workloads, write
 
     parser = _Parser(prog="kubectl", add_help=False)
     sub = parser.add_subparsers(dest="verb", parser_class=_Parser)
     parent = _global_flags()
-    for module in (get, write, info, pods, workloads, wait, nodes, services):  # services extends write's create
+    for module in (get, write, info, pods, workloads, wait, nodes, services, authn):  # they extend write's create
         module.register(sub, parent)
     from minik8s.kubectl import attach, portforward   # the streaming commands
 
@@ -114,7 +114,8 @@ def _make_client_factory(args: argparse.Namespace, env_holder: list[Env]) -> Cal
             raise CommandError("The connection to the server localhost:8080 was refused - did you specify the "
                                "right host or port?") from None
         env_holder[0].default_namespace = ctx.namespace
-        return HTTPClient(ctx.server, token=args.token or ctx.token, verify=not ctx.insecure, ca_pem=ctx.ca_pem)
+        return HTTPClient(ctx.server, token=args.token or ctx.token, verify=not ctx.insecure, ca_pem=ctx.ca_pem,
+                          cert_pem=ctx.cert_pem, key_pem=ctx.key_pem)
 
     return factory
 
