@@ -214,13 +214,26 @@ class ProcessRuntime(cri.ContainerRuntime):
         seed = f"{self.node_name}/{self._seq}/{os.getpid()}/{time.time_ns()}"
         return hashlib.sha256(seed.encode()).hexdigest()
 
-    def _lookup(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+    def _token_manager(self) -> Any:
+        from minik8s.kubelet.tokens import TokenManager
+
+        if getattr(self, "_tokens", None) is None:
+            self._tokens = TokenManager(self.client, self.clock)
+        return self._tokens
+
+    def _lookup(self, kind: str, namespace: str, name: str, request: dict[str, Any] | None = None
+                ) -> dict[str, Any] | None:
         """Read a ConfigMap, Secret, PVC or PV through the API (None when it does not exist)."""
         from minik8s.api import resources
         from minik8s.api.errors import StatusError
 
         if self.client is None:
             raise ContainerConfigError(f"the process runtime of {self.node_name} has no API client to read {kind}")
+        if kind == "serviceaccounts/token" and request is not None:   # a projected ServiceAccount token
+            try:
+                return {"token": self._token_manager().token(request["pod"], request["source"]).decode()}
+            except StatusError as exc:
+                raise RuntimeCallError(f'failed to fetch token: {exc.message}') from None
         resource = resources.by_plural("", "v1", kind)
         assert resource is not None and kind in RESOURCES
         try:

@@ -224,6 +224,44 @@ def _downward_volume(name: str, source: dict[str, Any], folder: Path, pod: dict[
     _write_items(folder, data, items, int(source.get("defaultMode") or 0o644), name, "downwardAPI", True)
 
 
+def _projected_volume(name: str, projected: dict[str, Any], folder: Path, pod: dict[str, Any], namespace: str,
+                      lookup: Lookup, pod_ip: str, host_ip: str) -> None:
+    """Several sources in one folder: ConfigMap and Secret keys, downward API fields, and a
+    ServiceAccount token (asked from the API through ``lookup("serviceaccounts/token", ...)``,
+    the kubelet's token manager, :mod:`minik8s.kubelet.tokens`)."""
+    files: dict[str, bytes] = {}
+    for source in projected.get("sources") or []:
+        if isinstance(source.get("serviceAccountToken"), dict):
+            token = source["serviceAccountToken"]
+            sa = str((pod.get("spec") or {}).get("serviceAccountName") or "default")
+            answer = lookup("serviceaccounts/token", namespace, sa, {"pod": pod, "source": token})  # type: ignore[call-arg]
+            files[str(token.get("path") or "token")] = str((answer or {}).get("token") or "").encode()
+        for kind, key in (("configMap", "configmaps"), ("secret", "secrets")):
+            if not isinstance(source.get(kind), dict):
+                continue
+            ref = source[kind]
+            obj = lookup(key, namespace, str(ref.get("name") or ""))
+            if obj is None:
+                # A cluster that does not serve HTTPS (no Cluster.serve()) has no CA to publish: no ca.crt.
+                if ref.get("optional") or (kind == "configMap" and ref.get("name") == "kube-root-ca.crt"):
+                    continue
+                raise MountError(f'MountVolume.SetUp failed for volume "{name}" : {kind.lower()} '
+                                 f'"{ref.get("name")}" not found')
+            if kind == "secret":
+                data = {str(k): base64.b64decode(str(v)) for k, v in (obj.get("data") or {}).items()}
+            else:
+                data = {str(k): str(v).encode() for k, v in (obj.get("data") or {}).items()}
+            items = ref.get("items") or [{"key": k, "path": k} for k in data]
+            files.update({str(i.get("path")): data[str(i.get("key"))] for i in items if str(i.get("key")) in data})
+        if isinstance(source.get("downwardAPI"), dict):
+            for item in source["downwardAPI"].get("items") or []:
+                ref = item.get("fieldRef")
+                if isinstance(ref, dict):
+                    files[str(item.get("path"))] = field_value(pod, str(ref.get("fieldPath", "")), pod_ip,
+                                                               host_ip).encode()
+    _write_items(folder, files, None, int(projected.get("defaultMode") or 0o644), name, "projected", True)
+
+
 def prepare_volumes(pod: dict[str, Any], pod_dir: Path, node_root: Path, lookup: Lookup, *, pod_ip: str,
                     host_ip: str) -> dict[str, Path]:
     """Set up every volume of the pod (idempotent: ConfigMap and Secret files are refreshed)."""
@@ -246,6 +284,10 @@ def prepare_volumes(pod: dict[str, Any], pod_dir: Path, node_root: Path, lookup:
         elif isinstance(volume.get("downwardAPI"), dict):
             folder = pod_dir / "volumes" / "kubernetes.io~downward-api" / name
             _downward_volume(name, volume["downwardAPI"], folder, pod, pod_ip, host_ip)
+            result[name] = folder
+        elif isinstance(volume.get("projected"), dict):
+            folder = pod_dir / "volumes" / "kubernetes.io~projected" / name
+            _projected_volume(name, volume["projected"], folder, pod, namespace, lookup, pod_ip, host_ip)
             result[name] = folder
         else:
             # emptyDir, and any kind this runtime cannot provide, is an empty folder that lives with the pod.
