@@ -146,6 +146,9 @@ class APIServer:
         self.authorizer: Authorizer = DefaultAuthorizer()
         # ServiceAccount tokens: signed and checked here (a key made in memory until a server gives one).
         self.tokens = TokenIssuer(self)
+        # How TokenReview checks a bearer token: whoever serves the API sets its authenticator's
+        # ``authenticate_token(token, audiences)`` (static tokens too); None: ServiceAccount tokens only.
+        self.authenticate_token: Callable[[str, Any], Any] | None = None
         # The cluster CA, once the API is served over HTTPS (the root CA publisher spreads it).
         self.root_ca_pem: bytes | None = None
         self.admission.add(ServiceAccountAdmission(self))
