@@ -343,3 +343,33 @@ def test_cluster_serve_writes_no_yaml_and_kubeconfig_for_user_works(served, tmp_
     review = client.create(resources.get("authentication.k8s.io", "v1", "selfsubjectreviews"),
                            {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"})
     assert review["status"]["userInfo"] == {"username": "alice", "groups": ["devs", "system:authenticated"]}
+
+
+def test_the_kubelets_token_manager_asks_again_at_80_percent_of_the_life() -> None:
+    from minik8s.clock import VirtualClock, rfc3339
+    from minik8s.kubelet.tokens import TokenManager
+
+    clock = VirtualClock()
+    asked: list[dict[str, Any]] = []
+
+    class Client:
+        def create(self, resource: Any, obj: dict[str, Any], namespace: str | None = None, *,
+                   subresource: str | None = None) -> dict[str, Any]:
+            assert (resource.plural, subresource, namespace) == ("serviceaccounts", "token", "team")
+            asked.append(obj)
+            return {"status": {"token": f"token-{len(asked)}",
+                               "expirationTimestamp": rfc3339(clock.now() + obj["spec"]["expirationSeconds"])}}
+
+    manager = TokenManager(Client(), clock)
+    pod = {"metadata": {"name": "web", "namespace": "team", "uid": "u1"}, "spec": {"serviceAccountName": "robot"}}
+    source = {"expirationSeconds": 1000, "path": "token"}
+    assert manager.token(pod, source) == b"token-1"
+    assert asked[0]["metadata"]["name"] == "robot"
+    assert asked[0]["spec"] == {"expirationSeconds": 1000, "boundObjectRef": {
+        "apiVersion": "v1", "kind": "Pod", "name": "web", "uid": "u1"}}
+    assert manager.next_refresh("u1") == clock.now() + 800
+    clock.set(clock.now() + 799)
+    assert manager.token(pod, source) == b"token-1"   # still fresh: not asked again
+    clock.set(clock.now() + 1)
+    assert manager.token(pod, source) == b"token-2"
+    assert len(asked) == 2

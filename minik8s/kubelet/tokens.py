@@ -7,8 +7,9 @@ the kubelet: it asks the API server for a token of the Pod's ServiceAccount *bou
 it, and asks again once 80% of the token's life has passed (or after 24 hours), as upstream's
 token manager does. A token bound to a Pod stops working when the Pod is deleted.
 
-Interface: ``TokenManager(client, clock)``; ``manager.token(pod, source) -> bytes``; the runtimes'
-volume lookup calls it for ``lookup("serviceaccounts/token", namespace, sa_name, {"pod": pod,
+Interface: ``TokenManager(client, clock)``; ``manager.token(pod, source) -> bytes``;
+``manager.next_refresh(pod_uid)`` (the pod worker wakes then and the runtime rewrites the volume,
+``runtime.refresh_volumes(pod, sandbox_id)``); the runtimes' volume lookup calls it for ``lookup("serviceaccounts/token", namespace, sa_name, {"pod": pod,
 "source": source})`` (see :mod:`minik8s.kubelet.runtimes.process.filesystem`).
 Taught in chapter 16 (ServiceAccounts and RBAC).
 """
@@ -64,6 +65,12 @@ class TokenManager:
         with self._lock:
             self._cache[key] = (token, refresh_at)
         return token
+
+    def next_refresh(self, pod_uid: str) -> float | None:
+        """When the earliest token written for this pod is due to be asked again (None: it has none)."""
+        with self._lock:
+            dues = [refresh for (uid, *_), (_, refresh) in self._cache.items() if uid == pod_uid]
+        return min(dues) if dues else None
 
     def forget(self, pod_uid: str) -> None:
         with self._lock:

@@ -379,6 +379,20 @@ class ProcessRuntime(cri.ContainerRuntime):
 
     # --- containers -----------------------------------------------------------------------
 
+    def refresh_volumes(self, pod: dict[str, Any], sandbox_id: str) -> float | None:
+        """Rewrite the pod's volumes when a ServiceAccount token in them is due for refresh (80% of its
+        life, :mod:`minik8s.kubelet.tokens`); returns when to look again (None: no token to refresh)."""
+        uid = str((pod.get("metadata") or {}).get("uid", ""))
+        tokens = self._token_manager()
+        due = tokens.next_refresh(uid)
+        with self._lock:
+            sandbox = self._sandboxes.get(sandbox_id)
+        if due is None or sandbox is None or self.clock.now() < due:
+            return due
+        filesystem.prepare_volumes(pod, sandbox.folder, self.node_root, self._lookup, pod_ip=sandbox.ip,
+                                   host_ip=self.ips.node_ip)
+        return tokens.next_refresh(uid)
+
     def create_container(self, sandbox_id: str, pod: dict[str, Any], container: dict[str, Any],
                          attempt: int) -> str:
         with self._lock:
