@@ -281,3 +281,10 @@ def test_whoami_as_the_admin_matches_the_real_kubectl(server):
     assert json.loads(_whoami(server, "-o", "json", real=False))["status"] == \
         json.loads(_whoami(server, "-o", "json"))["status"]
 
+
+
+def test_a_review_with_an_unknown_field_is_refused_under_strict_validation(api):
+    err = _status_error(api.create, TOKEN_REVIEWS, None, {"apiVersion": "authentication.k8s.io/v1",
+                                                          "kind": "TokenReview", "spec": {"tokn": "x"}},
+                        field_validation="Strict")
+    assert err.code == 400 and 'unknown field "spec.tokn"' in err.message

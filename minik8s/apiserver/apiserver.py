@@ -270,10 +270,9 @@ class APIServer:
             return self.tokens.token_request(namespace or "default", name, body)
         if subresource:
             raise errors.method_not_allowed("the server does not allow this method on the requested resource")
-        if resource is TOKEN_REVIEWS:
-            return self.tokens.token_review(body)
-        if resource is SELF_SUBJECT_REVIEWS:
-            return self_subject_review(current_user())
+        if resource in (TOKEN_REVIEWS, SELF_SUBJECT_REVIEWS):   # asked and answered, never stored
+            body = self._decode(resource, body, field_validation, strict_errors, warnings)
+            return self.tokens.token_review(body) if resource is TOKEN_REVIEWS else self_subject_review(current_user())
         self._check_verb(resource, "create")
         obj = self._decode(resource, body, field_validation, strict_errors, warnings)
         meta = obj.setdefault("metadata", {})
