@@ -373,3 +373,31 @@ def test_the_kubelets_token_manager_asks_again_at_80_percent_of_the_life() -> No
     clock.set(clock.now() + 1)
     assert manager.token(pod, source) == b"token-2"
     assert len(asked) == 2
+
+
+def test_minik8s_server_keeps_its_service_account_key_across_restarts(tmp_path: Path) -> None:
+    from conftest import start_server
+
+    first = start_server(tmp_path, "--nodes", "0")
+    try:
+        status, _, body = first.request("POST", "/api/v1/namespaces/default/serviceaccounts/default/token",
+                                        json.dumps({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+                                                    "spec": {}}).encode(), {"Content-Type": "application/json"})
+        assert status == 201
+        token = json.loads(body)["status"]["token"]
+        ca = (first.data_dir / "pki" / "ca.crt").read_text()
+        cm = json.loads(first.request("GET", "/api/v1/namespaces/kube-system/configmaps/kube-root-ca.crt")[2])
+        assert cm["data"] == {"ca.crt": ca}
+        assert (first.data_dir / "pki" / "sa.key").stat().st_mode & 0o777 == 0o600
+        assert (first.data_dir / "pki" / "sa.pub").read_text().startswith("-----BEGIN PUBLIC KEY-----")
+    finally:
+        first.stop()
+    second = start_server(tmp_path, "--nodes", "0")
+    try:
+        review = json.dumps({"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}).encode()
+        status, _, body = second.request("POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews", review,
+                                         {"Content-Type": "application/json", "Authorization": f"Bearer {token}"})
+        assert status == 201, body
+        assert json.loads(body)["status"]["userInfo"]["username"] == "system:serviceaccount:default:default"
+    finally:
+        second.stop()

@@ -268,6 +268,19 @@ class DockerRuntime(cri.ContainerRuntime):
 
     # --- containers -----------------------------------------------------------------------
 
+    def refresh_volumes(self, pod: dict[str, Any], sandbox_id: str) -> float | None:
+        """As the process runtime's: rewrite the volumes when a ServiceAccount token is due for refresh."""
+        uid = str((pod.get("metadata") or {}).get("uid", ""))
+        tokens = self._token_manager()
+        due = tokens.next_refresh(uid)
+        with self._lock:
+            sandbox = self._sandboxes.get(sandbox_id)
+        if due is None or sandbox is None or self.clock.now() < due:
+            return due
+        filesystem.prepare_volumes(pod, sandbox["folder"], self.node_root, self._lookup, pod_ip=sandbox["ip"],
+                                   host_ip="")
+        return tokens.next_refresh(uid)
+
     def create_container(self, sandbox_id: str, pod: dict[str, Any], container: dict[str, Any], attempt: int) -> str:
         with self._lock:
             sandbox = self._sandboxes.get(sandbox_id)
