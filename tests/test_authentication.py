@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 
 import jwt
 import pytest
@@ -43,7 +44,7 @@ def _status_error(call, *args, **kwargs) -> StatusError:
 def test_token_request_defaults_and_upstream_claims(api):
     answer = _request(api)
     assert answer["kind"] == "TokenRequest" and answer["metadata"]["name"] == "bot"
-    assert answer["spec"] == {"audiences": [ISSUER], "expirationSeconds": 3600}
+    assert answer["spec"] == {"audiences": [ISSUER], "expirationSeconds": 3600, "boundObjectRef": None}
     claims = jwt.decode(answer["status"]["token"], options={"verify_signature": False})
     sa = api.get(SA, "default", "bot")
     assert claims["iss"] == ISSUER and claims["aud"] == [ISSUER]
@@ -288,3 +289,16 @@ def test_a_review_with_an_unknown_field_is_refused_under_strict_validation(api):
                                                           "kind": "TokenReview", "spec": {"tokn": "x"}},
                         field_validation="Strict")
     assert err.code == 400 and 'unknown field "spec.tokn"' in err.message
+
+
+def test_create_token_yaml_is_what_the_real_kubectl_prints(server):
+    server.kubectl("create", "serviceaccount", "bot")
+    words = ("create", "token", "bot", "-o", "yaml", "--duration", "20m", "--audience", "x")
+
+    def shape(text: str) -> str:   # the token and the expiry time differ between two requests
+        return re.sub(r"token: \S+", "token: T", re.sub(r'"20\d\d-[^"]+"', "TIME", text))
+
+    real, ours = server.kubectl(*words), server.kubectl(*words, real=False)
+    assert real.returncode == ours.returncode == 0
+    assert shape(ours.stdout) == shape(real.stdout)
+    assert "boundObjectRef: null" in real.stdout and "expirationSeconds: 1200" in real.stdout

@@ -248,9 +248,9 @@ class TokenIssuer:
         audiences = list(spec.get("audiences") or API_AUDIENCES)
         bound = self._bound_object(namespace, name, spec.get("boundObjectRef"))
         token, expires = self.issue(namespace, sa, audiences, seconds, bound)
-        spec.update({"audiences": audiences, "expirationSeconds": seconds})
-        if not spec.get("boundObjectRef"):
-            spec.pop("boundObjectRef", None)
+        # Upstream's TokenRequestSpec fields have no omitempty: an unbound token says boundObjectRef: null.
+        spec.update({"audiences": audiences, "expirationSeconds": seconds,
+                     "boundObjectRef": spec.get("boundObjectRef") or None})
         # Nothing is stored: the answer is the request, named after the URL's ServiceAccount, plus the token.
         return {"kind": "TokenRequest", "apiVersion": "authentication.k8s.io/v1",
                 "metadata": {"name": name, "namespace": namespace, "creationTimestamp": None},
