@@ -302,3 +302,16 @@ def test_create_token_yaml_is_what_the_real_kubectl_prints(server):
     assert real.returncode == ours.returncode == 0
     assert shape(ours.stdout) == shape(real.stdout)
     assert "boundObjectRef: null" in real.stdout and "expirationSeconds: 1200" in real.stdout
+
+
+def test_a_terminating_pods_token_stops_a_minute_after_its_deletion_time(api):
+    api.create(PODS, "default", {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web"},
+                                 "spec": {"serviceAccountName": "bot", "nodeName": "node-1",
+                                          "containers": [{"name": "c", "image": "nginx"}]}})
+    token = _request(api, boundObjectRef={"kind": "Pod", "apiVersion": "v1", "name": "web"})["status"]["token"]
+    api.delete(PODS, "default", "web", grace_period_seconds=30)   # on a node: terminating, not gone
+    assert api.get(PODS, "default", "web")["metadata"]["deletionTimestamp"]
+    api.clock.advance(90)
+    assert api.tokens.authenticate(token).name.endswith(":bot")   # deletion time + 60 s not passed yet
+    api.clock.advance(1)
+    assert _status_error(api.tokens.authenticate, token).code == 401

@@ -48,7 +48,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from minik8s.api import errors
 from minik8s.api.errors import StatusError
 from minik8s.apiserver.auth.authentication import User, unauthorized
-from minik8s.clock import rfc3339
+from minik8s.clock import parse_rfc3339, rfc3339
 
 ISSUER = "https://kubernetes.default.svc.cluster.local"
 API_AUDIENCES = (ISSUER,)          # kube-apiserver's --api-audiences default to its issuer
@@ -56,6 +56,7 @@ LEGACY_ISSUER = "kubernetes/serviceaccount"
 DEFAULT_SECONDS = 3600
 MIN_SECONDS = 600                  # upstream refuses tokens shorter than ten minutes
 MAX_SECONDS = 1 << 32
+DELETION_LEEWAY = 60              # seconds a bound object may have been deleted before its tokens stop
 BINDABLE = {"Pod": ("", "pods"), "Secret": ("", "secrets"), "Node": ("", "nodes")}
 SA_GROUP = "system:serviceaccounts"
 # Who a trusted in-process caller is (kube-apiserver's loopback client).
@@ -210,12 +211,18 @@ class TokenIssuer:
                 extra["authentication.kubernetes.io/node-uid"] = [ref.get("uid", "")]
                 continue
             obj = self._get((group, plural), namespace if kind != "Node" else None, ref.get("name", ""))
-            if obj is None or obj["metadata"].get("uid") != ref.get("uid"):
+            if obj is None or obj["metadata"].get("uid") != ref.get("uid") or self._deleted_long_ago(obj):
                 raise unauthorized()
             if kind == "Pod":
                 extra["authentication.kubernetes.io/pod-name"] = [ref["name"]]
                 extra["authentication.kubernetes.io/pod-uid"] = [ref["uid"]]
         return sa_user(namespace, sa["name"], sa["uid"], extra)
+
+    def _deleted_long_ago(self, obj: dict[str, Any]) -> bool:
+        """A terminating object's tokens keep working until a minute after its deletion time, as upstream
+        (a pod's deletion time is the end of its grace period)."""
+        when = obj["metadata"].get("deletionTimestamp")
+        return bool(when) and parse_rfc3339(when) < self.api.clock.now() - DELETION_LEEWAY
 
     def _legacy_user(self, token: str, claims: dict[str, Any]) -> User:
         namespace = claims.get("kubernetes.io/serviceaccount/namespace", "")
