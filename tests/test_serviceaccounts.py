@@ -401,3 +401,12 @@ def test_minik8s_server_keeps_its_service_account_key_across_restarts(tmp_path: 
         assert json.loads(body)["status"]["userInfo"]["username"] == "system:serviceaccount:default:default"
     finally:
         second.stop()
+
+
+def test_a_legacy_token_secret_goes_with_its_service_account(vc: Cluster) -> None:
+    _apply(vc, {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "robot"}})
+    _apply(vc, {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/service-account-token",
+                "metadata": {"name": "robot-token", "annotations": {"kubernetes.io/service-account.name": "robot"}}})
+    assert set(_get(vc, "secret", "robot-token")["data"]) == {"token", "namespace"}   # no CA: not served
+    vc.kubectl("delete sa robot")
+    assert "robot-token" not in vc.kubectl("get secrets")
