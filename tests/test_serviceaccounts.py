@@ -410,3 +410,19 @@ def test_a_legacy_token_secret_goes_with_its_service_account(vc: Cluster) -> Non
     assert set(_get(vc, "secret", "robot-token")["data"]) == {"token", "namespace"}   # no CA: not served
     vc.kubectl("delete sa robot")
     assert "robot-token" not in vc.kubectl("get secrets")
+
+
+def test_describe_serviceaccount_lists_secrets_and_tokens_as_kubectl(vc: Cluster) -> None:
+    assert vc.kubectl("describe sa default").splitlines()[4:] == [
+        "Image pull secrets:  <none>", "Mountable secrets:   <none>", "Tokens:              <none>",
+        "Events:              <none>"]
+    _apply(vc, {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "robot"},
+                "imagePullSecrets": [{"name": "registry"}], "secrets": [{"name": "x"}, {"name": "robot-token"}]})
+    _apply(vc, {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/service-account-token",
+                "metadata": {"name": "robot-token", "annotations": {"kubernetes.io/service-account.name": "robot"}}})
+    assert vc.kubectl("describe sa robot").splitlines()[4:] == [
+        "Image pull secrets:  registry (not found)",
+        "Mountable secrets:   robot-token",
+        "                     x (not found)",
+        "Tokens:              robot-token",
+        "Events:              <none>"]
