@@ -426,3 +426,12 @@ def test_describe_serviceaccount_lists_secrets_and_tokens_as_kubectl(vc: Cluster
         "                     x (not found)",
         "Tokens:              robot-token",
         "Events:              <none>"]
+
+
+def test_a_pod_without_pull_secrets_gets_its_service_accounts(vc: Cluster) -> None:
+    _apply(vc, {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "puller"},
+                "imagePullSecrets": [{"name": "registry"}]})
+    _apply(vc, _pod("inherits", serviceAccountName="puller"))
+    _apply(vc, _pod("own", serviceAccountName="puller", imagePullSecrets=[{"name": "mine"}]))
+    assert _get(vc, "pod", "inherits")["spec"]["imagePullSecrets"] == [{"name": "registry"}]
+    assert _get(vc, "pod", "own")["spec"]["imagePullSecrets"] == [{"name": "mine"}]

@@ -17,7 +17,8 @@ On Pod create (upstream's ``ServiceAccount`` plugin, mutating):
    and mounted read-only at ``/var/run/secrets/kubernetes.io/serviceaccount`` in every container
    and init container that has nothing mounted there yet. The kubelet fills it: a token bound to
    the Pod (asked with TokenRequest, refreshed before it expires), the cluster CA, the namespace.
-   That is all a client needs to call the API from inside a Pod (``load_incluster_config()``).
+   That is all a client needs to call the API from inside a Pod (``load_incluster_config()``);
+4. a Pod that names no ``imagePullSecrets`` gets its ServiceAccount's.
 
 How minik8s differs: upstream also refuses a Pod when the ``default`` ServiceAccount does not
 exist yet (the controller makes one moments after a namespace); minik8s admits it, because an
@@ -94,6 +95,9 @@ class ServiceAccountAdmission:
             raise errors.forbidden("", "pods", attrs.name,
                                    f'error looking up service account {attrs.namespace}/{sa_name}: '
                                    f'serviceaccount "{sa_name}" not found')
+        if sa is not None and not spec.get("imagePullSecrets") and sa.get("imagePullSecrets"):
+            # A pod that names no pull secrets uses its ServiceAccount's (how registry credentials reach pods).
+            spec["imagePullSecrets"] = [{"name": str((ref or {}).get("name", ""))} for ref in sa["imagePullSecrets"]]
         if not should_automount(spec, sa):
             return
         containers = [c for key in ("initContainers", "containers") for c in spec.get(key) or []
