@@ -87,7 +87,7 @@ def test_every_namespace_gets_a_default_service_account_back_when_deleted(vc: Cl
     assert out.splitlines()[1].split()[:2] == ["default", "0"]
 
 
-def test_system_objects_do_not_shift_seeded_pod_names_and_uids() -> None:
+def test_system_objects_do_not_shift_seeded_pod_names_uids_and_cluster_ips() -> None:
     def pods(churn: bool) -> list[tuple[str, str]]:
         with Cluster(nodes=1, runtime="simulated", clock="virtual", seed=11) as c:
             if churn:   # the controller re-creates it: its uid must come from the server's own generator
@@ -95,7 +95,10 @@ def test_system_objects_do_not_shift_seeded_pod_names_and_uids() -> None:
                 c.serve()   # kube-root-ca.crt ConfigMaps in every namespace
             c.kubectl("create deployment web --image=nginx --replicas=2")
             c.kubectl("run solo --image=nginx")
-            return sorted((p["metadata"]["name"], p["metadata"]["uid"]) for p in _get(c, "pods")["items"])
+            c.kubectl("create service nodeport np --tcp=80:80")
+            services = sorted((s["metadata"]["name"], s["spec"]["clusterIP"], s["spec"]["ports"][0].get("nodePort"))
+                              for s in _get(c, "services")["items"])
+            return sorted((p["metadata"]["name"], p["metadata"]["uid"]) for p in _get(c, "pods")["items"]) + services
 
     assert pods(churn=False) == pods(churn=True)
 

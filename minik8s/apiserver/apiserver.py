@@ -132,6 +132,9 @@ class APIServer:
         # from a generator seeded from ``rng`` without drawing from it, so a seeded cluster generates the
         # same pod names and uids, and schedules the same way, whether or not it has Services.
         self._own_rng = random.Random(repr(self.rng.getstate()))
+        # The objects the cluster makes in every namespace (default ServiceAccounts, kube-root-ca.crt) and
+        # the kube-api-access-xxxxx suffixes draw from yet another one, so ClusterIPs stay as they were too.
+        self._system_rng = random.Random(repr(self.rng.getstate()) + "/system")
         # ClusterIPs and node ports, rebuilt from the stored Services (a restart keeps them).
         self.services = ServiceAllocator(self.service_cidr, node_port_range, self._own_rng)
         self.services.restore(self.store.list(SERVICES.qualified)[0])
@@ -287,7 +290,7 @@ class APIServer:
                                  "generation", "managedFields", "selfLink"):
                 meta.pop(server_field, None)
             system = (resource.plural, meta.get("name")) in SYSTEM_OBJECTS and current_user() is None
-            meta["uid"] = new_uid(self._own_rng if system else self.rng)
+            meta["uid"] = new_uid(self._system_rng if system else self.rng)
             meta["creationTimestamp"] = rfc3339(self.clock.now())
             strategy.prepare_for_create(resource, obj)
             obj = apply_defaults(obj)

@@ -26,7 +26,7 @@ in-process cluster may create a namespace and a Pod in one step before any contr
 Pods (static Pods of a kubelet) are left alone, as upstream.
 
 The random suffix comes from the API server's own generator, so it does not change the seeded
-pod names and uids (``api._own_rng``).
+pod names and uids, nor the ClusterIPs (``api._system_rng``).
 
 Interface: ``ServiceAccountAdmission(api)``, registered in ``APIServer.__init__``.
 Taught in chapter 16 (ServiceAccounts and RBAC).
@@ -122,6 +122,6 @@ class ServiceAccountAdmission:
     def _volume_name(self, spec: Obj) -> str:
         taken = {v.get("name") for v in spec.get("volumes") or [] if isinstance(v, dict)}
         while True:
-            name = VOLUME_PREFIX + random_suffix(self.api._own_rng)
+            name = VOLUME_PREFIX + random_suffix(self.api._system_rng)
             if name not in taken:
                 return name
