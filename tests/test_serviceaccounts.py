@@ -425,8 +425,8 @@ def test_describe_serviceaccount_lists_secrets_and_tokens_as_kubectl(vc: Cluster
                 "metadata": {"name": "robot-token", "annotations": {"kubernetes.io/service-account.name": "robot"}}})
     assert vc.kubectl("describe sa robot").splitlines()[4:] == [
         "Image pull secrets:  registry (not found)",
-        "Mountable secrets:   robot-token",
-        "                     x (not found)",
+        "Mountable secrets:   x (not found)",   # in the ServiceAccount's order, as kubectl
+        "                     robot-token",
         "Tokens:              robot-token",
         "Events:              <none>"]
 
