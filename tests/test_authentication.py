@@ -315,3 +315,22 @@ def test_a_terminating_pods_token_stops_a_minute_after_its_deletion_time(api):
     assert api.tokens.authenticate(token).name.endswith(":bot")   # deletion time + 60 s not passed yet
     api.clock.advance(1)
     assert _status_error(api.tokens.authenticate, token).code == 401
+
+
+def test_a_pod_token_of_3607_seconds_is_signed_for_a_year_with_warnafter(api):
+    """kube-api-access asks 3607 s: the token lasts a year, but the answer (and the kubelet) says 3607 s."""
+    api.create(PODS, "default", {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web"},
+                                 "spec": {"serviceAccountName": "bot", "containers": [{"name": "c", "image": "nginx"}]}})
+    pod_ref = {"kind": "Pod", "apiVersion": "v1", "name": "web"}
+    answer = _request(api, expirationSeconds=3607, boundObjectRef=pod_ref)
+    claims = jwt.decode(answer["status"]["token"], options={"verify_signature": False})
+    assert claims["exp"] - claims["iat"] == 365 * 24 * 3600
+    assert claims["kubernetes.io"]["warnafter"] == claims["iat"] + 3607
+    assert answer["spec"]["expirationSeconds"] == 3607
+    api.clock.advance(3608)   # past warnafter: still accepted (upstream only logs stale tokens)
+    assert api.tokens.authenticate(answer["status"]["token"]).name.endswith(":bot")
+    # Not extended: another lifetime, no pod, or an audience other than the API server's.
+    for spec in ({"expirationSeconds": 3608, "boundObjectRef": pod_ref}, {"expirationSeconds": 3607},
+                 {"expirationSeconds": 3607, "boundObjectRef": pod_ref, "audiences": ["vault"]}):
+        claims = jwt.decode(_request(api, **spec)["status"]["token"], options={"verify_signature": False})
+        assert claims["exp"] - claims["iat"] == spec["expirationSeconds"] and "warnafter" not in claims["kubernetes.io"]

@@ -56,6 +56,12 @@ LEGACY_ISSUER = "kubernetes/serviceaccount"
 DEFAULT_SECONDS = 3600
 MIN_SECONDS = 600                  # upstream refuses tokens shorter than ten minutes
 MAX_SECONDS = 1 << 32
+# kube-apiserver's --service-account-extend-token-expiration (on by default): a Pod-bound token asked for
+# exactly 3607 seconds (what the kube-api-access volume asks) is signed to last a year, with a "warnafter"
+# claim at 3607 s, so that clients which never re-read the token file keep working while they are spotted;
+# TokenRequest still answers with the 3607-second expiry, and the kubelet refreshes on that.
+WARN_ONLY_SECONDS = 3607
+EXTENDED_SECONDS = 365 * 24 * 3600
 DELETION_LEEWAY = 60              # seconds a bound object may have been deleted before its tokens stop
 BINDABLE = {"Pod": ("", "pods"), "Secret": ("", "secrets"), "Node": ("", "nodes")}
 SA_GROUP = "system:serviceaccounts"
@@ -117,8 +123,10 @@ class TokenIssuer:
 
     def issue(self, namespace: str, sa: dict[str, Any], audiences: list[str], seconds: int,
               bound: dict[str, Any] | None = None) -> tuple[str, float]:
-        """A token for ServiceAccount ``sa``; ``bound`` is the Pod/Secret/Node object it is bound to."""
+        """A token for ServiceAccount ``sa``; ``bound`` is the Pod/Secret/Node object it is bound to.
+        Returns the token and its expiry as the API reports it (see ``WARN_ONLY_SECONDS``)."""
         now = int(self.api.clock.now())
+        lifetime = seconds
         private: dict[str, Any] = {"namespace": namespace,
                                    "serviceaccount": {"name": sa["metadata"]["name"], "uid": sa["metadata"]["uid"]}}
         if bound is not None:
@@ -128,7 +136,11 @@ class TokenIssuer:
             if node_name:   # a pod-bound token names the pod's node too (when it is scheduled)
                 node = self._get(("", "nodes"), None, node_name)
                 private["node"] = {"name": node_name, "uid": (node or {}).get("metadata", {}).get("uid", "")}
-        claims = {"aud": audiences, "exp": now + seconds, "iat": now, "nbf": now, "iss": ISSUER,
+        if (seconds == WARN_ONLY_SECONDS and bound is not None and bound["kind"] == "Pod"
+                and set(audiences) <= set(API_AUDIENCES)):
+            private["warnafter"] = now + seconds
+            lifetime = EXTENDED_SECONDS
+        claims = {"aud": audiences, "exp": now + lifetime, "iat": now, "nbf": now, "iss": ISSUER,
                   "jti": str(uuid.uuid4()), "kubernetes.io": private,
                   "sub": sa_username(namespace, sa["metadata"]["name"])}
         token = jwt.encode(claims, self._key(), algorithm="RS256", headers={"kid": self.key_id})
