@@ -185,7 +185,8 @@ def test_kubectl_create_serviceaccount_and_token(cluster):
     ("--bound-object-kind Pod", "--bound-object-name is required if --bound-object-kind is provided"),
     ("--bound-object-kind Foo --bound-object-name x", "supported --bound-object-kind values are Node, Pod, Secret"),
     ("--duration 10.5s", "--duration cannot be expressed in units less than seconds"),
-    ("--duration=-1s", "--duration must be greater than or equal to 0"),
+    ("--duration -1s", "--duration must be greater than or equal to 0"),
+    ("--duration=-1m", "--duration must be greater than or equal to 0"),
 ])
 def test_kubectl_create_token_flag_errors_as_the_real_kubectl(cluster, flags, message):
     cluster.kubectl("create sa bot")

@@ -78,10 +78,30 @@ def _parser() -> _Parser:
     return parser
 
 
+# Flags whose value may start with "-" (a negative duration): pflag takes the next word as the value where
+# argparse would take it for a flag, so ``--duration -1s`` is joined into ``--duration=-1s`` first.
+_DURATION_FLAGS = frozenset({"--duration", "--timeout", "--since", "--request-timeout"})
+
+
+def _join_dashed_values(words: list[str]) -> list[str]:
+    joined: list[str] = []
+    index = 0
+    while index < len(words):
+        word = words[index]
+        following = words[index + 1] if index + 1 < len(words) else ""
+        if word in _DURATION_FLAGS and following.startswith("-") and following[1:2].isdigit():
+            joined.append(f"{word}={following}")
+            index += 2
+            continue
+        joined.append(word)
+        index += 1
+    return joined
+
+
 def _parse(words: list[str]) -> argparse.Namespace:
     """Parse kubectl's words. Like kubectl (cobra), flags and arguments may come in any order:
     ``label pods -l app=web team=blue`` has its argument after a flag's value."""
-    args, extras = _parser().parse_known_args(words)
+    args, extras = _parser().parse_known_args(_join_dashed_values(words))
     for word in extras:
         if word.startswith("-"):
             raise UsageError(f"unknown flag: {word.split('=', 1)[0]}\nSee 'kubectl {args.verb or ''} --help' "
