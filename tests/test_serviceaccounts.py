@@ -310,10 +310,10 @@ def test_the_pods_token_file_is_a_pod_bound_token(tmp_path: Path, monkeypatch: p
                    "spec": {"restartPolicy": "Never", "containers": [{
                        "name": "c", "image": "python",
                        "command": ["python", "-c", f"print(open('{MOUNT}/token').read()); "
-                                                   f"print(open('{MOUNT}/namespace').read())"]}]}})
+                                                   f"print(open('{MOUNT}/namespace').read(), flush=True); "
+                                                   "import time; time.sleep(120)"]}]}})
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and \
-                _get(c, "pod", "reader").get("status", {}).get("phase") not in ("Succeeded", "Failed"):
+        while time.monotonic() < deadline and len(c.run_kubectl("logs reader")[1].split()) < 2:
             time.sleep(0.2)
         token, namespace = c.kubectl("logs reader").split()[:2]
         assert namespace == "default"
@@ -329,6 +329,11 @@ def test_the_pods_token_file_is_a_pod_bound_token(tmp_path: Path, monkeypatch: p
         assert api.whoami(token)[1]["username"] == "system:serviceaccount:default:default"
         c.kubectl("delete pod reader --grace-period=0 --force")
         assert api.whoami(token)[0] == 401
+        tokens = c.kubelets[0].runtime._tokens   # the kubelet's token manager forgets the pod's tokens
+        deadline = time.monotonic() + 20
+        while tokens.next_refresh(pod["metadata"]["uid"]) is not None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert tokens.next_refresh(pod["metadata"]["uid"]) is None
 
 
 def test_cluster_serve_writes_no_yaml_and_kubeconfig_for_user_works(served, tmp_path: Path) -> None:

@@ -241,6 +241,8 @@ class DockerRuntime(cri.ContainerRuntime):
             except self._errors.APIError:
                 pass
             shutil.rmtree(sandbox["folder"], ignore_errors=True)
+            if getattr(self, "_tokens", None) is not None:
+                self._tokens.forget(str(sandbox.get("uid", "")))   # the pod is gone: so are its cached tokens
 
     # --- images ---------------------------------------------------------------------------
 

@@ -327,6 +327,8 @@ class ProcessRuntime(cri.ContainerRuntime):
             self._force_remove(cid)
         self.ips.release(sandbox.ip)
         shutil.rmtree(sandbox.folder, ignore_errors=True)
+        if getattr(self, "_tokens", None) is not None:
+            self._tokens.forget(sandbox.uid)   # the pod is gone: so are its cached tokens
 
     def port_forward(self, sandbox_id: str, port: int) -> tuple[str, int]:
         """The pod's IP and the port its ``port`` is served on: any process of the node can dial it."""
