@@ -3,9 +3,12 @@
 Runs a :class:`minik8s.cluster.Cluster` (control plane and nodes) with the real
 clock, persisted to SQLite under ``--data-dir``, and serves its API over HTTPS
 on loopback, as a real control plane does: at the first start it makes a cluster
-CA, a serving certificate and an admin token (:mod:`minik8s.pki`), and every
-request passes the Host, Origin, authentication and authorization filters
-(:mod:`minik8s.apiserver.filters`). It writes a kubeconfig context named
+CA, a serving certificate, an admin token and the ServiceAccount signing key
+(:mod:`minik8s.pki`, wired in by :mod:`minik8s.apiserver.serving`, which
+``Cluster.serve()`` shares), and every request passes the Host, Origin,
+authentication (client certificates, static tokens, ServiceAccount tokens) and
+authorization filters (:mod:`minik8s.apiserver.filters`). The serving certificate
+also names the ``kubernetes`` Service's ClusterIP, so pods reach the API there. It writes a kubeconfig context named
 ``minik8s`` carrying the CA and the token, so the real kubectl, ``minik8s
 kubectl`` and the official ``kubernetes`` client can use it at once while
 nothing else gets in. ``--insecure`` serves plain HTTP with no credential, and
