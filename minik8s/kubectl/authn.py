@@ -8,8 +8,9 @@ subresource (TokenRequest) for a short-lived token, optionally for other audienc
 (``--audience``), another lifetime (``--duration 10m``) or bound to an object so it dies
 with it (``--bound-object-kind Pod --bound-object-name web``); it prints the token alone.
 
-Interface: ``register(sub, parent)``; ``whoami(env, words)`` (the ``auth`` command's
-``whoami``: a module that owns ``kubectl auth`` may dispatch to it, see ``AUTH_SUBCOMMANDS``).
+Interface: ``register(sub, parent)``; ``whoami(env, words)``. When another module made the
+``auth`` command first (``minik8s.kubectl.auth``, ``can-i``), ``whoami`` joins its ``AUTH_COMMANDS``;
+otherwise this module makes a minimal ``auth`` command of its own.
 Taught in chapter 16 (ServiceAccounts and RBAC).
 """
 
@@ -35,7 +36,9 @@ _UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, 
 
 
 def register(sub: Any, parent: argparse.ArgumentParser) -> None:
-    if "auth" not in sub.choices:   # another module may own `kubectl auth` (can-i): it dispatches whoami
+    if "auth" in sub.choices:   # `kubectl auth` is another module's (can-i, RBAC): add whoami to it
+        _join_auth_command(sub.choices["auth"])
+    else:
         p = sub.add_parser("auth", parents=[parent], add_help=False)
         p.add_argument("args", nargs="*")
         p.add_argument("-o", "--output", default=None)
@@ -48,6 +51,21 @@ def register(sub: Any, parent: argparse.ArgumentParser) -> None:
     create.add_argument("--bound-object-kind", default="")
     create.add_argument("--bound-object-name", default="")
     create.add_argument("--bound-object-uid", default="")
+
+
+def _join_auth_command(auth: argparse.ArgumentParser) -> None:
+    """Register ``whoami`` with the module that made the ``auth`` parser (its ``AUTH_COMMANDS``)."""
+    import importlib
+
+    try:
+        owner = importlib.import_module("minik8s.kubectl.auth")
+    except ImportError:
+        return
+    getattr(owner, "AUTH_COMMANDS", {}).update(AUTH_SUBCOMMANDS)
+    try:
+        auth.add_argument("-o", "--output", default=None)
+    except argparse.ArgumentError:
+        pass   # the owner has -o already
 
 
 def cmd_auth(env: Env) -> None:
