@@ -335,3 +335,18 @@ def test_a_pod_token_of_3607_seconds_is_signed_for_a_year_with_warnafter(api):
                  {"expirationSeconds": 3607, "boundObjectRef": pod_ref, "audiences": ["vault"]}):
         claims = jwt.decode(_request(api, **spec)["status"]["token"], options={"verify_signature": False})
         assert claims["exp"] - claims["iat"] == spec["expirationSeconds"] and "warnafter" not in claims["kubernetes.io"]
+
+
+@pytest.mark.parametrize("kind", ["Secret", "Node"])
+def test_a_secret_or_node_bound_token_dies_with_its_object(api, kind):
+    resource, namespace = (SECRETS, "default") if kind == "Secret" else (resources.get("", "v1", "nodes"), None)
+    obj = api.create(resource, namespace, {"apiVersion": "v1", "kind": kind, "metadata": {"name": "holder"}})
+    answer = _request(api, boundObjectRef={"kind": kind, "apiVersion": "v1", "name": "holder"})
+    claims = jwt.decode(answer["status"]["token"], options={"verify_signature": False})
+    assert claims["kubernetes.io"][kind.lower()] == {"name": "holder", "uid": obj["metadata"]["uid"]}
+    assert api.tokens.authenticate(answer["status"]["token"]).name.endswith(":bot")
+    stale = _status_error(_request, api, boundObjectRef={"kind": kind, "apiVersion": "v1", "name": "holder",
+                                                          "uid": "not-its-uid"})
+    assert stale.code == 409 and "does not match the UID in record" in stale.message
+    api.delete(resource, namespace, "holder")
+    assert _status_error(api.tokens.authenticate, answer["status"]["token"]).code == 401
