@@ -26,6 +26,7 @@ Interface:
         print(c.kubectl("get pods"))
         c.advance(30)
         c.service_router.route(node, client_ip, ip, port, "TCP")   # simulated: where a Service packet goes
+        url = c.serve()        # the API over HTTPS, as minik8s server serves it (pods reach it: chapter 16)
 
 Taught in chapter 2 (architecture).
 """
@@ -191,6 +192,8 @@ class Cluster:
         self._stopping = False
         self._idle = threading.Event()
         self._started = False
+        self._https: Any = None   # the API served over HTTPS by serve(), if asked
+        self.pki: Any = None
         try:
             self.start()
         except BaseException:
@@ -233,7 +236,50 @@ class Cluster:
             self._thread.start()
         self.run_until_stable()
 
+    def serve(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        """Serve this cluster's API over HTTPS on ``host:port`` (0: any free port) from a background
+        thread, with the filters of ``minik8s server`` (client certificates, tokens, ServiceAccount
+        tokens), and point the ``kubernetes`` Service at it, so pods (and the official client in a
+        notebook) can call it. The PKI lives in ``<data_dir>/pki`` or a temporary folder; the serving
+        certificate names the ``kubernetes`` Service's ClusterIP. Returns the URL; ``stop()`` ends it.
+        ``self.pki`` holds the credentials (``ca_pem``, ``admin_token``, ``directory``)."""
+        import tempfile
+
+        from minik8s import pki
+        from minik8s.apiserver import kubernetesservice, serving
+        from minik8s.apiserver.http import make_app
+
+        if self._https is not None:
+            raise RuntimeError("this cluster's API is already served")
+        if self.data_dir is not None:
+            pki_dir = self.data_dir / "pki"
+        else:
+            self._pki_tmp = tempfile.TemporaryDirectory(prefix="minik8s-pki-")
+            pki_dir = Path(self._pki_tmp.name)
+        names = pki.server_names(host, [addresses.kubernetes_service_ip(self.service_cidr)])
+        self.pki, policy = serving.secure(self.api, pki_dir, names)
+        server = serving.BackgroundServer(make_app(self.api, policy))
+        bound = server.start(host, port, self.pki.server_ssl_context())
+        self._https = server
+        self.api.ensure_kubernetes_service(host, bound)
+        self.publish_root_ca()
+        address = kubernetesservice.advertised_address(host)
+        return f"https://{'[' + address + ']' if ':' in address else address}:{bound}"
+
+    def publish_root_ca(self) -> None:
+        """The cluster CA became known: let the root CA publisher write ``kube-root-ca.crt`` everywhere."""
+        for component in self.components:
+            republish = getattr(component, "republish", None)
+            if republish is not None:
+                republish()
+        self._wakeup.set()
+        if self.virtual:
+            self.run_until_stable()
+
     def stop(self) -> None:
+        if self._https is not None:
+            self._https.stop()
+            self._https = None
         self._stopping = True
         self._wakeup.set()
         if self._thread is not None:

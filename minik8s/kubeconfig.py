@@ -8,10 +8,12 @@ or ``~/.kube/config``.
 ``minik8s server`` adds a cluster, user and context named ``minik8s`` and makes
 it current, leaving every other entry as it was, as minikube and kind do. The
 cluster entry carries the CA that signed the server's certificate
-(``certificate-authority-data``) and the user entry the admin's bearer token.
+(``certificate-authority-data``) and the user entry the admin's bearer token, or
+a client certificate and its key (``client-certificate-data``/``client-key-data``).
 
 Interface: ``path()``, ``load(path)``, ``save(config, path)``, ``add_context(...)``,
-``current(config, context=None) -> Context``.
+``current(config, context=None) -> Context``; ``for_user(server, ca_pem, name, cert_pem=..., key_pem=...)``
+a whole kubeconfig for one user (a classroom hands these out).
 """
 
 from __future__ import annotations
@@ -77,16 +79,21 @@ def _upsert(entries: list[dict[str, Any]], name: str, key: str, value: dict[str,
 
 
 def add_context(config: dict[str, Any], name: str, server: str, namespace: str | None = None,
-                make_current: bool = True, *, ca_pem: bytes | None = None, token: str | None = None) -> dict[str, Any]:
+                make_current: bool = True, *, ca_pem: bytes | None = None, token: str | None = None,
+                cert_pem: bytes | None = None, key_pem: bytes | None = None) -> dict[str, Any]:
     """Add (or replace) a cluster, user and context all called ``name``.
 
     ``ca_pem`` is the cluster CA that signed the server's certificate (``certificate-authority-data``);
-    ``token`` the user's bearer token."""
+    ``token`` the user's bearer token; ``cert_pem``/``key_pem`` a client certificate and its key."""
     cluster: dict[str, Any] = {"server": server}
     if ca_pem:
         cluster["certificate-authority-data"] = base64.b64encode(ca_pem).decode()
     _upsert(config["clusters"], name, "cluster", cluster)
-    _upsert(config["users"], name, "user", {"token": token} if token else {})
+    user: dict[str, Any] = {"token": token} if token else {}
+    if cert_pem and key_pem:
+        user["client-certificate-data"] = base64.b64encode(cert_pem).decode()
+        user["client-key-data"] = base64.b64encode(key_pem).decode()
+    _upsert(config["users"], name, "user", user)
     context: dict[str, Any] = {"cluster": name, "user": name}
     if namespace:
         context["namespace"] = namespace
@@ -94,6 +101,13 @@ def add_context(config: dict[str, Any], name: str, server: str, namespace: str |
     if make_current:
         config["current-context"] = name
     return config
+
+
+def for_user(server: str, ca_pem: bytes | None, name: str, namespace: str | None = None, *,
+             token: str | None = None, cert_pem: bytes | None = None, key_pem: bytes | None = None) -> dict[str, Any]:
+    """A new kubeconfig with one context ``name`` for one user (a token or a client certificate)."""
+    return add_context(empty(), name, server, namespace, ca_pem=ca_pem, token=token, cert_pem=cert_pem,
+                       key_pem=key_pem)
 
 
 @dataclass
@@ -104,6 +118,8 @@ class Context:
     token: str | None = None
     insecure: bool = False
     ca_pem: bytes | None = None   # the CA to trust for an https server (None: the system's)
+    cert_pem: bytes | None = None  # a client certificate and its key, when the user has one
+    key_pem: bytes | None = None
 
 
 def _find(entries: list[dict[str, Any]], name: str) -> dict[str, Any] | None:
@@ -123,7 +139,23 @@ def current(config: dict[str, Any], context: str | None = None) -> Context:
     if not cluster.get("server"):
         raise ValueError('cluster has no server defined')
     return Context(name, cluster["server"], body.get("namespace") or "default", user.get("token"),
-                   bool(cluster.get("insecure-skip-tls-verify")), _ca(cluster))
+                   bool(cluster.get("insecure-skip-tls-verify")), _ca(cluster),
+                   _pem(user, "client-certificate"), _pem(user, "client-key"))
+
+
+def _pem(user: dict[str, Any], field: str) -> bytes | None:
+    """``client-certificate-data`` (base64) or ``client-certificate`` (a file), or the key's."""
+    if user.get(f"{field}-data"):
+        try:
+            return base64.b64decode(user[f"{field}-data"], validate=True)
+        except ValueError:
+            raise ValueError(f"{field}-data is not valid base64") from None
+    if user.get(field):
+        try:
+            return Path(user[field]).expanduser().read_bytes()
+        except OSError as exc:
+            raise ValueError(f"unable to read {field} {user[field]}: {exc}") from None
+    return None
 
 
 def _ca(cluster: dict[str, Any]) -> bytes | None:

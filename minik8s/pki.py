@@ -16,12 +16,18 @@ file                what it is
 ``apiserver.key``   names the server answers to changes (``--host``, ``--tls-san``)
 ``tokens.csv``      the static token file (the API server's ``--token-auth-file``
                     format: ``token,user,uid,"group1,group2"``) holding the admin token
+``sa.key/sa.pub``   the key that signs ServiceAccount tokens (RSA, as kubeadm's)
 =================== ===================================================================
+
+The server asks every client for an (optional) certificate and verifies it against the CA:
+``issue_client_certificate`` makes one for a user (CN = user, O = groups), as ``kubeadm kubeconfig
+user`` does, and :func:`minik8s.kubeconfig.add_context` writes it into a kubeconfig.
 
 Private keys and the token file are readable by their owner only (0600).
 
-Interface: ``ensure(pki_dir, names) -> PKI``; ``PKI.ca_pem``, ``PKI.admin_token``,
-``PKI.server_ssl_context()``; ``server_names(host)`` lists the names to certify.
+Interface: ``ensure(pki_dir, names) -> PKI``; ``PKI.ca_pem``, ``PKI.admin_token``, ``PKI.sa_key_pem``,
+``PKI.server_ssl_context()``; ``server_names(host)`` lists the names to certify;
+``issue_client_certificate(pki_dir, user, groups, days) -> (cert_pem, key_pem)``.
 Taught in chapter 2 (architecture: how kubectl finds and trusts the API server).
 """
 
@@ -60,10 +66,18 @@ class PKI:
     def ca_file(self) -> Path:
         return self.directory / "ca.crt"
 
+    @property
+    def sa_key_pem(self) -> bytes:
+        return (self.directory / "sa.key").read_bytes()
+
     def server_ssl_context(self) -> ssl.SSLContext:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.minimum_version = ssl.TLSVersion.TLSv1_2
         context.load_cert_chain(self.directory / "apiserver.crt", self.directory / "apiserver.key")
+        # --client-ca-file: a client may present a certificate; TLS refuses one the CA did not sign
+        # (or that has expired), and the authenticator takes its CN and O as the user and groups.
+        context.verify_mode = ssl.CERT_OPTIONAL
+        context.load_verify_locations(cafile=str(self.ca_file))
         return context
 
 
@@ -96,6 +110,7 @@ def ensure(directory: Path, names: list[str]) -> PKI:
     os.chmod(directory, 0o700)
     ca_cert, ca_key = _ensure_ca(directory)
     _ensure_serving(directory, ca_cert, ca_key, names)
+    _ensure_sa_key(directory)
     return PKI(directory, ca_cert.public_bytes(serialization.Encoding.PEM), _ensure_admin_token(directory))
 
 
@@ -194,3 +209,38 @@ def read_token_file(path: Path) -> list[list[str]]:
         return []
     with path.open(newline="") as handle:
         return [row for row in csv.reader(handle) if len(row) >= 3 and row[0].strip()]
+
+
+def _ensure_sa_key(directory: Path) -> None:
+    """The ServiceAccount token signing key pair (kept across restarts: issued tokens stay valid)."""
+    from minik8s.apiserver.auth.serviceaccounts import generate_key_pem
+
+    key_path, pub_path = directory / "sa.key", directory / "sa.pub"
+    if key_path.exists():
+        return
+    pem = generate_key_pem()
+    _write_private(key_path, pem)
+    key = serialization.load_pem_private_key(pem, None)
+    pub_path.write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM,
+                                                       serialization.PublicFormat.SubjectPublicKeyInfo))
+
+
+def issue_client_certificate(directory: Path, user: str, groups: list[str] | tuple[str, ...] = (),
+                             days: int = SERVING_DAYS) -> tuple[bytes, bytes]:
+    """A client certificate for ``user`` (its CN) in ``groups`` (its O values), signed by the cluster
+    CA under ``directory``: (certificate PEM, private key PEM). Nothing is stored: the cluster keeps
+    no list of users, as upstream."""
+    ca_cert, ca_key = _ensure_ca(Path(directory))
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.timezone.utc)
+    subject = [x509.NameAttribute(NameOID.ORGANIZATION_NAME, g) for g in groups]
+    subject.append(x509.NameAttribute(NameOID.COMMON_NAME, user))
+    cert = (x509.CertificateBuilder().subject_name(x509.Name(subject)).issuer_name(ca_cert.subject)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=days))
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    return cert.public_bytes(serialization.Encoding.PEM), _key_pem(key)

@@ -3,9 +3,12 @@
 Runs a :class:`minik8s.cluster.Cluster` (control plane and nodes) with the real
 clock, persisted to SQLite under ``--data-dir``, and serves its API over HTTPS
 on loopback, as a real control plane does: at the first start it makes a cluster
-CA, a serving certificate and an admin token (:mod:`minik8s.pki`), and every
-request passes the Host, Origin, authentication and authorization filters
-(:mod:`minik8s.apiserver.filters`). It writes a kubeconfig context named
+CA, a serving certificate, an admin token and the ServiceAccount signing key
+(:mod:`minik8s.pki`, wired in by :mod:`minik8s.apiserver.serving`, which
+``Cluster.serve()`` shares), and every request passes the Host, Origin,
+authentication (client certificates, static tokens, ServiceAccount tokens) and
+authorization filters (:mod:`minik8s.apiserver.filters`). The serving certificate
+also names the ``kubernetes`` Service's ClusterIP, so pods reach the API there. It writes a kubeconfig context named
 ``minik8s`` carrying the CA and the token, so the real kubectl, ``minik8s
 kubectl`` and the official ``kubernetes`` client can use it at once while
 nothing else gets in. ``--insecure`` serves plain HTTP with no credential, and
@@ -27,9 +30,9 @@ from pathlib import Path
 from aiohttp import web
 
 from minik8s import kubeconfig, pki
-from minik8s.apiserver import filters
+from minik8s.addresses import kubernetes_service_ip
+from minik8s.apiserver import filters, serving
 from minik8s.apiserver.serviceallocator import parse_port_range
-from minik8s.apiserver.auth.authentication import TokenAuthenticator
 from minik8s.apiserver.http import make_app
 from minik8s.cluster import Cluster
 from minik8s.store import Backend, Store
@@ -123,20 +126,20 @@ async def _serve(args: argparse.Namespace) -> int:
         # cluster has already stopped what it started and closed the store.
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    names = pki.server_names(args.host, args.tls_san)
+    # The kubernetes Service's ClusterIP too: pods reach the API there (load_incluster_config()).
+    names = pki.server_names(args.host, [*args.tls_san, kubernetes_service_ip(cluster.service_cidr)])
     allowed_hosts = frozenset(names)
     if args.insecure:
         credentials = None
         policy = filters.Policy.insecure(allowed_hosts)
     else:
         try:
-            credentials = pki.ensure(data_dir / "pki", names)
+            credentials, policy = serving.secure(cluster.api, data_dir / "pki", names)
         except (OSError, ValueError) as exc:
             cluster.stop()
             print(f"error: cannot set up the cluster's certificates under {data_dir / 'pki'}: {exc}", file=sys.stderr)
             return 1
-        tokens = TokenAuthenticator(pki.read_token_file(credentials.directory / "tokens.csv"))
-        policy = filters.Policy(allowed_hosts, tokens)
+        cluster.publish_root_ca()
     runner = web.AppRunner(make_app(cluster.api, policy), access_log=None, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, args.host, args.port,

@@ -118,6 +118,9 @@ RESOURCES: tuple[Resource, ...] = (
        verbs=("create",)),
     _r("authorization.k8s.io", "v1", "SubjectAccessReview", "subjectaccessreviews", namespaced=False,
        verbs=("create",)),
+    # authentication.k8s.io/v1: reviews, asked and answered, never stored
+    _r("authentication.k8s.io", "v1", "SelfSubjectReview", "selfsubjectreviews", namespaced=False, verbs=("create",)),
+    _r("authentication.k8s.io", "v1", "TokenReview", "tokenreviews", namespaced=False, verbs=("create",)),
     # autoscaling/v2
     _r("autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", short=("hpa",), cat=("all",),
        sub=("status",)),

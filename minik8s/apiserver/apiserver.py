@@ -59,6 +59,8 @@ from minik8s.apiserver.auth.authorization import Authorizer
 from minik8s.apiserver.auth.node import NodeAuthorizer
 from minik8s.apiserver.auth.rbac import Escalation, RBACAuthorizer, UnionAuthorizer
 from minik8s.apiserver.auth.context import current_user
+from minik8s.apiserver.auth.serviceaccounts import TokenIssuer, self_subject_review
+from minik8s.apiserver.admission.serviceaccount import ServiceAccountAdmission
 from minik8s.apiserver.nodeproxy import NodeConnections
 from minik8s.apiserver import kubernetesservice, serviceallocator
 from minik8s.apiserver.serviceallocator import ServiceAllocator, Transaction
@@ -71,6 +73,12 @@ PODS = resources.get("", "v1", "pods")
 NODES = resources.get("", "v1", "nodes")
 STORAGE_CLASSES = resources.get("storage.k8s.io", "v1", "storageclasses")
 SERVICES = resources.get("", "v1", "services")
+SERVICE_ACCOUNTS = resources.get("", "v1", "serviceaccounts")
+TOKEN_REVIEWS = resources.get("authentication.k8s.io", "v1", "tokenreviews")
+SELF_SUBJECT_REVIEWS = resources.get("authentication.k8s.io", "v1", "selfsubjectreviews")
+# Objects the cluster makes for itself in every namespace: their uids come from the server's own
+# generator, so they do not shift the seeded names and uids of what users create.
+SYSTEM_OBJECTS = {("serviceaccounts", "default"), ("configmaps", "kube-root-ca.crt")}
 assert NAMESPACES and PODS and NODES and STORAGE_CLASSES
 
 # The namespaces every cluster starts with.
@@ -127,6 +135,9 @@ class APIServer:
         # from a generator seeded from ``rng`` without drawing from it, so a seeded cluster generates the
         # same pod names and uids, and schedules the same way, whether or not it has Services.
         self._own_rng = random.Random(repr(self.rng.getstate()))
+        # The objects the cluster makes in every namespace (default ServiceAccounts, kube-root-ca.crt) and
+        # the kube-api-access-xxxxx suffixes draw from yet another one, so ClusterIPs stay as they were too.
+        self._system_rng = random.Random(repr(self.rng.getstate()) + "/system")
         # ClusterIPs and node ports, rebuilt from the stored Services (a restart keeps them).
         self.services = ServiceAllocator(self.service_cidr, node_port_range, self._own_rng)
         self.services.restore(self.store.list(SERVICES.qualified)[0])
@@ -142,6 +153,14 @@ class APIServer:
         self.rbac = RBACAuthorizer(self.store)
         self.authorizer: Authorizer = UnionAuthorizer(NodeAuthorizer(self.store), self.rbac)
         self.admission.add(Escalation(self.authorizer, self.rbac))
+        # ServiceAccount tokens: signed and checked here (a key made in memory until a server gives one).
+        self.tokens = TokenIssuer(self)
+        # How TokenReview checks a bearer token: whoever serves the API sets its authenticator's
+        # ``authenticate_token(token, audiences)`` (static tokens too); None: ServiceAccount tokens only.
+        self.authenticate_token: Callable[[str, Any], Any] | None = None
+        # The cluster CA, once the API is served over HTTPS (the root CA publisher spreads it).
+        self.root_ca_pem: bytes | None = None
+        self.admission.add(ServiceAccountAdmission(self))
         self.ensure_system_namespaces()
         self.ensure_bootstrap_policy()   # cluster-admin, admin/edit/view, system:* roles and bindings
         # Until whoever serves the API says where (minik8s server does), the endpoints name 127.0.0.1:6443.
@@ -267,10 +286,16 @@ class APIServer:
             return self._bind(namespace, body)
         if subresource == "eviction" and resource is PODS:
             return self._evict(namespace, body)
+        if subresource == "token" and resource is SERVICE_ACCOUNTS:
+            name = str(((body if isinstance(body, dict) else {}).get("metadata") or {}).get("name") or "")
+            return self.tokens.token_request(namespace or "default", name, body)
         if subresource:
             raise errors.method_not_allowed("the server does not allow this method on the requested resource")
         if resource.group == reviews.GROUP:   # access reviews: answered, never stored
             return reviews.review(self, resource, namespace, body, current_user())
+        if resource in (TOKEN_REVIEWS, SELF_SUBJECT_REVIEWS):   # asked and answered, never stored
+            body = self._decode(resource, body, field_validation, strict_errors, warnings)
+            return self.tokens.token_review(body) if resource is TOKEN_REVIEWS else self_subject_review(current_user())
         self._check_verb(resource, "create")
         obj = self._decode(resource, body, field_validation, strict_errors, warnings)
         meta = obj.setdefault("metadata", {})
@@ -284,7 +309,8 @@ class APIServer:
             for server_field in ("uid", "resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds",
                                  "generation", "managedFields", "selfLink"):
                 meta.pop(server_field, None)
-            meta["uid"] = new_uid(self.rng)
+            system = (resource.plural, meta.get("name")) in SYSTEM_OBJECTS and current_user() is None
+            meta["uid"] = new_uid(self._system_rng if system else self.rng)
             meta["creationTimestamp"] = rfc3339(self.clock.now())
             strategy.prepare_for_create(resource, obj)
             obj = apply_defaults(obj)

@@ -37,7 +37,7 @@ import orjson
 from aiohttp import web
 
 from minik8s.api.errors import StatusError
-from minik8s.apiserver.auth.authentication import TokenAuthenticator, User
+from minik8s.apiserver.auth.authentication import Authenticator, TokenAuthenticator, User
 from minik8s.apiserver.auth.authorization import Authorizer, DefaultAuthorizer
 from minik8s.apiserver.auth.context import acting_as
 from minik8s.apiserver.auth.impersonation import impersonate
@@ -52,7 +52,7 @@ UNSECURED = User("system:unsecured", groups=("system:masters", "system:authentic
 @dataclass(frozen=True)
 class Policy:
     allowed_hosts: frozenset[str]
-    authenticator: TokenAuthenticator | None   # None: --insecure, no credential asked for
+    authenticator: TokenAuthenticator | Authenticator | None   # None: --insecure, no credential asked for
 
     @classmethod
     def insecure(cls, allowed_hosts: frozenset[str]) -> "Policy":
@@ -88,6 +88,12 @@ def _origin_allowed(origin: str, policy: Policy, request: web.Request) -> bool:
             and port == _local_port(request))
 
 
+def _peer_certificate(request: web.Request) -> dict | None:
+    """The client's certificate, verified against the cluster CA by TLS (None: it sent none)."""
+    ssl_object = request.transport.get_extra_info("ssl_object") if request.transport else None
+    return ssl_object.getpeercert() if ssl_object is not None else None
+
+
 def middlewares(policy: Policy, authorizer: Authorizer | None = None
                 ) -> list[Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]]:
     """The filters, in order; ``authorizer`` decides step 4 (default: every authenticated user may do anything)."""
@@ -115,7 +121,8 @@ def middlewares(policy: Policy, authorizer: Authorizer | None = None
             if policy.authenticator is None:
                 user = UNSECURED
             else:
-                user = policy.authenticator.authenticate(request.headers.get("Authorization"))
+                user = policy.authenticator.authenticate(request.headers.get("Authorization"),
+                                                         _peer_certificate(request))
             user = impersonate(authorizer, user, request.headers)
             authorizer.authorize(user, request_info(request.method, request.path, request.query))
         except StatusError as err:

@@ -75,15 +75,31 @@ class HTTPWatch:
             self._response.release_conn()
 
 
+def _load_client_certificate(context: ssl.SSLContext, cert_pem: bytes, key_pem: bytes) -> None:
+    """Present a kubeconfig's client certificate (``ssl`` reads keys from files only: a private temp dir)."""
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory(prefix="minik8s-cert-") as folder:
+        cert, key = Path(folder) / "client.crt", Path(folder) / "client.key"
+        cert.write_bytes(cert_pem)
+        key.touch(0o600)
+        key.write_bytes(key_pem)
+        context.load_cert_chain(cert, key)
+
+
 class HTTPClient:
     """Client (see :mod:`minik8s.client.base`) speaking HTTP to ``server`` (e.g. http://127.0.0.1:6443)."""
 
     def __init__(self, server: str, *, token: str | None = None, verify: bool = True, timeout: float = 30.0,
-                 ca_pem: bytes | None = None, impersonate: tuple[str, tuple[str, ...], str] | None = None):
+                 ca_pem: bytes | None = None, cert_pem: bytes | None = None, key_pem: bytes | None = None,
+                 impersonate: tuple[str, tuple[str, ...], str] | None = None):
         """``impersonate``: (user, groups, uid) sent as ``Impersonate-*`` headers (kubectl --as/--as-group)."""
         self.server = server.rstrip("/")
         # An https server is trusted through the cluster CA from the kubeconfig, as kubectl trusts it.
         self._ssl = ssl.create_default_context(cadata=ca_pem.decode() if ca_pem else None)
+        if cert_pem and key_pem:
+            _load_client_certificate(self._ssl, cert_pem, key_pem)
         if not verify:
             self._ssl.check_hostname = False
             self._ssl.verify_mode = ssl.CERT_NONE

@@ -26,6 +26,8 @@ from minik8s.controllers.endpointslice import EndpointSliceController
 from minik8s.controllers.endpoints import EndpointsController
 from minik8s.controllers.loadbalancer import LoadBalancerController
 from minik8s.controllers.clusterroleaggregation import ClusterRoleAggregationController
+from minik8s.controllers.serviceaccount import ServiceAccountController, TokensController
+from minik8s.controllers.rootcacertpublisher import RootCACertPublisher
 
 # Add a controller here (one line each) when it exists.
 CONTROLLERS: list[Callable[[Context], Controller]] = [
@@ -44,4 +46,7 @@ CONTROLLERS: list[Callable[[Context], Controller]] = [
     EndpointsController,
     LoadBalancerController,
     ClusterRoleAggregationController,
+    ServiceAccountController,
+    TokensController,
+    RootCACertPublisher,
 ]

@@ -67,12 +67,12 @@ def _global_flags() -> argparse.ArgumentParser:
 
 
 def _parser() -> _Parser:
-    from minik8s.kubectl import auth, configdata, get, info, nodes, pods, rbac, services, wait, workloads, write
+    from minik8s.kubectl import auth, authn, configdata, get, info, nodes, pods, rbac, services, wait, workloads, write
 
     parser = _Parser(prog="kubectl", add_help=False)
     sub = parser.add_subparsers(dest="verb", parser_class=_Parser)
     parent = _global_flags()
-    for module in (get, write, info, pods, workloads, wait, nodes, services, configdata, auth, rbac):  # these extend write's create
+    for module in (get, write, info, pods, workloads, wait, nodes, services, configdata, auth, rbac, authn):  # these extend write's create (authn after auth: whoami joins auth)
         module.register(sub, parent)
     from minik8s.kubectl import attach, portforward   # the streaming commands
 
@@ -81,10 +81,30 @@ def _parser() -> _Parser:
     return parser
 
 
+# Flags whose value may start with "-" (a negative duration): pflag takes the next word as the value where
+# argparse would take it for a flag, so ``--duration -1s`` is joined into ``--duration=-1s`` first.
+_DURATION_FLAGS = frozenset({"--duration", "--timeout", "--since", "--request-timeout"})
+
+
+def _join_dashed_values(words: list[str]) -> list[str]:
+    joined: list[str] = []
+    index = 0
+    while index < len(words):
+        word = words[index]
+        following = words[index + 1] if index + 1 < len(words) else ""
+        if word in _DURATION_FLAGS and following.startswith("-") and following[1:2].isdigit():
+            joined.append(f"{word}={following}")
+            index += 2
+            continue
+        joined.append(word)
+        index += 1
+    return joined
+
+
 def _parse(words: list[str]) -> argparse.Namespace:
     """Parse kubectl's words. Like kubectl (cobra), flags and arguments may come in any order:
     ``label pods -l app=web team=blue`` has its argument after a flag's value."""
-    args, extras = _parser().parse_known_args(words)
+    args, extras = _parser().parse_known_args(_join_dashed_values(words))
     for word in extras:
         if word.startswith("-"):
             raise UsageError(f"unknown flag: {word.split('=', 1)[0]}\nSee 'kubectl {args.verb or ''} --help' "
@@ -138,7 +158,7 @@ def _make_client_factory(args: argparse.Namespace, env_holder: list[Env]) -> Cal
                                "right host or port?") from None
         env_holder[0].default_namespace = ctx.namespace
         return HTTPClient(ctx.server, token=args.token or ctx.token, verify=not ctx.insecure, ca_pem=ctx.ca_pem,
-                          impersonate=_impersonation(args))
+                          impersonate=_impersonation(args), cert_pem=ctx.cert_pem, key_pem=ctx.key_pem)
 
     return factory
 

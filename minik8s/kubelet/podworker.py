@@ -149,8 +149,18 @@ class PodWorker:
                 if self._run_probes(pod, record):
                     self._sync_containers(pod, record)  # restart what a probe just killed
                 self._sync_volumes(pod, record)
+                self._refresh_volumes(pod, record)
         self._write_status(pod, record)
         return False
+
+    def _refresh_volumes(self, pod: dict[str, Any], record: PodRecord) -> None:
+        """Projected ServiceAccount tokens are asked again before they expire: wake up when one is due."""
+        refresh = getattr(self.runtime, "refresh_volumes", None)
+        if refresh is None or record.sandbox is None:
+            return
+        due = refresh(pod, record.sandbox.id)
+        if due is not None:
+            record.wakes.append(due)
 
     def _sync_containers(self, pod: dict[str, Any], record: PodRecord) -> None:
         if not record.initialized:

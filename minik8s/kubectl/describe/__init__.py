@@ -46,6 +46,7 @@ from minik8s.kubectl.describe.core import (describe_configmap, describe_endpoint
                                            describe_service)
 from minik8s.kubectl.describe.generic import describe_generic
 from minik8s.kubectl.describe.nodes import describe_node
+from minik8s.kubectl.describe.serviceaccounts import describe_serviceaccount
 from minik8s.kubectl.describe.pods import describe_pod, describe_pod_template, describe_probe, qos_class
 from minik8s.kubectl.describe.rbac import describe_binding, describe_role
 from minik8s.kubectl.describe.workloads import (describe_cronjob, describe_daemonset, describe_deployment,
@@ -70,6 +71,7 @@ DESCRIBERS: dict[str, Callable[[Any, Obj, datetime], str]] = {
     "Endpoints": describe_endpoints, "EndpointSlice": describe_endpoint_slice,
     "Role": describe_role, "ClusterRole": describe_role, "RoleBinding": describe_binding,
     "ClusterRoleBinding": describe_binding,
+    "ServiceAccount": describe_serviceaccount,
 }
 
 

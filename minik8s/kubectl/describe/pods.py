@@ -162,6 +162,11 @@ def _containers(w: _Writer, label: str, containers: list[Obj], statuses: list[Ob
         _mounts(w, container)
 
 
+def _go_pointer(value: Any) -> str:
+    """Go's ``%v`` of a ``*bool``: ``<nil>`` when unset (set, Go prints an address; minik8s its value)."""
+    return "<nil>" if value is None else _go_bool(value)
+
+
 def _volume_source(volume: Obj) -> str:
     if "hostPath" in volume:
         src = volume["hostPath"]
@@ -186,14 +191,15 @@ def _volume_source(volume: Obj) -> str:
     if "projected" in volume:
         text = "Type:\tProjected (a volume that contains injected data from multiple sources)\n"
         for source in (volume["projected"] or {}).get("sources") or []:
+            # Upstream prints the sources' ``optional`` pointers as they are: ``<nil>`` when unset.
             if "secret" in source:
                 text += (f"    SecretName:\t{source['secret'].get('name', '')}\n"
-                         f"    Optional:\t{_go_bool(source['secret'].get('optional'))}\n")
+                         f"    SecretOptionalName:\t{_go_pointer(source['secret'].get('optional'))}\n")
             elif "downwardAPI" in source:
                 text += "    DownwardAPI:\ttrue\n"
             elif "configMap" in source:
                 text += (f"    ConfigMapName:\t{source['configMap'].get('name', '')}\n"
-                         f"    Optional:\t{_go_bool(source['configMap'].get('optional'))}\n")
+                         f"    ConfigMapOptional:\t{_go_pointer(source['configMap'].get('optional'))}\n")
             elif "serviceAccountToken" in source:
                 text += f"    TokenExpirationSeconds:\t{source['serviceAccountToken'].get('expirationSeconds', 3600)}\n"
         return text

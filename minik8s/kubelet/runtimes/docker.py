@@ -158,12 +158,25 @@ class DockerRuntime(cri.ContainerRuntime):
             except self._errors.APIError:
                 pass
 
-    def _lookup(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+    def _token_manager(self) -> Any:
+        from minik8s.kubelet.tokens import TokenManager
+
+        if getattr(self, "_tokens", None) is None:
+            self._tokens = TokenManager(self.client, self.clock)
+        return self._tokens
+
+    def _lookup(self, kind: str, namespace: str, name: str, request: dict[str, Any] | None = None
+                ) -> dict[str, Any] | None:
         from minik8s.api import resources
         from minik8s.api.errors import StatusError
 
         if self.client is None:
             raise envs.ContainerConfigError(f"the docker runtime of {self.node_name} has no API client to read {kind}")
+        if kind == "serviceaccounts/token" and request is not None:   # a projected ServiceAccount token
+            try:
+                return {"token": self._token_manager().token(request["pod"], request["source"]).decode()}
+            except StatusError as exc:
+                raise RuntimeCallError(f'failed to fetch token: {exc.message}') from None
         resource = resources.by_plural("", "v1", kind)
         assert resource is not None
         try:
@@ -237,6 +250,8 @@ class DockerRuntime(cri.ContainerRuntime):
             except self._errors.APIError:
                 pass
             shutil.rmtree(sandbox["folder"], ignore_errors=True)
+            if getattr(self, "_tokens", None) is not None:
+                self._tokens.forget(str(sandbox.get("uid", "")))   # the pod is gone: so are its cached tokens
 
     # --- images ---------------------------------------------------------------------------
 
@@ -263,6 +278,19 @@ class DockerRuntime(cri.ContainerRuntime):
         return [ImageInfo(list(i.tags) + [i.id], int(i.attrs.get("Size", 0))) for i in self.engine.images.list()]
 
     # --- containers -----------------------------------------------------------------------
+
+    def refresh_volumes(self, pod: dict[str, Any], sandbox_id: str) -> float | None:
+        """As the process runtime's: rewrite the volumes when a ServiceAccount token is due for refresh."""
+        uid = str((pod.get("metadata") or {}).get("uid", ""))
+        tokens = self._token_manager()
+        due = tokens.next_refresh(uid)
+        with self._lock:
+            sandbox = self._sandboxes.get(sandbox_id)
+        if due is None or sandbox is None or self.clock.now() < due:
+            return due
+        filesystem.prepare_volumes(pod, sandbox["folder"], self.node_root, self._lookup, pod_ip=sandbox["ip"],
+                                   host_ip="")
+        return tokens.next_refresh(uid)
 
     def create_container(self, sandbox_id: str, pod: dict[str, Any], container: dict[str, Any], attempt: int) -> str:
         with self._lock:

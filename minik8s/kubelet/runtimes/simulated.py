@@ -378,11 +378,22 @@ class SimulatedRuntime(cri.ContainerRuntime):
 
     # --- ConfigMap and Secret volumes: files in the container's simulated filesystem ----------------
 
-    def _lookup(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
-        """Read a ConfigMap or Secret through the API (None when it does not exist)."""
+    def _lookup(self, kind: str, namespace: str, name: str, request: dict[str, Any] | None = None
+                ) -> dict[str, Any] | None:
+        """Read a ConfigMap or Secret through the API (None when it does not exist); a projected
+        ServiceAccount token comes from the kubelet's token manager (:mod:`minik8s.kubelet.tokens`)."""
         from minik8s.api import resources
         from minik8s.api.errors import StatusError
 
+        if kind == "serviceaccounts/token" and request is not None:
+            from minik8s.kubelet.tokens import TokenManager
+
+            if getattr(self, "_tokens", None) is None:
+                self._tokens = TokenManager(self.client, self.clock)
+            try:
+                return {"token": self._tokens.token(request["pod"], request["source"]).decode()}
+            except StatusError as exc:
+                raise RuntimeCallError(f"failed to fetch token: {exc.message}") from None
         resource = resources.by_plural("", "v1", kind)
         assert resource is not None
         try:

@@ -214,13 +214,26 @@ class ProcessRuntime(cri.ContainerRuntime):
         seed = f"{self.node_name}/{self._seq}/{os.getpid()}/{time.time_ns()}"
         return hashlib.sha256(seed.encode()).hexdigest()
 
-    def _lookup(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+    def _token_manager(self) -> Any:
+        from minik8s.kubelet.tokens import TokenManager
+
+        if getattr(self, "_tokens", None) is None:
+            self._tokens = TokenManager(self.client, self.clock)
+        return self._tokens
+
+    def _lookup(self, kind: str, namespace: str, name: str, request: dict[str, Any] | None = None
+                ) -> dict[str, Any] | None:
         """Read a ConfigMap, Secret, PVC or PV through the API (None when it does not exist)."""
         from minik8s.api import resources
         from minik8s.api.errors import StatusError
 
         if self.client is None:
             raise ContainerConfigError(f"the process runtime of {self.node_name} has no API client to read {kind}")
+        if kind == "serviceaccounts/token" and request is not None:   # a projected ServiceAccount token
+            try:
+                return {"token": self._token_manager().token(request["pod"], request["source"]).decode()}
+            except StatusError as exc:
+                raise RuntimeCallError(f'failed to fetch token: {exc.message}') from None
         resource = resources.by_plural("", "v1", kind)
         assert resource is not None and kind in RESOURCES
         try:
@@ -324,6 +337,8 @@ class ProcessRuntime(cri.ContainerRuntime):
             self._force_remove(cid)
         self.ips.release(sandbox.ip)
         shutil.rmtree(sandbox.folder, ignore_errors=True)
+        if getattr(self, "_tokens", None) is not None:
+            self._tokens.forget(sandbox.uid)   # the pod is gone: so are its cached tokens
 
     def port_forward(self, sandbox_id: str, port: int) -> tuple[str, int]:
         """The pod's IP and the port its ``port`` is served on: any process of the node can dial it."""
@@ -375,6 +390,20 @@ class ProcessRuntime(cri.ContainerRuntime):
             return sorted(by_id.values(), key=lambda i: i.names[-1])
 
     # --- containers -----------------------------------------------------------------------
+
+    def refresh_volumes(self, pod: dict[str, Any], sandbox_id: str) -> float | None:
+        """Rewrite the pod's volumes when a ServiceAccount token in them is due for refresh (80% of its
+        life, :mod:`minik8s.kubelet.tokens`); returns when to look again (None: no token to refresh)."""
+        uid = str((pod.get("metadata") or {}).get("uid", ""))
+        tokens = self._token_manager()
+        due = tokens.next_refresh(uid)
+        with self._lock:
+            sandbox = self._sandboxes.get(sandbox_id)
+        if due is None or sandbox is None or self.clock.now() < due:
+            return due
+        filesystem.prepare_volumes(pod, sandbox.folder, self.node_root, self._lookup, pod_ip=sandbox.ip,
+                                   host_ip=self.ips.node_ip)
+        return tokens.next_refresh(uid)
 
     def create_container(self, sandbox_id: str, pod: dict[str, Any], container: dict[str, Any],
                          attempt: int) -> str:

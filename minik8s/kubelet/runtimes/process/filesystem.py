@@ -222,10 +222,28 @@ def _downward_files(source: dict[str, Any], ctx: SourceContext) -> Files:
 # A projected volume's sources, one function per source type: each returns the files its source
 # contributes. Another module adds its own (the ServiceAccount token) with register_projected_source.
 ProjectedSource = Callable[[dict[str, Any], SourceContext], Files]
+def _projected_configmap(source: dict[str, Any], ctx: SourceContext) -> Files:
+    # The root CA is published only once the cluster serves HTTPS (Cluster.serve(), minik8s server):
+    # before that, an in-process cluster has no CA, and the token volume simply has no ca.crt.
+    if source.get("name") == ROOT_CA_CONFIGMAP and ctx.lookup("configmaps", ctx.namespace, ROOT_CA_CONFIGMAP) is None:
+        return {}
+    return _object_files("configmaps", source, ctx)
+
+
+def _projected_token(source: dict[str, Any], ctx: SourceContext) -> Files:
+    """A ServiceAccount token bound to the pod, from the kubelet's token manager (through ``lookup``)."""
+    account = str((ctx.pod.get("spec") or {}).get("serviceAccountName") or "default")
+    answer = ctx.lookup("serviceaccounts/token", ctx.namespace, account,  # type: ignore[call-arg]
+                        {"pod": ctx.pod, "source": source})
+    return {str(source.get("path") or "token"): (str((answer or {}).get("token") or "").encode(), ctx.default_mode)}
+
+
+ROOT_CA_CONFIGMAP = "kube-root-ca.crt"
 PROJECTED_SOURCES: dict[str, ProjectedSource] = {
-    "configMap": lambda source, ctx: _object_files("configmaps", source, ctx),
+    "configMap": _projected_configmap,
     "secret": lambda source, ctx: _object_files("secrets", source, ctx),
     "downwardAPI": _downward_files,
+    "serviceAccountToken": _projected_token,
 }
 
 
@@ -330,7 +348,7 @@ def _claim_volume(name: str, source: dict[str, Any], namespace: str, node_root: 
 _ATOMIC_KINDS = {"configMap": "kubernetes.io~configmap", "secret": "kubernetes.io~secret",
                  "downwardAPI": "kubernetes.io~downward-api", "projected": "kubernetes.io~projected"}
 _ATOMIC_SOURCES: dict[str, ProjectedSource] = {
-    "configMap": PROJECTED_SOURCES["configMap"], "secret": PROJECTED_SOURCES["secret"],
+    "configMap": lambda source, ctx: _object_files("configmaps", source, ctx), "secret": PROJECTED_SOURCES["secret"],
     "downwardAPI": _downward_files, "projected": _projected_files}
 
 
