@@ -64,12 +64,12 @@ def _global_flags() -> argparse.ArgumentParser:
 
 
 def _parser() -> _Parser:
-    from minik8s.kubectl import get, info, nodes, pods, services, wait, workloads, write
+    from minik8s.kubectl import get, info, nodes, pods, quota, services, wait, workloads, write
 
     parser = _Parser(prog="kubectl", add_help=False)
     sub = parser.add_subparsers(dest="verb", parser_class=_Parser)
     parent = _global_flags()
-    for module in (get, write, info, pods, workloads, wait, nodes, services):  # services extends write's create
+    for module in (get, write, info, pods, workloads, wait, nodes, services, quota):  # services, quota extend create
         module.register(sub, parent)
     from minik8s.kubectl import attach, portforward   # the streaming commands
 

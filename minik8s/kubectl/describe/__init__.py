@@ -45,6 +45,7 @@ from minik8s.kubectl.describe.core import (describe_configmap, describe_endpoint
                                            describe_service)
 from minik8s.kubectl.describe.generic import describe_generic
 from minik8s.kubectl.describe.nodes import describe_node
+from minik8s.kubectl.describe.quota import describe_limitrange, describe_resourcequota
 from minik8s.kubectl.describe.pods import describe_pod, describe_pod_template, describe_probe, qos_class
 from minik8s.kubectl.describe.workloads import (describe_cronjob, describe_daemonset, describe_deployment,
                                                 describe_job, describe_replicaset, describe_statefulset)
@@ -66,6 +67,7 @@ DESCRIBERS: dict[str, Callable[[Any, Obj, datetime], str]] = {
     "Namespace": describe_namespace, "ConfigMap": describe_configmap, "Secret": describe_secret,
     "PersistentVolume": describe_pv, "PersistentVolumeClaim": describe_pvc,
     "Endpoints": describe_endpoints, "EndpointSlice": describe_endpoint_slice,
+    "ResourceQuota": describe_resourcequota, "LimitRange": describe_limitrange,
 }
 
 

@@ -1,0 +1,376 @@
+"""ResourceQuota: what a namespace may use in all, and the admission plugin that enforces it.
+
+A ``ResourceQuota`` lists hard limits in ``spec.hard``: object counts (``pods``,
+``services``, ``configmaps``, ``secrets``, ``persistentvolumeclaims``,
+``count/<resource>.<group>``), compute (``requests.cpu``, ``requests.memory``,
+``limits.cpu``, ``limits.memory``; ``cpu`` and ``memory`` mean the requests), storage
+(``requests.storage``) and Service kinds (``services.nodeports``,
+``services.loadbalancers``). ``spec.scopes`` (``BestEffort``, ``NotBestEffort``,
+``Terminating``, ``NotTerminating``) narrows a quota to some pods only.
+
+The admission plugin refuses, with ``403 Forbidden``, a create (or an update that grows
+usage) that would take a namespace past any matching quota::
+
+    pods "x" is forbidden: exceeded quota: compute, requested: requests.cpu=2, used: requests.cpu=1, limited: requests.cpu=2
+
+and, when a quota tracks cpu or memory, a pod with a container that does not say how much::
+
+    pods "x" is forbidden: failed quota: compute: must specify limits.cpu for: web; requests.cpu for: web
+
+Interface:
+    ResourceQuotaAdmission(api)          # the plugin (name "ResourceQuota"); added last in the chain
+    usage_of(resource, obj) -> {name: Fraction}   # what one object counts towards a quota
+    matches_scopes(quota, resource, obj) -> bool
+    tracked(hard) -> [Resource]          # which resources a quota's hard limits count
+    compute_used(quota, objects_by_resource) -> {name: str}   # status.used, formatted
+    validate_quota(obj) -> [FieldError]  # spec.hard and spec.scopes checks (422 on failure)
+    fmt(name, amount) -> str             # a quantity as upstream prints it
+
+Invariants: the usage admission checks against is recounted from the store under the API
+server's write lock, so two creates can never both take the last slot, and an admitted
+write charges ``status.used`` at once (as upstream does with optimistic concurrency); the
+quota controller (:mod:`minik8s.controllers.resourcequota`) later recalculates it, which
+also gives back what deleted objects and finished pods used. A dry run charges nothing.
+
+How minik8s differs: upstream refuses writes while a new quota has no ``status`` yet
+("status unknown for quota"); minik8s counts the usage itself instead. ``scopeSelector``
+supports the four scopes above with ``In``/``NotIn``/``Exists``/``DoesNotExist``
+(``PriorityClass`` and ``CrossNamespacePodAffinity`` are not tracked).
+
+Taught in chapter 16 (ServiceAccounts and RBAC: the classroom quota) and the chapter on
+namespaces and quotas.
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+from typing import TYPE_CHECKING, Any, Iterable
+
+from minik8s.api import errors, quantity
+from minik8s.api import resources as api_resources
+from minik8s.api.errors import FieldError, invalid_value, not_supported
+from minik8s.api.resources import Resource
+from minik8s.apiserver.admission.chain import CREATE, UPDATE, Attributes
+
+if TYPE_CHECKING:
+    from minik8s.apiserver.apiserver import APIServer
+
+Obj = dict[str, Any]
+
+RESOURCEQUOTAS = api_resources.get("", "v1", "resourcequotas")
+PODS = api_resources.get("", "v1", "pods")
+SERVICES = api_resources.get("", "v1", "services")
+CLAIMS = api_resources.get("", "v1", "persistentvolumeclaims")
+
+SCOPES = ("BestEffort", "NotBestEffort", "Terminating", "NotTerminating")
+# What a pod-scoped quota may track (upstream's podObjectCountName and compute resources).
+POD_RESOURCES = frozenset({"pods", "count/pods", "cpu", "memory", "ephemeral-storage", "requests.cpu",
+                           "requests.memory", "requests.ephemeral-storage", "limits.cpu", "limits.memory",
+                           "limits.ephemeral-storage"})
+# Resources a pod must name in every container when a quota tracks them (upstream's validation set).
+_MUST_SPECIFY = frozenset({"cpu", "memory", "requests.cpu", "requests.memory", "limits.cpu", "limits.memory"})
+# Plain names that count objects of a core resource.
+_PLAIN_COUNTS = {"pods": "pods", "services": "services", "configmaps": "configmaps", "secrets": "secrets",
+                 "persistentvolumeclaims": "persistentvolumeclaims",
+                 "replicationcontrollers": "replicationcontrollers", "resourcequotas": "resourcequotas"}
+_CLASS_SUFFIX = ".storageclass.storage.k8s.io/"
+
+
+# --- quantities ---------------------------------------------------------------------------
+
+def fmt(name: str, amount: Fraction) -> str:
+    """A quantity as upstream prints it: cpu in cores or millicores, bytes in binary units
+    when they divide evenly, counts as integers."""
+    if amount.denominator != 1:
+        return quantity.format_milli(math.ceil(amount * 1000))
+    whole = int(amount)
+    if any(word in name for word in ("memory", "storage")):
+        return quantity.format_bytes(whole)
+    return str(whole)
+
+
+def _amount(value: Any) -> Fraction:
+    try:
+        return quantity.parse(value)
+    except (ValueError, TypeError):
+        return Fraction(0)
+
+
+# --- usage of one object ------------------------------------------------------------------
+
+def _is_terminal(pod: Obj) -> bool:
+    return (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
+
+
+def pod_totals(pod: Obj, key: str) -> dict[str, Fraction]:
+    """The pod's requests or limits: the sum over its containers, or the largest init container
+    if that is more (init containers run one at a time, before the others)."""
+    spec = pod.get("spec") or {}
+    total: dict[str, Fraction] = {}
+    for container in spec.get("containers") or []:
+        for name, value in ((container.get("resources") or {}).get(key) or {}).items():
+            total[name] = total.get(name, Fraction(0)) + _amount(value)
+    for container in spec.get("initContainers") or []:
+        for name, value in ((container.get("resources") or {}).get(key) or {}).items():
+            total[name] = max(total.get(name, Fraction(0)), _amount(value))
+    for name, value in (spec.get("overhead") or {}).items():
+        total[name] = total.get(name, Fraction(0)) + _amount(value)
+    return total
+
+
+def _pod_usage(pod: Obj) -> dict[str, Fraction]:
+    if _is_terminal(pod):
+        return {}
+    usage = {"pods": Fraction(1), "count/pods": Fraction(1)}
+    for name, amount in pod_totals(pod, "requests").items():
+        usage[f"requests.{name}"] = amount
+        if name in ("cpu", "memory", "ephemeral-storage"):
+            usage[name] = amount
+    for name, amount in pod_totals(pod, "limits").items():
+        usage[f"limits.{name}"] = amount
+    return usage
+
+
+def _service_usage(svc: Obj) -> dict[str, Fraction]:
+    spec = svc.get("spec") or {}
+    kind = spec.get("type") or "ClusterIP"
+    usage = {"services": Fraction(1), "count/services": Fraction(1),
+             "services.loadbalancers": Fraction(1 if kind == "LoadBalancer" else 0),
+             "services.nodeports": Fraction(0)}
+    if kind in ("NodePort", "LoadBalancer"):
+        usage["services.nodeports"] = Fraction(len(spec.get("ports") or []))
+    return usage
+
+
+def _claim_usage(claim: Obj) -> dict[str, Fraction]:
+    spec = claim.get("spec") or {}
+    storage = _amount(((spec.get("resources") or {}).get("requests") or {}).get("storage", 0))
+    usage = {"persistentvolumeclaims": Fraction(1), "count/persistentvolumeclaims": Fraction(1),
+             "requests.storage": storage}
+    storage_class = spec.get("storageClassName")
+    if storage_class:
+        usage[f"{storage_class}{_CLASS_SUFFIX}persistentvolumeclaims"] = Fraction(1)
+        usage[f"{storage_class}{_CLASS_SUFFIX}requests.storage"] = storage
+    return usage
+
+
+def usage_of(resource: Resource, obj: Obj) -> dict[str, Fraction]:
+    """What one object counts towards a quota (every name it could be tracked under)."""
+    if resource.qualified == "pods":
+        return _pod_usage(obj)
+    if resource.qualified == "services":
+        return _service_usage(obj)
+    if resource.qualified == "persistentvolumeclaims":
+        return _claim_usage(obj)
+    usage = {f"count/{resource.qualified}": Fraction(1)}
+    if resource.qualified in _PLAIN_COUNTS:
+        usage[resource.qualified] = Fraction(1)
+    return usage
+
+
+def resource_of(name: str) -> Resource | None:
+    """The resource a quota's hard name counts: ``pods`` → pods, ``count/deployments.apps`` → deployments."""
+    if name in POD_RESOURCES or name.startswith(("requests.", "limits.")) and name != "requests.storage":
+        return PODS
+    if name.startswith("services"):
+        return SERVICES
+    if name in ("persistentvolumeclaims", "requests.storage") or _CLASS_SUFFIX in name:
+        return CLAIMS
+    if name in _PLAIN_COUNTS:
+        return api_resources.get("", "v1", name)
+    if name.startswith("count/"):
+        plural, _, group = name[len("count/"):].partition(".")
+        for res in api_resources.RESOURCES:
+            if res.plural == plural and res.group == group and res.namespaced:
+                return res
+    return None
+
+
+def tracked(hard: Iterable[str]) -> list[Resource]:
+    """The resources whose objects a quota with these hard names counts (each once, in order)."""
+    found: list[Resource] = []
+    for name in hard:
+        res = resource_of(name)
+        if res is not None and res not in found:
+            found.append(res)
+    return found
+
+
+# --- scopes -------------------------------------------------------------------------------
+
+def _best_effort(pod: Obj) -> bool:
+    spec = pod.get("spec") or {}
+    for container in [*(spec.get("containers") or []), *(spec.get("initContainers") or [])]:
+        resources = container.get("resources") or {}
+        if resources.get("requests") or resources.get("limits"):
+            return False
+    return True
+
+
+def _terminating(pod: Obj) -> bool:
+    deadline = (pod.get("spec") or {}).get("activeDeadlineSeconds")
+    return deadline is not None and deadline >= 0
+
+
+def _in_scope(scope: str, pod: Obj) -> bool:
+    return {"BestEffort": _best_effort(pod), "NotBestEffort": not _best_effort(pod),
+            "Terminating": _terminating(pod), "NotTerminating": not _terminating(pod)}.get(scope, False)
+
+
+def _selector_terms(quota: Obj) -> list[tuple[str, bool]]:
+    """(scope, wanted) pairs: the plain scopes, and the scopeSelector's expressions."""
+    spec = quota.get("spec") or {}
+    terms = [(scope, True) for scope in spec.get("scopes") or []]
+    for expr in ((spec.get("scopeSelector") or {}).get("matchExpressions") or []):
+        operator = expr.get("operator")
+        terms.append((expr.get("scopeName", ""), operator in ("In", "Exists")))
+    return terms
+
+
+def matches_scopes(quota: Obj, resource: Resource, obj: Obj) -> bool:
+    """Whether the quota applies to this object: a scoped quota counts pods only."""
+    terms = _selector_terms(quota)
+    if not terms:
+        return True
+    if resource.qualified != "pods":
+        return False
+    return all(_in_scope(scope, obj) == wanted for scope, wanted in terms)
+
+
+# --- status -------------------------------------------------------------------------------
+
+def compute_used(quota: Obj, objects: dict[Resource, list[Obj]]) -> dict[str, str]:
+    """``status.used``: for each hard name, the sum over the matching objects, formatted."""
+    hard = (quota.get("spec") or {}).get("hard") or {}
+    totals = {name: Fraction(0) for name in hard}
+    for resource, items in objects.items():
+        for obj in items:
+            if not matches_scopes(quota, resource, obj):
+                continue
+            for name, amount in usage_of(resource, obj).items():
+                if name in totals:
+                    totals[name] += amount
+    return {name: fmt(name, amount) for name, amount in totals.items()}
+
+
+def validate_quota(obj: Obj) -> list[FieldError]:
+    """spec.hard: valid, non-negative quantities; spec.scopes: known, and only with pod resources."""
+    errs: list[FieldError] = []
+    spec = obj.get("spec") or {}
+    hard = spec.get("hard") or {}
+    for name, value in hard.items():
+        field = f"spec.hard[{name}]"
+        if not quantity.is_valid(value):
+            errs.append(invalid_value(field, value, quantity.QUANTITY_ERROR))
+        elif quantity.parse(value) < 0:
+            errs.append(invalid_value(field, value, "must be greater than or equal to 0"))
+        elif (name.startswith("count/") or name in _PLAIN_COUNTS or name.startswith("services")) \
+                and quantity.parse(value).denominator != 1:
+            errs.append(invalid_value(field, value, "must be an integer"))
+    for i, scope in enumerate(spec.get("scopes") or []):
+        if scope not in SCOPES:
+            errs.append(not_supported(f"spec.scopes[{i}]", scope, SCOPES))
+    scopes = set(spec.get("scopes") or [])
+    for pair in (("BestEffort", "NotBestEffort"), ("Terminating", "NotTerminating")):
+        if set(pair) <= scopes:
+            errs.append(invalid_value("spec.scopes", sorted(scopes), "conflicting scopes"))
+    if scopes:
+        for name in hard:
+            if name not in POD_RESOURCES:
+                errs.append(invalid_value("spec.hard", sorted(hard), "unsupported scope applied to resource"))
+                break
+    return errs
+
+
+# --- the admission plugin -----------------------------------------------------------------
+
+def _pretty(amounts: dict[str, Fraction], names: Iterable[str]) -> str:
+    return ",".join(f"{name}={fmt(name, amounts.get(name, Fraction(0)))}" for name in sorted(names))
+
+
+def _missing_requests(pod: Obj, required: set[str]) -> str:
+    """Upstream's "must specify" list: which containers do not set a quota'd compute resource."""
+    missing: dict[str, set[str]] = {}
+    spec = pod.get("spec") or {}
+    for container in [*(spec.get("containers") or []), *(spec.get("initContainers") or [])]:
+        one = _pod_usage({"spec": {"containers": [container]}})
+        for name in required - set(one):
+            missing.setdefault(name, set()).add(container.get("name", ""))
+    return "; ".join(f"{name} for: {','.join(sorted(missing[name]))}" for name in sorted(missing))
+
+
+class ResourceQuotaAdmission:
+    """Refuses what would exceed a quota; charges status.used for what it admits."""
+
+    name = "ResourceQuota"
+
+    def __init__(self, api: APIServer):
+        self.api = api
+
+    def validate(self, attrs: Attributes) -> None:
+        if attrs.resource is RESOURCEQUOTAS and attrs.operation in (CREATE, UPDATE) and not attrs.subresource:
+            errs = validate_quota(attrs.obj or {})
+            if errs:
+                raise errors.invalid("ResourceQuota", "", attrs.name, errs)
+            return
+        if attrs.operation not in (CREATE, UPDATE) or attrs.subresource or not attrs.namespace \
+                or attrs.obj is None or not attrs.resource.namespaced:
+            return
+        quotas, _ = self.api.store.list(RESOURCEQUOTAS.qualified, attrs.namespace)
+        if not quotas:
+            return
+        charges = [charge for quota in quotas if (charge := self._check(quota, attrs)) is not None]
+        if attrs.dry_run:
+            return
+        for quota, used in charges:
+            self._charge(quota, used)
+
+    def _check(self, quota: Obj, attrs: Attributes) -> tuple[Obj, dict[str, Fraction]] | None:
+        """Refuse if the write takes this quota past its hard limits; else the new usage to charge."""
+        assert attrs.obj is not None
+        resource, obj = attrs.resource, attrs.obj
+        if not matches_scopes(quota, resource, obj):
+            return None
+        hard = {name: _amount(value) for name, value in ((quota.get("spec") or {}).get("hard") or {}).items()}
+        quota_name = quota["metadata"]["name"]
+        if resource is PODS:
+            required = set(hard) & _MUST_SPECIFY
+            missing = _missing_requests(obj, required) if required else ""
+            if missing:
+                raise self._forbidden(attrs, f"failed quota: {quota_name}: must specify {missing}")
+        new = usage_of(resource, obj)
+        old = usage_of(resource, attrs.old) if attrs.old is not None and \
+            matches_scopes(quota, resource, attrs.old) else {}
+        delta = {name: new.get(name, Fraction(0)) - old.get(name, Fraction(0)) for name in hard}
+        requested = {name: amount for name, amount in delta.items() if amount > 0 and name in new}
+        if not requested:
+            return None
+        used = self._used_now(quota, hard)
+        exceeded = [name for name, amount in requested.items() if used.get(name, Fraction(0)) + amount > hard[name]]
+        if exceeded:
+            raise self._forbidden(attrs, f"exceeded quota: {quota_name}, requested: {_pretty(requested, exceeded)}, "
+                                         f"used: {_pretty(used, exceeded)}, limited: {_pretty(hard, exceeded)}")
+        return quota, {name: used.get(name, Fraction(0)) + delta.get(name, Fraction(0)) for name in hard}
+
+    def _used_now(self, quota: Obj, hard: dict[str, Fraction]) -> dict[str, Fraction]:
+        """What the namespace uses now, recounted from the store (we hold the write lock)."""
+        namespace = quota["metadata"]["namespace"]
+        objects = {res: self.api.store.list(res.qualified, namespace)[0] for res in tracked(hard)}
+        return {name: _amount(text) for name, text in compute_used(quota, objects).items()}
+
+    def _charge(self, quota: Obj, used: dict[str, Fraction]) -> None:
+        """status.used as this write leaves it, so readers see the charge before the controller runs."""
+        status = {"hard": dict((quota.get("spec") or {}).get("hard") or {}),
+                  "used": {name: fmt(name, max(amount, Fraction(0))) for name, amount in used.items()}}
+        if quota.get("status") == status:
+            return
+        updated = dict(quota, status=status)
+        key = (RESOURCEQUOTAS.qualified, quota["metadata"]["namespace"], quota["metadata"]["name"])
+        self.api.store.update(key, updated, int(quota["metadata"]["resourceVersion"]))
+
+    @staticmethod
+    def _forbidden(attrs: Attributes, why: str) -> errors.StatusError:
+        meta = (attrs.obj or {}).get("metadata") or {}
+        name = attrs.name or meta.get("generateName") or "Unknown"
+        return errors.forbidden(attrs.resource.group, attrs.resource.plural, name, why)
