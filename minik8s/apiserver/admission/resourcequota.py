@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 
 from minik8s.api import errors, quantity
 from minik8s.api import resources as api_resources
-from minik8s.api.errors import FieldError, invalid_value, not_supported
+from minik8s.api.errors import FieldError, invalid_value
 from minik8s.api.resources import Resource
 from minik8s.apiserver.admission.chain import CREATE, UPDATE, Attributes
 
@@ -254,6 +254,13 @@ def compute_used(quota: Obj, objects: dict[Resource, list[Obj]]) -> dict[str, st
     return {name: fmt(name, amount) for name, amount in totals.items()}
 
 
+def _scopes_invalid(scopes: list[str], detail: str) -> FieldError:
+    """Upstream reports the whole scope list, printed the Go way (``[]core.ResourceQuotaScope{"X"}``)."""
+    shown = ", ".join(f'"{scope}"' for scope in scopes)
+    return FieldError("spec.scopes", "FieldValueInvalid",
+                      f"Invalid value: []core.ResourceQuotaScope{{{shown}}}: {detail}")
+
+
 def validate_quota(obj: Obj) -> list[FieldError]:
     """spec.hard: valid, non-negative quantities; spec.scopes: known, and only with pod resources."""
     errs: list[FieldError] = []
@@ -268,18 +275,18 @@ def validate_quota(obj: Obj) -> list[FieldError]:
         elif (name.startswith("count/") or name in _PLAIN_COUNTS or name.startswith("services")) \
                 and quantity.parse(value).denominator != 1:
             errs.append(invalid_value(field, value, "must be an integer"))
-    for i, scope in enumerate(spec.get("scopes") or []):
+    scopes = list(spec.get("scopes") or [])
+    for scope in scopes:
         if scope not in SCOPES:
-            errs.append(not_supported(f"spec.scopes[{i}]", scope, SCOPES))
-    scopes = set(spec.get("scopes") or [])
+            errs.append(_scopes_invalid(scopes, "unsupported scope"))
+            continue
+        allowed = {"pods"} if scope == "BestEffort" else POD_RESOURCES
+        for name in sorted(hard):
+            if not name.startswith("count/") and name not in allowed:
+                errs.append(_scopes_invalid(scopes, "unsupported scope applied to resource"))
     for pair in (("BestEffort", "NotBestEffort"), ("Terminating", "NotTerminating")):
-        if set(pair) <= scopes:
-            errs.append(invalid_value("spec.scopes", sorted(scopes), "conflicting scopes"))
-    if scopes:
-        for name in hard:
-            if name not in POD_RESOURCES:
-                errs.append(invalid_value("spec.hard", sorted(hard), "unsupported scope applied to resource"))
-                break
+        if set(pair) <= set(scopes):
+            errs.append(_scopes_invalid(scopes, "conflicting scopes"))
     return errs
 
 
