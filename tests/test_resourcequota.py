@@ -224,3 +224,19 @@ def test_minik8s_kubectl_create_quota_matches_upstreams_object(server):
     assert (made.returncode, made.stdout) == (0, "resourcequota/q created\n")
     described = server.kubectl("describe", "quota", "q", real=False).stdout
     assert described.splitlines()[-1].split() == ["pods", "0", "2"]
+
+
+def test_a_charge_for_nothing_stored_is_given_back_after_a_second_look():
+    with Cluster(nodes=1, runtime="simulated", clock="virtual", seed=0) as c:
+        c.client.create(QUOTAS, quota("pods", {"pods": "3"}), "default")
+        c.client.create(PODS, pod("a"), "default")
+        c.run_until_stable()
+        stored = c.client.get(QUOTAS, "pods", "default")
+        assert stored["status"]["used"] == {"pods": "1"}
+        # As if admission had charged a create that then failed: used says 2, one pod exists.
+        stored["status"]["used"] = {"pods": "2"}
+        c.client.update(QUOTAS, stored, "default", subresource="status")
+        c.run_until_stable()
+        assert c.client.get(QUOTAS, "pods", "default")["status"]["used"] == {"pods": "2"}  # maybe still storing
+        c.advance(2)
+        assert c.client.get(QUOTAS, "pods", "default")["status"]["used"] == {"pods": "1"}

@@ -25,12 +25,15 @@ Interface:
     compute_used(quota, objects_by_resource) -> {name: str}   # status.used, formatted
     validate_quota(obj) -> [FieldError]  # spec.hard and spec.scopes checks (422 on failure)
     fmt(name, amount) -> str             # a quantity as upstream prints it
+    amount_of(value) -> Fraction         # a quantity's exact value (0 if it does not parse)
 
-Invariants: the usage admission checks against is recounted from the store under the API
-server's write lock, so two creates can never both take the last slot, and an admitted
-write charges ``status.used`` at once (as upstream does with optimistic concurrency); the
-quota controller (:mod:`minik8s.controllers.resourcequota`) later recalculates it, which
-also gives back what deleted objects and finished pods used. A dry run charges nothing.
+Invariants: admission checks against ``status.used`` and charges every admitted write to
+it at once, under the API server's write lock (upstream does the same with optimistic
+concurrency), so two creates can never both take the last slot; when the status does
+not cover the quota's hard names yet (a new or edited quota), the usage is recounted
+from the store. The quota controller (:mod:`minik8s.controllers.resourcequota`) later
+recalculates it, giving back what deleted objects and finished pods used. A dry run,
+or a create whose name is taken, charges nothing.
 
 How minik8s differs: upstream refuses writes while a new quota has no ``status`` yet
 ("status unknown for quota"); minik8s counts the usage itself instead. ``scopeSelector``
@@ -90,7 +93,7 @@ def fmt(name: str, amount: Fraction) -> str:
     return str(whole)
 
 
-def _amount(value: Any) -> Fraction:
+def amount_of(value: Any) -> Fraction:
     try:
         return quantity.parse(value)
     except (ValueError, TypeError):
@@ -110,12 +113,12 @@ def pod_totals(pod: Obj, key: str) -> dict[str, Fraction]:
     total: dict[str, Fraction] = {}
     for container in spec.get("containers") or []:
         for name, value in ((container.get("resources") or {}).get(key) or {}).items():
-            total[name] = total.get(name, Fraction(0)) + _amount(value)
+            total[name] = total.get(name, Fraction(0)) + amount_of(value)
     for container in spec.get("initContainers") or []:
         for name, value in ((container.get("resources") or {}).get(key) or {}).items():
-            total[name] = max(total.get(name, Fraction(0)), _amount(value))
+            total[name] = max(total.get(name, Fraction(0)), amount_of(value))
     for name, value in (spec.get("overhead") or {}).items():
-        total[name] = total.get(name, Fraction(0)) + _amount(value)
+        total[name] = total.get(name, Fraction(0)) + amount_of(value)
     return total
 
 
@@ -145,7 +148,7 @@ def _service_usage(svc: Obj) -> dict[str, Fraction]:
 
 def _claim_usage(claim: Obj) -> dict[str, Fraction]:
     spec = claim.get("spec") or {}
-    storage = _amount(((spec.get("resources") or {}).get("requests") or {}).get("storage", 0))
+    storage = amount_of(((spec.get("resources") or {}).get("requests") or {}).get("storage", 0))
     usage = {"persistentvolumeclaims": Fraction(1), "count/persistentvolumeclaims": Fraction(1),
              "requests.storage": storage}
     storage_class = spec.get("storageClassName")
@@ -328,8 +331,8 @@ class ResourceQuotaAdmission:
         if not quotas:
             return
         charges = [charge for quota in quotas if (charge := self._check(quota, attrs)) is not None]
-        if attrs.dry_run:
-            return
+        if attrs.dry_run or (attrs.operation == CREATE and self._exists(attrs)):
+            return  # nothing will be stored: nothing to charge
         for quota, used in charges:
             self._charge(quota, used)
 
@@ -339,7 +342,7 @@ class ResourceQuotaAdmission:
         resource, obj = attrs.resource, attrs.obj
         if not matches_scopes(quota, resource, obj):
             return None
-        hard = {name: _amount(value) for name, value in ((quota.get("spec") or {}).get("hard") or {}).items()}
+        hard = {name: amount_of(value) for name, value in ((quota.get("spec") or {}).get("hard") or {}).items()}
         quota_name = quota["metadata"]["name"]
         if resource is PODS:
             required = set(hard) & _MUST_SPECIFY
@@ -361,10 +364,15 @@ class ResourceQuotaAdmission:
         return quota, {name: used.get(name, Fraction(0)) + delta.get(name, Fraction(0)) for name in hard}
 
     def _used_now(self, quota: Obj, hard: dict[str, Fraction]) -> dict[str, Fraction]:
-        """What the namespace uses now, recounted from the store (we hold the write lock)."""
+        """What the namespace uses now: ``status.used`` when it covers every hard name (every
+        admitted write charged it, under the write lock), else recounted from the store."""
+        status = quota.get("status") or {}
+        used = status.get("used") or {}
+        if status.get("hard") == (quota.get("spec") or {}).get("hard") and all(name in used for name in hard):
+            return {name: amount_of(used[name]) for name in hard}
         namespace = quota["metadata"]["namespace"]
         objects = {res: self.api.store.list(res.qualified, namespace)[0] for res in tracked(hard)}
-        return {name: _amount(text) for name, text in compute_used(quota, objects).items()}
+        return {name: amount_of(text) for name, text in compute_used(quota, objects).items()}
 
     def _charge(self, quota: Obj, used: dict[str, Fraction]) -> None:
         """status.used as this write leaves it, so readers see the charge before the controller runs."""
@@ -375,6 +383,11 @@ class ResourceQuotaAdmission:
         updated = dict(quota, status=status)
         key = (RESOURCEQUOTAS.qualified, quota["metadata"]["namespace"], quota["metadata"]["name"])
         self.api.store.update(key, updated, int(quota["metadata"]["resourceVersion"]))
+
+    def _exists(self, attrs: Attributes) -> bool:
+        """A create of a name already taken fails after admission (409): it must not be charged."""
+        key = (attrs.resource.qualified, attrs.namespace or "", attrs.name)
+        return bool(attrs.name) and self.api.store.get_entry(key) is not None
 
     @staticmethod
     def _forbidden(attrs: Attributes, why: str) -> errors.StatusError:
