@@ -173,3 +173,22 @@ def test_real_kubectl_shows_the_refusal_and_the_warning(server):
     assert created.returncode == 0
     assert 'Warning: would violate PodSecurity "restricted:latest": allowPrivilegeEscalation != false' \
         in created.stderr
+
+
+def test_bad_labels_are_refused_and_tightening_warns_about_running_pods():
+    api = api_with({})
+    with pytest.raises(StatusError) as err:
+        api.patch(NAMESPACES, None, "team", "merge",
+                  {"metadata": {"labels": {"pod-security.kubernetes.io/enforce": "strict"}}})
+    assert err.value.code == 422 and err.value.message == (
+        'Namespace "team" is invalid: metadata.labels[pod-security.kubernetes.io/enforce]: Invalid value: "strict": '
+        "must be one of privileged, baseline, restricted")
+    for name in ("a", "b", "c"):
+        api.create(PODS, "team", pod({**PLAIN, "hostNetwork": True}, name))
+    api.create(PODS, "team", pod(PLAIN, "fine"))
+    warnings: list[str] = []
+    api.patch(NAMESPACES, None, "team", "merge",
+              {"metadata": {"labels": {"pod-security.kubernetes.io/enforce": "baseline"}}}, warnings=warnings)
+    assert warnings == ['existing pods in namespace "team" violate the new PodSecurity enforce level '
+                        '"baseline:latest"', "a (and 2 other pods): host namespaces"]
+    assert api.store.count("pods", "team") == 4  # nothing running is touched

@@ -28,6 +28,11 @@ Interface:
     check(level, pod_spec, pod_meta) -> [(reason, detail)]   # the failed checks, in upstream's order
     LEVELS = ("privileged", "baseline", "restricted")
 
+Labelling a namespace with a stricter enforce level refuses nothing that runs, but warns
+(``existing pods in namespace "x" violate the new PodSecurity enforce level ...``): with
+``--dry-run=server`` that is how to see what a level would break. Labels that do not
+parse are refused (422).
+
 Invariants: a pod update that leaves the spec alone is not checked (upstream's rule, so
 labels can change on a pod admitted before the namespace tightened); a missing or
 unparsable ``warn`` level defaults to the ``enforce`` one; writes to subresources are not
@@ -44,9 +49,11 @@ Taught in chapter 16 (ServiceAccounts and RBAC) and the chapter on security cont
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any, Callable
 
 from minik8s.api import errors
+from minik8s.api.errors import FieldError, invalid_value
 from minik8s.api import resources as api_resources
 from minik8s.apiserver.admission.chain import CREATE, UPDATE, Attributes
 
@@ -75,6 +82,7 @@ TEMPLATE_PATHS = {"Deployment": ("spec", "template"), "ReplicaSet": ("spec", "te
                   "CronJob": ("spec", "jobTemplate", "spec", "template"), "PodTemplate": ("template",)}
 
 Failure = tuple[str, str]
+_VERSION = re.compile(r"v1\.(0|[1-9][0-9]*)")
 
 
 # --- wording helpers -----------------------------------------------------------------------
@@ -359,6 +367,20 @@ def _policy(labels: dict[str, str], mode: str) -> tuple[str, str] | None:
     return level, labels.get(LABEL + mode + "-version") or "latest"
 
 
+def label_errors(labels: dict[str, str]) -> list[FieldError]:
+    """The namespace's PodSecurity labels that do not parse (upstream refuses them: 422)."""
+    errs: list[FieldError] = []
+    for mode in ("enforce", "audit", "warn"):
+        key = LABEL + mode
+        if key in labels and labels[key] not in LEVELS:
+            errs.append(invalid_value(f"metadata.labels[{key}]", labels[key],
+                                      "must be one of privileged, baseline, restricted"))
+        version = labels.get(key + "-version")
+        if version is not None and version != "latest" and not _VERSION.fullmatch(version):
+            errs.append(invalid_value(f"metadata.labels[{key}-version]", version, 'must be "latest" or "v1.x"'))
+    return errs
+
+
 def _template(obj: Obj, kind: str) -> Obj | None:
     node: Any = obj
     for step in TEMPLATE_PATHS[kind]:
@@ -379,6 +401,10 @@ class PodSecurity:
         return ((ns or {}).get("metadata") or {}).get("labels") or {}
 
     def validate(self, attrs: Attributes) -> None:
+        if attrs.resource is NAMESPACES and attrs.operation in (CREATE, UPDATE) and attrs.obj is not None \
+                and not attrs.subresource:
+            self._namespace(attrs)
+            return
         if attrs.operation not in (CREATE, UPDATE) or attrs.subresource or not attrs.namespace or attrs.obj is None:
             return
         kind = attrs.resource.kind
@@ -396,6 +422,31 @@ class PodSecurity:
             template = _template(attrs.obj, kind)
             if template is not None and (attrs.old is None or _template(attrs.old, kind) != template):
                 self._warn(attrs, warn, template.get("spec") or {}, template.get("metadata") or {})
+
+    def _namespace(self, attrs: Attributes) -> None:
+        """Bad labels are 422; a tightened enforce level warns about the pods that already break it."""
+        assert attrs.obj is not None
+        labels = (attrs.obj.get("metadata") or {}).get("labels") or {}
+        errs = label_errors(labels)
+        if errs:
+            raise errors.invalid("Namespace", "", attrs.name, errs)
+        enforce = _policy(labels, "enforce")
+        old = _policy(((attrs.old or {}).get("metadata") or {}).get("labels") or {}, "enforce")
+        if attrs.old is None or enforce is None or enforce == old or attrs.warnings is None:
+            return
+        pods, _ = self.api.store.list("pods", attrs.name)
+        groups: dict[str, list[str]] = {}
+        for pod in pods:
+            failures = check(enforce[0], pod.get("spec") or {}, pod.get("metadata") or {})
+            if failures:
+                groups.setdefault(", ".join(reason for reason, _ in failures), []).append(pod["metadata"]["name"])
+        if not groups:
+            return
+        attrs.warnings.append(f'existing pods in namespace "{attrs.name}" violate the new PodSecurity enforce '
+                              f'level "{enforce[0]}:{enforce[1]}"')
+        for reasons, names in groups.items():
+            more = f" (and {len(names) - 1} other pods)" if len(names) > 1 else ""
+            attrs.warnings.append(f"{names[0]}{more}: {reasons}")
 
     def _pod(self, attrs: Attributes, enforce: tuple[str, str] | None, warn: tuple[str, str] | None) -> None:
         assert attrs.obj is not None
