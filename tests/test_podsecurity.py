@@ -186,9 +186,14 @@ def test_bad_labels_are_refused_and_tightening_warns_about_running_pods():
     for name in ("a", "b", "c"):
         api.create(PODS, "team", pod({**PLAIN, "hostNetwork": True}, name))
     api.create(PODS, "team", pod(PLAIN, "fine"))
+    api.create(PODS, "team", pod({**PLAIN, "hostPID": True, "volumes": [{"name": "h", "hostPath": {"path": "/"}}]},
+                                 "d"))
+    api.create(PODS, "team", pod({**PLAIN, "hostPID": True, "volumes": [{"name": "h", "hostPath": {"path": "/"}}]},
+                                 "e"))
     warnings: list[str] = []
     api.patch(NAMESPACES, None, "team", "merge",
               {"metadata": {"labels": {"pod-security.kubernetes.io/enforce": "baseline"}}}, warnings=warnings)
     assert warnings == ['existing pods in namespace "team" violate the new PodSecurity enforce level '
-                        '"baseline:latest"', "a (and 2 other pods): host namespaces"]
-    assert api.store.count("pods", "team") == 4  # nothing running is touched
+                        '"baseline:latest"', "a (and 2 other pods): host namespaces",
+                        "d (and 1 other pod): host namespaces, hostPath volumes"]
+    assert api.store.count("pods", "team") == 6  # nothing running is touched

@@ -445,7 +445,7 @@ class PodSecurity:
         attrs.warnings.append(f'existing pods in namespace "{attrs.name}" violate the new PodSecurity enforce '
                               f'level "{enforce[0]}:{enforce[1]}"')
         for reasons, names in groups.items():
-            more = f" (and {len(names) - 1} other pods)" if len(names) > 1 else ""
+            more = {1: "", 2: " (and 1 other pod)"}.get(len(names), f" (and {len(names) - 1} other pods)")
             attrs.warnings.append(f"{names[0]}{more}: {reasons}")
 
     def _pod(self, attrs: Attributes, enforce: tuple[str, str] | None, warn: tuple[str, str] | None) -> None:
