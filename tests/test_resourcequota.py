@@ -240,3 +240,29 @@ def test_a_charge_for_nothing_stored_is_given_back_after_a_second_look():
         assert c.client.get(QUOTAS, "pods", "default")["status"]["used"] == {"pods": "2"}  # maybe still storing
         c.advance(2)
         assert c.client.get(QUOTAS, "pods", "default")["status"]["used"] == {"pods": "1"}
+
+
+def test_a_scope_selector_on_priority_class_counts_only_those_pods():
+    selector = {"matchExpressions": [{"scopeName": "PriorityClass", "operator": "In", "values": ["high"]}]}
+    api = api_with(quota("high", {"pods": "1"}, scopeSelector=selector))
+    api.create(PODS, "team", pod("low"))
+    api.create(PODS, "team", pod("vip", priorityClassName="high"))
+    assert "exceeded quota: high, requested: pods=1, used: pods=1, limited: pods=1" in \
+        refusal(api, PODS, pod("vip2", priorityClassName="high"))
+    api.create(PODS, "team", pod("low2"))
+    with pytest.raises(StatusError) as err:
+        api.create(QUOTAS, "team", quota("bad", {"pods": "1"}, scopeSelector={
+            "matchExpressions": [{"scopeName": "BestEffort", "operator": "In", "values": ["x"]}]}))
+    assert err.value.code == 422 and \
+        'spec.scopeSelector.matchExpressions[0].operator: Invalid value: "In": must be \'Exist\' when scope' \
+        in err.value.message
+
+
+def test_get_quota_lists_spec_hard_before_the_controller_fills_the_status():
+    from minik8s.apiserver.tables import resourcequota_cells
+    from datetime import datetime, timezone
+
+    fresh = {"metadata": {"name": "q", "creationTimestamp": "2025-01-01T00:00:00Z"},
+             "spec": {"hard": {"pods": "2", "limits.cpu": "1"}}}
+    cells = resourcequota_cells(fresh, datetime(2025, 1, 1, 0, 1, tzinfo=timezone.utc))
+    assert cells[2:] == ["pods: 0/0", "limits.cpu: 0/0"]

@@ -6,7 +6,8 @@ A ``ResourceQuota`` lists hard limits in ``spec.hard``: object counts (``pods``,
 ``limits.cpu``, ``limits.memory``; ``cpu`` and ``memory`` mean the requests), storage
 (``requests.storage``) and Service kinds (``services.nodeports``,
 ``services.loadbalancers``). ``spec.scopes`` (``BestEffort``, ``NotBestEffort``,
-``Terminating``, ``NotTerminating``) narrows a quota to some pods only.
+``Terminating``, ``NotTerminating``) and ``spec.scopeSelector`` (those, and
+``PriorityClass In [high]``) narrow a quota to some pods only.
 
 The admission plugin refuses, with ``403 Forbidden``, a create (or an update that grows
 usage) that would take a namespace past any matching quota::
@@ -37,8 +38,8 @@ or a create whose name is taken, charges nothing.
 
 How minik8s differs: upstream refuses writes while a new quota has no ``status`` yet
 ("status unknown for quota"); minik8s counts the usage itself instead. ``scopeSelector``
-supports the four scopes above with ``In``/``NotIn``/``Exists``/``DoesNotExist``
-(``PriorityClass`` and ``CrossNamespacePodAffinity`` are not tracked).
+supports the four scopes above and ``PriorityClass`` (``CrossNamespacePodAffinity`` is
+not tracked).
 
 Taught in chapter 16 (ServiceAccounts and RBAC: the classroom quota) and the chapter on
 namespaces and quotas.
@@ -52,7 +53,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 
 from minik8s.api import errors, quantity
 from minik8s.api import resources as api_resources
-from minik8s.api.errors import FieldError, invalid_value
+from minik8s.api.errors import FieldError, invalid_value, not_supported, required
 from minik8s.api.resources import Resource
 from minik8s.apiserver.admission.chain import CREATE, UPDATE, Attributes
 
@@ -66,7 +67,7 @@ PODS = api_resources.get("", "v1", "pods")
 SERVICES = api_resources.get("", "v1", "services")
 CLAIMS = api_resources.get("", "v1", "persistentvolumeclaims")
 
-SCOPES = ("BestEffort", "NotBestEffort", "Terminating", "NotTerminating")
+SCOPES = ("BestEffort", "NotBestEffort", "Terminating", "NotTerminating", "PriorityClass")
 # What a pod-scoped quota may track (upstream's podObjectCountName and compute resources).
 POD_RESOURCES = frozenset({"pods", "count/pods", "cpu", "memory", "ephemeral-storage", "requests.cpu",
                            "requests.memory", "requests.ephemeral-storage", "limits.cpu", "limits.memory",
@@ -221,24 +222,30 @@ def _in_scope(scope: str, pod: Obj) -> bool:
             "Terminating": _terminating(pod), "NotTerminating": not _terminating(pod)}.get(scope, False)
 
 
-def _selector_terms(quota: Obj) -> list[tuple[str, bool]]:
-    """(scope, wanted) pairs: the plain scopes, and the scopeSelector's expressions."""
+def _expressions(quota: Obj) -> list[Obj]:
+    """The plain scopes (each an ``Exists``) and the scopeSelector's expressions."""
     spec = quota.get("spec") or {}
-    terms = [(scope, True) for scope in spec.get("scopes") or []]
-    for expr in ((spec.get("scopeSelector") or {}).get("matchExpressions") or []):
-        operator = expr.get("operator")
-        terms.append((expr.get("scopeName", ""), operator in ("In", "Exists")))
-    return terms
+    plain = [{"scopeName": scope, "operator": "Exists"} for scope in spec.get("scopes") or []]
+    return plain + list((spec.get("scopeSelector") or {}).get("matchExpressions") or [])
+
+
+def _matches(expr: Obj, pod: Obj) -> bool:
+    scope, operator = expr.get("scopeName", ""), expr.get("operator", "")
+    if scope == "PriorityClass":
+        name = (pod.get("spec") or {}).get("priorityClassName") or ""
+        return {"In": name in (expr.get("values") or []), "NotIn": name not in (expr.get("values") or []),
+                "Exists": bool(name), "DoesNotExist": not name}.get(operator, False)
+    return _in_scope(scope, pod) == (operator != "DoesNotExist")
 
 
 def matches_scopes(quota: Obj, resource: Resource, obj: Obj) -> bool:
     """Whether the quota applies to this object: a scoped quota counts pods only."""
-    terms = _selector_terms(quota)
-    if not terms:
+    expressions = _expressions(quota)
+    if not expressions:
         return True
     if resource.qualified != "pods":
         return False
-    return all(_in_scope(scope, obj) == wanted for scope, wanted in terms)
+    return all(_matches(expr, obj) for expr in expressions)
 
 
 # --- status -------------------------------------------------------------------------------
@@ -262,6 +269,30 @@ def _scopes_invalid(scopes: list[str], detail: str) -> FieldError:
     shown = ", ".join(f'"{scope}"' for scope in scopes)
     return FieldError("spec.scopes", "FieldValueInvalid",
                       f"Invalid value: []core.ResourceQuotaScope{{{shown}}}: {detail}")
+
+
+def _selector_errors(selector: Obj) -> list[FieldError]:
+    errs: list[FieldError] = []
+    for i, expr in enumerate(selector.get("matchExpressions") or []):
+        path = f"spec.scopeSelector.matchExpressions[{i}]"
+        scope, operator, values = expr.get("scopeName", ""), expr.get("operator", ""), expr.get("values") or []
+        if scope not in SCOPES:
+            errs.append(not_supported(f"{path}.scopeName", scope, SCOPES))
+        if operator not in ("In", "NotIn", "Exists", "DoesNotExist"):
+            errs.append(not_supported(f"{path}.operator", operator, ("DoesNotExist", "Exists", "In", "NotIn")))
+        elif scope in SCOPES and scope != "PriorityClass" and operator != "Exists":
+            errs.append(invalid_value(f"{path}.operator", operator,
+                                      "must be 'Exist' when scope is any of ResourceQuotaScopeTerminating, "
+                                      "ResourceQuotaScopeNotTerminating, ResourceQuotaScopeBestEffort, "
+                                      "ResourceQuotaScopeNotBestEffort or ResourceQuotaScopeCrossNamespacePodAffinity"))
+        elif operator in ("In", "NotIn") and not values:
+            errs.append(required(f"{path}.values", "must be at least one value when `operator` is 'In' or 'NotIn' "
+                                                   "for scope selector"))
+        elif operator in ("Exists", "DoesNotExist") and values:
+            errs.append(invalid_value(f"{path}.values", values,
+                                      "must be no value when `operator` is 'Exist' or 'DoesNotExist' for scope "
+                                      "selector"))
+    return errs
 
 
 def validate_quota(obj: Obj) -> list[FieldError]:
@@ -290,6 +321,7 @@ def validate_quota(obj: Obj) -> list[FieldError]:
     for pair in (("BestEffort", "NotBestEffort"), ("Terminating", "NotTerminating")):
         if set(pair) <= set(scopes):
             errs.append(_scopes_invalid(scopes, "conflicting scopes"))
+    errs += _selector_errors(spec.get("scopeSelector") or {})
     return errs
 
 
