@@ -28,7 +28,7 @@ from typing import Any, Hashable
 from minik8s.api import resources as api_resources
 from minik8s.api.errors import StatusError
 from minik8s.api.resources import Resource
-from minik8s.apiserver.admission.resourcequota import RESOURCEQUOTAS, amount_of, compute_used, tracked
+from minik8s.api.quota import RESOURCEQUOTAS, amount_of, compute_used, tracked
 from minik8s.controllers.controller import Context, Controller
 
 # Re-count periodically too, for the counted resources this controller does not watch.

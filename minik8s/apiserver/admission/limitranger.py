@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 from minik8s.api import errors, quantity
 from minik8s.api import resources as api_resources
 from minik8s.apiserver.admission.chain import CREATE, UPDATE, Attributes
-from minik8s.apiserver.admission.resourcequota import fmt, pod_totals
+from minik8s.api.quota import fmt, pod_totals
 
 if TYPE_CHECKING:
     from minik8s.apiserver.apiserver import APIServer
