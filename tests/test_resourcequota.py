@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import shutil
 import threading
 from typing import Any
 
@@ -208,6 +209,10 @@ def test_real_kubectl_create_get_describe_and_refusal(server):
         ["requests.cpu", "500m", "1"]]
     ours = server.kubectl("describe", "quota", "compute", real=False).stdout.splitlines()
     assert ours == described
+    # Deleting the pod gives its share back (the quota controller recounts).
+    assert server.kubectl("delete", "pod", "b", "--wait=false").returncode == 0
+    waited = server.kubectl("wait", "--for=jsonpath={.status.used.pods}=0", "resourcequota/compute", "--timeout=30s")
+    assert waited.returncode == 0, waited.stderr
     bad = server.kubectl("create", "quota", "bad", "--hard=pods=-1")
     assert bad.returncode == 1 and bad.stderr == (
         'error: failed to create quota: ResourceQuota "bad" is invalid: spec.hard[pods]: Invalid value: "-1": '
@@ -222,6 +227,11 @@ def test_minik8s_kubectl_create_quota_matches_upstreams_object(server):
                    "status: {}\n")
     made = server.kubectl("create", "quota", "q", "--hard=pods=2", real=False)
     assert (made.returncode, made.stdout) == (0, "resourcequota/q created\n")
+    for hard in ("--hard=pods", "--hard=pods=x"):
+        bad = server.kubectl("create", "quota", "bad", hard, real=False)
+        assert bad.returncode == 1
+        if shutil.which("kubectl"):
+            assert bad.stderr == server.kubectl("create", "quota", "bad", hard).stderr
     described = server.kubectl("describe", "quota", "q", real=False).stdout
     assert described.splitlines()[-1].split() == ["pods", "0", "2"]
 

@@ -34,7 +34,7 @@ def _hard(text: str) -> dict[str, str]:
     for pair in (p for p in text.split(",") if p.strip()):
         name, sep, value = pair.partition("=")
         if not sep or not name.strip():
-            raise CommandError(f"invalid argument syntax {pair}, expected <resource>=<value>")
+            raise CommandError(f"Invalid argument syntax {pair}, expected <resource>=<value>")
         if not quantity.is_valid(value.strip()):
             raise CommandError(quantity.QUANTITY_ERROR)
         hard[name.strip()] = value.strip()
