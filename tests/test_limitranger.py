@@ -116,7 +116,7 @@ def test_claims_are_bounded_by_their_storage_request():
 
     assert refusal(api, claim("20Gi"), CLAIMS) == \
         'persistentvolumeclaims "data" is forbidden: maximum storage usage per PersistentVolumeClaim is 10Gi, ' \
-        "but limit is 20Gi"
+        "but request is 20Gi"
     assert refusal(api, claim("500Mi"), CLAIMS) == \
         'persistentvolumeclaims "data" is forbidden: minimum storage usage per PersistentVolumeClaim is 1Gi, ' \
         "but request is 500Mi"
@@ -153,3 +153,15 @@ spec:
                                      "Container   memory    -    1Gi  256Mi            512Mi          -"]
     ours = server.kubectl("describe", "limitrange", "limits", real=False).stdout.splitlines()
     assert ours[:4] == described[:4] and ours[4:] == sorted(described[4:])
+
+
+def test_init_containers_are_defaulted_after_the_containers():
+    api = api_with({"type": "Container", "default": {"cpu": "500m"}, "defaultRequest": {"cpu": "100m"}})
+    obj = pod()
+    obj["spec"]["initContainers"] = [{"name": "setup", "image": "busybox"}]
+    created = api.create(PODS, "team", obj)
+    assert created["metadata"]["annotations"][ANNOTATION] == (
+        "LimitRanger plugin set: cpu request for container web; cpu limit for container web; "
+        "cpu request for init container setup; cpu limit for init container setup")
+    assert created["spec"]["initContainers"][0]["resources"] == {"requests": {"cpu": "100m"},
+                                                                "limits": {"cpu": "500m"}}

@@ -77,6 +77,16 @@ def _max(kind: str, name: str, enforced: Any, request: Obj, limit: Obj) -> str |
     return None
 
 
+def _max_request(name: str, enforced: Any, request: Obj) -> str:
+    """A claim's max: checked against its request (a claim has no limits); "" when within."""
+    kind = "PersistentVolumeClaim"
+    if name not in request:
+        return f"maximum {name} usage per {kind} is {_show(name, enforced)}.  No request is specified"
+    if _q(request[name]) > _q(enforced):
+        return f"maximum {name} usage per {kind} is {_show(name, enforced)}, but request is {_show(name, request[name])}"
+    return ""
+
+
 def _ratio(kind: str, name: str, enforced: Any, request: Obj, limit: Obj) -> str | None:
     shown = _show(name, enforced)
     if not _q(request.get(name, 0)):
@@ -101,8 +111,8 @@ def _check(kind: str, item: Obj, request: Obj, limit: Obj) -> list[str]:
 
 def _containers(pod: Obj) -> list[tuple[str, Obj]]:
     spec = pod.get("spec") or {}
-    return [("init container", c) for c in spec.get("initContainers") or []] + \
-        [("container", c) for c in spec.get("containers") or []]
+    return [("container", c) for c in spec.get("containers") or []] + \
+        [("init container", c) for c in spec.get("initContainers") or []]
 
 
 class LimitRanger:
@@ -161,9 +171,11 @@ class LimitRanger:
             requests = ((attrs.obj.get("spec") or {}).get("resources") or {}).get("requests") or {}
             found = []
             for item in self._items(attrs.namespace, "PersistentVolumeClaim"):
-                # Upstream checks a claim's request against both bounds (its max as if it were a limit).
+                # A claim has only requests: both bounds apply to them.
                 found += _check("PersistentVolumeClaim", {"min": item.get("min")}, requests, {})
-                found += _check("PersistentVolumeClaim", {"max": item.get("max")}, {}, requests)
+                found += [_max_request(name, enforced, requests)
+                          for name, enforced in sorted((item.get("max") or {}).items())
+                          if _max_request(name, enforced, requests)]
         if found:
             text = found[0] if len(found) == 1 else "[" + ", ".join(found) + "]"
             name = attrs.name or ((attrs.obj.get("metadata") or {}).get("generateName")) or "Unknown"
