@@ -197,3 +197,18 @@ def test_bad_labels_are_refused_and_tightening_warns_about_running_pods():
                         '"baseline:latest"', "a (and 2 other pods): host namespaces",
                         "d (and 1 other pod): host namespaces, hostPath volumes"]
     assert api.store.count("pods", "team") == 6  # nothing running is touched
+
+
+@needs_kubectl
+def test_a_server_dry_run_label_lists_what_a_level_would_break(server):
+    assert server.kubectl("run", "web", "--image=nginx").returncode == 0
+    checked = server.kubectl("label", "--dry-run=server", "--overwrite", "namespace", "default",
+                             "pod-security.kubernetes.io/enforce=restricted")
+    assert checked.returncode == 0
+    assert checked.stderr.splitlines() == [
+        'Warning: existing pods in namespace "default" violate the new PodSecurity enforce level "restricted:latest"',
+        "Warning: web: allowPrivilegeEscalation != false, unrestricted capabilities, runAsNonRoot != true, "
+        "seccompProfile"]
+    assert checked.stdout == "namespace/default labeled (server dry run)\n"
+    labels = server.kubectl("get", "namespace", "default", "-o", "jsonpath={.metadata.labels}").stdout
+    assert "pod-security.kubernetes.io/enforce" not in labels
