@@ -223,3 +223,15 @@ def test_a_server_dry_run_label_lists_what_a_level_would_break(server):
     assert checked.stdout == "namespace/default labeled (server dry run)\n"
     labels = server.kubectl("get", "namespace", "default", "-o", "jsonpath={.metadata.labels}").stdout
     assert "pod-security.kubernetes.io/enforce" not in labels
+
+
+def test_app_armor_names_who_set_an_unconfined_profile():
+    spec = spec_with(c_appArmorProfile={"type": "Unconfined"})
+    assert check("baseline", spec) == [
+        ("forbidden AppArmor profile", 'container "web" must not set AppArmor profile type to "Unconfined"')]
+    meta = {"annotations": {"container.apparmor.security.beta.kubernetes.io/web": "unconfined"}}
+    assert check("baseline", spec_with(), meta) == [
+        ("forbidden AppArmor profile", 'annotation must not set AppArmor profile type to '
+                                       '"container.apparmor.security.beta.kubernetes.io/web=\\"unconfined\\""')]
+    assert check("baseline", spec_with(), {"annotations": {
+        "container.apparmor.security.beta.kubernetes.io/web": "runtime/default"}}) == []

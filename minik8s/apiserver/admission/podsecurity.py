@@ -49,6 +49,7 @@ Taught in chapter 16 (ServiceAccounts and RBAC) and the chapter on security cont
 
 from __future__ import annotations
 
+import json
 import re
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -162,18 +163,37 @@ def _host_ports(spec: Obj, meta: Obj) -> Failure | None:
 
 
 def _app_armor(spec: Obj, meta: Obj) -> Failure | None:
+    """Unconfined profiles, set in the pod's or a container's securityContext or in the old
+    per-container annotations; upstream names who set them and the values, Go-quoted."""
+    setters, values = [], set()
+    pod_type = ((spec.get("securityContext") or {}).get("appArmorProfile") or {}).get("type")
+    if pod_type and pod_type not in ("RuntimeDefault", "Localhost"):
+        setters.append("pod")
+        values.add(pod_type)
     bad = []
-    for key, value in ((meta.get("annotations") or {}).items()):
-        if key.startswith("container.apparmor.security.beta.kubernetes.io/") and value != "runtime/default" \
-                and not value.startswith("localhost/"):
-            bad.append(f"{key}={value}")
-    profiles = [("pod", (spec.get("securityContext") or {}).get("appArmorProfile"))] + \
-        [(f'container "{c.get("name", "")}"', _sc(c).get("appArmorProfile")) for c in _containers(spec)]
-    for who, profile in profiles:
-        if profile and profile.get("type") == "Unconfined":
-            bad.append(f'{who} must not set securityContext.appArmorProfile.type to "Unconfined"')
-    return ("forbidden AppArmor profiles" if len(bad) > 1 else "forbidden AppArmor profile", ", ".join(bad)) \
-        if bad else None
+    for c in _containers(spec):
+        kind = (_sc(c).get("appArmorProfile") or {}).get("type")
+        if kind and kind not in ("RuntimeDefault", "Localhost"):
+            bad.append(c.get("name", ""))
+            values.add(kind)
+    if bad:
+        setters.append(_who(bad))
+    shown = sorted(values)
+    annotations = sorted(f"{key}={json.dumps(value)}" for key, value in (meta.get("annotations") or {}).items()
+                         if key.startswith("container.apparmor.security.beta.kubernetes.io/") and value
+                         and value != "runtime/default" and not value.startswith("localhost/"))
+    if annotations:
+        shown += annotations
+        setters.append("annotation" if len(annotations) == 1 else "annotations")
+    if not setters:
+        return None
+    reason = "forbidden AppArmor profile" if len(shown) == 1 else "forbidden AppArmor profiles"
+    return reason, f"{' and '.join(setters)} must not set AppArmor profile type to {_quoted_go(shown)}"
+
+
+def _quoted_go(values: list[str]) -> str:
+    """Go's %q for each value (escaped quotes), comma-separated."""
+    return ", ".join(json.dumps(v) for v in values)
 
 
 def _selinux(spec: Obj, meta: Obj) -> Failure | None:
