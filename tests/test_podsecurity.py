@@ -235,3 +235,14 @@ def test_app_armor_names_who_set_an_unconfined_profile():
                                        '"container.apparmor.security.beta.kubernetes.io/web=\\"unconfined\\""')]
     assert check("baseline", spec_with(), {"annotations": {
         "container.apparmor.security.beta.kubernetes.io/web": "runtime/default"}}) == []
+
+
+def test_selinux_and_unconfined_seccomp_details():
+    spec = spec_with(securityContext={"runAsNonRoot": True, "seccompProfile": {"type": "Unconfined"},
+                                      "seLinuxOptions": {"type": "spc_t"}},
+                     c_seccompProfile={"type": "Unconfined"}, c_seLinuxOptions={"user": "root"})
+    found = dict(check("baseline", spec))
+    assert found["seLinuxOptions"] == ('pod and container "web" set forbidden securityContext.seLinuxOptions: '
+                                       'type "spc_t"; user may not be set')
+    assert found["seccompProfile"] == ('pod and container "web" must not set securityContext.seccompProfile.type '
+                                       'to "Unconfined"')

@@ -99,14 +99,6 @@ def _who(names: list[str], verb_one: str = "", verb_many: str = "") -> str:
     return f"{word} {_quoted(names)}" + (f" {verb}" if verb else "")
 
 
-def _unique(values: list[Any]) -> list[Any]:
-    seen: list[Any] = []
-    for value in values:
-        if value not in seen:
-            seen.append(value)
-    return seen
-
-
 def _containers(spec: Obj) -> list[Obj]:
     return [*(spec.get("initContainers") or []), *(spec.get("containers") or []),
             *(spec.get("ephemeralContainers") or [])]
@@ -197,17 +189,29 @@ def _quoted_go(values: list[str]) -> str:
 
 
 def _selinux(spec: Obj, meta: Obj) -> Failure | None:
-    bad = []
-    options = [("pod", (spec.get("securityContext") or {}).get("seLinuxOptions"))] + \
-        [(f'container "{c.get("name", "")}"', _sc(c).get("seLinuxOptions")) for c in _containers(spec)]
-    for who, opts in options:
+    pod_bad, bad, types = False, [], set()
+    user = role = False
+    options = [(None, (spec.get("securityContext") or {}).get("seLinuxOptions"))] + \
+        [(c.get("name", ""), _sc(c).get("seLinuxOptions")) for c in _containers(spec)]
+    for name, opts in options:
         if not opts:
             continue
-        if opts.get("type", "") not in SELINUX_TYPES:
-            bad.append(f'{who} set forbidden securityContext.seLinuxOptions: type "{opts["type"]}"')
-        if opts.get("user") or opts.get("role"):
-            bad.append(f"{who} set forbidden securityContext.seLinuxOptions: user or role")
-    return ("seLinuxOptions", "; ".join(bad)) if bad else None
+        wrong = opts.get("type", "") not in SELINUX_TYPES
+        if wrong:
+            types.add(opts["type"])
+        user, role = user or bool(opts.get("user")), role or bool(opts.get("role"))
+        if wrong or opts.get("user") or opts.get("role"):
+            if name is None:
+                pod_bad = True
+            else:
+                bad.append(name)
+    if not pod_bad and not bad:
+        return None
+    data = [f"{'type' if len(types) == 1 else 'types'} {_quoted(sorted(types))}"] if types else []
+    data += ["user may not be set"] if user else []
+    data += ["role may not be set"] if role else []
+    return ("seLinuxOptions",
+            f"{_setters(pod_bad, bad)} set forbidden securityContext.seLinuxOptions: {'; '.join(data)}")
 
 
 def _proc_mount(spec: Obj, meta: Obj) -> Failure | None:
@@ -219,14 +223,13 @@ def _proc_mount(spec: Obj, meta: Obj) -> Failure | None:
 
 
 def _seccomp_baseline(spec: Obj, meta: Obj) -> Failure | None:
-    bad = []
-    if ((spec.get("securityContext") or {}).get("seccompProfile") or {}).get("type") == "Unconfined":
-        bad.append('pod must not set securityContext.seccompProfile.type to "Unconfined"')
+    pod_bad = ((spec.get("securityContext") or {}).get("seccompProfile") or {}).get("type") == "Unconfined"
     names = [c.get("name", "") for c in _containers(spec)
              if (_sc(c).get("seccompProfile") or {}).get("type") == "Unconfined"]
-    if names:
-        bad.append(f'{_who(names)} must not set securityContext.seccompProfile.type to "Unconfined"')
-    return ("seccompProfile", "; ".join(bad)) if bad else None
+    if not pod_bad and not names:
+        return None
+    return ("seccompProfile",
+            f'{_setters(pod_bad, names)} must not set securityContext.seccompProfile.type to "Unconfined"')
 
 
 def _sysctls(spec: Obj, meta: Obj) -> Failure | None:
