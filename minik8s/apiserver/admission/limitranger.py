@@ -124,6 +124,8 @@ class LimitRanger:
         self.api = api
 
     def _items(self, namespace: str, kind: str) -> list[Obj]:
+        if not self.api.store.count(LIMITRANGES.qualified, namespace):
+            return []  # the usual case, answered from the store's running tally without decoding anything
         ranges, _ = self.api.store.list(LIMITRANGES.qualified, namespace)
         return [item for lr in ranges for item in ((lr.get("spec") or {}).get("limits") or [])
                 if item.get("type") == kind]

@@ -89,6 +89,8 @@ class ResourceQuotaAdmission:
         if attrs.operation not in (CREATE, UPDATE) or attrs.subresource or not attrs.namespace \
                 or attrs.obj is None or not attrs.resource.namespaced:
             return
+        if not self.api.store.count(RESOURCEQUOTAS.qualified, attrs.namespace):
+            return  # no quota here (the usual case), known from the store's running tally
         quotas, _ = self.api.store.list(RESOURCEQUOTAS.qualified, attrs.namespace)
         if not quotas:
             return
