@@ -276,3 +276,16 @@ def test_get_quota_lists_spec_hard_before_the_controller_fills_the_status():
              "spec": {"hard": {"pods": "2", "limits.cpu": "1"}}}
     cells = resourcequota_cells(fresh, datetime(2025, 1, 1, 0, 1, tzinfo=timezone.utc))
     assert cells[2:] == ["pods: 0/0", "limits.cpu: 0/0"]
+
+
+@needs_kubectl
+def test_describe_quota_with_scopes_matches_the_real_kubectl(server):
+    assert server.kubectl("create", "quota", "free", "--hard=pods=3", "--scopes=NotTerminating,BestEffort"
+                          ).returncode == 0
+    server.kubectl("run", "a", "--image=nginx")
+    assert server.kubectl("wait", "--for=jsonpath={.status.used.pods}=1", "resourcequota/free",
+                          "--timeout=30s").returncode == 0
+    real = server.kubectl("describe", "quota", "free").stdout
+    ours = server.kubectl("describe", "quota", "free", real=False).stdout
+    assert ours == real
+    assert "Scopes:     BestEffort, NotTerminating\n * Matches all pods that do not have resource requirements" in ours
