@@ -165,3 +165,20 @@ def test_init_containers_are_defaulted_after_the_containers():
         "cpu request for init container setup; cpu limit for init container setup")
     assert created["spec"]["initContainers"][0]["resources"] == {"requests": {"cpu": "100m"},
                                                                 "limits": {"cpu": "500m"}}
+
+
+def test_an_inconsistent_limitrange_is_422():
+    api = APIServer(Store(), VirtualClock())
+    for item, message in (
+            ({"type": "Container", "min": {"cpu": "2"}, "max": {"cpu": "1"}},
+             'spec.limits[0].min[cpu]: Invalid value: "2": min value 2 is greater than max value 1'),
+            ({"type": "Container", "default": {"memory": "1Gi"}, "defaultRequest": {"memory": "2Gi"}},
+             "default request value 2Gi is greater than default limit value 1Gi"),
+            ({"type": "Container", "maxLimitRequestRatio": {"cpu": "500m"}}, "ratio 500m is less than 1"),
+            ({"type": "Pod", "default": {"cpu": "1"}},
+             "spec.limits[0].default: Forbidden: may not be specified when `type` is 'Pod'")):
+        with pytest.raises(StatusError) as err:
+            api.create(LIMITRANGES, "default", {"apiVersion": "v1", "kind": "LimitRange",
+                                                "metadata": {"name": "bad"}, "spec": {"limits": [item]}})
+        assert err.value.code == 422 and message in err.value.message, err.value.message
+    assert api.store.count("limitranges", "default") == 0

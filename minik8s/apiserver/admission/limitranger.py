@@ -18,6 +18,10 @@ refusing with all the violations at once::
 Interface:
     LimitRanger(api)          # the plugin (name "LimitRanger"); first in the chain
 
+A LimitRange itself must be consistent (``min <= defaultRequest <= default <= max``, a
+ratio of at least 1): ``LimitRange "x" is invalid: spec.limits[0].min[cpu]: Invalid value:
+"2": min value 2 is greater than max value 1`` (422).
+
 Invariants: pod updates are neither defaulted nor checked (a pod's resources cannot
 change); subresource writes are ignored; the plugin only reads LimitRanges.
 
@@ -30,6 +34,7 @@ from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 from minik8s.api import errors, quantity
+from minik8s.api.errors import FieldError, forbidden_field, invalid_value, required
 from minik8s.api import resources as api_resources
 from minik8s.apiserver.admission.chain import CREATE, UPDATE, Attributes
 from minik8s.api.quota import fmt, pod_totals
@@ -109,6 +114,73 @@ def _check(kind: str, item: Obj, request: Obj, limit: Obj) -> list[str]:
     return found
 
 
+def _bounds_errors(path: str, name: str, item: Obj) -> list[FieldError]:
+    """Upstream's consistency rules for one resource of one item: min <= defaultRequest <=
+    default <= max, and a ratio of at least 1 and at most max/min."""
+    values = {key: (item.get(key) or {}).get(name) for key in
+              ("min", "max", "default", "defaultRequest", "maxLimitRequestRatio")}
+    low, high, limit, request, ratio = (values[k] for k in
+                                        ("min", "max", "default", "defaultRequest", "maxLimitRequestRatio"))
+    errs: list[FieldError] = []
+
+    def shown(value: Any) -> str:
+        return _show(name, value)
+
+    def bad(field: str, value: Any, why: str) -> None:
+        errs.append(invalid_value(f"{path}.{field}[{name}]", shown(value), why))
+
+    if low is not None and high is not None and _q(low) > _q(high):
+        bad("min", low, f"min value {shown(low)} is greater than max value {shown(high)}")
+    if request is not None and low is not None and _q(low) > _q(request):
+        bad("defaultRequest", request, f"min value {shown(low)} is greater than default request value "
+                                       f"{shown(request)}")
+    if request is not None and high is not None and _q(request) > _q(high):
+        bad("defaultRequest", request, f"default request value {shown(request)} is greater than max value "
+                                       f"{shown(high)}")
+    if request is not None and limit is not None and _q(request) > _q(limit):
+        bad("defaultRequest", request, f"default request value {shown(request)} is greater than default limit "
+                                       f"value {shown(limit)}")
+    if limit is not None and low is not None and _q(low) > _q(limit):
+        bad("default", low, f"min value {shown(low)} is greater than default value {shown(limit)}")
+    if limit is not None and high is not None and _q(limit) > _q(high):
+        bad("default", high, f"default value {shown(limit)} is greater than max value {shown(high)}")
+    if ratio is not None and _q(ratio) < 1:
+        bad("maxLimitRequestRatio", ratio, f"ratio {shown(ratio)} is less than 1")
+    elif ratio is not None and low is not None and high is not None and _q(low) > 0:
+        most = _q(high) / _q(low)
+        if _q(ratio) > most:
+            bad("maxLimitRequestRatio", ratio, f"ratio {shown(ratio)} is greater than max/min = {float(most):f}")
+    return errs
+
+
+def validate_limit_range(obj: Obj) -> list[FieldError]:
+    """A LimitRange's own errors (422), after its defaults were applied."""
+    errs: list[FieldError] = []
+    for i, item in enumerate(((obj.get("spec") or {}).get("limits") or [])):
+        path = f"spec.limits[{i}]"
+        for field in ("min", "max", "default", "defaultRequest", "maxLimitRequestRatio"):
+            for name, value in (item.get(field) or {}).items():
+                if not quantity.is_valid(value):
+                    errs.append(invalid_value(f"{path}.{field}[{name}]", value, quantity.QUANTITY_ERROR))
+                elif _q(value) < 0:
+                    errs.append(invalid_value(f"{path}.{field}[{name}]", value, "must be greater than or equal to 0"))
+        if errs:
+            continue
+        if item.get("type") == "Pod":
+            for field in ("default", "defaultRequest"):
+                if item.get(field):
+                    errs.append(forbidden_field(f"{path}.{field}", "may not be specified when `type` is 'Pod'"))
+        if item.get("type") == "PersistentVolumeClaim" and "storage" not in (item.get("min") or {}) \
+                and "storage" not in (item.get("max") or {}):
+            errs.append(required(f"{path}.limits",
+                                 "either minimum or maximum storage value is required, but neither was provided"))
+        names = sorted({n for f in ("min", "max", "default", "defaultRequest", "maxLimitRequestRatio")
+                        for n in (item.get(f) or {})})
+        for name in names:
+            errs += _bounds_errors(path, name, item)
+    return errs
+
+
 def _containers(pod: Obj) -> list[tuple[str, Obj]]:
     spec = pod.get("spec") or {}
     return [("container", c) for c in spec.get("containers") or []] + \
@@ -164,6 +236,12 @@ class LimitRanger:
             annotations[ANNOTATION] = "LimitRanger plugin set: " + "; ".join(notes)
 
     def validate(self, attrs: Attributes) -> None:
+        if attrs.resource is LIMITRANGES and attrs.operation in (CREATE, UPDATE) and attrs.obj is not None \
+                and not attrs.subresource:
+            errs = validate_limit_range(attrs.obj)
+            if errs:
+                raise errors.invalid("LimitRange", "", attrs.name, errs)
+            return
         if not self._applies(attrs):
             return
         assert attrs.obj is not None and attrs.namespace
