@@ -189,8 +189,9 @@ def _quoted_go(values: list[str]) -> str:
 
 
 def _selinux(spec: Obj, meta: Obj) -> Failure | None:
-    pod_bad, bad, types = False, [], set()
-    user = role = False
+    pod_bad, user, role = False, False, False
+    bad: list[str] = []
+    types: set[str] = set()
     options = [(None, (spec.get("securityContext") or {}).get("seLinuxOptions"))] + \
         [(c.get("name", ""), _sc(c).get("seLinuxOptions")) for c in _containers(spec)]
     for name, opts in options:
