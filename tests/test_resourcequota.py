@@ -289,3 +289,24 @@ def test_describe_quota_with_scopes_matches_the_real_kubectl(server):
     ours = server.kubectl("describe", "quota", "free", real=False).stdout
     assert ours == real
     assert "Scopes:     BestEffort, NotTerminating\n * Matches all pods that do not have resource requirements" in ours
+
+
+def test_storage_is_counted_in_all_and_per_class():
+    api = api_with(quota("storage", {"requests.storage": "10Gi",
+                                     "gold.storageclass.storage.k8s.io/requests.storage": "5Gi"}))
+    claims = resources.lookup("persistentvolumeclaims")
+
+    def claim(name: str, size: str, storage_class: str) -> dict[str, Any]:
+        return {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": name},
+                "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": storage_class,
+                         "resources": {"requests": {"storage": size}}}}
+
+    api.create(claims, "team", claim("a", "4Gi", "gold"))
+    assert refusal(api, claims, claim("b", "2Gi", "gold")) == (
+        'persistentvolumeclaims "b" is forbidden: exceeded quota: storage, requested: '
+        "gold.storageclass.storage.k8s.io/requests.storage=2Gi, used: "
+        "gold.storageclass.storage.k8s.io/requests.storage=4Gi, limited: "
+        "gold.storageclass.storage.k8s.io/requests.storage=5Gi")
+    api.create(claims, "team", claim("c", "6Gi", "bronze"))
+    assert used(api, "storage") == {"requests.storage": "10Gi",
+                                    "gold.storageclass.storage.k8s.io/requests.storage": "4Gi"}
