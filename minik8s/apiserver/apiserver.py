@@ -53,6 +53,9 @@ from minik8s.api.resources import Resource
 from minik8s.api.validation import validate
 from minik8s.apiserver import strategy
 from minik8s.apiserver.admission import ObjectCountQuota
+from minik8s.apiserver.admission.limitranger import LimitRanger
+from minik8s.apiserver.admission.podsecurity import PodSecurity
+from minik8s.apiserver.admission.resourcequota import ResourceQuotaAdmission
 from minik8s.apiserver.admission.chain import CREATE, DELETE, UPDATE, Attributes, Chain
 from minik8s.apiserver.auth import bootstrap, reviews
 from minik8s.apiserver.auth.authorization import Authorizer
@@ -146,13 +149,10 @@ class APIServer:
         # Kubelets register here, so logs and exec can reach a pod's node.
         self.nodes = NodeConnections()
         self.object_counts = ObjectCountQuota(self.store)  # admission: a default per-namespace quota
-        # The admission plugins every write passes (mutating, then validating; see admission.chain).
-        self.admission = Chain()
         # Who may do what: asked by the HTTP filters, and by the in-process client acting as a user.
         # kube-apiserver's --authorization-mode=Node,RBAC; RBAC's storage refuses privilege escalation.
         self.rbac = RBACAuthorizer(self.store)
         self.authorizer: Authorizer = UnionAuthorizer(NodeAuthorizer(self.store), self.rbac)
-        self.admission.add(Escalation(self.authorizer, self.rbac))
         # ServiceAccount tokens: signed and checked here (a key made in memory until a server gives one).
         self.tokens = TokenIssuer(self)
         # How TokenReview checks a bearer token: whoever serves the API sets its authenticator's
@@ -160,7 +160,16 @@ class APIServer:
         self.authenticate_token: Callable[[str, Any], Any] | None = None
         # The cluster CA, once the API is served over HTTPS (the root CA publisher spreads it).
         self.root_ca_pem: bytes | None = None
+        # The admission plugins every write passes (mutating, then validating; see admission.chain), in
+        # upstream's order: LimitRanger, ServiceAccount, PodSecurity, ..., ResourceQuota last (it charges
+        # the quota as it admits, so nothing may refuse after it). RBAC's escalation check is part of
+        # upstream's RBAC storage; here it is a plugin before the quota.
+        self.admission = Chain()
+        self.admission.add(LimitRanger(self))
         self.admission.add(ServiceAccountAdmission(self))
+        self.admission.add(PodSecurity(self))
+        self.admission.add(Escalation(self.authorizer, self.rbac))
+        self.admission.add(ResourceQuotaAdmission(self))
         self.ensure_system_namespaces()
         self.ensure_bootstrap_policy()   # cluster-admin, admin/edit/view, system:* roles and bindings
         # Until whoever serves the API says where (minik8s server does), the endpoints name 127.0.0.1:6443.
@@ -321,7 +330,7 @@ class APIServer:
                 classes, _ = self.store.list(STORAGE_CLASSES.qualified)
                 obj = storage.default_storage_class(obj, classes)
             attrs = Attributes(CREATE, resource, meta.get("namespace"), meta.get("name", ""), obj,
-                               dry_run=dry_run, user=current_user())
+                               dry_run=dry_run, user=current_user(), warnings=warnings)
             self.admission.mutate(attrs)
             obj = attrs.obj or obj
             self._validate(resource, obj, None)
@@ -368,10 +377,11 @@ class APIServer:
         self._check_namespace(resource, namespace, meta)
         with self._lock:
             old = self.get(resource, namespace, name)
-            return self._update(resource, obj, old, subresource=subresource, dry_run=dry_run)
+            return self._update(resource, obj, old, subresource=subresource, dry_run=dry_run, warnings=warnings)
 
     def _update(self, resource: Resource, obj: dict[str, Any], old: dict[str, Any], *,
-                subresource: str | None = None, dry_run: bool = False) -> dict[str, Any]:
+                subresource: str | None = None, dry_run: bool = False,
+                warnings: builtins.list[str] | None = None) -> dict[str, Any]:
         """The shared tail of PUT and PATCH: preconditions, strategy, defaults, validation, store."""
         meta = obj["metadata"]
         old_meta = old["metadata"]
@@ -402,7 +412,7 @@ class APIServer:
         meta["resourceVersion"] = old_meta["resourceVersion"]
         obj = apply_defaults(obj, admission=False)  # the Pod defaults of admission plugins: create only
         attrs = Attributes(UPDATE, resource, old_meta.get("namespace"), name, obj, old, subresource=subresource or "",
-                           dry_run=dry_run, user=current_user())
+                           dry_run=dry_run, user=current_user(), warnings=warnings)
         self.admission.mutate(attrs)
         obj = attrs.obj or obj
         self._validate(resource, obj, old)
@@ -455,7 +465,7 @@ class APIServer:
             meta = patched.setdefault("metadata", {})
             if meta.get("name") != name:
                 raise errors.bad_request("metadata.name: Invalid value: the name of a patched object cannot change")
-            return self._update(resource, patched, old, subresource=subresource, dry_run=dry_run)
+            return self._update(resource, patched, old, subresource=subresource, dry_run=dry_run, warnings=warnings)
 
     def _apply_patch(self, resource: Resource, current: dict[str, Any], patch_type: str, patch: Any,
                      kind: str) -> dict[str, Any]:

@@ -715,8 +715,8 @@ def rolebinding_cells(rb: Obj, now: datetime) -> Cells:
 def resourcequota_cells(rq: Obj, now: datetime) -> Cells:
     hard, used = _status(rq).get("hard") or {}, _status(rq).get("used") or {}
     requests, limits = [], []
-    for name in sorted(hard):
-        text = f"{name}: {used.get(name, '0')}/{hard[name]}"
+    for name in sorted((rq.get("spec") or {}).get("hard") or {}):  # upstream lists spec.hard, status values
+        text = f"{name}: {used.get(name, '0')}/{hard.get(name, '0')}"
         (limits if name.startswith("limits.") else requests).append(text)
     return [_meta(rq).get("name", ""), age(_meta(rq).get("creationTimestamp"), now), ", ".join(requests),
             ", ".join(limits)]

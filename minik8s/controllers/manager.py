@@ -28,6 +28,7 @@ from minik8s.controllers.loadbalancer import LoadBalancerController
 from minik8s.controllers.clusterroleaggregation import ClusterRoleAggregationController
 from minik8s.controllers.serviceaccount import ServiceAccountController, TokensController
 from minik8s.controllers.rootcacertpublisher import RootCACertPublisher
+from minik8s.controllers.resourcequota import ResourceQuotaController
 
 # Add a controller here (one line each) when it exists.
 CONTROLLERS: list[Callable[[Context], Controller]] = [
@@ -49,4 +50,5 @@ CONTROLLERS: list[Callable[[Context], Controller]] = [
     ServiceAccountController,
     TokensController,
     RootCACertPublisher,
+    ResourceQuotaController,
 ]

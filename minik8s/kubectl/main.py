@@ -67,12 +67,13 @@ def _global_flags() -> argparse.ArgumentParser:
 
 
 def _parser() -> _Parser:
-    from minik8s.kubectl import auth, authn, configdata, get, info, nodes, pods, rbac, services, wait, workloads, write
+    from minik8s.kubectl import auth, authn, configdata, get, info, nodes, pods, quota, rbac, services, wait, workloads, write
 
     parser = _Parser(prog="kubectl", add_help=False)
     sub = parser.add_subparsers(dest="verb", parser_class=_Parser)
     parent = _global_flags()
-    for module in (get, write, info, pods, workloads, wait, nodes, services, configdata, auth, rbac, authn):  # these extend write's create (authn after auth: whoami joins auth)
+    # these extend write's create; authn after auth: its whoami joins auth's sub-commands
+    for module in (get, write, info, pods, workloads, wait, nodes, services, configdata, quota, auth, rbac, authn):
         module.register(sub, parent)
     from minik8s.kubectl import attach, portforward   # the streaming commands
 

@@ -14,7 +14,8 @@ A plugin is any object with some of these methods; a missing method is a no-op:
     validate(attrs: Attributes) -> None    # may only raise StatusError
 
 Interface:
-    Attributes(operation, resource, namespace, name, obj, old=None, subresource="", dry_run=False, user=None)
+    Attributes(operation, resource, namespace, name, obj, old=None, subresource="", dry_run=False, user=None,
+               warnings=None)
     chain = Chain([plugin, ...]);  chain.mutate(attrs);  chain.validate(attrs)
     chain.add(plugin)                      # appended; upstream's order is the order of adding
 
@@ -48,6 +49,8 @@ class Attributes:
     subresource: str = ""
     dry_run: bool = False
     user: User | None = None
+    # Where a plugin adds a warning for the client (the response's Warning headers); None: nobody listens.
+    warnings: list[str] | None = None
 
 
 class Chain:

@@ -47,6 +47,7 @@ from minik8s.kubectl.describe.core import (describe_configmap, describe_endpoint
 from minik8s.kubectl.describe.generic import describe_generic
 from minik8s.kubectl.describe.nodes import describe_node
 from minik8s.kubectl.describe.serviceaccounts import describe_serviceaccount
+from minik8s.kubectl.describe.quota import describe_limitrange, describe_resourcequota
 from minik8s.kubectl.describe.pods import describe_pod, describe_pod_template, describe_probe, qos_class
 from minik8s.kubectl.describe.rbac import describe_binding, describe_role
 from minik8s.kubectl.describe.workloads import (describe_cronjob, describe_daemonset, describe_deployment,
@@ -72,6 +73,7 @@ DESCRIBERS: dict[str, Callable[[Any, Obj, datetime], str]] = {
     "Role": describe_role, "ClusterRole": describe_role, "RoleBinding": describe_binding,
     "ClusterRoleBinding": describe_binding,
     "ServiceAccount": describe_serviceaccount,
+    "ResourceQuota": describe_resourcequota, "LimitRange": describe_limitrange,
 }
 
 
