@@ -110,6 +110,14 @@ RESOURCES: tuple[Resource, ...] = (
     _r("apps", "v1", "Deployment", "deployments", short=("deploy",), cat=("all",), sub=("scale", "status")),
     _r("apps", "v1", "ReplicaSet", "replicasets", short=("rs",), cat=("all",), sub=("scale", "status")),
     _r("apps", "v1", "StatefulSet", "statefulsets", short=("sts",), cat=("all",), sub=("scale", "status")),
+    # authorization.k8s.io/v1: access reviews, create-only and never stored (apiserver/auth/reviews.py)
+    _r("authorization.k8s.io", "v1", "LocalSubjectAccessReview", "localsubjectaccessreviews", verbs=("create",)),
+    _r("authorization.k8s.io", "v1", "SelfSubjectAccessReview", "selfsubjectaccessreviews", namespaced=False,
+       verbs=("create",)),
+    _r("authorization.k8s.io", "v1", "SelfSubjectRulesReview", "selfsubjectrulesreviews", namespaced=False,
+       verbs=("create",)),
+    _r("authorization.k8s.io", "v1", "SubjectAccessReview", "subjectaccessreviews", namespaced=False,
+       verbs=("create",)),
     # autoscaling/v2
     _r("autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", short=("hpa",), cat=("all",),
        sub=("status",)),

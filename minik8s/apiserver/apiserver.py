@@ -54,7 +54,10 @@ from minik8s.api.validation import validate
 from minik8s.apiserver import strategy
 from minik8s.apiserver.admission import ObjectCountQuota
 from minik8s.apiserver.admission.chain import CREATE, DELETE, UPDATE, Attributes, Chain
-from minik8s.apiserver.auth.authorization import Authorizer, DefaultAuthorizer
+from minik8s.apiserver.auth import bootstrap, reviews
+from minik8s.apiserver.auth.authorization import Authorizer
+from minik8s.apiserver.auth.node import NodeAuthorizer
+from minik8s.apiserver.auth.rbac import Escalation, RBACAuthorizer, UnionAuthorizer
 from minik8s.apiserver.auth.context import current_user
 from minik8s.apiserver.nodeproxy import NodeConnections
 from minik8s.apiserver import kubernetesservice, serviceallocator
@@ -135,8 +138,12 @@ class APIServer:
         # The admission plugins every write passes (mutating, then validating; see admission.chain).
         self.admission = Chain()
         # Who may do what: asked by the HTTP filters, and by the in-process client acting as a user.
-        self.authorizer: Authorizer = DefaultAuthorizer()
+        # kube-apiserver's --authorization-mode=Node,RBAC; RBAC's storage refuses privilege escalation.
+        self.rbac = RBACAuthorizer(self.store)
+        self.authorizer: Authorizer = UnionAuthorizer(NodeAuthorizer(self.store), self.rbac)
+        self.admission.add(Escalation(self.authorizer, self.rbac))
         self.ensure_system_namespaces()
+        bootstrap.ensure(self)   # cluster-admin, admin/edit/view, system:* roles and bindings
         # Until whoever serves the API says where (minik8s server does), the endpoints name 127.0.0.1:6443.
         self.ensure_kubernetes_service()
 
@@ -251,6 +258,8 @@ class APIServer:
             return self._evict(namespace, body)
         if subresource:
             raise errors.method_not_allowed("the server does not allow this method on the requested resource")
+        if resource.group == reviews.GROUP:   # access reviews: answered, never stored
+            return reviews.review(self, resource, namespace, body, current_user())
         self._check_verb(resource, "create")
         obj = self._decode(resource, body, field_validation, strict_errors, warnings)
         meta = obj.setdefault("metadata", {})

@@ -13,6 +13,8 @@ In order:
    that need no CORS preflight. No ``Access-Control-Allow-*`` header is ever sent.
 3. **Authentication** (:mod:`minik8s.apiserver.auth.authentication`): a wrong
    credential is ``401 Unauthorized``; none at all is ``system:anonymous``.
+   Then **impersonation** (``Impersonate-User``/``-Group``/``-Uid`` headers, see
+   :mod:`minik8s.apiserver.auth.impersonation`): the request continues as that user.
 4. **Authorization** (:mod:`minik8s.apiserver.auth.authorization`): 403 unless allowed.
 
 Upstream kube-apiserver has no Host or Origin check: it relies on TLS and
@@ -38,6 +40,7 @@ from minik8s.api.errors import StatusError
 from minik8s.apiserver.auth.authentication import TokenAuthenticator, User
 from minik8s.apiserver.auth.authorization import Authorizer, DefaultAuthorizer
 from minik8s.apiserver.auth.context import acting_as
+from minik8s.apiserver.auth.impersonation import impersonate
 from minik8s.apiserver.auth.requestinfo import request_info
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -113,6 +116,7 @@ def middlewares(policy: Policy, authorizer: Authorizer | None = None
                 user = UNSECURED
             else:
                 user = policy.authenticator.authenticate(request.headers.get("Authorization"))
+            user = impersonate(authorizer, user, request.headers)
             authorizer.authorize(user, request_info(request.method, request.path, request.query))
         except StatusError as err:
             return _refuse(err)
