@@ -50,7 +50,7 @@ GROUP_DIRS = {
     "": "core", "apps": "apps", "batch": "batch", "autoscaling": "autoscaling", "policy": "policy",
     "coordination.k8s.io": "coordination", "networking.k8s.io": "networking", "storage.k8s.io": "storage",
     "rbac.authorization.k8s.io": "rbac", "authentication.k8s.io": "authentication", "scheduling.k8s.io": "scheduling",
-    "discovery.k8s.io": "discovery",
+    "discovery.k8s.io": "discovery", "authorization.k8s.io": "authorization",
 }
 
 # Bodies that travel in requests without being a served resource: subresources

@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 
 import orjson
 import urllib3
+from urllib3 import HTTPHeaderDict
 
 from minik8s.api.errors import StatusError
 from minik8s.api.resources import Resource
@@ -78,16 +79,24 @@ class HTTPClient:
     """Client (see :mod:`minik8s.client.base`) speaking HTTP to ``server`` (e.g. http://127.0.0.1:6443)."""
 
     def __init__(self, server: str, *, token: str | None = None, verify: bool = True, timeout: float = 30.0,
-                 ca_pem: bytes | None = None):
+                 ca_pem: bytes | None = None, impersonate: tuple[str, tuple[str, ...], str] | None = None):
+        """``impersonate``: (user, groups, uid) sent as ``Impersonate-*`` headers (kubectl --as/--as-group)."""
         self.server = server.rstrip("/")
         # An https server is trusted through the cluster CA from the kubeconfig, as kubectl trusts it.
         self._ssl = ssl.create_default_context(cadata=ca_pem.decode() if ca_pem else None)
         if not verify:
             self._ssl.check_hostname = False
             self._ssl.verify_mode = ssl.CERT_NONE
-        headers = {"User-Agent": "minik8s-kubectl"}
+        headers = HTTPHeaderDict({"User-Agent": "minik8s-kubectl"})
         if token:
             headers["Authorization"] = f"Bearer {token}"
+        if impersonate is not None:
+            user, groups, uid = impersonate
+            headers["Impersonate-User"] = user
+            for group in groups:   # one header per group: a comma would be part of the name
+                headers.add("Impersonate-Group", group)
+            if uid:
+                headers["Impersonate-Uid"] = uid
         self._headers = headers
         self._timeout = timeout
         self._pool = urllib3.PoolManager(num_pools=4, maxsize=8, headers=headers, ssl_context=self._ssl)
@@ -99,6 +108,12 @@ class HTTPClient:
                            headers={"Content-Type": content_type, "Accept": accept})
         return orjson.loads(raw) if raw else {}
 
+    def _merged(self, headers: dict[str, str] | None) -> HTTPHeaderDict:
+        merged = HTTPHeaderDict(self._headers)
+        for key, value in (headers or {}).items():
+            merged[key] = value
+        return merged
+
     def request(self, method: str, path: str, *, query: dict[str, Any] | None = None, body: bytes | None = None,
                 headers: dict[str, str] | None = None) -> bytes:
         url = self.server + path
@@ -106,7 +121,7 @@ class HTTPClient:
         if query:
             url += "?" + urlencode(query)
         try:
-            response = self._pool.request(method, url, body=body, headers={**self._headers, **(headers or {})},
+            response = self._pool.request(method, url, body=body, headers=self._merged(headers),
                                           timeout=self._timeout, retries=False)
         except urllib3.exceptions.SSLError as exc:
             reason = exc.args[0] if exc.args else exc
@@ -274,7 +289,7 @@ class HTTPClient:
         import aiohttp
 
         # No cap on connections: port-forward holds one WebSocket per forwarded connection.
-        return aiohttp.ClientSession(headers=self._headers, connector=aiohttp.TCPConnector(ssl=self._ssl, limit=0))
+        return aiohttp.ClientSession(headers=list(self._headers.iteritems()), connector=aiohttp.TCPConnector(ssl=self._ssl, limit=0))
 
     def port_forward_url(self, name: str, namespace: str, port: int) -> str:
         """The channel WebSocket of ``pods/{name}/portforward`` for one port (:mod:`minik8s.apiserver.portforward`)."""

@@ -4,6 +4,10 @@ Notebooks and tests run the whole cluster in one Python process. Components
 still talk only through this client, exactly as they would over HTTP, so the
 same scheduler, controllers and kubelet run in both settings. Objects returned
 are fresh copies: changing them changes nothing until they are written back.
+
+The client acts as nobody (the cluster itself, trusted) unless made with
+``client.as_user(user)``: then every call is authorized as over HTTP
+(``kubectl --as`` in a notebook).
 """
 
 from __future__ import annotations
@@ -16,9 +20,15 @@ from typing import Any, Iterator
 
 import orjson
 
+from minik8s.api import resources
 from minik8s.api.resources import Resource
 from minik8s.apiserver import discovery, tables
 from minik8s.apiserver.apiserver import APIServer
+from minik8s.apiserver.auth.authentication import User
+from minik8s.apiserver.auth.context import acting_as
+from minik8s.apiserver.auth.requestinfo import RequestInfo
+
+PODS = resources.get("", "v1", "pods")
 
 
 class LocalWatch:
@@ -139,3 +149,79 @@ class LocalClient:
         if method == "GET" and path == "/version":
             return orjson.dumps(discovery.version())
         raise NotImplementedError(f"{method} {path} is only served over HTTP")
+
+    def as_user(self, user: User) -> "UserClient":
+        """This client, acting as ``user``: every call is authorized with ``api.authorizer`` (as the
+        HTTP filters would) and runs with ``user`` as the request's user (admission sees it). This is
+        ``kubectl --as`` against an in-process cluster."""
+        return UserClient(self.api, user)
+
+
+class UserClient(LocalClient):
+    """A LocalClient whose calls are made by ``user``, each authorized first (403 as over HTTP)."""
+
+    def __init__(self, api: APIServer, user: User):
+        super().__init__(api)
+        self.user = user
+
+    def _authorize(self, verb: str, resource: Resource, namespace: str | None, name: str = "",
+                   subresource: str | None = None) -> None:
+        info = RequestInfo(resource.path(namespace, name or None, subresource), verb, True, resource.group,
+                           resource.version, (namespace or "") if resource.namespaced else "", resource.plural,
+                           subresource or "", name)
+        self.api.authorizer.authorize(self.user, info)
+
+    def create(self, resource: Resource, obj: dict[str, Any], namespace: str | None = None, *,
+               subresource: str | None = None, dry_run: bool = False) -> dict[str, Any]:
+        name = (obj.get("metadata") or {}).get("name", "") if subresource else ""
+        self._authorize("create", resource, namespace or (obj.get("metadata") or {}).get("namespace"), name,
+                        subresource)
+        with acting_as(self.user):
+            return super().create(resource, obj, namespace, subresource=subresource, dry_run=dry_run)
+
+    def get(self, resource: Resource, name: str, namespace: str | None = None, *,
+            subresource: str | None = None) -> dict[str, Any]:
+        self._authorize("get", resource, namespace, name, subresource)
+        with acting_as(self.user):
+            return super().get(resource, name, namespace, subresource=subresource)
+
+    def list(self, resource: Resource, namespace: str | None = None, **options: Any) -> dict[str, Any]:
+        self._authorize("list", resource, namespace)
+        with acting_as(self.user):
+            return super().list(resource, namespace, **options)
+
+    def update(self, resource: Resource, obj: dict[str, Any], namespace: str | None = None, *,
+               subresource: str | None = None) -> dict[str, Any]:
+        meta = obj.get("metadata") or {}
+        self._authorize("update", resource, namespace or meta.get("namespace"), meta.get("name", ""), subresource)
+        with acting_as(self.user):
+            return super().update(resource, obj, namespace, subresource=subresource)
+
+    def patch(self, resource: Resource, name: str, patch: Any, namespace: str | None = None, *,
+              patch_type: str = "merge", subresource: str | None = None) -> dict[str, Any]:
+        self._authorize("patch", resource, namespace, name, subresource)
+        with acting_as(self.user):
+            return super().patch(resource, name, patch, namespace, patch_type=patch_type, subresource=subresource)
+
+    def delete(self, resource: Resource, name: str, namespace: str | None = None, **options: Any) -> dict[str, Any]:
+        self._authorize("delete", resource, namespace, name)
+        with acting_as(self.user):
+            return super().delete(resource, name, namespace, **options)
+
+    def watch(self, resource: Resource, namespace: str | None = None, **options: Any) -> LocalWatch:
+        self._authorize("watch", resource, namespace)
+        return super().watch(resource, namespace, **options)
+
+    def table(self, resource: Resource, namespace: str | None = None, name: str | None = None, **options: Any
+              ) -> dict[str, Any]:
+        self._authorize("get" if name else "list", resource, namespace, name or "")
+        return super().table(resource, namespace, name, **options)
+
+    def logs(self, name: str, namespace: str | None = None, **options: Any) -> str:
+        self._authorize("get", PODS, namespace, name, "log")
+        return super().logs(name, namespace, **options)
+
+    def exec(self, name: str, command: builtins.list[str], namespace: str | None = None, *,
+             container: str | None = None) -> tuple[int, str, str]:
+        self._authorize("create", PODS, namespace, name, "exec")
+        return super().exec(name, command, namespace, container=container)

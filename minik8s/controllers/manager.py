@@ -25,6 +25,7 @@ from minik8s.controllers.volume import PersistentVolumeController
 from minik8s.controllers.endpointslice import EndpointSliceController
 from minik8s.controllers.endpoints import EndpointsController
 from minik8s.controllers.loadbalancer import LoadBalancerController
+from minik8s.controllers.clusterroleaggregation import ClusterRoleAggregationController
 
 # Add a controller here (one line each) when it exists.
 CONTROLLERS: list[Callable[[Context], Controller]] = [
@@ -42,4 +43,5 @@ CONTROLLERS: list[Callable[[Context], Controller]] = [
     EndpointSliceController,
     EndpointsController,
     LoadBalancerController,
+    ClusterRoleAggregationController,
 ]

@@ -60,16 +60,19 @@ def _global_flags() -> argparse.ArgumentParser:
     parent.add_argument("--context", default=None)
     parent.add_argument("--request-timeout", default=None)
     parent.add_argument("-v", "--v", default=None)
+    parent.add_argument("--as", dest="as_user", default=None)   # impersonation (Impersonate-* headers)
+    parent.add_argument("--as-group", dest="as_group", action="append", default=[])
+    parent.add_argument("--as-uid", dest="as_uid", default=None)
     return parent
 
 
 def _parser() -> _Parser:
-    from minik8s.kubectl import get, info, nodes, pods, services, wait, workloads, write
+    from minik8s.kubectl import auth, get, info, nodes, pods, rbac, services, wait, workloads, write
 
     parser = _Parser(prog="kubectl", add_help=False)
     sub = parser.add_subparsers(dest="verb", parser_class=_Parser)
     parent = _global_flags()
-    for module in (get, write, info, pods, workloads, wait, nodes, services):  # services extends write's create
+    for module in (get, write, info, pods, workloads, wait, nodes, services, auth, rbac):  # these extend write's create
         module.register(sub, parent)
     from minik8s.kubectl import attach, portforward   # the streaming commands
 
@@ -94,6 +97,25 @@ def _parse(words: list[str]) -> argparse.Namespace:
     return args
 
 
+def _impersonation(args: argparse.Namespace) -> tuple[str, tuple[str, ...], str] | None:
+    """``--as``/``--as-group``/``--as-uid``; kubectl refuses groups or a uid without a user."""
+    if args.as_user is None:
+        if args.as_group or args.as_uid:
+            raise CommandError("requesting uid or groups without impersonating a user")
+        return None
+    return args.as_user, tuple(args.as_group), args.as_uid or ""
+
+
+def _in_process_as(client: Client, args: argparse.Namespace) -> Client:
+    """An in-process client acting as the ``--as`` user (authorized as over HTTP), if one is given."""
+    wanted = _impersonation(args)
+    if wanted is None or not hasattr(client, "as_user"):
+        return client
+    from minik8s.apiserver.auth.impersonation import impersonated
+
+    return client.as_user(impersonated(wanted[0], wanted[1], wanted[2]))
+
+
 def _make_client_factory(args: argparse.Namespace, env_holder: list[Env]) -> Callable[[], Client]:
     def factory() -> Client:
         from minik8s.client.http import HTTPClient
@@ -104,7 +126,8 @@ def _make_client_factory(args: argparse.Namespace, env_holder: list[Env]) -> Cal
             except OSError as exc:
                 raise CommandError(f"unable to read certificate-authority {args.certificate_authority}: "
                                    f"{exc.strerror}") from None
-            return HTTPClient(args.server, token=args.token, verify=not args.insecure_skip_tls_verify, ca_pem=ca)
+            return HTTPClient(args.server, token=args.token, verify=not args.insecure_skip_tls_verify, ca_pem=ca,
+                              impersonate=_impersonation(args))
         try:
             config = kubeconfig.load(kubeconfig.path(args.kubeconfig))
             ctx = kubeconfig.current(config, args.context)
@@ -114,7 +137,8 @@ def _make_client_factory(args: argparse.Namespace, env_holder: list[Env]) -> Cal
             raise CommandError("The connection to the server localhost:8080 was refused - did you specify the "
                                "right host or port?") from None
         env_holder[0].default_namespace = ctx.namespace
-        return HTTPClient(ctx.server, token=args.token or ctx.token, verify=not ctx.insecure, ca_pem=ctx.ca_pem)
+        return HTTPClient(ctx.server, token=args.token or ctx.token, verify=not ctx.insecure, ca_pem=ctx.ca_pem,
+                          impersonate=_impersonation(args))
 
     return factory
 
@@ -143,6 +167,12 @@ def run(argv: str | list[str], client: Client | None = None, stdin: str | None =
         stdout.write("kubectl controls the Kubernetes cluster manager.\n\nUsage:\n  kubectl [flags] [options]\n")
         return 0, _value(stdout), _value(stderr)
     holder: list[Env] = []
+    if client is not None:
+        try:
+            client = _in_process_as(client, args)
+        except CommandError as exc:
+            stderr.write(f"error: {exc}\n")
+            return 1, _value(stdout), _value(stderr)
     env = Env(args=args, client_factory=(lambda: client) if client is not None else _make_client_factory(args, holder),
               out=stdout, err=stderr, stdin=stdin if stdin is not None else _read_stdin(words), clock=clock or RealClock(),
               settle=settle or (lambda: time.sleep(0.2)))

@@ -236,7 +236,7 @@ class RBACAuthorizer:
         index, _ = self._snapshot()
         rules: list[dict[str, Any]] = []
         for _binding, _subject, role_rules in self._applying(index, user, namespace):
-            rules.extend(r for r in role_rules if r not in rules)
+            rules.extend(role_rules)   # as upstream: one entry per binding, duplicates and all
         return rules
 
     def role_rules(self, ref: dict[str, Any], namespace: str) -> list[dict[str, Any]] | None:
