@@ -14,8 +14,9 @@ admin of ``--kubeconfig``), the command makes:
 object                      why
 =========================== ================================================================
 Namespace ``<name>``        labelled ``minik8s.io/student=<name>``: the student's room
-RoleBinding ``student``     the bootstrap ClusterRole ``edit`` in that namespace only, bound
-                            to the User ``<name>``: workloads yes, RBAC and quotas no
+RoleBinding ``student``     the bootstrap ClusterRole ``edit`` (``--role``) in that namespace
+                            only, bound to the User ``<name>``: workloads yes, RBAC and quotas
+                            no (``--role admin``: Roles and RoleBindings too, as lab 16 needs)
 ResourceQuota ``student``   ``--quota`` (default :data:`DEFAULT_QUOTA`): one student cannot
                             starve the others
 LimitRange ``student``      default requests and limits, so a Pod with no ``resources``
@@ -40,7 +41,8 @@ certificate: ``User "alice" cannot create resource "deployments" ... in the
 namespace "bob"``.
 
 Invariants: running the command twice updates the objects and never duplicates
-them (create, and on AlreadyExists read and update); a bad students file is
+them (create, and on AlreadyExists read and update; a RoleBinding whose role
+changed is replaced, as its roleRef cannot change); a bad students file is
 refused before anything is written; certificates are re-issued on every run
 (old ones stay valid until they expire: X.509 has no revocation here, as in
 Kubernetes, so removing a student means deleting their RoleBinding).
@@ -69,6 +71,10 @@ STUDENTS_GROUP = "minik8s:students"
 GRADERS_GROUP = "minik8s:graders"
 GRADER_USER = "grader"
 GRADER_ROLE = "minik8s:grader"
+# What a student may do in their namespace: edit (workloads; no RBAC), or admin (also Roles and
+# RoleBindings there, which the access-control lab needs; RBAC still stops any escalation).
+DEFAULT_ROLE = "edit"
+ROLES = ("view", "edit", "admin")
 OBJECT_NAME = "student"          # the RoleBinding, ResourceQuota and LimitRange in each student namespace
 CERT_DAYS = 180                  # a term
 # Per student: enough for every lab, small enough that thirty students share one laptop-sized server.
@@ -133,13 +139,13 @@ def parse_quota(text: str) -> dict[str, str]:
 
 # --- the objects -------------------------------------------------------------------------------
 
-def student_objects(name: str, hard: dict[str, str]) -> list[dict[str, Any]]:
-    """Namespace, RoleBinding, ResourceQuota and LimitRange for one student (in creation order)."""
+def student_objects(name: str, hard: dict[str, str], role: str = DEFAULT_ROLE) -> list[dict[str, Any]]:
+    """Namespace, RoleBinding (of ClusterRole ``role``), LimitRange and ResourceQuota for one student."""
     meta = {"name": OBJECT_NAME, "namespace": name, "labels": {STUDENT_LABEL: name}}
     objects: list[dict[str, Any]] = [
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": {STUDENT_LABEL: name}}},
         {"apiVersion": f"{RBAC_GROUP}/v1", "kind": "RoleBinding", "metadata": dict(meta),
-         "roleRef": {"apiGroup": RBAC_GROUP, "kind": "ClusterRole", "name": "edit"},
+         "roleRef": {"apiGroup": RBAC_GROUP, "kind": "ClusterRole", "name": role},
          "subjects": [{"apiGroup": RBAC_GROUP, "kind": "User", "name": name}]},
         {"apiVersion": "v1", "kind": "LimitRange", "metadata": dict(meta),
          "spec": {"limits": [{"type": "Container", "default": dict(DEFAULT_LIMITS),
@@ -183,6 +189,11 @@ def ensure(client: Any, obj: dict[str, Any]) -> str:
         if exc.reason != "AlreadyExists":
             raise
     current = client.get(resource, meta["name"], meta.get("namespace"))
+    if "roleRef" in obj and current.get("roleRef") != obj["roleRef"]:
+        # A binding's roleRef cannot change (upstream refuses the update): replace the binding.
+        client.delete(resource, meta["name"], meta.get("namespace"))
+        client.create(resource, obj, meta.get("namespace"))
+        return "replaced"
     current.setdefault("metadata", {}).setdefault("labels", {}).update(meta.get("labels") or {})
     for field in ("spec", "rules", "subjects", "roleRef"):
         if field in obj:
@@ -238,14 +249,14 @@ def _bytes(pem: bytes | str) -> bytes:
 # --- the command -------------------------------------------------------------------------------
 
 def setup(client: Any, names: list[str], hard: dict[str, str], issuer: Issuer, server: str,
-          ca_pem: bytes | None, out: Path) -> list[str]:
+          ca_pem: bytes | None, out: Path, role: str = DEFAULT_ROLE) -> list[str]:
     """Make (or update) everything for ``names`` and the grader; returns one line per thing done."""
     done: list[str] = []
     for obj in grader_objects():
         done.append(_say(obj, ensure(client, obj)))
     out.mkdir(parents=True, exist_ok=True)
     for name in names:
-        for obj in student_objects(name, hard):
+        for obj in student_objects(name, hard, role):
             done.append(_say(obj, ensure(client, obj)))
         _write_kubeconfig(out / f"{name}.kubeconfig", server, ca_pem, name, (STUDENTS_GROUP,), name, issuer)
         done.append(f"kubeconfig {out / (name + '.kubeconfig')} written (User \"{name}\", namespace {name})")
@@ -287,6 +298,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the admin kubeconfig `minik8s server` wrote (default $KUBECONFIG or ~/.kube/config)")
     parser.add_argument("--context", default=None, help="the admin context in it (default: current)")
     parser.add_argument("--out", default="kubeconfigs", help="where to write the kubeconfigs (default ./kubeconfigs)")
+    parser.add_argument("--role", default=DEFAULT_ROLE, choices=ROLES,
+                        help="the ClusterRole each student gets in their namespace (default edit; admin lets "
+                             "them write Roles and RoleBindings there, as lab 16 asks)")
     parser.add_argument("--quota", default=DEFAULT_QUOTA,
                         help=f"each student's ResourceQuota hard limits (default {DEFAULT_QUOTA}; '' for none)")
 
@@ -304,7 +318,7 @@ def run(args: argparse.Namespace) -> int:
         return 1
     client = HTTPClient(admin.server, token=admin.token, ca_pem=admin.ca_pem, verify=not admin.insecure)
     try:
-        for line in setup(client, names, hard, issuer, admin.server, admin.ca_pem, Path(args.out)):
+        for line in setup(client, names, hard, issuer, admin.server, admin.ca_pem, Path(args.out), args.role):
             print(line, flush=True)
     except StatusError as exc:
         print(f"Error from server ({exc.reason}): {exc.message}", file=sys.stderr)

@@ -84,6 +84,7 @@ def test_bad_students_file_writes_nothing(server, tmp_path):
 
 
 def test_objects_are_what_the_chapter_says():
+    assert classroom.student_objects("alice", {}, "admin")[1]["roleRef"]["name"] == "admin"
     ns, binding, limits, quota = classroom.student_objects("alice", {"pods": "20"})
     assert ns["metadata"]["labels"] == {"minik8s.io/student": "alice"}
     assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "edit"}
@@ -209,9 +210,36 @@ def test_grade_runs_a_labs_checks_in_every_students_namespace(classroom_cluster,
                             capture_output=True, text=True, env=server.env(), timeout=120)
     assert graded.returncode == 0, graded.stderr
     lines = graded.stdout.splitlines()
-    assert lines[0].startswith("| notebook | access-")
-    assert lines[2].startswith("| alice | ") and lines[3].startswith("| bob | ")
+    assert lines[0] == "| namespace | access-reader | access-no-token | access-lister | passed | notes |"
+    assert lines[2].startswith("| alice | ❌ | ❌ | ❌ | 0/3 | access-reader: there is no ServiceAccount reader in "
+                               "namespace alice")
+    assert lines[3].startswith("| bob | ")
     assert "[2/2] bob:" in graded.stderr
+
+
+@needs_kubectl
+@needs_certs
+def test_with_role_admin_a_student_does_lab_16_and_the_grader_sees_it(classroom_cluster):
+    server, students, out, _ = classroom_cluster
+    again = _classroom(server, students, out, "--role", "admin")
+    assert again.returncode == 0, again.stderr
+    assert "rolebindings.rbac.authorization.k8s.io/student -n alice replaced" in again.stdout
+    alice = out / "alice.kubeconfig"
+    for command in (["create", "serviceaccount", "reader"],
+                    ["create", "role", "pod-reader", "--verb=get,list,watch", "--resource=pods"],
+                    ["create", "rolebinding", "reader-pods", "--role=pod-reader", "--serviceaccount=alice:reader"]):
+        done = _kubectl(alice, *command)
+        assert done.returncode == 0, done.stderr
+    # admin may write Roles, but not grant what it does not hold (escalation), nor touch its quota
+    escalate = _kubectl(alice, "create", "role", "quota-editor", "--verb=update", "--resource=resourcequotas")
+    assert escalate.returncode == 1 and "is attempting to grant RBAC permissions not currently held" in escalate.stderr
+    graded = subprocess.run([sys.executable, "-m", "minik8s", "grade", "--kubeconfig", str(out / "grader.kubeconfig"),
+                             "--namespaces-from", str(students), "--lab", "16"],
+                            capture_output=True, text=True, env=server.env(), timeout=120)
+    assert graded.returncode == 0, graded.stderr
+    rows = graded.stdout.splitlines()
+    assert rows[2].startswith("| alice | ✅ | ❌ | ❌ | 1/3 |")
+    assert rows[3].startswith("| bob | ❌ | ❌ | ❌ | 0/3 |")
 
 
 def test_grade_shared_needs_a_lab(tmp_path):

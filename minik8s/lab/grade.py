@@ -406,9 +406,10 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ").strip()
 
 
-def markdown_table(rows: list[Row]) -> str:
+def markdown_table(rows: list[Row], first: str = "notebook") -> str:
+    """The grades as a Markdown table; ``first`` heads the column naming each row (notebook, namespace)."""
     names = exercises(rows)
-    head = ["notebook", *names, "passed", "notes"]
+    head = [first, *names, "passed", "notes"]
     lines = ["| " + " | ".join(_cell(h) for h in head) + " |", "|" + "---|" * len(head)]
     for row in rows:
         cells = [row.notebook, *[_mark(row, n) for n in names], f"{row.passed}/{len(names)}", row.error]
@@ -457,7 +458,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     else:
         rows = grade(args.notebooks, args.timeout)
-    table = markdown_table(rows)
+    table = markdown_table(rows, "namespace" if args.namespaces_from else "notebook")
     sys.stdout.write(table)
     if args.markdown:
         Path(args.markdown).write_text(table, encoding="utf-8")
