@@ -85,6 +85,8 @@ DEFAULT_REQUESTS = {"cpu": "100m", "memory": "128Mi"}
 # Names a student may not have: namespaces the cluster uses, and the grader's kubeconfig.
 RESERVED = ("default", GRADER_USER)
 RBAC_GROUP = "rbac.authorization.k8s.io"
+# minik8s server's default --data-dir (not imported: the server module pulls in the whole cluster).
+DEFAULT_DATA_DIR = Path.home() / ".minik8s"
 
 
 class ClassroomError(Exception):
@@ -289,8 +291,6 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from minik8s.server import DEFAULT_DATA_DIR
-
     parser.add_argument("students", metavar="STUDENTS_FILE", help="one student name (a DNS label) per line")
     parser.add_argument("--data-dir", default=str(DEFAULT_DATA_DIR),
                         help="the server's data directory, whose pki/ holds the CA (default ~/.minik8s)")
