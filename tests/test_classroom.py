@@ -7,9 +7,11 @@ upstream's Forbidden message, and the grader reads every namespace but writes no
 from __future__ import annotations
 
 import base64
+import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -170,6 +172,16 @@ def test_a_student_works_in_their_namespace_and_is_refused_in_another(classroom_
     assert refused.stderr.strip() == (
         'Error from server (Forbidden): error when creating "STDIN": deployments.apps is forbidden: User "alice" '
         'cannot create resource "deployments" in API group "apps" in the namespace "bob"')
+    # The ReplicaSet's Pod says nothing about resources, yet the quota (which tracks requests.cpu)
+    # admits it: the LimitRange filled in its requests and limits.
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        pods = json.loads(_kubectl(alice, "get", "pods", "-o", "json").stdout or "{}").get("items", [])
+        if pods:
+            break
+        time.sleep(0.2)
+    assert len(pods) == 1
+    assert pods[0]["spec"]["containers"][0]["resources"]["requests"] == classroom.DEFAULT_REQUESTS
     who = _kubectl(alice, "auth", "whoami")
     assert "alice" in who.stdout and "minik8s:students" in who.stdout
 
@@ -249,3 +261,15 @@ def test_grade_shared_needs_a_lab(tmp_path):
                            "--kubeconfig", str(tmp_path / "k")], capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert "--namespaces-from needs --lab" in done.stderr
+
+
+def test_no_ca_key_is_a_clear_error_and_nothing_is_made(server, tmp_path):
+    students = tmp_path / "students.txt"
+    students.write_text("alice\n")
+    done = subprocess.run([sys.executable, "-m", "minik8s", "classroom", str(students), "--data-dir",
+                           str(tmp_path / "elsewhere"), "--kubeconfig", str(server.kubeconfig), "--out",
+                           str(tmp_path / "out")], capture_output=True, text=True, env=server.env(), timeout=60)
+    assert done.returncode == 1
+    assert done.stderr.startswith(f"error: no cluster CA key at {tmp_path / 'elsewhere' / 'pki' / 'ca.key'}")
+    assert not (tmp_path / "out").exists()
+    assert server.kubectl("get", "ns", "alice").returncode == 1
