@@ -68,7 +68,8 @@ class Component(Protocol):
 
 
 class KubectlError(Exception):
-    """A kubectl command failed: ``message`` is what kubectl printed on stderr, ``code`` its exit code."""
+    """A kubectl command failed: ``message`` is what kubectl printed on stderr (on stdout when stderr is empty,
+    as for ``auth can-i``'s \"no\"), ``code`` its exit code."""
 
     def __init__(self, message: str, code: int = 1):
         super().__init__(message)
@@ -330,8 +331,8 @@ class Cluster:
         """Run a kubectl command against this cluster and return what it prints.
         Raises :class:`KubectlError` with kubectl's message and exit code when it fails."""
         code, out, err = self.run_kubectl(args, stdin)
-        if code != 0:
-            raise KubectlError(err.rstrip("\n"), code)
+        if code != 0:   # `auth can-i` says "no" on stdout with exit code 1: that is the message then
+            raise KubectlError((err or out).rstrip("\n"), code)
         return out
 
     def run_kubectl(self, args: str | list[str], stdin: str | None = None) -> tuple[int, str, str]:

@@ -7,7 +7,7 @@ import yaml
 
 from minik8s import Cluster
 from minik8s.apiserver.auth.authentication import User
-from minik8s.apiserver.auth.bootstrap import aggregated_rules
+from minik8s.api.aggregation import aggregated_rules
 from minik8s.apiserver.auth.requestinfo import RequestInfo
 
 GROUP = "rbac.authorization.k8s.io"

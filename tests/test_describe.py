@@ -287,12 +287,13 @@ def test_service_describe_uses_endpoint_slices():
 
 
 def test_generic_fallback():
-    role = {"kind": "Role", "apiVersion": "rbac.authorization.k8s.io/v1",
-            "metadata": {"name": "reader", "namespace": "default", "uid": "r"},
-            "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}]}
-    text = describe(FakeClient(role), lookup("role"), role, now=NOW)
+    # A kind with no describer of its own (Roles have one now: describe/rbac.py).
+    lease = {"kind": "Lease", "apiVersion": "coordination.k8s.io/v1",
+             "metadata": {"name": "reader", "namespace": "default", "uid": "r"},
+             "spec": {"holderIdentity": "node-1"}}
+    text = describe(FakeClient(lease), lookup("lease"), lease, now=NOW)
     assert text.startswith("Name:         reader\nNamespace:    default\n")
-    assert "API Version:  rbac.authorization.k8s.io/v1\n" in text and "Kind:         Role\n" in text
+    assert "API Version:  coordination.k8s.io/v1\n" in text and "Kind:         Lease\n" in text
     assert "  UID:  r\n" in text
 
 

@@ -419,6 +419,16 @@ def _hpa(hpa: Obj) -> None:
                 _default(target, field, value)
 
 
+def _rbac_binding(binding: Obj) -> None:
+    # rbac/v1 SetDefaults_RoleBinding and SetDefaults_Subject: the API group users leave out.
+    ref = _existing(binding, "roleRef")
+    if ref is not None and not ref.get("apiGroup"):
+        ref["apiGroup"] = "rbac.authorization.k8s.io"
+    for subject in binding.get("subjects") or []:
+        if isinstance(subject, dict) and not subject.get("apiGroup") and subject.get("kind") in ("User", "Group"):
+            subject["apiGroup"] = "rbac.authorization.k8s.io"
+
+
 _BY_KIND: dict[tuple[str, str], Callable[[Obj], None]] = {
     ("v1", "Pod"): _pod,
     ("v1", "ReplicationController"): _replication_controller,
@@ -440,8 +450,10 @@ _BY_KIND: dict[tuple[str, str], Callable[[Obj], None]] = {
     ("autoscaling/v2", "HorizontalPodAutoscaler"): _hpa,
     ("networking.k8s.io/v1", "NetworkPolicy"): _network_policy,
     ("storage.k8s.io/v1", "StorageClass"): _storage_class,
+    ("rbac.authorization.k8s.io/v1", "RoleBinding"): _rbac_binding,
+    ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"): _rbac_binding,
 }
-# Kinds without SetDefaults_* (ConfigMap, Event, ServiceAccount, Lease, RBAC, Ingress...) pass through.
+# Kinds without SetDefaults_* (ConfigMap, Event, ServiceAccount, Lease, Roles, Ingress...) pass through.
 
 
 def apply_defaults(obj: Obj, admission: bool = True) -> Obj:

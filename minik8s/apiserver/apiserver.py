@@ -143,7 +143,7 @@ class APIServer:
         self.authorizer: Authorizer = UnionAuthorizer(NodeAuthorizer(self.store), self.rbac)
         self.admission.add(Escalation(self.authorizer, self.rbac))
         self.ensure_system_namespaces()
-        bootstrap.ensure(self)   # cluster-admin, admin/edit/view, system:* roles and bindings
+        self.ensure_bootstrap_policy()   # cluster-admin, admin/edit/view, system:* roles and bindings
         # Until whoever serves the API says where (minik8s server does), the endpoints name 127.0.0.1:6443.
         self.ensure_kubernetes_service()
 
@@ -151,6 +151,17 @@ class APIServer:
         for name in SYSTEM_NAMESPACES:
             if self.store.get_entry(_key(NAMESPACES, None, name)) is None:
                 self.create(NAMESPACES, None, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+
+    def ensure_bootstrap_policy(self) -> None:
+        """The bootstrap ClusterRoles and bindings (:mod:`.auth.bootstrap`), their uids drawn from a
+        generator of their own: a seeded cluster names its pods and allocates its ClusterIPs as it
+        would without them."""
+        with self._lock:
+            shared, self.rng = self.rng, random.Random(repr(self.rng.getstate()) + "/bootstrap-policy")
+            try:
+                bootstrap.ensure(self)
+            finally:
+                self.rng = shared
 
     def ensure_kubernetes_service(self, host: str = "127.0.0.1", port: int = 6443) -> None:
         """The ``kubernetes`` Service and its endpoints, pointing at ``host:port`` (see

@@ -7,7 +7,7 @@ bootstrap ``admin``, ``edit`` and ``view`` roles grow when an extension ships a
 ClusterRole labelled ``rbac.authorization.k8s.io/aggregate-to-view: "true"``.
 
 Interface: ``ClusterRoleAggregationController(ctx)``; the decision is the pure
-function :func:`minik8s.apiserver.auth.bootstrap.aggregated_rules` (the rules of
+function :func:`minik8s.api.aggregation.aggregated_rules` (the rules of
 the selected roles, in name order, each rule once).
 
 Invariants: a change to *any* ClusterRole re-examines every aggregated one (a
@@ -24,7 +24,7 @@ from typing import Any, Hashable
 
 from minik8s.api import resources
 from minik8s.api.errors import StatusError
-from minik8s.apiserver.auth.bootstrap import aggregated_rules
+from minik8s.api.aggregation import aggregated_rules
 from minik8s.controllers.controller import Controller
 
 CLUSTER_ROLES = resources.get("rbac.authorization.k8s.io", "v1", "clusterroles")

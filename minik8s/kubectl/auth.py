@@ -42,7 +42,8 @@ def register(sub: Any, parent: argparse.ArgumentParser) -> None:
 
 
 def _warn(env: Env, text: str) -> None:
-    env.err.write(f"Warning: {text}\n")
+    # kubectl's messages end in a newline and its warning printer adds one: a blank line follows.
+    env.err.write(f"Warning: {text}\n\n")
 
 
 def cmd_auth(env: Env) -> None:

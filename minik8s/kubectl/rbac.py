@@ -16,9 +16,10 @@ Taught in chapter 16 (ServiceAccounts and RBAC).
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import Any, Callable
 
 from minik8s.api import resources
+from minik8s.api.errors import StatusError
 from minik8s.kubectl import generators
 from minik8s.kubectl.command import CommandError, Env
 
@@ -30,9 +31,13 @@ KINDS = {"role": "Role", "clusterrole": "ClusterRole", "rolebinding": "RoleBindi
          "clusterrolebinding": "ClusterRoleBinding"}
 
 
+def _creator(kind: str) -> Callable[[Env, list[str]], None]:
+    return lambda env, words: create(env, kind, words)
+
+
 def register(sub: Any, parent: argparse.ArgumentParser) -> None:
     for name in KINDS:
-        generators.register_create((name,), lambda env, words, name=name: create(env, name, words))
+        generators.register_create((name,), _creator(name))
     create_parser = sub.choices["create"]
     # --verb's values go to rbac_verbs: ``verb`` is the name of the kubectl command itself.
     create_parser.add_argument("--verb", dest="rbac_verbs", action="append", default=[])
@@ -163,6 +168,12 @@ def create(env: Env, kind: str, words: list[str]) -> None:
     if a.dry_run in ("client", "true"):
         _report(env, resource, obj, "created")
         return
-    created = env.client.create(resource, obj, env.namespace if resource.namespaced else None,
-                                dry_run=a.dry_run == "server")
+    try:
+        created = env.client.create(resource, obj, env.namespace if resource.namespaced else None,
+                                    dry_run=a.dry_run == "server")
+    except StatusError as err:
+        if not kind.endswith("binding"):
+            raise
+        # kubectl's create (cluster)rolebinding wraps the server's error: "error: failed to create rolebinding: ..."
+        raise CommandError(f"failed to create {kind}: {err.message}") from None
     _report(env, resource, created, "created")

@@ -64,6 +64,8 @@ from minik8s.api.validation.names import (CONFIG_KEY_FMT, CONFIG_KEY_MSG, DNS103
 from minik8s.api.validation.pods import (POD_UPDATABLE_FIELDS, POD_UPDATE_MSG, _pod, _pod_update, validate_pod_spec,
                                          validate_pod_template)
 from minik8s.api.validation.printing import canonical_quantity, go_label_selector, go_string_map, go_value
+from minik8s.api.validation.rbac import (_binding_update, _cluster_role, _cluster_role_binding, _role,
+                                          _role_binding)
 from minik8s.api.validation.storage import PVC_UPDATE_MSG, _claim, _claim_update, _persistent_volume
 from minik8s.api.validation.workloads import (STS_UPDATE_MSG, _daemon_set, _deployment, _hpa, _replica_set,
                                               _replication_controller, _selector_update, _stateful_set,
@@ -122,6 +124,10 @@ _VALIDATORS: dict[str, Validator] = {
     "batch/v1/CronJob": _cron_job,
     "autoscaling/v2/HorizontalPodAutoscaler": _hpa,
     "discovery.k8s.io/v1/EndpointSlice": _endpoint_slice,
+    "rbac.authorization.k8s.io/v1/Role": _role,
+    "rbac.authorization.k8s.io/v1/ClusterRole": _cluster_role,
+    "rbac.authorization.k8s.io/v1/RoleBinding": _role_binding,
+    "rbac.authorization.k8s.io/v1/ClusterRoleBinding": _cluster_role_binding,
 }
 
 _UPDATE_VALIDATORS: dict[str, UpdateValidator] = {
@@ -136,6 +142,8 @@ _UPDATE_VALIDATORS: dict[str, UpdateValidator] = {
     "apps/v1/StatefulSet": _stateful_set_update,
     "batch/v1/Job": _job_update,
     "discovery.k8s.io/v1/EndpointSlice": _endpoint_slice_update,
+    "rbac.authorization.k8s.io/v1/RoleBinding": _binding_update,
+    "rbac.authorization.k8s.io/v1/ClusterRoleBinding": _binding_update,
 }
 
 

@@ -8,14 +8,17 @@ in upstream's words, for example::
     secrets is forbidden: User "system:anonymous" cannot list resource "secrets"
     in API group "" in the namespace "kube-system"
 
-Until minik8s has RBAC, every authenticated user may do everything (as the
-admin of a fresh cluster may) and the anonymous user may read only what the
-``system:public-info-viewer`` ClusterRole grants everyone: ``/healthz``,
-``/livez``, ``/readyz`` and ``/version``.
+The API server's authorizer is the Node authorizer then RBAC
+(:mod:`.node`, :mod:`.rbac`; ``--authorization-mode=Node,RBAC``).
+``DefaultAuthorizer`` is the simple rule the filters fall back to when given
+none: every authenticated user may do everything and the anonymous user may read
+only what the ``system:public-info-viewer`` ClusterRole grants everyone
+(``/healthz``, ``/livez``, ``/readyz`` and ``/version``).
 
 Interface: ``authorize(user, info)`` raises a 403 :class:`StatusError` or returns.
 ``Authorizer`` is what the API server asks (``apiserver.authorizer.authorize(user, info)``,
-same contract); ``DefaultAuthorizer`` is the rule above.
+same contract; the RBAC one also has ``decide(user, info) -> (allowed, reason)`` and
+``rules_for(user, namespace)``); ``forbidden(user, info)`` is upstream's 403.
 """
 
 from __future__ import annotations

@@ -7,14 +7,16 @@ the user-facing ``admin``/``edit``/``view`` (aggregated from the roles labelled
 ``rbac.authorization.k8s.io/aggregate-to-*``), discovery and public-info roles for
 every authenticated and anonymous user, and one role per control-plane component.
 
-The rule lists follow upstream's bootstrap policy (its
-``bootstrappolicy/testdata/cluster-roles.yaml``), trimmed to the API groups that
-matter for minik8s; unserved groups are harmless (a rule for an unserved resource
-grants nothing) and a few are kept so ``kubectl describe clusterrole edit`` reads
-as on a real cluster.
+The rule lists are upstream's bootstrap policy (its
+``bootstrappolicy/testdata/cluster-roles.yaml``, v1.32), written out by hand for
+the roles listed in ``cluster_roles()``; the certificate-approver, heapster and
+kube-aggregator roles are left out. Rules for groups minik8s does not serve
+(``extensions``, ``certificates.k8s.io``) are kept: they grant nothing here, and
+``kubectl describe clusterrole edit`` reads as on a real cluster.
 
 Interface: ``cluster_roles() -> list[dict]``; ``cluster_role_bindings() -> list[dict]``;
-``ensure(api)`` creates what is missing (as the trusted in-process server itself).
+``ensure(api)`` creates what is missing and repairs what lacks a bootstrap rule, label or
+subject (upstream's reconciliation; an object annotated ``autoupdate: "false"`` is left alone).
 Invariants: ``admin``/``edit``/``view`` are created with their aggregated rules
 already filled in, so RBAC works before the aggregation controller first runs.
 Taught in chapter 16 (ServiceAccounts and RBAC).
@@ -26,7 +28,8 @@ from typing import Any
 
 from minik8s.api import resources
 from minik8s.api.errors import StatusError
-from minik8s.api.selectors import from_label_selector
+from minik8s.api.aggregation import aggregated_rules  # shared with the aggregation controller
+from minik8s.apiserver.auth.rbac import covers
 
 RBAC_GROUP = "rbac.authorization.k8s.io"
 AGGREGATE = "rbac.authorization.k8s.io/aggregate-to-"
@@ -75,6 +78,9 @@ _VIEW = [
                      "statefulsets/scale", "statefulsets/status"], READ),
     _rule(["autoscaling"], ["horizontalpodautoscalers", "horizontalpodautoscalers/status"], READ),
     _rule(["batch"], ["cronjobs", "cronjobs/status", "jobs", "jobs/status"], READ),
+    _rule(["extensions"], ["daemonsets", "daemonsets/status", "deployments", "deployments/scale",
+                           "deployments/status", "ingresses", "ingresses/status", "networkpolicies", "replicasets",
+                           "replicasets/scale", "replicasets/status", "replicationcontrollers/scale"], READ),
     _rule(["policy"], ["poddisruptionbudgets", "poddisruptionbudgets/status"], READ),
     _rule(["networking.k8s.io"], ["ingresses", "ingresses/status", "networkpolicies"], READ),
 ]
@@ -91,6 +97,9 @@ _EDIT = [
                      "replicasets/scale", "statefulsets", "statefulsets/scale"], WRITE),
     _rule(["autoscaling"], ["horizontalpodautoscalers"], WRITE),
     _rule(["batch"], ["cronjobs", "jobs"], WRITE),
+    _rule(["extensions"], ["daemonsets", "deployments", "deployments/rollback", "deployments/scale", "ingresses",
+                           "networkpolicies", "replicasets", "replicasets/scale", "replicationcontrollers/scale"],
+          WRITE),
     _rule(["policy"], ["poddisruptionbudgets"], WRITE),
     _rule(["networking.k8s.io"], ["ingresses", "networkpolicies"], WRITE),
     _rule(["coordination.k8s.io"], ["leases"], ALL),
@@ -101,20 +110,35 @@ _ADMIN = [
     _rule([RBAC_GROUP], ["rolebindings", "roles"], ALL),
 ]
 
-# What a node may do besides what the Node authorizer grants per pod (upstream's NodeRules, trimmed).
+# What a node may do besides what the Node authorizer grants per pod (upstream's NodeRules; the
+# system:node ClusterRole holds the same rules but is bound to nobody).
 NODE_RULES = [
-    _rule([""], ["nodes"], ["create", "get", "list", "watch", "patch", "update"]),
+    _rule(["authentication.k8s.io"], ["tokenreviews"], ["create"]),
+    _rule(["authorization.k8s.io"], ["localsubjectaccessreviews", "subjectaccessreviews"], ["create"]),
+    _rule([""], ["services"], READ),
+    _rule([""], ["nodes"], ["create", "get", "list", "watch"]),
     _rule([""], ["nodes/status"], ["patch", "update"]),
-    _rule([""], ["services", "endpoints"], READ),
-    _rule([""], ["pods"], ["list", "watch", "create", "delete"]),
+    _rule([""], ["nodes"], ["patch", "update"]),
+    _rule([""], ["events"], ["create", "patch", "update"]),
+    _rule([""], ["pods"], READ),
+    _rule([""], ["pods"], ["create", "delete"]),
     _rule([""], ["pods/status"], ["patch", "update"]),
     _rule([""], ["pods/eviction"], ["create"]),
-    _rule(["", "events.k8s.io"], ["events"], ["create", "patch", "update"]),
-    _rule(["authentication.k8s.io"], ["tokenreviews"], ["create"]),
-    _rule(["authorization.k8s.io"], ["subjectaccessreviews", "localsubjectaccessreviews"], ["create"]),
+    _rule([""], ["configmaps", "secrets"], READ),
+    _rule([""], ["persistentvolumeclaims", "persistentvolumes"], ["get"]),
+    _rule([""], ["endpoints"], ["get"]),
+    _rule(["certificates.k8s.io"], ["certificatesigningrequests"], ["create", "get", "list", "watch"]),
     _rule(["coordination.k8s.io"], ["leases"], ["create", "delete", "get", "patch", "update"]),
-    _rule(["storage.k8s.io"], ["storageclasses", "csidrivers"], READ),
+    _rule(["storage.k8s.io"], ["volumeattachments"], ["get"]),
+    _rule([""], ["serviceaccounts/token"], ["create"]),
+    _rule([""], ["persistentvolumeclaims/status"], ["get", "patch", "update"]),
+    _rule(["storage.k8s.io"], ["csidrivers"], READ),
+    _rule(["storage.k8s.io"], ["csinodes"], ["create", "delete", "get", "patch", "update"]),
+    _rule(["node.k8s.io"], ["runtimeclasses"], READ),
 ]
+# The rules the Node authorizer applies itself, per node, instead of these broad ones.
+NODE_SCOPED = {("", "configmaps"), ("", "secrets"), ("", "persistentvolumeclaims"), ("", "persistentvolumes"),
+               ("", "serviceaccounts/token"), ("", "pods")}
 
 
 def cluster_roles() -> list[dict[str, Any]]:
@@ -136,8 +160,7 @@ def cluster_roles() -> list[dict[str, Any]]:
         _role("system:monitoring", [_urls(["/healthz", "/healthz/*", "/livez", "/livez/*", "/metrics",
                                            "/metrics/slis", "/readyz", "/readyz/*"])]),
         _role("system:service-account-issuer-discovery", [
-            _urls(["/.well-known/openid-configuration", "/.well-known/openid-configuration/",
-                   "/openid/v1/jwks", "/openid/v1/jwks/"])]),
+            _urls(["/.well-known/openid-configuration", "/openid/v1/jwks"])]),
         _role("system:auth-delegator", [
             _rule(["authentication.k8s.io"], ["tokenreviews"], ["create"]),
             _rule(["authorization.k8s.io"], ["subjectaccessreviews"], ["create"])]),
@@ -152,14 +175,41 @@ def cluster_roles() -> list[dict[str, Any]]:
             _rule(["coordination.k8s.io"], ["leases"], ["create"]),
             _rule(["coordination.k8s.io"], ["leases"], ["get", "update"], ["kube-scheduler"]),
             _rule([""], ["nodes"], READ),
-            _rule([""], ["namespaces"], READ),
             _rule([""], ["pods"], ["delete", "get", "list", "watch"]),
             _rule([""], ["bindings", "pods/binding"], ["create"]),
             _rule([""], ["pods/status"], ["patch", "update"]),
-            _rule([""], ["persistentvolumeclaims", "persistentvolumes", "replicationcontrollers", "services"], READ),
-            _rule(["apps"], ["replicasets", "statefulsets"], READ),
+            _rule([""], ["replicationcontrollers", "services"], READ),
+            _rule(["apps", "extensions"], ["replicasets"], READ),
+            _rule(["apps"], ["statefulsets"], READ),
             _rule(["policy"], ["poddisruptionbudgets"], READ),
-            _rule(["storage.k8s.io"], ["storageclasses", "csinodes", "csidrivers", "csistoragecapacities"], READ)]),
+            _rule([""], ["persistentvolumeclaims", "persistentvolumes"], READ),
+            _rule(["authentication.k8s.io"], ["tokenreviews"], ["create"]),
+            _rule(["authorization.k8s.io"], ["subjectaccessreviews"], ["create"]),
+            _rule(["storage.k8s.io"], ["csinodes"], READ),
+            _rule([""], ["namespaces"], READ),
+            _rule(["storage.k8s.io"], ["csidrivers"], READ),
+            _rule(["storage.k8s.io"], ["csistoragecapacities"], READ)]),
+        _role("system:volume-scheduler", [
+            _rule([""], ["persistentvolumes"], ["get", "list", "patch", "update", "watch"]),
+            _rule(["storage.k8s.io"], ["storageclasses"], READ),
+            _rule([""], ["persistentvolumeclaims"], ["get", "list", "patch", "update", "watch"])]),
+        _role("system:kube-dns", [_rule([""], ["endpoints", "services"], ["list", "watch"])]),
+        _role("system:kubelet-api-admin", [
+            _rule([""], ["nodes"], READ),
+            _rule([""], ["nodes"], ["proxy"]),
+            _rule([""], ["nodes/log", "nodes/metrics", "nodes/proxy", "nodes/stats"], ["*"])]),
+        _role("system:node-bootstrapper", [
+            _rule(["certificates.k8s.io"], ["certificatesigningrequests"], ["create", "get", "list", "watch"])]),
+        _role("system:node-problem-detector", [
+            _rule([""], ["nodes"], ["get"]),
+            _rule([""], ["nodes/status"], ["patch"]),
+            _rule(["", "events.k8s.io"], ["events"], ["create", "patch", "update"])]),
+        _role("system:persistent-volume-provisioner", [
+            _rule([""], ["persistentvolumes"], ["create", "delete", "get", "list", "watch"]),
+            _rule([""], ["persistentvolumeclaims"], ["get", "list", "update", "watch"]),
+            _rule(["storage.k8s.io"], ["storageclasses"], READ),
+            _rule([""], ["events"], ["watch"]),
+            _rule(["", "events.k8s.io"], ["events"], ["create", "patch", "update"])]),
         _role("system:kube-controller-manager", [
             _rule(["", "events.k8s.io"], ["events"], ["create", "patch", "update"]),
             _rule(["coordination.k8s.io"], ["leases"], ["create"]),
@@ -206,31 +256,14 @@ def cluster_role_bindings() -> list[dict[str, Any]]:
         _binding("system:kube-scheduler", "system:kube-scheduler", ("User", "system:kube-scheduler")),
         _binding("system:kube-controller-manager", "system:kube-controller-manager",
                  ("User", "system:kube-controller-manager")),
+        _binding("system:kube-dns", "system:kube-dns", ("ServiceAccount", "kube-system/kube-dns")),
+        _binding("system:volume-scheduler", "system:volume-scheduler", ("User", "system:kube-scheduler")),
     ]
 
 
-def aggregated_rules(role: dict[str, Any], roles: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The rules of the roles ``role``'s aggregationRule selects, in name order, without duplicates."""
-    selectors = []
-    for spec in ((role.get("aggregationRule") or {}).get("clusterRoleSelectors")) or []:
-        try:
-            selectors.append(from_label_selector(spec))
-        except ValueError:
-            continue
-    rules: list[dict[str, Any]] = []
-    for other in sorted(roles, key=lambda r: r["metadata"]["name"]):
-        if other["metadata"]["name"] == role["metadata"]["name"]:
-            continue
-        labels = other["metadata"].get("labels") or {}
-        if any(selector.matches(labels) for selector in selectors):
-            for rule in other.get("rules") or []:
-                if rule not in rules:
-                    rules.append(rule)
-    return rules
-
-
 def ensure(api: Any) -> None:
-    """Create the bootstrap roles and bindings that are missing (as the API server itself)."""
+    """Create the bootstrap roles and bindings that are missing, and repair the ones whose
+    ``autoupdate`` annotation is not ``"false"`` (as the API server itself, at every start)."""
     roles_resource = resources.get(RBAC_GROUP, "v1", "clusterroles")
     bindings_resource = resources.get(RBAC_GROUP, "v1", "clusterrolebindings")
     roles = cluster_roles()
@@ -245,3 +278,34 @@ def ensure(api: Any) -> None:
             except StatusError as err:
                 if err.code != 409:
                     raise
+                _reconcile(api, resource, obj)
+
+
+def _reconcile(api: Any, resource: Any, expected: dict[str, Any]) -> None:
+    """Upstream's reconciliation: put back what a stored bootstrap object lacks (labels, annotations,
+    rules not covered, aggregation selectors, subjects), keep what was added, unless the object says
+    ``rbac.authorization.kubernetes.io/autoupdate: "false"``."""
+    current = api.get(resource, None, expected["metadata"]["name"])
+    meta = current["metadata"]
+    if (meta.get("annotations") or {}).get("rbac.authorization.kubernetes.io/autoupdate") == "false":
+        return
+    changed = dict(current, metadata=dict(meta))
+    for key in ("labels", "annotations"):
+        merged = {**(meta.get(key) or {}), **{k: v for k, v in expected["metadata"][key].items()
+                                               if k not in (meta.get(key) or {})}}
+        if merged != (meta.get(key) or {}):
+            changed["metadata"][key] = merged
+    if expected["kind"] == "ClusterRole" and expected.get("aggregationRule"):
+        selectors = list((current.get("aggregationRule") or {}).get("clusterRoleSelectors") or [])
+        selectors += [s for s in expected["aggregationRule"]["clusterRoleSelectors"] if s not in selectors]
+        changed["aggregationRule"] = {"clusterRoleSelectors": selectors}
+    elif expected["kind"] == "ClusterRole":
+        held = current.get("rules") or []
+        changed["rules"] = held + [rule for rule in expected["rules"] if covers(held, rule)]
+    else:
+        subjects = list(current.get("subjects") or [])
+        subjects += [s for s in expected.get("subjects") or [] if s not in subjects]
+        if subjects:
+            changed["subjects"] = subjects
+    if changed != current:
+        api.update(resource, None, meta["name"], changed)

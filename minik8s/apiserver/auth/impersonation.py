@@ -7,7 +7,8 @@ that ``serviceaccounts`` object), on each ``groups`` and on ``uids`` (API group
 ``authentication.k8s.io``); then the request proceeds as the impersonated user,
 whose groups are the impersonated ones plus ``system:authenticated`` (and, for a
 ServiceAccount with no groups given, ``system:serviceaccounts`` and
-``system:serviceaccounts:<ns>``). Otherwise 403, in upstream's words::
+``system:serviceaccounts:<ns>``); ``system:authenticated`` is not added when
+``system:unauthenticated`` is among the groups asked for. Otherwise 403, in upstream's words::
 
     users "bob" is forbidden: User "alice" cannot impersonate resource "users"
     in API group "" at the cluster scope
@@ -45,7 +46,7 @@ def impersonated(name: str, groups: tuple[str, ...] = (), uid: str = "") -> User
     if name == ANONYMOUS.name:
         if "system:unauthenticated" not in all_groups:
             all_groups.append("system:unauthenticated")
-    elif "system:authenticated" not in all_groups:
+    elif not {"system:authenticated", "system:unauthenticated"} & set(all_groups):
         all_groups.append("system:authenticated")
     return User(name, uid, tuple(all_groups))
 
@@ -58,9 +59,12 @@ def impersonate(authorizer: Any, real: User, headers: Mapping[str, str]) -> User
     name = headers.get("Impersonate-User")
     groups = tuple(_getall(headers, "Impersonate-Group"))
     uid = headers.get("Impersonate-Uid", "")
-    if name is None:
+    if not name:
         if groups or uid:
-            raise errors.bad_request("requested impersonation of groups or a uid without impersonating a user")
+            # Upstream's words, its Go rendering of the ObjectReferences it would have checked included.
+            refs = [f"{{Group  {g}    }}" for g in groups] + ([f"{{UID  {uid}  authentication.k8s.io/v1  }}"]
+                                                                if uid else [])
+            raise errors.internal(f"requested [{' '.join(refs)}] without impersonating a user")
         return real
     if name.startswith(SA_PREFIX) and name.count(":") == 3:
         namespace, sa = name[len(SA_PREFIX):].split(":", 1)

@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import Any, Iterator
 
 from minik8s.apiserver.auth.authentication import User
-from minik8s.apiserver.auth.bootstrap import NODE_RULES
+from minik8s.apiserver.auth.bootstrap import NODE_RULES, NODE_SCOPED
 from minik8s.apiserver.auth.rbac import rule_allows
 from minik8s.apiserver.auth.requestinfo import RequestInfo
 
@@ -77,28 +77,31 @@ class NodeAuthorizer:
 
     def decide(self, user: User, info: RequestInfo) -> tuple[bool | None, str]:
         node = node_name(user)
-        if node is None:
+        if node is None or not info.is_resource:
             return None, ""
-        if info.is_resource and info.api_group == "" and info.verb == "get":
-            wanted = ("serviceaccounts" if info.resource == "serviceaccounts" else info.resource)
-            if info.resource in ("secrets", "configmaps", "persistentvolumeclaims") and not info.subresource:
-                pods = self._pods_on(node, info.namespace)
-                if any((wanted, info.name) in set(_pod_references(p)) for p in pods):
-                    return True, ""
-                return None, f'no relationship found between node "{node}" and this object'
-            if info.resource == "pods" and not info.subresource:
-                return (True, "") if any(p["metadata"]["name"] == info.name
-                                         for p in self._pods_on(node, info.namespace)) else (None, "")
-        if info.is_resource and info.resource == "serviceaccounts" and info.subresource == "token":
-            pods = self._pods_on(node, info.namespace)
-            return (True, "") if any(("serviceaccounts", info.name) in set(_pod_references(p))
-                                     for p in pods) else (None, "")
-        if info.is_resource and info.resource == "nodes" and info.name and info.name != node \
+        core = info.api_group == ""
+        if core and info.resource in ("secrets", "configmaps", "persistentvolumeclaims") and not info.subresource:
+            if info.verb != "get" or not info.name:
+                return None, f"can only read individual {info.resource} referenced by pods on node \"{node}\""
+            if any((info.resource, info.name) in set(_pod_references(p)) for p in self._pods_on(node, info.namespace)):
+                return True, ""
+            return None, f'no relationship found between node "{node}" and this object'
+        if core and info.resource == "serviceaccounts" and info.subresource == "token":
+            if info.verb == "create" and any(("serviceaccounts", info.name) in set(_pod_references(p))
+                                             for p in self._pods_on(node, info.namespace)):
+                return True, ""
+            return None, f'no relationship found between node "{node}" and this object'
+        if core and info.resource == "pods" and info.verb == "get" and not info.subresource:
+            bound = any(p["metadata"]["name"] == info.name for p in self._pods_on(node, info.namespace))
+            return (True, "") if bound else (None, f'no relationship found between node "{node}" and this object')
+        if core and info.resource == "nodes" and info.name and info.name != node \
                 and info.verb in ("update", "patch", "delete"):
             return None, "node may only change its own Node object"
-        if info.is_resource and info.resource == "leases" and info.api_group == "coordination.k8s.io":
-            ok = info.namespace == "kube-node-lease" and (not info.name or info.name == node)
-            return (True, "") if ok and rule_allows(NODE_RULES[-2], info) else (None, "")
-        if any(rule_allows(rule, info) for rule in NODE_RULES):
+        if info.api_group == "coordination.k8s.io" and info.resource == "leases":
+            if info.namespace != "kube-node-lease" or (info.name and info.name != node):
+                return None, "node may only use its own Lease in kube-node-lease"
+        if any(rule_allows(rule, info) for rule in NODE_RULES
+               if not any((group, resource) in NODE_SCOPED and resource != "pods"
+                          for group in rule["apiGroups"] for resource in rule.get("resources") or [])):
             return True, ""
         return None, ""

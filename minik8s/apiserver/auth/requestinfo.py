@@ -39,6 +39,17 @@ class RequestInfo:
     name: str = ""
 
 
+def _selected_name(field_selector: str) -> str:
+    """``x`` when the selector requires ``metadata.name=x`` (or ``==x``), else ""."""
+    for term in field_selector.split(","):
+        key, sep, value = term.partition("=")
+        value = value[1:] if value.startswith("=") else value
+        if sep and key.strip() == "metadata.name" and not key.endswith("!") and value and "/" not in value \
+                and value not in (".", ".."):
+            return value.strip()
+    return ""
+
+
 def request_info(method: str, path: str, query: Mapping[str, str]) -> RequestInfo:
     parts = [unquote(p) for p in path.strip("/").split("/") if p]
     if len(parts) >= 2 and parts[0] == "api":
@@ -66,6 +77,10 @@ def request_info(method: str, path: str, query: Mapping[str, str]) -> RequestInf
         verb = "watch" if watch or query.get("watch", "").lower() in ("true", "1") else ("get" if name else "list")
         if watch and name:
             verb = "watch"
+        if not name:
+            # As upstream: a list or watch narrowed to one name by a field selector is about that object,
+            # so a rule limited by resourceNames covers ``kubectl get pod web -w``.
+            name = _selected_name(query.get("fieldSelector", ""))
     else:
         verb = _VERBS.get(method, method.lower())
         if verb == "delete" and not name:

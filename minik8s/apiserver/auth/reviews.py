@@ -53,6 +53,7 @@ def _attributes(kind: str, spec: dict[str, Any]) -> RequestInfo:
                        "resourceAttributes must be specified")
     if non_resource is not None:
         return RequestInfo(non_resource.get("path", ""), non_resource.get("verb", ""))
+    assert resource is not None
     return RequestInfo("", resource.get("verb", ""), True, resource.get("group", ""), resource.get("version", ""),
                        resource.get("namespace", ""), resource.get("resource", ""),
                        resource.get("subresource", ""), resource.get("name", ""))

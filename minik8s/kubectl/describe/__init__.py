@@ -26,6 +26,7 @@ One module per group of kinds, each with its own describers:
 * :mod:`.workloads` - Deployment, ReplicaSet, StatefulSet, DaemonSet, Job, CronJob;
 * :mod:`.nodes` - Node, with the pods it runs and what they request;
 * :mod:`.core` - Service, Endpoints, EndpointSlice, Namespace, ConfigMap, Secret, PersistentVolume(Claim);
+* :mod:`.rbac` - Role, ClusterRole, RoleBinding, ClusterRoleBinding;
 * :mod:`.generic` - every other kind.
 
 This module picks the describer by kind (``DESCRIBERS``), as upstream's
@@ -46,6 +47,7 @@ from minik8s.kubectl.describe.core import (describe_configmap, describe_endpoint
 from minik8s.kubectl.describe.generic import describe_generic
 from minik8s.kubectl.describe.nodes import describe_node
 from minik8s.kubectl.describe.pods import describe_pod, describe_pod_template, describe_probe, qos_class
+from minik8s.kubectl.describe.rbac import describe_binding, describe_role
 from minik8s.kubectl.describe.workloads import (describe_cronjob, describe_daemonset, describe_deployment,
                                                 describe_job, describe_replicaset, describe_statefulset)
 from minik8s.kubectl.describe.writer import Obj, describe_events, rfc1123z, search_events
@@ -66,6 +68,8 @@ DESCRIBERS: dict[str, Callable[[Any, Obj, datetime], str]] = {
     "Namespace": describe_namespace, "ConfigMap": describe_configmap, "Secret": describe_secret,
     "PersistentVolume": describe_pv, "PersistentVolumeClaim": describe_pvc,
     "Endpoints": describe_endpoints, "EndpointSlice": describe_endpoint_slice,
+    "Role": describe_role, "ClusterRole": describe_role, "RoleBinding": describe_binding,
+    "ClusterRoleBinding": describe_binding,
 }
 
 
