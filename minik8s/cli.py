@@ -24,6 +24,10 @@ def main(argv: list[str] | None = None) -> int:
         from minik8s.lab.grade import main as grade_main
 
         return grade_main(argv[1:])
+    if argv and argv[0] == "classroom":
+        from minik8s.classroom import main as classroom_main
+
+        return classroom_main(argv[1:])
     parser = argparse.ArgumentParser(prog="minik8s", description="A Kubernetes textbook that runs.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     server = sub.add_parser("server", help="run a cluster and serve the Kubernetes API over HTTP")
@@ -34,6 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("image", help="build, push, pull and list images (minik8s image build -t app:1.0 .)")
     sub.add_parser("proxy-rules", help="print the iptables rules kube-proxy would write (minik8s proxy-rules --node node-1)")
     sub.add_parser("grade", help="run lab notebooks and tabulate their exercise checks (minik8s grade *.ipynb)")
+    sub.add_parser("classroom", help="a namespace, rights, a quota and a kubeconfig per student on one cluster "
+                                     "(minik8s classroom students.txt)")
     args = parser.parse_args(argv)
     if args.command == "server":
         return server_module.main(args)

@@ -12,6 +12,9 @@ Kubernetes state is a pile of objects; three pictures make most of it visible:
   :class:`RolloutRecorder` samples those counts while the clock moves.
 * :func:`service_svg` - a Service, its EndpointSlices and their endpoints' Pods, ready or
   not: what the Service's traffic can reach.
+* :func:`access_svg` - who may do what in a namespace: subjects (users, groups,
+  ServiceAccounts) → RoleBindings and ClusterRoleBindings → Roles and ClusterRoles
+  with their first rules.
 
 Each returns an :class:`SVG`: notebooks show it inline (``_repr_svg_``), the book
 saves it (``.save(path)``, ``str(svg)``). The output is deterministic: sorted
@@ -24,7 +27,7 @@ client, a lab :class:`~minik8s.lab.session.Session` or
 ``None`` for the notebook's current lab session.
 
 Taught across the book: chapter 2 (architecture) first, then the workload chapters, and chapter 13
-(Services) for :func:`service_svg`.
+(Services) for :func:`service_svg`, chapter 16 (access control) for :func:`access_svg`.
 """
 
 from __future__ import annotations
@@ -754,3 +757,118 @@ def service_svg(source: Any = None, name: str = "", namespace: str = "default", 
     body += legend
     width = max(x_endpoint + endpoint_w + PAD if slices else x_slice + 340, legend_width + 2 * PAD)
     return _document(width, legend_y + 24, body, title or f"Service {name} and its endpoints")
+
+
+# --- who may do what (chapter 16) --------------------------------------------------------
+
+# Box colours of the access picture: subjects, bindings, roles.
+ACCESS_FILL = {"User": "#bbdefb", "Group": "#c5cae9", "ServiceAccount": "#b2dfdb",
+               "RoleBinding": "#fff9c4", "ClusterRoleBinding": "#ffe0b2",
+               "Role": "#e1bee7", "ClusterRole": "#f8bbd0"}
+BOOTSTRAP_LABEL = "kubernetes.io/bootstrapping"   # rbac-defaults: the roles and bindings the API server made
+
+
+def _subject_label(subject: Obj, namespace: str) -> str:
+    kind, name = subject.get("kind", "?"), subject.get("name", "?")
+    if kind == "ServiceAccount":
+        return f"ServiceAccount {subject.get('namespace') or namespace}/{name}"
+    return f"{kind} {name}"
+
+
+def rule_summary(rule: Obj) -> str:
+    """One RBAC rule in a line: ``get,list,watch pods`` or ``get /healthz``."""
+    verbs = ",".join(rule.get("verbs") or [])
+    if rule.get("nonResourceURLs"):
+        return f"{verbs} {','.join(rule['nonResourceURLs'])}"
+    groups = [g for g in rule.get("apiGroups") or [] if g]
+    things = ",".join(rule.get("resources") or [])
+    if groups:
+        things += "." + ",".join(groups)
+    if rule.get("resourceNames"):
+        things += f" [{','.join(rule['resourceNames'])}]"
+    return f"{verbs} {things}"
+
+
+def _role_lines(role: Obj | None, limit: int = 3) -> list[str]:
+    if role is None:
+        return ["(missing: grants nothing)"]
+    rules = role.get("rules") or []
+    lines = [rule_summary(r) for r in rules[:limit]]
+    if len(rules) > limit:
+        lines.append(f"... {len(rules) - limit} more rules")
+    return lines or ["(no rules)"]
+
+
+def access_svg(source: Any = None, namespace: str = "default", title: str | None = None,
+               include_bootstrap: bool = False) -> SVG:
+    """Who may do what in a namespace, left to right: subjects → bindings → roles (with their first rules).
+
+    The bindings are the namespace's RoleBindings and the ClusterRoleBindings (which reach every
+    namespace); the cluster's own bootstrap bindings (``system:*``, labelled
+    ``kubernetes.io/bootstrapping``) are left out unless ``include_bootstrap``. A binding whose
+    role does not exist is drawn to a dashed box: it is stored, and grants nothing."""
+    lister = _lister(source)
+    bindings = [b for b in sorted(_safe_list(lister, "clusterrolebindings", None), key=_key)
+                + sorted(_safe_list(lister, "rolebindings", namespace), key=_key)
+                if include_bootstrap or BOOTSTRAP_LABEL not in (_meta(b).get("labels") or {})]
+    roles = {("ClusterRole", _meta(r).get("name")): r for r in _safe_list(lister, "clusterroles", None)}
+    roles.update({("Role", _meta(r).get("name")): r for r in _safe_list(lister, "roles", namespace)})
+    subjects: list[tuple[str, str]] = []          # (kind, label), in first-seen order
+    targets: list[tuple[str, str]] = []           # (kind, name) of the referenced roles
+    edges: list[tuple[int, int, int]] = []        # (subject index, binding index, role index)
+    for b_index, binding in enumerate(bindings):
+        ref = binding.get("roleRef") or {}
+        target = (ref.get("kind", "?"), ref.get("name", "?"))
+        if target not in targets:
+            targets.append(target)
+        for subject in binding.get("subjects") or []:
+            entry = (subject.get("kind", "?"), _subject_label(subject, namespace))
+            if entry not in subjects:
+                subjects.append(entry)
+            edges.append((subjects.index(entry), b_index, targets.index(target)))
+    role_lines = [[f"{kind}/{name}", *_role_lines(roles.get((kind, name)))] for kind, name in targets]
+    binding_labels = [f"{b.get('kind', 'RoleBinding')}/{_meta(b).get('name', '')}" for b in bindings]
+
+    line_height, top = 15.0, PAD + (24 if title else 0) + 18
+    heights = [max(28.0, 10 + line_height * len(lines)) for lines in role_lines]
+    role_y = [top + sum(heights[:i]) + GAP * i for i in range(len(heights))]
+    row_y = lambda i: top + i * 40.0  # noqa: E731 - subjects and bindings: one line each
+    widths = [max([_text_width(label) for _, label in subjects] + [120.0]) + 2 * PAD,
+              max([_text_width(label) for label in binding_labels] + [120.0]) + 2 * PAD,
+              max([_text_width(line) for lines in role_lines for line in lines] + [120.0]) + 2 * PAD]
+    xs = [PAD, PAD + widths[0] + 60, PAD + widths[0] + widths[1] + 120]
+    body = [_text(PAD, PAD + 14, title, size=14, weight="bold")] if title else []
+    for x, head in zip(xs, ("subjects", "bindings", "roles")):
+        body.append(_text(x, top - 6, head, size=11, fill="#757575"))
+
+    def curve(x1: float, y1: float, x2: float, y2: float) -> str:
+        mid = (x1 + x2) / 2
+        return (f'<path d="M{x1:g},{y1:g} C{mid:g},{y1:g} {mid:g},{y2:g} {x2:g},{y2:g}" fill="none" '
+                f'stroke="#757575" stroke-width="1.5"/>')
+
+    drawn: set[tuple[str, int, int]] = set()
+    for s, b, r in edges:
+        if ("s", s, b) not in drawn:
+            body.append(curve(xs[0] + widths[0], row_y(s) + 14, xs[1], row_y(b) + 14))
+            drawn.add(("s", s, b))
+        if ("r", b, r) not in drawn:
+            body.append(curve(xs[1] + widths[1], row_y(b) + 14, xs[2], role_y[r] + 14))
+            drawn.add(("r", b, r))
+    for i, (kind, label) in enumerate(subjects):
+        body += [_rect(xs[0], row_y(i), widths[0], 28, ACCESS_FILL.get(kind, "#eeeeee"), rx=5),
+                 _text(xs[0] + PAD, row_y(i) + 18, label)]
+    for i, (binding, label) in enumerate(zip(bindings, binding_labels)):
+        body += [_rect(xs[1], row_y(i), widths[1], 28, ACCESS_FILL.get(binding.get("kind", ""), "#eeeeee"), rx=5),
+                 _text(xs[1] + PAD, row_y(i) + 18, label)]
+    for i, ((kind, name), lines) in enumerate(zip(targets, role_lines)):
+        missing = (kind, name) not in roles
+        body.append(_rect(xs[2], role_y[i], widths[2], heights[i], "#ffffff" if missing else ACCESS_FILL.get(kind, "#eeeeee"),
+                          dashed=missing, rx=5))
+        body.append(_text(xs[2] + PAD, role_y[i] + 18, lines[0], weight="bold"))
+        for j, line in enumerate(lines[1:], 1):
+            body.append(_text(xs[2] + PAD, role_y[i] + 18 + j * line_height, line, size=11, fill="#424242"))
+    if not bindings:
+        body.append(_text(PAD, top + 18, f"no bindings reach namespace {namespace}", fill="#757575"))
+    bottom = max([row_y(len(subjects)), row_y(len(bindings))] + [y + h + GAP for y, h in zip(role_y, heights)])
+    width = xs[2] + widths[2] + PAD
+    return _document(width, bottom + PAD, body, title or f"Who may do what in namespace {namespace}")

@@ -28,8 +28,16 @@ Columns are every exercise a notebook checks (``check("x")`` in its source or a
 result in its outputs); cells are ✅ passed, ❌ failed, — never checked.
 Progress goes to stderr: ``[2/30] grading alice.ipynb ...``.
 
+On a shared cluster (``minik8s classroom``), the teacher grades live namespaces instead::
+
+    minik8s grade --kubeconfig kubeconfigs/grader.kubeconfig --namespaces-from students.txt --lab 16
+
+runs the checks lab 16 calls against each student's namespace (standing in for the
+lab's ``default``) with the real kubectl, and prints the same table, a row a student.
+
 Interface:
     grade_notebook(path, timeout=120.0) -> Row
+    lab_exercises(lab) -> list[str]; grade_namespaces(kubeconfig, namespaces, names) -> list[Row]
     grade(paths, timeout=120.0, progress=None) -> list[Row]   # progress: stderr by default
     markdown_table(rows) -> str; write_csv(rows, path)
     main(argv) -> int
@@ -52,7 +60,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from minik8s.kubelet.runtimes.process.supervisor import process_table
-from minik8s.lab.checks import RESULT_MIME
+from minik8s.lab.checks import RESULT_MIME, evaluate
+from minik8s.lab.session import ClusterView, RealCluster
 
 # A cell gets at least this long even when the notebook's budget is nearly spent (kernel round trips).
 MIN_CELL_SECONDS = 1.0
@@ -327,6 +336,55 @@ def grade(paths: list[str | Path], timeout: float = 120.0, progress: TextIO | No
     return rows
 
 
+# --- grading on a shared cluster (minik8s classroom) ------------------------------------------
+
+LABS_DIR = Path(__file__).resolve().parents[2] / "labs"
+
+
+def lab_exercises(lab: str) -> list[str]:
+    """The exercises a lab checks, in order: ``lab`` is a notebook path or a lab number (``16``)."""
+    import nbformat
+
+    path = Path(lab)
+    if not path.suffix == ".ipynb":
+        found = sorted(LABS_DIR.glob(f"{int(lab):02d}-*.ipynb")) if lab.isdigit() else []
+        if not found:
+            raise ValueError(f"no lab {lab} under {LABS_DIR} (give the lab's notebook instead)")
+        path = found[0]
+    names = _checked_in_source(nbformat.read(path, as_version=4))
+    if not names:
+        raise ValueError(f"{path} checks no exercise")
+    return names
+
+
+def grade_namespace(view: ClusterView, names: list[str]) -> Row:
+    """Run the checks ``names`` against one namespace of a live cluster: a row named after the namespace."""
+    row = Row(notebook=view.namespace, expected=list(names))
+    started = time.monotonic()
+    for name in names:
+        passed, message = evaluate(name, view)
+        row.results[name] = passed
+        row.messages[name] = message
+    row.seconds = time.monotonic() - started
+    return row
+
+
+def grade_namespaces(kubeconfig: str, namespaces: list[str], names: list[str], kubectl: str = "kubectl",
+                     progress: TextIO | None = None) -> list[Row]:
+    """Grade every student's namespace of a shared cluster, with the real kubectl and ``kubeconfig``
+    (the grader's: it may read every namespace). A check that cannot read says so in its cell."""
+    progress = progress or sys.stderr
+    rows = []
+    for number, namespace in enumerate(namespaces, 1):
+        row = grade_namespace(ClusterView(RealCluster(kubeconfig, kubectl), namespace), names)
+        failed = [f"{n}: {row.messages[n]}" for n in names if not row.results[n]]
+        row.error = "; ".join(failed)
+        progress.write(f"[{number}/{len(namespaces)}] {namespace}: {row.passed}/{len(names)} passed\n")
+        progress.flush()
+        rows.append(row)
+    return rows
+
+
 def exercises(rows: list[Row]) -> list[str]:
     """Every exercise any notebook checks: in source order first, then any seen only in outputs."""
     names: list[str] = []
@@ -348,9 +406,10 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ").strip()
 
 
-def markdown_table(rows: list[Row]) -> str:
+def markdown_table(rows: list[Row], first: str = "notebook") -> str:
+    """The grades as a Markdown table; ``first`` heads the column naming each row (notebook, namespace)."""
     names = exercises(rows)
-    head = ["notebook", *names, "passed", "notes"]
+    head = [first, *names, "passed", "notes"]
     lines = ["| " + " | ".join(_cell(h) for h in head) + " |", "|" + "---|" * len(head)]
     for row in rows:
         cells = [row.notebook, *[_mark(row, n) for n in names], f"{row.passed}/{len(names)}", row.error]
@@ -372,7 +431,12 @@ def write_csv(rows: list[Row], path: str | Path) -> None:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="minik8s grade",
                                      description="Run lab notebooks in fresh kernels and tabulate their checks.")
-    parser.add_argument("notebooks", nargs="+", metavar="NOTEBOOK")
+    parser.add_argument("notebooks", nargs="*", metavar="NOTEBOOK")
+    shared = parser.add_argument_group("grading on a shared cluster (see minik8s classroom)")
+    shared.add_argument("--namespaces-from", metavar="STUDENTS_FILE",
+                        help="grade these students' namespaces on the cluster of --kubeconfig instead of notebooks")
+    shared.add_argument("--lab", help="the lab whose checks to run: its number (16) or its notebook")
+    shared.add_argument("--kubeconfig", help="the grader's kubeconfig (default $KUBECONFIG)")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds per notebook (default 120)")
     parser.add_argument("--csv", metavar="FILE", help="also write the results as CSV")
     parser.add_argument("--markdown", metavar="FILE", help="also write the Markdown table to a file")
@@ -385,14 +449,40 @@ def main(argv: list[str] | None = None) -> int:
     if args.timeout <= 0:
         print("minik8s grade: --timeout must be positive", file=sys.stderr)
         return 2
-    rows = grade(args.notebooks, args.timeout)
-    table = markdown_table(rows)
+    if args.namespaces_from:
+        rows = _grade_shared(args)
+        if rows is None:
+            return 2
+    elif not args.notebooks:
+        print("minik8s grade: give notebooks, or --namespaces-from with --lab", file=sys.stderr)
+        return 2
+    else:
+        rows = grade(args.notebooks, args.timeout)
+    table = markdown_table(rows, "namespace" if args.namespaces_from else "notebook")
     sys.stdout.write(table)
     if args.markdown:
         Path(args.markdown).write_text(table, encoding="utf-8")
     if args.csv:
         write_csv(rows, args.csv)
     return 0
+
+
+def _grade_shared(args: argparse.Namespace) -> list[Row] | None:
+    from minik8s.classroom import ClassroomError, read_students
+
+    config = args.kubeconfig or os.environ.get("KUBECONFIG", "").split(os.pathsep)[0]
+    problem = ("--namespaces-from needs --lab" if not args.lab else
+               "--namespaces-from needs --kubeconfig (the grader's)" if not config else "")
+    if not problem:
+        try:
+            namespaces = read_students(Path(args.namespaces_from))
+            names = lab_exercises(args.lab)
+        except (ClassroomError, ValueError, OSError) as exc:
+            problem = str(exc)
+    if problem:
+        print(f"minik8s grade: {problem}", file=sys.stderr)
+        return None
+    return grade_namespaces(config, namespaces, names)
 
 
 if __name__ == "__main__":

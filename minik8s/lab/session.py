@@ -187,14 +187,18 @@ def format_duration(seconds: float) -> str:
 class ClusterView:
     """Read-only access to a cluster through ``kubectl get -o json``: the same in-process and real."""
 
-    def __init__(self, backend: Backend):
+    def __init__(self, backend: Backend, namespace: str = "default"):
         self.backend = backend
+        # The lab's namespace: checks say "default", and on a shared cluster (``minik8s grade
+        # --namespaces-from``) each student's own namespace stands in for it.
+        self.namespace = namespace
 
     def kubectl(self, args: str | list[str], stdin: str | None = None) -> KubectlResult:
         return self.backend.kubectl(split_args(args), stdin)
 
     def get(self, kind: str, name: str, namespace: str | None = "default") -> dict[str, Any] | None:
         """One object, or None when it does not exist."""
+        namespace = self.namespace if namespace == "default" else namespace
         args = ["get", kind, name, "-o", "json"] + (["-n", namespace] if namespace else [])
         result = self.kubectl(args)
         if not result.ok:
@@ -205,6 +209,7 @@ class ClusterView:
 
     def list(self, kind: str, namespace: str | None = "default", selector: str | None = None) -> list[dict[str, Any]]:
         """Every object of a kind in a namespace (``namespace=None``: all namespaces), optionally by label selector."""
+        namespace = self.namespace if namespace == "default" else namespace
         args = ["get", kind, "-o", "json"] + (["-n", namespace] if namespace else ["-A"])
         if selector:
             args += ["-l", selector]
