@@ -285,21 +285,26 @@ def test_a_pod_calls_the_api_with_load_incluster_config(tmp_path: Path, monkeypa
     monkeypatch.setenv("MINIK8S_HOME", str(tmp_path / "home"))
     with Cluster(nodes=1, runtime="process", data_dir=tmp_path / "cluster") as c:
         c.serve()
-        _apply(c, {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "client"},
-                   "spec": {"restartPolicy": "Never",
-                            "containers": [{"name": "c", "image": "python", "command": ["python", "-c", IN_POD_SCRIPT]}]}})
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if _get(c, "pod", "client").get("status", {}).get("phase") in ("Succeeded", "Failed"):
-                break
-            time.sleep(0.2)
-        pod = _get(c, "pod", "client")
-        logs = c.kubectl("logs client")
-        assert pod["status"]["phase"] == "Succeeded", logs
-        assert "user: system:serviceaccount:default:default" in logs
-        # TODO(lead, after the rbac slice merges): with RBAC and no RoleBinding the list is forbidden:
-        #   assert "status: 403" in logs
-        assert "pods: ['client']" in logs or "status: 403" in logs
+
+        def run(name: str) -> str:
+            _apply(c, {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+                       "spec": {"restartPolicy": "Never", "containers": [
+                           {"name": "c", "image": "python", "command": ["python", "-c", IN_POD_SCRIPT]}]}})
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                if _get(c, "pod", name).get("status", {}).get("phase") in ("Succeeded", "Failed"):
+                    break
+                time.sleep(0.2)
+            logs = c.kubectl(f"logs {name}")
+            assert _get(c, "pod", name)["status"]["phase"] == "Succeeded", logs
+            assert "user: system:serviceaccount:default:default" in logs
+            return logs
+
+        # RBAC grants a ServiceAccount nothing of its own: listing pods is refused.
+        assert "status: 403" in run("client")
+        # Bound to the bootstrap `view` role in its namespace, the same program may list them.
+        c.kubectl("create rolebinding default-view --clusterrole=view --serviceaccount=default:default")
+        assert "pods: ['client', 'client2']" in run("client2")
 
 
 def test_the_pods_token_file_is_a_pod_bound_token(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
