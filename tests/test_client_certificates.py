@@ -82,12 +82,19 @@ def test_the_real_kubectl_authenticates_with_a_client_certificate(server, tmp_pa
     assert rows[0] == ["ATTRIBUTE", "VALUE"]
     assert ["Username", "alice"] in rows
     assert ["Groups", "[devs system:authenticated]"] in rows
+    # Authenticated is not authorized: RBAC grants alice's group nothing until it is bound to a role.
+    refused = _run(path, "get", "namespaces", "-o", "name")
+    assert (refused.returncode, refused.stderr.strip()) == (1, 'Error from server (Forbidden): namespaces is forbidden: '
+                                                               'User "alice" cannot list resource "namespaces" in API '
+                                                               'group "" at the cluster scope')
+    server.kubectl("create", "clusterrolebinding", "devs-view", "--clusterrole=view", "--group=devs")
     listed = _run(path, "get", "namespaces", "-o", "name")
-    assert listed.returncode == 0 and "namespace/default" in listed.stdout
+    assert listed.returncode == 0 and "namespace/default" in listed.stdout, listed.stderr
 
 
 def test_minik8s_kubectl_presents_the_kubeconfigs_client_certificate(server, tmp_path: Path) -> None:
     path = _user_kubeconfig(server, tmp_path, *_cert(server, "bob", ["ops"]), name="bob")
+    server.kubectl("create", "clusterrolebinding", "bob-view", "--clusterrole=view", "--user=bob")
     result = _run(path, "get", "ns", "default", "-o", "name", real=False)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "namespace/default"

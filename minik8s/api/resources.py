@@ -110,6 +110,9 @@ RESOURCES: tuple[Resource, ...] = (
     _r("apps", "v1", "Deployment", "deployments", short=("deploy",), cat=("all",), sub=("scale", "status")),
     _r("apps", "v1", "ReplicaSet", "replicasets", short=("rs",), cat=("all",), sub=("scale", "status")),
     _r("apps", "v1", "StatefulSet", "statefulsets", short=("sts",), cat=("all",), sub=("scale", "status")),
+    # authentication.k8s.io/v1: reviews, asked and answered, never stored
+    _r("authentication.k8s.io", "v1", "SelfSubjectReview", "selfsubjectreviews", namespaced=False, verbs=("create",)),
+    _r("authentication.k8s.io", "v1", "TokenReview", "tokenreviews", namespaced=False, verbs=("create",)),
     # authorization.k8s.io/v1: access reviews, create-only and never stored (apiserver/auth/reviews.py)
     _r("authorization.k8s.io", "v1", "LocalSubjectAccessReview", "localsubjectaccessreviews", verbs=("create",)),
     _r("authorization.k8s.io", "v1", "SelfSubjectAccessReview", "selfsubjectaccessreviews", namespaced=False,
@@ -118,9 +121,6 @@ RESOURCES: tuple[Resource, ...] = (
        verbs=("create",)),
     _r("authorization.k8s.io", "v1", "SubjectAccessReview", "subjectaccessreviews", namespaced=False,
        verbs=("create",)),
-    # authentication.k8s.io/v1: reviews, asked and answered, never stored
-    _r("authentication.k8s.io", "v1", "SelfSubjectReview", "selfsubjectreviews", namespaced=False, verbs=("create",)),
-    _r("authentication.k8s.io", "v1", "TokenReview", "tokenreviews", namespaced=False, verbs=("create",)),
     # autoscaling/v2
     _r("autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", short=("hpa",), cat=("all",),
        sub=("status",)),
