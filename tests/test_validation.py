@@ -654,11 +654,45 @@ def test_secret_keys_and_tls():
     assert messages(secret) == ["data[tls.key]: Required value"]
 
 
+def test_docker_config_secret_must_hold_json_and_never_shows_it():
+    def secret(value: str) -> dict:
+        return apply_defaults({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/dockerconfigjson",
+                               "metadata": {"name": "s", "namespace": "d"}, "stringData": {".dockerconfigjson": value}})
+    assert messages(secret('{"auths": {}}')) == []
+    assert messages(secret("hunter2")) == ['data[.dockerconfigjson]: Invalid value: "<secret contents redacted>": '
+                                           "invalid character 'h' looking for beginning of value"]
+    assert messages(secret('{"auths":')) == ['data[.dockerconfigjson]: Invalid value: "<secret contents redacted>": '
+                                             "unexpected end of JSON input"]
+
+
+def test_basic_auth_secret_needs_a_username_or_a_password():
+    secret = apply_defaults({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/basic-auth",
+                             "metadata": {"name": "s", "namespace": "d"}, "data": {"other": "eA=="}})
+    assert messages(secret) == ["data[username]: Required value", "data[password]: Required value"]
+    secret["data"] = {"password": ""}
+    assert messages(secret) == []
+
+
+def test_config_map_over_one_mebibyte_is_too_long():
+    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "d"},
+          "data": {"a": "x" * (1024 * 1024), "b": "y"}}
+    # the path is the root (Go prints an empty path as []); v1.32 words TooLong as "may not be more than"
+    assert messages(cm) == ["[]: Too long: may not be more than 1048576 bytes"]
+
+
+def test_immutable_config_map_cannot_be_made_mutable_again():
+    old = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "d"},
+           "data": {"a": "1"}, "immutable": True}
+    new = copy.deepcopy(old)
+    new["immutable"] = False
+    assert messages(new, old) == ["immutable: Forbidden: field is immutable when `immutable` is set"]
+
+
 def test_secret_type_immutable():
     old = apply_defaults({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "d"}})
     new = copy.deepcopy(old)
-    new["type"] = "kubernetes.io/basic-auth"
-    assert messages(new, old) == ['type: Invalid value: "kubernetes.io/basic-auth": field is immutable']
+    new["type"] = "example.com/custom"
+    assert messages(new, old) == ['type: Invalid value: "example.com/custom": field is immutable']
 
 
 # --- storage and cluster objects ------------------------------------------------------------------

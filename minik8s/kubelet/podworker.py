@@ -57,6 +57,11 @@ SYNC_ERROR_RETRY_SECONDS = 10.0
 
 
 CONFIG_ERROR = "CreateContainerConfigError"
+# How often the kubelet writes a running pod's ConfigMap, Secret and projected volumes again, so that an
+# edited ConfigMap reaches its files. Upstream: the sync period (1 min) plus the object cache's TTL; shorter
+# here so that a lab sees it happen. Environment variables are never updated: they are read at start.
+VOLUME_RESYNC_SECONDS = 10.0
+_UPDATED_VOLUMES = ("configMap", "secret", "downwardAPI", "projected")
 
 # How the worker records an event about a pod: (pod, type, reason, message, container or None).
 EventFn = Callable[..., None]
@@ -99,6 +104,7 @@ class PodRecord:
     terminal: bool = False          # reached Succeeded/Failed: nothing is restarted any more
     terminating: bool = False       # being deleted: containers were asked to stop
     wakes: list[float] = field(default_factory=list)
+    volumes_synced_at: float | None = None   # when the volume sync last wrote the pod's volumes
 
     def by_name(self, name: str) -> ContainerRecord | None:
         return next((c for c in self.containers if c.name == name and not c.init), None) or \
@@ -136,6 +142,7 @@ class PodWorker:
             self._sync_containers(pod, record)
             if self._run_probes(pod, record):
                 self._sync_containers(pod, record)  # restart what a probe just killed
+            self._sync_volumes(pod, record)
         self._write_status(pod, record)
         return False
 
@@ -147,6 +154,25 @@ class PodWorker:
         for c in record.containers:
             if not c.init:
                 self._ensure_running(pod, record, c)
+
+    def _sync_volumes(self, pod: dict[str, Any], record: PodRecord) -> None:
+        """Every VOLUME_RESYNC_SECONDS, have the runtime write the pod's ConfigMap/Secret volumes again.
+        A failure (the ConfigMap was deleted) keeps the old files and is told as a FailedMount event."""
+        update = getattr(self.runtime, "update_volumes", None)
+        volumes = (pod.get("spec") or {}).get("volumes") or []
+        if update is None or record.sandbox is None or not record.ids() or \
+                not any(kind in volume for volume in volumes for kind in _UPDATED_VOLUMES):
+            return
+        now = self.clock.now()
+        if record.volumes_synced_at is None:
+            record.volumes_synced_at = now  # the containers' start just wrote them
+        elif now >= record.volumes_synced_at + VOLUME_RESYNC_SECONDS:
+            record.volumes_synced_at = now
+            try:
+                update(record.sandbox.id, pod)
+            except cri.RuntimeCallError as exc:
+                self.event(pod, "Warning", "FailedMount", str(exc))
+        record.wakes.append(record.volumes_synced_at + VOLUME_RESYNC_SECONDS)
 
     def _sync_init_containers(self, pod: dict[str, Any], record: PodRecord) -> bool:
         """Run init containers one at a time; True once all have exited 0."""

@@ -23,7 +23,9 @@ Services, ConfigMaps and Secrets have no chapter of their own yet.
 
 from __future__ import annotations
 
+import base64
 import ipaddress
+import json
 
 from minik8s.api.errors import FieldError, duplicate, forbidden_field, invalid_value, required, too_long
 from minik8s.api.validation.containers import _port_num_or_name, _protocol
@@ -149,7 +151,7 @@ def _config_map(obj: Obj) -> Errors:
     errs += [invalid_value(f"binaryData[{k}]", k, "duplicate of key present in data") for k in binary if k in data]
     size = sum(len(str(v)) for v in data.values()) + sum(len(str(v)) * 3 // 4 for v in binary.values())
     if size > MAX_SECRET_SIZE:
-        errs.append(too_long("", "", MAX_SECRET_SIZE))
+        errs.append(too_long("[]", "", MAX_SECRET_SIZE))  # the root path, which Go prints as []
     return errs
 
 
@@ -161,6 +163,11 @@ def _secret(obj: Obj) -> Errors:
     needs = {"kubernetes.io/tls": ("tls.crt", "tls.key"), "kubernetes.io/dockerconfigjson": (".dockerconfigjson",),
              "kubernetes.io/dockercfg": (".dockercfg",), "kubernetes.io/ssh-auth": ("ssh-privatekey",)}
     errs += [required(f"data[{key}]") for key in needs.get(kind, ()) if key not in keys]
+    if kind in ("kubernetes.io/dockerconfigjson", "kubernetes.io/dockercfg"):
+        key = needs[kind][0]
+        errs += _json_value(obj, key)
+    if kind == "kubernetes.io/basic-auth" and not keys & {"username", "password"}:
+        errs += [required("data[username]"), required("data[password]")]  # either will do; both named
     if kind == "kubernetes.io/service-account-token" and \
             not _str(_map(_map(obj, "metadata"), "annotations"), "kubernetes.io/service-account.name"):
         errs.append(required("metadata.annotations[kubernetes.io/service-account.name]"))
@@ -169,6 +176,35 @@ def _secret(obj: Obj) -> Errors:
     if size > MAX_SECRET_SIZE:
         errs.append(too_long("data", "", MAX_SECRET_SIZE))
     return errs
+
+
+def _json_value(secret: Obj, key: str) -> Errors:
+    """A docker config Secret's value must parse as JSON; the error never shows the value."""
+    encoded = _map(secret, "data").get(key)
+    if encoded is None:
+        text = _map(secret, "stringData").get(key)
+        if text is None:
+            return []
+        raw = str(text).encode()
+    else:
+        try:
+            raw = base64.b64decode(str(encoded), validate=True)
+        except ValueError:
+            return []  # not base64 at all: the decoding of data reports it
+    try:
+        json.loads(raw)
+    except ValueError as err:
+        reason = "unexpected end of JSON input" if not raw.strip() or "Expecting" in str(err) and \
+            getattr(err, "pos", 0) >= len(raw.rstrip()) else \
+            f"invalid character {_go_char(raw, getattr(err, 'pos', 0))} looking for beginning of value"
+        return [invalid_value(f"data[{key}]", "<secret contents redacted>", reason)]
+    return []
+
+
+def _go_char(raw: bytes, pos: int) -> str:
+    """The offending character as Go quotes it in a JSON syntax error: ``'h'``."""
+    char = raw[pos:pos + 1].decode("utf-8", "replace") or " "
+    return "'\\''" if char == "'" else f"'{char}'"
 
 
 def _immutable_data_update(new: Obj, old: Obj, sections: tuple[str, ...]) -> Errors:

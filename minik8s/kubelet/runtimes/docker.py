@@ -205,6 +205,15 @@ class DockerRuntime(cri.ContainerRuntime):
                                          "pod": pod}
         return SandboxInfo(pause.id, ip)
 
+    def update_volumes(self, sandbox_id: str, pod: dict[str, Any]) -> None:
+        """The kubelet's periodic volume sync: the bind-mounted folders get the new ``..data`` generation."""
+        with self._lock:
+            sandbox = self._sandboxes.get(sandbox_id)
+        if sandbox is None or not sandbox["ready"]:
+            return
+        filesystem.prepare_volumes(pod, sandbox["folder"], self.node_root, self._lookup, pod_ip=sandbox["ip"],
+                                   host_ip="")
+
     def stop_pod_sandbox(self, sandbox_id: str) -> None:
         with self._lock:
             sandbox = self._sandboxes.get(sandbox_id)

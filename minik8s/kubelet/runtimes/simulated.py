@@ -76,6 +76,8 @@ from typing import Any, Iterable
 from minik8s.api import quantity
 from minik8s.clock import Clock, VirtualClock
 from minik8s.kubelet import cri
+from minik8s.kubelet.runtimes.process import env as envs
+from minik8s.kubelet.runtimes.process import filesystem
 from minik8s.kubelet.cri import (ContainerStatus, ExecResult, ImageInfo, ImagePullError, ProbeError, PullResult,
                                  RuntimeCallError, SandboxInfo)
 from minik8s.kubelet.logs import LogEntry, nanoseconds
@@ -195,6 +197,7 @@ class _Container:
     reason: str = ""
     message: str = ""
     fs: dict[str, str] = field(default_factory=dict)
+    mounted: set[str] = field(default_factory=set)   # fs paths a ConfigMap/Secret volume put there (updated)
     sigterm_at: float | None = None
     kill_at: float | None = None
     exit_at: float | None = None     # when a stopping container exits of its own accord
@@ -220,6 +223,7 @@ class SimulatedRuntime(cri.ContainerRuntime):
         self.node_name = node_name
         self.node_index = node_index
         self.clock = clock
+        self.client: Any = None   # the kubelet hands it its API client, to read ConfigMaps and Secrets
         self._sandboxes: dict[str, _Sandbox] = {}
         self._containers: dict[str, _Container] = {}
         self._images: dict[str, int] = {}            # present images: ref -> size
@@ -345,18 +349,87 @@ class SimulatedRuntime(cri.ContainerRuntime):
             raise RuntimeCallError(f'image "{ref}" is not present on the node')
         env = {"HOSTNAME": (pod.get("metadata") or {}).get("name", ""),
                "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
-        if self.cluster_network is not None:   # the Service links the kubelet passes (minik8s.kubelet.dns)
-            env.update(self.cluster_network.service_env(pod))
-        for var in container.get("env") or []:
-            if isinstance(var, dict) and "value" in var:
-                env[str(var.get("name"))] = str(var["value"])
+        links = self.cluster_network.service_env(pod) if self.cluster_network is not None else {}
+        mounted: dict[str, str] = {}
+        if self.client is not None:
+            # As the kubelet does: volumes first (FailedMount), then the environment (CreateContainerConfigError).
+            mounted = self._mounted_files(pod, container, sandbox, subpaths=True)
+            env.update(envs.container_env(pod, container, [], self._lookup, pod_ip=sandbox.ip,
+                                          host_ip=node_ip(self.node_index), services=links))
+        else:  # a runtime on its own, with no API to read ConfigMaps from: literal values only
+            env.update(links)
+            for var in container.get("env") or []:
+                if isinstance(var, dict) and "value" in var:
+                    env[str(var.get("name"))] = str(var["value"])
         record = _Container(self._new_id(), str(container.get("name", "")), sandbox, container, attempt, ref,
                             CATALOGUE.get(key, Image(0)), self._behaviour(pod, str(container.get("name", ""))),
                             env, self.clock.now())
         if self.cluster_network is not None:
             record.fs["/etc/resolv.conf"] = self.cluster_network.resolv_conf(pod, NODE_RESOLV_CONF)[0]
+        record.fs.update(mounted)
+        record.mounted = {path for path in mounted if not self._is_subpath(container, path)}
         self._containers[record.id] = record
         return record.id
+
+    # --- ConfigMap and Secret volumes: files in the container's simulated filesystem ----------------
+
+    def _lookup(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+        """Read a ConfigMap or Secret through the API (None when it does not exist)."""
+        from minik8s.api import resources
+        from minik8s.api.errors import StatusError
+
+        resource = resources.by_plural("", "v1", kind)
+        assert resource is not None
+        try:
+            return dict(self.client.get(resource, name, namespace or None))
+        except StatusError as exc:
+            if exc.code == 404:
+                return None
+            raise RuntimeCallError(f"reading {kind} {namespace}/{name}: {exc.message}") from None
+
+    @staticmethod
+    def _is_subpath(container: dict[str, Any], path: str) -> bool:
+        return any(m.get("subPath") and path == str(m.get("mountPath", "")).rstrip("/")
+                   for m in container.get("volumeMounts") or [])
+
+    def _mounted_files(self, pod: dict[str, Any], container: dict[str, Any], sandbox: _Sandbox, *,
+                       subpaths: bool) -> dict[str, str]:
+        """Container path -> text of every file the container's ConfigMap, Secret, downward API and
+        projected mounts show (``subPath`` ones only when ``subpaths``: they are fixed at start)."""
+        volumes = {str(v.get("name", "")): v for v in (pod.get("spec") or {}).get("volumes") or []}
+        shown: dict[str, str] = {}
+        for mount in container.get("volumeMounts") or []:
+            volume = volumes.get(str(mount.get("name", "")))
+            sub = str(mount.get("subPath") or "")
+            if volume is None or (sub and not subpaths):
+                continue
+            files = filesystem.volume_files(pod, volume, self._lookup, pod_ip=sandbox.ip,
+                                            host_ip=node_ip(self.node_index))
+            if files is None:
+                continue
+            base = str(mount.get("mountPath", "")).rstrip("/")
+            for relative, (content, _) in sorted(files.items()):
+                text = content.decode("utf-8", "replace")
+                if not sub:
+                    shown[f"{base}/{relative}"] = text
+                elif relative == sub:
+                    shown[base] = text
+                elif relative.startswith(sub.rstrip("/") + "/"):
+                    shown[f"{base}/{relative[len(sub.rstrip('/')) + 1:]}"] = text
+        return shown
+
+    def update_volumes(self, sandbox_id: str, pod: dict[str, Any]) -> None:
+        """The kubelet's periodic volume sync: each container's mounted files follow the objects now
+        (a missing object raises MountError and leaves the old files); subPath files stay as they were."""
+        sandbox = self._sandboxes.get(sandbox_id)
+        if sandbox is None or not sandbox.ready or self.client is None:
+            return
+        for c in [c for c in self._containers.values() if c.sandbox is sandbox and c.finished_at is None]:
+            files = self._mounted_files(pod, c.spec, sandbox, subpaths=False)
+            for gone in c.mounted - set(files):
+                c.fs.pop(gone, None)
+            c.fs.update(files)
+            c.mounted = set(files)
 
     def _get(self, container_id: str) -> _Container:
         record = self._containers.get(container_id)

@@ -293,6 +293,16 @@ class ProcessRuntime(cri.ContainerRuntime):
             messages, sandbox.messages = sandbox.messages, []
             return messages
 
+    def update_volumes(self, sandbox_id: str, pod: dict[str, Any]) -> None:
+        """Write the pod's ConfigMap, Secret, downward API and projected volumes again (the kubelet's
+        periodic volume sync); unchanged volumes are left alone, changed ones swap ``..data``."""
+        with self._lock:
+            sandbox = self._sandboxes.get(sandbox_id)
+        if sandbox is None or not sandbox.ready:
+            return
+        filesystem.prepare_volumes(pod, sandbox.folder, self.node_root, self._lookup, pod_ip=sandbox.ip,
+                                   host_ip=self.ips.node_ip)
+
     def stop_pod_sandbox(self, sandbox_id: str) -> None:
         with self._lock:
             sandbox = self._sandboxes.get(sandbox_id)

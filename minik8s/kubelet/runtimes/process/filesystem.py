@@ -30,6 +30,20 @@ Interface:
     mounts.host_path("/data/x"); mounts.rewrite("cat /data/x") ; mounts.to_json()
     volumes = prepare_volumes(pod, pod_dir, node_root, lookup, pod_ip=...)   # {name: host folder}
     volume_mounts(container, volumes) -> [(mountPath, host path)];  read_only_paths(pod, container)
+    write_atomically(folder, {path: (bytes, mode)}, volume) -> changed?
+    volume_files(pod, volume, lookup) -> {path: (bytes, mode)} | None   # also what the simulated runtime shows
+    register_projected_source("serviceAccountToken", produce)   # produce(source, ctx) -> {path: (bytes, mode)}
+
+ConfigMap, Secret, downward API and projected volumes are written as upstream's kubelet
+writes them (its "atomic writer"): the files of one generation in a timestamped folder
+``..2026_12_05_16_00_00.123456789``, a symlink ``..data`` to it, and each visible name a
+symlink ``key -> ..data/key``. A new generation is published by renaming a fresh symlink
+over ``..data``, so a program never reads half an update. The kubelet calls
+``prepare_volumes`` again every ``VOLUME_RESYNC_SECONDS`` (:mod:`minik8s.kubelet.podworker`):
+that is how an edited ConfigMap reaches running pods. A ``subPath`` into such a volume is a
+copy taken when the container starts (upstream bind-mounts the file of that moment), so
+it is never updated. A projected volume merges its ``sources``, one function per source
+type in ``PROJECTED_SOURCES`` (``register_projected_source`` adds one).
 
 Invariant: a volume folder is always inside the pod's folder or the node's filesystem.
 Taught in chapter 5 (Pods: what a container is) and chapter 10 (volumes).
@@ -42,8 +56,11 @@ import json
 import os
 import posixpath
 import re
+import shutil
+import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from minik8s.kubelet.cri import RuntimeCallError
 from minik8s.kubelet.runtimes.process.env import ContainerConfigError, Lookup, field_value
@@ -131,60 +148,157 @@ def _host_path_volume(name: str, source: dict[str, Any], node_root: Path) -> Pat
     return target
 
 
-def _write_items(folder: Path, data: dict[str, bytes], items: list[dict[str, Any]] | None, mode: int,
-                 volume: str, label: str, optional: bool) -> None:
-    """ConfigMap/Secret/downwardAPI files: every key, or just ``items`` at their ``path``."""
-    folder.mkdir(parents=True, exist_ok=True)
-    chosen: list[tuple[str, bytes, int]] = []
-    if items:
-        for item in items:
-            key = str(item.get("key", ""))
-            if key not in data:
-                if optional:
-                    continue
-                raise MountError(f'MountVolume.SetUp failed for volume "{volume}" : configmap references '
-                                 f"non-existent config key: {key}" if label == "configmap" else
-                                 f'MountVolume.SetUp failed for volume "{volume}" : references non-existent '
-                                 f"secret key: {key}")
-            chosen.append((str(item.get("path") or key), data[key], int(item.get("mode") or mode)))
-    else:
-        chosen = [(key, value, mode) for key, value in data.items()]
-    wanted = set()
-    for relative, value, file_mode in chosen:
-        target = folder / posixpath.normpath(relative).lstrip("/")
-        if not _inside(target.parent if not target.exists() else target, folder):
-            raise MountError(f'MountVolume.SetUp failed for volume "{volume}" : invalid path {relative}')
-        target.parent.mkdir(parents=True, exist_ok=True)
-        temporary = target.with_name(f".{target.name}.tmp")
-        temporary.write_bytes(value)
-        temporary.chmod(file_mode & 0o777)
-        os.replace(temporary, target)  # a reader sees the old file or the new one, never half
-        wanted.add(target)
-    for old in folder.rglob("*"):
-        if old.is_file() and old not in wanted:
-            old.unlink()  # a key removed from the ConfigMap disappears from the volume
+# --- ConfigMap, Secret, downward API and projected volumes: the kubelet's atomic writer ----------------
+
+File = tuple[bytes, int]          # content, mode
+Files = dict[str, File]           # relative path in the volume -> file
+DATA_LINK = "..data"              # the symlink the atomic writer swaps
 
 
-def _object_volume(kind: str, name: str, source: dict[str, Any], folder: Path, namespace: str,
-                   lookup: Lookup) -> None:
+@dataclass
+class SourceContext:
+    """What a volume source needs to produce its files: the pod, where to read objects, and the volume."""
+    pod: dict[str, Any]
+    namespace: str
+    lookup: Lookup
+    volume: str                   # the volume's name, for error messages
+    default_mode: int
+    pod_ip: str = ""
+    host_ip: str = ""
+
+
+def _selected(data: dict[str, bytes], items: list[dict[str, Any]] | None, ctx: SourceContext, label: str,
+              optional: bool) -> Files:
+    """Every key as a file of the same name, or just ``items`` (key -> path, with their own ``mode``)."""
+    if not items:
+        return {key: (value, ctx.default_mode) for key, value in data.items()}
+    chosen: Files = {}
+    for item in items:
+        key = str(item.get("key", ""))
+        if key not in data:
+            if optional:
+                continue
+            raise MountError(f'MountVolume.SetUp failed for volume "{ctx.volume}" : configmap references '
+                             f"non-existent config key: {key}" if label == "configmap" else
+                             f'MountVolume.SetUp failed for volume "{ctx.volume}" : references non-existent '
+                             f"secret key: {key}")
+        mode = item.get("mode")
+        chosen[str(item.get("path") or key)] = (data[key], ctx.default_mode if mode is None else int(mode))
+    return chosen
+
+
+def _object_files(kind: str, source: dict[str, Any], ctx: SourceContext) -> Files:
+    """The files of a ConfigMap or Secret source; a missing object is an error unless ``optional``."""
     label = "configmap" if kind == "configmaps" else "secret"
-    object_name = str(source.get("name") if kind == "configmaps" else source.get("secretName") or "")
-    obj = lookup(kind, namespace, object_name)
+    object_name = str((source.get("secretName") if "secretName" in source else source.get("name")) or "")
+    obj = ctx.lookup(kind, ctx.namespace, object_name)
     optional = bool(source.get("optional"))
     if obj is None:
         if not optional:
-            raise MountError(f'MountVolume.SetUp failed for volume "{name}" : {label} "{object_name}" not found')
-        folder.mkdir(parents=True, exist_ok=True)
-        return
-    data: dict[str, bytes] = {}
+            raise MountError(f'MountVolume.SetUp failed for volume "{ctx.volume}" : {label} "{object_name}" '
+                             "not found")
+        return {}
     if kind == "secrets":
         data = {str(k): base64.b64decode(str(v)) for k, v in (obj.get("data") or {}).items()}
-        data.update({str(k): str(v).encode() for k, v in (obj.get("stringData") or {}).items()})
     else:
         data = {str(k): str(v).encode() for k, v in (obj.get("data") or {}).items()}
         data.update({str(k): base64.b64decode(str(v)) for k, v in (obj.get("binaryData") or {}).items()})
-    mode = int(source.get("defaultMode") or 0o644)
-    _write_items(folder, data, source.get("items"), mode, name, label, optional)
+    return _selected(data, source.get("items"), ctx, label, optional)
+
+
+def _downward_files(source: dict[str, Any], ctx: SourceContext) -> Files:
+    files: Files = {}
+    for item in source.get("items") or []:
+        ref = item.get("fieldRef")
+        if isinstance(ref, dict):
+            value = field_value(ctx.pod, str(ref.get("fieldPath", "")), ctx.pod_ip, ctx.host_ip)
+            mode = item.get("mode")
+            files[str(item.get("path"))] = ((value + ("\n" if "\n" in value else "")).encode(),
+                                            ctx.default_mode if mode is None else int(mode))
+    return files
+
+
+# A projected volume's sources, one function per source type: each returns the files its source
+# contributes. Another module adds its own (the ServiceAccount token) with register_projected_source.
+ProjectedSource = Callable[[dict[str, Any], SourceContext], Files]
+PROJECTED_SOURCES: dict[str, ProjectedSource] = {
+    "configMap": lambda source, ctx: _object_files("configmaps", source, ctx),
+    "secret": lambda source, ctx: _object_files("secrets", source, ctx),
+    "downwardAPI": _downward_files,
+}
+
+
+def register_projected_source(kind: str, produce: ProjectedSource) -> None:
+    """Let a projected volume's ``sources[].<kind>`` produce files with ``produce(source, ctx)``."""
+    PROJECTED_SOURCES[kind] = produce
+
+
+def _projected_files(source: dict[str, Any], ctx: SourceContext) -> Files:
+    files: Files = {}
+    for entry in source.get("sources") or []:
+        for kind, produce in PROJECTED_SOURCES.items():
+            if isinstance(entry, dict) and isinstance(entry.get(kind), dict):
+                files.update(produce(entry[kind], ctx))
+    return files
+
+
+def _timestamped_name(now_ns: int) -> str:
+    """``..2026_12_05_16_00_00.123456789``: the folder one generation of the files lives in."""
+    seconds, nanos = divmod(now_ns, 1_000_000_000)
+    return "..%s.%09d" % (time.strftime("%Y_%m_%d_%H_%M_%S", time.gmtime(seconds)), nanos)
+
+
+def _current_files(folder: Path) -> Files | None:
+    """The files the ``..data`` link points at now (None if there is no generation yet)."""
+    link = folder / DATA_LINK
+    if not link.is_symlink():
+        return None
+    generation = folder / os.readlink(link)
+    files: Files = {}
+    for path in generation.rglob("*"):
+        if path.is_file():
+            files[str(path.relative_to(generation))] = (path.read_bytes(), path.stat().st_mode & 0o777)
+    return files
+
+
+def write_atomically(folder: Path, files: Files, volume: str) -> bool:
+    """Publish ``files`` in ``folder`` as upstream's atomic writer does; False if nothing changed.
+
+    The files go into a new timestamped folder; a temporary symlink to it is renamed over
+    ``..data`` (one rename: a reader sees the old generation or the new one, never a mix);
+    each user-visible name is a symlink ``name -> ..data/name``; the old generation is removed.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    wanted = {posixpath.normpath(path).lstrip("/"): file for path, file in files.items()}
+    for path in wanted:
+        if path.startswith("..") or not _inside(folder / path, folder):
+            raise MountError(f'MountVolume.SetUp failed for volume "{volume}" : invalid path {path}')
+    if _current_files(folder) == wanted:
+        return False
+    old = os.readlink(folder / DATA_LINK) if (folder / DATA_LINK).is_symlink() else None
+    generation = folder / _timestamped_name(time.time_ns())
+    generation.mkdir(mode=0o755)
+    for path, (content, mode) in wanted.items():
+        target = generation / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content)
+        target.chmod(mode & 0o777)
+    temporary = folder / "..data_tmp"
+    if temporary.is_symlink():
+        temporary.unlink()
+    temporary.symlink_to(generation.name)
+    os.replace(temporary, folder / DATA_LINK)
+    visible = {path.split("/", 1)[0] for path in wanted}
+    for name in visible:
+        link = folder / name
+        if not link.is_symlink():
+            link.symlink_to(f"{DATA_LINK}/{name}")
+    for entry in folder.iterdir():
+        if not entry.name.startswith("..") and entry.name not in visible and entry.is_symlink():
+            entry.unlink()  # a key removed from the ConfigMap disappears from the volume
+    if old and old != generation.name:
+        shutil.rmtree(folder / old, ignore_errors=True)
+    return True
 
 
 def _claim_volume(name: str, source: dict[str, Any], namespace: str, node_root: Path, lookup: Lookup) -> Path:
@@ -211,17 +325,27 @@ def _claim_volume(name: str, source: dict[str, Any], namespace: str, node_root: 
     return target
 
 
-def _downward_volume(name: str, source: dict[str, Any], folder: Path, pod: dict[str, Any], pod_ip: str,
-                     host_ip: str) -> None:
-    data: dict[str, bytes] = {}
-    items = []
-    for item in source.get("items") or []:
-        ref = item.get("fieldRef")
-        if isinstance(ref, dict):
-            value = field_value(pod, str(ref.get("fieldPath", "")), pod_ip, host_ip)
-            data[str(item.get("path"))] = (value + ("\n" if "\n" in value else "")).encode()
-            items.append({"key": str(item.get("path")), "path": str(item.get("path")), "mode": item.get("mode")})
-    _write_items(folder, data, items, int(source.get("defaultMode") or 0o644), name, "downwardAPI", True)
+# The volume kinds the atomic writer publishes, and the kubelet's plugin folder for each.
+_ATOMIC_KINDS = {"configMap": "kubernetes.io~configmap", "secret": "kubernetes.io~secret",
+                 "downwardAPI": "kubernetes.io~downward-api", "projected": "kubernetes.io~projected"}
+_ATOMIC_SOURCES: dict[str, ProjectedSource] = {
+    "configMap": PROJECTED_SOURCES["configMap"], "secret": PROJECTED_SOURCES["secret"],
+    "downwardAPI": _downward_files, "projected": _projected_files}
+
+
+def volume_files(pod: dict[str, Any], volume: dict[str, Any], lookup: Lookup, *, pod_ip: str = "",
+                 host_ip: str = "") -> Files | None:
+    """The files of a ConfigMap, Secret, downward API or projected volume (None for other kinds).
+    Raises :class:`MountError` with the kubelet's FailedMount message when a source is missing."""
+    kind = next((kind for kind in _ATOMIC_KINDS if isinstance(volume.get(kind), dict)), None)
+    if kind is None:
+        return None
+    source = volume[kind]
+    namespace = (pod.get("metadata") or {}).get("namespace") or "default"
+    mode = source.get("defaultMode")
+    ctx = SourceContext(pod, namespace, lookup, str(volume.get("name", "")), 0o644 if mode is None else int(mode),
+                        pod_ip, host_ip)
+    return _ATOMIC_SOURCES[kind](source, ctx)
 
 
 def prepare_volumes(pod: dict[str, Any], pod_dir: Path, node_root: Path, lookup: Lookup, *, pod_ip: str,
@@ -235,17 +359,10 @@ def prepare_volumes(pod: dict[str, Any], pod_dir: Path, node_root: Path, lookup:
             result[name] = _host_path_volume(name, volume["hostPath"], node_root)
         elif isinstance(volume.get("persistentVolumeClaim"), dict):
             result[name] = _claim_volume(name, volume["persistentVolumeClaim"], namespace, node_root, lookup)
-        elif isinstance(volume.get("configMap"), dict):
-            folder = pod_dir / "volumes" / "kubernetes.io~configmap" / name
-            _object_volume("configmaps", name, volume["configMap"], folder, namespace, lookup)
-            result[name] = folder
-        elif isinstance(volume.get("secret"), dict):
-            folder = pod_dir / "volumes" / "kubernetes.io~secret" / name
-            _object_volume("secrets", name, volume["secret"], folder, namespace, lookup)
-            result[name] = folder
-        elif isinstance(volume.get("downwardAPI"), dict):
-            folder = pod_dir / "volumes" / "kubernetes.io~downward-api" / name
-            _downward_volume(name, volume["downwardAPI"], folder, pod, pod_ip, host_ip)
+        elif (files := volume_files(pod, volume, lookup, pod_ip=pod_ip, host_ip=host_ip)) is not None:
+            kind = next(kind for kind in _ATOMIC_KINDS if isinstance(volume.get(kind), dict))
+            folder = pod_dir / "volumes" / _ATOMIC_KINDS[kind] / name
+            write_atomically(folder, files, name)
             result[name] = folder
         else:
             # emptyDir, and any kind this runtime cannot provide, is an empty folder that lives with the pod.
@@ -267,10 +384,33 @@ def read_only_paths(pod: dict[str, Any], container: dict[str, Any]) -> set[str]:
             if m.get("readOnly") or any(k in kinds.get(str(m.get("name", "")), {}) for k in READ_ONLY_KINDS)}
 
 
+def _subpath_snapshot(source: Path, volume: Path, container: str, index: int) -> Path:
+    """A ``subPath`` into an atomically written volume, fixed as the container starts.
+
+    Upstream bind-mounts the file the path resolves to *now*; the next generation of the
+    volume is a new file, so the container never sees an update (until it restarts). With
+    no bind mounts to make, the runtime copies the file, to the same place upstream's
+    kubelet keeps its subPath mounts: ``<pod>/volume-subpaths/<volume>/<container>/<index>``.
+    """
+    target = volume.parents[2] / "volume-subpaths" / volume.name / container / str(index)
+    if target.is_dir() and not target.is_symlink():
+        shutil.rmtree(target)
+    elif target.exists() or target.is_symlink():
+        target.unlink()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if source.is_dir():
+        shutil.copytree(source, target, symlinks=False)
+    elif source.exists():
+        shutil.copy2(source, target)
+    else:
+        target.mkdir()  # a key that is not there: an empty folder, as a missing subPath gets
+    return target
+
+
 def volume_mounts(container: dict[str, Any], volumes: dict[str, Path]) -> list[tuple[str, str]]:
     """The container's ``volumeMounts`` as (container path, host path) pairs; ``subPath`` honoured."""
     table = []
-    for mount in container.get("volumeMounts") or []:
+    for index, mount in enumerate(container.get("volumeMounts") or []):
         name = str(mount.get("name", ""))
         if name not in volumes:
             raise MountError(f'unable to find volume "{name}" for container "{container.get("name", "")}"')
@@ -283,7 +423,9 @@ def volume_mounts(container: dict[str, Any], volumes: dict[str, Path]) -> list[t
                 # kubelet words it vaguely on purpose: the details would tell about the host's filesystem.
                 raise ContainerConfigError(f'failed to prepare subPath for volumeMount "{name}" of container '
                                            f'"{container.get("name", "")}"')
-            if not host.exists():
+            if (volumes[name] / DATA_LINK).is_symlink():
+                host = _subpath_snapshot(host, volumes[name], str(container.get("name", "")), index)
+            elif not host.exists():
                 host.mkdir(parents=True, exist_ok=True)
         table.append((str(mount.get("mountPath", "")), str(host)))
     return table
