@@ -32,7 +32,8 @@ from minik8s.apiserver.serviceallocator import parse_port_range
 from minik8s.apiserver.auth.authentication import TokenAuthenticator
 from minik8s.apiserver.http import make_app
 from minik8s.cluster import Cluster
-from minik8s.store import Store
+from minik8s.store import Backend, Store
+from minik8s.store.encryption import DecryptionError, EncryptingBackend, EncryptionConfigError, load_config
 from minik8s.store.sqlite import SQLiteBackend
 
 DEFAULT_DATA_DIR = Path.home() / ".minik8s"
@@ -60,6 +61,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "with --runtime simulated)")
     parser.add_argument("--service-node-port-range", type=_port_range, default="30000-32767", metavar="RANGE",
                         help="where NodePort Services get their node ports (default 30000-32767)")
+    parser.add_argument("--encryption-provider-config", default=None, metavar="FILE",
+                        help="an EncryptionConfiguration (apiserver.config.k8s.io/v1): encrypt the resources it "
+                             "names, Secrets usually, in the data directory (aescbc, aesgcm, identity)")
     parser.add_argument("--insecure", action="store_true",
                         help="DANGEROUS: serve plain HTTP and ask no credential: anything that can reach the "
                              "port controls the cluster and every process it runs")
@@ -90,9 +94,25 @@ def _non_negative(text: str) -> int:
     return count
 
 
+def _backend(data_dir: Path, encryption_config: str | None) -> Backend:
+    """SQLite in the data directory, behind the encryption transformers when a configuration is given."""
+    backend = SQLiteBackend(data_dir / "state.db")
+    if encryption_config is None:
+        return backend
+    try:
+        return EncryptingBackend(backend, load_config(encryption_config))
+    except EncryptionConfigError:
+        backend.close()
+        raise
+
+
 async def _serve(args: argparse.Namespace) -> int:
     data_dir = Path(args.data_dir).expanduser()
-    store = Store(SQLiteBackend(data_dir / "state.db"))
+    try:
+        store = Store(_backend(data_dir, args.encryption_provider_config))
+    except (EncryptionConfigError, DecryptionError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     try:
         cluster = Cluster(nodes=args.nodes, runtime=args.runtime, clock="real", seed=args.seed, store=store,
                           data_dir=data_dir, max_pods=args.max_pods,

@@ -53,6 +53,41 @@ def test_atomic_writer_layout_and_update(tmp_path: Path) -> None:
     assert sorted(os.listdir(folder)) == sorted([DATA_LINK, "color", os.readlink(folder / DATA_LINK)])
 
 
+def test_a_projected_source_type_can_be_added(monkeypatch: pytest.MonkeyPatch) -> None:
+    from minik8s.kubelet.runtimes.process import filesystem
+
+    def token(source: dict, ctx: filesystem.SourceContext) -> filesystem.Files:
+        return {str(source.get("path")): (f"token-for-{ctx.pod['metadata']['name']}".encode(), ctx.default_mode)}
+
+    monkeypatch.setitem(filesystem.PROJECTED_SOURCES, "serviceAccountToken", token)
+    pod = {"metadata": {"name": "p", "namespace": "default"}}
+    volume = {"name": "kube-api-access", "projected": {"defaultMode": 0o420, "sources": [
+        {"serviceAccountToken": {"path": "token"}},
+        {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}}]}}
+    lookup = {("configmaps", "default", "kube-root-ca.crt"): {"data": {"ca.crt": "PEM"}}}
+    files = filesystem.volume_files(pod, volume, lambda kind, ns, name: lookup.get((kind, ns, name)))
+    assert files == {"token": (b"token-for-p", 0o420), "ca.crt": (b"PEM", 0o420)}
+
+
+def test_optional_sources_and_missing_keys() -> None:
+    from minik8s.kubelet.runtimes.process.filesystem import MountError, volume_files
+
+    pod = {"metadata": {"name": "p", "namespace": "default"}}
+    objects = {("configmaps", "default", "cfg"): {"data": {"a": "1"}}}
+
+    def files(volume: dict) -> object:
+        return volume_files(pod, {"name": "v", **volume}, lambda kind, ns, name: objects.get((kind, ns, name)))
+
+    assert files({"configMap": {"name": "gone", "optional": True}}) == {}
+    assert files({"secret": {"secretName": "gone", "optional": True}}) == {}
+    assert files({"configMap": {"name": "cfg", "optional": True, "items": [{"key": "b", "path": "b"}]}}) == {}
+    with pytest.raises(MountError, match='volume "v" : configmap references non-existent config key: b'):
+        files({"configMap": {"name": "cfg", "items": [{"key": "b", "path": "b"}]}})
+    with pytest.raises(MountError, match='MountVolume.SetUp failed for volume "v" : secret "gone" not found'):
+        files({"secret": {"secretName": "gone"}})
+    assert files({"emptyDir": {}}) is None   # not a kind the atomic writer publishes
+
+
 # --- a process cluster ----------------------------------------------------------------------------
 
 
@@ -215,14 +250,15 @@ def test_simulated_runtime_waits_for_the_configmap_then_follows_it():
 
     with Cluster(nodes=1, runtime="simulated", clock="virtual", seed=1) as c:
         c.apply(SIM_POD)
-        c.advance(2)  # the image pull
+        c.run_until_stable()
         assert "FailedMount" in events(c, "reader")
+        assert "Pulling" not in events(c, "reader")   # volumes come before images, as upstream
         assert 'MountVolume.SetUp failed for volume "cfg" : configmap "app" not found' in events(c, "reader")
         assert waiting_reason(c, "reader")[0] == "ContainerCreating"
         assert "ContainerCreating" in kubectl(c, "get", "pod", "reader")
 
         c.apply(config("blue"))
-        c.advance(podworker.SYNC_ERROR_RETRY_SECONDS)
+        c.advance(podworker.SYNC_ERROR_RETRY_SECONDS + 2)  # the retry, then the image pull
         assert running(c, "reader")
         assert kubectl(c, "exec", "reader", "--", "cat", "/etc/cfg/color") == "blue"
         assert kubectl(c, "exec", "reader", "--", "cat", "/etc/fixed.conf") == "mode=blue\n"

@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from conftest import needs_kubectl, start_server
+from conftest import ROOT, needs_kubectl, start_server
 from minik8s.kubectl.configdata import configmap_from_flags, content_hash, secret_from_flags
 from minik8s.kubectl.command import CommandError
 
@@ -59,6 +59,8 @@ COMMANDS = [
     "create cm a --from-file=k=bin.dat --from-file=a.txt --append-hash",
     "create cm a --from-file=html.txt --append-hash",
     "create cm a --append-hash",
+    "create cm --append-hash a --from-literal=k=v",
+    "create secret generic --append-hash=false s --from-literal=k=v",
     "create secret generic s --from-literal=b=2 --from-file=k=a.txt --type=foo --append-hash",
     "create secret generic s --from-env-file=app.env",
     "create secret generic a --from-file=html.txt --append-hash",
@@ -104,7 +106,7 @@ COMMANDS = [
 def _run(srv, files, words: list[str], real: bool) -> tuple[int, str, str]:
     command = ["kubectl", *words] if real else [sys.executable, "-m", "minik8s", "kubectl", *words]
     done = subprocess.run(command, capture_output=True, text=True, cwd=files, timeout=60,
-                          env={**srv.env(), "FROM_ENV": "5"})
+                          env={**srv.env(), "FROM_ENV": "5", "PYTHONPATH": str(ROOT)})  # cwd is elsewhere
     return done.returncode, done.stdout, done.stderr
 
 

@@ -59,7 +59,7 @@ _FLAGS = {"configmap": ("--from-file", "--from-literal", "--from-env-file"),
           "tls": ("--cert", "--key"),
           "docker-registry": ("--from-file", "--docker-server", "--docker-username", "--docker-password",
                               "--docker-email")}
-_FLAG_ATTRS = {"--from-file": ("from_file", []), "--from-literal": ("from_literal", []),
+_FLAG_ATTRS: dict[str, tuple[str, Any]] = {"--from-file": ("from_file", []), "--from-literal": ("from_literal", []),
                "--from-env-file": ("from_env_file", []), "--type": ("type", None), "--cert": ("cert", None),
                "--key": ("key", None), "--docker-server": ("docker_server", None),
                "--docker-username": ("docker_username", None), "--docker-password": ("docker_password", None),
@@ -94,13 +94,28 @@ def register(sub: Any, parent: argparse.ArgumentParser) -> None:
     create.add_argument("--from-file", action="append", default=[])
     create.add_argument("--from-env-file", action="append", default=[])
     create.add_argument("--type", default=None)
-    create.add_argument("--append-hash", nargs="?", const="true", default="false")
+    create.add_argument("--append-hash", nargs="?", const="true", default="false", action=_BoolFlag)
     create.add_argument("--cert", default=None)
     create.add_argument("--key", default=None)
     create.add_argument("--docker-server", default=None)
     create.add_argument("--docker-username", default=None)
     create.add_argument("--docker-password", default=None)
     create.add_argument("--docker-email", default=None)
+
+
+class _BoolFlag(argparse.Action):
+    """A kubectl boolean flag: ``--append-hash`` or ``--append-hash=false``. argparse would take the next
+    word (``--append-hash NAME``) as the flag's value; a word that is not a boolean goes back to the
+    command's arguments, where kubectl has it."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        if values is None or str(values).lower() in ("true", "false", "1", "0", "t", "f"):
+            setattr(namespace, self.dest, "true" if values is None else str(values))
+            return
+        setattr(namespace, self.dest, "true")
+        if isinstance(getattr(namespace, "args", None), list):
+            namespace.args.append(values)
 
 
 # --- sources: literals, files, env files -------------------------------------------------------------

@@ -116,6 +116,11 @@ class PodRecord:
 
 
 
+def _has_updated_volumes(pod: dict[str, Any]) -> bool:
+    return any(kind in volume for volume in (pod.get("spec") or {}).get("volumes") or [] if isinstance(volume, dict)
+               for kind in _UPDATED_VOLUMES)
+
+
 class PodWorker:
     """Runs one pass of SyncPod for a pod: see the module docstring."""
 
@@ -139,10 +144,11 @@ class PodWorker:
                 messages = getattr(self.runtime, "sandbox_messages", None)
                 for type_, reason, message in (messages(record.sandbox.id) if messages else []):
                     self.event(pod, type_, reason, message)
-            self._sync_containers(pod, record)
-            if self._run_probes(pod, record):
-                self._sync_containers(pod, record)  # restart what a probe just killed
-            self._sync_volumes(pod, record)
+            if self._volumes_mounted(pod, record):
+                self._sync_containers(pod, record)
+                if self._run_probes(pod, record):
+                    self._sync_containers(pod, record)  # restart what a probe just killed
+                self._sync_volumes(pod, record)
         self._write_status(pod, record)
         return False
 
@@ -155,13 +161,33 @@ class PodWorker:
             if not c.init:
                 self._ensure_running(pod, record, c)
 
+    def _volumes_mounted(self, pod: dict[str, Any], record: PodRecord) -> bool:
+        """Upstream's WaitForAttachAndMount: a pod's volumes are set up before any image is pulled or
+        container made; one that cannot be (its ConfigMap is missing) holds the pod in ContainerCreating,
+        with a FailedMount event, and the kubelet tries again later."""
+        update = getattr(self.runtime, "update_volumes", None)
+        if update is None or record.sandbox is None or record.volumes_synced_at is not None or \
+                not _has_updated_volumes(pod):
+            return True
+        try:
+            update(record.sandbox.id, pod)
+        except cri.RuntimeCallError as exc:
+            if getattr(exc, "reason", None) != "FailedMount":
+                raise
+            self.event(pod, "Warning", "FailedMount", str(exc))
+            for c in record.containers:
+                if c.id is None:
+                    c.waiting = ("ContainerCreating", "")
+            record.wakes.append(self.clock.now() + SYNC_ERROR_RETRY_SECONDS)
+            return False
+        record.volumes_synced_at = self.clock.now()
+        return True
+
     def _sync_volumes(self, pod: dict[str, Any], record: PodRecord) -> None:
         """Every VOLUME_RESYNC_SECONDS, have the runtime write the pod's ConfigMap/Secret volumes again.
         A failure (the ConfigMap was deleted) keeps the old files and is told as a FailedMount event."""
         update = getattr(self.runtime, "update_volumes", None)
-        volumes = (pod.get("spec") or {}).get("volumes") or []
-        if update is None or record.sandbox is None or not record.ids() or \
-                not any(kind in volume for volume in volumes for kind in _UPDATED_VOLUMES):
+        if update is None or record.sandbox is None or not record.ids() or not _has_updated_volumes(pod):
             return
         now = self.clock.now()
         if record.volumes_synced_at is None:

@@ -31,7 +31,9 @@ caller does to a returned dict can change what is stored.
 
 Backends: memory only (notebooks, tests), or SQLite (``SQLiteBackend``), which
 the server uses for persistence: every acknowledged write is committed before
-the call returns, so it survives ``kill -9``. Taught in chapter 2 (architecture).
+the call returns, so it survives ``kill -9``. ``EncryptingBackend``
+(:mod:`minik8s.store.encryption`) wraps a backend to encrypt Secrets at rest.
+Taught in chapter 2 (architecture).
 """
 
 from __future__ import annotations

@@ -212,7 +212,7 @@ class DockerRuntime(cri.ContainerRuntime):
         if sandbox is None or not sandbox["ready"]:
             return
         filesystem.prepare_volumes(pod, sandbox["folder"], self.node_root, self._lookup, pod_ip=sandbox["ip"],
-                                   host_ip="")
+                                   host_ip="", client=self.client)
 
     def stop_pod_sandbox(self, sandbox_id: str) -> None:
         with self._lock:
@@ -274,7 +274,7 @@ class DockerRuntime(cri.ContainerRuntime):
         image = self.engine.images.get(str(container.get("image")))
         image_config = image.attrs.get("Config") or {}
         volumes = filesystem.prepare_volumes(pod, sandbox["folder"], self.node_root, self._lookup, pod_ip=sandbox["ip"],
-                                             host_ip="")
+                                             host_ip="", client=self.client)
         binds = {host: {"bind": path, "mode": "rw"} for path, host in filesystem.volume_mounts(container, volumes)}
         links = self.cluster_network.service_env(pod) if self.cluster_network is not None else None
         environment = envs.container_env(pod, container, list(image_config.get("Env") or []), self._lookup,

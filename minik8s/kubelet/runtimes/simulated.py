@@ -25,6 +25,11 @@ Realistic defaults:
   cluster shares (pass ``network=``); a container's ``wget``, ``curl``, ``nslookup``, ``nc`` and
   ``ping`` go over it (:mod:`minik8s.kubelet.runtimes.nettools`), and :meth:`SimulatedRuntime.serving`
   tells it what listens at an address.
+* ConfigMap, Secret, downward API and projected volumes are files of the container's in-memory
+  filesystem at their ``mountPath`` (``kubectl exec POD -- cat /etc/config/key``), kept up to date by
+  the kubelet's volume sync, except ``subPath`` mounts; ``env``/``envFrom`` read ConfigMaps and
+  Secrets; a missing one gives the kubelet's ``FailedMount`` or ``CreateContainerConfigError``
+  messages, as on the other runtimes. (The atomic writer's ``..data`` links are not simulated.)
 * On SIGTERM a container stops at once (servers exit 0, shell scripts 143). With the real clock
   (``minik8s server --runtime simulated``) it takes ``REAL_CLOCK_STOP_SECONDS``, as a real
   app and kubelet do: a pod deleted in no time at all would let a StatefulSet recreate it
@@ -404,7 +409,7 @@ class SimulatedRuntime(cri.ContainerRuntime):
             if volume is None or (sub and not subpaths):
                 continue
             files = filesystem.volume_files(pod, volume, self._lookup, pod_ip=sandbox.ip,
-                                            host_ip=node_ip(self.node_index))
+                                            host_ip=node_ip(self.node_index), client=self.client)
             if files is None:
                 continue
             base = str(mount.get("mountPath", "")).rstrip("/")
@@ -424,6 +429,9 @@ class SimulatedRuntime(cri.ContainerRuntime):
         sandbox = self._sandboxes.get(sandbox_id)
         if sandbox is None or not sandbox.ready or self.client is None:
             return
+        for volume in (pod.get("spec") or {}).get("volumes") or []:   # every source there, or FailedMount
+            filesystem.volume_files(pod, volume, self._lookup, pod_ip=sandbox.ip, host_ip=node_ip(self.node_index),
+                                    client=self.client)
         for c in [c for c in self._containers.values() if c.sandbox is sandbox and c.finished_at is None]:
             files = self._mounted_files(pod, c.spec, sandbox, subpaths=False)
             for gone in c.mounted - set(files):

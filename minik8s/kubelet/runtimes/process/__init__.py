@@ -301,7 +301,7 @@ class ProcessRuntime(cri.ContainerRuntime):
         if sandbox is None or not sandbox.ready:
             return
         filesystem.prepare_volumes(pod, sandbox.folder, self.node_root, self._lookup, pod_ip=sandbox.ip,
-                                   host_ip=self.ips.node_ip)
+                                   host_ip=self.ips.node_ip, client=self.client)
 
     def stop_pod_sandbox(self, sandbox_id: str) -> None:
         with self._lock:
@@ -392,7 +392,7 @@ class ProcessRuntime(cri.ContainerRuntime):
         name = str(container.get("name") or "")
         host_ip = self.ips.node_ip
         volumes = filesystem.prepare_volumes(pod, sandbox.folder, self.node_root, self._lookup,
-                                             pod_ip=sandbox.ip, host_ip=host_ip)
+                                             pod_ip=sandbox.ip, host_ip=host_ip, client=self.client)
         container_id = self._new_id()
         folder = sandbox.folder / "containers" / name / str(attempt)
         if folder.exists():

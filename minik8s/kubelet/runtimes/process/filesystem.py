@@ -165,6 +165,7 @@ class SourceContext:
     default_mode: int
     pod_ip: str = ""
     host_ip: str = ""
+    client: Any = None            # the node's API client, for sources that must ask the API (a token request)
 
 
 def _selected(data: dict[str, bytes], items: list[dict[str, Any]] | None, ctx: SourceContext, label: str,
@@ -334,7 +335,7 @@ _ATOMIC_SOURCES: dict[str, ProjectedSource] = {
 
 
 def volume_files(pod: dict[str, Any], volume: dict[str, Any], lookup: Lookup, *, pod_ip: str = "",
-                 host_ip: str = "") -> Files | None:
+                 host_ip: str = "", client: Any = None) -> Files | None:
     """The files of a ConfigMap, Secret, downward API or projected volume (None for other kinds).
     Raises :class:`MountError` with the kubelet's FailedMount message when a source is missing."""
     kind = next((kind for kind in _ATOMIC_KINDS if isinstance(volume.get(kind), dict)), None)
@@ -344,12 +345,12 @@ def volume_files(pod: dict[str, Any], volume: dict[str, Any], lookup: Lookup, *,
     namespace = (pod.get("metadata") or {}).get("namespace") or "default"
     mode = source.get("defaultMode")
     ctx = SourceContext(pod, namespace, lookup, str(volume.get("name", "")), 0o644 if mode is None else int(mode),
-                        pod_ip, host_ip)
+                        pod_ip, host_ip, client)
     return _ATOMIC_SOURCES[kind](source, ctx)
 
 
 def prepare_volumes(pod: dict[str, Any], pod_dir: Path, node_root: Path, lookup: Lookup, *, pod_ip: str,
-                    host_ip: str) -> dict[str, Path]:
+                    host_ip: str, client: Any = None) -> dict[str, Path]:
     """Set up every volume of the pod (idempotent: ConfigMap and Secret files are refreshed)."""
     namespace = (pod.get("metadata") or {}).get("namespace") or "default"
     result: dict[str, Path] = {}
@@ -359,7 +360,7 @@ def prepare_volumes(pod: dict[str, Any], pod_dir: Path, node_root: Path, lookup:
             result[name] = _host_path_volume(name, volume["hostPath"], node_root)
         elif isinstance(volume.get("persistentVolumeClaim"), dict):
             result[name] = _claim_volume(name, volume["persistentVolumeClaim"], namespace, node_root, lookup)
-        elif (files := volume_files(pod, volume, lookup, pod_ip=pod_ip, host_ip=host_ip)) is not None:
+        elif (files := volume_files(pod, volume, lookup, pod_ip=pod_ip, host_ip=host_ip, client=client)) is not None:
             kind = next(kind for kind in _ATOMIC_KINDS if isinstance(volume.get(kind), dict))
             folder = pod_dir / "volumes" / _ATOMIC_KINDS[kind] / name
             write_atomically(folder, files, name)
