@@ -10,6 +10,8 @@ kubeconfig the server wrote (as kubectl would be):
   the process to the first answered ``/version``.
 
 Usage: python benchmarks/apiserver.py [--concurrency 32] [--seconds 5] [--json]
+       python benchmarks/apiserver.py --rbac [...]   # GET/LIST with authentication and RBAC evaluating
+                                                     # versus none (benchmarks/rbac.py)
 Not a test: it prints figures. The README's performance section records them.
 """
 
@@ -130,6 +132,12 @@ async def run(concurrency: int, seconds: float, base: str, auth) -> dict[str, di
 
 
 def main() -> int:
+    if "--rbac" in sys.argv[1:]:   # what authorization costs: the comparison lives in benchmarks/rbac.py
+        sys.argv.remove("--rbac")
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import rbac
+
+        return int(rbac.main())
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=5.0)
