@@ -8,6 +8,8 @@ it, and asks again once 80% of the token's life has passed (or after 24 hours), 
 token manager does. A token bound to a Pod stops working when the Pod is deleted.
 
 Interface: ``TokenManager(client, clock)``; ``manager.token(pod, source) -> bytes``;
+``manager.lookup(request) -> {"token": ...}`` (what a runtime's volume lookup answers, a refused
+TokenRequest raised as the runtime error "failed to fetch token: ...");
 ``manager.next_refresh(pod_uid)`` (the pod worker wakes then and the runtime rewrites the volume,
 ``runtime.refresh_volumes(pod, sandbox_id)``); the runtimes' volume lookup calls it for ``lookup("serviceaccounts/token", namespace, sa_name, {"pod": pod,
 "source": source})`` (see :mod:`minik8s.kubelet.runtimes.process.filesystem`).
@@ -21,7 +23,9 @@ import threading
 from typing import Any
 
 from minik8s.api import resources
+from minik8s.api.errors import StatusError
 from minik8s.clock import Clock
+from minik8s.kubelet.cri import RuntimeCallError
 
 SERVICE_ACCOUNTS = resources.get("", "v1", "serviceaccounts")
 REFRESH_FRACTION = 0.8
@@ -65,6 +69,13 @@ class TokenManager:
         with self._lock:
             self._cache[key] = (token, refresh_at)
         return token
+
+    def lookup(self, request: Obj) -> Obj:
+        """The answer to a runtime's ``lookup("serviceaccounts/token", ns, sa, {"pod", "source"})``."""
+        try:
+            return {"token": self.token(request["pod"], request["source"]).decode()}
+        except StatusError as exc:
+            raise RuntimeCallError(f"failed to fetch token: {exc.message}") from None
 
     def next_refresh(self, pod_uid: str) -> float | None:
         """When the earliest token written for this pod is due to be asked again (None: it has none)."""

@@ -173,10 +173,7 @@ class DockerRuntime(cri.ContainerRuntime):
         if self.client is None:
             raise envs.ContainerConfigError(f"the docker runtime of {self.node_name} has no API client to read {kind}")
         if kind == "serviceaccounts/token" and request is not None:   # a projected ServiceAccount token
-            try:
-                return {"token": self._token_manager().token(request["pod"], request["source"]).decode()}
-            except StatusError as exc:
-                raise RuntimeCallError(f'failed to fetch token: {exc.message}') from None
+            return self._token_manager().lookup(request)
         resource = resources.by_plural("", "v1", kind)
         assert resource is not None
         try:

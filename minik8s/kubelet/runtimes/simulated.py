@@ -390,10 +390,7 @@ class SimulatedRuntime(cri.ContainerRuntime):
 
             if getattr(self, "_tokens", None) is None:
                 self._tokens = TokenManager(self.client, self.clock)
-            try:
-                return {"token": self._tokens.token(request["pod"], request["source"]).decode()}
-            except StatusError as exc:
-                raise RuntimeCallError(f"failed to fetch token: {exc.message}") from None
+            return self._tokens.lookup(request)
         resource = resources.by_plural("", "v1", kind)
         assert resource is not None
         try:
