@@ -21,6 +21,11 @@ ORACLE_COMMANDS = [
     "get nodes", "get deploy", "config get-contexts", "get pods -L app", "get pods --no-headers",
     "get pods/nginx", "get po nginx -n kube-system", "get pods --field-selector status.phase=Pending",
     "get pods -l 'bad key'", "get nosuchthing", "get events",
+    # global flags before the verb, with a space or "=", and their errors
+    "-n kube-system get pods", "--namespace=default get pod nginx -o name", "--context minik8s get ns",
+    "--foo get pods", "-n", "--server", "get pods --foo",
+    # jsonpath errors
+    "get pod nginx -o jsonpath={.metadata.nam", "get pod nginx -o jsonpath={.nope}",
 ]
 
 

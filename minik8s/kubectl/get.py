@@ -165,7 +165,11 @@ def cmd_get(env: Env) -> None:
     elif output == "json":
         env.out.write(printing.to_json(document) + "\n")
     elif output.startswith("jsonpath="):
-        env.out.write(printing.jsonpath(output[len("jsonpath="):].strip("'\""), document))
+        template = output[len("jsonpath="):].strip("'\"")
+        try:
+            env.out.write(printing.jsonpath(template, document))
+        except printing.JSONPathError as exc:
+            raise CommandError(f"error parsing jsonpath {template}, {exc}") from None
     elif output.startswith("custom-columns="):
         env.out.write(printing.custom_columns(output[len("custom-columns="):], objs, no_headers=a.no_headers))
     else:

@@ -102,10 +102,37 @@ def _join_dashed_values(words: list[str]) -> list[str]:
     return joined
 
 
+def _verb_first(words: list[str]) -> list[str]:
+    """Global flags may come before the verb, as in ``kubectl --server URL -n ns get pods`` (cobra parses
+    persistent flags anywhere): move the leading ones, with their values, to just after the verb."""
+    taking_value, switches = set(), set()
+    for action in _global_flags()._actions:
+        (switches if action.nargs == 0 else taking_value).update(action.option_strings)
+    leading: list[str] = []
+    index = 0
+    while index < len(words) and words[index].startswith("-") and words[index] != "-":
+        flag = words[index].split("=", 1)[0]
+        if flag not in taking_value and flag not in switches:   # kubectl would look for a plugin next
+            raise UsageError(f"flags cannot be placed before plugin name: {flag}")
+        if flag in taking_value and "=" not in words[index]:
+            if index + 1 >= len(words):
+                named = f"'{flag[1:]}' in {flag}" if not flag.startswith("--") else flag
+                raise UsageError(f"flag needs an argument: {named}\nSee 'kubectl --help' for usage.")
+            leading += words[index:index + 2]
+            index += 2
+        else:
+            leading.append(words[index])
+            index += 1
+    if not leading or index >= len(words):
+        return words
+    return [words[index], *leading, *words[index + 1:]]
+
+
 def _parse(words: list[str]) -> argparse.Namespace:
     """Parse kubectl's words. Like kubectl (cobra), flags and arguments may come in any order:
-    ``label pods -l app=web team=blue`` has its argument after a flag's value."""
-    args, extras = _parser().parse_known_args(_join_dashed_values(words))
+    ``label pods -l app=web team=blue`` has its argument after a flag's value, and global flags may
+    come before the verb."""
+    args, extras = _parser().parse_known_args(_join_dashed_values(_verb_first(words)))
     for word in extras:
         if word.startswith("-"):
             raise UsageError(f"unknown flag: {word.split('=', 1)[0]}\nSee 'kubectl {args.verb or ''} --help' "
