@@ -101,9 +101,13 @@ def test_non_strict_ignores_unknown_fields():
     assert schema.decode(pod(foo=1), strict=False) == ([], [])
 
 
-def test_status_is_accepted_on_every_root():
+def test_status_is_unknown_on_a_kind_without_one_and_known_on_one_with_it():
     cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}, "status": {"anything": 1}}
-    assert schema.decode(cm) == ([], [])
+    assert schema.decode(cm) == (["status"], [])
+    assert schema.decode_error(cm) == (
+        'ConfigMap in version "v1" cannot be handled as a ConfigMap: strict decoding error: unknown field "status"')
+    assert schema.prune_unknown(cm) == ["status"] and "status" not in cm
+    assert schema.decode({**pod(), "status": {"phase": "Running"}}) == ([], [])
 
 
 def test_null_fields_are_fine():

@@ -27,7 +27,8 @@ Invariants: ``decode`` never raises on JSON input and never changes the object
 (``prune_unknown`` is the one function that does);
 ``null`` is accepted for every field (Go decodes it as the zero value); whole-number
 floats (``3.0``) are accepted where integers belong, because YAML and JSON patches can
-produce them; ``status`` is accepted on every root kind.
+produce them; ``status`` is a field like any other: a kind without one (a ConfigMap, a Secret) has
+it pruned, or refused under strict validation, as upstream does.
 
 Taught in chapter 3 (the API: objects, kinds and schemas).
 """
@@ -135,7 +136,7 @@ class _Walk:
             child = f"{path}.{key}" if path else key
             type_name = spec.get(key)
             if type_name is None:
-                if self.strict and not (root and key == "status"):
+                if self.strict:
                     self.unknown.append(child)
                     self.unknown_at.append((value, key))
                 continue

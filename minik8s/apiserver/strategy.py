@@ -39,6 +39,18 @@ _OMITEMPTY_COUNTERS = {
     "Job": ("active", "succeeded", "failed"),
 }
 
+# Status fields that upstream's OpenAPI marks required (Go fields without ``omitempty``): a new object's
+# status carries them as zero before any controller has counted, so clients that check required fields
+# (the official client's models) accept it.
+_REQUIRED_ZERO_STATUS = {
+    "ReplicationController": {"replicas": 0},
+    "ReplicaSet": {"replicas": 0},
+    "StatefulSet": {"replicas": 0},
+    "DaemonSet": {"currentNumberScheduled": 0, "numberMisscheduled": 0, "desiredNumberScheduled": 0,
+                  "numberReady": 0},
+    "HorizontalPodAutoscaler": {"desiredReplicas": 0},
+}
+
 
 def has_status_subresource(resource: Resource) -> bool:
     return "status" in resource.subresources
@@ -62,7 +74,7 @@ def initial_status(resource: Resource, obj: dict[str, Any]) -> dict[str, Any] | 
     if kind == "Node":
         return obj.get("status")  # a kubelet registers its node together with its status
     if has_status_subresource(resource):
-        return {}
+        return dict(_REQUIRED_ZERO_STATUS.get(kind, {}))
     return None
 
 

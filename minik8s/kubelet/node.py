@@ -86,6 +86,9 @@ def node_info(name: str, runtime_version: str) -> dict[str, str]:
         "containerRuntimeVersion": runtime_version,
         "kernelVersion": "6.8.0-minik8s",
         "kubeletVersion": KUBELET_VERSION,
+        # Required by the schema, deprecated upstream (not accurate: kube-proxy may differ); the kubelet
+        # reports its own version there, as kubelets before DisableNodeKubeProxyVersion did.
+        "kubeProxyVersion": KUBELET_VERSION,
         "machineID": _machine_id(name, "machine"),
         "operatingSystem": "linux",
         "osImage": "minik8s simulated Linux",
