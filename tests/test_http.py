@@ -308,7 +308,10 @@ def test_a_resource_version_that_is_not_a_revision_is_400(served, query):
     ("resourceVersionMatch=Exact&resourceVersion=0",
      'resourceVersionMatch: Forbidden: resourceVersionMatch "exact" is forbidden for resourceVersion "0"'),
     ("watch=true&resourceVersionMatch=NotOlderThan&resourceVersion=1",
-     "resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden for watch"),
+     "resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided"),
+    ("watch=true&sendInitialEvents=true",
+     "resourceVersionMatch: Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan"),
+    ("sendInitialEvents=true", "sendInitialEvents: Forbidden: sendInitialEvents is forbidden for list"),
 ])
 def test_resource_version_match_rules_are_422(served, query, message):
     reply = served.call("GET", PODS + "?" + query)
@@ -393,3 +396,86 @@ def test_selector_that_does_not_match_the_template_is_422(served, path, kind, ex
                                      'map[string]string{"app":"other"}: `selector` does not match template `labels`')
     assert stored_names(served, path) == []
 
+
+
+# --- paths and pruning as upstream ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path, kind", [("/api/", "APIVersions"), ("/apis/", "APIGroupList"),
+                                        ("/api/v1/", "APIResourceList"), ("/apis/apps/", "APIGroup"),
+                                        ("/apis/apps/v1/", "APIResourceList")])
+def test_discovery_answers_with_a_trailing_slash_as_without(served, path, kind):
+    reply = served.call("GET", path, content_type=None)
+    assert reply.code == 200 and reply.body["kind"] == kind
+    assert reply.body == served.call("GET", path.rstrip("/"), content_type=None).body
+
+
+@pytest.mark.parametrize("path", ["/nope", "/apis/nope.example.com/", "/api/v2", "/apis/apps/v9", "/openapi/v9"])
+def test_a_path_the_server_does_not_serve_is_a_not_found_status_never_plain_text(served, path):
+    reply = served.call("GET", path, content_type=None)
+    assert reply.code == 404
+    assert reply.body == {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                          "message": "the server could not find the requested resource", "reason": "NotFound",
+                          "code": 404}
+
+
+def test_a_kind_without_status_has_it_pruned_or_refused(served):
+    cms = "/api/v1/namespaces/default/configmaps"
+    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"a": "1"}}
+    assert served.call("POST", cms, cm).code == 201
+    reply = served.call("PATCH", cms + "/c", {"status": {"a": 1}}, "application/merge-patch+json")
+    assert reply.code == 200 and "status" not in reply.body
+    assert reply.warnings == ['299 - "unknown field \\"status\\""']
+    assert "status" not in served.call("GET", cms + "/c").body
+    strict = served.call("PATCH", cms + "/c?fieldValidation=Strict", {"status": {"a": 1}}, "application/merge-patch+json")
+    assert strict.code == 400 and 'strict decoding error: unknown field "status"' in strict.body["message"]
+
+
+# --- watch as upstream: bookmarks, streaming lists, compacted revisions -----------------------------
+
+
+def _watch_lines(served: Served, query: str) -> list[dict[str, Any]]:
+    with urllib.request.urlopen(f"{served.url}{PODS}?watch=true&{query}", timeout=30) as response:
+        assert response.status == 200
+        return [json.loads(line) for line in response.read().splitlines() if line.strip()]
+
+
+def test_send_initial_events_ends_the_initial_list_with_an_annotated_bookmark(served):
+    served.call("POST", PODS, pod("a"))
+    last = served.call("POST", PODS, pod("b")).body["metadata"]["resourceVersion"]
+    events = _watch_lines(served, "sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true"
+                                  "&timeoutSeconds=1")
+    assert [(e["type"], e["object"]["metadata"].get("name")) for e in events] == [
+        ("ADDED", "a"), ("ADDED", "b"), ("BOOKMARK", None)]
+    assert events[-1]["object"] == {"kind": "Pod", "apiVersion": "v1", "metadata": {
+        "resourceVersion": last, "annotations": {"k8s.io/initial-events-end": "true"}}}
+
+
+def test_send_initial_events_false_sends_only_changes(served):
+    served.call("POST", PODS, pod("a"))
+    events = _watch_lines(served, "sendInitialEvents=false&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true"
+                                  "&timeoutSeconds=1")
+    assert events == []
+
+
+def test_an_idle_watch_with_bookmarks_allowed_gets_bookmarks_and_one_without_does_not(served, monkeypatch):
+    from minik8s.apiserver import http
+
+    monkeypatch.setattr(http, "BOOKMARK_SECONDS", 0.2)
+    rv = served.call("POST", PODS, pod("a")).body["metadata"]["resourceVersion"]
+    events = _watch_lines(served, "allowWatchBookmarks=true&timeoutSeconds=1")
+    assert events[0]["type"] == "ADDED"
+    assert {e["type"] for e in events[1:]} == {"BOOKMARK"}
+    assert events[1]["object"] == {"kind": "Pod", "apiVersion": "v1", "metadata": {"resourceVersion": rv}}
+    assert [e["type"] for e in _watch_lines(served, "timeoutSeconds=1")] == ["ADDED"]
+
+
+def test_a_watch_from_a_compacted_revision_is_a_200_stream_with_one_410_error_event(served):
+    first = served.call("POST", PODS, pod("a")).body["metadata"]["resourceVersion"]
+    served.call("POST", PODS, pod("b"))
+    served.api.store.compact(served.api.store.revision)
+    events = _watch_lines(served, f"resourceVersion={first}")
+    assert len(events) == 1 and events[0]["type"] == "ERROR"
+    status = events[0]["object"]
+    assert (status["kind"], status["code"], status["reason"]) == ("Status", 410, "Expired")
+    assert status["message"].startswith(f"too old resource version: {first} (")

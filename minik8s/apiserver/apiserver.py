@@ -578,11 +578,16 @@ class APIServer:
     # --- watch -------------------------------------------------------------------------
 
     def watch(self, resource: Resource, namespace: str | None, callback: WatchCallback, *,
-              resource_version: str = "", label_selector: str = "", field_selector: str = "") -> Callable[[], None]:
+              resource_version: str = "", label_selector: str = "", field_selector: str = "",
+              send_initial_events: bool | None = None,
+              on_synced: Callable[[int], None] | None = None) -> Callable[[], None]:
         """Call ``callback({"type": ..., "object": ...})`` for each change; returns a cancel function.
 
         With no resourceVersion (or "0") the watch starts with an ADDED event per existing
-        object; with one, it replays every change after it. Objects that stop matching the
+        object; with one, it replays every change after it. ``send_initial_events`` (upstream's
+        ``sendInitialEvents``, a streaming list) overrides that: True starts with the current objects
+        whatever the resourceVersion, False never does. ``on_synced(revision)`` is called once the
+        initial events are out, with the revision they show. Objects that stop matching the
         selectors are reported as DELETED, objects that start matching as ADDED, as upstream."""
         filt = Filter(resource, label_selector, field_selector)
         ns = namespace if resource.namespaced else None
@@ -606,17 +611,23 @@ class APIServer:
                 callback({"type": "DELETED", "object": obj})
 
         with self.store._lock:  # list and subscribe at one revision, so no change falls in between
-            if resource_version in ("", "0", None):
+            from_now = resource_version in ("", "0", None)
+            if send_initial_events or (send_initial_events is None and from_now):
                 pairs, revision = self.store.entries(resource.qualified, ns)
                 for _, entry in pairs:
                     obj = orjson.loads(entry.raw)
                     if filt.matches(obj):
                         callback({"type": "ADDED", "object": obj})
                 since = revision
+            elif from_now:
+                since = self.store.revision
             else:
                 since = parse_resource_version(resource_version)
             try:
-                return self.store.watch(resource.qualified, ns, since, on_event)
+                cancel = self.store.watch(resource.qualified, ns, since, on_event)
+                if on_synced is not None:
+                    on_synced(since)
+                return cancel
             except CompactedError as exc:
                 raise errors.gone(str(exc)) from None
 

@@ -57,6 +57,8 @@ YAML = "application/yaml"
 BODY_TYPES = (JSON, YAML, protobuf.MEDIA_TYPE)
 # Bodies larger than this are parsed on a worker thread; smaller ones take well under a millisecond.
 PARSE_INLINE_BYTES = 64 * 1024
+# How long a watch with allowWatchBookmarks stays quiet before it is sent a BOOKMARK (upstream: about a minute).
+BOOKMARK_SECONDS = 60.0
 # How often a followed log (logs -f, attach) is read again for what the container wrote since.
 FOLLOW_POLL_SECONDS = 0.25
 # The values of ?fieldValidation= (empty means the default, Warn).
@@ -216,9 +218,19 @@ def _check_list_options(request: web.Request, watch: bool) -> None:
     q = request.query
     match, version = q.get("resourceVersionMatch", ""), q.get("resourceVersion", "")
     found: list[errors.FieldError] = []
-    if match and watch:
-        found.append(errors.forbidden_field("resourceVersionMatch", "resourceVersionMatch is forbidden for watch"))
-    elif match:
+    send_initial = q.get("sendInitialEvents")
+    if send_initial is not None and not watch:
+        found.append(errors.forbidden_field("sendInitialEvents", "sendInitialEvents is forbidden for list"))
+    if watch:   # upstream's validateWatchOptions
+        if send_initial is not None and match != "NotOlderThan":
+            found.append(errors.forbidden_field("resourceVersionMatch",
+                                                "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan"))
+        if match and send_initial is None:
+            found.append(errors.forbidden_field("resourceVersionMatch",
+                                                "resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided"))
+        if match and match != "NotOlderThan":
+            found.append(errors.not_supported("resourceVersionMatch", match, ["NotOlderThan"]))
+    if match and not watch:
         if not version:
             found.append(errors.forbidden_field("resourceVersionMatch",
                                                 "resourceVersionMatch is forbidden unless resourceVersion is provided"))
@@ -299,10 +311,12 @@ class _Handler:
             doc = discovery.openapi_document(parts[1], parts[2])
         return _json(doc) if doc is not None else self._not_found(request)
 
+    async def not_found(self, request: web.Request) -> web.Response:
+        return self._not_found(request)
+
     def _not_found(self, request: web.Request) -> web.Response:
-        err = StatusError(404, "NotFound", "the server could not find the requested resource",
-                          {"causes": [{"reason": "UnexpectedServerResponse", "message": "404 page not found"}]})
-        return _status(err)
+        """Upstream's answer for a path it does not serve: a NotFound Status with empty details."""
+        return _status(StatusError(404, "NotFound", "the server could not find the requested resource", {}))
 
     async def resource(self, request: web.Request) -> web.StreamResponse:
         route = parse_path(request.path)
@@ -602,19 +616,38 @@ class _Handler:
         parse_resource_version(q.get("resourceVersion", ""))
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        bookmarks = _bool(q.get("allowWatchBookmarks"))
+        send_initial = q.get("sendInitialEvents")
 
         def deliver(event: dict[str, Any]) -> None:
             loop.call_soon_threadsafe(queue.put_nowait, event)
 
-        cancel = self.api.watch(res, namespace, deliver, resource_version=q.get("resourceVersion", ""),
-                                label_selector=label_selector, field_selector=field_selector)
+        def initial_events_end(revision: int) -> None:
+            # the streaming list's end (what client-go's WatchList waits for): a BOOKMARK at the list's revision
+            deliver(_bookmark(res, revision, initial_events_end=True))
+
         response = web.StreamResponse(headers={"Content-Type": JSON, "Transfer-Encoding": "chunked"})
+        try:
+            cancel = self.api.watch(res, namespace, deliver, resource_version=q.get("resourceVersion", ""),
+                                    label_selector=label_selector, field_selector=field_selector,
+                                    send_initial_events=None if send_initial is None else _bool(send_initial),
+                                    on_synced=initial_events_end if _bool(send_initial) else None)
+        except StatusError as err:
+            if err.code != 410:
+                raise
+            # a watch from a compacted revision is a 200 stream with one ERROR event, as upstream answers
+            await response.prepare(request)
+            await response.write(orjson.dumps({"type": "ERROR", "object": err.status()}) + b"\n")
+            return response
         table = _wants_table(request)
         deadline = loop.time() + timeout if timeout and timeout > 0 else None
+        last_revision = "0"
+        idle_since = loop.time()
         try:
             await response.prepare(request)
             while True:
-                wait = 5.0 if deadline is None else min(5.0, deadline - loop.time())
+                poll = min(5.0, BOOKMARK_SECONDS) if bookmarks else 5.0
+                wait = poll if deadline is None else min(poll, deadline - loop.time())
                 if wait <= 0:
                     break
                 try:
@@ -622,6 +655,13 @@ class _Handler:
                 except asyncio.TimeoutError:
                     if request.transport is None or request.transport.is_closing():
                         break
+                    if bookmarks and last_revision != "0" and loop.time() - idle_since >= BOOKMARK_SECONDS:
+                        await response.write(orjson.dumps(_bookmark(res, int(last_revision))) + b"\n")
+                        idle_since = loop.time()
+                    continue
+                idle_since = loop.time()
+                last_revision = (event["object"].get("metadata") or {}).get("resourceVersion") or last_revision
+                if event["type"] == "BOOKMARK" and not bookmarks:
                     continue
                 if table and event["type"] in ("ADDED", "MODIFIED", "DELETED"):
                     event = {"type": event["type"],
@@ -633,6 +673,15 @@ class _Handler:
         finally:
             cancel()
         return response
+
+
+def _bookmark(res: Resource, revision: int, initial_events_end: bool = False) -> dict[str, Any]:
+    """A BOOKMARK event: an object of the watched kind that carries only a resourceVersion ("every change
+    up to here has been sent"), annotated at the end of a streaming list's initial events."""
+    metadata: dict[str, Any] = {"resourceVersion": str(revision)}
+    if initial_events_end:
+        metadata["annotations"] = {"k8s.io/initial-events-end": "true"}
+    return {"type": "BOOKMARK", "object": {"kind": res.kind, "apiVersion": res.api_version, "metadata": metadata}}
 
 
 async def _discard(ws: web.WebSocketResponse) -> None:
@@ -662,11 +711,14 @@ def make_app(api: APIServer, policy: filters.Policy, hooks: dict[str, Hook] | No
         app.router.add_get(probe, handler.healthz)
     app.router.add_get("/openapi/v3", handler.openapi)
     app.router.add_get("/openapi/v3/{tail:.*}", handler.openapi)
-    for prefix in ("/api", "/apis"):
-        app.router.add_get(prefix, handler.discovery)
-    app.router.add_get(r"/api/{version:[^/]+}", handler.discovery)
-    app.router.add_get(r"/apis/{group:[^/]+}", handler.discovery)
-    app.router.add_get(r"/apis/{group:[^/]+}/{version:[^/]+}", handler.discovery)
+    # Discovery answers with or without a trailing slash, as upstream's does (kr8s asks for "/api/").
+    for slash in ("", "/"):
+        for prefix in ("/api", "/apis"):
+            app.router.add_get(prefix + slash, handler.discovery)
+        app.router.add_get(r"/api/{version:[^/]+}" + slash, handler.discovery)
+        app.router.add_get(r"/apis/{group:[^/]+}" + slash, handler.discovery)
+        app.router.add_get(r"/apis/{group:[^/]+}/{version:[^/]+}" + slash, handler.discovery)
     app.router.add_route("*", "/api/{tail:.+}", handler.resource)
     app.router.add_route("*", "/apis/{tail:.+}", handler.resource)
+    app.router.add_route("*", "/{tail:.*}", handler.not_found)   # every other path: a Status, never plain text
     return app
