@@ -479,3 +479,22 @@ def test_a_watch_from_a_compacted_revision_is_a_200_stream_with_one_410_error_ev
     status = events[0]["object"]
     assert (status["kind"], status["code"], status["reason"]) == ("Status", 410, "Expired")
     assert status["message"].startswith(f"too old resource version: {first} (")
+
+
+def test_a_large_response_is_gzipped_when_the_client_accepts_it_and_plain_otherwise(served):
+    import gzip
+
+    for i in range(40):   # about 200 KiB of ConfigMaps
+        served.call("POST", CONFIGMAPS, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"c{i}"},
+                                         "data": {"blob": "x" * 5000}})
+    request = urllib.request.Request(served.url + CONFIGMAPS, headers={"Accept-Encoding": "gzip"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert response.headers["Content-Encoding"] == "gzip"
+        body = json.loads(gzip.decompress(response.read()))
+    assert len(body["items"]) == 40
+    with urllib.request.urlopen(served.url + CONFIGMAPS, timeout=30) as response:
+        assert response.headers.get("Content-Encoding") is None
+        assert json.loads(response.read()) == body
+    small = urllib.request.Request(served.url + CONFIGMAPS + "/c0", headers={"Accept-Encoding": "gzip"})
+    with urllib.request.urlopen(small, timeout=30) as response:
+        assert response.headers.get("Content-Encoding") is None

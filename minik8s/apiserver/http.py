@@ -57,6 +57,9 @@ YAML = "application/yaml"
 BODY_TYPES = (JSON, YAML, protobuf.MEDIA_TYPE)
 # Bodies larger than this are parsed on a worker thread; smaller ones take well under a millisecond.
 PARSE_INLINE_BYTES = 64 * 1024
+# Responses at least this large are gzip-compressed for a client that sends Accept-Encoding: gzip, as
+# kube-apiserver does (its threshold: 128 KiB); smaller ones cost more to compress than to send.
+GZIP_THRESHOLD_BYTES = 128 * 1024
 # How long a watch with allowWatchBookmarks stays quiet before it is sent a BOOKMARK (upstream: about a minute).
 BOOKMARK_SECONDS = 60.0
 # How often a followed log (logs -f, attach) is read again for what the container wrote since.
@@ -701,9 +704,23 @@ def _exec_status(command: list[str], exit_code: int) -> dict[str, Any]:
             "details": {"causes": [{"reason": "ExitCode", "message": str(exit_code)}]}}
 
 
+@web.middleware
+async def _compress(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+                    ) -> web.StreamResponse:
+    """gzip a whole response above upstream's threshold when the client accepts it (upstream's
+    APIResponseCompression); streams (watch, logs, exec) and small answers go as they are."""
+    response = await handler(request)
+    if (isinstance(response, web.Response) and response.body is not None
+            and len(response.body) >= GZIP_THRESHOLD_BYTES  # type: ignore[arg-type]
+            and "gzip" in request.headers.get("Accept-Encoding", "")):
+        response.enable_compression(web.ContentCoding.gzip)
+    return response
+
+
 def make_app(api: APIServer, policy: filters.Policy, hooks: dict[str, Hook] | None = None) -> web.Application:
     """The API server's HTTP application; every request first passes ``policy``'s filters."""
-    app = web.Application(client_max_size=MAX_BODY_BYTES + 1024 * 1024, middlewares=filters.middlewares(policy, api.authorizer))
+    app = web.Application(client_max_size=MAX_BODY_BYTES + 1024 * 1024,
+                          middlewares=[*filters.middlewares(policy, api.authorizer), _compress])
     handler = _Handler(api, hooks or {})
     app.router.add_get("/version", handler.version)
     app.router.add_get("/version/", handler.version)
