@@ -76,3 +76,24 @@ def test_the_real_kubectl_explains_fields_from_the_schema(server):
     assert strategy.returncode == 0 and "rollingUpdate\t<RollingUpdateDeployment>" in strategy.stdout
     recursive = server.kubectl("explain", "pod.spec.containers", "--recursive")
     assert recursive.returncode == 0 and re.search(r"\n\s+readinessProbe\s+<Probe>", recursive.stdout)
+
+
+def test_the_documents_are_valid_openapi_3_and_swagger_2():
+    from openapi_spec_validator import validate
+
+    for group, version in resources.groups():
+        validate(discovery.openapi_document(group, version))
+    v2 = discovery.openapi_v2()
+    validate(v2)
+    assert v2["definitions"]["io.k8s.apimachinery.pkg.util.intstr.IntOrString"]["format"] == "int-or-string"
+    create = v2["paths"]["/apis/apps/v1/namespaces/{namespace}/deployments"]["post"]
+    assert {"name": "body", "in": "body", "required": True,
+            "schema": {"$ref": "#/definitions/io.k8s.api.apps.v1.Deployment"}} in create["parameters"]
+
+
+def test_openapi_v2_is_served_as_json_and_protobuf_is_refused_with_406(server):
+    status, _, body = server.request("GET", "/openapi/v2")
+    assert status == 200 and b'"swagger":"2.0"' in body
+    refused = server.request("GET", "/openapi/v2",
+                             headers={"Accept": "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"})
+    assert refused[0] == 406

@@ -50,6 +50,12 @@ def _convert(node: Any) -> Any:
         return [_convert(item) for item in node]
     if not isinstance(node, dict):
         return node
+    one_of = [_convert(o) for o in node.get("oneOf", [])]
+    if one_of and all(set(o) == {"type"} and isinstance(o["type"], str) for o in one_of):
+        # IntOrString and Quantity, typed as upstream's OpenAPI types them
+        kinds = {o["type"] for o in one_of}
+        rest = {k: _convert(v) for k, v in node.items() if k != "oneOf"}
+        return {**rest, "type": "string", **({"format": "int-or-string"} if "integer" in kinds else {})}
     out: dict[str, Any] = {}
     for key, value in node.items():
         if key == "type" and isinstance(value, list):

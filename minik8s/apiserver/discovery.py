@@ -240,3 +240,46 @@ def _openapi_bytes(group: str, version: str, generation: int) -> bytes:
     document = {"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": KUBERNETES_VERSION},
                 "paths": paths, "components": {"schemas": schemas}}
     return json.dumps(document, separators=(",", ":")).encode()
+
+
+def openapi_v2() -> dict[str, Any]:
+    """``/openapi/v2``: the same paths and schemas as one Swagger 2.0 document (``definitions``, body
+    parameters), as older clients read it."""
+    return json.loads(_openapi_v2_bytes(getattr(resources, "generation", 0)))
+
+
+@functools.lru_cache(maxsize=4)
+def _openapi_v2_bytes(generation: int) -> bytes:
+    paths: dict[str, Any] = {}
+    schemas: dict[str, Any] = {}
+    for group, version in resources.groups():
+        doc = json.loads(_openapi_bytes(group, version, generation).replace(b"#/components/schemas/",
+                                                                             b"#/definitions/"))
+        schemas.update(doc["components"]["schemas"])
+        for path, item in doc["paths"].items():
+            paths[path] = {verb: _v2_operation(op) if isinstance(op, dict) else [_v2_parameter(p) for p in op]
+                           for verb, op in item.items()}
+    document = {"swagger": "2.0", "info": {"title": "Kubernetes", "version": KUBERNETES_VERSION},
+                "paths": paths, "definitions": dict(sorted(schemas.items()))}
+    return json.dumps(document, separators=(",", ":")).encode()
+
+
+def _v2_parameter(parameter: dict[str, Any]) -> dict[str, Any]:
+    flat = {k: v for k, v in parameter.items() if k != "schema"}
+    return {**flat, **parameter.get("schema", {})}
+
+
+def _v2_operation(operation: dict[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in operation.items() if k not in ("requestBody", "responses", "parameters")}
+    parameters = [_v2_parameter(p) for p in operation.get("parameters", [])]
+    body = ((operation.get("requestBody") or {}).get("content") or {}).get("application/json")
+    if body and body.get("schema"):
+        parameters.append({"name": "body", "in": "body", "required": True, "schema": body["schema"]})
+    if parameters:
+        out["parameters"] = parameters
+    out["responses"] = {}
+    for code, response in operation.get("responses", {}).items():
+        schema = ((response.get("content") or {}).get("application/json") or {}).get("schema")
+        out["responses"][code] = {"description": response.get("description", ""), **({"schema": schema} if schema else {})}
+    return out
+

@@ -303,6 +303,15 @@ class _Handler:
             return self._not_found(request)
         return _json(doc)
 
+    async def openapi_v2(self, request: web.Request) -> web.Response:
+        """Swagger 2.0 as JSON; the protobuf form (gnostic's) is not served: 406, so a client falls back to
+        JSON or to ``/openapi/v3``."""
+        accept = request.headers.get("Accept", "")
+        if "protobuf" in accept and "json" not in accept and "*/*" not in accept:
+            return _status(StatusError(406, "NotAcceptable", "only the following media types are accepted: "
+                                                             "application/json"))
+        return _json(discovery.openapi_v2())
+
     async def openapi(self, request: web.Request) -> web.Response:
         parts = request.path.strip("/").split("/")[2:]  # after openapi/v3
         if not parts:
@@ -726,6 +735,7 @@ def make_app(api: APIServer, policy: filters.Policy, hooks: dict[str, Hook] | No
     app.router.add_get("/version/", handler.version)
     for probe in ("/healthz", "/livez", "/readyz"):
         app.router.add_get(probe, handler.healthz)
+    app.router.add_get("/openapi/v2", handler.openapi_v2)
     app.router.add_get("/openapi/v3", handler.openapi)
     app.router.add_get("/openapi/v3/{tail:.*}", handler.openapi)
     # Discovery answers with or without a trailing slash, as upstream's does (kr8s asks for "/api/").
