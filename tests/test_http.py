@@ -498,3 +498,11 @@ def test_a_large_response_is_gzipped_when_the_client_accepts_it_and_plain_otherw
     small = urllib.request.Request(served.url + CONFIGMAPS + "/c0", headers={"Accept-Encoding": "gzip"})
     with urllib.request.urlopen(small, timeout=30) as response:
         assert response.headers.get("Content-Encoding") is None
+
+
+def test_status_bodies_keep_upstreams_field_order(served):
+    with pytest.raises(urllib.error.HTTPError) as err:
+        urllib.request.urlopen(served.url + PODS + "/nope", timeout=30)
+    body = err.value.read()
+    assert list(json.loads(body)) == ["kind", "apiVersion", "metadata", "status", "message", "reason", "details", "code"]
+    assert body.startswith(b'{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":')

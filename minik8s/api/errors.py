@@ -46,10 +46,10 @@ class StatusError(Exception):
             "status": "Failure",
             "message": self.message,
             "reason": self.reason,
-            "code": self.code,
         }
         if self.details:
             status["details"] = self.details
+        status["code"] = self.code   # last, after details, in upstream's field order
         return status
 
     @classmethod
