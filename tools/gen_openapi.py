@@ -28,6 +28,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from minik8s.api import resources  # noqa: E402
+from minik8s.apiserver import discovery  # noqa: E402
 
 PACKAGE = "kubernetes-validate==1.37.0"
 MEMBER = "kubernetes_validate/kubernetes-json-schema/v1.32.0-local/_definitions.json"
@@ -71,24 +72,9 @@ def _convert(node: Any) -> Any:
     return out
 
 
-def _refs(node: Any) -> set[str]:
-    found: set[str] = set()
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key == "$ref":
-                found.add(value.rsplit("/", 1)[-1])
-            else:
-                found |= _refs(value)
-    elif isinstance(node, list):
-        for item in node:
-            found |= _refs(item)
-    return found
-
-
 def main() -> None:
     defs = _load(sys.argv[1] if len(sys.argv) > 1 else None)
-    by_gvk = {(g["group"], g["version"], g["kind"]): name for name, d in defs.items()
-              for g in d.get("x-kubernetes-group-version-kind", [])}
+    by_gvk = discovery.by_group_version_kind(defs)
     wanted = set()
     for res in resources.RESOURCES:
         for kind in (res.kind, res.kind + "List"):
@@ -97,18 +83,12 @@ def main() -> None:
     for extra in ("Status", "DeleteOptions", "APIResourceList", "WatchEvent", "Scale", "Eviction", "Binding",
                   "TokenRequest", "Table"):
         wanted |= {name for name in defs if name.rsplit(".", 1)[-1] == extra}
-    todo, kept = list(wanted), {}
-    while todo:
-        name = todo.pop()
-        if name in kept or name not in defs:
-            continue
-        kept[name] = _convert(defs[name])
-        todo.extend(_refs(defs[name]))
+    kept = {name: _convert(schema) for name, schema in discovery.with_references(defs, wanted).items()}
     # apiVersion/kind carry an enum in the JSON Schema rendering only: upstream's schemas have none
     for schema in kept.values():
         for field in ("apiVersion", "kind"):
             (schema.get("properties") or {}).get(field, {}).pop("enum", None)
-    data = json.dumps(dict(sorted(kept.items())), sort_keys=True, separators=(",", ":")).encode()
+    data = json.dumps(kept, sort_keys=True, separators=(",", ":")).encode()
     OUT.write_bytes(gzip.compress(data, mtime=0))
     print(f"{len(kept)} definitions, {len(data):,} bytes of JSON, {OUT.stat().st_size:,} gzipped -> {OUT}")
 

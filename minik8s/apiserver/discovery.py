@@ -17,7 +17,6 @@ import functools
 import gzip
 import hashlib
 import json
-import re
 from importlib.resources import files as resources_files
 from typing import Any
 
@@ -123,10 +122,10 @@ def _gv_path(group: str, version: str) -> str:
 
 def openapi_index() -> dict[str, Any]:
     """``/openapi/v3``: one entry per group-version, whose ``hash`` changes when its document does."""
+    generation = getattr(resources, "generation", 0)
     paths = {}
     for group, ver in resources.groups():
-        document = _openapi_bytes(group, ver, getattr(resources, "generation", 0))
-        digest = hashlib.sha512(document).hexdigest()[:32].upper()
+        digest = _openapi_digest(group, ver, generation)
         paths[_gv_path(group, ver)] = {"serverRelativeURL": f"/openapi/v3/{_gv_path(group, ver)}?hash={digest}"}
     return {"paths": paths}
 
@@ -139,23 +138,38 @@ def definitions() -> dict[str, Any]:
     return json.loads(gzip.decompress(raw))
 
 
-def _with_references(names: set[str]) -> dict[str, Any]:
-    """The named definitions and every definition they reference, transitively."""
-    defs, kept, todo = definitions(), {}, list(names)
+def references(node: Any) -> set[str]:
+    """The names of the definitions a schema refers to (the last part of each ``$ref``)."""
+    if isinstance(node, dict):
+        found = {node["$ref"].rsplit("/", 1)[-1]} if isinstance(node.get("$ref"), str) else set()
+        return found.union(*(references(v) for k, v in node.items() if k != "$ref"))
+    if isinstance(node, list):
+        return set().union(*(references(item) for item in node))
+    return set()
+
+
+def with_references(defs: dict[str, Any], names: set[str]) -> dict[str, Any]:
+    """The named definitions of ``defs`` and every definition they reference, transitively, by name."""
+    kept: dict[str, Any] = {}
+    todo = list(names)
     while todo:
         name = todo.pop()
         if name in kept or name not in defs:
             continue
         kept[name] = defs[name]
-        todo.extend(ref.rsplit("/", 1)[-1] for ref in re.findall(r'"\$ref": ?"([^"]+)"', json.dumps(defs[name])))
+        todo.extend(references(defs[name]))
     return dict(sorted(kept.items()))
 
 
-def _definition_of(group: str, version: str, kind: str) -> str | None:
-    for name, schema in definitions().items():
-        if {"group": group, "version": version, "kind": kind} in schema.get("x-kubernetes-group-version-kind", []):
-            return name
-    return None
+def by_group_version_kind(defs: dict[str, Any]) -> dict[tuple[str, str, str], str]:
+    """Each definition's name under the (group, version, kind) its ``x-kubernetes-group-version-kind`` gives."""
+    return {(g["group"], g["version"], g["kind"]): name for name, schema in defs.items()
+            for g in schema.get("x-kubernetes-group-version-kind", [])}
+
+
+@functools.cache
+def _definition_names() -> dict[tuple[str, str, str], str]:
+    return by_group_version_kind(definitions())
 
 
 _PATH_PARAMETERS = {
@@ -172,16 +186,28 @@ def _query(name: str) -> dict[str, Any]:
 
 def _path_item(path: str) -> dict[str, Any]:
     """An OpenAPI path item whose ``{name}``/``{namespace}`` parameters are declared, as upstream's are."""
-    return {"parameters": [_PATH_PARAMETERS[p] for p in ("name", "namespace") if "{" + p + "}" in path]}
+    declared = [_PATH_PARAMETERS[p] for p in ("name", "namespace") if "{" + p + "}" in path]
+    return {"parameters": declared} if declared else {}
 
 
 def openapi_document(group: str, version: str) -> dict[str, Any] | None:
-    """The OpenAPI v3 document of one group-version: each resource's paths (with their path parameters
-    and the ``fieldValidation`` and ``dryRun`` query parameters that tell kubectl the server validates
-    fields itself) and, under ``components.schemas``, upstream's schemas of its kinds, which
-    ``kubectl explain`` reads. A custom resource (a ``Resource`` with a ``schema``) publishes its own."""
-    raw = _openapi_bytes(group, version, getattr(resources, "generation", 0))
-    return json.loads(raw) if raw else None
+    """The OpenAPI v3 document of one group-version (see :func:`openapi_document_json`), parsed."""
+    raw = openapi_document_json(group, version)
+    return json.loads(raw) if raw is not None else None
+
+
+def openapi_document_json(group: str, version: str) -> bytes | None:
+    """The OpenAPI v3 document of one group-version, as served: each resource's paths (with their path
+    parameters and the ``fieldValidation`` and ``dryRun`` query parameters that tell kubectl the server
+    validates fields itself) and, under ``components.schemas``, upstream's schemas of its kinds, which
+    ``kubectl explain`` reads. A custom resource (a ``Resource`` with a ``schema``) publishes its own.
+    Built once per registry generation; None for a group-version that is not served."""
+    return _openapi_bytes(group, version, getattr(resources, "generation", 0)) or None
+
+
+@functools.lru_cache(maxsize=64)
+def _openapi_digest(group: str, version: str, generation: int) -> str:
+    return hashlib.sha512(_openapi_bytes(group, version, generation)).hexdigest()[:32].upper()
 
 
 @functools.lru_cache(maxsize=64)
@@ -201,11 +227,11 @@ def _openapi_bytes(group: str, version: str, generation: int) -> bytes:
             custom[name] = {**own, "x-kubernetes-group-version-kind": [gvk]}
             schema_ref = {"$ref": f"#/components/schemas/{name}"}
         else:
-            defined = _definition_of(res.group, res.version, res.kind)
+            defined = _definition_names().get((res.group, res.version, res.kind))
             if defined is not None:
                 names.add(defined)
                 schema_ref = {"$ref": f"#/components/schemas/{defined}"}
-                listed = _definition_of(res.group, res.version, res.kind + "List")
+                listed = _definition_names().get((res.group, res.version, res.kind + "List"))
                 if listed is not None:
                     names.add(listed)
         body = {"content": {"application/json": {"schema": schema_ref}}} if schema_ref else {}
@@ -232,20 +258,21 @@ def _openapi_bytes(group: str, version: str, generation: int) -> bytes:
                      "requestBody": body or {"content": {}}, "responses": {"201": {"description": "Created", **body}},
                      **common},
         }
-        if not paths[item]["parameters"]:
-            del paths[item]["parameters"]
-        if not paths[collection]["parameters"]:
-            del paths[collection]["parameters"]
-    schemas = {**_with_references(names), **custom}
+    schemas = {**with_references(definitions(), names), **custom}
     document = {"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": KUBERNETES_VERSION},
                 "paths": paths, "components": {"schemas": schemas}}
     return json.dumps(document, separators=(",", ":")).encode()
 
 
 def openapi_v2() -> dict[str, Any]:
-    """``/openapi/v2``: the same paths and schemas as one Swagger 2.0 document (``definitions``, body
-    parameters), as older clients read it."""
-    return json.loads(_openapi_v2_bytes(getattr(resources, "generation", 0)))
+    """``/openapi/v2`` (see :func:`openapi_v2_json`), parsed."""
+    return json.loads(openapi_v2_json())
+
+
+def openapi_v2_json() -> bytes:
+    """``/openapi/v2`` as served: the same paths and schemas as one Swagger 2.0 document
+    (``definitions``, body parameters), as older clients read it."""
+    return _openapi_v2_bytes(getattr(resources, "generation", 0))
 
 
 @functools.lru_cache(maxsize=4)

@@ -81,6 +81,11 @@ def _json(data: Any, status: int = 200) -> web.Response:
     return web.Response(body=orjson.dumps(data), status=status, content_type=JSON)
 
 
+def _json_bytes(body: bytes) -> web.Response:
+    """A JSON body that is already serialized (the OpenAPI documents, built once and cached)."""
+    return web.Response(body=body, content_type=JSON)
+
+
 def _status(err: StatusError) -> web.Response:
     return _json(err.status(), err.code)
 
@@ -310,7 +315,7 @@ class _Handler:
         if "protobuf" in accept and "json" not in accept and "*/*" not in accept:
             return _status(StatusError(406, "NotAcceptable", "only the following media types are accepted: "
                                                              "application/json"))
-        return _json(discovery.openapi_v2())
+        return _json_bytes(discovery.openapi_v2_json())
 
     async def openapi(self, request: web.Request) -> web.Response:
         parts = request.path.strip("/").split("/")[2:]  # after openapi/v3
@@ -318,16 +323,16 @@ class _Handler:
             return _json(discovery.openapi_index())
         doc = None
         if parts[0] == "api" and len(parts) == 2:
-            doc = discovery.openapi_document("", parts[1])
+            doc = discovery.openapi_document_json("", parts[1])
         elif parts[0] == "apis" and len(parts) == 3:
-            doc = discovery.openapi_document(parts[1], parts[2])
-        return _json(doc) if doc is not None else self._not_found(request)
+            doc = discovery.openapi_document_json(parts[1], parts[2])
+        return _json_bytes(doc) if doc is not None else self._not_found(request)
 
     async def not_found(self, request: web.Request) -> web.Response:
         return self._not_found(request)
 
     def _not_found(self, request: web.Request) -> web.Response:
-        """Upstream's answer for a path it does not serve: a NotFound Status with empty details."""
+        """Upstream's answer for a path it does not serve: a NotFound Status naming nothing."""
         return _status(StatusError(404, "NotFound", "the server could not find the requested resource", {}))
 
     async def resource(self, request: web.Request) -> web.StreamResponse:
@@ -629,7 +634,7 @@ class _Handler:
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         bookmarks = _bool(q.get("allowWatchBookmarks"))
-        send_initial = q.get("sendInitialEvents")
+        send_initial = None if q.get("sendInitialEvents") is None else _bool(q.get("sendInitialEvents"))
 
         def deliver(event: dict[str, Any]) -> None:
             loop.call_soon_threadsafe(queue.put_nowait, event)
@@ -642,8 +647,8 @@ class _Handler:
         try:
             cancel = self.api.watch(res, namespace, deliver, resource_version=q.get("resourceVersion", ""),
                                     label_selector=label_selector, field_selector=field_selector,
-                                    send_initial_events=None if send_initial is None else _bool(send_initial),
-                                    on_synced=initial_events_end if _bool(send_initial) else None)
+                                    send_initial_events=send_initial,
+                                    on_synced=initial_events_end if send_initial else None)
         except StatusError as err:
             if err.code != 410:
                 raise
