@@ -44,6 +44,7 @@ from minik8s.api.errors import StatusError
 from minik8s.api.resources import Resource
 from minik8s.apiserver import discovery, filters, portforward, protobuf, tables
 from minik8s.apiserver.apiserver import APIServer, parse_resource_version
+from minik8s.apiserver.admission.webhook import admitted_write
 from minik8s.apiserver.auth.requestinfo import request_info
 from minik8s.clock import parse_rfc3339
 
@@ -386,14 +387,16 @@ class _Handler:
                     body["metadata"] = {}
                 if isinstance(body["metadata"], dict):  # anything else is refused by the decoder, as upstream
                     body["metadata"].setdefault("name", route.name)
-            created = api.create(res, namespace, body, subresource=route.sub, dry_run=dry_run,
-                                 field_validation=validation, strict_errors=parsed.strict_errors, warnings=warnings)
+            created = await admitted_write(api.store, api.create, res, namespace, body, subresource=route.sub,
+                                           dry_run=dry_run, field_validation=validation,
+                                           strict_errors=parsed.strict_errors, warnings=warnings)
             return _with_warnings(_json(created, 201), warnings)
         if method == "PUT" and route.name:
             validation = _field_validation(request, "UpdateOptions")
             parsed = await _decode_body(request, res.kind)
-            updated = api.update(res, namespace, route.name, parsed.value, subresource=route.sub, dry_run=dry_run,
-                                 field_validation=validation, strict_errors=parsed.strict_errors, warnings=warnings)
+            updated = await admitted_write(api.store, api.update, res, namespace, route.name, parsed.value,
+                                           subresource=route.sub, dry_run=dry_run, field_validation=validation,
+                                           strict_errors=parsed.strict_errors, warnings=warnings)
             return _with_warnings(_json(updated), warnings)
         if method == "PATCH" and route.name:
             patch_type = PATCH_TYPES.get(_media_type(request))
@@ -405,8 +408,9 @@ class _Handler:
                 patch = (await _parse(raw, JSON)).value
             except parsing.ParseError as err:
                 raise errors.bad_request(f"error decoding patch: {err}") from None
-            patched = api.patch(res, namespace, route.name, patch_type, patch, subresource=route.sub,
-                                dry_run=dry_run, field_validation=validation, warnings=warnings)
+            patched = await admitted_write(api.store, api.patch, res, namespace, route.name, patch_type, patch,
+                                           subresource=route.sub, dry_run=dry_run, field_validation=validation,
+                                           warnings=warnings)
             return _with_warnings(_json(patched), warnings)
         if method == "DELETE":
             options: dict[str, Any] = {}
@@ -427,9 +431,9 @@ class _Handler:
                     raise errors.bad_request("json: cannot unmarshal " + schema.json_kind(grace) + " into Go struct field "
                                              "DeleteOptions.gracePeriodSeconds of type int64")
             if route.name:
-                deleted = api.delete(res, namespace, route.name, propagation_policy=policy,
-                                     grace_period_seconds=grace,
-                                     preconditions=options.get("preconditions"), dry_run=dry_run)
+                deleted = await admitted_write(api.store, api.delete, res, namespace, route.name,
+                                               propagation_policy=policy, grace_period_seconds=grace,
+                                               preconditions=options.get("preconditions"), dry_run=dry_run)
                 return _json(deleted)
             return _json(api.delete_collection(res, namespace, label_selector=q.get("labelSelector", ""),
                                                field_selector=q.get("fieldSelector", ""),
