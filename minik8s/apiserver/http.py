@@ -42,7 +42,7 @@ from aiohttp import web
 from minik8s.api import errors, parsing, resources, schema
 from minik8s.api.errors import StatusError
 from minik8s.api.resources import Resource
-from minik8s.apiserver import discovery, filters, portforward, protobuf, tables
+from minik8s.apiserver import discovery, discoveryv2, filters, portforward, protobuf, tables
 from minik8s.apiserver.apiserver import APIServer, parse_resource_version
 from minik8s.apiserver.admission.webhook import admitted_write
 from minik8s.apiserver.auth.requestinfo import request_info
@@ -293,6 +293,11 @@ class _Handler:
 
     async def discovery(self, request: web.Request) -> web.Response:
         path = request.path.rstrip("/")
+        wanted = discoveryv2.negotiate(request.headers.get("Accept", "")) if path in ("/api", "/apis") else None
+        if wanted:   # aggregated discovery, as kubectl asks first
+            doc = discoveryv2.discovery_list(wanted, core=path == "/api")
+            return web.Response(body=orjson.dumps(doc), headers={"Content-Type": discoveryv2.content_type(wanted),
+                                                                 "Vary": "Accept"})
         if path == "/api":
             return _json(discovery.api_versions(request.host))
         if path == "/apis":
