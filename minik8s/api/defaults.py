@@ -447,6 +447,11 @@ def _webhook_configuration(configuration: Obj) -> None:
         _default(service, "port", 443)
 
 
+def _apiservice(apiservice: Obj) -> None:
+    # apiregistration/v1 SetDefaults_ServiceReference
+    _default(_existing(_existing(apiservice, "spec"), "service"), "port", 443)
+
+
 _BY_KIND: dict[tuple[str, str], Callable[[Obj], None]] = {
     ("v1", "Pod"): _pod,
     ("v1", "ReplicationController"): _replication_controller,
@@ -472,6 +477,7 @@ _BY_KIND: dict[tuple[str, str], Callable[[Obj], None]] = {
     ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"): _rbac_binding,
     ("admissionregistration.k8s.io/v1", "MutatingWebhookConfiguration"): _webhook_configuration,
     ("admissionregistration.k8s.io/v1", "ValidatingWebhookConfiguration"): _webhook_configuration,
+    ("apiregistration.k8s.io/v1", "APIService"): _apiservice,
 }
 # Kinds without SetDefaults_* (ConfigMap, Event, ServiceAccount, Lease, Roles, Ingress...) pass through.
 

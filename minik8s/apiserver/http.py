@@ -45,6 +45,7 @@ from minik8s.api.resources import Resource
 from minik8s.apiserver import discovery, discoveryv2, filters, portforward, protobuf, tables
 from minik8s.apiserver.apiserver import APIServer, parse_resource_version
 from minik8s.apiserver.admission.webhook import admitted_write
+from minik8s.apiserver.aggregator import Aggregator
 from minik8s.apiserver.auth.requestinfo import request_info
 from minik8s.clock import parse_rfc3339
 
@@ -281,6 +282,7 @@ class _Handler:
     def __init__(self, api: APIServer, hooks: dict[str, Hook]):
         self.api = api
         self.hooks = hooks
+        self.aggregator = Aggregator(api)   # APIServices, and the proxy to extension API servers
 
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self.api.clock.now(), tz=timezone.utc)
@@ -291,17 +293,22 @@ class _Handler:
     async def healthz(self, request: web.Request) -> web.Response:
         return web.Response(text="ok")
 
-    async def discovery(self, request: web.Request) -> web.Response:
+    async def discovery(self, request: web.Request) -> web.StreamResponse:
         path = request.path.rstrip("/")
+        proxied = await self.aggregator.serve(request)
+        if proxied is not None:
+            return proxied
         wanted = discoveryv2.negotiate(request.headers.get("Accept", "")) if path in ("/api", "/apis") else None
         if wanted:   # aggregated discovery, as kubectl asks first
-            doc = discoveryv2.discovery_list(wanted, core=path == "/api")
+            extra = self.aggregator.remote_discovery() if path == "/apis" else []
+            doc = discoveryv2.discovery_list(wanted, core=path == "/api", extra=extra)
             return web.Response(body=orjson.dumps(doc), headers={"Content-Type": discoveryv2.content_type(wanted),
                                                                  "Vary": "Accept"})
         if path == "/api":
             return _json(discovery.api_versions(request.host))
         if path == "/apis":
-            return _json(discovery.api_group_list())
+            groups = discovery.api_group_list()
+            return _json({**groups, "groups": groups["groups"] + self.aggregator.remote_groups()})
         parts = path.strip("/").split("/")
         doc: dict[str, Any] | None = None
         if parts[0] == "api" and len(parts) == 2:
@@ -342,6 +349,9 @@ class _Handler:
         return _status(StatusError(404, "NotFound", "the server could not find the requested resource", {}))
 
     async def resource(self, request: web.Request) -> web.StreamResponse:
+        proxied = await self.aggregator.serve(request)
+        if proxied is not None:
+            return proxied
         route = parse_path(request.path)
         if route is None:
             return self._not_found(request)
@@ -745,6 +755,8 @@ def make_app(api: APIServer, policy: filters.Policy, hooks: dict[str, Hook] | No
     app = web.Application(client_max_size=MAX_BODY_BYTES + 1024 * 1024,
                           middlewares=[*filters.middlewares(policy, api.authorizer), _compress])
     handler = _Handler(api, hooks or {})
+    app.on_startup.append(handler.aggregator.start)
+    app.on_cleanup.append(handler.aggregator.stop)
     app.router.add_get("/version", handler.version)
     app.router.add_get("/version/", handler.version)
     for probe in ("/healthz", "/livez", "/readyz"):
