@@ -180,6 +180,20 @@ def test_failure_policy_fail_refuses_and_ignore_allows(server, backend):
     assert server.kubectl("create", "configmap", "ignored").returncode == 0
 
 
+def test_apply_merges_webhooks_by_name(server, backend):
+    """kubectl apply sends a strategic merge patch; webhooks merge by name, as upstream's patchMergeKey."""
+    text = _configuration("ValidatingWebhookConfiguration", "applied", {"url": backend.url + "/allow",
+                                                                      "caBundle": backend.ca_bundle})
+    assert server.kubectl("apply", "-f", "-", stdin=text).returncode == 0
+    changed = json.loads(text)
+    changed["webhooks"][0]["timeoutSeconds"] = 5
+    again = server.kubectl("apply", "-f", "-", stdin=json.dumps(changed))
+    assert again.returncode == 0, again.stderr
+    stored = json.loads(server.kubectl("get", "validatingwebhookconfiguration", "applied", "-o", "json").stdout)
+    assert stored["webhooks"][0]["timeoutSeconds"] == 5
+    assert stored["webhooks"][0]["clientConfig"]["url"] == backend.url + "/allow"
+
+
 def test_a_webhook_configuration_is_validated(server):
     bad = json.loads(_configuration("ValidatingWebhookConfiguration", "bad", {}))
     hook = bad["webhooks"][0]
