@@ -281,13 +281,16 @@ class Aggregator:
         if len(parts) < 2 or parts[0] != "apis":
             return None
         group = parts[1]
+        local = {(r.group, r.version) for r in _served()}
         if len(parts) == 2:
+            if any(g == group for g, _ in local):
+                return None
             found = next((g for g in self.remote_groups() if g["name"] == group), None)
             if found is None:
                 return None
             return web.Response(body=orjson.dumps({"kind": "APIGroup", "apiVersion": "v1", **found}),
                                 content_type="application/json")
-        if (group, parts[2]) in {(r.group, r.version) for r in _served()}:
+        if (group, parts[2]) in local:
             return None
         service = self.store.get(self._key(apiservice_name(group, parts[2])))
         if service is None or not isinstance((service.get("spec") or {}).get("service"), dict):
@@ -330,9 +333,12 @@ class Aggregator:
                 k: v for k, v in reply.headers.items() if k.lower() in ("content-type", "content-encoding",
                                                                          "cache-control", "warning", "audit-id")})
             await response.prepare(request)
-            async for chunk in reply.content.iter_any():   # watches stream through as they come
-                await response.write(chunk)
-            await response.write_eof()
+            try:
+                async for chunk in reply.content.iter_any():   # watches stream through as they come
+                    await response.write(chunk)
+                await response.write_eof()
+            except (aiohttp.ClientError, ConnectionError) as exc:   # either side went away: end this response
+                log.debug("aggregator: proxied response ended: %r", exc)
         return response
 
 

@@ -301,8 +301,8 @@ class _Handler:
         wanted = discoveryv2.negotiate(request.headers.get("Accept", "")) if path in ("/api", "/apis") else None
         if wanted:   # aggregated discovery, as kubectl asks first
             extra = self.aggregator.remote_discovery() if path == "/apis" else []
-            doc = discoveryv2.discovery_list(wanted, core=path == "/api", extra=extra)
-            return web.Response(body=orjson.dumps(doc), headers={"Content-Type": discoveryv2.content_type(wanted),
+            listing = discoveryv2.discovery_list(wanted, core=path == "/api", extra=extra)
+            return web.Response(body=orjson.dumps(listing), headers={"Content-Type": discoveryv2.content_type(wanted),
                                                                  "Vary": "Accept"})
         if path == "/api":
             return _json(discovery.api_versions(request.host))

@@ -13,7 +13,8 @@ from minik8s.api.validation.fields import Errors, Obj
 
 
 def _apiservice(obj: Obj) -> Errors:
-    spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
+    found = obj.get("spec")
+    spec: Obj = found if isinstance(found, dict) else {}
     errs: Errors = []
     name = (obj.get("metadata") or {}).get("name")
     wanted = f"{spec.get('version', '')}.{spec.get('group', '')}"
