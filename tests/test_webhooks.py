@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import threading
+import time
 
 import pytest
 from aiohttp import web
@@ -178,6 +180,37 @@ def test_failure_policy_fail_refuses_and_ignore_allows(server, backend):
     assert "certificate verify failed" in refused.stderr and refused.returncode == 1
     server.kubectl("delete", "validatingwebhookconfiguration", "untrusted")
     assert server.kubectl("create", "configmap", "ignored").returncode == 0
+
+
+def test_the_server_keeps_serving_while_a_webhook_thinks(server, backend):
+    _create(server, "ValidatingWebhookConfiguration", "slow", {"url": backend.url + "/slow",
+                                                                "caBundle": backend.ca_bundle}, timeoutSeconds=4)
+    result: list = []
+    writer = threading.Thread(target=lambda: result.append(server.kubectl("create", "configmap", "pending")))
+    writer.start()
+    deadline = time.monotonic() + 10
+    while not any(path.startswith("/slow") for path, _, _ in backend.requests) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    status, _, _ = server.request("GET", "/api/v1/namespaces/default/configmaps")
+    assert status == 200 and writer.is_alive()   # answered while the write still waits for its webhook
+    writer.join(30)
+    assert "context deadline exceeded" in result[0].stderr
+
+
+def test_deletes_pass_validating_webhooks_too(server, backend):
+    assert server.kubectl("create", "configmap", "keep").returncode == 0
+    text = json.loads(_configuration("ValidatingWebhookConfiguration", "nodelete",
+                                     {"url": backend.url + "/deny", "caBundle": backend.ca_bundle}))
+    text["webhooks"][0]["rules"][0]["operations"] = ["DELETE"]
+    assert server.kubectl("create", "-f", "-", stdin=json.dumps(text)).returncode == 0
+    refused = server.kubectl("delete", "configmap", "keep")
+    assert refused.returncode == 1
+    assert 'admission webhook "nodelete.test.minik8s.io" denied the request: names must start with ok-' \
+        in refused.stderr
+    request = backend.requests[-1][1]["request"]
+    assert (request["operation"], request["object"], request["oldObject"]["metadata"]["name"]) == \
+        ("DELETE", None, "keep")
+    assert server.kubectl("get", "configmap", "keep").returncode == 0
 
 
 def test_apply_merges_webhooks_by_name(server, backend):

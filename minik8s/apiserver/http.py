@@ -450,9 +450,9 @@ class _Handler:
                                                propagation_policy=policy, grace_period_seconds=grace,
                                                preconditions=options.get("preconditions"), dry_run=dry_run)
                 return _json(deleted)
-            return _json(api.delete_collection(res, namespace, label_selector=q.get("labelSelector", ""),
-                                               field_selector=q.get("fieldSelector", ""),
-                                               propagation_policy=policy))
+            return _json(await admitted_write(api.store, api.delete_collection, res, namespace,
+                                              label_selector=q.get("labelSelector", ""),
+                                              field_selector=q.get("fieldSelector", ""), propagation_policy=policy))
         raise errors.method_not_allowed("the server does not allow this method on the requested resource")
 
     async def _logs(self, request: web.Request, namespace: str | None, name: str) -> web.StreamResponse:
