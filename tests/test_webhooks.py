@@ -213,6 +213,32 @@ def test_deletes_pass_validating_webhooks_too(server, backend):
     assert server.kubectl("get", "configmap", "keep").returncode == 0
 
 
+def test_match_conditions_narrow_what_is_sent(server, backend):
+    _create(server, "ValidatingWebhookConfiguration", "cel", {"url": backend.url + "/deny",
+                                                               "caBundle": backend.ca_bundle},
+            matchConditions=[{"name": "x-only", "expression": 'object.metadata.name.startsWith("x-")'},
+                             {"name": "not-admin", "expression": 'request.userInfo.username != "nobody"'}])
+    assert server.kubectl("create", "configmap", "not-sent").returncode == 0   # a condition is false
+    refused = server.kubectl("create", "configmap", "x-sent")
+    assert refused.returncode == 1 and "denied the request: names must start with ok-" in refused.stderr
+    server.kubectl("delete", "validatingwebhookconfiguration", "cel")
+    # An expression that cannot be evaluated is a failed call: refused under failurePolicy Fail.
+    _create(server, "ValidatingWebhookConfiguration", "broken", {"url": backend.url + "/allow",
+                                                                  "caBundle": backend.ca_bundle},
+            matchConditions=[{"name": "team", "expression": 'object.metadata.labels["team"] == "a"'}])
+    refused = server.kubectl("create", "configmap", "unlabelled")
+    assert refused.returncode == 1
+    assert 'Internal error occurred: failed calling webhook "broken.test.minik8s.io": failed to evaluate ' \
+           "matchCondition 'team'" in refused.stderr
+    # A condition that does not compile is refused when the configuration is written.
+    text = _configuration("ValidatingWebhookConfiguration", "typo", {"url": backend.url + "/allow"},
+                          matchConditions=[{"name": "bad", "expression": "object.metadata.name =="}])
+    invalid = server.kubectl("create", "-f", "-", stdin=text)
+    assert invalid.returncode == 1
+    assert 'webhooks[0].matchConditions[0].expression: Invalid value: "object.metadata.name ==": compilation ' \
+           "failed" in invalid.stderr
+
+
 def test_apply_merges_webhooks_by_name(server, backend):
     """kubectl apply sends a strategic merge patch; webhooks merge by name, as upstream's patchMergeKey."""
     text = _configuration("ValidatingWebhookConfiguration", "applied", {"url": backend.url + "/allow",

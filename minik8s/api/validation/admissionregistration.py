@@ -4,7 +4,8 @@ Follows upstream's ``ValidateValidatingWebhookConfiguration`` and
 ``ValidateMutatingWebhookConfiguration`` for what decides whether a webhook can be
 called at all: a fully qualified, unique name; exactly one of ``clientConfig.url``
 (https) and ``clientConfig.service``; ``sideEffects`` and ``admissionReviewVersions``
-(both required in v1); ``failurePolicy``, ``timeoutSeconds`` and the rules' scope.
+(both required in v1); ``failurePolicy``, ``timeoutSeconds``, the rules' scope and
+``matchConditions`` (named, unique, compiling CEL).
 
 Interface: ``_webhook_configuration(obj) -> Errors`` (dispatched by
 :func:`minik8s.api.validation.validate`). Taught in chapter 16 (access control: admission).
@@ -12,7 +13,8 @@ Interface: ``_webhook_configuration(obj) -> Errors`` (dispatched by
 
 from __future__ import annotations
 
-from minik8s.api.errors import duplicate, invalid_value, not_supported, required
+from minik8s.api import matchconditions
+from minik8s.api.errors import duplicate, invalid_value, not_supported, required, too_many
 from minik8s.api.validation.fields import Errors, Obj
 
 _SIDE_EFFECTS = ("None", "NoneOnDryRun")
@@ -59,11 +61,38 @@ def _webhook_configuration(obj: Obj) -> Errors:
                                       "the timeout value must be between 1 and 30 seconds"))
         if "reinvocationPolicy" in hook and hook["reinvocationPolicy"] not in ("Never", "IfNeeded"):
             errs.append(not_supported(f"{path}.reinvocationPolicy", hook["reinvocationPolicy"], ("Never", "IfNeeded")))
+        errs += _match_conditions(hook.get("matchConditions"), f"{path}.matchConditions")
         rules = hook.get("rules")
         for j, rule in enumerate(rules if isinstance(rules, list) else []):
             if isinstance(rule, dict) and rule.get("scope") not in ("Cluster", "Namespaced", "*"):
                 errs.append(not_supported(f"{path}.rules[{j}].scope", rule.get("scope"),
                                           ("Cluster", "Namespaced", "*")))
+    return errs
+
+
+def _match_conditions(conditions: object, path: str) -> Errors:
+    if conditions is None:
+        return []
+    if not isinstance(conditions, list):
+        return [invalid_value(path, conditions, "must be a list")]
+    if len(conditions) > matchconditions.MAX_CONDITIONS:
+        return [too_many(path, len(conditions), matchconditions.MAX_CONDITIONS)]
+    errs: Errors = []
+    names: set[str] = set()
+    for i, condition in enumerate(conditions):
+        here = f"{path}[{i}]"
+        name = condition.get("name") if isinstance(condition, dict) else None
+        expression = condition.get("expression") if isinstance(condition, dict) else None
+        if not name:
+            errs.append(required(f"{here}.name"))
+        elif name in names:
+            errs.append(duplicate(f"{here}.name", name))
+        else:
+            names.add(str(name))
+        if not expression:
+            errs.append(required(f"{here}.expression"))
+        elif (why := matchconditions.compile_error(str(expression))) is not None:
+            errs.append(invalid_value(f"{here}.expression", expression, why))
     return errs
 
 

@@ -14,6 +14,7 @@ Two admission plugins of kube-apiserver call out to webhooks described by API ob
 A webhook is chosen by its ``rules`` (operations, apiGroups, apiVersions, resources such as
 ``pods``, ``pods/status``, ``*/status``, ``*``; scope), ``namespaceSelector`` (the labels of
 the request's namespace) and ``objectSelector`` (the object's, or the old object's, labels).
+``matchConditions`` (CEL expressions over ``object``, ``oldObject`` and ``request``) narrow it further.
 It is reached by ``clientConfig.url`` or ``clientConfig.service`` (resolved to an endpoint,
 :mod:`minik8s.apiserver.serviceresolver`), trusting ``clientConfig.caBundle``, within
 ``timeoutSeconds`` (default 10, at most 30). A denial becomes upstream's Status
@@ -31,8 +32,8 @@ Invariants: the calls are synchronous in the writing thread, which is never the 
 loop (the HTTP layer uses ``admitted_write``); each call is bounded in time (the webhook's
 timeout) and in size (``MAX_RESPONSE_BYTES``); webhook configurations themselves are never
 sent to webhooks (a broken webhook must not lock its own repair out), as upstream.
-Not done: ``matchConditions`` (CEL), ``matchPolicy`` (one version per group is served),
-the API server's front-proxy client certificate for webhooks.
+``matchConditions`` (CEL, :mod:`minik8s.api.matchconditions`) must all hold for the webhook to be
+called. Not done: ``matchPolicy`` (one version per group is served), the ``authorizer`` CEL variable.
 
 Taught in chapter 16 (access control: admission).
 """
@@ -56,7 +57,7 @@ from typing import Any, TypeVar
 
 import orjson
 
-from minik8s.api import errors, patch as patches, resources
+from minik8s.api import errors, matchconditions, patch as patches, resources
 from minik8s.api.defaults import apply_defaults
 from minik8s.api.errors import StatusError
 from minik8s.api.resources import Resource
@@ -180,6 +181,13 @@ class Webhooks:
         if attrs.dry_run and hook.get("sideEffects") not in ("None", "NoneOnDryRun"):
             raise errors.bad_request(f'admission webhook "{name}" does not support dry run')
         review = admission_review(attrs)
+        try:
+            conditions = hook.get("matchConditions")
+            if conditions and matchconditions.evaluate(conditions, attrs.obj, attrs.old, review["request"]):
+                return None   # a condition is false: this request is not the webhook's business
+        except matchconditions.MatchConditionError as exc:
+            self._failed(hook, str(exc))
+            return None
         try:
             answer = call_webhook(self.store, hook.get("clientConfig") or {}, review, _timeout(hook))
             response = _response(answer, review["request"]["uid"])
