@@ -24,8 +24,6 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-import celpy
-
 MAX_CONDITIONS = 64
 
 
@@ -33,13 +31,21 @@ class MatchConditionError(Exception):
     pass
 
 
+def _celpy() -> Any:
+    """cel-python, imported on first use: most clusters never define a match condition."""
+    import celpy
+
+    return celpy
+
+
 @functools.lru_cache(maxsize=512)
 def _program(expression: str) -> Any:
-    environment = celpy.Environment()
+    environment = _celpy().Environment()
     return environment.program(environment.compile(expression))
 
 
 def compile_error(expression: str) -> str | None:
+    celpy = _celpy()
     try:
         _program(expression)
     except celpy.CELParseError as exc:
@@ -48,6 +54,7 @@ def compile_error(expression: str) -> str | None:
 
 
 def evaluate(conditions: list[dict[str, Any]], obj: Any, old: Any, request: dict[str, Any]) -> str | None:
+    celpy = _celpy()
     variables = {"object": celpy.json_to_cel(obj), "oldObject": celpy.json_to_cel(old),
                  "request": celpy.json_to_cel(request)}
     for condition in conditions:
