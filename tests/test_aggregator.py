@@ -13,7 +13,7 @@ from aiohttp import web
 from conftest import needs_kubectl, start_server
 from minik8s.api import resources
 from minik8s.apiserver.aggregator import local_apiservices
-from tlsbackend import TLSBackend
+from tlsbackend import TLSBackend, peer_common_name
 
 pytestmark = needs_kubectl
 
@@ -31,7 +31,7 @@ async def _discovery(request: web.Request) -> web.Response:
 async def _widgets(request: web.Request) -> web.StreamResponse:
     """A list naming who asked (from the aggregator's headers); a watch of two events, one at a time."""
     seen = {"user": request.headers.get("X-Remote-User"), "groups": request.headers.getall("X-Remote-Group", []),
-            "authorization": request.headers.get("Authorization")}
+            "authorization": request.headers.get("Authorization"), "client": peer_common_name(request)}
     if request.query.get("watch"):
         response = web.StreamResponse(headers={"Content-Type": "application/json"})
         await response.prepare(request)
@@ -51,7 +51,7 @@ def cluster(tmp_path_factory):
     srv = start_server(tmp_path_factory.mktemp("aggregator"), "--nodes", "0")
     backend = TLSBackend(tmp_path_factory.mktemp("extension-pki"), [
         web.get(PREFIX, _discovery), web.get(PREFIX + "/namespaces/{ns}/widgets", _widgets)],
-        names=("ext.default.svc",))
+        names=("ext.default.svc",), client_ca=srv.data_dir / "pki" / "ca.crt")
     yield srv, backend
     backend.close()
     srv.stop()
@@ -122,6 +122,13 @@ def test_an_extension_server_behind_a_service(cluster):
     assert got.returncode == 0, got.stderr
     seen = json.loads(json.loads(got.stdout)["items"][0]["metadata"]["annotations"]["seen"])
     assert seen["authorization"] is None and "system:masters" in seen["groups"] and seen["user"]
+    assert seen["client"] == "front-proxy-client"   # the aggregator's client certificate, signed by the cluster CA
+    # ... and how an extension server learns to trust it, as upstream publishes it.
+    info = json.loads(server.kubectl("get", "configmap", "-n", "kube-system", "extension-apiserver-authentication",
+                                     "-o", "json").stdout)["data"]
+    assert info["requestheader-allowed-names"] == '["front-proxy-client"]'
+    assert info["requestheader-username-headers"] == '["X-Remote-User"]'
+    assert info["requestheader-client-ca-file"] == (server.data_dir / "pki" / "ca.crt").read_text()
     # Discovery shows the group: legacy, aggregated (kubectl api-resources) and the group document.
     groups = json.loads(server.kubectl("get", "--raw", "/apis").stdout)["groups"]
     assert {"name": GROUP, "versions": [{"groupVersion": f"{GROUP}/{VERSION}", "version": VERSION}],

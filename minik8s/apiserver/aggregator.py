@@ -27,9 +27,12 @@ Interface:
                       await serve(request) -> response | None   # proxy (or APIGroup) if the path is remote
                       remote_groups() / remote_discovery()      # for /apis and aggregated discovery
 
-How minik8s differs: the API server presents no front-proxy client certificate to the
-backend (it should trust the ``X-Remote-*`` headers of a client it reaches only through
-TLS it set up itself); connection upgrades (exec, port-forward) are not proxied.
+The aggregator presents the front-proxy client certificate (``front-proxy-client``,
+:func:`minik8s.pki.ensure_front_proxy_client`) and publishes how to recognise it in the
+``kube-system/extension-apiserver-authentication`` ConfigMap, as kube-apiserver does, so a
+backend such as metrics-server knows whose ``X-Remote-*`` headers to trust.
+How minik8s differs: that certificate is signed by the cluster CA rather than a front-proxy CA of
+its own; connection upgrades (exec, port-forward) are not proxied.
 Taught in chapter 2 (architecture: extending the API).
 """
 
@@ -38,7 +41,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import ssl
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -46,6 +51,7 @@ import orjson
 from aiohttp import web
 from multidict import CIMultiDict
 
+from minik8s import pki
 from minik8s.api import resources
 from minik8s.api.resources import Resource
 from minik8s.apiserver import serviceresolver
@@ -56,6 +62,8 @@ log = logging.getLogger(__name__)
 
 GROUP = "apiregistration.k8s.io"
 APISERVICES = resources.get(GROUP, "v1", "apiservices")
+CONFIG_MAPS = resources.get("", "v1", "configmaps")
+AUTHENTICATION_INFO = "extension-apiserver-authentication"
 AUTOMANAGED = "kube-aggregator.kubernetes.io/automanaged"
 RESYNC_SECONDS = 30.0        # how often every remote APIService is checked, changes or not
 CHECK_TIMEOUT_SECONDS = 5.0  # a backend that does not answer its discovery within this is unavailable
@@ -119,6 +127,9 @@ class Aggregator:
         self._registered_generation: int | None = None
         self._discovery: dict[str, list[dict[str, Any]]] = {}   # APIService name -> its APIResource entries
         self._session: aiohttp.ClientSession | None = None
+        # The front-proxy client certificate and key (files) presented to backends; None: present none.
+        self.client_certificate: tuple[Path, Path] | None = None
+        self._contexts: dict[tuple[str, bool], ssl.SSLContext] = {}
 
     # --- the controllers -------------------------------------------------------------------
 
@@ -135,6 +146,7 @@ class Aggregator:
                     serviceresolver.ENDPOINT_SLICES):
             self._cancel_watches.append(self.store.watch(res.qualified, None, self.store.revision, changed))
         await loop.run_in_executor(None, self.register_local)
+        await loop.run_in_executor(None, self.publish_authentication_info)
         self._task = asyncio.create_task(self._run())
 
     async def stop(self, app: web.Application) -> None:
@@ -184,6 +196,28 @@ class Aggregator:
     @staticmethod
     def _key(name: str) -> tuple[str, str, str]:
         return (APISERVICES.qualified, "", name)
+
+    def publish_authentication_info(self) -> None:
+        """The ``kube-system/extension-apiserver-authentication`` ConfigMap: how an extension API server
+        recognises the aggregator (the CA of its client certificate, its name, the headers it sets), as
+        kube-apiserver's cluster-authentication-info controller publishes it."""
+        ca = self.api.root_ca_pem
+        if ca is None or self.client_certificate is None:
+            return
+        data = {"client-ca-file": ca.decode(), "requestheader-client-ca-file": ca.decode(),
+                "requestheader-allowed-names": orjson.dumps([pki.FRONT_PROXY_CLIENT]).decode(),
+                "requestheader-extra-headers-prefix": '["X-Remote-Extra-"]',
+                "requestheader-group-headers": '["X-Remote-Group"]',
+                "requestheader-username-headers": '["X-Remote-User"]'}
+        key = (CONFIG_MAPS.qualified, "kube-system", AUTHENTICATION_INFO)
+        current = self.store.get(key)
+        if current is None:
+            self.store.create(key, {"apiVersion": "v1", "kind": "ConfigMap", "data": data, "metadata": {
+                "name": AUTHENTICATION_INFO, "namespace": "kube-system",
+                "uid": new_uid(random.Random(AUTHENTICATION_INFO)),
+                "creationTimestamp": rfc3339(self.api.clock.now())}})
+        elif current.get("data") != data:
+            self.store.update(key, {**current, "data": data}, int(current["metadata"]["resourceVersion"]))
 
     async def check_available(self) -> None:
         """The availability controller: one pass over the remote APIServices."""
@@ -243,9 +277,15 @@ class Aggregator:
         return serviceresolver.resolve(self.store, str(service.get("namespace", "")), str(service.get("name", "")),
                                        int(service.get("port") or 443))
 
-    @staticmethod
-    def _ssl(spec: dict[str, Any]) -> Any:
-        return serviceresolver.ssl_context(spec.get("caBundle"), bool(spec.get("insecureSkipTLSVerify")))
+    def _ssl(self, spec: dict[str, Any]) -> ssl.SSLContext:
+        """The TLS client context for a backend: its caBundle (or no check), and our client certificate."""
+        wanted = (str(spec.get("caBundle") or ""), bool(spec.get("insecureSkipTLSVerify")))
+        if wanted not in self._contexts:
+            context = serviceresolver.ssl_context(*wanted)
+            if self.client_certificate is not None:
+                context.load_cert_chain(*self.client_certificate)
+            self._contexts[wanted] = context
+        return self._contexts[wanted]
 
     # --- discovery -------------------------------------------------------------------------
 
@@ -313,8 +353,6 @@ class Aggregator:
         remote: list[tuple[str, str]] = [("X-Remote-User", user.name if user else "system:anonymous")]
         remote += [("X-Remote-Group", group) for group in (user.groups if user else ())]
         remote += [(f"X-Remote-Extra-{key}", value) for key, values in (user.extra if user else ()) for value in values]
-        if user and user.uid:
-            remote.append(("X-Remote-Uid", user.uid))
         body = await request.read() if request.can_read_body else None   # bounded by the app's client_max_size
         url = f"https://{address.netloc}{request.rel_url}"
         assert self._session is not None

@@ -755,6 +755,7 @@ def make_app(api: APIServer, policy: filters.Policy, hooks: dict[str, Hook] | No
     app = web.Application(client_max_size=MAX_BODY_BYTES + 1024 * 1024,
                           middlewares=[*filters.middlewares(policy, api.authorizer), _compress])
     handler = _Handler(api, hooks or {})
+    handler.aggregator.client_certificate = policy.proxy_client
     app.on_startup.append(handler.aggregator.start)
     app.on_cleanup.append(handler.aggregator.stop)
     app.router.add_get("/version", handler.version)
