@@ -350,3 +350,35 @@ def test_mutating_webhooks_run_in_order_and_reinvoke_if_needed(monkeypatch):
     assert calls == ["https://hooks/first", "https://hooks/also", "https://hooks/second", "https://hooks/first"]
     assert attrs.obj["metadata"]["labels"] == {"first": "0", "also": "1", "second": "2"}
     assert attrs.obj["spec"]["containers"][0]["imagePullPolicy"] == "Always"   # defaulted again after patching
+
+
+def test_namespace_selector_as_upstream_applies_it(monkeypatch):
+    """A namespaced object is matched by its namespace's labels, a Namespace by its own, and any other
+    cluster-scoped object is never skipped by a namespaceSelector."""
+    from minik8s.apiserver.admission import webhook
+    from minik8s.store import Store
+
+    store = Store()
+    namespaces = resources.get("", "v1", "namespaces")
+    for name, labels in (("watched", {"policy": "on"}), ("quiet", {})):
+        store.create((namespaces.qualified, "", name), {"metadata": {"name": name, "labels": labels}})
+    store.create((webhook.VALIDATING.qualified, "", "ns"), {"metadata": {"name": "ns"}, "webhooks": [
+        {"name": "ns.example.io", "clientConfig": {"url": "https://hooks/ns"}, "sideEffects": "None",
+         "namespaceSelector": {"matchLabels": {"policy": "on"}},
+         "rules": [{"operations": ["*"], "apiGroups": ["*"], "apiVersions": ["*"], "resources": ["*"]}]}]})
+    sent: list[str] = []
+
+    def fake_call(_store, _config, review, _timeout):
+        sent.append(review["request"]["name"])
+        return {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+                "response": {"uid": review["request"]["uid"], "allowed": True}}
+
+    monkeypatch.setattr(webhook, "call_webhook", fake_call)
+    plugin = webhook.Webhooks(store)
+    configmaps = resources.get("", "v1", "configmaps")
+    for namespace, name in (("watched", "in-watched"), ("quiet", "in-quiet")):
+        plugin.validate(Attributes("CREATE", configmaps, namespace, name, {"metadata": {"name": name}}))
+    plugin.validate(Attributes("CREATE", NODES, None, "node-1", {"metadata": {"name": "node-1"}}))
+    for name, labels in (("labelled", {"policy": "on"}), ("plain", {})):
+        plugin.validate(Attributes("CREATE", namespaces, None, name, {"metadata": {"name": name, "labels": labels}}))
+    assert sent == ["in-watched", "node-1", "labelled"]

@@ -141,15 +141,16 @@ class Webhooks:
         labels = [(o.get("metadata") or {}).get("labels") or {} for o in (attrs.obj, attrs.old) if o]
         if not _selects(hook.get("objectSelector"), labels or [{}]):
             return False
+        if not attrs.resource.namespaced and attrs.resource is not NAMESPACES:
+            return True   # a cluster-scoped object other than a Namespace is never skipped by namespaceSelector
         return _selects(hook.get("namespaceSelector"), [self._namespace_labels(attrs)])
 
     def _namespace_labels(self, attrs: Attributes) -> dict[str, str]:
-        """The labels a namespaceSelector looks at: a Namespace's own, or those of the object's namespace
-        (a cluster-scoped object matches every namespaceSelector, as upstream: ``{}`` here)."""
+        """The labels a namespaceSelector looks at: a Namespace's own, or those of the object's namespace."""
         if attrs.resource is NAMESPACES:
             obj = attrs.obj or attrs.old or {}
             return dict((obj.get("metadata") or {}).get("labels") or {})
-        if not attrs.resource.namespaced or not attrs.namespace:
+        if not attrs.namespace:
             return {}
         namespace = self.store.get((NAMESPACES.qualified, "", attrs.namespace)) or {}
         return dict((namespace.get("metadata") or {}).get("labels") or {})
