@@ -52,6 +52,9 @@ CA_DAYS = 3650            # kubeadm's CA lives ten years
 SERVING_DAYS = 365        # its leaf certificates one year
 ADMIN_USER = "kubernetes-admin"      # the user kubeadm's admin.conf names
 ADMIN_GROUPS = ("system:masters",)   # the group that bootstraps cluster-admin rights
+# The common name of the API server's front-proxy client certificate (requestheader-allowed-names).
+FRONT_PROXY_CLIENT = "front-proxy-client"
+
 # The names a Pod uses for the API server, certified as kubeadm does.
 SERVICE_NAMES = ("kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local")
 
@@ -223,6 +226,17 @@ def _ensure_sa_key(directory: Path) -> None:
     key = serialization.load_pem_private_key(pem, None)
     pub_path.write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM,
                                                        serialization.PublicFormat.SubjectPublicKeyInfo))
+
+
+def ensure_front_proxy_client(directory: Path) -> tuple[Path, Path]:
+    """``front-proxy-client.crt`` and ``.key``: the client certificate the API server presents to
+    extension API servers (upstream's --proxy-client-cert-file / --proxy-client-key-file), signed by
+    the cluster CA and made anew at each start."""
+    cert_pem, key_pem = issue_client_certificate(directory, FRONT_PROXY_CLIENT)
+    cert_path, key_path = directory / "front-proxy-client.crt", directory / "front-proxy-client.key"
+    _write_private(key_path, key_pem)
+    cert_path.write_bytes(cert_pem)
+    return cert_path, key_path
 
 
 def issue_client_certificate(directory: Path, user: str, groups: list[str] | tuple[str, ...] = (),

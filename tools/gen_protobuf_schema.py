@@ -51,7 +51,10 @@ GROUP_DIRS = {
     "coordination.k8s.io": "coordination", "networking.k8s.io": "networking", "storage.k8s.io": "storage",
     "rbac.authorization.k8s.io": "rbac", "authentication.k8s.io": "authentication", "scheduling.k8s.io": "scheduling",
     "discovery.k8s.io": "discovery", "authorization.k8s.io": "authorization",
+    "admissionregistration.k8s.io": "admissionregistration",
 }
+# Groups whose types live outside k8s.io/api: their protobuf package.
+GROUP_PACKAGES = {"apiregistration.k8s.io": "k8s.io.kube_aggregator.pkg.apis.apiregistration"}
 
 # Bodies that travel in requests without being a served resource: subresources
 # (eviction, scale, token) and options; and kinds the real kubectl's generators
@@ -158,6 +161,13 @@ POINTER_FIELDS: dict[str, tuple[str, ...]] = {
     "meta.v1.Preconditions": ("uid", "resourceVersion"),
     "meta.v1.OwnerReference": ("controller", "blockOwnerDeletion"),
     "meta.v1.ObjectMeta": ("deletionGracePeriodSeconds",),
+    # admissionregistration/v1
+    "admissionregistration.v1.ValidatingWebhook": ("failurePolicy", "matchPolicy", "sideEffects", "timeoutSeconds"),
+    "admissionregistration.v1.MutatingWebhook": ("failurePolicy", "matchPolicy", "sideEffects", "timeoutSeconds",
+                                                 "reinvocationPolicy"),
+    "admissionregistration.v1.ServiceReference": ("path", "port"),
+    "admissionregistration.v1.WebhookClientConfig": ("url",),
+    "admissionregistration.v1.Rule": ("scope",),
 }
 
 # Go structs embedded with ``json:",inline"``: protobuf nests them under a field of
@@ -176,12 +186,15 @@ INLINE_FIELDS: dict[str, str] = {
     "core.v1.SecretKeySelector": "localObjectReference",
     "core.v1.SecretProjection": "localObjectReference",
     "networking.v1.IngressRule": "ingressRuleValue",
+    "admissionregistration.v1.RuleWithOperations": "rule",
 }
 
 # The few proto field names that are not the JSON name (go-to-protobuf derived them
 # from the Go field name, not the json tag).
 JSON_NAMES: dict[tuple[str, str], str] = {
     ("authentication.v1.BoundObjectReference", "uID"): "uid",
+    ("admissionregistration.v1.MutatingWebhookConfiguration", "Webhooks"): "webhooks",
+    ("admissionregistration.v1.ValidatingWebhookConfiguration", "Webhooks"): "webhooks",
     ("networking.v1.IngressClassParametersReference", "aPIGroup"): "apiGroup",
 }
 
@@ -253,6 +266,8 @@ def _package_of(api_version: str) -> str:
     if api_version == "meta":
         return META
     group, _, version = api_version.rpartition("/")
+    if group in GROUP_PACKAGES:
+        return f"{GROUP_PACKAGES[group]}.{version}"
     return f"k8s.io.api.{GROUP_DIRS[group]}.{version}"
 
 

@@ -429,6 +429,29 @@ def _rbac_binding(binding: Obj) -> None:
             subject["apiGroup"] = "rbac.authorization.k8s.io"
 
 
+def _webhook_configuration(configuration: Obj) -> None:
+    """admissionregistration/v1 SetDefaults_{Validating,Mutating}Webhook, SetDefaults_Rule and
+    SetDefaults_ServiceReference."""
+    mutating = configuration.get("kind") == "MutatingWebhookConfiguration"
+    for hook in _items(configuration, "webhooks"):
+        _default(hook, "failurePolicy", "Fail")
+        _default(hook, "matchPolicy", "Equivalent")
+        _default(hook, "namespaceSelector", {})
+        _default(hook, "objectSelector", {})
+        _default(hook, "timeoutSeconds", 10)
+        if mutating:
+            _default(hook, "reinvocationPolicy", "Never")
+        for rule in _items(hook, "rules"):
+            _default(rule, "scope", "*")
+        service = _existing(_existing(hook, "clientConfig"), "service")
+        _default(service, "port", 443)
+
+
+def _apiservice(apiservice: Obj) -> None:
+    # apiregistration/v1 SetDefaults_ServiceReference
+    _default(_existing(_existing(apiservice, "spec"), "service"), "port", 443)
+
+
 _BY_KIND: dict[tuple[str, str], Callable[[Obj], None]] = {
     ("v1", "Pod"): _pod,
     ("v1", "ReplicationController"): _replication_controller,
@@ -452,6 +475,9 @@ _BY_KIND: dict[tuple[str, str], Callable[[Obj], None]] = {
     ("storage.k8s.io/v1", "StorageClass"): _storage_class,
     ("rbac.authorization.k8s.io/v1", "RoleBinding"): _rbac_binding,
     ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"): _rbac_binding,
+    ("admissionregistration.k8s.io/v1", "MutatingWebhookConfiguration"): _webhook_configuration,
+    ("admissionregistration.k8s.io/v1", "ValidatingWebhookConfiguration"): _webhook_configuration,
+    ("apiregistration.k8s.io/v1", "APIService"): _apiservice,
 }
 # Kinds without SetDefaults_* (ConfigMap, Event, ServiceAccount, Lease, Roles, Ingress...) pass through.
 

@@ -187,6 +187,10 @@ def too_long(field: str, value: Any, limit: int) -> FieldError:
     return FieldError(field, "FieldValueTooLong", f"Too long: may not be more than {limit} bytes")
 
 
+def too_many(field: str, count: int, most: int) -> FieldError:
+    return FieldError(field, "FieldValueTooMany", f"Too many: {count}: must have at most {most} items")
+
+
 def invalid(kind: str, group: str, name: str, errors: list[FieldError]) -> StatusError:
     """422 Invalid: ``Pod "x" is invalid: spec.containers[0].image: Required value``."""
     if len(errors) == 1:

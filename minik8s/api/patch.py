@@ -223,6 +223,8 @@ _KINDS: dict[str, dict[str, _Field]] = {
     "Service": {"spec": _Field("ServiceSpec")},
     "Node": {"spec": _Field("NodeSpec"), "status": _Field("NodeStatus")},
     "ServiceAccount": {"secrets": _merged("name")},
+    "MutatingWebhookConfiguration": {"webhooks": _merged("name")},
+    "ValidatingWebhookConfiguration": {"webhooks": _merged("name")},
 }
 for _kind, _fields in _KINDS.items():
     _SCHEMA[_kind] = {"metadata": _Field("ObjectMeta"), **_fields}
@@ -231,7 +233,7 @@ for _kind, _fields in _KINDS.items():
 _PLAIN_KINDS = ("ConfigMap", "Secret", "Namespace", "Endpoints", "Event", "LimitRange", "PersistentVolume",
                 "PersistentVolumeClaim", "ResourceQuota", "ControllerRevision", "HorizontalPodAutoscaler",
                 "Lease", "Ingress", "IngressClass", "NetworkPolicy", "ClusterRole", "ClusterRoleBinding",
-                "Role", "RoleBinding", "StorageClass", "Binding")
+                "Role", "RoleBinding", "StorageClass", "Binding", "APIService")
 for _kind in _PLAIN_KINDS:
     _SCHEMA.setdefault(_kind, {"metadata": _Field("ObjectMeta")})
 

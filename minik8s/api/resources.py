@@ -104,6 +104,14 @@ RESOURCES: tuple[Resource, ...] = (
     _r("", "v1", "Secret", "secrets"),
     _r("", "v1", "ServiceAccount", "serviceaccounts", short=("sa",), sub=("token",)),
     _r("", "v1", "Service", "services", short=("svc",), cat=("all",), sub=("proxy", "status")),
+    # admissionregistration.k8s.io/v1: admission webhooks (apiserver/admission/webhook.py)
+    _r("admissionregistration.k8s.io", "v1", "MutatingWebhookConfiguration", "mutatingwebhookconfigurations",
+       namespaced=False, cat=("api-extensions",)),
+    _r("admissionregistration.k8s.io", "v1", "ValidatingWebhookConfiguration", "validatingwebhookconfigurations",
+       namespaced=False, cat=("api-extensions",)),
+    # apiregistration.k8s.io/v1: the aggregation layer's APIServices (apiserver/aggregator.py)
+    _r("apiregistration.k8s.io", "v1", "APIService", "apiservices", namespaced=False, sub=("status",),
+       cat=("api-extensions",)),
     # apps/v1
     _r("apps", "v1", "ControllerRevision", "controllerrevisions"),
     _r("apps", "v1", "DaemonSet", "daemonsets", short=("ds",), cat=("all",), sub=("status",)),

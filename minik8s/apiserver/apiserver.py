@@ -64,6 +64,7 @@ from minik8s.apiserver.auth.rbac import Escalation, RBACAuthorizer, UnionAuthori
 from minik8s.apiserver.auth.context import current_user
 from minik8s.apiserver.auth.serviceaccounts import TokenIssuer, self_subject_review
 from minik8s.apiserver.admission.serviceaccount import ServiceAccountAdmission
+from minik8s.apiserver.admission.webhook import Webhooks
 from minik8s.apiserver.nodeproxy import NodeConnections
 from minik8s.apiserver import kubernetesservice, serviceallocator
 from minik8s.apiserver.serviceallocator import ServiceAllocator, Transaction
@@ -169,6 +170,7 @@ class APIServer:
         self.admission.add(ServiceAccountAdmission(self))
         self.admission.add(PodSecurity(self))
         self.admission.add(Escalation(self.authorizer, self.rbac))
+        self.admission.add(Webhooks(self.store))   # Mutating/ValidatingAdmissionWebhook, before the quota
         self.admission.add(ResourceQuotaAdmission(self))
         self.ensure_system_namespaces()
         self.ensure_bootstrap_policy()   # cluster-admin, admin/edit/view, system:* roles and bindings

@@ -101,6 +101,11 @@ def _sub_entry(res: Resource, sub: str) -> dict[str, Any]:
     return entry
 
 
+def api_resources(res: Resource) -> list[dict[str, Any]]:
+    """The ``APIResource`` entries of one resource: itself, then each subresource (``pods/log``...)."""
+    return [_entry(res), *(_sub_entry(res, sub) for sub in res.subresources)]
+
+
 def resource_list(group: str, version: str) -> dict[str, Any] | None:
     served = [r for r in resources.RESOURCES if r.group == group and r.version == version]
     if not served:

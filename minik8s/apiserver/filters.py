@@ -21,7 +21,7 @@ Upstream kube-apiserver has no Host or Origin check: it relies on TLS and
 credentials alone. minik8s runs on students' laptops beside their browsers, so it
 checks both as well (defence in depth; the book says so).
 
-Interface: ``Policy(allowed_hosts, authenticator)``; ``Policy.insecure(allowed_hosts)``
+Interface: ``Policy(allowed_hosts, authenticator, proxy_client=None)``; ``Policy.insecure(allowed_hosts)``
 (``minik8s server --insecure``: no credential needed, everyone is an admin);
 ``middlewares(policy, authorizer=None) -> list`` for ``aiohttp.web.Application``; handlers
 find the user with :func:`minik8s.apiserver.auth.context.current_user`.
@@ -30,6 +30,7 @@ find the user with :func:`minik8s.apiserver.auth.context.current_user`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Awaitable, Callable
 from urllib.parse import urlsplit
 
@@ -53,6 +54,8 @@ UNSECURED = User("system:unsecured", groups=("system:masters", "system:authentic
 class Policy:
     allowed_hosts: frozenset[str]
     authenticator: TokenAuthenticator | Authenticator | None   # None: --insecure, no credential asked for
+    # The front-proxy client certificate and key files the aggregator presents to extension API servers.
+    proxy_client: tuple[Path, Path] | None = None
 
     @classmethod
     def insecure(cls, allowed_hosts: frozenset[str]) -> "Policy":

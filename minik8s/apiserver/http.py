@@ -42,8 +42,10 @@ from aiohttp import web
 from minik8s.api import errors, parsing, resources, schema
 from minik8s.api.errors import StatusError
 from minik8s.api.resources import Resource
-from minik8s.apiserver import discovery, filters, portforward, protobuf, tables
+from minik8s.apiserver import discovery, discoveryv2, filters, portforward, protobuf, tables
 from minik8s.apiserver.apiserver import APIServer, parse_resource_version
+from minik8s.apiserver.admission.webhook import admitted_write
+from minik8s.apiserver.aggregator import Aggregator
 from minik8s.apiserver.auth.requestinfo import request_info
 from minik8s.clock import parse_rfc3339
 
@@ -280,6 +282,7 @@ class _Handler:
     def __init__(self, api: APIServer, hooks: dict[str, Hook]):
         self.api = api
         self.hooks = hooks
+        self.aggregator = Aggregator(api)   # APIServices, and the proxy to extension API servers
 
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self.api.clock.now(), tz=timezone.utc)
@@ -290,12 +293,22 @@ class _Handler:
     async def healthz(self, request: web.Request) -> web.Response:
         return web.Response(text="ok")
 
-    async def discovery(self, request: web.Request) -> web.Response:
+    async def discovery(self, request: web.Request) -> web.StreamResponse:
         path = request.path.rstrip("/")
+        proxied = await self.aggregator.serve(request)
+        if proxied is not None:
+            return proxied
+        wanted = discoveryv2.negotiate(request.headers.get("Accept", "")) if path in ("/api", "/apis") else None
+        if wanted:   # aggregated discovery, as kubectl asks first
+            extra = self.aggregator.remote_discovery() if path == "/apis" else []
+            listing = discoveryv2.discovery_list(wanted, core=path == "/api", extra=extra)
+            return web.Response(body=orjson.dumps(listing), headers={"Content-Type": discoveryv2.content_type(wanted),
+                                                                 "Vary": "Accept"})
         if path == "/api":
             return _json(discovery.api_versions(request.host))
         if path == "/apis":
-            return _json(discovery.api_group_list())
+            groups = discovery.api_group_list()
+            return _json({**groups, "groups": groups["groups"] + self.aggregator.remote_groups()})
         parts = path.strip("/").split("/")
         doc: dict[str, Any] | None = None
         if parts[0] == "api" and len(parts) == 2:
@@ -336,6 +349,9 @@ class _Handler:
         return _status(StatusError(404, "NotFound", "the server could not find the requested resource", {}))
 
     async def resource(self, request: web.Request) -> web.StreamResponse:
+        proxied = await self.aggregator.serve(request)
+        if proxied is not None:
+            return proxied
         route = parse_path(request.path)
         if route is None:
             return self._not_found(request)
@@ -386,14 +402,16 @@ class _Handler:
                     body["metadata"] = {}
                 if isinstance(body["metadata"], dict):  # anything else is refused by the decoder, as upstream
                     body["metadata"].setdefault("name", route.name)
-            created = api.create(res, namespace, body, subresource=route.sub, dry_run=dry_run,
-                                 field_validation=validation, strict_errors=parsed.strict_errors, warnings=warnings)
+            created = await admitted_write(api.store, api.create, res, namespace, body, subresource=route.sub,
+                                           dry_run=dry_run, field_validation=validation,
+                                           strict_errors=parsed.strict_errors, warnings=warnings)
             return _with_warnings(_json(created, 201), warnings)
         if method == "PUT" and route.name:
             validation = _field_validation(request, "UpdateOptions")
             parsed = await _decode_body(request, res.kind)
-            updated = api.update(res, namespace, route.name, parsed.value, subresource=route.sub, dry_run=dry_run,
-                                 field_validation=validation, strict_errors=parsed.strict_errors, warnings=warnings)
+            updated = await admitted_write(api.store, api.update, res, namespace, route.name, parsed.value,
+                                           subresource=route.sub, dry_run=dry_run, field_validation=validation,
+                                           strict_errors=parsed.strict_errors, warnings=warnings)
             return _with_warnings(_json(updated), warnings)
         if method == "PATCH" and route.name:
             patch_type = PATCH_TYPES.get(_media_type(request))
@@ -405,8 +423,9 @@ class _Handler:
                 patch = (await _parse(raw, JSON)).value
             except parsing.ParseError as err:
                 raise errors.bad_request(f"error decoding patch: {err}") from None
-            patched = api.patch(res, namespace, route.name, patch_type, patch, subresource=route.sub,
-                                dry_run=dry_run, field_validation=validation, warnings=warnings)
+            patched = await admitted_write(api.store, api.patch, res, namespace, route.name, patch_type, patch,
+                                           subresource=route.sub, dry_run=dry_run, field_validation=validation,
+                                           warnings=warnings)
             return _with_warnings(_json(patched), warnings)
         if method == "DELETE":
             options: dict[str, Any] = {}
@@ -427,13 +446,13 @@ class _Handler:
                     raise errors.bad_request("json: cannot unmarshal " + schema.json_kind(grace) + " into Go struct field "
                                              "DeleteOptions.gracePeriodSeconds of type int64")
             if route.name:
-                deleted = api.delete(res, namespace, route.name, propagation_policy=policy,
-                                     grace_period_seconds=grace,
-                                     preconditions=options.get("preconditions"), dry_run=dry_run)
+                deleted = await admitted_write(api.store, api.delete, res, namespace, route.name,
+                                               propagation_policy=policy, grace_period_seconds=grace,
+                                               preconditions=options.get("preconditions"), dry_run=dry_run)
                 return _json(deleted)
-            return _json(api.delete_collection(res, namespace, label_selector=q.get("labelSelector", ""),
-                                               field_selector=q.get("fieldSelector", ""),
-                                               propagation_policy=policy))
+            return _json(await admitted_write(api.store, api.delete_collection, res, namespace,
+                                              label_selector=q.get("labelSelector", ""),
+                                              field_selector=q.get("fieldSelector", ""), propagation_policy=policy))
         raise errors.method_not_allowed("the server does not allow this method on the requested resource")
 
     async def _logs(self, request: web.Request, namespace: str | None, name: str) -> web.StreamResponse:
@@ -736,6 +755,9 @@ def make_app(api: APIServer, policy: filters.Policy, hooks: dict[str, Hook] | No
     app = web.Application(client_max_size=MAX_BODY_BYTES + 1024 * 1024,
                           middlewares=[*filters.middlewares(policy, api.authorizer), _compress])
     handler = _Handler(api, hooks or {})
+    handler.aggregator.client_certificate = policy.proxy_client
+    app.on_startup.append(handler.aggregator.start)
+    app.on_cleanup.append(handler.aggregator.stop)
     app.router.add_get("/version", handler.version)
     app.router.add_get("/version/", handler.version)
     for probe in ("/healthz", "/livez", "/readyz"):

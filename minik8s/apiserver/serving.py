@@ -43,7 +43,8 @@ def secure(api: "APIServer", pki_dir: Path, names: list[str]) -> tuple[pki.PKI, 
     static = TokenAuthenticator(pki.read_token_file(credentials.directory / "tokens.csv"))
     authenticator = Authenticator(static, api.tokens)
     api.authenticate_token = authenticator.authenticate_token   # TokenReview asks the same authenticators
-    return credentials, filters.Policy(frozenset(names), authenticator)
+    proxy_client = pki.ensure_front_proxy_client(credentials.directory)   # for the aggregator
+    return credentials, filters.Policy(frozenset(names), authenticator, proxy_client)
 
 
 class BackgroundServer:

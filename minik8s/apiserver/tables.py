@@ -169,6 +169,12 @@ COLUMNS: dict[str, list[tuple[str, str, int, str]]] = {
                                 ("ServiceAccounts", "string", 1, "ServiceAccounts in the clusterRoleBinding")),
     "ResourceQuota": _cols(_AGE, ("Request", "string", 0, "Used and hard requests."),
                            ("Limit", "string", 0, "Used and hard limits.")),
+    "MutatingWebhookConfiguration": _cols(("Webhooks", "integer", 0, "Webhooks indicates the number of webhooks "
+                                                                     "in the configuration."), _AGE),
+    "ValidatingWebhookConfiguration": _cols(("Webhooks", "integer", 0, "Webhooks indicates the number of "
+                                                                       "webhooks in the configuration."), _AGE),
+    "APIService": _cols(("Service", "string", 0, "The reference to the service that hosts this API endpoint."),
+                        ("Available", "string", 0, "Whether this service is available."), _AGE),
 }
 
 # Roles and every kind without a printer: upstream's default table convertor.
@@ -722,6 +728,24 @@ def resourcequota_cells(rq: Obj, now: datetime) -> Cells:
             ", ".join(limits)]
 
 
+def webhookconfiguration_cells(config: Obj, now: datetime) -> Cells:
+    return [_meta(config).get("name", ""), len(config.get("webhooks") or []),
+            age(_meta(config).get("creationTimestamp"), now)]
+
+
+def apiservice_cells(service: Obj, now: datetime) -> Cells:
+    """SERVICE is ``Local`` or ``namespace/name``; AVAILABLE the condition, with its reason unless True."""
+    ref = _spec(service).get("service")
+    where = f"{ref.get('namespace', '')}/{ref.get('name', '')}" if isinstance(ref, dict) else "Local"
+    available = "Unknown"
+    for condition in _status(service).get("conditions") or []:
+        if condition.get("type") == "Available":
+            available = condition.get("status", "Unknown")
+            if available != "True" and condition.get("reason"):
+                available += f" ({condition['reason']})"
+    return [_meta(service).get("name", ""), where, available, age(_meta(service).get("creationTimestamp"), now)]
+
+
 def default_cells(obj: Obj, now: datetime) -> Cells:
     """Upstream's default convertor: the name and the creation time in RFC 3339 UTC."""
     created = _meta(obj).get("creationTimestamp")
@@ -741,6 +765,8 @@ CELLS: dict[str, Callable[[Obj, datetime], Cells]] = {
     "Ingress": ingress_cells, "IngressClass": ingressclass_cells, "NetworkPolicy": networkpolicy_cells,
     "RoleBinding": rolebinding_cells, "ClusterRoleBinding": rolebinding_cells,
     "ResourceQuota": resourcequota_cells,
+    "MutatingWebhookConfiguration": webhookconfiguration_cells,
+    "ValidatingWebhookConfiguration": webhookconfiguration_cells, "APIService": apiservice_cells,
 }
 
 

@@ -47,6 +47,8 @@ from typing import Any, Callable
 
 from minik8s.api import resources
 from minik8s.api.errors import invalid_value
+from minik8s.api.validation.admissionregistration import _webhook_configuration
+from minik8s.api.validation.apiregistration import _apiservice
 from minik8s.api.validation.batch import _cron_job, _job, _job_update, validate_cron_schedule
 from minik8s.api.validation.core import (MAX_SECRET_SIZE, _config_map, _config_map_update, _namespace, _node,
                                          _secret, _secret_update, _service, _service_update)
@@ -128,6 +130,9 @@ _VALIDATORS: dict[str, Validator] = {
     "rbac.authorization.k8s.io/v1/ClusterRole": _cluster_role,
     "rbac.authorization.k8s.io/v1/RoleBinding": _role_binding,
     "rbac.authorization.k8s.io/v1/ClusterRoleBinding": _cluster_role_binding,
+    "admissionregistration.k8s.io/v1/MutatingWebhookConfiguration": _webhook_configuration,
+    "admissionregistration.k8s.io/v1/ValidatingWebhookConfiguration": _webhook_configuration,
+    "apiregistration.k8s.io/v1/APIService": _apiservice,
 }
 
 _UPDATE_VALIDATORS: dict[str, UpdateValidator] = {

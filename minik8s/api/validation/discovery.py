@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from minik8s.api.errors import FieldError, duplicate, required
+from minik8s.api.errors import FieldError, duplicate, required, too_many
 from minik8s.api.validation.fields import Errors, Obj, _dicts, _enum, _invalid, _list, _str, immutable
 from minik8s.api.validation.names import is_dns1123_label
 from minik8s.api.validation.printing import go_value
@@ -28,7 +28,7 @@ MAX_ENDPOINTS, MAX_ADDRESSES, MAX_PORTS = 1000, 100, 100
 
 
 def _too_many(path: str, count: int, most: int) -> FieldError:
-    return FieldError(path, "FieldValueTooMany", f"Too many: {count}: must have at most {most} items")
+    return too_many(path, count, most)
 
 
 def _address_errors(address: str, address_type: str, path: str) -> Errors:
