@@ -1,0 +1,341 @@
+"""Server-side apply, managedFields, kubectl diff and server dry-run.
+
+Unit tests drive :mod:`minik8s.apiserver.fieldmanager` (and the structured merge under it)
+with upstream's expected field sets; the rest drive a real server with the real kubectl.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import types
+
+import pytest
+import yaml
+
+from minik8s.api import resources, structuredmerge as sm
+from minik8s.api.errors import StatusError
+from minik8s.apiserver import fieldmanager as fm
+from minik8s.apiserver.apiserver import APIServer
+
+from conftest import needs_kubectl, start_server
+
+DEPLOYMENTS = resources.get("apps", "v1", "deployments")
+CONFIGMAPS = resources.get("", "v1", "configmaps")
+
+DEPLOYMENT = {
+    "apiVersion": "apps/v1", "kind": "Deployment",
+    "metadata": {"name": "web", "labels": {"app": "web"}},
+    "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}},
+             "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%"}},
+             "template": {"metadata": {"labels": {"app": "web"}},
+                          "spec": {"containers": [{"name": "nginx", "image": "nginx:1.27",
+                                                   "ports": [{"containerPort": 80}], "resources": {}}]}}},
+}
+
+
+def fields_of(obj, manager, operation="Apply"):
+    entries = [e for e in obj["metadata"].get("managedFields", [])
+               if e["manager"] == manager and e["operation"] == operation]
+    assert len(entries) <= 1
+    return entries[0]["fieldsV1"] if entries else None
+
+
+def deployment(**spec):
+    obj = copy.deepcopy(DEPLOYMENT)
+    obj["spec"].update(spec)
+    return obj
+
+
+# --- field sets and their wire form -------------------------------------------------------------
+
+def test_update_owns_what_it_added_with_dots_for_new_nodes_as_upstream():
+    obj = copy.deepcopy(DEPLOYMENT)
+    fm.record_update(DEPLOYMENTS, None, obj, "kubectl-create", 0)
+    [entry] = obj["metadata"]["managedFields"]
+    assert {k: entry[k] for k in ("manager", "operation", "apiVersion", "time", "fieldsType")} == {
+        "manager": "kubectl-create", "operation": "Update", "apiVersion": "apps/v1",
+        "time": "1970-01-01T00:00:00Z", "fieldsType": "FieldsV1"}
+    fields = entry["fieldsV1"]
+    # A map or pointer struct that the create added is a member itself ("."); value structs are not.
+    assert fields["f:metadata"] == {"f:labels": {".": {}, "f:app": {}}}
+    assert fields["f:spec"]["f:strategy"] == {"f:rollingUpdate": {".": {}, "f:maxSurge": {}}, "f:type": {}}
+    container = fields["f:spec"]["f:template"]["f:spec"]["f:containers"]['k:{"name":"nginx"}']
+    assert container["."] == {} and container["f:resources"] == {}
+    # A list-map item is keyed by all its keys; a defaulted key (protocol) by its default.
+    assert 'k:{"containerPort":80,"protocol":"TCP"}' in container["f:ports"]
+    assert "f:apiVersion" not in fields and "f:name" not in fields["f:metadata"]
+
+
+def test_apply_owns_exactly_its_configuration():
+    obj = fm.apply(DEPLOYMENTS, None, copy.deepcopy(DEPLOYMENT), "kubectl", 5)
+    fields = fields_of(obj, "kubectl")
+    assert fields["f:metadata"] == {"f:labels": {"f:app": {}}}      # no "." on an applied map
+    assert fields["f:spec"]["f:selector"] == {}                     # LabelSelector is an atomic map
+    assert obj["metadata"]["managedFields"][0]["time"] == "1970-01-01T00:00:05Z"
+
+
+def test_fields_v1_round_trip_and_path_strings():
+    paths = {("f:spec", "f:replicas"), ("f:metadata", "f:labels"), ("f:metadata", "f:labels", "f:app"),
+             ("f:metadata", "f:finalizers", 'v:"x"'), ("f:spec", "f:c", 'k:{"name":"a"}', "f:image")}
+    wire = sm.to_fields_v1(paths)
+    assert wire["f:metadata"]["f:labels"] == {".": {}, "f:app": {}}
+    assert sm.from_fields_v1(wire) == frozenset(paths)
+    assert sm.path_string(("f:spec", "f:c", 'k:{"name":"a"}', "f:image")) == '.spec.c[name="a"].image'
+    assert sm.path_string(("f:metadata", "f:finalizers", 'v:"x"')) == '.metadata.finalizers[="x"]'
+    with pytest.raises(ValueError):
+        sm.from_fields_v1({"x:bad": {}})
+
+
+def test_sets_atomic_lists_and_granular_maps_follow_the_schema():
+    pod_types, pod_schema = fm.schema_for(resources.get("", "v1", "pods"))
+    pod = {"metadata": {"finalizers": ["a", "b"]},
+           "spec": {"containers": [{"name": "c", "args": ["x", "y"]}]}}
+    found = sm.field_set(pod_types, pod_schema, pod)
+    assert ("f:metadata", "f:finalizers", 'v:"a"') in found                          # a set
+    assert ("f:spec", "f:containers", 'k:{"name":"c"}', "f:args") in found          # an atomic list
+    assert not any(len(p) > 4 and p[3] == "f:args" for p in found)
+
+
+def test_a_kind_without_schema_merges_maps_and_replaces_lists():
+    widget = types.SimpleNamespace(group="example.com", version="v1", kind="Widget", api_version="example.com/v1",
+                                   subresources=(), schema=None)
+    live = {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"},
+            "spec": {"a": {"x": 1}, "items": [1, 2]}}
+    config = {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"},
+              "spec": {"a": {"y": 2}, "items": [3]}}
+    merged = fm.apply(widget, live, config, "m", 0)
+    assert merged["spec"] == {"a": {"x": 1, "y": 2}, "items": [3]}
+    # Untyped map entries are members themselves, as upstream deduces them.
+    assert fields_of(merged, "m") == {"f:spec": {".": {}, "f:a": {".": {}, "f:y": {}}, "f:items": {}}}
+
+
+# --- conflicts, force, shared ownership, removal ----------------------------------------------
+
+def test_changing_a_field_another_manager_owns_is_a_conflict():
+    live = copy.deepcopy(DEPLOYMENT)
+    fm.record_update(DEPLOYMENTS, None, live, "kubectl-client-side-apply", 0)
+    with pytest.raises(StatusError) as err:
+        fm.apply(DEPLOYMENTS, live, deployment(replicas=3), "kubectl", 1)
+    assert err.value.status() == {
+        "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+        "message": 'Apply failed with 1 conflict: conflict with "kubectl-client-side-apply" using apps/v1: '
+                   ".spec.replicas",
+        "reason": "Conflict",
+        "details": {"causes": [{"reason": "FieldManagerConflict",
+                                "message": 'conflict with "kubectl-client-side-apply" using apps/v1',
+                                "field": ".spec.replicas"}]},
+        "code": 409}
+    config = deployment(replicas=3)
+    config["spec"]["template"]["spec"]["containers"][0]["image"] = "nginx:1.28"
+    with pytest.raises(StatusError) as err:
+        fm.apply(DEPLOYMENTS, live, config, "kubectl", 1)
+    assert err.value.message == (
+        'Apply failed with 2 conflicts: conflicts with "kubectl-client-side-apply" using apps/v1:\n'
+        "- .spec.replicas\n"
+        '- .spec.template.spec.containers[name="nginx"].image')
+
+
+def test_force_takes_the_field_and_equal_values_are_shared():
+    live = copy.deepcopy(DEPLOYMENT)
+    fm.record_update(DEPLOYMENTS, None, live, "other", 0)
+    merged = fm.apply(DEPLOYMENTS, live, deployment(replicas=3), "kubectl", 1, force=True)
+    assert merged["spec"]["replicas"] == 3
+    assert "f:replicas" not in fields_of(merged, "other", "Update")["f:spec"]
+    # Fields applied with the value they already had are owned by both.
+    assert "f:selector" in fields_of(merged, "other", "Update")["f:spec"]
+    assert "f:selector" in fields_of(merged, "kubectl")["f:spec"]
+
+
+def test_a_field_dropped_from_the_configuration_goes_unless_someone_else_owns_it():
+    config = copy.deepcopy(DEPLOYMENT)
+    config["metadata"]["labels"]["tier"] = "front"
+    first = fm.apply(DEPLOYMENTS, None, config, "kubectl", 0)
+    second = fm.apply(DEPLOYMENTS, first, copy.deepcopy(DEPLOYMENT), "kubectl", 1)
+    assert second["metadata"]["labels"] == {"app": "web"}
+    # The same, but a second manager applied the label too: it stays, now only theirs.
+    shared = fm.apply(DEPLOYMENTS, first, {"apiVersion": "apps/v1", "kind": "Deployment",
+                                           "metadata": {"name": "web", "labels": {"tier": "front"}}}, "team", 2)
+    kept = fm.apply(DEPLOYMENTS, shared, copy.deepcopy(DEPLOYMENT), "kubectl", 3)
+    assert kept["metadata"]["labels"] == {"app": "web", "tier": "front"}
+    assert fields_of(kept, "team") == {"f:metadata": {"f:labels": {"f:tier": {}}}}
+
+
+def test_a_no_op_apply_keeps_managed_fields_and_their_times():
+    first = fm.apply(DEPLOYMENTS, None, copy.deepcopy(DEPLOYMENT), "kubectl", 0)
+    again = fm.apply(DEPLOYMENTS, first, copy.deepcopy(DEPLOYMENT), "kubectl", 100)
+    assert again["metadata"]["managedFields"] == first["metadata"]["managedFields"]
+
+
+def test_patch_options_are_checked_as_upstream():
+    with pytest.raises(StatusError) as err:
+        fm.check_patch_options("apply", "", None)
+    assert err.value.code == 422 and err.value.message == (
+        'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch')
+    with pytest.raises(StatusError) as err:
+        fm.check_patch_options("merge", "x", True)
+    assert "force: Forbidden: may not be specified for non-apply patch" in err.value.message
+    with pytest.raises(StatusError) as err:
+        fm.check_apply_identity(DEPLOYMENTS, {"kind": "Deployment"})
+    assert err.value.code == 400 and "Incorrect version specified in apply patch" in err.value.message
+    assert fm.manager_from_user_agent("kubectl/v1.32.0 (linux/amd64) kubernetes/abc") == "kubectl"
+
+
+# --- the API server ---------------------------------------------------------------------------
+
+def test_every_write_is_recorded_and_a_no_op_write_stays_a_no_op():
+    api = APIServer()
+    created = api.create(CONFIGMAPS, "default", {"metadata": {"name": "c"}, "data": {"a": "1"}},
+                         field_manager="kubectl-create")
+    assert fields_of(created, "kubectl-create", "Update") == {"f:data": {".": {}, "f:a": {}}}
+    patched = api.patch(CONFIGMAPS, "default", "c", "merge", {"data": {"b": "2"}}, field_manager="kubectl-patch")
+    assert fields_of(patched, "kubectl-patch", "Update") == {"f:data": {"f:b": {}}}
+    same = api.patch(CONFIGMAPS, "default", "c", "merge", {"data": {"b": "2"}}, field_manager="kubectl-patch")
+    assert same["metadata"]["resourceVersion"] == patched["metadata"]["resourceVersion"]
+    # An Update of a field someone else owns takes it (the last writer wins).
+    taken = api.patch(CONFIGMAPS, "default", "c", "merge", {"data": {"a": "9"}}, field_manager="editor")
+    assert fields_of(taken, "kubectl-create", "Update") == {"f:data": {}}   # still the map itself
+    assert fields_of(taken, "editor", "Update") == {"f:data": {"f:a": {}}}
+
+
+def test_apply_creates_then_merges_and_dry_run_stores_nothing():
+    api = APIServer()
+    config = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"a": "1"}}
+    dry = api.patch(CONFIGMAPS, "default", "c", "apply", config, field_manager="m", dry_run=True)
+    assert dry["data"] == {"a": "1"}
+    with pytest.raises(StatusError):
+        api.get(CONFIGMAPS, "default", "c")
+    created = api.patch(CONFIGMAPS, "default", "c", "apply", config, field_manager="m")
+    assert created["metadata"]["uid"] and fields_of(created, "m") == {"f:data": {"f:a": {}}}
+    rv = created["metadata"]["resourceVersion"]
+    for write in (lambda: api.patch(CONFIGMAPS, "default", "c", "merge", {"data": {"z": "1"}}, dry_run=True),
+                  lambda: api.update(CONFIGMAPS, "default", "c", {**config, "data": {}}, dry_run=True),
+                  lambda: api.delete(CONFIGMAPS, "default", "c", dry_run=True),
+                  lambda: api.delete_collection(CONFIGMAPS, "default", dry_run=True)):
+        write()
+        assert api.get(CONFIGMAPS, "default", "c")["metadata"]["resourceVersion"] == rv
+
+
+def test_a_configuration_that_fails_validation_changes_nothing():
+    api = APIServer()
+    bad = deployment()
+    bad["spec"]["selector"] = {"matchLabels": {"app": "other"}}
+    with pytest.raises(StatusError) as err:
+        api.patch(DEPLOYMENTS, "default", "web", "apply", bad, field_manager="m")
+    assert err.value.code == 422 and "spec.template.metadata.labels" in err.value.message
+    with pytest.raises(StatusError):
+        api.get(DEPLOYMENTS, "default", "web")
+
+
+# --- over HTTP, with the real kubectl -----------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    srv = start_server(tmp_path_factory.mktemp("ssa"), "--nodes", "0")
+    yield srv
+    if srv.process.poll() is None:
+        srv.stop()
+
+
+def manifest(name, replicas=2, labels=None):
+    obj = deployment(replicas=replicas)
+    obj["metadata"]["name"] = name
+    obj["metadata"]["labels"] = {"app": "web", **(labels or {})}
+    return yaml.safe_dump(obj)
+
+
+def run(cluster, *args, stdin=None):
+    return cluster.kubectl(*args, stdin=stdin)
+
+
+def get(cluster, name, *extra):
+    done = run(cluster, "get", "deployment", name, "-o", "json", *extra)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+@needs_kubectl
+def test_kubectl_apply_server_side_creates_and_records_the_manager(cluster):
+    done = run(cluster, "apply", "--server-side", "-f", "-", stdin=manifest("ssa-create"))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "deployment.apps/ssa-create serverside-applied"
+    assert "managedFields" not in get(cluster, "ssa-create")["metadata"]     # kubectl hides them
+    obj = get(cluster, "ssa-create", "--show-managed-fields")
+    entry = obj["metadata"]["managedFields"][0]
+    assert (entry["manager"], entry["operation"], entry["apiVersion"]) == ("kubectl", "Apply", "apps/v1")
+    assert entry["fieldsV1"]["f:spec"]["f:replicas"] == {}
+
+
+@needs_kubectl
+def test_kubectl_conflict_with_client_side_apply_then_force_conflicts(cluster):
+    assert run(cluster, "apply", "-f", "-", stdin=manifest("ssa-conflict")).returncode == 0
+    done = run(cluster, "apply", "--server-side", "-f", "-", stdin=manifest("ssa-conflict", replicas=3))
+    assert done.returncode == 1
+    assert ('Apply failed with 1 conflict: conflict with "kubectl-client-side-apply" using apps/v1: '
+            ".spec.replicas") in done.stderr
+    assert get(cluster, "ssa-conflict")["spec"]["replicas"] == 2
+    done = run(cluster, "apply", "--server-side", "--force-conflicts", "-f", "-",
+               stdin=manifest("ssa-conflict", replicas=3))
+    assert done.returncode == 0, done.stderr
+    assert get(cluster, "ssa-conflict")["spec"]["replicas"] == 3
+
+
+@needs_kubectl
+def test_kubectl_field_dropped_from_applied_config_is_removed(cluster):
+    stdin = manifest("ssa-prune", labels={"tier": "front"})
+    assert run(cluster, "apply", "--server-side", "-f", "-", stdin=stdin).returncode == 0
+    assert get(cluster, "ssa-prune")["metadata"]["labels"] == {"app": "web", "tier": "front"}
+    assert run(cluster, "apply", "--server-side", "-f", "-", stdin=manifest("ssa-prune")).returncode == 0
+    assert get(cluster, "ssa-prune")["metadata"]["labels"] == {"app": "web"}
+
+
+@needs_kubectl
+def test_kubectl_diff_shows_a_change_and_exits_1(cluster):
+    assert run(cluster, "apply", "--server-side", "-f", "-", stdin=manifest("ssa-diff")).returncode == 0
+    for mode in ((), ("--server-side",)):
+        same = run(cluster, "diff", *mode, "-f", "-", stdin=manifest("ssa-diff"))
+        assert (same.returncode, same.stdout) == (0, ""), same.stderr
+        changed = run(cluster, "diff", *mode, "-f", "-", stdin=manifest("ssa-diff", replicas=5))
+        assert changed.returncode == 1, changed.stderr
+        assert "-  replicas: 2\n+  replicas: 5" in changed.stdout
+    assert get(cluster, "ssa-diff")["spec"]["replicas"] == 2
+
+
+@needs_kubectl
+def test_kubectl_server_dry_run_stores_nothing(cluster):
+    out = run(cluster, "apply", "--server-side", "--dry-run=server", "-f", "-", stdin=manifest("ssa-dry"))
+    assert out.stdout.strip() == "deployment.apps/ssa-dry serverside-applied (server dry run)", out.stderr
+    out = run(cluster, "create", "--dry-run=server", "-f", "-", stdin=manifest("ssa-dry"))
+    assert out.stdout.strip() == "deployment.apps/ssa-dry created (server dry run)", out.stderr
+    assert run(cluster, "get", "deployment", "ssa-dry").returncode == 1
+    assert run(cluster, "apply", "--server-side", "-f", "-", stdin=manifest("ssa-dry")).returncode == 0
+    before = get(cluster, "ssa-dry")["metadata"]["resourceVersion"]
+    for args in (("scale", "deployment", "ssa-dry", "--replicas=7"), ("delete", "deployment", "ssa-dry"),
+                 ("label", "deployment", "ssa-dry", "x=y"), ("annotate", "deployment", "ssa-dry", "x=y")):
+        done = run(cluster, *args, "--dry-run=server")
+        assert done.returncode == 0 and "(server dry run)" in done.stdout, done.stderr
+    assert get(cluster, "ssa-dry")["metadata"]["resourceVersion"] == before
+
+
+def test_http_apply_needs_a_field_manager_and_dry_run_must_be_all(cluster):
+    path = "/apis/apps/v1/namespaces/default/deployments/ssa-http"
+    body = json.dumps(deployment()).encode()
+    code, _, raw = cluster.request("PATCH", path, body, {"Content-Type": "application/apply-patch+yaml"})
+    assert code == 422 and json.loads(raw)["message"] == (
+        'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch')
+    code, _, raw = cluster.request("PATCH", path + "?fieldManager=x&dryRun=Some", body,
+                                   {"Content-Type": "application/apply-patch+yaml"})
+    assert code == 422 and json.loads(raw)["message"] == (
+        'PatchOptions.meta.k8s.io "" is invalid: dryRun: Unsupported value: []string{"Some"}: '
+        'supported values: "All"')
+    # A create without fieldManager is recorded under the User-Agent's product name.
+    cm = json.dumps({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "ua"}, "data": {"a": "b"}}).encode()
+    code, _, raw = cluster.request("POST", "/api/v1/namespaces/default/configmaps", cm,
+                                   {"Content-Type": "application/json", "User-Agent": "my-tool/1.0 (linux)"})
+    assert code == 201
+    assert [e["manager"] for e in json.loads(raw)["metadata"]["managedFields"]] == ["my-tool"]
+    # YAML bodies are accepted, and an apply answers with the merged object.
+    text = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ua}\ndata: {k: v}\n"
+    code, _, raw = cluster.request("PATCH", "/api/v1/namespaces/default/configmaps/ua?fieldManager=y",
+                                   text.encode(), {"Content-Type": "application/apply-patch+yaml"})
+    assert code == 200 and json.loads(raw)["data"] == {"a": "b", "k": "v"}   # a stays: my-tool owns it
