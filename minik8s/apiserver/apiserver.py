@@ -773,7 +773,10 @@ class APIServer:
                 raise errors.conflict(resource.group, resource.plural, name)
             new = deep_copy(old)
             new["spec"]["replicas"] = replicas
-            return _scale_of(resource, self._update(resource, new, old, dry_run=dry_run, field_manager=field_manager))
+            fieldmanager.record_update(resource, old, new, field_manager or fieldmanager.IN_PROCESS_MANAGER,
+                                       self.clock.now(), "scale")
+            managed = new["metadata"].get("managedFields", [])
+            return _scale_of(resource, self._update(resource, new, old, dry_run=dry_run, managed_fields=managed))
 
     # --- the steps every write takes -------------------------------------------------------
 
