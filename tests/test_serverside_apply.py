@@ -227,6 +227,23 @@ def test_a_configuration_that_fails_validation_changes_nothing():
         api.get(DEPLOYMENTS, "default", "web")
 
 
+def test_a_configuration_that_does_not_fit_the_schema_is_refused_as_upstream():
+    api = APIServer()
+    bad = deployment()
+    bad["spec"]["replicaz"] = 3
+    env = [{"name": "A", "value": "1"}, {"name": "A", "value": "2"}]
+    bad["spec"]["template"]["spec"]["containers"][0]["env"] = env
+    with pytest.raises(StatusError) as err:
+        api.patch(DEPLOYMENTS, "default", "web", "apply", bad, field_manager="m")
+    assert (err.value.code, err.value.reason) == (500, "")   # upstream's plain error
+    assert err.value.message == (
+        "failed to create typed patch object (default/web; apps/v1, Kind=Deployment): errors:\n"
+        '  .spec.template.spec.containers[name="nginx"].env: duplicate entries for key [name="A"]\n'
+        "  .spec.replicaz: field not declared in schema")
+    with pytest.raises(StatusError):
+        api.get(DEPLOYMENTS, "default", "web")
+
+
 # --- over HTTP, with the real kubectl -----------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -339,3 +356,30 @@ def test_http_apply_needs_a_field_manager_and_dry_run_must_be_all(cluster):
     code, _, raw = cluster.request("PATCH", "/api/v1/namespaces/default/configmaps/ua?fieldManager=y",
                                    text.encode(), {"Content-Type": "application/apply-patch+yaml"})
     assert code == 200 and json.loads(raw)["data"] == {"a": "b", "k": "v"}   # a stays: my-tool owns it
+
+
+# --- minik8s's own kubectl ----------------------------------------------------------------------
+
+def test_own_kubectl_apply_server_side_conflict_force_and_diff():
+    from minik8s import Cluster
+
+    with Cluster(nodes=0, runtime="simulated") as c:
+        assert c.run_kubectl("apply --server-side -f -", manifest("own"))[1] == \
+            "deployment.apps/own serverside-applied\n"
+        assert c.run_kubectl("diff --server-side -f -", manifest("own")) == (0, "", "")
+        code, out, _ = c.run_kubectl("diff -f -", manifest("own", replicas=4))   # client-side apply's patch
+        assert code == 1 and "-  replicas: 2\n+  replicas: 4\n" in out
+        assert out.startswith("diff -u -N LIVE/apps.v1.Deployment.default.own MERGED/apps.v1.Deployment.default.own")
+        c.kubectl("scale deployment own --replicas=5")
+        code, _, err = c.run_kubectl("apply --server-side -f -", manifest("own", replicas=3))
+        assert code == 1 and err.startswith('error: Apply failed with 1 conflict: conflict with "minik8s" with '
+                                            'subresource "scale" using apps/v1: .spec.replicas\n')
+        out = c.kubectl("apply --server-side --force-conflicts --field-manager=ci -f -", manifest("own", replicas=3))
+        assert out == "deployment.apps/own serverside-applied\n"
+        owners = json.loads(c.kubectl("get deployment own -o json --show-managed-fields"))["metadata"]["managedFields"]
+        assert ("ci", "Apply") in [(e["manager"], e["operation"]) for e in owners]
+        assert c.run_kubectl("apply --server-side --dry-run=server --field-manager=ci -f -",
+                             manifest("own", replicas=7))[0] == 0
+        assert json.loads(c.kubectl("get deployment own -o json"))["spec"]["replicas"] == 3
+        code, _, err = c.run_kubectl("apply --force-conflicts -f -", manifest("own"))
+        assert code == 1 and "--force-conflicts only works with --server-side" in err

@@ -21,6 +21,7 @@ small enough to read:
 Interface:
     Types(definitions)                         # resolves "$ref"s against a definitions dict
     field_set(types, schema, obj) -> FieldSet  # what an applied configuration sets (ToFieldSet)
+    problems(types, schema, obj) -> [".spec.x: field not declared in schema", ...]   # untypable parts
     compare(types, schema, old, new) -> Comparison(added, modified, removed)
     merge(types, schema, live, config) -> obj  # config's fields over live's (Merge)
     remove(types, schema, obj, paths) -> obj   # without the nodes at these paths
@@ -236,6 +237,35 @@ def _walk_set(types: Types, node: Schema, value: Any, path: Path, found: set[Pat
             found.add(item_path)
     elif path:
         found.add(path)
+
+
+def problems(types: Types, node: Schema, obj: Any) -> list[str]:
+    """What keeps ``obj`` from being a typed value of the schema, in upstream's words: fields a
+    struct does not declare, and list-map items with the same keys."""
+    found: list[str] = []
+    _walk_problems(types, node, obj, (), found)
+    return found
+
+
+def _walk_problems(types: Types, node: Schema, value: Any, path: Path, found: list[str]) -> None:
+    kind = types.kind(node)
+    if kind == "struct" and isinstance(value, dict) and not (node or {}).get("x-kubernetes-preserve-unknown-fields"):
+        for name, child in value.items():
+            if not types.declares(node, name) and not isinstance((node or {}).get("additionalProperties"), dict):
+                found.append(f"{path_string(path + ('f:' + name,))}: field not declared in schema")
+            else:
+                _walk_problems(types, types.child(node, name), child, path + ("f:" + name,), found)
+    elif kind in ("map", "deduced") and isinstance(value, dict):
+        for name, child in value.items():
+            _walk_problems(types, types.child(node, name), child, path + ("f:" + name,), found)
+    elif kind == "list" and isinstance(value, list) and node is not None:
+        seen: set[str] = set()
+        for index, item in enumerate(value):
+            element = item_element(types, node, item, index)
+            if element in seen and not element.startswith("i:"):
+                found.append(f"{path_string(path)}: duplicate entries for key {path_string((element,))}")
+            seen.add(element)
+            _walk_problems(types, types.items(node), item, path + (element,), found)
 
 
 # --- comparing two versions of an object -----------------------------------------------------

@@ -498,6 +498,7 @@ class APIServer:
         if subresource not in (None, "status"):
             raise errors.method_not_allowed("the server does not allow this method on the requested resource")
         fieldmanager.check_apply_identity(resource, config)
+        fieldmanager.check_typed(resource, namespace if resource.namespaced else None, name, config)
         config = self._decode_named(resource, namespace, name, config, field_validation, (), warnings)
         meta = config["metadata"]
         live = self.store.get(_key(resource, namespace, name))

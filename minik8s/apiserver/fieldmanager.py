@@ -145,6 +145,19 @@ def check_apply_identity(resource: Resource, config: Any) -> None:
                                  f"({resource.kind})")
 
 
+def check_typed(resource: Resource, namespace: str | None, name: str, config: dict[str, Any]) -> None:
+    """An applied configuration must fit the kind's schema: no undeclared fields, no two list-map
+    items with the same keys. Upstream reports these as a plain error, so a 500 with no reason."""
+    types, schema = schema_for(resource)
+    found = sm.problems(types, schema, {k: v for k, v in config.items() if k not in ("apiVersion", "kind")})
+    if not found:
+        return
+    group_version = resource.api_version if resource.group else "/" + resource.version
+    text = found[0] if len(found) == 1 else "errors:\n" + "\n".join("  " + line for line in found)
+    raise errors.StatusError(500, "", f"failed to create typed patch object ({namespace or ''}/{name}; "
+                                      f"{group_version}, Kind={resource.kind}): {text}")
+
+
 def _json_kind(value: Any) -> str:
     return {list: "array", str: "string", bool: "bool", type(None): "null"}.get(type(value), "number")
 
