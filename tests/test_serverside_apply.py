@@ -383,3 +383,23 @@ def test_own_kubectl_apply_server_side_conflict_force_and_diff():
         assert json.loads(c.kubectl("get deployment own -o json"))["spec"]["replicas"] == 3
         code, _, err = c.run_kubectl("apply --force-conflicts -f -", manifest("own"))
         assert code == 1 and "--force-conflicts only works with --server-side" in err
+
+
+def test_official_client_applies_server_side_and_reads_managed_fields(cluster):
+    kubernetes = pytest.importorskip("kubernetes")
+    api = kubernetes.client.AppsV1Api(kubernetes.config.new_client_from_config(str(cluster.kubeconfig)))
+    body = deployment()
+    body["metadata"]["name"] = "ssa-client"
+    applied = api.patch_namespaced_deployment("ssa-client", "default", body, field_manager="my-operator",
+                                              _content_type="application/apply-patch+yaml")
+    [entry] = [e for e in applied.metadata.managed_fields if e.operation == "Apply"]
+    assert (entry.manager, entry.api_version, entry.fields_type) == ("my-operator", "apps/v1", "FieldsV1")
+    assert "f:replicas" in entry.fields_v1["f:spec"]
+    body["spec"]["replicas"] = 4
+    with pytest.raises(kubernetes.client.ApiException) as err:
+        api.patch_namespaced_deployment("ssa-client", "default", body, field_manager="someone-else",
+                                        _content_type="application/apply-patch+yaml")
+    assert err.value.status == 409
+    forced = api.patch_namespaced_deployment("ssa-client", "default", body, field_manager="someone-else",
+                                             force=True, _content_type="application/apply-patch+yaml")
+    assert forced.spec.replicas == 4

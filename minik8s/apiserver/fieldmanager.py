@@ -86,6 +86,11 @@ def _builtin_types() -> sm.Types:
     return sm.Types(discovery.definitions())
 
 
+@functools.cache
+def _definition_names() -> dict[tuple[str, str, str], str]:
+    return discovery.by_group_version_kind(discovery.definitions())
+
+
 _OBJECT_META = {"$ref": "#/definitions/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"}
 
 
@@ -94,11 +99,12 @@ def schema_for(resource: Resource) -> tuple[sm.Types, sm.Schema]:
     schema (a custom resource's OpenAPI v3 object schema), else none (maps granular, lists atomic);
     ``metadata`` is always typed as ObjectMeta, as upstream types it for custom resources."""
     types = _builtin_types()
-    name = discovery._definition_names().get((resource.group, resource.version, resource.kind))
+    name = _definition_names().get((resource.group, resource.version, resource.kind))
     if name:
         return types, types.resolve({"$ref": name})
     own = getattr(resource, "schema", None)
-    root = dict(own) if isinstance(own, dict) else {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+    root: dict[str, Any] = dict(own) if isinstance(own, dict) else {"type": "object",
+                                                                    "x-kubernetes-preserve-unknown-fields": True}
     root["properties"] = {**(root.get("properties") or {}), "metadata": _OBJECT_META}
     return types, root
 
