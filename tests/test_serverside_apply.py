@@ -104,7 +104,7 @@ def test_a_kind_without_schema_merges_maps_and_replaces_lists():
             "spec": {"a": {"x": 1}, "items": [1, 2]}}
     config = {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"},
               "spec": {"a": {"y": 2}, "items": [3]}}
-    merged = fm.apply(widget, live, config, "m", 0)
+    merged = fm.apply(widget, live, config, "m", 0, force=True)   # items: taken from before-first-apply
     assert merged["spec"] == {"a": {"x": 1, "y": 2}, "items": [3]}
     # Untyped map entries are members themselves, as upstream deduces them.
     assert fields_of(merged, "m") == {"f:spec": {".": {}, "f:a": {".": {}, "f:y": {}}, "f:items": {}}}
@@ -159,6 +159,13 @@ def test_a_field_dropped_from_the_configuration_goes_unless_someone_else_owns_it
     kept = fm.apply(DEPLOYMENTS, shared, copy.deepcopy(DEPLOYMENT), "kubectl", 3)
     assert kept["metadata"]["labels"] == {"app": "web", "tier": "front"}
     assert fields_of(kept, "team") == {"f:metadata": {"f:labels": {"f:tier": {}}}}
+
+
+def test_an_object_without_managed_fields_belongs_to_before_first_apply():
+    with pytest.raises(StatusError) as err:
+        fm.apply(DEPLOYMENTS, copy.deepcopy(DEPLOYMENT), deployment(replicas=9), "kubectl", 1)
+    assert err.value.message == ('Apply failed with 1 conflict: conflict with "before-first-apply" using apps/v1: '
+                                 ".spec.replicas")
 
 
 def test_a_no_op_apply_keeps_managed_fields_and_their_times():

@@ -51,6 +51,8 @@ APPLY = "Apply"
 UPDATE = "Update"
 # Upstream's limit on a fieldManager's length.
 MAX_MANAGER_LENGTH = 128
+# Who owns the fields of an object that has no managedFields when it is first applied to.
+BEFORE_FIRST_APPLY = "before-first-apply"
 # The manager of writes made in-process by the cluster's own components, which have no User-Agent.
 IN_PROCESS_MANAGER = "minik8s"
 # Fields the server sets, never owned by a manager (upstream's StripMeta).
@@ -274,6 +276,11 @@ def apply(resource: Resource, live: dict[str, Any] | None, config: dict[str, Any
     config = sm.drop_nulls(config)
     fields = _ownable(resource, sm.field_set(types, schema, config), subresource)
     entries = decode(live)
+    if live is not None and not entries:
+        # An object written before fields were tracked: someone owns all of it (upstream's name for them).
+        owner = Entry(BEFORE_FIRST_APPLY, UPDATE, resource.api_version, "", "",
+                      _ownable(resource, sm.field_set(types, schema, live), subresource))
+        entries[owner.key] = owner
     key = (manager, APPLY, "", subresource)
     previous = entries.get(key)
     merged = sm.merge(types, schema, live if live is not None else {}, config)
