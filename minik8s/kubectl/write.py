@@ -7,6 +7,11 @@ remembers what you applied last in the ``kubectl.kubernetes.io/last-applied-conf
 annotation, and next time sends only the difference between that, your new
 manifest and the live object (a three-way strategic merge patch), so fields set
 by others (the status, a scaled replica count) are kept unless you change them.
+``apply --server-side`` sends the manifest itself instead (``application/apply-patch+yaml``,
+as field manager ``kubectl`` or ``--field-manager``): the server merges it and tracks which
+fields each manager owns (:mod:`minik8s.apiserver.fieldmanager`); a conflict with another
+manager fails unless ``--force-conflicts``. ``--dry-run=server`` asks the server to do
+everything but store the result.
 """
 
 from __future__ import annotations
