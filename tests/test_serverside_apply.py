@@ -168,6 +168,17 @@ def test_an_object_without_managed_fields_belongs_to_before_first_apply():
                                  ".spec.replicas")
 
 
+def test_sets_and_list_maps_merge_item_by_item_and_each_manager_keeps_its_own():
+    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "finalizers": ["a/one"]}}
+    first = fm.apply(CONFIGMAPS, None, cm, "one", 0)
+    other = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "finalizers": ["b/two"]}}
+    both = fm.apply(CONFIGMAPS, first, other, "two", 1)
+    assert both["metadata"]["finalizers"] == ["a/one", "b/two"]        # a set: a union, live order first
+    assert fields_of(both, "two") == {"f:metadata": {"f:finalizers": {'v:"b/two"': {}}}}
+    cm["metadata"]["finalizers"] = []
+    assert fm.apply(CONFIGMAPS, both, cm, "one", 2)["metadata"]["finalizers"] == ["b/two"]
+
+
 def test_a_no_op_apply_keeps_managed_fields_and_their_times():
     first = fm.apply(DEPLOYMENTS, None, copy.deepcopy(DEPLOYMENT), "kubectl", 0)
     again = fm.apply(DEPLOYMENTS, first, copy.deepcopy(DEPLOYMENT), "kubectl", 100)
