@@ -179,6 +179,19 @@ def test_sets_and_list_maps_merge_item_by_item_and_each_manager_keeps_its_own():
     assert fm.apply(CONFIGMAPS, both, cm, "one", 2)["metadata"]["finalizers"] == ["b/two"]
 
 
+def test_an_item_someone_else_still_owns_part_of_keeps_its_key():
+    first = fm.apply(DEPLOYMENTS, None, copy.deepcopy(DEPLOYMENT), "kubectl", 0)
+    sidecar = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+               "spec": {"template": {"spec": {"containers": [{"name": "nginx", "stdin": True}]}}}}
+    shared = fm.apply(DEPLOYMENTS, first, sidecar, "debugger", 1)
+    config = copy.deepcopy(DEPLOYMENT)
+    config["spec"]["template"]["spec"]["containers"] = [{"name": "app", "image": "app:1"}]
+    after = fm.apply(DEPLOYMENTS, shared, config, "kubectl", 2)
+    # kubectl's image and ports go; the debugger's stdin keeps the item, and the item keeps its name.
+    assert after["spec"]["template"]["spec"]["containers"] == [{"name": "nginx", "stdin": True},
+                                                               {"name": "app", "image": "app:1"}]
+
+
 def test_a_no_op_apply_keeps_managed_fields_and_their_times():
     first = fm.apply(DEPLOYMENTS, None, copy.deepcopy(DEPLOYMENT), "kubectl", 0)
     again = fm.apply(DEPLOYMENTS, first, copy.deepcopy(DEPLOYMENT), "kubectl", 100)

@@ -25,6 +25,7 @@ Interface:
     compare(types, schema, old, new) -> Comparison(added, modified, removed)
     merge(types, schema, live, config) -> obj  # config's fields over live's (Merge)
     remove(types, schema, obj, paths) -> obj   # without the nodes at these paths
+    is_key_field(path), prefixes(paths)        # helpers for pruning
     to_fields_v1(set) / from_fields_v1(dict)   # the wire form
     path_string(path) -> ".spec.containers[name=\"nginx\"].image"   # as conflicts print it
 
@@ -391,34 +392,44 @@ def drop_nulls(value: Any) -> Any:
 # --- removing fields -------------------------------------------------------------------------
 
 def remove(types: Types, node: Schema, obj: Any, paths: Iterable[Path]) -> Any:
-    """A copy of ``obj`` without the nodes at ``paths`` (and what is under them)."""
+    """A copy of ``obj`` without the nodes at ``paths`` (and what is under them). A map or list
+    left empty by a removal goes too, as upstream's removal leaves it null."""
     result = deep_copy(obj)
     for path in sorted(paths, key=len):
-        _remove_one(types, node, result, path)
+        if path:
+            _remove_one(types, node, result, path)
     return result
 
 
-def _remove_one(types: Types, node: Schema, value: Any, path: Path) -> None:
-    for depth, element in enumerate(path):
-        last = depth == len(path) - 1
-        if element.startswith("f:") and isinstance(value, dict):
-            name = element[2:]
-            if name not in value:
-                return
-            if last:
-                del value[name]
-                return
-            value, node = value[name], types.child(node, name)
-        elif isinstance(value, list) and node is not None:
-            index = next((i for i, item in enumerate(value) if item_element(types, node, item, i) == element), None)
-            if index is None:
-                return
-            if last:
-                del value[index]
-                return
-            value, node = value[index], types.items(node)
-        else:
-            return
+def _remove_one(types: Types, node: Schema, value: Any, path: Path) -> bool:
+    """Remove ``path`` under ``value``; True when something was removed."""
+    element, rest = path[0], path[1:]
+    if element.startswith("f:") and isinstance(value, dict):
+        key: Any = element[2:]
+        if key not in value:
+            return False
+        child_node = types.child(node, key)
+    elif isinstance(value, list) and node is not None:
+        key = next((i for i, item in enumerate(value) if item_element(types, node, item, i) == element), None)
+        if key is None:
+            return False
+        child_node = types.items(node)
+    else:
+        return False
+    if rest:
+        child = value[key]
+        if not _remove_one(types, child_node, child, rest):
+            return False
+        if isinstance(value, list) or child not in ({}, []):
+            return True
+    del value[key]
+    return True
+
+
+def is_key_field(path: Path) -> bool:
+    """Whether ``path`` is a key field of a list-map item (``...k:{"name":"a"}, f:name``): it goes
+    with its item, never alone."""
+    return len(path) >= 2 and path[-2].startswith("k:") and path[-1][2:] in json.loads(path[-2][2:])
 
 
 def prefixes(paths: Iterable[Path]) -> Iterator[Path]:

@@ -290,7 +290,8 @@ def apply(resource: Resource, live: dict[str, Any] | None, config: dict[str, Any
         # Fields this manager applied before and dropped now go, unless someone still owns them
         # or something under them.
         owned = frozenset().union(*(e.fields for e in entries.values()))
-        merged = sm.remove(types, schema, merged, previous.fields - owned - frozenset(sm.prefixes(owned)))
+        dropped = previous.fields - owned - frozenset(sm.prefixes(owned))
+        merged = sm.remove(types, schema, merged, {p for p in dropped if not sm.is_key_field(p)})
     changes = _compare(resource, live, merged, subresource)
     conflicts = sorted((other.manager, other.api_version, other.operation, other.subresource, path)
                        for k, other in entries.items() if k != key
