@@ -27,7 +27,7 @@ from minik8s.api.errors import StatusError
 from minik8s.api.resources import Resource
 from minik8s.kubectl import manifests, printing
 from minik8s.kubectl.command import CommandError, Env, server_error
-from minik8s.kubectl.write import apply_patch, resource_of, target_namespace, with_last_applied
+from minik8s.kubectl.write import LAST_APPLIED, apply_patch, resource_of, target_namespace, with_last_applied
 
 
 def register(sub: Any, parent: argparse.ArgumentParser) -> None:
@@ -92,7 +92,15 @@ def _would_be(env: Env, resource: Resource, ns: str | None, name: str, obj: dict
 
 
 def _text(env: Env, obj: dict[str, Any] | None) -> str:
-    return printing.to_yaml(obj, env.args.show_managed_fields) if obj is not None else ""
+    """An object as diff shows it: YAML, without managedFields and without the last-applied
+    annotation (an emptied ``annotations: {}`` stays, as kubectl leaves it)."""
+    if obj is None:
+        return ""
+    annotations = (obj.get("metadata") or {}).get("annotations")
+    if isinstance(annotations, dict) and LAST_APPLIED in annotations:
+        rest = {k: v for k, v in annotations.items() if k != LAST_APPLIED}
+        obj = {**obj, "metadata": {**obj["metadata"], "annotations": rest}}
+    return printing.to_yaml(obj, env.args.show_managed_fields)
 
 
 def _file_name(resource: Resource, ns: str | None, name: str) -> str:
