@@ -258,6 +258,28 @@ def test_a_configuration_that_fails_validation_changes_nothing():
         api.get(DEPLOYMENTS, "default", "web")
 
 
+def test_an_apply_that_creates_needs_the_right_to_create():
+    from minik8s.apiserver.auth.authentication import User
+    from minik8s.client.local import LocalClient
+
+    api = APIServer()
+    rbac = "rbac.authorization.k8s.io"
+    api.create(resources.get(rbac, "v1", "roles"), "default", {
+        "metadata": {"name": "patcher"}, "rules": [{"apiGroups": [""], "resources": ["configmaps"],
+                                                     "verbs": ["get", "patch"]}]})
+    api.create(resources.get(rbac, "v1", "rolebindings"), "default", {
+        "metadata": {"name": "patcher"}, "roleRef": {"apiGroup": rbac, "kind": "Role", "name": "patcher"},
+        "subjects": [{"apiGroup": rbac, "kind": "User", "name": "pat"}]})
+    pat = LocalClient(api).as_user(User("pat", groups=("system:authenticated",)))
+    config = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"a": "1"}}
+    with pytest.raises(StatusError) as err:
+        pat.patch(CONFIGMAPS, "c", config, "default", patch_type="apply", field_manager="pat")
+    assert err.value.code == 403 and 'cannot create resource "configmaps"' in err.value.message
+    api.create(CONFIGMAPS, "default", {"metadata": {"name": "c"}})
+    applied = pat.patch(CONFIGMAPS, "c", config, "default", patch_type="apply", field_manager="pat")
+    assert applied["data"] == {"a": "1"}   # an existing object: patch is enough
+
+
 def test_a_configuration_that_does_not_fit_the_schema_is_refused_as_upstream():
     api = APIServer()
     bad = deployment()
