@@ -421,6 +421,11 @@ def test_http_apply_needs_a_field_manager_and_dry_run_must_be_all(cluster):
     code, _, raw = cluster.request("PATCH", "/api/v1/namespaces/default/configmaps/ua?fieldManager=y",
                                    text.encode(), {"Content-Type": "application/apply-patch+yaml"})
     assert code == 200 and json.loads(raw)["data"] == {"a": "b", "k": "v"}   # a stays: my-tool owns it
+    # An apply that creates answers 201 Created, as upstream.
+    code, _, raw = cluster.request("PATCH", "/api/v1/namespaces/default/configmaps/new?fieldManager=y",
+                                   text.replace("name: ua", "name: new").encode(),
+                                   {"Content-Type": "application/apply-patch+yaml"})
+    assert code == 201 and json.loads(raw)["metadata"]["name"] == "new"
 
 
 # --- minik8s's own kubectl ----------------------------------------------------------------------

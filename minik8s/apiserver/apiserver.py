@@ -469,13 +469,13 @@ class APIServer:
               warnings: builtins.list[str] | None = None, field_manager: str = "",
               force: bool | None = None) -> dict[str, Any]:
         """``patch_type`` ``apply`` is server-side apply (``force``: take over conflicting fields)."""
+        if patch_type == "apply":
+            return self.server_side_apply(resource, namespace, name, patch, subresource=subresource, dry_run=dry_run,
+                                          field_validation=field_validation, warnings=warnings,
+                                          field_manager=field_manager, force=force)[0]
         self._check_verb(resource, "patch")
         fieldmanager.check_patch_options(patch_type, field_manager, force)
         with self._lock:
-            if patch_type == "apply":
-                return self._server_side_apply(resource, namespace, name, patch, subresource=subresource,
-                                               dry_run=dry_run, field_validation=field_validation,
-                                               warnings=warnings, field_manager=field_manager, force=bool(force))
             old = self.get(resource, namespace, name)
             if subresource == "scale":
                 scale = _scale_of(resource, old)
@@ -490,11 +490,24 @@ class APIServer:
             return self._update(resource, patched, old, subresource=subresource, dry_run=dry_run, warnings=warnings,
                                 field_manager=field_manager)
 
+    def server_side_apply(self, resource: Resource, namespace: str | None, name: str, config: Any, *,
+                          subresource: str | None = None, dry_run: bool = False, field_validation: str = "Warn",
+                          warnings: builtins.list[str] | None = None, field_manager: str = "",
+                          force: bool | None = None) -> tuple[dict[str, Any], bool]:
+        """``PATCH`` with ``application/apply-patch+yaml``: merge the configuration by the schema,
+        record ``field_manager`` as owning exactly its fields, and create the object if it is new.
+        Returns the object and whether it was created (upstream answers 201 then)."""
+        self._check_verb(resource, "patch")
+        fieldmanager.check_patch_options("apply", field_manager, force)
+        with self._lock:
+            return self._server_side_apply(resource, namespace, name, config, subresource=subresource,
+                                           dry_run=dry_run, field_validation=field_validation, warnings=warnings,
+                                           field_manager=field_manager, force=bool(force))
+
     def _server_side_apply(self, resource: Resource, namespace: str | None, name: str, config: Any, *,
                            subresource: str | None, dry_run: bool, field_validation: str,
-                           warnings: builtins.list[str] | None, field_manager: str, force: bool) -> dict[str, Any]:
-        """``PATCH`` with ``application/apply-patch+yaml``: merge the configuration by the schema,
-        record ``field_manager`` as owning exactly its fields, and create the object if it is new."""
+                           warnings: builtins.list[str] | None, field_manager: str,
+                           force: bool) -> tuple[dict[str, Any], bool]:
         if subresource not in (None, "status"):
             raise errors.method_not_allowed("the server does not allow this method on the requested resource")
         fieldmanager.check_apply_identity(resource, config)
@@ -514,9 +527,9 @@ class APIServer:
         managed = merged["metadata"].pop("managedFields", [])
         if live is None:
             return self.create(resource, namespace, merged, dry_run=dry_run, field_validation=field_validation,
-                               warnings=warnings, managed_fields=managed)
+                               warnings=warnings, managed_fields=managed), True
         return self._update(resource, merged, live, subresource=subresource, dry_run=dry_run, warnings=warnings,
-                            managed_fields=managed)
+                            managed_fields=managed), False
 
     def _apply_patch(self, resource: Resource, current: dict[str, Any], patch_type: str, patch: Any,
                      kind: str) -> dict[str, Any]:

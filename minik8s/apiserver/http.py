@@ -437,6 +437,11 @@ class _Handler:
                 raise errors.bad_request(("error decoding YAML: " if patch_type == "apply" else
                                           "error decoding patch: ") + str(err)) from None
             force = _bool(q["force"]) if "force" in q else None
+            if patch_type == "apply":
+                applied, created = api.server_side_apply(res, namespace, route.name, patch, subresource=route.sub,
+                                                         dry_run=dry_run, field_validation=validation,
+                                                         warnings=warnings, field_manager=manager, force=force)
+                return _with_warnings(_json(applied, 201 if created else 200), warnings)
             patched = api.patch(res, namespace, route.name, patch_type, patch, subresource=route.sub,
                                 dry_run=dry_run, field_validation=validation, warnings=warnings,
                                 field_manager=manager, force=force)
