@@ -20,6 +20,7 @@ Interface (all methods raise :class:`minik8s.api.errors.StatusError`):
          resource_version="", resource_version_match="")
     update(resource, namespace, name, body, *, subresource=None, ...)
     patch(resource, namespace, name, patch_type, patch, *, subresource=None, ...)
+    server_side_apply(resource, namespace, name, config, *, field_manager, force=None, ...) -> (obj, created)
     delete(resource, namespace, name, *, propagation_policy=None, grace_period_seconds=None, ...)
     delete_collection(resource, namespace, *, label_selector="", field_selector="")
     watch(resource, namespace, callback, *, resource_version="", label_selector="", field_selector="")
@@ -30,6 +31,9 @@ with 400 under ``Strict``, dropped with one warning each under ``Warn`` (the
 default when a client sends nothing, as upstream), and dropped silently under
 ``Ignore``. Warnings are appended to the caller's ``warnings`` list; the HTTP layer
 sends them as ``Warning`` headers. kubectl (and minik8s's own clients) ask for Strict.
+
+Every write names its ``field_manager``, recorded in ``metadata.managedFields`` by
+:mod:`minik8s.apiserver.fieldmanager`; ``dry_run`` writes go through every step but the store.
 
 Taught in chapter 2 (architecture) and chapter 3 (kubectl and objects).
 """
