@@ -306,6 +306,8 @@ def _same(a: Any, b: Any) -> bool:
 
 def _compare(types: Types, node: Schema, old: Any, new: Any, path: Path,
              out: tuple[set[Path], set[Path], set[Path]], zero: bool) -> None:
+    if old is not _ABSENT and _same(old, new):
+        return   # an unchanged subtree (most of any write): nothing below it changed
     added, modified, removed = out
     kind = types.kind(node)
     both_maps = isinstance(old, dict) and isinstance(new, dict)
