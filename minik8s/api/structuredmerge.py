@@ -63,6 +63,9 @@ class Types:
 
     def __init__(self, definitions: dict[str, Any] | None = None):
         self.definitions = definitions or {}
+        # Children's schemas by (id of the parent schema, field name): every write walks the same
+        # few schemas again and again. The parents live as long as the definitions they come from.
+        self._children: dict[tuple[int, str], Schema] = {}
 
     def resolve(self, node: Schema) -> Schema:
         seen = 0
@@ -114,6 +117,12 @@ class Types:
         """The schema of a struct's field or a map's values (None: unknown)."""
         if node is None:
             return None
+        key = (id(node), name if "properties" in node else "")
+        if key not in self._children:
+            self._children[key] = self._child(node, name)
+        return self._children[key]
+
+    def _child(self, node: dict[str, Any], name: str) -> Schema:
         props = node.get("properties")
         if isinstance(props, dict) and name in props:
             return self.resolve(props[name])
@@ -184,7 +193,9 @@ def to_fields_v1(paths: Iterable[Path]) -> dict[str, Any]:
 
     def emit(node: dict[str, Any], prefix: Path) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        if node and prefix in members and prefix:
+        if not node:
+            return out
+        if prefix in members and prefix:
             out["."] = {}
         for element in sorted(node, key=_sort_key):
             out[element] = emit(node[element], prefix + (element,))
@@ -309,7 +320,10 @@ def _compare(types: Types, node: Schema, old: Any, new: Any, path: Path,
     if old is not _ABSENT and _same(old, new):
         return   # an unchanged subtree (most of any write): nothing below it changed
     added, modified, removed = out
-    kind = types.kind(node)
+    if not isinstance(old, (dict, list)) and not isinstance(new, (dict, list)):
+        kind = "scalar"   # two scalars (or one and nothing): a leaf whatever the schema says
+    else:
+        kind = types.kind(node)
     both_maps = isinstance(old, dict) and isinstance(new, dict)
     both_lists = isinstance(old, list) and isinstance(new, list)
     granular = (kind in ("struct", "map", "deduced") and (both_maps or _one_is(old, new, dict))) or \

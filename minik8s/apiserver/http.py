@@ -207,6 +207,15 @@ def _field_validation(request: web.Request, options_kind: str) -> str:
     return value or "Warn"
 
 
+async def _write(request: web.Request, verb: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Call an API server write; a large object's (its decoding, defaulting, validation and
+    managedFields take time in proportion) on a worker thread, so the event loop keeps serving.
+    ``asyncio.to_thread`` carries the request's context (its user) to that thread."""
+    if (request.content_length or 0) <= PARSE_INLINE_BYTES:
+        return verb(*args, **kwargs)
+    return await asyncio.to_thread(verb, *args, **kwargs)
+
+
 def _dry_run(request: web.Request, options_kind: str, sent: Any = None) -> bool:
     """``?dryRun=All`` (also a DeleteOptions' ``dryRun``): validate, admit, store nothing. Any other
     value is 422, as upstream's ValidateDryRun answers."""
@@ -409,17 +418,17 @@ class _Handler:
                     body["metadata"] = {}
                 if isinstance(body["metadata"], dict):  # anything else is refused by the decoder, as upstream
                     body["metadata"].setdefault("name", route.name)
-            created = api.create(res, namespace, body, subresource=route.sub, dry_run=dry_run,
-                                 field_validation=validation, strict_errors=parsed.strict_errors, warnings=warnings,
-                                 field_manager=manager)
+            created = await _write(request, api.create, res, namespace, body, subresource=route.sub,
+                                   dry_run=dry_run, field_validation=validation, strict_errors=parsed.strict_errors,
+                                   warnings=warnings, field_manager=manager)
             return _with_warnings(_json(created, 201), warnings)
         if method == "PUT" and route.name:
             validation = _field_validation(request, "UpdateOptions")
             dry_run, manager = _dry_run(request, "UpdateOptions"), _field_manager(request, "UpdateOptions")
             parsed = await _decode_body(request, res.kind)
-            updated = api.update(res, namespace, route.name, parsed.value, subresource=route.sub, dry_run=dry_run,
-                                 field_validation=validation, strict_errors=parsed.strict_errors, warnings=warnings,
-                                 field_manager=manager)
+            updated = await _write(request, api.update, res, namespace, route.name, parsed.value,
+                                   subresource=route.sub, dry_run=dry_run, field_validation=validation,
+                                   strict_errors=parsed.strict_errors, warnings=warnings, field_manager=manager)
             return _with_warnings(_json(updated), warnings)
         if method == "PATCH" and route.name:
             patch_type = PATCH_TYPES.get(_media_type(request))
@@ -438,13 +447,13 @@ class _Handler:
                                           "error decoding patch: ") + str(err)) from None
             force = _bool(q["force"]) if "force" in q else None
             if patch_type == "apply":
-                applied, created = api.server_side_apply(res, namespace, route.name, patch, subresource=route.sub,
-                                                         dry_run=dry_run, field_validation=validation,
-                                                         warnings=warnings, field_manager=manager, force=force)
+                applied, created = await _write(request, api.server_side_apply, res, namespace, route.name, patch,
+                                                subresource=route.sub, dry_run=dry_run, field_validation=validation,
+                                                warnings=warnings, field_manager=manager, force=force)
                 return _with_warnings(_json(applied, 201 if created else 200), warnings)
-            patched = api.patch(res, namespace, route.name, patch_type, patch, subresource=route.sub,
-                                dry_run=dry_run, field_validation=validation, warnings=warnings,
-                                field_manager=manager, force=force)
+            patched = await _write(request, api.patch, res, namespace, route.name, patch_type, patch,
+                                   subresource=route.sub, dry_run=dry_run, field_validation=validation,
+                                   warnings=warnings, field_manager=manager, force=force)
             return _with_warnings(_json(patched), warnings)
         if method == "DELETE":
             options: dict[str, Any] = {}
