@@ -433,7 +433,7 @@ def test_http_apply_needs_a_field_manager_and_dry_run_must_be_all(cluster):
 def test_own_kubectl_apply_server_side_conflict_force_and_diff():
     from minik8s import Cluster
 
-    with Cluster(nodes=0, runtime="simulated") as c:
+    with Cluster(nodes=0, runtime="simulated", clock="virtual", seed=0) as c:   # settled between commands
         assert c.run_kubectl("apply --server-side -f -", manifest("own"))[1] == \
             "deployment.apps/own serverside-applied\n"
         assert c.run_kubectl("diff --server-side -f -", manifest("own")) == (0, "", "")
