@@ -188,7 +188,7 @@ def test_patch_accepts_only_the_patch_types(served):
     reply = served.call("PATCH", PODS + "/nginx", {"metadata": {"labels": {"a": "b"}}}, "application/json")
     assert reply.code == 415
     assert reply.body["message"].endswith("application/merge-patch+json, application/json-patch+json, "
-                                          "application/strategic-merge-patch+json")
+                                          "application/strategic-merge-patch+json, application/apply-patch+yaml")
     reply = served.call("PATCH", PODS + "/nginx", {"metadata": {"labels": {"a": "b"}}}, "application/merge-patch+json")
     assert reply.code == 200 and reply.body["metadata"]["labels"] == {"a": "b"}
 

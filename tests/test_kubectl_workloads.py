@@ -94,6 +94,7 @@ def test_the_seed_walkthrough_in_process(cluster, tmp_path, monkeypatch):
     monkeypatch.setenv("EDITOR", sed_editor(tmp_path, "s/image: nginx$/image: nginx:alpine/"))
     monkeypatch.delenv("KUBE_EDITOR", raising=False)
     assert cluster.kubectl("edit deploy nginx") == "deployment.apps/nginx edited\n"
+    assert "kubectl-edit" in cluster.kubectl("get deploy nginx -o jsonpath={.metadata.managedFields[*].manager}")
     cluster.advance(120)
     rows = {line.split()[0]: line.split()[1:4] for line in cluster.kubectl("get rs").splitlines()[1:]}
     assert rows[first_rs] == ["0", "0", "0"] and len(rows) == 2

@@ -20,6 +20,7 @@ Interface (all methods raise :class:`minik8s.api.errors.StatusError`):
          resource_version="", resource_version_match="")
     update(resource, namespace, name, body, *, subresource=None, ...)
     patch(resource, namespace, name, patch_type, patch, *, subresource=None, ...)
+    server_side_apply(resource, namespace, name, config, *, field_manager, force=None, ...) -> (obj, created)
     delete(resource, namespace, name, *, propagation_policy=None, grace_period_seconds=None, ...)
     delete_collection(resource, namespace, *, label_selector="", field_selector="")
     watch(resource, namespace, callback, *, resource_version="", label_selector="", field_selector="")
@@ -30,6 +31,9 @@ with 400 under ``Strict``, dropped with one warning each under ``Warn`` (the
 default when a client sends nothing, as upstream), and dropped silently under
 ``Ignore``. Warnings are appended to the caller's ``warnings`` list; the HTTP layer
 sends them as ``Warning`` headers. kubectl (and minik8s's own clients) ask for Strict.
+
+Every write names its ``field_manager``, recorded in ``metadata.managedFields`` by
+:mod:`minik8s.apiserver.fieldmanager`; ``dry_run`` writes go through every step but the store.
 
 Taught in chapter 2 (architecture) and chapter 3 (kubectl and objects).
 """
@@ -51,7 +55,7 @@ from minik8s.api.defaults import apply_defaults, job_selector_defaults
 from minik8s.api.errors import StatusError
 from minik8s.api.resources import Resource
 from minik8s.api.validation import validate
-from minik8s.apiserver import strategy
+from minik8s.apiserver import fieldmanager, strategy
 from minik8s.apiserver.admission import ObjectCountQuota
 from minik8s.apiserver.admission.limitranger import LimitRanger
 from minik8s.apiserver.admission.podsecurity import PodSecurity
@@ -62,6 +66,7 @@ from minik8s.apiserver.auth.authorization import Authorizer
 from minik8s.apiserver.auth.node import NodeAuthorizer
 from minik8s.apiserver.auth.rbac import Escalation, RBACAuthorizer, UnionAuthorizer
 from minik8s.apiserver.auth.context import current_user
+from minik8s.apiserver.auth.requestinfo import RequestInfo
 from minik8s.apiserver.auth.serviceaccounts import TokenIssuer, self_subject_review
 from minik8s.apiserver.admission.serviceaccount import ServiceAccountAdmission
 from minik8s.apiserver.admission.webhook import Webhooks
@@ -292,11 +297,14 @@ class APIServer:
 
     def create(self, resource: Resource, namespace: str | None, body: Any, *, subresource: str | None = None,
                dry_run: bool = False, field_validation: str = "Warn", strict_errors: Sequence[str] = (),
-               warnings: builtins.list[str] | None = None) -> dict[str, Any]:
+               warnings: builtins.list[str] | None = None, field_manager: str = "",
+               managed_fields: builtins.list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        """``field_manager`` is recorded in managedFields as the writer ("": the cluster itself);
+        ``managed_fields``, when server-side apply has already worked them out, are stored as given."""
         if subresource == "binding" and resource is PODS:
-            return self._bind(namespace, body)
+            return self._bind(namespace, body, dry_run=dry_run)
         if subresource == "eviction" and resource is PODS:
-            return self._evict(namespace, body)
+            return self._evict(namespace, body, dry_run=dry_run)
         if subresource == "token" and resource is SERVICE_ACCOUNTS:
             name = str(((body if isinstance(body, dict) else {}).get("metadata") or {}).get("name") or "")
             return self.tokens.token_request(namespace or "default", name, body)
@@ -331,6 +339,7 @@ class APIServer:
                 # DefaultStorageClass admission: a claim that names no class gets the default one.
                 classes, _ = self.store.list(STORAGE_CLASSES.qualified)
                 obj = storage.default_storage_class(obj, classes)
+            self._manage(resource, None, obj, field_manager, managed_fields)
             attrs = Attributes(CREATE, resource, meta.get("namespace"), meta.get("name", ""), obj,
                                dry_run=dry_run, user=current_user(), warnings=warnings)
             self.admission.mutate(attrs)
@@ -366,24 +375,21 @@ class APIServer:
 
     def update(self, resource: Resource, namespace: str | None, name: str, body: Any, *,
                subresource: str | None = None, dry_run: bool = False, field_validation: str = "Warn",
-               strict_errors: Sequence[str] = (), warnings: builtins.list[str] | None = None) -> dict[str, Any]:
+               strict_errors: Sequence[str] = (), warnings: builtins.list[str] | None = None,
+               field_manager: str = "") -> dict[str, Any]:
         self._check_verb(resource, "update")
         if subresource == "scale":
-            return self._update_scale(resource, namespace, name, body)
-        obj = self._decode(resource, body, field_validation, strict_errors, warnings)
-        meta = obj.setdefault("metadata", {})
-        if meta.get("name") and meta["name"] != name:
-            raise errors.bad_request(f"the name of the object ({meta['name']}) does not match the name on the URL "
-                                     f"({name})")
-        meta["name"] = name
-        self._check_namespace(resource, namespace, meta)
+            return self._update_scale(resource, namespace, name, body, dry_run=dry_run, field_manager=field_manager)
+        obj = self._decode_named(resource, namespace, name, body, field_validation, strict_errors, warnings)
         with self._lock:
             old = self.get(resource, namespace, name)
-            return self._update(resource, obj, old, subresource=subresource, dry_run=dry_run, warnings=warnings)
+            return self._update(resource, obj, old, subresource=subresource, dry_run=dry_run, warnings=warnings,
+                                field_manager=field_manager)
 
     def _update(self, resource: Resource, obj: dict[str, Any], old: dict[str, Any], *,
                 subresource: str | None = None, dry_run: bool = False,
-                warnings: builtins.list[str] | None = None) -> dict[str, Any]:
+                warnings: builtins.list[str] | None = None, field_manager: str = "",
+                managed_fields: builtins.list[dict[str, Any]] | None = None) -> dict[str, Any]:
         """The shared tail of PUT and PATCH: preconditions, strategy, defaults, validation, store."""
         meta = obj["metadata"]
         old_meta = old["metadata"]
@@ -413,6 +419,7 @@ class APIServer:
                 meta.pop(fixed, None)
         meta["resourceVersion"] = old_meta["resourceVersion"]
         obj = apply_defaults(obj, admission=False)  # the Pod defaults of admission plugins: create only
+        self._manage(resource, old, obj, field_manager, managed_fields, subresource or "")
         attrs = Attributes(UPDATE, resource, old_meta.get("namespace"), name, obj, old, subresource=subresource or "",
                            dry_run=dry_run, user=current_user(), warnings=warnings)
         self.admission.mutate(attrs)
@@ -443,6 +450,17 @@ class APIServer:
         allocation.commit()
         return updated
 
+    def _manage(self, resource: Resource, old: dict[str, Any] | None, obj: dict[str, Any], field_manager: str,
+                managed_fields: builtins.list[dict[str, Any]] | None, subresource: str = "") -> None:
+        """Record who wrote what (metadata.managedFields, see :mod:`.fieldmanager`)."""
+        if managed_fields is not None:
+            obj["metadata"]["managedFields"] = managed_fields
+            if not managed_fields:
+                del obj["metadata"]["managedFields"]
+            return
+        fieldmanager.record_update(resource, old, obj, field_manager or fieldmanager.IN_PROCESS_MANAGER,
+                                   self.clock.now(), subresource)
+
     def _remove(self, resource: Resource, key: tuple[str, str, str], old: dict[str, Any]) -> dict[str, Any]:
         """Take an object out of the store for good; a Service gives back its ClusterIP and node ports."""
         removed = self.store.delete(key)
@@ -454,20 +472,70 @@ class APIServer:
 
     def patch(self, resource: Resource, namespace: str | None, name: str, patch_type: str, patch: Any, *,
               subresource: str | None = None, dry_run: bool = False, field_validation: str = "Warn",
-              warnings: builtins.list[str] | None = None) -> dict[str, Any]:
+              warnings: builtins.list[str] | None = None, field_manager: str = "",
+              force: bool | None = None) -> dict[str, Any]:
+        """``patch_type`` ``apply`` is server-side apply (``force``: take over conflicting fields)."""
+        if patch_type == "apply":
+            return self.server_side_apply(resource, namespace, name, patch, subresource=subresource, dry_run=dry_run,
+                                          field_validation=field_validation, warnings=warnings,
+                                          field_manager=field_manager, force=force)[0]
         self._check_verb(resource, "patch")
+        fieldmanager.check_patch_options(patch_type, field_manager, force)
         with self._lock:
             old = self.get(resource, namespace, name)
             if subresource == "scale":
                 scale = _scale_of(resource, old)
                 patched_scale = self._apply_patch(resource, scale, patch_type, patch, kind="Scale")
-                return self._update_scale(resource, namespace, name, patched_scale)
+                return self._update_scale(resource, namespace, name, patched_scale, dry_run=dry_run,
+                                          field_manager=field_manager)
             patched = self._apply_patch(resource, old, patch_type, patch, kind=resource.kind)
             patched = self._decode(resource, patched, field_validation, (), warnings)
             meta = patched.setdefault("metadata", {})
             if meta.get("name") != name:
                 raise errors.bad_request("metadata.name: Invalid value: the name of a patched object cannot change")
-            return self._update(resource, patched, old, subresource=subresource, dry_run=dry_run, warnings=warnings)
+            return self._update(resource, patched, old, subresource=subresource, dry_run=dry_run, warnings=warnings,
+                                field_manager=field_manager)
+
+    def server_side_apply(self, resource: Resource, namespace: str | None, name: str, config: Any, *,
+                          subresource: str | None = None, dry_run: bool = False, field_validation: str = "Warn",
+                          warnings: builtins.list[str] | None = None, field_manager: str = "",
+                          force: bool | None = None) -> tuple[dict[str, Any], bool]:
+        """``PATCH`` with ``application/apply-patch+yaml``: merge the configuration by the schema,
+        record ``field_manager`` as owning exactly its fields, and create the object if it is new.
+        Returns the object and whether it was created (upstream answers 201 then)."""
+        self._check_verb(resource, "patch")
+        fieldmanager.check_patch_options("apply", field_manager, force)
+        with self._lock:
+            return self._server_side_apply(resource, namespace, name, config, subresource=subresource,
+                                           dry_run=dry_run, field_validation=field_validation, warnings=warnings,
+                                           field_manager=field_manager, force=bool(force))
+
+    def _server_side_apply(self, resource: Resource, namespace: str | None, name: str, config: Any, *,
+                           subresource: str | None, dry_run: bool, field_validation: str,
+                           warnings: builtins.list[str] | None, field_manager: str,
+                           force: bool) -> tuple[dict[str, Any], bool]:
+        if subresource not in (None, "status"):
+            raise errors.method_not_allowed("the server does not allow this method on the requested resource")
+        fieldmanager.check_apply_identity(resource, config)
+        fieldmanager.check_typed(resource, namespace if resource.namespaced else None, name, config)
+        config = self._decode_named(resource, namespace, name, config, field_validation, (), warnings)
+        meta = config["metadata"]
+        live = self.store.get(_key(resource, namespace, name))
+        if live is None and subresource:
+            raise errors.not_found(resource.group, resource.plural, name)
+        user = current_user()
+        if live is None and user is not None:   # an apply that creates needs the right to create, as upstream
+            self.authorizer.authorize(user, RequestInfo(resource.path(meta.get("namespace"), None), "create", True,
+                                                        resource.group, resource.version,
+                                                        meta.get("namespace") or "", resource.plural))
+        merged = fieldmanager.apply(resource, live, config, field_manager, self.clock.now(), force=force,
+                                    subresource=subresource or "")
+        managed = merged["metadata"].pop("managedFields", [])
+        if live is None:
+            return self.create(resource, namespace, merged, dry_run=dry_run, field_validation=field_validation,
+                               warnings=warnings, managed_fields=managed), True
+        return self._update(resource, merged, live, subresource=subresource, dry_run=dry_run, warnings=warnings,
+                            managed_fields=managed), False
 
     def _apply_patch(self, resource: Resource, current: dict[str, Any], patch_type: str, patch: Any,
                      kind: str) -> dict[str, Any]:
@@ -562,7 +630,8 @@ class APIServer:
         return self.store.update(key, new, int(old["metadata"]["resourceVersion"]))
 
     def delete_collection(self, resource: Resource, namespace: str | None, *, label_selector: str = "",
-                          field_selector: str = "", propagation_policy: str | None = None) -> dict[str, Any]:
+                          field_selector: str = "", propagation_policy: str | None = None,
+                          dry_run: bool = False) -> dict[str, Any]:
         self._check_verb(resource, "deletecollection")
         listed = self.list(resource, namespace, label_selector=label_selector, field_selector=field_selector)
         deleted = []
@@ -570,7 +639,7 @@ class APIServer:
             meta = item["metadata"]
             try:
                 deleted.append(self.delete(resource, meta.get("namespace"), meta["name"],
-                                           propagation_policy=propagation_policy))
+                                           propagation_policy=propagation_policy, dry_run=dry_run))
             except StatusError as exc:
                 if exc.code != 404:
                     raise
@@ -664,7 +733,7 @@ class APIServer:
         """``pods/{name}/portforward``: a connection to ``port`` inside the pod, made by its node."""
         return await self.nodes.port_forward(self.get(PODS, namespace, name), port)
 
-    def _bind(self, namespace: str | None, body: Any) -> dict[str, Any]:
+    def _bind(self, namespace: str | None, body: Any, *, dry_run: bool = False) -> dict[str, Any]:
         """``pods/binding``: the scheduler's decision, written as the pod's node."""
         if not isinstance(body, dict):
             raise errors.bad_request("a Binding object is required")
@@ -684,20 +753,23 @@ class APIServer:
             new = deep_copy(pod)
             new["spec"]["nodeName"] = node
             _set_condition(new.setdefault("status", {}), "PodScheduled", "True", self.clock.now())
-            self.store.update(_key(PODS, namespace, name), new, int(pod["metadata"]["resourceVersion"]))
+            if not dry_run:
+                self.store.update(_key(PODS, namespace, name), new, int(pod["metadata"]["resourceVersion"]))
         return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}
 
-    def _evict(self, namespace: str | None, body: Any) -> dict[str, Any]:
+    def _evict(self, namespace: str | None, body: Any, *, dry_run: bool = False) -> dict[str, Any]:
         """``pods/eviction``: a polite delete (what ``kubectl drain`` asks for). Upstream first checks
         PodDisruptionBudgets; minik8s has none, so an eviction is a graceful delete."""
         if not isinstance(body, dict):
             raise errors.bad_request("an Eviction object is required")
         name = (body.get("metadata") or {}).get("name", "")
         options = body.get("deleteOptions") or {}
-        self.delete(PODS, namespace, name, grace_period_seconds=options.get("gracePeriodSeconds"))
+        self.delete(PODS, namespace, name, grace_period_seconds=options.get("gracePeriodSeconds"),
+                    dry_run=dry_run or bool(options.get("dryRun")))
         return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}
 
-    def _update_scale(self, resource: Resource, namespace: str | None, name: str, body: Any) -> dict[str, Any]:
+    def _update_scale(self, resource: Resource, namespace: str | None, name: str, body: Any, *, dry_run: bool = False,
+                      field_manager: str = "") -> dict[str, Any]:
         if "scale" not in resource.subresources:
             raise errors.not_found(resource.group, f"{resource.plural}/scale", name)
         if not isinstance(body, dict):
@@ -721,7 +793,10 @@ class APIServer:
                 raise errors.conflict(resource.group, resource.plural, name)
             new = deep_copy(old)
             new["spec"]["replicas"] = replicas
-            return _scale_of(resource, self._update(resource, new, old))
+            fieldmanager.record_update(resource, old, new, field_manager or fieldmanager.IN_PROCESS_MANAGER,
+                                       self.clock.now(), "scale")
+            managed = new["metadata"].get("managedFields", [])
+            return _scale_of(resource, self._update(resource, new, old, dry_run=dry_run, managed_fields=managed))
 
     # --- the steps every write takes -------------------------------------------------------
 
@@ -760,6 +835,18 @@ class APIServer:
             warnings.extend(found)
         if not isinstance(obj.get("metadata", {}), dict):
             raise errors.bad_request("metadata must be an object")
+        return obj
+
+    def _decode_named(self, resource: Resource, namespace: str | None, name: str, body: Any, field_validation: str,
+                      strict_errors: Sequence[str], warnings: builtins.list[str] | None) -> dict[str, Any]:
+        """:meth:`_decode` an object sent to its own URL (PUT, apply): its name and namespace are the URL's."""
+        obj = self._decode(resource, body, field_validation, strict_errors, warnings)
+        meta = obj.setdefault("metadata", {})
+        if meta.get("name") and meta["name"] != name:
+            raise errors.bad_request(f"the name of the object ({meta['name']}) does not match the name on the URL "
+                                     f"({name})")
+        meta["name"] = name
+        self._check_namespace(resource, namespace, meta)
         return obj
 
     def _check_namespace(self, resource: Resource, namespace: str | None, meta: dict[str, Any]) -> None:

@@ -42,7 +42,7 @@ from aiohttp import web
 from minik8s.api import errors, parsing, resources, schema
 from minik8s.api.errors import StatusError
 from minik8s.api.resources import Resource
-from minik8s.apiserver import discovery, discoveryv2, filters, portforward, protobuf, tables
+from minik8s.apiserver import discovery, discoveryv2, fieldmanager, filters, portforward, protobuf, tables
 from minik8s.apiserver.apiserver import APIServer, parse_resource_version
 from minik8s.apiserver.admission.webhook import admitted_write
 from minik8s.apiserver.aggregator import Aggregator
@@ -207,6 +207,39 @@ def _field_validation(request: web.Request, options_kind: str) -> str:
         raise errors.invalid(options_kind, "meta.k8s.io", "",
                              [errors.not_supported("fieldValidation", value, FIELD_VALIDATION)])
     return value or "Warn"
+
+
+async def _write(request: web.Request, store: Any, verb: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Call an API server write; a large object's (its decoding, defaulting, validation and
+    managedFields take time in proportion) on a worker thread, so the event loop keeps serving,
+    and so is any write while admission webhooks may be called (:func:`admitted_write`).
+    ``asyncio.to_thread`` carries the request's context (its user) to that thread."""
+    if (request.content_length or 0) > PARSE_INLINE_BYTES:
+        return await asyncio.to_thread(verb, *args, **kwargs)
+    return await admitted_write(store, verb, *args, **kwargs)
+
+
+def _dry_run(request: web.Request, options_kind: str, sent: Any = None) -> bool:
+    """``?dryRun=All`` (also a DeleteOptions' ``dryRun``): validate, admit, store nothing. Any other
+    value is 422, as upstream's ValidateDryRun answers."""
+    values = request.query.getall("dryRun", [])
+    if isinstance(sent, list):
+        values = [*values, *sent]
+    elif sent is not None:
+        values.append(sent)
+    wrong = [v for v in values if v != "All"]
+    if wrong:
+        go_value = "[]string{" + ", ".join(json.dumps(str(v)) for v in values) + "}"
+        raise errors.invalid(options_kind, "meta.k8s.io", "", [errors.FieldError(
+            "dryRun", "FieldValueNotSupported", f'Unsupported value: {go_value}: supported values: "All"')])
+    return bool(values)
+
+
+def _field_manager(request: web.Request, options_kind: str) -> str:
+    """``?fieldManager=`` (checked as upstream does), else the prefix of the client's User-Agent."""
+    sent = request.query.get("fieldManager", "")
+    fieldmanager.check_field_manager(sent, options_kind)
+    return sent or fieldmanager.manager_from_user_agent(request.headers.get("User-Agent", ""))
 
 
 def _int_param(request: web.Request, name: str) -> int | None:
@@ -388,12 +421,12 @@ class _Handler:
                     return _json(api.get(res, namespace, route.name, subresource=route.sub))
                 return web.Response(body=api.get_raw(res, namespace, route.name), content_type=JSON)
             return self._list(request, res, namespace)
-        dry_run = bool(q.get("dryRun"))
         warnings: list[str] = []
         if method == "POST":
             if route.name and not route.sub:
                 raise errors.method_not_allowed("the server does not allow this method on the requested resource")
             validation = _field_validation(request, "CreateOptions")
+            dry_run, manager = _dry_run(request, "CreateOptions"), _field_manager(request, "CreateOptions")
             parsed = await _decode_body(request, res.kind)
             body = parsed.value
             if route.sub:  # binding, eviction: the object is named by the path
@@ -402,30 +435,42 @@ class _Handler:
                     body["metadata"] = {}
                 if isinstance(body["metadata"], dict):  # anything else is refused by the decoder, as upstream
                     body["metadata"].setdefault("name", route.name)
-            created = await admitted_write(api.store, api.create, res, namespace, body, subresource=route.sub,
-                                           dry_run=dry_run, field_validation=validation,
-                                           strict_errors=parsed.strict_errors, warnings=warnings)
+            created = await _write(request, api.store, api.create, res, namespace, body, subresource=route.sub,
+                                   dry_run=dry_run, field_validation=validation, strict_errors=parsed.strict_errors,
+                                   warnings=warnings, field_manager=manager)
             return _with_warnings(_json(created, 201), warnings)
         if method == "PUT" and route.name:
             validation = _field_validation(request, "UpdateOptions")
+            dry_run, manager = _dry_run(request, "UpdateOptions"), _field_manager(request, "UpdateOptions")
             parsed = await _decode_body(request, res.kind)
-            updated = await admitted_write(api.store, api.update, res, namespace, route.name, parsed.value,
-                                           subresource=route.sub, dry_run=dry_run, field_validation=validation,
-                                           strict_errors=parsed.strict_errors, warnings=warnings)
+            updated = await _write(request, api.store, api.update, res, namespace, route.name, parsed.value,
+                                   subresource=route.sub, dry_run=dry_run, field_validation=validation,
+                                   strict_errors=parsed.strict_errors, warnings=warnings, field_manager=manager)
             return _with_warnings(_json(updated), warnings)
         if method == "PATCH" and route.name:
             patch_type = PATCH_TYPES.get(_media_type(request))
-            if patch_type is None or patch_type == "apply":
-                raise unsupported_media_type([t for t in PATCH_TYPES if "apply" not in t])
+            if patch_type is None:
+                raise unsupported_media_type(list(PATCH_TYPES))
             validation = _field_validation(request, "PatchOptions")
+            dry_run, manager = _dry_run(request, "PatchOptions"), _field_manager(request, "PatchOptions")
+            if patch_type == "apply":   # upstream: no User-Agent fallback, an apply must name its manager
+                manager = q.get("fieldManager", "")
             raw = await _read_body(request)
             try:
-                patch = (await _parse(raw, JSON)).value
+                # An applied configuration is YAML (JSON is YAML too); the other patches are JSON.
+                patch = (await _parse(raw, YAML if patch_type == "apply" else JSON)).value
             except parsing.ParseError as err:
-                raise errors.bad_request(f"error decoding patch: {err}") from None
-            patched = await admitted_write(api.store, api.patch, res, namespace, route.name, patch_type, patch,
-                                           subresource=route.sub, dry_run=dry_run, field_validation=validation,
-                                           warnings=warnings)
+                raise errors.bad_request(("error decoding YAML: " if patch_type == "apply" else
+                                          "error decoding patch: ") + str(err)) from None
+            force = _bool(q["force"]) if "force" in q else None
+            if patch_type == "apply":
+                applied, created = await _write(request, api.store, api.server_side_apply, res, namespace, route.name, patch,
+                                                subresource=route.sub, dry_run=dry_run, field_validation=validation,
+                                                warnings=warnings, field_manager=manager, force=force)
+                return _with_warnings(_json(applied, 201 if created else 200), warnings)
+            patched = await _write(request, api.store, api.patch, res, namespace, route.name, patch_type, patch,
+                                   subresource=route.sub, dry_run=dry_run, field_validation=validation,
+                                   warnings=warnings, field_manager=manager, force=force)
             return _with_warnings(_json(patched), warnings)
         if method == "DELETE":
             options: dict[str, Any] = {}
@@ -436,6 +481,7 @@ class _Handler:
                     raise errors.bad_request(f"the object provided is unrecognized (must be of type DeleteOptions) "
                                              f"({_summarize(raw)})")
                 options = value or {}
+            dry_run = _dry_run(request, "DeleteOptions", options.get("dryRun"))
             policy = q.get("propagationPolicy") or options.get("propagationPolicy")
             if options.get("orphanDependents") is True and not policy:
                 policy = "Orphan"
@@ -452,7 +498,8 @@ class _Handler:
                 return _json(deleted)
             return _json(await admitted_write(api.store, api.delete_collection, res, namespace,
                                               label_selector=q.get("labelSelector", ""),
-                                              field_selector=q.get("fieldSelector", ""), propagation_policy=policy))
+                                              field_selector=q.get("fieldSelector", ""), propagation_policy=policy,
+                                              dry_run=dry_run))
         raise errors.method_not_allowed("the server does not allow this method on the requested resource")
 
     async def _logs(self, request: web.Request, namespace: str | None, name: str) -> web.StreamResponse:

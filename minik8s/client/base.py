@@ -51,7 +51,8 @@ class Watch(Protocol):
 
 class Client(Protocol):
     def create(self, resource: Resource, obj: dict[str, Any], namespace: str | None = None, *,
-               subresource: str | None = None, dry_run: bool = False) -> dict[str, Any]: ...
+               subresource: str | None = None, dry_run: bool = False,
+               field_manager: str | None = None) -> dict[str, Any]: ...
 
     def get(self, resource: Resource, name: str, namespace: str | None = None, *,
             subresource: str | None = None) -> dict[str, Any]: ...
@@ -64,7 +65,8 @@ class Client(Protocol):
                subresource: str | None = None) -> dict[str, Any]: ...
 
     def patch(self, resource: Resource, name: str, patch: Any, namespace: str | None = None, *,
-              patch_type: str = "merge", subresource: str | None = None) -> dict[str, Any]: ...
+              patch_type: str = "merge", subresource: str | None = None, dry_run: bool = False,
+              field_manager: str | None = None, force: bool | None = None) -> dict[str, Any]: ...
 
     def delete(self, resource: Resource, name: str, namespace: str | None = None, *,
                propagation_policy: str | None = None,

@@ -157,10 +157,11 @@ class HTTPClient:
         return bytes(response.data)
 
     def create(self, resource: Resource, obj: dict[str, Any], namespace: str | None = None, *,
-               subresource: str | None = None, dry_run: bool = False) -> dict[str, Any]:
+               subresource: str | None = None, dry_run: bool = False,
+               field_manager: str | None = None) -> dict[str, Any]:
         ns = namespace or (obj.get("metadata") or {}).get("namespace") or "default"
         name = (obj.get("metadata") or {}).get("name") if subresource else None
-        query = {"fieldValidation": "Strict", "dryRun": "All" if dry_run else None}
+        query = {"fieldValidation": "Strict", "dryRun": "All" if dry_run else None, "fieldManager": field_manager}
         result: dict[str, Any] = self._call("POST", resource.path(ns, name, subresource), query, obj)
         return result
 
@@ -185,9 +186,12 @@ class HTTPClient:
         return result
 
     def patch(self, resource: Resource, name: str, patch: Any, namespace: str | None = None, *,
-              patch_type: str = "merge", subresource: str | None = None) -> dict[str, Any]:
+              patch_type: str = "merge", subresource: str | None = None, dry_run: bool = False,
+              field_manager: str | None = None, force: bool | None = None) -> dict[str, Any]:
+        query = {"fieldValidation": "Strict", "dryRun": "All" if dry_run else None, "fieldManager": field_manager,
+                 "force": None if force is None else str(force).lower()}
         result: dict[str, Any] = self._call("PATCH", resource.path(namespace or "default", name, subresource),
-                                            {"fieldValidation": "Strict"}, patch,
+                                            query, patch,
                                             content_type=PATCH_CONTENT_TYPES[patch_type])
         return result
 

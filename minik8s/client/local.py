@@ -81,12 +81,13 @@ class LocalClient:
         self.api = api
 
     def create(self, resource: Resource, obj: dict[str, Any], namespace: str | None = None, *,
-               subresource: str | None = None, dry_run: bool = False) -> dict[str, Any]:
+               subresource: str | None = None, dry_run: bool = False,
+               field_manager: str | None = None) -> dict[str, Any]:
         if subresource:
             obj = dict(obj)
         # As kubectl and the HTTP client do, ask for strict field validation (the server's default is Warn).
         return self.api.create(resource, namespace, obj, subresource=subresource, dry_run=dry_run,
-                               field_validation="Strict")
+                               field_validation="Strict", field_manager=field_manager or "")
 
     def get(self, resource: Resource, name: str, namespace: str | None = None, *,
             subresource: str | None = None) -> dict[str, Any]:
@@ -105,10 +106,12 @@ class LocalClient:
                                subresource=subresource, field_validation="Strict")
 
     def patch(self, resource: Resource, name: str, patch: Any, namespace: str | None = None, *,
-              patch_type: str = "merge", subresource: str | None = None) -> dict[str, Any]:
+              patch_type: str = "merge", subresource: str | None = None, dry_run: bool = False,
+              field_manager: str | None = None, force: bool | None = None) -> dict[str, Any]:
         # Round-trip through JSON so a caller's dict is never shared with the server.
         return self.api.patch(resource, namespace, name, patch_type, orjson.loads(orjson.dumps(patch)),
-                              subresource=subresource, field_validation="Strict")
+                              subresource=subresource, field_validation="Strict", dry_run=dry_run,
+                              field_manager=field_manager or "", force=force)
 
     def delete(self, resource: Resource, name: str, namespace: str | None = None, *,
                propagation_policy: str | None = None, grace_period_seconds: int | None = None) -> dict[str, Any]:
@@ -172,12 +175,14 @@ class UserClient(LocalClient):
         self.api.authorizer.authorize(self.user, info)
 
     def create(self, resource: Resource, obj: dict[str, Any], namespace: str | None = None, *,
-               subresource: str | None = None, dry_run: bool = False) -> dict[str, Any]:
+               subresource: str | None = None, dry_run: bool = False,
+               field_manager: str | None = None) -> dict[str, Any]:
         name = (obj.get("metadata") or {}).get("name", "") if subresource else ""
         self._authorize("create", resource, namespace or (obj.get("metadata") or {}).get("namespace"), name,
                         subresource)
         with acting_as(self.user):
-            return super().create(resource, obj, namespace, subresource=subresource, dry_run=dry_run)
+            return super().create(resource, obj, namespace, subresource=subresource, dry_run=dry_run,
+                                  field_manager=field_manager)
 
     def get(self, resource: Resource, name: str, namespace: str | None = None, *,
             subresource: str | None = None) -> dict[str, Any]:
@@ -198,10 +203,11 @@ class UserClient(LocalClient):
             return super().update(resource, obj, namespace, subresource=subresource)
 
     def patch(self, resource: Resource, name: str, patch: Any, namespace: str | None = None, *,
-              patch_type: str = "merge", subresource: str | None = None) -> dict[str, Any]:
+              patch_type: str = "merge", subresource: str | None = None, **options: Any) -> dict[str, Any]:
         self._authorize("patch", resource, namespace, name, subresource)
         with acting_as(self.user):
-            return super().patch(resource, name, patch, namespace, patch_type=patch_type, subresource=subresource)
+            return super().patch(resource, name, patch, namespace, patch_type=patch_type, subresource=subresource,
+                                 **options)
 
     def delete(self, resource: Resource, name: str, namespace: str | None = None, **options: Any) -> dict[str, Any]:
         self._authorize("delete", resource, namespace, name)

@@ -39,6 +39,7 @@ def register(sub: Any, parent: argparse.ArgumentParser) -> None:
     get.add_argument("--ignore-not-found", action="store_true")
     get.add_argument("--chunk-size", default=None)
     get.add_argument("--sort-by", default=None)
+    get.add_argument("--show-managed-fields", action="store_true")
     get.set_defaults(handler=cmd_get)
 
     describe = sub.add_parser("describe", parents=[parent], add_help=False)
@@ -161,9 +162,9 @@ def cmd_get(env: Env) -> None:
     document = objs[0] if single else {"apiVersion": "v1", "items": objs, "kind": "List",
                                        "metadata": {"resourceVersion": ""}}
     if output == "yaml":
-        env.out.write(printing.to_yaml(document))
+        env.out.write(printing.to_yaml(document, a.show_managed_fields))
     elif output == "json":
-        env.out.write(printing.to_json(document) + "\n")
+        env.out.write(printing.to_json(document, a.show_managed_fields) + "\n")
     elif output.startswith("jsonpath="):
         template = output[len("jsonpath="):].strip("'\"")
         try:

@@ -248,16 +248,33 @@ def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
 _GoYAMLDumper.add_representer(str, _represent_str)
 
 
-def to_yaml(obj: Any) -> str:
+def omit_managed_fields(obj: Any) -> Any:
+    """The document without ``metadata.managedFields`` (of it, or of each item of a List), as kubectl
+    prints objects unless ``--show-managed-fields``."""
+    if not isinstance(obj, dict):
+        return obj
+    meta = obj.get("metadata")
+    if isinstance(meta, dict) and "managedFields" in meta:
+        obj = {**obj, "metadata": {k: v for k, v in meta.items() if k != "managedFields"}}
+    if isinstance(obj.get("items"), list):
+        obj = {**obj, "items": [omit_managed_fields(item) for item in obj["items"]]}
+    return obj
+
+
+def to_yaml(obj: Any, show_managed_fields: bool = False) -> str:
     """``kubectl -o yaml``: keys sorted, sequences not indented under their key."""
+    if not show_managed_fields:
+        obj = omit_managed_fields(obj)
     return yaml.dump(obj, Dumper=_GoYAMLDumper, default_flow_style=False, sort_keys=True, allow_unicode=True,
                      width=80)
 
 
-def to_json(obj: Any) -> str:
+def to_json(obj: Any, show_managed_fields: bool = False) -> str:
     """``kubectl -o json``: four-space indent, sorted keys, Go's HTML-safe escapes.
 
     No trailing newline: the caller writes one, as kubectl's printer does after the document."""
+    if not show_managed_fields:
+        obj = omit_managed_fields(obj)
     text = json.dumps(obj, indent=4, sort_keys=True, ensure_ascii=False)
     for char, escape in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"),
                          ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):

@@ -40,7 +40,7 @@ from minik8s.controllers import history, rollout as ro
 from minik8s.controllers.podcontrol import controller_of
 from minik8s.kubectl.get import parse_targets
 from minik8s.kubectl.command import CommandError, Env
-from minik8s.kubectl.printing import to_name, to_yaml
+from minik8s.kubectl.printing import omit_managed_fields, to_name, to_yaml
 
 DEPLOYMENTS = resources.get("apps", "v1", "deployments")
 REPLICASETS = resources.get("apps", "v1", "replicasets")
@@ -529,7 +529,7 @@ def _strip_comments(text: str) -> str:
 
 def cmd_edit(env: Env) -> None:
     for resource, name in _targets(env):
-        obj = env.client.get(resource, name, env.namespace)
+        obj = omit_managed_fields(env.client.get(resource, name, env.namespace))   # kubectl edits without them
         original = EDIT_HEADER + to_yaml(obj)
         with tempfile.NamedTemporaryFile("w", suffix=".yaml", prefix="kubectl-edit-", delete=False) as f:
             f.write(original)
@@ -556,5 +556,5 @@ def cmd_edit(env: Env) -> None:
         if not patch:
             env.err.write("Edit cancelled, no changes made.\n")
             return
-        env.client.patch(resource, name, patch, env.namespace, patch_type="strategic")
+        env.client.patch(resource, name, patch, env.namespace, patch_type="strategic", field_manager="kubectl-edit")
         _say(env, resource, obj, "edited")

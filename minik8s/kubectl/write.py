@@ -7,6 +7,11 @@ remembers what you applied last in the ``kubectl.kubernetes.io/last-applied-conf
 annotation, and next time sends only the difference between that, your new
 manifest and the live object (a three-way strategic merge patch), so fields set
 by others (the status, a scaled replica count) are kept unless you change them.
+``apply --server-side`` sends the manifest itself instead (``application/apply-patch+yaml``,
+as field manager ``kubectl`` or ``--field-manager``): the server merges it and tracks which
+fields each manager owns (:mod:`minik8s.apiserver.fieldmanager`); a conflict with another
+manager fails unless ``--force-conflicts``. ``--dry-run=server`` asks the server to do
+everything but store the result.
 """
 
 from __future__ import annotations
@@ -48,6 +53,10 @@ def register(sub: Any, parent: argparse.ArgumentParser) -> None:
         p.add_argument("--from", dest="from_", default="")
         p.add_argument("--schedule", default="")
         p.add_argument("--restart", default="")
+        p.add_argument("--field-manager", default=None)
+        if verb == "apply":
+            p.add_argument("--server-side", action="store_true")
+            p.add_argument("--force-conflicts", action="store_true")
         p.set_defaults(handler=handler)
 
     delete = sub.add_parser("delete", parents=[parent], add_help=False)
@@ -67,6 +76,9 @@ def register(sub: Any, parent: argparse.ArgumentParser) -> None:
     delete.add_argument("-o", "--output", default=None)
     delete.set_defaults(handler=cmd_delete)
 
+    from minik8s.kubectl import diff   # diff previews what apply would do
+    diff.register(sub, parent)
+
     for verb, field in (("label", "labels"), ("annotate", "annotations")):
         p = sub.add_parser(verb, parents=[parent], add_help=False)
         p.add_argument("args", nargs="*")
@@ -79,7 +91,7 @@ def register(sub: Any, parent: argparse.ArgumentParser) -> None:
         p.set_defaults(handler=cmd_label if verb == "label" else cmd_annotate, field=field)
 
 
-def _resource_of(obj: dict[str, Any], source: str) -> Resource:
+def resource_of(obj: dict[str, Any], source: str) -> Resource:
     found = resources.of_object(obj)
     if found is None:
         meta = obj.get("metadata") or {}
@@ -89,7 +101,7 @@ def _resource_of(obj: dict[str, Any], source: str) -> Resource:
     return found
 
 
-def _target_namespace(env: Env, resource: Resource, obj: dict[str, Any]) -> str | None:
+def target_namespace(env: Env, resource: Resource, obj: dict[str, Any]) -> str | None:
     if not resource.namespaced:
         return None
     given = (obj.get("metadata") or {}).get("namespace")
@@ -116,15 +128,21 @@ def cmd_create(env: Env) -> None:
     if not a.filename:
         raise CommandError("must specify one of -f and -k")
     for manifest in manifests.read(a.filename, env.stdin, a.recursive):
-        resource = _resource_of(manifest.obj, manifest.source)
-        ns = _target_namespace(env, resource, manifest.obj)
+        resource = resource_of(manifest.obj, manifest.source)
+        ns = target_namespace(env, resource, manifest.obj)
         try:
-            created = env.client.create(resource, manifest.obj, ns, dry_run=a.dry_run == "server") \
+            created = env.client.create(resource, manifest.obj, ns, dry_run=a.dry_run == "server",
+                                        field_manager=_manager(env, "kubectl-create")) \
                 if a.dry_run not in ("client", "true") else manifest.obj
         except StatusError as err:
             env.error(_write_error(err, "creating", manifest.source))
             continue
         _report(env, resource, created, "created")
+
+
+def _manager(env: Env, default: str) -> str:
+    """kubectl's ``--field-manager``, else the name kubectl gives this command's writes."""
+    return getattr(env.args, "field_manager", None) or default
 
 
 def _write_error(err: StatusError, action: str, source: str) -> str:
@@ -203,6 +221,11 @@ def _last_applied(obj: dict[str, Any]) -> str:
     return json.dumps(clean, separators=(",", ":"), sort_keys=True) + "\n"
 
 
+def with_last_applied(obj: dict[str, Any]) -> dict[str, Any]:
+    """The manifest carrying itself in the last-applied-configuration annotation, as apply sends it."""
+    return _with_annotation(obj, _last_applied(obj))
+
+
 def _with_annotation(obj: dict[str, Any], value: str) -> dict[str, Any]:
     new = json.loads(json.dumps(obj))
     meta = new.setdefault("metadata", {})
@@ -214,9 +237,14 @@ def cmd_apply(env: Env) -> None:
     a = env.args
     if not a.filename:
         raise CommandError("must specify one of -f and -k")
+    if a.force_conflicts and not a.server_side:
+        raise CommandError("--force-conflicts only works with --server-side")
+    if a.server_side and a.dry_run in ("client", "true"):
+        raise CommandError("--dry-run=client doesn't work with --server-side (did you mean --dry-run=server "
+                           "instead?)")
     for manifest in manifests.read(a.filename, env.stdin, a.recursive):
-        resource = _resource_of(manifest.obj, manifest.source)
-        ns = _target_namespace(env, resource, manifest.obj)
+        resource = resource_of(manifest.obj, manifest.source)
+        ns = target_namespace(env, resource, manifest.obj)
         name = (manifest.obj.get("metadata") or {}).get("name")
         if not name:
             env.error("error: error when retrieving current configuration of:\nResource: "
@@ -224,11 +252,44 @@ def cmd_apply(env: Env) -> None:
                       f'"{resource.api_version}, Kind={resource.kind}"\nName: "", Namespace: "{ns or ""}"\n'
                       f'from server for: "{manifest.source}": resource name may not be empty')
             continue
-        modified = _with_annotation(manifest.obj, _last_applied(manifest.obj))
+        if a.server_side:
+            _apply_server_side(env, resource, ns, name, manifest)
+            continue
+        modified = with_last_applied(manifest.obj)
         try:
             _apply_one(env, resource, ns, name, modified)
         except _ApplyError as failure:
             env.error(_write_error(failure.err, failure.action, manifest.source))
+
+
+# What kubectl adds to an apply conflict, word for word.
+_CONFLICT_HELP = """Please review the fields above--they currently have other managers. Here
+are the ways you can resolve this warning:
+* If you intend to manage all of these fields, please re-run the apply
+  command with the `--force-conflicts` flag.
+* If you do not intend to manage all of the fields, please edit your
+  manifest to remove references to the fields that should keep their
+  current managers.
+* You may co-own fields by updating your manifest to match the existing
+  value; in this case, you'll become the manager if the other manager(s)
+  stop managing the field (remove it from their configuration).
+See https://kubernetes.io/docs/reference/using-api/server-side-apply/#conflicts"""
+
+
+def _apply_server_side(env: Env, resource: Resource, ns: str | None, name: str, manifest: Any) -> None:
+    """``apply --server-side``: send the manifest as it is; the server merges it and tracks ownership."""
+    a = env.args
+    try:
+        applied = env.client.patch(resource, name, manifest.obj, ns, patch_type="apply", dry_run=a.dry_run == "server",
+                                   field_manager=a.field_manager or "kubectl", force=a.force_conflicts)
+    except StatusError as err:
+        causes = (err.details or {}).get("causes") or []
+        if err.code == 409 and any(c.get("reason") == "FieldManagerConflict" for c in causes):
+            env.error(f"error: {err.message}\n{_CONFLICT_HELP}")
+        else:
+            env.error(_write_error(err, "patching", manifest.source))
+        return
+    _report(env, resource, applied, "serverside-applied")
 
 
 class _ApplyError(Exception):
@@ -238,33 +299,40 @@ class _ApplyError(Exception):
         self.action = action
 
 
+def apply_patch(resource: Resource, current: dict[str, Any], modified: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """What client-side apply sends: the three-way patch from the last-applied configuration, the
+    manifest (with its new annotation) and the live object, and its patch type."""
+    original_text = ((current.get("metadata") or {}).get("annotations") or {}).get(LAST_APPLIED)
+    original = json.loads(original_text) if original_text else None
+    if resource.group in ("", "apps", "batch", "networking.k8s.io", "rbac.authorization.k8s.io", "storage.k8s.io",
+                          "autoscaling", "coordination.k8s.io"):
+        return patches.three_way_strategic_patch(original, modified, current, resource.kind), "strategic"
+    return patches.three_way_merge_patch(original, modified, current), "merge"
+
+
 def _apply_one(env: Env, resource: Resource, ns: str | None, name: str, modified: dict[str, Any]) -> None:
     dry_run = env.args.dry_run in ("client", "true")
+    server_dry_run = env.args.dry_run == "server"
     try:
         current = env.client.get(resource, name, ns)
     except StatusError as err:
         if err.code != 404:
             raise _ApplyError(err, "retrieving current configuration of") from None
         try:
-            created = modified if dry_run else env.client.create(resource, modified, ns)
+            created = modified if dry_run else env.client.create(resource, modified, ns, dry_run=server_dry_run,
+                                                                 field_manager=_manager(env, "kubectl-client-side-apply"))
         except StatusError as create_err:
             raise _ApplyError(create_err, "creating") from None
         _report(env, resource, created, "created")
         return
-    original_text = ((current.get("metadata") or {}).get("annotations") or {}).get(LAST_APPLIED)
-    original = json.loads(original_text) if original_text else None
-    if resource.group in ("", "apps", "batch", "networking.k8s.io", "rbac.authorization.k8s.io", "storage.k8s.io",
-                          "autoscaling", "coordination.k8s.io"):
-        patch = patches.three_way_strategic_patch(original, modified, current, resource.kind)
-        patch_type = "strategic"
-    else:
-        patch = patches.three_way_merge_patch(original, modified, current)
-        patch_type = "merge"
+    patch, patch_type = apply_patch(resource, current, modified)
     if not patch:
         _report(env, resource, current, "unchanged")
         return
     try:
-        patched = current if dry_run else env.client.patch(resource, name, patch, ns, patch_type=patch_type)
+        patched = current if dry_run else env.client.patch(resource, name, patch, ns, patch_type=patch_type,
+                                                           dry_run=server_dry_run,
+                                                           field_manager=_manager(env, "kubectl-client-side-apply"))
     except StatusError as err:
         raise _ApplyError(err, "patching") from None
     _report(env, resource, patched, "configured")
@@ -294,8 +362,8 @@ def cmd_delete(env: Env) -> None:
     victims: list[tuple[Resource, str | None, str]] = []
     if a.filename:
         for manifest in manifests.read(a.filename, env.stdin, a.recursive):
-            resource = _resource_of(manifest.obj, manifest.source)
-            victims.append((resource, _target_namespace(env, resource, manifest.obj),
+            resource = resource_of(manifest.obj, manifest.source)
+            victims.append((resource, target_namespace(env, resource, manifest.obj),
                             (manifest.obj.get("metadata") or {}).get("name", "")))
     else:
         if not a.resources:
@@ -380,7 +448,7 @@ def _split_args(env: Env) -> tuple[list[tuple[Resource, list[str]]], list[str]]:
     if env.args.filename:
         targets = []
         for manifest in manifests.read(env.args.filename, env.stdin):
-            resource = _resource_of(manifest.obj, manifest.source)
+            resource = resource_of(manifest.obj, manifest.source)
             targets.append((resource, [(manifest.obj.get("metadata") or {}).get("name", "")]))
         return targets, changes
     if not rest:
