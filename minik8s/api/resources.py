@@ -14,6 +14,8 @@ Interface:
     by_plural("apps", "v1", "deployments")      # None when it does not exist
     get("apps", "v1", "deployments")            # a KeyError when it does not exist
     resource.path(namespace, name, subresource)   # the REST path
+    register(resource) / unregister(resource)     # served at runtime (custom resources, chapter on CRDs)
+    generation                      # grows on every register/unregister: caches key on it
 
 Invariant: (group, plural) is unique, and so is (apiVersion, kind).
 
@@ -39,6 +41,8 @@ class Resource:
     categories: tuple[str, ...] = ()
     verbs: tuple[str, ...] = ALL_VERBS
     singular: str = field(default="")
+    # The OpenAPI v3 schema of the object, for resources defined at runtime (a CRD's version).
+    schema: dict | None = field(default=None, compare=False, hash=False, repr=False)
 
     @property
     def api_version(self) -> str:
@@ -144,16 +148,54 @@ RESOURCES: tuple[Resource, ...] = (
     _r("storage.k8s.io", "v1", "StorageClass", "storageclasses", namespaced=False, short=("sc",)),
 )
 
-_BY_PLURAL = {(r.group, r.version, r.plural): r for r in RESOURCES}
-_BY_KIND = {(r.api_version, r.kind): r for r in RESOURCES}
-_BY_GROUP_PLURAL = {(r.group, r.plural): r for r in RESOURCES}
-
+_BY_PLURAL: dict[tuple[str, str, str], Resource] = {}
+_BY_KIND: dict[tuple[str, str], Resource] = {}
+_BY_GROUP_PLURAL: dict[tuple[str, str], Resource] = {}
 # When a bare name matches several groups, kubectl prefers the core group, then the
 # order of discovery; RESOURCES is already in that order.
 _ALIASES: dict[str, list[Resource]] = {}
-for _res in RESOURCES:
-    for _alias in {_res.plural, _res.name, _res.kind.lower(), *_res.short_names}:
-        _ALIASES.setdefault(_alias, []).append(_res)
+_BUILTIN = RESOURCES
+generation = 0
+
+
+def _index() -> None:
+    """Rebuild the lookup tables from RESOURCES (at import, and after every registration)."""
+    global generation
+    _BY_PLURAL.clear()
+    _BY_KIND.clear()
+    _BY_GROUP_PLURAL.clear()
+    _ALIASES.clear()
+    for res in RESOURCES:
+        _BY_PLURAL[(res.group, res.version, res.plural)] = res
+        _BY_KIND[(res.api_version, res.kind)] = res
+        _BY_GROUP_PLURAL[(res.group, res.plural)] = res
+        for alias in {res.plural, res.name, res.kind.lower(), *res.short_names}:
+            _ALIASES.setdefault(alias, []).append(res)
+    generation += 1
+
+
+def register(resource: Resource) -> None:
+    """Serve ``resource`` from now on (a custom resource's version), replacing any registration of the
+    same group/version/plural. Built-in resources cannot be replaced."""
+    global RESOURCES
+    key = (resource.group, resource.version, resource.plural)
+    if any((r.group, r.version, r.plural) == key for r in _BUILTIN):
+        raise ValueError(f"{resource.plural}.{resource.group or 'core'}/{resource.version} is built in")
+    RESOURCES = tuple(r for r in RESOURCES if (r.group, r.version, r.plural) != key) + (resource,)
+    _index()
+
+
+def unregister(resource: Resource) -> None:
+    """Stop serving a registered resource (matched by group/version/plural); a no-op if it is not served."""
+    global RESOURCES
+    if resource in _BUILTIN:
+        raise ValueError(f"{resource.qualified}/{resource.version} is built in")
+    key = (resource.group, resource.version, resource.plural)
+    RESOURCES = tuple(r for r in RESOURCES if (r.group, r.version, r.plural) != key)
+    _index()
+
+
+_index()
 
 
 def groups() -> list[tuple[str, str]]:
