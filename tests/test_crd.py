@@ -1,9 +1,12 @@
-"""Custom resources: runtime registration in the resource registry (the hook CRDs build on)."""
+"""Custom resources: runtime registration in the resource registry, and CRD validation."""
+
+import copy
 
 import pytest
 
 from minik8s.api import resources
 from minik8s.api.resources import Resource
+from minik8s.apiserver.apiextensions.crd import validate_crd
 
 CRONTABS = Resource("stable.example.com", "v1", "CronTab", "crontabs", short_names=("ct",),
                     singular="crontab", schema={"type": "object"})
@@ -57,3 +60,79 @@ def test_builtin_resources_cannot_be_replaced_or_removed():
     with pytest.raises(ValueError):
         resources.unregister(pods)
     assert resources.lookup("po") is pods
+
+
+# --- CRD validation (minik8s.apiserver.apiextensions.crd) ---
+
+CRONTAB_CRD = {
+    "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+    "metadata": {"name": "crontabs.stable.example.com"},
+    "spec": {
+        "group": "stable.example.com", "scope": "Namespaced",
+        "names": {"plural": "crontabs", "singular": "crontab", "kind": "CronTab", "listKind": "CronTabList",
+                  "shortNames": ["ct"]},
+        "versions": [{"name": "v1", "served": True, "storage": True, "schema": {"openAPIV3Schema": {
+            "type": "object", "properties": {"spec": {"type": "object", "properties": {
+                "cronSpec": {"type": "string"}, "image": {"type": "string"}, "replicas": {"type": "integer"}}}}}}}],
+    },
+}
+
+
+def _crd(**changes):
+    crd = copy.deepcopy(CRONTAB_CRD)
+    for path, value in changes.items():
+        target = crd
+        *parents, last = path.split("__")
+        for key in parents:
+            target = target[int(key)] if isinstance(target, list) else target[key]
+        target[last] = value
+    return crd
+
+
+def _messages(crd):
+    return [str(e) for e in validate_crd(crd)]
+
+
+def test_the_upstream_crontab_crd_is_valid():
+    assert _messages(CRONTAB_CRD) == []
+
+
+def test_name_must_be_plural_dot_group_and_group_needs_a_dot():
+    assert _messages(_crd(metadata={"name": "crontabs"})) == [
+        'metadata.name: Invalid value: "crontabs": must be spec.names.plural+"."+spec.group']
+    assert 'spec.group: Invalid value: "example": should be a domain with at least one dot' in _messages(
+        _crd(spec__group="example", metadata={"name": "crontabs.example"}))
+
+
+def test_scope_names_and_versions():
+    assert _messages(_crd(spec__scope="Global")) == [
+        'spec.scope: Unsupported value: "Global": supported values: "Cluster", "Namespaced"']
+    assert any(m.startswith("spec.versions: Invalid value") and "exactly one version marked as storage" in m
+               for m in _messages(_crd(spec__versions__0__storage=False)))
+    assert any(m.startswith("spec.names.shortNames[0]: Invalid value: \"C_T\"")
+               for m in _messages(_crd(spec__names__shortNames=["C_T"])))
+    assert "spec.names.listKind: Invalid value: \"CronTab\": kind and listKind may not be the same" in _messages(
+        _crd(spec__names__listKind="CronTab"))
+
+
+def test_schemas_are_required_and_must_be_structural():
+    assert _messages(_crd(spec__versions__0__schema={})) == [
+        "spec.versions[0].schema.openAPIV3Schema: Required value: schemas are required"]
+    untyped = {"type": "object", "properties": {"spec": {"properties": {"x": {"type": "string"}}},
+                                                "tags": {"type": "array", "items": {}},
+                                                "port": {"x-kubernetes-int-or-string": True}}}
+    assert _messages(_crd(spec__versions__0__schema={"openAPIV3Schema": untyped})) == [
+        "spec.versions[0].schema.openAPIV3Schema.properties[spec].type: Required value: "
+        "must not be empty for specified object fields",
+        "spec.versions[0].schema.openAPIV3Schema.properties[tags].items.type: Required value: "
+        "must not be empty for specified array items",
+    ]
+    assert _messages(_crd(spec__versions__0__schema={"openAPIV3Schema": {
+        "type": "object", "x-kubernetes-preserve-unknown-fields": False}})) == [
+        "spec.versions[0].schema.openAPIV3Schema.x-kubernetes-preserve-unknown-fields: Invalid value: false: "
+        "must be true or undefined"]
+
+
+def test_validation_never_raises_on_garbage():
+    for garbage in (None, [], "x", {"spec": []}, {"spec": {"versions": [None, 3]}}):
+        assert validate_crd(garbage)
