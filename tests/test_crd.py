@@ -136,3 +136,19 @@ def test_schemas_are_required_and_must_be_structural():
 def test_validation_never_raises_on_garbage():
     for garbage in (None, [], "x", {"spec": []}, {"spec": {"versions": [None, 3]}}):
         assert validate_crd(garbage)
+
+
+def test_a_registered_resource_is_served_generically(crontabs, tmp_path):
+    from minik8s import Cluster
+
+    manifest = tmp_path / "ct.yaml"
+    manifest.write_text("apiVersion: stable.example.com/v1\nkind: CronTab\nmetadata: {name: my-new-cron-object}\n"
+                        "spec: {cronSpec: '* * * * */5', image: my-awesome-cron-image}\n")
+    with Cluster(nodes=1, runtime="simulated") as cluster:
+        _crontab_round_trip(cluster, manifest)
+
+
+def _crontab_round_trip(cluster, manifest):
+    assert "crontab.stable.example.com/my-new-cron-object created" in cluster.kubectl(f"apply -f {manifest}")
+    assert "my-awesome-cron-image" in cluster.kubectl("get ct my-new-cron-object -o yaml")
+    assert 'crontab.stable.example.com "my-new-cron-object" deleted' in cluster.kubectl("delete ct my-new-cron-object")
