@@ -12,38 +12,40 @@ CRONTABS = Resource("stable.example.com", "v1", "CronTab", "crontabs", short_nam
                     singular="crontab", schema={"type": "object"})
 
 
-@pytest.fixture
-def crontabs():
-    resources.register(CRONTABS)
-    yield CRONTABS
-    resources.unregister(CRONTABS)
-
-
 def test_register_makes_the_resource_findable_and_bumps_generation():
-    before = resources.generation
-    resources.register(CRONTABS)
-    try:
-        assert resources.generation > before
-        assert CRONTABS in resources.RESOURCES
-        assert resources.lookup("ct") is CRONTABS
-        assert resources.lookup("crontabs.stable.example.com") is CRONTABS
-        assert resources.by_kind("stable.example.com/v1", "CronTab") is CRONTABS
-        assert resources.get("stable.example.com", "v1", "crontabs") is CRONTABS
-        assert ("stable.example.com", "v1") in resources.groups()
-    finally:
-        resources.unregister(CRONTABS)
-    assert resources.generation > before + 1
-    assert resources.lookup("ct") is None
-    assert resources.by_plural("stable.example.com", "v1", "crontabs") is None
+    registry = resources.Registry()
+    before = registry.generation
+    registry.register(CRONTABS)
+    assert registry.generation > before
+    assert CRONTABS in registry
+    assert registry.lookup("ct") is CRONTABS
+    assert registry.lookup("crontabs.stable.example.com") is CRONTABS
+    assert registry.by_kind("stable.example.com/v1", "CronTab") is CRONTABS
+    assert registry.get("stable.example.com", "v1", "crontabs") is CRONTABS
+    assert ("stable.example.com", "v1") in registry.groups()
+    registry.unregister(CRONTABS)
+    assert registry.generation > before + 1
+    assert registry.lookup("ct") is None
+    assert registry.by_plural("stable.example.com", "v1", "crontabs") is None
+    assert ("stable.example.com", "v1") not in registry.groups()
+
+
+def test_registries_are_independent_and_the_builtins_never_change():
+    one, other = resources.Registry(), resources.Registry()
+    one.register(CRONTABS)
+    assert other.lookup("ct") is None and resources.lookup("ct") is None
     assert ("stable.example.com", "v1") not in resources.groups()
+    assert list(other) == list(resources.RESOURCES)
 
 
-def test_register_replaces_the_same_group_version_plural(crontabs):
+def test_register_replaces_the_same_group_version_plural():
+    registry = resources.Registry()
+    registry.register(CRONTABS)
     renamed = Resource("stable.example.com", "v1", "CronTab", "crontabs", short_names=("cts",), singular="crontab")
-    resources.register(renamed)
-    assert [r for r in resources.RESOURCES if r.plural == "crontabs"] == [renamed]
-    assert resources.lookup("cts") is renamed
-    assert resources.lookup("ct") is None
+    registry.register(renamed)
+    assert [r for r in registry if r.plural == "crontabs"] == [renamed]
+    assert registry.lookup("cts") is renamed
+    assert registry.lookup("ct") is None
 
 
 def test_schema_is_not_part_of_equality():
@@ -54,12 +56,13 @@ def test_schema_is_not_part_of_equality():
 
 
 def test_builtin_resources_cannot_be_replaced_or_removed():
-    pods = resources.get("", "v1", "pods")
+    registry = resources.Registry()
+    pods = registry.get("", "v1", "pods")
     with pytest.raises(ValueError):
-        resources.register(Resource("", "v1", "Pod", "pods"))
+        registry.register(Resource("", "v1", "Pod", "pods"))
     with pytest.raises(ValueError):
-        resources.unregister(pods)
-    assert resources.lookup("po") is pods
+        registry.unregister(pods)
+    assert registry.lookup("po") is pods
 
 
 # --- CRD validation (minik8s.apiserver.apiextensions.crd) ---
@@ -136,19 +139,3 @@ def test_schemas_are_required_and_must_be_structural():
 def test_validation_never_raises_on_garbage():
     for garbage in (None, [], "x", {"spec": []}, {"spec": {"versions": [None, 3]}}):
         assert validate_crd(garbage)
-
-
-def test_a_registered_resource_is_served_generically(crontabs, tmp_path):
-    from minik8s import Cluster
-
-    manifest = tmp_path / "ct.yaml"
-    manifest.write_text("apiVersion: stable.example.com/v1\nkind: CronTab\nmetadata: {name: my-new-cron-object}\n"
-                        "spec: {cronSpec: '* * * * */5', image: my-awesome-cron-image}\n")
-    with Cluster(nodes=1, runtime="simulated") as cluster:
-        _crontab_round_trip(cluster, manifest)
-
-
-def _crontab_round_trip(cluster, manifest):
-    assert "crontab.stable.example.com/my-new-cron-object created" in cluster.kubectl(f"apply -f {manifest}")
-    assert "my-awesome-cron-image" in cluster.kubectl("get ct my-new-cron-object -o yaml")
-    assert 'crontab.stable.example.com "my-new-cron-object" deleted' in cluster.kubectl("delete ct my-new-cron-object")

@@ -126,10 +126,12 @@ class LocalClient:
     def table(self, resource: Resource, namespace: str | None = None, name: str | None = None, *,
               label_selector: str | None = None, field_selector: str | None = None) -> dict[str, Any]:
         now = datetime.fromtimestamp(self.api.clock.now(), tz=timezone.utc)
+        columns = self.api.crds.printer_columns(resource)
         if name:
-            return tables.to_table(resource, [self.api.get(resource, namespace, name)], now=now)
+            return tables.to_table(resource, [self.api.get(resource, namespace, name)], now=now,
+                                   printer_columns=columns)
         listed = self.list(resource, namespace, label_selector=label_selector, field_selector=field_selector)
-        table = tables.to_table(resource, listed["items"], now=now)
+        table = tables.to_table(resource, listed["items"], now=now, printer_columns=columns)
         table["metadata"] = listed["metadata"]
         return table
 
