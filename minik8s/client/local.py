@@ -150,6 +150,13 @@ class LocalClient:
                 headers: dict[str, str] | None = None) -> bytes:
         if method == "GET" and path == "/version":
             return orjson.dumps(discovery.version())
+        parts = path.strip("/").split("/")
+        if method == "GET" and parts[0] == "apis" and len(parts) in (1, 3):   # discovery, for custom resources
+            registry = self.api.registry
+            doc = discovery.api_group_list(registry) if len(parts) == 1 else \
+                discovery.resource_list(parts[1], parts[2], registry)
+            if doc is not None:
+                return orjson.dumps(doc)
         raise NotImplementedError(f"{method} {path} is only served over HTTP")
 
     def as_user(self, user: User) -> "UserClient":
