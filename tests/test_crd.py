@@ -396,6 +396,57 @@ def test_deleting_a_namespace_deletes_the_custom_objects_in_it(tmp_path):
         assert api.list(_ct(api), None)["items"] == []
 
 
+
+# --- CEL rules (x-kubernetes-validations) ---
+
+CEL_SCHEMA = {"type": "object", "properties": {"spec": {
+    "type": "object",
+    "x-kubernetes-validations": [
+        {"rule": "self.minReplicas <= self.replicas",
+         "message": "replicas should be greater than or equal to minReplicas"},
+        {"rule": "self.replicas <= 100", "messageExpression": "'replicas ' + string(self.replicas) + ' is over 100'"}],
+    "properties": {
+        "replicas": {"type": "integer"}, "minReplicas": {"type": "integer"},
+        "image": {"type": "string", "x-kubernetes-validations": [{"rule": "self == oldSelf"}]},
+    }}}}
+
+
+def test_cel_rules_with_message_message_expression_and_transition_rules():
+    from minik8s.apiserver.apiextensions import cel
+
+    def errors(spec, old=None):
+        return [str(e) for e in cel.validate({"spec": spec}, {"spec": old} if old else None, CEL_SCHEMA)]
+
+    assert errors({"replicas": 3, "minReplicas": 1, "image": "a"}) == []
+    assert errors({"replicas": 1, "minReplicas": 2, "image": "a"}) == [
+        'spec: Invalid value: "object": replicas should be greater than or equal to minReplicas']
+    assert errors({"replicas": 200, "minReplicas": 2}) == ['spec: Invalid value: "object": replicas 200 is over 100']
+    assert errors({"replicas": 3, "minReplicas": 1, "image": "b"}, old={"replicas": 3, "minReplicas": 1,
+                                                                       "image": "a"}) == [
+        'spec.image: Invalid value: "string": failed rule: self == oldSelf']
+
+
+def test_a_crd_whose_rule_does_not_compile_is_refused():
+    schema = copy.deepcopy(SCHEMA)
+    schema["properties"]["spec"]["x-kubernetes-validations"] = [{"rule": "self.replicas >"}]
+    found = _messages(_crd(spec__versions__0__schema={"openAPIV3Schema": schema}))
+    assert len(found) == 1 and found[0].startswith(
+        "spec.versions[0].schema.openAPIV3Schema.properties[spec].x-kubernetes-validations[0].rule: "
+        'Invalid value: "self.replicas >": compilation failed')
+
+
+def test_cel_rules_guard_custom_objects_in_the_api_server():
+    server = APIServer()
+    crds = server.registry.get("apiextensions.k8s.io", "v1", "customresourcedefinitions")
+    server.create(crds, None, _crd(spec__versions__0__schema={"openAPIV3Schema": CEL_SCHEMA}))
+    ct = _ct(server)
+    server.create(ct, "default", _crontab(replicas=2, minReplicas=1, image="a"))
+    with pytest.raises(StatusError) as caught:
+        server.patch(ct, "default", "a", "merge", {"spec": {"image": "b"}})
+    assert caught.value.code == 422 and caught.value.message == (
+        'CronTab.stable.example.com "a" is invalid: spec.image: Invalid value: "string": failed rule: self == oldSelf')
+
+
 # --- the real kubectl against `minik8s server` (upstream's CronTab walkthrough) ---
 
 CRONTAB_MANIFEST = """

@@ -8,6 +8,7 @@ and only when a name is not a built-in one.
 Interface:
     using(client)                  # a context manager: the client whose server the command asks
     lookup(name) -> Resource | None     # built-in first, then discovery
+    served() -> list[Resource]          # everything the server serves (kubectl api-resources)
     of_object(obj) -> Resource | None   # by apiVersion and kind, likewise
 
 Taught in the reference page on custom resources (docs/reference/custom-resources.md).
@@ -48,6 +49,16 @@ def using(client_factory: Callable[[], Any]) -> Iterator[None]:
 def _discovered() -> resources.Registry | None:
     factory = _CURRENT.get()
     return factory() if factory is not None else None
+
+
+def served() -> list[Resource]:
+    """Every resource the server serves, in its preferred versions (the built-ins when not asked)."""
+    registry = _discovered()
+    found = list(registry if registry is not None else resources.RESOURCES)
+    preferred: dict[tuple[str, str], Resource] = {}
+    for res in found:
+        preferred.setdefault((res.group, res.plural), res)
+    return list(preferred.values())
 
 
 def lookup(name: str) -> Resource | None:

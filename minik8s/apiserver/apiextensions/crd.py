@@ -19,6 +19,7 @@ from typing import Any
 
 from minik8s.api.errors import FieldError, duplicate, invalid_value, not_supported, required
 from minik8s.api.validation.names import is_dns1035_label, is_dns1123_subdomain
+from minik8s.apiserver.apiextensions import cel
 
 Errors = list[FieldError]
 MIXED_CASE = "may have mixed case, but should otherwise match: "
@@ -114,6 +115,7 @@ def _versions(versions: list, path: str) -> Errors:
             errs.append(required(spath, "schemas are required"))
         else:
             errs += structural_errors(schema, spath)
+            errs += cel.compile_errors(schema, spath)
     if storage != 1:
         errs.append(invalid_value(path, versions, "must have exactly one version marked as storage version"))
     if versions and not served:

@@ -18,6 +18,7 @@ Interface:
     served_versions(crd) -> list[Served]          # one per served version of a stored CRD
     Served.resource / .prepare_for_create / .prepare_for_update / .prepare_for_status_update
     Served.prune(obj) / .default(obj) / .validate(obj, old) / .to_storage(obj) / .to_version(obj)
+                                                  # validate: the schema, then its CEL rules (.cel)
     Served.scale(obj) / .set_replicas(obj, replicas) / .columns
 
 Taught in the reference page on custom resources (docs/reference/custom-resources.md).
@@ -33,7 +34,7 @@ from minik8s.api.objects import deep_copy
 from minik8s.api.resources import Resource
 from minik8s.api.validation.meta import validate_object_meta, validate_object_meta_update
 from minik8s.api.validation.names import is_dns1123_subdomain
-from minik8s.apiserver.apiextensions import structural
+from minik8s.apiserver.apiextensions import cel, structural
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,9 @@ class Served:
         errs = validate_object_meta(obj.get("metadata"), self.resource.namespaced, is_dns1123_subdomain)
         if old is not None:
             errs += validate_object_meta_update(obj.get("metadata"), old.get("metadata"))
-        return errs + structural.validate(obj, self.schema)
+        errs += structural.validate(obj, self.schema)
+        # CEL rules read typed values: they run once the object has the shape its schema declares
+        return errs or cel.validate(obj, old, self.schema)
 
     # --- the strategy (same hooks as minik8s.apiserver.strategy) ---
 
