@@ -591,3 +591,25 @@ def test_crds_and_custom_objects_survive_a_restart(tmp_path):
         assert "my-new-cron-object" in _ok(second.kubectl("get", "ct", real=False))   # minik8s kubectl: discovery
     finally:
         second.stop()
+
+
+def test_objects_owned_by_a_custom_object_are_kept_then_collected_with_it(tmp_path):
+    from minik8s import Cluster
+
+    manifest = tmp_path / "crd.yaml"
+    manifest.write_text(yaml.safe_dump(_served_crd()))
+    with Cluster(nodes=0, runtime="simulated") as cluster:
+        cluster.kubectl(f"apply -f {manifest}")
+        api = cluster.api
+        owner = api.create(_ct(api), "default", _crontab("owner"))
+        ref = {"apiVersion": "stable.example.com/v1", "kind": "CronTab", "name": "owner",
+               "uid": owner["metadata"]["uid"]}
+        services = api.registry.get("", "v1", "services")
+        api.create(services, "default", {"metadata": {"name": "owned", "ownerReferences": [ref]},
+                                         "spec": {"ports": [{"port": 80}]}})
+        cluster.run_until_stable(timeout=30)
+        assert api.get(services, "default", "owned")   # its owner exists: the garbage collector keeps it
+        cluster.kubectl("delete ct owner")
+        cluster.run_until_stable(timeout=30)
+        with pytest.raises(StatusError):
+            api.get(services, "default", "owned")
