@@ -144,6 +144,26 @@ def test_schemas_are_required_and_must_be_structural():
         "must be true or undefined"]
 
 
+def test_defaults_must_be_valid_and_prunable_and_other_structural_rules():
+    schema = copy.deepcopy(SCHEMA)
+    spec = schema["properties"]["spec"]["properties"]
+    spec["replicas"]["default"] = "one"
+    spec["nested"]["default"] = {"level": 1, "junk": 2}
+    spec["tags"]["uniqueItems"] = True
+    schema["properties"]["metadata"] = {"type": "object", "properties": {"labels": {"type": "object"}}}
+    base = "spec.versions[0].schema.openAPIV3Schema"
+    assert _messages(_crd(spec__versions__0__schema={"openAPIV3Schema": schema})) == [
+        f"{base}.properties[metadata]: Forbidden: must not specify anything other than name and generateName, "
+        "but metadata is implicitly specified",
+        f'{base}.properties[spec].properties[replicas].default: Invalid value: "string": '
+        f'{base}.properties[spec].properties[replicas].default in body must be of type integer: "string"',
+        f"{base}.properties[spec].properties[tags].uniqueItems: Forbidden: uniqueItems cannot be set to true since "
+        "the runtime complexity becomes quadratic",
+        f'{base}.properties[spec].properties[nested].default: Invalid value: {{"level":1,"junk":2}}: '
+        "must not have unknown fields, got: junk",
+    ]
+
+
 def test_validation_never_raises_on_garbage():
     for garbage in (None, [], "x", {"spec": []}, {"spec": {"versions": [None, 3]}}):
         assert validate_crd(garbage)

@@ -12,7 +12,6 @@ import argparse
 from datetime import datetime, timezone
 from typing import Any
 
-from minik8s.api import resources
 from minik8s.api.errors import StatusError
 from minik8s.api.resources import Resource
 from minik8s.kubectl import manifests, printing, restmapper
@@ -68,7 +67,7 @@ def parse_targets(words: list[str]) -> list[Target]:
     kinds: list[Resource] = []
     for part in words[0].split(","):
         if part == "all":
-            kinds.extend(resources.in_category("all"))
+            kinds.extend(r for r in restmapper.served() if "all" in r.categories)   # custom kinds may join "all"
         elif part:
             kinds.append(resolve(part))
     return [(kind, list(words[1:])) for kind in kinds]

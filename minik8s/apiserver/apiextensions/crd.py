@@ -15,11 +15,12 @@ Taught in the reference page on custom resources (docs/reference/custom-resource
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
-from minik8s.api.errors import FieldError, duplicate, invalid_value, not_supported, required
+from minik8s.api.errors import FieldError, duplicate, forbidden_field, invalid_value, not_supported, required
 from minik8s.api.validation.names import is_dns1035_label, is_dns1123_subdomain
-from minik8s.apiserver.apiextensions import cel
+from minik8s.apiserver.apiextensions import cel, structural
 
 Errors = list[FieldError]
 MIXED_CASE = "may have mixed case, but should otherwise match: "
@@ -71,6 +72,19 @@ def structural_errors(schema: Any, path: str, root: bool = True) -> Errors:
     if root and schema.get("type") != "object":
         errs.append(required(f"{path}.type", "must not be empty at the root") if not schema.get("type")
                     else invalid_value(f"{path}.type", schema["type"], "must be object at the root"))
+    if isinstance(schema.get("additionalProperties"), dict) and schema.get("properties"):
+        errs.append(forbidden_field(f"{path}.additionalProperties",
+                                    "additionalProperties and properties are mutual exclusive"))
+    if schema.get("uniqueItems") is True:
+        errs.append(forbidden_field(f"{path}.uniqueItems", "uniqueItems cannot be set to true since the runtime "
+                                                           "complexity becomes quadratic"))
+    if root:
+        metadata = _dict(_dict(schema.get("properties")).get("metadata"))
+        if set(metadata) - {"type", "properties"} or set(_dict(metadata.get("properties"))) - {"name", "generateName"}:
+            errs.append(forbidden_field(f"{path}.properties[metadata]", "must not specify anything other than name "
+                                        "and generateName, but metadata is implicitly specified"))
+    if "default" in schema:
+        errs += _default_errors(schema, f"{path}.default")
     for name, child in _dict(schema.get("properties")).items():
         child_path = f"{path}.properties[{name}]"
         if not _dict(child).get("type") and not _untyped_ok(child):
@@ -85,6 +99,20 @@ def structural_errors(schema: Any, path: str, root: bool = True) -> Errors:
     if isinstance(additional, dict):
         errs += structural_errors(additional, f"{path}.additionalProperties", root=False)
     return errs
+
+
+def _default_errors(schema: dict, path: str) -> Errors:
+    """A ``default`` must be valid against its own schema, and have no field that pruning would drop."""
+    value = copy.deepcopy(schema["default"])
+    if value is None and schema.get("nullable"):
+        return []
+    found: Errors = []
+    structural.validate_value(value, schema, path, found)
+    dropped = structural.prune_value(value, schema)
+    if dropped:
+        found.append(invalid_value(path, schema["default"],
+                                   "must not have unknown fields, got: " + ", ".join(dropped)))
+    return found
 
 
 def _untyped_ok(schema: Any) -> bool:

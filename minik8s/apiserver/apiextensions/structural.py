@@ -20,6 +20,7 @@ Interface:
     prune(obj, schema) -> list of unknown field paths      # changes obj in place
     default(obj, schema) -> None                           # changes obj in place
     validate(obj, schema) -> list[FieldError]              # never raises, never changes obj
+    prune_value / validate_value                           # the same below the root (a CRD's defaults)
 
 ``metadata`` is never walked here: the API server validates ObjectMeta as for every kind.
 
@@ -57,6 +58,13 @@ def prune(obj: Any, schema: Schema) -> list[str]:
     dropped: list[str] = []
     if isinstance(obj, dict):
         _prune_object(obj, _schema(schema), "", dropped, root=True)
+    return dropped
+
+
+def prune_value(value: Any, schema: Schema) -> list[str]:
+    """Like :func:`prune`, for a value below the root (a ``default``): the dropped paths, relative to it."""
+    dropped: list[str] = []
+    _prune_value(value, _schema(schema), "", dropped)
     return dropped
 
 
@@ -147,6 +155,11 @@ def validate(obj: Any, schema: Schema) -> list[FieldError]:
         elif isinstance(schema.get("additionalProperties"), dict):
             _validate(value, schema["additionalProperties"], key, errs)
     return errs
+
+
+def validate_value(value: Any, schema: Schema, path: str, errs: list[FieldError]) -> None:
+    """Validate a value below the root (a ``default``) against its schema, reporting at ``path``."""
+    _validate(value, _schema(schema), path, errs)
 
 
 def _in_body(path: str, text: str) -> str:
