@@ -557,6 +557,9 @@ def test_the_real_kubectl_walks_through_upstreams_crontab_example(server):
     assert "Image:      another-image" in _ok(server.kubectl("describe", "ct", "my-new-cron-object"))
     explained = _ok(server.kubectl("explain", "crontab.spec"))
     assert "KIND:       CronTab" in explained and "cronSpec\t<string>" in explained
+    assert "metadata\t<ObjectMeta>" in _ok(server.kubectl("explain", "crontab"))   # published as upstream does
+    assert "deleted" in _ok(server.kubectl("delete", "ct", "--all"))
+    assert "No resources found" in server.kubectl("get", "ct").stderr
     bad = server.kubectl("apply", "-f", "-", stdin=CRONTAB_OBJECT.replace("my-new-cron-object", "bad")
                          .replace('"* * * * */5"', '"x"'))
     assert bad.returncode == 1

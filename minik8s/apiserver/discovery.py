@@ -231,6 +231,7 @@ def _openapi_bytes(registry: resources.Registry, group: str, version: str, gener
         if own is not None:   # a custom resource: named by its reversed group, as upstream names CRDs'
             name = ".".join(reversed(res.group.split("."))) + f".{res.version}.{res.kind}"
             custom[name] = {**own, "x-kubernetes-group-version-kind": [gvk]}
+            names |= references(own)   # e.g. ObjectMeta, which its metadata refers to
             schema_ref = {"$ref": f"#/components/schemas/{name}"}
         else:
             defined = _definition_names().get((res.group, res.version, res.kind))

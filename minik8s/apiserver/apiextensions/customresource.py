@@ -34,6 +34,7 @@ from minik8s.api.objects import deep_copy
 from minik8s.api.resources import Resource
 from minik8s.api.validation.meta import validate_object_meta, validate_object_meta_update
 from minik8s.api.validation.names import is_dns1123_subdomain
+from minik8s.apiserver import discovery
 from minik8s.apiserver.apiextensions import cel, structural
 
 
@@ -169,6 +170,14 @@ def set_path(obj: dict[str, Any], path: str, value: Any) -> None:
     obj[last] = value
 
 
+def published(schema: dict[str, Any]) -> dict[str, Any]:
+    """The schema as OpenAPI publishes it (``kubectl explain``): with ``apiVersion``, ``kind`` and ``metadata``
+    (a reference to ObjectMeta) described as for every kind, as upstream publishes a CRD's."""
+    common = discovery.definitions()["io.k8s.api.core.v1.ConfigMap"]["properties"]
+    properties = {k: common[k] for k in ("apiVersion", "kind", "metadata")}
+    return {**schema, "properties": {**properties, **(schema.get("properties") or {})}}
+
+
 def served_versions(crd: dict[str, Any]) -> list[Served]:
     """One :class:`Served` per version of ``crd`` marked ``served`` (its accepted names; no versions once
     while its names are not accepted; marked ``terminating`` while the CRD is being deleted)."""
@@ -192,7 +201,7 @@ def served_versions(crd: dict[str, Any]) -> list[Served]:
                             namespaced=spec.get("scope") == "Namespaced",
                             short_names=tuple(names.get("shortNames") or ()), subresources=subs,
                             categories=tuple(names.get("categories") or ()),
-                            singular=names.get("singular") or names["kind"].lower(), schema=schema)
+                            singular=names.get("singular") or names["kind"].lower(), schema=published(schema))
         out.append(Served(resource, storage, schema, "status" in subs,
                           subresources.get("scale") if "scale" in subs else None,
                           tuple(version.get("additionalPrinterColumns") or ()), crd["metadata"]["name"],
