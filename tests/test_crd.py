@@ -207,6 +207,21 @@ def test_defaulting_fills_missing_fields_and_nested_defaults():
     assert kept["spec"]["replicas"] == 5 and kept["spec"]["mode"] == "slow"
 
 
+def test_embedded_resources_keep_their_type_and_metadata_and_nullable_fields_take_null():
+    schema = {"type": "object", "properties": {"spec": {"type": "object", "properties": {
+        "template": {"type": "object", "x-kubernetes-embedded-resource": True,
+                     "properties": {"spec": {"type": "object", "properties": {"x": {"type": "string"}}}}},
+        "note": {"type": "string", "nullable": True}}}}}
+    obj = {"spec": {"template": {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+                                 "spec": {"x": "a", "y": "b"}}, "note": None}}
+    assert structural.prune(obj, schema) == ["spec.template.spec.y"]
+    assert obj["spec"]["template"] == {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"x": "a"}}
+    assert structural.validate(obj, schema) == []
+    del obj["spec"]["template"]["kind"]
+    assert [str(e) for e in structural.validate(obj, schema)] == [
+        "spec.template.kind: Required value: must not be empty"]
+
+
 def _errors(spec):
     return [str(e) for e in structural.validate({"metadata": {"name": "a"}, "spec": spec}, SCHEMA)]
 

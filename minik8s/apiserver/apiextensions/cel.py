@@ -31,6 +31,7 @@ import functools
 from typing import Any
 
 import celpy
+from celpy.adapter import json_to_cel
 
 from minik8s.api.errors import FieldError, invalid_value
 
@@ -116,9 +117,9 @@ def _check(rule: dict[str, Any], value: Any, old: Any, schema: Schema, path: str
     transition = "oldSelf" in text
     if transition and old is None:
         return   # a transition rule has nothing to compare with on create
-    activation = {"self": celpy.json_to_cel(value)}
+    activation = {"self": json_to_cel(value)}
     if transition:
-        activation["oldSelf"] = celpy.json_to_cel(old)
+        activation["oldSelf"] = json_to_cel(old)
     try:
         result = _program(text).evaluate(activation)
     except Exception as exc:   # an evaluation error (a missing field...) fails the rule, as upstream reports it

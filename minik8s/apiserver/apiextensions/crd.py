@@ -26,7 +26,7 @@ Errors = list[FieldError]
 MIXED_CASE = "may have mixed case, but should otherwise match: "
 
 
-def _dict(value: Any) -> dict:
+def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
@@ -35,7 +35,7 @@ def _label(value: Any, path: str, prefix: str = "") -> Errors:
     return [invalid_value(path, value, prefix + ",".join(errs))] if value and errs else []
 
 
-def validate_names(names: dict, path: str) -> Errors:
+def validate_names(names: dict[str, Any], path: str) -> Errors:
     """``spec.names``: plural and kind required; every name a DNS-1035 label (kinds may have mixed case)."""
     errs: Errors = []
     plural, kind, list_kind = names.get("plural", ""), names.get("kind", ""), names.get("listKind", "")
@@ -101,7 +101,7 @@ def structural_errors(schema: Any, path: str, root: bool = True) -> Errors:
     return errs
 
 
-def _default_errors(schema: dict, path: str) -> Errors:
+def _default_errors(schema: dict[str, Any], path: str) -> Errors:
     """A ``default`` must be valid against its own schema, and have no field that pruning would drop."""
     value = copy.deepcopy(schema["default"])
     if value is None and schema.get("nullable"):
@@ -120,7 +120,7 @@ def _untyped_ok(schema: Any) -> bool:
     return schema.get("x-kubernetes-int-or-string") is True or schema.get("x-kubernetes-preserve-unknown-fields") is True
 
 
-def _versions(versions: list, path: str) -> Errors:
+def _versions(versions: list[Any], path: str) -> Errors:
     errs: Errors = []
     seen: set[str] = set()
     storage = served = 0
