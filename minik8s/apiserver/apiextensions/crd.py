@@ -85,6 +85,9 @@ def structural_errors(schema: Any, path: str, root: bool = True) -> Errors:
                                         "and generateName, but metadata is implicitly specified"))
     if "default" in schema:
         errs += _default_errors(schema, f"{path}.default")
+    if isinstance(schema.get("pattern"), str) and structural.compile_pattern(schema["pattern"]) is None:
+        errs.append(invalid_value(f"{path}.pattern", schema["pattern"],
+                                  "must be a valid regular expression, but isn't"))
     for name, child in _dict(schema.get("properties")).items():
         child_path = f"{path}.properties[{name}]"
         if not _dict(child).get("type") and not _untyped_ok(child):
