@@ -434,10 +434,14 @@ def test_deleting_a_crd_deletes_its_objects_and_waits_for_their_finalizers(api):
     with pytest.raises(StatusError) as caught:
         api.create(ct, "default", _crontab("new"))
     assert caught.value.code == 405
+    events = []
+    cancel = api.watch(ct, "default", events.append)
     api.patch(ct, "default", "held", "merge", {"metadata": {"finalizers": None}})
     with pytest.raises(StatusError):
         api.get(crds, None, "crontabs.stable.example.com")
     assert api.registry.lookup("ct") is None
+    assert [e and e["type"] for e in events] == ["ADDED", "DELETED", None]   # None: the watch ended
+    cancel()
 
 
 def test_deleting_a_namespace_deletes_the_custom_objects_in_it(tmp_path):
@@ -632,8 +636,14 @@ def test_custom_resources_are_in_discovery_and_watched_and_rbac_applies(server):
 @needs_kubectl
 def test_deleting_the_crd_deletes_its_objects_and_stops_serving_it(server):
     _install_crontabs(server)
+    # A watch open while the CRD goes sees the object deleted, then its stream ends (as upstream closes it).
+    watch = server.http_client().watch(Resource("stable.example.com", "v1", "CronTab", "crontabs"), "default",
+                                       timeout_seconds=100)
+    events = iter(watch)
+    assert next(events)["type"] == "ADDED"   # the watch is established
     assert 'customresourcedefinition.apiextensions.k8s.io "crontabs.stable.example.com" deleted' in _ok(
         server.kubectl("delete", "crd", "crontabs.stable.example.com"))
+    assert [event["type"] for event in events] == ["DELETED"]
     code, _, _ = server.request("GET", "/apis/stable.example.com/v1/namespaces/default/crontabs")
     assert code == 404
     _ok(server.kubectl("apply", "-f", "-", stdin=CRONTAB_MANIFEST))

@@ -654,7 +654,8 @@ class APIServer:
                 cancel = self.store.watch(resource.qualified, ns, since, on_event)
                 if on_synced is not None:
                     on_synced(since)
-                return cancel
+                # A custom resource's watch ends (callback(None)) when its CRD goes, as upstream closes it.
+                return self.crds.end_with_crd(resource, cancel, lambda: callback(None))  # type: ignore[arg-type]
             except CompactedError as exc:
                 raise errors.gone(str(exc)) from None
 

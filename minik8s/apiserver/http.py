@@ -671,6 +671,8 @@ class _Handler:
                     break
                 try:
                     event = await asyncio.wait_for(queue.get(), wait)
+                    if event is None:   # the resource stopped being served (its CRD was deleted)
+                        break
                 except asyncio.TimeoutError:
                     if request.transport is None or request.transport.is_closing():
                         break

@@ -23,7 +23,7 @@ Taught in the reference page on custom resources (docs/reference/custom-resource
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import orjson
 
@@ -52,6 +52,7 @@ class CRDHandler:
         self._served: dict[tuple[str, str, str], Served] = {}
         self._by_crd: dict[str, list[Served]] = {}
         self._crd_strategy = _CRDStrategy(api)
+        self._watches: dict[str, set[Callable[[], None]]] = {}   # CRD name -> how to end its objects' watches
         with api.store._lock:   # read and subscribe at one revision
             stored, revision = api.store.list(CRDS.qualified)
             for crd in stored:
@@ -70,6 +71,9 @@ class CRDHandler:
     def _sync(self, name: str, crd: dict[str, Any] | None) -> None:
         """Serve exactly the served versions of ``crd`` (nothing when it is gone or being deleted)."""
         wanted = served_versions(crd) if crd is not None else []
+        if crd is None:
+            for end in self._watches.pop(name, set()):
+                end()
         for old in self._by_crd.pop(name, []):
             self._served.pop(_key(old.resource), None)
             if old.resource not in [w.resource for w in wanted]:
@@ -83,6 +87,21 @@ class CRDHandler:
     def served(self, resource: Resource) -> Served | None:
         """The served version behind ``resource`` (None for a built-in kind)."""
         return self._served.get(_key(resource)) if resource.group else None
+
+    def end_with_crd(self, resource: Resource, cancel: Callable[[], None],
+                     end: Callable[[], None]) -> Callable[[], None]:
+        """Have a watch of ``resource`` ended (``end()``) when its CRD is deleted; returns its cancel function,
+        which also forgets the watch. Built-in resources' watches are returned as they are."""
+        served = self.served(resource)
+        if served is None:
+            return cancel
+        ends = self._watches.setdefault(served.crd_name, set())
+        ends.add(end)
+
+        def cancel_and_forget() -> None:
+            ends.discard(end)
+            cancel()
+        return cancel_and_forget
 
     def printer_columns(self, resource: Resource) -> tuple[dict[str, Any], ...] | None:
         """A custom resource's ``additionalPrinterColumns`` (empty: the default AGE); None for a built-in."""
