@@ -69,7 +69,8 @@ class CRDHandler:
         self._sync(crd["metadata"]["name"], None if event.type == "DELETED" else crd)
 
     def _sync(self, name: str, crd: dict[str, Any] | None) -> None:
-        """Serve exactly the served versions of ``crd`` (nothing when it is gone or being deleted)."""
+        """Serve exactly the served versions of ``crd`` (nothing once it is gone, and then end the watches
+        of its objects)."""
         wanted = served_versions(crd) if crd is not None else []
         if crd is None:
             for end in self._watches.pop(name, set()):
@@ -121,34 +122,32 @@ class CRDHandler:
         (which lets the CRD go). Objects that have finalizers of their own are waited for: whoever
         removes the last one calls this again (the API server does, after each custom object goes)."""
         api = self.api
-        crd = api.store.get(("customresourcedefinitions.apiextensions.k8s.io", "", name))
+        crd = api.store.get(_crd_key(name))
         if crd is None or not crd["metadata"].get("deletionTimestamp"):
             return
         if CLEANUP_FINALIZER not in (crd["metadata"].get("finalizers") or []):
             return
         left = 0
-        for raw_key, _entry in api.store.entries(name, None)[0]:   # objects are kept under <plural>.<group>
-            obj = api.store.get(raw_key)
+        for key, _ in api.store.entries(name, None)[0]:   # custom objects are kept under <plural>.<group>
+            obj = api.store.get(key)
             if obj is None:
                 continue
-            if not obj["metadata"].get("deletionTimestamp"):
-                new = deep_copy(obj)
-                new["metadata"]["deletionTimestamp"] = rfc3339(api.clock.now())
-                new["metadata"]["deletionGracePeriodSeconds"] = 0
-                if obj["metadata"].get("finalizers"):
-                    api.store.update(raw_key, new, int(obj["metadata"]["resourceVersion"]))
-                    left += 1
-                    continue
-                api.store.delete(raw_key)
-            elif obj["metadata"].get("finalizers"):
-                left += 1
-            else:
-                api.store.delete(raw_key)
+            meta = obj["metadata"]
+            if not meta.get("finalizers"):
+                api.store.delete(key)
+                continue
+            left += 1   # its own finalizers hold it: mark it deleted and wait
+            if not meta.get("deletionTimestamp"):
+                marked = deep_copy(obj)
+                marked["metadata"].update(deletionTimestamp=rfc3339(api.clock.now()), deletionGracePeriodSeconds=0)
+                api.store.update(key, marked, int(meta["resourceVersion"]))
         new = deep_copy(crd)
-        _condition(new["status"], "Terminating", "True", "InstanceDeletionInProgress" if left else "InstanceDeletionCompleted",
-                   f"could not confirm zero CustomResources remaining: {left} remaining" if left else
-                   "removed all instances", api.clock.now())
-        if not left:
+        if left:
+            _condition(new["status"], "Terminating", "True", "InstanceDeletionInProgress",
+                       f"could not confirm zero CustomResources remaining: {left} remaining", api.clock.now())
+        else:
+            _condition(new["status"], "Terminating", "True", "InstanceDeletionCompleted", "removed all instances",
+                       api.clock.now())
             new["metadata"]["finalizers"] = [f for f in new["metadata"]["finalizers"] if f != CLEANUP_FINALIZER]
         if new["metadata"].get("finalizers"):
             api.store.update(_crd_key(name), new, int(crd["metadata"]["resourceVersion"]))
