@@ -336,6 +336,11 @@ def test_a_name_conflict_leaves_the_second_crd_not_accepted_and_not_served(api):
     assert conditions["NamesAccepted"] == ("False", "ShortNamesConflict")
     assert conditions["Established"][0] == "False"
     assert api.registry.by_plural("stable.example.com", "v1", "crontabs2") is None
+    api.delete(crds, None, "crontabs.stable.example.com")   # the names are free again: the second is accepted
+    accepted = api.get(crds, None, "crontabs2.stable.example.com")
+    assert {c["type"]: c["status"] for c in accepted["status"]["conditions"]} == {
+        "NamesAccepted": "True", "Established": "True"}
+    assert api.registry.lookup("ct") == api.registry.get("stable.example.com", "v1", "crontabs2")
 
 
 def test_custom_objects_are_pruned_defaulted_and_validated(api):

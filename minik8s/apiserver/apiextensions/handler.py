@@ -153,6 +153,21 @@ class CRDHandler:
             api.store.update(_crd_key(name), new, int(crd["metadata"]["resourceVersion"]))
         else:
             api.store.delete(_crd_key(name))
+            self._accept_again(crd["spec"].get("group", ""))
+
+    def _accept_again(self, group: str) -> None:
+        """A CRD went: the names it held may be free now. Upstream's naming controller looks again at every
+        CRD of the group; those refused for a conflict are accepted (and served) if nothing conflicts now."""
+        stored, _ = self.api.store.list(CRDS.qualified)
+        for crd in stored:
+            conditions = (crd.get("status") or {}).get("conditions") or []
+            refused = any(c.get("type") == "NamesAccepted" and c.get("status") == "False" for c in conditions)
+            if crd.get("spec", {}).get("group") != group or not refused or crd["metadata"].get("deletionTimestamp"):
+                continue
+            new = deep_copy(crd)
+            accept(self.api, new)
+            if new != crd:
+                self.api.store.update(_crd_key(crd["metadata"]["name"]), new, int(crd["metadata"]["resourceVersion"]))
 
     def removed(self, resource: Resource) -> None:
         """A custom object left the store: if its CRD is being deleted, it may go now."""
