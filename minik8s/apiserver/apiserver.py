@@ -52,7 +52,6 @@ from minik8s.api.errors import StatusError
 from minik8s.api.resources import Resource
 from minik8s.api.validation import validate
 from minik8s.apiserver import strategy
-from minik8s.apiserver.apiextensions.handler import CRDS, CRDHandler, create_refused
 from minik8s.apiserver.admission import ObjectCountQuota
 from minik8s.apiserver.admission.limitranger import LimitRanger
 from minik8s.apiserver.admission.podsecurity import PodSecurity
@@ -66,6 +65,7 @@ from minik8s.apiserver.auth.context import current_user
 from minik8s.apiserver.auth.serviceaccounts import TokenIssuer, self_subject_review
 from minik8s.apiserver.admission.serviceaccount import ServiceAccountAdmission
 from minik8s.apiserver.nodeproxy import NodeConnections
+from minik8s.apiserver.apiextensions.handler import CRDS, CRDHandler, create_refused
 from minik8s.apiserver import kubernetesservice, serviceallocator
 from minik8s.apiserver.serviceallocator import ServiceAllocator, Transaction
 from minik8s.addresses import service_cidr as default_service_cidr
@@ -427,8 +427,9 @@ class APIServer:
                 meta.pop(fixed, None)
         meta["resourceVersion"] = old_meta["resourceVersion"]
         custom = self.crds.served(resource)
-        # the Pod defaults of admission plugins: create only
-        obj = apply_defaults(obj, admission=False) if custom is None else custom.default(obj)
+        if custom is not None:   # a custom resource: the defaults of its schema
+            obj = custom.default(obj)
+        obj = apply_defaults(obj, admission=False)  # the Pod defaults of admission plugins: create only
         attrs = Attributes(UPDATE, resource, old_meta.get("namespace"), name, obj, old, subresource=subresource or "",
                            dry_run=dry_run, user=current_user(), warnings=warnings)
         self.admission.mutate(attrs)
