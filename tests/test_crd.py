@@ -690,3 +690,26 @@ def test_objects_owned_by_a_custom_object_are_kept_then_collected_with_it(tmp_pa
         cluster.run_until_stable(timeout=30)
         with pytest.raises(StatusError):
             api.get(services, "default", "owned")
+
+
+@needs_kubectl
+def test_the_official_client_drives_custom_objects_and_reads_crds(server):
+    from kubernetes import client, config
+
+    _install_crontabs(server)
+    api_client = config.new_client_from_config(str(server.kubeconfig))
+    custom = client.CustomObjectsApi(api_client)
+    args = ("stable.example.com", "v1", "default", "crontabs")
+    created = custom.create_namespaced_custom_object(*args, {
+        "apiVersion": "stable.example.com/v1", "kind": "CronTab", "metadata": {"name": "from-python"},
+        "spec": {"cronSpec": "* * * * *", "image": "i"}})
+    assert created["spec"]["replicas"] == 1   # defaulted by the schema
+    custom.patch_namespaced_custom_object_status(*args, "from-python", {"status": {"replicas": 2}})
+    custom.patch_namespaced_custom_object_scale(*args, "from-python", {"spec": {"replicas": 4}})
+    scale = custom.get_namespaced_custom_object_scale(*args, "from-python")
+    assert (scale["spec"], scale["status"]["replicas"]) == ({"replicas": 4}, 2)
+    listed = custom.list_namespaced_custom_object(*args)["items"]
+    assert sorted(o["metadata"]["name"] for o in listed) == ["from-python", "my-new-cron-object"]
+    crd = client.ApiextensionsV1Api(api_client).read_custom_resource_definition("crontabs.stable.example.com")
+    assert {c.type: c.status for c in crd.status.conditions} == {"NamesAccepted": "True", "Established": "True"}
+    assert (crd.status.accepted_names.kind, crd.status.stored_versions) == ("CronTab", ["v1"])
