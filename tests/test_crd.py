@@ -368,6 +368,9 @@ def test_json_patch_formats_and_defaults_applied_on_read(api):
     api.store.update(("crontabs.stable.example.com", "default", "a"),
                      {**patched, "spec": {"image": "x"}}, int(patched["metadata"]["resourceVersion"]))
     assert api.get(ct, "default", "a")["spec"]["replicas"] == 1
+    api.store.update(("crontabs.stable.example.com", "default", "a"), {**patched, "spec": {"image": "x", "gone": 1}},
+                     int(api.get(ct, "default", "a")["metadata"]["resourceVersion"]))
+    assert "gone" not in api.get(ct, "default", "a")["spec"]   # a field the schema no longer declares is pruned
     assert [i["spec"]["mode"] for i in api.list(ct, "default")["items"]] == ["fast"]
     dated = {"type": "object", "properties": {"at": {"type": "string", "format": "date-time"},
                                               "id": {"type": "string", "format": "uuid"}}}

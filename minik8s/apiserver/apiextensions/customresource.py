@@ -63,9 +63,11 @@ class Served:
         return {**obj, "apiVersion": self.storage_api_version}
 
     def to_version(self, obj: dict[str, Any]) -> dict[str, Any]:
-        """A stored object as this version serves it: its apiVersion, and the defaults applied on read."""
+        """A stored object as this version serves it: its apiVersion, pruned and defaulted by this version's
+        schema (which may have changed since the object was written), as upstream reads from storage."""
         out = deep_copy(obj)
         out["apiVersion"] = self.resource.api_version
+        structural.prune(out, self.schema)
         structural.default(out, self.schema)
         return out
 
