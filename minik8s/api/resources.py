@@ -7,7 +7,7 @@ kubectl accepts (``deploy``), a scope (namespaced or cluster-wide) and the
 subresources it offers (``status``, ``scale``, ``binding``, ``log``...).
 
 Interface:
-    RESOURCES                       # every Resource, in discovery order
+    RESOURCES                       # every built-in Resource, in discovery order
     lookup("deploy")                # by plural, singular, short name or kind (case-insensitive),
     lookup("deployments.apps")      #   optionally qualified by group
     by_kind("apps/v1", "Deployment")
@@ -20,7 +20,8 @@ Interface:
 The module-level functions look up the built-in resources (``BUILTIN``); an API server's
 request dispatch uses its own ``Registry``.
 
-Invariant: (group, plural) is unique, and so is (apiVersion, kind).
+Invariant: in a registry, (group, version, plural) is unique, and so is (apiVersion, kind); a custom
+resource served in several versions has one Resource per version.
 
 Taught in chapter 3 (kubectl and describing objects) and chapter 2 (architecture).
 """
