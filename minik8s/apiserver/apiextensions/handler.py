@@ -57,10 +57,7 @@ class CRDHandler:
             stored, revision = api.store.list(CRDS.qualified)
             for crd in stored:
                 self._sync(crd["metadata"]["name"], crd)
-            self._cancel = api.store.watch(CRDS.qualified, None, revision, self._on_event)
-
-    def close(self) -> None:
-        self._cancel()
+            api.store.watch(CRDS.qualified, None, revision, self._on_event)   # for as long as the store lives
 
     # --- serving ---------------------------------------------------------------------
 
