@@ -90,6 +90,7 @@ class GarbageCollector(Controller):
         self._dependents: dict[str, set[Key]] = {}  # owner uid -> dependents' keys (the graph)
         self._uid_of: dict[Key, str] = {}
         self._custom_owners: set[Resource] = set()   # custom resources watched because they own objects
+        self._discovered: resources.Registry | None = None   # the server's resources, read when first needed
         super().__init__(ctx)
 
     # --- the graph builder --------------------------------------------------------------------
@@ -148,9 +149,7 @@ class GarbageCollector(Controller):
         def lookup(ref: Obj) -> Obj | None:
             resource = resources.by_kind(ref.get("apiVersion", ""), ref.get("kind", ""))
             if resource is None:   # a custom resource's kind: found through discovery, as upstream's GC does
-                resource = discover(self.client).of_object(ref)
-                if resource is not None:
-                    self._watch_owners(resource)
+                resource = self._custom_kind(ref)
             if resource is None:
                 # A kind the server does not serve (yet): upstream's GC cannot resolve it and waits rather
                 # than delete; keep the reference standing for the owner.
@@ -168,6 +167,18 @@ class GarbageCollector(Controller):
                     return None
                 raise
         return lookup
+
+    def _custom_kind(self, ref: Obj) -> Resource | None:
+        """The custom resource an owner reference names, from discovery (read again once when the kind is
+        not in what was read before: its CRD may be new); watched from then on."""
+        for fresh in (False, True):
+            if self._discovered is None or fresh:
+                self._discovered = discover(self.client)
+            found = self._discovered.of_object(ref)
+            if found is not None:
+                self._watch_owners(found)
+                return found
+        return None
 
     def _watch_owners(self, resource: Resource) -> None:
         """Watch a custom resource that owns objects, so that its deletion wakes its dependents (upstream's GC
