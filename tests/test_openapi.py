@@ -3,7 +3,6 @@ declared path parameters, and an index whose hashes follow the documents."""
 
 from __future__ import annotations
 
-import dataclasses
 import re
 
 from conftest import needs_kubectl
@@ -48,19 +47,16 @@ def test_every_path_parameter_is_declared():
             assert declared == set(re.findall(r"{(\w+)}", path)), path
 
 
-def test_a_resource_with_its_own_schema_publishes_it_and_the_index_hash_changes(monkeypatch):
-    @dataclasses.dataclass(frozen=True)
-    class Custom(resources.Resource):
-        schema: dict | None = None
-
-    crontab = Custom("stable.example.com", "v1", "CronTab", "crontabs", schema={
+def test_a_resource_with_its_own_schema_publishes_it_and_the_index_hash_changes():
+    crontab = resources.Resource("stable.example.com", "v1", "CronTab", "crontabs", schema={
         "type": "object", "properties": {"spec": {"type": "object", "properties": {"cronSpec": {"type": "string"}}}}})
-    before = discovery.openapi_index()["paths"]
-    monkeypatch.setattr(resources, "RESOURCES", (*resources.RESOURCES, crontab))
-    monkeypatch.setattr(resources, "generation", getattr(resources, "generation", 0) + 1, raising=False)
-    after = discovery.openapi_index()["paths"]
+    registry = resources.Registry()
+    before = discovery.openapi_index(registry)["paths"]
+    registry.register(crontab)
+    after = discovery.openapi_index(registry)["paths"]
     assert "apis/stable.example.com/v1" in after and "apis/stable.example.com/v1" not in before
-    doc = discovery.openapi_document("stable.example.com", "v1")
+    assert "apis/stable.example.com/v1" not in discovery.openapi_index()["paths"]   # other registries: unchanged
+    doc = discovery.openapi_document("stable.example.com", "v1", registry)
     schema = doc["components"]["schemas"]["com.example.stable.v1.CronTab"]
     assert schema["properties"]["spec"]["properties"]["cronSpec"] == {"type": "string"}
     assert schema["x-kubernetes-group-version-kind"] == [{"group": "stable.example.com", "version": "v1", "kind": "CronTab"}]

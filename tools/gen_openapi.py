@@ -62,11 +62,11 @@ def _convert(node: Any) -> Any:
         if key == "type" and isinstance(value, list):
             kinds = [v for v in value if v != "null"]
             out["type"] = kinds[0] if len(kinds) == 1 else kinds
-        elif key == "$ref":
+        elif key == "$ref" and isinstance(value, str):   # (JSONSchemaProps has a property named $ref)
             out["$ref"] = "#/components/schemas/" + value.rsplit("/", 1)[-1]
         else:
             out[key] = _convert(value)
-    if "$ref" in out and len(out) > 1:   # upstream's v3 form for a described reference
+    if isinstance(out.get("$ref"), str) and len(out) > 1:   # upstream's v3 form for a described reference
         ref = out.pop("$ref")
         out = {"allOf": [{"$ref": ref}], **out}
     return out

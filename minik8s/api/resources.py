@@ -7,15 +7,21 @@ kubectl accepts (``deploy``), a scope (namespaced or cluster-wide) and the
 subresources it offers (``status``, ``scale``, ``binding``, ``log``...).
 
 Interface:
-    RESOURCES                       # every Resource, in discovery order
+    RESOURCES                       # every built-in Resource, in discovery order
     lookup("deploy")                # by plural, singular, short name or kind (case-insensitive),
     lookup("deployments.apps")      #   optionally qualified by group
     by_kind("apps/v1", "Deployment")
     by_plural("apps", "v1", "deployments")      # None when it does not exist
     get("apps", "v1", "deployments")            # a KeyError when it does not exist
     resource.path(namespace, name, subresource)   # the REST path
+    Registry()                      # one API server's resources: the built-ins plus its custom resources,
+                                    #   with the same lookups, register()/unregister() and a generation
 
-Invariant: (group, plural) is unique, and so is (apiVersion, kind).
+The module-level functions look up the built-in resources (``BUILTIN``); an API server's
+request dispatch uses its own ``Registry``.
+
+Invariant: in a registry, (group, version, plural) is unique, and so is (apiVersion, kind); a custom
+resource served in several versions has one Resource per version.
 
 Taught in chapter 3 (kubectl and describing objects) and chapter 2 (architecture).
 """
@@ -23,6 +29,7 @@ Taught in chapter 3 (kubectl and describing objects) and chapter 2 (architecture
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Iterator
 
 ALL_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
 
@@ -39,6 +46,8 @@ class Resource:
     categories: tuple[str, ...] = ()
     verbs: tuple[str, ...] = ALL_VERBS
     singular: str = field(default="")
+    # The OpenAPI v3 schema of the object, for resources defined at runtime (a CRD's version).
+    schema: dict | None = field(default=None, compare=False, hash=False, repr=False)
 
     @property
     def api_version(self) -> str:
@@ -150,65 +159,136 @@ RESOURCES: tuple[Resource, ...] = (
     _r("rbac.authorization.k8s.io", "v1", "Role", "roles"),
     # storage.k8s.io/v1
     _r("storage.k8s.io", "v1", "StorageClass", "storageclasses", namespaced=False, short=("sc",)),
+    # apiextensions.k8s.io/v1: CustomResourceDefinitions add resources at runtime (apiserver/apiextensions)
+    _r("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions", namespaced=False,
+       short=("crd", "crds"), sub=("status",), cat=("api-extensions",)),
 )
 
-_BY_PLURAL = {(r.group, r.version, r.plural): r for r in RESOURCES}
-_BY_KIND = {(r.api_version, r.kind): r for r in RESOURCES}
-_BY_GROUP_PLURAL = {(r.group, r.plural): r for r in RESOURCES}
+class Registry:
+    """The resources one API server serves: the built-in ones and those added at runtime (custom resources,
+    registered from CustomResourceDefinitions). Each API server owns one, so clusters in one process never
+    see each other's custom resources; ``generation`` grows on every change, and caches key on
+    ``(registry, generation)``."""
 
-# When a bare name matches several groups, kubectl prefers the core group, then the
-# order of discovery; RESOURCES is already in that order.
-_ALIASES: dict[str, list[Resource]] = {}
-for _res in RESOURCES:
-    for _alias in {_res.plural, _res.name, _res.kind.lower(), *_res.short_names}:
-        _ALIASES.setdefault(_alias, []).append(_res)
+    def __init__(self, builtin: tuple[Resource, ...] = RESOURCES):
+        self._builtin = builtin
+        self.resources: tuple[Resource, ...] = builtin
+        self.generation = 0
+        self._by_plural: dict[tuple[str, str, str], Resource] = {}
+        self._by_kind: dict[tuple[str, str], Resource] = {}
+        # When a bare name matches several groups, kubectl prefers the core group, then the
+        # order of discovery; ``resources`` is already in that order.
+        self._aliases: dict[str, list[Resource]] = {}
+        self._index()
+
+    def _index(self) -> None:
+        self._by_plural = {(r.group, r.version, r.plural): r for r in self.resources}
+        self._by_kind = {(r.api_version, r.kind): r for r in self.resources}
+        aliases: dict[str, list[Resource]] = {}
+        for res in self.resources:
+            for alias in {res.plural, res.name, res.kind.lower(), *res.short_names}:
+                aliases.setdefault(alias, []).append(res)
+        self._aliases = aliases
+        self.generation += 1
+
+    def __iter__(self) -> Iterator[Resource]:
+        return iter(self.resources)
+
+    def __len__(self) -> int:
+        return len(self.resources)
+
+    def register(self, resource: Resource) -> None:
+        """Serve ``resource`` from now on (a custom resource's version), replacing any registration of the
+        same group/version/plural. Built-in resources cannot be replaced."""
+        key = (resource.group, resource.version, resource.plural)
+        if any((r.group, r.version, r.plural) == key for r in self._builtin):
+            raise ValueError(f"{resource.plural}.{resource.group or 'core'}/{resource.version} is built in")
+        self.resources = tuple(r for r in self.resources if (r.group, r.version, r.plural) != key) + (resource,)
+        self._index()
+
+    def unregister(self, resource: Resource) -> None:
+        """Stop serving a registered resource (matched by group/version/plural); a no-op if it is not served."""
+        if resource in self._builtin:
+            raise ValueError(f"{resource.qualified}/{resource.version} is built in")
+        key = (resource.group, resource.version, resource.plural)
+        self.resources = tuple(r for r in self.resources if (r.group, r.version, r.plural) != key)
+        self._index()
+
+    def groups(self) -> list[tuple[str, str]]:
+        """The (group, version) pairs served, core first, in discovery order."""
+        seen: dict[tuple[str, str], None] = {}
+        for res in self.resources:
+            seen.setdefault((res.group, res.version))
+        return list(seen)
+
+    def by_plural(self, group: str, version: str, plural: str) -> Resource | None:
+        return self._by_plural.get((group, version, plural))
+
+    def get(self, group: str, version: str, plural: str) -> Resource:
+        """A resource that must exist (for the constants modules keep, e.g. ``PODS = get("", "v1", "pods")``)."""
+        found = self._by_plural.get((group, version, plural))
+        if found is None:
+            raise KeyError(f"no resource {plural!r} in {group or 'core'}/{version}")
+        return found
+
+    def by_kind(self, api_version: str, kind: str) -> Resource | None:
+        return self._by_kind.get((api_version, kind))
+
+    def lookup(self, text: str) -> Resource | None:
+        """Resolve what a user types after ``kubectl get``: ``po``, ``pods``, ``Pod``, ``deployments.apps``,
+        ``deployments.v1.apps``. Returns None when nothing matches."""
+        lowered = text.strip().lower()
+        if lowered in self._aliases:
+            return self._aliases[lowered][0]
+        if "." in lowered:
+            name, _, rest = lowered.partition(".")
+            version, _, group = rest.partition(".")
+            for candidate in self._aliases.get(name, []):
+                if candidate.group == rest or (candidate.version == version and candidate.group == group):
+                    return candidate
+        return None
+
+    def of_object(self, obj: dict) -> Resource | None:
+        """The resource an object belongs to, from its apiVersion and kind."""
+        return self.by_kind(obj.get("apiVersion", ""), obj.get("kind", ""))
+
+    def in_category(self, category: str) -> list[Resource]:
+        return [r for r in self.resources if category in r.categories]
+
+
+# The built-in resources, which every API server serves; the functions below look them up.
+BUILTIN = Registry()
+# The built-ins never change (custom resources live in each API server's own Registry).
+generation = BUILTIN.generation
 
 
 def groups() -> list[tuple[str, str]]:
-    """The (group, version) pairs served, core first, in discovery order."""
-    seen: list[tuple[str, str]] = []
-    for res in RESOURCES:
-        if (res.group, res.version) not in seen:
-            seen.append((res.group, res.version))
-    return seen
+    """The built-in (group, version) pairs, core first, in discovery order."""
+    return BUILTIN.groups()
 
 
 def by_plural(group: str, version: str, plural: str) -> Resource | None:
-    return _BY_PLURAL.get((group, version, plural))
+    return BUILTIN.by_plural(group, version, plural)
 
 
 def get(group: str, version: str, plural: str) -> Resource:
-    """A resource that must exist (for the constants modules keep, e.g. ``PODS = get("", "v1", "pods")``)."""
-    found = _BY_PLURAL.get((group, version, plural))
-    if found is None:
-        raise KeyError(f"no resource {plural!r} in {group or 'core'}/{version}")
-    return found
+    """A built-in resource that must exist (e.g. ``PODS = get("", "v1", "pods")``); a KeyError otherwise."""
+    return BUILTIN.get(group, version, plural)
 
 
 def by_kind(api_version: str, kind: str) -> Resource | None:
-    return _BY_KIND.get((api_version, kind))
+    return BUILTIN.by_kind(api_version, kind)
 
 
 def lookup(text: str) -> Resource | None:
-    """Resolve what a user types after ``kubectl get``: ``po``, ``pods``, ``Pod``, ``deployments.apps``,
-    ``deployments.v1.apps``. Returns None when nothing matches."""
-    text = text.strip()
-    lowered = text.lower()
-    if lowered in _ALIASES:
-        return _ALIASES[lowered][0]
-    if "." in lowered:
-        name, _, rest = lowered.partition(".")
-        version, _, group = rest.partition(".")
-        for candidate in _ALIASES.get(name, []):
-            if candidate.group == rest or (candidate.version == version and candidate.group == group):
-                return candidate
-    return None
+    """A built-in resource as typed after ``kubectl get`` (see :meth:`Registry.lookup`)."""
+    return BUILTIN.lookup(text)
 
 
 def of_object(obj: dict) -> Resource | None:
-    """The resource an object belongs to, from its apiVersion and kind."""
-    return by_kind(obj.get("apiVersion", ""), obj.get("kind", ""))
+    """The built-in resource an object belongs to, from its apiVersion and kind."""
+    return BUILTIN.of_object(obj)
 
 
 def in_category(category: str) -> list[Resource]:
-    return [r for r in RESOURCES if category in r.categories]
+    return BUILTIN.in_category(category)

@@ -63,6 +63,8 @@ log = logging.getLogger(__name__)
 GROUP = "apiregistration.k8s.io"
 APISERVICES = resources.get(GROUP, "v1", "apiservices")
 CONFIG_MAPS = resources.get("", "v1", "configmaps")
+# A CRD that is established or deleted changes what the server serves: its APIService follows.
+CRDS = resources.get("apiextensions.k8s.io", "v1", "customresourcedefinitions")
 AUTHENTICATION_INFO = "extension-apiserver-authentication"
 AUTOMANAGED = "kube-aggregator.kubernetes.io/automanaged"
 RESYNC_SECONDS = 30.0        # how often every remote APIService is checked, changes or not
@@ -111,10 +113,6 @@ def local_apiservices(served: Iterable[Resource], now: float) -> list[dict[str, 
     return made
 
 
-def _served() -> tuple[Resource, ...]:
-    return tuple(resources.RESOURCES)
-
-
 class Aggregator:
     """The autoregister and availability controllers and the proxy, for one API server."""
 
@@ -142,7 +140,7 @@ class Aggregator:
         def changed(_event: Any) -> None:
             loop.call_soon_threadsafe(wake.set)
 
-        for res in (APISERVICES, serviceresolver.SERVICES, serviceresolver.ENDPOINTS,
+        for res in (APISERVICES, CRDS, serviceresolver.SERVICES, serviceresolver.ENDPOINTS,
                     serviceresolver.ENDPOINT_SLICES):
             self._cancel_watches.append(self.store.watch(res.qualified, None, self.store.revision, changed))
         await loop.run_in_executor(None, self.register_local)
@@ -164,7 +162,7 @@ class Aggregator:
         while True:
             self._wake.clear()
             try:
-                if self._registered_generation != getattr(resources, "generation", 0):
+                if self._registered_generation != self.api.registry.generation:
                     await loop.run_in_executor(None, self.register_local)
                 await self.check_available()
             except Exception:   # a bug here must not stop the controller: log it, try again later
@@ -176,8 +174,8 @@ class Aggregator:
 
     def register_local(self) -> None:
         """autoregister: create the missing Local APIServices, delete automanaged ones no longer served."""
-        generation = getattr(resources, "generation", 0)
-        wanted = {s["metadata"]["name"]: s for s in local_apiservices(_served(), self.api.clock.now())}
+        generation = self.api.registry.generation
+        wanted = {s["metadata"]["name"]: s for s in local_apiservices(tuple(self.api.registry), self.api.clock.now())}
         existing, _ = self.store.list(APISERVICES.qualified)
         for obj in existing:
             name = obj["metadata"]["name"]
@@ -290,7 +288,7 @@ class Aggregator:
     # --- discovery -------------------------------------------------------------------------
 
     def _remote(self) -> list[dict[str, Any]]:
-        local = {(r.group, r.version) for r in _served()}
+        local = {(r.group, r.version) for r in self.api.registry}
         services, _ = self.store.list(APISERVICES.qualified)
         remote = [s for s in services if isinstance((s.get("spec") or {}).get("service"), dict)
                   and ((s["spec"].get("group") or ""), s["spec"].get("version")) not in local]
@@ -321,7 +319,7 @@ class Aggregator:
         if len(parts) < 2 or parts[0] != "apis":
             return None
         group = parts[1]
-        local = {(r.group, r.version) for r in _served()}
+        local = {(r.group, r.version) for r in self.api.registry}
         if len(parts) == 2:
             if any(g == group for g, _ in local):
                 return None

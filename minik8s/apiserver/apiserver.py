@@ -71,6 +71,7 @@ from minik8s.apiserver.auth.serviceaccounts import TokenIssuer, self_subject_rev
 from minik8s.apiserver.admission.serviceaccount import ServiceAccountAdmission
 from minik8s.apiserver.admission.webhook import Webhooks
 from minik8s.apiserver.nodeproxy import NodeConnections
+from minik8s.apiserver.apiextensions.handler import CRDS, CRDHandler, create_refused
 from minik8s.apiserver import kubernetesservice, serviceallocator
 from minik8s.apiserver.serviceallocator import ServiceAllocator, Transaction
 from minik8s.addresses import service_cidr as default_service_cidr
@@ -177,6 +178,9 @@ class APIServer:
         self.admission.add(Escalation(self.authorizer, self.rbac))
         self.admission.add(Webhooks(self.store))   # Mutating/ValidatingAdmissionWebhook, before the quota
         self.admission.add(ResourceQuotaAdmission(self))
+        # The resources this server serves: the built-ins, and the custom resources its CRDs define.
+        self.registry = resources.Registry()
+        self.crds = CRDHandler(self)
         self.ensure_system_namespaces()
         self.ensure_bootstrap_policy()   # cluster-admin, admin/edit/view, system:* roles and bindings
         # Until whoever serves the API says where (minik8s server does), the endpoints name 127.0.0.1:6443.
@@ -215,14 +219,17 @@ class APIServer:
         obj = self.store.get(_key(resource, namespace, name))
         if obj is None:
             raise errors.not_found(resource.group, resource.plural, name)
+        obj = self._out(resource, obj)
         if subresource == "scale":
-            return _scale_of(resource, obj)
+            return self._scale_of(resource, obj)
         return obj
 
     def get_raw(self, resource: Resource, namespace: str | None, name: str) -> bytes:
         entry = self.store.get_entry(_key(resource, namespace, name))
         if entry is None:
             raise errors.not_found(resource.group, resource.plural, name)
+        if self.crds.served(resource) is not None:   # a custom object: in the version asked for, defaulted
+            return orjson.dumps(self._out(resource, orjson.loads(entry.raw)))
         return entry.raw
 
     def list_items(self, resource: Resource, namespace: str | None, *, label_selector: str = "",
@@ -238,6 +245,7 @@ class APIServer:
         compacted). A revision the store has not reached yet is 504 Too large resource version
         (upstream first waits up to 3 s for it; minik8s answers at once)."""
         filt = Filter(resource, label_selector, field_selector)
+        custom = self.crds.served(resource)
         start = self._decode_continue(continue_) if continue_ else None
         ns = namespace if resource.namespaced else None
         pairs, revision = self.store.entries(resource.qualified, ns)
@@ -261,7 +269,11 @@ class APIServer:
             if limit and len(items) >= limit:
                 remaining += 1
                 continue
-            items.append((entry.raw, parsed))
+            if custom is not None:   # a custom object: in the version asked for, defaulted
+                parsed = self._out(resource, parsed if parsed is not None else orjson.loads(entry.raw))
+                items.append((orjson.dumps(parsed), parsed))
+            else:
+                items.append((entry.raw, parsed))
             last_key = key
         meta: dict[str, Any] = {"resourceVersion": str(revision)}
         if remaining and last_key is not None:
@@ -316,6 +328,9 @@ class APIServer:
             body = self._decode(resource, body, field_validation, strict_errors, warnings)
             return self.tokens.token_review(body) if resource is TOKEN_REVIEWS else self_subject_review(current_user())
         self._check_verb(resource, "create")
+        custom = self.crds.served(resource)
+        if custom is not None and custom.terminating:
+            raise create_refused()
         obj = self._decode(resource, body, field_validation, strict_errors, warnings)
         meta = obj.setdefault("metadata", {})
         self._check_namespace(resource, namespace, meta)
@@ -331,8 +346,8 @@ class APIServer:
             system = (resource.plural, meta.get("name")) in SYSTEM_OBJECTS and current_user() is None
             meta["uid"] = new_uid(self._system_rng if system else self.rng)
             meta["creationTimestamp"] = rfc3339(self.clock.now())
-            strategy.prepare_for_create(resource, obj)
-            obj = apply_defaults(obj)
+            self._strategy(resource).prepare_for_create(resource, obj)
+            obj = apply_defaults(obj) if custom is None else custom.default(obj)
             if resource.kind == "Job":
                 obj = job_selector_defaults(obj)
             if resource.kind == "PersistentVolumeClaim":
@@ -352,7 +367,8 @@ class APIServer:
                 allocation.revert()
                 return obj
             try:
-                created = self.store.create(_key(resource, meta.get("namespace"), meta["name"]), obj)
+                created = self.store.create(_key(resource, meta.get("namespace"), meta["name"]),
+                                            obj if custom is None else custom.to_storage(obj))
             except AlreadyExistsError:
                 allocation.revert()
                 raise errors.already_exists(resource.group, resource.plural, meta["name"]) from None
@@ -360,7 +376,7 @@ class APIServer:
                 allocation.revert()
                 raise
             allocation.commit()
-            return created
+            return self._out(resource, created)
 
     def _generate_name(self, resource: Resource, namespace: str | None, prefix: str) -> str:
         # Upstream truncates the prefix so the result stays within 63 characters.
@@ -398,7 +414,7 @@ class APIServer:
         if sent_rv and sent_rv != old_meta["resourceVersion"]:
             raise errors.conflict(resource.group, resource.plural, name)
         if subresource == "status":
-            obj = strategy.prepare_for_status_update(resource, obj, old)
+            obj = self._strategy(resource).prepare_for_status_update(resource, obj, old)
             meta = obj["metadata"]
         elif subresource == "finalize" and resource is NAMESPACES:
             spec = obj.get("spec") or {}
@@ -408,7 +424,7 @@ class APIServer:
         elif subresource:
             raise errors.method_not_allowed("the server does not allow this method on the requested resource")
         else:
-            strategy.prepare_for_update(resource, obj, old)
+            self._strategy(resource).prepare_for_update(resource, obj, old)
             if resource is SERVICES:
                 serviceallocator.carry_over(obj, old)
         # Fields only the server sets are carried over from the stored object.
@@ -418,6 +434,9 @@ class APIServer:
             else:
                 meta.pop(fixed, None)
         meta["resourceVersion"] = old_meta["resourceVersion"]
+        custom = self.crds.served(resource)
+        if custom is not None:   # a custom resource: the defaults of its schema
+            obj = custom.default(obj)
         obj = apply_defaults(obj, admission=False)  # the Pod defaults of admission plugins: create only
         self._manage(resource, old, obj, field_manager, managed_fields, subresource or "")
         attrs = Attributes(UPDATE, resource, old_meta.get("namespace"), name, obj, old, subresource=subresource or "",
@@ -440,7 +459,8 @@ class APIServer:
             allocation.revert()
             return self._remove(resource, key, old)
         try:
-            updated = self.store.update(key, obj, int(old_meta["resourceVersion"]))
+            updated = self.store.update(key, obj if custom is None else custom.to_storage(obj),
+                                        int(old_meta["resourceVersion"]))
         except ConflictError:
             allocation.revert()
             raise errors.conflict(resource.group, resource.plural, name) from None
@@ -448,7 +468,7 @@ class APIServer:
             allocation.revert()
             raise
         allocation.commit()
-        return updated
+        return self._out(resource, updated)
 
     def _manage(self, resource: Resource, old: dict[str, Any] | None, obj: dict[str, Any], field_manager: str,
                 managed_fields: builtins.list[dict[str, Any]] | None, subresource: str = "") -> None:
@@ -466,7 +486,8 @@ class APIServer:
         removed = self.store.delete(key)
         if resource is SERVICES:
             self.services.release(old)
-        return removed
+        self.crds.removed(resource)   # the last custom object of a CRD being deleted lets the CRD go
+        return self._out(resource, removed)
 
     # --- patch -------------------------------------------------------------------------
 
@@ -484,7 +505,7 @@ class APIServer:
         with self._lock:
             old = self.get(resource, namespace, name)
             if subresource == "scale":
-                scale = _scale_of(resource, old)
+                scale = self._scale_of(resource, old)
                 patched_scale = self._apply_patch(resource, scale, patch_type, patch, kind="Scale")
                 return self._update_scale(resource, namespace, name, patched_scale, dry_run=dry_run,
                                           field_manager=field_manager)
@@ -546,6 +567,10 @@ class APIServer:
                 if not isinstance(patch, list):
                     raise ValueError("json: cannot unmarshal object into Go value of type jsonpatch.Patch")
                 result = patches.json_patch(current, patch)
+            elif patch_type == "strategic" and self.crds.served(resource) is not None:
+                raise StatusError(415, "UnsupportedMediaType", "the body of the request was in an unknown format - "
+                                  "accepted media types include: application/json-patch+json, "
+                                  "application/merge-patch+json, application/apply-patch+yaml")
             elif patch_type == "strategic":
                 result = patches.strategic_merge_patch(current, patch, kind)
             else:
@@ -602,7 +627,10 @@ class APIServer:
                 new_meta["deletionGracePeriodSeconds"] = grace
             if new == old:
                 return old
-            return self.store.update(key, new, int(meta["resourceVersion"]))
+            updated = self.store.update(key, new, int(meta["resourceVersion"]))
+            if resource == CRDS:   # its custom objects go first, then the CRD
+                self.crds.finalize(name)
+            return self._out(resource, updated)
 
     def _grace_period(self, resource: Resource, obj: dict[str, Any], requested: int | None) -> int:
         """Only pods on a node are deleted gracefully; everything else goes at once (grace 0)."""
@@ -664,7 +692,7 @@ class APIServer:
         ns = namespace if resource.namespaced else None
 
         def on_event(event: Event) -> None:
-            obj = orjson.loads(event.raw)
+            obj = self._out(resource, orjson.loads(event.raw))
             if filt.everything:
                 callback({"type": event.type, "object": obj})
                 return
@@ -686,7 +714,7 @@ class APIServer:
             if send_initial_events or (send_initial_events is None and from_now):
                 pairs, revision = self.store.entries(resource.qualified, ns)
                 for _, entry in pairs:
-                    obj = orjson.loads(entry.raw)
+                    obj = self._out(resource, orjson.loads(entry.raw))
                     if filt.matches(obj):
                         callback({"type": "ADDED", "object": obj})
                 since = revision
@@ -698,7 +726,8 @@ class APIServer:
                 cancel = self.store.watch(resource.qualified, ns, since, on_event)
                 if on_synced is not None:
                     on_synced(since)
-                return cancel
+                # A custom resource's watch ends (callback(None)) when its CRD goes, as upstream closes it.
+                return self.crds.end_with_crd(resource, cancel, lambda: callback(None))  # type: ignore[arg-type]
             except CompactedError as exc:
                 raise errors.gone(str(exc)) from None
 
@@ -792,13 +821,32 @@ class APIServer:
             if sent_rv and sent_rv != old["metadata"]["resourceVersion"]:
                 raise errors.conflict(resource.group, resource.plural, name)
             new = deep_copy(old)
-            new["spec"]["replicas"] = replicas
+            custom = self.crds.served(resource)
+            if custom is not None:
+                custom.set_replicas(new, replicas)
+            else:
+                new["spec"]["replicas"] = replicas
             fieldmanager.record_update(resource, old, new, field_manager or fieldmanager.IN_PROCESS_MANAGER,
                                        self.clock.now(), "scale")
             managed = new["metadata"].get("managedFields", [])
-            return _scale_of(resource, self._update(resource, new, old, dry_run=dry_run, managed_fields=managed))
+            return self._scale_of(resource, self._update(resource, new, old, dry_run=dry_run, managed_fields=managed))
 
     # --- the steps every write takes -------------------------------------------------------
+
+    def _strategy(self, resource: Resource) -> Any:
+        """The per-kind write rules: a CRD's or a custom resource's (see apiextensions), or the built-ins'."""
+        return self.crds.strategy(resource) or strategy
+
+    def _out(self, resource: Resource, obj: dict[str, Any]) -> dict[str, Any]:
+        """An object as the client sees it: a custom object in the version asked for, with its defaults."""
+        custom = self.crds.served(resource)
+        return obj if custom is None else custom.to_version(obj)
+
+    def _scale_of(self, resource: Resource, obj: dict[str, Any]) -> dict[str, Any]:
+        custom = self.crds.served(resource)
+        if custom is not None and "scale" in resource.subresources:
+            return custom.scale(obj)
+        return _scale_of(resource, obj)
 
     def _check_verb(self, resource: Resource, verb: str) -> None:
         if verb not in resource.verbs:
@@ -827,7 +875,9 @@ class APIServer:
         if field_validation not in ("Strict", "Warn", "Ignore"):
             raise ValueError(f"field_validation must be Strict, Warn or Ignore, not {field_validation!r}")
         # Unknown fields are dropped whatever happens next: a Go struct has nowhere to keep them.
-        found = [f'unknown field "{path}"' for path in schema.prune_unknown(obj)] + list(strict_errors)
+        custom = self.crds.served(resource)
+        unknown = schema.prune_unknown(obj) if custom is None else custom.prune(obj)
+        found = [f'unknown field "{path}"' for path in unknown] + list(strict_errors)
         if found and field_validation == "Strict":
             raise errors.bad_request(schema.cannot_handle_message(api_version, kind,
                                                                   "strict decoding error: " + ", ".join(found)))
@@ -873,7 +923,8 @@ class APIServer:
                                    "terminated")
 
     def _validate(self, resource: Resource, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
-        found = validate(obj, old)
+        rules = self.crds.strategy(resource)
+        found = validate(obj, old) if rules is None else rules.validate(obj, old)
         if found:
             raise errors.invalid(resource.kind, resource.group, obj["metadata"].get("name", ""), found)
 

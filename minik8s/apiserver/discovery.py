@@ -8,7 +8,10 @@ It also reads ``/openapi/v3`` to learn that the server validates fields itself
 
 Interface: ``version()``, ``api_versions()``, ``api_group_list()``, ``api_group(group)``,
 ``resource_list(group, version)``, ``openapi_index()``, ``openapi_document(group, version)``.
-All return plain JSON-ready dicts.
+All return plain JSON-ready dicts. Each takes an optional last argument ``registry``: the
+:class:`minik8s.api.resources.Registry` of the API server asking (its built-ins and custom
+resources); the default is the built-in resources. Documents are cached per
+(registry, registry.generation).
 """
 
 from __future__ import annotations
@@ -59,23 +62,23 @@ def api_versions(server_address: str) -> dict[str, Any]:
             "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": server_address}]}
 
 
-def _group(group: str) -> dict[str, Any]:
-    versions = [{"groupVersion": f"{g}/{v}", "version": v} for g, v in resources.groups() if g == group]
+def _group(group: str, registry: resources.Registry) -> dict[str, Any]:
+    versions = [{"groupVersion": f"{g}/{v}", "version": v} for g, v in registry.groups() if g == group]
     return {"name": group, "versions": versions, "preferredVersion": versions[0]}
 
 
-def api_group_list() -> dict[str, Any]:
+def api_group_list(registry: resources.Registry = resources.BUILTIN) -> dict[str, Any]:
     names: list[str] = []
-    for group, _ in resources.groups():
+    for group, _ in registry.groups():
         if group and group not in names:
             names.append(group)
-    return {"kind": "APIGroupList", "apiVersion": "v1", "groups": [_group(g) for g in names]}
+    return {"kind": "APIGroupList", "apiVersion": "v1", "groups": [_group(g, registry) for g in names]}
 
 
-def api_group(group: str) -> dict[str, Any] | None:
-    if not any(g == group for g, _ in resources.groups()) or not group:
+def api_group(group: str, registry: resources.Registry = resources.BUILTIN) -> dict[str, Any] | None:
+    if not any(g == group for g, _ in registry.groups()) or not group:
         return None
-    return {"kind": "APIGroup", "apiVersion": "v1", **_group(group)}
+    return {"kind": "APIGroup", "apiVersion": "v1", **_group(group, registry)}
 
 
 def _entry(res: Resource) -> dict[str, Any]:
@@ -106,14 +109,12 @@ def api_resources(res: Resource) -> list[dict[str, Any]]:
     return [_entry(res), *(_sub_entry(res, sub) for sub in res.subresources)]
 
 
-def resource_list(group: str, version: str) -> dict[str, Any] | None:
-    served = [r for r in resources.RESOURCES if r.group == group and r.version == version]
+def resource_list(group: str, version: str, registry: resources.Registry = resources.BUILTIN
+                  ) -> dict[str, Any] | None:
+    served = [r for r in registry if r.group == group and r.version == version]
     if not served:
         return None
-    entries = []
-    for res in served:
-        entries.append(_entry(res))
-        entries.extend(_sub_entry(res, sub) for sub in res.subresources)
+    entries = [entry for res in served for entry in api_resources(res)]
     gv = f"{group}/{version}" if group else version
     return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": entries}
 
@@ -125,12 +126,11 @@ def _gv_path(group: str, version: str) -> str:
     return f"apis/{group}/{version}" if group else f"api/{version}"
 
 
-def openapi_index() -> dict[str, Any]:
+def openapi_index(registry: resources.Registry = resources.BUILTIN) -> dict[str, Any]:
     """``/openapi/v3``: one entry per group-version, whose ``hash`` changes when its document does."""
-    generation = getattr(resources, "generation", 0)
     paths = {}
-    for group, ver in resources.groups():
-        digest = _openapi_digest(group, ver, generation)
+    for group, ver in registry.groups():
+        digest = _openapi_digest(registry, group, ver, registry.generation)
         paths[_gv_path(group, ver)] = {"serverRelativeURL": f"/openapi/v3/{_gv_path(group, ver)}?hash={digest}"}
     return {"paths": paths}
 
@@ -195,29 +195,32 @@ def _path_item(path: str) -> dict[str, Any]:
     return {"parameters": declared} if declared else {}
 
 
-def openapi_document(group: str, version: str) -> dict[str, Any] | None:
+def openapi_document(group: str, version: str, registry: resources.Registry = resources.BUILTIN
+                     ) -> dict[str, Any] | None:
     """The OpenAPI v3 document of one group-version (see :func:`openapi_document_json`), parsed."""
-    raw = openapi_document_json(group, version)
+    raw = openapi_document_json(group, version, registry)
     return json.loads(raw) if raw is not None else None
 
 
-def openapi_document_json(group: str, version: str) -> bytes | None:
+def openapi_document_json(group: str, version: str, registry: resources.Registry = resources.BUILTIN
+                          ) -> bytes | None:
     """The OpenAPI v3 document of one group-version, as served: each resource's paths (with their path
     parameters and the ``fieldValidation`` and ``dryRun`` query parameters that tell kubectl the server
     validates fields itself) and, under ``components.schemas``, upstream's schemas of its kinds, which
     ``kubectl explain`` reads. A custom resource (a ``Resource`` with a ``schema``) publishes its own.
     Built once per registry generation; None for a group-version that is not served."""
-    return _openapi_bytes(group, version, getattr(resources, "generation", 0)) or None
+    return _openapi_bytes(registry, group, version, registry.generation) or None
+
+
+# The caches key on (registry, generation): a registry's documents change only when its generation does.
+@functools.lru_cache(maxsize=64)
+def _openapi_digest(registry: resources.Registry, group: str, version: str, generation: int) -> str:
+    return hashlib.sha512(_openapi_bytes(registry, group, version, generation)).hexdigest()[:32].upper()
 
 
 @functools.lru_cache(maxsize=64)
-def _openapi_digest(group: str, version: str, generation: int) -> str:
-    return hashlib.sha512(_openapi_bytes(group, version, generation)).hexdigest()[:32].upper()
-
-
-@functools.lru_cache(maxsize=64)
-def _openapi_bytes(group: str, version: str, generation: int) -> bytes:
-    served = [r for r in resources.RESOURCES if r.group == group and r.version == version]
+def _openapi_bytes(registry: resources.Registry, group: str, version: str, generation: int) -> bytes:
+    served = [r for r in registry if r.group == group and r.version == version]
     if not served:
         return b""
     paths: dict[str, Any] = {}
@@ -230,6 +233,7 @@ def _openapi_bytes(group: str, version: str, generation: int) -> bytes:
         if own is not None:   # a custom resource: named by its reversed group, as upstream names CRDs'
             name = ".".join(reversed(res.group.split("."))) + f".{res.version}.{res.kind}"
             custom[name] = {**own, "x-kubernetes-group-version-kind": [gvk]}
+            names |= references(own)   # e.g. ObjectMeta, which its metadata refers to
             schema_ref = {"$ref": f"#/components/schemas/{name}"}
         else:
             defined = _definition_names().get((res.group, res.version, res.kind))
@@ -269,23 +273,23 @@ def _openapi_bytes(group: str, version: str, generation: int) -> bytes:
     return json.dumps(document, separators=(",", ":")).encode()
 
 
-def openapi_v2() -> dict[str, Any]:
+def openapi_v2(registry: resources.Registry = resources.BUILTIN) -> dict[str, Any]:
     """``/openapi/v2`` (see :func:`openapi_v2_json`), parsed."""
-    return json.loads(openapi_v2_json())
+    return json.loads(openapi_v2_json(registry))
 
 
-def openapi_v2_json() -> bytes:
+def openapi_v2_json(registry: resources.Registry = resources.BUILTIN) -> bytes:
     """``/openapi/v2`` as served: the same paths and schemas as one Swagger 2.0 document
     (``definitions``, body parameters), as older clients read it."""
-    return _openapi_v2_bytes(getattr(resources, "generation", 0))
+    return _openapi_v2_bytes(registry, registry.generation)
 
 
 @functools.lru_cache(maxsize=4)
-def _openapi_v2_bytes(generation: int) -> bytes:
+def _openapi_v2_bytes(registry: resources.Registry, generation: int) -> bytes:
     paths: dict[str, Any] = {}
     schemas: dict[str, Any] = {}
-    for group, version in resources.groups():
-        doc = json.loads(_openapi_bytes(group, version, generation).replace(b"#/components/schemas/",
+    for group, version in registry.groups():
+        doc = json.loads(_openapi_bytes(registry, group, version, generation).replace(b"#/components/schemas/",
                                                                              b"#/definitions/"))
         schemas.update(doc["components"]["schemas"])
         for path, item in doc["paths"].items():

@@ -103,11 +103,11 @@ class _Route:
         self.watch = watch
 
 
-def parse_path(path: str) -> _Route | None:
+def parse_path(path: str, registry: resources.Registry = resources.BUILTIN) -> _Route | None:
     info = request_info("GET", path, {})
     if not info.is_resource:
         return None
-    resource = resources.by_plural(info.api_group, info.api_version, info.resource)
+    resource = registry.by_plural(info.api_group, info.api_version, info.resource)
     if resource is None:
         return None
     if info.subresource and info.subresource not in resource.subresources:
@@ -334,22 +334,23 @@ class _Handler:
         wanted = discoveryv2.negotiate(request.headers.get("Accept", "")) if path in ("/api", "/apis") else None
         if wanted:   # aggregated discovery, as kubectl asks first
             extra = self.aggregator.remote_discovery() if path == "/apis" else []
-            listing = discoveryv2.discovery_list(wanted, core=path == "/api", extra=extra)
+            listing = discoveryv2.discovery_list(wanted, core=path == "/api", served=self.api.registry,
+                                                  extra=extra)
             return web.Response(body=orjson.dumps(listing), headers={"Content-Type": discoveryv2.content_type(wanted),
                                                                  "Vary": "Accept"})
         if path == "/api":
             return _json(discovery.api_versions(request.host))
         if path == "/apis":
-            groups = discovery.api_group_list()
+            groups = discovery.api_group_list(self.api.registry)
             return _json({**groups, "groups": groups["groups"] + self.aggregator.remote_groups()})
         parts = path.strip("/").split("/")
         doc: dict[str, Any] | None = None
         if parts[0] == "api" and len(parts) == 2:
-            doc = discovery.resource_list("", parts[1])
+            doc = discovery.resource_list("", parts[1], self.api.registry)
         elif parts[0] == "apis" and len(parts) == 2:
-            doc = discovery.api_group(parts[1])
+            doc = discovery.api_group(parts[1], self.api.registry)
         elif parts[0] == "apis" and len(parts) == 3:
-            doc = discovery.resource_list(parts[1], parts[2])
+            doc = discovery.resource_list(parts[1], parts[2], self.api.registry)
         if doc is None:
             return self._not_found(request)
         return _json(doc)
@@ -361,17 +362,17 @@ class _Handler:
         if "protobuf" in accept and "json" not in accept and "*/*" not in accept:
             return _status(StatusError(406, "NotAcceptable", "only the following media types are accepted: "
                                                              "application/json"))
-        return _json_bytes(discovery.openapi_v2_json())
+        return _json_bytes(discovery.openapi_v2_json(self.api.registry))
 
     async def openapi(self, request: web.Request) -> web.Response:
         parts = request.path.strip("/").split("/")[2:]  # after openapi/v3
         if not parts:
-            return _json(discovery.openapi_index())
+            return _json(discovery.openapi_index(self.api.registry))
         doc = None
         if parts[0] == "api" and len(parts) == 2:
-            doc = discovery.openapi_document_json("", parts[1])
+            doc = discovery.openapi_document_json("", parts[1], self.api.registry)
         elif parts[0] == "apis" and len(parts) == 3:
-            doc = discovery.openapi_document_json(parts[1], parts[2])
+            doc = discovery.openapi_document_json(parts[1], parts[2], self.api.registry)
         return _json_bytes(doc) if doc is not None else self._not_found(request)
 
     async def not_found(self, request: web.Request) -> web.Response:
@@ -385,7 +386,7 @@ class _Handler:
         proxied = await self.aggregator.serve(request)
         if proxied is not None:
             return proxied
-        route = parse_path(request.path)
+        route = parse_path(request.path, self.api.registry)
         if route is None:
             return self._not_found(request)
         try:
@@ -416,7 +417,8 @@ class _Handler:
             if route.name:
                 if _wants_table(request) and not route.sub:
                     obj = api.get(res, namespace, route.name)
-                    return _json(tables.to_table(res, [obj], now=self._now(), include_object=_include_object(request)))
+                    return _json(tables.to_table(res, [obj], now=self._now(), include_object=_include_object(request),
+                                                 printer_columns=api.crds.printer_columns(res)))
                 if route.sub:
                     return _json(api.get(res, namespace, route.name, subresource=route.sub))
                 return web.Response(body=api.get_raw(res, namespace, route.name), content_type=JSON)
@@ -676,7 +678,8 @@ class _Handler:
                                           resource_version_match=q.get("resourceVersionMatch", ""))
         if _wants_table(request):
             objs = [parsed if parsed is not None else orjson.loads(raw) for raw, parsed in items]
-            table = tables.to_table(res, objs, now=self._now(), include_object=_include_object(request))
+            table = tables.to_table(res, objs, now=self._now(), include_object=_include_object(request),
+                                    printer_columns=self.api.crds.printer_columns(res))
             table["metadata"] = meta
             return _json(table)
         # Splice the stored bytes straight into the list: no object is decoded or re-encoded.
@@ -735,6 +738,8 @@ class _Handler:
                     break
                 try:
                     event = await asyncio.wait_for(queue.get(), wait)
+                    if event is None:   # the resource stopped being served (its CRD was deleted)
+                        break
                 except asyncio.TimeoutError:
                     if request.transport is None or request.transport.is_closing():
                         break
@@ -749,7 +754,8 @@ class _Handler:
                 if table and event["type"] in ("ADDED", "MODIFIED", "DELETED"):
                     event = {"type": event["type"],
                              "object": tables.to_table(res, [event["object"]], now=self._now(),
-                                                       include_object=_include_object(request))}
+                                                       include_object=_include_object(request),
+                                                       printer_columns=self.api.crds.printer_columns(res))}
                 await response.write(orjson.dumps(event) + b"\n")
         except (ConnectionResetError, asyncio.CancelledError):
             pass

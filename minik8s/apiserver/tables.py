@@ -29,6 +29,7 @@ from typing import Any, Callable
 
 from minik8s.api.resources import Resource
 from minik8s.api.duration import age, human_duration, parse_time
+from minik8s.apiserver.apiextensions import tableconvertor
 
 Obj = dict[str, Any]
 Cells = list[Any]
@@ -803,8 +804,21 @@ def to_row(kind: str, obj: Obj, *, now: datetime, include_object: str = "Metadat
 
 
 def to_table(resource: Resource, objects: list[Obj], *, now: datetime, include_object: str = "Metadata",
-             list_meta: Obj | None = None) -> Obj:
-    """A ``meta.k8s.io/v1`` Table of ``objects`` (all of ``resource``'s kind), as kube-apiserver returns it."""
+             list_meta: Obj | None = None, printer_columns: tuple[Obj, ...] | None = None) -> Obj:
+    """A ``meta.k8s.io/v1`` Table of ``objects`` (all of ``resource``'s kind), as kube-apiserver returns it.
+    ``printer_columns``: a custom resource's ``additionalPrinterColumns`` (see apiextensions.tableconvertor)."""
+    if printer_columns is not None:
+        return {"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": dict(list_meta or {}),
+                "columnDefinitions": tableconvertor.column_definitions(printer_columns),
+                "rows": [_custom_row(printer_columns, obj, now, include_object) for obj in objects]}
     return {"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": dict(list_meta or {}),
             "columnDefinitions": column_definitions(resource.kind),
             "rows": [to_row(resource.kind, obj, now=now, include_object=include_object) for obj in objects]}
+
+
+def _custom_row(columns: tuple[Obj, ...], obj: Obj, now: datetime, include_object: str) -> Obj:
+    row: Obj = {"cells": tableconvertor.cells(columns, obj, now)}
+    partial = _row_object(obj, include_object)
+    if partial is not None:
+        row["object"] = partial
+    return row

@@ -129,10 +129,12 @@ class LocalClient:
     def table(self, resource: Resource, namespace: str | None = None, name: str | None = None, *,
               label_selector: str | None = None, field_selector: str | None = None) -> dict[str, Any]:
         now = datetime.fromtimestamp(self.api.clock.now(), tz=timezone.utc)
+        columns = self.api.crds.printer_columns(resource)
         if name:
-            return tables.to_table(resource, [self.api.get(resource, namespace, name)], now=now)
+            return tables.to_table(resource, [self.api.get(resource, namespace, name)], now=now,
+                                   printer_columns=columns)
         listed = self.list(resource, namespace, label_selector=label_selector, field_selector=field_selector)
-        table = tables.to_table(resource, listed["items"], now=now)
+        table = tables.to_table(resource, listed["items"], now=now, printer_columns=columns)
         table["metadata"] = listed["metadata"]
         return table
 
@@ -151,6 +153,13 @@ class LocalClient:
                 headers: dict[str, str] | None = None) -> bytes:
         if method == "GET" and path == "/version":
             return orjson.dumps(discovery.version())
+        parts = path.strip("/").split("/")
+        if method == "GET" and parts[0] == "apis" and len(parts) in (1, 3):   # discovery, for custom resources
+            registry = self.api.registry
+            doc = discovery.api_group_list(registry) if len(parts) == 1 else \
+                discovery.resource_list(parts[1], parts[2], registry)
+            if doc is not None:
+                return orjson.dumps(doc)
         raise NotImplementedError(f"{method} {path} is only served over HTTP")
 
     def as_user(self, user: User) -> "UserClient":

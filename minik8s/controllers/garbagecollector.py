@@ -41,6 +41,7 @@ from minik8s.api.objects import deep_copy
 from minik8s.api import resources
 from minik8s.api.errors import StatusError
 from minik8s.api.resources import Resource
+from minik8s.client.discovery import discover
 from minik8s.controllers.controller import Context, Controller
 
 FOREGROUND = "foregroundDeletion"
@@ -88,6 +89,8 @@ class GarbageCollector(Controller):
     def __init__(self, ctx: Context):
         self._dependents: dict[str, set[Key]] = {}  # owner uid -> dependents' keys (the graph)
         self._uid_of: dict[Key, str] = {}
+        self._custom_owners: set[Resource] = set()   # custom resources watched because they own objects
+        self._discovered: resources.Registry | None = None   # the server's resources, read when first needed
         super().__init__(ctx)
 
     # --- the graph builder --------------------------------------------------------------------
@@ -145,8 +148,12 @@ class GarbageCollector(Controller):
     def _lookup(self, namespace: str) -> Callable[[Obj], Obj | None]:
         def lookup(ref: Obj) -> Obj | None:
             resource = resources.by_kind(ref.get("apiVersion", ""), ref.get("kind", ""))
+            if resource is None:   # a custom resource's kind: found through discovery, as upstream's GC does
+                resource = self._custom_kind(ref)
             if resource is None:
-                return None
+                # A kind the server does not serve (yet): upstream's GC cannot resolve it and waits rather
+                # than delete; keep the reference standing for the owner.
+                return {"metadata": {"uid": ref.get("uid")}}
             ns = namespace if resource.namespaced else ""
             if resource in WATCHED:
                 cached = self.informer(resource).get(ns, ref.get("name", ""))
@@ -160,6 +167,25 @@ class GarbageCollector(Controller):
                     return None
                 raise
         return lookup
+
+    def _custom_kind(self, ref: Obj) -> Resource | None:
+        """The custom resource an owner reference names, from discovery (read again once when the kind is
+        not in what was read before: its CRD may be new); watched from then on."""
+        for fresh in (False, True):
+            if self._discovered is None or fresh:
+                self._discovered = discover(self.client)
+            found = self._discovered.of_object(ref)
+            if found is not None:
+                self._watch_owners(found)
+                return found
+        return None
+
+    def _watch_owners(self, resource: Resource) -> None:
+        """Watch a custom resource that owns objects, so that its deletion wakes its dependents (upstream's GC
+        monitors every resource discovery lists)."""
+        if resource not in self._custom_owners:
+            self._custom_owners.add(resource)
+            self.ctx.informers.get(resource).add_handler(self._handler(resource))
 
     def _attempt_to_delete(self, resource: Resource, obj: Obj) -> None:
         """Delete ``obj`` if all its owners are gone or deleting; drop references to gone owners otherwise."""

@@ -15,6 +15,7 @@ from typing import Any
 
 from minik8s.api import resources
 from minik8s.api.errors import StatusError
+from minik8s.client.discovery import discover
 from minik8s.controllers.controller import Controller
 
 NAMESPACES = resources.get("", "v1", "namespaces")
@@ -33,7 +34,8 @@ class NamespaceController(Controller):
         ns = self.informer(NAMESPACES).get("", name)
         if ns is None or not ns["metadata"].get("deletionTimestamp"):
             return
-        namespaced = [r for r in resources.RESOURCES
+        # Every namespaced kind the server serves, custom resources included (found through discovery).
+        namespaced = [r for r in discover(self.client)
                       if r.namespaced and "list" in r.verbs and "delete" in r.verbs]
         for resource in namespaced:
             for obj in self.client.list(resource, name)["items"]:

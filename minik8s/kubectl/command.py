@@ -15,11 +15,11 @@ import argparse
 from dataclasses import dataclass, field
 from typing import Callable, TextIO
 
-from minik8s.api import resources
 from minik8s.api.errors import StatusError
 from minik8s.api.resources import Resource
 from minik8s.client.base import Client
 from minik8s.clock import Clock
+from minik8s.kubectl import restmapper
 
 
 class CommandError(Exception):
@@ -81,7 +81,7 @@ def server_error(err: StatusError, action: str = "") -> str:
 
 def resolve(name: str) -> Resource:
     """A resource type as typed by a user, or kubectl's error."""
-    found = resources.lookup(name)
+    found = restmapper.lookup(name)   # built in, or found in the server's discovery (custom resources)
     if found is None:
         raise CommandError(f'the server doesn\'t have a resource type "{name}"')
     return found

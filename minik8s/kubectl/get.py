@@ -12,10 +12,9 @@ import argparse
 from datetime import datetime, timezone
 from typing import Any
 
-from minik8s.api import resources
 from minik8s.api.errors import StatusError
 from minik8s.api.resources import Resource
-from minik8s.kubectl import manifests, printing
+from minik8s.kubectl import manifests, printing, restmapper
 from minik8s.kubectl.command import CommandError, Env, resolve, server_error
 
 Target = tuple[Resource, list[str]]
@@ -69,7 +68,7 @@ def parse_targets(words: list[str]) -> list[Target]:
     kinds: list[Resource] = []
     for part in words[0].split(","):
         if part == "all":
-            kinds.extend(resources.in_category("all"))
+            kinds.extend(r for r in restmapper.served() if "all" in r.categories)   # custom kinds may join "all"
         elif part:
             kinds.append(resolve(part))
     return [(kind, list(words[1:])) for kind in kinds]
@@ -129,7 +128,7 @@ def _fetch(env: Env, targets: list[Target]) -> list[tuple[Resource, list[dict[st
 def _targets_from_files(env: Env) -> list[Target]:
     targets: list[Target] = []
     for manifest in manifests.read(env.args.filename, env.stdin, env.args.recursive):
-        resource = resources.of_object(manifest.obj)
+        resource = restmapper.of_object(manifest.obj)
         if resource is None:
             raise CommandError(f'no matches for kind "{manifest.obj.get("kind")}" in version '
                                f'"{manifest.obj.get("apiVersion")}"')

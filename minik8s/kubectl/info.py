@@ -11,7 +11,7 @@ import yaml
 from minik8s import kubeconfig
 from minik8s.api import resources
 from minik8s.apiserver import discovery
-from minik8s.kubectl import printing
+from minik8s.kubectl import printing, restmapper
 from minik8s.kubectl.command import CommandError, Env
 
 
@@ -51,12 +51,8 @@ def _align(rows: list[list[str]]) -> str:
 def cmd_api_resources(env: Env) -> None:
     a = env.args
     rows = [["NAME", "SHORTNAMES", "APIVERSION", "NAMESPACED", "KIND"]]
-    group_order = []
-    for group, _ in resources.groups():
-        if group not in group_order:
-            group_order.append(group)
-    listed = sorted((r for r in resources.RESOURCES),
-                    key=lambda r: (group_order.index(r.group), r.plural))
+    # kubectl lists the core group first, then the others by name (custom resources' groups included)
+    listed = sorted(restmapper.served(), key=lambda r: (r.group != "", r.group, r.plural))
     for res in listed:
         if a.namespaced is not None and str(res.namespaced).lower() != a.namespaced.lower():
             continue

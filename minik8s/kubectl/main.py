@@ -26,6 +26,7 @@ from minik8s import kubeconfig
 from minik8s.api.errors import StatusError
 from minik8s.client.base import Client
 from minik8s.clock import Clock, RealClock
+from minik8s.kubectl import restmapper
 from minik8s.kubectl.command import CommandError, Env, UsageError, resolve, server_error
 from minik8s.kubectl.manifests import ManifestError
 
@@ -230,7 +231,8 @@ def run(argv: str | list[str], client: Client | None = None, stdin: str | None =
     try:
         if client is None and args.verb not in ("config", "version"):
             env.client  # resolve the kubeconfig now, so its namespace is known before the command runs
-        args.handler(env)
+        with restmapper.using(lambda: env.client):
+            args.handler(env)
     except StatusError as exc:
         env.error(server_error(exc))
     except (CommandError, ManifestError) as exc:

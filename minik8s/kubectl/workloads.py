@@ -552,9 +552,13 @@ def cmd_edit(env: Env) -> None:
             modified = parsing.safe_load(_strip_comments(edited))
         except parsing.ParseError as exc:
             raise CommandError(f"error parsing edited file: {exc}") from None
-        patch = patches.create_strategic_patch(obj, modified, obj.get("kind", ""))
+        # A built-in kind takes a strategic merge patch; a custom resource (no Go type) a JSON merge patch.
+        builtin = resources.by_plural(resource.group, resource.version, resource.plural) is not None
+        patch = patches.create_strategic_patch(obj, modified, obj.get("kind", "")) if builtin \
+            else patches.create_merge_patch(obj, modified)
         if not patch:
             env.err.write("Edit cancelled, no changes made.\n")
             return
-        env.client.patch(resource, name, patch, env.namespace, patch_type="strategic", field_manager="kubectl-edit")
+        env.client.patch(resource, name, patch, env.namespace, patch_type="strategic" if builtin else "merge",
+                         field_manager="kubectl-edit")
         _say(env, resource, obj, "edited")

@@ -24,7 +24,7 @@ from typing import Any
 from minik8s.api import patch as patches, resources
 from minik8s.api.errors import StatusError
 from minik8s.api.resources import Resource
-from minik8s.kubectl import generators, manifests
+from minik8s.kubectl import generators, manifests, restmapper
 from minik8s.kubectl.get import parse_targets
 from minik8s.kubectl.command import CommandError, Env, resolve, server_error
 
@@ -92,7 +92,7 @@ def register(sub: Any, parent: argparse.ArgumentParser) -> None:
 
 
 def resource_of(obj: dict[str, Any], source: str) -> Resource:
-    found = resources.of_object(obj)
+    found = restmapper.of_object(obj)
     if found is None:
         meta = obj.get("metadata") or {}
         raise CommandError(f'resource mapping not found for name: "{meta.get("name", "")}" namespace: '

@@ -29,7 +29,8 @@ from minik8s.api.validation.fields import Errors, _list, _nonnegative, _str, _va
 from minik8s.api.validation.names import _qualified_name, _size, is_dns1123_label
 
 TOTAL_ANNOTATION_SIZE = 256 * 1024  # bytes, keys and values together
-_STANDARD_FINALIZERS = {"kubernetes", "orphan", "foregroundDeletion"}
+# (and the CRD cleanup finalizer, which apiextensions-apiserver sets itself)
+_STANDARD_FINALIZERS = {"kubernetes", "orphan", "foregroundDeletion", "customresourcecleanup.apiextensions.k8s.io"}
 
 NameCheck = Callable[[str], list[str]]
 
