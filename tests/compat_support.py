@@ -28,6 +28,10 @@ WIDGETS = f"widgets.{GROUP}"
 NO_CRDS = "no CustomResourceDefinitions (apiextensions.k8s.io/v1: slice E)"
 NO_SSA = "no server-side apply (application/apply-patch+yaml: slice A)"
 NO_EXEC_STDIN = "exec sends no standard input to the container (slice D)"
+NO_PLAIN_WEBSOCKET_PORT_FORWARD = ("a port-forward WebSocket that names no subprotocol is refused (400); upstream serves it "
+                                   "as binary channels (slice D)")
+NO_GC_OF_ALL_KINDS = ("the garbage collector follows only the workload kinds' owner references, not a ConfigMap's "
+                      "(minik8s/controllers/garbagecollector.py; no slice of issue 15)")
 NO_EVENTS_V1 = "events.k8s.io/v1 is not served (no slice of issue 15 adds it yet)"
 
 
@@ -105,7 +109,7 @@ def http_get(port: int, host: str = "127.0.0.1") -> bytes:
     """One plain HTTP/1.0 GET / through a forwarded port: the whole answer."""
     import socket
 
-    with socket.create_connection((host, port), timeout=10) as conn:
+    with socket.create_connection((host, port), timeout=5) as conn:
         conn.sendall(b"GET / HTTP/1.0\r\nHost: web\r\n\r\n")
         return read_all(conn.recv)
 
