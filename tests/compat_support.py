@@ -15,9 +15,10 @@ Each module names its client in ``CLIENT`` and the package whose version the tab
 
 from __future__ import annotations
 
-import time
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
+import conftest
+import pytest
 from conftest import Server, start_server
 
 NAMESPACE = "compat"                  # every namespaced object of the suite lives here
@@ -53,14 +54,17 @@ def start_cluster(tmp: Any) -> Server:
 
 def wait_for(condition: Callable[[], Any], what: str, timeout: float = 30) -> Any:
     """Poll ``condition`` until it returns something true (returned), or fail saying ``what`` never happened."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(0.1)
+    return conftest.wait_for(condition, timeout, what)
+
+
+def cluster_fixture(name: str) -> Any:
+    """A module-scoped ``cluster`` fixture: :func:`start_cluster` in a fresh folder named after ``name``."""
+    @pytest.fixture(scope="module")
+    def cluster(tmp_path_factory: Any) -> Iterator[Server]:
+        server = start_cluster(tmp_path_factory.mktemp(name))
+        yield server
+        server.stop()
+    return cluster
 
 
 def configmap(name: str, labels: dict[str, str] | None = None, **data: str) -> dict[str, Any]:

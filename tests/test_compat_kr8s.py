@@ -12,8 +12,8 @@ import socket
 import pytest
 
 from compat_support import (GROUP, NAMESPACE, NO_CRDS, NO_EXEC_STDIN, NO_GC_OF_ALL_KINDS,
-                            NO_PLAIN_WEBSOCKET_PORT_FORWARD, WIDGETS, configmap, deployment, event,
-                            http_get, start_cluster, wait_for, widget, widget_crd)
+                            NO_PLAIN_WEBSOCKET_PORT_FORWARD, WIDGETS, cluster_fixture, configmap, deployment, event,
+                            http_get, wait_for, widget, widget_crd)
 
 kr8s = pytest.importorskip("kr8s")
 from kr8s.objects import (ConfigMap, CustomResourceDefinition, Deployment, Event, Node, Pod,  # noqa: E402
@@ -23,11 +23,7 @@ CLIENT = "kr8s"
 PACKAGE = "kr8s"
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    server = start_cluster(tmp_path_factory.mktemp("compat-kr8s"))
-    yield server
-    server.stop()
+cluster = cluster_fixture("compat-kr8s")
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ import sys
 import pytest
 import yaml
 
-from compat_support import (NAMESPACE, NO_CRDS, NO_EXEC_STDIN, NO_SSA, configmap, deployment, http_get, start_cluster,
+from compat_support import (NAMESPACE, NO_CRDS, NO_EXEC_STDIN, NO_SSA, cluster_fixture, configmap, deployment, http_get,
                             wait_for, widget, widget_crd)
 
 CLIENT = "kubectl"
@@ -27,11 +27,7 @@ NO_DEBUG = "no ephemeral containers: kubectl debug crashes on the answer to its 
 NO_METRICS = "metrics.k8s.io is not served (no metrics API in minik8s yet)"
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    server = start_cluster(tmp_path_factory.mktemp("compat-kubectl"))
-    yield server
-    server.stop()
+cluster = cluster_fixture("compat-kubectl")
 
 
 def kubectl(cluster, *args: str, stdin: str | None = None, env: dict[str, str] | None = None,

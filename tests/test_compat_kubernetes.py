@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from compat_support import (GROUP, NAMESPACE, NO_CRDS, NO_EVENTS_V1, NO_EXEC_STDIN, NO_SSA, WIDGETS, configmap, deployment, event, start_cluster,
-                            wait_for, widget, widget_crd)
+from compat_support import (GROUP, NAMESPACE, NO_CRDS, NO_EVENTS_V1, NO_EXEC_STDIN, NO_SSA, WIDGETS, cluster_fixture,
+                            configmap, deployment, event, wait_for, widget, widget_crd)
 
 kubernetes = pytest.importorskip("kubernetes")
 from kubernetes import client, watch  # noqa: E402
@@ -24,11 +24,7 @@ JSON_PATCH = "application/json-patch+json"
 APPLY = "application/apply-patch+yaml"
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    server = start_cluster(tmp_path_factory.mktemp("compat-kubernetes"))
-    yield server
-    server.stop()
+cluster = cluster_fixture("compat-kubernetes")
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,8 @@ from typing import Any, Awaitable, Callable
 
 import pytest
 
-from compat_support import (GROUP, NAMESPACE, NO_CRDS, NO_EXEC_STDIN, NO_SSA, WIDGETS, configmap, deployment, event,
-                            start_cluster, widget, widget_crd)
+from compat_support import (GROUP, NAMESPACE, NO_CRDS, NO_EXEC_STDIN, NO_SSA, WIDGETS, cluster_fixture, configmap,
+                            deployment, event, widget, widget_crd)
 
 kubernetes_asyncio = pytest.importorskip("kubernetes_asyncio")
 from kubernetes_asyncio import client, config, watch  # noqa: E402
@@ -27,11 +27,7 @@ MERGE = "application/merge-patch+json"
 APPLY = "application/apply-patch+yaml"
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    server = start_cluster(tmp_path_factory.mktemp("compat-asyncio"))
-    yield server
-    server.stop()
+cluster = cluster_fixture("compat-asyncio")
 
 
 @pytest.fixture

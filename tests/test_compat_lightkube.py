@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from compat_support import (GROUP, NAMESPACE, NO_CRDS, NO_EXEC_STDIN, NO_SSA, WIDGETS, configmap, deployment, event,
-                            start_cluster, wait_for, widget, widget_crd)
+from compat_support import (GROUP, NAMESPACE, NO_CRDS, NO_EXEC_STDIN, NO_SSA, WIDGETS, cluster_fixture, configmap,
+                            deployment, event, wait_for, widget, widget_crd)
 
 lightkube = pytest.importorskip("lightkube")
 from lightkube import ALL_NS, ApiError, Client, KubeConfig, codecs  # noqa: E402
@@ -24,11 +24,7 @@ CLIENT = "lightkube"
 PACKAGE = "lightkube"
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    server = start_cluster(tmp_path_factory.mktemp("compat-lightkube"))
-    yield server
-    server.stop()
+cluster = cluster_fixture("compat-lightkube")
 
 
 @pytest.fixture(scope="module")
