@@ -6,12 +6,14 @@ One test per common operation; see ``tests/compat_support.py`` for how the suite
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from compat_support import (GROUP, NAMESPACE, NO_CRDS, NO_EVENTS_V1, NO_EXEC_STDIN, NO_SSA, WIDGETS, cluster_fixture,
                             configmap, deployment, event, wait_for, widget, widget_crd)
 
 kubernetes = pytest.importorskip("kubernetes")
-from kubernetes import client, watch  # noqa: E402
+from kubernetes import client, utils, watch  # noqa: E402
+from kubernetes.dynamic import DynamicClient  # noqa: E402
 from kubernetes.client.rest import ApiException  # noqa: E402
 from kubernetes.stream import portforward, stream  # noqa: E402
 
@@ -164,6 +166,43 @@ def test_watch_from_resource_version(core):
             if item["type"] == "DELETED":
                 break
     assert seen == [("ADDED", "red"), ("MODIFIED", "blue"), ("DELETED", "blue")]
+
+
+def test_watch_initial_events(core):
+    """watch with sendInitialEvents: the initial list, then a BOOKMARK marking its end"""
+    core.create_namespaced_config_map(NAMESPACE, configmap("cm-initial", {"initial": "yes"}))
+    seen = []
+    for item in watch.Watch().stream(core.list_namespaced_config_map, NAMESPACE, label_selector="initial=yes",
+                                     send_initial_events=True, resource_version_match="NotOlderThan",
+                                     allow_watch_bookmarks=True, timeout_seconds=10):
+        annotations = item["raw_object"]["metadata"].get("annotations") or {}
+        seen.append((item["type"], item["raw_object"]["metadata"].get("name"),
+                     annotations.get("k8s.io/initial-events-end")))
+        if item["type"] == "BOOKMARK":
+            break
+    assert seen == [("ADDED", "cm-initial", None), ("BOOKMARK", None, "true")]
+
+
+def test_create_from_yaml(api, tmp_path):
+    """kubernetes.utils.create_from_yaml (a file with several kinds)"""
+    (tmp_path / "objects.yaml").write_text(yaml.safe_dump_all([configmap("cm-yaml", color="red"),
+                                                              deployment("from-yaml", replicas=0)]))
+    created = utils.create_from_yaml(api, str(tmp_path / "objects.yaml"), namespace=NAMESPACE)
+    assert sorted(obj.metadata.name for group in created for obj in group) == ["cm-yaml", "from-yaml"]
+
+
+def test_dynamic_client(api):
+    """the dynamic client: discovery, then create, get, patch and list by apiVersion and kind"""
+    dynamic = DynamicClient(api)
+    configmaps = dynamic.resources.get(api_version="v1", kind="ConfigMap")
+    deployments = dynamic.resources.get(api_version="apps/v1", kind="Deployment")
+    assert (configmaps.namespaced, deployments.name) == (True, "deployments")
+    configmaps.create(body=configmap("cm-dynamic", {"via": "dynamic"}, color="red"), namespace=NAMESPACE)
+    configmaps.patch(name="cm-dynamic", namespace=NAMESPACE, body={"data": {"color": "blue"}},
+                     content_type=MERGE)
+    assert configmaps.get(name="cm-dynamic", namespace=NAMESPACE).data.color == "blue"
+    listed = configmaps.get(namespace=NAMESPACE, label_selector="via=dynamic")
+    assert [item.metadata.name for item in listed.items] == ["cm-dynamic"]
 
 
 def test_delete_then_not_found(core):
