@@ -113,7 +113,7 @@ def http_get(port: int, host: str = "127.0.0.1") -> bytes:
     """One plain HTTP/1.0 GET / through a forwarded port: the whole answer."""
     import socket
 
-    with socket.create_connection((host, port), timeout=5) as conn:
+    with socket.create_connection((host, port), timeout=3) as conn:
         conn.sendall(b"GET / HTTP/1.0\r\nHost: web\r\n\r\n")
         return read_all(conn.recv)
 

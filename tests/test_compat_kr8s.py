@@ -138,7 +138,7 @@ def test_owner_reference_garbage_collection(api):
     child.set_owner(owner)
     assert ConfigMap.get("cm-child", namespace=NAMESPACE, api=api).metadata.ownerReferences[0].uid == owner.metadata.uid
     owner.delete()
-    wait_for(lambda: not ConfigMap(configmap("cm-child"), api=api).exists(), "the dependent to be collected", 10)
+    wait_for(lambda: not ConfigMap(configmap("cm-child"), api=api).exists(), "the dependent to be collected", 5)
 
 
 def test_node_cordon(api):

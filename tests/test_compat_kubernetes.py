@@ -205,6 +205,34 @@ def test_dynamic_client(api):
     assert [item.metadata.name for item in listed.items] == ["cm-dynamic"]
 
 
+def test_namespace_lifecycle(core):
+    """create and delete a Namespace"""
+    core.create_namespace({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "compat-ns"}})
+    assert core.read_namespace("compat-ns").status.phase == "Active"
+    core.delete_namespace("compat-ns")
+
+    def gone() -> bool:
+        try:
+            core.read_namespace("compat-ns")
+        except ApiException as err:
+            return err.status == 404
+        return False
+    wait_for(gone, "the namespace to be deleted")
+
+
+def test_status_subresource_patch(core):
+    """patch a Service's status subresource (its spec stays as it was)"""
+    core.create_namespaced_service(NAMESPACE, {"apiVersion": "v1", "kind": "Service",
+                                               "metadata": {"name": "svc-status"},
+                                               "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}]}})
+    condition = {"type": "Checked", "status": "True", "reason": "Compat", "message": "by the suite",
+                 "lastTransitionTime": "2026-01-01T00:00:00Z"}
+    patched = core.patch_namespaced_service_status("svc-status", NAMESPACE, {
+        "spec": {"ports": [{"port": 81}]}, "status": {"conditions": [condition]}}, _content_type=MERGE)
+    assert [c.type for c in patched.status.conditions] == ["Checked"]
+    assert [p.port for p in core.read_namespaced_service("svc-status", NAMESPACE).spec.ports] == [80]
+
+
 def test_delete_then_not_found(core):
     """delete, then get: 404 NotFound"""
     core.create_namespaced_config_map(NAMESPACE, configmap("cm-del"))
