@@ -59,16 +59,25 @@ def stop(process: subprocess.Popen) -> None:
 
 
 @pytest.fixture(scope="module")
+def operator_log(tmp_path_factory):
+    return tmp_path_factory.mktemp("compat-kopf-operator") / "kopf.log"
+
+
+@pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("compat-kopf")
-    server = start_cluster(tmp)
+    server = start_cluster(tmp_path_factory.mktemp("compat-kopf"))
     # The CRDs go first, so that the operator finds them at start; without CRDs this fails (see the xfails).
     server.kubectl("apply", "-f", "-", stdin=yaml.safe_dump_all([widget_crd(), *PEERING_CRDS]))
-    operator = kopf_run(server, tmp / "kopf.log", "--standalone")
-    server.operator_log = tmp / "kopf.log"
     yield server
-    stop(operator)
     server.stop()
+
+
+@pytest.fixture(scope="module")
+def operator(cluster, operator_log):
+    """The suite's operator, running standalone (no peering) in the suite's namespace."""
+    process = kopf_run(cluster, operator_log, "--standalone")
+    yield process
+    stop(process)
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +100,7 @@ def reasons(core, name: str) -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def handled(core):
+def handled(core, operator):
     """A ConfigMap the operator has handled (its on-create handler patched it)."""
     core.create_namespaced_config_map(NAMESPACE, configmap("kopf-cm", LABELS, color="red"))
     return wait_for(lambda: (read(core, "kopf-cm").data or {}).get("seen") == "yes" and read(core, "kopf-cm"),
@@ -131,7 +140,7 @@ def test_timer(core, handled):
     wait_for(lambda: int((read(core, "kopf-cm").data or {}).get("ticks", "0")) >= 2, "two ticks of the timer", 30)
 
 
-def test_raw_event_handler(core):
+def test_raw_event_handler(core, operator):
     """a raw watch-event handler on another built-in kind (pods)"""
     wait_for(lambda: "Watched" in reasons(core, "web"), "the operator's event about pod web", 30)
 
@@ -157,7 +166,7 @@ def read_widget(objects, name):
 
 
 @pytest.mark.xfail(strict=True, reason=NO_CRDS)
-def test_custom_resource_create_handler_patches_status(cluster):
+def test_custom_resource_create_handler_patches_status(cluster, operator):
     """custom resource: the on-create handler's result is stored in its status"""
     objects = custom(cluster)
     objects.create_namespaced_custom_object(GROUP, "v1", NAMESPACE, "widgets", widget("kopf-w", 3))
@@ -167,7 +176,7 @@ def test_custom_resource_create_handler_patches_status(cluster):
 
 
 @pytest.mark.xfail(strict=True, reason=NO_CRDS)
-def test_custom_resource_finalizer_and_event(cluster, core):
+def test_custom_resource_finalizer_and_event(cluster, core, operator):
     """custom resource: finalizer, Event, and on-delete handler"""
     objects = custom(cluster)
     objects.create_namespaced_custom_object(GROUP, "v1", NAMESPACE, "widgets", widget("kopf-w2", 1))
@@ -195,7 +204,8 @@ def test_peering(cluster, tmp_path):
         stop(operator)
 
 
-def test_operator_still_running(cluster):
+def test_operator_still_running(operator, operator_log):
     """the operator keeps running (no crash on any answer of the server)"""
-    log = cluster.operator_log.read_text()
+    log = operator_log.read_text()
+    assert operator.poll() is None, log[-3000:]
     assert "Traceback" not in log, log[-3000:]
