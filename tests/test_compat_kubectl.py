@@ -61,6 +61,26 @@ def test_explain(cluster):
     assert "containers\t<[]Container> -required-" in kubectl(cluster, "explain", "pod.spec").stdout
 
 
+def test_explain_recursive(cluster):
+    """explain --recursive"""
+    out = kubectl(cluster, "explain", "pod.spec.containers", "--recursive").stdout
+    assert "FIELD: containers <[]Container>" in out and "readinessProbe\t<Probe>" in out
+
+
+def test_apply_validate_strict(cluster):
+    """apply --validate=strict refuses an unknown field"""
+    body = {**configmap("cm-strict"), "foo": "bar"}
+    done = kubectl(cluster, "apply", "--validate=strict", "-f", "-", stdin=as_yaml(body), ok=False)
+    assert done.returncode == 1
+    assert done.stderr == ('Error from server (BadRequest): error when creating "STDIN": ConfigMap in version "v1" '
+                           'cannot be handled as a ConfigMap: strict decoding error: unknown field "foo"\n')
+
+
+def test_auth_whoami(cluster):
+    """auth whoami"""
+    assert "kubernetes-admin" in kubectl(cluster, "auth", "whoami").stdout
+
+
 def test_create_get_describe(cluster):
     """create -f, get (table, -o json, jsonpath), describe"""
     kubectl(cluster, "create", "-f", "-", stdin=as_yaml(configmap("cm-get", {"tier": "a"}, color="red")))
