@@ -219,14 +219,8 @@ def ensure_widgets(api) -> None:
 
 
 @pytest.mark.xfail(strict=True, reason=NO_CRDS)
-def test_custom_resource_definition(api):
-    """create a CustomResourceDefinition"""
-    ensure_widgets(api)
-
-
-@pytest.mark.xfail(strict=True, reason=NO_CRDS)
 def test_custom_objects(api):
-    """custom objects: create, get, list, patch status, delete (new_class)"""
+    """a CRD, then its custom objects (new_class): create, get, list, patch status, delete"""
     ensure_widgets(api)
     Widget = new_class("Widget", f"{GROUP}/v1", asyncio=False, namespaced=True)
     made(api, Widget, widget("w1", 2))
