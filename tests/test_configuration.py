@@ -11,27 +11,16 @@ import json
 import os
 import stat
 import sys
-import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
 from minik8s.kubelet import podworker
 from minik8s.kubelet.runtimes.process.filesystem import DATA_LINK, write_atomically
+from conftest import wait_for
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the process runtime needs Linux")
-
-
-def wait_for(condition: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 # --- the atomic writer alone ----------------------------------------------------------------------

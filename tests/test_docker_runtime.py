@@ -10,9 +10,11 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
+
+from conftest import wait_for
 
 
 def _engine() -> Any:
@@ -26,17 +28,6 @@ def _engine() -> Any:
     except docker.errors.DockerException as exc:
         pytest.skip(f"no Docker engine reachable: {exc}")
     return engine
-
-
-def wait_for(condition: Callable[[], Any], timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out")
-        time.sleep(0.05)
 
 
 def _engine_with_busybox() -> Any:

@@ -15,7 +15,7 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
@@ -24,19 +24,9 @@ from minik8s.kubelet import logs as container_logs
 from minik8s.kubelet.cri import ExecStartError, ImagePullError
 from minik8s.kubelet.runtimes.process import ContainerConfigError, MountError, ProcessRuntime, network, supervisor
 from minik8s.kubelet.runtimes.process.filesystem import Mounts
+from conftest import wait_for
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the process runtime needs Linux /proc")
-
-
-def wait_for(condition: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
 
 
 def get(url: str, timeout: float = 2.0) -> tuple[int, str, dict[str, str]]:

@@ -7,8 +7,9 @@ and exit codes, so what you learn here works unchanged with the real kubectl.
 
 Interface: ``run(args, client=None, stdin=None, clock=None, out=None, err=None) -> (code, stdout, stderr)``.
 With ``client`` given (an in-process cluster), no kubeconfig is read.
-The commands live in :mod:`.get` (get, describe), :mod:`.write` (create, apply,
-delete, label, annotate) and :mod:`.info` (api-resources, cluster-info, version, config).
+The commands live in their own modules (:mod:`.get` for get and describe, :mod:`.write` for create,
+apply, delete, label and annotate, :mod:`.info` for api-resources, cluster-info, version and config, ...),
+listed by :mod:`.registry`; this module parses the words and dispatches to the verb's handler.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from minik8s import kubeconfig
 from minik8s.api.errors import StatusError
 from minik8s.client.base import Client
 from minik8s.clock import Clock, RealClock
-from minik8s.kubectl import restmapper
+from minik8s.kubectl import registry, restmapper
 from minik8s.kubectl.command import CommandError, Env, UsageError, resolve, server_error
 from minik8s.kubectl.manifests import ManifestError
 
@@ -68,18 +69,9 @@ def _global_flags() -> argparse.ArgumentParser:
 
 
 def _parser() -> _Parser:
-    from minik8s.kubectl import auth, authn, configdata, get, info, nodes, pods, quota, rbac, services, wait, workloads, write
-
     parser = _Parser(prog="kubectl", add_help=False)
     sub = parser.add_subparsers(dest="verb", parser_class=_Parser)
-    parent = _global_flags()
-    # these extend write's create; authn after auth: its whoami joins auth's sub-commands
-    for module in (get, write, info, pods, workloads, wait, nodes, services, configdata, quota, auth, rbac, authn):
-        module.register(sub, parent)
-    from minik8s.kubectl import attach, portforward   # the streaming commands
-
-    for streaming in (attach, portforward):
-        streaming.register(sub, parent)
+    registry.add_commands(sub, _global_flags())
     return parser
 
 

@@ -11,7 +11,7 @@ strategic merge patch that replaces the template. ``rollout history`` lists the
 same ReplicaSets or ControllerRevisions. ``rollout status`` watches the object until
 its status says the rollout is done.
 
-Interface: ``register(sub, parent)`` adds the verbs to :mod:`minik8s.kubectl.main`'s parser.
+Interface: ``register(sub, parent)`` adds the verbs to the parser (listed in :mod:`minik8s.kubectl.registry`).
 
 How minik8s differs: ``rollout status`` prints a status line only when it changes
 (upstream prints one per watch event, which may repeat a line). In-process with a
