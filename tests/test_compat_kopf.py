@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from compat_support import GROUP, NAMESPACE, NO_CRDS, configmap, start_cluster, wait_for, widget, widget_crd
+from compat_support import GROUP, NAMESPACE, configmap, start_cluster, wait_for, widget, widget_crd
 
 kopf = pytest.importorskip("kopf")
 kubernetes = pytest.importorskip("kubernetes")
@@ -165,7 +165,6 @@ def read_widget(objects, name):
         raise
 
 
-@pytest.mark.xfail(strict=True, reason=NO_CRDS)
 def test_custom_resource_create_handler_patches_status(cluster, operator):
     """custom resource: the on-create handler's result is stored in its status"""
     objects = custom(cluster)
@@ -175,7 +174,6 @@ def test_custom_resource_create_handler_patches_status(cluster, operator):
     assert done == {"size": 3}
 
 
-@pytest.mark.xfail(strict=True, reason=NO_CRDS)
 def test_custom_resource_finalizer_and_event(cluster, core, operator):
     """custom resource: finalizer, Event, and on-delete handler"""
     objects = custom(cluster)
@@ -188,7 +186,6 @@ def test_custom_resource_finalizer_and_event(cluster, core, operator):
     assert "Scrapped" in reasons(core, "kopf-w2")
 
 
-@pytest.mark.xfail(strict=True, reason=NO_CRDS)
 def test_peering(cluster, tmp_path):
     """peering: an operator with --peering records itself in its KopfPeering object"""
     objects = custom(cluster)

@@ -14,7 +14,7 @@ import sys
 import pytest
 import yaml
 
-from compat_support import (NAMESPACE, NO_CRDS, NO_EXEC_STDIN, NO_SSA, cluster_fixture, configmap, deployment, http_get,
+from compat_support import (NAMESPACE, NO_EXEC_STDIN, cluster_fixture, configmap, deployment, http_get,
                             wait_for, widget, widget_crd)
 
 CLIENT = "kubectl"
@@ -100,7 +100,6 @@ def test_apply_client_side(cluster):
     assert kubectl(cluster, "get", "deploy", "applied", "-o", "jsonpath={.spec.replicas}").stdout == "2"
 
 
-@pytest.mark.xfail(strict=True, reason=NO_SSA)
 def test_apply_server_side(cluster):
     """apply --server-side"""
     out = kubectl(cluster, "apply", "--server-side", "-f", "-", stdin=as_yaml(deployment("ssa"))).stdout
@@ -269,7 +268,6 @@ def test_auth_can_i(cluster):
     assert kubectl(cluster, "auth", "can-i", "create", "deployments").stdout == "yes\n"
 
 
-@pytest.mark.xfail(strict=True, reason=NO_CRDS)
 def test_custom_resources(cluster):
     """apply a CRD, then create and get its custom objects"""
     kubectl(cluster, "apply", "-f", "-", stdin=as_yaml(widget_crd()))

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from compat_support import (GROUP, NAMESPACE, NO_CRDS, NO_EVENTS_V1, NO_EXEC_STDIN, NO_SSA, WIDGETS, cluster_fixture,
+from compat_support import (GROUP, NAMESPACE, NO_EVENTS_V1, NO_EXEC_STDIN, WIDGETS, cluster_fixture,
                             configmap, deployment, event, wait_for, widget, widget_crd)
 
 kubernetes = pytest.importorskip("kubernetes")
@@ -124,7 +124,6 @@ def test_strategic_merge_patch(apps):
     assert [c.name for c in patched.spec.template.spec.containers] == ["sidecar", "main"]
 
 
-@pytest.mark.xfail(strict=True, reason=NO_SSA)
 def test_server_side_apply(apps):
     """server-side apply (application/apply-patch+yaml) with a field manager"""
     body = deployment("ssa")
@@ -346,13 +345,11 @@ def ensure_widgets(api) -> None:
              "the CRD to be established")
 
 
-@pytest.mark.xfail(strict=True, reason=NO_CRDS)
 def test_custom_resource_definition(api):
     """create a CustomResourceDefinition and wait until it is Established"""
     ensure_widgets(api)
 
 
-@pytest.mark.xfail(strict=True, reason=NO_CRDS)
 def test_custom_objects(api):
     """create, get, list, patch status of and delete custom objects"""
     ensure_widgets(api)

@@ -12,7 +12,7 @@ from typing import Any, Awaitable, Callable
 
 import pytest
 
-from compat_support import (GROUP, NAMESPACE, NO_CRDS, NO_EXEC_STDIN, NO_SSA, WIDGETS, cluster_fixture, configmap,
+from compat_support import (GROUP, NAMESPACE, NO_EXEC_STDIN, WIDGETS, cluster_fixture, configmap,
                             deployment, event, widget, widget_crd)
 
 kubernetes_asyncio = pytest.importorskip("kubernetes_asyncio")
@@ -135,7 +135,6 @@ def test_strategic_merge_patch(run):
     run(body)
 
 
-@pytest.mark.xfail(strict=True, reason=NO_SSA)
 def test_server_side_apply(run):
     """server-side apply (application/apply-patch+yaml) with a field manager"""
     async def body(api):
@@ -284,7 +283,6 @@ async def ensure_widgets(api) -> None:
     await wait_for(established, "the CRD to be established")
 
 
-@pytest.mark.xfail(strict=True, reason=NO_CRDS)
 def test_custom_objects(run):
     """create a CRD; create, list, patch status of and delete custom objects"""
     async def body(api):

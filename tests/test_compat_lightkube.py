@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from compat_support import (GROUP, NAMESPACE, NO_CRDS, NO_EXEC_STDIN, NO_SSA, WIDGETS, cluster_fixture, configmap,
+from compat_support import (GROUP, NAMESPACE, NO_EXEC_STDIN, WIDGETS, cluster_fixture, configmap,
                             deployment, event, wait_for, widget, widget_crd)
 
 lightkube = pytest.importorskip("lightkube")
@@ -94,7 +94,6 @@ def test_strategic_merge_patch(kube):
     assert [c.name for c in patched.spec.template.spec.containers] == ["sidecar", "main"]
 
 
-@pytest.mark.xfail(strict=True, reason=NO_SSA)
 def test_server_side_apply(kube):
     """server-side apply (Client.apply) with a field manager"""
     applied = kube.apply(codecs.from_dict(deployment("ssa")), field_manager="compat")
@@ -205,7 +204,6 @@ def ensure_widgets(kube) -> None:
              "the CRD to be established")
 
 
-@pytest.mark.xfail(strict=True, reason=NO_CRDS)
 def test_custom_objects(kube):
     """a CRD and its custom objects (generic resource): create, list, patch status, delete"""
     ensure_widgets(kube)
