@@ -726,13 +726,23 @@ class ProcessRuntime(cri.ContainerRuntime):
         except FileNotFoundError:
             return []
 
-    def exec_sync(self, container_id: str, command: list[str], timeout: float) -> ExecResult:
+    def _running(self, container_id: str) -> tuple[_Container, int]:
+        """The container and its main process id; an exec needs it running."""
         c = self._get(container_id)
         with self._lock:
             self._refresh(c)
             if c.finished_at is not None or c.popen is None:
                 raise RuntimeCallError(f'container not running ("{c.name}")')
-        return commands.exec_in(c.popen.pid, c.mounts, c.env, c.cwd, command, timeout, c.id, c.contained)
+            return c, c.popen.pid
+
+    def exec_sync(self, container_id: str, command: list[str], timeout: float) -> ExecResult:
+        c, pid = self._running(container_id)
+        return commands.exec_in(pid, c.mounts, c.env, c.cwd, command, timeout, c.id, c.contained)
+
+    def exec_stream(self, container_id: str, command: list[str], *, stdin: bool, tty: bool) -> cri.ExecStream:
+        c, pid = self._running(container_id)
+        return commands.exec_start(pid, c.mounts, c.env, c.cwd, command, stdin=stdin, tty=tty,
+                                   container_id=c.id, contained=c.contained)
 
     def stats(self, container_id: str) -> tuple[int, int]:
         c = self._get(container_id)

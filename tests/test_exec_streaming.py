@@ -1,0 +1,138 @@
+"""Interactive ``pods/exec`` (:mod:`minik8s.apiserver.remotecommand`): the real kubectl against
+`minik8s server --runtime process`, over the WebSocket it tries first and over SPDY (its fallback):
+stdin, stdout and stderr streamed while the command runs, exit codes, a terminal and its size,
+``kubectl cp`` both ways, and a client that leaves."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import needs_kubectl, start_server
+
+pytestmark = needs_kubectl
+
+TRANSPORTS = {"websocket": {}, "spdy": {"KUBECTL_REMOTE_COMMAND_WEBSOCKETS": "false"}}
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    srv = start_server(tmp_path_factory.mktemp("exec"), "--runtime", "process", "--nodes", "1")
+    try:
+        made = srv.kubectl("run", "box", "--image=busybox", "--restart=Never", "--", "sleep", "3600")
+        assert made.returncode == 0, made.stderr
+        ready = srv.kubectl("wait", "--for=condition=Ready", "pod/box", "--timeout=60s")
+        assert ready.returncode == 0, ready.stderr
+        yield srv
+    finally:
+        srv.stop()
+
+
+def kubectl(srv, *args: str, stdin: bytes = b"", transport: str = "websocket", cwd: Path | None = None
+            ) -> subprocess.CompletedProcess:
+    """The real kubectl, its stdin given; ``-v=6`` shows which protocol it upgraded to."""
+    env = {**srv.env(), **TRANSPORTS[transport]}
+    return subprocess.run(["kubectl", *args], input=stdin, capture_output=True, env=env, timeout=60, cwd=cwd)
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_exec_i_streams_stdin_to_the_command_and_its_end_ends_it(cluster, transport):
+    result = kubectl(cluster, "exec", "-i", "box", "--", "cat", stdin=b"hi\nthere\n", transport=transport)
+    assert (result.returncode, result.stdout, result.stderr) == (0, b"hi\nthere\n", b"")
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_exec_keeps_stdout_and_stderr_apart_and_carries_the_exit_code(cluster, transport):
+    script = b"echo out; read line; echo \"got $line\" >&2; exit 3\n"
+    result = kubectl(cluster, "exec", "-i", "box", "--", "sh", "-c", script.decode(), stdin=b"word\n",
+                     transport=transport)
+    assert result.stdout == b"out\n"
+    assert result.stderr == b"got word\ncommand terminated with exit code 3\n"
+    assert result.returncode == 3
+
+
+def test_kubectl_picks_the_websocket_first_and_spdy_when_told(cluster):
+    chosen = kubectl(cluster, "exec", "box", "-v=8", "--", "true")
+    assert chosen.returncode == 0
+    assert b"The subprotocol is v5.channel.k8s.io" in chosen.stderr and b"falling back" not in chosen.stderr
+    spdy = kubectl(cluster, "exec", "box", "-v=8", "--", "true", transport="spdy")
+    assert spdy.returncode == 0
+    assert b"Upgrade: SPDY/3.1" in spdy.stderr
+    assert b"X-Stream-Protocol-Version: v5.channel.k8s.io\n" in spdy.stderr
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_a_megabyte_goes_through_both_ways_intact(cluster, transport):
+    data = os.urandom(1 << 20)
+    result = kubectl(cluster, "exec", "-i", "box", "--", "cat", stdin=data, transport=transport)
+    assert result.returncode == 0, result.stderr
+    assert hashlib.sha256(result.stdout).hexdigest() == hashlib.sha256(data).hexdigest()
+
+
+def test_a_missing_executable_is_upstreams_error(cluster):
+    result = kubectl(cluster, "exec", "box", "--", "no-such-program")
+    assert result.returncode == 1
+    assert b'exec: "no-such-program": executable file not found in $PATH' in result.stderr
+
+
+def test_a_client_that_leaves_ends_the_command(cluster):
+    client = subprocess.Popen(["kubectl", "exec", "-i", "box", "--", "sleep", "4242"], stdin=subprocess.PIPE,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=cluster.env())
+
+    def sleeping() -> bool:
+        return "sleep 4242" in cluster.kubectl("exec", "box", "--", "ps", "-eo", "args").stdout
+
+    try:
+        assert _eventually(sleeping)
+    finally:
+        client.kill()
+        client.wait()
+    assert _eventually(lambda: not sleeping())
+
+
+def test_cp_copies_a_directory_in_and_back_out(cluster, tmp_path):
+    source = tmp_path / "src"
+    (source / "sub").mkdir(parents=True)
+    (source / "a.txt").write_text("hello\n")
+    (source / "sub" / "b.bin").write_bytes(bytes(range(256)) * 64)
+    put = kubectl(cluster, "cp", "src", "box:/tmp/copied", cwd=tmp_path)
+    assert put.returncode == 0, put.stderr
+    assert cluster.kubectl("exec", "box", "--", "cat", "/tmp/copied/a.txt").stdout == "hello\n"
+    got = kubectl(cluster, "cp", "box:/tmp/copied", "back", cwd=tmp_path)
+    assert got.returncode == 0, got.stderr
+    assert (tmp_path / "back" / "a.txt").read_text() == "hello\n"
+    assert (tmp_path / "back" / "sub" / "b.bin").read_bytes() == bytes(range(256)) * 64
+
+
+def test_cp_of_a_missing_file_shows_tars_error_and_writes_nothing(cluster, tmp_path):
+    result = kubectl(cluster, "cp", "box:/no/such/file", "out", cwd=tmp_path)
+    assert b"/no/such/file: Cannot stat: No such file or directory" in result.stdout + result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.skipif(shutil.which("script") is None, reason="util-linux script is needed for a terminal")
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_exec_t_gives_the_command_a_terminal_of_the_clients_size(cluster, transport):
+    # script(1) gives kubectl a terminal of 100x30; kubectl passes the size on (the resize channel).
+    typed = b"stty size; echo done-$((40+2))\nexit 7\n"
+    result = subprocess.run(["script", "-qec", "stty cols 100 rows 30; kubectl exec -it box -- sh", "/dev/null"],
+                            input=typed, capture_output=True, env={**cluster.env(), **TRANSPORTS[transport]},
+                            timeout=60)
+    assert b"30 100" in result.stdout
+    assert b"done-42" in result.stdout
+    assert result.returncode == 7
+
+
+def _eventually(condition, timeout: float = 20.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.2)
+    return False
