@@ -136,3 +136,60 @@ def _eventually(condition, timeout: float = 20.0) -> bool:
             return True
         time.sleep(0.2)
     return False
+
+
+# --- attach and run: the container's own stdin and terminal ------------------------------------
+
+READER = """
+apiVersion: v1
+kind: Pod
+metadata: {name: reader}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: reader
+    image: busybox
+    stdin: true
+    command: ["sh", "-c", "while read line; do echo \\"got $line\\"; done; echo bye"]
+"""
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_run_i_rm_feeds_stdin_to_the_container_then_deletes_the_pod(cluster, transport):
+    name = f"cat-{transport}"
+    result = kubectl(cluster, "run", name, "-i", "--rm", "--image=busybox", "--restart=Never", "--", "cat",
+                     stdin=b"piped in\n", transport=transport)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f'piped in\npod "{name}" deleted\n'.encode()
+    assert cluster.kubectl("get", "pod", name).returncode == 1
+
+
+def test_attach_i_writes_to_a_running_containers_stdin_each_time(cluster):
+    made = cluster.kubectl("apply", "-f", "-", stdin=READER)
+    assert made.returncode == 0, made.stderr
+    assert cluster.kubectl("wait", "--for=condition=Ready", "pod/reader", "--timeout=60s").returncode == 0
+    for word, transport in (("one", "websocket"), ("two", "spdy")):
+        attached = subprocess.Popen(["kubectl", "attach", "-i", "reader"], stdin=subprocess.PIPE,
+                                    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                    env={**cluster.env(), **TRANSPORTS[transport]})
+        assert attached.stdin is not None and attached.stdout is not None
+        attached.stdin.write(f"{word}\n".encode())
+        attached.stdin.flush()
+        assert _eventually(lambda: f"got {word}" in cluster.kubectl("logs", "reader").stdout)
+        attached.kill()
+        attached.wait()
+    # Without stdinOnce the container's stdin outlives each client: it is still reading.
+    assert cluster.kubectl("get", "pod", "reader", "-o", "jsonpath={.status.phase}").stdout == "Running"
+
+
+@pytest.mark.skipif(shutil.which("script") is None, reason="util-linux script is needed for a terminal")
+def test_run_it_rm_gives_a_terminal_and_deletes_the_pod(cluster):
+    typed = b"stty size; echo hi-$((1+1))\nexit 3\n"
+    result = subprocess.run(["script", "-qec", "stty cols 90 rows 20; kubectl run term -it --rm --image=busybox "
+                             "--restart=Never -- sh", "/dev/null"], input=typed, capture_output=True,
+                            env=cluster.env(), timeout=60)
+    assert b"20 90" in result.stdout
+    assert b"hi-2" in result.stdout
+    assert b'pod "term" deleted' in result.stdout
+    assert result.returncode == 3
+    assert cluster.kubectl("get", "pod", "term").returncode == 1
