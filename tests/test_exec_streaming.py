@@ -5,10 +5,15 @@ stdin, stdout and stderr streamed while the command runs, exit codes, a terminal
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
+import json
 import os
-import shutil
+import pty
+import select
+import struct
 import subprocess
+import termios
 import time
 from pathlib import Path
 
@@ -116,17 +121,44 @@ def test_cp_of_a_missing_file_shows_tars_error_and_writes_nothing(cluster, tmp_p
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.skipif(shutil.which("script") is None, reason="util-linux script is needed for a terminal")
 @pytest.mark.parametrize("transport", TRANSPORTS)
 def test_exec_t_gives_the_command_a_terminal_of_the_clients_size(cluster, transport):
-    # script(1) gives kubectl a terminal of 100x30; kubectl passes the size on (the resize channel).
-    typed = b"stty size; echo done-$((40+2))\nexit 7\n"
-    result = subprocess.run(["script", "-qec", "stty cols 100 rows 30; kubectl exec -it box -- sh", "/dev/null"],
-                            input=typed, capture_output=True, env={**cluster.env(), **TRANSPORTS[transport]},
-                            timeout=60)
-    assert b"30 100" in result.stdout
-    assert b"done-42" in result.stdout
-    assert result.returncode == 7
+    code, screen = in_terminal(cluster, ["kubectl", "exec", "-it", "box", "--", "sh"],
+                               [(b"$ ", b"stty size; echo done-$((40+2))\n"), (b"done-42", b"exit 7\n")],
+                               env=TRANSPORTS[transport])
+    assert b"30 100\r\n" in screen       # kubectl passed its terminal's size on (the resize channel)
+    assert code == 7
+
+
+def in_terminal(srv, command: list[str], steps: list[tuple[bytes, bytes]], *, size: tuple[int, int] = (100, 30),
+                env: dict[str, str] | None = None) -> tuple[int, bytes]:
+    """Run ``command`` with a terminal of ``size`` (columns, rows) as its stdin and stdout: for each
+    step, wait until the screen shows its first part, then type its second. Returns (exit code, screen)."""
+    parent, child = pty.openpty()
+    fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", size[1], size[0], 0, 0))
+    process = subprocess.Popen(command, stdin=child, stdout=child, stderr=child, start_new_session=True,
+                               env={**srv.env(), **(env or {})})
+    # The terminal stays open here too until the end: what the command wrote last is not lost with it.
+    screen = b""
+    deadline = time.monotonic() + 60
+    try:
+        for wanted, typed in [*steps, (None, b"")]:
+            while time.monotonic() < deadline:
+                if wanted is not None and wanted in screen:
+                    break
+                ready, _, _ = select.select([parent], [], [], 0.2)
+                if ready:
+                    screen += os.read(parent, 4096)
+                elif wanted is None and process.poll() is not None:
+                    break
+            os.write(parent, typed)
+        return process.wait(timeout=max(deadline - time.monotonic(), 1)), screen
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        os.close(parent)
+        os.close(child)
 
 
 def _eventually(condition, timeout: float = 20.0) -> bool:
@@ -182,14 +214,53 @@ def test_attach_i_writes_to_a_running_containers_stdin_each_time(cluster):
     assert cluster.kubectl("get", "pod", "reader", "-o", "jsonpath={.status.phase}").stdout == "Running"
 
 
-@pytest.mark.skipif(shutil.which("script") is None, reason="util-linux script is needed for a terminal")
 def test_run_it_rm_gives_a_terminal_and_deletes_the_pod(cluster):
-    typed = b"stty size; echo hi-$((1+1))\nexit 3\n"
-    result = subprocess.run(["script", "-qec", "stty cols 90 rows 20; kubectl run term -it --rm --image=busybox "
-                             "--restart=Never -- sh", "/dev/null"], input=typed, capture_output=True,
-                            env=cluster.env(), timeout=60)
-    assert b"20 90" in result.stdout
-    assert b"hi-2" in result.stdout
-    assert b'pod "term" deleted' in result.stdout
-    assert result.returncode == 3
+    code, screen = in_terminal(cluster, ["kubectl", "run", "term", "-it", "--rm", "--image=busybox", "--restart=Never",
+                                         "--", "sh"], [(b"$ ", b"stty size; echo hi-$((1+1))\n"), (b"hi-2", b"exit 3\n")],
+                               size=(90, 20))
+    assert b"20 90\r\n" in screen
+    assert b'pod "term" deleted' in screen
+    assert code == 3
     assert cluster.kubectl("get", "pod", "term").returncode == 1
+
+
+# --- ephemeral containers and kubectl debug ----------------------------------------------------
+
+def test_debug_it_adds_an_ephemeral_container_and_attaches_to_it(cluster):
+    code, screen = in_terminal(cluster, ["kubectl", "debug", "-it", "box", "--image=busybox", "-c", "dbg", "--", "sh"],
+                               [(b"$ ", b"echo in-debug-$((2+3)); hostname\n"), (b"in-debug-5", b"exit 4\n")])
+    assert b"in-debug-5\r\nbox\r\n" in screen      # its shell ran in the pod (its host name)
+    assert code == 0, screen
+    pod = json.loads(cluster.kubectl("get", "pod", "box", "-o", "json").stdout)
+    assert [c["name"] for c in pod["spec"]["ephemeralContainers"]] == ["dbg"]
+    (status,) = pod["status"]["ephemeralContainerStatuses"]
+    assert (status["name"], status["ready"], status["restartCount"]) == ("dbg", False, 0)
+    assert status["state"]["terminated"]["exitCode"] == 4
+    assert [s["name"] for s in pod["status"]["containerStatuses"]] == ["box"]
+    assert pod["status"]["phase"] == "Running"
+
+
+def test_the_ephemeralcontainers_subresource_validates_as_upstream(cluster):
+    def patch(container: dict) -> tuple[int, dict]:
+        body = json.dumps({"spec": {"ephemeralContainers": [container]}}).encode()
+        code, _, answer = cluster.request("PATCH", "/api/v1/namespaces/default/pods/box/ephemeralcontainers", body,
+                                          {"Content-Type": "application/strategic-merge-patch+json"})
+        return code, json.loads(answer)
+
+    code, status = patch({"name": "p1", "image": "busybox", "ports": [{"containerPort": 80}]})
+    assert code == 422
+    assert status["message"] == ('Pod "box" is invalid: spec.ephemeralContainers[0].ports: '
+                                 "Forbidden: cannot be set for an Ephemeral Container")
+    code, status = patch({"name": "box", "image": "busybox"})
+    assert code == 422
+    assert 'spec.ephemeralContainers[0].name: Duplicate value: "box"' in status["message"]
+    code, status = patch({"name": "ok", "image": "busybox", "command": ["sleep", "3600"]})
+    assert code == 200, status
+    # What was added stays as it was: a change (here through a JSON patch) is refused.
+    body = json.dumps([{"op": "replace", "path": "/spec/ephemeralContainers/0/image", "value": "nginx"}]).encode()
+    code, _, answer = cluster.request("PATCH", "/api/v1/namespaces/default/pods/box/ephemeralcontainers", body,
+                                      {"Content-Type": "application/json-patch+json"})
+    assert code == 422
+    assert "may not be changed" in json.loads(answer)["message"]
+    code, _, answer = cluster.request("GET", "/api/v1/namespaces/default/pods/box/ephemeralcontainers")
+    assert code == 200 and json.loads(answer)["kind"] == "Pod"

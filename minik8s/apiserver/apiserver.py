@@ -392,6 +392,9 @@ class APIServer:
         if subresource == "status":
             obj = strategy.prepare_for_status_update(resource, obj, old)
             meta = obj["metadata"]
+        elif subresource == "ephemeralcontainers" and resource is PODS:
+            obj = strategy.prepare_for_ephemeral_containers_update(obj, old)
+            meta = obj["metadata"]
         elif subresource == "finalize" and resource is NAMESPACES:
             spec = obj.get("spec") or {}
             obj = deep_copy(old)

@@ -490,7 +490,8 @@ class _Handler:
             pod = self.api.get(resources.by_plural("", "v1", "pods"), namespace, name)  # type: ignore[arg-type]
         except StatusError:
             return False
-        statuses = (pod.get("status") or {}).get("containerStatuses") or []
+        status = pod.get("status") or {}
+        statuses = [*(status.get("containerStatuses") or []), *(status.get("ephemeralContainerStatuses") or [])]
         chosen = [s for s in statuses if container in (None, s.get("name"))][:1]
         return bool(chosen) and "running" in (chosen[0].get("state") or {})
 

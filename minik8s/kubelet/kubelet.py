@@ -332,7 +332,7 @@ class Kubelet(Controller):
 
     def _pick(self, pod: dict[str, Any], record: PodRecord, container: str | None) -> ContainerRecord:
         name = pod["metadata"]["name"]
-        apps = [c.name for c in record.containers if not c.init]
+        apps = [c.name for c in record.containers if not c.init and not c.ephemeral]
         inits = [c.name for c in record.containers if c.init]
         if container is None:
             if len(apps) == 1:
