@@ -264,3 +264,18 @@ def test_the_ephemeralcontainers_subresource_validates_as_upstream(cluster):
     assert "may not be changed" in json.loads(answer)["message"]
     code, _, answer = cluster.request("GET", "/api/v1/namespaces/default/pods/box/ephemeralcontainers")
     assert code == 200 and json.loads(answer)["kind"] == "Pod"
+
+
+def test_exec_needs_create_on_pods_exec_even_over_a_websockets_get(cluster):
+    for args in (["create", "role", "peek", "--verb=get", "--resource=pods,pods/exec"],
+                 ["create", "rolebinding", "peek", "--role=peek", "--user=alice"]):
+        made = cluster.kubectl(*args)
+        assert made.returncode == 0, made.stderr
+    refused = kubectl(cluster, "exec", "box", "--as=alice", "--", "true")
+    assert refused.returncode == 1
+    assert (b'pods "box" is forbidden: User "alice" cannot create resource "pods/exec" in API group "" '
+            b'in the namespace "default"') in refused.stderr
+    granted = cluster.kubectl("create", "role", "run", "--verb=create", "--resource=pods/exec")
+    assert granted.returncode == 0, granted.stderr
+    assert cluster.kubectl("create", "rolebinding", "run", "--role=run", "--user=alice").returncode == 0
+    assert _eventually(lambda: kubectl(cluster, "exec", "box", "--as=alice", "--", "true").returncode == 0)
