@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import io
 import json
 import os
 import pty
 import select
 import struct
+import tarfile
 import subprocess
 import termios
 import time
@@ -279,3 +281,47 @@ def test_exec_needs_create_on_pods_exec_even_over_a_websockets_get(cluster):
     assert granted.returncode == 0, granted.stderr
     assert cluster.kubectl("create", "rolebinding", "run", "--role=run", "--user=alice").returncode == 0
     assert _eventually(lambda: kubectl(cluster, "exec", "box", "--as=alice", "--", "true").returncode == 0)
+
+
+# --- the simulated runtime plays cat, sh and tar ---------------------------------------------
+
+@pytest.fixture(scope="module")
+def simulated(tmp_path_factory):
+    srv = start_server(tmp_path_factory.mktemp("exec-sim"), "--runtime", "simulated", "--nodes", "1")
+    try:
+        assert srv.kubectl("run", "sim", "--image=busybox", "--", "sleep", "3600").returncode == 0
+        assert srv.kubectl("wait", "--for=condition=Ready", "pod/sim", "--timeout=60s").returncode == 0
+        yield srv
+    finally:
+        srv.stop()
+
+
+def test_simulated_exec_i_runs_cat_and_a_shell_reading_stdin(simulated):
+    echoed = kubectl(simulated, "exec", "-i", "sim", "--", "cat", stdin=b"hi\n")
+    assert (echoed.returncode, echoed.stdout) == (0, b"hi\n")
+    shell = kubectl(simulated, "exec", "-i", "sim", "--", "sh", stdin=b"echo a > /tmp/f\ncat /tmp/f\nexit 3\n")
+    assert (shell.returncode, shell.stdout) == (3, b"a\n")
+
+
+def test_simulated_cp_copies_a_directory_in_and_back_out(simulated, tmp_path):
+    (tmp_path / "src" / "sub").mkdir(parents=True)
+    (tmp_path / "src" / "sub" / "b.txt").write_text("deep\n")
+    assert kubectl(simulated, "cp", "src", "sim:/tmp/dst", cwd=tmp_path).returncode == 0
+    assert simulated.kubectl("exec", "sim", "--", "cat", "/tmp/dst/sub/b.txt").stdout == "deep\n"
+    assert kubectl(simulated, "cp", "sim:/tmp/dst", "back", cwd=tmp_path).returncode == 0
+    assert (tmp_path / "back" / "sub" / "b.txt").read_text() == "deep\n"
+
+
+def test_simulated_tar_refuses_a_member_that_leaves_its_folder():
+    from minik8s.kubelet.runtimes import siminteractive
+
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w") as tar:
+        info = tarfile.TarInfo("../etc/passwd")
+        info.size = 1
+        tar.addfile(info, io.BytesIO(b"x"))
+    archive.seek(0)
+    files: dict[str, str] = {}
+    with pytest.raises(ValueError, match="path leaves /tmp"):
+        siminteractive._extract("/tmp", files, archive)
+    assert files == {}

@@ -129,27 +129,33 @@ async def _reader(fd: int) -> AsyncIterator[bytes]:
         transport.close()
 
 
-async def _writer(fd: int, tty: bool) -> Callable[[bytes | None], Awaitable[None]]:
-    """Write to the command's stdin, waiting while it does not read; None ends it (Ctrl-D on a tty)."""
-    loop = asyncio.get_running_loop()
-    pipe = os.fdopen(fd, "wb", buffering=0)
-    transport, protocol = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin, pipe)
-    writer = asyncio.StreamWriter(transport, protocol, None, loop)
+class _Stdin:
+    """The command's stdin: writes wait while it does not read; ``end`` is its end of input (Ctrl-D on
+    a terminal, which stays open), ``close`` lets go of it."""
 
-    async def write(chunk: bytes | None) -> None:
-        if transport.is_closing():
+    def __init__(self, writer: asyncio.StreamWriter, tty: bool):
+        self.writer = writer
+        self.tty = tty
+
+    @classmethod
+    async def open(cls, fd: int, tty: bool) -> _Stdin:
+        loop = asyncio.get_running_loop()
+        pipe = os.fdopen(fd, "wb", buffering=0)
+        transport, protocol = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin, pipe)
+        return cls(asyncio.StreamWriter(transport, protocol, None, loop), tty)
+
+    async def write(self, chunk: bytes | None) -> None:
+        if self.writer.transport.is_closing():
             return
-        if chunk is None:
-            if tty:
-                writer.write(CTRL_D)
-            else:
-                writer.close()
-                return
-        else:
-            writer.write(chunk)
+        if chunk is None and not self.tty:
+            self.writer.close()
+            return
+        self.writer.write(CTRL_D if chunk is None else chunk)
         with contextlib.suppress(ConnectionError):
-            await writer.drain()
-    return write
+            await self.writer.drain()
+
+    def close(self) -> None:
+        self.writer.close()
 
 
 def _in_thread(blocking: Callable[[], int]) -> asyncio.Future[int]:
@@ -170,15 +176,21 @@ async def session_of(stream: Any, command: list[str], channels: Channels) -> Ses
     outputs: dict[int, AsyncIterator[bytes]] = {STDOUT: _reader(stream.stdout)}
     if stream.stderr is not None:
         outputs[STDERR] = _reader(stream.stderr)
-    write = await _writer(stream.stdin, channels.tty) if stream.stdin is not None else None
+    stdin = await _Stdin.open(stream.stdin, channels.tty) if stream.stdin is not None else None
     exited = _in_thread(stream.wait)
 
     async def finish() -> dict[str, Any]:
-        if write is not None:
-            await write(None)
-        return exit_status(command, await exited)
+        code = await exited
+        if stdin is not None:
+            stdin.close()
+        return exit_status(command, code)
 
-    return Session(outputs, write, stream.resize, finish, stream.kill)
+    def stop() -> None:
+        stream.kill()
+        if stdin is not None:
+            stdin.close()
+
+    return Session(outputs, stdin.write if stdin is not None else None, stream.resize, finish, stop)
 
 
 # --- the client's side ------------------------------------------------------------------------
@@ -283,14 +295,20 @@ async def attach_session(outputs: dict[int, AsyncIterator[bytes]], stdin: int | 
                          resize: Callable[[int, int], None], channels: Channels) -> Session:
     """A :class:`Session` for ``kubectl attach``: the container's outputs as given, its stdin (a
     descriptor this session owns) when the client sends one; it ends with Success when the outputs end."""
-    write = await _writer(stdin, channels.tty) if stdin is not None and channels.stdin else None
-    if stdin is not None and write is None:
+    writer = await _Stdin.open(stdin, channels.tty) if stdin is not None and channels.stdin else None
+    if stdin is not None and writer is None:
         os.close(stdin)
 
     async def finish() -> dict[str, Any]:
+        if writer is not None:
+            writer.close()
         return exit_status([], 0)
 
-    return Session(outputs, write, resize, finish, lambda: None)
+    def stop() -> None:
+        if writer is not None:
+            writer.close()
+
+    return Session(outputs, writer.write if writer is not None else None, resize, finish, stop)
 
 
 # --- SPDY -------------------------------------------------------------------------------------
