@@ -719,4 +719,5 @@ def make_app(api: APIServer, policy: filters.Policy, hooks: dict[str, Hook] | No
     app.router.add_route("*", "/api/{tail:.+}", handler.resource)
     app.router.add_route("*", "/apis/{tail:.+}", handler.resource)
     app.router.add_route("*", "/{tail:.*}", handler.not_found)   # every other path: a Status, never plain text
+    remotecommand.track(app)   # open exec and attach sessions end when the server stops
     return app

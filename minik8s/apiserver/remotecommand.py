@@ -28,6 +28,7 @@ Interface:
     await session_of(stream, command) -> Session           # a started ExecStream (minik8s.kubelet.cri)
     await attach_session(outputs, stdin_fd, resize, channels) -> Session
     await serve(request, start)     # start(channels) -> Session; WebSocket or SPDY, as the client asks
+    track(app)                      # the app's shutdown ends the sessions still open
     exit_status(command, exit_code) -> Status dict
     Channels.of(query) -> which streams the client asked for
 
@@ -261,11 +262,11 @@ async def _until_either(session: Session, copying: asyncio.Task[None], reading: 
         await asyncio.wait((copying, reading), return_when=asyncio.FIRST_COMPLETED)
         if copying.done():
             copying.result()
-        else:
-            session.stop()
     except ConnectionError:
         pass
-    finally:
+    finally:   # the client left, or the server is stopping: nobody would read what the command writes
+        if not copying.done():
+            session.stop()
         reading.cancel()
         copying.cancel()
 
@@ -273,9 +274,15 @@ async def _until_either(session: Session, copying: asyncio.Task[None], reading: 
 async def _read_websocket(ws: web.WebSocketResponse, session: Session, *, v5: bool) -> None:
     """The client's messages: stdin, resize, and (v5) the close of stdin; returns when the client leaves."""
     async for message in ws:
-        if message.type != WSMsgType.BINARY or not message.data:
+        if message.type == WSMsgType.TEXT:   # the Python client sends text stdin: the channel is its first character
+            payload = message.data.encode()
+        elif message.type == WSMsgType.BINARY:
+            payload = message.data
+        else:
             continue
-        channel, data = message.data[0], message.data[1:]
+        if not payload:
+            continue
+        channel, data = payload[0], payload[1:]
         if channel == STDIN and session.write_stdin is not None and data:
             await session.write_stdin(data)
         elif channel == RESIZE:
@@ -284,11 +291,33 @@ async def _read_websocket(ws: web.WebSocketResponse, session: Session, *, v5: bo
             await session.write_stdin(None)
 
 
+_OPEN = web.AppKey("remotecommand-open", set)   # the tasks serving exec and attach sessions now
+
+
+def track(app: web.Application) -> None:
+    """Have ``app`` end every open exec and attach session when it shuts down (their commands are
+    killed); otherwise the shutdown would wait for them."""
+    app[_OPEN] = set()
+
+    async def end_all(app: web.Application) -> None:
+        for task in list(app[_OPEN]):
+            task.cancel()
+
+    app.on_shutdown.append(end_all)
+
+
 async def serve(request: web.Request, start: Callable[[Channels], Awaitable[Session]]) -> web.StreamResponse:
     """Exec or attach over what the client asked for: SPDY/3.1 or a WebSocket."""
-    if request.headers.get("Upgrade", "").lower() == "spdy/3.1":
-        return await serve_spdy(request, start)
-    return await serve_websocket(request, start)
+    task = asyncio.current_task()
+    tracked: set[asyncio.Task[Any]] = request.app.get(_OPEN, set())
+    if task is not None:
+        tracked.add(task)
+    try:
+        if request.headers.get("Upgrade", "").lower() == "spdy/3.1":
+            return await serve_spdy(request, start)
+        return await serve_websocket(request, start)
+    finally:
+        tracked.discard(task)  # type: ignore[arg-type]
 
 
 async def attach_session(outputs: dict[int, AsyncIterator[bytes]], stdin: int | None,
