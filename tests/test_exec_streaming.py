@@ -389,3 +389,28 @@ def test_a_server_that_stops_ends_the_sessions_still_open(tmp_path):
             client.kill()
         if srv.process.poll() is None:
             srv.process.kill()
+
+
+def test_a_websocket_message_over_the_bound_closes_the_session(cluster):
+    import asyncio
+
+    import aiohttp
+
+    from minik8s.apiserver.remotecommand import MAX_MESSAGE_BYTES
+
+    token, context = cluster.credentials()
+    url = (cluster.url + "/api/v1/namespaces/default/pods/box/exec?command=cat&stdin=true&stdout=true&stderr=true")
+
+    async def send_too_much() -> tuple[aiohttp.WSMsgType, int | None]:
+        async with aiohttp.ClientSession() as session:
+            async with session.ws_connect(url, protocols=("v5.channel.k8s.io",), ssl=context,
+                                          headers={"Authorization": f"Bearer {token}"}) as ws:
+                await ws.send_bytes(b"\x00" + b"x" * (MAX_MESSAGE_BYTES + 1))
+                message = await ws.receive(timeout=30)
+                while message.type == aiohttp.WSMsgType.BINARY:   # what cat echoed before: none expected
+                    message = await ws.receive(timeout=30)
+                return message.type, ws.close_code
+
+    kind, code = asyncio.run(send_too_much())
+    assert kind in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING)
+    assert code == aiohttp.WSCloseCode.MESSAGE_TOO_BIG
