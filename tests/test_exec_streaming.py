@@ -414,3 +414,19 @@ def test_a_websocket_message_over_the_bound_closes_the_session(cluster):
     kind, code = asyncio.run(send_too_much())
     assert kind in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING)
     assert code == aiohttp.WSCloseCode.MESSAGE_TOO_BIG
+
+
+def test_pod_security_checks_what_debug_adds(cluster):
+    for args in (["create", "ns", "strict"],
+                 ["label", "ns", "strict", "pod-security.kubernetes.io/enforce=baseline"],
+                 ["-n", "strict", "run", "box", "--image=busybox", "--", "sleep", "3600"]):
+        done = cluster.kubectl(*args)
+        assert done.returncode == 0, done.stderr
+    refused = cluster.kubectl("-n", "strict", "debug", "box", "--image=busybox", "--profile=sysadmin", "-c", "root",
+                              "--", "true")
+    assert refused.returncode == 1
+    assert ('Error from server (Forbidden): pods "box" is forbidden: violates PodSecurity "baseline:latest": '
+            'privileged (container "root" must not set securityContext.privileged=true)') in refused.stderr
+    allowed = cluster.kubectl("-n", "strict", "debug", "box", "--image=busybox", "--profile=legacy", "-c", "plain",
+                              "--", "true")
+    assert allowed.returncode == 0, allowed.stderr
