@@ -430,3 +430,25 @@ def test_pod_security_checks_what_debug_adds(cluster):
     allowed = cluster.kubectl("-n", "strict", "debug", "box", "--image=busybox", "--profile=legacy", "-c", "plain",
                               "--", "true")
     assert allowed.returncode == 0, allowed.stderr
+
+
+def test_the_docker_exec_socket_is_split_into_stdout_and_stderr_and_stdin_half_closes():
+    import socket
+
+    from minik8s.kubelet.runtimes.docker import exec_pipes
+
+    engine, ours = socket.socketpair()
+    stream = exec_pipes(ours, stdin=True, tty=False, exit_code=lambda: 7, resize=lambda w, h: None)
+    assert stream.stdin is not None and stream.stderr is not None
+    os.write(stream.stdin, b"typed")
+    os.close(stream.stdin)
+    received = b""
+    while chunk := engine.recv(1024):     # the engine sees stdin, then its end (a half-close)
+        received += chunk
+    assert received == b"typed"
+    for kind, data in ((1, b"out\n"), (2, b"err\n"), (1, b"more\n")):
+        engine.sendall(bytes([kind, 0, 0, 0]) + len(data).to_bytes(4, "big") + data)
+    engine.close()
+    assert stream.wait() == 7
+    with os.fdopen(stream.stdout, "rb") as out, os.fdopen(stream.stderr, "rb") as err:
+        assert (out.read(), err.read()) == (b"out\nmore\n", b"err\n")
