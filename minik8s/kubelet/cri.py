@@ -186,10 +186,9 @@ class ExecStream:
 
 def exec_stream_of(run: Callable[[], ExecResult], stdin: bool) -> ExecStream:
     """An :class:`ExecStream` for a runtime that can only run a command to completion: ``run`` goes
-    on a thread and its output comes out of pipes when it ends; stdin is read and dropped."""
+    on a thread and its output comes out of pipes when it ends; stdin is read (until its end) and dropped."""
     out_read, out_write = os.pipe()
     err_read, err_write = os.pipe()
-    in_read, in_write = os.pipe() if stdin else (None, None)
     outcome: list[int] = []
     done = threading.Event()
 
@@ -197,20 +196,25 @@ def exec_stream_of(run: Callable[[], ExecResult], stdin: bool) -> ExecStream:
         try:
             result = run()
             outcome.append(result.exit_code)
-            for fd, text in ((out_write, result.stdout), (err_write, result.stderr)):
-                with os.fdopen(fd, "wb") as pipe:
-                    pipe.write(text.encode())
+            out, err = result.stdout, result.stderr
         except Exception as exc:  # reported as the command's own error: its stderr and exit code 126
             outcome.append(126)
-            os.close(out_write)
-            with os.fdopen(err_write, "wb") as pipe:
-                pipe.write(f"{exc}\n".encode())
-        finally:
-            done.set()
-            if in_read is not None:
-                os.close(in_read)
+            out, err = "", f"{exc}\n"
+        for fd, text in ((out_write, out), (err_write, err)):
+            with os.fdopen(fd, "wb") as pipe:
+                pipe.write(text.encode())
+        done.set()
+
+    def drain(fd: int) -> None:
+        with os.fdopen(fd, "rb") as pipe:
+            while pipe.read(64 * 1024):
+                pass
 
     threading.Thread(target=work, name="exec", daemon=True).start()
+    in_write = None
+    if stdin:
+        in_read, in_write = os.pipe()
+        threading.Thread(target=drain, args=(in_read,), name="exec-stdin", daemon=True).start()
 
     def wait() -> int:
         done.wait()

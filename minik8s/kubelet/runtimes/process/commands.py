@@ -32,6 +32,7 @@ import signal
 import struct
 import subprocess
 import termios
+import threading
 from typing import Any, Callable
 
 from minik8s.kubelet.cri import ExecResult, ExecStream, exec_start_error
@@ -138,12 +139,23 @@ def exec_start(pid: int, mounts: Mounts, env: dict[str, str], cwd: str, command:
         if process.poll() is None:
             supervisor.kill_session(process.pid, signal.SIGKILL)
 
+    # The terminal's size is set through a descriptor of its own, closed (under the lock) when the
+    # command has ended: never an ioctl on a number the reader's close has given to something else.
+    control = [os.dup(parent)] if tty else []
+    lock = threading.Lock()
+
     def wait() -> int:
-        return _exit_code(process.wait())
+        code = _exit_code(process.wait())
+        with lock:
+            while control:
+                os.close(control.pop())
+        return code
 
     if tty:
         def resize(width: int, height: int) -> None:
-            fcntl.ioctl(parent, termios.TIOCSWINSZ, struct.pack("HHHH", height, width, 0, 0))
+            with lock:
+                if control:
+                    fcntl.ioctl(control[0], termios.TIOCSWINSZ, struct.pack("HHHH", height, width, 0, 0))
         return ExecStream(os.dup(parent), parent, None, wait, kill, resize)
     assert process.stdout is not None and process.stderr is not None
     writer = os.dup(process.stdin.fileno()) if process.stdin is not None else None
