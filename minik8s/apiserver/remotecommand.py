@@ -166,7 +166,11 @@ def _in_thread(blocking: Callable[[], int]) -> asyncio.Future[int]:
 
     def run() -> None:
         result = blocking()
-        loop.call_soon_threadsafe(lambda: future.done() or future.set_result(result))
+
+        def settle() -> None:
+            if not future.done():
+                future.set_result(result)
+        loop.call_soon_threadsafe(settle)
 
     threading.Thread(target=run, name="exec-wait", daemon=True).start()
     return future
@@ -291,16 +295,18 @@ async def _read_websocket(ws: web.WebSocketResponse, session: Session, *, v5: bo
             await session.write_stdin(None)
 
 
-_OPEN = web.AppKey("remotecommand-open", set)   # the tasks serving exec and attach sessions now
+# The tasks serving exec and attach sessions now.
+_OPEN: web.AppKey[set[asyncio.Task[Any]]] = web.AppKey("remotecommand-open", set)
 
 
 def track(app: web.Application) -> None:
     """Have ``app`` end every open exec and attach session when it shuts down (their commands are
     killed); otherwise the shutdown would wait for them."""
-    app[_OPEN] = set()
+    open_now: set[asyncio.Task[Any]] = set()
+    app[_OPEN] = open_now
 
     async def end_all(app: web.Application) -> None:
-        for task in list(app[_OPEN]):
+        for task in list(open_now):
             task.cancel()
 
     app.on_shutdown.append(end_all)

@@ -55,7 +55,7 @@ def start(argv: list[str], fs: dict[str, str], run: Run, *, stdin: bool, tty: bo
     stop = threading.Event()
 
     def play() -> None:
-        with os.fdopen(in_read, "rb", buffering=0) as source, os.fdopen(out_write, "wb", buffering=0) as out, \
+        with os.fdopen(in_read, "rb") as source, os.fdopen(out_write, "wb", buffering=0) as out, \
                 (os.fdopen(err_write, "wb", buffering=0) if err_write is not None else out) as err:
             try:
                 code.append(_program(argv, fs, run, source, out, err, tty, stop))
@@ -88,12 +88,12 @@ class _quietly:
         return exc[0] is not None and issubclass(exc[0], OSError)  # type: ignore[arg-type]
 
 
-def _program(argv: list[str], fs: dict[str, str], run: Run, source: BinaryIO, out: BinaryIO, err: BinaryIO,
-             tty: bool, stop: threading.Event) -> int:
+def _program(argv: list[str], fs: dict[str, str], run: Run, source: io.BufferedReader, out: BinaryIO,
+             err: BinaryIO, tty: bool, stop: threading.Event) -> int:
     name, args = posixpath.basename(argv[0]), argv[1:]
     newline = b"\r\n" if tty else b"\n"
     if name == "cat" and not args:
-        while chunk := source.read(MAX_LINE_BYTES):
+        while chunk := source.read1(MAX_LINE_BYTES):
             out.write(chunk.replace(b"\n", newline) if tty else chunk)
         return 0
     if name in SHELLS and "-c" not in args:
@@ -106,11 +106,10 @@ def _program(argv: list[str], fs: dict[str, str], run: Run, source: BinaryIO, ou
     return exit_code
 
 
-def _shell(fs: dict[str, str], run: Run, source: BinaryIO, out: BinaryIO, err: BinaryIO, tty: bool,
+def _shell(fs: dict[str, str], run: Run, reader: io.BufferedReader, out: BinaryIO, err: BinaryIO, tty: bool,
            stop: threading.Event) -> int:
     """Read a line, run it, until ``exit`` or the end of input."""
     status = 0
-    reader = io.BufferedReader(source)  # type: ignore[arg-type]
     while not stop.is_set():
         if tty:
             out.write(b"$ ")
