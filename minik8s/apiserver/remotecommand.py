@@ -131,8 +131,8 @@ async def _reader(fd: int) -> AsyncIterator[bytes]:
 
 
 class _Stdin:
-    """The command's stdin: writes wait while it does not read; ``end`` is its end of input (Ctrl-D on
-    a terminal, which stays open), ``close`` lets go of it."""
+    """The command's stdin: writes wait while it does not read; ``write(None)`` is its end of input
+    (Ctrl-D on a terminal, which stays open), ``close()`` lets go of it."""
 
     def __init__(self, writer: asyncio.StreamWriter, tty: bool):
         self.writer = writer
@@ -165,12 +165,20 @@ def _in_thread(blocking: Callable[[], int]) -> asyncio.Future[int]:
     future: asyncio.Future[int] = loop.create_future()
 
     def run() -> None:
-        result = blocking()
+        try:
+            result, error = blocking(), None
+        except Exception as exc:   # the runtime could not tell the exit code: the session still ends
+            result, error = 0, exc
 
         def settle() -> None:
-            if not future.done():
+            if future.done():
+                return
+            if error is not None:
+                future.set_exception(errors.internal(f"error executing command in container: {error}"))
+            else:
                 future.set_result(result)
-        loop.call_soon_threadsafe(settle)
+        with contextlib.suppress(RuntimeError):   # the server stopped meanwhile: nobody waits any more
+            loop.call_soon_threadsafe(settle)
 
     threading.Thread(target=run, name="exec-wait", daemon=True).start()
     return future
@@ -208,7 +216,10 @@ def _resize(session: Session, data: bytes) -> None:
     except (ValueError, KeyError, TypeError):
         return
     if 0 < width < 1 << 16 and 0 < height < 1 << 16:
-        session.resize(width, height)
+        try:
+            session.resize(width, height)
+        except Exception as exc:  # a terminal that cannot be resized (gone, or the engine refused) ends nothing
+            log.info("resize to %dx%d failed: %s", width, height, exc)
 
 
 async def _copy_out(session: Session, send: Callable[[int, bytes], Awaitable[None]],
