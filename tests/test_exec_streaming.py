@@ -356,6 +356,20 @@ def test_simulated_cp_copies_a_directory_in_and_back_out(simulated, tmp_path):
     assert (tmp_path / "back" / "sub" / "b.txt").read_text() == "deep\n"
 
 
+def test_minik8s_kubectl_exec_i_sends_its_stdin_over_http(simulated):
+    result = simulated.kubectl("exec", "-i", "sim", "--", "cat", stdin="from minik8s kubectl\n", real=False)
+    assert (result.returncode, result.stdout) == (0, "from minik8s kubectl\n")
+
+
+def test_minik8s_kubectl_exec_i_in_process():
+    from minik8s import Cluster
+
+    with Cluster(nodes=1, runtime="simulated") as cluster:
+        cluster.kubectl("run sim --image=busybox -- sleep 3600")
+        cluster.kubectl("wait --for=condition=Ready pod/sim --timeout=60s")
+        assert cluster.kubectl("exec -i sim -- sh", stdin="echo a > /tmp/f\ncat /tmp/f\n") == "a\n"
+
+
 def test_simulated_tar_refuses_a_member_that_leaves_its_folder():
     from minik8s.kubelet.runtimes import siminteractive
 
