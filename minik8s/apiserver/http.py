@@ -45,9 +45,9 @@ from minik8s.api import errors, parsing, resources, schema
 from minik8s.api.errors import StatusError
 from minik8s.api.resources import Resource
 from minik8s.apiserver import discovery, filters, portforward, protobuf, tables
-from minik8s.apiserver import remotecommand
 from minik8s.apiserver.apiserver import APIServer, parse_resource_version
 from minik8s.apiserver.auth.requestinfo import request_info
+from minik8s.apiserver import remotecommand
 from minik8s.clock import parse_rfc3339
 
 log = logging.getLogger(__name__)
