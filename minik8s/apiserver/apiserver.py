@@ -416,6 +416,9 @@ class APIServer:
         if subresource == "status":
             obj = self._strategy(resource).prepare_for_status_update(resource, obj, old)
             meta = obj["metadata"]
+        elif subresource == "ephemeralcontainers" and resource is PODS:
+            obj = strategy.prepare_for_ephemeral_containers_update(obj, old)
+            meta = obj["metadata"]
         elif subresource == "finalize" and resource is NAMESPACES:
             spec = obj.get("spec") or {}
             obj = deep_copy(old)
@@ -756,6 +759,17 @@ class APIServer:
         if not command:
             raise errors.bad_request("you must specify at least 1 command")
         return self.nodes.exec(self.get(PODS, namespace, name), container, command)
+
+    def pod_exec_stream(self, namespace: str | None, name: str, container: str | None, command: builtins.list[str],
+                        *, stdin: bool, tty: bool) -> Any:
+        """``pods/{name}/exec`` with open streams (``kubectl exec -i -t``): an ExecStream from the pod's node."""
+        if not command:
+            raise errors.bad_request("you must specify at least 1 command")
+        return self.nodes.exec_stream(self.get(PODS, namespace, name), container, command, stdin=stdin, tty=tty)
+
+    def pod_attach(self, namespace: str | None, name: str, container: str | None) -> Any:
+        """``pods/{name}/attach``: the running container's stdin (a file descriptor or None) and resize."""
+        return self.nodes.attach(self.get(PODS, namespace, name), container)
 
     async def pod_port_forward(self, namespace: str | None, name: str,
                                port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:

@@ -34,6 +34,7 @@ GIT_VERSION = KUBERNETES_VERSION + "+minik8s"
 _SUBRESOURCES: dict[str, tuple[str, str, str, tuple[str, ...]]] = {
     # name: (group, version, kind, verbs); "" group/version = same as the parent
     "status": ("", "", "", ("get", "patch", "update")),
+    "ephemeralcontainers": ("", "", "", ("get", "patch", "update")),
     "scale": ("autoscaling", "v1", "Scale", ("get", "patch", "update")),
     "binding": ("", "", "Binding", ("create",)),
     "eviction": ("policy", "v1", "Eviction", ("create",)),

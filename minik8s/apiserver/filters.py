@@ -42,7 +42,7 @@ from minik8s.apiserver.auth.authentication import Authenticator, TokenAuthentica
 from minik8s.apiserver.auth.authorization import Authorizer, DefaultAuthorizer
 from minik8s.apiserver.auth.context import acting_as
 from minik8s.apiserver.auth.impersonation import impersonate
-from minik8s.apiserver.auth.requestinfo import request_info
+from minik8s.apiserver.auth.requestinfo import also_create, request_info
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -127,7 +127,10 @@ def middlewares(policy: Policy, authorizer: Authorizer | None = None
                 user = policy.authenticator.authenticate(request.headers.get("Authorization"),
                                                          _peer_certificate(request))
             user = impersonate(authorizer, user, request.headers)
-            authorizer.authorize(user, request_info(request.method, request.path, request.query))
+            info = request_info(request.method, request.path, request.query)
+            authorizer.authorize(user, info)
+            if (create := also_create(info)) is not None:
+                authorizer.authorize(user, create)
         except StatusError as err:
             return _refuse(err)
         with acting_as(user):   # admission and the API server see who is asking (auth.context)

@@ -30,6 +30,8 @@ Taught in chapter 2 (architecture) and chapter 3 (kubectl).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import json
 import logging
 import re
@@ -47,6 +49,7 @@ from minik8s.apiserver.apiserver import APIServer, parse_resource_version
 from minik8s.apiserver.admission.webhook import admitted_write
 from minik8s.apiserver.aggregator import Aggregator
 from minik8s.apiserver.auth.requestinfo import request_info
+from minik8s.apiserver import remotecommand
 from minik8s.clock import parse_rfc3339
 
 log = logging.getLogger(__name__)
@@ -556,71 +559,52 @@ class _Handler:
             pod = self.api.get(resources.by_plural("", "v1", "pods"), namespace, name)  # type: ignore[arg-type]
         except StatusError:
             return False
-        statuses = (pod.get("status") or {}).get("containerStatuses") or []
+        status = pod.get("status") or {}
+        statuses = [*(status.get("containerStatuses") or []), *(status.get("ephemeralContainerStatuses") or [])]
         chosen = [s for s in statuses if container in (None, s.get("name"))][:1]
         return bool(chosen) and "running" in (chosen[0].get("state") or {})
 
-    async def _channels(self, request: web.Request) -> web.WebSocketResponse:
-        """The WebSocket of exec and attach, with the channel.k8s.io protocols (channel byte + data)."""
-        ws = web.WebSocketResponse(protocols=("v5.channel.k8s.io", "v4.channel.k8s.io", "v3.channel.k8s.io",
-                                              "v2.channel.k8s.io", "channel.k8s.io"))
-        if not ws.can_prepare(request).ok:
-            raise errors.bad_request("Upgrade request required")
-        await ws.prepare(request)
-        return ws
-
     async def _exec(self, request: web.Request, namespace: str | None, name: str) -> web.StreamResponse:
-        """``kubectl exec`` over a WebSocket with the channel.k8s.io protocols (channel byte + data)."""
+        """``kubectl exec``: a command started in the pod, its streams carried by
+        :mod:`minik8s.apiserver.remotecommand` (WebSocket channels or SPDY streams)."""
         command = request.query.getall("command", [])
         container = request.query.get("container") or None
-        ws = await self._channels(request)
-        loop = asyncio.get_running_loop()
-        try:
-            result = await loop.run_in_executor(None, self.api.pod_exec, namespace, name, container, command)
-        except StatusError as err:
-            await ws.send_bytes(b"\x03" + orjson.dumps(err.status()))
-            await ws.close()
-            return ws
-        if result.stdout:
-            await ws.send_bytes(b"\x01" + result.stdout.encode())
-        if result.stderr:
-            await ws.send_bytes(b"\x02" + result.stderr.encode())
-        await ws.send_bytes(b"\x03" + orjson.dumps(_exec_status(command, result.exit_code)))
-        await ws.close()
-        return ws
+
+        async def start(channels: remotecommand.Channels) -> remotecommand.Session:
+            stream = await asyncio.get_running_loop().run_in_executor(None, functools.partial(
+                self.api.pod_exec_stream, namespace, name, container, command, stdin=channels.stdin, tty=channels.tty))
+            return await remotecommand.session_of(stream, command, channels)
+
+        return await remotecommand.serve(request, start)
 
     async def _attach(self, request: web.Request, namespace: str | None, name: str) -> web.StreamResponse:
         """``kubectl attach`` (and ``kubectl run -i``): the container's stdout and stderr as they are
-        written, on their channels, until the container stops; then a Success status. minik8s starts
-        with what the container wrote before the client came (upstream streams from the moment of
-        attaching), and reads stdin only to discard it."""
+        written, until the container stops, and the client's stdin to the container's (a container
+        with ``stdin: true``). minik8s starts with what the container wrote before the client came
+        (upstream streams from the moment of attaching)."""
         container = request.query.get("container") or None
         streams = {1: "stdout", 2: "stderr"}   # channel -> the log stream it carries
         first = {channel: self.api.pod_logs(namespace, name, container=container, stream=stream)
                  for channel, stream in streams.items()}   # a missing pod or container: an HTTP error
-        ws = await self._channels(request)
-        stdin = asyncio.create_task(_discard(ws))
 
-        async def relay(channel: int) -> None:
+        async def output(channel: int) -> AsyncIterator[bytes]:
             if first[channel]:
-                await ws.send_bytes(bytes([channel]) + first[channel].encode())
+                yield first[channel].encode()
             options = {"container": container, "stream": streams[channel]}
             async for more in self._follow(request, namespace, name, options, first[channel]):
-                await ws.send_bytes(bytes([channel]) + more.encode())
+                yield more.encode()
 
-        relays = [asyncio.create_task(relay(channel)) for channel in streams]
-        try:
-            await asyncio.gather(*relays)
-            await ws.send_bytes(b"\x03" + orjson.dumps(_exec_status([], 0)))
-        except StatusError as err:
-            await ws.send_bytes(b"\x03" + orjson.dumps(err.status()))
-        except ConnectionResetError:
-            pass
-        finally:
-            for task in (*relays, stdin):
-                task.cancel()
-        await ws.close()
-        return ws
+        async def start(channels: remotecommand.Channels) -> remotecommand.Session:
+            stdin, resize = None, None
+            if channels.stdin or channels.tty:
+                with contextlib.suppress(StatusError):   # not running (any more): output only
+                    stdin, resize = await asyncio.get_running_loop().run_in_executor(
+                        None, self.api.pod_attach, namespace, name, container)
+            wanted = {1: channels.stdout, 2: channels.stderr}
+            outputs = {channel: output(channel) for channel in streams if wanted[channel]}
+            return await remotecommand.attach_session(outputs, stdin, resize or (lambda w, h: None), channels)
+
+        return await remotecommand.serve(request, start)
 
     async def _port_forward(self, request: web.Request, namespace: str | None, name: str) -> web.StreamResponse:
         """``kubectl port-forward`` (SPDY inside a WebSocket) and the clients' channel WebSocket:
@@ -773,23 +757,6 @@ def _bookmark(res: Resource, revision: int, initial_events_end: bool = False) ->
     return {"type": "BOOKMARK", "object": {"kind": res.kind, "apiVersion": res.api_version, "metadata": metadata}}
 
 
-async def _discard(ws: web.WebSocketResponse) -> None:
-    """Read (and drop) what the client sends, so its close is noticed."""
-    async for _ in ws:
-        pass
-
-
-def _exec_status(command: list[str], exit_code: int) -> dict[str, Any]:
-    """The Status an exec ends with on the error channel; kubectl turns it into its own exit code."""
-    if exit_code == 0:
-        return {"metadata": {}, "status": "Success"}
-    return {"metadata": {}, "status": "Failure",
-            "message": f"command terminated with non-zero exit code: error executing command "
-                       f"[{' '.join(command)}], error: exit status {exit_code}",
-            "reason": "NonZeroExitCode",
-            "details": {"causes": [{"reason": "ExitCode", "message": str(exit_code)}]}}
-
-
 @web.middleware
 async def _compress(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
                     ) -> web.StreamResponse:
@@ -828,4 +795,5 @@ def make_app(api: APIServer, policy: filters.Policy, hooks: dict[str, Hook] | No
     app.router.add_route("*", "/api/{tail:.+}", handler.resource)
     app.router.add_route("*", "/apis/{tail:.+}", handler.resource)
     app.router.add_route("*", "/{tail:.*}", handler.not_found)   # every other path: a Status, never plain text
+    remotecommand.track(app)   # open exec and attach sessions end when the server stops
     return app

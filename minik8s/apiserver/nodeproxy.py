@@ -7,6 +7,7 @@ answer goes back to the client. Here every kubelet of the cluster registers
 itself under its node's name.
 
 Interface: ``NodeConnections.register(node_name, kubelet)``, ``logs(...)``, ``exec(...)``,
+``exec_stream(pod, container, command, stdin=, tty=)``, ``attach(pod, container)``,
 ``await port_forward(pod, port)``. Kubelets provide ``logs(namespace, pod, container, previous, tail_lines,
 timestamps=, since_seconds=, since_time=)``, ``exec(namespace, pod, container, command) -> ExecResult``
 and ``await port_forward(namespace, pod, port) -> (reader, writer)``.
@@ -26,6 +27,11 @@ class KubeletAPI(Protocol):
              since_time: float | None = None, stream: str | None = None) -> str: ...
 
     def exec(self, namespace: str, pod: str, container: str | None, command: list[str]) -> Any: ...
+
+    def exec_stream(self, namespace: str, pod: str, container: str | None, command: list[str], *,
+                    stdin: bool, tty: bool) -> Any: ...
+
+    def attach(self, namespace: str, pod: str, container: str | None) -> Any: ...
 
     async def port_forward(self, namespace: str, pod: str,
                            port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]: ...
@@ -58,17 +64,29 @@ class NodeConnections:
         return kubelet.logs(meta["namespace"], meta["name"], container, previous, tail_lines, timestamps=timestamps,
                             since_seconds=since_seconds, since_time=since_time, stream=stream)
 
-    def exec(self, pod: dict[str, Any], container: str | None, command: list[str]) -> Any:
+    def _scheduled(self, pod: dict[str, Any]) -> KubeletAPI:
         kubelet = self._kubelet(pod)
         if kubelet is None:
             raise errors.bad_request(f"pod {pod['metadata']['name']} does not have a host assigned")
+        return kubelet
+
+    def exec(self, pod: dict[str, Any], container: str | None, command: list[str]) -> Any:
         meta = pod["metadata"]
-        return kubelet.exec(meta["namespace"], meta["name"], container, command)
+        return self._scheduled(pod).exec(meta["namespace"], meta["name"], container, command)
+
+    def exec_stream(self, pod: dict[str, Any], container: str | None, command: list[str], *,
+                    stdin: bool, tty: bool) -> Any:
+        """A command started in the pod with its streams open (a :class:`minik8s.kubelet.cri.ExecStream`)."""
+        meta = pod["metadata"]
+        return self._scheduled(pod).exec_stream(meta["namespace"], meta["name"], container, command,
+                                                stdin=stdin, tty=tty)
+
+    def attach(self, pod: dict[str, Any], container: str | None) -> Any:
+        """The running container's stdin (a file descriptor, or None) and its terminal's resize."""
+        meta = pod["metadata"]
+        return self._scheduled(pod).attach(meta["namespace"], meta["name"], container)
 
     async def port_forward(self, pod: dict[str, Any], port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         """A TCP connection to ``port`` inside the pod, made by its node; errors carry upstream's text."""
-        kubelet = self._kubelet(pod)
-        if kubelet is None:
-            raise errors.bad_request(f"pod {pod['metadata']['name']} does not have a host assigned")
         meta = pod["metadata"]
-        return await kubelet.port_forward(meta["namespace"], meta["name"], port)
+        return await self._scheduled(pod).port_forward(meta["namespace"], meta["name"], port)

@@ -210,7 +210,7 @@ async def serve_spdy(ws: web.WebSocketResponse, dial: Dial) -> None:
     await _Session(write, dial).run(messages())
 
 
-class _RawReader:
+class RawReader:
     """The bytes of an upgraded HTTP connection, as aiohttp's protocol hands them over (it calls
     ``feed_data``). Reading pauses while :data:`RAW_BUFFER_BYTES` wait, so a slow session holds
     the peer back instead of growing this buffer."""
@@ -243,7 +243,7 @@ async def serve_spdy_upgrade(request: web.Request, response: web.StreamResponse,
     ``KUBECTL_PORT_FORWARD_WEBSOCKETS=false``) once ``response`` (101) has been sent: from here on
     the connection's bytes are SPDY frames both ways."""
     assert request.transport is not None
-    reader = _RawReader(request.transport)
+    reader = RawReader(request.transport)
     request.protocol.set_parser(reader)  # type: ignore[arg-type]
 
     async def write(data: bytes) -> None:

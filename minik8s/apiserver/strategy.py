@@ -10,7 +10,8 @@ resource; what differs is decided here:
 * the initial status of a new object (a Pod starts ``Pending`` with a QoS class,
   a Namespace ``Active``, a PVC ``Pending``);
 * which status counters are left out when zero (upstream's ``omitempty``);
-* a Secret's write-only ``stringData``, merged into ``data`` and never stored.
+* a Secret's write-only ``stringData``, merged into ``data`` and never stored;
+* a Pod's ``/ephemeralcontainers``: only ``spec.ephemeralContainers`` is written, and it only grows.
 
 Taught in chapter 3 (why status is never written by hand).
 """
@@ -21,7 +22,7 @@ import base64
 from typing import Any
 
 from minik8s.api.objects import deep_copy
-from minik8s.api import quantity
+from minik8s.api import errors, quantity
 from minik8s.api.resources import Resource
 
 # Groups whose objects carry metadata.generation (their strategies set it on create).
@@ -113,6 +114,11 @@ def prepare_for_update(resource: Resource, obj: dict[str, Any], old: dict[str, A
             obj.pop("status", None)
     elif resource.kind == "Node" and "status" in old:
         obj["status"] = deep_copy(old["status"])
+    if resource.kind == "Pod" and isinstance(obj.get("spec"), dict):
+        # Ephemeral containers are added through /ephemeralcontainers only.
+        obj["spec"].pop("ephemeralContainers", None)
+        if (old.get("spec") or {}).get("ephemeralContainers"):
+            obj["spec"]["ephemeralContainers"] = deep_copy(old["spec"]["ephemeralContainers"])
     if resource.kind == "Namespace":
         # Namespace phase belongs to the server; spec.finalizers change only through /finalize.
         obj["status"] = deep_copy(old.get("status", {}))
@@ -127,6 +133,34 @@ def prepare_for_status_update(resource: Resource, obj: dict[str, Any], old: dict
     meta = obj.get("metadata") or {}
     if "resourceVersion" in meta:
         new["metadata"]["resourceVersion"] = meta["resourceVersion"]
+    return new
+
+
+def prepare_for_ephemeral_containers_update(obj: dict[str, Any], old: dict[str, Any]) -> dict[str, Any]:
+    """A write to a Pod's ``/ephemeralcontainers`` (``kubectl debug``): only
+    ``spec.ephemeralContainers`` comes from the request, and it may only grow: a container once added
+    is neither changed nor removed (it may be running). Raises 422 Invalid otherwise."""
+    new = deep_copy(old)
+    sent = (obj.get("spec") or {}).get("ephemeralContainers")
+    new["spec"]["ephemeralContainers"] = deep_copy(sent) if isinstance(sent, list) else []
+    meta = obj.get("metadata") or {}
+    if "resourceVersion" in meta:
+        new["metadata"]["resourceVersion"] = meta["resourceVersion"]
+    by_name = {c.get("name"): c for c in new["spec"]["ephemeralContainers"] if isinstance(c, dict)}
+    causes = []
+    for i, before in enumerate(old["spec"].get("ephemeralContainers") or []):
+        after = by_name.get(before.get("name"))
+        if after is None:
+            causes.append(errors.forbidden_field(
+                "spec.ephemeralContainers", f'existing ephemeral containers "{before.get("name")}" may not be removed'))
+        elif any(after.get(key) != before.get(key) for key in after):
+            causes.append(errors.forbidden_field(
+                f"spec.ephemeralContainers[{i}]", f'existing ephemeral containers "{before.get("name")}" may not '
+                                                  "be changed"))
+    if causes:
+        raise errors.invalid("Pod", "", old["metadata"]["name"], causes)
+    if not new["spec"]["ephemeralContainers"]:
+        del new["spec"]["ephemeralContainers"]
     return new
 
 

@@ -242,24 +242,26 @@ class HTTPClient:
         yield from response.stream(1024, decode_content=True)
 
     def exec(self, name: str, command: builtins.list[str], namespace: str | None = None, *,
-             container: str | None = None) -> tuple[int, str, str]:
-        """``kubectl exec`` over the channel.k8s.io WebSocket protocol."""
+             container: str | None = None, stdin: str | None = None) -> tuple[int, str, str]:
+        """``kubectl exec`` over the channel.k8s.io WebSocket protocol; ``stdin`` is sent, then closed."""
         import asyncio
 
-        return asyncio.run(self._exec(name, command, namespace or "default", container))
+        return asyncio.run(self._exec(name, command, namespace or "default", container, stdin))
 
     async def _exec(self, name: str, command: builtins.list[str], namespace: str,
-                    container: str | None) -> tuple[int, str, str]:
+                    container: str | None, stdin: str | None = None) -> tuple[int, str, str]:
         query = [("command", c) for c in command] + [("stdout", "true"), ("stderr", "true")]
         if container:
             query.append(("container", container))
+        if stdin is not None:
+            query.append(("stdin", "true"))
         url = f"{self.server}/api/v1/namespaces/{namespace}/pods/{name}/exec?{urlencode(query)}"
         output: dict[int, bytes] = {1: b"", 2: b""}
 
         def collect(channel: int, data: bytes) -> None:
             output[channel] = output.get(channel, b"") + data
 
-        status = await self._channels(url, collect)
+        status = await self._channels(url, collect, None if stdin is None else stdin.encode())
         code = 0
         if status and status.get("status") != "Success":
             causes = (status.get("details") or {}).get("causes") or []
@@ -281,9 +283,11 @@ class HTTPClient:
         if status and status.get("status") != "Success":
             raise StatusError.from_status(status)
 
-    async def _channels(self, url: str, output: Callable[[int, bytes], None]) -> dict[str, Any] | None:
+    async def _channels(self, url: str, output: Callable[[int, bytes], None],
+                        stdin: bytes | None = None) -> dict[str, Any] | None:
         """Read a channel.k8s.io WebSocket (exec, attach) to its end: data channels go to ``output``;
-        returns the Status of the error channel (3), if one came."""
+        returns the Status of the error channel (3), if one came. ``stdin`` is sent first (channel 0,
+        in 32 KiB messages), then closed (v5's ``[255, 0]``)."""
         import aiohttp
 
         status = None
@@ -291,6 +295,11 @@ class HTTPClient:
             try:
                 ws_context = session.ws_connect(url, protocols=("v5.channel.k8s.io", "v4.channel.k8s.io"))
                 async with ws_context as ws:
+                    if stdin is not None:
+                        for at in range(0, len(stdin), 32 * 1024):
+                            await ws.send_bytes(b"\x00" + stdin[at:at + 32 * 1024])
+                        if ws.protocol == "v5.channel.k8s.io":
+                            await ws.send_bytes(b"\xff\x00")
                     async for message in ws:
                         if message.type != aiohttp.WSMsgType.BINARY or not message.data:
                             continue

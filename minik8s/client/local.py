@@ -13,6 +13,8 @@ The client acts as nobody (the cluster itself, trusted) unless made with
 from __future__ import annotations
 
 import builtins
+import contextlib
+import os
 import queue
 import threading
 from datetime import datetime, timezone
@@ -145,8 +147,12 @@ class LocalClient:
                                  timestamps=timestamps, since_seconds=since_seconds, since_time=since_time)
 
     def exec(self, name: str, command: builtins.list[str], namespace: str | None = None, *,
-             container: str | None = None) -> tuple[int, str, str]:
-        result = self.api.pod_exec(namespace, name, container, command)
+             container: str | None = None, stdin: str | None = None) -> tuple[int, str, str]:
+        if stdin is None:
+            result = self.api.pod_exec(namespace, name, container, command)
+        else:
+            stream = self.api.pod_exec_stream(namespace, name, container, command, stdin=True, tty=False)
+            return _communicate(stream, stdin.encode())
         return result.exit_code, result.stdout, result.stderr
 
     def request(self, method: str, path: str, *, query: dict[str, str] | None = None, body: bytes | None = None,
@@ -237,6 +243,31 @@ class UserClient(LocalClient):
         return super().logs(name, namespace, **options)
 
     def exec(self, name: str, command: builtins.list[str], namespace: str | None = None, *,
-             container: str | None = None) -> tuple[int, str, str]:
+             container: str | None = None, stdin: str | None = None) -> tuple[int, str, str]:
         self._authorize("create", PODS, namespace, name, "exec")
-        return super().exec(name, command, namespace, container=container)
+        return super().exec(name, command, namespace, container=container, stdin=stdin)
+
+
+def _communicate(stream: Any, stdin: bytes) -> tuple[int, str, str]:
+    """Feed ``stdin`` to a started exec (an ExecStream of the kubelet's runtime: file descriptors),
+    read its output to the end and wait for it, as ``Popen.communicate`` does."""
+    outputs: dict[int, bytes] = {}
+
+    def read(fd: int) -> None:
+        with os.fdopen(fd, "rb") as pipe:
+            outputs[fd] = pipe.read()
+
+    readers = [threading.Thread(target=read, args=(fd,), daemon=True)
+               for fd in (stream.stdout, stream.stderr) if fd is not None]
+    for reader in readers:
+        reader.start()
+    if stream.stdin is not None:
+        with contextlib.suppress(BrokenPipeError):   # a command may end without reading it all
+            view = memoryview(stdin)
+            while view:
+                view = view[os.write(stream.stdin, view):]
+        os.close(stream.stdin)
+    for reader in readers:
+        reader.join()
+    out, err = outputs.get(stream.stdout, b""), outputs.get(stream.stderr, b"") if stream.stderr is not None else b""
+    return stream.wait(), out.decode(errors="replace"), err.decode(errors="replace")

@@ -8,6 +8,7 @@ runs the command inside the container.
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from minik8s.api import resources, selectors
@@ -92,6 +93,17 @@ def cmd_logs(env: Env) -> None:
     env.out.write(text)
 
 
+def _exec_stdin(env: Env) -> str:
+    """What ``exec -i`` sends: the input given to the command (a notebook's or a test's), or this
+    process's piped stdin, read to its end (minik8s kubectl is not interactive)."""
+    if env.stdin is not None:
+        return env.stdin
+    try:
+        return "" if sys.stdin is None or sys.stdin.isatty() else sys.stdin.read()
+    except (OSError, ValueError):   # no stdin to read (a closed one, or a test's captured one)
+        return ""
+
+
 def cmd_exec(env: Env) -> None:
     a = env.args
     command = list(a.command) + list(a.after_dashes)
@@ -99,7 +111,8 @@ def cmd_exec(env: Env) -> None:
         raise CommandError("you must specify at least one command for the container")
     name = pod_for(env, a.target)
     try:
-        code, out, err = env.client.exec(name, command, env.namespace, container=a.container)
+        code, out, err = env.client.exec(name, command, env.namespace, container=a.container,
+                                         stdin=_exec_stdin(env) if a.stdin else None)
     except StatusError as exc:
         if exc.code != 500:
             raise

@@ -16,6 +16,8 @@ The life of a pod, as the kubelet drives it through this interface::
     rt.container_status(cid)                           # created -> running -> exited
     rt.stop_container(cid, grace_seconds=30)           # SIGTERM, SIGKILL after the grace period
     rt.port_forward(sandbox.id, 80)                    # (host, port) that reaches the pod's port 80
+    s = rt.exec_stream(cid, ["sh"], stdin=True, tty=False)  # kubectl exec -i: a running command's pipes
+    rt.attach(cid)                                     # kubectl attach: the container's own stdin and tty
     rt.remove_container(cid); rt.stop_pod_sandbox(sandbox.id); rt.remove_pod_sandbox(sandbox.id)
 
 Invariants every runtime keeps:
@@ -43,8 +45,10 @@ Taught in chapter 2 (architecture: the kubelet and the CRI) and chapter 5 (Pods)
 from __future__ import annotations
 
 import hashlib
+import os
+import threading
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from minik8s.kubelet.logs import LogEntry
 
@@ -165,6 +169,61 @@ class ExecResult:
 
 
 @dataclass
+class ExecStream:
+    """A command running in a container with its streams open (CRI's streaming ``Exec`` and ``Attach``).
+
+    File descriptors, owned by whoever holds the stream: ``stdin`` to write (None when the client
+    sends no stdin), ``stdout`` to read, ``stderr`` to read (None with a tty: a terminal has one output).
+    ``wait()`` blocks until the command ends and returns its exit code; ``kill()`` ends it at once
+    (the client went away); ``resize(width, height)`` sets the terminal's size (tty only)."""
+    stdin: int | None
+    stdout: int
+    stderr: int | None
+    wait: Callable[[], int]
+    kill: Callable[[], None]
+    resize: Callable[[int, int], None] = lambda width, height: None
+
+
+def exec_stream_of(run: Callable[[], ExecResult], stdin: bool) -> ExecStream:
+    """An :class:`ExecStream` for a runtime that can only run a command to completion: ``run`` goes
+    on a thread and its output comes out of pipes when it ends; stdin is read (until its end) and dropped."""
+    out_read, out_write = os.pipe()
+    err_read, err_write = os.pipe()
+    outcome: list[int] = []
+    done = threading.Event()
+
+    def work() -> None:
+        try:
+            result = run()
+            outcome.append(result.exit_code)
+            out, err = result.stdout, result.stderr
+        except Exception as exc:  # reported as the command's own error: its stderr and exit code 126
+            outcome.append(126)
+            out, err = "", f"{exc}\n"
+        for fd, text in ((out_write, out), (err_write, err)):
+            with os.fdopen(fd, "wb") as pipe:
+                pipe.write(text.encode())
+        done.set()
+
+    def drain(fd: int) -> None:
+        with os.fdopen(fd, "rb") as pipe:
+            while pipe.read(64 * 1024):
+                pass
+
+    threading.Thread(target=work, name="exec", daemon=True).start()
+    in_write = None
+    if stdin:
+        in_read, in_write = os.pipe()
+        threading.Thread(target=drain, args=(in_read,), name="exec-stdin", daemon=True).start()
+
+    def wait() -> int:
+        done.wait()
+        return outcome[0]
+
+    return ExecStream(in_write, out_read, err_read, wait, lambda: None)
+
+
+@dataclass
 class ImageInfo:
     """An image present on the node, as listed in ``node.status.images``."""
     names: list[str] = field(default_factory=list)
@@ -247,6 +306,17 @@ class ContainerRuntime:
         """Run ``command`` inside a running container and wait for it. Raises :class:`ExecStartError`
         when the command's executable does not exist there."""
         raise NotImplementedError
+
+    def exec_stream(self, container_id: str, command: list[str], *, stdin: bool, tty: bool) -> ExecStream:
+        """Start ``command`` inside a running container and hand back its streams (``kubectl exec -i -t``).
+        Raises :class:`ExecStartError` when the executable does not exist there. A runtime without
+        streaming runs the command to completion (:func:`exec_stream_of`)."""
+        return exec_stream_of(lambda: self.exec_sync(container_id, command, 0), stdin)
+
+    def attach(self, container_id: str) -> tuple[int | None, Callable[[int, int], None]]:
+        """``kubectl attach``: where to write the running container's stdin (None when its spec has no
+        ``stdin: true``) and how to resize its terminal. Its output is read from its logs."""
+        return None, lambda width, height: None
 
     def stats(self, container_id: str) -> tuple[int, int]:
         """(cpu millicores, memory bytes) the container uses now."""

@@ -34,6 +34,8 @@ Interface:
     kubelet.logs(namespace, pod, container=None, previous=False, tail_lines=None,
                  timestamps=False, since_seconds=None, since_time=None) -> str
     kubelet.exec(namespace, pod, container, command) -> ExecResult
+    kubelet.exec_stream(namespace, pod, container, command, stdin=, tty=) -> ExecStream   # exec -i -t
+    kubelet.attach(namespace, pod, container) -> (stdin fd | None, resize)
     await kubelet.port_forward(namespace, pod, port) -> (reader, writer)   # a connection into the pod
     kubelet.stats() -> {"ns/name": {"cpu": millicores, "memory": bytes, "containers": {...}}}
     kubelet.stop_heartbeats(); kubelet.resume_heartbeats()
@@ -44,8 +46,9 @@ Taught in chapter 4 (nodes and the kubelet) and chapter 5 (Pods).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from typing import Any, Hashable, Iterator
+from typing import Any, Callable, Hashable, Iterator
 
 from minik8s.api.objects import deep_copy
 from minik8s.api import resources
@@ -329,7 +332,7 @@ class Kubelet(Controller):
 
     def _pick(self, pod: dict[str, Any], record: PodRecord, container: str | None) -> ContainerRecord:
         name = pod["metadata"]["name"]
-        apps = [c.name for c in record.containers if not c.init]
+        apps = [c.name for c in record.containers if not c.init and not c.ephemeral]
         inits = [c.name for c in record.containers if c.init]
         if container is None:
             if len(apps) == 1:
@@ -364,18 +367,31 @@ class Kubelet(Controller):
         return container_logs.read(entries, timestamps=timestamps, since_ns=since_ns, tail_lines=tail_lines,
                                    stream=stream)
 
-    def exec(self, namespace: str, pod: str, container: str | None, command: list[str]) -> cri.ExecResult:
-        """``kubectl exec``: run a command in a running container."""
+    def _running_container(self, namespace: str, pod: str, container: str | None) -> str:
+        """The runtime id of a running container of the pod: what exec and attach reach."""
         obj, record = self._find(namespace, pod)
         c = self._pick(obj, record, container)
         if c.id is None or self.runtime.container_status(c.id).state != "running":
             raise bad_request(f'unable to upgrade connection: container not found ("{c.name}")')
-        try:
-            return self.runtime.exec_sync(c.id, list(command), 0)
-        except (TimeoutError, cri.ExecStartError) as exc:
-            # As upstream's streaming server answers (kubectl prints "error: Internal error occurred: ...").
-            raise StatusError(500, "InternalError",
-                              f"Internal error occurred: error executing command in container: {exc}") from None
+        return c.id
+
+    def exec(self, namespace: str, pod: str, container: str | None, command: list[str]) -> cri.ExecResult:
+        """``kubectl exec``: run a command in a running container."""
+        container_id = self._running_container(namespace, pod, container)
+        with _exec_errors():
+            return self.runtime.exec_sync(container_id, list(command), 0)
+
+    def exec_stream(self, namespace: str, pod: str, container: str | None, command: list[str], *,
+                    stdin: bool, tty: bool) -> cri.ExecStream:
+        """``kubectl exec -i -t``: start a command in a running container, its streams open."""
+        container_id = self._running_container(namespace, pod, container)
+        with _exec_errors():
+            return self.runtime.exec_stream(container_id, list(command), stdin=stdin, tty=tty)
+
+    def attach(self, namespace: str, pod: str,
+               container: str | None) -> tuple[int | None, Callable[[int, int], None]]:
+        """``kubectl attach``: the running container's stdin (None without ``stdin: true``) and resize."""
+        return self.runtime.attach(self._running_container(namespace, pod, container))
 
     async def port_forward(self, namespace: str, pod: str,
                            port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
@@ -418,6 +434,17 @@ class Kubelet(Controller):
 
     def stop(self) -> None:
         self.runtime.close()
+
+
+@contextlib.contextmanager
+def _exec_errors() -> Iterator[None]:
+    """As upstream's streaming server answers an exec that cannot start (kubectl prints
+    "error: Internal error occurred: ...")."""
+    try:
+        yield
+    except (TimeoutError, cri.ExecStartError) as exc:
+        raise StatusError(500, "InternalError",
+                          f"Internal error occurred: error executing command in container: {exc}") from None
 
 
 def _without_status(pod: dict[str, Any]) -> dict[str, Any]:

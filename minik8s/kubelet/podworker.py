@@ -11,7 +11,8 @@ towards it. This module is that pass, for one pod at a time:
    images and start every app container; restart exited containers per
    ``restartPolicy`` with the CrashLoopBackOff back-off (10 s doubling to 5 min, reset
    after 10 min of running); run due probes (:mod:`minik8s.kubelet.probes`), killing a
-   container whose liveness or startup probe failed;
+   container whose liveness or startup probe failed; start the ephemeral containers
+   ``kubectl debug`` added (once each, never restarted, reported apart);
 3. build the pod's status from what it observed (the rules are in
    :mod:`minik8s.kubelet.status`) and write it if it changed.
 
@@ -87,10 +88,12 @@ class ContainerRecord:
     pull_backoff_event_until: float = -1.0
     pull_wake: float | None = None
     probes: dict[str, probes.ProbeState] = field(default_factory=dict)
+    ephemeral: bool = False          # added by ``kubectl debug``: runs once, never restarted, never ready
 
     @property
     def field_path(self) -> str:
-        return f"spec.{'initContainers' if self.init else 'containers'}{{{self.name}}}"
+        kind = "initContainers" if self.init else "ephemeralContainers" if self.ephemeral else "containers"
+        return f"spec.{kind}{{{self.name}}}"
 
 
 @dataclass
@@ -114,6 +117,14 @@ class PodRecord:
         return [c.id for c in self.containers if c.id]
 
 
+
+
+def _add_ephemeral_containers(pod: dict[str, Any], record: PodRecord) -> None:
+    """Containers ``kubectl debug`` added to the running pod (``spec.ephemeralContainers`` only grows)."""
+    known = {c.name for c in record.containers if c.ephemeral}
+    for spec in (pod.get("spec") or {}).get("ephemeralContainers") or []:
+        if isinstance(spec, dict) and str(spec.get("name")) not in known:
+            record.containers.append(ContainerRecord(str(spec.get("name")), spec, False, ephemeral=True))
 
 
 def _has_updated_volumes(pod: dict[str, Any]) -> bool:
@@ -163,6 +174,7 @@ class PodWorker:
             record.wakes.append(due)
 
     def _sync_containers(self, pod: dict[str, Any], record: PodRecord) -> None:
+        _add_ephemeral_containers(pod, record)
         if not record.initialized:
             record.initialized = self._sync_init_containers(pod, record)
             if not record.initialized:
@@ -228,7 +240,7 @@ class PodWorker:
 
     def _should_restart(self, pod: dict[str, Any], c: ContainerRecord, exit_code: int | None) -> bool:
         policy = (pod.get("spec") or {}).get("restartPolicy", "Always")
-        if policy == "Never":
+        if policy == "Never" or c.ephemeral:
             return False
         if c.killed_by_probe:
             return True
@@ -442,14 +454,20 @@ class PodWorker:
         has_init = any(c.init for c in record.containers)
         default = "PodInitializing" if has_init else "ContainerCreating"
         init_statuses = [self.container_status(pod, record, c, default) for c in record.containers if c.init]
-        statuses = [self.container_status(pod, record, c, default) for c in record.containers if not c.init]
+        statuses = [self.container_status(pod, record, c, default) for c in record.containers
+                    if not c.init and not c.ephemeral]
+        ephemeral = [self.container_status(pod, record, c, "ContainerCreating") for c in record.containers
+                     if c.ephemeral]
         phase = pod_phase(spec.get("restartPolicy", "Always"), init_statuses, statuses, terminal=final)
         if phase in ("Succeeded", "Failed"):
             record.terminal = True
             for s in statuses + init_statuses:
                 s["ready"] = False
+        for s in ephemeral:   # upstream reports them, never ready and never restarted
+            s["ready"] = False
+            del s["started"]
         new = {k: v for k, v in old.items() if k not in ("phase", "conditions", "containerStatuses",
-                                                           "initContainerStatuses", "hostIP", "hostIPs",
+                                                           "initContainerStatuses", "hostIP", "hostIPs", "ephemeralContainerStatuses",
                                                            "podIP", "podIPs", "startTime", "message", "reason")}
         new["phase"] = phase
         new["conditions"] = pod_conditions(sandbox_ready=record.sandbox is not None and not final, phase=phase,
@@ -464,6 +482,8 @@ class PodWorker:
         if init_statuses:
             new["initContainerStatuses"] = init_statuses
         new["containerStatuses"] = statuses
+        if ephemeral:
+            new["ephemeralContainerStatuses"] = ephemeral
         return new
 
     def _write_status(self, pod: dict[str, Any], record: PodRecord, final: bool = False) -> None:

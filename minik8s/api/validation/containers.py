@@ -6,15 +6,16 @@ IANA service names and unique; probes name exactly one handler; resource
 requests may not exceed limits (and must equal them for extended resources and
 hugepages); environment variables have printable names and at most one source;
 each volume mount names a volume of the pod and a unique path. Init containers
-may not have probes unless they are sidecars (``restartPolicy: Always``).
+may not have probes unless they are sidecars (``restartPolicy: Always``). Ephemeral containers
+(``kubectl debug``) share the names' rule and may not have ports, probes, hooks or resources.
 
 Interface (package-private; :mod:`minik8s.api.validation.pods` calls them):
-    _containers(spec, path, volumes) -> Errors   # initContainers, then containers
+    _containers(spec, path, volumes) -> Errors   # initContainers, containers, then ephemeralContainers
     _protocol(port, path), _port_num_or_name(value, path)   # shared with Services
     ENV_NAME_MSG                                 # upstream's message for env names
 
 Invariants: never raises, never modifies its input; init containers are checked
-before containers, and a name is unique across both lists.
+before containers, and a name is unique across the three lists.
 
 Taught in chapter 4 (Pods: containers, probes and resources).
 """
@@ -36,6 +37,9 @@ _PULL_POLICIES = ("Always", "IfNotPresent", "Never")
 _MESSAGE_POLICIES = ("File", "FallbackToLogsOnError")
 _HANDLERS = ("exec", "httpGet", "tcpSocket", "grpc")
 _STANDARD_CONTAINER_RESOURCES = ("cpu", "memory", "ephemeral-storage")
+# What an ephemeral container may not have (upstream's validateEphemeralContainers).
+_EPHEMERAL_FORBIDDEN = ("lifecycle", "livenessProbe", "ports", "readinessProbe", "resizePolicy", "resources",
+                        "restartPolicy", "startupProbe")
 
 
 def _port_num_or_name(value: Any, path: str) -> Errors:
@@ -242,7 +246,7 @@ def _containers(spec: Obj, path: str, volumes: set[str]) -> Errors:
     names: set[str] = set()
     if not _list(spec, "containers"):
         errs.append(required(f"{path}.containers"))
-    for key, init in (("initContainers", True), ("containers", False)):
+    for key, init in (("initContainers", True), ("containers", False), ("ephemeralContainers", False)):
         for i, container in _dicts(spec, key):
             p = f"{path}.{key}[{i}]"
             name = _str(container, "name")
@@ -253,5 +257,26 @@ def _containers(spec: Obj, path: str, volumes: set[str]) -> Errors:
                 if name in names:
                     errs.append(duplicate(f"{p}.name", name))
                 names.add(name)
-            errs += _container(container, p, volumes, init)
+            if key == "ephemeralContainers":
+                errs += _ephemeral(container, p, spec)
+            else:
+                errs += _container(container, p, volumes, init)
+    return errs
+
+
+def _ephemeral(container: Obj, path: str, spec: Obj) -> Errors:
+    """An ephemeral container (``kubectl debug``) runs once, for a person: no ports, probes, lifecycle
+    hooks or resources; ``targetContainerName`` names a container of the pod."""
+    errs: Errors = []
+    if not _str(container, "image"):
+        errs.append(required(f"{path}.image"))
+    errs += _env(container, path)
+    errs += _enum(container, "imagePullPolicy", f"{path}.imagePullPolicy", _PULL_POLICIES)
+    errs += _enum(container, "terminationMessagePolicy", f"{path}.terminationMessagePolicy", _MESSAGE_POLICIES)
+    for key in _EPHEMERAL_FORBIDDEN:
+        if container.get(key):
+            errs.append(forbidden_field(f"{path}.{key}", "cannot be set for an Ephemeral Container"))
+    target = _str(container, "targetContainerName")
+    if target and target not in {_str(c, "name") for key in ("initContainers", "containers") for _, c in _dicts(spec, key)}:
+        errs.append(_not_found(f"{path}.targetContainerName", target))
     return errs

@@ -209,6 +209,8 @@ def _pod_update(new: Obj, old: Obj) -> Errors:
             munged[key] = [({**n, "image": o.get("image")} if isinstance(n, dict) and isinstance(o, dict) else n)
                            for n, o in zip(news, olds)]
     munged["activeDeadlineSeconds"] = old_spec.get("activeDeadlineSeconds")
+    # Ephemeral containers change only through pods/ephemeralcontainers, validated there (strategy).
+    munged["ephemeralContainers"] = old_spec.get("ephemeralContainers")
     old_tolerations = _list(old_spec, "tolerations")
     if all(t in _list(new_spec, "tolerations") for t in old_tolerations):
         munged["tolerations"] = old_spec.get("tolerations")

@@ -36,7 +36,7 @@ parse are refused (422).
 Invariants: a pod update that leaves the spec alone is not checked (upstream's rule, so
 labels can change on a pod admitted before the namespace tightened); a missing or
 unparsable ``warn`` level defaults to the ``enforce`` one; writes to subresources are not
-checked.
+checked, but for ``pods/ephemeralcontainers`` (``kubectl debug``), checked as the pod.
 
 How minik8s differs: every version label is evaluated with the latest standards; the
 audit mode is accepted but there is no audit log to annotate; Windows ``hostProcess`` is
@@ -427,13 +427,15 @@ class PodSecurity:
         return ((ns or {}).get("metadata") or {}).get("labels") or {}
 
     def validate(self, attrs: Attributes) -> None:
+        kind = attrs.resource.kind
         if attrs.resource is NAMESPACES and attrs.operation in (CREATE, UPDATE) and attrs.obj is not None \
                 and not attrs.subresource:
             self._namespace(attrs)
             return
-        if attrs.operation not in (CREATE, UPDATE) or attrs.subresource or not attrs.namespace or attrs.obj is None:
+        # ``kubectl debug`` adds containers through pods/ephemeralcontainers: checked as the pod is.
+        checked = attrs.subresource == "" or (attrs.subresource == "ephemeralcontainers" and kind == "Pod")
+        if attrs.operation not in (CREATE, UPDATE) or not checked or not attrs.namespace or attrs.obj is None:
             return
-        kind = attrs.resource.kind
         if attrs.resource.qualified != "pods" and (kind not in TEMPLATE_PATHS or attrs.resource.group not in
                                                     ("", "apps", "batch")):
             return

@@ -14,7 +14,8 @@ request                                      attributes
 ``GET /version``                             non-resource, get, path /version
 =========================================== ========================================
 
-Interface: ``RequestInfo``; ``request_info(method, path, query) -> RequestInfo``.
+Interface: ``RequestInfo``; ``request_info(method, path, query) -> RequestInfo``;
+``also_create(info) -> RequestInfo | None`` (a WebSocket's GET of ``pods/exec`` needs ``create`` too).
 """
 
 from __future__ import annotations
@@ -48,6 +49,20 @@ def _selected_name(field_selector: str) -> str:
                 and value not in (".", ".."):
             return value.strip()
     return ""
+
+
+# Subresources a WebSocket opens with a GET that acts like a POST: upstream (since v1.30, the
+# AuthorizePodWebsocketUpgradeCreatePermission feature) also asks for ``create`` on them.
+CONNECT_SUBRESOURCES = ("attach", "exec", "portforward")
+
+
+def also_create(info: RequestInfo) -> RequestInfo | None:
+    """For ``get pods/exec`` (a WebSocket's GET) the ``create pods/exec`` it must also be allowed."""
+    if info.verb == "get" and info.api_group == "" and info.resource == "pods" \
+            and info.subresource in CONNECT_SUBRESOURCES:
+        return RequestInfo(info.path, "create", True, info.api_group, info.api_version, info.namespace,
+                           info.resource, info.subresource, info.name)
+    return None
 
 
 def request_info(method: str, path: str, query: Mapping[str, str]) -> RequestInfo:

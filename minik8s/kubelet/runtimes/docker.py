@@ -14,7 +14,8 @@ Python SDK (an optional dependency: ``pip install docker``):
   (emptyDir, hostPath, configMap, secret, downwardAPI, PVC: the same code as the
   ``process`` runtime), ``mem_limit`` and ``nano_cpus`` from the limits, labels naming
   the pod as the kubelet's (``io.kubernetes.pod.name``...);
-* logs (``docker logs``), exec (``exec_run``), stats (``stats(stream=False)``), stop with
+* logs (``docker logs``), exec (``exec_run``; ``kubectl exec -i -t``: the engine's exec socket,
+  :func:`exec_pipes`), stats (``stats(stream=False)``), stop with
   the grace period (``stop(timeout=...)`` in a thread, so the kubelet never blocks);
   ``OOMKilled`` comes from the engine's state;
 * probes: through the published loopback port when the port is declared, else from
@@ -39,16 +40,18 @@ Taught in chapter 2 (the CRI and the pause container).
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import random
 import shutil
+import socket
 import tarfile
 import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from minik8s.api import quantity
 from minik8s.clock import Clock, RealClock
@@ -61,9 +64,69 @@ from minik8s.kubelet.runtimes.process import filesystem
 
 PAUSE_IMAGE = "minik8s/pause:1.0"
 NODE_LABEL = "io.minik8s.node"
+DOCKER_CHUNK = 32 * 1024   # bytes copied at a time between an exec's socket and its pipes
 BUSYBOX_CANDIDATES = ("/bin/busybox", "/usr/bin/busybox")
 APPLETS = ("sh", "sleep", "echo", "cat", "ls", "wget", "hostname", "touch", "rm", "mkdir", "env", "ps", "true",
-           "false", "date", "id", "grep", "head", "tail", "nc", "printenv", "kill", "pwd")
+           "false", "date", "id", "grep", "head", "tail", "nc", "printenv", "kill", "pwd", "tar")  # tar: kubectl cp
+
+
+def exec_pipes(raw: socket.socket, *, stdin: bool, tty: bool, exit_code: Callable[[], int],
+               resize: Callable[[int, int], None]) -> cri.ExecStream:
+    """An :class:`~minik8s.kubelet.cri.ExecStream` over the engine's exec socket. Without a tty the
+    engine multiplexes stdout and stderr in frames (a byte naming the stream, three zero bytes, the
+    length in four big-endian bytes, the data); with one the socket is the terminal. Two threads
+    copy: the socket to the pipes, stdin's pipe to the socket (its end: a half-close)."""
+    out_read, out_write = os.pipe()
+    err_read, err_write = os.pipe() if not tty else (None, None)
+    in_read, in_write = os.pipe() if stdin else (None, None)
+    done = threading.Event()
+
+    def download() -> None:
+        targets = {1: out_write, 2: err_write if err_write is not None else out_write}
+        try:
+            with raw.makefile("rb") as source:
+                while True:
+                    if tty:
+                        chunk, target = source.read1(DOCKER_CHUNK), out_write
+                    else:
+                        head = source.read(8)
+                        if len(head) < 8:
+                            break
+                        chunk, target = source.read(int.from_bytes(head[4:8], "big")), targets.get(head[0], out_write)
+                    if not chunk:
+                        break
+                    os.write(target, chunk)
+        except OSError:
+            pass   # the client went away
+        finally:
+            for fd in (out_write, err_write):
+                if fd is not None:
+                    os.close(fd)
+            done.set()
+
+    def upload() -> None:
+        assert in_read is not None
+        with os.fdopen(in_read, "rb", buffering=0) as source:
+            try:
+                while chunk := source.read(DOCKER_CHUNK):
+                    raw.sendall(chunk)
+                raw.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass
+
+    threading.Thread(target=download, name="docker-exec-out", daemon=True).start()
+    if stdin:
+        threading.Thread(target=upload, name="docker-exec-in", daemon=True).start()
+
+    def wait() -> int:
+        done.wait()
+        return exit_code()
+
+    def kill() -> None:   # the engine has no exec kill: closing the socket ends a shell reading it
+        with contextlib.suppress(OSError):
+            raw.shutdown(socket.SHUT_RDWR)
+
+    return cri.ExecStream(in_write, out_read, err_read, wait, kill, resize)
 
 
 def _docker() -> Any:
@@ -403,6 +466,24 @@ class DockerRuntime(cri.ContainerRuntime):
         out, err = result.output if isinstance(result.output, tuple) else (result.output, b"")
         return ExecResult(int(result.exit_code if result.exit_code is not None else 0),
                           (out or b"").decode(errors="replace"), (err or b"").decode(errors="replace"))
+
+    def exec_stream(self, container_id: str, command: list[str], *, stdin: bool, tty: bool) -> cri.ExecStream:
+        """The engine's exec with a socket (``docker exec -i -t``): its stream is split into pipes
+        (:func:`exec_pipes`); resize is the engine's exec resize."""
+        api = self.engine.api
+        exec_id = api.exec_create(self._get(container_id).id, list(command), stdin=stdin, tty=tty, stdout=True,
+                                  stderr=True)["Id"]
+        connection = api.exec_start(exec_id, socket=True, tty=tty)
+        raw = getattr(connection, "_sock", connection)   # the SDK wraps the socket in a SocketIO
+
+        def exit_code() -> int:
+            code = api.exec_inspect(exec_id).get("ExitCode")
+            return int(code) if code is not None else 0
+
+        def resize(width: int, height: int) -> None:
+            api.exec_resize(exec_id, height=height, width=width)
+
+        return exec_pipes(raw, stdin=stdin, tty=tty, exit_code=exit_code, resize=resize)
 
     def stats(self, container_id: str) -> tuple[int, int]:
         data = self._get(container_id).stats(stream=False)

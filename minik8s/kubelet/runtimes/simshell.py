@@ -538,6 +538,9 @@ def _test(args: list[str], fs: dict[str, str]) -> int:
     if len(args) == 2 and args[0] in ("-f", "-e", "-s"):
         exists = args[1] in fs and (args[0] != "-s" or bool(fs[args[1]]))
         return 0 if exists else 1
+    if len(args) == 2 and args[0] == "-d":   # a folder is where files are (kubectl cp asks)
+        folder = args[1].rstrip("/") + "/"
+        return 0 if folder == "/" or any(p.startswith(folder) for p in fs) else 1
     if len(args) == 2 and args[0] == "!":
         return 1 if args[1] else 0
     if len(args) == 3 and args[1] in ("=", "=="):

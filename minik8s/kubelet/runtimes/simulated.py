@@ -76,7 +76,7 @@ import random
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from minik8s.api import quantity
 from minik8s.clock import Clock, VirtualClock
@@ -87,7 +87,7 @@ from minik8s.kubelet.cri import (ContainerStatus, ExecResult, ImageInfo, ImagePu
                                  RuntimeCallError, SandboxInfo)
 from minik8s.kubelet.logs import LogEntry, nanoseconds
 from minik8s.kubelet.node import node_ip
-from minik8s.kubelet.runtimes import simshell
+from minik8s.kubelet.runtimes import siminteractive, simshell
 from minik8s.kubelet.runtimes.simnet import App, PodNetwork, SimulatedNetwork
 
 ANNOTATION_PREFIX = "sim.minik8s.io/"
@@ -569,23 +569,36 @@ class SimulatedRuntime(cri.ContainerRuntime):
         return [LogEntry(nanoseconds(t), "stdout", line + "\n") for t, line in (c.shell.output if c.shell else [])
                 if c.finished_at is None or t <= c.finished_at]
 
-    def exec_sync(self, container_id: str, command: list[str], timeout: float) -> ExecResult:
+    def _exec_runner(self, container_id: str, command: list[str],
+                     timeout: float) -> tuple[_Container, Callable[[list[str]], tuple[int, str, str]]]:
+        """The running container and a function that runs a command line in it at once."""
         c = self._get(container_id)
         now = self.clock.now()
         self._advance(c, now)
         if c.finished_at is not None or c.started_at is None:
             raise RuntimeCallError(f'container not running ("{c.name}")')
         env = dict(c.shell.env if c.shell else c.env)
-        if not command or not _has(c.image, command[0]):
+        if not command or not (_has(c.image, command[0]) or siminteractive.handles(command)):
             raise cri.exec_start_error(container_id, list(command))
-        try:
-            code, out, err = simshell.run_now(list(command), c.fs, env, wording=c.image.wording,
-                                              hostname=c.env["HOSTNAME"], date=_date(now),
-                                              timeout=timeout if timeout > 0 else None, net=self._pod_network(c),
-                                              missing=c.image.lacks)
-        except TimeoutError as exc:
-            raise TimeoutError(str(exc)) from None
-        return ExecResult(code, out, err)
+
+        def run(argv: list[str]) -> tuple[int, str, str]:
+            try:
+                return simshell.run_now(argv, c.fs, env, wording=c.image.wording, hostname=c.env["HOSTNAME"],
+                                        date=_date(self.clock.now()), timeout=timeout if timeout > 0 else None,
+                                        net=self._pod_network(c), missing=c.image.lacks)
+            except TimeoutError as exc:
+                raise TimeoutError(str(exc)) from None
+        return c, run
+
+    def exec_sync(self, container_id: str, command: list[str], timeout: float) -> ExecResult:
+        _, run = self._exec_runner(container_id, command, timeout)
+        return ExecResult(*run(list(command)))
+
+    def exec_stream(self, container_id: str, command: list[str], *, stdin: bool, tty: bool) -> cri.ExecStream:
+        """Interactive ``cat``, ``sh`` and ``tar`` (kubectl cp) against the container's files
+        (:mod:`.siminteractive`); other commands run at once."""
+        c, run = self._exec_runner(container_id, command, 0)
+        return siminteractive.start(list(command), c.fs, run, stdin=stdin, tty=tty)
 
     def stats(self, container_id: str) -> tuple[int, int]:
         c = self._get(container_id)

@@ -69,13 +69,17 @@ Taught in chapter 2 (the CRI), chapter 5 (Pods) and chapter 8 (the pod network).
 from __future__ import annotations
 
 import atexit
+import fcntl
 import hashlib
 import os
+import pty
 import random
 import shutil
 import signal
+import struct
 import subprocess
 import tempfile
+import termios
 import threading
 import time
 import weakref
@@ -117,6 +121,26 @@ def _host_resolv_conf() -> str:
         return ""
 
 
+def _container_streams(spec: dict[str, Any]) -> tuple[dict[str, int], set[int], dict[str, Any]]:
+    """A container's standard streams: (our ends by role, its ends to close once it started, Popen's
+    arguments). Roles: ``stdout``/``stderr`` for the log writer, ``stdin`` and ``terminal`` for attach."""
+    if spec.get("tty"):
+        parent, child = pty.openpty()
+        ours = {"stdout": parent, "terminal": os.dup(parent)}
+        if spec.get("stdin"):
+            ours["stdin"] = os.dup(parent)
+        return ours, {child}, {"stdin": child, "stdout": child, "stderr": child}
+    out_read, out_write = os.pipe()
+    err_read, err_write = os.pipe()
+    ours, theirs = {"stdout": out_read, "stderr": err_read}, {out_write, err_write}
+    streams: dict[str, Any] = {"stdin": subprocess.DEVNULL, "stdout": out_write, "stderr": err_write}
+    if spec.get("stdin"):
+        in_read, ours["stdin"] = os.pipe()
+        theirs.add(in_read)
+        streams["stdin"] = in_read
+    return ours, theirs, streams
+
+
 def runtime_root() -> Path:
     """Per-user state shared by this user's process runtimes: pid files (to reap orphans) and the
     images' executables (keyed by installation). Pod IP locks are machine-wide (:mod:`.network`)."""
@@ -150,6 +174,8 @@ class _Container:
     kill_at: float | None = None
     oom_killed: bool = False
     cpu_sample: tuple[float, float] = (0.0, 0.0)   # (wall clock, cpu seconds) at the last stats()
+    stdin: int | None = None                       # the writing end of its stdin (``stdin: true``), for attach
+    terminal: int | None = None                    # its terminal's controlling side (``tty: true``)
 
 
 class ProcessRuntime(cri.ContainerRuntime):
@@ -564,22 +590,24 @@ class ProcessRuntime(cri.ContainerRuntime):
             # Containers yield the CPU to the control plane (the kubelet starting the next pod),
             # as a node reserves CPU for system daemons (kube-reserved).
             argv = ["nice", "-n", str(NICE), *argv]
-        # stdout and stderr are pipes the log writer reads (:mod:`.logger`), as containerd's are.
-        out_read, out_write = os.pipe()
-        err_read, err_write = os.pipe()
+        # stdout and stderr are pipes the log writer reads (:mod:`.logger`), as containerd's are; with
+        # ``tty: true`` one terminal, whose output is logged as stdout. ``stdin: true`` keeps a stdin open
+        # for ``kubectl attach``.
+        ours, theirs, streams = _container_streams(c.spec)
         try:
-            c.popen = subprocess.Popen(argv, cwd=c.cwd, env=c.env, stdin=subprocess.DEVNULL, stdout=out_write,
-                                       stderr=err_write, start_new_session=True, close_fds=True, pass_fds=fds)
+            c.popen = subprocess.Popen(argv, cwd=c.cwd, env=c.env, **streams, start_new_session=True,
+                                       close_fds=True, pass_fds=fds)
         except OSError as exc:
-            os.close(out_read)
-            os.close(err_read)
+            for fd in ours.values():
+                os.close(fd)
             why = exc.strerror.lower() if exc.strerror else str(exc)
             self._start_failed(c, now, start_error_message(c.program, why))
             return
         finally:
-            for fd in (*fds, out_write, err_write):
+            for fd in (*fds, *theirs):
                 os.close(fd)
-        self._logs.attach(c.id, {"stdout": out_read, "stderr": err_read}, c.log_path)
+        c.stdin, c.terminal = ours.pop("stdin", None), ours.pop("terminal", None)
+        self._logs.attach(c.id, ours, c.log_path)
         c.started_at = now
         c.cpu_sample = (time.monotonic(), 0.0)
         self.pidfiles.write(c.id, c.popen.pid)
@@ -685,6 +713,11 @@ class ProcessRuntime(cri.ContainerRuntime):
         if c.popen is not None:
             # Before anyone sees the container exited, its last output is in its log file.
             self._logs.drain(c.id)
+        with self._lock:
+            for fd in (c.stdin, c.terminal):
+                if fd is not None:
+                    os.close(fd)
+            c.stdin = c.terminal = None
         self.pidfiles.remove(c.id)
 
     # --- the supervisor thread: deadlines, memory, exits ----------------------------------
@@ -726,13 +759,41 @@ class ProcessRuntime(cri.ContainerRuntime):
         except FileNotFoundError:
             return []
 
-    def exec_sync(self, container_id: str, command: list[str], timeout: float) -> ExecResult:
+    def _running(self, container_id: str) -> tuple[_Container, int]:
+        """The container and its main process id; an exec needs it running."""
         c = self._get(container_id)
         with self._lock:
             self._refresh(c)
             if c.finished_at is not None or c.popen is None:
                 raise RuntimeCallError(f'container not running ("{c.name}")')
-        return commands.exec_in(c.popen.pid, c.mounts, c.env, c.cwd, command, timeout, c.id, c.contained)
+            return c, c.popen.pid
+
+    def exec_sync(self, container_id: str, command: list[str], timeout: float) -> ExecResult:
+        c, pid = self._running(container_id)
+        return commands.exec_in(pid, c.mounts, c.env, c.cwd, command, timeout, c.id, c.contained)
+
+    def exec_stream(self, container_id: str, command: list[str], *, stdin: bool, tty: bool) -> cri.ExecStream:
+        c, pid = self._running(container_id)
+        return commands.exec_start(pid, c.mounts, c.env, c.cwd, command, stdin=stdin, tty=tty,
+                                   container_id=c.id, contained=c.contained)
+
+    def attach(self, container_id: str) -> tuple[int | None, Callable[[int, int], None]]:
+        """The container's stdin for one client (with ``stdinOnce`` the first client's end of it is
+        the container's end of input) and its terminal's resize."""
+        c, _ = self._running(container_id)
+        with self._lock:
+            stdin = c.stdin
+            if stdin is not None and c.spec.get("stdinOnce"):
+                c.stdin = None
+            elif stdin is not None:
+                stdin = os.dup(stdin)
+
+        def resize(width: int, height: int) -> None:
+            with self._lock:   # under the lock: the terminal is closed (its number reused) when the container ends
+                if c.terminal is not None:
+                    fcntl.ioctl(c.terminal, termios.TIOCSWINSZ, struct.pack("HHHH", height, width, 0, 0))
+
+        return stdin, resize
 
     def stats(self, container_id: str) -> tuple[int, int]:
         c = self._get(container_id)

@@ -195,6 +195,8 @@ class LogWriter:
             data = os.read(pipe.fd, READ_BYTES)
         except BlockingIOError:
             return False
+        except OSError:   # a terminal (tty: true) whose container closed it: its end, as EIO on Linux
+            data = b""
         if not data:
             self._close_pipe(pipe, flush=True)
             return False
