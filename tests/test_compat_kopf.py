@@ -66,7 +66,7 @@ def operator_log(tmp_path_factory):
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     server = start_cluster(tmp_path_factory.mktemp("compat-kopf"))
-    # The CRDs go first, so that the operator finds them at start; without CRDs this fails (see the xfails).
+    # The CRDs go first, so that the operator finds them at start.
     server.kubectl("apply", "-f", "-", stdin=yaml.safe_dump_all([widget_crd(), *PEERING_CRDS]))
     yield server
     server.stop()

@@ -12,7 +12,7 @@ import socket
 import pytest
 
 from compat_support import (GROUP, NAMESPACE, NO_GC_OF_ALL_KINDS,
-                            NO_PLAIN_WEBSOCKET_PORT_FORWARD, WIDGETS, cluster_fixture, configmap, deployment, event,
+                            WIDGETS, cluster_fixture, configmap, deployment, event,
                             http_get, wait_for, widget, widget_crd)
 
 kr8s = pytest.importorskip("kr8s")
@@ -176,7 +176,6 @@ def test_exec_with_stdin(api):
     assert result.stdout == b"from stdin\n"
 
 
-@pytest.mark.xfail(strict=True, reason=NO_PLAIN_WEBSOCKET_PORT_FORWARD)
 def test_port_forward(api):
     """port-forward to a pod (a WebSocket without a subprotocol)"""
     pod = Pod.get("web", namespace=NAMESPACE, api=api)

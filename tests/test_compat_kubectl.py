@@ -14,7 +14,7 @@ import sys
 import pytest
 import yaml
 
-from compat_support import (NAMESPACE, NO_EXEC_STDIN, cluster_fixture, configmap, deployment, http_get,
+from compat_support import (NAMESPACE, cluster_fixture, configmap, deployment, http_get,
                             wait_for, widget, widget_crd)
 
 CLIENT = "kubectl"
@@ -182,13 +182,11 @@ def test_exec(cluster):
     assert kubectl(cluster, "exec", "web", "--", "echo", "hello").stdout == "hello\n"
 
 
-@pytest.mark.xfail(strict=True, reason=NO_EXEC_STDIN)
 def test_exec_with_stdin(cluster):
     """exec -i with standard input"""
     assert kubectl(cluster, "exec", "-i", "web", "--", "cat", stdin="from stdin\n").stdout == "from stdin\n"
 
 
-@pytest.mark.xfail(strict=True, reason=NO_CP)
 def test_cp(cluster, tmp_path):
     """cp to and from a pod"""
     (tmp_path / "up.txt").write_text("copied\n")
@@ -218,7 +216,6 @@ def test_run_i_rm(cluster):
     assert done.stdout == 'from a pod\npod "once" deleted\n'
 
 
-@pytest.mark.xfail(strict=True, reason=NO_DEBUG)
 def test_debug(cluster):
     """debug with an ephemeral container"""
     kubectl(cluster, "debug", "web", "--image=busybox", "-c", "dbg", "--profile=general", "--", "echo", "debugging")

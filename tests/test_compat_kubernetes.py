@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from compat_support import (GROUP, NAMESPACE, NO_EVENTS_V1, NO_EXEC_STDIN, WIDGETS, cluster_fixture,
+from compat_support import (GROUP, NAMESPACE, NO_EVENTS_V1, WIDGETS, cluster_fixture,
                             configmap, deployment, event, wait_for, widget, widget_crd)
 
 kubernetes = pytest.importorskip("kubernetes")
@@ -281,7 +281,6 @@ def test_exec(core):
     assert out == "hello\n"
 
 
-@pytest.mark.xfail(strict=True, reason=NO_EXEC_STDIN)
 def test_exec_with_stdin(core):
     """exec with standard input"""
     response = stream(core.connect_get_namespaced_pod_exec, "web", NAMESPACE, command=["cat"],

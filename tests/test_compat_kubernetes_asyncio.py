@@ -12,7 +12,7 @@ from typing import Any, Awaitable, Callable
 
 import pytest
 
-from compat_support import (GROUP, NAMESPACE, NO_EXEC_STDIN, WIDGETS, cluster_fixture, configmap,
+from compat_support import (GROUP, NAMESPACE, WIDGETS, cluster_fixture, configmap,
                             deployment, event, widget, widget_crd)
 
 kubernetes_asyncio = pytest.importorskip("kubernetes_asyncio")
@@ -239,7 +239,6 @@ def test_exec(run):
     assert run(body, ws=True) == "hello\n"
 
 
-@pytest.mark.xfail(strict=True, reason=NO_EXEC_STDIN)
 def test_exec_with_stdin(run):
     """exec with standard input"""
     async def body(api):

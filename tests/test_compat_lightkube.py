@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from compat_support import (GROUP, NAMESPACE, NO_EXEC_STDIN, WIDGETS, cluster_fixture, configmap,
+from compat_support import (GROUP, NAMESPACE, WIDGETS, cluster_fixture, configmap,
                             deployment, event, wait_for, widget, widget_crd)
 
 lightkube = pytest.importorskip("lightkube")
@@ -179,7 +179,6 @@ def test_exec(kube):
     assert (result.stdout, result.exit_code) == ("hello\n", 0)
 
 
-@pytest.mark.xfail(strict=True, reason=NO_EXEC_STDIN)
 def test_exec_with_stdin(kube):
     """exec with standard input"""
     result = kube.exec("web", namespace=NAMESPACE, command=["cat"], stdin="from stdin\n", stdout=True, timeout=5)

@@ -619,7 +619,10 @@ class _Handler:
         tunnel = portforward.TUNNEL_PREFIX + portforward.SPDY_PROTOCOL
         ws = web.WebSocketResponse(protocols=(tunnel, *portforward.CHANNEL_PROTOCOLS))
         ready = ws.can_prepare(request)
-        if not ready.ok or ready.protocol is None:
+        # A client that names no subprotocol gets the binary channels, as upstream's "" protocol; one that
+        # names only protocols the server does not speak is refused.
+        offered = request.headers.get("Sec-WebSocket-Protocol", "").strip()
+        if not ready.ok or (ready.protocol is None and offered):
             raise errors.bad_request("Upgrade request required")
         ports: list[int] = []
         if ready.protocol != tunnel:
