@@ -16,7 +16,8 @@ def _apiservice(obj: Obj) -> Errors:
     found = obj.get("spec")
     spec: Obj = found if isinstance(found, dict) else {}
     errs: Errors = []
-    name = (obj.get("metadata") or {}).get("name")
+    meta = obj.get("metadata")
+    name = meta.get("name") if isinstance(meta, dict) else None
     wanted = f"{spec.get('version', '')}.{spec.get('group', '')}"
     if name != wanted:
         errs.append(invalid_value("metadata.name", name, f'must be `spec.version+"."+spec.group`: "{wanted}"'))
