@@ -72,8 +72,11 @@ def _convert(obj: dict[str, Any], api_version: str, pairs: list[tuple[str, str]]
 
 
 def to_events_v1(event: dict[str, Any]) -> dict[str, Any]:
-    """A core v1 Event as an events.k8s.io/v1 Event."""
-    return _convert(event, API_VERSION, [(core, new) for new, core in FIELDS])
+    """A core v1 Event as an events.k8s.io/v1 Event. An old-style Event (no eventTime) shows
+    ``"eventTime": null``, as upstream's (the field has no ``omitempty`` in events.k8s.io/v1)."""
+    out = _convert(event, API_VERSION, [(core, new) for new, core in FIELDS])
+    out.setdefault("eventTime", None)
+    return out
 
 
 def to_core(event: dict[str, Any]) -> dict[str, Any]:
