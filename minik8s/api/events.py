@@ -28,7 +28,7 @@ Invariant: ``to_core(to_events_v1(e)) == e`` for every core Event whose fields a
 mapping above and not empty (metadata travels unchanged; empty values are left out, as Go's
 ``omitempty`` leaves them out).
 
-Taught in chapter 3 (the API: one object, several versions).
+Taught in chapter 2 (architecture: the Events the components record).
 """
 
 from __future__ import annotations
