@@ -23,6 +23,7 @@ Interface:
     GROUP, API_VERSION
     to_events_v1(core_event) -> events.k8s.io/v1 Event   # a copy; the input is never modified
     to_core(events_v1_event) -> core v1 Event
+    field_selector(selector) -> the same selector in the stored Events' field names (or ValueError)
 
 Invariant: ``to_core(to_events_v1(e)) == e`` for every core Event whose fields are all in the
 mapping above and not empty (metadata travels unchanged; empty values are left out, as Go's
@@ -36,6 +37,7 @@ from __future__ import annotations
 from typing import Any
 
 from minik8s.api.objects import deep_copy
+from minik8s.api.selectors import FieldSelector, FieldTerm
 
 GROUP = "events.k8s.io"
 API_VERSION = "events.k8s.io/v1"
@@ -82,3 +84,28 @@ def to_events_v1(event: dict[str, Any]) -> dict[str, Any]:
 def to_core(event: dict[str, Any]) -> dict[str, Any]:
     """An events.k8s.io/v1 Event as the core v1 Event that is stored."""
     return _convert(event, "v1", list(FIELDS))
+
+
+# The field selectors events.k8s.io/v1 accepts, and the stored Events' fields they select on
+# (upstream AddFieldLabelConversionsForEvent in pkg/apis/events/v1).
+FIELD_LABELS = {
+    "reason": "reason", "type": "type", "source": "source",
+    "reportingController": "reportingComponent",
+    "regarding.kind": "involvedObject.kind", "regarding.namespace": "involvedObject.namespace",
+    "regarding.name": "involvedObject.name", "regarding.uid": "involvedObject.uid",
+    "regarding.apiVersion": "involvedObject.apiVersion",
+    "regarding.resourceVersion": "involvedObject.resourceVersion",
+    "regarding.fieldPath": "involvedObject.fieldPath",
+    "metadata.namespace": "metadata.namespace", "metadata.name": "metadata.name",
+}
+
+
+def field_selector(selector: FieldSelector) -> FieldSelector:
+    """An events.k8s.io/v1 field selector (``regarding.name=web``) in the names of the stored core
+    Events it is matched against (``involvedObject.name=web``); ValueError for a field it does not offer."""
+    terms = []
+    for term in selector.terms:
+        if term.field not in FIELD_LABELS:
+            raise ValueError(f"field label not supported: {term.field}")
+        terms.append(FieldTerm(FIELD_LABELS[term.field], term.value, term.negated))
+    return FieldSelector(tuple(terms))

@@ -106,14 +106,16 @@ def _key(resource: Resource, namespace: str | None, name: str) -> tuple[str, str
 
 
 class Filter:
-    """A parsed label + field selector for one resource."""
+    """A parsed label + field selector for one resource, matched against objects as stored."""
 
     def __init__(self, resource: Resource, label_selector: str = "", field_selector: str = ""):
         self.resource = resource
         try:
             self.labels = selectors.parse_label_selector(label_selector or "")
-            self.fields = selectors.check_field_selector(resource.plural,
-                                                         selectors.parse_field_selector(field_selector or ""))
+            fields = selectors.parse_field_selector(field_selector or "")
+            if resource.group == events.GROUP:   # matched against the stored core Events, in their names
+                fields = events.field_selector(fields)
+            self.fields = selectors.check_field_selector(resource.plural, fields)
         except ValueError as exc:
             raise errors.bad_request(str(exc)) from None
         self.everything = not (label_selector or "").strip() and not (field_selector or "").strip()
@@ -694,12 +696,13 @@ class APIServer:
         ns = namespace if resource.namespaced else None
 
         def on_event(event: Event) -> None:
-            obj = self._out(resource, orjson.loads(event.raw))
+            stored = orjson.loads(event.raw)
+            obj = self._out(resource, stored)
             if filt.everything:
                 callback({"type": event.type, "object": obj})
                 return
             prev = orjson.loads(event.prev) if event.prev is not None else None
-            now_matches = filt.matches(obj)
+            now_matches = filt.matches(stored)
             was_matching = prev is not None and filt.matches(prev) and event.type != "ADDED"
             if event.type == "DELETED":
                 if was_matching or now_matches:
@@ -716,9 +719,9 @@ class APIServer:
             if send_initial_events or (send_initial_events is None and from_now):
                 pairs, revision = self.store.entries(resource.storage_name, ns)
                 for _, entry in pairs:
-                    obj = self._out(resource, orjson.loads(entry.raw))
-                    if filt.matches(obj):
-                        callback({"type": "ADDED", "object": obj})
+                    stored = orjson.loads(entry.raw)
+                    if filt.matches(stored):
+                        callback({"type": "ADDED", "object": self._out(resource, stored)})
                 since = revision
             elif from_now:
                 since = self.store.revision
