@@ -206,3 +206,16 @@ def test_field_selectors_in_events_v1_names(served, api):
     # the core API keeps its own names for the same objects
     core = client.CoreV1Api(api).list_namespaced_event(NS, field_selector="involvedObject.name=other")
     assert [e.metadata.name for e in core.items] == ["other.a"]
+
+
+@needs_kubectl
+def test_kubectl_apply_client_and_server_side(served):
+    """Client-side then server-side apply of one events.k8s.io/v1 Event: same values, so no conflict
+    (the live object is merged in the shape the configuration is written in)."""
+    manifest = json.dumps(new_event("web.apply", "Applied"))
+    applied = served.kubectl("apply", "-f", "-", stdin=manifest)
+    assert applied.returncode == 0 and applied.stdout.strip() == "event.events.k8s.io/web.apply created", applied
+    again = served.kubectl("apply", "--server-side", "-f", "-", stdin=manifest)
+    assert again.returncode == 0 and again.stdout.strip() == "event.events.k8s.io/web.apply serverside-applied", again
+    got = served.kubectl("get", "events", "web.apply", "-n", NS, "-o", "jsonpath={.message}/{.reportingComponent}")
+    assert got.stdout == "all good/example.com/checker"

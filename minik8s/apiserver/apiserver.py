@@ -546,6 +546,8 @@ class APIServer:
         config = self._decode_named(resource, namespace, name, config, field_validation, (), warnings)
         meta = config["metadata"]
         live = self.store.get(_key(resource, namespace, name))
+        if live is not None:   # merged in the shape the configuration is written in
+            live = self._out(resource, live)
         if live is None and subresource:
             raise errors.not_found(resource.group, resource.plural, name)
         user = current_user()
