@@ -219,3 +219,10 @@ def test_kubectl_apply_client_and_server_side(served):
     assert again.returncode == 0 and again.stdout.strip() == "event.events.k8s.io/web.apply serverside-applied", again
     got = served.kubectl("get", "events", "web.apply", "-n", NS, "-o", "jsonpath={.message}/{.reportingComponent}")
     assert got.stdout == "all good/example.com/checker"
+
+
+@needs_kubectl
+def test_kubectl_explain_reads_the_events_v1_schema(served):
+    explained = served.kubectl("explain", "events.regarding", "--api-version=events.k8s.io/v1")
+    assert explained.returncode == 0, explained.stderr
+    assert "GROUP:      events.k8s.io" in explained.stdout and "FIELD: regarding <ObjectReference>" in explained.stdout
