@@ -22,6 +22,8 @@ request dispatch uses its own ``Registry``.
 
 Invariant: in a registry, (group, version, plural) is unique, and so is (apiVersion, kind); a custom
 resource served in several versions has one Resource per version.
+A resource that names another in ``stored_as`` has no objects of its own: it serves the other one's
+(events.k8s.io/v1 Events are the core v1 Events, converted by ``minik8s.api.events``).
 
 Taught in chapter 3 (kubectl and describing objects) and chapter 2 (architecture).
 """
