@@ -33,7 +33,9 @@ NO_PLAIN_WEBSOCKET_PORT_FORWARD = ("a port-forward WebSocket that names no subpr
                                    "as binary channels (not fixed on slice D's branch either)")
 NO_GC_OF_ALL_KINDS = ("the garbage collector follows only the workload kinds' owner references, not a ConfigMap's "
                       "(minik8s/controllers/garbagecollector.py; no slice of issue 15)")
-NO_EVENTS_V1 = "events.k8s.io/v1 is not served (no slice of issue 15 adds it yet)"
+EVENTS_V1_NULL_EVENT_TIME = ("events.k8s.io/v1 is served, but the namespace holds the kubelet's Events, whose eventTime "
+                             "is null (upstream's too), and the client's EventsV1Event model refuses a null eventTime "
+                             "(kubernetes-client/python#1616)")
 
 
 def start_cluster(tmp: Any) -> Server:

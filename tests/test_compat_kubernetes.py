@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from compat_support import (GROUP, NAMESPACE, NO_EVENTS_V1, WIDGETS, cluster_fixture,
+from compat_support import (GROUP, NAMESPACE, EVENTS_V1_NULL_EVENT_TIME, WIDGETS, cluster_fixture,
                             configmap, deployment, event, wait_for, widget, widget_crd)
 
 kubernetes = pytest.importorskip("kubernetes")
@@ -318,7 +318,7 @@ def test_events(core):
     assert "Checked" in {item.reason for item in listed}
 
 
-@pytest.mark.xfail(strict=True, reason=NO_EVENTS_V1)
+@pytest.mark.xfail(strict=True, reason=EVENTS_V1_NULL_EVENT_TIME)
 def test_events_v1(core, api):
     """create and list events.k8s.io/v1 Events"""
     body = {"apiVersion": "events.k8s.io/v1", "kind": "Event", "metadata": {"name": "web.v1", "namespace": NAMESPACE},

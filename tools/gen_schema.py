@@ -106,7 +106,9 @@ def _model(name: str, refs: list[str]) -> dict[str, str]:
 
 def _root_model(api_version: str, kind: str) -> str:
     version = api_version.rsplit("/", 1)[-1].capitalize()
-    for candidate in (f"{version}{kind}", f"Core{version}{kind}"):
+    # A kind served by two groups is prefixed by its group's first word: CoreV1Event, EventsV1Event.
+    group = api_version.rpartition("/")[0].split(".")[0].capitalize() or "Core"
+    for candidate in (f"{version}{kind}", f"{group}{version}{kind}", f"Core{version}{kind}"):
         if hasattr(models, candidate):
             return candidate
     raise SystemExit(f"no client model for {api_version} {kind}")

@@ -22,6 +22,8 @@ request dispatch uses its own ``Registry``.
 
 Invariant: in a registry, (group, version, plural) is unique, and so is (apiVersion, kind); a custom
 resource served in several versions has one Resource per version.
+A resource that names another in ``stored_as`` has no objects of its own: it serves the other one's
+(events.k8s.io/v1 Events are the core v1 Events, converted by ``minik8s.api.events``).
 
 Taught in chapter 3 (kubectl and describing objects) and chapter 2 (architecture).
 """
@@ -48,6 +50,14 @@ class Resource:
     singular: str = field(default="")
     # The OpenAPI v3 schema of the object, for resources defined at runtime (a CRD's version).
     schema: dict | None = field(default=None, compare=False, hash=False, repr=False)
+    # Another representation of objects stored under another resource: events.k8s.io/v1 Events are the
+    # core v1 Events (``stored_as="events"``), converted on every read and write (see api/events.py).
+    stored_as: str = ""
+
+    @property
+    def storage_name(self) -> str:
+        """The store's name for this resource's objects: ``qualified``, or the resource it shares them with."""
+        return self.stored_as or self.qualified
 
     @property
     def api_version(self) -> str:
@@ -88,8 +98,10 @@ class Resource:
 
 
 def _r(group: str, version: str, kind: str, plural: str, namespaced: bool = True, short: tuple[str, ...] = (),
-       sub: tuple[str, ...] = (), cat: tuple[str, ...] = (), verbs: tuple[str, ...] = ALL_VERBS) -> Resource:
-    return Resource(group, version, kind, plural, namespaced, short, sub, cat, verbs, kind.lower())
+       sub: tuple[str, ...] = (), cat: tuple[str, ...] = (), verbs: tuple[str, ...] = ALL_VERBS,
+       stored_as: str = "") -> Resource:
+    return Resource(group, version, kind, plural, namespaced, short, sub, cat, verbs, kind.lower(),
+                    stored_as=stored_as)
 
 
 # The kinds of the seed's outline, and the ones the controllers behind them need.
@@ -149,6 +161,8 @@ RESOURCES: tuple[Resource, ...] = (
     _r("coordination.k8s.io", "v1", "Lease", "leases"),
     # discovery.k8s.io/v1
     _r("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices"),
+    # events.k8s.io/v1: the core Events in their newer shape (api/events.py converts between the two)
+    _r("events.k8s.io", "v1", "Event", "events", short=("ev",), stored_as="events"),
     # networking.k8s.io/v1
     _r("networking.k8s.io", "v1", "IngressClass", "ingressclasses", namespaced=False),
     _r("networking.k8s.io", "v1", "Ingress", "ingresses", short=("ing",), sub=("status",)),

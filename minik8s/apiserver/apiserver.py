@@ -50,7 +50,7 @@ from typing import Any, Callable, Sequence
 import orjson
 
 from minik8s.api.objects import deep_copy
-from minik8s.api import errors, patch as patches, resources, schema, selectors, storage
+from minik8s.api import errors, events, patch as patches, resources, schema, selectors, storage
 from minik8s.api.defaults import apply_defaults, job_selector_defaults
 from minik8s.api.errors import StatusError
 from minik8s.api.resources import Resource
@@ -102,18 +102,20 @@ WatchCallback = Callable[[dict[str, Any]], None]
 
 
 def _key(resource: Resource, namespace: str | None, name: str) -> tuple[str, str, str]:
-    return (resource.qualified, namespace or "" if resource.namespaced else "", name)
+    return (resource.storage_name, namespace or "" if resource.namespaced else "", name)
 
 
 class Filter:
-    """A parsed label + field selector for one resource."""
+    """A parsed label + field selector for one resource, matched against objects as stored."""
 
     def __init__(self, resource: Resource, label_selector: str = "", field_selector: str = ""):
         self.resource = resource
         try:
             self.labels = selectors.parse_label_selector(label_selector or "")
-            self.fields = selectors.check_field_selector(resource.plural,
-                                                         selectors.parse_field_selector(field_selector or ""))
+            fields = selectors.parse_field_selector(field_selector or "")
+            if resource.group == events.GROUP:   # matched against the stored core Events, in their names
+                fields = events.field_selector(fields)
+            self.fields = selectors.check_field_selector(resource.plural, fields)
         except ValueError as exc:
             raise errors.bad_request(str(exc)) from None
         self.everything = not (label_selector or "").strip() and not (field_selector or "").strip()
@@ -228,7 +230,7 @@ class APIServer:
         entry = self.store.get_entry(_key(resource, namespace, name))
         if entry is None:
             raise errors.not_found(resource.group, resource.plural, name)
-        if self.crds.served(resource) is not None:   # a custom object: in the version asked for, defaulted
+        if self._converts(resource):   # a custom object or an events.k8s.io Event: in the version asked for
             return orjson.dumps(self._out(resource, orjson.loads(entry.raw)))
         return entry.raw
 
@@ -245,16 +247,16 @@ class APIServer:
         compacted). A revision the store has not reached yet is 504 Too large resource version
         (upstream first waits up to 3 s for it; minik8s answers at once)."""
         filt = Filter(resource, label_selector, field_selector)
-        custom = self.crds.served(resource)
+        converts = self._converts(resource)
         start = self._decode_continue(continue_) if continue_ else None
         ns = namespace if resource.namespaced else None
-        pairs, revision = self.store.entries(resource.qualified, ns)
+        pairs, revision = self.store.entries(resource.storage_name, ns)
         wanted = parse_resource_version(resource_version)
         if wanted > revision:
             raise errors.too_large_resource_version(wanted, revision)
         if resource_version_match == "Exact" and wanted != revision:
             try:
-                pairs, revision = self.store.entries_at(resource.qualified, ns, wanted), wanted
+                pairs, revision = self.store.entries_at(resource.storage_name, ns, wanted), wanted
             except CompactedError:
                 raise errors.gone("The resourceVersion for the provided list is too old.") from None
         items: list[tuple[bytes, dict[str, Any] | None]] = []
@@ -269,7 +271,7 @@ class APIServer:
             if limit and len(items) >= limit:
                 remaining += 1
                 continue
-            if custom is not None:   # a custom object: in the version asked for, defaulted
+            if converts:   # a custom object or an events.k8s.io Event: in the version asked for
                 parsed = self._out(resource, parsed if parsed is not None else orjson.loads(entry.raw))
                 items.append((orjson.dumps(parsed), parsed))
             else:
@@ -368,7 +370,7 @@ class APIServer:
                 return obj
             try:
                 created = self.store.create(_key(resource, meta.get("namespace"), meta["name"]),
-                                            obj if custom is None else custom.to_storage(obj))
+                                            self._to_storage(resource, obj))
             except AlreadyExistsError:
                 allocation.revert()
                 raise errors.already_exists(resource.group, resource.plural, meta["name"]) from None
@@ -462,8 +464,7 @@ class APIServer:
             allocation.revert()
             return self._remove(resource, key, old)
         try:
-            updated = self.store.update(key, obj if custom is None else custom.to_storage(obj),
-                                        int(old_meta["resourceVersion"]))
+            updated = self.store.update(key, self._to_storage(resource, obj), int(old_meta["resourceVersion"]))
         except ConflictError:
             allocation.revert()
             raise errors.conflict(resource.group, resource.plural, name) from None
@@ -545,6 +546,8 @@ class APIServer:
         config = self._decode_named(resource, namespace, name, config, field_validation, (), warnings)
         meta = config["metadata"]
         live = self.store.get(_key(resource, namespace, name))
+        if live is not None:   # merged in the shape the configuration is written in
+            live = self._out(resource, live)
         if live is None and subresource:
             raise errors.not_found(resource.group, resource.plural, name)
         user = current_user()
@@ -695,12 +698,13 @@ class APIServer:
         ns = namespace if resource.namespaced else None
 
         def on_event(event: Event) -> None:
-            obj = self._out(resource, orjson.loads(event.raw))
+            stored = orjson.loads(event.raw)
+            obj = self._out(resource, stored)
             if filt.everything:
                 callback({"type": event.type, "object": obj})
                 return
             prev = orjson.loads(event.prev) if event.prev is not None else None
-            now_matches = filt.matches(obj)
+            now_matches = filt.matches(stored)
             was_matching = prev is not None and filt.matches(prev) and event.type != "ADDED"
             if event.type == "DELETED":
                 if was_matching or now_matches:
@@ -715,18 +719,18 @@ class APIServer:
         with self.store._lock:  # list and subscribe at one revision, so no change falls in between
             from_now = resource_version in ("", "0", None)
             if send_initial_events or (send_initial_events is None and from_now):
-                pairs, revision = self.store.entries(resource.qualified, ns)
+                pairs, revision = self.store.entries(resource.storage_name, ns)
                 for _, entry in pairs:
-                    obj = self._out(resource, orjson.loads(entry.raw))
-                    if filt.matches(obj):
-                        callback({"type": "ADDED", "object": obj})
+                    stored = orjson.loads(entry.raw)
+                    if filt.matches(stored):
+                        callback({"type": "ADDED", "object": self._out(resource, stored)})
                 since = revision
             elif from_now:
                 since = self.store.revision
             else:
                 since = parse_resource_version(resource_version)
             try:
-                cancel = self.store.watch(resource.qualified, ns, since, on_event)
+                cancel = self.store.watch(resource.storage_name, ns, since, on_event)
                 if on_synced is not None:
                     on_synced(since)
                 # A custom resource's watch ends (callback(None)) when its CRD goes, as upstream closes it.
@@ -852,9 +856,23 @@ class APIServer:
         return self.crds.strategy(resource) or strategy
 
     def _out(self, resource: Resource, obj: dict[str, Any]) -> dict[str, Any]:
-        """An object as the client sees it: a custom object in the version asked for, with its defaults."""
+        """An object as the client sees it: a custom object in the version asked for, with its defaults;
+        an Event in the events.k8s.io/v1 shape when asked for through that API."""
+        if resource.group == events.GROUP:
+            return events.to_events_v1(obj)
         custom = self.crds.served(resource)
         return obj if custom is None else custom.to_version(obj)
+
+    def _to_storage(self, resource: Resource, obj: dict[str, Any]) -> dict[str, Any]:
+        """An object as the store keeps it (the inverse of :meth:`_out`)."""
+        if resource.group == events.GROUP:
+            return events.to_core(obj)
+        custom = self.crds.served(resource)
+        return obj if custom is None else custom.to_storage(obj)
+
+    def _converts(self, resource: Resource) -> bool:
+        """Whether ``resource``'s objects are stored in another shape than the one served."""
+        return resource.group == events.GROUP or self.crds.served(resource) is not None
 
     def _scale_of(self, resource: Resource, obj: dict[str, Any]) -> dict[str, Any]:
         custom = self.crds.served(resource)

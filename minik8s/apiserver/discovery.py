@@ -20,6 +20,7 @@ import functools
 import gzip
 import hashlib
 import json
+import re
 from importlib.resources import files as resources_files
 from typing import Any
 
@@ -252,19 +253,21 @@ def _openapi_bytes(registry: resources.Registry, group: str, version: str, gener
         common = {"x-kubernetes-group-version-kind": gvk}
         paths[item] = {
             **_path_item(item),
-            "get": {"operationId": f"read{res.kind}", "x-kubernetes-action": "get", "responses": ok, **common},
-            "put": {"operationId": f"replace{res.kind}", "parameters": params, "x-kubernetes-action": "put",
+            "get": {"operationId": _operation_id("read", res), "x-kubernetes-action": "get", "responses": ok,
+                    **common},
+            "put": {"operationId": _operation_id("replace", res), "parameters": params, "x-kubernetes-action": "put",
                     "requestBody": body or {"content": {}}, "responses": ok, **common},
-            "patch": {"operationId": f"patch{res.kind}", "parameters": params, "x-kubernetes-action": "patch",
-                      "responses": ok, **common},
-            "delete": {"operationId": f"delete{res.kind}", "parameters": [_query("dryRun")],
+            "patch": {"operationId": _operation_id("patch", res), "parameters": params,
+                      "x-kubernetes-action": "patch", "responses": ok, **common},
+            "delete": {"operationId": _operation_id("delete", res), "parameters": [_query("dryRun")],
                        "x-kubernetes-action": "delete", "responses": {"200": {"description": "OK"}}, **common},
         }
         paths[collection] = {
             **_path_item(collection),
-            "get": {"operationId": f"list{res.kind}", "parameters": [_query("labelSelector"), _query("fieldSelector")],
+            "get": {"operationId": _operation_id("list", res),
+                    "parameters": [_query("labelSelector"), _query("fieldSelector")],
                     "x-kubernetes-action": "list", "responses": {"200": {"description": "OK"}}, **common},
-            "post": {"operationId": f"create{res.kind}", "parameters": params, "x-kubernetes-action": "post",
+            "post": {"operationId": _operation_id("create", res), "parameters": params, "x-kubernetes-action": "post",
                      "requestBody": body or {"content": {}}, "responses": {"201": {"description": "Created", **body}},
                      **common},
         }
@@ -272,6 +275,15 @@ def _openapi_bytes(registry: resources.Registry, group: str, version: str, gener
     document = {"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": KUBERNETES_VERSION},
                 "paths": paths, "components": {"schemas": schemas}}
     return json.dumps(document, separators=(",", ":")).encode()
+
+
+def _operation_id(verb: str, res: Resource) -> str:
+    """Upstream's operation IDs, unique across groups (two groups serve an ``Event``): the verb, the group
+    in camel case without ``.k8s.io``, the version, ``Namespaced`` for a namespaced resource, the kind:
+    ``readCoreV1NamespacedPod``, ``listEventsV1NamespacedEvent``, ``createRbacAuthorizationV1ClusterRole``."""
+    group = res.group.removesuffix(".k8s.io") or "core"
+    words = "".join(w[:1].upper() + w[1:] for w in re.split(r"[.\-]", group))
+    return f"{verb}{words}{res.version.capitalize()}{'Namespaced' if res.namespaced else ''}{res.kind}"
 
 
 def openapi_v2(registry: resources.Registry = resources.BUILTIN) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any, Callable
 
+from minik8s.api import events
 from minik8s.api.resources import Resource
 from minik8s.api.duration import age, human_duration, parse_time
 from minik8s.apiserver.apiextensions import tableconvertor
@@ -629,6 +630,8 @@ def namespace_cells(ns: Obj, now: datetime) -> Cells:
 
 
 def event_cells(ev: Obj, now: datetime) -> Cells:
+    if ev.get("apiVersion") == events.API_VERSION:   # upstream prints both APIs' Events from one shape
+        ev = events.to_core(ev)
     first = age(ev["firstTimestamp"], now) if ev.get("firstTimestamp") else age(ev.get("eventTime"), now)
     last = age(ev["lastTimestamp"], now) if ev.get("lastTimestamp") else first
     count = ev.get("count") or 1

@@ -21,6 +21,7 @@ Rules follow ``k8s.io/kubernetes/pkg/apis/{core,apps,batch}/validation`` and
     storage     PersistentVolumes and PersistentVolumeClaims
     core        Services, ConfigMaps, Secrets, Namespaces, Nodes
     discovery   EndpointSlices
+    events      Events written through events.k8s.io/v1
 
 This package holds the single entry point: ``validate`` checks the metadata of any
 object, then looks the kind up in a dispatch table for its own rules, and on update
@@ -54,6 +55,7 @@ from minik8s.api.validation.core import (MAX_SECRET_SIZE, _config_map, _config_m
                                          _secret, _secret_update, _service, _service_update)
 from minik8s.api.validation.containers import ENV_NAME_MSG
 from minik8s.api.validation.discovery import _endpoint_slice, _endpoint_slice_update
+from minik8s.api.validation.events import _event, _event_update
 from minik8s.api.validation.fields import (IMMUTABLE_MSG, NONNEGATIVE_MSG, POSITIVE_MSG, Errors, Obj, _str,
                                            immutable)
 from minik8s.api.validation.meta import (TOTAL_ANNOTATION_SIZE, NameCheck, validate_annotations, validate_object_meta,
@@ -126,6 +128,7 @@ _VALIDATORS: dict[str, Validator] = {
     "batch/v1/CronJob": _cron_job,
     "autoscaling/v2/HorizontalPodAutoscaler": _hpa,
     "discovery.k8s.io/v1/EndpointSlice": _endpoint_slice,
+    "events.k8s.io/v1/Event": _event,
     "rbac.authorization.k8s.io/v1/Role": _role,
     "rbac.authorization.k8s.io/v1/ClusterRole": _cluster_role,
     "rbac.authorization.k8s.io/v1/RoleBinding": _role_binding,
@@ -147,6 +150,7 @@ _UPDATE_VALIDATORS: dict[str, UpdateValidator] = {
     "apps/v1/StatefulSet": _stateful_set_update,
     "batch/v1/Job": _job_update,
     "discovery.k8s.io/v1/EndpointSlice": _endpoint_slice_update,
+    "events.k8s.io/v1/Event": _event_update,
     "rbac.authorization.k8s.io/v1/RoleBinding": _binding_update,
     "rbac.authorization.k8s.io/v1/ClusterRoleBinding": _binding_update,
 }
