@@ -31,8 +31,6 @@ NO_SSA = "no server-side apply (application/apply-patch+yaml: slice A)"
 NO_EXEC_STDIN = "exec sends no standard input to the container (slice D)"
 NO_PLAIN_WEBSOCKET_PORT_FORWARD = ("a port-forward WebSocket that names no subprotocol is refused (400); upstream serves it "
                                    "as binary channels (not fixed on slice D's branch either)")
-NO_GC_OF_ALL_KINDS = ("the garbage collector follows only the workload kinds' owner references, not a ConfigMap's "
-                      "(minik8s/controllers/garbagecollector.py; no slice of issue 15)")
 NO_EVENTS_V1 = "events.k8s.io/v1 is not served (no slice of issue 15 adds it yet)"
 
 
