@@ -15,20 +15,37 @@ watches, and acts when an owner goes away. How it acts is chosen by the
 * **Orphan**: the owner is marked with the ``orphan`` finalizer; the collector removes
   the owner's reference from every dependent, then the finalizer. The dependents live on.
 
+Which objects: every kind. As upstream's collector does, it asks discovery for every resource the
+server serves that can be listed, watched and deleted (built-in and custom, namespaced and
+cluster-scoped; ``deletable_resources``), less the ignored ones (``IGNORED``: core and
+``events.k8s.io`` Events, upstream's default), and watches each through the shared informers.
+A change of CustomResourceDefinitions or APIServices makes it read discovery again, so a new
+custom resource is watched as soon as it is served.
+
+Owners across namespaces: a namespaced owner is looked for in its dependent's namespace only. A
+dependent whose owner (by uid) lives in another namespace finds none there, so that owner counts as
+absent; a cluster-scoped dependent that names a namespaced kind has an owner that can never be
+resolved, and is never collected. In both cases the collector records a ``Warning`` event
+``OwnerRefInvalidNamespace`` about the dependent once it has observed the owner, as upstream does.
+
 Interface: ``GarbageCollector(ctx)``, registered in :mod:`minik8s.controllers.manager`;
-``classify_owners(obj, lookup) -> (solid, dangling, waiting)`` is the pure decision.
+``classify_owners(obj, lookup) -> (solid, dangling, waiting)`` is the pure decision;
+``deletable_resources(served) -> [Resource]`` the pure choice of what to watch.
 
 Invariants:
     * an object is deleted only if *every* owner is gone (verified with a live read, not
       just the cache: a cache that has not yet seen a new owner must not kill its dependents);
     * an owner reference is matched by uid: an owner deleted and recreated under the same
       name is a different owner;
-    * removing the last finalizer of an object being deleted is what deletes it (the API server does it).
+    * removing the last finalizer of an object being deleted is what deletes it (the API server does it);
+    * an update that leaves an object's owner references and deletion state alone queues nothing:
+      watching every kind must not make every write dearer.
 
-How minik8s differs: upstream discovers every resource and builds the graph for all of them;
-minik8s watches the kinds that own or are owned by the built-in workload controllers (Deployment,
-ReplicaSet, Pod, StatefulSet, DaemonSet, ControllerRevision, Job, CronJob,
-PersistentVolumeClaim) and Services with their EndpointSlices. Dependents of other kinds are not collected.
+How minik8s differs: upstream reads discovery every 30 seconds and watches metadata only
+(``PartialObjectMetadata``); minik8s reads it again when a CRD or APIService changes, and shares
+the full-object informers the other controllers use. Upstream keeps "virtual" nodes for owners it
+has not observed and verifies them with the API server; minik8s looks at a dependent whenever its
+owner references change and verifies each owner with a live read before deleting.
 
 Taught in chapter 7 (Deployments: cascading deletion).
 """
