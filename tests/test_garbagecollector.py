@@ -1,4 +1,4 @@
-"""The garbage collector (minik8s.controllers.garbagecollector): cascading deletion in three modes."""
+"""The garbage collector (minik8s.controllers.garbagecollector): cascading deletion in three modes, for every kind."""
 
 from __future__ import annotations
 
