@@ -177,9 +177,11 @@ class GarbageCollector(Controller):
             for ref in old_refs:
                 if ref.get("uid") not in kept:
                     self._drop_edge(ref.get("uid", ""), key)
+            known = {r.get("uid") for r in old_refs}
             for ref in refs:
                 self._dependents.setdefault(ref.get("uid", ""), set()).add(key)
-                self._check_namespace(obj, ref)
+                if ref.get("uid") not in known:
+                    self._check_namespace(obj, ref)
             keys.append(key)   # upstream verifies an owner it has not observed ("virtual" nodes)
             # An owner in foreground deletion may have waited for a reference that is now gone.
             keys += self._owner_keys([r for r in old_refs if r.get("uid") not in kept])
