@@ -320,3 +320,18 @@ def test_over_http_a_configmap_set_as_owner_takes_its_dependent_along(tmp_path):
         wait_for(lambda: server.request("GET", f"{path}/cm-child")[0] == 404, 5, "the dependent to be collected")
     finally:
         server.stop()
+
+
+def test_a_custom_resource_deleted_and_defined_again_is_watched_again(bare):
+    bare.apply(CRD)
+    bare.run_until_stable()
+    bare.kubectl("delete crd widgets.example.com")
+    bare.run_until_stable()
+    bare.apply(CRD)
+    bare.run_until_stable()
+    widgets = bare.api.registry.get("example.com", "v1", "widgets")
+    config = make(bare, CM, "config")
+    make(bare, widgets, "w", owners=(ref_to(config),))
+    bare.client.delete(CM, "config", "default")
+    bare.run_until_stable()
+    assert not exists(bare, widgets, "w")
