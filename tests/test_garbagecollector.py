@@ -316,7 +316,8 @@ def test_over_http_a_configmap_set_as_owner_takes_its_dependent_along(tmp_path):
         code, _, body = server.request("PATCH", f"{path}/cm-child", json.dumps(patch).encode(),
                                        {"Content-Type": "application/merge-patch+json"})
         assert code == 200, body
-        assert server.request("DELETE", f"{path}/cm-owner")[0] == 200
+        code, _, body = server.request("DELETE", f"{path}/cm-owner", b"{}", {"Content-Type": "application/json"})
+        assert code == 200, body   # kr8s sends empty DeleteOptions: the default policy, Background
         wait_for(lambda: server.request("GET", f"{path}/cm-child")[0] == 404, 5, "the dependent to be collected")
     finally:
         server.stop()
@@ -335,3 +336,17 @@ def test_a_custom_resource_deleted_and_defined_again_is_watched_again(bare):
     bare.client.delete(CM, "config", "default")
     bare.run_until_stable()
     assert not exists(bare, widgets, "w")
+
+
+def test_foreground_owner_is_freed_when_its_dependent_stops_blocking(bare):
+    owner = make(bare, CM, "owner")
+    held = {"metadata": {"name": "child", "finalizers": ["example.com/hold"],
+                         "ownerReferences": [ref_to(owner, blockOwnerDeletion=True)]}}
+    bare.client.create(CM, {"apiVersion": "v1", "kind": "ConfigMap", **held}, "default")
+    bare.client.delete(CM, "owner", "default", propagation_policy="Foreground")
+    bare.run_until_stable()
+    assert exists(bare, CM, "owner")
+    bare.client.patch(CM, "child", {"metadata": {"ownerReferences": [ref_to(owner, blockOwnerDeletion=False)]}},
+                      "default")
+    bare.run_until_stable()
+    assert not exists(bare, CM, "owner") and exists(bare, CM, "child")   # the child's own finalizer still holds it

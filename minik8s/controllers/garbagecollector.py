@@ -44,8 +44,8 @@ Invariants:
 How minik8s differs: upstream reads discovery every 30 seconds and watches metadata only
 (``PartialObjectMetadata``); minik8s reads it again when a CRD or APIService changes, and shares
 the full-object informers the other controllers use. Upstream keeps "virtual" nodes for owners it
-has not observed and verifies them with the API server; minik8s looks at a dependent whenever its
-owner references change and verifies each owner with a live read before deleting.
+has not observed and verifies those; minik8s keeps no node for them, but looks at the dependent that
+names one (and verifies each owner with a live read before deleting).
 
 Taught in chapter 7 (Deployments: cascading deletion).
 """
@@ -151,7 +151,7 @@ class GarbageCollector(Controller):
 
     def keys_for(self, resource: Resource, obj: Obj, old: Obj | None) -> list[Hashable]:
         """Keep the graph (uid -> key, owner uid -> dependents) and say which objects to look at: the object
-        when its owner references change (a new owner may not exist), its dependents and waiting owners when
+        when a new owner reference needs verifying (``_unverified``), its dependents and waiting owners when
         it goes or is being deleted. An update that leaves the references alone costs two dict reads."""
         meta = obj.get("metadata") or {}
         namespace, name, uid = meta.get("namespace", ""), meta.get("name", ""), meta.get("uid", "")
@@ -178,19 +178,36 @@ class GarbageCollector(Controller):
                 if ref.get("uid") not in kept:
                     self._drop_edge(ref.get("uid", ""), key)
             known = {r.get("uid") for r in old_refs}
+            added = [r for r in refs if r.get("uid") not in known]
             for ref in refs:
                 self._dependents.setdefault(ref.get("uid", ""), set()).add(key)
-                if ref.get("uid") not in known:
-                    self._check_namespace(obj, ref)
-            keys.append(key)   # upstream verifies an owner it has not observed ("virtual" nodes)
-            # An owner in foreground deletion may have waited for a reference that is now gone.
-            keys += self._owner_keys([r for r in old_refs if r.get("uid") not in kept])
+            for ref in added:
+                self._check_namespace(obj, ref)
+            if any(self._unverified(obj, ref) for ref in added):
+                keys.append(key)
+            # An owner in foreground deletion may have waited for a reference now gone or no longer blocking.
+            keys += self._owner_keys([r for r in old_refs if r not in refs])
         if meta.get("deletionTimestamp"):
             if {FOREGROUND, ORPHAN} & set(_finalizers(obj)):
                 keys.append(key)
             keys += self._owner_keys(refs)
             keys += sorted(self._dependents.get(uid, set()), key=_sort_key)
         return keys
+
+    def _unverified(self, dependent: Obj, ref: Obj) -> bool:
+        """Whether a new owner reference needs a look: its owner has not been observed (upstream's "virtual"
+        node, verified with the server), does not match it, is being deleted, or is in another namespace.
+        A reference to a live owner already in the graph needs none: that is most of them (a ReplicaSet's
+        new pods), and it is what keeps creating dependents cheap."""
+        owner_key = self._nodes.get(ref.get("uid", ""))
+        if owner_key is None:
+            return True
+        resource, namespace, name = owner_key
+        owner = self.informer(resource).get(namespace, name)
+        group = str(ref.get("apiVersion", "")).rpartition("/")[0]
+        return (owner is None or bool(owner["metadata"].get("deletionTimestamp"))
+                or (resource.group, resource.kind, name) != (group, ref.get("kind"), ref.get("name"))
+                or (resource.namespaced and namespace != (dependent.get("metadata") or {}).get("namespace", "")))
 
     def _drop_edge(self, owner_uid: str, key: Key) -> None:
         dependents = self._dependents.get(owner_uid)
