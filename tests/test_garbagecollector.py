@@ -169,13 +169,19 @@ def test_a_configmap_owned_by_a_configmap_goes_with_it(bare, policy):
     assert not exists(bare, CM, "child") and not exists(bare, CM, "owner")
 
 
-def test_foreground_waits_for_a_blocking_dependent_of_any_kind(bare):
-    owner = make(bare, CM, "owner")
+def owner_waiting_for_a_held_child(c: Cluster) -> dict:
+    """ConfigMap "owner", deleted in foreground, and its blocking dependent "child", which a finalizer holds."""
+    owner = make(c, CM, "owner")
     held = {"metadata": {"name": "child", "finalizers": ["example.com/hold"],
                          "ownerReferences": [ref_to(owner, blockOwnerDeletion=True)]}}
-    bare.client.create(CM, {"apiVersion": "v1", "kind": "ConfigMap", **held}, "default")
-    bare.client.delete(CM, "owner", "default", propagation_policy="Foreground")
-    bare.run_until_stable()
+    c.client.create(CM, {"apiVersion": "v1", "kind": "ConfigMap", **held}, "default")
+    c.client.delete(CM, "owner", "default", propagation_policy="Foreground")
+    c.run_until_stable()
+    return owner
+
+
+def test_foreground_waits_for_a_blocking_dependent_of_any_kind(bare):
+    owner = owner_waiting_for_a_held_child(bare)
     child = bare.client.get(CM, "child", "default")
     assert child["metadata"]["deletionTimestamp"]   # the collector deleted it; its finalizer holds it
     owner = bare.client.get(CM, "owner", "default")
@@ -339,12 +345,7 @@ def test_a_custom_resource_deleted_and_defined_again_is_watched_again(bare):
 
 
 def test_foreground_owner_is_freed_when_its_dependent_stops_blocking(bare):
-    owner = make(bare, CM, "owner")
-    held = {"metadata": {"name": "child", "finalizers": ["example.com/hold"],
-                         "ownerReferences": [ref_to(owner, blockOwnerDeletion=True)]}}
-    bare.client.create(CM, {"apiVersion": "v1", "kind": "ConfigMap", **held}, "default")
-    bare.client.delete(CM, "owner", "default", propagation_policy="Foreground")
-    bare.run_until_stable()
+    owner = owner_waiting_for_a_held_child(bare)
     assert exists(bare, CM, "owner")
     bare.client.patch(CM, "child", {"metadata": {"ownerReferences": [ref_to(owner, blockOwnerDeletion=False)]}},
                       "default")
