@@ -25,14 +25,7 @@ NAMESPACE = "compat"                  # every namespaced object of the suite liv
 GROUP = "compat.minik8s.io"           # the suite's CustomResourceDefinition: widgets.compat.minik8s.io
 WIDGETS = f"widgets.{GROUP}"
 
-# Why an operation fails today: the slice of issue 15 that brings the missing piece.
-NO_CRDS = "no CustomResourceDefinitions (apiextensions.k8s.io/v1: slice E)"
-NO_SSA = "no server-side apply (application/apply-patch+yaml: slice A)"
-NO_EXEC_STDIN = "exec sends no standard input to the container (slice D)"
-NO_PLAIN_WEBSOCKET_PORT_FORWARD = ("a port-forward WebSocket that names no subprotocol is refused (400); upstream serves it "
-                                   "as binary channels (not fixed on slice D's branch either)")
-NO_GC_OF_ALL_KINDS = ("the garbage collector follows only the workload kinds' owner references, not a ConfigMap's "
-                      "(minik8s/controllers/garbagecollector.py; no slice of issue 15)")
+# Why an operation fails: what is missing, and where.
 EVENTS_V1_NULL_EVENT_TIME = ("events.k8s.io/v1 is served, but the namespace holds the kubelet's Events, whose eventTime "
                              "is null (upstream's too), and the client's EventsV1Event model refuses a null eventTime "
                              "(kubernetes-client/python#1616)")

@@ -11,7 +11,7 @@ import socket
 
 import pytest
 
-from compat_support import (GROUP, NAMESPACE, NO_GC_OF_ALL_KINDS,
+from compat_support import (GROUP, NAMESPACE,
                             WIDGETS, cluster_fixture, configmap, deployment, event,
                             http_get, wait_for, widget, widget_crd)
 
@@ -130,7 +130,6 @@ def test_delete_then_not_found(api):
         ConfigMap.get("cm-del", namespace=NAMESPACE, api=api)
 
 
-@pytest.mark.xfail(strict=True, reason=NO_GC_OF_ALL_KINDS)
 def test_owner_reference_garbage_collection(api):
     """set_owner, then delete the owner: the dependent is garbage-collected"""
     owner = made(api, ConfigMap, configmap("cm-owner"))

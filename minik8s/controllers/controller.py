@@ -56,6 +56,13 @@ class InformerFactory:
             informer.start()
         return self._informers[resource]
 
+    def forget(self, resource: Resource) -> None:
+        """Stop and drop the informer of a resource no longer served (a deleted CRD's): a later ``get``
+        starts a fresh one, should the resource come back."""
+        informer = self._informers.pop(resource, None)
+        if informer is not None:
+            informer.stop()
+
     def pump(self) -> int:
         return sum(informer.pump() for informer in list(self._informers.values()))
 
