@@ -57,9 +57,126 @@ data: {a: "1"}
 binaryData: {b: AAE=}
 """
 
-KINDS = ["DaemonSet", "ReplicationController", "StatefulSet", "Deployment", "ReplicaSet", "Pod", "Node",
-         "Namespace", "Service", "ServiceAccount", "ConfigMap", "Endpoints", "EndpointSlice", "Event",
-         "ClusterRole", "ClusterRoleBinding", "Lease"]
+# One object of each kind no controller makes by itself, so that every kind the server lists is checked.
+EVERY_OTHER_KIND = """
+apiVersion: v1
+kind: Secret
+metadata: {name: token}
+stringData: {password: s3cret}
+---
+apiVersion: v1
+kind: LimitRange
+metadata: {name: limits}
+spec: {limits: [{type: Container, default: {cpu: 500m}}]}
+---
+apiVersion: v1
+kind: ResourceQuota
+metadata: {name: quota}
+spec: {hard: {pods: "50"}}
+---
+apiVersion: v1
+kind: PersistentVolume
+metadata: {name: pv1}
+spec: {capacity: {storage: 1Gi}, accessModes: [ReadWriteOnce], hostPath: {path: /tmp/pv1}, storageClassName: manual}
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: claim}
+spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}, storageClassName: manual}
+---
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata: {name: slow}
+provisioner: example.com/none
+---
+apiVersion: batch/v1
+kind: Job
+metadata: {name: once}
+spec: {template: {spec: {restartPolicy: Never, containers: [{name: c, image: busybox, command: ["true"]}]}}}
+---
+apiVersion: batch/v1
+kind: CronJob
+metadata: {name: nightly}
+spec:
+  schedule: "0 3 * * *"
+  jobTemplate: {spec: {template: {spec: {restartPolicy: Never, containers: [{name: c, image: busybox}]}}}}
+---
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {name: web}
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web}
+  maxReplicas: 4
+---
+apiVersion: networking.k8s.io/v1
+kind: IngressClass
+metadata: {name: other}
+spec: {controller: example.com/ingress}
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: web}
+spec: {defaultBackend: {service: {name: web, port: {number: 80}}}}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: deny}
+spec: {podSelector: {}, policyTypes: [Ingress]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: reader}
+rules: [{apiGroups: [""], resources: [pods], verbs: [get]}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: reader}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: reader}
+subjects: [{kind: User, name: alice, apiGroup: rbac.authorization.k8s.io}]
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingWebhookConfiguration
+metadata: {name: check}
+webhooks:
+- name: check.example.com
+  clientConfig: {url: "https://127.0.0.1:9/check"}
+  rules: [{operations: [CREATE], apiGroups: [example.com], apiVersions: [v1], resources: [widgets]}]
+  sideEffects: None
+  admissionReviewVersions: [v1]
+  failurePolicy: Ignore
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: MutatingWebhookConfiguration
+metadata: {name: mutate}
+webhooks:
+- name: mutate.example.com
+  clientConfig: {url: "https://127.0.0.1:9/mutate"}
+  rules: [{operations: [CREATE], apiGroups: [example.com], apiVersions: [v1], resources: [widgets]}]
+  sideEffects: None
+  admissionReviewVersions: [v1]
+  failurePolicy: Ignore
+---
+apiVersion: apiregistration.k8s.io/v1
+kind: APIService
+metadata: {name: v1.example.com}
+spec: {group: example.com, version: v1, groupPriorityMinimum: 1000, versionPriority: 15}
+---
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: widgets.example.com}
+spec:
+  group: example.com
+  scope: Namespaced
+  names: {plural: widgets, singular: widget, kind: Widget}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema: {openAPIV3Schema: {type: object, properties: {spec: {type: object, properties: {size: {type: integer}}}}}}
+"""
+
+# Every kind the server lists: each one's objects must read into the official client's model.
+KINDS = [r.kind for r in resources.RESOURCES if "list" in r.verbs]
 
 
 def _model(kind: str, group_version: str) -> str:
@@ -72,6 +189,7 @@ def _model(kind: str, group_version: str) -> str:
 def settled():
     with Cluster(nodes=1, runtime="simulated", seed=1) as cluster:
         cluster.apply(WORKLOADS)
+        cluster.apply(EVERY_OTHER_KIND)
         cluster.run_until_stable(timeout=30)
         yield cluster
 
@@ -105,3 +223,24 @@ def test_a_new_daemonset_carries_its_required_zero_counters_before_any_controlle
         assert created["status"] == {"currentNumberScheduled": 0, "numberMisscheduled": 0,
                                      "desiredNumberScheduled": 0, "numberReady": 0}
         _deserialize(created, "V1DaemonSet")
+
+
+REVIEWS = {
+    "SelfSubjectAccessReview": {"spec": {"resourceAttributes": {"verb": "get", "resource": "pods"}}},
+    "SelfSubjectRulesReview": {"spec": {"namespace": "default"}},
+    "SelfSubjectReview": {},
+    "SubjectAccessReview": {"spec": {"user": "alice", "resourceAttributes": {"verb": "get", "resource": "pods"}}},
+    "LocalSubjectAccessReview": {"metadata": {"namespace": "default"},
+                                 "spec": {"user": "alice", "resourceAttributes": {"verb": "get", "resource": "pods",
+                                                                                  "namespace": "default"}}},
+    "TokenReview": {"spec": {"token": "not-a-token"}},
+}
+
+
+@pytest.mark.parametrize("kind", sorted(REVIEWS))
+def test_every_review_answer_reads_into_the_official_clients_model(settled, kind):
+    res = next(r for r in resources.RESOURCES if r.kind == kind)
+    body = {"apiVersion": res.api_version, "kind": kind, **REVIEWS[kind]}
+    answer = settled.api.create(res, "default" if res.namespaced else None, body)
+    review = _deserialize(answer, _model(kind, res.api_version))
+    assert review.status is not None
