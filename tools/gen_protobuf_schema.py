@@ -51,10 +51,15 @@ GROUP_DIRS = {
     "coordination.k8s.io": "coordination", "networking.k8s.io": "networking", "storage.k8s.io": "storage",
     "rbac.authorization.k8s.io": "rbac", "authentication.k8s.io": "authentication", "scheduling.k8s.io": "scheduling",
     "discovery.k8s.io": "discovery", "authorization.k8s.io": "authorization",
-    "admissionregistration.k8s.io": "admissionregistration",
+    "admissionregistration.k8s.io": "admissionregistration", "events.k8s.io": "events",
 }
 # Groups whose types live outside k8s.io/api: their protobuf package.
 GROUP_PACKAGES = {"apiregistration.k8s.io": "k8s.io.kube_aggregator.pkg.apis.apiregistration"}
+
+# Served kinds whose protobuf messages this table leaves out: CustomResourceDefinitions are defined in
+# apiextensions-apiserver's own .proto (its JSON-schema messages carry raw JSON), and kubectl sends them as
+# JSON; a protobuf body of one is refused as upstream refuses an unregistered kind.
+JSON_ONLY = {("apiextensions.k8s.io/v1", "CustomResourceDefinition")}
 
 # Bodies that travel in requests without being a served resource: subresources
 # (eviction, scale, token) and options; and kinds the real kubectl's generators
@@ -273,7 +278,7 @@ def _package_of(api_version: str) -> str:
 
 def build(all_messages: dict[str, dict[int, tuple[str, str, str]]]) -> dict[str, Any]:
     """Keep the messages reachable from the roots; attach pointer flags."""
-    roots = [(r.api_version, r.kind) for r in RESOURCES] + EXTRA_ROOTS
+    roots = [(r.api_version, r.kind) for r in RESOURCES if (r.api_version, r.kind) not in JSON_ONLY] + EXTRA_ROOTS
     packages = {av: _package_of(av) for av, _ in roots if av != "meta"}
     todo = [f"{_package_of(av)}.{kind}" for av, kind in roots]
     pointers = {_full_name(m): set(names) for m, names in POINTER_FIELDS.items()}
