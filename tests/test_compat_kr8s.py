@@ -168,7 +168,7 @@ def test_exec_exit_code(api):
 
 
 @pytest.mark.xfail(strict=True, reason="kr8s 0.20 asks for v4.channel.k8s.io only and refuses standard input on it "
-                                       "(a kr8s limitation; minik8s also lacks exec stdin until slice D)")
+                                       "(a kr8s limitation: minik8s serves standard input over v4 and v5)")
 def test_exec_with_stdin(api):
     """exec with standard input"""
     result = Pod.get("web", namespace=NAMESPACE, api=api).exec(["cat"], stdin="from stdin\n", timeout=10)
