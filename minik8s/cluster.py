@@ -356,6 +356,27 @@ class Cluster:
         """What the loop drives: the API server's compactor, then the components."""
         return [self.compactor, *self.components]
 
+    # --- node faults (for labs and tests) ------------------------------------------------
+
+    def _kubelet(self, node: str) -> Any:
+        kubelet = next((k for k in self.kubelets if k.node_name == node), None)
+        if kubelet is None:
+            raise ValueError(f'no node "{node}" in this cluster (nodes: '
+                             f'{", ".join(k.node_name for k in self.kubelets)})')
+        return kubelet
+
+    def stop_kubelet(self, node: str) -> None:
+        """Cut ``node`` off: its kubelet stops renewing its Lease and posting status, and hears
+        nothing from the API server; its containers keep running. After the grace period the node
+        lifecycle controller marks it ``Unknown`` and taints it ``node.kubernetes.io/unreachable``."""
+        self._kubelet(node).stop_heartbeats()
+        self._wakeup.set()
+
+    def start_kubelet(self, node: str) -> None:
+        """Bring ``node`` back: it heartbeats at once, catches up with its pods, loses the taints."""
+        self._kubelet(node).resume_heartbeats()
+        self._wakeup.set()
+
     def advance(self, seconds: float) -> None:
         """Move a virtual clock forward, firing every timer due on the way, in order."""
         if not isinstance(self.clock, VirtualClock):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from minik8s.api import resources
 from minik8s.cluster import Cluster
-from minik8s.controllers.nodelifecycle import tolerates
+from minik8s.controllers.tainteviction import matching_toleration_seconds
 
 PODS = resources.lookup("pods")
 NODES = resources.lookup("nodes")
@@ -81,9 +81,15 @@ def test_unschedulable_pod_gets_the_upstream_message_and_is_retried_when_a_node_
 
 def test_tolerations_match_as_upstream():
     taint = {"key": "node.kubernetes.io/unreachable", "effect": "NoExecute"}
-    pod = {"spec": {"tolerations": [{"key": "node.kubernetes.io/unreachable", "operator": "Exists",
-                                     "effect": "NoExecute", "tolerationSeconds": 300}]}}
-    assert tolerates(pod, taint) == (True, 300.0)
-    assert tolerates({"spec": {"tolerations": [{"operator": "Exists"}]}}, taint) == (True, None)
-    assert tolerates({"spec": {}}, taint) == (False, None)
-    assert tolerates({"spec": {"tolerations": [{"key": "other", "operator": "Exists"}]}}, taint) == (False, None)
+    default = {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute",
+               "tolerationSeconds": 300}
+    assert matching_toleration_seconds([default], [taint]) == (True, 300.0)
+    assert matching_toleration_seconds([{"operator": "Exists"}], [taint]) == (True, None)
+    assert matching_toleration_seconds([], [taint]) == (False, 0.0)
+    assert matching_toleration_seconds([{"key": "other", "operator": "Exists"}], [taint]) == (False, 0.0)
+    # The first matching toleration counts (upstream's getMatchingTolerations), then the smallest time.
+    assert matching_toleration_seconds([default, {"operator": "Exists"}], [taint]) == (True, 300.0)
+    other = {"key": "k", "value": "v", "effect": "NoExecute"}
+    assert matching_toleration_seconds([default, {"key": "k", "operator": "Equal", "value": "v",
+                                                  "tolerationSeconds": 20}], [taint, other]) == (True, 20.0)
+    assert matching_toleration_seconds([{"operator": "Exists", "tolerationSeconds": -5}], [taint]) == (True, 0.0)

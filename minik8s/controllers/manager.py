@@ -19,6 +19,7 @@ from minik8s.controllers.job import JobController
 from minik8s.controllers.ttlafterfinished import TTLAfterFinishedController
 from minik8s.controllers.namespace import NamespaceController
 from minik8s.controllers.nodelifecycle import NodeLifecycleController
+from minik8s.controllers.tainteviction import TaintEvictionController
 from minik8s.controllers.daemonset import DaemonSetController
 from minik8s.controllers.statefulset import StatefulSetController
 from minik8s.controllers.volume import PersistentVolumeController
@@ -34,6 +35,7 @@ from minik8s.controllers.resourcequota import ResourceQuotaController
 CONTROLLERS: list[Callable[[Context], Controller]] = [
     NamespaceController,
     NodeLifecycleController,
+    TaintEvictionController,
     DaemonSetController,
     DeploymentController,
     ReplicaSetController,

@@ -5,17 +5,20 @@ node's lease has not been renewed for the grace period (50 s, v1.32's default), 
 sets the node's conditions to ``Unknown`` (``Kubelet stopped posting node
 status.``), marks its pods not ready, and taints the node
 ``node.kubernetes.io/unreachable`` (``NoSchedule`` so nothing new lands there,
-``NoExecute`` so running pods are evicted). Eviction honours tolerations:
-every pod gets a 300 s toleration for that taint by default, so its pods are
-deleted five minutes later, and their controllers create replacements on
-healthy nodes. A node that comes back loses the taints again.
+``NoExecute`` so running pods are evicted); a node whose kubelet reports
+``Ready=False`` gets ``node.kubernetes.io/not-ready`` the same way. The eviction
+itself is the taint-eviction controller's (:mod:`minik8s.controllers.tainteviction`),
+and honours tolerations: every pod gets a 300 s toleration for those taints by
+default (DefaultTolerationSeconds admission), so its pods are deleted five
+minutes later, and their controllers create replacements on healthy nodes. A
+node that comes back loses the taints again.
 
 Pods bound to a node that no longer exists are deleted at once (upstream's pod
 garbage collector).
 
 How minik8s differs: upstream checks every node every 5 s
 (``--node-monitor-period``); here each node is looked at exactly when its
-grace period or a toleration runs out, which gives the same outcome with exact
+grace period runs out, which gives the same outcome with exact
 times under a virtual clock.
 
 Taught in chapter 2 (architecture: self-healing) and chapter 4 (Pods).
@@ -54,27 +57,6 @@ def _condition(node: dict[str, Any], kind: str) -> dict[str, Any] | None:
     return next((c for c in (node.get("status") or {}).get("conditions") or [] if c.get("type") == kind), None)
 
 
-def tolerates(pod: dict[str, Any], taint: dict[str, Any]) -> tuple[bool, float | None]:
-    """Whether a pod tolerates a taint, and for how long (None: forever)."""
-    best: tuple[bool, float | None] = (False, None)
-    for toleration in (pod.get("spec") or {}).get("tolerations") or []:
-        effect = toleration.get("effect")
-        if effect and effect != taint.get("effect"):
-            continue
-        key = toleration.get("key")
-        if toleration.get("operator") == "Exists":
-            if key and key != taint.get("key"):
-                continue
-        elif key != taint.get("key") or toleration.get("value", "") != taint.get("value", ""):
-            continue
-        seconds = toleration.get("tolerationSeconds")
-        if seconds is None:
-            return True, None
-        if not best[0] or (best[1] is not None and float(seconds) > best[1]):
-            best = (True, max(float(seconds), 0.0))
-    return best
-
-
 class NodeLifecycleController(Controller):
     name = "node-controller"
     watches = (NODES, LEASES, PODS)
@@ -101,12 +83,11 @@ class NodeLifecycleController(Controller):
         now = self.clock.now()
         heartbeat = self._last_heartbeat(node, name)
         if heartbeat is not None and now - heartbeat >= GRACE_PERIOD_SECONDS:
-            node = self._mark_unknown(node, now)
+            self._mark_unknown(node, now)
         else:
             if heartbeat is not None:
                 self.requeue_after(key, heartbeat + GRACE_PERIOD_SECONDS - now)
-            node = self._sync_taints(node, now)
-        self._evict(node, now)
+            self._sync_taints(node, now)
 
     def _last_heartbeat(self, node: dict[str, Any], name: str) -> float | None:
         lease = self.informer(LEASES).get(NODE_LEASE_NAMESPACE, name)
@@ -167,45 +148,6 @@ class NodeLifecycleController(Controller):
         if not new["spec"]["taints"]:
             del new["spec"]["taints"]
         return self.client.update(NODES, new)
-
-    def _evict(self, node: dict[str, Any], now: float) -> None:
-        """Taint-based eviction: delete pods that do not tolerate a NoExecute taint (any longer)."""
-        name = node["metadata"]["name"]
-        taints = [t for t in (node.get("spec") or {}).get("taints") or [] if t.get("effect") == "NoExecute"]
-        if not taints:
-            return
-        next_due: float | None = None
-        for pod in self._pods_on(name):
-            if pod["metadata"].get("deletionTimestamp"):
-                continue
-            deadline: float | None = None
-            forever = True
-            for taint in taints:
-                ok, seconds = tolerates(pod, taint)
-                if not ok:
-                    deadline, forever = now, False
-                    break
-                if seconds is not None:
-                    added = _time(taint.get("timeAdded")) or now
-                    due = added + seconds
-                    deadline = due if deadline is None else min(deadline, due)
-                    forever = False
-            if forever or deadline is None:
-                continue
-            if deadline <= now:
-                meta = pod["metadata"]
-                self.ctx.recorder.event(pod, "Normal", "TaintManagerEviction",
-                                        f"Marking for deletion Pod {meta['namespace']}/{meta['name']}",
-                                        component="taint-eviction-controller")
-                try:
-                    self.client.delete(PODS, meta["name"], meta["namespace"])
-                except StatusError as err:
-                    if err.code != 404:
-                        raise
-            else:
-                next_due = deadline if next_due is None else min(next_due, deadline)
-        if next_due is not None:
-            self.requeue_after(("", name), next_due - now)
 
     def _delete_orphans(self, node_name: str) -> None:
         """Pods bound to a node that is gone can never stop gracefully: remove them (PodGC)."""

@@ -6,7 +6,7 @@ such taint). Score: fewer untolerated ``PreferNoSchedule`` taints is better
 (normalized in reverse, so a node with none scores 100).
 
 Interface:
-    tolerates(toleration, taint) -> bool     # upstream Toleration.ToleratesTaint
+    tolerates(toleration, taint) -> bool     # upstream Toleration.ToleratesTaint (minik8s.api.tolerations)
     untolerated_taint(taints, tolerations) -> taint | None
     TaintToleration                          # the plugin
 
@@ -18,27 +18,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from minik8s.api.tolerations import tolerates
 from minik8s.scheduler.cache import Cache, NodeInfo, PodInfo
 from minik8s.scheduler.framework import CycleState, Plugin, Reason, Status, default_normalize
 
 Taint = dict[str, Any]
 Toleration = dict[str, Any]
-
-
-def tolerates(toleration: Toleration, taint: Taint) -> bool:
-    """An empty effect or key in the toleration is a wildcard; ``Exists`` ignores the value."""
-    effect = toleration.get("effect") or ""
-    if effect and effect != taint.get("effect"):
-        return False
-    key = toleration.get("key") or ""
-    if key and key != taint.get("key"):
-        return False
-    operator = toleration.get("operator") or "Equal"
-    if operator == "Exists":
-        return True
-    if operator == "Equal":
-        return (toleration.get("value") or "") == (taint.get("value") or "")
-    return False
 
 
 def untolerated_taint(taints: Iterable[Taint], tolerations: list[Toleration]) -> Taint | None:
