@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 from minik8s.api import resources
+from minik8s.clock import rfc3339
 from minik8s.cluster import Cluster
 from tests.conftest import needs_kubectl, wait_for
 
@@ -184,3 +185,31 @@ def test_default_tolerations_and_kubectl_taint_no_execute(server):
     assert target["reason"] == "DeletionByTaintManager"
     listed = server.kubectl("get", "events", "--field-selector", "reason=TaintManagerEviction").stdout
     assert "Marking for deletion Pod default/p" in listed
+
+
+def test_not_ready_node_gets_the_not_ready_taints_then_unreachable_when_silent():
+    with Cluster(nodes=2, runtime="simulated", clock="virtual", seed=0) as cluster:
+        cluster.apply(pod("web"))
+        cluster.advance(5)
+        cluster.stop_kubelet("node-1")  # so that nothing posts Ready=True over the status below
+        node = cluster.client.get(NODES, "node-1")
+        now = rfc3339(cluster.clock.now())
+        for condition in node["status"]["conditions"]:
+            if condition["type"] == "Ready":
+                condition.update(status="False", reason="KubeletNotReady", message="container runtime is down",
+                                 lastHeartbeatTime=now, lastTransitionTime=now)
+        cluster.client.update(NODES, node, subresource="status")
+        cluster.advance(1)
+        taints = cluster.client.get(NODES, "node-1")["spec"]["taints"]
+        assert {(t["key"], t["effect"]) for t in taints} == {
+            ("node.kubernetes.io/not-ready", "NoSchedule"), ("node.kubernetes.io/not-ready", "NoExecute")}
+        assert "node.kubernetes.io/not-ready:NoExecute" in cluster.kubectl("describe node node-1")
+        assert not evicted(cluster, "web")  # tolerated for 300 s by default
+
+        cluster.advance(55)  # the heartbeat above is older than the grace period now
+        taints = cluster.client.get(NODES, "node-1")["spec"]["taints"]
+        assert {t["key"] for t in taints} == {"node.kubernetes.io/unreachable"}
+        cluster.advance(300 - 56 - 2)
+        assert not evicted(cluster, "web")
+        cluster.advance(3)  # the timer started with the not-ready taint stands (not restarted at 55 s)
+        assert evicted(cluster, "web")
