@@ -100,6 +100,10 @@ class TaintEvictionController(Controller):
     def reconcile(self, key: Any) -> None:
         _, name = key
         node = self.informer(NODES).get("", name)
+        if node is None:  # gone: its pods are PodGC's (the node lifecycle controller's here), nothing to cancel
+            for pod_key in [k for k, (n, _) in self._scheduled.items() if n == name]:
+                del self._scheduled[pod_key]
+            return
         taints = _no_execute(node)
         now = self.clock.now()
         next_due: float | None = None
