@@ -43,8 +43,9 @@ How minik8s differs:
     * upstream keeps the pod-failure back-off in memory (a "backoff record" updated with
       newly finished pods); minik8s recomputes it from the Job's finished pods each time,
       which gives the same delays while the pods exist (Jobs keep their pods);
-    * ``podFailurePolicy``, ``successPolicy``, ``backoffLimitPerIndex`` and
-      ``managedBy`` are accepted by the API but not acted on;
+    * ``successPolicy``, ``backoffLimitPerIndex`` and ``managedBy`` are accepted by the
+      API but not acted on (``podFailurePolicy`` is: see podfailurepolicy.py, except
+      the ``FailIndex`` action, which counts like ``Count``);
     * upstream caps each sync at 500 pod creations and 500 uncounted pods and creates
       pods in "slow start" batches; minik8s creates what is needed in one pass;
     * the upstream docs still say the back-off is capped at six minutes; the 1.32 code
@@ -64,6 +65,7 @@ from minik8s.api.errors import StatusError
 from minik8s.api.resources import Resource
 from minik8s.api.selectors import from_label_selector
 from minik8s.clock import parse_rfc3339, rfc3339
+from minik8s.controllers import podfailurepolicy
 from minik8s.controllers.controller import Controller
 from minik8s.controllers.podcontrol import (Expectations, PodControl, controller_of, is_pod_active, is_pod_ready,
                                             pod_key)
@@ -245,7 +247,7 @@ def counted(job: dict[str, Any], pods: list[dict[str, Any]], skip: set[str]) -> 
     succeeded = int(status.get("succeeded") or 0) + len(uncounted.get("succeeded") or []) + \
         sum(1 for p in fresh if _phase(p) == "Succeeded")
     failed = int(status.get("failed") or 0) + len(uncounted.get("failed") or []) + \
-        sum(1 for p in fresh if is_pod_failed(p, job))
+        sum(1 for p in fresh if is_pod_failed(p, job) and counts_as_failure(job, p))
     indexes: set[int] = set()
     if is_indexed(job):
         completions = int(job["spec"].get("completions") or 0)
@@ -254,6 +256,25 @@ def counted(job: dict[str, Any], pods: list[dict[str, Any]], skip: set[str]) -> 
                     for i in [completion_index(p)] if i is not None and i < completions}
         succeeded = len(indexes)
     return succeeded, failed, indexes
+
+
+def counts_as_failure(job: dict[str, Any], pod: dict[str, Any]) -> bool:
+    """A failed pod counts against backoffLimit unless a podFailurePolicy Ignore rule matches it."""
+    return _phase(pod) != "Failed" or podfailurepolicy.match(job, pod).counts
+
+
+def _policy_failure(job: dict[str, Any], pods: list[dict[str, Any]], skip: set[str],
+                    now: float) -> dict[str, Any] | None:
+    """FailureTarget (reason PodFailurePolicy) for the first newly failed pod a FailJob rule matches."""
+    if not (job.get("spec") or {}).get("podFailurePolicy"):
+        return None
+    for pod in sorted(pods, key=pod_finish_time):
+        if _phase(pod) != "Failed" or not has_finalizer(pod) or _uid(pod) in skip:
+            continue
+        verdict = podfailurepolicy.match(job, pod)
+        if verdict.action == podfailurepolicy.FAIL_JOB and verdict.message:
+            return new_condition("FailureTarget", podfailurepolicy.REASON, verdict.message, now)
+    return None
 
 
 def _valid_index(pod: dict[str, Any], completions: int) -> bool:
@@ -288,6 +309,8 @@ def plan_job(job: dict[str, Any], pods: list[dict[str, Any]], now: float, *,
 
     # Already decided in an earlier pass: keep going towards the terminal condition.
     plan.interim = condition(job, "SuccessCriteriaMet") or condition(job, "FailureTarget")
+    if plan.interim is None:
+        plan.interim = _policy_failure(job, pods, set(skip), now)
     if plan.interim is None:
         deadline = spec.get("activeDeadlineSeconds")
         if plan.failed > int(spec.get("backoffLimit", 6)) or _restarts(job, pods):
@@ -557,7 +580,7 @@ class JobController(Controller):
             if _phase(pod) == "Succeeded":
                 if not is_indexed(job):
                     uncounted.setdefault("succeeded", []).append(uid)
-            elif failed or finishing:
+            elif (failed and counts_as_failure(job, pod)) or (finishing and not failed):
                 uncounted.setdefault("failed", []).append(uid)
         if is_indexed(job):
             status["completedIndexes"] = format_indexes(plan.succeeded_indexes)

@@ -1,0 +1,92 @@
+"""Tests for a Job's podFailurePolicy (minik8s/controllers/podfailurepolicy.py and its hook in job.py)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from minik8s.cluster import Cluster
+from minik8s.controllers import podfailurepolicy
+from minik8s.controllers.job import JOBS, PODS
+
+
+def policy_job(name: str, command: str, rules: list[dict[str, Any]], **spec: Any) -> str:
+    """The example of the upstream docs ("Handling Pod and container failures"), with busybox's sh."""
+    body = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": name},
+            "spec": {"completions": 12, "parallelism": 3, "backoffLimit": 6, **spec,
+                     "podFailurePolicy": {"rules": rules},
+                     "template": {"spec": {"restartPolicy": "Never", "containers": [
+                         {"name": "main", "image": "busybox", "command": ["sh", "-c", command]}]}}}}
+    return json.dumps(body)
+
+
+DOCS_RULES = [{"action": "FailJob", "onExitCodes": {"containerName": "main", "operator": "In", "values": [42]}},
+              {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget"}]}]
+
+
+@pytest.fixture
+def cluster() -> Any:
+    with Cluster(nodes=2, runtime="simulated", clock="virtual", seed=0) as c:
+        yield c
+
+
+def test_exit_code_42_fails_the_job_at_once(cluster: Cluster) -> None:
+    cluster.apply(policy_job("job-pod-failure-policy-example", 'echo "Hello world!" && sleep 5 && exit 42',
+                             DOCS_RULES))
+    cluster.advance(30)
+    j = cluster.client.get(JOBS, "job-pod-failure-policy-example", "default")
+    conds = {c["type"]: c for c in j["status"]["conditions"]}
+    assert conds["FailureTarget"]["reason"] == "PodFailurePolicy"
+    failed = conds["Failed"]
+    assert failed["reason"] == "PodFailurePolicy"
+    pods = cluster.client.list(PODS, "default", label_selector="job-name=job-pod-failure-policy-example")["items"]
+    names = {p["metadata"]["name"] for p in pods}
+    prefix = "Container main for pod default/"
+    assert failed["message"].startswith(prefix)
+    assert failed["message"][len(prefix):].split()[0] in names
+    assert failed["message"].endswith("failed with exit code 42 matching FailJob rule at index 0")
+    # No replacement pods: the Job stopped at the first exit 42 (backoffLimit 6 unused); a pod still
+    # running then was deleted and counts as failed too.
+    assert len(pods) <= 3 and j["status"]["failed"] == 3 and "active" not in j["status"]
+    row = cluster.kubectl("get job job-pod-failure-policy-example").split("\n")[1].split()
+    assert row[1:3] == ["Failed", "0/12"]
+
+
+def test_other_exit_codes_count_against_backoff_limit(cluster: Cluster) -> None:
+    cluster.apply(policy_job("count", "exit 1", DOCS_RULES, completions=1, parallelism=1, backoffLimit=1))
+    cluster.advance(120)
+    j = cluster.client.get(JOBS, "count", "default")
+    assert j["status"]["conditions"][-1]["reason"] == "BackoffLimitExceeded"
+    assert j["status"]["failed"] == 2
+
+
+def test_ignore_rule_does_not_count(cluster: Cluster) -> None:
+    rules = [{"action": "Ignore", "onExitCodes": {"operator": "In", "values": [3]}}]
+    cluster.apply(policy_job("ign", "exit 3", rules, completions=1, parallelism=1, backoffLimit=0))
+    cluster.advance(120)
+    j = cluster.client.get(JOBS, "ign", "default")
+    assert not j["status"].get("conditions")  # backoffLimit 0, yet still running: the failures are ignored
+    assert j["status"].get("failed", 0) == 0
+    assert len(cluster.client.list(PODS, "default", label_selector="job-name=ign")["items"]) > 2
+
+
+def _failed_pod(code: int, conditions: list[dict[str, str]] | None = None) -> dict[str, Any]:
+    return {"metadata": {"name": "p", "namespace": "ns"},
+            "status": {"phase": "Failed", "conditions": conditions or [], "containerStatuses": [
+                {"name": "main", "state": {"terminated": {"exitCode": code}}}]}}
+
+
+def test_match_rules_in_order() -> None:
+    job = {"spec": {"podFailurePolicy": {"rules": [
+        {"action": "Ignore", "onExitCodes": {"containerName": "other", "operator": "In", "values": [1]}},
+        {"action": "Count", "onExitCodes": {"operator": "NotIn", "values": [1, 2]}},
+        {"action": "FailJob", "onExitCodes": {"operator": "In", "values": [1]}},
+        {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]}]}}}
+    assert podfailurepolicy.match(job, _failed_pod(1)) == podfailurepolicy.Verdict(
+        "Container main for pod ns/p failed with exit code 1 matching FailJob rule at index 2", True, "FailJob")
+    assert podfailurepolicy.match(job, _failed_pod(5)) == podfailurepolicy.Verdict(None, True, "Count")
+    assert podfailurepolicy.match(job, _failed_pod(2)) == podfailurepolicy.NO_MATCH
+    evicted = _failed_pod(0, [{"type": "DisruptionTarget", "status": "True"}])
+    assert podfailurepolicy.match(job, evicted) == podfailurepolicy.Verdict(None, False, "Ignore")
