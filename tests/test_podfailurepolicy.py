@@ -90,3 +90,62 @@ def test_match_rules_in_order() -> None:
     assert podfailurepolicy.match(job, _failed_pod(2)) == podfailurepolicy.NO_MATCH
     evicted = _failed_pod(0, [{"type": "DisruptionTarget", "status": "True"}])
     assert podfailurepolicy.match(job, evicted) == podfailurepolicy.Verdict(None, False, "Ignore")
+
+
+# --- backoffLimitPerIndex (minik8s/controllers/backofflimitperindex.py) ----------------------------
+
+
+def per_index_job(name: str, command: str, **spec: Any) -> str:
+    body = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": name},
+            "spec": {"completionMode": "Indexed", **spec,
+                     "template": {"spec": {"restartPolicy": "Never", "containers": [
+                         {"name": "main", "image": "busybox", "command": ["sh", "-c", command]}]}}}}
+    return json.dumps(body)
+
+
+# Odd indexes fail, even ones succeed (as the upstream docs' job-backoff-limit-per-index-example; with the simulated sh).
+ODD_FAIL = "sleep 1; exit $((JOB_COMPLETION_INDEX%2))"
+
+
+def test_backoff_limit_per_index_fails_only_the_failing_indexes(cluster: Cluster) -> None:
+    cluster.apply(per_index_job("job-backoff-limit-per-index-example", ODD_FAIL, completions=10, parallelism=3,
+                                backoffLimitPerIndex=1, maxFailedIndexes=5))
+    cluster.advance(300)
+    j = cluster.client.get(JOBS, "job-backoff-limit-per-index-example", "default")
+    assert j["spec"]["backoffLimit"] == 2147483647
+    assert j["status"]["completedIndexes"] == "0,2,4,6,8"
+    assert j["status"]["failedIndexes"] == "1,3,5,7,9"
+    assert j["status"]["succeeded"] == 5 and j["status"]["failed"] == 10  # each odd index: tried twice
+    failed = j["status"]["conditions"][-1]
+    assert (failed["type"], failed["reason"], failed["message"]) == ("Failed", "FailedIndexes", "Job has failed indexes")
+    pods = cluster.client.list(PODS, "default", label_selector="job-name=job-backoff-limit-per-index-example")["items"]
+    counts = sorted((p["metadata"]["annotations"]["batch.kubernetes.io/job-completion-index"],
+                     p["metadata"]["annotations"]["batch.kubernetes.io/job-index-failure-count"])
+                    for p in pods if p["metadata"]["annotations"]["batch.kubernetes.io/job-completion-index"] == "1")
+    assert counts == [("1", "0"), ("1", "1")]
+
+
+def test_max_failed_indexes_exceeded(cluster: Cluster) -> None:
+    cluster.apply(per_index_job("few", ODD_FAIL, completions=10, parallelism=10, backoffLimitPerIndex=0,
+                                maxFailedIndexes=2))
+    cluster.advance(60)
+    j = cluster.client.get(JOBS, "few", "default")
+    failed = j["status"]["conditions"][-1]
+    assert (failed["type"], failed["reason"], failed["message"]) == (
+        "Failed", "MaxFailedIndexesExceeded", "Job has exceeded the specified maximal number of failed indexes")
+    assert len(backoff_indexes(j["status"]["failedIndexes"])) > 2
+
+
+def test_fail_index_rule(cluster: Cluster) -> None:
+    rules = [{"action": "FailIndex", "onExitCodes": {"operator": "In", "values": [1]}}]
+    cluster.apply(per_index_job("fi", ODD_FAIL, completions=4, parallelism=4, backoffLimitPerIndex=5,
+                                podFailurePolicy={"rules": rules}))
+    cluster.advance(60)
+    j = cluster.client.get(JOBS, "fi", "default")
+    assert j["status"]["failedIndexes"] == "1,3" and j["status"]["failed"] == 2  # no retries despite the limit 5
+    assert j["status"]["conditions"][-1]["reason"] == "FailedIndexes"
+
+
+def backoff_indexes(text: str) -> set[int]:
+    from minik8s.controllers.job import parse_indexes
+    return parse_indexes(text)
