@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from conftest import needs_kubectl
 from minik8s.cluster import Cluster
 from minik8s.controllers import podfailurepolicy
 from minik8s.controllers.job import JOBS, PODS
@@ -149,3 +150,34 @@ def test_fail_index_rule(cluster: Cluster) -> None:
 def backoff_indexes(text: str) -> set[int]:
     from minik8s.controllers.job import parse_indexes
     return parse_indexes(text)
+
+
+# --- bad input, through the real kubectl ---------------------------------------------------------------
+
+
+@needs_kubectl
+def test_bad_policies_are_refused_with_upstreams_messages(server: Any) -> None:
+    cases = [
+        (policy_job("a", "exit 1", [{"action": "FailJob", "onExitCodes": {"operator": "In", "values": [0, 42]}}]),
+         'spec.podFailurePolicy.rules[0].onExitCodes.values[0]: Invalid value: 0: must not be 0 for the In operator'),
+        (policy_job("b", "exit 1", [{"action": "FailJob", "onExitCodes": {"operator": "In", "values": [3, 2]}}]),
+         'spec.podFailurePolicy.rules[0].onExitCodes.values: Invalid value: []int32{3, 2}: must be ordered'),
+        (policy_job("c", "exit 1", [{"action": "FailJob"}]),
+         'spec.podFailurePolicy.rules[0]: Invalid value: specifying one of OnExitCodes and OnPodConditions is '
+         'required'),
+        (policy_job("d", "exit 1", [{"action": "FailIndex", "onExitCodes": {"operator": "In", "values": [1]}}]),
+         'spec.podFailurePolicy.rules[0].action: Invalid value: "FailIndex": requires the backoffLimitPerIndex '
+         'to be set'),
+        (policy_job("e", "exit 1", [{"action": "FailJob", "onExitCodes": {"containerName": "nope", "operator": "In",
+                                                                         "values": [1]}}]),
+         'spec.podFailurePolicy.rules[0].onExitCodes.containerName: Invalid value: "nope": must be one of the '
+         'container or initContainer names in the pod template'),
+        (per_index_job("f", "exit 1", completions=2, backoffLimitPerIndex=1, completionMode="NonIndexed"),
+         'spec.backoffLimitPerIndex: Invalid value: 1: requires indexed completion mode'),
+        (per_index_job("g", "exit 1", completions=2, maxFailedIndexes=1),
+         'spec.backoffLimitPerIndex: Required value: when maxFailedIndexes is specified'),
+    ]
+    for manifest, message in cases:
+        out = server.kubectl("apply", "-f", "-", stdin=manifest)
+        assert out.returncode == 1 and message in out.stderr, (message, out.stderr)
+    assert server.kubectl("get", "jobs", "-o", "name").stdout == ""

@@ -29,6 +29,7 @@ from minik8s.api.errors import invalid_value, required
 from minik8s.api.validation.fields import (IMMUTABLE_MSG, Errors, Obj, _int, _invalid, _map, _nonnegative,
                                            _selector_matches, _str,
                                            _unsupported, _validate_selector_syntax, immutable)
+from minik8s.api.validation.jobfailure import validate_job_failure
 from minik8s.api.validation.pods import validate_pod_template
 from minik8s.api.validation.printing import _go_quote, go_label_selector
 from minik8s.api.validation.workloads import _template_matches
@@ -43,6 +44,7 @@ def _job_spec(spec: Obj, path: str, selector_required: bool) -> Errors:
     errs: Errors = []
     for key in ("parallelism", "completions", "activeDeadlineSeconds", "backoffLimit", "ttlSecondsAfterFinished"):
         errs += _nonnegative(spec, key, f"{path}.{key}")
+    errs += validate_job_failure(spec, path)
     mode = _str(spec, "completionMode")
     if mode and mode not in ("NonIndexed", "Indexed"):
         errs.append(_unsupported(f"{path}.completionMode", mode, ("NonIndexed", "Indexed")))
