@@ -80,3 +80,19 @@ def test_create_job_from_cronjob_with_real_kubectl(server: Any) -> None:
     assert (owner["kind"], owner["name"], owner.get("controller")) == ("CronJob", "nightly", True)
     header = server.kubectl("get", "jobs").stdout.split("\n")[0].split()
     assert header == ["NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"]
+
+
+def test_too_many_missed_times_warns_and_starts_the_latest(cluster: Cluster) -> None:
+    # Suspended for two hours: 120 missed minutes. As upstream since 1.27 (manyMissed), the controller
+    # warns and still starts the most recent schedule, not the 120 missed ones.
+    cluster.apply(cronjob_yaml("late", "* * * * *", "sleep 5", suspend=True))
+    cluster.advance(2 * 3600 + 30)
+    assert cluster.client.list(JOBS, "default")["items"] == []
+    cluster.client.patch(CRONJOBS, "late", {"spec": {"suspend": False}}, "default")
+    cluster.run_until_stable()
+    items = cluster.client.list(EVENTS, "default")["items"]
+    warnings = [(e["type"], e["message"]) for e in items if e["reason"] == "TooManyMissedTimes"]
+    assert warnings == [("Warning", "too many missed start times. Set or decrease .spec.startingDeadlineSeconds "
+                                    "or check clock skew")]
+    (job,) = cluster.client.list(JOBS, "default")["items"]
+    assert job["metadata"]["annotations"][SCHEDULED_TIMESTAMP] == "2025-01-01T02:00:00Z"
