@@ -64,7 +64,10 @@ def test_bad_time_zone_and_schedule_are_refused(server: Any) -> None:
         'https://www.iana.org/time-zones' in out.stderr
     out = server.kubectl("apply", "-f", "-", stdin=cronjob_yaml("bad", "61 * * * *", "sleep 5"))
     assert out.returncode == 1
-    assert 'The CronJob "bad" is invalid: spec.schedule: Invalid value: "61 * * * *": ' in out.stderr
+    assert 'The CronJob "bad" is invalid: spec.schedule: Invalid value: "61 * * * *": end of range (61) above ' \
+        'maximum (59): 61' in out.stderr
+    out = server.kubectl("apply", "-f", "-", stdin=cronjob_yaml("bogus", "bogus", "sleep 5"))
+    assert 'spec.schedule: Invalid value: "bogus": expected exactly 5 fields, found 1: [bogus]' in out.stderr
     assert server.kubectl("get", "cronjobs", "-o", "name").stdout == ""  # nothing half-written
 
 
