@@ -353,10 +353,9 @@ def plan_job(job: dict[str, Any], pods: list[dict[str, Any]], now: float, *,
         return plan  # deletions first; creations wait for the next pass, as upstream
     missing = want - len(active)
     if missing > 0:
-        wait = 0.0 if per_index else backoff_remaining(job, pods, now)
-        if per_index:
+        if per_index:  # each index backs off on its own
             plan.create = _per_index_creations(job, pods, plan, active, missing, now)
-        elif wait > 0:
+        elif (wait := backoff_remaining(job, pods, now)) > 0:
             plan.requeue_after = wait if plan.requeue_after is None else min(plan.requeue_after, wait)
         elif is_indexed(job):
             plan.create = list(_pending_indexes(plan.succeeded_indexes, active, int(completions or 0), missing))
