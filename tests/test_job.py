@@ -219,3 +219,19 @@ def test_plan_respects_parallelism_and_completions() -> None:
     j["status"]["succeeded"] = 5
     plan = plan_job(j, [], VIRTUAL_EPOCH)
     assert plan.create == [] and plan.interim is not None and plan.interim["type"] == "SuccessCriteriaMet"
+
+
+def test_pi_example_from_the_docs(cluster: Cluster) -> None:
+    """kubernetes.io's job.yaml: perl computes 2000 digits of pi; `kubectl get jobs` as upstream 1.32."""
+    body = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "pi"},
+            "spec": {"backoffLimit": 4, "template": {"spec": {"restartPolicy": "Never", "containers": [
+                {"name": "pi", "image": "perl:5.34.0", "command": ["perl", "-Mbignum=bpi", "-wle", "print bpi(2000)"]}]}}}}
+    cluster.apply(json.dumps(body))
+    cluster.advance(120)
+    j = job(cluster, "pi")
+    assert conditions(j)[-1] == ("Complete", "True", "CompletionsReached")
+    (pod,) = pods_of(cluster, "pi")
+    assert cluster.kubectl(f"logs {pod['metadata']['name']}").startswith("3.14159265358979323846")
+    out = cluster.kubectl("get jobs").split("\n")
+    assert out[0].split() == ["NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"]
+    assert out[1].split()[:3] == ["pi", "Complete", "1/1"]

@@ -23,11 +23,13 @@ Not yet taught in a chapter of its own; chapter 3 shows how its errors reach kub
 from __future__ import annotations
 
 import re
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from minik8s.api.errors import invalid_value, required
 from minik8s.api.validation.fields import (IMMUTABLE_MSG, Errors, Obj, _int, _invalid, _map, _nonnegative,
                                            _selector_matches, _str,
                                            _unsupported, _validate_selector_syntax, immutable)
+from minik8s.api.validation.jobfailure import validate_job_failure
 from minik8s.api.validation.pods import validate_pod_template
 from minik8s.api.validation.printing import _go_quote, go_label_selector
 from minik8s.api.validation.workloads import _template_matches
@@ -42,6 +44,7 @@ def _job_spec(spec: Obj, path: str, selector_required: bool) -> Errors:
     errs: Errors = []
     for key in ("parallelism", "completions", "activeDeadlineSeconds", "backoffLimit", "ttlSecondsAfterFinished"):
         errs += _nonnegative(spec, key, f"{path}.{key}")
+    errs += validate_job_failure(spec, path)
     mode = _str(spec, "completionMode")
     if mode and mode not in ("NonIndexed", "Indexed"):
         errs.append(_unsupported(f"{path}.completionMode", mode, ("NonIndexed", "Indexed")))
@@ -188,6 +191,7 @@ def _cron_job(obj: Obj) -> Errors:
         problem = validate_cron_schedule(schedule)
         if problem:
             errs.append(invalid_value("spec.schedule", schedule, problem))
+    errs += _time_zone(spec)
     errs += _nonnegative(spec, "startingDeadlineSeconds", "spec.startingDeadlineSeconds")
     policy = _str(spec, "concurrencyPolicy")
     if not policy:
@@ -203,4 +207,30 @@ def _cron_job(obj: Obj) -> Errors:
         errs.append(_unsupported("spec.jobTemplate.spec.manualSelector", True, ("nil", "false")))
     for key in ("successfulJobsHistoryLimit", "failedJobsHistoryLimit"):
         errs += _nonnegative(spec, key, f"spec.{key}")
+    return errs
+
+
+# One component of an IANA zone name (upstream's validTimeZoneCharacters; digits and + for legacy names).
+_ZONE_PART = re.compile(r"[A-Za-z.\-_0-9+]{1,14}")
+
+
+def _time_zone(spec: Obj) -> Errors:
+    """spec.timeZone: absent, or a zone the tz database knows (upstream's validateTimeZone)."""
+    name = spec.get("timeZone")
+    if name is None:
+        return []
+    if name == "":
+        return [invalid_value("spec.timeZone", name, "timeZone must be nil or non-empty string")]
+    for part in str(name).split("/"):
+        if part in (".", "..") or part.startswith("-") or not _ZONE_PART.fullmatch(part):
+            return [invalid_value("spec.timeZone", name, f"unknown time zone {name}")]
+    errs: Errors = []
+    if str(name).lower() == "local":
+        errs.append(invalid_value("spec.timeZone", name,
+                                  "timeZone must be an explicit time zone as defined in https://www.iana.org/time-zones"))
+    try:
+        if name != "Local":  # Go's LoadLocation("Local") is the server's own zone, no error
+            ZoneInfo(str(name))
+    except (ZoneInfoNotFoundError, ValueError):
+        errs.append(invalid_value("spec.timeZone", name, f"unknown time zone {name}"))  # Go's LoadLocation error
     return errs
