@@ -29,8 +29,10 @@ Interface:
 Invariants: a chosen node passed every (non-skipped) Filter; the same seed, cache
 and pods give the same placements.
 
-How minik8s differs: preemption gives its verdict but evicts nothing (so no nominated
-nodes); no extenders or parallel filtering.
+When preemption finds room, ``diagnosis.nominated_node`` and ``diagnosis.victims`` say
+where and whom to evict; the component does it.
+
+How minik8s differs: no extenders or parallel filtering.
 
 Taught in chapter 9 (Scheduling).
 """
@@ -40,7 +42,7 @@ from __future__ import annotations
 import random
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from minik8s.scheduler import preemption
 from minik8s.scheduler.cache import Cache, NodeInfo, PodInfo
@@ -78,6 +80,8 @@ class Diagnosis:
     absent_nodes: int = 0  # nodes outside a PreFilterResult
     absent_reason: str = ""
     post_filter_message: str = ""  # preemption's verdict ("preemption: ...")
+    nominated_node: str | None = None  # preemption succeeded: the node, once its victims are gone
+    victims: list[PodInfo] = field(default_factory=list)
 
 
 @dataclass
@@ -125,6 +129,8 @@ class Scheduler:
         self.percentage_of_nodes_to_score = percentage_of_nodes_to_score
         self.rng = rng if rng is not None else random.Random(0)
         self.explain = explain
+        # The PodDisruptionBudgets preemption weighs when choosing victims (None: there are none).
+        self.pdbs: Callable[[], list[dict[str, Any]]] | None = None
         self._next_start_node_index = 0
         self._normalizers = {p.name for p in self.profile.score_plugins if overrides(p, "normalize_score")}
 
@@ -150,8 +156,11 @@ class Scheduler:
         feasible = self._find_feasible(state, info, nodes, outcome.filters, diagnosis) if nodes else []
         evaluated = len(feasible) + len(diagnosis.node_to_reasons)
         if not feasible:
-            diagnosis.post_filter_message = preemption.verdict(info, cache, diagnosis.node_to_reasons,
-                                                               diagnosis.absent_nodes, outcome.filters, state)
+            pdbs = self.pdbs() if self.pdbs is not None else ()
+            chosen = preemption.preempt(info, cache, diagnosis.node_to_reasons, diagnosis.absent_nodes,
+                                        outcome.filters, state, pdbs)
+            diagnosis.post_filter_message = chosen.message
+            diagnosis.nominated_node, diagnosis.victims = chosen.node, chosen.victims
             return Result(None, fit_error_message(len(cache.nodes), diagnosis), diagnosis, evaluated, 0)
         if len(feasible) == 1:  # nothing to compare: upstream skips scoring too
             return Result(feasible[0].name, "", diagnosis, evaluated, 1)
