@@ -201,3 +201,20 @@ def test_priority_class_validation(cluster: Cluster) -> None:
     with pytest.raises(KubectlError) as err:
         cluster.kubectl(["patch", "pc", "high-priority", "--type=merge", "-p", '{"value": 7}'])
     assert "value: Forbidden: may not be changed in an update." in err.value.message
+
+
+def test_a_lower_priority_nomination_is_cleared(cluster: Cluster) -> None:
+    cluster.kubectl("apply -f -", stdin=priority_class("middle", 100))
+    cluster.kubectl("apply -f -", stdin=HIGH)
+    held = json.loads(pod("low", "3"))
+    held["metadata"]["finalizers"] = ["example.com/hold"]
+    cluster.kubectl("apply -f -", stdin=json.dumps(held))
+    cluster.kubectl("apply -f -", stdin=pod("mid", "3", "middle"))
+    nominated = "jsonpath={.status.nominatedNodeName}"
+    assert cluster.kubectl(["get", "pod", "mid", "-o", nominated]) == "node-1"
+    cluster.kubectl("apply -f -", stdin=pod("high", "3", "high-priority"))
+    assert cluster.kubectl(["get", "pod", "high", "-o", nominated]) == "node-1"
+    assert cluster.kubectl(["get", "pod", "mid", "-o", nominated]) == ""
+    cluster.kubectl(["patch", "pod", "low", "--type=merge", "-p", '{"metadata":{"finalizers":null}}'])
+    assert spec_of(cluster, "high")["nodeName"] == "node-1"
+    assert "nodeName" not in spec_of(cluster, "mid")

@@ -9,7 +9,8 @@ to evict from it, the scheduler, for each victim:
 2. deletes it, gracefully (its own ``terminationGracePeriodSeconds``);
 3. records ``Normal Preempted`` on it: ``Preempted by pod <preemptor uid> on node <node>``.
 
-Then the preemptor's ``status.nominatedNodeName`` names the node (written with its
+Pods of lower priority that were nominated to the same node lose their nomination (they
+may no longer fit there). Then the preemptor's ``status.nominatedNodeName`` names the node (written with its
 ``PodScheduled=False`` condition); it is bound there once the victims are gone.
 
 Interface:
@@ -74,3 +75,23 @@ def evict_victims(component: SchedulerComponent, preemptor: dict[str, Any], node
             continue
         component.ctx.recorder.event(victim, "Normal", "Preempted", f"Preempted by pod {uid} on node {node_name}",
                                      component=component.name, action="Preempting")
+    _clear_lower_nominations(component, preemptor, node_name)
+
+
+def _clear_lower_nominations(component: SchedulerComponent, preemptor: dict[str, Any], node_name: str) -> None:
+    """Upstream's getLowerPriorityNominatedPods + ClearNominatedNodeName."""
+    mine = int((preemptor.get("spec") or {}).get("priority") or 0)
+    for pod in component.informer(PODS).list():
+        meta = pod["metadata"]
+        if meta.get("uid") == preemptor["metadata"].get("uid") or (pod.get("spec") or {}).get("nodeName"):
+            continue
+        if (pod.get("status") or {}).get("nominatedNodeName") != node_name:
+            continue
+        if int((pod.get("spec") or {}).get("priority") or 0) >= mine:
+            continue
+        try:
+            component.client.patch(PODS, meta["name"], {"status": {"nominatedNodeName": None}}, meta["namespace"],
+                                   patch_type="strategic", subresource="status")
+        except StatusError as err:
+            if err.code != 404:
+                raise
