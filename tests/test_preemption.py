@@ -8,7 +8,9 @@ import pytest
 
 from minik8s import Cluster
 from minik8s.cluster import KubectlError
+from minik8s.scheduler import Scheduler
 from tests.conftest import start_server
+from tests.test_scheduler import cache_with, make_node, make_pod
 
 HIGH = """apiVersion: scheduling.k8s.io/v1
 kind: PriorityClass
@@ -218,3 +220,25 @@ def test_a_lower_priority_nomination_is_cleared(cluster: Cluster) -> None:
     cluster.kubectl(["patch", "pod", "low", "--type=merge", "-p", '{"metadata":{"finalizers":null}}'])
     assert spec_of(cluster, "high")["nodeName"] == "node-1"
     assert "nodeName" not in spec_of(cluster, "mid")
+
+
+def test_disruption_budgets_steer_the_choice_of_node_and_victims() -> None:
+    """Fewest PodDisruptionBudget violations first; within a node, protected pods are reprieved first."""
+    pods = (make_pod("guarded", cpu="3", node_name="n1", priority=0, labels={"app": "db"}),
+            make_pod("free", cpu="3", node_name="n2", priority=5),
+            make_pod("small-guarded", cpu="1500m", node_name="n3", priority=0, labels={"app": "db"}),
+            make_pod("small-free", cpu="1500m", node_name="n3", priority=0))
+    cache = cache_with(make_node("n1", cpu="4"), make_node("n2", cpu="4"), make_node("n3", cpu="4"), pods=pods)
+    budget = {"metadata": {"name": "db", "namespace": "default"},
+              "spec": {"selector": {"matchLabels": {"app": "db"}}}, "status": {"disruptionsAllowed": 0}}
+    scheduler = Scheduler()
+    scheduler.pdbs = lambda: [budget]
+    result = scheduler.schedule(make_pod("p", cpu="2", priority=100), cache)
+    assert result.node is None
+    # n1 would violate the budget; n3's victim can be the unguarded pod: no violation, lowest priority victim.
+    assert result.diagnosis.nominated_node == "n3"
+    assert [v.name for v in result.diagnosis.victims] == ["small-free"]
+    # Without budgets, n1 comes first among equally good candidates (victims of priority 0, one each).
+    plain = Scheduler().schedule(make_pod("p", cpu="2", priority=100), cache)
+    assert plain.diagnosis.nominated_node == "n1"
+    assert [v.name for v in plain.diagnosis.victims] == ["guarded"]
