@@ -242,3 +242,14 @@ def test_disruption_budgets_steer_the_choice_of_node_and_victims() -> None:
     plain = Scheduler().schedule(make_pod("p", cpu="2", priority=100), cache)
     assert plain.diagnosis.nominated_node == "n1"
     assert [v.name for v in plain.diagnosis.victims] == ["guarded"]
+
+
+def test_describe_priorityclass(cluster: Cluster) -> None:
+    assert cluster.kubectl("describe pc system-node-critical") == (
+        "Name:              system-node-critical\n"
+        "Value:             2000001000\n"
+        "GlobalDefault:     false\n"
+        "PreemptionPolicy:  PreemptLowerPriority\n"
+        "Description:       Used for system critical pods that must not be moved from their current node.\n"
+        "Annotations:       <none>\n"
+        "Events:            <none>\n")
