@@ -253,3 +253,13 @@ def test_describe_priorityclass(cluster: Cluster) -> None:
         "Description:       Used for system critical pods that must not be moved from their current node.\n"
         "Annotations:       <none>\n"
         "Events:            <none>\n")
+
+
+def test_system_classes_cannot_be_deleted(cluster: Cluster) -> None:
+    with pytest.raises(KubectlError) as err:
+        cluster.kubectl("delete pc system-cluster-critical")
+    assert err.value.message == ('Error from server (Forbidden): priorityclasses.scheduling.k8s.io '
+                                 '"system-cluster-critical" is forbidden: this is a system priority class and '
+                                 'cannot be deleted')
+    cluster.kubectl("apply -f -", stdin=HIGH)
+    assert cluster.kubectl("delete pc high-priority") == 'priorityclass.scheduling.k8s.io "high-priority" deleted\n'

@@ -20,6 +20,7 @@ On every Pod create, the plugin turns the pod's ``priorityClassName`` into
 On PriorityClass writes it refuses a second ``globalDefault`` (403, ``PriorityClass a is
 already marked as default. Only one default can exist``) and checks the class as upstream's
 validation does (422): the value ceiling, the reserved prefix, the immutable value and policy.
+The two system classes cannot be deleted (403, as upstream's PriorityClass storage says).
 
 Interface:
     Priority(api)                       # an admission plugin (see admission.chain)
@@ -39,7 +40,7 @@ from minik8s.api import errors
 from minik8s.api import resources as api_resources
 from minik8s.api.defaults import SYSTEM_PRIORITIES
 from minik8s.api.errors import FieldError, forbidden_field, invalid_value, not_supported
-from minik8s.apiserver.admission.chain import CREATE, UPDATE, Attributes
+from minik8s.apiserver.admission.chain import CREATE, DELETE, UPDATE, Attributes
 
 if TYPE_CHECKING:
     from minik8s.apiserver.apiserver import APIServer
@@ -143,9 +144,13 @@ class Priority:
         spec.setdefault("preemptionPolicy", PREEMPT_LOWER_PRIORITY)
 
     def validate(self, attrs: Attributes) -> None:
-        if attrs.resource is not PRIORITY_CLASSES or attrs.subresource or attrs.obj is None:
+        if attrs.resource is not PRIORITY_CLASSES or attrs.subresource:
             return
-        if attrs.operation not in (CREATE, UPDATE):
+        if attrs.operation == DELETE and attrs.name in SYSTEM_CLASSES:
+            # Upstream's PriorityClass REST storage refuses this, before any admission plugin.
+            raise errors.forbidden("scheduling.k8s.io", "priorityclasses", attrs.name,
+                                   "this is a system priority class and cannot be deleted")
+        if attrs.operation not in (CREATE, UPDATE) or attrs.obj is None:
             return
         found = validate_priority_class(attrs.obj, attrs.old if attrs.operation == UPDATE else None)
         if found:
