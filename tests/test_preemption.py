@@ -263,3 +263,15 @@ def test_system_classes_cannot_be_deleted(cluster: Cluster) -> None:
                                  'cannot be deleted')
     cluster.kubectl("apply -f -", stdin=HIGH)
     assert cluster.kubectl("delete pc high-priority") == 'priorityclass.scheduling.k8s.io "high-priority" deleted\n'
+
+
+def test_a_nominated_pod_keeps_its_room_from_pods_of_lower_priority() -> None:
+    cache = cache_with(make_node("n1", cpu="4"))
+    nominated = make_pod("high", cpu="3", priority=100)
+    nominated["status"] = {"nominatedNodeName": "n1"}
+    scheduler = Scheduler()
+    scheduler.nominated = lambda: [nominated]
+    low = scheduler.schedule(make_pod("low", cpu="2", priority=0), cache)
+    assert low.node is None and low.message.startswith("0/1 nodes are available: 1 Insufficient cpu.")
+    assert scheduler.schedule(make_pod("higher", cpu="2", priority=1000), cache).node == "n1"
+    assert scheduler.schedule(nominated, cache).node == "n1"   # not counted against itself

@@ -131,6 +131,8 @@ class Scheduler:
         self.explain = explain
         # The PodDisruptionBudgets preemption weighs when choosing victims (None: there are none).
         self.pdbs: Callable[[], list[dict[str, Any]]] | None = None
+        # Pods nominated to a node by preemption, not yet bound: counted there for pods of no higher priority.
+        self.nominated: Callable[[], list[dict[str, Any]]] | None = None
         self._next_start_node_index = 0
         self._normalizers = {p.name for p in self.profile.score_plugins if overrides(p, "normalize_score")}
 
@@ -153,6 +155,8 @@ class Scheduler:
             nodes = [n for n in (cache.get(name) for name in sorted(outcome.node_names)) if n is not None]
             diagnosis.absent_nodes = len(cache.nodes) - len(nodes)
             diagnosis.absent_reason = f"node(s) didn't satisfy plugin(s) [{' '.join(sorted(outcome.narrowed_by))}]"
+        if self.nominated is not None:
+            nodes = self._add_nominated_pods(info, nodes)
         feasible = self._find_feasible(state, info, nodes, outcome.filters, diagnosis) if nodes else []
         evaluated = len(feasible) + len(diagnosis.node_to_reasons)
         if not feasible:
@@ -170,6 +174,21 @@ class Scheduler:
         # One uniform draw among the best: the same distribution as upstream's reservoir sampling.
         chosen = ties[0] if len(ties) == 1 else ties[self.rng.randrange(len(ties))]
         return Result(feasible[chosen].name, "", diagnosis, evaluated, len(feasible), scores)
+
+    def _add_nominated_pods(self, pod: PodInfo, nodes: list[NodeInfo]) -> list[NodeInfo]:
+        """Upstream's addNominatedPods: nodes with the nominated pods of equal or higher priority added."""
+        assert self.nominated is not None
+        mine = preemption.priority(pod.pod)
+        extra: dict[str, list[PodInfo]] = {}
+        for other in self.nominated():
+            node_name = (other.get("status") or {}).get("nominatedNodeName")
+            info = PodInfo(other)
+            if node_name and info.key != pod.key and preemption.priority(other) >= mine:
+                extra.setdefault(node_name, []).append(info)
+        if not extra:
+            return nodes
+        return [preemption.with_pods(n, [*n.pods.values(), *extra[n.name]]) if n.name in extra else n
+                for n in nodes]
 
     def _find_feasible(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo],
                        filters: list[tuple[str, Any]], diagnosis: Diagnosis) -> list[NodeInfo]:

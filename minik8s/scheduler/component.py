@@ -43,6 +43,10 @@ def _assigned(pod: dict[str, Any]) -> bool:
     return bool((pod.get("spec") or {}).get("nodeName"))
 
 
+def _priority(pod: dict[str, Any] | None) -> int:
+    return int(((pod or {}).get("spec") or {}).get("priority") or 0)
+
+
 def _terminal(pod: dict[str, Any]) -> bool:
     return (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
 
@@ -63,6 +67,8 @@ class SchedulerComponent(Controller):
         self.cache = Cache()
         self.algorithm = Scheduler(rng=ctx.rng)
         self.algorithm.pdbs = disruption_budgets(ctx.client)
+        self._nominated: dict[Hashable, dict[str, Any]] = {}   # unbound pods that preemption nominated
+        self.algorithm.nominated = lambda: list(self._nominated.values())
         self._unschedulable: set[Hashable] = set()
         super().__init__(ctx)
 
@@ -83,6 +89,10 @@ class SchedulerComponent(Controller):
                 self.cache.update_node(obj)
             return self._retry_unschedulable()
         key = object_key(obj)
+        if not deleted and not _assigned(obj) and (obj.get("status") or {}).get("nominatedNodeName"):
+            self._nominated[key] = obj
+        else:
+            self._nominated.pop(key, None)
         if deleted or _terminal(obj):
             was_counted = self.cache.is_assumed(obj) or _assigned(obj)
             self.cache.remove_pod(obj)
@@ -98,7 +108,9 @@ class SchedulerComponent(Controller):
         return [key] if self._wants(obj) else []
 
     def _retry_unschedulable(self) -> list[Hashable]:
-        keys = sorted(self._unschedulable)
+        # Highest priority first, as upstream's PrioritySort orders its active queue.
+        pods = self.informer(PODS)
+        keys = sorted(self._unschedulable, key=lambda k: (-_priority(pods.get(*k)), k))
         self._unschedulable.clear()
         return keys
 

@@ -36,9 +36,13 @@ victims are gone the preemptor is bound there.
 Interface:
     verdict(pod, cache, rejected, absent_nodes, filters, state) -> str   # "" or "preemption: ..."
     preempt(pod, cache, rejected, absent_nodes, filters, state, pdbs=()) -> Outcome(message, node, victims)
+    with_pods(node, pods) -> NodeInfo                                     # a copy counting those pods
 
-How minik8s differs: the Filters do not count nominated pods of higher priority
-(upstream's ``addNominatedPods``), and no start-time tie break between nodes.
+While the victims terminate, the Filters count the nominated pod on its node for every
+pod of no higher priority (upstream's ``addNominatedPods``), so the room made is not taken.
+
+How minik8s differs: the Filters run once, with the nominated pods (upstream runs them
+a second time without, for inter-pod affinity); no start-time tie break between nodes.
 
 Taught in chapter 9 (Scheduling: priority and preemption).
 """
@@ -139,13 +143,19 @@ def preempt(pod: PodInfo, cache: Cache, rejected: dict[str, Reason], absent_node
     return Outcome(f"preemption: 0/{len(cache.nodes)} nodes are available: {', '.join(entries)}.")
 
 
-def _fits(pod: PodInfo, node: NodeInfo, keep: list[PodInfo], filters: list[tuple[str, FilterFunc]],
-          state: CycleState) -> Reason | None:
+def with_pods(node: NodeInfo, pods: list[PodInfo]) -> NodeInfo:
+    """A copy of ``node`` counting exactly ``pods`` (the cache's own NodeInfo is never changed)."""
     trial = NodeInfo(node.name)
     if node.node is not None:
         trial.set_node(node.node)
-    for other in keep:
+    for other in pods:
         trial.add_pod(other)
+    return trial
+
+
+def _fits(pod: PodInfo, node: NodeInfo, keep: list[PodInfo], filters: list[tuple[str, FilterFunc]],
+          state: CycleState) -> Reason | None:
+    trial = with_pods(node, keep)
     for _, check in filters:
         reason = check(state, pod, trial)
         if reason is not None:
