@@ -275,3 +275,26 @@ def test_a_nominated_pod_keeps_its_room_from_pods_of_lower_priority() -> None:
     assert low.node is None and low.message.startswith("0/1 nodes are available: 1 Insufficient cpu.")
     assert scheduler.schedule(make_pod("higher", cpu="2", priority=1000), cache).node == "n1"
     assert scheduler.schedule(nominated, cache).node == "n1"   # not counted against itself
+
+
+@pytest.mark.parametrize("args", [
+    ["create", "pc", "dflt", "--value=5", "--global-default", "--dry-run=client", "-o", "yaml"],
+    ["create", "priorityclass", "x", "--description=for x", "--preemption-policy=Never", "--dry-run=client",
+     "-o", "yaml"],
+    ["create", "pc", "x", "--dry-run=client"],
+    ["create", "pc", "x", "--value=abc", "--dry-run=client"],
+])
+def test_create_priorityclass_prints_what_the_real_kubectl_prints(cluster: Cluster, args: list[str]) -> None:
+    import subprocess
+
+    real = subprocess.run(["kubectl", *args], capture_output=True, text=True, env={"KUBECONFIG": "/dev/null",
+                                                                                   "HOME": "/nonexistent"})
+    code, out, err = cluster.run_kubectl(args)
+    assert (code, out, err) == (real.returncode, real.stdout, real.stderr)
+
+
+def test_create_priorityclass_against_the_cluster(cluster: Cluster) -> None:
+    assert cluster.kubectl("create pc high --value=1000 --preemption-policy=Never") == \
+        "priorityclass.scheduling.k8s.io/high created\n"
+    row = [line.split() for line in cluster.kubectl("get pc").splitlines() if line.startswith("high ")]
+    assert row[0][1:3] == ["1000", "false"] and row[0][4] == "Never"
