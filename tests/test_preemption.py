@@ -298,3 +298,22 @@ def test_create_priorityclass_against_the_cluster(cluster: Cluster) -> None:
         "priorityclass.scheduling.k8s.io/high created\n"
     row = [line.split() for line in cluster.kubectl("get pc").splitlines() if line.startswith("high ")]
     assert row[0][1:3] == ["1000", "false"] and row[0][4] == "Never"
+
+
+def test_failed_scheduling_event_in_upstream_form() -> None:
+    """Reasons counted per node and sorted as strings, then preemption's verdict (v1.32: anti-affinity
+    is Unschedulable, so those nodes are examined; a taint is UnschedulableAndUnresolvable)."""
+    cluster = Cluster(nodes=3, runtime="simulated", clock="virtual")
+    cluster.kubectl("taint node node-1 node-role.kubernetes.io/control-plane:NoSchedule")
+    for node in ("node-2", "node-3"):
+        cluster.kubectl("apply -f -", stdin=json.dumps({**json.loads(pod(f"web-{node}", nodeName=node)),
+                                                        "metadata": {"name": f"web-{node}", "labels": {"app": "web"}}}))
+    anti = {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+        {"labelSelector": {"matchLabels": {"app": "web"}}, "topologyKey": "kubernetes.io/hostname"}]}}
+    cluster.kubectl("apply -f -", stdin=pod("lonely", affinity=anti))
+    message = cluster.kubectl("get events --field-selector involvedObject.name=lonely,reason=FailedScheduling "
+                              "-o jsonpath={.items[0].message}")
+    assert message == ("0/3 nodes are available: 1 node(s) had untolerated taint "
+                       "{node-role.kubernetes.io/control-plane: }, 2 node(s) didn't match pod anti-affinity rules. "
+                       "preemption: 0/3 nodes are available: 1 Preemption is not helpful for scheduling, "
+                       "2 No preemption victims found for incoming pod.")

@@ -43,6 +43,9 @@ pod of no higher priority (upstream's ``addNominatedPods``), so the room made is
 
 How minik8s differs: the Filters run once, with the nominated pods (upstream runs them
 a second time without, for inter-pod affinity); no start-time tie break between nodes.
+The PreFilter state is not updated for the victims (upstream's PreFilterExtensions
+``RemovePod``), so inter-pod (anti-)affinity and topology spread still count them: a pod
+kept out by anti-affinity is not helped by preemption here.
 
 Taught in chapter 9 (Scheduling: priority and preemption).
 """
