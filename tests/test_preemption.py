@@ -317,3 +317,9 @@ def test_failed_scheduling_event_in_upstream_form() -> None:
                        "{node-role.kubernetes.io/control-plane: }, 2 node(s) didn't match pod anti-affinity rules. "
                        "preemption: 0/3 nodes are available: 1 Preemption is not helpful for scheduling, "
                        "2 No preemption victims found for incoming pod.")
+    # With a higher priority, evicting a web pod makes room (the anti-affinity counts forget the victim).
+    cluster.kubectl("apply -f -", stdin=HIGH)
+    cluster.kubectl("apply -f -", stdin=pod("important", "100m", "high-priority", affinity=anti))
+    node = spec_of(cluster, "important")["nodeName"]
+    assert node in ("node-2", "node-3")
+    assert f"web-{node}" not in cluster.kubectl("get pods -o name")

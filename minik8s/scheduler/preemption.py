@@ -43,9 +43,8 @@ pod of no higher priority (upstream's ``addNominatedPods``), so the room made is
 
 How minik8s differs: the Filters run once, with the nominated pods (upstream runs them
 a second time without, for inter-pod affinity); no start-time tie break between nodes.
-The PreFilter state is not updated for the victims (upstream's PreFilterExtensions
-``RemovePod``), so inter-pod (anti-)affinity and topology spread still count them: a pod
-kept out by anti-affinity is not helped by preemption here.
+The PreFilter state forgets the victims (upstream's PreFilterExtensions ``RemovePod``)
+for inter-pod affinity only: topology spread still counts them.
 
 Taught in chapter 9 (Scheduling: priority and preemption).
 """
@@ -159,6 +158,15 @@ def with_pods(node: NodeInfo, pods: list[PodInfo]) -> NodeInfo:
 def _fits(pod: PodInfo, node: NodeInfo, keep: list[PodInfo], filters: list[tuple[str, FilterFunc]],
           state: CycleState) -> Reason | None:
     trial = with_pods(node, keep)
+    removed = [p for p in node.pods.values() if p.key not in trial.pods]
+    if removed:
+        # PreFilterExtensions.RemovePod: plugins whose PreFilter counted pods forget the removed ones.
+        state = CycleState(state)
+        for plugin in {getattr(check, "__self__", None) for _, check in filters}:
+            remove_pod = getattr(plugin, "remove_pod", None)
+            if remove_pod is not None:
+                for gone in removed:
+                    remove_pod(state, pod, gone, node)
     for _, check in filters:
         reason = check(state, pod, trial)
         if reason is not None:
