@@ -323,3 +323,17 @@ def test_failed_scheduling_event_in_upstream_form() -> None:
     node = spec_of(cluster, "important")["nodeName"]
     assert node in ("node-2", "node-3")
     assert f"web-{node}" not in cluster.kubectl("get pods -o name")
+
+
+def test_topology_spread_counts_forget_the_victims() -> None:
+    web = {"app": "web"}
+    pods = tuple(make_pod(f"web{i}", node_name="n1", priority=0, labels=web) for i in (1, 2))
+    taint = [{"key": "dedicated", "value": "x", "effect": "NoSchedule"}]
+    cache = cache_with(make_node("n1"), make_node("n2", taints=taint), pods=pods)
+    spread = [{"maxSkew": 1, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "DoNotSchedule",
+               "labelSelector": {"matchLabels": web}}]
+    result = Scheduler().schedule(make_pod("p", priority=100, labels=web, topologySpreadConstraints=spread), cache)
+    assert result.message == ("0/2 nodes are available: 1 node(s) didn't match pod topology spread constraints, "
+                              "1 node(s) had untolerated taint {dedicated: x}.")
+    assert result.diagnosis.nominated_node == "n1"
+    assert sorted(v.name for v in result.diagnosis.victims) == ["web1", "web2"]

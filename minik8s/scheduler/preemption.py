@@ -43,8 +43,8 @@ pod of no higher priority (upstream's ``addNominatedPods``), so the room made is
 
 How minik8s differs: the Filters run once, with the nominated pods (upstream runs them
 a second time without, for inter-pod affinity); no start-time tie break between nodes.
-The PreFilter state forgets the victims (upstream's PreFilterExtensions ``RemovePod``)
-for inter-pod affinity only: topology spread still counts them.
+The PreFilter state forgets the victims (upstream's PreFilterExtensions ``RemovePod``,
+here a plugin's ``remove_pod``: inter-pod affinity and topology spread).
 
 Taught in chapter 9 (Scheduling: priority and preemption).
 """
