@@ -118,8 +118,7 @@ def test_admission_defaults_for_pods():
     spec = apply_defaults(pod())["spec"]
     assert spec["serviceAccountName"] == "default"
     assert spec["serviceAccount"] == "default"
-    assert spec["priority"] == 0
-    assert spec["preemptionPolicy"] == "PreemptLowerPriority"
+    assert "priority" not in spec  # the Priority plugin reads PriorityClasses: tests/test_preemption.py
     assert spec["tolerations"] == [
         {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute",
          "tolerationSeconds": 300},
@@ -140,10 +139,6 @@ def test_existing_toleration_is_not_duplicated():
     tolerations = apply_defaults(pod(tolerations=[own]))["spec"]["tolerations"]
     assert [t["key"] for t in tolerations] == ["node.kubernetes.io/unreachable", "node.kubernetes.io/not-ready"]
     assert tolerations[0]["tolerationSeconds"] == 10
-
-
-def test_system_priority_class():
-    assert apply_defaults(pod(priorityClassName="system-node-critical"))["spec"]["priority"] == 2000001000
 
 
 def test_templates_get_pod_spec_defaults_but_no_admission():

@@ -255,6 +255,9 @@ def test_a_charge_for_nothing_stored_is_given_back_after_a_second_look():
 def test_a_scope_selector_on_priority_class_counts_only_those_pods():
     selector = {"matchExpressions": [{"scopeName": "PriorityClass", "operator": "In", "values": ["high"]}]}
     api = api_with(quota("high", {"pods": "1"}, scopeSelector=selector))
+    classes = resources.get("scheduling.k8s.io", "v1", "priorityclasses")   # the Priority plugin wants it to exist
+    api.create(classes, None, {"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
+                               "metadata": {"name": "high"}, "value": 1000})
     api.create(PODS, "team", pod("low"))
     api.create(PODS, "team", pod("vip", priorityClassName="high"))
     assert "exceeded quota: high, requested: pods=1, used: pods=1, limited: pods=1" in \

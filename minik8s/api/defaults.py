@@ -8,8 +8,9 @@ validation, so the rest of the system never has to guess what "unset" means.
 
 A few defaults come from admission plugins instead (they run on create, after
 defaulting, and only for Pods, not for pod templates): ServiceAccount sets the
-service account, DefaultTolerationSeconds adds two NoExecute tolerations, Priority
-sets ``priority`` and ``preemptionPolicy``. They are kept apart in
+service account, DefaultTolerationSeconds adds two NoExecute tolerations. (Priority,
+which sets ``priority`` and ``preemptionPolicy`` from the PriorityClasses, is the API
+server's plugin: :mod:`minik8s.apiserver.admission.priority`.) They are kept apart in
 :func:`admission_defaults` so the book can show which is which.
 
 Interface:
@@ -500,8 +501,8 @@ def apply_defaults(obj: Obj, admission: bool = True) -> Obj:
 
 
 def admission_defaults(pod: Obj) -> Obj:
-    """A copy of ``pod`` with the defaults of the ServiceAccount, DefaultTolerationSeconds and
-    Priority admission plugins. (Mounting the service-account token volume is the apiserver's
+    """A copy of ``pod`` with the defaults of the ServiceAccount and DefaultTolerationSeconds
+    admission plugins. (Mounting the service-account token volume is the apiserver's
     admission chain's job, not defaulting.)"""
     result = deep_copy(pod)
     _admit_pod(result)
@@ -516,9 +517,8 @@ def _admit_pod(pod: Obj) -> None:
     _default(spec, "serviceAccountName", spec.get("serviceAccount") or DEFAULT_SERVICE_ACCOUNT)
     _default(spec, "serviceAccount", spec.get("serviceAccountName"))
     _default_tolerations(spec)
-    # Priority admission: the class's value (0 without a class), and its preemption policy.
-    _default(spec, "priority", SYSTEM_PRIORITIES.get(str(spec.get("priorityClassName")), 0))
-    _default(spec, "preemptionPolicy", "PreemptLowerPriority")
+    # Priority admission (spec.priority, spec.preemptionPolicy) reads the PriorityClasses: it is the
+    # apiserver's plugin, minik8s.apiserver.admission.priority.
 
 
 def _default_tolerations(spec: Obj) -> None:

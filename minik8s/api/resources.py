@@ -172,6 +172,8 @@ RESOURCES: tuple[Resource, ...] = (
     _r("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", namespaced=False),
     _r("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings"),
     _r("rbac.authorization.k8s.io", "v1", "Role", "roles"),
+    # scheduling.k8s.io/v1: PriorityClasses (apiserver/admission/priority.py)
+    _r("scheduling.k8s.io", "v1", "PriorityClass", "priorityclasses", namespaced=False, short=("pc",)),
     # storage.k8s.io/v1
     _r("storage.k8s.io", "v1", "StorageClass", "storageclasses", namespaced=False, short=("sc",)),
     # apiextensions.k8s.io/v1: CustomResourceDefinitions add resources at runtime (apiserver/apiextensions)

@@ -59,6 +59,7 @@ from minik8s.apiserver import fieldmanager, strategy
 from minik8s.apiserver.admission import ObjectCountQuota
 from minik8s.apiserver.admission.limitranger import LimitRanger
 from minik8s.apiserver.admission.podsecurity import PodSecurity
+from minik8s.apiserver.admission.priority import Priority, ensure_system_classes
 from minik8s.apiserver.admission.resourcequota import ResourceQuotaAdmission
 from minik8s.apiserver.admission.chain import CREATE, DELETE, UPDATE, Attributes, Chain
 from minik8s.apiserver.auth import bootstrap, reviews
@@ -176,6 +177,7 @@ class APIServer:
         self.admission = Chain()
         self.admission.add(LimitRanger(self))
         self.admission.add(ServiceAccountAdmission(self))
+        self.admission.add(Priority(self))   # priorityClassName -> spec.priority, before the quota reads it
         self.admission.add(PodSecurity(self))
         self.admission.add(Escalation(self.authorizer, self.rbac))
         self.admission.add(Webhooks(self.store))   # Mutating/ValidatingAdmissionWebhook, before the quota
@@ -201,6 +203,7 @@ class APIServer:
             shared, self.rng = self.rng, random.Random(repr(self.rng.getstate()) + "/bootstrap-policy")
             try:
                 bootstrap.ensure(self)
+                ensure_system_classes(self)   # system-cluster-critical, system-node-critical
             finally:
                 self.rng = shared
 

@@ -160,6 +160,18 @@ COLUMNS: dict[str, list[tuple[str, str, int, str]]] = {
                      ("Ports", "string", 0, "Ports of TLS configurations that open"), _AGE),
     "IngressClass": _cols(("Controller", "string", 0, "Controller that is responsible for handling this class"),
                           ("Parameters", "string", 0, "A reference to a resource with additional parameters"), _AGE),
+    "PriorityClass": _cols(("Value", "integer", 0, "value represents the integer value of this priority class. "
+                            "This is the actual priority that pods receive when they have the name of this class "
+                            "in their pod spec."),
+                           ("Global-Default", "boolean", 0, "globalDefault specifies whether this PriorityClass "
+                            "should be considered as the default priority for pods that do not have any priority "
+                            "class. Only one PriorityClass can be marked as `globalDefault`. However, if more than "
+                            "one PriorityClasses exists with their `globalDefault` field set to true, the smallest "
+                            "value of such global default PriorityClasses will be used as the default priority."),
+                           _AGE,
+                           ("PreemptionPolicy", "string", 0, "preemptionPolicy is the Policy for preempting pods "
+                            "with lower priority. One of Never, PreemptLowerPriority. Defaults to "
+                            "PreemptLowerPriority if unset."),),
     "NetworkPolicy": _cols(("Pod-Selector", "string", 0, "The pods the policy applies to."), _AGE),
     "RoleBinding": _cols(("Role", "string", 0, "The role granted."), _AGE,
                          ("Users", "string", 1, "Users in the roleBinding"),
@@ -585,6 +597,11 @@ def ingressclass_cells(ic: Obj, now: datetime) -> Cells:
             age(_meta(ic).get("creationTimestamp"), now)]
 
 
+def priorityclass_cells(pc: Obj, now: datetime) -> Cells:
+    return [_meta(pc).get("name", ""), pc.get("value", 0), bool(pc.get("globalDefault")),
+            age(_meta(pc).get("creationTimestamp"), now), pc.get("preemptionPolicy") or ""]
+
+
 def networkpolicy_cells(np: Obj, now: datetime) -> Cells:
     return [_meta(np).get("name", ""), format_selector(_spec(np).get("podSelector")),
             age(_meta(np).get("creationTimestamp"), now)]
@@ -767,6 +784,7 @@ CELLS: dict[str, Callable[[Obj, datetime], Cells]] = {
     "PersistentVolumeClaim": pvc_cells, "StorageClass": storageclass_cells, "Lease": lease_cells,
     "ControllerRevision": controllerrevision_cells, "HorizontalPodAutoscaler": hpa_cells,
     "Ingress": ingress_cells, "IngressClass": ingressclass_cells, "NetworkPolicy": networkpolicy_cells,
+    "PriorityClass": priorityclass_cells,
     "RoleBinding": rolebinding_cells, "ClusterRoleBinding": rolebinding_cells,
     "ResourceQuota": resourcequota_cells,
     "MutatingWebhookConfiguration": webhookconfiguration_cells,

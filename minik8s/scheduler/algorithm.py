@@ -29,8 +29,10 @@ Interface:
 Invariants: a chosen node passed every (non-skipped) Filter; the same seed, cache
 and pods give the same placements.
 
-How minik8s differs: preemption gives its verdict but evicts nothing (so no nominated
-nodes); no extenders or parallel filtering.
+When preemption finds room, ``diagnosis.nominated_node`` and ``diagnosis.victims`` say
+where and whom to evict; the component does it.
+
+How minik8s differs: no extenders or parallel filtering.
 
 Taught in chapter 9 (Scheduling).
 """
@@ -40,7 +42,7 @@ from __future__ import annotations
 import random
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from minik8s.scheduler import preemption
 from minik8s.scheduler.cache import Cache, NodeInfo, PodInfo
@@ -78,6 +80,8 @@ class Diagnosis:
     absent_nodes: int = 0  # nodes outside a PreFilterResult
     absent_reason: str = ""
     post_filter_message: str = ""  # preemption's verdict ("preemption: ...")
+    nominated_node: str | None = None  # preemption succeeded: the node, once its victims are gone
+    victims: list[PodInfo] = field(default_factory=list)
 
 
 @dataclass
@@ -125,6 +129,10 @@ class Scheduler:
         self.percentage_of_nodes_to_score = percentage_of_nodes_to_score
         self.rng = rng if rng is not None else random.Random(0)
         self.explain = explain
+        # The PodDisruptionBudgets preemption weighs when choosing victims (None: there are none).
+        self.pdbs: Callable[[], list[dict[str, Any]]] | None = None
+        # Pods nominated to a node by preemption, not yet bound: counted there for pods of no higher priority.
+        self.nominated: Callable[[], list[dict[str, Any]]] | None = None
         self._next_start_node_index = 0
         self._normalizers = {p.name for p in self.profile.score_plugins if overrides(p, "normalize_score")}
 
@@ -147,11 +155,16 @@ class Scheduler:
             nodes = [n for n in (cache.get(name) for name in sorted(outcome.node_names)) if n is not None]
             diagnosis.absent_nodes = len(cache.nodes) - len(nodes)
             diagnosis.absent_reason = f"node(s) didn't satisfy plugin(s) [{' '.join(sorted(outcome.narrowed_by))}]"
+        if self.nominated is not None:
+            nodes = self._add_nominated_pods(info, nodes)
         feasible = self._find_feasible(state, info, nodes, outcome.filters, diagnosis) if nodes else []
         evaluated = len(feasible) + len(diagnosis.node_to_reasons)
         if not feasible:
-            diagnosis.post_filter_message = preemption.verdict(info, cache, diagnosis.node_to_reasons,
-                                                               diagnosis.absent_nodes, outcome.filters, state)
+            pdbs = self.pdbs() if self.pdbs is not None else ()
+            chosen = preemption.preempt(info, cache, diagnosis.node_to_reasons, diagnosis.absent_nodes,
+                                        outcome.filters, state, pdbs)
+            diagnosis.post_filter_message = chosen.message
+            diagnosis.nominated_node, diagnosis.victims = chosen.node, chosen.victims
             return Result(None, fit_error_message(len(cache.nodes), diagnosis), diagnosis, evaluated, 0)
         if len(feasible) == 1:  # nothing to compare: upstream skips scoring too
             return Result(feasible[0].name, "", diagnosis, evaluated, 1)
@@ -161,6 +174,21 @@ class Scheduler:
         # One uniform draw among the best: the same distribution as upstream's reservoir sampling.
         chosen = ties[0] if len(ties) == 1 else ties[self.rng.randrange(len(ties))]
         return Result(feasible[chosen].name, "", diagnosis, evaluated, len(feasible), scores)
+
+    def _add_nominated_pods(self, pod: PodInfo, nodes: list[NodeInfo]) -> list[NodeInfo]:
+        """Upstream's addNominatedPods: nodes with the nominated pods of equal or higher priority added."""
+        assert self.nominated is not None
+        mine = preemption.priority(pod.pod)
+        extra: dict[str, list[PodInfo]] = {}
+        for other in self.nominated():
+            node_name = (other.get("status") or {}).get("nominatedNodeName")
+            info = PodInfo(other)
+            if node_name and info.key != pod.key and preemption.priority(other) >= mine:
+                extra.setdefault(node_name, []).append(info)
+        if not extra:
+            return nodes
+        return [preemption.with_pods(n, [*n.pods.values(), *extra[n.name]]) if n.name in extra else n
+                for n in nodes]
 
     def _find_feasible(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo],
                        filters: list[tuple[str, Any]], diagnosis: Diagnosis) -> list[NodeInfo]:

@@ -27,6 +27,7 @@ from minik8s.clock import rfc3339
 from minik8s.controllers.controller import Context, Controller, object_key
 from minik8s.scheduler.algorithm import Scheduler
 from minik8s.scheduler.cache import Cache
+from minik8s.scheduler.victims import disruption_budgets, evict_victims
 
 PODS = resources.get("", "v1", "pods")
 NODES = resources.get("", "v1", "nodes")
@@ -40,6 +41,10 @@ UNSCHEDULABLE_RETRY_SECONDS = 300.0
 
 def _assigned(pod: dict[str, Any]) -> bool:
     return bool((pod.get("spec") or {}).get("nodeName"))
+
+
+def _priority(pod: dict[str, Any] | None) -> int:
+    return int(((pod or {}).get("spec") or {}).get("priority") or 0)
 
 
 def _terminal(pod: dict[str, Any]) -> bool:
@@ -61,6 +66,9 @@ class SchedulerComponent(Controller):
     def __init__(self, ctx: Context):
         self.cache = Cache()
         self.algorithm = Scheduler(rng=ctx.rng)
+        self.algorithm.pdbs = disruption_budgets(ctx.client)
+        self._nominated: dict[Hashable, dict[str, Any]] = {}   # unbound pods that preemption nominated
+        self.algorithm.nominated = lambda: list(self._nominated.values())
         self._unschedulable: set[Hashable] = set()
         super().__init__(ctx)
 
@@ -81,6 +89,10 @@ class SchedulerComponent(Controller):
                 self.cache.update_node(obj)
             return self._retry_unschedulable()
         key = object_key(obj)
+        if not deleted and not _assigned(obj) and (obj.get("status") or {}).get("nominatedNodeName"):
+            self._nominated[key] = obj
+        else:
+            self._nominated.pop(key, None)
         if deleted or _terminal(obj):
             was_counted = self.cache.is_assumed(obj) or _assigned(obj)
             self.cache.remove_pod(obj)
@@ -96,7 +108,9 @@ class SchedulerComponent(Controller):
         return [key] if self._wants(obj) else []
 
     def _retry_unschedulable(self) -> list[Hashable]:
-        keys = sorted(self._unschedulable)
+        # Highest priority first, as upstream's PrioritySort orders its active queue.
+        pods = self.informer(PODS)
+        keys = sorted(self._unschedulable, key=lambda k: (-_priority(pods.get(*k)), k))
         self._unschedulable.clear()
         return keys
 
@@ -108,7 +122,10 @@ class SchedulerComponent(Controller):
         result = self.algorithm.schedule(pod, self.cache)
         if result.node is None:
             self._unschedulable.add(key)
-            self._record_unschedulable(pod, result.message)
+            nominated = result.diagnosis.nominated_node
+            if nominated is not None:
+                evict_victims(self, pod, nominated, [v.pod for v in result.diagnosis.victims])
+            self._record_unschedulable(pod, result.message, nominated)
             self.requeue_after(key, UNSCHEDULABLE_RETRY_SECONDS)
             return
         self.cache.assume(pod, result.node)
@@ -123,11 +140,13 @@ class SchedulerComponent(Controller):
                                 f"Successfully assigned {namespace}/{name} to {result.node}", component=self.name,
                                 action="Binding")  # the scheduler records through events.k8s.io/v1, as upstream
 
-    def _record_unschedulable(self, pod: dict[str, Any], message: str) -> None:
+    def _record_unschedulable(self, pod: dict[str, Any], message: str, nominated: str | None = None) -> None:
         self.ctx.recorder.event(pod, "Warning", "FailedScheduling", message, component=self.name, action="Scheduling")
-        conditions = (pod.get("status") or {}).get("conditions") or []
+        status = pod.get("status") or {}
+        conditions = status.get("conditions") or []
         current = next((c for c in conditions if c.get("type") == "PodScheduled"), None)
-        if current and current.get("status") == "False" and current.get("message") == message:
+        nominate = nominated is not None and status.get("nominatedNodeName") != nominated
+        if current and current.get("status") == "False" and current.get("message") == message and not nominate:
             return
         condition = {"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": message,
                      "lastProbeTime": None,
@@ -135,7 +154,10 @@ class SchedulerComponent(Controller):
                      if current and current.get("status") == "False" else rfc3339(self.clock.now())}
         meta = pod["metadata"]
         try:
-            self.client.patch(PODS, meta["name"], {"status": {"conditions": [condition]}}, meta["namespace"],
+            patch: dict[str, Any] = {"conditions": [condition]}
+            if nominate:
+                patch["nominatedNodeName"] = nominated
+            self.client.patch(PODS, meta["name"], {"status": patch}, meta["namespace"],
                               patch_type="strategic", subresource="status")
         except StatusError as err:
             if err.code != 404:

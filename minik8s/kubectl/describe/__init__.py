@@ -27,6 +27,7 @@ One module per group of kinds, each with its own describers:
 * :mod:`.nodes` - Node, with the pods it runs and what they request;
 * :mod:`.core` - Service, Endpoints, EndpointSlice, Namespace, ConfigMap, Secret, PersistentVolume(Claim);
 * :mod:`.rbac` - Role, ClusterRole, RoleBinding, ClusterRoleBinding;
+* :mod:`.scheduling` - PriorityClass;
 * :mod:`.generic` - every other kind.
 
 This module picks the describer by kind (``DESCRIBERS``), as upstream's
@@ -46,6 +47,7 @@ from minik8s.kubectl.describe.core import (describe_configmap, describe_endpoint
                                            describe_service)
 from minik8s.kubectl.describe.generic import describe_generic
 from minik8s.kubectl.describe.nodes import describe_node
+from minik8s.kubectl.describe.scheduling import describe_priorityclass
 from minik8s.kubectl.describe.serviceaccounts import describe_serviceaccount
 from minik8s.kubectl.describe.quota import describe_limitrange, describe_resourcequota
 from minik8s.kubectl.describe.pods import describe_pod, describe_pod_template, describe_probe, qos_class
@@ -74,6 +76,7 @@ DESCRIBERS: dict[str, Callable[[Any, Obj, datetime], str]] = {
     "ClusterRoleBinding": describe_binding,
     "ServiceAccount": describe_serviceaccount,
     "ResourceQuota": describe_resourcequota, "LimitRange": describe_limitrange,
+    "PriorityClass": describe_priorityclass,
 }
 
 

@@ -109,6 +109,28 @@ class InterPodAffinity(Plugin):
             if value is not None and term.matches(existing):
                 counts.anti_affinity_counts[(term.topology_key, value)] += 1
 
+    def remove_pod(self, state: CycleState, pod: PodInfo, removed: PodInfo, node: NodeInfo) -> None:
+        """PreFilterExtensions.RemovePod: the counts as if ``removed`` were gone from ``node`` (preemption
+        asks this of each victim). Writes a new state entry; the original counts are left alone."""
+        old: _FilterState | None = state.get(self.name)
+        if old is None:
+            return
+        counts = _FilterState()
+        counts.affinity_counts = old.affinity_counts.copy()
+        counts.anti_affinity_counts = old.anti_affinity_counts.copy()
+        counts.existing_anti_affinity_counts = old.existing_anti_affinity_counts.copy()
+        counts.existing_anti_keys = old.existing_anti_keys
+        undo = _FilterState()
+        self._count_required(pod, removed, node, undo)
+        for term in removed.required_anti_affinity:
+            value = node.labels.get(term.topology_key)
+            if value is not None and term.matches(pod):
+                undo.existing_anti_affinity_counts[(term.topology_key, value)] += 1
+        counts.affinity_counts.subtract(undo.affinity_counts)
+        counts.anti_affinity_counts.subtract(undo.anti_affinity_counts)
+        counts.existing_anti_affinity_counts.subtract(undo.existing_anti_affinity_counts)
+        state[self.name] = counts
+
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Reason | None:
         counts: _FilterState = state[self.name]
         if pod.required_affinity and not self._satisfies_affinity(pod, node, counts):

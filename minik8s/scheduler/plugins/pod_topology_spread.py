@@ -74,17 +74,28 @@ def _count_matching(node: NodeInfo, selector: selectors.LabelMatcher, namespace:
                if p.namespace == namespace and not p.terminating and selector(p.labels))
 
 
+def _set_min_counts(s: _FilterState) -> None:
+    s.min_counts = []
+    for i, c in enumerate(s.constraints):
+        if len(s.domains[i]) < c.min_domains:
+            s.min_counts.append(0)  # too few domains: as if an empty one existed
+        else:
+            s.min_counts.append(min(s.counts[(c.topology_key, v)] for v in s.domains[i]))
+
+
 def _has_keys(node: NodeInfo, constraints: list[Constraint]) -> bool:
     return all(c.topology_key in node.labels for c in constraints)
 
 
 class _FilterState:
-    __slots__ = ("constraints", "counts", "min_counts")
+    __slots__ = ("constraints", "counts", "min_counts", "domains", "eligible")
 
     def __init__(self, constraints: list[Constraint]) -> None:
         self.constraints = constraints
         self.counts: Counter[tuple[str, str]] = Counter()  # (key, value) -> matching pods
         self.min_counts: list[int] = []
+        self.domains: list[set[str]] = []   # per constraint, the domains the counts cover
+        self.eligible: set[str] = set()     # the nodes counted
 
 
 class PodTopologySpread(Plugin):
@@ -102,17 +113,29 @@ class PodTopologySpread(Plugin):
         for node in cache.nodes:
             if not _has_keys(node, constraints) or (eligible is not None and not eligible(node.labels, node.name)):
                 continue
+            s.eligible.add(node.name)
             for i, c in enumerate(constraints):
                 value = node.labels[c.topology_key]
                 domains[i].add(value)
                 s.counts[(c.topology_key, value)] += _count_matching(node, c.selector, pod.namespace)
-        for i, c in enumerate(constraints):
-            if len(domains[i]) < c.min_domains:
-                s.min_counts.append(0)  # too few domains: as if an empty one existed
-            else:
-                s.min_counts.append(min(s.counts[(c.topology_key, v)] for v in domains[i]))
+        s.domains = domains
+        _set_min_counts(s)
         state[self.name] = s
         return None
+
+    def remove_pod(self, state: CycleState, pod: PodInfo, removed: PodInfo, node: NodeInfo) -> None:
+        """PreFilterExtensions.RemovePod: the counts as if ``removed`` were gone from ``node`` (preemption
+        asks this of each victim). Writes a new state entry; the original is left alone."""
+        old: _FilterState | None = state.get(self.name)
+        if old is None or node.name not in old.eligible or removed.namespace != pod.namespace or removed.terminating:
+            return
+        s = _FilterState(old.constraints)
+        s.counts, s.domains, s.eligible = old.counts.copy(), old.domains, old.eligible
+        for c in s.constraints:
+            if c.selector(removed.labels):
+                s.counts[(c.topology_key, node.labels[c.topology_key])] -= 1
+        _set_min_counts(s)
+        state[self.name] = s
 
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Reason | None:
         s: _FilterState = state[self.name]
