@@ -9,12 +9,14 @@ strategic merge, JSON merge or JSON patch to any object.
 from __future__ import annotations
 
 import argparse
+import time
 from typing import Any
 
 from minik8s.api import parsing, resources
 from minik8s.api.errors import StatusError
 from minik8s.kubectl.get import parse_targets
-from minik8s.kubectl.command import CommandError, Env, server_error
+from minik8s.kubectl.command import CommandError, Env
+from minik8s.kubectl.wait import parse_timeout
 
 NODES = resources.get("", "v1", "nodes")
 PODS = resources.get("", "v1", "pods")
@@ -114,22 +116,96 @@ def cmd_drain(env: Env) -> None:
                                + ", continuing command...\nThere are pending nodes to be drained:\n " + name)
         if daemon:
             env.err.write("Warning: ignoring DaemonSet-managed Pods: " + ", ".join(ref(p) for p in daemon) + "\n")
-        for pod in pods:
-            if pod in daemon:
-                continue
+        errors = _evict_all(env, [p for p in pods if p not in daemon])
+        if errors:
+            text = errors[0] if len(errors) == 1 else "[" + ", ".join(errors) + "]"
+            left = env.client.list(PODS, None, field_selector=f"spec.nodeName={name}")["items"]
+            pending = [p for p in left if _controller_kind(p) != "DaemonSet"
+                       and (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")]
+            env.err.write(f'There are pending pods in node "{name}" when an error occurred: {text}\n'
+                          + "".join(f"pod/{p['metadata']['name']}\n" for p in pending))
+            env.err.write(f'error: unable to drain node "{name}" due to error: {text}, continuing command...\n'
+                          f"There are pending nodes to be drained:\n {name}\n")
+            raise CommandError("\n".join(errors))
+        env.out.write(f"node/{name} drained\n")
+
+
+def _go_seconds(seconds: float) -> str:
+    """A whole number of seconds as Go's ``time.Duration`` prints it: ``6s``, ``1m30s``, ``1h0m0s``."""
+    hours, rest = divmod(int(seconds), 3600)
+    minutes, secs = divmod(rest, 60)
+    return (f"{hours}h{minutes}m" if hours else f"{minutes}m" if minutes else "") + f"{secs}s"
+
+
+def _evict_all(env: Env, pods: list[dict[str, Any]]) -> list[str]:
+    """Upstream ``evictPods``: evict each pod through the Eviction API, retrying every 5 s while a
+    PodDisruptionBudget refuses (429), until ``--timeout`` (0: forever); then wait for each evicted pod
+    to be gone (or replaced under the same name) and print ``pod/<name> evicted``. Upstream does this
+    concurrently, one goroutine a pod; here in rounds, which prints the same lines. Returns the errors."""
+    a = env.args
+    timeout = parse_timeout(a.timeout)
+    started_virtual, started_real = env.clock.now(), time.monotonic()
+    errors: list[str] = []
+    waiting: list[dict[str, Any]] = []
+    pending = list(pods)
+
+    def expired() -> bool:
+        return timeout > 0 and (env.clock.now() - started_virtual >= timeout
+                                or time.monotonic() - started_real >= timeout)
+
+    while pending:
+        retry = []
+        for pod in pending:
             meta = pod["metadata"]
+            where = f'pods/"{meta["name"]}" -n "{meta["namespace"]}"'
             env.out.write(f"evicting pod {meta['namespace']}/{meta['name']}\n")
+            if expired():
+                errors.append(f"error when evicting {where}: global timeout reached: {_go_seconds(timeout)}")
+                continue
             eviction: dict[str, Any] = {"apiVersion": "policy/v1", "kind": "Eviction",
                                         "metadata": {"name": meta["name"], "namespace": meta["namespace"]}}
             if a.grace_period >= 0:
                 eviction["deleteOptions"] = {"gracePeriodSeconds": a.grace_period}
             try:
                 env.client.create(PODS, eviction, meta["namespace"], subresource="eviction")
+                waiting.append(pod)
             except StatusError as err:
-                env.error(server_error(err))
-                continue
-            env.out.write(f"pod/{meta['name']} evicted\n")
-        env.out.write(f"node/{name} drained\n")
+                if err.code == 404:
+                    continue
+                if err.code != 429:
+                    errors.append(f"error when evicting {where}: {err.message}")
+                    continue
+                env.err.write(f"error when evicting {where} (will retry after 5s): {err.message}\n")
+                retry.append(pod)
+        pending = retry
+        if pending:
+            until = env.clock.now() + 5
+            real_until = time.monotonic() + 5
+            while env.clock.now() < until and time.monotonic() < real_until:
+                env.settle()
+    while waiting:
+        still = []
+        for pod in waiting:
+            meta = pod["metadata"]
+            try:
+                now = env.client.get(PODS, meta["name"], meta["namespace"])
+            except StatusError as err:
+                if err.code != 404:
+                    raise
+                now = None
+            if now is None or now["metadata"].get("uid") != meta.get("uid"):
+                env.out.write(f"pod/{meta['name']} evicted\n")
+            else:
+                still.append(pod)
+        waiting = still
+        if waiting:
+            if expired():
+                errors += [f'error when waiting for pod "{p["metadata"]["name"]}" in namespace '
+                           f'"{p["metadata"]["namespace"]}" to terminate: global timeout reached: '
+                           f"{_go_seconds(timeout)}" for p in waiting]
+                break
+            env.settle()
+    return errors
 
 
 def _parse_taint(text: str) -> tuple[str, str | None, str | None, bool]:
