@@ -253,3 +253,20 @@ def test_the_eviction_api_refuses_with_upstreams_status(two_nodes):
     assert (status["reason"], status["message"]) == ("TooManyRequests", disruption.REFUSED)
     assert status["details"]["causes"] == [{"reason": "DisruptionBudget",
                                             "message": "The disruption budget web needs 1 healthy pods and has 1 currently"}]
+
+
+def test_own_kubectl_drain_waits_for_the_budget_between_evictions():
+    cluster = Cluster(nodes=2, runtime="simulated", clock="virtual")
+    cluster.kubectl("apply -f -", stdin=WEB % (4, "maxUnavailable: 1"))
+    cluster.run_until_stable()
+    cluster.advance(5)
+    on_1 = [p["metadata"]["name"] for p in json.loads(cluster.kubectl("get pods -o json"))["items"]
+            if p["spec"]["nodeName"] == "node-1"]
+    assert len(on_1) >= 2
+    out = cluster.kubectl("drain node-1 --timeout=2m")
+    lines = out.splitlines()
+    assert lines[0] == "node/node-1 cordoned" and lines[-1] == "node/node-1 drained"
+    assert all(f"pod/{name} evicted" in lines for name in on_1)
+    assert lines.count(f"evicting pod default/{on_1[-1]}") >= 2    # refused (429) at least once, then retried
+    pods = json.loads(cluster.kubectl("get pods -o json"))["items"]
+    assert len(pods) == 4 and all(p["spec"]["nodeName"] == "node-2" for p in pods)
