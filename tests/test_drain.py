@@ -270,3 +270,20 @@ def test_own_kubectl_drain_waits_for_the_budget_between_evictions():
     assert lines.count(f"evicting pod default/{on_1[-1]}") >= 2    # refused (429) at least once, then retried
     pods = json.loads(cluster.kubectl("get pods -o json"))["items"]
     assert len(pods) == 4 and all(p["spec"]["nodeName"] == "node-2" for p in pods)
+
+
+def test_own_kubectl_create_pdb_builds_upstreams_object_and_refuses_bad_flags():
+    cluster = Cluster(nodes=1, runtime="simulated", clock="virtual")
+    assert cluster.kubectl("create pdb web --selector=app=web,tier!=db --max-unavailable=25%") == \
+        "poddisruptionbudget.policy/web created\n"
+    spec = json.loads(cluster.kubectl("get pdb web -o json"))["spec"]
+    assert spec == {"maxUnavailable": "25%", "selector": {
+        "matchLabels": {"app": "web"}, "matchExpressions": [{"key": "tier", "operator": "NotIn", "values": ["db"]}]}}
+    for flags, message in (("--selector=app=web", "one of min-available or max-unavailable must be specified"),
+                           ("--min-available=1", "a selector must be specified"),
+                           ("--selector=app=web --min-available=1 --max-unavailable=1",
+                            "min-available and max-unavailable cannot be both specified"),
+                           ("--selector=app=web --min-available=10GB", "invalid format specified for min-available")):
+        with pytest.raises(Exception) as refused:
+            cluster.kubectl(f"create pdb other {flags}")
+        assert str(refused.value) == f"error: {message}"

@@ -14,7 +14,7 @@ Interface:
 Invariant: the budget's status is re-read and written under the API server's lock,
 so two concurrent evictions cannot both spend the last disruption.
 
-Taught in chapter 8 (disruptions and draining nodes).
+Taught in chapter 9 (Scheduling: voluntary disruptions, cordon and drain).
 """
 
 from __future__ import annotations

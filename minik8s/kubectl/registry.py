@@ -17,13 +17,13 @@ import argparse
 from types import ModuleType
 from typing import Any
 
-from minik8s.kubectl import (attach, auth, authn, configdata, get, info, nodes, pods, portforward, quota, rbac,
-                             services, wait, workloads, write)
+from minik8s.kubectl import (attach, auth, authn, configdata, get, info, nodes, pdb, pods, portforward, quota,
+                             rbac, services, wait, workloads, write)
 
 # Order matters where modules extend each other's verbs: configdata, quota, rbac and authn add
 # sub-commands to write's ``create``; authn's ``whoami`` joins auth's sub-commands, so it comes after auth.
 COMMAND_MODULES: tuple[ModuleType, ...] = (
-    get, write, info, pods, workloads, wait, nodes, services, configdata, quota, auth, rbac, authn,
+    get, write, info, pods, workloads, wait, nodes, services, configdata, quota, pdb, auth, rbac, authn,
     attach, portforward,   # the streaming commands
 )
 
