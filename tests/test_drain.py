@@ -8,6 +8,7 @@ virtual-clock cluster.
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -287,3 +288,17 @@ def test_own_kubectl_create_pdb_builds_upstreams_object_and_refuses_bad_flags():
         with pytest.raises(Exception) as refused:
             cluster.kubectl(f"create pdb other {flags}")
         assert str(refused.value) == f"error: {message}"
+
+
+@needs_kubectl
+def test_describe_pdb_and_events_match_the_real_kubectl(two_nodes):
+    k = two_nodes.kubectl
+    _ok(k("create", "pdb", "lonely", "--selector=app=nothing", "--min-available=50%"))
+    _ok(k("apply", "-f", "-", stdin=WEB % (3, "maxUnavailable: 1")))
+    wait_for(lambda: _allowed(two_nodes) == 1, 30, "the budget to allow one disruption")
+    wait_for(lambda: "NoPods" in _ok(k("get", "events")), 30, "the NoPods event")
+    for name in ("web", "lonely"):
+        ours, real = _ok(k("describe", "pdb", name, real=False)), _ok(k("describe", "pdb", name))
+        assert re.sub(r"\d+s\b", "Ns", ours) == re.sub(r"\d+s\b", "Ns", real)   # event ages may tick
+    described = _ok(k("describe", "pdb", "lonely"))
+    assert "Min available:  50%" in described and "No matching pods found" in described

@@ -11,6 +11,9 @@ Interface:
     DisruptionController        # watches budgets and pods; a pod event wakes the budgets selecting it
     expected_scale(pods, get)   # sum of the replicas of the pods' controllers (a Deployment counts once)
 
+Events (as upstream): ``NoPods`` when the selector matches nothing, ``CalculateExpectedPodCountFailed``
+when a pod has no known controller.
+
 Invariant: status is written only when it changed, so an idle cluster stays idle;
 a budget with entries in ``disruptedPods`` is looked at again when the earliest times out.
 
@@ -37,6 +40,7 @@ DEPLOYMENTS = resources.get("apps", "v1", "deployments")
 STATEFULSETS = resources.get("apps", "v1", "statefulsets")
 RCS = resources.get("", "v1", "replicationcontrollers")
 assert None not in (PDBS, PODS, REPLICASETS, DEPLOYMENTS, STATEFULSETS, RCS)
+COMPONENT = "controllermanager"   # the event source upstream's disruption controller names
 _FINDERS = {("apps", "ReplicaSet"): REPLICASETS, ("apps", "StatefulSet"): STATEFULSETS,
             ("", "ReplicationController"): RCS}
 
@@ -88,9 +92,16 @@ class DisruptionController(Controller):
         if pdb is None or pdb["metadata"].get("deletionTimestamp"):
             return
         pods = [p for p in self.informer(PODS).list(namespace) if disruption.selects(pdb, p)]
+        if not pods:
+            self.ctx.recorder.event(pdb, "Normal", "NoPods", "No matching pods found", component=COMPONENT)
         now = self.clock.now()
         status = disruption.compute_status(pdb, pods, lambda: expected_scale(pods, self._get), now,
                                            pdb.get("status"))
+        failed = next((c for c in status["conditions"] if c.get("reason") == disruption.SYNC_FAILED), None)
+        if failed is not None:
+            self.ctx.recorder.event(pdb, "Warning", "CalculateExpectedPodCountFailed",
+                                    f"Failed to calculate the number of expected pods: {failed['message']}",
+                                    component=COMPONENT)
         expiry = disruption.next_expiry(status)
         if expiry is not None:
             self.requeue_after(key, expiry - now + 0.001)
