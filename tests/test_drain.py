@@ -302,3 +302,18 @@ def test_describe_pdb_and_events_match_the_real_kubectl(two_nodes):
         assert re.sub(r"\d+s\b", "Ns", ours) == re.sub(r"\d+s\b", "Ns", real)   # event ages may tick
     described = _ok(k("describe", "pdb", "lonely"))
     assert "Min available:  50%" in described and "No matching pods found" in described
+
+
+@needs_kubectl
+def test_drain_refuses_unmanaged_pods_without_force_as_the_real_kubectl_does(two_nodes):
+    k = two_nodes.kubectl
+    _ok(k("run", "bare", "--image=nginx", "--overrides", '{"spec": {"nodeName": "node-1"}}'))
+    _ok(k("cordon", "node-1"))
+    real, ours = k("drain", "node-1"), k("drain", "node-1", real=False)
+    assert real.returncode == ours.returncode == 1
+    assert "cannot delete Pods that declare no controller (use --force to override): default/bare" in real.stderr
+    assert (ours.stdout, ours.stderr) == (real.stdout, real.stderr)
+    forced = k("drain", "node-1", "--force", "--grace-period=0", "--timeout=30s")
+    assert forced.returncode == 0, forced.stderr
+    assert "Warning: deleting Pods that declare no controller: default/bare" in forced.stderr
+    assert "pod/bare evicted" in forced.stdout

@@ -112,22 +112,37 @@ def cmd_drain(env: Env) -> None:
             problems.append("cannot delete Pods with local storage (use --delete-emptydir-data to override): "
                             + ", ".join(ref(p) for p in local))
         if problems:
-            raise CommandError(f'unable to drain node "{name}" due to error: ' + ", ".join(problems)
-                               + ", continuing command...\nThere are pending nodes to be drained:\n " + name)
-        if daemon:
-            env.err.write("Warning: ignoring DaemonSet-managed Pods: " + ", ".join(ref(p) for p in daemon) + "\n")
+            _drain_failed(env, name, ["cannot delete " + p for p in problems])
+            continue
+        warnings = [f"{what}: " + ", ".join(ref(p) for p in group)
+                    for what, group in (("ignoring DaemonSet-managed Pods", daemon),
+                                        ("deleting Pods that declare no controller", bare),
+                                        ("deleting Pods with local storage", local)) if group]
+        if warnings:
+            env.err.write("Warning: " + "; ".join(warnings) + "\n")
         errors = _evict_all(env, [p for p in pods if p not in daemon])
         if errors:
-            text = errors[0] if len(errors) == 1 else "[" + ", ".join(errors) + "]"
             left = env.client.list(PODS, None, field_selector=f"spec.nodeName={name}")["items"]
             pending = [p for p in left if _controller_kind(p) != "DaemonSet"
                        and (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")]
-            env.err.write(f'There are pending pods in node "{name}" when an error occurred: {text}\n'
+            env.err.write(f'There are pending pods in node "{name}" when an error occurred: {_aggregate(errors)}\n'
                           + "".join(f"pod/{p['metadata']['name']}\n" for p in pending))
-            env.err.write(f'error: unable to drain node "{name}" due to error: {text}, continuing command...\n'
-                          f"There are pending nodes to be drained:\n {name}\n")
-            raise CommandError("\n".join(errors))
+            _drain_failed(env, name, errors)
+            continue
         env.out.write(f"node/{name} drained\n")
+
+
+def _aggregate(errors: list[str]) -> str:
+    """An aggregate error's text, as Go's ``utilerrors.Aggregate`` prints it."""
+    return errors[0] if len(errors) == 1 else "[" + ", ".join(errors) + "]"
+
+
+def _drain_failed(env: Env, name: str, errors: list[str]) -> None:
+    """Upstream's end of a failed drain: the node is left pending and the errors repeated one a line
+    (kubectl prints an aggregate error without the ``error:`` prefix); the exit code is 1."""
+    env.err.write(f'error: unable to drain node "{name}" due to error: {_aggregate(errors)}, continuing command...\n'
+                  f"There are pending nodes to be drained:\n {name}\n" + "".join(e + "\n" for e in errors))
+    env.failed = True
 
 
 def _go_seconds(seconds: float) -> str:
