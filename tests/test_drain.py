@@ -317,3 +317,34 @@ def test_drain_refuses_unmanaged_pods_without_force_as_the_real_kubectl_does(two
     assert forced.returncode == 0, forced.stderr
     assert "Warning: deleting Pods that declare no controller: default/bare" in forced.stderr
     assert "pod/bare evicted" in forced.stdout
+
+
+@needs_kubectl
+@pytest.mark.parametrize("args", [
+    ["taint", "nodes", "node-1", "a=b:Sometimes"],
+    ["taint", "nodes", "node-1", "gone:NoSchedule-"],
+    ["taint", "nodes", "node-1", "gone-"],
+    ["taint", "nodes", "node-1"],
+    ["taint", "pods", "x", "a=b:NoSchedule"],
+])
+def test_taint_errors_match_the_real_kubectl(two_nodes, args):
+    real, ours = two_nodes.kubectl(*args), two_nodes.kubectl(*args, real=False)
+    assert real.returncode != 0
+    assert (ours.returncode, ours.stdout, ours.stderr) == (real.returncode, real.stdout, real.stderr)
+
+
+@needs_kubectl
+def test_taint_add_overwrite_and_remove_match_the_real_kubectl(two_nodes):
+    for args in (["taint", "nodes", "node-1", "a=b:NoSchedule"], ["taint", "nodes", "node-1", "a=c:NoSchedule"],
+                 ["taint", "nodes", "node-1", "a=c:NoSchedule", "--overwrite"], ["taint", "nodes", "node-1", "a-"]):
+        node = "node-1"
+        real = two_nodes.kubectl(*args)
+        before = json.loads(_ok(two_nodes.kubectl("get", "node", node, "-o", "json")))["spec"].get("taints")
+        # undo the real kubectl's change, then do it again with ours
+        _ok(two_nodes.kubectl("patch", "node", node, "--type=merge", "-p", json.dumps({"spec": {"taints": None}})))
+        if args[-1] in ("a=c:NoSchedule", "--overwrite") or args[-1] == "a-":
+            _ok(two_nodes.kubectl("taint", "nodes", node, "a=b:NoSchedule"))
+        ours = two_nodes.kubectl(*args, real=False)
+        after = json.loads(_ok(two_nodes.kubectl("get", "node", node, "-o", "json")))["spec"].get("taints")
+        assert (ours.returncode, ours.stdout, ours.stderr) == (real.returncode, real.stdout, real.stderr)
+        assert after == before

@@ -244,29 +244,42 @@ def cmd_taint(env: Env) -> None:
     kind, name, specs = words[0], words[1], words[2:]
     if kind.split("/")[0] not in ("nodes", "node", "no"):
         raise CommandError(f'invalid resource type {kind}, only node types are supported')
+    try:
+        parsed = [_parse_taint(spec) for spec in specs]
+    except CommandError as err:
+        raise CommandError(f"{err}\nSee 'kubectl taint -h' for help and examples") from None
     node = env.client.get(NODES, name)
-    taints = list((node.get("spec") or {}).get("taints") or [])
-    removed = added = False
-    for spec in specs:
-        key, value, effect, remove = _parse_taint(spec)
-        if remove:
-            before = len(taints)
-            taints = [t for t in taints if not (t.get("key") == key and (effect is None or t.get("effect") == effect))]
-            if len(taints) == before:
-                raise CommandError(f'taint "{spec[:-1]}" not found')
-            removed = True
+    old = list((node.get("spec") or {}).get("taints") or [])
+    to_add = []
+    for key, value, effect, remove in parsed:
+        if not remove:
+            taint = {"key": key, "effect": effect}
+            if value:
+                taint["value"] = value
+            to_add.append(taint)
+    if not a.overwrite:
+        for taint in to_add:
+            if any(t.get("key") == taint["key"] and t.get("effect") == taint["effect"] for t in old):
+                raise CommandError(f"node {name} already has {taint['key']} taint(s) with same effect(s) "
+                                   "and --overwrite is false")
+    # Upstream's reorganizeTaints: the taints to add first, then the old ones they do not replace.
+    taints = list(to_add) + [t for t in old if not any(n["key"] == t.get("key") and n["effect"] == t.get("effect")
+                                                       for n in to_add)]
+    added = len(taints) != len(old)
+    deleted, missing = False, []
+    for spec, (key, _, effect, remove) in zip(specs, parsed):
+        if not remove:
             continue
-        existing = [t for t in taints if t.get("key") == key and t.get("effect") == effect]
-        if existing and not a.overwrite:
-            raise CommandError(f"node {name} already has {key} taint(s) with same effect(s) and --overwrite is false")
-        taints = [t for t in taints if not (t.get("key") == key and t.get("effect") == effect)]
-        taint = {"key": key, "effect": effect}
-        if value:
-            taint["value"] = value
-        taints.append(taint)
-        added = True
+        kept = [t for t in taints if not (t.get("key") == key and (effect is None or t.get("effect") == effect))]
+        deleted = len(kept) != len(taints)
+        if not deleted:
+            missing.append(f'taint "{spec[:-1]}" not found')
+        taints = kept
+    if missing:
+        raise CommandError(missing[0] if len(missing) == 1 else "[" + ", ".join(missing) + "]")
     env.client.patch(NODES, name, {"spec": {"taints": taints or None}}, patch_type="merge")
-    env.out.write(f"node/{name} {'untainted' if removed and not added else 'modified' if removed else 'tainted'}\n")
+    verb = "modified" if (added and deleted) or a.overwrite else "tainted" if added else "untainted"
+    env.out.write(f"node/{name} {verb}\n")
 
 
 def cmd_patch(env: Env) -> None:
