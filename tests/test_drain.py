@@ -348,3 +348,15 @@ def test_taint_add_overwrite_and_remove_match_the_real_kubectl(two_nodes):
         after = json.loads(_ok(two_nodes.kubectl("get", "node", node, "-o", "json")))["spec"].get("taints")
         assert (ours.returncode, ours.stdout, ours.stderr) == (real.returncode, real.stdout, real.stderr)
         assert after == before
+
+
+def test_validation_of_the_other_fields():
+    from minik8s.api.validation import validate
+    base = {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": "x", "namespace": "default"}}
+    assert validate({**base, "spec": {"selector": {"matchLabels": {"app": "web"}}}}) == []   # neither bound: valid
+    errors = validate({**base, "spec": {"minAvailable": -1, "unhealthyPodEvictionPolicy": "Never",
+                                        "selector": {"matchExpressions": [{"key": "a", "operator": "Bad"}]}}})
+    fields = [e.field for e in errors]
+    assert fields == ["spec.minAvailable", "spec.selector.matchExpressions[0].operator",
+                      "spec.unhealthyPodEvictionPolicy"]
+    assert "must be greater than or equal to 0" in str(errors[0].cause())
