@@ -360,3 +360,14 @@ def test_validation_of_the_other_fields():
     assert fields == ["spec.minAvailable", "spec.selector.matchExpressions[0].operator",
                       "spec.unhealthyPodEvictionPolicy"]
     assert "must be greater than or equal to 0" in str(errors[0].cause())
+
+
+def test_own_kubectl_drain_with_eviction_disabled_deletes_past_the_budget():
+    cluster = Cluster(nodes=2, runtime="simulated", clock="virtual")
+    cluster.kubectl("apply -f -", stdin=WEB % (2, "minAvailable: 2"))
+    cluster.run_until_stable()
+    cluster.advance(5)
+    on_1 = [p["metadata"]["name"] for p in json.loads(cluster.kubectl("get pods -o json"))["items"]
+            if p["spec"]["nodeName"] == "node-1"]
+    out = cluster.kubectl("drain node-1 --disable-eviction --timeout=1m")
+    assert out == "node/node-1 cordoned\n" + "".join(f"pod/{n} deleted\n" for n in on_1) + "node/node-1 drained\n"

@@ -168,6 +168,18 @@ def _evict_all(env: Env, pods: list[dict[str, Any]]) -> list[str]:
         return timeout > 0 and (env.clock.now() - started_virtual >= timeout
                                 or time.monotonic() - started_real >= timeout)
 
+    if a.disable_eviction:   # upstream deletePods: plain deletes, no budget asked, no "evicting" line
+        for pod in pending:
+            meta = pod["metadata"]
+            try:
+                env.client.delete(PODS, meta["name"], meta["namespace"],
+                                  grace_period_seconds=a.grace_period if a.grace_period >= 0 else None)
+                waiting.append(pod)
+            except StatusError as err:
+                if err.code != 404:
+                    errors.append(f'error when deleting pods/"{meta["name"]}" -n "{meta["namespace"]}": {err.message}')
+        pending = []
+    done = "deleted" if a.disable_eviction else "evicted"
     while pending:
         retry = []
         for pod in pending:
@@ -209,7 +221,7 @@ def _evict_all(env: Env, pods: list[dict[str, Any]]) -> list[str]:
                     raise
                 now = None
             if now is None or now["metadata"].get("uid") != meta.get("uid"):
-                env.out.write(f"pod/{meta['name']} evicted\n")
+                env.out.write(f"pod/{meta['name']} {done}\n")
             else:
                 still.append(pod)
         waiting = still
