@@ -256,13 +256,18 @@ def test_the_eviction_api_refuses_with_upstreams_status(two_nodes):
                                             "message": "The disruption budget web needs 1 healthy pods and has 1 currently"}]
 
 
-def test_own_kubectl_drain_waits_for_the_budget_between_evictions():
+def _budgeted_cluster(replicas: int, bound: str) -> tuple[Cluster, list[str]]:
+    """A two-node virtual cluster running WEB under a budget, and the names of the pods on node-1."""
     cluster = Cluster(nodes=2, runtime="simulated", clock="virtual")
-    cluster.kubectl("apply -f -", stdin=WEB % (4, "maxUnavailable: 1"))
+    cluster.kubectl("apply -f -", stdin=WEB % (replicas, bound))
     cluster.run_until_stable()
     cluster.advance(5)
-    on_1 = [p["metadata"]["name"] for p in json.loads(cluster.kubectl("get pods -o json"))["items"]
-            if p["spec"]["nodeName"] == "node-1"]
+    return cluster, [p["metadata"]["name"] for p in json.loads(cluster.kubectl("get pods -o json"))["items"]
+                     if p["spec"]["nodeName"] == "node-1"]
+
+
+def test_own_kubectl_drain_waits_for_the_budget_between_evictions():
+    cluster, on_1 = _budgeted_cluster(4, "maxUnavailable: 1")
     assert len(on_1) >= 2
     out = cluster.kubectl("drain node-1 --timeout=2m")
     lines = out.splitlines()
@@ -363,11 +368,6 @@ def test_validation_of_the_other_fields():
 
 
 def test_own_kubectl_drain_with_eviction_disabled_deletes_past_the_budget():
-    cluster = Cluster(nodes=2, runtime="simulated", clock="virtual")
-    cluster.kubectl("apply -f -", stdin=WEB % (2, "minAvailable: 2"))
-    cluster.run_until_stable()
-    cluster.advance(5)
-    on_1 = [p["metadata"]["name"] for p in json.loads(cluster.kubectl("get pods -o json"))["items"]
-            if p["spec"]["nodeName"] == "node-1"]
+    cluster, on_1 = _budgeted_cluster(2, "minAvailable: 2")
     out = cluster.kubectl("drain node-1 --disable-eviction --timeout=1m")
     assert out == "node/node-1 cordoned\n" + "".join(f"pod/{n} deleted\n" for n in on_1) + "node/node-1 drained\n"
