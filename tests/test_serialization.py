@@ -123,6 +123,11 @@ kind: NetworkPolicy
 metadata: {name: deny}
 spec: {podSelector: {}, policyTypes: [Ingress]}
 ---
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata: {name: web}
+spec: {maxUnavailable: 1, selector: {matchLabels: {app: web}}}
+---
 apiVersion: rbac.authorization.k8s.io/v1
 kind: Role
 metadata: {name: reader}

@@ -167,6 +167,8 @@ RESOURCES: tuple[Resource, ...] = (
     _r("networking.k8s.io", "v1", "IngressClass", "ingressclasses", namespaced=False),
     _r("networking.k8s.io", "v1", "Ingress", "ingresses", short=("ing",), sub=("status",)),
     _r("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", short=("netpol",)),
+    # policy/v1: PodDisruptionBudgets (controllers/disruption.py; the Eviction API honours them)
+    _r("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", short=("pdb",), sub=("status",)),
     # rbac.authorization.k8s.io/v1
     _r("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings", namespaced=False),
     _r("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", namespaced=False),

@@ -55,7 +55,7 @@ from minik8s.api.defaults import apply_defaults, job_selector_defaults
 from minik8s.api.errors import StatusError
 from minik8s.api.resources import Resource
 from minik8s.api.validation import validate
-from minik8s.apiserver import fieldmanager, strategy
+from minik8s.apiserver import eviction, fieldmanager, strategy
 from minik8s.apiserver.admission import ObjectCountQuota
 from minik8s.apiserver.admission.limitranger import LimitRanger
 from minik8s.apiserver.admission.podsecurity import PodSecurity
@@ -808,12 +808,15 @@ class APIServer:
         return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}
 
     def _evict(self, namespace: str | None, body: Any, *, dry_run: bool = False) -> dict[str, Any]:
-        """``pods/eviction``: a polite delete (what ``kubectl drain`` asks for). Upstream first checks
-        PodDisruptionBudgets; minik8s has none, so an eviction is a graceful delete."""
+        """``pods/eviction``: a polite delete (what ``kubectl drain`` asks for) that first asks the pod's
+        PodDisruptionBudget (apiserver/eviction.py)."""
         if not isinstance(body, dict):
             raise errors.bad_request("an Eviction object is required")
         name = (body.get("metadata") or {}).get("name", "")
         options = body.get("deleteOptions") or {}
+        with self._lock:
+            eviction.spend_budget(self, namespace or "default", self.get(PODS, namespace, name),
+                                  dry_run=dry_run or bool(options.get("dryRun")))
         self.delete(PODS, namespace, name, grace_period_seconds=options.get("gracePeriodSeconds"),
                     dry_run=dry_run or bool(options.get("dryRun")))
         return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}

@@ -173,6 +173,11 @@ COLUMNS: dict[str, list[tuple[str, str, int, str]]] = {
                             "with lower priority. One of Never, PreemptLowerPriority. Defaults to "
                             "PreemptLowerPriority if unset."),),
     "NetworkPolicy": _cols(("Pod-Selector", "string", 0, "The pods the policy applies to."), _AGE),
+    "PodDisruptionBudget": _cols(("Min Available", "string", 0, "The minimum number of pods that must be available."),
+                                 ("Max Unavailable", "string", 0,
+                                  "The maximum number of pods that may be unavailable."),
+                                 ("Allowed Disruptions", "integer", 0,
+                                  "Calculated number of pods that may be disrupted at this time."), _AGE),
     "RoleBinding": _cols(("Role", "string", 0, "The role granted."), _AGE,
                          ("Users", "string", 1, "Users in the roleBinding"),
                          ("Groups", "string", 1, "Groups in the roleBinding"),
@@ -607,6 +612,13 @@ def networkpolicy_cells(np: Obj, now: datetime) -> Cells:
             age(_meta(np).get("creationTimestamp"), now)]
 
 
+def poddisruptionbudget_cells(pdb: Obj, now: datetime) -> Cells:
+    spec = _spec(pdb)
+    shown = ["N/A" if spec.get(k) is None else str(spec[k]) for k in ("minAvailable", "maxUnavailable")]
+    return [_meta(pdb).get("name", ""), *shown, int((pdb.get("status") or {}).get("disruptionsAllowed") or 0),
+            age(_meta(pdb).get("creationTimestamp"), now)]
+
+
 # ---------------------------------------------------------------------------
 # Cluster, configuration and storage
 # ---------------------------------------------------------------------------
@@ -785,6 +797,7 @@ CELLS: dict[str, Callable[[Obj, datetime], Cells]] = {
     "ControllerRevision": controllerrevision_cells, "HorizontalPodAutoscaler": hpa_cells,
     "Ingress": ingress_cells, "IngressClass": ingressclass_cells, "NetworkPolicy": networkpolicy_cells,
     "PriorityClass": priorityclass_cells,
+    "PodDisruptionBudget": poddisruptionbudget_cells,
     "RoleBinding": rolebinding_cells, "ClusterRoleBinding": rolebinding_cells,
     "ResourceQuota": resourcequota_cells,
     "MutatingWebhookConfiguration": webhookconfiguration_cells,

@@ -30,6 +30,7 @@ from minik8s.controllers.clusterroleaggregation import ClusterRoleAggregationCon
 from minik8s.controllers.serviceaccount import ServiceAccountController, TokensController
 from minik8s.controllers.rootcacertpublisher import RootCACertPublisher
 from minik8s.controllers.resourcequota import ResourceQuotaController
+from minik8s.controllers.disruption import DisruptionController
 
 # Add a controller here (one line each) when it exists.
 CONTROLLERS: list[Callable[[Context], Controller]] = [
@@ -53,4 +54,5 @@ CONTROLLERS: list[Callable[[Context], Controller]] = [
     TokensController,
     RootCACertPublisher,
     ResourceQuotaController,
+    DisruptionController,
 ]

@@ -9,12 +9,14 @@ strategic merge, JSON merge or JSON patch to any object.
 from __future__ import annotations
 
 import argparse
+import time
 from typing import Any
 
 from minik8s.api import parsing, resources
 from minik8s.api.errors import StatusError
 from minik8s.kubectl.get import parse_targets
-from minik8s.kubectl.command import CommandError, Env, server_error
+from minik8s.kubectl.command import CommandError, Env
+from minik8s.kubectl.wait import parse_timeout
 
 NODES = resources.get("", "v1", "nodes")
 PODS = resources.get("", "v1", "pods")
@@ -110,26 +112,127 @@ def cmd_drain(env: Env) -> None:
             problems.append("cannot delete Pods with local storage (use --delete-emptydir-data to override): "
                             + ", ".join(ref(p) for p in local))
         if problems:
-            raise CommandError(f'unable to drain node "{name}" due to error: ' + ", ".join(problems)
-                               + ", continuing command...\nThere are pending nodes to be drained:\n " + name)
-        if daemon:
-            env.err.write("Warning: ignoring DaemonSet-managed Pods: " + ", ".join(ref(p) for p in daemon) + "\n")
-        for pod in pods:
-            if pod in daemon:
-                continue
+            _drain_failed(env, name, ["cannot delete " + p for p in problems])
+            continue
+        warnings = [f"{what}: " + ", ".join(ref(p) for p in group)
+                    for what, group in (("ignoring DaemonSet-managed Pods", daemon),
+                                        ("deleting Pods that declare no controller", bare),
+                                        ("deleting Pods with local storage", local)) if group]
+        if warnings:
+            env.err.write("Warning: " + "; ".join(warnings) + "\n")
+        errors = _evict_all(env, [p for p in pods if p not in daemon])
+        if errors:
+            left = env.client.list(PODS, None, field_selector=f"spec.nodeName={name}")["items"]
+            pending = [p for p in left if _controller_kind(p) != "DaemonSet"
+                       and (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")]
+            env.err.write(f'There are pending pods in node "{name}" when an error occurred: {_aggregate(errors)}\n'
+                          + "".join(f"pod/{p['metadata']['name']}\n" for p in pending))
+            _drain_failed(env, name, errors)
+            continue
+        env.out.write(f"node/{name} drained\n")
+
+
+def _aggregate(errors: list[str]) -> str:
+    """An aggregate error's text, as Go's ``utilerrors.Aggregate`` prints it."""
+    return errors[0] if len(errors) == 1 else "[" + ", ".join(errors) + "]"
+
+
+def _drain_failed(env: Env, name: str, errors: list[str]) -> None:
+    """Upstream's end of a failed drain: the node is left pending and the errors repeated one a line
+    (kubectl prints an aggregate error without the ``error:`` prefix); the exit code is 1."""
+    env.err.write(f'error: unable to drain node "{name}" due to error: {_aggregate(errors)}, continuing command...\n'
+                  f"There are pending nodes to be drained:\n {name}\n" + "".join(e + "\n" for e in errors))
+    env.failed = True
+
+
+def _go_seconds(seconds: float) -> str:
+    """A whole number of seconds as Go's ``time.Duration`` prints it: ``6s``, ``1m30s``, ``1h0m0s``."""
+    hours, rest = divmod(int(seconds), 3600)
+    minutes, secs = divmod(rest, 60)
+    return (f"{hours}h{minutes}m" if hours else f"{minutes}m" if minutes else "") + f"{secs}s"
+
+
+def _evict_all(env: Env, pods: list[dict[str, Any]]) -> list[str]:
+    """Upstream ``evictPods``: evict each pod through the Eviction API, retrying every 5 s while a
+    PodDisruptionBudget refuses (429), until ``--timeout`` (0: forever); then wait for each evicted pod
+    to be gone (or replaced under the same name) and print ``pod/<name> evicted``. Upstream does this
+    concurrently, one goroutine a pod; here in rounds, which prints the same lines. Returns the errors."""
+    a = env.args
+    timeout = parse_timeout(a.timeout)
+    started_virtual, started_real = env.clock.now(), time.monotonic()
+    errors: list[str] = []
+    waiting: list[dict[str, Any]] = []
+    pending = list(pods)
+
+    def expired() -> bool:
+        return timeout > 0 and (env.clock.now() - started_virtual >= timeout
+                                or time.monotonic() - started_real >= timeout)
+
+    if a.disable_eviction:   # upstream deletePods: plain deletes, no budget asked, no "evicting" line
+        for pod in pending:
             meta = pod["metadata"]
+            try:
+                env.client.delete(PODS, meta["name"], meta["namespace"],
+                                  grace_period_seconds=a.grace_period if a.grace_period >= 0 else None)
+                waiting.append(pod)
+            except StatusError as err:
+                if err.code != 404:
+                    errors.append(f'error when deleting pods/"{meta["name"]}" -n "{meta["namespace"]}": {err.message}')
+        pending = []
+    done = "deleted" if a.disable_eviction else "evicted"
+    while pending:
+        retry = []
+        for pod in pending:
+            meta = pod["metadata"]
+            where = f'pods/"{meta["name"]}" -n "{meta["namespace"]}"'
             env.out.write(f"evicting pod {meta['namespace']}/{meta['name']}\n")
+            if expired():
+                errors.append(f"error when evicting {where}: global timeout reached: {_go_seconds(timeout)}")
+                continue
             eviction: dict[str, Any] = {"apiVersion": "policy/v1", "kind": "Eviction",
                                         "metadata": {"name": meta["name"], "namespace": meta["namespace"]}}
             if a.grace_period >= 0:
                 eviction["deleteOptions"] = {"gracePeriodSeconds": a.grace_period}
             try:
                 env.client.create(PODS, eviction, meta["namespace"], subresource="eviction")
+                waiting.append(pod)
             except StatusError as err:
-                env.error(server_error(err))
-                continue
-            env.out.write(f"pod/{meta['name']} evicted\n")
-        env.out.write(f"node/{name} drained\n")
+                if err.code == 404:
+                    continue
+                if err.code != 429:
+                    errors.append(f"error when evicting {where}: {err.message}")
+                    continue
+                env.err.write(f"error when evicting {where} (will retry after 5s): {err.message}\n")
+                retry.append(pod)
+        pending = retry
+        if pending:
+            until = env.clock.now() + 5
+            real_until = time.monotonic() + 5
+            while env.clock.now() < until and time.monotonic() < real_until:
+                env.settle()
+    while waiting:
+        still = []
+        for pod in waiting:
+            meta = pod["metadata"]
+            try:
+                now = env.client.get(PODS, meta["name"], meta["namespace"])
+            except StatusError as err:
+                if err.code != 404:
+                    raise
+                now = None
+            if now is None or now["metadata"].get("uid") != meta.get("uid"):
+                env.out.write(f"pod/{meta['name']} {done}\n")
+            else:
+                still.append(pod)
+        waiting = still
+        if waiting:
+            if expired():
+                errors += [f'error when waiting for pod "{p["metadata"]["name"]}" in namespace '
+                           f'"{p["metadata"]["namespace"]}" to terminate: global timeout reached: '
+                           f"{_go_seconds(timeout)}" for p in waiting]
+                break
+            env.settle()
+    return errors
 
 
 def _parse_taint(text: str) -> tuple[str, str | None, str | None, bool]:
@@ -153,29 +256,42 @@ def cmd_taint(env: Env) -> None:
     kind, name, specs = words[0], words[1], words[2:]
     if kind.split("/")[0] not in ("nodes", "node", "no"):
         raise CommandError(f'invalid resource type {kind}, only node types are supported')
+    try:
+        parsed = [_parse_taint(spec) for spec in specs]
+    except CommandError as err:
+        raise CommandError(f"{err}\nSee 'kubectl taint -h' for help and examples") from None
     node = env.client.get(NODES, name)
-    taints = list((node.get("spec") or {}).get("taints") or [])
-    removed = added = False
-    for spec in specs:
-        key, value, effect, remove = _parse_taint(spec)
-        if remove:
-            before = len(taints)
-            taints = [t for t in taints if not (t.get("key") == key and (effect is None or t.get("effect") == effect))]
-            if len(taints) == before:
-                raise CommandError(f'taint "{spec[:-1]}" not found')
-            removed = True
+    old = list((node.get("spec") or {}).get("taints") or [])
+    to_add = []
+    for key, value, effect, remove in parsed:
+        if not remove:
+            taint = {"key": key, "effect": effect}
+            if value:
+                taint["value"] = value
+            to_add.append(taint)
+    if not a.overwrite:
+        for taint in to_add:
+            if any(t.get("key") == taint["key"] and t.get("effect") == taint["effect"] for t in old):
+                raise CommandError(f"node {name} already has {taint['key']} taint(s) with same effect(s) "
+                                   "and --overwrite is false")
+    # Upstream's reorganizeTaints: the taints to add first, then the old ones they do not replace.
+    taints = list(to_add) + [t for t in old if not any(n["key"] == t.get("key") and n["effect"] == t.get("effect")
+                                                       for n in to_add)]
+    added = len(taints) != len(old)
+    deleted, missing = False, []
+    for spec, (key, _, effect, remove) in zip(specs, parsed):
+        if not remove:
             continue
-        existing = [t for t in taints if t.get("key") == key and t.get("effect") == effect]
-        if existing and not a.overwrite:
-            raise CommandError(f"node {name} already has {key} taint(s) with same effect(s) and --overwrite is false")
-        taints = [t for t in taints if not (t.get("key") == key and t.get("effect") == effect)]
-        taint = {"key": key, "effect": effect}
-        if value:
-            taint["value"] = value
-        taints.append(taint)
-        added = True
+        kept = [t for t in taints if not (t.get("key") == key and (effect is None or t.get("effect") == effect))]
+        deleted = len(kept) != len(taints)
+        if not deleted:
+            missing.append(f'taint "{spec[:-1]}" not found')
+        taints = kept
+    if missing:
+        raise CommandError(missing[0] if len(missing) == 1 else "[" + ", ".join(missing) + "]")
     env.client.patch(NODES, name, {"spec": {"taints": taints or None}}, patch_type="merge")
-    env.out.write(f"node/{name} {'untainted' if removed and not added else 'modified' if removed else 'tainted'}\n")
+    verb = "modified" if (added and deleted) or a.overwrite else "tainted" if added else "untainted"
+    env.out.write(f"node/{name} {verb}\n")
 
 
 def cmd_patch(env: Env) -> None:

@@ -50,6 +50,7 @@ from minik8s.kubectl.describe.nodes import describe_node
 from minik8s.kubectl.describe.scheduling import describe_priorityclass
 from minik8s.kubectl.describe.serviceaccounts import describe_serviceaccount
 from minik8s.kubectl.describe.quota import describe_limitrange, describe_resourcequota
+from minik8s.kubectl.describe.policy import describe_pdb
 from minik8s.kubectl.describe.pods import describe_pod, describe_pod_template, describe_probe, qos_class
 from minik8s.kubectl.describe.rbac import describe_binding, describe_role
 from minik8s.kubectl.describe.workloads import (describe_cronjob, describe_daemonset, describe_deployment,
@@ -77,6 +78,7 @@ DESCRIBERS: dict[str, Callable[[Any, Obj, datetime], str]] = {
     "ServiceAccount": describe_serviceaccount,
     "ResourceQuota": describe_resourcequota, "LimitRange": describe_limitrange,
     "PriorityClass": describe_priorityclass,
+    "PodDisruptionBudget": describe_pdb,
 }
 
 
