@@ -13,7 +13,7 @@ absent) is not retried sooner than a failed sync.
 
 Invariants: a pull never blocks the kubelet: a pull still in progress is an instant in
 ``record.wakes`` (``PullResult.ready_at``). The pull state lives on the container's
-:class:`~minik8s.kubelet.podworker.ContainerRecord`.
+:class:`~minik8s.kubelet.records.ContainerRecord`.
 
 Interface:
     puller = ImagePuller(runtime, event)
@@ -28,8 +28,8 @@ import math
 from typing import Any
 
 from minik8s.kubelet import cri
-from minik8s.kubelet.podworker import (BACKOFF_INITIAL_SECONDS, BACKOFF_MAX_SECONDS, SYNC_ERROR_RETRY_SECONDS,
-                                       ContainerRecord, EventFn, PodRecord)
+from minik8s.kubelet.records import (BACKOFF_INITIAL_SECONDS, BACKOFF_MAX_SECONDS, SYNC_ERROR_RETRY_SECONDS,
+                                     ContainerRecord, EventFn, PodRecord)
 from minik8s.kubelet.status import go_duration
 
 # After ErrImagePull the pod worker syncs again this soon, and then reports ImagePullBackOff.

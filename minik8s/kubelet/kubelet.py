@@ -58,7 +58,8 @@ from minik8s.kubelet import cri, node as nodes
 from minik8s.kubelet import logs as container_logs
 from minik8s.kubelet.dns import ClusterNetwork
 from minik8s.kubelet.images import ImagePuller
-from minik8s.kubelet.podworker import SYNC_ERROR_RETRY_SECONDS, ContainerRecord, PodRecord, PodWorker
+from minik8s.kubelet.podworker import PodWorker
+from minik8s.kubelet.records import SYNC_ERROR_RETRY_SECONDS, ContainerRecord, PodRecord
 
 log = logging.getLogger(__name__)
 

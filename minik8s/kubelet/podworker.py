@@ -33,14 +33,15 @@ Taught in chapter 4 (nodes and the kubelet) and chapter 5 (Pods: restarts, back-
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from minik8s.api import resources
 from minik8s.api.errors import StatusError
 from minik8s.api.objects import deep_copy
 from minik8s.clock import Clock, rfc3339
 from minik8s.kubelet import cri, node as nodes, probes
+from minik8s.kubelet.records import (BACKOFF_INITIAL_SECONDS, BACKOFF_MAX_SECONDS, BACKOFF_RESET_SECONDS,
+                                     SYNC_ERROR_RETRY_SECONDS, ContainerRecord, EventFn, PodRecord)
 from minik8s.kubelet.status import go_duration, pod_conditions, pod_phase, running, terminated, waiting
 
 if TYPE_CHECKING:
@@ -49,75 +50,12 @@ if TYPE_CHECKING:
 PODS = resources.get("", "v1", "pods")
 assert PODS is not None
 
-# Crash-loop and image-pull back-off: upstream's kubelet constants.
-BACKOFF_INITIAL_SECONDS = 10.0
-BACKOFF_MAX_SECONDS = 300.0
-BACKOFF_RESET_SECONDS = 2 * BACKOFF_MAX_SECONDS   # running fine this long forgets the back-off
-# A pod whose sync failed (a bad spec, a runtime error) is retried this much later.
-SYNC_ERROR_RETRY_SECONDS = 10.0
-
-
 CONFIG_ERROR = "CreateContainerConfigError"
 # How often the kubelet writes a running pod's ConfigMap, Secret and projected volumes again, so that an
 # edited ConfigMap reaches its files. Upstream: the sync period (1 min) plus the object cache's TTL; shorter
 # here so that a lab sees it happen. Environment variables are never updated: they are read at start.
 VOLUME_RESYNC_SECONDS = 10.0
 _UPDATED_VOLUMES = ("configMap", "secret", "downwardAPI", "projected")
-
-# How the worker records an event about a pod: (pod, type, reason, message, container or None).
-EventFn = Callable[..., None]
-
-
-@dataclass
-class ContainerRecord:
-    """What the kubelet remembers about one container of a pod, across restarts."""
-    name: str
-    spec: dict[str, Any]
-    init: bool
-    id: str | None = None            # the current runtime container
-    previous_id: str | None = None   # the one before (lastState, logs --previous)
-    restart_count: int = 0
-    backoff: float = 0.0             # the current crash back-off; 0 until the first restart
-    backoff_updated: float = 0.0
-    backoff_event_for: str | None = None  # the exited container whose BackOff event was sent
-    killed_by_probe: bool = False
-    waiting: tuple[str, str] | None = None  # (reason, message) reported while not running
-    pulling: bool = False
-    pull_backoff: float = 0.0
-    pull_backoff_until: float = 0.0
-    pull_backoff_event_until: float = -1.0
-    pull_wake: float | None = None
-    probes: dict[str, probes.ProbeState] = field(default_factory=dict)
-    ephemeral: bool = False          # added by ``kubectl debug``: runs once, never restarted, never ready
-
-    @property
-    def field_path(self) -> str:
-        kind = "initContainers" if self.init else "ephemeralContainers" if self.ephemeral else "containers"
-        return f"spec.{kind}{{{self.name}}}"
-
-
-@dataclass
-class PodRecord:
-    """What the kubelet remembers about one pod: its containers, sandbox, and when to look again."""
-    uid: str
-    start_time: float
-    containers: list[ContainerRecord]
-    sandbox: cri.SandboxInfo | None = None
-    initialized: bool = False
-    terminal: bool = False          # reached Succeeded/Failed: nothing is restarted any more
-    terminating: bool = False       # being deleted: containers were asked to stop
-    wakes: list[float] = field(default_factory=list)
-    volumes_synced_at: float | None = None   # when the volume sync last wrote the pod's volumes
-
-    def by_name(self, name: str) -> ContainerRecord | None:
-        return next((c for c in self.containers if c.name == name and not c.init), None) or \
-            next((c for c in self.containers if c.name == name), None)
-
-    def ids(self) -> list[str]:
-        return [c.id for c in self.containers if c.id]
-
-
-
 
 def _add_ephemeral_containers(pod: dict[str, Any], record: PodRecord) -> None:
     """Containers ``kubectl debug`` added to the running pod (``spec.ephemeralContainers`` only grows)."""
