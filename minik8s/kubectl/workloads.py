@@ -18,7 +18,7 @@ How minik8s differs: ``rollout status`` prints a status line only when it change
 virtual clock it lets the cluster run (``env.settle``) instead of waiting on a watch,
 and ``--timeout`` is measured on that clock.
 
-Taught in chapter 7 (Deployments and rolling updates) and chapter 8 (StatefulSets and DaemonSets).
+Taught in chapter 7 (Deployments and rolling updates), chapter 8 (StatefulSets) and chapter 10 (DaemonSets).
 """
 
 from __future__ import annotations
