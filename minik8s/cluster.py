@@ -43,6 +43,7 @@ from typing import Any, Callable, Protocol
 
 from minik8s import addresses
 from minik8s.api.errors import StatusError
+from minik8s.api.selectors import validate_labels
 from minik8s.api.validation.names import is_dns1123_subdomain
 from minik8s.apiserver.admission import DEFAULT_OBJECT_COUNT_LIMIT
 from minik8s.apiserver.apiserver import APIServer
@@ -407,6 +408,9 @@ class Cluster:
             problems = is_dns1123_subdomain(name)
             if problems:
                 raise ValueError(f'invalid node name "{name}": {"; ".join(problems)}')
+            bad_labels = validate_labels(labels, "metadata.labels")
+            if bad_labels:   # the kubelet's registration would be refused for ever: refuse now
+                raise ValueError(f'invalid node labels: {"; ".join(str(e) for e in bad_labels)}')
             if any(k.node_name == name for k in self.kubelets):
                 raise ValueError(f'node "{name}" is already in this cluster')
             kubelet = _kubelet(self.context, name, index, self.runtime, self.data_dir, self.max_pods,

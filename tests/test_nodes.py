@@ -103,6 +103,8 @@ def test_bad_node_names_are_refused_and_nothing_changes(cluster: Cluster) -> Non
         cluster.add_node("node-1")
     with pytest.raises(ValueError, match='invalid node name "Node_1"'):
         cluster.add_node("Node_1")
+    with pytest.raises(ValueError, match="invalid node labels: metadata.labels: Invalid value: \"-x\""):
+        cluster.add_node(labels={"-x": "1"})
     with pytest.raises(ValueError, match='no node "node-9"'):
         cluster.remove_node("node-9")
     assert cluster.add_node() == "node-3"  # the refused attempts used no name
