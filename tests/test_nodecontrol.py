@@ -159,3 +159,12 @@ def test_the_control_socket_refuses_oversized_and_malformed_requests(short_tmp: 
         assert ask(b'{"action": "stop", "name": "node-1"}\n')["ok"] is True   # still serving
     finally:
         server.stop()
+
+
+def test_minik8s_node_usage_errors(short_tmp: Path) -> None:
+    missing = node_command(short_tmp, "stop")
+    assert missing.returncode == 2 and "error: node stop needs a node name" in missing.stderr
+    unknown = node_command(short_tmp, "reboot", "node-1")
+    assert unknown.returncode == 2 and "invalid choice: 'reboot'" in unknown.stderr
+    label = node_command(short_tmp, "add", "--label", "disk")
+    assert (label.returncode, label.stderr) == (1, 'error: invalid label "disk": use KEY=VALUE\n')
