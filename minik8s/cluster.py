@@ -442,6 +442,7 @@ class Cluster:
             self.kubelets.remove(kubelet)
             self.api.nodes.unregister(name)
             for component in gone:
+                component.detach()  # type: ignore[attr-defined]
                 component.stop()  # type: ignore[attr-defined]
         try:
             self.client.delete(resources.get("", "v1", "nodes"), name)  # type: ignore[arg-type]

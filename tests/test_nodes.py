@@ -81,6 +81,7 @@ def test_a_leaving_node_takes_its_daemon_pod_and_podgc_frees_the_others(cluster:
     web_on_node_2 = [p["metadata"]["name"] for p in cluster.client.list(PODS, "default")["items"]
                      if p["spec"].get("nodeName") == "node-2" and p["metadata"]["labels"]["app"] == "web"]
     assert web_on_node_2
+    departed = next(k for k in cluster.kubelets if k.node_name == "node-2")
     cluster.remove_node("node-2")
     cluster.advance(10)
     assert [n["metadata"]["name"] for n in cluster.client.list(NODES)["items"]] == ["node-1"]
@@ -90,6 +91,15 @@ def test_a_leaving_node_takes_its_daemon_pod_and_podgc_frees_the_others(cluster:
     names = {p["metadata"]["name"] for p in cluster.client.list(PODS, "default")["items"]}
     assert not names & set(web_on_node_2)
     assert nodes_of(cluster, "web") == ["node-1", "node-1"]
+    # A pod bound to the departed node by name is an orphan from the start: PodGC deletes it, and the
+    # departed kubelet, no longer subscribed to anything, hears nothing of it.
+    queued = len(departed.queue)
+    cluster.client.create(PODS, {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "stray"},
+                                 "spec": {"nodeName": "node-2", "containers": [{"name": "c", "image": "nginx"}]}},
+                          "default")
+    cluster.advance(1)
+    assert "stray" not in {p["metadata"]["name"] for p in cluster.client.list(PODS, "default")["items"]}
+    assert len(departed.queue) == queued
     with pytest.raises(ValueError, match='no node "node-2"'):
         cluster.stop_kubelet("node-2")
     # A machine that joins later gets a fresh name and address, never the departed one's.
