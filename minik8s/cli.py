@@ -24,6 +24,11 @@ def main(argv: list[str] | None = None) -> int:
         from minik8s.lab.grade import main as grade_main
 
         return grade_main(argv[1:])
+    if argv and argv[0] == "node":
+        from minik8s.nodecontrol import main as node_main
+        from minik8s.server import DEFAULT_DATA_DIR
+
+        return node_main(argv[1:], DEFAULT_DATA_DIR)
     if argv and argv[0] == "classroom":
         from minik8s.classroom import main as classroom_main
 
@@ -38,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("image", help="build, push, pull and list images (minik8s image build -t app:1.0 .)")
     sub.add_parser("proxy-rules", help="print the iptables rules kube-proxy would write (minik8s proxy-rules --node node-1)")
     sub.add_parser("grade", help="run lab notebooks and tabulate their exercise checks (minik8s grade *.ipynb)")
+    sub.add_parser("node", help="stop or start a node's kubelet, add or remove a node of the running server "
+                                "(minik8s node stop node-2)")
     sub.add_parser("classroom", help="a namespace, rights, a quota and a kubeconfig per student on one cluster "
                                      "(minik8s classroom students.txt)")
     args = parser.parse_args(argv)

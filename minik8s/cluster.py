@@ -27,8 +27,10 @@ Interface:
         c.advance(30)
         c.service_router.route(node, client_ip, ip, port, "TCP")   # simulated: where a Service packet goes
         url = c.serve()        # the API over HTTPS, as minik8s server serves it (pods reach it: chapter 16)
+        c.stop_kubelet("node-2"); c.start_kubelet("node-2")   # a node falls silent, comes back
+        name = c.add_node(labels={"disk": "ssd"}); c.remove_node(name)   # machines join, leave (chapter 10)
 
-Taught in chapter 2 (architecture).
+Taught in chapter 2 (architecture); nodes joining, leaving and failing in chapter 10 (DaemonSets).
 """
 
 from __future__ import annotations
@@ -40,6 +42,9 @@ from pathlib import Path
 from typing import Any, Callable, Protocol
 
 from minik8s import addresses
+from minik8s.api.errors import StatusError
+from minik8s.api.selectors import validate_labels
+from minik8s.api.validation.names import is_dns1123_subdomain
 from minik8s.apiserver.admission import DEFAULT_OBJECT_COUNT_LIMIT
 from minik8s.apiserver.apiserver import APIServer
 from minik8s.apiserver.compaction import Compactor
@@ -105,42 +110,52 @@ def _kubelets(ctx: Context, count: int, runtime: str, data_dir: Path | None,
               max_pods: int = DEFAULT_MAX_PODS, network: Any = None) -> list[Component]:
     """One kubelet per node, each with its own container runtime (as each machine has its own);
     simulated nodes share one ``network``, the wire between the machines."""
-    if count <= 0:
-        return []
+    kubelets: list[Component] = []
+    try:
+        for index in range(count):
+            kubelets.append(_kubelet(ctx, node_name(index), index, runtime, data_dir, max_pods, network))
+    except BaseException:
+        for kubelet in kubelets:  # the nodes made before the one that failed: leave nothing running
+            kubelet.stop()  # type: ignore[attr-defined]
+        raise
+    return kubelets
+
+
+def _kubelet(ctx: Context, name: str, index: int, runtime: str, data_dir: Path | None, max_pods: int,
+             network: Any, labels: dict[str, str] | None = None, taints: list[dict[str, Any]] | None = None) -> Any:
+    """The kubelet of one machine, with the machine's own container runtime."""
     from minik8s.kubelet import Kubelet, make_runtime
 
     shared = {"network": network} if network is not None else {}
-    kubelets: list[Kubelet] = []
-    try:
-        for index in range(count):
-            name = node_name(index)
-            node_runtime = make_runtime(runtime, node_name=name, node_index=index, clock=ctx.clock, rng=ctx.rng,
-                                        data_dir=data_dir, **shared)
-            kubelets.append(Kubelet(ctx, node_name=name, node_index=index, runtime=node_runtime, pods=max_pods))
-    except BaseException:
-        for kubelet in kubelets:  # the nodes made before the one that failed: leave nothing running
-            kubelet.stop()
-        raise
-    return list(kubelets)
+    node_runtime = make_runtime(runtime, node_name=name, node_index=index, clock=ctx.clock, rng=ctx.rng,
+                                data_dir=data_dir, **shared)
+    return Kubelet(ctx, node_name=name, node_index=index, runtime=node_runtime, pods=max_pods,
+                   labels=labels, taints=taints)
 
 
 def _proxies(ctx: Context, kubelets: list[Any], runtime: str, router: Any, seed: int | None) -> list[Component]:
     """One kube-proxy per node, next to its kubelet (chapter 13)."""
+    proxies: list[Component] = []
+    try:
+        for kubelet in kubelets:
+            proxies.append(_proxy(ctx, kubelet, runtime, router, seed))
+    except BaseException:
+        for proxy in proxies:   # leave no forwarding thread behind
+            proxy.stop()  # type: ignore[attr-defined]
+        raise
+    return proxies
+
+
+def _proxy(ctx: Context, kubelet: Any, runtime: str, router: Any, seed: int | None) -> Any:
+    """The kube-proxy next to ``kubelet``; the first node's serves the addresses all nodes share."""
     from minik8s.kubelet.node import node_ip
     from minik8s.proxy import KubeProxy, node_backend, process_node_ip
 
-    proxies: list[KubeProxy] = []
-    try:
-        for index, kubelet in enumerate(kubelets):
-            ip = node_ip(index) if runtime == "simulated" else process_node_ip(index)
-            offset = getattr(kubelet.runtime, "port_offset", 0) or 0
-            backend = node_backend(runtime, node_name(index), ip, offset, router, seed, shared_addresses=index == 0)
-            proxies.append(KubeProxy(ctx, node_name(index), backend))
-    except BaseException:
-        for proxy in proxies:   # leave no forwarding thread behind
-            proxy.stop()
-        raise
-    return list(proxies)
+    index = kubelet.node_index
+    ip = node_ip(index) if runtime == "simulated" else process_node_ip(index)
+    offset = getattr(kubelet.runtime, "port_offset", 0) or 0
+    backend = node_backend(runtime, kubelet.node_name, ip, offset, router, seed, shared_addresses=index == 0)
+    return KubeProxy(ctx, kubelet.node_name, backend)
 
 
 def _pod_network(runtime: str) -> Any:
@@ -216,13 +231,10 @@ class Cluster:
         self.network = _pod_network(self.runtime)
         self.kubelets = _kubelets(self.context, self.node_count, self.runtime, self.data_dir, self.max_pods,
                                   self.network)
-        for index, kubelet in enumerate(self.kubelets):
-            self.api.nodes.register(node_name(index), kubelet)  # type: ignore[arg-type]
+        self._next_node = len(self.kubelets)
+        for kubelet in self.kubelets:
+            self._plug_in(kubelet)
         self.components += self.kubelets
-        for kubelet in self.kubelets:   # in-process DNS for runtimes without sockets (simulated nslookup)
-            kubelet.runtime.cluster_network.lookup = self.dns.lookup  # type: ignore[attr-defined]
-            if self.runtime == "process":  # pods' C libraries miss a DNS server off port 53: use /etc/hosts
-                kubelet.runtime.cluster_network.hosts_fallback = not self.dns.on_port_53  # type: ignore[attr-defined]
         from minik8s.proxy import ServiceRouter
 
         # The simulated pod network asks this where a packet to a Service address goes (chapter 13).
@@ -352,6 +364,13 @@ class Cluster:
     def _has_pending(self) -> bool:
         return any(len(c.queue) for c in self._looped())
 
+    def _plug_in(self, kubelet: Any) -> None:
+        """Let the API server reach ``kubelet`` (logs, exec) and its pods reach cluster DNS."""
+        self.api.nodes.register(kubelet.node_name, kubelet)
+        kubelet.runtime.cluster_network.lookup = self.dns.lookup  # in-process DNS (simulated nslookup)
+        if self.runtime == "process":  # pods' C libraries miss a DNS server off port 53: use /etc/hosts
+            kubelet.runtime.cluster_network.hosts_fallback = not self.dns.on_port_53
+
     def _looped(self) -> list[Component]:
         """What the loop drives: the API server's compactor, then the components."""
         return [self.compactor, *self.components]
@@ -376,6 +395,66 @@ class Cluster:
         """Bring ``node`` back: it heartbeats at once, catches up with its pods, loses the taints."""
         self._kubelet(node).resume_heartbeats()
         self._wakeup.set()
+
+    def add_node(self, name: str | None = None, labels: dict[str, str] | None = None,
+                 taints: list[dict[str, Any]] | None = None) -> str:
+        """A machine joins: a new kubelet (same runtime) registers its Node, with ``labels`` and
+        ``taints`` as the kubelet's ``--node-labels`` and ``--register-with-taints``, and starts
+        heartbeating; a kube-proxy runs next to it. Returns the node's name (the next ``node-N``
+        unless ``name`` is given)."""
+        with self._lock:
+            index = self._next_node
+            name = name or node_name(index)
+            problems = is_dns1123_subdomain(name)
+            if problems:
+                raise ValueError(f'invalid node name "{name}": {"; ".join(problems)}')
+            bad_labels = validate_labels(labels, "metadata.labels")
+            if bad_labels:   # the kubelet's registration would be refused for ever: refuse now
+                raise ValueError(f'invalid node labels: {"; ".join(str(e) for e in bad_labels)}')
+            if any(k.node_name == name for k in self.kubelets):
+                raise ValueError(f'node "{name}" is already in this cluster')
+            kubelet = _kubelet(self.context, name, index, self.runtime, self.data_dir, self.max_pods,
+                               self.network, labels, taints)
+            try:
+                proxy = _proxy(self.context, kubelet, self.runtime, self.service_router, self.seed)
+            except BaseException:
+                kubelet.stop()
+                raise
+            self._next_node = index + 1
+            self._plug_in(kubelet)
+            self.kubelets.append(kubelet)
+            self.components += [kubelet, proxy]
+        self._settle()
+        return name
+
+    def remove_node(self, name: str) -> None:
+        """A machine is gone for good: its kubelet and kube-proxy stop and its Node object is deleted,
+        as ``kubectl delete node`` after the machine was shut down. Pods still bound to it are then
+        deleted by the pod garbage collector (:mod:`minik8s.controllers.nodelifecycle`), and their
+        controllers replace them elsewhere; a DaemonSet simply has one node fewer."""
+        from minik8s.api import resources
+
+        with self._lock:
+            kubelet = self._kubelet(name)
+            kubelet.stop_heartbeats()
+            gone = [c for c in self.components if c is kubelet or getattr(c, "node_name", None) == name]
+            self.components = [c for c in self.components if not any(c is g for g in gone)]
+            self.kubelets.remove(kubelet)
+            self.api.nodes.unregister(name)
+            for component in gone:
+                component.detach()  # type: ignore[attr-defined]
+                component.stop()  # type: ignore[attr-defined]
+        try:
+            self.client.delete(resources.get("", "v1", "nodes"), name)  # type: ignore[arg-type]
+        except StatusError as err:
+            if err.code != 404:   # never registered (or already deleted): nothing to remove
+                raise
+        self._settle()
+
+    def _settle(self) -> None:
+        self._wakeup.set()
+        if self.virtual:
+            self.run_until_stable()
 
     def advance(self, seconds: float) -> None:
         """Move a virtual clock forward, firing every timer due on the way, in order."""

@@ -12,8 +12,10 @@ also names the ``kubernetes`` Service's ClusterIP, so pods reach the API there. 
 ``minik8s`` carrying the CA and the token, so the real kubectl, ``minik8s
 kubectl`` and the official ``kubernetes`` client can use it at once while
 nothing else gets in. ``--insecure`` serves plain HTTP with no credential, and
-says loudly what that means. SIGINT or SIGTERM stops it cleanly: the HTTP server closes, the
-cluster stops what it started, the database is closed.
+says loudly what that means. ``minik8s node stop|start|add|remove NAME`` reaches the running
+server through ``control.sock`` in the data directory (:mod:`minik8s.nodecontrol`). SIGINT or
+SIGTERM stops it cleanly: the control socket is removed, the HTTP server closes, the cluster stops
+what it started, the database is closed.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from minik8s import kubeconfig, pki
+from minik8s import kubeconfig, nodecontrol, pki
 from minik8s.addresses import kubernetes_service_ip
 from minik8s.apiserver import filters, serving
 from minik8s.apiserver.serviceallocator import parse_port_range
@@ -166,6 +168,12 @@ async def _serve(args: argparse.Namespace) -> int:
         cluster.stop()
         print(f"error: cannot write the kubeconfig {config_path}: {exc}", file=sys.stderr)
         return 1
+    control_path = data_dir / nodecontrol.SOCKET_NAME
+    try:
+        control = await nodecontrol.serve(cluster, control_path)
+    except OSError as exc:   # the cluster serves on; only `minik8s node` cannot reach it
+        control = None
+        print(f"warning: no node control socket at {control_path}: {exc.strerror or exc}", file=sys.stderr)
     print(f"minik8s is serving the Kubernetes API at {url}", flush=True)
     print(f'kubeconfig: context "minik8s" written to {config_path} and made current', flush=True)
     print("try: kubectl get ns   (or: minik8s kubectl get ns)", flush=True)
@@ -180,6 +188,9 @@ async def _serve(args: argparse.Namespace) -> int:
         loop.add_signal_handler(sig, stopping.set)
     await stopping.wait()
     print("minik8s: shutting down", flush=True)
+    if control is not None:
+        control.close()
+        nodecontrol.remove(control_path)
     await runner.cleanup()
     cluster.stop()
     return 0

@@ -6,7 +6,7 @@ asks that node's kubelet (on a real cluster, over HTTPS to port 10250); the
 answer goes back to the client. Here every kubelet of the cluster registers
 itself under its node's name.
 
-Interface: ``NodeConnections.register(node_name, kubelet)``, ``logs(...)``, ``exec(...)``,
+Interface: ``NodeConnections.register(node_name, kubelet)``, ``unregister(node_name)``, ``logs(...)``, ``exec(...)``,
 ``exec_stream(pod, container, command, stdin=, tty=)``, ``attach(pod, container)``,
 ``await port_forward(pod, port)``. Kubelets provide ``logs(namespace, pod, container, previous, tail_lines,
 timestamps=, since_seconds=, since_time=)``, ``exec(namespace, pod, container, command) -> ExecResult``
@@ -43,6 +43,10 @@ class NodeConnections:
 
     def register(self, node_name: str, kubelet: KubeletAPI) -> None:
         self._kubelets[node_name] = kubelet
+
+    def unregister(self, node_name: str) -> None:
+        """The machine is gone: nothing reaches its kubelet any more."""
+        self._kubelets.pop(node_name, None)
 
     def _kubelet(self, pod: dict[str, Any]) -> KubeletAPI | None:
         node = (pod.get("spec") or {}).get("nodeName")

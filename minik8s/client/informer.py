@@ -13,7 +13,7 @@ written an object may still see the old one. Reconcilers are written to cope
 
 Interface:
     informer = Informer(client, resource, on_event=wake)
-    informer.add_handler(fn)      # fn(event_type, obj, old)
+    informer.add_handler(fn)      # fn(event_type, obj, old); informer.remove_handler(fn)
     informer.start(); informer.pump() -> number of events applied
     informer.get(namespace, name); informer.list(namespace=None)
     informer.by_controller(uid)   # objects whose controller ownerReference has this uid ("" = none)
@@ -50,6 +50,10 @@ class Informer:
 
     def add_handler(self, handler: Handler) -> None:
         self._handlers.append(handler)
+
+    def remove_handler(self, handler: Handler) -> None:
+        """Stop calling ``handler`` (a new list: an event being dispatched finishes with the old one)."""
+        self._handlers = [h for h in self._handlers if h is not handler]
 
     def start(self) -> None:
         watch = self.client.watch(self.resource)

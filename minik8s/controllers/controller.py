@@ -12,6 +12,7 @@ Interface for a controller (subclass :class:`Controller`):
     watches = (DEPLOYMENTS, REPLICASETS)    # resources whose changes wake it
     def keys_for(self, resource, obj) -> list[key]   # which keys an event concerns
     def reconcile(self, key) -> None        # converge one object; may self.requeue_after(key, seconds)
+    controller.detach()                      # hear no more events (taken out of a running cluster)
 
 ``Context`` bundles what controllers share: the client, the clock, a seeded
 random generator, the shared informers and the event recorder.
@@ -98,8 +99,15 @@ class Controller:
         self.clock = ctx.clock
         self.queue = WorkQueue()
         self._failures: dict[Hashable, int] = {}
-        for resource in self.watches:
-            ctx.informers.get(resource).add_handler(self._handler(resource))
+        self._subscriptions = [(resource, self._handler(resource)) for resource in self.watches]
+        for resource, handler in self._subscriptions:
+            ctx.informers.get(resource).add_handler(handler)
+
+    def detach(self) -> None:
+        """Hear no more events (a component taken out of a running cluster, such as a removed node's)."""
+        for resource, handler in self._subscriptions:
+            self.informer(resource).remove_handler(handler)
+        self._subscriptions = []
 
     def _handler(self, resource: Resource) -> Callable[[str, dict[str, Any], dict[str, Any] | None], None]:
         def handle(kind: str, obj: dict[str, Any], old: dict[str, Any] | None) -> None:

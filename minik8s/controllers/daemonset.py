@@ -41,7 +41,7 @@ How minik8s differs: upstream backs off before replacing a daemon pod that keeps
 failing on the same node; minik8s replaces it at once. Nodes are visited in name
 order (upstream: lister order) so runs are deterministic.
 
-Taught in chapter 8 (DaemonSets).
+Taught in chapter 10 (DaemonSets).
 """
 
 from __future__ import annotations

@@ -14,14 +14,16 @@ minutes later, and their controllers create replacements on healthy nodes. A
 node that comes back loses the taints again.
 
 Pods bound to a node that no longer exists are deleted at once (upstream's pod
-garbage collector).
+garbage collector, which first waits 40 s and marks them ``Failed`` with a
+``DisruptionTarget`` condition, reason ``DeletionByPodGC``).
 
 How minik8s differs: upstream checks every node every 5 s
 (``--node-monitor-period``); here each node is looked at exactly when its
 grace period runs out, which gives the same outcome with exact
 times under a virtual clock.
 
-Taught in chapter 2 (architecture: self-healing) and chapter 4 (Pods).
+Taught in chapter 2 (architecture: self-healing), chapter 4 (Pods) and chapter 10 (DaemonSets: nodes that
+stop or leave).
 """
 
 from __future__ import annotations

@@ -31,7 +31,8 @@ timer when a new one would fire later).
 How minik8s differs: upstream runs timed workers; here a node's key is requeued
 for exactly the earliest deadline, which gives exact times on a virtual clock.
 
-Taught in chapter 9 (Scheduling: taints and tolerations) and chapter 2 (self-healing).
+Taught in chapter 11 (Scheduling: taints and tolerations), chapter 10 (DaemonSets: a node that stops) and
+chapter 2 (self-healing).
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ How minik8s differs: ``rollout status`` prints a status line only when it change
 virtual clock it lets the cluster run (``env.settle``) instead of waiting on a watch,
 and ``--timeout`` is measured on that clock.
 
-Taught in chapter 7 (Deployments and rolling updates) and chapter 8 (StatefulSets and DaemonSets).
+Taught in chapter 7 (Deployments and rolling updates), chapter 8 (StatefulSets) and chapter 10 (DaemonSets).
 """
 
 from __future__ import annotations
@@ -386,6 +386,9 @@ def cmd_rollout_history(env: Env) -> None:
             raise CommandError(f'no history viewer has been implemented for "{_group_kind(resource)}"')
         past = _history(env, resource, obj)
         revision = env.args.revision
+        if env.args.output and resource is not DEPLOYMENTS:
+            _print_revisions(env, resource, obj, past, revision)
+            continue
         if revision > 0:
             if revision not in past:
                 raise CommandError("unable to find the specified revision")
@@ -396,6 +399,30 @@ def cmd_rollout_history(env: Env) -> None:
             continue
         lines = ["REVISION\tCHANGE-CAUSE"] + [f"{rev}\t{past[rev][1] or '<none>'}" for rev in sorted(past)]
         _say(env, resource, obj, "\n" + tabwrite(lines, 0, 2))
+
+
+def _print_revisions(env: Env, resource: Resource, obj: Obj, past: History, revision: int) -> None:
+    """``rollout history -o yaml|json|name``: the object as each revision would make it (its template
+    put back, all else as it is now), as upstream's ``applyDaemonSetHistory`` / ``applyStatefulSetHistory``."""
+    from minik8s.kubectl import printing
+
+    if revision > 0 and revision not in past:
+        raise CommandError("unable to find the specified revision")
+    output = env.args.output
+    if output not in ("yaml", "json", "name"):
+        raise CommandError(f'unable to match a printer suitable for the output format "{output}", '
+                           'allowed formats are: json,name,yaml')
+    for index, number in enumerate([revision] if revision > 0 else sorted(past)):
+        template = past[number][0]
+        # A typed Go object prints its template's zero creationTimestamp as null.
+        template = {**template, "metadata": {"creationTimestamp": None, **(template.get("metadata") or {})}}
+        applied = {**obj, "spec": {**obj["spec"], "template": template}}
+        if output == "name":
+            env.out.write(printing.to_name(resource, applied) + "\n")
+        elif output == "json":
+            env.out.write(printing.to_json(applied) + "\n")
+        else:   # one YAML stream: documents after the first open with ---
+            env.out.write(("---\n" if index else "") + printing.to_yaml(applied))
 
 
 def rollback_target(d: Obj, rss: list[Obj], to_revision: int) -> Obj:

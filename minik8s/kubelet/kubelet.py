@@ -30,7 +30,8 @@ A pod worker never blocks: every wait is a ``requeue_after``. Invalid pods becom
 Warning events, never a crashed kubelet.
 
 Interface:
-    Kubelet(ctx, node_name="node-1", node_index=0, runtime=rt, cpu="4", memory="8Gi", pods=110)
+    Kubelet(ctx, node_name="node-1", node_index=0, runtime=rt, cpu="4", memory="8Gi", pods=110,
+            labels=None, taints=None)   # --node-labels, --register-with-taints
     kubelet.logs(namespace, pod, container=None, previous=False, tail_lines=None,
                  timestamps=False, since_seconds=None, since_time=None) -> str
     kubelet.exec(namespace, pod, container, command) -> ExecResult
@@ -80,8 +81,11 @@ class Kubelet(Controller):
 
     def __init__(self, ctx: Context, *, node_name: str = "node-1", node_index: int = 0,
                  runtime: cri.ContainerRuntime, cpu: str = "4", memory: str = "8Gi", pods: int = 110,
-                 ephemeral_storage: str = "100Gi"):
+                 ephemeral_storage: str = "100Gi", labels: dict[str, str] | None = None,
+                 taints: list[dict[str, Any]] | None = None):
         self.node_name = node_name
+        self.node_labels = dict(labels or {})   # --node-labels
+        self.register_taints = list(taints or [])   # --register-with-taints
         self.node_index = node_index
         self.runtime = runtime
         # Runtimes that materialise volumes and env (process, docker) read ConfigMaps, Secrets and
@@ -262,7 +266,8 @@ class Kubelet(Controller):
     def _register(self, now: float) -> None:
         self._node_event("Normal", "Starting", "Starting kubelet.")
         obj = nodes.node_object(self.node_name, self.node_index, self.capacity, self.allocatable,
-                                self.runtime.version, self._images(), now, self.runtime.node_address)
+                                self.runtime.version, self._images(), now, self.runtime.node_address,
+                                self.node_labels, self.register_taints)
         try:
             created = self.client.create(NODES, obj)
         except StatusError as err:

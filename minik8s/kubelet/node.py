@@ -15,7 +15,7 @@ The node lifecycle controller watches both; a node whose lease is not renewed fo
 
 Interface (pure functions, used by :mod:`minik8s.kubelet.kubelet`):
     capacity(cpu, memory, pods, ephemeral_storage) -> (capacity, allocatable)
-    node_object(name, index, capacity, allocatable, runtime_version, now) -> dict
+    node_object(name, index, capacity, allocatable, runtime_version, now, labels=, taints=) -> dict
     desired_conditions(old_conditions, now) -> list (heartbeat and transition times handled)
     lease_object(name, node_uid, now) -> dict
 
@@ -129,18 +129,25 @@ def node_status(name: str, index: int, cap: dict[str, str], alloc: dict[str, str
 
 
 def node_object(name: str, index: int, cap: dict[str, str], alloc: dict[str, str], runtime_version: str,
-                images: list[dict[str, Any]], now: float, address: str | None = None) -> dict[str, Any]:
+                images: list[dict[str, Any]], now: float, address: str | None = None,
+                labels: dict[str, str] | None = None, taints: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The Node a kubelet registers; ``labels`` and ``taints`` are its ``--node-labels`` and
+    ``--register-with-taints``."""
+    spec: dict[str, Any] = {"podCIDR": pod_cidr(index), "podCIDRs": [pod_cidr(index)]}
+    if taints:
+        spec["taints"] = [dict(t) for t in taints]
     return {
         "apiVersion": "v1",
         "kind": "Node",
         "metadata": {
             "name": name,
             "labels": {"beta.kubernetes.io/arch": "amd64", "beta.kubernetes.io/os": "linux",
-                       "kubernetes.io/arch": "amd64", "kubernetes.io/hostname": name, "kubernetes.io/os": "linux"},
+                       "kubernetes.io/arch": "amd64", "kubernetes.io/hostname": name, "kubernetes.io/os": "linux",
+                       **(labels or {})},
             "annotations": {"node.alpha.kubernetes.io/ttl": "0",
                             "volumes.kubernetes.io/controller-managed-attach-detach": "true"},
         },
-        "spec": {"podCIDR": pod_cidr(index), "podCIDRs": [pod_cidr(index)]},
+        "spec": spec,
         "status": node_status(name, index, cap, alloc, runtime_version, images, [], now, address),
     }
 

@@ -15,6 +15,11 @@ that one line each:
 * ``%minik8s start [--nodes N] [--runtime R] [--clock virtual|real] [--seed S]``,
   ``%minik8s stop``, ``%minik8s advance 30s`` (virtual time; a real cluster
   waits), ``%minik8s status``, ``%minik8s use-kubeconfig PATH``.
+* ``%minik8s node stop|start NAME`` stops or restarts a node's kubelet (the node
+  goes NotReady, taints and evictions follow on the cluster clock);
+  ``%minik8s node add [NAME] [--label K=V]`` and ``%minik8s node remove NAME``
+  let machines join and leave (:mod:`minik8s.nodecontrol`). Only an in-process
+  cluster can do this: a real cluster's nodes are machines.
 
 ``%kubectl`` lines are not expanded by IPython (``{...}`` and ``$x`` reach kubectl
 as typed) because jsonpath templates look like Python format fields.
@@ -32,6 +37,7 @@ import os
 import sys
 from typing import Any
 
+from minik8s import nodecontrol
 from minik8s.lab import session as lab_session
 from minik8s.lab.session import InProcess, LabError, RealCluster, Session
 
@@ -153,15 +159,20 @@ def _minik8s_parser() -> _Parser:
     forward.add_argument("duration")
     use = sub.add_parser("use-kubeconfig", add_help=False)
     use.add_argument("path")
+    node = sub.add_parser("node", add_help=False)
+    node.add_argument("node_action", choices=nodecontrol.ACTIONS)
+    node.add_argument("name", nargs="?")
+    node.add_argument("--label", action="append", default=[])
     return parser
 
 
 USAGE = ("usage: %minik8s start [--nodes N] [--runtime simulated|process|docker] [--clock virtual|real] [--seed S]\n"
-         "       %minik8s stop | status | advance DURATION (30s, 2m) | use-kubeconfig PATH")
+         "       %minik8s stop | status | advance DURATION (30s, 2m) | use-kubeconfig PATH\n"
+         "       %minik8s node stop|start|remove NAME | node add [NAME] [--label KEY=VALUE]")
 
 
 def minik8s_magic(line: str) -> None:
-    """``%minik8s start|stop|status|advance|use-kubeconfig``."""
+    """``%minik8s start|stop|status|advance|use-kubeconfig|node``."""
     try:
         args = _minik8s_parser().parse_args(lab_session.split_args(line))
     except ValueError as exc:
@@ -188,8 +199,19 @@ def _dispatch(args: argparse.Namespace) -> None:
         print(f"minik8s: advanced {lab_session.format_duration(seconds)}")
     elif args.action == "use-kubeconfig":
         use_kubeconfig(os.path.expanduser(args.path))
+    elif args.action == "node":
+        _node(args)
     else:
         _err(USAGE)
+
+
+def _node(args: argparse.Namespace) -> None:
+    cluster = lab_session.require().cluster
+    if cluster is None:
+        raise LabError(f"node {args.node_action} is not possible on a real cluster: its nodes are machines "
+                       "(stop or start the kubelet there, e.g. sudo systemctl stop kubelet, or use your "
+                       "provider's tools to add or remove nodes)")
+    print(f"minik8s: {nodecontrol.run(cluster, args.node_action, args.name, nodecontrol.parse_labels(args.label))}")
 
 
 # --- the extension -----------------------------------------------------------------------

@@ -61,6 +61,7 @@ ARITHMETIC_OPERATORS: dict[type, Callable[[int, int], int]] = {
 # Server commands that never exit and listen on a port.
 SERVERS: dict[str, int] = {"nginx": 80, "httpd-foreground": 80, "httpd": 80, "redis-server": 6379,
                            "/pause": 0, "pause": 0, "kvstore": 8080, "goproxy": 8080}
+SERVERS.update({"fluentd": 24224, "node_exporter": 9100, "/bin/node_exporter": 9100})   # node agents (chapter 10)
 
 # Programs a container can start directly (``command: [sleep, "3600"]``); any other first word is
 # a missing executable, which the runtime reports as containerd's StartError. (Shell builtins such

@@ -10,7 +10,7 @@ Realistic defaults:
 
 * Images come from a catalogue (nginx, httpd, busybox, alpine, python, perl, redis,
   ubuntu, debian, hello-world, registry.k8s.io/pause, agnhost, goproxy, curlimages/curl,
-  minik8s/kvstore, ...).
+  minik8s/kvstore, the node agents fluentd and node-exporter, ...).
   Anything else fails to pull as containerd does: ``ErrImagePull`` with
   ``rpc error: code = NotFound desc = failed to pull and unpack image ...``. Tags of known
   images are accepted, except nginx versions that never existed (``nginx:1.161``).
@@ -134,6 +134,12 @@ CATALOGUE: dict[str, Image] = {
     "minik8s/kvstore": Image(18_432_000, ("kvstore",), (8080,), memory=8_000_000),
     "minik8s/web": Image(18_432_000, ("python", "-m", "http.server", "8080"), (8080,), memory=8_000_000),
 }
+# Node agents a DaemonSet runs (chapter 10): a log collector, a metrics exporter.
+CATALOGUE.update({
+    "quay.io/fluentd_elasticsearch/fluentd": Image(148_236_781, ("fluentd",), (24224,), http=False, wording="gnu",
+                                                   memory=60_000_000),
+    "quay.io/prometheus/node-exporter": Image(11_720_093, ("/bin/node_exporter",), (9100,), memory=9_000_000),
+})
 
 # nginx releases are 1.<minor>[.<patch>] with minor at most this; nginx:1.161 (a typo the docs use
 # to show a stuck rollout) does not exist.
