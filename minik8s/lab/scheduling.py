@@ -61,6 +61,9 @@ class Explanation:
     winners: list[str]  # the best node, or the tied best nodes; empty when none fits
     message: str  # the FailedScheduling message when no node fits, else ""
 
+    def _ipython_display_(self) -> None:
+        pass  # explain() printed the table already: as a cell's last value it adds no Out[...] line
+
     def row(self, node: str) -> NodeVerdict:
         return next(r for r in self.rows if r.node == node)
 
