@@ -506,19 +506,23 @@ def validate_label_selector(spec: dict[str, Any] | None, path: str) -> list[Fiel
     return errs
 
 
-def _validate_requirement(expr: dict[str, Any], path: str) -> list[FieldError]:
-    errs: list[FieldError] = []
-    op = expr.get("operator", "")
-    values = expr.get("values") or []
+def validate_operator_values(op: Any, values: list[Any], path: str, comparisons: bool = False) -> list[FieldError]:
+    """Does the requirement at ``path`` have the values its operator needs? ``comparisons``: a node
+    selector, whose ``Gt``/``Lt`` take exactly one value (upstream ``ValidateNodeSelectorRequirement``)."""
     if op in ("In", "NotIn"):
-        if not values:
-            errs.append(required(f"{path}.values", "must be specified when `operator` is 'In' or 'NotIn'"))
-    elif op in ("Exists", "DoesNotExist"):
-        if values:
-            errs.append(forbidden_field(f"{path}.values",
-                                        "may not be specified when `operator` is 'Exists' or 'DoesNotExist'"))
-    else:
-        errs.append(invalid_value(f"{path}.operator", op, "not a valid selector operator"))
+        return [] if values else [required(f"{path}.values", "must be specified when `operator` is 'In' or 'NotIn'")]
+    if op in ("Exists", "DoesNotExist"):
+        return [forbidden_field(f"{path}.values", "may not be specified when `operator` is 'Exists' or "
+                                "'DoesNotExist'")] if values else []
+    if comparisons and op in ("Gt", "Lt"):
+        return [] if len(values) == 1 else [
+            required(f"{path}.values", "must be specified single value when `operator` is 'Lt' or 'Gt'")]
+    return [invalid_value(f"{path}.operator", op, "not a valid selector operator")]
+
+
+def _validate_requirement(expr: dict[str, Any], path: str) -> list[FieldError]:
+    values = expr.get("values") or []
+    errs = validate_operator_values(expr.get("operator", ""), values, path)
     errs.extend(validate_qualified_name(expr.get("key", ""), f"{path}.key"))
     for i, value in enumerate(values):
         errs.extend(validate_label_value(value, f"{path}.values[{i}]"))

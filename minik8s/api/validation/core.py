@@ -33,7 +33,7 @@ from minik8s.api.validation.fields import (Errors, Obj, _dicts, _int, _invalid, 
                                            _validate_labels, immutable)
 from minik8s.api.validation.names import (PORT_RANGE_MSG, _qualified_name, is_config_key, is_dns1123_label,
                                           is_dns1123_subdomain)
-from minik8s.api.validation.pods import _TAINT_EFFECTS
+from minik8s.api.validation.scheduling import TAINT_EFFECTS
 from minik8s.api.validation.printing import _go_quote, go_value
 
 MAX_SECRET_SIZE = 1024 * 1024  # ConfigMaps and Secrets alike
@@ -244,8 +244,8 @@ def _node(obj: Obj) -> Errors:
         errs += [invalid_value(f"{p}.key", key, m) for m in _qualified_name(key)]
         if not effect:
             errs.append(required(f"{p}.effect"))
-        elif effect not in _TAINT_EFFECTS:
-            errs.append(_unsupported(f"{p}.effect", effect, _TAINT_EFFECTS))
+        elif effect not in TAINT_EFFECTS:
+            errs.append(_unsupported(f"{p}.effect", effect, TAINT_EFFECTS))
         if (key, effect) in seen:
             errs.append(duplicate(f"{p}", f"{key}:{effect}"))
         seen.add((key, effect))

@@ -3,7 +3,8 @@
 Upstream's ``ValidatePodSpec``: volumes with unique DNS-1123 label names and
 exactly one source each, the containers (:mod:`minik8s.api.validation.containers`),
 restart and DNS policies (``dnsConfig``: at most 3 nameservers, 32 search paths), node selector, grace period and deadline, service
-account, hostname, and tolerations. Workloads validate their pod template with
+account, hostname, and the scheduling constraints (affinity, topology spread, tolerations:
+:mod:`minik8s.api.validation.scheduling`). Workloads validate their pod template with
 the same rules (``ValidatePodTemplateSpec``). A pod is almost immutable once
 created: an update may change only container images, ``activeDeadlineSeconds``,
 add tolerations, and fix a negative grace period.
@@ -28,10 +29,11 @@ from minik8s.api import schema
 from minik8s.api.errors import duplicate, forbidden_field, invalid_value, required
 from minik8s.api.validation.containers import _containers
 from minik8s.api.validation.fields import (Errors, Obj, _dicts, _enum, _int, _invalid, _list, _map, _nonnegative,
-                                           _str, _unsupported, _validate_labels)
+                                           _str, _validate_labels)
 from minik8s.api.validation.meta import validate_annotations
-from minik8s.api.validation.names import _qualified_name, is_dns1123_label, is_dns1123_subdomain
+from minik8s.api.validation.names import is_dns1123_label, is_dns1123_subdomain
 from minik8s.api.validation.printing import go_value
+from minik8s.api.validation.scheduling import validate_affinity, validate_topology_spread, validate_tolerations
 
 POD_UPDATABLE_FIELDS = ("`spec.containers[*].image`", "`spec.initContainers[*].image`",
                         "`spec.activeDeadlineSeconds`",
@@ -41,8 +43,6 @@ POD_UPDATE_MSG = "pod updates may not change fields other than " + ",".join(POD_
 
 _RESTART_POLICIES = ("Always", "OnFailure", "Never")
 _DNS_POLICIES = ("ClusterFirstWithHostNet", "ClusterFirst", "Default", "None")
-_TOLERATION_OPERATORS = ("Equal", "Exists")
-_TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
 
 # --- volumes ---------------------------------------------------------------------------------------
 
@@ -140,6 +140,8 @@ def validate_pod_spec(spec: Any, path: str = "spec") -> Errors:
         errs.append(required(f"{path}.dnsConfig", "must provide `dnsConfig` when `dnsPolicy` is None"))
     errs += _dns_config(spec, f"{path}.dnsConfig")
     errs += _validate_labels(spec.get("nodeSelector"), f"{path}.nodeSelector")
+    errs += validate_affinity(spec.get("affinity"), f"{path}.affinity")
+    errs += validate_topology_spread(spec.get("topologySpreadConstraints"), f"{path}.topologySpreadConstraints")
     errs += _nonnegative(spec, "terminationGracePeriodSeconds", f"{path}.terminationGracePeriodSeconds")
     deadline = _int(spec, "activeDeadlineSeconds")
     if deadline is not None and not 1 <= deadline <= 2**31 - 1:
@@ -152,32 +154,7 @@ def validate_pod_spec(spec: Any, path: str = "spec") -> Errors:
         value = _str(spec, key)
         if value:
             errs += [invalid_value(f"{path}.{key}", value, m) for m in is_dns1123_label(value)]
-    errs += _tolerations(spec, f"{path}.tolerations")
-    return errs
-
-
-def _tolerations(spec: Obj, path: str) -> Errors:
-    errs: Errors = []
-    for i, toleration in _dicts(spec, "tolerations"):
-        p = f"{path}[{i}]"
-        key, operator = _str(toleration, "key"), _str(toleration, "operator") or "Equal"
-        if key:
-            errs += [invalid_value(f"{p}.key", key, m) for m in _qualified_name(key)]
-        elif operator != "Exists":
-            errs.append(invalid_value(f"{p}.operator", operator,
-                                      "operator must be Exists when `key` is empty, which means \"match all "
-                                      "values and all keys\""))
-        if operator not in _TOLERATION_OPERATORS:
-            errs.append(_unsupported(f"{p}.operator", operator, _TOLERATION_OPERATORS))
-        elif operator == "Exists" and _str(toleration, "value"):
-            errs.append(invalid_value(f"{p}.operator", _str(toleration, "value"),
-                                      "value must be empty when `operator` is 'Exists'"))
-        effect = _str(toleration, "effect")
-        if effect and effect not in _TAINT_EFFECTS:
-            errs.append(_unsupported(f"{p}.effect", effect, _TAINT_EFFECTS))
-        if toleration.get("tolerationSeconds") is not None and effect != "NoExecute":
-            errs.append(invalid_value(f"{p}.effect", effect,
-                                      "effect must be 'NoExecute' when `tolerationSeconds` is set"))
+    errs += validate_tolerations(spec.get("tolerations"), f"{path}.tolerations")
     return errs
 
 
