@@ -166,6 +166,24 @@ def test_an_evicted_pod_is_a_disruption_that_the_ignore_rule_does_not_count(serv
     assert name not in served.ok("get", "pods", "-o", "name")
 
 
+@pytest.mark.parametrize("policy,replaced_at_once", [("Failed", False), ("TerminatingOrFailed", True)])
+def test_pod_replacement_policy_failed_waits_for_the_deleted_pod_to_fail(served: Served, policy: str,
+                                                                        replaced_at_once: bool) -> None:
+    body = json.loads(job("stopper", sh("sleep 600"), podReplacementPolicy=policy))
+    # The simulated container takes 20 s to exit after SIGTERM, as a slow app would.
+    body["spec"]["template"]["metadata"] = {"annotations": {"sim.minik8s.io/main": json.dumps({"stopSeconds": 20})}}
+    served.ok("apply", "-f", "-", stdin=json.dumps(body))
+    served.cluster.advance(10)
+    (first,) = served.json("pods")["items"]
+    served.ok("delete", "pod", first["metadata"]["name"], "--wait=false")
+    served.cluster.advance(5)
+    fresh = [p for p in served.json("pods")["items"] if not p["metadata"].get("deletionTimestamp")]
+    assert len(fresh) == int(replaced_at_once)
+    served.cluster.advance(30)
+    status = served.json("job", "stopper")["status"]
+    assert (status["active"], status["failed"], status.get("terminating", 0)) == (1, 1, 0)
+
+
 # --- the Job docs: Indexed completion mode ----------------------------------------------------------
 
 

@@ -357,6 +357,8 @@ def plan_job(job: dict[str, Any], pods: list[dict[str, Any]], now: float, *,
     if plan.delete:
         return plan  # deletions first; creations wait for the next pass, as upstream
     missing = want - len(active)
+    if spec.get("podReplacementPolicy") == "Failed":
+        missing -= sum(1 for p in pods if is_terminating(p))  # replaced once it has failed, not before
     if missing > 0:
         if per_index:  # each index backs off on its own
             plan.create = _per_index_creations(job, pods, plan, active, missing, now)
