@@ -12,6 +12,7 @@ Kubernetes state is a pile of objects; three pictures make most of it visible:
   :class:`RolloutRecorder` samples those counts while the clock moves.
 * :func:`service_svg` - a Service, its EndpointSlices and their endpoints' Pods, ready or
   not: what the Service's traffic can reach.
+* :func:`job_timeline_svg` - a Job's pods as bars over time, coloured by outcome: retries and back-off.
 * :func:`access_svg` - who may do what in a namespace: subjects (users, groups,
   ServiceAccounts) → RoleBindings and ClusterRoleBindings → Roles and ClusterRoles
   with their first rules.
@@ -872,3 +873,71 @@ def access_svg(source: Any = None, namespace: str = "default", title: str | None
     bottom = max([row_y(len(subjects)), row_y(len(bindings))] + [y + h + GAP for y, h in zip(role_y, heights)])
     width = xs[2] + widths[2] + PAD
     return _document(width, bottom + PAD, body, title or f"Who may do what in namespace {namespace}")
+
+
+# --- a Job's pods over time -------------------------------------------------------------------
+
+def _seconds(stamp: Any) -> float | None:
+    from minik8s.clock import parse_rfc3339
+
+    return parse_rfc3339(str(stamp)) if stamp else None
+
+
+def pod_span(pod: Obj) -> tuple[float, float | None]:
+    """When a pod was created and when its last container finished (None: still running), in seconds."""
+    start = _seconds(_meta(pod).get("creationTimestamp")) or 0.0
+    status = pod.get("status") or {}
+    ends = [_seconds((c.get("state") or {}).get("terminated", {}).get("finishedAt"))
+            for c in status.get("containerStatuses") or []]
+    if status.get("phase") not in ("Succeeded", "Failed") or not ends or None in ends:
+        return start, None
+    return start, max(e for e in ends if e is not None)
+
+
+def job_timeline_svg(source: Any = None, job: str = "", namespace: str = "default", title: str | None = None,
+                     width: int = 640) -> SVG:
+    """One bar per pod of a Job, from its creation to the end of its last container, on the cluster
+    clock, coloured by outcome (the STATES colours): the gaps between failed pods are the back-off."""
+    lister = _lister(source)
+    pods = [p for p in _safe_list(lister, "pods", namespace)
+            if (_meta(p).get("labels") or {}).get("batch.kubernetes.io/job-name") == job]
+    spans = sorted(((pod_span(p), p) for p in pods), key=lambda item: (item[0][0], _meta(item[1]).get("name", "")))
+    jobs = [j for j in _safe_list(lister, "jobs", namespace) if _meta(j).get("name") == job]
+    status = (jobs[0].get("status") or {}) if jobs else {}
+    t0 = min([s for (s, _), _ in spans] + [t for t in [_seconds(status.get("startTime"))] if t is not None],
+             default=0.0)
+    known = [e for (_, e), _ in spans if e is not None] + [s for (s, _), _ in spans]
+    t_end = max(known + [t for t in [_seconds(status.get("completionTime"))] if t is not None], default=t0)
+    t_end = max(t_end - t0, 1.0)
+    names = [_meta(p).get("name", "") for _, p in spans]
+    left = PAD + max((_text_width(n) for n in names), default=60) + PAD
+    top, row = 16.0 + (24 if title else 0), 26.0
+    plot_w = width - left - 24
+    plot_h = row * max(len(spans), 1)
+
+    def px(t: float) -> float:
+        return round(left + (t - t0) / t_end * plot_w, 2)
+
+    body = [_text(PAD, PAD + 14, title, size=14, weight="bold")] if title else []
+    ticks = _ticks(t_end)
+    for tick in ticks:
+        x = round(left + tick / t_end * plot_w, 2) if tick <= t_end else None
+        if x is None:
+            continue
+        body.append(f'<line x1="{x:g}" y1="{top:g}" x2="{x:g}" y2="{top + plot_h:g}" stroke="#e0e0e0"/>')
+        body.append(_text(x, top + plot_h + 14, f"{tick:g}s", size=10, anchor="middle"))
+    for i, ((start, end), pod) in enumerate(spans):
+        y = top + i * row
+        state, _ = pod_state(pod)
+        open_ended = end is None
+        x1, x2 = px(start), px(end if end is not None else t0 + t_end)
+        body.append(_text(left - PAD, y + 17, names[i], anchor="end"))
+        body.append(_rect(x1, y + 5, max(x2 - x1, 3), row - 10, _FILL[state], dashed=open_ended, rx=3))
+    body.append(f'<line x1="{left:g}" y1="{top + plot_h:g}" x2="{left + plot_w:g}" y2="{top + plot_h:g}" '
+                f'stroke="#424242"/>')
+    if not spans:
+        body.append(_text(left, top + 17, f"no pods of Job {job}", fill="#757575"))
+    shown = {pod_state(p)[0] for _, p in spans}
+    legend, _ = _legend(PAD, top + plot_h + 36, [(label, colour) for key, label, colour in STATES if key in shown])
+    body += legend
+    return _document(width, top + plot_h + 52, body, title or f"Pods of Job {job} over time")

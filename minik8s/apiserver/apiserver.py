@@ -814,11 +814,13 @@ class APIServer:
             raise errors.bad_request("an Eviction object is required")
         name = (body.get("metadata") or {}).get("name", "")
         options = body.get("deleteOptions") or {}
+        dry_run = dry_run or bool(options.get("dryRun"))
         with self._lock:
-            eviction.spend_budget(self, namespace or "default", self.get(PODS, namespace, name),
-                                  dry_run=dry_run or bool(options.get("dryRun")))
-        self.delete(PODS, namespace, name, grace_period_seconds=options.get("gracePeriodSeconds"),
-                    dry_run=dry_run or bool(options.get("dryRun")))
+            pod = self.get(PODS, namespace, name)
+            eviction.spend_budget(self, namespace or "default", pod, dry_run=dry_run)
+            if not dry_run:
+                eviction.mark_disruption_target(self, namespace or "default", pod)
+        self.delete(PODS, namespace, name, grace_period_seconds=options.get("gracePeriodSeconds"), dry_run=dry_run)
         return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}
 
     def _update_scale(self, resource: Resource, namespace: str | None, name: str, body: Any, *, dry_run: bool = False,

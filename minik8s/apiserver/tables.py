@@ -441,6 +441,8 @@ def job_cells(job: Obj, now: datetime) -> Cells:
         state = "Suspended"
     elif conds.get("FailureTarget") == "True":
         state = "FailureTarget"
+    elif conds.get("SuccessCriteriaMet") == "True":
+        state = "SuccessCriteriaMet"
     else:
         state = "Running"
     names, images = _containers(_template_spec(job))

@@ -28,7 +28,9 @@ Finishing takes two steps too (since 1.31): first an interim condition,
 ``SuccessCriteriaMet`` or ``FailureTarget``; once no pod is terminating any more,
 the terminal ``Complete`` (reason ``CompletionsReached``, message ``Reached
 expected number of succeeded pods``) or ``Failed`` condition, plus
-``completionTime`` for a complete Job. Events: ``SuccessfulCreate`` (``Created
+``completionTime`` for a complete Job. An Indexed Job's ``successPolicy`` can reach
+``SuccessCriteriaMet`` early (reason ``SuccessPolicy``, successpolicy.py): the pods still
+running are then deleted. Events: ``SuccessfulCreate`` (``Created
 pod: pi-xxxxx``), ``SuccessfulDelete``, ``Completed`` (``Job completed``),
 ``BackoffLimitExceeded`` / ``DeadlineExceeded`` (Warning), ``Suspended`` /
 ``Resumed``.
@@ -43,9 +45,10 @@ How minik8s differs:
     * upstream keeps the pod-failure back-off in memory (a "backoff record" updated with
       newly finished pods); minik8s recomputes it from the Job's finished pods each time,
       which gives the same delays while the pods exist (Jobs keep their pods);
-    * ``successPolicy`` and ``managedBy`` are accepted by the API but not acted on
-      (``podFailurePolicy`` and ``backoffLimitPerIndex`` are: podfailurepolicy.py,
-      backofflimitperindex.py); a pod of an index that has failed is not deleted early;
+    * ``managedBy`` is accepted by the API but not acted on (``podFailurePolicy``,
+      ``backoffLimitPerIndex`` and ``successPolicy`` are: podfailurepolicy.py,
+      backofflimitperindex.py, successpolicy.py); a pod of an index that has failed is not
+      deleted early;
     * upstream caps each sync at 500 pod creations and 500 uncounted pods and creates
       pods in "slow start" batches; minik8s creates what is needed in one pass;
     * the upstream docs still say the back-off is capped at six minutes; the 1.32 code
@@ -65,7 +68,7 @@ from minik8s.api.errors import StatusError
 from minik8s.api.resources import Resource
 from minik8s.api.selectors import from_label_selector
 from minik8s.clock import parse_rfc3339, rfc3339
-from minik8s.controllers import backofflimitperindex, podfailurepolicy
+from minik8s.controllers import backofflimitperindex, podfailurepolicy, successpolicy
 from minik8s.controllers.controller import Controller
 from minik8s.controllers.podcontrol import (Expectations, PodControl, controller_of, is_pod_active, is_pod_ready,
                                             pod_key)
@@ -328,8 +331,10 @@ def plan_job(job: dict[str, Any], pods: list[dict[str, Any]], now: float, *,
             plan.interim = new_condition("FailureTarget", REASON_DEADLINE, MESSAGE_DEADLINE, now)
         elif deadline is not None and not is_suspended(job):
             plan.requeue_after = start + float(deadline) - now
+    if plan.interim is None and is_indexed(job) and (message := successpolicy.match(job, plan.succeeded_indexes)):
+        plan.interim = new_condition("SuccessCriteriaMet", successpolicy.REASON, message, now)
     if plan.interim is not None:
-        plan.delete = active if plan.interim["type"] == "FailureTarget" else []
+        plan.delete = active  # whatever the outcome, the pods still running are no longer wanted
         return plan
 
     completions = spec.get("completions")
@@ -352,6 +357,8 @@ def plan_job(job: dict[str, Any], pods: list[dict[str, Any]], now: float, *,
     if plan.delete:
         return plan  # deletions first; creations wait for the next pass, as upstream
     missing = want - len(active)
+    if spec.get("podReplacementPolicy") == "Failed":
+        missing -= sum(1 for p in pods if is_terminating(p))  # replaced once it has failed, not before
     if missing > 0:
         if per_index:  # each index backs off on its own
             plan.create = _per_index_creations(job, pods, plan, active, missing, now)

@@ -12,12 +12,13 @@ cron line or a descriptor such as ``@hourly``, checked as robfig/cron's
 
 Interface:
     validate_cron_schedule(text) -> str | None   # why a schedule is invalid, or None
+    indexes_format(text, completions) -> (count, problem)  # "0,2-3" as a successPolicy rule names indexes
     (package-private: _job, _cron_job (obj) and _job_update (new, old), called by validate)
 
 Invariants: never raises, never modifies its input; ``validate_cron_schedule``
 accepts exactly the schedules the CronJob controller can run.
 
-Not yet taught in a chapter of its own; chapter 3 shows how its errors reach kubectl.
+Taught in chapter 9 (Jobs and CronJobs); chapter 3 shows how its errors reach kubectl.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from __future__ import annotations
 import re
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from minik8s.api.errors import invalid_value, required
+from minik8s.api.errors import invalid_value, required, too_long, too_many
 from minik8s.api.validation.fields import (IMMUTABLE_MSG, Errors, Obj, _int, _invalid, _map, _nonnegative,
                                            _selector_matches, _str,
                                            _unsupported, _validate_selector_syntax, immutable)
@@ -50,6 +51,8 @@ def _job_spec(spec: Obj, path: str, selector_required: bool) -> Errors:
         errs.append(_unsupported(f"{path}.completionMode", mode, ("NonIndexed", "Indexed")))
     if mode == "Indexed" and _int(spec, "completions") is None:
         errs.append(required(f"{path}.completions", "when completion mode is Indexed"))
+    if spec.get("successPolicy") is not None:
+        errs += _success_policy(spec, mode, f"{path}.successPolicy")
     if selector_required and spec.get("selector") is None:
         errs.append(required(f"{path}.selector"))
     elif spec.get("selector") is not None:
@@ -60,6 +63,79 @@ def _job_spec(spec: Obj, path: str, selector_required: bool) -> Errors:
     if policy not in ("OnFailure", "Never"):
         errs.append(_unsupported(f"{path}.template.spec.restartPolicy", policy, ("OnFailure", "Never")))
     return errs
+
+
+# Upstream's limits on a successPolicy: rules, and the length of one rule's succeededIndexes.
+MAX_SUCCESS_POLICY_RULES = 20
+MAX_SUCCEEDED_INDEXES_LENGTH = 64 * 1024
+
+
+def _success_policy(spec: Obj, mode: str, path: str) -> Errors:
+    """spec.successPolicy (upstream's validateSuccessPolicy): Indexed Jobs only; 1 to 20 rules, each
+    with succeededIndexes (well-formed, below completions) and/or a succeededCount that can be reached."""
+    policy = _map(spec, "successPolicy")
+    if mode != "Indexed":
+        # Upstream prints the Go struct, pointers as addresses; elided as for other structs here.
+        return [_invalid(path, "batch.SuccessPolicy{...}", "requires indexed completion mode")]
+    rules = policy.get("rules") if isinstance(policy.get("rules"), list) else []
+    errs: Errors = []
+    if not rules:
+        errs.append(required(f"{path}.rules", "at least one rules must be specified when the successPolicy is specified"))
+    if len(rules) > MAX_SUCCESS_POLICY_RULES:
+        errs.append(too_many(f"{path}.rules", len(rules), MAX_SUCCESS_POLICY_RULES))
+    completions = _int(spec, "completions") or 0
+    for number, rule in enumerate(rules):
+        errs += _success_policy_rule(rule if isinstance(rule, dict) else {}, completions, f"{path}.rules[{number}]")
+    return errs
+
+
+def _success_policy_rule(rule: Obj, completions: int, path: str) -> Errors:
+    indexes, count = rule.get("succeededIndexes"), rule.get("succeededCount")
+    errs: Errors = []
+    if indexes is None and count is None:
+        errs.append(required(path, "at least one of succeededCount or succeededIndexes must be specified"))
+    total = 0
+    if indexes is not None:
+        if len(str(indexes)) > MAX_SUCCEEDED_INDEXES_LENGTH:
+            errs.append(too_long(f"{path}.succeededIndexes", indexes, MAX_SUCCEEDED_INDEXES_LENGTH))
+        total, problem = indexes_format(str(indexes), completions)
+        if problem:
+            errs.append(invalid_value(f"{path}.succeededIndexes", indexes, f"error parsing succeededIndexes: {problem}"))
+    if isinstance(count, int):
+        errs += _nonnegative(rule, "succeededCount", f"{path}.succeededCount")
+        if count > completions:
+            errs.append(invalid_value(f"{path}.succeededCount", count,
+                                      f"must be less than or equal to {completions} (the number of specified completions)"))
+        if indexes is not None and count > total:
+            errs.append(invalid_value(f"{path}.succeededCount", count, f"must be less than or equal to {total} "
+                                      "(the number of indexes in the specified succeededIndexes field)"))
+    return errs
+
+
+def indexes_format(text: str, completions: int) -> tuple[int, str | None]:
+    """How many indexes ``"0,2-3"`` names, or why it is malformed (upstream's validateIndexesFormat)."""
+    if not text:
+        return 0, None
+    total, last = 0, None
+    for interval in text.split(","):
+        limits = interval.split("-")
+        if len(limits) > 2:
+            return 0, (f"the fragment {_go_quote(interval)} violates the requirement that an index interval can have "
+                       "at most two parts separated by '-'")
+        bounds: list[int] = []
+        for limit in limits:
+            if not re.fullmatch(r"[+-]?\d+", limit):
+                return 0, f"cannot convert string to integer for index: {_go_quote(limit)}"
+            if int(limit) >= completions:
+                return 0, f"too large index: {_go_quote(limit)}"
+            bounds.append(int(limit))
+        if len(bounds) == 2 and bounds[0] >= bounds[1]:
+            return 0, f"non-increasing order, previous: {bounds[0]}, current: {bounds[1]}"
+        if last is not None and last >= bounds[0]:
+            return 0, f"non-increasing order, previous: {last}, current: {bounds[0]}"
+        total += bounds[-1] - bounds[0] + 1
+        last = bounds[-1]
+    return total, None
 
 
 def _job(obj: Obj) -> Errors:

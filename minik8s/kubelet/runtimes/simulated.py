@@ -8,7 +8,7 @@ thousand nodes fit in one process.
 
 Realistic defaults:
 
-* Images come from a catalogue (nginx, httpd, busybox, alpine, python, perl, redis,
+* Images come from a catalogue (nginx, httpd, busybox, alpine, bash, python, perl, redis,
   ubuntu, debian, hello-world, registry.k8s.io/pause, agnhost, goproxy, curlimages/curl,
   minik8s/kvstore, the node agents fluentd and node-exporter, ...).
   Anything else fails to pull as containerd does: ``ErrImagePull`` with
@@ -119,6 +119,7 @@ CATALOGUE: dict[str, Image] = {
     "httpd": Image(58_012_476, ("httpd-foreground",), (80,), wording="gnu", memory=6_000_000),
     "busybox": Image(2_156_518, lacks=NO_CURL),
     "alpine": Image(3_623_807, lacks=NO_CURL),
+    "bash": Image(5_933_274, lacks=NO_CURL),  # Docker's bash image: alpine with bash
     "python": Image(412_418_312, wording="gnu", memory=9_000_000),
     "perl": Image(336_412_808, wording="gnu"),
     "ubuntu": Image(29_754_290, wording="gnu"),
