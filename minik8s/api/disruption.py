@@ -26,7 +26,7 @@ resources count too); minik8s's controller reads ``spec.replicas`` of ReplicaSet
 Deployments, StatefulSets and ReplicationControllers only, and a pod owned by anything
 else makes the sync fail as upstream's does for an unknown controller.
 
-Taught in chapter 9 (Scheduling: voluntary disruptions, cordon and drain).
+Taught in chapter 11 (Scheduling: voluntary disruptions, cordon and drain).
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ the value, ``Equal`` (the default operator) compares it.
 Interface:
     tolerates(toleration, taint) -> bool
 
-Taught in chapter 9 (Scheduling), section "Taints and tolerations".
+Taught in chapter 11 (Scheduling), section "Taints and tolerations".
 """
 
 from __future__ import annotations

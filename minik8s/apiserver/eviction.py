@@ -20,7 +20,7 @@ Interface:
 Invariant: the budget's status is re-read and written under the API server's lock,
 so two concurrent evictions cannot both spend the last disruption.
 
-Taught in chapter 9 (Scheduling: voluntary disruptions, cordon and drain).
+Taught in chapter 11 (Scheduling: voluntary disruptions, cordon and drain).
 """
 
 from __future__ import annotations

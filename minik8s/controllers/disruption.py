@@ -20,7 +20,7 @@ a budget with entries in ``disruptedPods`` is looked at again when the earliest 
 How minik8s differs: see :mod:`minik8s.api.disruption` (``spec.replicas`` instead of
 the scale subresource).
 
-Taught in chapter 9 (Scheduling: voluntary disruptions, cordon and drain).
+Taught in chapter 11 (Scheduling: voluntary disruptions, cordon and drain).
 """
 
 from __future__ import annotations

@@ -48,7 +48,7 @@ How minik8s differs:
       first; here the controller does it when it sees the bound pod). The default
       class ``standard`` uses ``Immediate``.
 
-Taught in chapter 9 (storage: volumes, PV, PVC, StorageClass).
+Taught in chapter 15 (storage: volumes, PV, PVC, StorageClass).
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ Interface:
     register(sub, parent)                         # adds the flags to ``create``
     pdb_from_flags(name, selector, min, max) -> PodDisruptionBudget   # pure; CommandError on bad flags
 
-Taught in chapter 9 (Scheduling: voluntary disruptions, cordon and drain).
+Taught in chapter 11 (Scheduling: voluntary disruptions, cordon and drain).
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ Interface:
     priorityclass_from_flags(name, value, global_default, description, preemption_policy) -> dict   # pure
     create_priorityclass(env, words)   # called by ``kubectl create priorityclass|pc``
 
-Taught in chapter 9 (Scheduling: priority and preemption).
+Taught in chapter 11 (Scheduling: priority and preemption).
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ How minik8s differs: when both bounds are set upstream prints the whole spec
 struct with Go pointer addresses in the message; minik8s prints the same shape
 with the addresses left as ``0x0`` (addresses are random upstream anyway).
 
-Taught in chapter 9 (Scheduling: voluntary disruptions, cordon and drain).
+Taught in chapter 11 (Scheduling: voluntary disruptions, cordon and drain).
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ Interface:
 
 Invariant: after admission every pod has ``spec.priority`` and ``spec.preemptionPolicy``.
 
-Taught in chapter 9 (Scheduling: priority and preemption).
+Taught in chapter 11 (Scheduling: priority and preemption).
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ the selector as a string, then the status counts under their short upstream name
 Interface:
     describe_pdb(client, pdb, now) -> str
 
-Taught in chapter 9 (Scheduling: voluntary disruptions, cordon and drain).
+Taught in chapter 11 (Scheduling: voluntary disruptions, cordon and drain).
 """
 
 from __future__ import annotations

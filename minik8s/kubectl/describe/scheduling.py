@@ -6,7 +6,7 @@ Interface:
 Unlike most describers it prints the annotations on one line, ``k=v,k2=v2``
 (upstream formats them with ``labels.FormatLabels``), and has no Labels line.
 
-Taught in chapter 9 (Scheduling: priority and preemption).
+Taught in chapter 11 (Scheduling: priority and preemption).
 """
 
 from __future__ import annotations

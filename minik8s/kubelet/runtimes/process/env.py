@@ -21,7 +21,7 @@ Interface:
     env = container_env(pod, container, image_env, lookup, pod_ip=..., host_ip=..., services={...})
     lookup(kind, namespace, name) -> dict | None        # kind: "configmaps" | "secrets"
 
-Taught in chapter 9 (ConfigMaps and Secrets) and chapter 5 (the Downward API).
+Taught in chapter 12 (ConfigMaps and Secrets) and chapter 4 (the Downward API).
 """
 
 from __future__ import annotations
