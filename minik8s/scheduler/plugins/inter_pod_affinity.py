@@ -34,7 +34,7 @@ from collections import Counter
 from collections.abc import Iterable
 
 from minik8s.scheduler.cache import AffinityTerm, Cache, NodeInfo, PodInfo
-from minik8s.scheduler.framework import MAX_NODE_SCORE, SKIP, CycleState, Plugin, Reason, Status
+from minik8s.scheduler.framework import MAX_NODE_SCORE, SKIP, CycleState, Plugin, Reason, Status, register
 
 REASON_AFFINITY = "node(s) didn't match pod affinity rules"
 REASON_ANTI_AFFINITY = "node(s) didn't match pod anti-affinity rules"
@@ -198,3 +198,6 @@ class InterPodAffinity(Plugin):
         spread = highest - lowest
         for i, s in enumerate(scores):
             scores[i] = int(MAX_NODE_SCORE * (s - lowest) / spread) if spread > 0 else 0
+
+
+register(InterPodAffinity.name, InterPodAffinity)

@@ -34,7 +34,7 @@ from typing import Any
 
 from minik8s.scheduler import selectors
 from minik8s.scheduler.cache import Cache, NodeInfo, PodInfo
-from minik8s.scheduler.framework import MAX_NODE_SCORE, SKIP, CycleState, Plugin, Reason, Status
+from minik8s.scheduler.framework import MAX_NODE_SCORE, SKIP, CycleState, Plugin, Reason, Status, register
 from minik8s.scheduler.plugins.node_affinity import required_node_matcher
 
 REASON = "node(s) didn't match pod topology spread constraints"
@@ -210,3 +210,6 @@ class PodTopologySpread(Plugin):
                 scores[i] = MAX_NODE_SCORE
             else:
                 scores[i] = MAX_NODE_SCORE * (highest + lowest - scores[i]) // highest
+
+
+register(PodTopologySpread.name, PodTopologySpread)
