@@ -77,7 +77,8 @@ def make_node(i: int) -> dict[str, Any]:
     name = f"node-{i}"
     return {
         "apiVersion": "v1", "kind": "Node",
-        "metadata": {"name": name, "labels": {HOSTNAME: name, ZONE: ZONES[i % len(ZONES)], "kubernetes.io/os": "linux"}},
+        "metadata": {"name": name,
+                     "labels": {HOSTNAME: name, ZONE: ZONES[i % len(ZONES)], "kubernetes.io/os": "linux"}},
         "spec": {},
         "status": {"allocatable": {"cpu": "4", "memory": "32Gi", "pods": "110"},
                    "capacity": {"cpu": "4", "memory": "32Gi", "pods": "110"}},

@@ -97,7 +97,8 @@ def scan_inter_pod_filter(pod: PodInfo, node: Any, cache: Cache) -> str | None:
 def scan_inter_pod_score(pod: PodInfo, node: Any, cache: Cache) -> int:
     total = 0
     for n, p in _placed(cache):
-        parts = [(t, p, t.weight) for t in pod.preferred_affinity] + [(t, p, -t.weight) for t in pod.preferred_anti_affinity]
+        parts = [(t, p, t.weight) for t in pod.preferred_affinity]
+        parts += [(t, p, -t.weight) for t in pod.preferred_anti_affinity]
         parts += [(t, pod, 1) for t in p.required_affinity] + [(t, pod, t.weight) for t in p.preferred_affinity]
         parts += [(t, pod, -t.weight) for t in p.preferred_anti_affinity]
         total += sum(w for t, target, w in parts if _same_domain(node, n, t.topology_key) and t.matches(target))

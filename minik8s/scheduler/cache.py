@@ -383,7 +383,7 @@ class Cache:
         info = self._infos.get(name)
         if info is None:
             info = self._infos[name] = NodeInfo(name)
-        old_labels = info.labels if info.node is not None else None
+        old_labels = dict(info.labels) if info.node is not None else None  # a copy: the node may be edited in place
         if info.node is None:
             self._position[name] = len(self.nodes)
             self.nodes.append(info)
