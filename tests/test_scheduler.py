@@ -11,9 +11,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from minik8s.scheduler import (
-    Cache, CycleState, Plugin, PodInfo, Profile, Scheduler, default_plugins, num_feasible_nodes_to_find,
-    pod_requests,
+    DEFAULT_PLUGINS, Cache, CycleState, Plugin, PodInfo, Profile, Scheduler, default_plugins, new_plugins,
+    num_feasible_nodes_to_find, pod_requests, register,
 )
+from minik8s.scheduler import framework
 from minik8s.scheduler.framework import SKIP
 from minik8s.scheduler.plugins import (
     ImageLocality, InterPodAffinity, NodeAffinity, NodeName, NodePorts, NodeResourcesBalancedAllocation,
@@ -616,3 +617,46 @@ def test_prefilter_skip_removes_the_plugin_from_filtering() -> None:
     result = Scheduler(Profile(default_plugins() + [skipping, recording])).schedule(make_pod("p"), cache)
     assert result.node is not None
     assert skipping.calls == [] and len(recording.calls) == 5
+
+
+class AvoidNodeZero(Plugin):
+    """An out-of-tree plugin, registered by name like the in-tree ones: node n0 never fits."""
+
+    name = "AvoidNodeZero"
+
+    def filter(self, state: CycleState, pod: PodInfo, node: Any) -> str | None:
+        return "node(s) were n0" if node.name == "n0" else None
+
+
+@pytest.fixture
+def own_registry(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A copy of the registry for one test, so what it registers does not outlive it."""
+    monkeypatch.setattr(framework, "_registry", dict(framework._registry))
+
+
+def test_the_default_profile_is_upstreams_plugin_names_looked_up_in_the_registry() -> None:
+    first, second = default_plugins(), default_plugins()
+    assert [p.name for p in first] == list(DEFAULT_PLUGINS)
+    assert [type(p) for p in first] == [
+        NodeUnschedulable, NodeName, TaintToleration, NodeAffinity, NodePorts, NodeResourcesFit, PodTopologySpread,
+        InterPodAffinity, NodeResourcesBalancedAllocation, ImageLocality,
+    ]
+    assert all(a is not b for a, b in zip(first, second))  # every profile gets plugins of its own
+
+
+def test_a_registered_plugin_joins_a_profile_by_name(own_registry: None) -> None:
+    register(AvoidNodeZero.name, AvoidNodeZero)
+    profile = Profile(new_plugins([*DEFAULT_PLUGINS, "AvoidNodeZero"]))
+    assert [p.name for p in profile.filter_plugins][-1] == "AvoidNodeZero"
+    assert Scheduler(profile).schedule(make_pod("p"), cache_with(make_node("n0"), make_node("n1"))).node == "n1"
+    result = Scheduler(profile).schedule(make_pod("p"), cache_with(make_node("n0")))
+    assert result.message.startswith("0/1 nodes are available: 1 node(s) were n0.")
+
+
+def test_unknown_and_duplicate_plugin_names_are_refused_with_upstreams_words(own_registry: None) -> None:
+    with pytest.raises(ValueError, match='^plugin "NodeNmae" does not exist$'):
+        new_plugins(["NodeName", "NodeNmae"])
+    with pytest.raises(ValueError, match="^a plugin named NodeName already exists$"):
+        register("NodeName", AvoidNodeZero)
+    register("NodeName", NodeName)  # the same factory again changes nothing
+    assert [type(p) for p in new_plugins(["NodeName"])] == [NodeName]

@@ -18,12 +18,28 @@ Interface:
         .forget(pod_or_key)               # undo an assume whose binding failed
         .nodes                            # list of NodeInfo, the order the scheduler walks
         .get(name) -> NodeInfo | None
+        .tally(key, topology_key, count)  # pods per topology domain, kept up to date (see below)
+        .affinity_terms[kind]             # existing pods' inter-pod affinity terms, grouped
+        .nodes_with_label[key]            # how many nodes carry the label ``key``
+        .node_label_values[key]           # value -> how many nodes carry ``key=value``
+
+Tallies: inter-pod affinity and topology spread ask, for every pod they schedule,
+"how many pods matching this selector run in each zone (or on each host)?". Asked
+by scanning every pod, that costs the whole cluster per decision. A *tally* answers
+it from a counter per topology domain that the cache builds the first time a
+plugin asks (keyed by what the plugin counts, e.g. its namespace, selector and
+topology key) and then keeps current as pods are placed and removed, so a decision
+costs a dictionary lookup per domain. Existing pods' affinity terms are grouped the
+same way (``affinity_terms``), so a plugin checks each distinct term once, not once
+per pod. Plugins only read tallies, and only within one decision.
 
 Invariants:
     * a pod counts on at most one node: the ``spec.nodeName`` of its latest version
       (or the node it was assumed on), keyed by ``namespace/name``;
     * ``NodeInfo.requested_*`` always equals the sum of the requests of ``NodeInfo.pods``;
-    * terminal pods (``Succeeded``/``Failed``) and unassigned pods do not count.
+    * terminal pods (``Succeeded``/``Failed``) and unassigned pods do not count;
+    * a tally equals what a scan of the pods on the nodes the API has would count
+      (a node added, removed or relabelled drops the tallies; they are rebuilt on demand).
 
 How minik8s differs: there is no snapshot per cycle (the scheduler runs in one
 thread, so it reads the cache directly), and assumed pods never expire on a
@@ -34,6 +50,9 @@ Taught in chapter 9 (Scheduling).
 
 from __future__ import annotations
 
+import json
+from collections import Counter
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
@@ -104,7 +123,7 @@ def pod_requests(pod: Pod) -> Requests:
 class AffinityTerm:
     """A parsed ``PodAffinityTerm``: which pods (namespaces + selector) near which topology."""
 
-    __slots__ = ("matches_labels", "namespaces", "topology_key", "weight")
+    __slots__ = ("group", "matches_labels", "namespaces", "topology_key", "weight")
 
     def __init__(self, term: dict[str, Any], own_namespace: str, weight: int = 1) -> None:
         self.matches_labels = selectors.label_selector(term.get("labelSelector"))
@@ -119,6 +138,9 @@ class AffinityTerm:
             self.namespaces: frozenset[str] | None = None
         else:
             self.namespaces = frozenset(namespaces) if namespaces else frozenset([own_namespace])
+        # Terms with equal groups select the same pods near the same domains with the same weight.
+        self.group: Hashable = (self.namespaces, json.dumps(term.get("labelSelector"), sort_keys=True),
+                                self.topology_key, weight)
 
     def matches(self, pod: PodInfo) -> bool:
         """Does ``pod`` fall under this term (right namespace and labels)?"""
@@ -300,6 +322,35 @@ def _counts(pod: Pod) -> bool:
     return bool((pod.get("spec") or {}).get("nodeName")) and phase not in ("Succeeded", "Failed")
 
 
+# The kinds of inter-pod affinity terms a PodInfo carries (its attribute names).
+AFFINITY_KINDS = ("required_affinity", "preferred_affinity", "required_anti_affinity", "preferred_anti_affinity")
+MAX_TALLIES = 256  # tallies kept at once; past this they are all dropped and rebuilt on demand
+
+PodCount = Callable[[PodInfo], int]
+
+
+class Tally:
+    """``count(pod)`` summed per value of the node label ``topology_key``, over the pods on the
+    nodes the API has. ``domains`` holds only the values with a positive sum."""
+
+    __slots__ = ("count", "topology_key", "domains")
+
+    def __init__(self, count: PodCount, topology_key: str) -> None:
+        self.count = count
+        self.topology_key = topology_key
+        self.domains: Counter[str] = Counter()
+
+    def add(self, pod: PodInfo, node: NodeInfo, sign: int) -> None:
+        n = self.count(pod)
+        value = node.labels.get(self.topology_key)
+        if n and value is not None:
+            left = self.domains[value] + sign * n
+            if left:
+                self.domains[value] = left
+            else:
+                del self.domains[value]
+
+
 class Cache:
     """Every node's ``NodeInfo``, and where each pod counts."""
 
@@ -313,6 +364,11 @@ class Cache:
         self.nodes_with_affinity_pods: set[str] = set()
         self.nodes_with_required_anti_affinity_pods: set[str] = set()
         self.image_nodes: dict[str, int] = {}  # image -> number of nodes that have it
+        self.nodes_with_label: Counter[str] = Counter()  # label key -> nodes that carry it
+        self.node_label_values: dict[str, Counter[str]] = {}  # label key -> value -> nodes with it
+        # kind (AFFINITY_KINDS) -> AffinityTerm.group -> [one such term, how many placed pods' terms]
+        self.affinity_terms: dict[str, dict[Hashable, list[Any]]] = {kind: {} for kind in AFFINITY_KINDS}
+        self._tallies: dict[Hashable, Tally] = {}
 
     # --- nodes -------------------------------------------------------------
 
@@ -327,13 +383,26 @@ class Cache:
         info = self._infos.get(name)
         if info is None:
             info = self._infos[name] = NodeInfo(name)
+        old_labels = dict(info.labels) if info.node is not None else None  # a copy: the node may be edited in place
         if info.node is None:
             self._position[name] = len(self.nodes)
             self.nodes.append(info)
         self._count_images(info, -1)
         info.set_node(node)
         self._count_images(info, +1)
+        if info.labels != old_labels:
+            self._count_labels(old_labels or {}, -1)
+            self._count_labels(info.labels, +1)
+            self._tallies.clear()  # pods counted in other domains now
         return info
+
+    def _count_labels(self, labels: dict[str, str], sign: int) -> None:
+        for key, value in labels.items():
+            self.nodes_with_label[key] += sign
+            values = self.node_label_values.setdefault(key, Counter())
+            values[value] += sign
+            if not values[value]:
+                del values[value]
 
     update_node = add_node
 
@@ -349,6 +418,8 @@ class Cache:
             self.nodes[index] = last
             self._position[last.name] = index
         self._count_images(info, -1)
+        self._count_labels(info.labels, -1)
+        self._tallies.clear()
         info.node = None
         if not info.pods:  # pods may still name the node until they are deleted
             del self._infos[name]
@@ -400,6 +471,22 @@ class Cache:
     def pod_count(self) -> int:
         return len(self._pods)
 
+    def tally(self, key: Hashable, topology_key: str, count: PodCount) -> Counter[str]:
+        """Per value of ``topology_key``: ``count(pod)`` summed over the pods on the nodes the API has.
+
+        ``key`` names what ``count`` counts: the same key must always come with the same count.
+        Built by one scan the first time, kept current afterwards. Read it; never change it.
+        """
+        tally = self._tallies.get(key)
+        if tally is None:
+            if len(self._tallies) >= MAX_TALLIES:
+                self._tallies.clear()
+            tally = self._tallies[key] = Tally(count, topology_key)
+            for node in self.nodes:
+                for pod in node.pods.values():
+                    tally.add(pod, node, +1)
+        return tally.domains
+
     def _place(self, pod: PodInfo) -> None:
         info = self._infos.get(pod.node_name)
         if info is None:
@@ -408,8 +495,20 @@ class Cache:
         self._pods[pod.key] = pod
         if pod.has_affinity:
             self.nodes_with_affinity_pods.add(info.name)
+            self._group_terms(pod, +1)
         if pod.required_anti_affinity:
             self.nodes_with_required_anti_affinity_pods.add(info.name)
+        if info.node is not None:
+            for tally in self._tallies.values():
+                tally.add(pod, info, +1)
+
+    def _group_terms(self, pod: PodInfo, sign: int) -> None:
+        for kind, groups in self.affinity_terms.items():
+            for term in getattr(pod, kind):
+                entry = groups.setdefault(term.group, [term, 0])
+                entry[1] += sign
+                if not entry[1]:
+                    del groups[term.group]
 
     def _unplace(self, key: str) -> None:
         pod = self._pods.pop(key, None)
@@ -417,6 +516,11 @@ class Cache:
             return
         info = self._infos[pod.node_name]
         info.remove_pod(pod)
+        if pod.has_affinity:
+            self._group_terms(pod, -1)
+        if info.node is not None:
+            for tally in self._tallies.values():
+                tally.add(pod, info, -1)
         if not info.pods_with_affinity:
             self.nodes_with_affinity_pods.discard(info.name)
         if not info.pods_with_required_anti_affinity:
@@ -426,6 +530,6 @@ class Cache:
 
 
 __all__ = [
-    "DEFAULT_MEMORY_REQUEST", "DEFAULT_MILLI_CPU_REQUEST", "AffinityTerm", "Cache", "NodeInfo", "PodInfo",
-    "Requests", "normalized_image_name", "pod_requests",
+    "AFFINITY_KINDS", "DEFAULT_MEMORY_REQUEST", "DEFAULT_MILLI_CPU_REQUEST", "AffinityTerm", "Cache", "NodeInfo",
+    "PodInfo", "Requests", "Tally", "normalized_image_name", "pod_requests",
 ]

@@ -11,12 +11,21 @@ kube-scheduler is a pipeline of *extension points*, each filled by *plugins*:
 The weighted sum of the scores ranks the nodes. A *profile* names the plugins and
 their score weights; ``default_profile()`` is upstream's default.
 
+Plugins are found by name in a *registry* (upstream's ``Registry`` of plugin
+factories): each plugin module registers its plugins when it is imported, and a
+profile is a list of names looked up there. So this module imports no plugin; the
+package ``minik8s.scheduler`` imports ``minik8s.scheduler.plugins``, which fills the
+registry with the in-tree plugins before anything can ask for a profile.
+
 Interface:
     Plugin                       # subclass and override the extension points you use
     CycleState                   # per-decision scratch space shared by a plugin's stages
     SKIP, Status, PreFilterResult
+    register(name, factory)      # make a plugin available to profiles under its name
+    new_plugins(names)           # one new plugin per registered name, in that order
     Profile(plugins, weights)    # .filter_plugins, .score_plugins, .run_pre_filter(...)
-    default_profile()
+    DEFAULT_PLUGINS              # upstream's default profile, as plugin names
+    default_plugins(), default_profile()
 
 Conventions (Pythonic shapes of upstream's types):
     * Filter returns ``None`` (fits) or a reason string; NodeResourcesFit may return a
@@ -30,7 +39,7 @@ Taught in chapter 9 (Scheduling).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Union
 
@@ -173,6 +182,39 @@ class Profile:
         return [(p, self.weights.get(p.name, 1)) for p in self.score_plugins if p.name not in skipped]
 
 
+# --- the registry ------------------------------------------------------------
+
+PluginFactory = Callable[[], Plugin]
+
+_registry: dict[str, PluginFactory] = {}
+
+
+def register(name: str, factory: PluginFactory) -> None:
+    """Make a plugin available to profiles under ``name`` (upstream ``Registry.Register``)."""
+    if _registry.get(name, factory) is not factory:
+        raise ValueError(f"a plugin named {name} already exists")  # upstream's wording
+    _registry[name] = factory
+
+
+def new_plugins(names: Iterable[str]) -> list[Plugin]:
+    """One new plugin for each registered name, in the order given."""
+    plugins = []
+    for name in names:
+        if name not in _registry:
+            raise ValueError(f'plugin "{name}" does not exist')  # upstream's wording
+        plugins.append(_registry[name]())
+    return plugins
+
+
+# Upstream's default profile (KubeSchedulerConfiguration v1) by name, in upstream's order,
+# which is also the order the Filters run in. Not here: the volume plugins and
+# SchedulingGates (minik8s has neither), and the queue sort, preemption and binding,
+# which the scheduler component and minik8s.scheduler.preemption do outside the profile.
+DEFAULT_PLUGINS = (
+    "NodeUnschedulable", "NodeName", "TaintToleration", "NodeAffinity", "NodePorts", "NodeResourcesFit",
+    "PodTopologySpread", "InterPodAffinity", "NodeResourcesBalancedAllocation", "ImageLocality",
+)
+
 # Upstream's default score weights (KubeSchedulerConfiguration v1, default profile).
 DEFAULT_WEIGHTS = {
     "TaintToleration": 3,
@@ -186,16 +228,8 @@ DEFAULT_WEIGHTS = {
 
 
 def default_plugins() -> list[Plugin]:
-    """The default plugins, in upstream's order (which is also the Filter order)."""
-    from minik8s.scheduler.plugins import (
-        ImageLocality, InterPodAffinity, NodeAffinity, NodeName, NodePorts, NodeResourcesBalancedAllocation,
-        NodeResourcesFit, NodeUnschedulable, PodTopologySpread, TaintToleration,
-    )
-
-    return [
-        NodeUnschedulable(), NodeName(), TaintToleration(), NodeAffinity(), NodePorts(), NodeResourcesFit(),
-        PodTopologySpread(), InterPodAffinity(), NodeResourcesBalancedAllocation(), ImageLocality(),
-    ]
+    """The default plugins, new, in upstream's order."""
+    return new_plugins(DEFAULT_PLUGINS)
 
 
 def default_profile(percentage_of_nodes_to_score: int | None = None) -> Profile:

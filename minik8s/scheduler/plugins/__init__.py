@@ -1,4 +1,7 @@
-"""The default scheduler plugins, one module per upstream plugin (same names).
+"""The in-tree scheduler plugins, one module per upstream plugin (same names).
+
+Each module registers its plugins with the framework by name when it is imported
+(upstream's in-tree registry); importing this package imports them all.
 
 Taught in chapter 9 (Scheduling).
 """

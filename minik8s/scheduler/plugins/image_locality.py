@@ -11,7 +11,7 @@ Taught in chapter 9 (Scheduling).
 from __future__ import annotations
 
 from minik8s.scheduler.cache import Cache, NodeInfo, PodInfo, normalized_image_name
-from minik8s.scheduler.framework import MAX_NODE_SCORE, SKIP, CycleState, Plugin, Status
+from minik8s.scheduler.framework import MAX_NODE_SCORE, SKIP, CycleState, Plugin, Status, register
 
 MB = 1024 * 1024
 MIN_THRESHOLD = 23 * MB  # smaller than the smallest common base image
@@ -39,3 +39,6 @@ class ImageLocality(Plugin):
         if maximum <= MIN_THRESHOLD:
             return 0
         return MAX_NODE_SCORE * (total - MIN_THRESHOLD) // (maximum - MIN_THRESHOLD)
+
+
+register(ImageLocality.name, ImageLocality)

@@ -15,7 +15,10 @@ Filter, three checks in upstream's order, each with upstream's reason:
     ``node(s) didn't satisfy existing pods anti-affinity rules``.
 PreFilter counts matching pods per (topologyKey, value) once, so Filter is a few
 dictionary lookups per node. It Skips when the pod has no required terms and no
-existing pod's required anti-affinity matches it.
+existing pod's required anti-affinity matches it. The counts for one term come
+from the cache's tallies (``Cache.tally``), kept current as pods come and go, and
+existing pods' terms are checked once per distinct term (``Cache.affinity_terms``),
+not once per pod: a decision costs the number of distinct terms, not of pods.
 
 Score: preferred terms of the pod (+weight / -weight for anti) and of existing pods
 towards the incoming pod (existing required affinity counts with weight 1, upstream's
@@ -31,10 +34,10 @@ Taught in chapter 9 (Scheduling), section "Inter-pod affinity and anti-affinity"
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from minik8s.scheduler.cache import AffinityTerm, Cache, NodeInfo, PodInfo
-from minik8s.scheduler.framework import MAX_NODE_SCORE, SKIP, CycleState, Plugin, Reason, Status
+from minik8s.scheduler.framework import MAX_NODE_SCORE, SKIP, CycleState, Plugin, Reason, Status, register
 
 REASON_AFFINITY = "node(s) didn't match pod affinity rules"
 REASON_ANTI_AFFINITY = "node(s) didn't match pod anti-affinity rules"
@@ -44,31 +47,47 @@ HARD_POD_AFFINITY_WEIGHT = 1
 TopologyPair = tuple[str, str]
 
 
+# Per term: its topology key and how many pods it counts per domain (value of that key).
+Domains = list[tuple[str, Mapping[str, int]]]
+# Per distinct term of existing pods: the term, and how many pods carry it per domain of its topology key.
+TermDomains = list[tuple[AffinityTerm, Mapping[str, int]]]
+SIGNS = {"required_affinity": +1, "preferred_affinity": +1, "preferred_anti_affinity": -1}
+
+
 class _FilterState:
-    __slots__ = ("affinity_counts", "anti_affinity_counts", "existing_anti_affinity_counts", "existing_anti_keys")
+    __slots__ = ("affinity_counts", "anti_affinity", "existing_anti")
 
     def __init__(self) -> None:
-        self.affinity_counts: Counter[TopologyPair] = Counter()
-        self.anti_affinity_counts: Counter[TopologyPair] = Counter()
-        self.existing_anti_affinity_counts: Counter[TopologyPair] = Counter()
-        self.existing_anti_keys: tuple[str, ...] = ()  # topology keys those counts use
+        self.affinity_counts: Counter[TopologyPair] = Counter()  # pods matching every required affinity term
+        self.anti_affinity: Domains = []   # per required anti-affinity term of the pod, the pods it matches
+        self.existing_anti: TermDomains = []  # existing pods' required anti-affinity terms that match the pod
+
+
+def _term_domains(cache: Cache, term: AffinityTerm) -> Mapping[str, int]:
+    """How many pods ``term`` matches, per value of its topology key (a tally the cache keeps)."""
+    return cache.tally(("pods", term.group), term.topology_key, lambda p: 1 if term.matches(p) else 0)
+
+
+def _existing_domains(cache: Cache, kind: str, term: AffinityTerm) -> Mapping[str, int]:
+    """How many existing pods' ``kind`` terms equal to ``term`` there are, per domain."""
+    group = term.group
+    return cache.tally((kind, group), term.topology_key,
+                       lambda p: sum(1 for t in getattr(p, kind) if t.group == group))
+
+
+def _existing_terms_matching(cache: Cache, kind: str, pod: PodInfo) -> TermDomains:
+    """Existing pods' ``kind`` terms that match ``pod``, one entry per distinct term, with their domains."""
+    found = []
+    for term, _ in cache.affinity_terms[kind].values():
+        if term.matches(pod):
+            domains = _existing_domains(cache, kind, term)
+            if domains:
+                found.append((term, domains))
+    return found
 
 
 def _matches_all(terms: Iterable[AffinityTerm], pod: PodInfo) -> bool:
     return all(term.matches(pod) for term in terms)
-
-
-def _add(scores: Counter[TopologyPair], node: NodeInfo, terms: Iterable[AffinityTerm], target: PodInfo,
-         sign: int, weight: int | None = None) -> None:
-    """Credit (or debit) the node's domain for each term that ``target`` matches."""
-    for term in terms:
-        value = node.labels.get(term.topology_key)
-        if value is not None and term.matches(target):
-            scores[(term.topology_key, value)] += sign * (term.weight if weight is None else weight)
-
-
-def _nodes(cache: Cache, names: Iterable[str]) -> list[NodeInfo]:
-    return [info for info in (cache.get(n) for n in names) if info is not None]
 
 
 class InterPodAffinity(Plugin):
@@ -78,36 +97,29 @@ class InterPodAffinity(Plugin):
 
     def pre_filter(self, state: CycleState, pod: PodInfo, cache: Cache) -> Status | None:
         has_required = bool(pod.required_affinity or pod.required_anti_affinity)
-        if not has_required and not cache.nodes_with_required_anti_affinity_pods:
+        if not has_required and not cache.affinity_terms["required_anti_affinity"]:
             return SKIP
         counts = _FilterState()
-        for node in _nodes(cache, cache.nodes_with_required_anti_affinity_pods):
-            for existing in node.pods_with_required_anti_affinity.values():
-                for term in existing.required_anti_affinity:
-                    value = node.labels.get(term.topology_key)
-                    if value is not None and term.matches(pod):
-                        counts.existing_anti_affinity_counts[(term.topology_key, value)] += 1
-        counts.existing_anti_keys = tuple({key for key, _ in counts.existing_anti_affinity_counts})
-        if not has_required and not counts.existing_anti_affinity_counts:
+        counts.existing_anti = _existing_terms_matching(cache, "required_anti_affinity", pod)
+        if not has_required and not counts.existing_anti:
             return SKIP  # no existing pod's anti-affinity reaches this pod
-        if has_required:
+        counts.anti_affinity = [(term.topology_key, _term_domains(cache, term)) for term in pod.required_anti_affinity]
+        if pod.required_affinity:
             for node in cache.nodes:
                 for existing in node.pods.values():
-                    self._count_required(pod, existing, node, counts)
+                    self._count_affinity(pod, existing, node, counts.affinity_counts, +1)
         state[self.name] = counts
         return None
 
     @staticmethod
-    def _count_required(pod: PodInfo, existing: PodInfo, node: NodeInfo, counts: _FilterState) -> None:
+    def _count_affinity(pod: PodInfo, existing: PodInfo, node: NodeInfo, counts: Counter[TopologyPair],
+                        sign: int) -> None:
+        """An existing pod counts for required affinity only if it matches every term."""
         if pod.required_affinity and _matches_all(pod.required_affinity, existing):
             for term in pod.required_affinity:
                 value = node.labels.get(term.topology_key)
                 if value is not None:
-                    counts.affinity_counts[(term.topology_key, value)] += 1
-        for term in pod.required_anti_affinity:
-            value = node.labels.get(term.topology_key)
-            if value is not None and term.matches(existing):
-                counts.anti_affinity_counts[(term.topology_key, value)] += 1
+                    counts[(term.topology_key, value)] += sign
 
     def remove_pod(self, state: CycleState, pod: PodInfo, removed: PodInfo, node: NodeInfo) -> None:
         """PreFilterExtensions.RemovePod: the counts as if ``removed`` were gone from ``node`` (preemption
@@ -117,31 +129,33 @@ class InterPodAffinity(Plugin):
             return
         counts = _FilterState()
         counts.affinity_counts = old.affinity_counts.copy()
-        counts.anti_affinity_counts = old.anti_affinity_counts.copy()
-        counts.existing_anti_affinity_counts = old.existing_anti_affinity_counts.copy()
-        counts.existing_anti_keys = old.existing_anti_keys
-        undo = _FilterState()
-        self._count_required(pod, removed, node, undo)
-        for term in removed.required_anti_affinity:
+        self._count_affinity(pod, removed, node, counts.affinity_counts, -1)
+        for term, (key, domains) in zip(pod.required_anti_affinity, old.anti_affinity):
+            value = node.labels.get(key)
+            if value is not None and term.matches(removed):
+                domains = Counter(domains)
+                domains[value] -= 1
+            counts.anti_affinity.append((key, domains))
+        for term, domains in old.existing_anti:
             value = node.labels.get(term.topology_key)
-            if value is not None and term.matches(pod):
-                undo.existing_anti_affinity_counts[(term.topology_key, value)] += 1
-        counts.affinity_counts.subtract(undo.affinity_counts)
-        counts.anti_affinity_counts.subtract(undo.anti_affinity_counts)
-        counts.existing_anti_affinity_counts.subtract(undo.existing_anti_affinity_counts)
+            gone = sum(1 for t in removed.required_anti_affinity if t.group == term.group)
+            if value is not None and gone:
+                domains = Counter(domains)
+                domains[value] -= gone
+            counts.existing_anti.append((term, domains))
         state[self.name] = counts
 
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Reason | None:
         counts: _FilterState = state[self.name]
         if pod.required_affinity and not self._satisfies_affinity(pod, node, counts):
             return REASON_AFFINITY
-        for term in pod.required_anti_affinity:
-            value = node.labels.get(term.topology_key)
-            if value is not None and counts.anti_affinity_counts[(term.topology_key, value)] > 0:
-                return REASON_ANTI_AFFINITY
         labels = node.labels
-        for key in counts.existing_anti_keys:  # usually just kubernetes.io/hostname
-            if key in labels and counts.existing_anti_affinity_counts[(key, labels[key])] > 0:
+        for key, domains in counts.anti_affinity:
+            if key in labels and domains.get(labels[key], 0) > 0:
+                return REASON_ANTI_AFFINITY
+        for term, domains in counts.existing_anti:  # usually one term, on kubernetes.io/hostname
+            key = term.topology_key
+            if key in labels and domains.get(labels[key], 0) > 0:
                 return REASON_EXISTING_ANTI_AFFINITY
         return None
 
@@ -162,34 +176,39 @@ class InterPodAffinity(Plugin):
     # --- Score -------------------------------------------------------------
 
     def pre_score(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo], cache: Cache) -> Status | None:
-        has_preferred = bool(pod.preferred_affinity or pod.preferred_anti_affinity)
-        # Without preferred terms of its own, only nodes hosting pods with affinity matter.
-        candidates = cache.nodes if has_preferred else _nodes(cache, cache.nodes_with_affinity_pods)
-        scores: Counter[TopologyPair] = Counter()
-        for node in candidates:
-            if not node.labels:
-                continue
-            existing_pods = node.pods.values() if has_preferred else node.pods_with_affinity.values()
-            for existing in existing_pods:
-                self._score_existing(pod, existing, node, scores)
-        if not any(scores.values()):
-            return SKIP
-        state[self.name + "/score"] = (scores, tuple({key for key, _ in scores}))
+        # Each part: a topology key, pods (or existing terms) per domain, and the weight of one.
+        parts: list[tuple[str, Mapping[str, int], int]] = []
+        for term in pod.preferred_affinity:
+            parts.append((term.topology_key, _term_domains(cache, term), term.weight))
+        for term in pod.preferred_anti_affinity:
+            parts.append((term.topology_key, _term_domains(cache, term), -term.weight))
+        for kind, sign in SIGNS.items():
+            for term, domains in _existing_terms_matching(cache, kind, pod):
+                weight = HARD_POD_AFFINITY_WEIGHT if kind == "required_affinity" else term.weight
+                parts.append((term.topology_key, domains, sign * weight))
+        parts = [(key, domains, weight) for key, domains, weight in parts if domains and weight]
+        if any(weight < 0 for _, _, weight in parts) and any(weight > 0 for _, _, weight in parts):
+            parts = self._sum(parts)  # attraction and repulsion may cancel out: add them up to know
+        if not parts:
+            return SKIP  # no domain scores anything
+        state[self.name + "/score"] = parts
         return None
 
     @staticmethod
-    def _score_existing(pod: PodInfo, existing: PodInfo, node: NodeInfo, scores: Counter[TopologyPair]) -> None:
-        _add(scores, node, pod.preferred_affinity, existing, +1)
-        _add(scores, node, pod.preferred_anti_affinity, existing, -1)
-        if existing.has_affinity:
-            _add(scores, node, existing.required_affinity, pod, +1, HARD_POD_AFFINITY_WEIGHT)
-            _add(scores, node, existing.preferred_affinity, pod, +1)
-            _add(scores, node, existing.preferred_anti_affinity, pod, -1)
+    def _sum(parts: list[tuple[str, Mapping[str, int], int]]) -> list[tuple[str, Mapping[str, int], int]]:
+        """The parts added up per topology key; the domains whose total is not zero."""
+        totals: dict[str, Counter[str]] = {}
+        for key, domains, weight in parts:
+            total = totals.setdefault(key, Counter())
+            for value, count in domains.items():
+                total[value] += count * weight
+        return [(key, Counter({v: t for v, t in total.items() if t}), 1)
+                for key, total in totals.items() if any(total.values())]
 
     def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
-        scores, keys = state[self.name + "/score"]
         labels = node.labels
-        return sum(scores.get((key, labels[key]), 0) for key in keys if key in labels)
+        return sum(domains.get(labels[key], 0) * weight
+                   for key, domains, weight in state[self.name + "/score"] if key in labels)
 
     def normalize_score(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo], scores: list[int]) -> None:
         if not scores:
@@ -198,3 +217,6 @@ class InterPodAffinity(Plugin):
         spread = highest - lowest
         for i, s in enumerate(scores):
             scores[i] = int(MAX_NODE_SCORE * (s - lowest) / spread) if spread > 0 else 0
+
+
+register(InterPodAffinity.name, InterPodAffinity)

@@ -26,8 +26,9 @@ from typing import Any
 from minik8s.scheduler import selectors
 from minik8s.scheduler.cache import Cache, NodeInfo, PodInfo
 from minik8s.scheduler.framework import (
-    SKIP, CycleState, Plugin, PreFilterResult, Reason, Status, default_normalize,
+    SKIP, CycleState, Plugin, PreFilterResult, Reason, Status, default_normalize, register,
 )
+
 
 REASON = "node(s) didn't match Pod's node affinity/selector"
 REASON_CONFLICT = "pod affinity terms conflict"
@@ -105,3 +106,6 @@ class NodeAffinity(Plugin):
 
     def normalize_score(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo], scores: list[int]) -> None:
         default_normalize(scores, reverse=False)
+
+
+register(NodeAffinity.name, NodeAffinity)

@@ -10,7 +10,7 @@ Taught in chapter 9 (Scheduling).
 from __future__ import annotations
 
 from minik8s.scheduler.cache import Cache, NodeInfo, PodInfo
-from minik8s.scheduler.framework import SKIP, CycleState, Plugin, Reason, Status
+from minik8s.scheduler.framework import SKIP, CycleState, Plugin, Reason, Status, register
 
 REASON = "node(s) didn't match the requested node name"
 
@@ -23,3 +23,6 @@ class NodeName(Plugin):
 
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Reason | None:
         return None if not pod.node_name or pod.node_name == node.name else REASON
+
+
+register(NodeName.name, NodeName)

@@ -10,7 +10,7 @@ Taught in chapter 9 (Scheduling).
 from __future__ import annotations
 
 from minik8s.scheduler.cache import Cache, NodeInfo, PodInfo
-from minik8s.scheduler.framework import SKIP, CycleState, Plugin, Reason, Status
+from minik8s.scheduler.framework import SKIP, CycleState, Plugin, Reason, Status, register
 
 REASON = "node(s) didn't have free ports for the requested pod ports"
 ANY_IP = "0.0.0.0"
@@ -33,3 +33,6 @@ class NodePorts(Plugin):
             if any(_conflicts(wanted, used) for used in node.used_ports):
                 return REASON
         return None
+
+
+register(NodePorts.name, NodePorts)

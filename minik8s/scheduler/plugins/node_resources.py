@@ -22,7 +22,7 @@ Taught in chapter 9 (Scheduling) and chapter 4 (Pods: requests and limits).
 from __future__ import annotations
 
 from minik8s.scheduler.cache import NodeInfo, PodInfo
-from minik8s.scheduler.framework import MAX_NODE_SCORE, CycleState, Plugin, Reason
+from minik8s.scheduler.framework import MAX_NODE_SCORE, CycleState, Plugin, Reason, register
 
 TOO_MANY_PODS = "Too many pods"
 INSUFFICIENT_CPU = "Insufficient cpu"
@@ -95,3 +95,7 @@ class NodeResourcesBalancedAllocation(Plugin):
         # Fractions are capped at 1: an over-committed resource is simply "full".
         std = abs((cpu if cpu < 1.0 else 1.0) - (mem if mem < 1.0 else 1.0)) / 2
         return int((1 - std) * MAX_NODE_SCORE)
+
+
+register(NodeResourcesFit.name, NodeResourcesFit)
+register(NodeResourcesBalancedAllocation.name, NodeResourcesBalancedAllocation)

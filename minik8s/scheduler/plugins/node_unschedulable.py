@@ -10,7 +10,7 @@ Taught in chapter 9 (Scheduling) and chapter 16 (Node maintenance: cordon and dr
 from __future__ import annotations
 
 from minik8s.scheduler.cache import NodeInfo, PodInfo
-from minik8s.scheduler.framework import CycleState, Plugin, Reason
+from minik8s.scheduler.framework import CycleState, Plugin, Reason, register
 from minik8s.scheduler.plugins.taint_toleration import tolerates
 
 REASON = "node(s) were unschedulable"
@@ -26,3 +26,6 @@ class NodeUnschedulable(Plugin):
         if any(tolerates(t, UNSCHEDULABLE_TAINT) for t in pod.tolerations):
             return None
         return REASON
+
+
+register(NodeUnschedulable.name, NodeUnschedulable)

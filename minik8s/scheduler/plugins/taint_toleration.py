@@ -20,7 +20,7 @@ from typing import Any
 
 from minik8s.api.tolerations import tolerates
 from minik8s.scheduler.cache import Cache, NodeInfo, PodInfo
-from minik8s.scheduler.framework import CycleState, Plugin, Reason, Status, default_normalize
+from minik8s.scheduler.framework import CycleState, Plugin, Reason, Status, default_normalize, register
 
 Taint = dict[str, Any]
 Toleration = dict[str, Any]
@@ -58,3 +58,6 @@ class TaintToleration(Plugin):
 
     def normalize_score(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo], scores: list[int]) -> None:
         default_normalize(scores, reverse=True)
+
+
+register(TaintToleration.name, TaintToleration)
