@@ -10,7 +10,7 @@ watches the API server and writes bindings is built on these.
     if result.node: cache.assume(pod, result.node)   # then bind
     else: print(result.message)                      # FailedScheduling event text
 
-Taught in chapter 9 (Scheduling).
+Taught in chapter 11 (Scheduling).
 """
 
 # Importing the plugins registers them by name (see framework), before any profile is built.

@@ -34,7 +34,7 @@ where and whom to evict; the component does it.
 
 How minik8s differs: no extenders or parallel filtering.
 
-Taught in chapter 9 (Scheduling).
+Taught in chapter 11 (Scheduling).
 """
 
 from __future__ import annotations

@@ -45,7 +45,7 @@ How minik8s differs: there is no snapshot per cycle (the scheduler runs in one
 thread, so it reads the cache directly), and assumed pods never expire on a
 timer: the caller forgets them when a binding fails.
 
-Taught in chapter 9 (Scheduling).
+Taught in chapter 11 (Scheduling).
 """
 
 from __future__ import annotations

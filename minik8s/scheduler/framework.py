@@ -34,7 +34,7 @@ Conventions (Pythonic shapes of upstream's types):
       nodes can fit), or a ``Status`` (the pod is unschedulable everywhere).
     * PreScore returns ``None`` or ``SKIP``.
 
-Taught in chapter 9 (Scheduling).
+Taught in chapter 11 (Scheduling).
 """
 
 from __future__ import annotations

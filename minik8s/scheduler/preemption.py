@@ -46,7 +46,7 @@ a second time without, for inter-pod affinity); no start-time tie break between 
 The PreFilter state forgets the victims (upstream's PreFilterExtensions ``RemovePod``,
 here a plugin's ``remove_pod``: inter-pod affinity and topology spread).
 
-Taught in chapter 9 (Scheduling: priority and preemption).
+Taught in chapter 11 (Scheduling: priority and preemption).
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ Invariants (as upstream ``metav1.LabelSelectorAsSelector``):
     * an empty selector ``{}`` matches everything;
     * a node selector term with no requirements matches nothing.
 
-Taught in chapter 9 (Scheduling).
+Taught in chapter 11 (Scheduling).
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ Interface:
 
 Invariant: a victim that is already gone is skipped (404), never an error.
 
-Taught in chapter 9 (Scheduling: priority and preemption).
+Taught in chapter 11 (Scheduling: priority and preemption).
 """
 
 from __future__ import annotations

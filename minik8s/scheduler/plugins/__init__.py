@@ -3,7 +3,7 @@
 Each module registers its plugins with the framework by name when it is imported
 (upstream's in-tree registry); importing this package imports them all.
 
-Taught in chapter 9 (Scheduling).
+Taught in chapter 11 (Scheduling).
 """
 
 from minik8s.scheduler.plugins.image_locality import ImageLocality

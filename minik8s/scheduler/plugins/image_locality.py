@@ -5,7 +5,7 @@ nodes that have it (an image on every node gives no advantage, so it is not
 worth chasing). The sum is clamped to [23 MB, 1000 MB × containers] and mapped to
 0..100, as upstream does. Nodes report images in ``status.images``.
 
-Taught in chapter 9 (Scheduling).
+Taught in chapter 11 (Scheduling).
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ and highest node.
 How minik8s differs: ``namespaceSelector`` is honoured only when empty (all
 namespaces); otherwise the ``namespaces`` list, or the pod's own namespace, is used.
 
-Taught in chapter 9 (Scheduling), section "Inter-pod affinity and anti-affinity".
+Taught in chapter 11 (Scheduling), section "Inter-pod affinity and anti-affinity".
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ so the best node gets 100.
 Interface:
     required_node_matcher(pod) -> NodeMatcher | None   # also used by PodTopologySpread
 
-Taught in chapter 9 (Scheduling), section "Node affinity".
+Taught in chapter 11 (Scheduling), section "Node affinity".
 """
 
 from __future__ import annotations

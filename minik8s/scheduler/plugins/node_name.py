@@ -4,7 +4,7 @@ Filter reason (upstream wording): ``node(s) didn't match the requested node name
 A pod that reaches the scheduler normally has no ``nodeName`` (setting it bypasses
 the scheduler), so PreFilter usually answers Skip.
 
-Taught in chapter 9 (Scheduling).
+Taught in chapter 11 (Scheduling).
 """
 
 from __future__ import annotations

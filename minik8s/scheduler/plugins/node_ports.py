@@ -4,7 +4,7 @@ A container port with ``hostPort`` claims (hostIP, protocol, port) on the node;
 ``0.0.0.0`` (the default hostIP) conflicts with every address. Filter reason
 (upstream wording): ``node(s) didn't have free ports for the requested pod ports``.
 
-Taught in chapter 9 (Scheduling).
+Taught in chapter 11 (Scheduling).
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ score = (1 - |cpu% - mem%| / 2) × 100.
 How minik8s differs: only cpu, memory and pods are considered (no
 ephemeral-storage or extended resources).
 
-Taught in chapter 9 (Scheduling) and chapter 4 (Pods: requests and limits).
+Taught in chapter 11 (Scheduling) and chapter 4 (Pods: requests and limits).
 """
 
 from __future__ import annotations

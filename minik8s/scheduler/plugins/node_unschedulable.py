@@ -4,7 +4,7 @@
 ``node.kubernetes.io/unschedulable:NoSchedule`` may still land there (DaemonSet pods
 carry that toleration). Filter reason (upstream wording): ``node(s) were unschedulable``.
 
-Taught in chapter 9 (Scheduling) and chapter 16 (Node maintenance: cordon and drain).
+Taught in chapter 11 (Scheduling) and chapter 16 (Node maintenance: cordon and drain).
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ How minik8s differs: upstream adds cluster-level default constraints (spread by
 hostname and zone, ScheduleAnyway) to pods that have none; minik8s has no system
 defaults, so a pod without constraints is not spread by this plugin.
 
-Taught in chapter 9 (Scheduling), section "Pod topology spread constraints".
+Taught in chapter 11 (Scheduling), section "Pod topology spread constraints".
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ Interface:
     untolerated_taint(taints, tolerations) -> taint | None
     TaintToleration                          # the plugin
 
-Taught in chapter 9 (Scheduling), section "Taints and tolerations".
+Taught in chapter 11 (Scheduling), section "Taints and tolerations".
 """
 
 from __future__ import annotations
