@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from minik8s.kubelet.runtimes.process import ProcessRuntime, cgroups
+from minik8s.kubelet.runtimes.process import ProcessRuntime, cgroups, runtime_root
 from minik8s.kubelet.runtimes.process.cgroups import Cgroup, Limits
 from conftest import wait_for
 import test_process_runtime as shared
@@ -187,6 +187,23 @@ def test_a_restarted_node_reaps_its_own_stale_cgroups_and_no_one_elses(tmp_path:
     finally:
         crashed.close()
         other.close()
+
+
+@as_root
+def test_the_cgroups_of_a_cluster_whose_server_died_are_reaped_by_the_next_one(tmp_path: Path, home: Path) -> None:
+    crashed = ProcessRuntime(node_name="node-1", data_dir=tmp_path / "a")
+    try:
+        start(crashed, a_pod("left", "import time; time.sleep(60)"))
+        node = crashed.cgroups.node
+        assert node is not None
+        # Its owner record now names a process that is gone, as after a crash of the server.
+        record = next(p for p in (runtime_root() / "cgroups").glob("*.json") if p.stem == node.dirs["memory"].name)
+        record.write_text(json.dumps({"owner": 2**22 + 1, "owner_start": 0}))   # above any pid_max
+        ProcessRuntime(node_name="node-2", data_dir=tmp_path / "b").close()
+        assert not any(d.exists() for d in node.dirs.values())
+        assert not record.exists()
+    finally:
+        crashed.close()
 
 
 def test_without_cgroups_a_pod_with_limits_is_told_what_is_not_enforced(tmp_path: Path, home: Path,

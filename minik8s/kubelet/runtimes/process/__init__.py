@@ -217,7 +217,7 @@ class ProcessRuntime(cri.ContainerRuntime):
         self.pidfiles.reap_orphans()
         # Resource limits: cgroups where the machine lets us make them; those a crashed server of this
         # node left behind are removed now.
-        self.cgroups = cgroups.Cgroups(node_name, self.state_dir)
+        self.cgroups = cgroups.Cgroups(node_name, self.state_dir, owners=root / "cgroups")
         self.cgroups.reap()
         self.ips = network.IPAllocator(node_index)    # machine-wide locks: clusters get disjoint pod IPs
         self.node_address = self.ips.node_ip           # the node's InternalIP: where its NodePorts listen

@@ -41,7 +41,7 @@ controller) or with ``MINIK8S_CGROUPS=none``, :class:`Cgroups` says why
 not applied; each pod with limits gets one ``ResourceLimitsNotEnforced`` warning event.
 
 Interface:
-    Cgroups(node_name, state_dir)   .enabled, .version, .reason
+    Cgroups(node_name, state_dir, owners=None)   .enabled, .version, .reason
         .create_pod(uid, pod) -> Cgroup | None; .create_container(pod_cgroup, id, container) -> Cgroup | None
         .remove(cgroup)   # kills what is left in it, then removes it
         .reap() -> [paths removed]   # this node's cgroups left by a server that crashed
@@ -59,6 +59,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import json
 import os
 import signal
 import time
@@ -322,13 +323,15 @@ def _kill_and_remove(cgroup: Cgroup) -> None:
 class Cgroups:
     """One node's cgroups: ``minik8s/<node>-<cluster>/pod<uid>/<container id>``; see the module docstring."""
 
-    def __init__(self, node_name: str, state_dir: Path):
+    def __init__(self, node_name: str, state_dir: Path, owners: Path | None = None):
         cluster = hashlib.sha256(str(Path(state_dir).resolve()).encode()).hexdigest()[:10]
         self.name = f"{node_name}-{cluster}"
         self.node: Cgroup | None = None
+        self._owners = owners
         parent, self.reason = _discover()
         if parent is None:
             return
+        self._parent = parent
         node = parent.child(self.name)
         try:
             for folder in sorted(set(parent.dirs.values())):
@@ -344,6 +347,10 @@ class Cgroups:
             self.reason = f"cannot create cgroups under {parent.dirs['memory']}: {exc.strerror or exc}"
             return
         self.node = node
+        if owners is not None:
+            owners.mkdir(parents=True, exist_ok=True)
+            record = {"owner": os.getpid(), "owner_start": supervisor.start_ticks(os.getpid())}
+            (owners / f"{self.name}.json").write_text(json.dumps(record))
 
     @property
     def enabled(self) -> bool:
@@ -391,16 +398,32 @@ class Cgroups:
         """The node stops: remove its cgroups (their processes killed first)."""
         if self.node is not None:
             _kill_and_remove(self.node)
+            if self._owners is not None:
+                (self._owners / f"{self.name}.json").unlink(missing_ok=True)
 
     def reap(self) -> list[Path]:
-        """Remove this node's pod cgroups that a crashed server left (their processes killed first)."""
+        """Remove what crashed servers left: this node's pod cgroups, and the whole node cgroup of any
+        node whose owner record (``owners``: one per node, naming the process that made it) names a
+        process that is gone (a temporary cluster is never started again). Processes are killed first."""
         if self.node is None:
             return []
-        stale = sorted({p.name for d in self.node.dirs.values() if d.is_dir() for p in d.iterdir()
-                        if p.is_dir() and p.name.startswith("pod")})
-        for name in stale:
+        removed = []
+        for name in sorted({p.name for d in self.node.dirs.values() if d.is_dir() for p in d.iterdir()
+                            if p.is_dir() and p.name.startswith("pod")}):
             _kill_and_remove(self.node.child(name))
-        return [self.node.dirs["memory"] / name for name in stale]
+            removed.append(self.node.dirs["memory"] / name)
+        for path in sorted(self._owners.glob("*.json")) if self._owners is not None else []:
+            try:
+                record = json.loads(path.read_text())
+                owner, started = int(record["owner"]), record.get("owner_start")
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+            if path.stem == self.name or supervisor.start_ticks(owner) == started:
+                continue   # ours, or a live server's
+            _kill_and_remove(self._parent.child(path.stem))
+            path.unlink(missing_ok=True)
+            removed.append(self._parent.dirs["memory"] / path.stem)
+        return removed
 
 
 def enter(cgroup: Cgroup | None, argv: list[str]) -> list[str]:
