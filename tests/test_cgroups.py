@@ -18,7 +18,7 @@ import pytest
 
 from minik8s.kubelet.runtimes.process import ProcessRuntime, cgroups, runtime_root
 from minik8s.kubelet.runtimes.process.cgroups import Cgroup, Limits
-from conftest import wait_for
+from conftest import needs_kubectl, start_server, wait_for
 import test_process_runtime as shared
 
 home, cluster = shared.home, shared.cluster    # fixtures: MINIK8S_HOME in tmp_path; a 1-node process cluster
@@ -287,3 +287,44 @@ def test_cluster_without_cgroups_warns_the_pod(tmp_path: Path, home: Path, monke
         [event] = wait_for(warned, timeout=30, what="the ResourceLimitsNotEnforced event")
         assert event["type"] == "Warning" and event["involvedObject"]["name"] == "limited"
         assert "the kernel does not enforce limits.memory; memory use is polled" in event["message"]
+
+
+# --- minik8s server, the real kubectl --------------------------------------------------------------------------
+
+
+@as_root
+@needs_kubectl
+def test_server_reports_oomkilled_to_kubectl_and_its_cgroups_outlive_a_crash_only_until_restart(
+        tmp_path: Path) -> None:
+    hog = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "hog"},
+           "spec": {"containers": [{"name": "app", "image": "python", "command": ["python3", "-c", HOG],
+                                    "resources": {"limits": {"memory": "32Mi"}}}]}}
+    srv = start_server(tmp_path, "--runtime", "process", "--nodes", "1")
+    try:
+        assert srv.kubectl("apply", "-f", "-", stdin=json.dumps(hog)).returncode == 0
+        wait_for(lambda: int(srv.kubectl("get", "pod", "hog", "-o",
+                                         "jsonpath={.status.containerStatuses[0].restartCount}").stdout or 0) >= 1,
+                 timeout=60, what="a restart after the OOM kill")
+        described = srv.kubectl("describe", "pod", "hog").stdout
+        last = described[described.index("Last State:"):]
+        assert "Terminated" in last.splitlines()[0]
+        assert [line.split()[-1] for line in last.splitlines()[1:3]] == ["OOMKilled", "137"]
+        assert "QoS Class:                   Burstable" in described
+        uid = srv.kubectl("get", "pod", "hog", "-o", "jsonpath={.metadata.uid}").stdout
+        [pod_dir] = wait_for(lambda: pod_cgroups(uid, "memory"), what="the pod's cgroup")
+        containers = [p for p in pod_dir.iterdir() if p.is_dir()]
+        assert containers
+    finally:
+        srv.process.kill()   # a crash: nobody removes the cgroups
+        srv.process.wait(timeout=20)
+    assert all(p.is_dir() for p in containers)
+    again = start_server(tmp_path, "--runtime", "process", "--nodes", "1", data_dir=srv.data_dir)
+    try:
+        # The restarted node removed what it had left (the pod itself comes back, in new containers).
+        wait_for(lambda: not any(p.exists() for p in containers), what="the stale cgroups reaped")
+        wait_for(lambda: again.kubectl("get", "pod", "hog", "-o", "jsonpath={.status.containerStatuses[0].containerID}"
+                                       ).stdout.split("//")[-1] not in ("", *(p.name for p in containers)),
+                 timeout=60, what="the pod in a new container")
+    finally:
+        assert again.stop() == 0
+    assert not pod_dir.parent.exists()   # a server that stops removes its node's cgroups
