@@ -65,6 +65,7 @@ Interface: :class:`minik8s.kubelet.cri.ContainerRuntime`, plus
     runtime.on_exit = callback(cid)    # called from a thread when a container exits
     runtime.sandbox_messages(sandbox_id) -> [(type, reason, message)]  # for pod events
     runtime.port_on_host(ip, port) -> int;  runtime.log_path(cid) -> Path
+    runtime.container_usage(cid) -> (cpu ns, memory working set bytes)   # for metrics (:mod:`.cgroups`)
 
 Taught in chapter 2 (the CRI), chapter 5 (Pods) and chapter 8 (the pod network).
 """
@@ -218,7 +219,10 @@ class ProcessRuntime(cri.ContainerRuntime):
         # Resource limits: cgroups where the machine lets us make them; those a crashed server of this
         # node left behind are removed now.
         self.cgroups = cgroups.Cgroups(node_name, self.state_dir, owners=root / "cgroups")
-        self.cgroups.reap()
+        try:
+            self.cgroups.reap()
+        except OSError:
+            pass   # what cannot be removed now stays: it never stops a node from starting
         self.ips = network.IPAllocator(node_index)    # machine-wide locks: clusters get disjoint pod IPs
         self.node_address = self.ips.node_ip           # the node's InternalIP: where its NodePorts listen
         env_offset = os.environ.get("MINIK8S_PORT_OFFSET")

@@ -39,6 +39,9 @@ controller) or with ``MINIK8S_CGROUPS=none``, :class:`Cgroups` says why
 (``reason``) and the runtime falls back: memory limits by polling the container's RSS
 (approximate: a fast allocation overshoots before the kill), CPU limits and requests
 not applied; each pod with limits gets one ``ResourceLimitsNotEnforced`` warning event.
+``RLIMIT_AS`` is not used as a stand-in: it caps address space, not memory, and Python,
+Go or Java reserve far more than they touch, so they would fail at start under a limit
+their real use never reaches.
 
 Interface:
     Cgroups(node_name, state_dir, owners=None)   .enabled, .version, .reason
@@ -289,10 +292,21 @@ def _procs(cgroup: Cgroup) -> set[int]:
     return found
 
 
+def _children(cgroup: Cgroup) -> list[str]:
+    """The names of a cgroup's child cgroups (in any of its hierarchies)."""
+    names = set()
+    for folder in cgroup.dirs.values():
+        try:
+            names |= {p.name for p in folder.iterdir() if p.is_dir()}
+        except OSError:
+            pass   # gone meanwhile, or never made in this hierarchy
+    return sorted(names)
+
+
 def _kill_and_remove(cgroup: Cgroup) -> None:
     """SIGKILL every process left in the cgroup (and its children), then remove the folders, leaves first."""
-    for sub in sorted({p for d in cgroup.dirs.values() if d.is_dir() for p in d.iterdir() if p.is_dir()}):
-        _kill_and_remove(cgroup.child(sub.name))
+    for name in _children(cgroup):
+        _kill_and_remove(cgroup.child(name))
     kill_file = cgroup.dirs.get("memory", Path("/nonexistent")) / "cgroup.kill"
     for attempt in range(REMOVE_TRIES):
         if cgroup.version == 2 and kill_file.exists():
@@ -343,14 +357,14 @@ class Cgroups:
                 folder.mkdir(exist_ok=True)
             if parent.version == 2:
                 _enable_v2(node.dirs["memory"])
+            if owners is not None:
+                owners.mkdir(parents=True, exist_ok=True)
+                record = {"owner": os.getpid(), "owner_start": supervisor.start_ticks(os.getpid())}
+                (owners / f"{self.name}.json").write_text(json.dumps(record))
         except OSError as exc:
             self.reason = f"cannot create cgroups under {parent.dirs['memory']}: {exc.strerror or exc}"
             return
         self.node = node
-        if owners is not None:
-            owners.mkdir(parents=True, exist_ok=True)
-            record = {"owner": os.getpid(), "owner_start": supervisor.start_ticks(os.getpid())}
-            (owners / f"{self.name}.json").write_text(json.dumps(record))
 
     @property
     def enabled(self) -> bool:
@@ -408,8 +422,7 @@ class Cgroups:
         if self.node is None:
             return []
         removed = []
-        for name in sorted({p.name for d in self.node.dirs.values() if d.is_dir() for p in d.iterdir()
-                            if p.is_dir() and p.name.startswith("pod")}):
+        for name in [n for n in _children(self.node) if n.startswith("pod")]:
             _kill_and_remove(self.node.child(name))
             removed.append(self.node.dirs["memory"] / name)
         for path in sorted(self._owners.glob("*.json")) if self._owners is not None else []:
