@@ -141,6 +141,20 @@ def test_every_process_of_a_container_is_in_its_cgroup(rt: ProcessRuntime) -> No
 
 
 @as_root
+def test_an_exec_runs_in_the_containers_cgroup(rt: ProcessRuntime) -> None:
+    _, cid = start(rt, a_pod("exec", "import time; time.sleep(60)", {"limits": {"memory": "64Mi"}}))
+    group = rt._containers[cid].cgroup
+    assert group is not None
+    wait_for(lambda: rt._containers[cid].popen.pid in cgroups._procs(group), what="the container in its cgroup")  # type: ignore[union-attr]
+    before = cgroups._procs(group)
+    stream = rt.exec_stream(cid, ["sleep", "5"], stdin=False, tty=False)
+    try:
+        wait_for(lambda: cgroups._procs(group) > before, what="the exec's processes in the cgroup")
+    finally:
+        stream.kill()
+
+
+@as_root
 def test_usage_comes_from_the_cgroup_and_grows_for_a_busy_container(rt: ProcessRuntime) -> None:
     _, cid = start(rt, a_pod("busy", BUSY))
     first = wait_for(lambda: (u := rt.container_usage(cid))[0] > 50_000_000 and u, what="CPU use")

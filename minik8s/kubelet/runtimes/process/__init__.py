@@ -808,12 +808,12 @@ class ProcessRuntime(cri.ContainerRuntime):
 
     def exec_sync(self, container_id: str, command: list[str], timeout: float) -> ExecResult:
         c, pid = self._running(container_id)
-        return commands.exec_in(pid, c.mounts, c.env, c.cwd, command, timeout, c.id, c.contained)
+        return commands.exec_in(pid, c.mounts, c.env, c.cwd, command, timeout, c.id, c.contained, c.cgroup)
 
     def exec_stream(self, container_id: str, command: list[str], *, stdin: bool, tty: bool) -> cri.ExecStream:
         c, pid = self._running(container_id)
         return commands.exec_start(pid, c.mounts, c.env, c.cwd, command, stdin=stdin, tty=tty,
-                                   container_id=c.id, contained=c.contained)
+                                   container_id=c.id, contained=c.contained, cgroup=c.cgroup)
 
     def attach(self, container_id: str) -> tuple[int | None, Callable[[int, int], None]]:
         """The container's stdin for one client (with ``stdinOnce`` the first client's end of it is

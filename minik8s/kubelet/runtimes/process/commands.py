@@ -15,9 +15,9 @@ process with the container's environment.
 Interface:
     command_line(container_spec, image_config, env) -> argv
     find_executable(name, path, host_path) -> host path | None
-    exec_in(pid, mounts, env, cwd, command, timeout, container_id, contained) -> ExecResult
+    exec_in(pid, mounts, env, cwd, command, timeout, container_id, contained, cgroup) -> ExecResult
                                           # raises TimeoutError, ExecStartError
-    exec_start(pid, mounts, env, cwd, command, stdin=, tty=, container_id=, contained=) -> ExecStream
+    exec_start(pid, mounts, env, cwd, command, stdin=, tty=, container_id=, contained=, cgroup=) -> ExecStream
 
 Taught in chapter 1 (containers) and chapter 5 (Pods: command, args and kubectl exec).
 """
@@ -37,7 +37,8 @@ from typing import Any, Callable
 
 from minik8s.kubelet.cri import ExecResult, ExecStream, exec_start_error
 from minik8s.kubelet.runtimes.process import env as envs
-from minik8s.kubelet.runtimes.process import isolation, supervisor
+from minik8s.kubelet.runtimes.process import cgroups, isolation, supervisor
+from minik8s.kubelet.runtimes.process.cgroups import Cgroup
 from minik8s.kubelet.runtimes.process.filesystem import Mounts
 from minik8s.kubelet.runtimes.process.isolation import Containment
 
@@ -93,12 +94,14 @@ def _exec_argv(pid: int, mounts: Mounts, env: dict[str, str], command: list[str]
 
 
 def exec_in(pid: int, mounts: Mounts, env: dict[str, str], cwd: str, command: list[str],
-            timeout: float, container_id: str = "", contained: Containment | None = None) -> ExecResult:
+            timeout: float, container_id: str = "", contained: Containment | None = None,
+            cgroup: Cgroup | None = None) -> ExecResult:
     """Run ``command`` in the container whose main process is ``pid``, and wait for it.
 
     A contained container (:mod:`.isolation`): in its namespaces, as its user. Otherwise: a host
-    process with the container's environment, its paths rewritten through ``mounts``."""
-    argv = _exec_argv(pid, mounts, env, command, container_id, contained)
+    process with the container's environment, its paths rewritten through ``mounts``. Either way in
+    the container's ``cgroup``, as runc puts an exec: what it uses counts against the container's limits."""
+    argv = cgroups.enter(cgroup, _exec_argv(pid, mounts, env, command, container_id, contained))
     limit = timeout if timeout and timeout > 0 else EXEC_TIMEOUT_SECONDS
     process = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, start_new_session=True)
@@ -117,11 +120,12 @@ def _exit_code(code: int) -> int:
 
 
 def exec_start(pid: int, mounts: Mounts, env: dict[str, str], cwd: str, command: list[str], *, stdin: bool,
-               tty: bool, container_id: str = "", contained: Containment | None = None) -> ExecStream:
+               tty: bool, container_id: str = "", contained: Containment | None = None,
+               cgroup: Cgroup | None = None) -> ExecStream:
     """Start ``command`` in the container as :func:`exec_in` does, its streams left open: pipes, or
     with ``tty`` a pseudo-terminal (one output; ``TERM`` as kubectl's terminal says, xterm by default).
     The process leads its own session, so ``kill`` ends it and everything it started."""
-    argv = _exec_argv(pid, mounts, env, command, container_id, contained)
+    argv = cgroups.enter(cgroup, _exec_argv(pid, mounts, env, command, container_id, contained))
     if tty:
         parent, child = pty.openpty()
         streams: dict[str, Any] = {"stdin": child, "stdout": child, "stderr": child}
