@@ -244,7 +244,7 @@ def pod_cgroups(uid: str, controller: str = "cpu") -> list[Path]:
     """The pod's cgroup folders, wherever the node's hierarchy is (found by the pod's uid)."""
     v1 = Path("/sys/fs/cgroup") / controller
     root = v1 if v1.is_dir() else Path("/sys/fs/cgroup")
-    return [p for p in root.glob(f"**/minik8s/*/pod{uid}") if p.is_dir()]
+    return [p for p in root.glob(f"minik8s/*/pod{uid}") if p.is_dir()]
 
 
 @as_root

@@ -14,8 +14,8 @@ does the same where the machine lets it (root, a writable cgroup filesystem):
 ``    <container id>/``         the container: its process joins before it execs its command
 =============================== =====================================================
 
-The ``minik8s`` folder is made under the cgroup the kubelet itself is in (its own
-``/proc/self/cgroup`` path), so a cluster started inside a limited cgroup stays inside it.
+The ``minik8s`` folder is at the root of each hierarchy, as upstream's ``/kubepods``: one
+place, whichever cgroup the server is started from, so a restarted server finds what it left.
 
 How upstream's kubelet maps a container's resources (``pkg/kubelet/cm``), and what is written:
 
@@ -73,7 +73,6 @@ from typing import Any, Iterable
 from minik8s.api import quantity
 from minik8s.kubelet.runtimes.process import supervisor
 
-CGROUP_ROOT = Path("/sys/fs/cgroup")
 PARENT = "minik8s"             # the folder every minik8s node's cgroups live under
 CPU_PERIOD_US = 100_000        # upstream's CFS period (quotaPeriod)
 MIN_QUOTA_US = 1_000           # upstream's MinQuotaPeriod
@@ -226,33 +225,14 @@ def _mounts() -> tuple[dict[str, Path], Path | None]:
     return v1, v2
 
 
-def _own_paths() -> dict[str, str]:
-    """This process's cgroup per v1 controller, and under ``""`` its v2 cgroup (/proc/self/cgroup)."""
-    paths = {}
-    for line in _read(Path("/proc/self/cgroup")).splitlines():
-        _, controllers, path = line.split(":", 2) if line.count(":") >= 2 else ("", "", "")
-        for name in controllers.split(",") if controllers else [""]:
-            paths[name] = path
-    return paths
-
-
-def _under(mount: Path, own: str) -> Path:
-    """The folder of our own cgroup in a hierarchy (its root when that is not visible here)."""
-    folder = mount / own.lstrip("/")
-    return folder if own and folder.is_dir() else mount
-
-
 def _discover() -> tuple[Cgroup | None, str]:
     """The parent cgroup (``.../minik8s``) to make nodes under, or why there is none."""
     if os.environ.get("MINIK8S_CGROUPS", "auto").lower() == "none":
         return None, "MINIK8S_CGROUPS=none"
     v1, v2 = _mounts()
-    own = _own_paths()
     if "memory" in v1:
-        dirs = {c: _under(v1[c], own.get(c, "")) / PARENT for c in CONTROLLERS_V1 if c in v1}
-        return Cgroup(1, dirs), ""
+        return Cgroup(1, {c: v1[c] / PARENT for c in CONTROLLERS_V1 if c in v1}), ""
     if v2 is not None and "memory" in _read(v2 / "cgroup.controllers").split():
-        # v2 lets only leaf cgroups hold processes, so the tree hangs from the hierarchy's root.
         return Cgroup(2, {c: v2 / PARENT for c in CONTROLLERS_V1}), ""
     return None, "no cgroup memory controller is mounted"
 
@@ -412,6 +392,11 @@ class Cgroups:
         """The node stops: remove its cgroups (their processes killed first)."""
         if self.node is not None:
             _kill_and_remove(self.node)
+            for folder in set(self._parent.dirs.values()):
+                try:
+                    folder.rmdir()   # the last node of the machine leaves no trace
+                except OSError:
+                    pass             # other nodes still use it
             if self._owners is not None:
                 (self._owners / f"{self.name}.json").unlink(missing_ok=True)
 
