@@ -334,7 +334,7 @@ class Cgroups:
                 _enable_v2(parent.dirs["memory"].parent)
                 _enable_v2(parent.dirs["memory"])
             for folder in sorted(set(node.dirs.values())):
-                folder.mkdir(exist_ok=True)
+                folder.mkdir(parents=True, exist_ok=True)   # again, if the last node left just now
             if parent.version == 2:
                 _enable_v2(node.dirs["memory"])
             if owners is not None:
