@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from minik8s.kubelet.runtimes.process import ProcessRuntime, cgroups, runtime_root
 from minik8s.kubelet.runtimes.process.cgroups import Cgroup, Limits
@@ -39,6 +41,16 @@ def test_cpu_request_and_limit_become_shares_quota_and_weight_as_upstream() -> N
     assert [cgroups.cpu_shares(m) for m in (0, 1, 100, 250, 1000, 2000, 10**6)] == [2, 2, 102, 256, 1024, 2048, 262144]
     assert [cgroups.cpu_quota(m) for m in (0, 1, 5, 10, 250, 1500)] == [None, 1000, 1000, 1000, 25000, 150000]
     assert [cgroups.cpu_weight(s) for s in (2, 102, 1024, 262144)] == [1, 4, 39, 10000]
+
+
+@given(st.integers(min_value=0, max_value=10**6), st.integers(min_value=0, max_value=10**6))
+def test_more_cpu_never_gets_less_time_or_weight(a: int, b: int) -> None:
+    low, high = sorted((a, b))
+    assert cgroups.cpu_shares(low) <= cgroups.cpu_shares(high)
+    assert 1 <= cgroups.cpu_weight(cgroups.cpu_shares(low)) <= cgroups.cpu_weight(cgroups.cpu_shares(high)) <= 10000
+    if low:
+        quota = cgroups.cpu_quota(low)
+        assert quota is not None and quota >= cgroups.MIN_QUOTA_US and quota <= cgroups.cpu_quota(high)  # type: ignore[operator]
 
 
 def test_a_containers_limits_and_requests_default_as_the_api_defaults_them() -> None:
