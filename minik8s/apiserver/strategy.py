@@ -22,7 +22,8 @@ import base64
 from typing import Any
 
 from minik8s.api.objects import deep_copy
-from minik8s.api import errors, quantity
+from minik8s.api.qos import pod_qos_class
+from minik8s.api import errors
 from minik8s.api.resources import Resource
 
 # Groups whose objects carry metadata.generation (their strategies set it on create).
@@ -66,7 +67,7 @@ def initial_status(resource: Resource, obj: dict[str, Any]) -> dict[str, Any] | 
     """What ``status`` a newly created object starts with (None: leave as sent)."""
     kind = resource.kind
     if kind == "Pod":
-        return {"phase": "Pending", "qosClass": qos_class(obj.get("spec") or {})}
+        return {"phase": "Pending", "qosClass": pod_qos_class(obj.get("spec") or {})}
     if kind == "Namespace":
         return {"phase": "Active"}
     if kind in ("PersistentVolumeClaim", "PersistentVolume"):
@@ -182,26 +183,3 @@ def _bump_generation(resource: Resource, obj: dict[str, Any], old: dict[str, Any
         generation += 1
     obj["metadata"]["generation"] = generation
 
-
-def qos_class(spec: dict[str, Any]) -> str:
-    """Guaranteed when every container has equal cpu and memory requests and limits,
-    BestEffort when none has any, Burstable otherwise (upstream's GetPodQOS)."""
-    containers = list(spec.get("containers") or []) + list(spec.get("initContainers") or [])
-    any_set = False
-    guaranteed = True
-    for container in containers:
-        resources = container.get("resources") or {}
-        requests = resources.get("requests") or {}
-        limits = resources.get("limits") or {}
-        if requests or limits:
-            any_set = True
-        for name in ("cpu", "memory"):
-            limit = limits.get(name)
-            request = requests.get(name, limit)
-            if limit is None or not quantity.is_valid(limit) or not quantity.is_valid(request):
-                guaranteed = False
-            elif quantity.parse(limit) != quantity.parse(request):
-                guaranteed = False
-    if not any_set:
-        return "BestEffort"
-    return "Guaranteed" if guaranteed else "Burstable"

@@ -21,8 +21,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from minik8s.api import quantity
 from minik8s.api.duration import age
+from minik8s.api.qos import pod_qos_class
 from minik8s.kubectl.describe.writer import (Obj, _annotations, _bool, _controller, _go_bool, _go_list, _header,
                                              _int_or_string, _labels, _meta, _spec, _status, _Writer,
                                              describe_events, rfc1123z, search_events)
@@ -266,21 +266,8 @@ def describe_pod_template(template: Obj, aligned: bool = True) -> str:
 
 
 def qos_class(pod: Obj) -> str:
-    """Guaranteed when every container's requests equal its cpu and memory limits, BestEffort when nothing is set."""
-    containers = (_spec(pod).get("containers") or []) + (_spec(pod).get("initContainers") or [])
-    any_set, guaranteed = False, True
-    for container in containers:
-        res = container.get("resources") or {}
-        limits, requests = res.get("limits") or {}, res.get("requests") or {}
-        requests = {**limits, **requests}  # requests default to limits
-        if any(quantity.parse(v) != 0 for v in {**limits, **requests}.values()):
-            any_set = True
-        for name in ("cpu", "memory"):
-            if name not in limits or quantity.parse(limits[name]) != quantity.parse(requests.get(name, 0)):
-                guaranteed = False
-    if not any_set:
-        return "BestEffort"
-    return "Guaranteed" if guaranteed else "Burstable"
+    """The pod's ``status.qosClass``, or (as kubectl does for a pod without one) computed from its spec."""
+    return str(_status(pod).get("qosClass") or pod_qos_class(_spec(pod)))
 
 
 def describe_pod(client: Any, pod: Obj, now: datetime) -> str:

@@ -24,16 +24,19 @@ logs                  stdout and stderr read through pipes and written, line by 
                       they came, to ``logs/pods/<ns>_<pod>_<uid>/<c>/<n>.log`` in the CRI log
                       format (:mod:`.logger`, :mod:`minik8s.kubelet.logs`)
 stop                  SIGTERM to the container's processes, SIGKILL after the grace period
-memory limit          the session's RSS polled; over the limit: killed, ``OOMKilled``, 137
+resources             a cgroup per pod and per container (:mod:`.cgroups`): ``limits.memory`` (the
+                      kernel's OOM killer: ``OOMKilled``, 137), ``limits.cpu`` (CFS quota) and
+                      ``requests.cpu`` (shares) as upstream's kubelet writes them; without cgroups,
+                      memory by polling RSS and a ``ResourceLimitsNotEnforced`` event
 command line          command/args against ENTRYPOINT/CMD, found in the container's PATH (:mod:`.commands`)
 probes, exec          HTTP/TCP to the pod IP (:mod:`.probes`); exec enters the container's namespaces
 ==================== =====================================================================
 
 What is **not** isolated: the network (no network namespace: a pod IP is a loopback
 address of the host: a container can bind another pod's IP and reach every loopback service
-of the host, the API server included), CPU (no cgroup: the
-runtime only measures use; ``limits.cpu`` is not enforced) and memory (no cgroup: RSS
-is polled, so a fast allocation can overshoot before the kill). Containers of a pod do
+of the host, the API server included). CPU and memory are limited by cgroups where
+the machine allows (root); elsewhere CPU is not limited and memory is polled, so a fast
+allocation can overshoot before the kill. Containers of a pod do
 not share a PID namespace (``shareProcessNamespace`` is ignored) nor an IPC namespace
 (upstream's do: each container has its own here), and PID 1 is bwrap's small init, the
 command PID 2 (as with ``docker run --init``).
@@ -62,6 +65,7 @@ Interface: :class:`minik8s.kubelet.cri.ContainerRuntime`, plus
     runtime.on_exit = callback(cid)    # called from a thread when a container exits
     runtime.sandbox_messages(sandbox_id) -> [(type, reason, message)]  # for pod events
     runtime.port_on_host(ip, port) -> int;  runtime.log_path(cid) -> Path
+    runtime.container_usage(cid) -> (cpu ns, memory working set bytes)   # for metrics (:mod:`.cgroups`)
 
 Taught in chapter 2 (the CRI), chapter 5 (Pods) and chapter 8 (the pod network).
 """
@@ -97,7 +101,7 @@ from minik8s.kubelet import logs as container_logs
 from minik8s.kubelet.cri import (START_ERROR_EXIT_CODE, ContainerStatus, ExecResult, ImageInfo, ImagePullError,
                                  PullResult, RuntimeCallError, SandboxInfo, start_error_message)
 from minik8s.kubelet.runtimes.process import env as envs
-from minik8s.kubelet.runtimes.process import commands, filesystem, images, isolation, logger, network, probes
+from minik8s.kubelet.runtimes.process import cgroups, commands, filesystem, images, isolation, logger, network, probes
 from minik8s.kubelet.runtimes.process import supervisor
 from minik8s.kubelet.runtimes.process.env import ContainerConfigError
 from minik8s.kubelet.runtimes.process.filesystem import MountError, Mounts
@@ -174,6 +178,7 @@ class _Container:
     kill_at: float | None = None
     oom_killed: bool = False
     cpu_sample: tuple[float, float] = (0.0, 0.0)   # (wall clock, cpu seconds) at the last stats()
+    cgroup: cgroups.Cgroup | None = None           # None: no cgroup (memory is polled instead)
     stdin: int | None = None                       # the writing end of its stdin (``stdin: true``), for attach
     terminal: int | None = None                    # its terminal's controlling side (``tty: true``)
 
@@ -211,6 +216,13 @@ class ProcessRuntime(cri.ContainerRuntime):
             isolation.warn_once(self._not_isolated)
         self.pidfiles = supervisor.PidFiles(root / "run")
         self.pidfiles.reap_orphans()
+        # Resource limits: cgroups where the machine lets us make them; those a crashed server of this
+        # node left behind are removed now.
+        self.cgroups = cgroups.Cgroups(node_name, self.state_dir, owners=root / "cgroups")
+        try:
+            self.cgroups.reap()
+        except OSError:
+            pass   # what cannot be removed now stays: it never stops a node from starting
         self.ips = network.IPAllocator(node_index)    # machine-wide locks: clusters get disjoint pod IPs
         self.node_address = self.ips.node_ip           # the node's InternalIP: where its NodePorts listen
         env_offset = os.environ.get("MINIK8S_PORT_OFFSET")
@@ -283,6 +295,7 @@ class ProcessRuntime(cri.ContainerRuntime):
             folder = self.state_dir / "pods" / (uid or sandbox_id)
             folder.mkdir(parents=True, exist_ok=True)
             sandbox = Sandbox(sandbox_id, uid, ip, pod, folder)
+            sandbox.messages += self._pod_cgroup(sandbox, pod)
             if self.port_offset:
                 sandbox.messages += remapped_ports_messages(pod, ip, self.port_offset)
             sandbox.messages += self._write_resolv_conf(pod, folder)
@@ -292,6 +305,23 @@ class ProcessRuntime(cri.ContainerRuntime):
                     "they see the node's files and processes and run as its user")))
             self._sandboxes[sandbox_id] = sandbox
             return SandboxInfo(sandbox_id, ip)
+
+    def _pod_cgroup(self, sandbox: Sandbox, pod: dict[str, Any]) -> list[tuple[str, str, str]]:
+        """Make the pod's cgroup; the event that says which of its limits this node cannot enforce."""
+        reason = self.cgroups.reason
+        try:
+            sandbox.cgroup = self.cgroups.create_pod(sandbox.uid or sandbox.id, pod)
+        except OSError as exc:
+            reason = f"cannot create the pod's cgroup: {exc.strerror or exc}"
+        missing = self.cgroups.not_enforced(pod) if sandbox.cgroup is not None else cgroups.asked_limits(pod)
+        if not missing:
+            return []
+        memory = any(m.endswith(".memory") for m in missing)
+        return [("Warning", "ResourceLimitsNotEnforced", (
+            f"the process runtime of {self.node_name} has no cgroups for this pod ({reason}): "
+            f"the kernel does not enforce {', '.join(missing)}" + (
+                "; memory use is polled instead and a container over its limit killed (approximate: "
+                "a fast allocation overshoots first)" if memory else "")))]
 
     def _write_resolv_conf(self, pod: dict[str, Any], folder: Path) -> list[tuple[str, str, str]]:
         """The pod's resolv.conf as its kubelet composes it (:mod:`minik8s.kubelet.dns`); events about it."""
@@ -358,6 +388,7 @@ class ProcessRuntime(cri.ContainerRuntime):
             ids = [c.id for c in self._containers.values() if c.sandbox is sandbox]
         for cid in ids:
             self._force_remove(cid)
+        cgroups.Cgroups.remove(sandbox.cgroup)
         self.ips.release(sandbox.ip)
         shutil.rmtree(sandbox.folder, ignore_errors=True)
         if getattr(self, "_tokens", None) is not None:
@@ -485,6 +516,10 @@ class ProcessRuntime(cri.ContainerRuntime):
         memory_limit = quantity.value(limit) if limit and quantity.is_valid(limit) else None
         record = _Container(container_id, name, sandbox, container, attempt, found, argv, env, cwd, mounts,
                             contained, folder, log_path, memory_limit, self.clock.now(), original[0] if original else "")
+        try:
+            record.cgroup = self.cgroups.create_container(sandbox.cgroup, container_id, container)
+        except OSError:
+            record.cgroup = None   # the memory limit is polled instead, as without cgroups
         with self._lock:
             self._containers[container_id] = record
         return container_id
@@ -590,6 +625,7 @@ class ProcessRuntime(cri.ContainerRuntime):
             # Containers yield the CPU to the control plane (the kubelet starting the next pod),
             # as a node reserves CPU for system daemons (kube-reserved).
             argv = ["nice", "-n", str(NICE), *argv]
+        argv = cgroups.enter(c.cgroup, argv)   # in its cgroup before the command runs
         # stdout and stderr are pipes the log writer reads (:mod:`.logger`), as containerd's are; with
         # ``tty: true`` one terminal, whose output is logged as stdout. ``stdin: true`` keeps a stdin open
         # for ``kubectl attach``.
@@ -680,6 +716,7 @@ class ProcessRuntime(cri.ContainerRuntime):
         if c.finished_at is None and c.popen is not None:
             self._kill_now(c)
         self.pidfiles.remove(c.id)
+        cgroups.Cgroups.remove(c.cgroup)
         shutil.rmtree(c.folder, ignore_errors=True)
         c.log_path.unlink(missing_ok=True)
 
@@ -702,7 +739,8 @@ class ProcessRuntime(cri.ContainerRuntime):
         # As a container's processes die with its PID 1: kill what the main process left behind.
         supervisor.kill_session(c.popen.pid, signal.SIGKILL)
         exit_code = 128 - code if code < 0 else code
-        self._finish(c, exit_code, "OOMKilled" if c.oom_killed else "")
+        oom = c.oom_killed or cgroups.oom_killed(c.cgroup, exit_code)
+        self._finish(c, exit_code, "OOMKilled" if oom else "")
         return True
 
     def _finish(self, c: _Container, exit_code: int, reason: str) -> None:
@@ -731,7 +769,7 @@ class ProcessRuntime(cri.ContainerRuntime):
                 now = self.clock.now()
                 if c.kill_at is not None and now >= c.kill_at:
                     supervisor.kill_session(c.popen.pid, signal.SIGKILL)  # type: ignore[union-attr]
-                elif c.memory_limit is not None and c.kill_at is None:
+                elif c.memory_limit is not None and c.kill_at is None and c.cgroup is None:
                     pids = self._container_pids(c)
                     if supervisor.rss_bytes(pids) > c.memory_limit:
                         c.oom_killed = True
@@ -801,14 +839,24 @@ class ProcessRuntime(cri.ContainerRuntime):
             self._refresh(c)
             if c.popen is None or c.finished_at is not None:
                 return 0, 0
-            pids = self._container_pids(c)
-            used = supervisor.cpu_seconds(pids)
+            cpu_ns, memory = cgroups.container_usage(c.cgroup, self._container_pids(c))
+            used = cpu_ns / 1e9
             now = time.monotonic()
             last_wall, last_cpu = c.cpu_sample
             c.cpu_sample = (now, used)
             elapsed = now - last_wall
             millicores = int(round((used - last_cpu) / elapsed * 1000)) if elapsed > 0 else 0
-            return max(millicores, 0), supervisor.rss_bytes(pids)
+            return max(millicores, 0), memory
+
+    def container_usage(self, container_id: str) -> tuple[int, int]:
+        """(CPU used in nanoseconds, cumulative; memory working set in bytes) of a running container,
+        from its cgroup or, without one, its processes (:func:`.cgroups.container_usage`)."""
+        c = self._get(container_id)
+        with self._lock:
+            self._refresh(c)
+            if c.popen is None or c.finished_at is not None:
+                return 0, 0
+            return cgroups.container_usage(c.cgroup, self._container_pids(c))
 
     # --- probes: the kubelet dials the pod IP ---------------------------------------------
 
@@ -870,8 +918,12 @@ class ProcessRuntime(cri.ContainerRuntime):
         with self._lock:
             for c in self._containers.values():
                 self.pidfiles.remove(c.id)
+                cgroups.Cgroups.remove(c.cgroup)
+            for sandbox in self._sandboxes.values():
+                cgroups.Cgroups.remove(sandbox.cgroup)
             self._containers.clear()
             self._sandboxes.clear()
+        self.cgroups.close()
         self._logs.close()
         self.ips.release_all()
         self._monitor.join(timeout=2)

@@ -25,8 +25,8 @@ user           ``securityContext.runAsUser``/``runAsGroup`` (container, else pod
 ============== ==================================================================================
 
 What is **not** isolated: the network (there is no network namespace: a pod's address
-is a loopback IP, :mod:`.network`), CPU (no cgroup; the runtime only measures it) and
-memory (no cgroup; the runtime polls RSS and kills, :mod:`.supervisor`). Each container
+is a loopback IP, :mod:`.network`). CPU and memory are limited by cgroups, not here
+(:mod:`.cgroups`); bwrap gives the container a cgroup namespace whose root is its own cgroup. Each container
 has its own PID and IPC namespaces, where upstream's containers of a pod share IPC (and
 PIDs with ``shareProcessNamespace``, which is ignored here).
 

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from minik8s.kubelet.runtimes.process.cgroups import Cgroup
+
 
 @dataclass
 class Sandbox:
@@ -29,6 +31,7 @@ class Sandbox:
     folder: Path
     ready: bool = True
     messages: list[tuple[str, str, str]] = field(default_factory=list)
+    cgroup: Cgroup | None = None        # the pod's cgroup (:mod:`.cgroups`); None without cgroups
 
 
 def remapped_ports_messages(pod: dict[str, Any], ip: str, offset: int) -> list[tuple[str, str, str]]:

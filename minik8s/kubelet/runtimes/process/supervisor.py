@@ -2,14 +2,15 @@
 
 Each container's main process starts in a new session (``start_new_session=True``),
 so it and everything it forks share one session and process group whose id is the
-main process's pid. That group plays the role of the container's cgroup here:
+main process's pid. That group is how the runtime signals and measures the container
+(its cgroup, :mod:`.cgroups`, is what limits it where the machine allows one):
 
 * **stop**: SIGTERM to the group; SIGKILL to the group when the grace period ends;
 * **exit**: when the main process exits, whatever it left behind in its session is
   killed, as a container's processes die with its PID 1;
-* **memory**: the RSS of every process of the session, summed; over the limit, the
-  runtime kills the group (``OOMKilled``, exit code 137), as the kernel's OOM killer
-  does to a cgroup over ``memory.max``;
+* **memory**: the RSS of every process of the session, summed; without a cgroup, over
+  the limit the runtime kills the group (``OOMKilled``, exit code 137), as the kernel's
+  OOM killer does to a cgroup over ``memory.max``;
 * **CPU**: utime + stime of the session's processes from ``/proc/<pid>/stat``.
 
 A pid file per running container (``<run dir>/<container id>.json``) names the
