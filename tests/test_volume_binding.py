@@ -18,6 +18,7 @@ from minik8s.cluster import Cluster
 from minik8s.scheduler.algorithm import Scheduler
 from minik8s.scheduler.cache import Cache, StorageListers
 from minik8s.scheduler.plugins import volume_binding, volume_restrictions
+from tests.conftest import needs_kubectl, start_server, wait_for
 from tests.test_scheduler import cache_with, make_node, make_pod
 from tests.test_volume import _events
 
@@ -183,6 +184,21 @@ volumeBindingMode: WaitForFirstConsumer
 reclaimPolicy: Delete
 """
 
+FANCY_CLASS = """\
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata: {name: fancy, annotations: {team: storage}}
+provisioner: minik8s.io/hostpath
+parameters: {type: ssd, fsType: ext4}
+mountOptions: [noatime, nodiratime]
+allowVolumeExpansion: true
+reclaimPolicy: Retain
+allowedTopologies:
+- matchLabelExpressions:
+  - {key: kubernetes.io/hostname, values: [node-1, node-2]}
+  - {key: kubernetes.io/os, values: [linux]}
+"""
+
 STATIC_CLASS = """\
 apiVersion: storage.k8s.io/v1
 kind: StorageClass
@@ -292,3 +308,49 @@ def test_an_immediate_claim_not_yet_bound_holds_the_pod_back(cluster: Cluster) -
     assert ("ProvisioningFailed", 'storageclass.storage.k8s.io "missing-class" not found') in _events(cluster, "later")
     assert any(m.startswith("0/3 nodes are available: pod has unbound immediate PersistentVolumeClaims.")
                for r, m in _events(cluster, "app") if r == "FailedScheduling")
+
+
+# --- the real kubectl against minik8s server ----------------------------------------------------
+
+
+@needs_kubectl
+def test_real_kubectl_gets_and_describes_storage(tmp_path: Path) -> None:
+    srv = start_server(tmp_path, "--nodes", "2", "--runtime", "simulated")
+    try:
+        manifest = (WFFC_CLASS + "---\n" + _pvc("data", "local-path") + "---\n" + _pod("app", "data", "node-2")
+                    + "---\n" + FANCY_CLASS)
+        applied = srv.kubectl("apply", "-f", "-", stdin=manifest)
+        assert applied.returncode == 0, applied.stderr
+
+        def bound() -> bool:
+            out = srv.kubectl("get", "pvc", "data", "-o", "jsonpath={.status.phase}").stdout
+            return out == "Bound"
+
+        wait_for(bound, what="the claim bound")
+        got = srv.kubectl("get", "pv,pvc,sc")
+        assert got.returncode == 0, got.stderr
+        lines = got.stdout.splitlines()
+        assert lines[0].split() == ["NAME", "CAPACITY", "ACCESS", "MODES", "RECLAIM", "POLICY", "STATUS", "CLAIM",
+                                    "STORAGECLASS", "VOLUMEATTRIBUTESCLASS", "REASON", "AGE"]
+        assert any(line.startswith("persistentvolumeclaim/data") and "Bound" in line and "local-path" in line
+                   for line in lines)
+        assert any(line.split()[:5] == ["storageclass.storage.k8s.io/local-path", "minik8s.io/hostpath", "Delete",
+                                        "WaitForFirstConsumer", "false"] for line in lines)
+        described = srv.kubectl("describe", "pvc", "data")
+        assert described.returncode == 0, described.stderr
+        text = described.stdout
+        assert "volume.kubernetes.io/selected-node: node-2" in text
+        assert "Used By:       app" in text
+        assert "WaitForFirstConsumer" in text and "ProvisioningSucceeded" in text
+        volume = srv.kubectl("get", "pvc", "data", "-o", "jsonpath={.spec.volumeName}").stdout
+        pv_text = srv.kubectl("describe", "pv", volume).stdout
+        assert "Term 0:        kubernetes.io/hostname in [node-2]" in pv_text
+        node = srv.kubectl("get", "pod", "app", "-o", "jsonpath={.spec.nodeName}").stdout
+        assert node == "node-2"
+        # Oracle: minik8s's own kubectl describes a class and a volume as the real one does.
+        for args in (("describe", "sc", "local-path"), ("describe", "sc", "standard"), ("describe", "sc", "fancy"),
+                     ("describe", "pv", volume)):
+            assert srv.kubectl(*args, real=False).stdout == srv.kubectl(*args).stdout, args
+    finally:
+        if srv.process.poll() is None:
+            srv.stop()

@@ -172,6 +172,9 @@ def _volume_source(volume: Obj) -> str:
         src = volume["hostPath"]
         return (f"Type:\tHostPath (bare host directory volume)\n    Path:\t{src.get('path', '')}\n"
                 f"    HostPathType:\t{src.get('type', '')}\n")
+    if "local" in volume:
+        src = volume["local"] or {}
+        return f"Type:\tLocalVolume (a persistent volume backed by local storage on a node)\n    Path:\t{src.get('path', '')}\n"
     if "emptyDir" in volume:
         src = volume["emptyDir"] or {}
         return (f"Type:\tEmptyDir (a temporary directory that shares a pod's lifetime)\n"
