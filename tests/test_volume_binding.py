@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from minik8s.api import resources, storage
-from minik8s.cluster import Cluster
+from minik8s.cluster import Cluster, KubectlError
 from minik8s.scheduler.algorithm import Scheduler
 from minik8s.scheduler.cache import Cache, StorageListers
 from minik8s.scheduler.plugins import volume_binding, volume_restrictions
@@ -354,3 +354,52 @@ def test_real_kubectl_gets_and_describes_storage(tmp_path: Path) -> None:
     finally:
         if srv.process.poll() is None:
             srv.stop()
+
+
+# --- expansion ------------------------------------------------------------------------------------
+
+EXPANDABLE_CLASS = """\
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata: {name: expandable}
+provisioner: minik8s.io/hostpath
+allowVolumeExpansion: true
+"""
+
+
+def _resize(c: Cluster, name: str, size: str) -> str:
+    return c.kubectl(f"patch pvc {name} -p " + """'{"spec":{"resources":{"requests":{"storage":"%s"}}}}'""" % size)
+
+
+def test_a_bound_claim_of_an_expandable_class_grows(cluster: Cluster) -> None:
+    cluster.apply(EXPANDABLE_CLASS + "---\n" + _pvc("data", "expandable"))
+    cluster.run_until_stable()
+    assert _resize(cluster, "data", "3Gi").strip() == "persistentvolumeclaim/data patched"
+    cluster.run_until_stable()
+    pvc = cluster.client.get(PVCS, "data", "default")
+    assert pvc["status"]["capacity"]["storage"] == "3Gi" and not pvc["status"].get("conditions")
+    assert cluster.client.get(PVS, pvc["spec"]["volumeName"])["spec"]["capacity"]["storage"] == "3Gi"
+    volume = pvc["spec"]["volumeName"]
+    events = _events(cluster, "data")
+    assert ("Resizing", f"External resizer is resizing volume {volume}") in events
+    assert ("VolumeResizeSuccessful", "Resize volume succeeded") in events
+    # Shrinking is refused by validation.
+    with pytest.raises(KubectlError) as refused:
+        _resize(cluster, "data", "1Gi")
+    assert str(refused.value).strip().endswith('The PersistentVolumeClaim "data" is invalid: '
+                                               "spec.resources.requests.storage: Forbidden: field can not be less "
+                                               "than previous value")
+
+
+def test_expansion_needs_a_class_that_allows_it_and_a_bound_claim(cluster: Cluster) -> None:
+    cluster.apply(_pvc("plain", "standard") + "---\n" + _pvc("waiting", "missing-class"))
+    cluster.run_until_stable()
+    with pytest.raises(KubectlError) as refused:
+        _resize(cluster, "plain", "2Gi")
+    assert str(refused.value).strip().endswith(
+        'persistentvolumeclaims "plain" is forbidden: only dynamically provisioned pvc can be resized and the '
+        "storageclass that provisions the pvc must support resize")
+    with pytest.raises(KubectlError) as refused:
+        _resize(cluster, "waiting", "2Gi")
+    assert "spec is immutable after creation except resources.requests and volumeAttributesClassName for bound " \
+           "claims" in str(refused.value)
