@@ -403,3 +403,63 @@ def test_expansion_needs_a_class_that_allows_it_and_a_bound_claim(cluster: Clust
         _resize(cluster, "waiting", "2Gi")
     assert "spec is immutable after creation except resources.requests and volumeAttributesClassName for bound " \
            "claims" in str(refused.value)
+
+
+# --- generic ephemeral volumes ------------------------------------------------------------------
+
+EPHEMERAL_POD = """\
+apiVersion: v1
+kind: Pod
+metadata: {name: app}
+spec:
+  containers: [{name: app, image: nginx, volumeMounts: [{name: scratch, mountPath: /scratch}]}]
+  volumes:
+  - name: scratch
+    ephemeral:
+      volumeClaimTemplate:
+        metadata: {labels: {type: scratch}}
+        spec:
+          accessModes: [ReadWriteOnce]
+          storageClassName: standard
+          resources: {requests: {storage: 1Gi}}
+"""
+
+
+def test_an_ephemeral_volume_gets_a_claim_owned_by_its_pod(cluster: Cluster) -> None:
+    cluster.apply(EPHEMERAL_POD)
+    cluster.run_until_stable()
+    pod = cluster.client.get(PODS, "app", "default")
+    pvc = cluster.client.get(PVCS, "app-scratch", "default")
+    assert pvc["metadata"]["labels"] == {"type": "scratch"}
+    assert pvc["metadata"]["ownerReferences"] == [{"apiVersion": "v1", "kind": "Pod", "name": "app",
+                                                   "uid": pod["metadata"]["uid"], "controller": True,
+                                                   "blockOwnerDeletion": True}]
+    assert pvc["status"]["phase"] == "Bound"
+    assert pod["spec"]["nodeName"]
+    assert "Used By:       app" in cluster.kubectl("describe pvc app-scratch")
+    # The pod goes, and the garbage collector takes its claim (and the Delete policy the volume).
+    cluster.kubectl("delete pod app --grace-period=0 --force")
+    cluster.run_until_stable()
+    assert not cluster.client.list(PVCS, "default")["items"]
+
+
+def test_an_ephemeral_volume_never_takes_over_someone_elses_claim(cluster: Cluster) -> None:
+    cluster.apply(_pvc("app-scratch", "standard"))
+    cluster.run_until_stable()
+    cluster.apply(EPHEMERAL_POD)
+    cluster.run_until_stable()
+    assert not cluster.client.get(PODS, "app", "default")["spec"].get("nodeName")
+    events = _events(cluster, "app")
+    assert ("FailedBinding", "ephemeral volume scratch: PVC default/app-scratch was not created for pod default/app "
+            "(pod is not owner)") in events
+    assert any(r == "FailedScheduling" and m.startswith(
+        "0/3 nodes are available: PVC default/app-scratch was not created for pod default/app (pod is not owner).")
+        for r, m in events)
+
+
+def test_the_scheduler_waits_for_an_ephemeral_volumes_claim() -> None:
+    pod = make_pod("app", volumes=[{"name": "scratch", "ephemeral": {"volumeClaimTemplate": {"spec": {}}}}])
+    cache = with_storage(three_nodes(), [], [], [sc("standard", mode="Immediate")])
+    assert Scheduler().schedule(pod, cache).message.startswith(
+        '0/3 nodes are available: waiting for ephemeral volume controller to create the persistentvolumeclaim '
+        '"app-scratch".')
