@@ -463,3 +463,35 @@ def test_the_scheduler_waits_for_an_ephemeral_volumes_claim() -> None:
     assert Scheduler().schedule(pod, cache).message.startswith(
         '0/3 nodes are available: waiting for ephemeral volume controller to create the persistentvolumeclaim '
         '"app-scratch".')
+
+
+def test_a_claim_bigger_than_any_volume_stays_pending_with_upstreams_event(cluster: Cluster) -> None:
+    cluster.apply("""\
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata: {name: manual}
+provisioner: kubernetes.io/no-provisioner
+volumeBindingMode: Immediate
+---
+apiVersion: v1
+kind: PersistentVolume
+metadata: {name: small}
+spec:
+  capacity: {storage: 1Gi}
+  accessModes: [ReadWriteOnce]
+  storageClassName: manual
+  hostPath: {path: /tmp/small}
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: huge}
+spec:
+  storageClassName: manual
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 50Gi}}
+""")
+    cluster.run_until_stable()
+    assert cluster.client.get(PVCS, "huge", "default")["status"]["phase"] == "Pending"
+    assert cluster.client.get(PVS, "small")["status"]["phase"] == "Available"
+    assert ("ProvisioningFailed", "no volume plugin matched name: kubernetes.io/no-provisioner") in _events(
+        cluster, "huge")

@@ -92,6 +92,7 @@ assert PVCS is not None and PVS is not None and CLASSES is not None and PODS is 
 Obj = dict[str, Any]
 
 PROVISIONER = "minik8s.io/hostpath"
+IN_TREE_PREFIX = "kubernetes.io/"  # provisioner names upstream's controller looks up among its own plugins
 RESIZER = f"external-resizer {PROVISIONER}"  # who records the resize events, as upstream's sidecar names itself
 HOSTNAME_LABEL = "kubernetes.io/hostname"
 DEFAULT_CLASS = "standard"
@@ -334,6 +335,11 @@ class PersistentVolumeController(Controller):
 
     def _provision(self, claim: Obj, sc: Obj) -> None:
         provisioner = sc.get("provisioner", "")
+        if provisioner.startswith(IN_TREE_PREFIX) and provisioner != PROVISIONER:
+            # An in-tree name no plugin answers to (kubernetes.io/no-provisioner: static volumes only).
+            self.ctx.recorder.event(claim, "Warning", "ProvisioningFailed",
+                                    f"no volume plugin matched name: {provisioner}", component=self.name)
+            return
         claim = self._annotate_provisioner(claim, provisioner)
         self.ctx.recorder.event(claim, "Normal", "ExternalProvisioning", _external_message(provisioner),
                                 component=self.name)
