@@ -495,3 +495,40 @@ spec:
     assert cluster.client.get(PVS, "small")["status"]["phase"] == "Available"
     assert ("ProvisioningFailed", "no volume plugin matched name: kubernetes.io/no-provisioner") in _events(
         cluster, "huge")
+
+
+def test_a_stateful_pod_comes_back_to_its_local_volumes_node(cluster: Cluster) -> None:
+    cluster.apply(WFFC_CLASS + """---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: web}
+spec:
+  serviceName: web
+  replicas: 3
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: nginx, image: nginx, volumeMounts: [{name: www, mountPath: /usr/share/nginx/html}]}]
+  volumeClaimTemplates:
+  - metadata: {name: www}
+    spec: {storageClassName: local-path, accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}
+""")
+    cluster.run_until_stable()
+    cluster.advance(30)
+    cluster.run_until_stable()
+    node = cluster.client.get(PODS, "web-1", "default")["spec"]["nodeName"]
+    cluster.kubectl(f"cordon {node}")
+    cluster.kubectl("delete pod web-1")
+    cluster.run_until_stable()
+    cluster.advance(60)
+    cluster.run_until_stable()
+    pod = cluster.client.get(PODS, "web-1", "default")
+    assert not pod["spec"].get("nodeName")
+    messages = [m for r, m in _events(cluster, "web-1") if r == "FailedScheduling"]
+    assert messages[-1] == ("0/3 nodes are available: 1 node(s) were unschedulable, 2 node(s) had volume node "
+                            "affinity conflict. preemption: 0/3 nodes are available: 3 Preemption is not helpful "
+                            "for scheduling.")
+    cluster.kubectl(f"uncordon {node}")
+    cluster.run_until_stable()
+    assert cluster.client.get(PODS, "web-1", "default")["spec"]["nodeName"] == node
