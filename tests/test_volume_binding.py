@@ -317,8 +317,10 @@ def test_an_immediate_claim_not_yet_bound_holds_the_pod_back(cluster: Cluster) -
 def test_real_kubectl_gets_and_describes_storage(tmp_path: Path) -> None:
     srv = start_server(tmp_path, "--nodes", "2", "--runtime", "simulated")
     try:
+        ephemeral = EPHEMERAL_POD.replace("name: app}", "name: scratcher}").replace(
+            "labels: {type: scratch}", "labels: {type: scratch, tier: fast}, annotations: {note: hi}")
         manifest = (WFFC_CLASS + "---\n" + _pvc("data", "local-path") + "---\n" + _pod("app", "data", "node-2")
-                    + "---\n" + FANCY_CLASS)
+                    + "---\n" + FANCY_CLASS + "---\n" + ephemeral)
         applied = srv.kubectl("apply", "-f", "-", stdin=manifest)
         assert applied.returncode == 0, applied.stderr
 
@@ -351,6 +353,13 @@ def test_real_kubectl_gets_and_describes_storage(tmp_path: Path) -> None:
         for args in (("describe", "sc", "local-path"), ("describe", "sc", "standard"), ("describe", "sc", "fancy"),
                      ("describe", "pv", volume)):
             assert srv.kubectl(*args, real=False).stdout == srv.kubectl(*args).stdout, args
+
+        def volumes(text: str) -> str:
+            return text[text.index("Volumes:"):text.index("QoS Class:")]
+
+        real = srv.kubectl("describe", "pod", "scratcher").stdout
+        assert "EphemeralVolume (an inline specification" in real
+        assert volumes(srv.kubectl("describe", "pod", "scratcher", real=False).stdout) == volumes(real)
     finally:
         if srv.process.poll() is None:
             srv.stop()
