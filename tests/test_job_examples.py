@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -295,3 +296,29 @@ def test_a_hand_set_selector_needs_manual_selector(served: Served) -> None:
     served.cluster.advance(10)
     assert served.json("job", "picky")["spec"]["selector"] == {"matchLabels": {"app": "picky"}}
     assert served.rows("job", "picky")[1][1:3] == ["Complete", "1/1"]
+
+
+# --- kubectl logs -l: minik8s's kubectl prints what the real one prints ---------------------------------
+
+
+def test_logs_by_selector_with_prefix_and_default_tail_as_the_real_kubectl(served: Served) -> None:
+    served.ok("apply", "-f", "-", stdin=job("count", sh(
+        "for i in 1 2 3 4 5 6 7 8 9 10 11 12; do echo $JOB_COMPLETION_INDEX-$i; done"),
+        completions=2, parallelism=2, completionMode="Indexed"))
+    served.cluster.advance(30)
+    env = {**os.environ, "KUBECONFIG": str(served.home / "kubeconfig"), "HOME": str(served.home)}
+
+    def ours(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "minik8s", "kubectl", *args], capture_output=True, text=True,
+                              env=env, timeout=60)
+
+    selector = "batch.kubernetes.io/job-name=count"
+    for args in (["-l", selector], ["-l", selector, "--prefix", "--tail=2"], ["-l", "app=none"]):
+        real, mine = served.run("logs", *args), ours("logs", *args)
+        assert (mine.returncode, mine.stdout, mine.stderr) == (real.returncode, real.stdout, real.stderr), args
+    lines = served.ok("logs", "-l", selector).splitlines()   # a selector means the last 10 lines of each
+    assert len(lines) == 20 and lines[0].endswith("-3") and lines[-1].endswith("-12")
+    prefixed = ours("logs", "-l", selector, "--prefix", "--tail=1").stdout.splitlines()
+    assert len(prefixed) == 2 and all(line.startswith("[pod/count-") and "/main] " in line for line in prefixed)
+    both = ours("logs", "job/count", "-l", selector)
+    assert both.returncode == 1 and "only a selector (-l) or a POD name is allowed" in both.stderr
