@@ -15,7 +15,7 @@ BestEffort.
 Interface:
     pod_qos_class(spec) -> "Guaranteed" | "Burstable" | "BestEffort"
 
-Taught in chapter 11 (resources: requests, limits and QoS).
+Taught in chapter 4 (Pods: requests, limits and QoS classes).
 """
 
 from __future__ import annotations

@@ -47,7 +47,7 @@ Interface:
     Cgroups(node_name, state_dir, owners=None)   .enabled, .version, .reason
         .create_pod(uid, pod) -> Cgroup | None; .create_container(pod_cgroup, id, container) -> Cgroup | None
         .remove(cgroup)   # kills what is left in it, then removes it
-        .reap() -> [paths removed]   # this node's cgroups left by a server that crashed
+        .reap() -> [paths removed]   # this node's pods left by a crashed server; nodes whose server died
         .close()                     # the node stops: its cgroups go
         .not_enforced(pod) -> [str]  # the pod's limits this node cannot enforce; asked_limits(pod) -> [str]
     Cgroup(version, dirs)           .procs_files() ; enter(cgroup, argv) -> argv that joins, then execs
@@ -55,7 +55,7 @@ Interface:
     oom_killed(cgroup, exit_code) -> bool
     container_usage(cgroup, pids) -> (cpu_ns, memory_working_set_bytes)
 
-Linux only. Taught in chapter 11 (resources: requests, limits and QoS).
+Linux only. Taught in chapter 1 (containers: cgroups) and chapter 4 (Pods: requests and limits).
 """
 
 from __future__ import annotations
