@@ -95,6 +95,27 @@ def test_cgroup_v2_files_are_written_and_read_in_v2_formats(tmp_path: Path) -> N
     assert cgroups.container_usage(group) == (1_500_000, 10485760 - 4194304)
 
 
+def test_cgroup_v1_oom_kills_and_usage_are_read_in_v1_formats(tmp_path: Path) -> None:
+    group = Cgroup(1, {"memory": tmp_path / "memory", "cpu": tmp_path / "cpu", "cpuacct": tmp_path / "cpuacct"})
+    for folder in group.dirs.values():
+        folder.mkdir()
+    memory = group.dirs["memory"]
+    (memory / "memory.oom_control").write_text("oom_kill_disable 0\nunder_oom 0\noom_kill 0\n")
+    (memory / "memory.failcnt").write_text("7\n")
+    assert not cgroups.oom_killed(group, 137)          # the kernel counts kills: none here
+    (memory / "memory.oom_control").write_text("oom_kill_disable 0\nunder_oom 0\noom_kill 1\n")
+    assert cgroups.oom_killed(group, 0)
+    # A kernel older than 4.13 has no counter: a SIGKILL of a cgroup that hit its limit is an OOM kill.
+    (memory / "memory.oom_control").write_text("oom_kill_disable 0\nunder_oom 0\n")
+    assert cgroups.oom_killed(group, 137) and not cgroups.oom_killed(group, 1)
+    (memory / "memory.failcnt").write_text("0\n")
+    assert not cgroups.oom_killed(group, 137)
+    (group.dirs["cpuacct"] / "cpuacct.usage").write_text("123456789\n")
+    (memory / "memory.usage_in_bytes").write_text("20971520\n")
+    (memory / "memory.stat").write_text("cache 8388608\nrss 12582912\ntotal_inactive_file 4194304\n")
+    assert cgroups.container_usage(group) == (123456789, 20971520 - 4194304)
+
+
 # --- real cgroups, the runtime alone -------------------------------------------------------------------------
 
 
