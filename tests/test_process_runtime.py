@@ -306,7 +306,8 @@ def test_env_valuefrom_and_configmap_volume(tmp_path: Path, home: Path) -> None:
         # Contained, the working directory is the container's /work; without containment, its folder.
         assert lines[0] == "/work" if runtime.isolation == "bwrap" else lines[0].endswith("/rootfs/work")
         assert lines[1] == f"blue s3cr3t envy default {ip} hi-envy"
-        assert runtime.exec_sync(cid, ["ls"], 5).stdout == "here\n"   # exec runs in the working directory
+        # exec runs in the working directory (`touch here` follows the logged lines, so wait for it)
+        wait_for(lambda: runtime.exec_sync(cid, ["ls"], 5).stdout == "here\n", what="ls to list here")
         missing = {"name": "c", "image": "busybox",
                    "env": [{"name": "X", "valueFrom": {"configMapKeyRef": {"name": "nope", "key": "k"}}}]}
         sandbox = runtime.run_pod_sandbox(pod("bad-env", missing))
