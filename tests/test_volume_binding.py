@@ -541,3 +541,22 @@ spec:
     cluster.kubectl(f"uncordon {node}")
     cluster.run_until_stable()
     assert cluster.client.get(PODS, "web-1", "default")["spec"]["nodeName"] == node
+
+
+def test_the_process_runtime_mounts_an_ephemeral_volumes_claim(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MINIK8S_HOME", str(tmp_path / "home"))
+    with Cluster(nodes=1, runtime="process", data_dir=tmp_path / "cluster") as c:
+        c.apply(EPHEMERAL_POD.replace("image: nginx,", 'image: busybox, command: [sh, -c, "echo kept > '
+                                      '/scratch/note; sleep 3600"],'))
+
+        def written() -> Path | None:
+            claims = {p["metadata"]["name"]: p for p in c.client.list(PVCS, "default")["items"]}
+            name = (claims.get("app-scratch", {}).get("spec") or {}).get("volumeName")
+            if not name:
+                return None
+            # The file is in the claim's volume directory (as the node sees it), not in an emptyDir.
+            return next((p for p in (tmp_path / "cluster").rglob("note") if name in p.parts), None)
+
+        note = wait_for(written, timeout=30, what="the container to write into the ephemeral volume")
+        assert note.read_text() == "kept\n"
