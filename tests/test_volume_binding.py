@@ -560,3 +560,10 @@ def test_the_process_runtime_mounts_an_ephemeral_volumes_claim(tmp_path: Path,
 
         note = wait_for(written, timeout=30, what="the container to write into the ephemeral volume")
         assert note.read_text() == "kept\n"
+
+
+def test_read_write_once_pod_goes_alone(cluster: Cluster) -> None:
+    with pytest.raises(KubectlError) as refused:
+        cluster.apply(_pvc("mixed", "standard", mode="ReadWriteOncePod, ReadWriteOnce"))
+    assert ('spec.accessModes: Forbidden: may not use ReadWriteOncePod with other access modes'
+            in str(refused.value))
