@@ -8,6 +8,13 @@ decision already counts it) and bound through the ``pods/binding`` subresource.
 The outcome is recorded as an event: ``Scheduled`` (``Successfully assigned
 default/nginx to node-1``) or ``FailedScheduling`` with the reasons per node.
 
+A pod whose volumes must be bound first (a ``WaitForFirstConsumer`` claim: see
+:mod:`minik8s.scheduler.plugins.volume_binding`) goes through PreBind: the claim is
+annotated with the chosen node (or a matching volume pre-bound to it), the pod stays
+assumed on that node, and it is bound once the PV controller has bound every claim
+(``VOLUME_BINDING_TIMEOUT_SECONDS`` at the most; then it is scheduled afresh). Claims,
+volumes and classes are watched, as they decide where such a pod may go.
+
 A pod that fits nowhere waits, marked ``PodScheduled=False`` with reason
 ``Unschedulable``. It is tried again whenever the cluster changes in a way that
 could help (a node is added or updated, a pod goes away), and at the latest
