@@ -567,3 +567,23 @@ def test_read_write_once_pod_goes_alone(cluster: Cluster) -> None:
         cluster.apply(_pvc("mixed", "standard", mode="ReadWriteOncePod, ReadWriteOnce"))
     assert ('spec.accessModes: Forbidden: may not use ReadWriteOncePod with other access modes'
             in str(refused.value))
+
+
+def test_a_pod_waits_for_its_volumes_then_gives_up_at_the_binding_timeout(cluster: Cluster) -> None:
+    cluster.apply("""\
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata: {name: external}
+provisioner: example.com/nfs
+volumeBindingMode: WaitForFirstConsumer
+---
+""" + _pvc("shared", "external") + "---\n" + _pod("app", "shared", node_selector="node-1"))
+    cluster.run_until_stable()
+    pvc = cluster.client.get(PVCS, "shared", "default")
+    assert pvc["metadata"]["annotations"][storage.ANN_SELECTED_NODE] == "node-1"
+    assert any(r == "ExternalProvisioning" for r, _ in _events(cluster, "shared"))
+    assert not cluster.client.get(PODS, "app", "default")["spec"].get("nodeName")  # assumed, not bound
+    cluster.advance(600)
+    cluster.run_until_stable()
+    assert ("FailedScheduling", 'running PreBind plugin "VolumeBinding": binding volumes: context deadline '
+            "exceeded") in _events(cluster, "app")
