@@ -145,3 +145,40 @@ def test_resources_every_failing_resource_is_reported_and_ties_are_said_as_such(
 def test_an_unknown_pod_is_a_lab_error(cluster):
     with pytest.raises(LabError, match='pods "nope" not found'):
         explain("nope", source=ClusterView(InProcess(cluster)))
+
+
+def test_a_pod_with_a_claim_is_explained_with_the_volumes_it_can_use(cluster):
+    cluster.apply("""\
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata: {name: local}
+provisioner: kubernetes.io/no-provisioner
+volumeBindingMode: WaitForFirstConsumer
+---
+apiVersion: v1
+kind: PersistentVolume
+metadata: {name: disk-2}
+spec:
+  capacity: {storage: 1Gi}
+  accessModes: [ReadWriteOnce]
+  storageClassName: local
+  local: {path: /mnt/disk}
+  nodeAffinity:
+    required:
+      nodeSelectorTerms:
+      - matchExpressions: [{key: kubernetes.io/hostname, operator: In, values: [node-2]}]
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: data}
+spec:
+  storageClassName: local
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 1Gi}}
+""")
+    cluster.apply(_pod("db", "  volumes: [{name: data, persistentVolumeClaim: {claimName: data}}]"))
+    cluster.advance(10)
+    db = _explained(cluster, "db")
+    assert db.winners == ["node-2"]
+    assert [r.filters["VolumeBinding"] for r in db.rows] == [
+        "node(s) had volume node affinity conflict", OK, "node(s) had volume node affinity conflict"]

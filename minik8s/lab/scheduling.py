@@ -31,6 +31,7 @@ from typing import Any
 from minik8s.lab import session as lab_session
 from minik8s.lab.session import ClusterView, LabError
 from minik8s.scheduler import Cache, CycleState, PodInfo, Scheduler, default_profile
+from minik8s.scheduler.cache import StorageListers
 
 OK = "ok"
 
@@ -111,8 +112,15 @@ def _reason_text(reason: Any) -> str:
     return reason if isinstance(reason, str) else ", ".join(reason)
 
 
-def _cache(nodes: list[dict[str, Any]], pods: list[dict[str, Any]], key: str) -> Cache:
+def _cache(nodes: list[dict[str, Any]], pods: list[dict[str, Any]], key: str,
+           storage: tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]] | None = None) -> Cache:
     cache = Cache()
+    if storage is not None:
+        claims, volumes, classes = storage
+        by_claim = {(c["metadata"].get("namespace") or "default", c["metadata"]["name"]): c for c in claims}
+        by_class = {c["metadata"]["name"]: c for c in classes}
+        cache.storage = StorageListers(claim=lambda namespace, name: by_claim.get((namespace, name)),
+                                       volumes=lambda: volumes, storage_class=by_class.get)
     for node in nodes:
         cache.add_node(node)
     for other in pods:
@@ -146,14 +154,17 @@ def _filter_verdicts(pod: dict[str, Any], cache: Cache) -> list[NodeVerdict]:
     return rows
 
 
-def explain_objects(pod: dict[str, Any], nodes: list[dict[str, Any]], pods: list[dict[str, Any]]) -> Explanation:
-    """The explanation from plain objects (what ``explain`` reads from the cluster)."""
+def explain_objects(pod: dict[str, Any], nodes: list[dict[str, Any]], pods: list[dict[str, Any]],
+                    storage: tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]] | None = None,
+                    ) -> Explanation:
+    """The explanation from plain objects (what ``explain`` reads from the cluster); ``storage`` is the
+    claims, volumes and classes the volume plugins look at (none: the pod's claims are not found)."""
     meta = pod.get("metadata") or {}
     key = f"{meta.get('namespace') or 'default'}/{meta.get('name', '')}"
     node_name = (pod.get("spec") or {}).get("nodeName") or ""
     newcomer = copy.deepcopy(pod)
     newcomer["spec"].pop("nodeName", None)
-    cache = _cache(nodes, pods, key)
+    cache = _cache(nodes, pods, key, storage)
     rows = _filter_verdicts(newcomer, cache)
     result = Scheduler(rng=random.Random(0), explain=True).schedule(newcomer, cache)
     score_plugins: list[str] = []
@@ -180,7 +191,12 @@ def explain(pod: str, namespace: str = "default", source: ClusterView | None = N
     found = source.get("pods", pod, namespace)
     if found is None:
         raise LabError(f'pods "{pod}" not found in namespace {namespace}')
-    explanation = explain_objects(found, source.list("nodes", namespace=None), source.list("pods", namespace=None))
+    storage = None
+    if any("persistentVolumeClaim" in v or "ephemeral" in v for v in (found.get("spec") or {}).get("volumes") or []):
+        storage = (source.list("persistentvolumeclaims", namespace), source.list("persistentvolumes", namespace=None),
+                   source.list("storageclasses", namespace=None))
+    explanation = explain_objects(found, source.list("nodes", namespace=None), source.list("pods", namespace=None),
+                                  storage)
     if show:
         print(explanation.table())
     return explanation
