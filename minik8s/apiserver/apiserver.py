@@ -783,6 +783,11 @@ class APIServer:
         """``pods/{name}/portforward``: a connection to ``port`` inside the pod, made by its node."""
         return await self.nodes.port_forward(self.get(PODS, namespace, name), port)
 
+    def node_proxy(self, name: str, path: str) -> dict[str, Any]:
+        """``GET nodes/{name}/proxy/{path}``: what the node's kubelet serves at ``path`` (``stats/summary``)."""
+        self.get(NODES, None, name)
+        return self.nodes.proxy(name, path)
+
     def _bind(self, namespace: str | None, body: Any, *, dry_run: bool = False) -> dict[str, Any]:
         """``pods/binding``: the scheduler's decision, written as the pod's node."""
         if not isinstance(body, dict):

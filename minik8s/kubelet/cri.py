@@ -322,6 +322,13 @@ class ContainerRuntime:
         """(cpu millicores, memory bytes) the container uses now."""
         raise NotImplementedError
 
+    def container_stats(self, container_id: str) -> tuple[int, int] | None:
+        """CRI ``ContainerStats``: (CPU used since the container started, in core-nanoseconds; memory
+        working set, in bytes), or None when the runtime cannot measure it (the container is not
+        running). Cumulative, so the kubelet can turn two readings into a rate
+        (:mod:`minik8s.kubelet.stats`)."""
+        return None
+
     def port_forward(self, sandbox_id: str, port: int) -> tuple[str, int]:
         """Where on this node to connect to reach ``port`` inside the pod (CRI ``PortForward`` answers
         with a streaming URL instead). Raises :class:`PortForwardError` when nothing can listen there."""

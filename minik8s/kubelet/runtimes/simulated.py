@@ -52,8 +52,8 @@ key                         effect (times count from the start of each container
 ``readyAfterSeconds``       the readiness endpoint answers 503 until then
 ``httpStatus``              the status every HTTP request gets (default 200)
 ``ports``                   extra TCP ports the container listens on
-``cpuMillicores``           CPU usage reported by stats (default per image)
-``memoryBytes``             memory usage; above the memory limit the container is OOMKilled
+``cpuMillicores``           CPU usage reported by stats and the Summary API (default per image: 1m)
+``memoryBytes``             memory usage (working set); above the memory limit the container is OOMKilled
 ``pullSeconds``             how long pulling its image takes
 ``pullError``               make the pull fail with this message
 ``ignoreSigterm``           on stop, keep running until killed after the grace period (137)
@@ -615,6 +615,18 @@ class SimulatedRuntime(cri.ContainerRuntime):
         cpu = int(c.behaviour.get("cpuMillicores", c.image.cpu))
         memory = int(c.behaviour.get("memoryBytes", c.image.memory))
         return cpu, memory
+
+    def container_stats(self, container_id: str) -> tuple[int, int] | None:
+        """The declared usage (``cpuMillicores``, ``memoryBytes``, else the image's idle figures),
+        steady since the container started: its CPU so far is the rate times the time it has run, so
+        every reading is exact on the virtual clock."""
+        c = self._get(container_id)
+        now = self.clock.now()
+        self._advance(c, now)
+        if c.finished_at is not None or c.started_at is None:
+            return None
+        millicores, memory = self.stats(container_id)
+        return round(millicores * 1_000_000 * (now - c.started_at)), memory
 
     # --- the pod network ----------------------------------------------------------------
 

@@ -174,8 +174,15 @@ class _Container:
     kill_at: float | None = None
     oom_killed: bool = False
     cpu_sample: tuple[float, float] = (0.0, 0.0)   # (wall clock, cpu seconds) at the last stats()
+    cpu_used_ns: int = 0                           # the most CPU container_stats() has seen it use
     stdin: int | None = None                       # the writing end of its stdin (``stdin: true``), for attach
     terminal: int | None = None                    # its terminal's controlling side (``tty: true``)
+
+
+def container_usage(pids: list[int]) -> tuple[int, int]:
+    """(CPU nanoseconds, resident bytes) of a container's processes, from /proc: where a cgroup's
+    ``cpu.stat`` and ``memory.current`` readings slot in when the container has one."""
+    return supervisor.cpu_nanoseconds(pids), supervisor.rss_bytes(pids)
 
 
 class ProcessRuntime(cri.ContainerRuntime):
@@ -809,6 +816,20 @@ class ProcessRuntime(cri.ContainerRuntime):
             elapsed = now - last_wall
             millicores = int(round((used - last_cpu) / elapsed * 1000)) if elapsed > 0 else 0
             return max(millicores, 0), supervisor.rss_bytes(pids)
+
+    def container_stats(self, container_id: str) -> tuple[int, int] | None:
+        """(CPU core-nanoseconds used since it started, memory working set) of a running container,
+        read from its process tree in /proc (:func:`container_usage`). A process that dies
+        unwaited-for takes its CPU time with it; the figure is kept from going backwards, as a
+        cgroup's cumulative counter never does."""
+        c = self._get(container_id)
+        with self._lock:
+            self._refresh(c)
+            if c.popen is None or c.finished_at is not None:
+                return None
+            cpu_ns, memory = container_usage(self._container_pids(c))
+            c.cpu_used_ns = max(c.cpu_used_ns, cpu_ns)
+            return c.cpu_used_ns, memory
 
     # --- probes: the kubelet dials the pod IP ---------------------------------------------
 

@@ -18,7 +18,7 @@ never mistaken for ours). ``reap_orphans`` kills the containers of runtimes that
 without cleaning up (a crashed notebook kernel), and leaves live runtimes alone.
 
 Interface:
-    session_pids(sid) -> [pid]; rss_bytes(pids); cpu_seconds(pids)
+    session_pids(sid) -> [pid]; rss_bytes(pids); cpu_seconds(pids); cpu_nanoseconds(pids)
     kill_session(sid, signal, spare=); start_ticks(pid); process_uid(pid); process_table() -> {pid: (ppid, start ticks)}
     PidFiles(run_dir).write(cid, pid) / .remove(cid) / .reap_orphans() -> killed pids
 
@@ -92,6 +92,17 @@ def cpu_seconds(pids: list[int]) -> float:
         if fields:
             total += int(fields[11]) + int(fields[12])
     return total / CLOCK_TICKS
+
+
+def cpu_nanoseconds(pids: list[int]) -> int:
+    """CPU time the processes used, and the children they waited for (utime + stime + cutime +
+    cstime), in nanoseconds: the cumulative figure the kubelet's Summary API reports."""
+    ticks = 0
+    for pid in pids:
+        fields = _stat_fields(pid)
+        if fields:
+            ticks += int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])
+    return ticks * 1_000_000_000 // CLOCK_TICKS
 
 
 def process_uid(pid: int) -> int | None:
