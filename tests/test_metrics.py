@@ -8,6 +8,7 @@ import orjson
 import pytest
 
 from minik8s import Cluster
+from minik8s.api import metrics
 from minik8s.api.errors import StatusError
 from minik8s.kubelet import stats
 
@@ -81,3 +82,95 @@ def test_node_proxy_errors(cluster):
     with pytest.raises(StatusError) as err:
         cluster.client.request("GET", "/api/v1/nodes/node-1/proxy/nothing")
     assert err.value.code == 404
+
+
+# --- metrics.k8s.io ---------------------------------------------------------------------------
+
+
+def test_pod_metrics_after_one_scrape_of_a_fresh_pod(cluster):
+    cluster.apply(BUSY)
+    cluster.run_until_stable()
+    listed = cluster.client.list(metrics.POD_METRICS, "default")
+    assert listed["items"] == []   # no scrape has seen the pod yet
+    cluster.advance(15)   # metrics-server's resolution: one scrape, 14 s after the containers started
+    (item,) = cluster.client.list(metrics.POD_METRICS, "default")["items"]
+    assert item["kind"] == "PodMetrics" and item["apiVersion"] == "metrics.k8s.io/v1beta1"
+    assert item["metadata"]["name"] == "web" and item["metadata"]["labels"] == {"app": "web"}
+    assert item["timestamp"] == "2025-01-01T00:00:15Z" and item["window"] == "14s"
+    assert item["containers"] == [{"name": "app", "usage": {"cpu": "250m", "memory": "64Mi"}},
+                                  {"name": "sidecar", "usage": {"cpu": "1m", "memory": "2Mi"}}]
+    cluster.advance(15)   # from now on the window is the resolution
+    item = cluster.client.get(metrics.POD_METRICS, "web", "default")
+    assert item["window"] == "15s" and item["timestamp"] == "2025-01-01T00:00:30Z"
+    assert item["containers"][0]["usage"] == {"cpu": "250m", "memory": "64Mi"}
+
+
+def test_pod_metrics_list_with_a_label_selector_in_process_and_as_a_raw_request(cluster):
+    cluster.apply(BUSY)
+    cluster.apply(BUSY.replace("name: web", "name: other").replace("app: web", "app: other"))
+    cluster.run_until_stable()
+    cluster.advance(15)
+    raw = cluster.client.request("GET", "/apis/metrics.k8s.io/v1beta1/namespaces/default/pods",
+                                 query={"labelSelector": "app=web"})
+    listed = orjson.loads(raw)
+    assert listed["kind"] == "PodMetricsList" and [i["metadata"]["name"] for i in listed["items"]] == ["web"]
+    every = cluster.client.list(metrics.POD_METRICS, None)["items"]
+    assert [i["metadata"]["name"] for i in every] == ["other", "web"]
+
+
+def test_node_metrics_need_two_scrapes(cluster):
+    cluster.apply(BUSY)
+    cluster.run_until_stable()
+    cluster.advance(15)
+    assert cluster.client.list(metrics.NODE_METRICS)["items"] == []
+    with pytest.raises(StatusError) as err:
+        cluster.client.get(metrics.NODE_METRICS, "node-1")
+    assert err.value.code == 404 and err.value.message == 'nodemetrics.metrics.k8s.io "node-1" not found'
+    cluster.advance(15)
+    node = cluster.client.get(metrics.NODE_METRICS, "node-1")
+    assert node["usage"] == {"cpu": "251m", "memory": "66Mi"} and node["window"] == "15s"
+    assert node["metadata"]["labels"]["kubernetes.io/hostname"] == "node-1"
+
+
+def test_missing_pods_and_pods_without_metrics_are_404s_with_metrics_servers_words(cluster):
+    with pytest.raises(StatusError) as err:
+        cluster.client.get(metrics.POD_METRICS, "nope", "default")
+    assert err.value.code == 404 and err.value.message == 'pods "nope" not found'
+    cluster.apply(BUSY)
+    cluster.run_until_stable()
+    with pytest.raises(StatusError) as err:
+        cluster.client.get(metrics.POD_METRICS, "web", "default")
+    assert err.value.code == 404 and err.value.message == 'podmetrics.metrics.k8s.io "default/web" not found'
+
+
+def test_metrics_are_read_only(cluster):
+    with pytest.raises(StatusError) as err:
+        cluster.client.create(metrics.POD_METRICS, {"metadata": {"name": "x"}}, "default")
+    assert err.value.code == 405
+    with pytest.raises(StatusError) as err:
+        cluster.client.watch(metrics.POD_METRICS, "default")
+    assert err.value.code == 405
+
+
+def test_view_role_may_read_metrics(cluster):
+    from minik8s.apiserver.auth.authentication import User
+
+    cluster.apply(BUSY)
+    cluster.run_until_stable()
+    cluster.advance(15)
+    cluster.kubectl("create rolebinding viewer --clusterrole=view --user=jane")
+    jane = cluster.client.as_user(User("jane", groups=("system:authenticated",)))
+    assert [i["metadata"]["name"] for i in jane.list(metrics.POD_METRICS, "default")["items"]] == ["web"]
+    with pytest.raises(StatusError) as err:
+        jane.list(metrics.NODE_METRICS)
+    assert err.value.code == 403
+
+
+def test_api_resources_and_discovery_list_metrics(cluster):
+    out = cluster.kubectl("api-resources --api-group=metrics.k8s.io")
+    assert out.split("\n")[1:3] == [
+        "nodes                metrics.k8s.io/v1beta1   false        NodeMetrics",
+        "pods                 metrics.k8s.io/v1beta1   true         PodMetrics"]
+    doc = orjson.loads(cluster.client.request("GET", "/apis/metrics.k8s.io/v1beta1"))
+    assert {(r["name"], tuple(r["verbs"])) for r in doc["resources"]} == {("nodes", ("get", "list")),
+                                                                          ("pods", ("get", "list"))}
