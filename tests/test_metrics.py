@@ -8,9 +8,11 @@ import orjson
 import pytest
 
 from minik8s import Cluster
+from minik8s.cluster import KubectlError
 from minik8s.api import metrics
 from minik8s.api.errors import StatusError
 from minik8s.kubelet import stats
+from conftest import needs_kubectl, start_server, wait_for
 
 BUSY = """\
 apiVersion: v1
@@ -174,3 +176,132 @@ def test_api_resources_and_discovery_list_metrics(cluster):
     doc = orjson.loads(cluster.client.request("GET", "/apis/metrics.k8s.io/v1beta1"))
     assert {(r["name"], tuple(r["verbs"])) for r in doc["resources"]} == {("nodes", ("get", "list")),
                                                                           ("pods", ("get", "list"))}
+
+
+# --- kubectl top (ours, in-process) -------------------------------------------------------------
+
+def kubectl_error(cluster: Cluster, command: str) -> str:
+    """What a failing kubectl command printed."""
+    with pytest.raises(KubectlError) as err:
+        cluster.kubectl(command)
+    return err.value.message
+
+
+def test_our_kubectl_top_pods_and_nodes(cluster):
+    cluster.apply(BUSY)
+    cluster.run_until_stable()
+    assert kubectl_error(cluster, "top pods") == "error: metrics not available yet"
+    cluster.advance(15)
+    assert cluster.kubectl("top pods") == ("NAME   CPU(cores)   MEMORY(bytes)   \n"
+                                           "web    251m         66Mi            \n")
+    assert cluster.kubectl("top pods --containers -A --sort-by=memory") == (
+        "NAMESPACE   POD   NAME      CPU(cores)   MEMORY(bytes)   \n"
+        "default     web   app       250m         64Mi            \n"
+        "default     web   sidecar   1m           2Mi             \n")
+    assert cluster.kubectl("top pods -l app=web --no-headers") == "web   251m   66Mi   \n"
+    assert kubectl_error(cluster, "top nodes") == "error: metrics not available yet"
+    cluster.advance(15)
+    # 251m of the node's 4 CPUs; 66Mi of its allocatable 8Gi - 100Mi.
+    assert cluster.kubectl("top nodes") == ("NAME     CPU(cores)   CPU(%)   MEMORY(bytes)   MEMORY(%)   \n"
+                                            "node-1   251m         6%       66Mi            0%          \n")
+    assert kubectl_error(cluster, "top pod nope") == 'Error from server (NotFound): pods "nope" not found'
+    assert kubectl_error(cluster, "top pods --sort-by=name") == "error: --sort-by accepts only cpu or memory"
+
+
+def test_kubectl_top_without_a_metrics_server():
+    with Cluster(nodes=1, runtime="simulated", clock="virtual", seed=1, metric_resolution=None) as c:
+        assert kubectl_error(c, "top nodes") == "error: Metrics API not available"
+        with pytest.raises(StatusError) as status:
+            c.client.request("GET", "/apis/metrics.k8s.io/v1beta1/nodes")
+        assert status.value.code == 404
+
+
+# --- the real kubectl against `minik8s server --runtime process` ---------------------------------
+
+BUSY_PROCESSES = """\
+apiVersion: v1
+kind: Pod
+metadata: {name: spin, labels: {app: spin}}
+spec:
+  restartPolicy: Never
+  containers: [{name: spin, image: busybox, command: [sh, -c, "while :; do :; done"]}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: idle}
+spec:
+  restartPolicy: Never
+  containers: [{name: idle, image: busybox, command: [sleep, "3600"]}]
+"""
+
+
+@pytest.fixture(scope="module")
+def busy_server(tmp_path_factory):
+    srv = start_server(tmp_path_factory.mktemp("metrics"), "--runtime", "process", "--nodes", "1",
+                       "--metric-resolution", "5s")
+    try:
+        made = srv.kubectl("apply", "-f", "-", stdin=BUSY_PROCESSES)
+        assert made.returncode == 0, made.stderr
+        assert srv.kubectl("wait", "--for=condition=Ready", "pod/spin", "pod/idle", "--timeout=60s").returncode == 0
+        yield srv
+    finally:
+        srv.stop()
+
+
+def _table(text: str) -> dict[str, list[str]]:
+    return {line.split()[0]: line.split()[1:] for line in text.splitlines()[1:]}
+
+
+@needs_kubectl
+def test_real_kubectl_top_pods_shows_a_busy_pods_real_cpu(busy_server):
+    def measured():
+        done = busy_server.kubectl("top", "pods")
+        return done if done.returncode == 0 and "spin" in done.stdout and "idle" in done.stdout else None
+    done = wait_for(measured, timeout=40, what="kubectl top pods to show both pods")
+    assert done.stdout.splitlines()[0].split() == ["NAME", "CPU(cores)", "MEMORY(bytes)"]
+    rows = _table(done.stdout)
+    # A shell spinning in a loop burns a good part of a core (the machine has two, shared).
+    assert int(rows["spin"][0].rstrip("m")) >= 100
+    assert int(rows["idle"][0].rstrip("m")) < int(rows["spin"][0].rstrip("m"))
+    assert rows["spin"][1].endswith("Mi")
+    selected = busy_server.kubectl("top", "pods", "-l", "app=spin", "--containers")
+    assert selected.returncode == 0, selected.stderr
+    assert [line.split()[:2] for line in selected.stdout.splitlines()] == [["POD", "NAME"], ["spin", "spin"]]
+
+
+@needs_kubectl
+def test_real_kubectl_top_nodes(busy_server):
+    def measured():
+        done = busy_server.kubectl("top", "nodes")
+        return done if done.returncode == 0 else None
+    done = wait_for(measured, timeout=40, what="kubectl top nodes to answer")
+    assert done.stdout.splitlines()[0].split() == ["NAME", "CPU(cores)", "CPU(%)", "MEMORY(bytes)", "MEMORY(%)"]
+    cpu, cpu_percent, memory, _ = _table(done.stdout)["node-1"]
+    assert int(cpu.rstrip("m")) >= 100 and cpu_percent.endswith("%") and memory.endswith("Mi")
+
+
+@needs_kubectl
+def test_real_kubectl_sees_the_api_and_its_errors(busy_server):
+    versions = busy_server.kubectl("api-versions")
+    assert "metrics.k8s.io/v1beta1" in versions.stdout.split()
+    service = busy_server.kubectl("get", "apiservice", "v1beta1.metrics.k8s.io", "-o",
+                                  "jsonpath={.status.conditions[?(@.type=='Available')].status}")
+    assert service.stdout == "True", service.stderr
+    missing = busy_server.kubectl("top", "pod", "nope")
+    assert missing.returncode == 1 and missing.stderr.strip() == 'Error from server (NotFound): pods "nope" not found'
+    raw = busy_server.kubectl("get", "--raw", "/api/v1/nodes/node-1/proxy/stats/summary")
+    summary = orjson.loads(raw.stdout)
+    assert {p["podRef"]["name"] for p in summary["pods"]} == {"spin", "idle"}
+    spin = next(p for p in summary["pods"] if p["podRef"]["name"] == "spin")
+    assert spin["containers"][0]["cpu"]["usageCoreNanoSeconds"] > 0
+    assert spin["containers"][0]["memory"]["workingSetBytes"] > 0
+    status, _, body = busy_server.request("GET", "/apis/metrics.k8s.io/v1beta1/namespaces/default/pods/nope")
+    assert status == 404 and orjson.loads(body)["message"] == 'pods "nope" not found'
+
+
+def test_our_kubectl_top_over_http(busy_server):
+    def measured():
+        done = busy_server.kubectl("top", "pods", "--sort-by=cpu", real=False)
+        return done if done.returncode == 0 and "idle" in done.stdout else None
+    done = wait_for(measured, timeout=40, what="minik8s kubectl top pods to show both pods")
+    assert [line.split()[0] for line in done.stdout.splitlines()] == ["NAME", "spin", "idle"]

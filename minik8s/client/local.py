@@ -23,6 +23,7 @@ from typing import Any, Iterator
 import orjson
 
 from minik8s.api import resources
+from minik8s.api.errors import StatusError
 from minik8s.api.resources import Resource
 from minik8s.apiserver import discovery, tables
 from minik8s.apiserver.apiserver import APIServer
@@ -171,6 +172,8 @@ class LocalClient:
             if info.is_resource and method == "GET" else None
         if resource is not None:   # a read, as over HTTP (the HPA's PodMetricsList, a node's stats summary)
             return orjson.dumps(self._read(resource, info, query or {}))
+        if info.is_resource and method == "GET":   # a resource this server does not serve: the HTTP answer
+            raise StatusError(404, "NotFound", "the server could not find the requested resource", {})
         raise NotImplementedError(f"{method} {path} is only served over HTTP")
 
     def _read(self, resource: Resource, info: RequestInfo, query: dict[str, str]) -> dict[str, Any]:
