@@ -305,3 +305,19 @@ def test_our_kubectl_top_over_http(busy_server):
         return done if done.returncode == 0 and "idle" in done.stdout else None
     done = wait_for(measured, timeout=40, what="minik8s kubectl top pods to show both pods")
     assert [line.split()[0] for line in done.stdout.splitlines()] == ["NAME", "spin", "idle"]
+
+
+def test_a_simulated_busy_loop_uses_one_core_from_when_it_starts_spinning(cluster):
+    cluster.kubectl("run spin --image=busybox --restart=Never -- sh -c 'sleep 10; while true; do :; done'")
+    cluster.run_until_stable()
+    cluster.advance(30)
+    (container,) = summary(cluster)["pods"][0]["containers"]
+    started = stats_time(container["startTime"])
+    # 1m while it slept for 10 s, then a whole core.
+    assert container["cpu"]["usageCoreNanoSeconds"] == 10 * 1_000_000 + round((30 - started - 10) * 10**9)
+    assert cluster.kubectl("top pods --no-headers") == "spin   1000m   2Mi   \n"   # over the last window: all busy
+
+
+def stats_time(text: str) -> float:
+    from minik8s.clock import parse_rfc3339
+    return parse_rfc3339(text) - parse_rfc3339("2025-01-01T00:00:00Z")

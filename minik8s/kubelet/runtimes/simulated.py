@@ -52,7 +52,8 @@ key                         effect (times count from the start of each container
 ``readyAfterSeconds``       the readiness endpoint answers 503 until then
 ``httpStatus``              the status every HTTP request gets (default 200)
 ``ports``                   extra TCP ports the container listens on
-``cpuMillicores``           CPU usage reported by stats and the Summary API (default per image: 1m)
+``cpuMillicores``           CPU usage reported by stats and the Summary API (default per image, mostly 1m;
+                            1000m for a script in a busy loop, ``while true; do :; done``)
 ``memoryBytes``             memory usage (working set); above the memory limit the container is OOMKilled
 ``pullSeconds``             how long pulling its image takes
 ``pullError``               make the pull fail with this message
@@ -93,6 +94,7 @@ from minik8s.kubelet.runtimes.simnet import App, PodNetwork, SimulatedNetwork
 ANNOTATION_PREFIX = "sim.minik8s.io/"
 PULL_SECONDS = 1.0            # a first pull
 REPULL_SECONDS = 0.5          # imagePullPolicy Always on an image already present: only the manifest check
+BUSY_LOOP_MILLICORES = 1000   # a script spinning without sleeping uses one whole core
 OOM_AFTER_SECONDS = 1.0       # a container over its memory limit is killed this soon after starting
 AGNHOST_LIVENESS_SECONDS = 10  # agnhost liveness serves /healthz with 200 this long, then 500
 REAL_CLOCK_STOP_SECONDS = 0.5  # with the real clock, SIGTERM to exit (a virtual clock stops at once)
@@ -612,9 +614,15 @@ class SimulatedRuntime(cri.ContainerRuntime):
         self._advance(c, self.clock.now())
         if c.finished_at is not None or c.started_at is None:
             return 0, 0
-        cpu = int(c.behaviour.get("cpuMillicores", c.image.cpu))
+        cpu = int(c.behaviour.get("cpuMillicores", BUSY_LOOP_MILLICORES if self._busy_since(c) is not None
+                                  else c.image.cpu))
         memory = int(c.behaviour.get("memoryBytes", c.image.memory))
         return cpu, memory
+
+    @staticmethod
+    def _busy_since(c: _Container) -> float | None:
+        """When the container's script became a busy loop (``while true; do :; done``), if it did."""
+        return c.shell.busy_since if c.shell is not None else None
 
     def container_stats(self, container_id: str) -> tuple[int, int] | None:
         """The declared usage (``cpuMillicores``, ``memoryBytes``, else the image's idle figures),
@@ -626,6 +634,9 @@ class SimulatedRuntime(cri.ContainerRuntime):
         if c.finished_at is not None or c.started_at is None:
             return None
         millicores, memory = self.stats(container_id)
+        busy = self._busy_since(c)
+        if busy is not None and "cpuMillicores" not in c.behaviour:   # idle until the loop began, then a core
+            return round((c.image.cpu * (busy - c.started_at) + millicores * (now - busy)) * 1_000_000), memory
         return round(millicores * 1_000_000 * (now - c.started_at)), memory
 
     # --- the pod network ----------------------------------------------------------------
