@@ -329,6 +329,18 @@ class ContainerRuntime:
         (:mod:`minik8s.kubelet.stats`)."""
         return None
 
+    def containers_stats(self, container_ids: Iterable[str]) -> dict[str, tuple[int, int] | None]:
+        """``container_stats`` of many containers at once (CRI ``ListContainerStats``), None for those
+        gone meanwhile. A runtime that reads them all in one pass (the process runtime's one walk of
+        /proc) answers this one itself."""
+        found: dict[str, tuple[int, int] | None] = {}
+        for container_id in container_ids:
+            try:
+                found[container_id] = self.container_stats(container_id)
+            except RuntimeCallError:
+                found[container_id] = None
+        return found
+
     def port_forward(self, sandbox_id: str, port: int) -> tuple[str, int]:
         """Where on this node to connect to reach ``port`` inside the pod (CRI ``PortForward`` answers
         with a streaming URL instead). Raises :class:`PortForwardError` when nothing can listen there."""

@@ -444,19 +444,22 @@ class Kubelet(Controller):
         """``GET /stats/summary``: the node's, its pods' and their running containers' CPU and memory
         (:mod:`minik8s.kubelet.stats`), read from the runtime now."""
         now = self.clock.now()
+        records = sorted(list(self._pods.items()))
+        usages = self.runtime.containers_stats([c.id for _, record in records for c in record.containers
+                                                if c.id and not c.init])   # one pass over them all
         pods = []
-        for (namespace, name), record in sorted(list(self._pods.items())):
+        for (namespace, name), record in records:
             containers = []
             for c in record.containers:
-                if c.init or not c.id:
+                usage = usages.get(c.id) if c.id and not c.init else None
+                if usage is None:
                     continue
                 try:
-                    usage = self.runtime.container_stats(c.id)
-                    started = self.runtime.container_status(c.id).started_at
+                    started = self.runtime.container_status(c.id).started_at   # type: ignore[arg-type]
                 except cri.RuntimeCallError:   # removed meanwhile
                     continue
-                if usage is not None and started is not None:
-                    containers.append((c.id, stats.Usage(c.name, started, *usage)))
+                if started is not None:
+                    containers.append((str(c.id), stats.Usage(c.name, started, *usage)))
             if containers:
                 ref = {"name": name, "namespace": namespace, "uid": record.uid}
                 pods.append((ref, record.start_time, containers))

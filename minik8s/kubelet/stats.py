@@ -78,12 +78,12 @@ class Rates:
             del self._last[gone]
 
 
-def _cpu(now: float, nano_cores: int, cpu_ns: int) -> dict[str, Any]:
-    return {"time": rfc3339(now), "usageNanoCores": nano_cores, "usageCoreNanoSeconds": cpu_ns}
+def _cpu(now: str, nano_cores: int, cpu_ns: int) -> dict[str, Any]:
+    return {"time": now, "usageNanoCores": nano_cores, "usageCoreNanoSeconds": cpu_ns}
 
 
-def _memory(now: float, working_set: int, available: int | None = None) -> dict[str, Any]:
-    memory: dict[str, Any] = {"time": rfc3339(now)}
+def _memory(now: str, working_set: int, available: int | None = None) -> dict[str, Any]:
+    memory: dict[str, Any] = {"time": now}
     if available is not None:
         memory["availableBytes"] = available
     # Without cgroups the working set is all the usage minik8s can see; page faults are not counted.
@@ -99,22 +99,30 @@ def summary(node: str, node_start: float, node_memory: int,
     pod_summaries = []
     node_rate = node_memory_used = 0
     live: set[str] = set()
+    stamps: dict[float, str] = {}   # times written once each: a node's containers mostly share them
+
+    def stamp(t: float) -> str:
+        if t not in stamps:
+            stamps[t] = rfc3339(t)
+        return stamps[t]
+
+    now_text = stamp(now)
     for ref, pod_start, containers in pods:
         entries = []
         pod_rate = pod_cpu = pod_memory = 0
         for container_id, usage in containers:
             live.add(container_id)
             rate = rates.observe(container_id, usage, now)
-            entries.append({"name": usage.name, "startTime": rfc3339(usage.start),
-                            "cpu": _cpu(now, rate, usage.cpu_ns), "memory": _memory(now, usage.memory)})
+            entries.append({"name": usage.name, "startTime": stamp(usage.start),
+                            "cpu": _cpu(now_text, rate, usage.cpu_ns), "memory": _memory(now_text, usage.memory)})
             pod_rate, pod_cpu, pod_memory = pod_rate + rate, pod_cpu + usage.cpu_ns, pod_memory + usage.memory
-        pod_summaries.append({"podRef": dict(ref), "startTime": rfc3339(pod_start), "containers": entries,
-                              "cpu": _cpu(now, pod_rate, pod_cpu), "memory": _memory(now, pod_memory)})
+        pod_summaries.append({"podRef": dict(ref), "startTime": stamp(pod_start), "containers": entries,
+                              "cpu": _cpu(now_text, pod_rate, pod_cpu), "memory": _memory(now_text, pod_memory)})
         node_rate, node_memory_used = node_rate + pod_rate, node_memory_used + pod_memory
     rates.forget_others(live)
     return {
-        "node": {"nodeName": node, "startTime": rfc3339(node_start),
-                 "cpu": _cpu(now, node_rate, rates.node_cpu_ns),
-                 "memory": _memory(now, node_memory_used, max(node_memory - node_memory_used, 0))},
+        "node": {"nodeName": node, "startTime": stamp(node_start),
+                 "cpu": _cpu(now_text, node_rate, rates.node_cpu_ns),
+                 "memory": _memory(now_text, node_memory_used, max(node_memory - node_memory_used, 0))},
         "pods": pod_summaries,
     }

@@ -179,10 +179,10 @@ class _Container:
     terminal: int | None = None                    # its terminal's controlling side (``tty: true``)
 
 
-def container_usage(pids: list[int]) -> tuple[int, int]:
+def container_usage(processes: list[tuple[int, list[str]]]) -> tuple[int, int]:
     """(CPU nanoseconds, resident bytes) of a container's processes, from /proc: where a cgroup's
     ``cpu.stat`` and ``memory.current`` readings slot in when the container has one."""
-    return supervisor.cpu_nanoseconds(pids), supervisor.rss_bytes(pids)
+    return supervisor.usage(processes)
 
 
 class ProcessRuntime(cri.ContainerRuntime):
@@ -818,18 +818,31 @@ class ProcessRuntime(cri.ContainerRuntime):
             return max(millicores, 0), supervisor.rss_bytes(pids)
 
     def container_stats(self, container_id: str) -> tuple[int, int] | None:
-        """(CPU core-nanoseconds used since it started, memory working set) of a running container,
-        read from its process tree in /proc (:func:`container_usage`). A process that dies
-        unwaited-for takes its CPU time with it; the figure is kept from going backwards, as a
-        cgroup's cumulative counter never does."""
-        c = self._get(container_id)
-        with self._lock:
-            self._refresh(c)
-            if c.popen is None or c.finished_at is not None:
-                return None
-            cpu_ns, memory = container_usage(self._container_pids(c))
-            c.cpu_used_ns = max(c.cpu_used_ns, cpu_ns)
-            return c.cpu_used_ns, memory
+        self._get(container_id)   # an unknown id is an error here, as for every call on one container
+        return self.containers_stats([container_id])[container_id]
+
+    def containers_stats(self, container_ids: Iterable[str]) -> dict[str, tuple[int, int] | None]:
+        """(CPU core-nanoseconds used since it started, memory working set) of each running container,
+        read from its process tree in /proc (:func:`container_usage`), one pass over /proc for them all.
+        A process that dies unwaited-for takes its CPU time with it; the figure is kept from going
+        backwards, as a cgroup's cumulative counter never does."""
+        table = supervisor.sessions()
+        found: dict[str, tuple[int, int] | None] = {}
+        for container_id in container_ids:
+            with self._lock:
+                c = self._containers.get(container_id)
+                if c is None:   # removed meanwhile
+                    found[container_id] = None
+                    continue
+                self._refresh(c)
+                if c.popen is None or c.finished_at is not None:
+                    found[container_id] = None
+                    continue
+                spare = self._spare(c)
+                cpu_ns, memory = container_usage([p for p in table.get(c.popen.pid, []) if p[0] not in spare])
+                c.cpu_used_ns = max(c.cpu_used_ns, cpu_ns)
+                found[container_id] = (c.cpu_used_ns, memory)
+        return found
 
     # --- probes: the kubelet dials the pod IP ---------------------------------------------
 
