@@ -321,3 +321,19 @@ def test_a_simulated_busy_loop_uses_one_core_from_when_it_starts_spinning(cluste
 def stats_time(text: str) -> float:
     from minik8s.clock import parse_rfc3339
     return parse_rfc3339(text) - parse_rfc3339("2025-01-01T00:00:00Z")
+
+
+def test_annotating_a_running_pod_changes_its_load(cluster):
+    cluster.apply(BUSY)
+    cluster.run_until_stable()
+    cluster.advance(30)
+    assert cluster.kubectl("top pod web --containers --no-headers").splitlines()[0].split() == [
+        "web", "app", "250m", "64Mi"]
+    cluster.kubectl("""annotate pod web --overwrite 'sim.minik8s.io/app={"cpuMillicores":800,"memoryBytes":134217728}'""")
+    cluster.advance(15)   # one whole window at the new load
+    assert cluster.kubectl("top pod web --containers --no-headers").splitlines()[0].split() == [
+        "web", "app", "800m", "128Mi"]
+    container = summary(cluster)["pods"][0]["containers"][0]
+    started = stats_time(container["startTime"])
+    # 250m until the annotation changed at t=30, 800m since: the counter never jumps.
+    assert container["cpu"]["usageCoreNanoSeconds"] == round((30 - started) * 250_000_000) + 15 * 800_000_000

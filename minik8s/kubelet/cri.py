@@ -329,6 +329,10 @@ class ContainerRuntime:
         (:mod:`minik8s.kubelet.stats`)."""
         return None
 
+    def pod_updated(self, pod: Pod) -> None:
+        """The kubelet saw a new version of a pod it runs (its labels or annotations changed). A minik8s
+        extension, not a CRI call: the simulated runtime reads the load its containers declare."""
+
     def containers_stats(self, container_ids: Iterable[str]) -> dict[str, tuple[int, int] | None]:
         """``container_stats`` of many containers at once (CRI ``ListContainerStats``), None for those
         gone meanwhile. A runtime that reads them all in one pass (the process runtime's one walk of

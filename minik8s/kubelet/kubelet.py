@@ -152,6 +152,8 @@ class Kubelet(Controller):
             if self._rejected(pod):
                 return
             record = self._admit(key, pod)
+        else:
+            self.runtime.pod_updated(pod)   # its annotations may declare a new load (simulated runtime)
         record.wakes = []
         before = self._states(record)
         try:

@@ -63,7 +63,9 @@ key                         effect (times count from the start of each container
 =========================== ===============================================================
 
 The same behaviours can be set from Python: ``runtime.script("default", "web", "web",
-crashAfterSeconds=10)`` (applies to pods created later with that namespace/name).
+crashAfterSeconds=10)`` (applies to pods created later with that namespace/name). ``cpuMillicores`` and
+``memoryBytes`` also follow a change of the annotation while the container runs (``kubectl annotate
+--overwrite``): the load a lab puts on a pod, as ``kubectl top`` and the HPA see it.
 
 Interface: :class:`minik8s.kubelet.cri.ContainerRuntime`.
 Taught in chapter 2 (the CRI) and used by every chapter's lab.
@@ -216,6 +218,7 @@ class _Container:
     kill_at: float | None = None
     exit_at: float | None = None     # when a stopping container exits of its own accord
     agnhost_liveness: bool = False
+    cpu_changed: tuple[float, int] | None = None   # (when the declared CPU last changed, core-ns used by then)
 
 
 @dataclass
@@ -243,6 +246,7 @@ class SimulatedRuntime(cri.ContainerRuntime):
         self._images: dict[str, int] = {}            # present images: ref -> size
         self._pulls: dict[str, _Pull] = {}           # pulls in progress
         self._scripts: dict[tuple[str, str, str], dict[str, Any]] = {}
+        self._annotations: dict[str, dict[str, str]] = {}   # pod uid -> annotations last seen by pod_updated
         self._next_ip = 2
         self._seq = 0
         for image in images:
@@ -306,7 +310,9 @@ class SimulatedRuntime(cri.ContainerRuntime):
             sandbox.ready = False
 
     def remove_pod_sandbox(self, sandbox_id: str) -> None:
-        self._sandboxes.pop(sandbox_id, None)
+        sandbox = self._sandboxes.pop(sandbox_id, None)
+        if sandbox is not None:
+            self._annotations.pop(sandbox.uid, None)
         for cid in [c.id for c in self._containers.values() if c.sandbox.id == sandbox_id]:
             del self._containers[cid]
 
@@ -633,11 +639,40 @@ class SimulatedRuntime(cri.ContainerRuntime):
         self._advance(c, now)
         if c.finished_at is not None or c.started_at is None:
             return None
-        millicores, memory = self.stats(container_id)
+        return self._cpu_ns(c, now), self.stats(container_id)[1]
+
+    def _cpu_ns(self, c: _Container, now: float) -> int:
+        """CPU used from the container's start to ``now``: the declared rate over the time since it last
+        changed (``pod_updated``), or the image's idle rate until a busy loop began and a core from then."""
+        assert c.started_at is not None
+        millicores = self.stats(c.id)[0]
+        if c.cpu_changed is not None:
+            since, used = c.cpu_changed
+            return used + round(millicores * 1_000_000 * (now - since))
         busy = self._busy_since(c)
-        if busy is not None and "cpuMillicores" not in c.behaviour:   # idle until the loop began, then a core
-            return round((c.image.cpu * (busy - c.started_at) + millicores * (now - busy)) * 1_000_000), memory
-        return round(millicores * 1_000_000 * (now - c.started_at)), memory
+        if busy is not None and "cpuMillicores" not in c.behaviour:
+            return round((c.image.cpu * (busy - c.started_at) + millicores * (now - busy)) * 1_000_000)
+        return round(millicores * 1_000_000 * (now - c.started_at))
+
+    def pod_updated(self, pod: dict[str, Any]) -> None:
+        """The pod's annotations may have changed: its running containers take up the ``cpuMillicores``
+        and ``memoryBytes`` they declare now (``kubectl annotate pod web sim.minik8s.io/app=...``), so a
+        lab can raise a pod's load while it runs. (An OOM kill still follows the memory declared at start.)"""
+        meta = pod.get("metadata") or {}
+        uid, annotations = meta.get("uid"), meta.get("annotations") or {}
+        if self._annotations.get(uid) == annotations:
+            return   # the kubelet syncs a pod often; its annotations seldom change
+        self._annotations[uid] = dict(annotations)
+        now = self.clock.now()
+        for c in list(self._containers.values()):
+            if c.sandbox.uid != uid or c.started_at is None or c.finished_at is not None:
+                continue
+            declared = {k: v for k, v in self._behaviour(pod, c.name).items() if k in ("cpuMillicores", "memoryBytes")}
+            if all(c.behaviour.get(k) == v for k, v in declared.items()):
+                continue
+            used = self._cpu_ns(c, now)
+            c.behaviour = {**c.behaviour, **declared}
+            c.cpu_changed = (now, used)
 
     # --- the pod network ----------------------------------------------------------------
 
