@@ -208,6 +208,14 @@ def test_our_kubectl_top_pods_and_nodes(cluster):
     assert kubectl_error(cluster, "top pods --sort-by=name") == "error: --sort-by accepts only cpu or memory"
 
 
+def test_kubectl_get_podmetrics_and_nodemetrics(cluster):
+    cluster.apply(BUSY)
+    cluster.run_until_stable()
+    cluster.advance(30)
+    assert cluster.kubectl("get podmetrics") == "NAME   CPU    MEMORY   WINDOW\nweb    251m   66Mi     15s\n"
+    assert cluster.kubectl("get nodemetrics") == "NAME     CPU    MEMORY   WINDOW\nnode-1   251m   66Mi     15s\n"
+
+
 def test_kubectl_top_without_a_metrics_server():
     with Cluster(nodes=1, runtime="simulated", clock="virtual", seed=1, metric_resolution=None) as c:
         assert kubectl_error(c, "top nodes") == "error: Metrics API not available"
@@ -295,6 +303,8 @@ def test_real_kubectl_sees_the_api_and_its_errors(busy_server):
     spin = next(p for p in summary["pods"] if p["podRef"]["name"] == "spin")
     assert spin["containers"][0]["cpu"]["usageCoreNanoSeconds"] > 0
     assert spin["containers"][0]["memory"]["workingSetBytes"] > 0
+    table = busy_server.kubectl("get", "podmetrics", "spin")   # metrics-server's Table
+    assert table.stdout.splitlines()[0].split() == ["NAME", "CPU", "MEMORY", "WINDOW"], table.stderr
     status, _, body = busy_server.request("GET", "/apis/metrics.k8s.io/v1beta1/namespaces/default/pods/nope")
     assert status == 404 and orjson.loads(body)["message"] == 'pods "nope" not found'
 
