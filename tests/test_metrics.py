@@ -303,6 +303,12 @@ def test_real_kubectl_sees_the_api_and_its_errors(busy_server):
     spin = next(p for p in summary["pods"] if p["podRef"]["name"] == "spin")
     assert spin["containers"][0]["cpu"]["usageCoreNanoSeconds"] > 0
     assert spin["containers"][0]["memory"]["workingSetBytes"] > 0
+    # What the HPA controller asks, over HTTP with minik8s's own client: a PodMetricsList by label selector.
+    client = busy_server.http_client()
+    listed = wait_for(lambda: orjson.loads(client.request("GET", "/apis/metrics.k8s.io/v1beta1/namespaces/default/pods",
+                                                          query={"labelSelector": "app=spin"}))["items"],
+                      timeout=40, what="the busy pod's metrics")
+    assert [i["metadata"]["name"] for i in listed] == ["spin"] and listed[0]["kind"] == "PodMetrics"
     table = busy_server.kubectl("get", "podmetrics", "spin")   # metrics-server's Table
     assert table.stdout.splitlines()[0].split() == ["NAME", "CPU", "MEMORY", "WINDOW"], table.stderr
     status, _, body = busy_server.request("GET", "/apis/metrics.k8s.io/v1beta1/namespaces/default/pods/nope")
@@ -347,3 +353,30 @@ def test_annotating_a_running_pod_changes_its_load(cluster):
     started = stats_time(container["startTime"])
     # 250m until the annotation changed at t=30, 800m since: the counter never jumps.
     assert container["cpu"]["usageCoreNanoSeconds"] == round((30 - started) * 250_000_000) + 15 * 800_000_000
+
+
+def test_docker_runtime_reads_the_engines_stats(monkeypatch):
+    """The engine's GET /containers/{id}/stats?stream=false, as documented: cumulative CPU in ns, and the
+    working set (usage less inactive file pages, cgroup v2's ``inactive_file``, v1's ``total_inactive_file``)."""
+    from minik8s.kubelet.cri import ContainerStatus
+    from minik8s.kubelet.runtimes.docker import DockerRuntime
+
+    class Container:
+        def __init__(self, stats: dict):
+            self._stats = stats
+
+        def stats(self, stream: bool) -> dict:
+            assert stream is False
+            return self._stats
+
+    runtime = DockerRuntime.__new__(DockerRuntime)   # no engine: only the reading of its answer
+    engine = {"v2": Container({"cpu_stats": {"cpu_usage": {"total_usage": 123_456_789}},
+                               "memory_stats": {"usage": 50 << 20, "stats": {"inactive_file": 10 << 20}}}),
+              "v1": Container({"cpu_stats": {"cpu_usage": {"total_usage": 5}},
+                               "memory_stats": {"usage": 8 << 20, "stats": {"total_inactive_file": 1 << 20}}})}
+    monkeypatch.setattr(runtime, "_get", engine.__getitem__, raising=False)
+    monkeypatch.setattr(runtime, "container_status", lambda cid: ContainerStatus(cid, "c", "running"), raising=False)
+    assert runtime.container_stats("v2") == (123_456_789, 40 << 20)
+    assert runtime.container_stats("v1") == (5, 7 << 20)
+    monkeypatch.setattr(runtime, "container_status", lambda cid: ContainerStatus(cid, "c", "exited"), raising=False)
+    assert runtime.container_stats("v2") is None
