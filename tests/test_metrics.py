@@ -39,6 +39,20 @@ def summary(cluster: Cluster, node: str = "node-1") -> dict:
     return orjson.loads(cluster.client.request("GET", f"/api/v1/nodes/{node}/proxy/stats/summary"))
 
 
+def test_metrics_server_keeps_the_right_previous_point():
+    from minik8s.metrics.server import Point, previous, usage
+    last = Point(start=0.0, time=30.0, cpu_ns=3 * 10**9, memory=1)
+    # A fresh container (read 12 s after it started, within one resolution): a zero point at its start.
+    assert previous(Point(100.0, 112.0, 6 * 10**9, 1), None, None, 15.0) == Point(100.0, 100.0, 0, 1)
+    # Too fresh (5 s): wait for a second reading.
+    assert previous(Point(100.0, 105.0, 10**9, 1), None, None, 15.0) is None
+    # The same container read again: the last point becomes the previous one.
+    new = Point(0.0, 45.0, 6 * 10**9, 2)
+    assert previous(new, last, None, 15.0) == last and usage(new, last) == (200_000_000, 2, 15.0)
+    # Restarted since the last reading (it started after it): no rate until it has two points of its own.
+    assert previous(Point(40.0, 45.0, 10**8, 2), last, None, 15.0) is None
+
+
 def test_rates_turn_cumulative_cpu_into_nano_cores():
     rates = stats.Rates()
     # A container that started at t=10 and has used half a core since: 0.5 core over its first 20 s.
@@ -116,6 +130,10 @@ def test_pod_metrics_list_with_a_label_selector_in_process_and_as_a_raw_request(
                                  query={"labelSelector": "app=web"})
     listed = orjson.loads(raw)
     assert listed["kind"] == "PodMetricsList" and [i["metadata"]["name"] for i in listed["items"]] == ["web"]
+    # The query may come in the path too, as an HPA controller may write it.
+    in_path = orjson.loads(cluster.client.request(
+        "GET", "/apis/metrics.k8s.io/v1beta1/namespaces/default/pods?labelSelector=app%3Dother"))
+    assert [i["metadata"]["name"] for i in in_path["items"]] == ["other"]
     every = cluster.client.list(metrics.POD_METRICS, None)["items"]
     assert [i["metadata"]["name"] for i in every] == ["other", "web"]
 

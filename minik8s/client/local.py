@@ -19,6 +19,7 @@ import queue
 import threading
 from datetime import datetime, timezone
 from typing import Any, Iterator
+from urllib.parse import parse_qsl
 
 import orjson
 
@@ -158,6 +159,8 @@ class LocalClient:
 
     def request(self, method: str, path: str, *, query: dict[str, str] | None = None, body: bytes | None = None,
                 headers: dict[str, str] | None = None) -> bytes:
+        path, _, query_text = path.partition("?")   # a query in the path, as over HTTP
+        query = {**dict(parse_qsl(query_text)), **(query or {})}
         if method == "GET" and path == "/version":
             return orjson.dumps(discovery.version())
         parts = path.strip("/").split("/")
@@ -167,11 +170,11 @@ class LocalClient:
                 discovery.resource_list(parts[1], parts[2], registry)
             if doc is not None:
                 return orjson.dumps(doc)
-        info = request_info(method, path, query or {})
+        info = request_info(method, path, query)
         resource = self.api.registry.by_plural(info.api_group, info.api_version, info.resource) \
             if info.is_resource and method == "GET" else None
         if resource is not None:   # a read, as over HTTP (the HPA's PodMetricsList, a node's stats summary)
-            return orjson.dumps(self._read(resource, info, query or {}))
+            return orjson.dumps(self._read(resource, info, query))
         if info.is_resource and method == "GET":   # a resource this server does not serve: the HTTP answer
             raise StatusError(404, "NotFound", "the server could not find the requested resource", {})
         raise NotImplementedError(f"{method} {path} is only served over HTTP")
@@ -257,7 +260,7 @@ class UserClient(LocalClient):
 
     def request(self, method: str, path: str, *, query: dict[str, str] | None = None, body: bytes | None = None,
                 headers: dict[str, str] | None = None) -> bytes:
-        info = request_info(method, path, query or {})
+        info = request_info(method, path.partition("?")[0], query or {})
         self.api.authorizer.authorize(self.user, info)
         with acting_as(self.user):
             return super().request(method, path, query=query, body=body, headers=headers)
