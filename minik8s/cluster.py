@@ -172,11 +172,14 @@ class Cluster:
     def __init__(self, nodes: int = 1, runtime: str = "process", clock: str = "real", seed: int | None = None,
                  *, store: Store | None = None, data_dir: str | Path | None = None,
                  object_count_limit: int | None = DEFAULT_OBJECT_COUNT_LIMIT, max_pods: int = DEFAULT_MAX_PODS,
-                 service_cidr: str | None = None, node_port_range: str = "30000-32767"):
+                 service_cidr: str | None = None, node_port_range: str = "30000-32767",
+                 metric_resolution: float | None = 15.0):
         """``object_count_limit``: most objects of one resource per namespace (None: no cap), see
         :mod:`minik8s.apiserver.admission.objectcount`; ``max_pods``: each kubelet's ``maxPods``;
         ``service_cidr``: where Services get their ClusterIPs (default: the runtime's, see
-        :mod:`minik8s.addresses`); ``node_port_range``: where NodePort Services get their ports."""
+        :mod:`minik8s.addresses`); ``node_port_range``: where NodePort Services get their ports;
+        ``metric_resolution``: how often metrics-server scrapes the kubelets (seconds; None: no
+        metrics-server, no ``metrics.k8s.io``)."""
         if clock not in ("real", "virtual"):
             raise ValueError(f'unknown clock "{clock}": use "real" or "virtual"')
         self.clock: Clock = VirtualClock() if clock == "virtual" else RealClock()
@@ -193,6 +196,7 @@ class Cluster:
                              node_port_range=node_port_range)
         self.api.object_counts.limit = object_count_limit
         self.max_pods = max_pods
+        self.metric_resolution = metric_resolution
         self.client = LocalClient(self.api)
         self._wakeup = threading.Event()
         self._lock = threading.RLock()
@@ -228,6 +232,11 @@ class Cluster:
         self.components = [make(self.context) for make in _controllers()]
         self.dns = _cluster_dns(self.context, self.runtime, self.service_cidr)
         self.components.append(self.dns)
+        if self.metric_resolution is not None:   # metrics-server, serving metrics.k8s.io (chapter 11)
+            from minik8s.metrics.server import MetricsServer
+            self.metrics_server = MetricsServer(self.context, resolution=self.metric_resolution)
+            self.components.append(self.metrics_server)
+            self.api.serve_metrics(self.metrics_server)
         self.network = _pod_network(self.runtime)
         self.kubelets = _kubelets(self.context, self.node_count, self.runtime, self.data_dir, self.max_pods,
                                   self.network)

@@ -37,6 +37,7 @@ from minik8s.apiserver import filters, serving
 from minik8s.apiserver.serviceallocator import parse_port_range
 from minik8s.apiserver.http import make_app
 from minik8s.cluster import Cluster
+from minik8s.kubectl.authn import parse_go_duration
 from minik8s.store import Backend, Store
 from minik8s.store.encryption import DecryptionError, EncryptingBackend, EncryptionConfigError, load_config
 from minik8s.store.sqlite import SQLiteBackend
@@ -69,6 +70,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--encryption-provider-config", default=None, metavar="FILE",
                         help="an EncryptionConfiguration (apiserver.config.k8s.io/v1): encrypt the resources it "
                              "names, Secrets usually, in the data directory (aescbc, aesgcm, identity)")
+    parser.add_argument("--metric-resolution", type=_duration, default=15.0, metavar="DURATION",
+                        help="how often metrics-server scrapes the kubelets for metrics.k8s.io (default 15s)")
     parser.add_argument("--insecure", action="store_true",
                         help="DANGEROUS: serve plain HTTP and ask no credential: anything that can reach the "
                              "port controls the cluster and every process it runs")
@@ -90,6 +93,17 @@ def _port_range(text: str) -> str:
     except ValueError:
         raise argparse.ArgumentTypeError(f'"{text}" is not a port range such as 30000-32767') from None
     return f"{low}-{high}"
+
+
+def _duration(text: str) -> float:
+    """A Go-style duration such as ``15s``, ``500ms`` or ``1m``, in seconds (more than zero)."""
+    try:
+        seconds = parse_go_duration(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'invalid duration "{text}": use a number and a unit, such as 15s') from None
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0s, not {text}")
+    return seconds
 
 
 def _non_negative(text: str) -> int:
@@ -122,7 +136,8 @@ async def _serve(args: argparse.Namespace) -> int:
         cluster = Cluster(nodes=args.nodes, runtime=args.runtime, clock="real", seed=args.seed, store=store,
                           data_dir=data_dir, max_pods=args.max_pods,
                           object_count_limit=args.object_count_limit or None,
-                          service_cidr=args.service_cluster_ip_range, node_port_range=args.service_node_port_range)
+                          service_cidr=args.service_cluster_ip_range, node_port_range=args.service_node_port_range,
+                          metric_resolution=args.metric_resolution)
     except (RuntimeError, ValueError, OSError) as exc:
         # A runtime that cannot start (no Docker engine, no rights): say why, as a command does. The
         # cluster has already stopped what it started and closed the store.

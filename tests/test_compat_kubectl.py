@@ -24,7 +24,6 @@ pytestmark = pytest.mark.skipif(shutil.which("kubectl") is None, reason="the rea
 
 NO_CP = "kubectl cp needs exec with standard input (tar over exec: slice D)"
 NO_DEBUG = "no ephemeral containers: kubectl debug crashes on the answer to its pods/ephemeralcontainers patch (slice D)"
-NO_METRICS = "metrics.k8s.io is not served (no metrics API in minik8s yet)"
 
 
 cluster = cluster_fixture("compat-kubectl")
@@ -224,10 +223,10 @@ def test_debug(cluster):
              "the ephemeral container")
 
 
-@pytest.mark.xfail(strict=True, reason=NO_METRICS)
 def test_top(cluster):
     """top pods"""
-    assert "web" in kubectl(cluster, "top", "pods").stdout
+    # metrics-server has the pod's usage once it has scraped its node since the pod started.
+    wait_for(lambda: "web" in kubectl(cluster, "top", "pods", ok=False).stdout, "the pod's metrics", timeout=45)
 
 
 def test_get_watch(cluster):

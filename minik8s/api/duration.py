@@ -12,6 +12,7 @@ Interface:
     short_human_duration(seconds) -> str
     age(timestamp, now) -> str          # "<unknown>" for a missing timestamp
     parse_time(text) -> datetime         # RFC 3339, as Kubernetes writes it
+    go_duration(seconds) -> str          # Go's time.Duration.String(): 500ms, 15s, 1m0s, 1h2m3.5s
 
 Invariant: clock skew of up to two seconds into the future reads as ``0s``;
 more than that is ``<invalid>`` (upstream tolerates a little skew between
@@ -95,3 +96,31 @@ def age(timestamp: str | None, now: datetime) -> str:
     if not timestamp:
         return "<unknown>"
     return human_duration((now - parse_time(timestamp)).total_seconds())
+
+
+def go_duration(seconds: float) -> str:
+    """A duration as Go's ``time.Duration.String()`` writes it: ``15s``, ``10.5s``, ``1m0s``, ``1h0m0s``."""
+    ns = round(seconds * 1e9)
+    if ns == 0:
+        return "0s"
+    sign, ns = ("-", -ns) if ns < 0 else ("", ns)
+    if ns < 10**9:   # below a second Go picks ms, µs or ns
+        for unit, size in (("ms", 10**6), ("µs", 10**3), ("ns", 1)):
+            if ns >= size:
+                return sign + _decimal(ns, size) + unit
+    hours, rest = divmod(ns, 3600 * 10**9)
+    minutes, rest = divmod(rest, 60 * 10**9)
+    text = _decimal(rest, 10**9) + "s"
+    if hours:
+        return f"{sign}{hours}h{minutes}m{text}"
+    if minutes:
+        return f"{sign}{minutes}m{text}"
+    return sign + text
+
+
+def _decimal(value: int, unit: int) -> str:
+    whole, fraction = divmod(value, unit)
+    if not fraction:
+        return str(whole)
+    digits = len(str(unit)) - 1
+    return f"{whole}.{str(fraction).rjust(digits, '0').rstrip('0')}"

@@ -83,6 +83,7 @@ PRIORITIES: dict[tuple[str, str], tuple[int, int]] = {
     ("scheduling.k8s.io", "v1"): (16600, 15), ("coordination.k8s.io", "v1"): (16500, 15),
     ("node.k8s.io", "v1"): (16300, 15), ("discovery.k8s.io", "v1"): (16200, 15),
     ("flowcontrol.apiserver.k8s.io", "v1"): (16100, 21),
+    ("metrics.k8s.io", "v1beta1"): (100, 100),   # metrics-server's APIService
 }
 CRD_PRIORITY = (1000, 100)   # upstream's crdregistration controller
 

@@ -45,12 +45,12 @@ import builtins
 import base64
 import random
 import threading
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Protocol, Sequence
 
 import orjson
 
 from minik8s.api.objects import deep_copy
-from minik8s.api import errors, events, patch as patches, resources, schema, selectors, storage
+from minik8s.api import errors, events, metrics, patch as patches, resources, schema, selectors, storage
 from minik8s.api.defaults import apply_defaults, job_selector_defaults
 from minik8s.api.errors import StatusError
 from minik8s.api.resources import Resource
@@ -101,6 +101,19 @@ FOREGROUND_FINALIZER = "foregroundDeletion"
 ORPHAN_FINALIZER = "orphan"
 
 WatchCallback = Callable[[dict[str, Any]], None]
+
+
+class MetricsProvider(Protocol):
+    """What serves ``metrics.k8s.io`` (:class:`minik8s.metrics.server.MetricsServer`): the PodMetrics of
+    a namespace's pods (all namespaces when None; one pod when ``name`` is given) and the NodeMetrics of
+    the nodes, of those the selectors match and that have metrics. A pod or node that does not exist is
+    its own 404 (``pods "web" not found``), as metrics-server answers."""
+
+    def pod_metrics(self, namespace: str | None, name: str | None, label_selector: str,
+                    field_selector: str) -> builtins.list[dict[str, Any]]: ...
+
+    def node_metrics(self, name: str | None, label_selector: str,
+                     field_selector: str) -> builtins.list[dict[str, Any]]: ...
 
 
 def _key(resource: Resource, namespace: str | None, name: str) -> tuple[str, str, str]:
@@ -187,6 +200,8 @@ class APIServer:
         # The resources this server serves: the built-ins, and the custom resources its CRDs define.
         self.registry = resources.Registry()
         self.crds = CRDHandler(self)
+        # metrics.k8s.io: answered by the metrics component once it is plugged in (serve_metrics).
+        self.metrics: MetricsProvider | None = None
         self.ensure_system_namespaces()
         self.ensure_bootstrap_policy()   # cluster-admin, admin/edit/view, system:* roles and bindings
         # Until whoever serves the API says where (minik8s server does), the endpoints name 127.0.0.1:6443.
@@ -219,10 +234,38 @@ class APIServer:
             finally:
                 self.rng = shared
 
+    # --- metrics.k8s.io -------------------------------------------------------------------
+
+    def serve_metrics(self, provider: MetricsProvider) -> None:
+        """Serve ``metrics.k8s.io/v1beta1`` from ``provider`` (the metrics component): its resources
+        join discovery, and the aggregator registers their APIService, ``v1beta1.metrics.k8s.io``."""
+        self.metrics = provider
+        for res in metrics.RESOURCES:
+            self.registry.register(res)
+
+    def _metrics(self, resource: Resource, namespace: str | None, name: str | None, label_selector: str = "",
+                 field_selector: str = "") -> builtins.list[dict[str, Any]]:
+        """PodMetrics or NodeMetrics from the metrics component; 503 while it is not there, as the
+        aggregator answers for an unavailable APIService."""
+        if self.metrics is None:
+            raise StatusError(503, "ServiceUnavailable", "the server is currently unable to handle the request")
+        Filter(resource, label_selector, "")   # a bad selector is a 400 here, as for any list
+        if resource.plural == "pods":
+            return self.metrics.pod_metrics(namespace, name, label_selector, field_selector)
+        return self.metrics.node_metrics(name, label_selector, field_selector)
+
+    def _metric(self, resource: Resource, namespace: str | None, name: str) -> dict[str, Any]:
+        found = self._metrics(resource, namespace, name)
+        if not found:
+            raise metrics.not_found(resource, f"{namespace}/{name}" if resource.namespaced else name)
+        return found[0]
+
     # --- reads -----------------------------------------------------------------------
 
     def get(self, resource: Resource, namespace: str | None, name: str, *,
             subresource: str | None = None) -> dict[str, Any]:
+        if resource.group == metrics.GROUP:
+            return self._metric(resource, namespace, name)
         obj = self.store.get(_key(resource, namespace, name))
         if obj is None:
             raise errors.not_found(resource.group, resource.plural, name)
@@ -232,6 +275,8 @@ class APIServer:
         return obj
 
     def get_raw(self, resource: Resource, namespace: str | None, name: str) -> bytes:
+        if resource.group == metrics.GROUP:
+            return orjson.dumps(self._metric(resource, namespace, name))
         entry = self.store.get_entry(_key(resource, namespace, name))
         if entry is None:
             raise errors.not_found(resource.group, resource.plural, name)
@@ -251,6 +296,9 @@ class APIServer:
         lists the state at exactly that revision, from the store's history (410 Expired once
         compacted). A revision the store has not reached yet is 504 Too large resource version
         (upstream first waits up to 3 s for it; minik8s answers at once)."""
+        if resource.group == metrics.GROUP:   # made on request: no revision, no pages
+            found = self._metrics(resource, namespace, None, label_selector, field_selector)
+            return [(orjson.dumps(obj), obj) for obj in found], {}
         filt = Filter(resource, label_selector, field_selector)
         converts = self._converts(resource)
         start = self._decode_continue(continue_) if continue_ else None
@@ -699,6 +747,8 @@ class APIServer:
         whatever the resourceVersion, False never does. ``on_synced(revision)`` is called once the
         initial events are out, with the revision they show. Objects that stop matching the
         selectors are reported as DELETED, objects that start matching as ADDED, as upstream."""
+        if resource.group == metrics.GROUP:   # as metrics-server: get and list only
+            raise errors.method_not_allowed("the server does not allow this method on the requested resource")
         filt = Filter(resource, label_selector, field_selector)
         ns = namespace if resource.namespaced else None
 
@@ -784,6 +834,11 @@ class APIServer:
                                port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         """``pods/{name}/portforward``: a connection to ``port`` inside the pod, made by its node."""
         return await self.nodes.port_forward(self.get(PODS, namespace, name), port)
+
+    def node_proxy(self, name: str, path: str) -> dict[str, Any]:
+        """``GET nodes/{name}/proxy/{path}``: what the node's kubelet serves at ``path`` (``stats/summary``)."""
+        self.get(NODES, None, name)
+        return self.nodes.proxy(name, path)
 
     def _bind(self, namespace: str | None, body: Any, *, dry_run: bool = False) -> dict[str, Any]:
         """``pods/binding``: the scheduler's decision, written as the pod's node."""

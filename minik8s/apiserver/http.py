@@ -414,6 +414,10 @@ class _Handler:
             return await self._attach(request, namespace, route.name)
         if route.sub == "portforward" and route.name and method in ("GET", "POST"):
             return await self._port_forward(request, namespace, route.name)
+        if route.sub == "proxy" and res.plural == "nodes" and not res.group and route.name and method == "GET":
+            path = request.path.split(f"/{route.name}/proxy", 1)[-1]
+            summary = await asyncio.get_running_loop().run_in_executor(None, api.node_proxy, route.name, path)
+            return _json(summary)
         if method == "GET":
             if route.watch or _bool(q.get("watch")):
                 return await self._watch(request, route)

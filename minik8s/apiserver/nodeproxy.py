@@ -8,9 +8,10 @@ itself under its node's name.
 
 Interface: ``NodeConnections.register(node_name, kubelet)``, ``unregister(node_name)``, ``logs(...)``, ``exec(...)``,
 ``exec_stream(pod, container, command, stdin=, tty=)``, ``attach(pod, container)``,
-``await port_forward(pod, port)``. Kubelets provide ``logs(namespace, pod, container, previous, tail_lines,
-timestamps=, since_seconds=, since_time=)``, ``exec(namespace, pod, container, command) -> ExecResult``
-and ``await port_forward(namespace, pod, port) -> (reader, writer)``.
+``await port_forward(pod, port)``, ``proxy(node_name, path)`` (``nodes/<n>/proxy/stats/summary``).
+Kubelets provide ``logs(namespace, pod, container, previous, tail_lines, timestamps=, since_seconds=,
+since_time=)``, ``exec(namespace, pod, container, command) -> ExecResult``,
+``await port_forward(namespace, pod, port) -> (reader, writer)`` and ``stats_summary() -> dict``.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ class KubeletAPI(Protocol):
     async def port_forward(self, namespace: str, pod: str,
                            port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]: ...
 
+    def stats_summary(self) -> dict[str, Any]: ...
+
 
 class NodeConnections:
     def __init__(self) -> None:
@@ -47,6 +50,17 @@ class NodeConnections:
     def unregister(self, node_name: str) -> None:
         """The machine is gone: nothing reaches its kubelet any more."""
         self._kubelets.pop(node_name, None)
+
+    def proxy(self, node: str, path: str) -> dict[str, Any]:
+        """``GET /api/v1/nodes/<node>/proxy/<path>``: what the node's kubelet serves there. minik8s's
+        kubelets serve ``stats/summary`` (the Summary API metrics-server scrapes)."""
+        kubelet = self._kubelets.get(node)
+        if kubelet is None:
+            raise errors.StatusError(503, "ServiceUnavailable",
+                                     f'Get "https://{node}:10250/{path}": no route to node "{node}"')
+        if path.strip("/") == "stats/summary":
+            return kubelet.stats_summary()
+        raise errors.StatusError(404, "NotFound", "the server could not find the requested resource", {})
 
     def _kubelet(self, pod: dict[str, Any]) -> KubeletAPI | None:
         node = (pod.get("spec") or {}).get("nodeName")

@@ -27,7 +27,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from minik8s.api import events
+from minik8s.api import events, metrics, quantity
 from minik8s.api.resources import Resource
 from minik8s.api.duration import age, human_duration, parse_time
 from minik8s.apiserver.apiextensions import tableconvertor
@@ -194,6 +194,9 @@ COLUMNS: dict[str, list[tuple[str, str, int, str]]] = {
                                                                        "webhooks in the configuration."), _AGE),
     "APIService": _cols(("Service", "string", 0, "The reference to the service that hosts this API endpoint."),
                         ("Available", "string", 0, "Whether this service is available."), _AGE),
+    # metrics-server's tables: the usage by resource name, summed over a pod's containers, and the window.
+    **{kind: [("Name", "string", 0, "Name of the resource"), ("cpu", "string", 0, ""), ("memory", "string", 0, ""),
+              ("Window", "string", 0, "")] for kind in ("PodMetrics", "NodeMetrics")},
 }
 
 # Roles and every kind without a printer: upstream's default table convertor.
@@ -788,6 +791,15 @@ def default_cells(obj: Obj, now: datetime) -> Cells:
     return [_meta(obj).get("name", ""), when]
 
 
+def metrics_cells(obj: Obj, now: datetime) -> Cells:
+    """A PodMetrics' or NodeMetrics' usage (a pod's containers added up) and window."""
+    usages = [c.get("usage") or {} for c in obj.get("containers") or []] if "containers" in obj else [obj.get("usage") or {}]
+    cpu = sum((quantity.parse(u.get("cpu", 0)) for u in usages), start=quantity.parse(0))
+    memory = sum((quantity.parse(u.get("memory", 0)) for u in usages), start=quantity.parse(0))
+    return [_meta(obj).get("name", ""), metrics.cpu_quantity(int(cpu * 10**9)), metrics.memory_quantity(int(memory)),
+            obj.get("window", "")]
+
+
 CELLS: dict[str, Callable[[Obj, datetime], Cells]] = {
     "Pod": pod_cells, "ReplicaSet": replicaset_cells, "ReplicationController": replicationcontroller_cells,
     "Deployment": deployment_cells, "StatefulSet": statefulset_cells, "DaemonSet": daemonset_cells,
@@ -804,6 +816,7 @@ CELLS: dict[str, Callable[[Obj, datetime], Cells]] = {
     "ResourceQuota": resourcequota_cells,
     "MutatingWebhookConfiguration": webhookconfiguration_cells,
     "ValidatingWebhookConfiguration": webhookconfiguration_cells, "APIService": apiservice_cells,
+    "PodMetrics": metrics_cells, "NodeMetrics": metrics_cells,
 }
 
 

@@ -19,16 +19,18 @@ import queue
 import threading
 from datetime import datetime, timezone
 from typing import Any, Iterator
+from urllib.parse import parse_qsl
 
 import orjson
 
 from minik8s.api import resources
+from minik8s.api.errors import StatusError
 from minik8s.api.resources import Resource
 from minik8s.apiserver import discovery, tables
 from minik8s.apiserver.apiserver import APIServer
 from minik8s.apiserver.auth.authentication import User
 from minik8s.apiserver.auth.context import acting_as
-from minik8s.apiserver.auth.requestinfo import RequestInfo
+from minik8s.apiserver.auth.requestinfo import RequestInfo, request_info
 
 PODS = resources.get("", "v1", "pods")
 
@@ -157,6 +159,8 @@ class LocalClient:
 
     def request(self, method: str, path: str, *, query: dict[str, str] | None = None, body: bytes | None = None,
                 headers: dict[str, str] | None = None) -> bytes:
+        path, _, query_text = path.partition("?")   # a query in the path, as over HTTP
+        query = {**dict(parse_qsl(query_text)), **(query or {})}
         if method == "GET" and path == "/version":
             return orjson.dumps(discovery.version())
         parts = path.strip("/").split("/")
@@ -166,7 +170,23 @@ class LocalClient:
                 discovery.resource_list(parts[1], parts[2], registry)
             if doc is not None:
                 return orjson.dumps(doc)
+        info = request_info(method, path, query)
+        resource = self.api.registry.by_plural(info.api_group, info.api_version, info.resource) \
+            if info.is_resource and method == "GET" else None
+        if resource is not None:   # a read, as over HTTP (the HPA's PodMetricsList, a node's stats summary)
+            return orjson.dumps(self._read(resource, info, query))
+        if info.is_resource and method == "GET":   # a resource this server does not serve: the HTTP answer
+            raise StatusError(404, "NotFound", "the server could not find the requested resource", {})
         raise NotImplementedError(f"{method} {path} is only served over HTTP")
+
+    def _read(self, resource: Resource, info: RequestInfo, query: dict[str, str]) -> dict[str, Any]:
+        namespace = info.namespace or None
+        if info.subresource == "proxy" and resource.plural == "nodes" and not resource.group:
+            return self.api.node_proxy(info.name, info.path.split(f"/{info.name}/proxy", 1)[-1])
+        if info.name and info.verb == "get":
+            return self.api.get(resource, namespace, info.name, subresource=info.subresource or None)
+        return self.api.list(resource, namespace, label_selector=query.get("labelSelector", ""),
+                             field_selector=query.get("fieldSelector", ""))
 
     def as_user(self, user: User) -> "UserClient":
         """This client, acting as ``user``: every call is authorized with ``api.authorizer`` (as the
@@ -237,6 +257,13 @@ class UserClient(LocalClient):
               ) -> dict[str, Any]:
         self._authorize("get" if name else "list", resource, namespace, name or "")
         return super().table(resource, namespace, name, **options)
+
+    def request(self, method: str, path: str, *, query: dict[str, str] | None = None, body: bytes | None = None,
+                headers: dict[str, str] | None = None) -> bytes:
+        info = request_info(method, path.partition("?")[0], query or {})
+        self.api.authorizer.authorize(self.user, info)
+        with acting_as(self.user):
+            return super().request(method, path, query=query, body=body, headers=headers)
 
     def logs(self, name: str, namespace: str | None = None, **options: Any) -> str:
         self._authorize("get", PODS, namespace, name, "log")

@@ -322,6 +322,29 @@ class ContainerRuntime:
         """(cpu millicores, memory bytes) the container uses now."""
         raise NotImplementedError
 
+    def container_stats(self, container_id: str) -> tuple[int, int] | None:
+        """CRI ``ContainerStats``: (CPU used since the container started, in core-nanoseconds; memory
+        working set, in bytes), or None when the runtime cannot measure it (the container is not
+        running). Cumulative, so the kubelet can turn two readings into a rate
+        (:mod:`minik8s.kubelet.stats`)."""
+        return None
+
+    def pod_updated(self, pod: Pod) -> None:
+        """The kubelet saw a new version of a pod it runs (its labels or annotations changed). A minik8s
+        extension, not a CRI call: the simulated runtime reads the load its containers declare."""
+
+    def containers_stats(self, container_ids: Iterable[str]) -> dict[str, tuple[int, int] | None]:
+        """``container_stats`` of many containers at once (CRI ``ListContainerStats``), None for those
+        gone meanwhile. A runtime that reads them all in one pass (the process runtime's one walk of
+        /proc) answers this one itself."""
+        found: dict[str, tuple[int, int] | None] = {}
+        for container_id in container_ids:
+            try:
+                found[container_id] = self.container_stats(container_id)
+            except RuntimeCallError:
+                found[container_id] = None
+        return found
+
     def port_forward(self, sandbox_id: str, port: int) -> tuple[str, int]:
         """Where on this node to connect to reach ``port`` inside the pod (CRI ``PortForward`` answers
         with a streaming URL instead). Raises :class:`PortForwardError` when nothing can listen there."""

@@ -39,6 +39,7 @@ Interface:
     kubelet.attach(namespace, pod, container) -> (stdin fd | None, resize)
     await kubelet.port_forward(namespace, pod, port) -> (reader, writer)   # a connection into the pod
     kubelet.stats() -> {"ns/name": {"cpu": millicores, "memory": bytes, "containers": {...}}}
+    kubelet.stats_summary() -> the Summary API's object (GET /stats/summary, :mod:`minik8s.kubelet.stats`)
     kubelet.stop_heartbeats(); kubelet.resume_heartbeats()
 
 Taught in chapter 4 (nodes and the kubelet) and chapter 5 (Pods).
@@ -49,13 +50,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 from typing import Any, Callable, Hashable, Iterator
 
 from minik8s.api.objects import deep_copy
 from minik8s.api import resources
 from minik8s.api.errors import StatusError, bad_request
 from minik8s.controllers.controller import Context, Controller, object_key
-from minik8s.kubelet import cri, node as nodes
+from minik8s.api import quantity
+from minik8s.kubelet import cri, node as nodes, stats
 from minik8s.kubelet import logs as container_logs
 from minik8s.kubelet.dns import ClusterNetwork
 from minik8s.kubelet.images import ImagePuller
@@ -104,7 +107,10 @@ class Kubelet(Controller):
         self._node_uid = ""
         self._last_report = 0.0
         self._pods: dict[tuple[str, str], PodRecord] = {}
+        self._rates = stats.Rates()   # the previous readings behind the Summary API's CPU rates
+        self._stats_lock = threading.Lock()
         super().__init__(ctx)
+        self.started_at = self.clock.now()
         self.recorder = ctx.recorder
         self.worker = PodWorker(runtime, self.clock, self.client, self._event, ImagePuller(runtime, self._event),
                                 node_index)
@@ -146,6 +152,8 @@ class Kubelet(Controller):
             if self._rejected(pod):
                 return
             record = self._admit(key, pod)
+        else:
+            self.runtime.pod_updated(pod)   # its annotations may declare a new load (simulated runtime)
         record.wakes = []
         before = self._states(record)
         try:
@@ -433,6 +441,33 @@ class Kubelet(Controller):
                                                  "memory": sum(v["memory"] for v in containers.values()),
                                                  "containers": containers}
         return result
+
+    def stats_summary(self) -> dict[str, Any]:
+        """``GET /stats/summary``: the node's, its pods' and their running containers' CPU and memory
+        (:mod:`minik8s.kubelet.stats`), read from the runtime now."""
+        now = self.clock.now()
+        records = sorted(list(self._pods.items()))
+        usages = self.runtime.containers_stats([c.id for _, record in records for c in record.containers
+                                                if c.id and not c.init])   # one pass over them all
+        pods = []
+        for (namespace, name), record in records:
+            containers = []
+            for c in record.containers:
+                usage = usages.get(c.id) if c.id and not c.init else None
+                if usage is None:
+                    continue
+                try:
+                    started = self.runtime.container_status(c.id).started_at   # type: ignore[arg-type]
+                except cri.RuntimeCallError:   # removed meanwhile
+                    continue
+                if started is not None:
+                    containers.append((str(c.id), stats.Usage(c.name, started, *usage)))
+            if containers:
+                ref = {"name": name, "namespace": namespace, "uid": record.uid}
+                pods.append((ref, record.start_time, containers))
+        memory = quantity.value(self.capacity.get("memory", "0"))
+        with self._stats_lock:   # metrics-server and a user's `kubectl get --raw` may ask at once
+            return stats.summary(self.node_name, self.started_at, memory, pods, now, self._rates)
 
     def pods(self) -> Iterator[tuple[str, str]]:
         """The keys of the pods this kubelet runs."""

@@ -21,26 +21,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from minik8s.api.duration import go_duration
 from minik8s.clock import rfc3339
 
+__all__ = ["go_duration"]   # kept here for the kubelet's modules, which format durations as Go does
+
 Obj = dict[str, Any]
-
-
-def go_duration(seconds: float) -> str:
-    """Format like Go's ``time.Duration.String()``: ``500ms``, ``10s``, ``1m20s``, ``5m0s``."""
-    if seconds <= 0:
-        return "0s"
-    if seconds < 1:
-        millis = seconds * 1000
-        return f"{millis:g}ms"
-    minutes, secs = divmod(seconds, 60)
-    hours, minutes = divmod(int(minutes), 60)
-    text = f"{secs:.9f}".rstrip("0").rstrip(".") + "s"
-    if hours:
-        return f"{hours}h{minutes}m{text}"
-    if minutes:
-        return f"{minutes}m{text}"
-    return text
 
 
 def waiting(reason: str, message: str = "") -> Obj:

@@ -151,6 +151,10 @@ def cluster_roles() -> list[dict[str, Any]]:
         _role("system:aggregate-to-admin", _ADMIN, {AGGREGATE + "admin": "true"}),
         _role("system:aggregate-to-edit", _EDIT, {AGGREGATE + "edit": "true"}),
         _role("system:aggregate-to-view", _VIEW, {AGGREGATE + "view": "true"}),
+        # metrics-server's manifest: whoever may view pods may read their metrics (kubectl top).
+        _role("system:aggregated-metrics-reader", [_rule(["metrics.k8s.io"], ["pods", "nodes"], READ)],
+              {"k8s-app": "metrics-server", AGGREGATE + "admin": "true", AGGREGATE + "edit": "true",
+               AGGREGATE + "view": "true"}),
         _role("system:basic-user", [
             _rule(["authorization.k8s.io"], ["selfsubjectaccessreviews", "selfsubjectrulesreviews"], ["create"]),
             _rule(["authentication.k8s.io"], ["selfsubjectreviews"], ["create"])]),

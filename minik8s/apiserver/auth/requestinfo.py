@@ -83,7 +83,8 @@ def request_info(method: str, path: str, query: Mapping[str, str]) -> RequestInf
         namespace = rest[1]
         # /namespaces/{name} and /namespaces/{name}/{status|finalize} are the namespace itself.
         rest = rest[2:] if len(rest) > 2 and rest[2] not in ("status", "finalize") else ["namespaces", *rest[1:]]
-    if not rest or len(rest) > 3:  # resource[/name[/subresource]] and nothing more
+    # resource[/name[/subresource]] and nothing more, but a proxy's path (nodes/n/proxy/stats/summary)
+    if not rest or (len(rest) > 3 and rest[2] != "proxy"):
         return RequestInfo(path, method.lower())
     resource = rest[0]
     name = rest[1] if len(rest) > 1 else ""

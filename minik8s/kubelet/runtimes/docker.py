@@ -494,6 +494,19 @@ class DockerRuntime(cri.ContainerRuntime):
         millicores = int(used / system * cores * 1000) if system > 0 else 0
         return max(millicores, 0), int((data.get("memory_stats") or {}).get("usage", 0))
 
+    def container_stats(self, container_id: str) -> tuple[int, int] | None:
+        """The engine's ``GET /containers/{id}/stats?stream=false``: cumulative CPU
+        (``cpu_stats.cpu_usage.total_usage``, nanoseconds) and the working set (``memory_stats.usage``
+        minus inactive file pages, as the kubelet and ``docker stats`` count it)."""
+        if self.container_status(container_id).state != "running":
+            return None
+        data = self._get(container_id).stats(stream=False)
+        cpu_ns = int(((data.get("cpu_stats") or {}).get("cpu_usage") or {}).get("total_usage") or 0)
+        memory = data.get("memory_stats") or {}
+        stats = memory.get("stats") or {}
+        inactive = stats.get("inactive_file", stats.get("total_inactive_file", 0)) or 0
+        return cpu_ns, max(int(memory.get("usage") or 0) - int(inactive), 0)
+
     # --- probes ---------------------------------------------------------------------------
 
     def _published(self, ip: str, port: int) -> tuple[Any, int | None]:

@@ -26,7 +26,7 @@ Interface:
     program = parse(argv, env)            # -> Program (a list of statements)
     shell = Shell(program, fs, env, wording="busybox"|"gnu", hostname=..., net=PodNetwork(...))
     shell.run_until(t)                    # advance the script to time t
-    shell.exited, shell.exit_code, shell.output, shell.listening, shell.wake_at
+    shell.exited, shell.exit_code, shell.output, shell.listening, shell.wake_at, shell.busy_since
     run_now(argv, fs, env, ..., net=...) -> (exit_code, stdout, stderr)   # for exec: no waiting
     executable(program) -> bool           # can a container start it directly
 
@@ -252,6 +252,7 @@ class Shell:
         self._unfinished: dict[bool, int | None] = {}
         self.listening: set[int] = set()
         self.forever = False
+        self.busy_since: float | None = None   # when the script became a busy loop (one whole core from then)
 
     def run_until(self, now: float) -> None:
         """Run every statement due by ``now``; sleeps are what makes time pass."""
@@ -268,7 +269,7 @@ class Shell:
                 return
             steps += 1
             if steps > BUSY_LOOP_LIMIT:
-                self.forever = True
+                self.forever, self.busy_since = True, self.time
                 return
             self._run(statement)
 

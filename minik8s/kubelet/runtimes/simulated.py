@@ -52,8 +52,9 @@ key                         effect (times count from the start of each container
 ``readyAfterSeconds``       the readiness endpoint answers 503 until then
 ``httpStatus``              the status every HTTP request gets (default 200)
 ``ports``                   extra TCP ports the container listens on
-``cpuMillicores``           CPU usage reported by stats (default per image)
-``memoryBytes``             memory usage; above the memory limit the container is OOMKilled
+``cpuMillicores``           CPU usage reported by stats and the Summary API (default per image, mostly 1m;
+                            1000m for a script in a busy loop, ``while true; do :; done``)
+``memoryBytes``             memory usage (working set); above the memory limit the container is OOMKilled
 ``pullSeconds``             how long pulling its image takes
 ``pullError``               make the pull fail with this message
 ``ignoreSigterm``           on stop, keep running until killed after the grace period (137)
@@ -62,7 +63,9 @@ key                         effect (times count from the start of each container
 =========================== ===============================================================
 
 The same behaviours can be set from Python: ``runtime.script("default", "web", "web",
-crashAfterSeconds=10)`` (applies to pods created later with that namespace/name).
+crashAfterSeconds=10)`` (applies to pods created later with that namespace/name). ``cpuMillicores`` and
+``memoryBytes`` also follow a change of the annotation while the container runs (``kubectl annotate
+--overwrite``): the load a lab puts on a pod, as ``kubectl top`` and the HPA see it.
 
 Interface: :class:`minik8s.kubelet.cri.ContainerRuntime`.
 Taught in chapter 2 (the CRI) and used by every chapter's lab.
@@ -93,6 +96,7 @@ from minik8s.kubelet.runtimes.simnet import App, PodNetwork, SimulatedNetwork
 ANNOTATION_PREFIX = "sim.minik8s.io/"
 PULL_SECONDS = 1.0            # a first pull
 REPULL_SECONDS = 0.5          # imagePullPolicy Always on an image already present: only the manifest check
+BUSY_LOOP_MILLICORES = 1000   # a script spinning without sleeping uses one whole core
 OOM_AFTER_SECONDS = 1.0       # a container over its memory limit is killed this soon after starting
 AGNHOST_LIVENESS_SECONDS = 10  # agnhost liveness serves /healthz with 200 this long, then 500
 REAL_CLOCK_STOP_SECONDS = 0.5  # with the real clock, SIGTERM to exit (a virtual clock stops at once)
@@ -214,6 +218,7 @@ class _Container:
     kill_at: float | None = None
     exit_at: float | None = None     # when a stopping container exits of its own accord
     agnhost_liveness: bool = False
+    cpu_changed: tuple[float, int] | None = None   # (when the declared CPU last changed, core-ns used by then)
 
 
 @dataclass
@@ -241,6 +246,7 @@ class SimulatedRuntime(cri.ContainerRuntime):
         self._images: dict[str, int] = {}            # present images: ref -> size
         self._pulls: dict[str, _Pull] = {}           # pulls in progress
         self._scripts: dict[tuple[str, str, str], dict[str, Any]] = {}
+        self._annotations: dict[str, dict[str, str]] = {}   # pod uid -> annotations last seen by pod_updated
         self._next_ip = 2
         self._seq = 0
         for image in images:
@@ -304,7 +310,9 @@ class SimulatedRuntime(cri.ContainerRuntime):
             sandbox.ready = False
 
     def remove_pod_sandbox(self, sandbox_id: str) -> None:
-        self._sandboxes.pop(sandbox_id, None)
+        sandbox = self._sandboxes.pop(sandbox_id, None)
+        if sandbox is not None:
+            self._annotations.pop(sandbox.uid, None)
         for cid in [c.id for c in self._containers.values() if c.sandbox.id == sandbox_id]:
             del self._containers[cid]
 
@@ -612,9 +620,59 @@ class SimulatedRuntime(cri.ContainerRuntime):
         self._advance(c, self.clock.now())
         if c.finished_at is not None or c.started_at is None:
             return 0, 0
-        cpu = int(c.behaviour.get("cpuMillicores", c.image.cpu))
+        cpu = int(c.behaviour.get("cpuMillicores", BUSY_LOOP_MILLICORES if self._busy_since(c) is not None
+                                  else c.image.cpu))
         memory = int(c.behaviour.get("memoryBytes", c.image.memory))
         return cpu, memory
+
+    @staticmethod
+    def _busy_since(c: _Container) -> float | None:
+        """When the container's script became a busy loop (``while true; do :; done``), if it did."""
+        return c.shell.busy_since if c.shell is not None else None
+
+    def container_stats(self, container_id: str) -> tuple[int, int] | None:
+        """The declared usage (``cpuMillicores``, ``memoryBytes``, else the image's idle figures),
+        steady since the container started: its CPU so far is the rate times the time it has run, so
+        every reading is exact on the virtual clock."""
+        c = self._get(container_id)
+        now = self.clock.now()
+        self._advance(c, now)
+        if c.finished_at is not None or c.started_at is None:
+            return None
+        return self._cpu_ns(c, now), self.stats(container_id)[1]
+
+    def _cpu_ns(self, c: _Container, now: float) -> int:
+        """CPU used from the container's start to ``now``: the declared rate over the time since it last
+        changed (``pod_updated``), or the image's idle rate until a busy loop began and a core from then."""
+        assert c.started_at is not None
+        millicores = self.stats(c.id)[0]
+        if c.cpu_changed is not None:
+            since, used = c.cpu_changed
+            return used + round(millicores * 1_000_000 * (now - since))
+        busy = self._busy_since(c)
+        if busy is not None and "cpuMillicores" not in c.behaviour:
+            return round((c.image.cpu * (busy - c.started_at) + millicores * (now - busy)) * 1_000_000)
+        return round(millicores * 1_000_000 * (now - c.started_at))
+
+    def pod_updated(self, pod: dict[str, Any]) -> None:
+        """The pod's annotations may have changed: its running containers take up the ``cpuMillicores``
+        and ``memoryBytes`` they declare now (``kubectl annotate pod web sim.minik8s.io/app=...``), so a
+        lab can raise a pod's load while it runs. (An OOM kill still follows the memory declared at start.)"""
+        meta = pod.get("metadata") or {}
+        uid, annotations = meta.get("uid"), meta.get("annotations") or {}
+        if self._annotations.get(uid) == annotations:
+            return   # the kubelet syncs a pod often; its annotations seldom change
+        self._annotations[uid] = dict(annotations)
+        now = self.clock.now()
+        for c in list(self._containers.values()):
+            if c.sandbox.uid != uid or c.started_at is None or c.finished_at is not None:
+                continue
+            declared = {k: v for k, v in self._behaviour(pod, c.name).items() if k in ("cpuMillicores", "memoryBytes")}
+            if all(c.behaviour.get(k) == v for k, v in declared.items()):
+                continue
+            used = self._cpu_ns(c, now)
+            c.behaviour = {**c.behaviour, **declared}
+            c.cpu_changed = (now, used)
 
     # --- the pod network ----------------------------------------------------------------
 

@@ -179,8 +179,15 @@ class _Container:
     oom_killed: bool = False
     cpu_sample: tuple[float, float] = (0.0, 0.0)   # (wall clock, cpu seconds) at the last stats()
     cgroup: cgroups.Cgroup | None = None           # None: no cgroup (memory is polled instead)
+    cpu_used_ns: int = 0                           # the most CPU container_stats() has seen it use
     stdin: int | None = None                       # the writing end of its stdin (``stdin: true``), for attach
     terminal: int | None = None                    # its terminal's controlling side (``tty: true``)
+
+
+def container_usage(processes: list[tuple[int, list[str]]]) -> tuple[int, int]:
+    """(CPU nanoseconds, resident bytes) of a container's processes, from /proc: where a cgroup's
+    ``cpu.stat`` and ``memory.current`` readings slot in when the container has one."""
+    return supervisor.usage(processes)
 
 
 class ProcessRuntime(cri.ContainerRuntime):
@@ -857,6 +864,37 @@ class ProcessRuntime(cri.ContainerRuntime):
             if c.popen is None or c.finished_at is not None:
                 return 0, 0
             return cgroups.container_usage(c.cgroup, self._container_pids(c))
+
+    def container_stats(self, container_id: str) -> tuple[int, int] | None:
+        self._get(container_id)   # an unknown id is an error here, as for every call on one container
+        return self.containers_stats([container_id])[container_id]
+
+    def containers_stats(self, container_ids: Iterable[str]) -> dict[str, tuple[int, int] | None]:
+        """(CPU core-nanoseconds used since it started, memory working set) of each running container:
+        from its cgroup where it has one (:func:`.cgroups.container_usage`), else from its process tree
+        in /proc (:func:`container_usage`), one pass over /proc for them all.
+        A process that dies unwaited-for takes its CPU time with it; the figure is kept from going
+        backwards, as a cgroup's cumulative counter never does."""
+        table = supervisor.sessions()
+        found: dict[str, tuple[int, int] | None] = {}
+        for container_id in container_ids:
+            with self._lock:
+                c = self._containers.get(container_id)
+                if c is None:   # removed meanwhile
+                    found[container_id] = None
+                    continue
+                self._refresh(c)
+                if c.popen is None or c.finished_at is not None:
+                    found[container_id] = None
+                    continue
+                if c.cgroup is not None and "memory" in c.cgroup.dirs:   # the kernel's own figures
+                    cpu_ns, memory = cgroups.container_usage(c.cgroup)
+                else:
+                    spare = self._spare(c)
+                    cpu_ns, memory = container_usage([p for p in table.get(c.popen.pid, []) if p[0] not in spare])
+                c.cpu_used_ns = max(c.cpu_used_ns, cpu_ns)
+                found[container_id] = (c.cpu_used_ns, memory)
+        return found
 
     # --- probes: the kubelet dials the pod IP ---------------------------------------------
 
