@@ -351,3 +351,51 @@ def test_pod_usages_reads_a_pod_metrics_list():
     assert usages["web-1"].window == 60.5
     with pytest.raises(pa.MetricsUnavailable):
         pa.pod_usages({"items": [{"metadata": {}}]})
+
+
+CRD = """
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: crontabs.stable.example.com}
+spec:
+  group: stable.example.com
+  scope: Namespaced
+  names: {plural: crontabs, singular: crontab, kind: CronTab}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec: {type: object, properties: {replicas: {type: integer}}}
+          status: {type: object, properties: {replicas: {type: integer}, labelSelector: {type: string}}}
+    subresources:
+      status: {}
+      scale: {specReplicasPath: .spec.replicas, statusReplicasPath: .status.replicas,
+              labelSelectorPath: .status.labelSelector}
+"""
+
+
+def test_scales_a_custom_resource_with_a_scale_subresource():
+    with Cluster(nodes=1, runtime="simulated", clock="virtual", seed=0) as c:
+        c.apply(CRD)
+        c.run_until_stable()
+        crontabs = resources.Resource("stable.example.com", "v1", "CronTab", "crontabs", subresources=("scale",))
+        c.client.create(crontabs, {"apiVersion": "stable.example.com/v1", "kind": "CronTab",
+                                   "metadata": {"name": "web"}, "spec": {"replicas": 1}}, "default")
+        c.client.patch(crontabs, "web", {"status": {"replicas": 1, "labelSelector": "app=web"}}, "default",
+                       subresource="status")
+        c.apply("""
+apiVersion: v1
+kind: Pod
+metadata: {name: web-0, labels: {app: web}}
+spec: {containers: [{name: app, image: nginx, resources: {requests: {cpu: 100m}}}]}
+""")
+        start(c, autoscaler().replace("apiVersion: apps/v1, kind: Deployment", "apiVersion: stable.example.com/v1, "
+                                      "kind: CronTab"), load=300)
+        c.advance(60)
+        # 300% against 50% on its one pod: 6, at most 4 at once, then 6 (nothing runs more pods for it here)
+        assert c.client.get(crontabs, "web", "default")["spec"]["replicas"] == 6
+        assert events(c, "SuccessfulRescale") == [f"New size: {n}; reason: {BY_CPU} above target" for n in (4, 6)]
