@@ -38,6 +38,7 @@ No chapter teaches autoscaling yet; chapter 7 (Deployments) scales by hand what 
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -46,6 +47,7 @@ from typing import Any, Hashable, Protocol
 from urllib.parse import quote
 
 from minik8s.api import quantity, resources
+from minik8s.api.objects import deep_copy
 from minik8s.api.errors import StatusError
 from minik8s.api.resources import Resource
 from minik8s.api.selectors import parse_label_selector
@@ -295,6 +297,10 @@ def milli_quantity(milli: int) -> str:
 # --- the controller ----------------------------------------------------------------------------------------
 
 
+# Every sync parses each target's selector again; the texts repeat, so their parses are kept (bounded).
+_parse_selector = functools.lru_cache(maxsize=4096)(parse_label_selector)
+
+
 class MetricFailure(Exception):
     """One metric could not be computed. ``reason`` names the event and the ScalingActive condition,
     ``cause`` is their message; the exception's own message is the longer one errors carry."""
@@ -361,7 +367,7 @@ class HorizontalPodAutoscalerController(Controller):
         now = self.clock.now()
         spec, namespace = hpa.get("spec") or {}, hpa["metadata"].get("namespace", "")
         original = hpa.get("status") or {}
-        status: Obj = json.loads(json.dumps(original))   # never change what the informer holds
+        status: Obj = deep_copy(original)   # never change what the informer holds
         ref = spec.get("scaleTargetRef") or {}
         reference = f"{ref.get('kind')}/{namespace}/{ref.get('name')}"
         try:
@@ -406,7 +412,7 @@ class HorizontalPodAutoscalerController(Controller):
             desired = self._normalize(key, hpa, status, current, desired, low, high, now)
             rescale = desired != current
         if rescale:
-            new_scale = json.loads(json.dumps(scale))
+            new_scale = deep_copy(scale)
             new_scale["spec"]["replicas"] = desired
             try:
                 self.client.update(target, new_scale, namespace, subresource="scale")
@@ -453,7 +459,7 @@ class HorizontalPodAutoscalerController(Controller):
                           "the HPA target's scale is missing a selector", now)
             return None, [], "selector is required"
         try:
-            selector = parse_label_selector(selector_text)
+            selector = _parse_selector(selector_text)
         except ValueError as err:
             self._event(hpa, "Warning", "InvalidSelector", f"couldn't convert selector into a corresponding internal "
                         f"selector object: {err}")

@@ -35,6 +35,7 @@ No chapter teaches autoscaling yet; chapter 7 (Deployments) scales by hand what 
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping
@@ -48,6 +49,10 @@ Obj = dict[str, Any]
 TOLERANCE = 0.1                      # --horizontal-pod-autoscaler-tolerance
 CPU_INITIALIZATION_PERIOD = 300.0    # --horizontal-pod-autoscaler-cpu-initialization-period (5m)
 INITIAL_READINESS_DELAY = 30.0       # --horizontal-pod-autoscaler-initial-readiness-delay (30s)
+
+
+# Requests repeat across pods and syncs ("100m", "1"); exact parsing is slow enough to keep the results.
+_milli = functools.lru_cache(maxsize=1024)(quantity.milli)
 
 
 class CalculationError(Exception):
@@ -149,7 +154,7 @@ def pod_requests(pods: list[Obj], resource: str, container: str = "") -> dict[st
             if request is None:
                 raise CalculationError(f"missing request for {resource} in container {c.get('name')} "
                                        f"of Pod {pod['metadata']['name']}")
-            total += quantity.milli(request)
+            total += _milli(request)
         requests[pod["metadata"]["name"]] = total
     return requests
 
