@@ -399,3 +399,28 @@ spec: {containers: [{name: app, image: nginx, resources: {requests: {cpu: 100m}}
         # 300% against 50% on its one pod: 6, at most 4 at once, then 6 (nothing runs more pods for it here)
         assert c.client.get(crontabs, "web", "default")["spec"]["replicas"] == 6
         assert events(c, "SuccessfulRescale") == [f"New size: {n}; reason: {BY_CPU} above target" for n in (4, 6)]
+
+
+def test_a_failing_metric_blocks_scale_down_but_not_scale_up():
+    pods_metric = "  - {type: Pods, pods: {metric: {name: qps}, target: {type: AverageValue, averageValue: '10'}}}\n"
+    manifest = workload(replicas=4) + "---" + autoscaler().replace(
+        "  metrics: [{type: Resource, resource: {name: cpu, target: {type: Utilization, averageUtilization: 50}}}]\n",
+        "  metrics:\n  - {type: Resource, resource: {name: cpu, target: {type: Utilization, averageUtilization: 50}}}\n"
+        + pods_metric)
+    with Cluster(nodes=2, runtime="simulated", clock="virtual", seed=0) as c:
+        load = start(c, manifest, load=40)   # 10% of the requests: cpu alone would scale down to 1
+        assert load is not None
+        c.advance(600)
+        assert replicas(c) == 4
+        cause = ("unable to get metric qps: unable to fetch metrics from custom metrics API: no custom metrics API "
+                 "(custom.metrics.k8s.io) registered")
+        active = condition(c, "ScalingActive")
+        assert (active["status"], active["reason"], active["message"]) == (
+            "False", "FailedGetPodsMetric", f"the HPA was unable to compute the replica count: {cause}")
+        assert events(c, "FailedGetPodsMetric")[-1] == cause
+        assert hpa(c)["status"]["currentMetrics"][1] == {"type": ""}
+        load.total = 2000   # now cpu wants more: the valid metric is enough to scale up
+        c.advance(60)
+        assert replicas(c) > 4
+        active = condition(c, "ScalingActive")
+        assert (active["status"], active["reason"]) == ("True", "ValidMetricFound")

@@ -294,6 +294,20 @@ def milli_quantity(milli: int) -> str:
     return str(whole)
 
 
+def _custom_metric_error(kind: str, source: Obj, namespace: str) -> str:
+    """What upstream's metrics clients answer when no custom (or external) metrics API is registered, worded
+    as its replica calculator wraps it (the Object wording keeps upstream's misplaced arguments)."""
+    name = (source.get("metric") or {}).get("name", "")
+    if kind == "External":
+        return (f"unable to get external metric {namespace}/{name}/<nil>: unable to fetch metrics from external "
+                "metrics API: no external metrics API (external.metrics.k8s.io) registered")
+    missing = "unable to fetch metrics from custom metrics API: no custom metrics API (custom.metrics.k8s.io) registered"
+    if kind == "Object":
+        described = source.get("describedObject") or {}
+        return f"unable to get metric {name}: {described.get('kind', '')} on {namespace} {described.get('name', '')}/{missing}"
+    return f"unable to get metric {name}: {missing}"
+
+
 # --- the controller ----------------------------------------------------------------------------------------
 
 
@@ -510,10 +524,7 @@ class HorizontalPodAutoscalerController(Controller):
                 raise MetricFailure(reason, f"failed to get {source.get('name')} {what} metric value: {err}",
                                     str(err)) from None
         if kind in ("Pods", "Object", "External"):
-            name = ((metric.get(kind.lower()) or {}).get("metric") or {}).get("name", "")
-            api = "external metrics API (external.metrics.k8s.io)" if kind == "External" else \
-                "custom metrics API (custom.metrics.k8s.io)"
-            cause = f"unable to get metric {name}: no {api} registered"
+            cause = _custom_metric_error(kind, metric.get(kind.lower()) or {}, namespace)
             raise MetricFailure(f"FailedGet{kind}Metric", f"failed to get {kind.lower()} metric value: {cause}", cause)
         cause = f'unknown metric source type "{kind}"'
         raise MetricFailure("InvalidMetricSourceType", cause, cause)
