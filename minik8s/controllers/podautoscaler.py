@@ -54,7 +54,7 @@ from minik8s.api.selectors import parse_label_selector
 from minik8s.client.discovery import discover
 from minik8s.clock import parse_rfc3339, rfc3339
 from minik8s.controllers import replicacalculator as rc
-from minik8s.controllers.controller import Controller
+from minik8s.controllers.controller import Context, Controller
 from minik8s.controllers.replicacalculator import CalculationError, PodUsage
 
 Obj = dict[str, Any]
@@ -336,7 +336,7 @@ class HorizontalPodAutoscalerController(Controller):
     name = COMPONENT
     watches = (HPAS,)
 
-    def __init__(self, ctx: Any):
+    def __init__(self, ctx: Context):
         super().__init__(ctx)
         self.metrics: MetricsClient = ResourceMetricsClient(ctx.client)
         self.recommendations: dict[Hashable, list[Recommendation]] = {}
