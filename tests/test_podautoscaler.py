@@ -118,6 +118,10 @@ def test_scales_up_under_load_and_down_only_after_the_stabilization_window():
         assert status["currentMetrics"] == [{"type": "Resource", "resource": {
             "name": "cpu", "current": {"averageUtilization": 50, "averageValue": "50m"}}}]
         assert load.asked[-1] == ("default", "app=web")
+        described = c.kubectl("describe hpa web")
+        assert "  resource cpu on pods  (as a percentage of request):  50% (50m) / 50%\n" in described
+        assert "\nDeployment pods:                                       6 current / 6 desired\n" in described
+        assert c.kubectl("get hpa").splitlines()[1].split()[1:6] == ["Deployment/web", "cpu:", "50%/50%", "1", "10"]
         # The load goes; the 5-minute window remembers the recommendation of 6 made just before.
         load.total = 20
         assert set(history(c, 300)) == {6}
