@@ -5,6 +5,7 @@ dampen a decision."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from minik8s.clock import rfc3339
 from minik8s.controllers import replicacalculator as rc
@@ -153,3 +154,38 @@ def test_resource_metrics_sums_containers_and_skips_pods_missing_one():
                                                                     "b": PodMetric(100, NOW, 30)}
     with pytest.raises(CalculationError, match="no metrics returned from resource metrics API"):
         rc.resource_metrics({}, "cpu")
+
+
+# --- invariants -------------------------------------------------------------------------------------------
+
+KINDS = st.sampled_from(["ready", "missing", "pending"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(KINDS, st.integers(0, 2000), st.sampled_from(["100m", "250m", "1"])), min_size=1,
+                max_size=12),
+       st.integers(10, 300))
+def test_damping_never_turns_the_direction_round(pods_spec, target):
+    """With every pod counted in ``current`` (none being deleted), the result never goes against the ready
+    pods' ratio, and a ratio within the tolerance changes nothing: what the damping of missing and unready pods
+    promises."""
+    pods, metrics = [], {}
+    for i, (kind, usage, request) in enumerate(pods_spec):
+        name = f"p{i}"
+        pods.append(pod(name, request, phase="Pending" if kind == "pending" else "Running"))
+        if kind == "ready":
+            metrics[name] = PodMetric(usage, NOW - 10, 30)
+    current = len(pods)
+    ready = [p for p in pods if p["metadata"]["name"] in metrics]
+    if not ready:
+        with pytest.raises(CalculationError):
+            replicas(current, target, pods, metrics)
+        return
+    ratio = rc.utilization_ratio(metrics, rc.pod_requests(ready, "cpu"), target)[0]
+    desired, _, _ = replicas(current, target, pods, metrics)
+    if abs(1.0 - ratio) <= rc.TOLERANCE:
+        assert desired == current
+    elif ratio > 1.0:
+        assert desired >= current
+    else:
+        assert desired <= current
