@@ -357,3 +357,15 @@ def test_change_cause_is_copied_to_the_replica_set(cluster):
     cluster.advance(30)
     [rs] = replica_sets(cluster)
     assert rs["metadata"]["annotations"][ro.CHANGE_CAUSE] == "first"
+
+
+def test_scaling_up_a_deployment_complete_for_longer_than_its_progress_deadline():
+    # Its Progressing condition was last updated more than progressDeadlineSeconds ago: the controller must
+    # look again later (rate-limited, as upstream), not at once forever, or a virtual clock never moves on.
+    with Cluster(nodes=2, runtime="simulated", clock="virtual", seed=0) as c:
+        c.apply(deployment_yaml(replicas=2))
+        c.advance(700)
+        c.kubectl("scale deployment nginx --replicas=6")
+        c.advance(30)
+        d = c.client.get(DEPLOY, "nginx", "default")
+        assert (d["status"].get("availableReplicas"), ro.deployment_complete(d, d["status"])) == (6, True)

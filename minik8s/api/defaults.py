@@ -420,6 +420,13 @@ def _hpa(hpa: Obj) -> None:
                 _default(target, field, value)
 
 
+def _hpa_v1(hpa: Obj) -> None:
+    # autoscaling/v1 SetDefaults_HorizontalPodAutoscaler; the cpu target of 80% is added on conversion to v2.
+    spec = _existing(hpa, "spec")
+    if spec is not None:
+        _default(spec, "minReplicas", 1)
+
+
 def _rbac_binding(binding: Obj) -> None:
     # rbac/v1 SetDefaults_RoleBinding and SetDefaults_Subject: the API group users leave out.
     ref = _existing(binding, "roleRef")
@@ -472,6 +479,7 @@ _BY_KIND: dict[tuple[str, str], Callable[[Obj], None]] = {
     ("batch/v1", "Job"): _job,
     ("batch/v1", "CronJob"): _cron_job,
     ("autoscaling/v2", "HorizontalPodAutoscaler"): _hpa,
+    ("autoscaling/v1", "HorizontalPodAutoscaler"): _hpa_v1,
     ("networking.k8s.io/v1", "NetworkPolicy"): _network_policy,
     ("storage.k8s.io/v1", "StorageClass"): _storage_class,
     ("rbac.authorization.k8s.io/v1", "RoleBinding"): _rbac_binding,

@@ -151,9 +151,11 @@ RESOURCES: tuple[Resource, ...] = (
        verbs=("create",)),
     _r("authorization.k8s.io", "v1", "SubjectAccessReview", "subjectaccessreviews", namespaced=False,
        verbs=("create",)),
-    # autoscaling/v2
+    # autoscaling/v2, and v1: the same stored objects in their older shape (api/autoscaling.py converts)
     _r("autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", short=("hpa",), cat=("all",),
        sub=("status",)),
+    _r("autoscaling", "v1", "HorizontalPodAutoscaler", "horizontalpodautoscalers", short=("hpa",), cat=("all",),
+       sub=("status",), stored_as="horizontalpodautoscalers.autoscaling"),
     # batch/v1
     _r("batch", "v1", "CronJob", "cronjobs", short=("cj",), cat=("all",), sub=("status",)),
     _r("batch", "v1", "Job", "jobs", cat=("all",), sub=("status",)),

@@ -50,7 +50,7 @@ from typing import Any, Callable, Protocol, Sequence
 import orjson
 
 from minik8s.api.objects import deep_copy
-from minik8s.api import errors, events, metrics, patch as patches, resources, schema, selectors, storage
+from minik8s.api import autoscaling, errors, events, metrics, patch as patches, resources, schema, selectors, storage
 from minik8s.api.defaults import apply_defaults, job_selector_defaults
 from minik8s.api.errors import StatusError
 from minik8s.api.resources import Resource
@@ -101,6 +101,13 @@ FOREGROUND_FINALIZER = "foregroundDeletion"
 ORPHAN_FINALIZER = "orphan"
 
 WatchCallback = Callable[[dict[str, Any]], None]
+
+# Built-in kinds served in a second shape, (group, version) -> (stored to served, served to stored).
+_CONVERSIONS: dict[tuple[str, str], tuple[Callable[[dict[str, Any]], dict[str, Any]],
+                                          Callable[[dict[str, Any]], dict[str, Any]]]] = {
+    (events.GROUP, "v1"): (events.to_events_v1, events.to_core),
+    (autoscaling.GROUP, "v1"): (autoscaling.to_v1, autoscaling.to_v2),
+}
 
 
 class MetricsProvider(Protocol):
@@ -922,22 +929,25 @@ class APIServer:
 
     def _out(self, resource: Resource, obj: dict[str, Any]) -> dict[str, Any]:
         """An object as the client sees it: a custom object in the version asked for, with its defaults;
-        an Event in the events.k8s.io/v1 shape when asked for through that API."""
-        if resource.group == events.GROUP:
-            return events.to_events_v1(obj)
+        an Event in the events.k8s.io/v1 shape, an autoscaling/v1 HorizontalPodAutoscaler, when asked for
+        through that API."""
+        conversion = _CONVERSIONS.get((resource.group, resource.version))
+        if conversion is not None:
+            return conversion[0](obj)
         custom = self.crds.served(resource)
         return obj if custom is None else custom.to_version(obj)
 
     def _to_storage(self, resource: Resource, obj: dict[str, Any]) -> dict[str, Any]:
         """An object as the store keeps it (the inverse of :meth:`_out`)."""
-        if resource.group == events.GROUP:
-            return events.to_core(obj)
+        conversion = _CONVERSIONS.get((resource.group, resource.version))
+        if conversion is not None:
+            return conversion[1](obj)
         custom = self.crds.served(resource)
         return obj if custom is None else custom.to_storage(obj)
 
     def _converts(self, resource: Resource) -> bool:
         """Whether ``resource``'s objects are stored in another shape than the one served."""
-        return resource.group == events.GROUP or self.crds.served(resource) is not None
+        return (resource.group, resource.version) in _CONVERSIONS or self.crds.served(resource) is not None
 
     def _scale_of(self, resource: Resource, obj: dict[str, Any]) -> dict[str, Any]:
         custom = self.crds.served(resource)

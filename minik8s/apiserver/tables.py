@@ -27,7 +27,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from minik8s.api import events, metrics, quantity
+from minik8s.api import autoscaling, events, metrics, quantity
 from minik8s.api.resources import Resource
 from minik8s.api.duration import age, human_duration, parse_time
 from minik8s.apiserver.apiextensions import tableconvertor
@@ -475,6 +475,8 @@ def controllerrevision_cells(cr: Obj, now: datetime) -> Cells:
 
 
 def hpa_cells(hpa: Obj, now: datetime) -> Cells:
+    if hpa.get("apiVersion") == autoscaling.V1:   # upstream prints both versions from one shape
+        hpa = autoscaling.to_v2(hpa)
     spec, status = _spec(hpa), _status(hpa)
     ref = spec.get("scaleTargetRef") or {}
     min_pods = spec.get("minReplicas")

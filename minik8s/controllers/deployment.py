@@ -475,6 +475,12 @@ class DeploymentController(Controller):
             return
         deadline = parse_rfc3339(current["lastUpdateTime"]) + float(d["spec"]["progressDeadlineSeconds"])
         key = (d["metadata"].get("namespace", ""), d["metadata"]["name"])
+        if deadline - now < 1.0:
+            # Less than a second left (or long past, as when a Deployment complete for a while is scaled up):
+            # upstream looks again rate-limited, not at once; at once would spin without the clock moving.
+            _, delay = self._back_off(key)
+            self.requeue_after(key, delay)
+            return
         # Upstream adds a second so that "deadline < now" holds when it looks again.
         self.requeue_after(key, deadline - now + 1.0)
 

@@ -32,6 +32,7 @@ from minik8s.controllers.serviceaccount import ServiceAccountController, TokensC
 from minik8s.controllers.rootcacertpublisher import RootCACertPublisher
 from minik8s.controllers.resourcequota import ResourceQuotaController
 from minik8s.controllers.disruption import DisruptionController
+from minik8s.controllers.podautoscaler import HorizontalPodAutoscalerController
 
 # Add a controller here (one line each) when it exists.
 CONTROLLERS: list[Callable[[Context], Controller]] = [
@@ -57,4 +58,5 @@ CONTROLLERS: list[Callable[[Context], Controller]] = [
     RootCACertPublisher,
     ResourceQuotaController,
     DisruptionController,
+    HorizontalPodAutoscalerController,
 ]

@@ -298,6 +298,21 @@ class JSONPathError(ValueError):
 _MISSING = object()
 
 
+DRY_RUN_SUFFIX = {"client": " (dry run)", "true": " (dry run)", "server": " (server dry run)"}
+
+
+def print_written(resource: Resource, obj: Obj, verb: str, output: str | None, dry_run: str | None) -> str:
+    """What a command that writes one object prints: the object with ``-o yaml|json|name``, else
+    ``service/web created`` (``exposed``, ``autoscaled``...), marked ``(dry run)`` as kubectl marks it."""
+    if output == "yaml":
+        return to_yaml(obj)
+    if output == "json":
+        return to_json(obj) + "\n"
+    if output == "name":
+        return to_name(resource, obj) + "\n"
+    return f"{resource.kind_ref}/{obj['metadata']['name']} {verb}{DRY_RUN_SUFFIX.get(dry_run or '', '')}\n"
+
+
 def _go_text(value: Any) -> str:
     """How kubectl prints one JSONPath result: scalars as text, maps and lists as compact JSON."""
     if isinstance(value, (dict, list)):

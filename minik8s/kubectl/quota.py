@@ -22,7 +22,7 @@ from minik8s.api import quantity, resources
 from minik8s.api.errors import StatusError
 from minik8s.kubectl import generators
 from minik8s.kubectl.command import CommandError, Env
-from minik8s.kubectl.printing import to_json, to_name, to_yaml
+from minik8s.kubectl.printing import print_written
 
 Obj = dict[str, Any]
 
@@ -71,16 +71,7 @@ def create_quota(env: Env, words: list[str]) -> None:
 
 
 def _print(env: Env, obj: Obj) -> None:
-    output = env.args.output
-    if output == "yaml":
-        env.out.write(to_yaml(obj))
-    elif output == "json":
-        env.out.write(to_json(obj) + "\n")
-    elif output == "name":
-        env.out.write(to_name(RESOURCEQUOTAS, obj) + "\n")
-    else:
-        dry = {"client": " (dry run)", "true": " (dry run)", "server": " (server dry run)"}.get(env.args.dry_run, "")
-        env.out.write(f"resourcequota/{obj['metadata']['name']} created{dry}\n")
+    env.out.write(print_written(RESOURCEQUOTAS, obj, "created", env.args.output, env.args.dry_run))
 
 
 def register(sub: Any, parent: argparse.ArgumentParser) -> None:

@@ -30,7 +30,7 @@ from minik8s.api.resources import Resource
 from minik8s.api.validation.names import is_dns1123_subdomain, is_port_name
 from minik8s.kubectl import generators
 from minik8s.kubectl.command import CommandError, Env, UsageError, resolve
-from minik8s.kubectl.printing import to_json, to_name, to_yaml
+from minik8s.kubectl.printing import print_written
 
 Obj = dict[str, Any]
 
@@ -179,16 +179,7 @@ def create_service(env: Env, words: list[str]) -> None:
 
 
 def _print(env: Env, obj: Obj, verb: str) -> None:
-    output = env.args.output
-    if output == "yaml":
-        env.out.write(to_yaml(obj))
-    elif output == "json":
-        env.out.write(to_json(obj) + "\n")
-    elif output == "name":
-        env.out.write(to_name(SERVICES, obj) + "\n")
-    else:
-        dry = {"client": " (dry run)", "true": " (dry run)", "server": " (server dry run)"}.get(env.args.dry_run, "")
-        env.out.write(f"service/{obj['metadata']['name']} {verb}{dry}\n")
+    env.out.write(print_written(SERVICES, obj, verb, env.args.output, env.args.dry_run))
 
 
 # --- expose ---------------------------------------------------------------------------------------------

@@ -47,7 +47,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from minik8s.api import resources
+from minik8s.api import autoscaling, resources
 from minik8s.api.errors import invalid_value
 from minik8s.api.validation.admissionregistration import _webhook_configuration
 from minik8s.api.validation.apiregistration import _apiservice
@@ -129,6 +129,7 @@ _VALIDATORS: dict[str, Validator] = {
     "batch/v1/Job": _job,
     "batch/v1/CronJob": _cron_job,
     "autoscaling/v2/HorizontalPodAutoscaler": _hpa,
+    "autoscaling/v1/HorizontalPodAutoscaler": lambda obj: _hpa(autoscaling.to_v2(obj)),
     "discovery.k8s.io/v1/EndpointSlice": _endpoint_slice,
     "policy/v1/PodDisruptionBudget": _pod_disruption_budget,
     "events.k8s.io/v1/Event": _event,

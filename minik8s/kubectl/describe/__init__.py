@@ -42,6 +42,7 @@ from datetime import datetime
 from typing import Any, Callable
 
 from minik8s.api.resources import Resource
+from minik8s.kubectl.describe.autoscaling import describe_hpa
 from minik8s.kubectl.describe.core import (describe_configmap, describe_endpoint_slice, describe_endpoints,
                                            describe_namespace, describe_pv, describe_pvc, describe_secret,
                                            describe_service, describe_storageclass)
@@ -79,6 +80,7 @@ DESCRIBERS: dict[str, Callable[[Any, Obj, datetime], str]] = {
     "ResourceQuota": describe_resourcequota, "LimitRange": describe_limitrange,
     "PriorityClass": describe_priorityclass,
     "PodDisruptionBudget": describe_pdb,
+    "HorizontalPodAutoscaler": describe_hpa,
 }
 
 
