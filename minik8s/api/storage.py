@@ -4,7 +4,7 @@ Shared by the API server (the DefaultStorageClass admission step: a
 PersistentVolumeClaim created without ``storageClassName`` gets the default
 class) and the persistent volume controller (binding and provisioning).
 
-Taught in chapter 8 (StatefulSets: storage).
+Taught in chapter 15 (storage: volumes, PV, PVC, StorageClass); chapter 8 uses it for StatefulSets.
 """
 
 from __future__ import annotations

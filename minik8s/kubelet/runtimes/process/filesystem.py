@@ -46,7 +46,7 @@ it is never updated. A projected volume merges its ``sources``, one function per
 type in ``PROJECTED_SOURCES`` (``register_projected_source`` adds one).
 
 Invariant: a volume folder is always inside the pod's folder or the node's filesystem.
-Taught in chapter 5 (Pods: what a container is) and chapter 10 (volumes).
+Taught in chapter 5 (Pods: what a container is) and chapter 15 (storage: volumes).
 """
 
 from __future__ import annotations
