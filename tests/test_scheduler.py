@@ -18,7 +18,7 @@ from minik8s.scheduler import framework
 from minik8s.scheduler.framework import SKIP
 from minik8s.scheduler.plugins import (
     ImageLocality, InterPodAffinity, NodeAffinity, NodeName, NodePorts, NodeResourcesBalancedAllocation,
-    NodeResourcesFit, NodeUnschedulable, PodTopologySpread, TaintToleration,
+    NodeResourcesFit, NodeUnschedulable, PodTopologySpread, TaintToleration, VolumeBinding, VolumeRestrictions,
 )
 
 ZONE = "topology.kubernetes.io/zone"
@@ -638,8 +638,8 @@ def test_the_default_profile_is_upstreams_plugin_names_looked_up_in_the_registry
     first, second = default_plugins(), default_plugins()
     assert [p.name for p in first] == list(DEFAULT_PLUGINS)
     assert [type(p) for p in first] == [
-        NodeUnschedulable, NodeName, TaintToleration, NodeAffinity, NodePorts, NodeResourcesFit, PodTopologySpread,
-        InterPodAffinity, NodeResourcesBalancedAllocation, ImageLocality,
+        NodeUnschedulable, NodeName, TaintToleration, NodeAffinity, NodePorts, NodeResourcesFit, VolumeRestrictions,
+        VolumeBinding, PodTopologySpread, InterPodAffinity, NodeResourcesBalancedAllocation, ImageLocality,
     ]
     assert all(a is not b for a, b in zip(first, second))  # every profile gets plugins of its own
 

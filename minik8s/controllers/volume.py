@@ -14,6 +14,12 @@ married:
 * **dynamic provisioning**: when nothing matches and the claim's class names the
   built-in provisioner ``minik8s.io/hostpath``, a directory is made and a PV
   ``pvc-<claim uid>`` is created for it, pre-bound to the claim;
+* **WaitForFirstConsumer**: a claim of such a class waits (event
+  ``WaitForFirstConsumer``) until the scheduler has chosen a node for its first pod
+  (:mod:`minik8s.scheduler.plugins.volume_binding`): it either pre-binds a static
+  volume usable there or annotates the claim ``volume.kubernetes.io/selected-node``;
+  the volume provisioned then can be used on that node only (``spec.nodeAffinity``
+  on ``kubernetes.io/hostname``), so every later pod of the claim goes there too;
 * **reclaiming**: when a bound claim is deleted its volume becomes ``Released``;
   with ``persistentVolumeReclaimPolicy: Delete`` the volume (and its directory)
   is deleted, with ``Retain`` it stays, data and all, for an administrator.
@@ -23,7 +29,8 @@ and is looked at again whenever a volume or a storage class changes: it never
 spins. A claim whose volume disappears becomes ``Lost``.
 
 Interface:
-    (which class is the default: minik8s.api.storage, shared with the API server's admission)
+    (which class is the default, and which volume matches a claim: minik8s.api.storage,
+     shared with the API server's admission and the scheduler's VolumeBinding plugin)
     find_best_match(claim, volumes) -> pv | None    # the pure binding decision
     default_class_object() -> StorageClass dict     # ``standard``, created when the cluster starts
     PersistentVolumeController(ctx)                 # name "persistentvolume-controller"
@@ -43,10 +50,9 @@ How minik8s differs:
     * upstream also re-examines every pending claim every 15 s; minik8s re-examines
       them when a volume, a storage class or a pod changes, which is when an answer can change;
     * the ``kubernetes.io/pv-protection`` / ``pvc-protection`` finalizers are not used;
-    * ``WaitForFirstConsumer`` classes provision once a pod using the claim has been
-      scheduled (upstream's scheduler annotates ``volume.kubernetes.io/selected-node``
-      first; here the controller does it when it sees the bound pod). The default
-      class ``standard`` uses ``Immediate``.
+    * a pod placed by ``spec.nodeName`` (it never passes the scheduler) still gets its
+      ``WaitForFirstConsumer`` claim provisioned: the controller notes its node as
+      ``selected-node``; upstream's claim would wait for ever.
 
 Taught in chapter 15 (storage: volumes, PV, PVC, StorageClass).
 """
@@ -59,12 +65,12 @@ from pathlib import Path
 from typing import Any, Hashable
 
 from minik8s.api.objects import deep_copy
-from minik8s.api import quantity, resources
+from minik8s.api import resources
 from minik8s.api.errors import StatusError
 from minik8s.api.resources import Resource
-from minik8s.api.selectors import from_label_selector
-from minik8s.api.storage import (DEFAULT_CLASS_ANNOTATION, default_class, claim_class,
-                                 default_storage_class)
+from minik8s.api.storage import (ANN_SELECTED_NODE, DEFAULT_CLASS_ANNOTATION, claim_class, default_class,
+                                 default_storage_class, find_best_match, is_bound_to, pod_claim_names,
+                                 waits_for_first_consumer)
 from minik8s.clock import rfc3339
 from minik8s.controllers.controller import Context, Controller
 
@@ -77,6 +83,7 @@ assert PVCS is not None and PVS is not None and CLASSES is not None and PODS is 
 Obj = dict[str, Any]
 
 PROVISIONER = "minik8s.io/hostpath"
+HOSTNAME_LABEL = "kubernetes.io/hostname"
 DEFAULT_CLASS = "standard"
 # Annotations the PV controller and provisioners write (pkg/controller/volume/persistentvolume/util).
 ANN_BIND_COMPLETED = "pv.kubernetes.io/bind-completed"
@@ -84,7 +91,6 @@ ANN_BOUND_BY_CONTROLLER = "pv.kubernetes.io/bound-by-controller"
 ANN_PROVISIONED_BY = "pv.kubernetes.io/provisioned-by"
 ANN_STORAGE_PROVISIONER = "volume.kubernetes.io/storage-provisioner"
 ANN_BETA_STORAGE_PROVISIONER = "volume.beta.kubernetes.io/storage-provisioner"
-ANN_SELECTED_NODE = "volume.kubernetes.io/selected-node"
 
 NO_CLASS_MESSAGE = "no persistent volumes available for this claim and no storage class is set"
 WAIT_FOR_CONSUMER_MESSAGE = "waiting for first consumer to be created before binding"
@@ -98,70 +104,6 @@ def _external_message(provisioner: str) -> str:
 
 
 # --- pure decisions -----------------------------------------------------------------------
-
-
-volume_class = claim_class  # a PV names its class the same two ways
-
-
-def _storage(obj_capacity: Any) -> int:
-    try:
-        return quantity.value(str(obj_capacity)) if obj_capacity is not None else 0
-    except ValueError:
-        return 0
-
-
-def _requested(claim: Obj) -> int:
-    return _storage((((claim.get("spec") or {}).get("resources") or {}).get("requests") or {}).get("storage"))
-
-
-def _capacity(pv: Obj) -> int:
-    return _storage(((pv.get("spec") or {}).get("capacity") or {}).get("storage"))
-
-
-def is_bound_to(pv: Obj, claim: Obj) -> bool:
-    """Whether ``pv.spec.claimRef`` names this claim (and, if it records a uid, this very claim)."""
-    ref = (pv.get("spec") or {}).get("claimRef")
-    if not ref:
-        return False
-    meta = claim["metadata"]
-    if ref.get("name") != meta["name"] or ref.get("namespace") != meta.get("namespace"):
-        return False
-    return not ref.get("uid") or ref.get("uid") == meta.get("uid")
-
-
-def _satisfies(pv: Obj, claim: Obj) -> bool:
-    spec, cspec = pv.get("spec") or {}, claim.get("spec") or {}
-    if volume_class(pv) != claim_class(claim):
-        return False
-    if (spec.get("volumeMode") or "Filesystem") != (cspec.get("volumeMode") or "Filesystem"):
-        return False
-    if not set(cspec.get("accessModes") or []) <= set(spec.get("accessModes") or []):
-        return False
-    selector = cspec.get("selector")
-    if selector and not from_label_selector(selector).matches((pv.get("metadata") or {}).get("labels") or {}):
-        return False
-    return _capacity(pv) >= _requested(claim)
-
-
-def find_best_match(claim: Obj, volumes: list[Obj]) -> Obj | None:
-    """The volume this claim should bind to (upstream's ``findMatchingVolume``).
-
-    A volume pre-bound to the claim (its claimRef names it) wins; otherwise the smallest
-    unclaimed, non-terminating volume that satisfies the claim; None if there is none."""
-    best: Obj | None = None
-    for pv in sorted(volumes, key=lambda v: v["metadata"]["name"]):
-        if (pv.get("metadata") or {}).get("deletionTimestamp"):
-            continue
-        ref = (pv.get("spec") or {}).get("claimRef")
-        if ref and not is_bound_to(pv, claim):
-            continue
-        if not _satisfies(pv, claim):
-            continue
-        if ref:
-            return pv
-        if best is None or _capacity(pv) < _capacity(best):
-            best = pv
-    return best
 
 
 def default_class_object() -> Obj:
@@ -191,6 +133,11 @@ def provisioned_volume(claim: Obj, sc: Obj, path: str) -> Obj:
     }
     if sc.get("mountOptions"):
         pv["spec"]["mountOptions"] = list(sc["mountOptions"])
+    node = (claim["metadata"].get("annotations") or {}).get(ANN_SELECTED_NODE)
+    if node and waits_for_first_consumer(sc):
+        # A directory exists on one node only: the volume can be used there and nowhere else.
+        pv["spec"]["nodeAffinity"] = {"required": {"nodeSelectorTerms": [{"matchExpressions": [
+            {"key": HOSTNAME_LABEL, "operator": "In", "values": [node]}]}]}}
     return pv
 
 
@@ -235,8 +182,7 @@ class PersistentVolumeController(Controller):
         if not node or (old is not None and (old.get("spec") or {}).get("nodeName") == node):
             return []
         namespace = pod["metadata"].get("namespace", "")
-        return [("pvc", namespace, v["persistentVolumeClaim"]["claimName"])
-                for v in (pod.get("spec") or {}).get("volumes") or [] if v.get("persistentVolumeClaim")]
+        return [("pvc", namespace, name) for name, _ in pod_claim_names(pod)]
 
     def reconcile(self, key: Any) -> None:
         if key[0] == "bootstrap":
@@ -289,20 +235,23 @@ class PersistentVolumeController(Controller):
         if (claim.get("spec") or {}).get("storageClassName") is None and default_class(classes) is not None:
             if self._assigndefault_class(claim, classes):
                 return  # the update wakes this claim again
-        pv = find_best_match(claim, self.informer(PVS).list())
+        class_name = claim_class(claim)
+        sc = self.informer(CLASSES).get("", class_name) if class_name else None
+        delay = waits_for_first_consumer(sc)
+        # A WaitForFirstConsumer claim binds only a volume pre-bound to it (by an administrator, or
+        # by the scheduler's VolumeBinding PreBind once it chose a node); the scheduler picks the rest.
+        pv = find_best_match(claim, self.informer(PVS).list(), delay_binding=delay)
         if pv is not None:
             self._bind(pv, claim)
             return
-        class_name = claim_class(claim)
         if not class_name:
             self.ctx.recorder.event(claim, "Normal", "FailedBinding", NO_CLASS_MESSAGE, component=self.name)
             return
-        sc = self.informer(CLASSES).get("", class_name)
         if sc is None:
             self.ctx.recorder.event(claim, "Warning", "ProvisioningFailed",
                                     f'storageclass.storage.k8s.io "{class_name}" not found', component=self.name)
             return
-        if sc.get("volumeBindingMode") == "WaitForFirstConsumer" and not self._has_consumer(claim):
+        if delay and not self._selected_node(claim):
             self.ctx.recorder.event(claim, "Normal", "WaitForFirstConsumer", WAIT_FOR_CONSUMER_MESSAGE,
                                     component=self.name)
             return
@@ -320,19 +269,22 @@ class PersistentVolumeController(Controller):
             raise
         return True
 
-    def _has_consumer(self, claim: Obj) -> bool:
-        """A scheduled pod uses the claim; note its node as upstream's scheduler would."""
+    def _selected_node(self, claim: Obj) -> str:
+        """The node the scheduler chose for the claim's first consumer (``selected-node``), or "".
+
+        A pod placed by ``spec.nodeName`` never passes the scheduler; its node is noted here,
+        as the scheduler would have."""
         meta = claim["metadata"]
+        selected = (meta.get("annotations") or {}).get(ANN_SELECTED_NODE)
+        if selected:
+            return str(selected)
         for pod in self.informer(PODS).list(meta.get("namespace")):
             node = (pod.get("spec") or {}).get("nodeName")
-            uses = any((v.get("persistentVolumeClaim") or {}).get("claimName") == meta["name"]
-                       for v in (pod.get("spec") or {}).get("volumes") or [])
-            if uses and node:
-                if (meta.get("annotations") or {}).get(ANN_SELECTED_NODE) != node:
-                    self.client.patch(PVCS, meta["name"], {"metadata": {"annotations": {ANN_SELECTED_NODE: node}}},
-                                      meta.get("namespace"))
-                return True
-        return False
+            if node and any(name == meta["name"] for name, _ in pod_claim_names(pod)):
+                self.client.patch(PVCS, meta["name"], {"metadata": {"annotations": {ANN_SELECTED_NODE: node}}},
+                                  meta.get("namespace"))
+                return str(node)
+        return ""
 
     # --- provisioning ---------------------------------------------------------------------
 

@@ -94,6 +94,7 @@ class Result:
     evaluated_nodes: int = 0
     feasible_nodes: int = 0
     scores: dict[str, dict[str, int]] | None = None  # node -> plugin -> weighted score (explain=True)
+    state: CycleState | None = None  # the decision's scratch space, for the PreBind plugins
 
 
 def fit_error_message(num_all_nodes: int, diagnosis: Diagnosis) -> str:
@@ -167,13 +168,13 @@ class Scheduler:
             diagnosis.nominated_node, diagnosis.victims = chosen.node, chosen.victims
             return Result(None, fit_error_message(len(cache.nodes), diagnosis), diagnosis, evaluated, 0)
         if len(feasible) == 1:  # nothing to compare: upstream skips scoring too
-            return Result(feasible[0].name, "", diagnosis, evaluated, 1)
+            return Result(feasible[0].name, "", diagnosis, evaluated, 1, state=state)
         totals, scores = self._prioritize(state, info, feasible, cache)
         best = max(totals)
         ties = [i for i, total in enumerate(totals) if total == best]
         # One uniform draw among the best: the same distribution as upstream's reservoir sampling.
         chosen = ties[0] if len(ties) == 1 else ties[self.rng.randrange(len(ties))]
-        return Result(feasible[chosen].name, "", diagnosis, evaluated, len(feasible), scores)
+        return Result(feasible[chosen].name, "", diagnosis, evaluated, len(feasible), scores, state)
 
     def _add_nominated_pods(self, pod: PodInfo, nodes: list[NodeInfo]) -> list[NodeInfo]:
         """Upstream's addNominatedPods: nodes with the nominated pods of equal or higher priority added."""

@@ -21,6 +21,7 @@ Interface:
         .tally(key, topology_key, count)  # pods per topology domain, kept up to date (see below)
         .affinity_terms[kind]             # existing pods' inter-pod affinity terms, grouped
         .nodes_with_label[key]            # how many nodes carry the label ``key``
+        .storage                          # StorageListers: claims, volumes, classes (for the volume plugins)
         .node_label_values[key]           # value -> how many nodes carry ``key=value``
 
 Tallies: inter-pod affinity and topology spread ask, for every pod they schedule,
@@ -351,6 +352,18 @@ class Tally:
                 del self.domains[value]
 
 
+@dataclass
+class StorageListers:
+    """The storage objects the volume plugins read (upstream's PVC, PV and StorageClass listers).
+
+    The scheduler component fills them from its informers; tests may pass plain lookups.
+    The defaults know no objects, so a cache without storage has no claims to bind."""
+
+    claim: Callable[[str, str], dict[str, Any] | None] = lambda namespace, name: None
+    volumes: Callable[[], list[dict[str, Any]]] = list
+    storage_class: Callable[[str], dict[str, Any] | None] = lambda name: None
+
+
 class Cache:
     """Every node's ``NodeInfo``, and where each pod counts."""
 
@@ -369,6 +382,7 @@ class Cache:
         # kind (AFFINITY_KINDS) -> AffinityTerm.group -> [one such term, how many placed pods' terms]
         self.affinity_terms: dict[str, dict[Hashable, list[Any]]] = {kind: {} for kind in AFFINITY_KINDS}
         self._tallies: dict[Hashable, Tally] = {}
+        self.storage = StorageListers()  # claims, volumes and classes, for VolumeBinding and VolumeRestrictions
 
     # --- nodes -------------------------------------------------------------
 

@@ -26,17 +26,24 @@ from minik8s.api.resources import Resource
 from minik8s.clock import rfc3339
 from minik8s.controllers.controller import Context, Controller, object_key
 from minik8s.scheduler.algorithm import Scheduler
-from minik8s.scheduler.cache import Cache
+from minik8s.scheduler.cache import Cache, PodInfo, StorageListers
 from minik8s.scheduler.victims import disruption_budgets, evict_victims
 
 PODS = resources.get("", "v1", "pods")
 NODES = resources.get("", "v1", "nodes")
-assert PODS is not None and NODES is not None
+PVCS = resources.get("", "v1", "persistentvolumeclaims")
+PVS = resources.get("", "v1", "persistentvolumes")
+CLASSES = resources.get("storage.k8s.io", "v1", "storageclasses")
+assert PODS is not None and NODES is not None and PVCS is not None and PVS is not None and CLASSES is not None
+STORAGE = (PVCS, PVS, CLASSES)
 
 SCHEDULER_NAME = "default-scheduler"
 
 # Upstream retries an unschedulable pod at least this often, even if nothing changed.
 UNSCHEDULABLE_RETRY_SECONDS = 300.0
+# How long a pod waits, assumed on its node, for PreBind's volume bindings (upstream's bindTimeoutSeconds).
+VOLUME_BINDING_TIMEOUT_SECONDS = 600.0
+VOLUME_BINDING_TIMEOUT_MESSAGE = 'running PreBind plugin "VolumeBinding": binding volumes: context deadline exceeded'
 
 
 def _assigned(pod: dict[str, Any]) -> bool:
@@ -61,10 +68,15 @@ def _same_but_status(old: dict[str, Any], new: dict[str, Any]) -> bool:
 
 class SchedulerComponent(Controller):
     name = SCHEDULER_NAME
-    watches = (NODES, PODS)
+    watches = (NODES, PODS, *STORAGE)
 
     def __init__(self, ctx: Context):
         self.cache = Cache()
+        self.cache.storage = StorageListers(claim=lambda namespace, name: self.informer(PVCS).get(namespace, name),
+                                            volumes=lambda: self.informer(PVS).list(),
+                                            storage_class=lambda name: self.informer(CLASSES).get("", name))
+        # Pods assumed on a node whose PreBind (volume binding) is not done yet: key -> (node, deadline).
+        self._awaiting: dict[Hashable, tuple[str, float]] = {}
         self.algorithm = Scheduler(rng=ctx.rng)
         self.algorithm.pdbs = disruption_budgets(ctx.client)
         self._nominated: dict[Hashable, dict[str, Any]] = {}   # unbound pods that preemption nominated
@@ -80,6 +92,9 @@ class SchedulerComponent(Controller):
     def keys_for(self, resource: Resource, obj: dict[str, Any], old: dict[str, Any] | None) -> list[Hashable]:
         # The scheduler's cache is fed by the same events that wake it.
         deleted = obj is not None and self.informer(resource).get(*object_key(obj)) is None
+        if resource in STORAGE:
+            # A claim bound, a volume made or freed, a class added: waiting pods may go on, others may fit.
+            return [*self._awaiting, *self._retry_unschedulable()]
         if resource is NODES:
             if deleted:
                 self.cache.remove_node(obj)
@@ -94,6 +109,7 @@ class SchedulerComponent(Controller):
         else:
             self._nominated.pop(key, None)
         if deleted or _terminal(obj):
+            self._awaiting.pop(key, None)
             was_counted = self.cache.is_assumed(obj) or _assigned(obj)
             self.cache.remove_pod(obj)
             self._unschedulable.discard(key)
@@ -117,6 +133,9 @@ class SchedulerComponent(Controller):
     def reconcile(self, key: Any) -> None:
         namespace, name = key
         pod = self.informer(PODS).get(namespace, name)
+        if key in self._awaiting:
+            self._finish_pre_bind(key, pod)
+            return
         if pod is None or not self._wants(pod) or self.cache.is_assumed(pod):
             return
         result = self.algorithm.schedule(pod, self.cache)
@@ -129,15 +148,50 @@ class SchedulerComponent(Controller):
             self.requeue_after(key, UNSCHEDULABLE_RETRY_SECONDS)
             return
         self.cache.assume(pod, result.node)
+        if not self._pre_bind(pod, result.node, result.state):
+            self._awaiting[key] = (result.node, self.clock.now() + VOLUME_BINDING_TIMEOUT_SECONDS)
+            self.requeue_after(key, VOLUME_BINDING_TIMEOUT_SECONDS)
+            return
+        self._bind(pod, result.node)
+
+    def _pre_bind(self, pod: dict[str, Any], node: str, state: Any) -> bool:
+        """Run the PreBind plugins; False if one must wait (its writes have not taken effect yet)."""
+        ready = True
+        try:
+            for plugin in self.algorithm.profile.pre_bind_plugins:
+                ready = plugin.pre_bind(state, PodInfo(pod), node, self.client) and ready
+        except StatusError:
+            self.cache.forget(pod)
+            raise
+        return ready
+
+    def _finish_pre_bind(self, key: Hashable, pod: dict[str, Any] | None) -> None:
+        """A pod waits on its node for its volumes: bind it once they are, give up at the deadline."""
+        node, deadline = self._awaiting[key]
+        if pod is None or not self._wants(pod):
+            del self._awaiting[key]
+            return
+        if all(plugin.ready(pod, self.cache) for plugin in self.algorithm.profile.pre_bind_plugins):
+            del self._awaiting[key]
+            self._bind(pod, node)
+        elif self.clock.now() >= deadline:
+            del self._awaiting[key]
+            self.cache.forget(pod)
+            self._unschedulable.add(key)
+            self._record_unschedulable(pod, VOLUME_BINDING_TIMEOUT_MESSAGE)
+            self.requeue_after(key, UNSCHEDULABLE_RETRY_SECONDS)
+
+    def _bind(self, pod: dict[str, Any], node: str) -> None:
+        namespace, name = pod["metadata"]["namespace"], pod["metadata"]["name"]
         binding = {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": name, "namespace": namespace},
-                   "target": {"apiVersion": "v1", "kind": "Node", "name": result.node}}
+                   "target": {"apiVersion": "v1", "kind": "Node", "name": node}}
         try:
             self.client.create(PODS, binding, namespace, subresource="binding")
         except StatusError:
             self.cache.forget(pod)
             raise
         self.ctx.recorder.event(pod, "Normal", "Scheduled",
-                                f"Successfully assigned {namespace}/{name} to {result.node}", component=self.name,
+                                f"Successfully assigned {namespace}/{name} to {node}", component=self.name,
                                 action="Binding")  # the scheduler records through events.k8s.io/v1, as upstream
 
     def _record_unschedulable(self, pod: dict[str, Any], message: str, nominated: str | None = None) -> None:

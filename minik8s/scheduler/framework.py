@@ -7,6 +7,8 @@ kube-scheduler is a pipeline of *extension points*, each filled by *plugins*:
     PreScore   once per pod, over the feasible nodes: precompute, or Skip
     Score      once per feasible node: an integer 0..100 (higher is better)
     NormalizeScore  once per pod: rescale a plugin's scores to 0..100
+    PreBind    once, for the chosen node, before the pod is bound: make the API writes the
+               decision needs (VolumeBinding: bind or provision the pod's claims there)
 
 The weighted sum of the scores ranks the nodes. A *profile* names the plugins and
 their score weights; ``default_profile()`` is upstream's default.
@@ -104,6 +106,15 @@ class Plugin:
     def normalize_score(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo], scores: list[int]) -> None:
         """Rescale ``scores`` (one per node, same order) in place."""
 
+    def pre_bind(self, state: CycleState, pod: PodInfo, node_name: str, client: Any) -> bool:
+        """Write what binding to ``node_name`` needs through ``client``. True: bind the pod now;
+        False: wait until what was asked for is done (the component asks ``ready`` again)."""
+        return True
+
+    def ready(self, pod: dict[str, Any], cache: Cache) -> bool:
+        """After a PreBind that said wait: may the pod be bound now?"""
+        return True
+
 
 def overrides(plugin: Plugin, method: str) -> bool:
     """Does ``plugin`` implement the extension point ``method``?"""
@@ -148,6 +159,7 @@ class Profile:
         self.filter_plugins = [p for p in plugins if overrides(p, "filter")]
         self.score_plugins = [p for p in plugins if overrides(p, "score")]
         self.pre_score_plugins = [p for p in plugins if overrides(p, "pre_score")]
+        self.pre_bind_plugins = [p for p in plugins if overrides(p, "pre_bind")]
 
     def run_pre_filter(self, state: CycleState, pod: PodInfo, cache: Cache) -> PreFilterOutcome:
         """Run every PreFilter; collect the Filters that still have work to do."""
@@ -207,12 +219,12 @@ def new_plugins(names: Iterable[str]) -> list[Plugin]:
 
 
 # Upstream's default profile (KubeSchedulerConfiguration v1) by name, in upstream's order,
-# which is also the order the Filters run in. Not here: the volume plugins and
-# SchedulingGates (minik8s has neither), and the queue sort, preemption and binding,
+# which is also the order the Filters run in. Not here: NodeVolumeLimits and VolumeZone
+# (minik8s has no attachable or zonal disks), SchedulingGates, and the queue sort, preemption and binding,
 # which the scheduler component and minik8s.scheduler.preemption do outside the profile.
 DEFAULT_PLUGINS = (
     "NodeUnschedulable", "NodeName", "TaintToleration", "NodeAffinity", "NodePorts", "NodeResourcesFit",
-    "PodTopologySpread", "InterPodAffinity", "NodeResourcesBalancedAllocation", "ImageLocality",
+    "VolumeRestrictions", "VolumeBinding", "PodTopologySpread", "InterPodAffinity", "NodeResourcesBalancedAllocation", "ImageLocality",
 )
 
 # Upstream's default score weights (KubeSchedulerConfiguration v1, default profile).
@@ -233,5 +245,5 @@ def default_plugins() -> list[Plugin]:
 
 
 def default_profile(percentage_of_nodes_to_score: int | None = None) -> Profile:
-    """Upstream's ``default-scheduler`` profile (without volume plugins and preemption)."""
+    """Upstream's ``default-scheduler`` profile (without NodeVolumeLimits, VolumeZone and preemption)."""
     return Profile(default_plugins(), DEFAULT_WEIGHTS, percentage_of_nodes_to_score=percentage_of_nodes_to_score)

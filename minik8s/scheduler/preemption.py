@@ -58,7 +58,8 @@ from typing import Any, Sequence
 from minik8s.scheduler.cache import Cache, NodeInfo, PodInfo
 from minik8s.scheduler.framework import CycleState, FilterFunc, Reason
 from minik8s.scheduler.selectors import label_selector
-from minik8s.scheduler.plugins import inter_pod_affinity, node_ports, node_resources, pod_topology_spread
+from minik8s.scheduler.plugins import (inter_pod_affinity, node_ports, node_resources, pod_topology_spread,
+                                       volume_restrictions)
 
 NOT_ELIGIBLE = "not eligible due to preemptionPolicy=Never."
 NOT_HELPFUL = "Preemption is not helpful for scheduling"
@@ -69,7 +70,7 @@ NO_VICTIMS = "No preemption victims found for incoming pod"
 # with UnschedulableAndUnresolvable, and preemption does not look at those nodes.
 RESOLVABLE = frozenset({
     node_resources.TOO_MANY_PODS, node_ports.REASON, inter_pod_affinity.REASON_ANTI_AFFINITY,
-    inter_pod_affinity.REASON_EXISTING_ANTI_AFFINITY, pod_topology_spread.REASON,
+    inter_pod_affinity.REASON_EXISTING_ANTI_AFFINITY, pod_topology_spread.REASON, volume_restrictions.REASON,
 })
 
 

@@ -15,8 +15,11 @@ from minik8s.scheduler.plugins.node_resources import NodeResourcesBalancedAlloca
 from minik8s.scheduler.plugins.node_unschedulable import NodeUnschedulable
 from minik8s.scheduler.plugins.pod_topology_spread import PodTopologySpread
 from minik8s.scheduler.plugins.taint_toleration import TaintToleration
+from minik8s.scheduler.plugins.volume_binding import VolumeBinding
+from minik8s.scheduler.plugins.volume_restrictions import VolumeRestrictions
 
 __all__ = [
     "ImageLocality", "InterPodAffinity", "NodeAffinity", "NodeName", "NodePorts", "NodeResourcesBalancedAllocation",
-    "NodeResourcesFit", "NodeUnschedulable", "PodTopologySpread", "TaintToleration",
+    "NodeResourcesFit", "NodeUnschedulable", "PodTopologySpread", "TaintToleration", "VolumeBinding",
+    "VolumeRestrictions",
 ]
