@@ -990,7 +990,8 @@ def _volume_lines(pv: Obj) -> list[str]:
         lines.append(f"provisioned by {_meta(pv)['annotations']['pv.kubernetes.io/provisioned-by']}")
     else:
         where = (spec.get("hostPath") or {}).get("path") or (spec.get("local") or {}).get("path")
-        lines.append(f"path {where}" if where else "")
+        nfs = spec.get("nfs") or {}
+        lines.append(f"path {where}" if where else f"nfs {nfs.get('server')}:{nfs.get('path')}" if nfs else "")
     return [line for line in lines if line]
 
 
@@ -1023,21 +1024,25 @@ def storage_svg(source: Any = None, namespace: str | None = None, title: str | N
         rows.append((claim, pv, nodes))
     rows += [(None, pv, volume_nodes(pv)) for name, pv in sorted(volumes.items()) if name not in held]
     node_names = sorted({n for _, _, nodes in rows for n in nodes})
+    first_row = {n: min(i for i, (_, _, nodes) in enumerate(rows) if n in nodes) for n in node_names}
 
     claim_text = [[_pod_label(c), *_claim_lines(c, [_meta(p).get("name", "") for p in users.get(_key(c), [])])]
                   for c, _, _ in rows if c is not None]
     volume_text = [[_meta(v).get("name", ""), *_volume_lines(v)] for _, v, _ in rows if v is not None]
-    widths = [max([_text_width(t[0]) for t in claim_text] + [_text_width(line, 11) for t in claim_text
-                                                             for line in t[1:]] + [140.0]) + 2 * PAD,
-              max([_text_width(t[0]) for t in volume_text] + [_text_width(line, 11) for t in volume_text
-                                                              for line in t[1:]] + [140.0]) + 2 * PAD,
-              max([_text_width(n) for n in node_names] + [80.0]) + 2 * PAD]
+    bold = 1.1   # bold monospace is wider than CHAR_WIDTH
+    widths = [max([_text_width(t[0]) * bold for t in claim_text] + [_text_width(line, 11) for t in claim_text
+                                                                    for line in t[1:]] + [140.0]) + 2 * PAD,
+              max([_text_width(t[0]) * bold for t in volume_text] + [_text_width(line, 11) for t in volume_text
+                                                                     for line in t[1:]] + [140.0]) + 2 * PAD,
+              max([_text_width(n) * bold for n in node_names] + [80.0]) + 2 * PAD]
     xs = [PAD, PAD + widths[0] + 60, PAD + widths[0] + widths[1] + 120]
     top, row_h, box_h = PAD + (24 if title else 0) + 18, 58.0, 48.0
     body = [_text(PAD, PAD + 14, title, size=14, weight="bold")] if title else []
     for x, head in zip(xs, ("PersistentVolumeClaims", "PersistentVolumes", "nodes")):
         body.append(_text(x, top - 6, head, size=11, fill="#757575"))
-    node_y = {name: top + i * row_h for i, name in enumerate(node_names)}
+    node_y: dict[str, float] = {}   # each node level with the first row that uses it, never overlapping
+    for name in sorted(node_names, key=lambda n: (first_row[n], n)):
+        node_y[name] = max([top + first_row[name] * row_h + 10] + [y + 40 for y in node_y.values()])
 
     def box(x: float, y: float, width: float, fill: str, lines: list[str], dashed: bool = False) -> list[str]:
         parts = [_rect(x, y, width, box_h, fill, stroke="#37474f", dashed=dashed, rx=5),
@@ -1069,7 +1074,7 @@ def storage_svg(source: Any = None, namespace: str | None = None, title: str | N
     body += shapes
     if not rows:
         body.append(_text(PAD, top + 18, "no PersistentVolumeClaims and no PersistentVolumes", fill="#757575"))
-    bottom = top + max(len(rows), len(node_names), 1) * row_h
+    bottom = max([top + max(len(rows), 1) * row_h] + [y + 40 for y in node_y.values()])
     legend, legend_width = _legend(PAD, bottom, VOLUME_PHASES)
     body += legend
     width = max(xs[2] + widths[2] + PAD, legend_width + 2 * PAD)

@@ -65,17 +65,20 @@ def test_released_lost_and_node_affinity() -> None:
               "spec": {"capacity": {"storage": "5Gi"}, "local": {"path": "/disks/1"},
                        "nodeAffinity": {"required": {"nodeSelectorTerms": [{"matchExpressions": [
                            {"key": "kubernetes.io/hostname", "operator": "In", "values": ["node-3"]}]}]}}}}
+    shared = {"metadata": {"name": "shared"}, "status": {"phase": "Available"},
+              "spec": {"capacity": {"storage": "10Gi"}, "nfs": {"server": "nfs.example.com", "path": "/exports"}}}
     claims = [{"metadata": {"name": "db", "namespace": "shop"}, "status": {"phase": "Bound"},
                "spec": {"volumeName": "local-1", "resources": {"requests": {"storage": "5Gi"}}}},
               {"metadata": {"name": "gone", "namespace": "default"}, "status": {"phase": "Lost"},
                "spec": {"volumeName": "pvc-x", "storageClassName": "standard"}}]
     svg = viz.storage_svg(ClusterView(FakeKubectl({"persistentvolumeclaims": claims,
-                                                   "persistentvolumes": [released, pinned]})), title="a <b>")
+                                                   "persistentvolumes": [released, pinned, shared]})), title="a <b>")
     texts = _texts(svg)
     assert texts[0] == "a <b>"
     assert "shop/db" in texts and "Bound · 5Gi · class <none>" in texts and "path /disks/1" in texts
     assert "pvc-x is gone" in texts and _box_behind(svg, "gone").get("fill") == FILL["Lost / Failed"]
     assert "claimRef default/notes (deleted)" in texts and _box_behind(svg, "archive").get("fill") == FILL["Released"]
+    assert "nfs nfs.example.com:/exports" in texts and "Available · 10Gi · Retain" in texts
     assert [t for t in texts if t.startswith("node-")] == ["node-3"]   # from local-1's node affinity
 
 
