@@ -332,10 +332,9 @@ def _wait_solution(cluster: "Cluster") -> None:
 def _keep_claim_problem(claim: Obj | None, archive: Obj) -> str | None:
     released = _phase(archive) == "Released"
     unbind = ("archive is Released: its spec.claimRef still names the deleted claim notes, so no other claim may "
-              "bind it; remove the claimRef (kubectl patch pv archive --type json -p "
-              "'[{\"op\": \"remove\", \"path\": \"/spec/claimRef\"}]')")
+              "bind it until an administrator makes it Available again")
     if claim is None:
-        return (unbind + " and create the claim notes-again") if released else \
+        return (unbind + "; then create the claim notes-again") if released else \
             "there is no PersistentVolumeClaim named notes-again"
     volume = _spec(claim).get("volumeName")
     if volume and volume != "archive":
