@@ -722,6 +722,10 @@ def test_claim_update_only_grows_storage():
     old = claim()
     new = copy.deepcopy(old)
     new["spec"]["resources"]["requests"]["storage"] = "2Gi"
+    # Upstream: only a bound claim's request may change (that asks for expansion).
+    assert messages(new, old) == ["spec: Forbidden: spec is immutable after creation except resources.requests "
+                                  "and volumeAttributesClassName for bound claims"]
+    old["status"] = new["status"] = {"phase": "Bound"}
     assert messages(new, old) == []
     new["spec"]["accessModes"] = ["ReadWriteMany"]
     assert messages(new, old) == ["spec: Forbidden: spec is immutable after creation except resources.requests "

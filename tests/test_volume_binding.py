@@ -14,10 +14,11 @@ from typing import Any
 import pytest
 
 from minik8s.api import resources, storage
-from minik8s.cluster import Cluster
+from minik8s.cluster import Cluster, KubectlError
 from minik8s.scheduler.algorithm import Scheduler
 from minik8s.scheduler.cache import Cache, StorageListers
 from minik8s.scheduler.plugins import volume_binding, volume_restrictions
+from tests.conftest import needs_kubectl, start_server, wait_for
 from tests.test_scheduler import cache_with, make_node, make_pod
 from tests.test_volume import _events
 
@@ -183,6 +184,21 @@ volumeBindingMode: WaitForFirstConsumer
 reclaimPolicy: Delete
 """
 
+FANCY_CLASS = """\
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata: {name: fancy, annotations: {team: storage}}
+provisioner: minik8s.io/hostpath
+parameters: {type: ssd, fsType: ext4}
+mountOptions: [noatime, nodiratime]
+allowVolumeExpansion: true
+reclaimPolicy: Retain
+allowedTopologies:
+- matchLabelExpressions:
+  - {key: kubernetes.io/hostname, values: [node-1, node-2]}
+  - {key: kubernetes.io/os, values: [linux]}
+"""
+
 STATIC_CLASS = """\
 apiVersion: storage.k8s.io/v1
 kind: StorageClass
@@ -292,3 +308,236 @@ def test_an_immediate_claim_not_yet_bound_holds_the_pod_back(cluster: Cluster) -
     assert ("ProvisioningFailed", 'storageclass.storage.k8s.io "missing-class" not found') in _events(cluster, "later")
     assert any(m.startswith("0/3 nodes are available: pod has unbound immediate PersistentVolumeClaims.")
                for r, m in _events(cluster, "app") if r == "FailedScheduling")
+
+
+# --- the real kubectl against minik8s server ----------------------------------------------------
+
+
+@needs_kubectl
+def test_real_kubectl_gets_and_describes_storage(tmp_path: Path) -> None:
+    srv = start_server(tmp_path, "--nodes", "2", "--runtime", "simulated")
+    try:
+        ephemeral = EPHEMERAL_POD.replace("name: app}", "name: scratcher}").replace(
+            "labels: {type: scratch}", "labels: {type: scratch, tier: fast}, annotations: {note: hi}")
+        manifest = (WFFC_CLASS + "---\n" + _pvc("data", "local-path") + "---\n" + _pod("app", "data", "node-2")
+                    + "---\n" + FANCY_CLASS + "---\n" + ephemeral)
+        applied = srv.kubectl("apply", "-f", "-", stdin=manifest)
+        assert applied.returncode == 0, applied.stderr
+
+        def bound() -> bool:
+            out = srv.kubectl("get", "pvc", "data", "-o", "jsonpath={.status.phase}").stdout
+            return out == "Bound"
+
+        wait_for(bound, what="the claim bound")
+        got = srv.kubectl("get", "pv,pvc,sc")
+        assert got.returncode == 0, got.stderr
+        lines = got.stdout.splitlines()
+        assert lines[0].split() == ["NAME", "CAPACITY", "ACCESS", "MODES", "RECLAIM", "POLICY", "STATUS", "CLAIM",
+                                    "STORAGECLASS", "VOLUMEATTRIBUTESCLASS", "REASON", "AGE"]
+        assert any(line.startswith("persistentvolumeclaim/data") and "Bound" in line and "local-path" in line
+                   for line in lines)
+        assert any(line.split()[:5] == ["storageclass.storage.k8s.io/local-path", "minik8s.io/hostpath", "Delete",
+                                        "WaitForFirstConsumer", "false"] for line in lines)
+        described = srv.kubectl("describe", "pvc", "data")
+        assert described.returncode == 0, described.stderr
+        text = described.stdout
+        assert "volume.kubernetes.io/selected-node: node-2" in text
+        assert "Used By:       app" in text
+        assert "WaitForFirstConsumer" in text and "ProvisioningSucceeded" in text
+        volume = srv.kubectl("get", "pvc", "data", "-o", "jsonpath={.spec.volumeName}").stdout
+        pv_text = srv.kubectl("describe", "pv", volume).stdout
+        assert "Term 0:        kubernetes.io/hostname in [node-2]" in pv_text
+        node = srv.kubectl("get", "pod", "app", "-o", "jsonpath={.spec.nodeName}").stdout
+        assert node == "node-2"
+        # Oracle: minik8s's own kubectl describes a class and a volume as the real one does.
+        for args in (("describe", "sc", "local-path"), ("describe", "sc", "standard"), ("describe", "sc", "fancy"),
+                     ("describe", "pv", volume)):
+            assert srv.kubectl(*args, real=False).stdout == srv.kubectl(*args).stdout, args
+
+        def volumes(text: str) -> str:
+            return text[text.index("Volumes:"):text.index("QoS Class:")]
+
+        real = srv.kubectl("describe", "pod", "scratcher").stdout
+        assert "EphemeralVolume (an inline specification" in real
+        assert volumes(srv.kubectl("describe", "pod", "scratcher", real=False).stdout) == volumes(real)
+    finally:
+        if srv.process.poll() is None:
+            srv.stop()
+
+
+# --- expansion ------------------------------------------------------------------------------------
+
+EXPANDABLE_CLASS = """\
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata: {name: expandable}
+provisioner: minik8s.io/hostpath
+allowVolumeExpansion: true
+"""
+
+
+def _resize(c: Cluster, name: str, size: str) -> str:
+    return c.kubectl(f"patch pvc {name} -p " + """'{"spec":{"resources":{"requests":{"storage":"%s"}}}}'""" % size)
+
+
+def test_a_bound_claim_of_an_expandable_class_grows(cluster: Cluster) -> None:
+    cluster.apply(EXPANDABLE_CLASS + "---\n" + _pvc("data", "expandable"))
+    cluster.run_until_stable()
+    assert _resize(cluster, "data", "3Gi").strip() == "persistentvolumeclaim/data patched"
+    cluster.run_until_stable()
+    pvc = cluster.client.get(PVCS, "data", "default")
+    assert pvc["status"]["capacity"]["storage"] == "3Gi" and not pvc["status"].get("conditions")
+    assert cluster.client.get(PVS, pvc["spec"]["volumeName"])["spec"]["capacity"]["storage"] == "3Gi"
+    volume = pvc["spec"]["volumeName"]
+    events = _events(cluster, "data")
+    assert ("Resizing", f"External resizer is resizing volume {volume}") in events
+    assert ("VolumeResizeSuccessful", "Resize volume succeeded") in events
+    # Shrinking is refused by validation.
+    with pytest.raises(KubectlError) as refused:
+        _resize(cluster, "data", "1Gi")
+    assert str(refused.value).strip().endswith('The PersistentVolumeClaim "data" is invalid: '
+                                               "spec.resources.requests.storage: Forbidden: field can not be less "
+                                               "than previous value")
+
+
+def test_expansion_needs_a_class_that_allows_it_and_a_bound_claim(cluster: Cluster) -> None:
+    cluster.apply(_pvc("plain", "standard") + "---\n" + _pvc("waiting", "missing-class"))
+    cluster.run_until_stable()
+    with pytest.raises(KubectlError) as refused:
+        _resize(cluster, "plain", "2Gi")
+    assert str(refused.value).strip().endswith(
+        'persistentvolumeclaims "plain" is forbidden: only dynamically provisioned pvc can be resized and the '
+        "storageclass that provisions the pvc must support resize")
+    with pytest.raises(KubectlError) as refused:
+        _resize(cluster, "waiting", "2Gi")
+    assert "spec is immutable after creation except resources.requests and volumeAttributesClassName for bound " \
+           "claims" in str(refused.value)
+
+
+# --- generic ephemeral volumes ------------------------------------------------------------------
+
+EPHEMERAL_POD = """\
+apiVersion: v1
+kind: Pod
+metadata: {name: app}
+spec:
+  containers: [{name: app, image: nginx, volumeMounts: [{name: scratch, mountPath: /scratch}]}]
+  volumes:
+  - name: scratch
+    ephemeral:
+      volumeClaimTemplate:
+        metadata: {labels: {type: scratch}}
+        spec:
+          accessModes: [ReadWriteOnce]
+          storageClassName: standard
+          resources: {requests: {storage: 1Gi}}
+"""
+
+
+def test_an_ephemeral_volume_gets_a_claim_owned_by_its_pod(cluster: Cluster) -> None:
+    cluster.apply(EPHEMERAL_POD)
+    cluster.run_until_stable()
+    pod = cluster.client.get(PODS, "app", "default")
+    pvc = cluster.client.get(PVCS, "app-scratch", "default")
+    assert pvc["metadata"]["labels"] == {"type": "scratch"}
+    assert pvc["metadata"]["ownerReferences"] == [{"apiVersion": "v1", "kind": "Pod", "name": "app",
+                                                   "uid": pod["metadata"]["uid"], "controller": True,
+                                                   "blockOwnerDeletion": True}]
+    assert pvc["status"]["phase"] == "Bound"
+    assert pod["spec"]["nodeName"]
+    assert "Used By:       app" in cluster.kubectl("describe pvc app-scratch")
+    # The pod goes, and the garbage collector takes its claim (and the Delete policy the volume).
+    cluster.kubectl("delete pod app --grace-period=0 --force")
+    cluster.run_until_stable()
+    assert not cluster.client.list(PVCS, "default")["items"]
+
+
+def test_an_ephemeral_volume_never_takes_over_someone_elses_claim(cluster: Cluster) -> None:
+    cluster.apply(_pvc("app-scratch", "standard"))
+    cluster.run_until_stable()
+    cluster.apply(EPHEMERAL_POD)
+    cluster.run_until_stable()
+    assert not cluster.client.get(PODS, "app", "default")["spec"].get("nodeName")
+    events = _events(cluster, "app")
+    assert ("FailedBinding", "ephemeral volume scratch: PVC default/app-scratch was not created for pod default/app "
+            "(pod is not owner)") in events
+    assert any(r == "FailedScheduling" and m.startswith(
+        "0/3 nodes are available: PVC default/app-scratch was not created for pod default/app (pod is not owner).")
+        for r, m in events)
+
+
+def test_the_scheduler_waits_for_an_ephemeral_volumes_claim() -> None:
+    pod = make_pod("app", volumes=[{"name": "scratch", "ephemeral": {"volumeClaimTemplate": {"spec": {}}}}])
+    cache = with_storage(three_nodes(), [], [], [sc("standard", mode="Immediate")])
+    assert Scheduler().schedule(pod, cache).message.startswith(
+        '0/3 nodes are available: waiting for ephemeral volume controller to create the persistentvolumeclaim '
+        '"app-scratch".')
+
+
+def test_a_claim_bigger_than_any_volume_stays_pending_with_upstreams_event(cluster: Cluster) -> None:
+    cluster.apply("""\
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata: {name: manual}
+provisioner: kubernetes.io/no-provisioner
+volumeBindingMode: Immediate
+---
+apiVersion: v1
+kind: PersistentVolume
+metadata: {name: small}
+spec:
+  capacity: {storage: 1Gi}
+  accessModes: [ReadWriteOnce]
+  storageClassName: manual
+  hostPath: {path: /tmp/small}
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: huge}
+spec:
+  storageClassName: manual
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 50Gi}}
+""")
+    cluster.run_until_stable()
+    assert cluster.client.get(PVCS, "huge", "default")["status"]["phase"] == "Pending"
+    assert cluster.client.get(PVS, "small")["status"]["phase"] == "Available"
+    assert ("ProvisioningFailed", "no volume plugin matched name: kubernetes.io/no-provisioner") in _events(
+        cluster, "huge")
+
+
+def test_a_stateful_pod_comes_back_to_its_local_volumes_node(cluster: Cluster) -> None:
+    cluster.apply(WFFC_CLASS + """---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: web}
+spec:
+  serviceName: web
+  replicas: 3
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: nginx, image: nginx, volumeMounts: [{name: www, mountPath: /usr/share/nginx/html}]}]
+  volumeClaimTemplates:
+  - metadata: {name: www}
+    spec: {storageClassName: local-path, accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}
+""")
+    cluster.run_until_stable()
+    cluster.advance(30)
+    cluster.run_until_stable()
+    node = cluster.client.get(PODS, "web-1", "default")["spec"]["nodeName"]
+    cluster.kubectl(f"cordon {node}")
+    cluster.kubectl("delete pod web-1")
+    cluster.run_until_stable()
+    cluster.advance(60)
+    cluster.run_until_stable()
+    pod = cluster.client.get(PODS, "web-1", "default")
+    assert not pod["spec"].get("nodeName")
+    messages = [m for r, m in _events(cluster, "web-1") if r == "FailedScheduling"]
+    assert messages[-1] == ("0/3 nodes are available: 1 node(s) were unschedulable, 2 node(s) had volume node "
+                            "affinity conflict. preemption: 0/3 nodes are available: 3 Preemption is not helpful "
+                            "for scheduling.")
+    cluster.kubectl(f"uncordon {node}")
+    cluster.run_until_stable()
+    assert cluster.client.get(PODS, "web-1", "default")["spec"]["nodeName"] == node

@@ -60,6 +60,7 @@ from minik8s.apiserver.admission import ObjectCountQuota
 from minik8s.apiserver.admission.limitranger import LimitRanger
 from minik8s.apiserver.admission.podsecurity import PodSecurity
 from minik8s.apiserver.admission.priority import Priority, ensure_system_classes
+from minik8s.apiserver.admission.pvcresize import PersistentVolumeClaimResize
 from minik8s.apiserver.admission.resourcequota import ResourceQuotaAdmission
 from minik8s.apiserver.admission.chain import CREATE, DELETE, UPDATE, Attributes, Chain
 from minik8s.apiserver.auth import bootstrap, reviews
@@ -179,6 +180,7 @@ class APIServer:
         self.admission.add(ServiceAccountAdmission(self))
         self.admission.add(Priority(self))   # priorityClassName -> spec.priority, before the quota reads it
         self.admission.add(PodSecurity(self))
+        self.admission.add(PersistentVolumeClaimResize(self))   # who may expand a claim
         self.admission.add(Escalation(self.authorizer, self.rbac))
         self.admission.add(Webhooks(self.store))   # Mutating/ValidatingAdmissionWebhook, before the quota
         self.admission.add(ResourceQuotaAdmission(self))

@@ -23,6 +23,7 @@ from minik8s.controllers.tainteviction import TaintEvictionController
 from minik8s.controllers.daemonset import DaemonSetController
 from minik8s.controllers.statefulset import StatefulSetController
 from minik8s.controllers.volume import PersistentVolumeController
+from minik8s.controllers.ephemeralvolume import EphemeralVolumeController
 from minik8s.controllers.endpointslice import EndpointSliceController
 from minik8s.controllers.endpoints import EndpointsController
 from minik8s.controllers.loadbalancer import LoadBalancerController
@@ -46,6 +47,7 @@ CONTROLLERS: list[Callable[[Context], Controller]] = [
     CronJobController,
     TTLAfterFinishedController,
     PersistentVolumeController,
+    EphemeralVolumeController,
     EndpointSliceController,
     EndpointsController,
     LoadBalancerController,

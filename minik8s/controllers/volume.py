@@ -24,6 +24,12 @@ married:
   with ``persistentVolumeReclaimPolicy: Delete`` the volume (and its directory)
   is deleted, with ``Retain`` it stays, data and all, for an administrator.
 
+* **expansion**: raising a bound claim's ``spec.resources.requests.storage`` (its class
+  must say ``allowVolumeExpansion: true``, which the PersistentVolumeClaimResize admission
+  plugin checks) grows the volume's ``spec.capacity``; the claim shows a ``Resizing``
+  condition meanwhile, then the new ``status.capacity`` (events ``Resizing``,
+  ``VolumeResizeSuccessful``).
+
 A claim that cannot be satisfied stays ``Pending`` with an event saying why,
 and is looked at again whenever a volume or a storage class changes: it never
 spins. A claim whose volume disappears becomes ``Lost``.
@@ -50,6 +56,9 @@ How minik8s differs:
     * upstream also re-examines every pending claim every 15 s; minik8s re-examines
       them when a volume, a storage class or a pod changes, which is when an answer can change;
     * the ``kubernetes.io/pv-protection`` / ``pvc-protection`` finalizers are not used;
+    * expansion needs no step on the node (a directory has no filesystem to grow), so a
+      claim never shows ``FileSystemResizePending``; ``status.allocatedResources`` and
+      recovery from failed expansions are not modelled;
     * a pod placed by ``spec.nodeName`` (it never passes the scheduler) still gets its
       ``WaitForFirstConsumer`` claim provisioned: the controller notes its node as
       ``selected-node``; upstream's claim would wait for ever.
@@ -69,8 +78,8 @@ from minik8s.api import resources
 from minik8s.api.errors import StatusError
 from minik8s.api.resources import Resource
 from minik8s.api.storage import (ANN_SELECTED_NODE, DEFAULT_CLASS_ANNOTATION, claim_class, default_class,
-                                 default_storage_class, find_best_match, is_bound_to, pod_claim_names,
-                                 waits_for_first_consumer)
+                                 default_storage_class, find_best_match, is_bound_to, pod_claim_names, requested_storage,
+                                 storage_bytes, waits_for_first_consumer)
 from minik8s.clock import rfc3339
 from minik8s.controllers.controller import Context, Controller
 
@@ -83,6 +92,8 @@ assert PVCS is not None and PVS is not None and CLASSES is not None and PODS is 
 Obj = dict[str, Any]
 
 PROVISIONER = "minik8s.io/hostpath"
+IN_TREE_PREFIX = "kubernetes.io/"  # provisioner names upstream's controller looks up among its own plugins
+RESIZER = f"external-resizer {PROVISIONER}"  # who records the resize events, as upstream's sidecar names itself
 HOSTNAME_LABEL = "kubernetes.io/hostname"
 DEFAULT_CLASS = "standard"
 # Annotations the PV controller and provisioners write (pkg/controller/volume/persistentvolume/util).
@@ -221,7 +232,11 @@ class PersistentVolumeController(Controller):
                 self._set_claim_phase(claim, "Lost", None)
                 self.ctx.recorder.event(claim, "Warning", "ClaimLost", CLAIM_LOST_MESSAGE, component=self.name)
             return
-        if is_bound_to(pv, claim) or not (pv.get("spec") or {}).get("claimRef"):
+        if is_bound_to(pv, claim) and (claim.get("status") or {}).get("phase") == "Bound" and \
+                requested_storage(claim) > storage_bytes(((claim.get("status") or {}).get("capacity") or {}).get(
+                    "storage")):
+            self._expand(claim, pv)
+        elif is_bound_to(pv, claim) or not (pv.get("spec") or {}).get("claimRef"):
             self._bind(pv, claim)
         elif (claim.get("status") or {}).get("phase") == "Bound":
             # The volume now belongs to someone else: this claim has lost it.
@@ -286,10 +301,45 @@ class PersistentVolumeController(Controller):
                 return str(node)
         return ""
 
+    # --- expansion ------------------------------------------------------------------------
+
+    def _expand(self, claim: Obj, pv: Obj) -> None:
+        """A bound claim asks for more than it has: grow its volume, as a CSI external-resizer does.
+
+        The claim shows ``Resizing`` while the volume's ``spec.capacity`` is raised; a directory
+        has no size of its own and no filesystem to grow on the node, so the resize is done at
+        once: ``status.capacity`` becomes the request and the condition goes."""
+        sc = self.informer(CLASSES).get("", claim_class(claim))
+        if sc is None or sc.get("provisioner") != PROVISIONER or sc.get("allowVolumeExpansion") is not True:
+            return  # someone else's resizer (or none): the claim waits, as upstream's would
+        size = claim["spec"]["resources"]["requests"]["storage"]
+        resizing = {"type": "Resizing", "status": "True", "lastProbeTime": None,
+                    "lastTransitionTime": rfc3339(self.clock.now())}
+        new = deep_copy(claim)
+        new.setdefault("status", {})["conditions"] = [resizing]
+        claim = self.client.update(PVCS, new, claim["metadata"].get("namespace"), subresource="status")
+        volume = pv["metadata"]["name"]
+        self.ctx.recorder.event(claim, "Normal", "Resizing", f"External resizer is resizing volume {volume}",
+                                component=RESIZER)
+        grown = deep_copy(pv)
+        grown["spec"].setdefault("capacity", {})["storage"] = size
+        self.client.update(PVS, grown)
+        done = deep_copy(claim)
+        done["status"]["capacity"] = {**(done["status"].get("capacity") or {}), "storage": size}
+        done["status"].pop("conditions", None)
+        claim = self.client.update(PVCS, done, claim["metadata"].get("namespace"), subresource="status")
+        self.ctx.recorder.event(claim, "Normal", "VolumeResizeSuccessful", "Resize volume succeeded",
+                                component=RESIZER)
+
     # --- provisioning ---------------------------------------------------------------------
 
     def _provision(self, claim: Obj, sc: Obj) -> None:
         provisioner = sc.get("provisioner", "")
+        if provisioner.startswith(IN_TREE_PREFIX) and provisioner != PROVISIONER:
+            # An in-tree name no plugin answers to (kubernetes.io/no-provisioner: static volumes only).
+            self.ctx.recorder.event(claim, "Warning", "ProvisioningFailed",
+                                    f"no volume plugin matched name: {provisioner}", component=self.name)
+            return
         claim = self._annotate_provisioner(claim, provisioner)
         self.ctx.recorder.event(claim, "Normal", "ExternalProvisioning", _external_message(provisioner),
                                 component=self.name)

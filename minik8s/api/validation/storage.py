@@ -66,8 +66,10 @@ def _claim_update(new: Obj, old: Obj) -> Errors:
     old_storage = _quantity(_map(_map(old_spec, "resources"), "requests").get("storage"))
     if new_storage is not None and old_storage is not None and new_storage < old_storage:
         errs.append(forbidden_field("spec.resources.requests.storage", "field can not be less than previous value"))
+    bound = _map(old, "status").get("phase") == "Bound"
     for spec in (new_spec, old_spec):
-        spec.pop("resources", None)
+        if bound:
+            spec.pop("resources", None)  # only a bound claim's request may change: that asks for expansion
         spec.pop("volumeAttributesClassName", None)
         if not old_spec.get("volumeName"):
             spec.pop("volumeName", None)  # binding sets it once

@@ -44,7 +44,7 @@ from typing import Any, Callable
 from minik8s.api.resources import Resource
 from minik8s.kubectl.describe.core import (describe_configmap, describe_endpoint_slice, describe_endpoints,
                                            describe_namespace, describe_pv, describe_pvc, describe_secret,
-                                           describe_service)
+                                           describe_service, describe_storageclass)
 from minik8s.kubectl.describe.generic import describe_generic
 from minik8s.kubectl.describe.nodes import describe_node
 from minik8s.kubectl.describe.scheduling import describe_priorityclass
@@ -62,7 +62,7 @@ __all__ = [
     "describe_endpoint_slice", "describe_endpoints",
     "describe_events", "describe_generic", "describe_job", "describe_namespace", "describe_node", "describe_pod",
     "describe_pod_template", "describe_probe", "describe_pv", "describe_pvc", "describe_replicaset",
-    "describe_secret", "describe_service", "describe_statefulset", "qos_class", "rfc1123z", "search_events",
+    "describe_secret", "describe_service", "describe_statefulset", "describe_storageclass", "qos_class", "rfc1123z", "search_events",
 ]
 
 
@@ -71,7 +71,7 @@ DESCRIBERS: dict[str, Callable[[Any, Obj, datetime], str]] = {
     "StatefulSet": describe_statefulset, "DaemonSet": describe_daemonset, "Job": describe_job,
     "CronJob": describe_cronjob, "Service": describe_service, "Node": describe_node,
     "Namespace": describe_namespace, "ConfigMap": describe_configmap, "Secret": describe_secret,
-    "PersistentVolume": describe_pv, "PersistentVolumeClaim": describe_pvc,
+    "PersistentVolume": describe_pv, "PersistentVolumeClaim": describe_pvc, "StorageClass": describe_storageclass,
     "Endpoints": describe_endpoints, "EndpointSlice": describe_endpoint_slice,
     "Role": describe_role, "ClusterRole": describe_role, "RoleBinding": describe_binding,
     "ClusterRoleBinding": describe_binding,

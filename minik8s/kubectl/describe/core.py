@@ -1,11 +1,13 @@
 """``kubectl describe`` for the other core/v1 kinds: Service, Namespace, ConfigMap, Secret,
-PersistentVolume and PersistentVolumeClaim.
+PersistentVolume, PersistentVolumeClaim and (storage.k8s.io) StorageClass.
 
 A Service shows its endpoints per port (the ready addresses of its EndpointSlices, found
 by their ``kubernetes.io/service-name`` label, as kubectl does since 1.30);
 a Namespace its ResourceQuotas and LimitRanges; a ConfigMap its data in full; a Secret
 only the size of each value (never the value, except a service account's token);
-a PersistentVolume its claim and source; a claim the pods that use it.
+a PersistentVolume its claim, node affinity and source; a claim the pods that use it
+(ephemeral volumes included) and its resize conditions; a StorageClass whether it is the
+default, its provisioner, parameters and binding mode.
 
 Interface:
     describe_service(client, svc, now) -> str
@@ -15,6 +17,7 @@ Interface:
     describe_secret(client, secret, now) -> str
     describe_pv(client, pv, now) -> str
     describe_pvc(client, pvc, now) -> str
+    describe_storageclass(client, sc, now) -> str
 
 Taught in chapter 3 (kubectl and describing objects) and chapter 6 (namespaces); the
 chapters on services, configuration and storage use them.
@@ -28,11 +31,12 @@ from typing import Any
 
 from minik8s.api.duration import age
 from minik8s.api.errors import StatusError
+from minik8s.api.storage import is_default_class, pod_claim_names
 from minik8s.apiserver.tables import access_modes, format_labels
 from minik8s.kubectl.describe.pods import _volume_source
 from minik8s.kubectl.describe.writer import (ENDPOINT_SLICES, LIMITRANGES, PODS, RESOURCEQUOTAS, Obj, _annotations,
-                                             _go_list, _header, _labels, _meta, _spec, _status, _Writer,
-                                             describe_events, search_events)
+                                             _bool, _go_list, _header, _labels, _meta, _spec, _status, _Writer,
+                                             describe_events, rfc1123z, search_events)
 
 
 def format_slice_endpoints(slices: list[Obj], port_name: str) -> str:
@@ -256,7 +260,7 @@ def describe_pv(client: Any, pv: Obj, now: datetime) -> str:
     w.write(0, f"Access Modes:\t{access_modes(spec.get('accessModes'))}\n")
     w.write(0, f"VolumeMode:\t{spec.get('volumeMode', 'Filesystem')}\n")
     w.write(0, f"Capacity:\t{(spec.get('capacity') or {}).get('storage', '')}\n")
-    w.write(0, "Node Affinity:\t<none>\n" if not spec.get("nodeAffinity") else "Node Affinity:\t\n")
+    _node_affinity(w, spec.get("nodeAffinity"))
     w.write(0, f"Message:\t{status.get('message', '')}\n")
     w.write(0, "Source:\n")
     w.write(2, _volume_source(spec))
@@ -281,10 +285,75 @@ def describe_pvc(client: Any, pvc: Obj, now: datetime) -> str:
     if spec.get("volumeMode"):
         w.write(0, f"VolumeMode:\t{spec['volumeMode']}\n")
     pods = client.list(PODS, meta.get("namespace")).get("items") or []
+    # A pod's ephemeral volume counts too: its claim is named <pod>-<volume>.
     users = sorted(_meta(p).get("name", "") for p in pods
-                   if any((v.get("persistentVolumeClaim") or {}).get("claimName") == meta.get("name")
-                          for v in _spec(p).get("volumes") or []))
+                   if any(name == meta.get("name") for name, _ in pod_claim_names(p)))
     w.write(0, "Used By:\t")
     w.write(0, "<none>\n" if not users else "".join(("\t" if i else "") + f"{u}\n" for i, u in enumerate(users)))
+    conditions = status.get("conditions") or []
+    if conditions:
+        w.write(0, "Conditions:\n")
+        w.write(1, "Type\tStatus\tLastProbeTime\tLastTransitionTime\tReason\tMessage\n")
+        w.write(1, "----\t------\t-----------------\t------------------\t------\t-------\n")
+        for c in conditions:
+            w.write(1, f"{c.get('type', '')} \t{c.get('status', '')} \t{_go_time(c.get('lastProbeTime'))} \t"
+                       f"{_go_time(c.get('lastTransitionTime'))} \t{c.get('reason', '')} \t{c.get('message', '')}\n")
     describe_events(w, search_events(client, pvc), now)
+    return w.text()
+
+
+def _go_time(timestamp: str | None) -> str:
+    """A ``metav1.Time`` in RFC1123Z; an unset one prints as Go's zero time, as upstream's describe does."""
+    return rfc1123z(timestamp) if timestamp else "Mon, 01 Jan 0001 00:00:00 +0000"
+
+
+def _node_affinity(w: _Writer, affinity: Obj | None) -> None:
+    """A volume's ``spec.nodeAffinity``: each required term's expressions, one per line."""
+    w.write(0, "Node Affinity:\t")
+    required = (affinity or {}).get("required")
+    if required is None:
+        w.write(0, "<none>\n")
+        return
+    w.write(0, "\n")
+    terms = required.get("nodeSelectorTerms") or []
+    w.write(1, "Required Terms:\t" + ("<none>\n" if not terms else "\n"))
+    for i, term in enumerate(terms):
+        _terms(w, 2, f"Term {i}", [(e.get("key", ""), str(e.get("operator", "")).lower(), e.get("values") or [])
+                                   for e in term.get("matchExpressions") or []])
+
+
+def _terms(w: _Writer, level: int, title: str, requirements: list[tuple[str, str, list[str]]]) -> None:
+    w.write(level, f"{title}:\t")
+    if not requirements:
+        w.write(0, "<none>\n")
+    for i, (key, operator, values) in enumerate(requirements):
+        if i:
+            w.write(level, "\t")
+        w.write(0, f"{key} {operator}" + (f" [{', '.join(values)}]" if values else "") + "\n")
+
+
+def describe_storageclass(client: Any, sc: Obj, now: datetime) -> str:
+    w, meta = _Writer(), _meta(sc)
+    w.write(0, f"Name:\t{meta.get('name', '')}\n")
+    w.write(0, f"IsDefaultClass:\t{'Yes' if is_default_class(sc) else 'No'}\n")
+    w.write(0, f"Annotations:\t{format_labels(meta.get('annotations'))}\n")
+    w.write(0, f"Provisioner:\t{sc.get('provisioner', '')}\n")
+    w.write(0, f"Parameters:\t{format_labels(sc.get('parameters'))}\n")
+    expansion = sc.get("allowVolumeExpansion")
+    w.write(0, f"AllowVolumeExpansion:\t{'<unset>' if expansion is None else _bool(expansion)}\n")
+    options = sc.get("mountOptions") or []
+    w.write(0, "MountOptions:\t<none>\n" if not options else "MountOptions:\n")
+    for option in options:
+        w.write(1, f"{option}\n")
+    if sc.get("reclaimPolicy"):
+        w.write(0, f"ReclaimPolicy:\t{sc['reclaimPolicy']}\n")
+    if sc.get("volumeBindingMode"):
+        w.write(0, f"VolumeBindingMode:\t{sc['volumeBindingMode']}\n")
+    if sc.get("allowedTopologies") is not None:
+        topologies = sc["allowedTopologies"]
+        w.write(0, "AllowedTopologies:\t" + ("<none>\n" if not topologies else "\n"))
+        for i, term in enumerate(topologies):
+            _terms(w, 1, f"Term {i}", [(e.get("key", ""), "in", e.get("values") or [])
+                                       for e in term.get("matchLabelExpressions") or []])
+    describe_events(w, search_events(client, sc), now)
     return w.text()

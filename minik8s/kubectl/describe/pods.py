@@ -167,11 +167,35 @@ def _go_pointer(value: Any) -> str:
     return "<nil>" if value is None else _go_bool(value)
 
 
+def _ephemeral_source(source: Obj) -> str:
+    """An inline claim template, described as the claim it will become (not yet bound)."""
+    text = ("Type:\tEphemeralVolume (an inline specification for a volume that gets created and deleted "
+            "with the pod)\n")
+    template = source.get("volumeClaimTemplate")
+    if template is None:
+        return text
+    meta, spec = template.get("metadata") or {}, template.get("spec") or {}
+    text += f"    StorageClass:\t{spec.get('storageClassName') or ''}\n    Volume:\t{spec.get('volumeName') or ''}\n"
+    # Upstream writes these through a nested writer that indents every write, values included.
+    for title, values, sep in (("Labels", meta.get("labels"), "="), ("Annotations", meta.get("annotations"), ": ")):
+        entries = [f"{k}{sep}{v}" for k, v in sorted((values or {}).items())] or ["<none>"]
+        text += f"    {title}:\t" + "".join(("    \t" if i else "") + f"    {e}\n" for i, e in enumerate(entries))
+    text += "    Capacity:\t\n    Access Modes:\t\n"
+    if spec.get("volumeMode"):
+        text += f"    VolumeMode:\t{spec['volumeMode']}\n"
+    return text
+
+
 def _volume_source(volume: Obj) -> str:
     if "hostPath" in volume:
         src = volume["hostPath"]
         return (f"Type:\tHostPath (bare host directory volume)\n    Path:\t{src.get('path', '')}\n"
                 f"    HostPathType:\t{src.get('type', '')}\n")
+    if "ephemeral" in volume:
+        return _ephemeral_source(volume["ephemeral"] or {})
+    if "local" in volume:
+        src = volume["local"] or {}
+        return f"Type:\tLocalVolume (a persistent volume backed by local storage on a node)\n    Path:\t{src.get('path', '')}\n"
     if "emptyDir" in volume:
         src = volume["emptyDir"] or {}
         return (f"Type:\tEmptyDir (a temporary directory that shares a pod's lifetime)\n"

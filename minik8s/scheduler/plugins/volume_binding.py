@@ -17,7 +17,10 @@ provisions (on that node), and the pod is bound once all its claims are.
 
 Extension points and upstream's wording:
 
-    PreFilter  Skip without claims; ``persistentvolumeclaim "x" not found``;
+    PreFilter  Skip without claims (``persistentVolumeClaim`` or ``ephemeral`` volumes);
+               ``persistentvolumeclaim "x" not found`` (for an ephemeral volume:
+               ``waiting for ephemeral volume controller to create the persistentvolumeclaim "x"``,
+               or, if the pod does not own it, ``PVC ns/x was not created for pod ns/p (pod is not owner)``);
                ``pod has unbound immediate PersistentVolumeClaims`` (an Immediate claim
                is the PV controller's business: wait for it)
     Filter     ``node(s) had volume node affinity conflict`` (a bound volume),
@@ -83,7 +86,13 @@ def claims_of(pod: Obj, storage: StorageListers) -> list[Obj] | Status:
     for name, ephemeral in pod_claim_names(pod):
         claim = storage.claim(namespace, name)
         if claim is None:
-            return Status("UnschedulableAndUnresolvable", (f'persistentvolumeclaim "{name}" not found',))
+            # Normal for a moment after an ephemeral volume's pod is created: say so.
+            why = (f'waiting for ephemeral volume controller to create the persistentvolumeclaim "{name}"'
+                   if ephemeral else f'persistentvolumeclaim "{name}" not found')
+            return Status("UnschedulableAndUnresolvable", (why,))
+        if (claim.get("status") or {}).get("phase") == "Lost":
+            return Status("UnschedulableAndUnresolvable", (f'persistentvolumeclaim "{name}" bound to non-existent '
+                                                           f'persistentvolume "{claim["spec"].get("volumeName")}"',))
         if (claim.get("metadata") or {}).get("deletionTimestamp"):
             return Status("UnschedulableAndUnresolvable", (f'persistentvolumeclaim "{name}" is being deleted',))
         if ephemeral and (problem := claim_is_for_pod(pod, claim)) is not None:

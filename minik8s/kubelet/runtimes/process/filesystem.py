@@ -382,6 +382,10 @@ def prepare_volumes(pod: dict[str, Any], pod_dir: Path, node_root: Path, lookup:
             result[name] = _host_path_volume(name, volume["hostPath"], node_root)
         elif isinstance(volume.get("persistentVolumeClaim"), dict):
             result[name] = _claim_volume(name, volume["persistentVolumeClaim"], namespace, node_root, lookup)
+        elif isinstance(volume.get("ephemeral"), dict):
+            # A generic ephemeral volume is the claim <pod>-<volume> the ephemeral volume controller made.
+            pod_name = (pod.get("metadata") or {}).get("name", "")
+            result[name] = _claim_volume(name, {"claimName": f"{pod_name}-{name}"}, namespace, node_root, lookup)
         elif (files := volume_files(pod, volume, lookup, pod_ip=pod_ip, host_ip=host_ip, client=client)) is not None:
             kind = next(kind for kind in _ATOMIC_KINDS if isinstance(volume.get(kind), dict))
             folder = pod_dir / "volumes" / _ATOMIC_KINDS[kind] / name
