@@ -541,3 +541,49 @@ spec:
     cluster.kubectl(f"uncordon {node}")
     cluster.run_until_stable()
     assert cluster.client.get(PODS, "web-1", "default")["spec"]["nodeName"] == node
+
+
+def test_the_process_runtime_mounts_an_ephemeral_volumes_claim(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MINIK8S_HOME", str(tmp_path / "home"))
+    with Cluster(nodes=1, runtime="process", data_dir=tmp_path / "cluster") as c:
+        c.apply(EPHEMERAL_POD.replace("image: nginx,", 'image: busybox, command: [sh, -c, "echo kept > '
+                                      '/scratch/note; sleep 3600"],'))
+
+        def written() -> Path | None:
+            claims = {p["metadata"]["name"]: p for p in c.client.list(PVCS, "default")["items"]}
+            name = (claims.get("app-scratch", {}).get("spec") or {}).get("volumeName")
+            if not name:
+                return None
+            # The file is in the claim's volume directory (as the node sees it), not in an emptyDir.
+            return next((p for p in (tmp_path / "cluster").rglob("note") if name in p.parts), None)
+
+        note = wait_for(written, timeout=30, what="the container to write into the ephemeral volume")
+        assert note.read_text() == "kept\n"
+
+
+def test_read_write_once_pod_goes_alone(cluster: Cluster) -> None:
+    with pytest.raises(KubectlError) as refused:
+        cluster.apply(_pvc("mixed", "standard", mode="ReadWriteOncePod, ReadWriteOnce"))
+    assert ('spec.accessModes: Forbidden: may not use ReadWriteOncePod with other access modes'
+            in str(refused.value))
+
+
+def test_a_pod_waits_for_its_volumes_then_gives_up_at_the_binding_timeout(cluster: Cluster) -> None:
+    cluster.apply("""\
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata: {name: external}
+provisioner: example.com/nfs
+volumeBindingMode: WaitForFirstConsumer
+---
+""" + _pvc("shared", "external") + "---\n" + _pod("app", "shared", node_selector="node-1"))
+    cluster.run_until_stable()
+    pvc = cluster.client.get(PVCS, "shared", "default")
+    assert pvc["metadata"]["annotations"][storage.ANN_SELECTED_NODE] == "node-1"
+    assert any(r == "ExternalProvisioning" for r, _ in _events(cluster, "shared"))
+    assert not cluster.client.get(PODS, "app", "default")["spec"].get("nodeName")  # assumed, not bound
+    cluster.advance(600)
+    cluster.run_until_stable()
+    assert ("FailedScheduling", 'running PreBind plugin "VolumeBinding": binding volumes: context deadline '
+            "exceeded") in _events(cluster, "app")

@@ -8,6 +8,13 @@ decision already counts it) and bound through the ``pods/binding`` subresource.
 The outcome is recorded as an event: ``Scheduled`` (``Successfully assigned
 default/nginx to node-1``) or ``FailedScheduling`` with the reasons per node.
 
+A pod whose volumes must be bound first (a ``WaitForFirstConsumer`` claim: see
+:mod:`minik8s.scheduler.plugins.volume_binding`) goes through PreBind: the claim is
+annotated with the chosen node (or a matching volume pre-bound to it), the pod stays
+assumed on that node, and it is bound once the PV controller has bound every claim
+(``VOLUME_BINDING_TIMEOUT_SECONDS`` at the most; then it is scheduled afresh). Claims,
+volumes and classes are watched, as they decide where such a pod may go.
+
 A pod that fits nowhere waits, marked ``PodScheduled=False`` with reason
 ``Unschedulable``. It is tried again whenever the cluster changes in a way that
 could help (a node is added or updated, a pod goes away), and at the latest
@@ -18,11 +25,12 @@ Taught in chapter 2 (architecture) and the scheduling chapter.
 
 from __future__ import annotations
 
-from typing import Any, Hashable
+from typing import Any, Callable, Hashable
 
 from minik8s.api import resources
 from minik8s.api.errors import StatusError
 from minik8s.api.resources import Resource
+from minik8s.api.storage import pod_claim_names
 from minik8s.clock import rfc3339
 from minik8s.controllers.controller import Context, Controller, object_key
 from minik8s.scheduler.algorithm import Scheduler
@@ -93,8 +101,9 @@ class SchedulerComponent(Controller):
         # The scheduler's cache is fed by the same events that wake it.
         deleted = obj is not None and self.informer(resource).get(*object_key(obj)) is None
         if resource in STORAGE:
-            # A claim bound, a volume made or freed, a class added: waiting pods may go on, others may fit.
-            return [*self._awaiting, *self._retry_unschedulable()]
+            # A claim bound, a volume made or freed, a class added: waiting pods may go on, and pods
+            # with claims may fit now (upstream's queueing hints: only they can be helped).
+            return [*self._awaiting, *self._retry_unschedulable(lambda pod: bool(pod_claim_names(pod)))]
         if resource is NODES:
             if deleted:
                 self.cache.remove_node(obj)
@@ -123,12 +132,14 @@ class SchedulerComponent(Controller):
             return []  # our own condition write, or another status change: nothing that could help it fit
         return [key] if self._wants(obj) else []
 
-    def _retry_unschedulable(self) -> list[Hashable]:
-        # Highest priority first, as upstream's PrioritySort orders its active queue.
+    def _retry_unschedulable(self, could_help: Callable[[dict[str, Any]], bool] | None = None) -> list[Hashable]:
+        """The unschedulable pods to try again (those ``could_help``, if given), highest priority first,
+        as upstream's PrioritySort orders its active queue."""
         pods = self.informer(PODS)
-        keys = sorted(self._unschedulable, key=lambda k: (-_priority(pods.get(*k)), k))
-        self._unschedulable.clear()
-        return keys
+        chosen = {k for k in self._unschedulable
+                  if could_help is None or (pod := pods.get(*k)) is None or could_help(pod)}
+        self._unschedulable -= chosen
+        return sorted(chosen, key=lambda k: (-_priority(pods.get(*k)), k))
 
     def reconcile(self, key: Any) -> None:
         namespace, name = key

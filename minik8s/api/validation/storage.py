@@ -35,6 +35,8 @@ _ACCESS_MODES = ("ReadOnlyMany", "ReadWriteMany", "ReadWriteOnce", "ReadWriteOnc
 def _access_modes(spec: Obj, path: str, detail: str) -> Errors:
     modes = _list(spec, "accessModes")
     errs = [] if modes else [required(f"{path}.accessModes", detail)]
+    if "ReadWriteOncePod" in modes and len(modes) > 1:
+        errs.append(forbidden_field(f"{path}.accessModes", "may not use ReadWriteOncePod with other access modes"))
     return errs + [_unsupported(f"{path}.accessModes", m, _ACCESS_MODES) for m in modes if m not in _ACCESS_MODES]
 
 

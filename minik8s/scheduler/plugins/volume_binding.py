@@ -83,7 +83,7 @@ def claims_of(pod: Obj, storage: StorageListers) -> list[Obj] | Status:
     """The pod's claims, or why the pod cannot be scheduled at all (missing, deleted, not its own)."""
     namespace = (pod.get("metadata") or {}).get("namespace") or "default"
     claims = []
-    for name, ephemeral in pod_claim_names(pod):
+    for name, ephemeral in dict(pod_claim_names(pod)).items():  # a claim mounted twice is bound once
         claim = storage.claim(namespace, name)
         if claim is None:
             # Normal for a moment after an ephemeral volume's pod is created: say so.
