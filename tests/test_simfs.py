@@ -68,3 +68,51 @@ def test_the_mount_table_routes_paths_and_lists_every_file_once() -> None:
                              "/logs/today"]
     del files["/data/page"]
     assert "/page" not in volume and files.get("/data/page") is None
+
+
+def _checked(path: str, kind: str, command: str = "true") -> str:
+    return json.dumps({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "checked"}, "spec": {
+        "nodeName": "node-1", "volumes": [{"name": "host", "hostPath": {"path": path, "type": kind}}],
+        "containers": [{"name": "c", "image": "busybox", "command": ["sh", "-c", f"{command}; sleep 3600"],
+                        "volumeMounts": [{"name": "host", "mountPath": "/host"}]}]}})
+
+
+def test_a_hostpath_type_is_checked_against_the_nodes_disk() -> None:
+    with Cluster(nodes=1, runtime="simulated", clock="virtual", seed=0) as c:
+        verdicts = {}
+        for path, kind in [("/etc/not-there", "Directory"), ("/var/log", "Directory"), ("/etc/hosts", "Directory"),
+                           ("/etc/hosts", "File"), ("/etc/nope", "File"), ("/run/containerd/containerd.sock", "Socket"),
+                           ("/var/log", "Socket"), ("/dev/null", "CharDevice"), ("/dev/sda", "BlockDevice"),
+                           ("/srv/new", "DirectoryOrCreate"), ("/etc/hosts", "DirectoryOrCreate")]:
+            c.apply(_checked(path, kind))
+            c.advance(2)
+            status = json.loads(c.kubectl("get pod checked -o json"))["status"]["phase"]
+            events = c.kubectl("get events --field-selector involvedObject.name=checked,reason=FailedMount")
+            verdicts[(path, kind)] = (status, events.strip().splitlines()[-1].split(" : ")[-1] if "Failed" in events
+                                      else "")
+            c.kubectl("delete pod checked")
+            c.kubectl("delete events --all")
+    assert verdicts == {
+        ("/etc/not-there", "Directory"): ("Pending", "hostPath type check failed: /etc/not-there is not a directory"),
+        ("/var/log", "Directory"): ("Running", ""),
+        ("/etc/hosts", "Directory"): ("Pending", "hostPath type check failed: /etc/hosts is not a directory"),
+        ("/etc/hosts", "File"): ("Running", ""),
+        ("/etc/nope", "File"): ("Pending", "hostPath type check failed: /etc/nope is not a file"),
+        ("/run/containerd/containerd.sock", "Socket"): ("Running", ""),
+        ("/var/log", "Socket"): ("Pending", "hostPath type check failed: /var/log is not a socket file"),
+        ("/dev/null", "CharDevice"): ("Running", ""),
+        ("/dev/sda", "BlockDevice"): ("Pending", "hostPath type check failed: /dev/sda is not a block device"),
+        ("/srv/new", "DirectoryOrCreate"): ("Running", ""),
+        ("/etc/hosts", "DirectoryOrCreate"): ("Pending", "hostPath type check failed: /etc/hosts is not a directory"),
+    }
+
+
+def test_what_a_pod_wrote_into_a_hostpath_is_on_the_node_for_a_later_type_check() -> None:
+    with Cluster(nodes=1, runtime="simulated", clock="virtual", seed=0) as c:
+        c.apply(_checked("/srv/app", "DirectoryOrCreate", "mkdir -p /host/conf; echo x > /host/conf/app.ini"))
+        c.advance(2)
+        c.kubectl("delete pod checked")
+        c.apply(_checked("/srv/app/conf/app.ini", "File", "cat /host"))
+        c.advance(2)
+        assert json.loads(c.kubectl("get pod checked -o json"))["status"]["phase"] == "Running"
+        assert c.kubectl("logs checked") == "x\n"

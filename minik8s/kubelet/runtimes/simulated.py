@@ -32,7 +32,8 @@ Realistic defaults:
   messages, as on the other runtimes. (The atomic writer's ``..data`` links are not simulated.)
 * emptyDir, hostPath and claim volumes are in-memory folders (:mod:`.simfs`): an emptyDir is
   shared by the containers of its pod that mount it and goes with the pod; a hostPath or a claim's
-  files stay on the node for the next pod. A hostPath's ``type`` is not checked.
+  files stay on the node for the next pod. A hostPath's ``type`` is checked against the node's
+  simulated disk (:class:`.simfs.NodeDisk`).
 * On SIGTERM a container stops at once (servers exit 0, shell scripts 143). With the real clock
   (``minik8s server --runtime simulated``) it takes ``REAL_CLOCK_STOP_SECONDS``, as a real
   app and kubelet do: a pod deleted in no time at all would let a StatefulSet recreate it
@@ -246,7 +247,8 @@ class SimulatedRuntime(cri.ContainerRuntime):
         self._images: dict[str, int] = {}            # present images: ref -> size
         self._pulls: dict[str, _Pull] = {}           # pulls in progress
         self._scripts: dict[tuple[str, str, str], dict[str, Any]] = {}
-        self._node_files: dict[str, dict[str, str]] = {}   # the node's disk: hostPath and claim volumes' files
+        self._disk = simfs.NodeDisk()                      # the node's disk: hostPath volumes' files
+        self._claim_files: dict[str, dict[str, str]] = {}   # the files of each claim's volume on this node
         self._next_ip = 2
         self._seq = 0
         for image in images:
@@ -404,11 +406,17 @@ class SimulatedRuntime(cri.ContainerRuntime):
             if isinstance(volume.get("emptyDir"), dict):
                 files = sandbox.volumes.setdefault(name, {})
             elif isinstance(volume.get("hostPath"), dict):
-                path = posixpath.normpath("/" + str(volume["hostPath"].get("path") or ""))
-                files = self._node_files.setdefault(f"hostPath:{path}", {})
+                path = posixpath.normpath("/" + str(volume["hostPath"].get("path") or "").lstrip("/"))
+                found = self._disk.mount(path, str(volume["hostPath"].get("type") or ""))
+                if isinstance(found, str):
+                    raise filesystem.MountError(f'MountVolume.SetUp failed for volume "{name}" : {found}')
+                files, inside = found
+                sub_path = posixpath.join(inside, str(mount.get("subPath") or "")).strip("/")
+                mounts.append((str(mount.get("mountPath", "")), files, sub_path))
+                continue
             elif isinstance(volume.get("persistentVolumeClaim"), dict):
                 claim = volume["persistentVolumeClaim"].get("claimName")
-                files = self._node_files.setdefault(f"claim:{namespace}/{claim}", {})
+                files = self._claim_files.setdefault(f"{namespace}/{claim}", {})
             else:
                 continue   # ConfigMap, Secret, downward API, projected: see _mounted_files
             mounts.append((str(mount.get("mountPath", "")), files, str(mount.get("subPath") or "")))
