@@ -16,6 +16,7 @@ Kubernetes state is a pile of objects; three pictures make most of it visible:
 * :func:`access_svg` - who may do what in a namespace: subjects (users, groups,
   ServiceAccounts) → RoleBindings and ClusterRoleBindings → Roles and ClusterRoles
   with their first rules.
+* :func:`storage_svg` - PersistentVolumeClaims → PersistentVolumes → nodes, coloured by phase.
 
 Each returns an :class:`SVG`: notebooks show it inline (``_repr_svg_``), the book
 saves it (``.save(path)``, ``str(svg)``). The output is deterministic: sorted
@@ -28,7 +29,8 @@ client, a lab :class:`~minik8s.lab.session.Session` or
 ``None`` for the notebook's current lab session.
 
 Taught across the book: chapter 2 (architecture) first, then the workload chapters, and chapter 13
-(Services) for :func:`service_svg`, chapter 16 (access control) for :func:`access_svg`.
+(Services) for :func:`service_svg`, chapter 15 (storage) for :func:`storage_svg`, chapter 16 (access
+control) for :func:`access_svg`.
 """
 
 from __future__ import annotations
@@ -165,6 +167,13 @@ def _document(width: float, height: float, body: list[str], title: str | None) -
     if title:
         parts.append(f"<title>{escape(title)}</title>")
     return SVG("\n".join([*parts, *body, "</svg>"]) + "\n")
+
+
+def _curve(x1: float, y1: float, x2: float, y2: float) -> str:
+    """A grey S-shaped edge from (x1, y1) to (x2, y2)."""
+    mid = (x1 + x2) / 2
+    return (f'<path d="M{x1:g},{y1:g} C{mid:g},{y1:g} {mid:g},{y2:g} {x2:g},{y2:g}" fill="none" '
+            f'stroke="#757575" stroke-width="1.5"/>')
 
 
 def _legend(x: float, y: float, entries: Iterable[tuple[str, str]]) -> tuple[list[str], float]:
@@ -842,18 +851,13 @@ def access_svg(source: Any = None, namespace: str = "default", title: str | None
     for x, head in zip(xs, ("subjects", "bindings", "roles")):
         body.append(_text(x, top - 6, head, size=11, fill="#757575"))
 
-    def curve(x1: float, y1: float, x2: float, y2: float) -> str:
-        mid = (x1 + x2) / 2
-        return (f'<path d="M{x1:g},{y1:g} C{mid:g},{y1:g} {mid:g},{y2:g} {x2:g},{y2:g}" fill="none" '
-                f'stroke="#757575" stroke-width="1.5"/>')
-
     drawn: set[tuple[str, int, int]] = set()
     for s, b, r in edges:
         if ("s", s, b) not in drawn:
-            body.append(curve(xs[0] + widths[0], row_y(s) + 14, xs[1], row_y(b) + 14))
+            body.append(_curve(xs[0] + widths[0], row_y(s) + 14, xs[1], row_y(b) + 14))
             drawn.add(("s", s, b))
         if ("r", b, r) not in drawn:
-            body.append(curve(xs[1] + widths[1], row_y(b) + 14, xs[2], role_y[r] + 14))
+            body.append(_curve(xs[1] + widths[1], row_y(b) + 14, xs[2], role_y[r] + 14))
             drawn.add(("r", b, r))
     for i, (kind, label) in enumerate(subjects):
         body += [_rect(xs[0], row_y(i), widths[0], 28, ACCESS_FILL.get(kind, "#eeeeee"), rx=5),
@@ -941,3 +945,137 @@ def job_timeline_svg(source: Any = None, job: str = "", namespace: str = "defaul
     legend, _ = _legend(PAD, top + plot_h + 36, [(label, colour) for key, label, colour in STATES if key in shown])
     body += legend
     return _document(width, top + plot_h + 52, body, title or f"Pods of Job {job} over time")
+
+
+# --- claims, volumes and nodes (chapter 15) ---------------------------------------------------------
+
+# Claim and volume phases, in legend order: (phase, fill colour). Lost and Failed need an administrator.
+VOLUME_PHASES = [("Bound", "#4caf50"), ("Pending", "#ffb300"), ("Available", "#42a5f5"),
+                 ("Released", "#9e9e9e"), ("Lost / Failed", "#e53935")]
+_PHASE_FILL = {phase: colour for phase, colour in VOLUME_PHASES} | {"Lost": "#e53935", "Failed": "#e53935"}
+NODE_FILL = "#eceff1"
+HOSTNAME_LABEL = "kubernetes.io/hostname"
+SELECTED_NODE_ANNOTATION = "volume.kubernetes.io/selected-node"
+
+
+def volume_nodes(pv: Obj) -> list[str]:
+    """The nodes a PersistentVolume's required node affinity names by host name (empty: any node)."""
+    terms = (((pv.get("spec") or {}).get("nodeAffinity") or {}).get("required") or {}).get("nodeSelectorTerms") or []
+    return sorted({str(v) for term in terms for expr in term.get("matchExpressions") or []
+                   if expr.get("key") == HOSTNAME_LABEL and expr.get("operator", "In") == "In"
+                   for v in expr.get("values") or []})
+
+
+def _phase_of(obj: Obj | None) -> str:
+    return str(((obj or {}).get("status") or {}).get("phase") or "Pending")
+
+
+def _claim_lines(claim: Obj, users: list[str]) -> list[str]:
+    spec = claim.get("spec") or {}
+    request = ((spec.get("resources") or {}).get("requests") or {}).get("storage", "?")
+    cls = spec.get("storageClassName")
+    lines = [f"{_phase_of(claim)} · {request} · class {cls if cls else '<none>'}"]
+    return lines + [f"used by {', '.join(users)}" if users else "used by no pod"]
+
+
+def _volume_lines(pv: Obj) -> list[str]:
+    spec = pv.get("spec") or {}
+    capacity = (spec.get("capacity") or {}).get("storage", "?")
+    lines = [f"{_phase_of(pv)} · {capacity} · {spec.get('persistentVolumeReclaimPolicy', 'Retain')}"]
+    ref = spec.get("claimRef") or {}
+    if _phase_of(pv) == "Released" and ref:
+        lines.append(f"claimRef {ref.get('namespace', '')}/{ref.get('name', '')} (deleted)")
+    elif (_meta(pv).get("annotations") or {}).get("pv.kubernetes.io/provisioned-by"):
+        # a provisioner's own directory name says nothing to a reader; who made the volume does
+        lines.append(f"provisioned by {_meta(pv)['annotations']['pv.kubernetes.io/provisioned-by']}")
+    else:
+        where = (spec.get("hostPath") or {}).get("path") or (spec.get("local") or {}).get("path")
+        nfs = spec.get("nfs") or {}
+        lines.append(f"path {where}" if where else f"nfs {nfs.get('server')}:{nfs.get('path')}" if nfs else "")
+    return [line for line in lines if line]
+
+
+def storage_svg(source: Any = None, namespace: str | None = None, title: str | None = None) -> SVG:
+    """PersistentVolumeClaims → PersistentVolumes → nodes, left to right, each claim and volume
+    coloured by its phase (Bound green, Pending amber, Available blue, Released grey, Lost or Failed
+    red). A claim's box names the pods that mount it; a volume's node is the one its node affinity
+    names, else the claim's ``volume.kubernetes.io/selected-node``, else the node of a pod using it
+    (a volume with none of these can be used anywhere). Volumes no claim holds get rows of their own;
+    claims of all namespaces unless ``namespace`` is given."""
+    lister = _lister(source)
+    claims = sorted(_safe_list(lister, "persistentvolumeclaims", namespace), key=_key)
+    volumes = {_meta(v).get("name", ""): v for v in _safe_list(lister, "persistentvolumes", None)}
+    users: dict[tuple[str, str], list[Obj]] = {}
+    for pod in sorted(_safe_list(lister, "pods", namespace), key=_key):
+        for vol in (pod.get("spec") or {}).get("volumes") or []:
+            claim_name = (vol.get("persistentVolumeClaim") or {}).get("claimName")
+            if claim_name:
+                users.setdefault((_meta(pod).get("namespace", ""), claim_name), []).append(pod)
+    rows: list[tuple[Obj | None, Obj | None, list[str]]] = []   # (claim, volume, nodes)
+    held: set[str] = set()
+    for claim in claims:
+        pv = volumes.get(str((claim.get("spec") or {}).get("volumeName") or ""))
+        pods = users.get(_key(claim), [])
+        selected = (_meta(claim).get("annotations") or {}).get(SELECTED_NODE_ANNOTATION)
+        nodes = (volume_nodes(pv) if pv else []) or ([selected] if selected else []) or sorted(
+            {str((p.get("spec") or {}).get("nodeName")) for p in pods if (p.get("spec") or {}).get("nodeName")})
+        if pv is not None:
+            held.add(_meta(pv).get("name", ""))
+        rows.append((claim, pv, nodes))
+    rows += [(None, pv, volume_nodes(pv)) for name, pv in sorted(volumes.items()) if name not in held]
+    node_names = sorted({n for _, _, nodes in rows for n in nodes})
+    first_row = {n: min(i for i, (_, _, nodes) in enumerate(rows) if n in nodes) for n in node_names}
+
+    claim_text = [[_pod_label(c), *_claim_lines(c, [_meta(p).get("name", "") for p in users.get(_key(c), [])])]
+                  for c, _, _ in rows if c is not None]
+    volume_text = [[_meta(v).get("name", ""), *_volume_lines(v)] for _, v, _ in rows if v is not None]
+    bold = 1.1   # bold monospace is wider than CHAR_WIDTH
+    widths = [max([_text_width(t[0]) * bold for t in claim_text] + [_text_width(line, 11) for t in claim_text
+                                                                    for line in t[1:]] + [140.0]) + 2 * PAD,
+              max([_text_width(t[0]) * bold for t in volume_text] + [_text_width(line, 11) for t in volume_text
+                                                                     for line in t[1:]] + [140.0]) + 2 * PAD,
+              max([_text_width(n) * bold for n in node_names] + [80.0]) + 2 * PAD]
+    xs = [PAD, PAD + widths[0] + 60, PAD + widths[0] + widths[1] + 120]
+    top, row_h, box_h = PAD + (24 if title else 0) + 18, 58.0, 48.0
+    body = [_text(PAD, PAD + 14, title, size=14, weight="bold")] if title else []
+    for x, head in zip(xs, ("PersistentVolumeClaims", "PersistentVolumes", "nodes")):
+        body.append(_text(x, top - 6, head, size=11, fill="#757575"))
+    node_y: dict[str, float] = {}   # each node level with the first row that uses it, never overlapping
+    for name in sorted(node_names, key=lambda n: (first_row[n], n)):
+        node_y[name] = max([top + first_row[name] * row_h + 10] + [y + 40 for y in node_y.values()])
+
+    def box(x: float, y: float, width: float, fill: str, lines: list[str], dashed: bool = False) -> list[str]:
+        parts = [_rect(x, y, width, box_h, fill, stroke="#37474f", dashed=dashed, rx=5),
+                 _text(x + PAD, y + 16, lines[0], weight="bold")]
+        return parts + [_text(x + PAD, y + 16 + 14 * i, line, size=11) for i, line in enumerate(lines[1:], 1)]
+
+    shapes: list[str] = []
+    claim_i = volume_i = 0
+    for row, (claim, pv, nodes) in enumerate(rows):
+        y = top + row * row_h
+        mid = y + box_h / 2
+        if claim is not None:
+            shapes += box(xs[0], y, widths[0], _PHASE_FILL.get(_phase_of(claim), "#eeeeee"), claim_text[claim_i])
+            claim_i += 1
+            if pv is not None:
+                body.append(_curve(xs[0] + widths[0], mid, xs[1], mid))
+        if pv is not None:
+            shapes += box(xs[1], y, widths[1], _PHASE_FILL.get(_phase_of(pv), "#eeeeee"), volume_text[volume_i])
+            volume_i += 1
+        elif claim is not None:
+            wanted = (claim.get("spec") or {}).get("volumeName")
+            shapes.append(_text(xs[1], mid + 4, f"{wanted} is gone" if wanted else "no volume yet", size=11,
+                                fill="#757575"))
+        start_x = xs[1] + widths[1] if pv is not None else xs[1] + 120
+        for node in nodes:
+            body.append(_curve(start_x, mid, xs[2], node_y[node] + 14))
+    for name, y in node_y.items():
+        shapes += [_rect(xs[2], y, widths[2], 28, NODE_FILL, rx=5), _text(xs[2] + PAD, y + 18, name, weight="bold")]
+    body += shapes
+    if not rows:
+        body.append(_text(PAD, top + 18, "no PersistentVolumeClaims and no PersistentVolumes", fill="#757575"))
+    bottom = max([top + max(len(rows), 1) * row_h] + [y + 40 for y in node_y.values()])
+    legend, legend_width = _legend(PAD, bottom, VOLUME_PHASES)
+    body += legend
+    width = max(xs[2] + widths[2] + PAD, legend_width + 2 * PAD)
+    return _document(width, bottom + 24, body, title or "Claims, volumes and nodes")

@@ -142,6 +142,19 @@ def test_containers_of_a_pod_share_localhost_and_volumes(rt: ProcessRuntime) -> 
     assert (volume / "x").read_text() == "stored\n" and "kubernetes.io~empty-dir" in str(volume)
 
 
+def test_a_hostpath_the_kubelet_creates_is_writable_by_the_container_and_outlives_the_pod(rt: ProcessRuntime) -> None:
+    script = "n=$(cat /data/count 2>/dev/null || echo 0); echo $((n+1)) > /data/count; echo > /log/x; cat /data/count; sleep 600"
+    volumes = [{"name": "data", "hostPath": {"path": "/var/local/count", "type": "DirectoryOrCreate"}},
+               {"name": "log", "hostPath": {"path": "/var/log/app", "type": ""}}]
+    mounts = [{"name": "data", "mountPath": "/data"}, {"name": "log", "mountPath": "/log"}]
+    counts = []
+    for name in ("first", "second"):   # two pods in turn, as a Deployment replaces one: the count goes on
+        _, (cid,) = run(rt, pod(name, {"name": "c", "image": "busybox", "command": ["sh", "-c", script],
+                                       "volumeMounts": mounts}, volumes=volumes))
+        counts.append(wait_for(lambda: rt.logs(cid).strip(), what="the count"))
+    assert counts == ["1", "2"]
+
+
 def test_unknown_image_fails_to_pull_and_lists_what_exists(rt: ProcessRuntime) -> None:
     with pytest.raises(ImagePullError) as err:
         rt.pull_image("no-such-image:1.0", "IfNotPresent")

@@ -8,8 +8,9 @@ import xml.etree.ElementTree as ET
 
 from minik8s import viz
 from minik8s.lab.session import ClusterView, KubectlResult
+from tests import svg_support
 
-SVG_NS = "{http://www.w3.org/2000/svg}"
+SVG_NS = svg_support.SVG_NS
 
 
 class FakeKubectl:
@@ -55,24 +56,7 @@ def _view(**objects) -> ClusterView:
     return ClusterView(FakeKubectl(objects))
 
 
-def _elements(svg: viz.SVG) -> list[ET.Element]:
-    return list(ET.fromstring(str(svg)))
-
-
-def _texts(svg: viz.SVG) -> list[str]:
-    return [e.text or "" for e in _elements(svg) if e.tag == f"{SVG_NS}text"]
-
-
-def _box_behind(svg: viz.SVG, label: str) -> ET.Element:
-    """The rectangle drawn just before the text ``label``."""
-    last = None
-    for element in _elements(svg):
-        if element.tag == f"{SVG_NS}rect":
-            last = element
-        if element.tag == f"{SVG_NS}text" and element.text == label:
-            assert last is not None
-            return last
-    raise AssertionError(f"no text {label!r}")
+_elements, _texts, _box_behind = svg_support.elements, svg_support.texts, svg_support.box_behind
 
 
 def _web_cluster():

@@ -16,7 +16,7 @@ Interface:
     volume_fits_node(pv, labels, name), class_allows_node(sc, labels), can_provision(sc)
     waits_for_first_consumer(sc), pod_claim_names(pod), claim_is_for_pod(pod, claim)
 
-Taught in chapter 8 (StatefulSets: storage).
+Taught in chapter 15 (storage: volumes, PV, PVC, StorageClass); chapter 8 uses it for StatefulSets.
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ import os
 import posixpath
 import tarfile
 import threading
-from typing import BinaryIO, Callable
+from typing import BinaryIO, Callable, MutableMapping
 
 from minik8s.kubelet.cri import ExecStream
 
@@ -45,7 +45,7 @@ def handles(argv: list[str]) -> bool:
     return bool(argv) and posixpath.basename(argv[0]) == "tar"
 
 
-def start(argv: list[str], fs: dict[str, str], run: Run, *, stdin: bool, tty: bool) -> ExecStream:
+def start(argv: list[str], fs: MutableMapping[str, str], run: Run, *, stdin: bool, tty: bool) -> ExecStream:
     """Play ``argv`` on a thread of its own, its streams pipes (the terminal's single output with ``tty``)."""
     in_read, in_write = os.pipe()
     out_read, out_write = os.pipe()
@@ -88,7 +88,7 @@ class _quietly:
         return exc[0] is not None and issubclass(exc[0], OSError)  # type: ignore[arg-type]
 
 
-def _program(argv: list[str], fs: dict[str, str], run: Run, source: io.BufferedReader, out: BinaryIO,
+def _program(argv: list[str], fs: MutableMapping[str, str], run: Run, source: io.BufferedReader, out: BinaryIO,
              err: BinaryIO, tty: bool, stop: threading.Event) -> int:
     name, args = posixpath.basename(argv[0]), argv[1:]
     newline = b"\r\n" if tty else b"\n"
@@ -106,7 +106,7 @@ def _program(argv: list[str], fs: dict[str, str], run: Run, source: io.BufferedR
     return exit_code
 
 
-def _shell(fs: dict[str, str], run: Run, reader: io.BufferedReader, out: BinaryIO, err: BinaryIO, tty: bool,
+def _shell(fs: MutableMapping[str, str], run: Run, reader: io.BufferedReader, out: BinaryIO, err: BinaryIO, tty: bool,
            stop: threading.Event) -> int:
     """Read a line, run it, until ``exit`` or the end of input."""
     status = 0
@@ -130,7 +130,7 @@ def _shell(fs: dict[str, str], run: Run, reader: io.BufferedReader, out: BinaryI
     return 137
 
 
-def _tar(args: list[str], fs: dict[str, str], source: BinaryIO, out: BinaryIO, err: BinaryIO) -> int:
+def _tar(args: list[str], fs: MutableMapping[str, str], source: BinaryIO, out: BinaryIO, err: BinaryIO) -> int:
     """The two forms ``kubectl cp`` runs: ``tar cf - PATH`` and ``tar -xmf - [-C DIR]``."""
     flags = args[0].lstrip("-") if args else ""
     if "c" in flags and len(args) >= 3:
@@ -147,7 +147,7 @@ def _absolute(path: str) -> str:
     return "/" + posixpath.normpath("/" + path).lstrip("/")
 
 
-def _create(path: str, fs: dict[str, str], out: BinaryIO, err: BinaryIO) -> int:
+def _create(path: str, fs: MutableMapping[str, str], out: BinaryIO, err: BinaryIO) -> int:
     root = _absolute(path)
     chosen = sorted(p for p in fs if p == root or p.startswith(root.rstrip("/") + "/"))
     if not chosen:
@@ -163,7 +163,7 @@ def _create(path: str, fs: dict[str, str], out: BinaryIO, err: BinaryIO) -> int:
     return 0
 
 
-def _extract(folder: str, fs: dict[str, str], source: BinaryIO) -> int:
+def _extract(folder: str, fs: MutableMapping[str, str], source: BinaryIO) -> int:
     with tarfile.open(fileobj=source, mode="r|") as archive:
         for count, member in enumerate(archive):
             if count >= MAX_ENTRIES:

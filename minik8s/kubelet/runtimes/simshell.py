@@ -39,7 +39,7 @@ import ast
 import re
 import shlex
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, MutableMapping
 
 from minik8s.kubelet.runtimes import nettools
 from minik8s.kubelet.runtimes.simnet import PodNetwork
@@ -230,7 +230,7 @@ class _Frame:
 class Shell:
     """The state of one running script: where it is, what it printed, when it next wakes."""
 
-    def __init__(self, program: Program, fs: dict[str, str], env: dict[str, str], start: float, *,
+    def __init__(self, program: Program, fs: MutableMapping[str, str], env: dict[str, str], start: float, *,
                  wording: str = "busybox", hostname: str = "", date: Callable[[float], str] | None = None,
                  net: PodNetwork | None = None, missing: frozenset[str] = frozenset()):
         self.fs = fs
@@ -373,7 +373,7 @@ class Shell:
         return _expand(word, self.env)
 
 
-def _write(fs: dict[str, str], path: str, text: str, *, append: bool) -> None:
+def _write(fs: MutableMapping[str, str], path: str, text: str, *, append: bool) -> None:
     if path != "/dev/null":
         fs[path] = (fs.get(path, "") if append else "") + text
 
@@ -442,7 +442,7 @@ def _server_port(argv: list[str]) -> int:
     return SERVERS.get(name, 0)
 
 
-def run_now(argv: list[str], fs: dict[str, str], env: dict[str, str], *, wording: str = "busybox",
+def run_now(argv: list[str], fs: MutableMapping[str, str], env: dict[str, str], *, wording: str = "busybox",
             hostname: str = "", date: str = "", timeout: float | None = None,
             net: PodNetwork | None = None, missing: frozenset[str] = frozenset()) -> tuple[int, str, str]:
     """Run a command at once (``kubectl exec``, exec probes). ``sleep`` longer than ``timeout``
@@ -460,7 +460,7 @@ def run_now(argv: list[str], fs: dict[str, str], env: dict[str, str], *, wording
     return shell.exit_code, out, err
 
 
-def run_command(argv: list[str], fs: dict[str, str], env: dict[str, str], *, wording: str = "busybox",
+def run_command(argv: list[str], fs: MutableMapping[str, str], env: dict[str, str], *, wording: str = "busybox",
                 hostname: str = "", date: str = "", net: PodNetwork | None = None,
                 missing: frozenset[str] = frozenset()) -> tuple[int, str, str]:
     """One simple command against the in-memory filesystem: (exit code, stdout, stderr)."""
@@ -524,7 +524,7 @@ def run_command(argv: list[str], fs: dict[str, str], env: dict[str, str], *, wor
     return 127, "", f"sh: {argv[0]}: not found\n"
 
 
-def _cat(paths: list[str], fs: dict[str, str], busybox: bool) -> tuple[int, str, str]:
+def _cat(paths: list[str], fs: MutableMapping[str, str], busybox: bool) -> tuple[int, str, str]:
     out, err, code = "", "", 0
     for path in paths:
         if path in fs:
@@ -536,7 +536,7 @@ def _cat(paths: list[str], fs: dict[str, str], busybox: bool) -> tuple[int, str,
     return code, out, err
 
 
-def _test(args: list[str], fs: dict[str, str]) -> int:
+def _test(args: list[str], fs: MutableMapping[str, str]) -> int:
     if len(args) == 2 and args[0] in ("-f", "-e", "-s"):
         exists = args[1] in fs and (args[0] != "-s" or bool(fs[args[1]]))
         return 0 if exists else 1

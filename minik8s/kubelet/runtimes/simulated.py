@@ -30,6 +30,10 @@ Realistic defaults:
   the kubelet's volume sync, except ``subPath`` mounts; ``env``/``envFrom`` read ConfigMaps and
   Secrets; a missing one gives the kubelet's ``FailedMount`` or ``CreateContainerConfigError``
   messages, as on the other runtimes. (The atomic writer's ``..data`` links are not simulated.)
+* emptyDir, hostPath and claim volumes are in-memory folders (:mod:`.simfs`): an emptyDir is
+  shared by the containers of its pod that mount it and goes with the pod; a hostPath or a claim's
+  files stay on the node for the next pod. A hostPath's ``type`` is checked against the node's
+  simulated disk (:class:`.simfs.NodeDisk`).
 * On SIGTERM a container stops at once (servers exit 0, shell scripts 143). With the real clock
   (``minik8s server --runtime simulated``) it takes ``REAL_CLOCK_STOP_SECONDS``, as a real
   app and kubelet do: a pod deleted in no time at all would let a StatefulSet recreate it
@@ -75,6 +79,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import posixpath
 import random
 import re
 from dataclasses import dataclass, field
@@ -90,7 +95,7 @@ from minik8s.kubelet.cri import (ContainerStatus, ExecResult, ImageInfo, ImagePu
                                  RuntimeCallError, SandboxInfo)
 from minik8s.kubelet.logs import LogEntry, nanoseconds
 from minik8s.kubelet.node import node_ip
-from minik8s.kubelet.runtimes import siminteractive, simshell
+from minik8s.kubelet.runtimes import simfs, siminteractive, simshell
 from minik8s.kubelet.runtimes.simnet import App, PodNetwork, SimulatedNetwork
 
 ANNOTATION_PREFIX = "sim.minik8s.io/"
@@ -192,6 +197,7 @@ class _Sandbox:
     ip: str
     pod: dict[str, Any]
     ready: bool = True
+    volumes: dict[str, dict[str, str]] = field(default_factory=dict)   # emptyDir name -> its files
 
 
 @dataclass
@@ -212,7 +218,7 @@ class _Container:
     exit_code: int | None = None
     reason: str = ""
     message: str = ""
-    fs: dict[str, str] = field(default_factory=dict)
+    fs: simfs.Files = field(default_factory=dict)
     mounted: set[str] = field(default_factory=set)   # fs paths a ConfigMap/Secret volume put there (updated)
     sigterm_at: float | None = None
     kill_at: float | None = None
@@ -247,6 +253,8 @@ class SimulatedRuntime(cri.ContainerRuntime):
         self._pulls: dict[str, _Pull] = {}           # pulls in progress
         self._scripts: dict[tuple[str, str, str], dict[str, Any]] = {}
         self._annotations: dict[str, dict[str, str]] = {}   # pod uid -> annotations last seen by pod_updated
+        self._disk = simfs.NodeDisk()                      # the node's disk: hostPath volumes' files
+        self._claim_files: dict[str, dict[str, str]] = {}   # the files of each claim's volume on this node
         self._next_ip = 2
         self._seq = 0
         for image in images:
@@ -384,12 +392,43 @@ class SimulatedRuntime(cri.ContainerRuntime):
         record = _Container(self._new_id(), str(container.get("name", "")), sandbox, container, attempt, ref,
                             CATALOGUE.get(key, Image(0)), self._behaviour(pod, str(container.get("name", ""))),
                             env, self.clock.now())
+        record.fs = simfs.MountedFiles({}, self._shared_mounts(pod, container, sandbox))
         if self.cluster_network is not None:
             record.fs["/etc/resolv.conf"] = self.cluster_network.resolv_conf(pod, NODE_RESOLV_CONF)[0]
         record.fs.update(mounted)
         record.mounted = {path for path in mounted if not self._is_subpath(container, path)}
         self._containers[record.id] = record
         return record.id
+
+    # --- emptyDir, hostPath and claim volumes: files shared beyond one container -----------------
+
+    def _shared_mounts(self, pod: dict[str, Any], container: dict[str, Any], sandbox: _Sandbox) -> list[simfs.Mount]:
+        """The container's mounts of volumes that outlive it: an emptyDir is the sandbox's (it goes
+        with the pod), a hostPath or a claim is the node's (it stays)."""
+        volumes = {str(v.get("name", "")): v for v in (pod.get("spec") or {}).get("volumes") or []}
+        namespace = (pod.get("metadata") or {}).get("namespace") or "default"
+        mounts: list[simfs.Mount] = []
+        for mount in container.get("volumeMounts") or []:
+            name = str(mount.get("name", ""))
+            volume = volumes.get(name) or {}
+            if isinstance(volume.get("emptyDir"), dict):
+                files = sandbox.volumes.setdefault(name, {})
+            elif isinstance(volume.get("hostPath"), dict):
+                path = posixpath.normpath("/" + str(volume["hostPath"].get("path") or "").lstrip("/"))
+                found = self._disk.mount(path, str(volume["hostPath"].get("type") or ""))
+                if isinstance(found, str):
+                    raise filesystem.MountError(f'MountVolume.SetUp failed for volume "{name}" : {found}')
+                files, inside = found
+                sub_path = posixpath.join(inside, str(mount.get("subPath") or "")).strip("/")
+                mounts.append((str(mount.get("mountPath", "")), files, sub_path))
+                continue
+            elif isinstance(volume.get("persistentVolumeClaim"), dict):
+                claim = volume["persistentVolumeClaim"].get("claimName")
+                files = self._claim_files.setdefault(f"{namespace}/{claim}", {})
+            else:
+                continue   # ConfigMap, Secret, downward API, projected: see _mounted_files
+            mounts.append((str(mount.get("mountPath", "")), files, str(mount.get("subPath") or "")))
+        return mounts
 
     # --- ConfigMap and Secret volumes: files in the container's simulated filesystem ----------------
 

@@ -46,7 +46,7 @@ it is never updated. A projected volume merges its ``sources``, one function per
 type in ``PROJECTED_SOURCES`` (``register_projected_source`` adds one).
 
 Invariant: a volume folder is always inside the pod's folder or the node's filesystem.
-Taught in chapter 5 (Pods: what a container is) and chapter 10 (volumes).
+Taught in chapter 5 (Pods: what a container is) and chapter 15 (storage: volumes).
 """
 
 from __future__ import annotations
@@ -134,11 +134,15 @@ def _host_path_volume(name: str, source: dict[str, Any], node_root: Path) -> Pat
     path = str(source.get("path") or "")
     kind = str(source.get("type") or "")
     target = node_path(node_root, path)
+    # What the kubelet creates, upstream's root-run containers may write. Here a container runs as
+    # nobody unless it asks for root (see .isolation), so a created folder or file is opened to all.
     if kind in ("", "DirectoryOrCreate") and not target.exists():
         target.mkdir(parents=True, exist_ok=True)   # "" is "no check"; a folder is what people mean
+        target.chmod(0o777)
     elif kind == "FileOrCreate" and not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
         target.touch()
+        target.chmod(0o666)
     elif kind == "Directory" and not target.is_dir():
         raise MountError(f'MountVolume.SetUp failed for volume "{name}" : hostPath type check failed: '
                          f"{path} is not a directory")
