@@ -1,0 +1,252 @@
+"""The ingress controller (:mod:`minik8s.ingress`): routing as pure functions, checked case by case
+against the "Examples" table of the upstream Ingress documentation; then the controller in a cluster
+(simulated runtime, virtual clock); then end to end with the real kubectl against ``minik8s server
+--runtime process``: two Services behind one Ingress, 404, 503, TLS by SNI, X-Forwarded-*, bad input."""
+
+from __future__ import annotations
+
+import pytest
+
+from minik8s.ingress.routing import RouteTable, host_matches, path_matches, request_host
+
+# The upstream docs' table (concepts/services-networking/ingress, "Examples"): kind, rule paths,
+# request path, and the rule path that serves it (None: no match, the default backend).
+PATH_TABLE = [
+    ("Prefix", ["/"], "/anything/at/all", "/"),
+    ("Exact", ["/foo"], "/foo", "/foo"),
+    ("Exact", ["/foo"], "/bar", None),
+    ("Exact", ["/foo"], "/foo/", None),
+    ("Exact", ["/foo/"], "/foo", None),
+    ("Prefix", ["/foo"], "/foo", "/foo"),
+    ("Prefix", ["/foo"], "/foo/", "/foo"),
+    ("Prefix", ["/foo/"], "/foo", "/foo/"),
+    ("Prefix", ["/foo/"], "/foo/", "/foo/"),
+    ("Prefix", ["/aaa/bb"], "/aaa/bbb", None),
+    ("Prefix", ["/aaa/bbb"], "/aaa/bbb", "/aaa/bbb"),
+    ("Prefix", ["/aaa/bbb/"], "/aaa/bbb", "/aaa/bbb/"),         # ignores the trailing slash
+    ("Prefix", ["/aaa/bbb"], "/aaa/bbb/", "/aaa/bbb"),          # matches the trailing slash
+    ("Prefix", ["/aaa/bbb"], "/aaa/bbb/ccc", "/aaa/bbb"),       # matches a subpath
+    ("Prefix", ["/aaa/bbb"], "/aaa/bbbxyz", None),              # not a string prefix
+    ("Prefix", ["/", "/aaa"], "/aaa/ccc", "/aaa"),
+    ("Prefix", ["/", "/aaa", "/aaa/bbb"], "/aaa/bbb", "/aaa/bbb"),
+    ("Prefix", ["/", "/aaa", "/aaa/bbb"], "/ccc", "/"),
+    ("Prefix", ["/aaa"], "/ccc", None),                         # the default backend
+]
+
+
+def _ingress(paths: list[tuple[str, str, str]], host: str = "", name: str = "ing", created: str = "2024-01-01T00:00:00Z",
+             default: str | None = None) -> dict:
+    spec: dict = {"rules": [{**({"host": host} if host else {}), "http": {"paths": [
+        {"path": p, "pathType": t, "backend": {"service": {"name": svc, "port": {"number": 80}}}}
+        for p, t, svc in paths]}}]}
+    if default:
+        spec["defaultBackend"] = {"service": {"name": default, "port": {"number": 80}}}
+    return {"metadata": {"namespace": "default", "name": name, "creationTimestamp": created}, "spec": spec}
+
+
+@pytest.mark.parametrize("kind,paths,request_path,served_by", PATH_TABLE)
+def test_path_table_from_the_upstream_docs(kind, paths, request_path, served_by):
+    table = RouteTable.build([_ingress([(p, kind, "svc" + p) for p in paths])])
+    route = table.match("any.example", request_path)
+    assert (route.path if route else None) == served_by
+
+
+def test_mixed_path_types_prefer_exact():
+    table = RouteTable.build([_ingress([("/foo", "Prefix", "prefix"), ("/foo", "Exact", "exact")])])
+    assert table.match("x", "/foo").backend.service == "exact"
+    assert table.match("x", "/foo/bar").backend.service == "prefix"
+
+
+@pytest.mark.parametrize("path_type,rule,asked,expected", [
+    ("Prefix", "/foo", "/foobar", False), ("Prefix", "/foo", "/foo/bar", True), ("Prefix", "/", "/", True),
+    ("Exact", "/Foo", "/foo", False), ("ImplementationSpecific", "/foo", "/foo/x", True),   # treated as Prefix
+])
+def test_path_matches(path_type, rule, asked, expected):
+    assert path_matches(path_type, rule, asked) is expected
+
+
+@pytest.mark.parametrize("rule,host,expected", [
+    ("foo.bar.com", "foo.bar.com", True), ("foo.bar.com", "FOO.bar.com", True), ("foo.bar.com", "bar.com", False),
+    ("*.foo.com", "bar.foo.com", True), ("*.foo.com", "baz.bar.foo.com", False), ("*.foo.com", "foo.com", False),
+    ("", "anything.example", True),
+])
+def test_host_matches_as_the_docs_say(rule, host, expected):
+    assert host_matches(rule, host) is expected
+
+
+def test_hosts_exact_before_wildcard_before_any_and_port_dropped():
+    table = RouteTable.build([
+        _ingress([("/", "Prefix", "any")], name="a"),
+        _ingress([("/", "Prefix", "wild")], host="*.example.com", name="b"),
+        _ingress([("/", "Prefix", "exact")], host="shop.example.com", name="c"),
+    ])
+    assert table.match(request_host("shop.example.com:8080"), "/").backend.service == "exact"
+    assert table.match("blog.example.com", "/").backend.service == "wild"
+    assert table.match("a.blog.example.com", "/").backend.service == "any"
+    assert request_host("[::1]:80") == "::1"
+
+
+def test_overlapping_rules_the_older_ingress_wins_and_default_backend():
+    newer = _ingress([("/api", "Prefix", "new")], host="h", name="newer", created="2024-02-01T00:00:00Z",
+                     default="fallback-new")
+    older = _ingress([("/api", "Prefix", "old")], host="h", name="older", created="2024-01-01T00:00:00Z",
+                     default="fallback-old")
+    table = RouteTable.build([newer, older])
+    assert table.match("h", "/api/x").backend.service == "old"
+    assert table.match("h", "/other").backend.service == "fallback-old"
+    assert RouteTable.build([_ingress([("/api", "Prefix", "x")], host="h")]).match("h", "/other") is None
+
+
+# --- the controller in a cluster (simulated runtime, virtual clock) --------------------------------------------
+
+def _app(name: str, image: str, replicas: int, port: int, port_name: str) -> str:
+    """A Deployment of ``image`` (listening on 80) and its Service on ``port`` (named ``port_name``)."""
+    return f"""
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: {name}}}
+spec:
+  replicas: {replicas}
+  selector: {{matchLabels: {{app: {name}}}}}
+  template:
+    metadata: {{labels: {{app: {name}}}}}
+    spec: {{containers: [{{name: main, image: "{image}", ports: [{{containerPort: 80}}]}}]}}
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: {name}}}
+spec: {{selector: {{app: {name}}}, ports: [{{name: {port_name}, port: {port}, targetPort: 80}}]}}
+---
+"""
+
+
+TWO_APPS = _app("web", "nginx:1.27", 2, 80, "http") + _app("api", "httpd:2.4", 1, 8080, "web") + """
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: shop}
+spec:
+  rules:
+  - host: shop.example
+    http:
+      paths:
+      - {path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}
+      - {path: /api, pathType: Prefix, backend: {service: {name: api, port: {name: web}}}}
+      - {path: /gone, pathType: Exact, backend: {service: {name: missing, port: {number: 80}}}}
+"""
+
+
+@pytest.fixture
+def sim():
+    from minik8s import Cluster
+
+    with Cluster(nodes=1, runtime="simulated", clock="virtual", seed=3) as cluster:
+        cluster.apply(TWO_APPS)
+        cluster.advance(30)
+        yield cluster
+
+
+def test_simulated_cluster_routes_by_host_and_path(sim):
+    status, body = sim.http_get("shop.example", "/")
+    assert status == 200 and "Welcome to nginx!" in body
+    # /api goes to httpd, path unchanged (no rewrite): httpd serves only /, so its own 404 page answers
+    status, body = sim.http_get("SHOP.example:80", "/api/users")
+    assert status == 404 and "The requested URL was not found on this server." in body
+    assert sim.http_get("other.example", "/")[0] == 404
+    assert sim.http_get("shop.example", "/gone")[0] == 503
+    # round robin over the two ready nginx pods: each logs one of two requests
+    sim.http_get("shop.example", "/index.html")
+    logs = [sim.kubectl(f"logs {pod}") for pod in sim.kubectl("get pods -l app=web -o name").split()]
+    assert all('"GET /' in log for log in logs)
+
+
+def test_default_class_created_and_events(sim):
+    assert "minik8s.io/ingress-controller" in sim.kubectl("get ingressclass minik8s")
+    annotations = sim.kubectl("get ingressclass minik8s -o jsonpath={.metadata.annotations}")
+    assert '"ingressclass.kubernetes.io/is-default-class":"true"' in annotations
+    events = sim.kubectl("get events --field-selector involvedObject.name=shop")
+    assert "Scheduled for sync" in events
+    assert 'service "default/missing" not found' in events
+
+
+def test_other_controllers_ingresses_are_ignored(sim):
+    sim.apply("""
+apiVersion: networking.k8s.io/v1
+kind: IngressClass
+metadata: {name: nginx}
+spec: {controller: k8s.io/ingress-nginx}
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: theirs}
+spec:
+  ingressClassName: nginx
+  rules:
+  - host: theirs.example
+    http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}]}
+""")
+    sim.run_until_stable()
+    assert sim.http_get("theirs.example", "/")[0] == 404
+
+
+def test_status_names_the_proxy_once_it_listens(sim):
+    http_port, https_port = sim.serve_ingress()
+    status = sim.kubectl("get ingress shop -o jsonpath={.status.loadBalancer.ingress}")
+    assert '"ip":"127.0.0.1"' in status and f'"port":{http_port}' in status and f'"port":{https_port}' in status
+    import urllib.request
+
+    request = urllib.request.Request(f"http://127.0.0.1:{http_port}/", headers={"Host": "shop.example"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 200 and b"Welcome to nginx!" in response.read()
+
+
+# --- bad input: 422 with upstream's field paths and wording --------------------------------------------------
+
+BAD_INGRESS = """
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: bad}
+spec:
+  rules:
+  - host: 1.2.3.4
+    http:
+      paths:
+      - {path: foo, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}
+      - {path: /a//b, pathType: Exact, backend: {service: {name: web, port: {name: http, number: 80}}}}
+      - {path: /x, backend: {service: {name: web, port: {number: 80}}}}
+      - {path: /y, pathType: Regex, backend: {service: {name: web}}}
+  - host: "*.a.*.com"
+    http: {paths: [{path: /, pathType: Prefix, backend: {}}]}
+"""
+
+BAD_INGRESS_CAUSES = [
+    'spec.rules[0].host: Invalid value: "1.2.3.4": must be a DNS name, not an IP address',
+    'spec.rules[0].http.paths[0].path: Invalid value: "foo": must be an absolute path',
+    "spec.rules[0].http.paths[1].path: Invalid value: \"/a//b\": must not contain '//'",
+    'spec.rules[0].http.paths[1].backend.service.port: Invalid value: "": cannot set both port name & port number',
+    "spec.rules[0].http.paths[2].pathType: Required value: pathType must be specified",
+    'spec.rules[0].http.paths[3].pathType: Unsupported value: "Regex": supported values: "Exact", '
+    '"ImplementationSpecific", "Prefix"',
+    "spec.rules[0].http.paths[3].backend.service.port: Required value: port name or number is required",
+    "spec.rules[1].host: Invalid value: \"*.a.*.com\": a wildcard DNS-1123 subdomain must start with '*.'",
+    'spec.rules[1].http.paths[0].backend: Invalid value: "": resource or service backend is required',
+]
+
+
+def test_bad_ingresses_are_422_with_upstream_causes():
+    from minik8s import Cluster
+
+    with Cluster(nodes=0, runtime="simulated", clock="virtual", seed=1) as cluster:
+        code, _, err = cluster.run_kubectl("apply -f -", stdin=BAD_INGRESS)
+        assert code == 1 and err.startswith('The Ingress "bad" is invalid: ')
+        for cause in BAD_INGRESS_CAUSES:
+            assert cause in err
+        code, _, err = cluster.run_kubectl("apply -f -", stdin="apiVersion: networking.k8s.io/v1\nkind: Ingress\n"
+                                                              "metadata: {name: empty}\nspec: {}\n")
+        assert "spec: Invalid value: []networking.IngressRule(nil): either `defaultBackend` or `rules` must be " \
+               "specified" in err
+        code, _, err = cluster.run_kubectl("apply -f -", stdin="apiVersion: networking.k8s.io/v1\nkind: IngressClass\n"
+                                                              "metadata: {name: c}\nspec: {controller: foo}\n")
+        assert 'spec.controller: Invalid value: "foo": must be a domain-prefixed path (such as "acme.io/foo")' in err
+        code, _, err = cluster.run_kubectl(["patch", "ingressclass", "minik8s", "-p",
+                                            '{"spec":{"controller":"example.com/other"}}'])
+        assert code == 1 and "spec.controller: Invalid value: " in err and "field is immutable" in err
