@@ -163,6 +163,8 @@ def test_default_class_created_and_events(sim):
     assert "minik8s.io/ingress-controller" in sim.kubectl("get ingressclass minik8s")
     annotations = sim.kubectl("get ingressclass minik8s -o jsonpath={.metadata.annotations}")
     assert '"ingressclass.kubernetes.io/is-default-class":"true"' in annotations
+    # the DefaultIngressClass admission plugin filled in the class of an Ingress created without one
+    assert sim.kubectl("get ingress shop -o jsonpath={.spec.ingressClassName}") == "minik8s"
     events = sim.kubectl("get events --field-selector involvedObject.name=shop")
     assert "Scheduled for sync" in events
     assert 'service "default/missing" not found' in events
@@ -250,3 +252,252 @@ def test_bad_ingresses_are_422_with_upstream_causes():
         code, _, err = cluster.run_kubectl(["patch", "ingressclass", "minik8s", "-p",
                                             '{"spec":{"controller":"example.com/other"}}'])
         assert code == 1 and "spec.controller: Invalid value: " in err and "field is immutable" in err
+
+
+# --- the proxy on real sockets, in front of a real aiohttp backend ---------------------------------------------
+
+@pytest.fixture
+def backend_server():
+    """An aiohttp app on a free loopback port: /headers echoes the request headers, /stream sends three chunks
+    with pauses, /upload counts the bytes it receives, /ws echoes WebSocket messages."""
+    import asyncio
+    import threading
+
+    from aiohttp import web
+
+    async def headers(request):
+        return web.json_response({"headers": dict(request.headers), "path": request.path_qs})
+
+    async def stream(request):
+        response = web.StreamResponse()
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        for i in range(3):
+            await response.write(f"part {i}\n".encode())
+            await asyncio.sleep(0.01)
+        await response.write_eof()
+        return response
+
+    async def upload(request):
+        size = 0
+        async for chunk in request.content.iter_chunked(65536):
+            size += len(chunk)
+        return web.Response(text=str(size))
+
+    async def ws(request):
+        socket = web.WebSocketResponse()
+        await socket.prepare(request)
+        async for message in socket:
+            await socket.send_str("echo " + message.data)
+        return socket
+
+    app = web.Application()
+    app.router.add_get("/headers", headers)
+    app.router.add_get("/stream", stream)
+    app.router.add_post("/upload", upload)
+    app.router.add_get("/ws", ws)
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    runner = web.AppRunner(app)
+
+    async def start():
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        return runner.addresses[0][1]
+
+    port = asyncio.run_coroutine_threadsafe(start(), loop).result(10)
+    yield port
+    asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(10)
+
+
+@pytest.fixture
+def proxy(backend_server):
+    from minik8s.ingress.proxy import Config, HTTPTransport, IngressProxy
+    from minik8s.ingress.routing import Backend
+
+    ingress = _ingress([("/", "Prefix", "echo"), ("/down", "Prefix", "down")], host="echo.example")
+    p = IngressProxy(HTTPTransport())
+    p.config = Config(RouteTable.build([ingress]), {Backend("default", "echo", 80): (("127.0.0.1", backend_server),),
+                                                    Backend("default", "down", 80): ()})
+    http_port, _ = p.serve("127.0.0.1", 0, None)
+    yield f"http://127.0.0.1:{http_port}"
+    p.stop()
+
+
+def _get(url: str, host: str, headers: dict | None = None, data: bytes | None = None) -> tuple[int, bytes]:
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(url, data=data, headers={"Host": host, **(headers or {})})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read()
+
+
+def test_proxy_adds_forwarded_headers(proxy):
+    import json
+
+    status, body = _get(proxy + "/headers?x=1", "echo.example:8080", {"X-Forwarded-For": "203.0.113.7"})
+    seen = json.loads(body)
+    assert status == 200 and seen["path"] == "/headers?x=1"
+    headers = seen["headers"]
+    assert headers["X-Forwarded-For"] == "203.0.113.7, 127.0.0.1"
+    assert headers["X-Real-IP"] == "127.0.0.1"
+    assert headers["X-Forwarded-Host"] == "echo.example:8080"
+    assert headers["X-Forwarded-Proto"] == "http"
+    assert headers["Host"] == "echo.example:8080"
+
+
+def test_proxy_streams_chunks_and_bodies(proxy):
+    import http.client
+
+    connection = http.client.HTTPConnection(proxy.removeprefix("http://"), timeout=10)
+    connection.request("GET", "/stream", headers={"Host": "echo.example"})
+    response = connection.getresponse()
+    assert response.getheader("Transfer-Encoding") == "chunked"
+    assert response.read() == b"part 0\npart 1\npart 2\n"
+    connection.close()
+    assert _get(proxy + "/upload", "echo.example", data=b"x" * 3_000_000) == (200, b"3000000")
+
+
+def test_proxy_404_503_and_websocket(proxy):
+    import asyncio
+
+    import aiohttp
+
+    assert _get(proxy + "/", "nobody.example")[0] == 404
+    status, body = _get(proxy + "/down", "echo.example")
+    assert status == 503 and b"503 Service Temporarily Unavailable" in body
+
+    async def talk() -> str:
+        async with aiohttp.ClientSession() as session:
+            async with session.ws_connect(proxy + "/ws", headers={"Host": "echo.example"}) as ws:
+                await ws.send_str("hello")
+                message = await ws.receive(timeout=10)
+                return str(message.data)
+
+    assert asyncio.run(talk()) == "echo hello"
+
+
+# --- end to end: the real kubectl against `minik8s server --runtime process` ----------------------------------
+
+# A pod that answers every GET with its name, the path and the X-Forwarded-Proto it was sent.
+ECHO = """
+import http.server, os
+class Echo(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = f"api {self.path} {self.headers.get('X-Forwarded-Proto')}".encode()
+        self.send_response(200); self.send_header("Content-Length", str(len(body))); self.end_headers()
+        self.wfile.write(body)
+http.server.ThreadingHTTPServer(("0.0.0.0", 8000), Echo).serve_forever()
+"""
+
+E2E_APPS = [
+        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+         "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}}, "template": {
+             "metadata": {"labels": {"app": "web"}},
+             "spec": {"containers": [{"name": "nginx", "image": "nginx:1.27", "ports": [{"containerPort": 80}]}]}}}},
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
+         "spec": {"selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 80}]}},
+        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "api"},
+         "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "api"}}, "template": {
+             "metadata": {"labels": {"app": "api"}},
+             "spec": {"containers": [{"name": "echo", "image": "python:3.12", "command": ["python", "-c", ECHO],
+                                      "ports": [{"containerPort": 8000}]}]}}}},
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "api"},
+         "spec": {"selector": {"app": "api"}, "ports": [{"name": "http", "port": 80, "targetPort": 8000}]}},
+]
+
+
+def _https(port: int, host: str, path: str, ca_pem: bytes | None) -> tuple[int, bytes, dict]:
+    """GET over TLS with SNI ``host``: (status, body, the server certificate as Python parses it)."""
+    import http.client
+    import ssl
+
+    context = ssl.create_default_context(cadata=ca_pem.decode()) if ca_pem else ssl._create_unverified_context()
+    connection = http.client.HTTPSConnection("127.0.0.1", port, timeout=10, context=context)
+    connection.sock = None
+    connection._tunnel_host = None
+    import socket
+
+    raw = socket.create_connection(("127.0.0.1", port), timeout=10)
+    connection.sock = context.wrap_socket(raw, server_hostname=host)
+    cert = connection.sock.getpeercert() if ca_pem else {}
+    connection.request("GET", path, headers={"Host": host})
+    response = connection.getresponse()
+    body = response.read()
+    connection.close()
+    return response.status, body, cert
+
+
+@pytest.mark.skipif(__import__("shutil").which("kubectl") is None, reason="the real kubectl is not on PATH")
+def test_two_services_behind_one_ingress_with_the_real_kubectl(tmp_path):
+    import json
+
+    from conftest import start_server, wait_for
+
+    from minik8s.ingress.certificates import self_signed
+
+    srv = start_server(tmp_path, "--runtime", "process", "--nodes", "1")
+    try:
+        line = srv.process.stdout.readline()
+        assert "ingress controller (class minik8s) serving" in line, line
+        http_port = int(line.split("http://127.0.0.1:")[1].split()[0])
+        https_port = int(line.split("https://127.0.0.1:")[1].split()[0])
+
+        def ok(*args: str, stdin: str | None = None) -> str:
+            done = srv.kubectl(*args, stdin=stdin)
+            assert done.returncode == 0, f"kubectl {' '.join(args)}: {done.stderr}"
+            return done.stdout
+
+        ok("apply", "-f", "-", stdin=__import__("yaml").safe_dump_all(E2E_APPS))
+        cert, key = self_signed(["secure.example"], "secure.example")
+        (tmp_path / "tls.crt").write_bytes(cert)
+        (tmp_path / "tls.key").write_bytes(key)
+        ok("create", "secret", "tls", "secure-tls", f"--cert={tmp_path / 'tls.crt'}", f"--key={tmp_path / 'tls.key'}")
+        ok("create", "ingress", "shop", "--rule=shop.example/*=web:80", "--rule=shop.example/api/*=api:http",
+           "--rule=secure.example/*=api:80,tls=secure-tls", "--rule=shop.example/gone=missing:80")
+        ok("rollout", "status", "deployment/web", "--timeout=60s")
+        ok("rollout", "status", "deployment/api", "--timeout=60s")
+
+        def get(host: str, path: str) -> tuple[int, bytes]:
+            return _get(f"http://127.0.0.1:{http_port}{path}", host)
+
+        wait_for(lambda: get("shop.example", "/api/x")[0] == 200, 30, "the api backend through the ingress")
+        assert get("shop.example", "/api/x") == (200, b"api /api/x http")
+        status, body = get("shop.example", "/index.html")
+        assert status == 200 and b"Welcome to nginx!" in body
+        assert b"nginx" in get("shop.example", "/apix")[1]   # /api/* does not match /apix: web's / does
+        assert get("nobody.example", "/")[0] == 404
+        assert get("shop.example", "/gone")[0] == 503
+
+        # TLS by SNI: the Secret's certificate for its host, the fake one for others
+        status, body, peer = _https(https_port, "secure.example", "/tls", cert)
+        assert (status, body) == (200, b"api /tls https")
+        assert ("DNS", "secure.example") in peer["subjectAltName"]
+        status, body, _ = _https(https_port, "shop.example", "/api/y", None)
+        assert (status, body) == (200, b"api /api/y https")
+
+        # status and the real kubectl's columns
+        table = wait_for(lambda: "127.0.0.1" in ok("get", "ingress") and ok("get", "ingress"), 20, "the address")
+        header, row = table.splitlines()
+        assert header.split() == ["NAME", "CLASS", "HOSTS", "ADDRESS", "PORTS", "AGE"]
+        # the DefaultIngressClass admission plugin named the class; kubectl create ingress made one rule per host
+        assert row.split()[:6] == ["shop", "minik8s", "shop.example,secure.example", "127.0.0.1", "80,", "443"]
+
+        # a bad certificate: a Warning event on the Ingress, the other hosts keep working
+        broken = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "broken-tls"}, "type": "kubernetes.io/tls",
+                  "data": {"tls.crt": __import__("base64").b64encode(b"not a certificate").decode(),
+                           "tls.key": __import__("base64").b64encode(key).decode()}}
+        ok("apply", "-f", "-", stdin=json.dumps(broken))
+        ok("create", "ingress", "other", "--rule=broken.example/*=web:80,tls=broken-tls")
+        wait_for(lambda: "Error getting SSL certificate \"default/broken-tls\"" in ok("get", "events"), 20,
+                 "the bad certificate's event")
+        assert _https(https_port, "secure.example", "/still", cert)[:2] == (200, b"api /still https")
+    finally:
+        srv.stop()

@@ -59,6 +59,7 @@ from minik8s.apiserver import eviction, fieldmanager, strategy
 from minik8s.apiserver.admission import ObjectCountQuota
 from minik8s.apiserver.admission.limitranger import LimitRanger
 from minik8s.apiserver.admission.podsecurity import PodSecurity
+from minik8s.apiserver.admission.defaultingressclass import DefaultIngressClass
 from minik8s.apiserver.admission.priority import Priority, ensure_system_classes
 from minik8s.apiserver.admission.pvcresize import PersistentVolumeClaimResize
 from minik8s.apiserver.admission.resourcequota import ResourceQuotaAdmission
@@ -180,6 +181,7 @@ class APIServer:
         self.admission.add(ServiceAccountAdmission(self))
         self.admission.add(Priority(self))   # priorityClassName -> spec.priority, before the quota reads it
         self.admission.add(PodSecurity(self))
+        self.admission.add(DefaultIngressClass(self))   # an Ingress without a class gets the default one
         self.admission.add(PersistentVolumeClaimResize(self))   # who may expand a claim
         self.admission.add(Escalation(self.authorizer, self.rbac))
         self.admission.add(Webhooks(self.store))   # Mutating/ValidatingAdmissionWebhook, before the quota
