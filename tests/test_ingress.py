@@ -414,6 +414,13 @@ E2E_APPS = [
 ]
 
 
+def _ageless(text: str) -> str:
+    """Ages (``12s``, ``3m4s``) blanked: two commands a second apart print the same table."""
+    import re
+
+    return re.sub(r"\b(\d+[dhm])?\d+[smhd]\b", "AGE", text)
+
+
 def _https(port: int, host: str, path: str, ca_pem: bytes | None) -> tuple[int, bytes, dict]:
     """GET over TLS with SNI ``host``: (status, body, the server certificate as Python parses it)."""
     import http.client
@@ -468,7 +475,7 @@ def test_two_services_behind_one_ingress_with_the_real_kubectl(tmp_path):
         def get(host: str, path: str) -> tuple[int, bytes]:
             return _get(f"http://127.0.0.1:{http_port}{path}", host)
 
-        wait_for(lambda: get("shop.example", "/api/x")[0] == 200, 30, "the api backend through the ingress")
+        wait_for(lambda: get("shop.example", "/api/x")[0] == 200, 60, "the api backend through the ingress")
         assert get("shop.example", "/api/x") == (200, b"api /api/x http")
         status, body = get("shop.example", "/index.html")
         assert status == 200 and b"Welcome to nginx!" in body
@@ -489,6 +496,18 @@ def test_two_services_behind_one_ingress_with_the_real_kubectl(tmp_path):
         assert header.split() == ["NAME", "CLASS", "HOSTS", "ADDRESS", "PORTS", "AGE"]
         # the DefaultIngressClass admission plugin named the class; kubectl create ingress made one rule per host
         assert row.split()[:6] == ["shop", "minik8s", "shop.example,secure.example", "127.0.0.1", "80,", "443"]
+
+        # our kubectl against the real one: the same generated object, table and description
+        flags = ["create", "ingress", "gen", "--rule=a.example/*=web:80,tls", "--rule=a.example/x=api:http,tls=s1",
+                 "--rule=b.example/y*=api:80,tls=s1", "--rule=/z=web:80", "--class=minik8s",
+                 "--default-backend=web:80", "--annotation=team=shop", "--dry-run=client", "-o", "json"]
+        assert json.loads(srv.kubectl(*flags, real=False).stdout) == json.loads(ok(*flags))
+        bad = srv.kubectl("create", "ingress", "x", "--rule=nohost=web:80", real=False)
+        assert bad.returncode == 1 and bad.stderr == srv.kubectl("create", "ingress", "x", "--rule=nohost=web:80").stderr
+        for args in (("get", "ingress"), ("get", "ingressclass"), ("describe", "ingress", "shop"),
+                     ("describe", "ingressclass", "minik8s")):
+            ours = srv.kubectl(*args, real=False)
+            assert ours.returncode == 0 and _ageless(ours.stdout) == _ageless(ok(*args)), args
 
         # a bad certificate: a Warning event on the Ingress, the other hosts keep working
         broken = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "broken-tls"}, "type": "kubernetes.io/tls",
