@@ -131,6 +131,9 @@ class IngressController(Controller):
         for ingress in ingresses:
             self._announce(ingress)
             self._write_status(ingress)
+        current = {(i["metadata"].get("namespace", ""), i["metadata"]["name"]) for i in ingresses}
+        self._seen = {k: v for k, v in self._seen.items() if k in current}       # forget deleted Ingresses
+        self._warned = {k: v for k, v in self._warned.items() if k in current}
 
     def _endpoints(self, table: RouteTable, ingresses: list[Obj]) -> dict[Backend, tuple[Endpoint, ...]]:
         services, slices = self.informer(SERVICES), self.informer(ENDPOINTSLICES).list()
