@@ -520,3 +520,16 @@ def test_two_services_behind_one_ingress_with_the_real_kubectl(tmp_path):
         assert _https(https_port, "secure.example", "/still", cert)[:2] == (200, b"api /still https")
     finally:
         srv.stop()
+
+
+def test_the_controller_leaves_a_seeded_clusters_names_as_they_were():
+    """Its IngressClass, made at start, draws no uid from the seeded generator: pod names stay the same."""
+    from minik8s import Cluster
+
+    names = []
+    for ingress in (True, False):
+        with Cluster(nodes=1, runtime="simulated", clock="virtual", seed=0, ingress=ingress) as cluster:
+            cluster.kubectl("create deployment web --image=nginx --replicas=2")
+            cluster.run_until_stable()
+            names.append(cluster.kubectl("get pods -o name"))
+    assert names[0] == names[1]
