@@ -26,6 +26,7 @@ Interface:
         print(c.kubectl("get pods"))
         c.advance(30)
         c.service_router.route(node, client_ip, ip, port, "TCP")   # simulated: where a Service packet goes
+        status, body = c.http_get("shop.example", "/cart")   # through the ingress controller (minik8s.ingress)
         url = c.serve()        # the API over HTTPS, as minik8s server serves it (pods reach it: chapter 16)
         c.stop_kubelet("node-2"); c.start_kubelet("node-2")   # a node falls silent, comes back
         name = c.add_node(labels={"disk": "ssd"}); c.remove_node(name)   # machines join, leave (chapter 10)
@@ -158,6 +159,14 @@ def _proxy(ctx: Context, kubelet: Any, runtime: str, router: Any, seed: int | No
     return KubeProxy(ctx, kubelet.node_name, backend)
 
 
+def _ingress(ctx: Context, runtime: str, network: Any, kubelets: list[Any]) -> Any:
+    """The built-in ingress controller (the default IngressClass ``minik8s``), its proxy not yet listening."""
+    from minik8s.ingress import ingress_controller
+
+    offset = (getattr(kubelets[0].runtime, "port_offset", 0) or 0) if kubelets else 0
+    return ingress_controller(ctx, runtime, network, offset)
+
+
 def _pod_network(runtime: str) -> Any:
     """The simulated runtime's pod network, one per cluster (kube-proxy and DNS plug into it); None
     for runtimes whose pods use the machine's real network."""
@@ -173,13 +182,14 @@ class Cluster:
                  *, store: Store | None = None, data_dir: str | Path | None = None,
                  object_count_limit: int | None = DEFAULT_OBJECT_COUNT_LIMIT, max_pods: int = DEFAULT_MAX_PODS,
                  service_cidr: str | None = None, node_port_range: str = "30000-32767",
-                 metric_resolution: float | None = 15.0):
+                 metric_resolution: float | None = 15.0, ingress: bool = True):
         """``object_count_limit``: most objects of one resource per namespace (None: no cap), see
         :mod:`minik8s.apiserver.admission.objectcount`; ``max_pods``: each kubelet's ``maxPods``;
         ``service_cidr``: where Services get their ClusterIPs (default: the runtime's, see
         :mod:`minik8s.addresses`); ``node_port_range``: where NodePort Services get their ports;
         ``metric_resolution``: how often metrics-server scrapes the kubelets (seconds; None: no
-        metrics-server, no ``metrics.k8s.io``)."""
+        metrics-server, no ``metrics.k8s.io``);
+        ``ingress``: run the built-in ingress controller (:mod:`minik8s.ingress`)."""
         if clock not in ("real", "virtual"):
             raise ValueError(f'unknown clock "{clock}": use "real" or "virtual"')
         self.clock: Clock = VirtualClock() if clock == "virtual" else RealClock()
@@ -212,6 +222,8 @@ class Cluster:
         self._idle = threading.Event()
         self._started = False
         self._https: Any = None   # the API served over HTTPS by serve(), if asked
+        self._with_ingress = ingress
+        self.ingress_ports: tuple[int, int | None] | None = None   # where the ingress proxy listens, once it does
         self.pki: Any = None
         try:
             self.start()
@@ -252,6 +264,9 @@ class Cluster:
         if self.network is not None:   # the simulated wire: kube-proxy's rules route, cluster DNS resolves
             self.network.router = self.service_router
             self.network.resolver = self.dns
+        self.ingress = _ingress(self.context, self.runtime, self.network, self.kubelets) if self._with_ingress else None
+        if self.ingress is not None:
+            self.components.append(self.ingress)
         if not self.virtual:
             self._thread = threading.Thread(target=self._run, name="minik8s-cluster", daemon=True)
             self._thread.start()
@@ -286,6 +301,39 @@ class Cluster:
         self.publish_root_ca()
         address = kubernetesservice.advertised_address(host)
         return f"https://{'[' + address + ']' if ':' in address else address}:{bound}"
+
+    def serve_ingress(self, host: str = "127.0.0.1", http_port: int = 0,
+                      https_port: int | None = 0) -> tuple[int, int | None]:
+        """Open the ingress controller's proxy on ``host`` (0: free ports; ``https_port=None``: no HTTPS);
+        returns the ports. Its Ingresses' ``status.loadBalancer`` then names this address."""
+        if self.ingress is None:
+            raise RuntimeError("this cluster runs no ingress controller (Cluster(ingress=False))")
+        if self.ingress_ports is None:
+            self.ingress_ports = self.ingress.proxy.serve(host, http_port, https_port)
+            self.ingress.serving(host, *self.ingress_ports)
+            self._wakeup.set()
+            if self.virtual:
+                self.run_until_stable()
+        return self.ingress_ports
+
+    def http_get(self, host: str, path: str = "/") -> tuple[int, str]:
+        """``curl -H 'Host: <host>' http://<ingress><path>``: (status, body) through the ingress controller.
+        The simulated runtime's pods are reached without sockets (its pods live in the simulated network);
+        the others' through the proxy on a real port (opened on first use)."""
+        if self.ingress is None:
+            raise RuntimeError("this cluster runs no ingress controller (Cluster(ingress=False))")
+        if self.runtime == "simulated":
+            return self.ingress.proxy.request_simulated(host, path)
+        import urllib.error
+        import urllib.request
+
+        port, _ = self.serve_ingress()
+        request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers={"Host": host})
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, response.read().decode(errors="replace")
+        except urllib.error.HTTPError as err:
+            return err.code, err.read().decode(errors="replace")
 
     def publish_root_ca(self) -> None:
         """The cluster CA became known: let the root CA publisher write ``kube-root-ca.crt`` everywhere."""

@@ -72,6 +72,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "names, Secrets usually, in the data directory (aescbc, aesgcm, identity)")
     parser.add_argument("--metric-resolution", type=_duration, default=15.0, metavar="DURATION",
                         help="how often metrics-server scrapes the kubelets for metrics.k8s.io (default 15s)")
+    parser.add_argument("--ingress-http-port", type=_non_negative, default=8080, metavar="PORT",
+                        help="where the built-in ingress controller serves HTTP (default 8080; 0 picks one)")
+    parser.add_argument("--ingress-https-port", type=_non_negative, default=8443, metavar="PORT",
+                        help="where it serves HTTPS, certificates chosen by SNI (default 8443; 0 picks one)")
+    parser.add_argument("--no-ingress", action="store_true", help="run no ingress controller")
     parser.add_argument("--insecure", action="store_true",
                         help="DANGEROUS: serve plain HTTP and ask no credential: anything that can reach the "
                              "port controls the cluster and every process it runs")
@@ -137,7 +142,7 @@ async def _serve(args: argparse.Namespace) -> int:
                           data_dir=data_dir, max_pods=args.max_pods,
                           object_count_limit=args.object_count_limit or None,
                           service_cidr=args.service_cluster_ip_range, node_port_range=args.service_node_port_range,
-                          metric_resolution=args.metric_resolution)
+                          metric_resolution=args.metric_resolution, ingress=not args.no_ingress)
     except (RuntimeError, ValueError, OSError) as exc:
         # A runtime that cannot start (no Docker engine, no rights): say why, as a command does. The
         # cluster has already stopped what it started and closed the store.
@@ -189,7 +194,10 @@ async def _serve(args: argparse.Namespace) -> int:
     except OSError as exc:   # the cluster serves on; only `minik8s node` cannot reach it
         control = None
         print(f"warning: no node control socket at {control_path}: {exc.strerror or exc}", file=sys.stderr)
+    ingress = await _serve_ingress(cluster, args)
     print(f"minik8s is serving the Kubernetes API at {url}", flush=True)
+    if ingress:
+        print(ingress, flush=True)
     print(f'kubeconfig: context "minik8s" written to {config_path} and made current', flush=True)
     print("try: kubectl get ns   (or: minik8s kubectl get ns)", flush=True)
     if args.insecure:
@@ -209,6 +217,24 @@ async def _serve(args: argparse.Namespace) -> int:
     await runner.cleanup()
     cluster.stop()
     return 0
+
+
+async def _serve_ingress(cluster: Cluster, args: argparse.Namespace) -> str | None:
+    """Open the ingress controller's ports; the line to print (None: no ingress). A taken port is a
+    warning, not a failure: the API serves on, and the flags say how to pick other ports."""
+    if args.no_ingress:
+        return None
+    loop = asyncio.get_running_loop()
+    try:
+        http, https = await loop.run_in_executor(None, cluster.serve_ingress, args.host, args.ingress_http_port,
+                                                 args.ingress_https_port)
+    except OSError as exc:
+        print(f"warning: the ingress controller cannot serve on {args.host} ports {args.ingress_http_port}/"
+              f"{args.ingress_https_port}: {exc.strerror or exc} (choose others with --ingress-http-port and "
+              f"--ingress-https-port)", file=sys.stderr, flush=True)
+        return None
+    host = _connectable(args.host)
+    return f"ingress controller (class minik8s) serving http://{host}:{http} and https://{host}:{https}"
 
 
 def _connectable(host: str) -> str:

@@ -79,8 +79,10 @@ class Server:
 def start_server(tmp: Path, *extra: str, data_dir: Path | None = None) -> Server:
     kubeconfig = tmp / "kubeconfig"
     data_dir = data_dir or tmp / "data"
+    # free ingress ports unless the test names them: servers of parallel tests must not compete for 8080/8443
+    ingress = [] if "--ingress-http-port" in extra else ["--ingress-http-port", "0", "--ingress-https-port", "0"]
     args = [sys.executable, "-m", "minik8s", "server", "--port", "0", "--data-dir", str(data_dir),
-            "--kubeconfig", str(kubeconfig), *extra]
+            "--kubeconfig", str(kubeconfig), *ingress, *extra]
     process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                env={**os.environ, "HOME": str(tmp)})
     deadline = time.monotonic() + 30

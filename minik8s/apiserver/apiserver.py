@@ -59,6 +59,7 @@ from minik8s.apiserver import eviction, fieldmanager, strategy
 from minik8s.apiserver.admission import ObjectCountQuota
 from minik8s.apiserver.admission.limitranger import LimitRanger
 from minik8s.apiserver.admission.podsecurity import PodSecurity
+from minik8s.apiserver.admission.defaultingressclass import DefaultIngressClass
 from minik8s.apiserver.admission.priority import Priority, ensure_system_classes
 from minik8s.apiserver.admission.pvcresize import PersistentVolumeClaimResize
 from minik8s.apiserver.admission.resourcequota import ResourceQuotaAdmission
@@ -91,6 +92,9 @@ SELF_SUBJECT_REVIEWS = resources.get("authentication.k8s.io", "v1", "selfsubject
 # Objects the cluster makes for itself in every namespace: their uids come from the server's own
 # generator, so they do not shift the seeded names and uids of what users create.
 SYSTEM_OBJECTS = {("serviceaccounts", "default"), ("configmaps", "kube-root-ca.crt")}
+# Objects a built-in component makes once at start (the ingress controller's IngressClass) get a uid from
+# a generator of their own, so a seeded cluster names and numbers everything else as it would without them.
+COMPONENT_OBJECTS = {("ingressclasses", "minik8s")}
 assert NAMESPACES and PODS and NODES and STORAGE_CLASSES
 
 # The namespaces every cluster starts with.
@@ -172,6 +176,7 @@ class APIServer:
         # The objects the cluster makes in every namespace (default ServiceAccounts, kube-root-ca.crt) and
         # the kube-api-access-xxxxx suffixes draw from yet another one, so ClusterIPs stay as they were too.
         self._system_rng = random.Random(repr(self.rng.getstate()) + "/system")
+        self._component_seed = repr(self.rng.getstate()) + "/component/"
         # ClusterIPs and node ports, rebuilt from the stored Services (a restart keeps them).
         self.services = ServiceAllocator(self.service_cidr, node_port_range, self._own_rng)
         self.services.restore(self.store.list(SERVICES.qualified)[0])
@@ -200,6 +205,7 @@ class APIServer:
         self.admission.add(ServiceAccountAdmission(self))
         self.admission.add(Priority(self))   # priorityClassName -> spec.priority, before the quota reads it
         self.admission.add(PodSecurity(self))
+        self.admission.add(DefaultIngressClass(self))   # an Ingress without a class gets the default one
         self.admission.add(PersistentVolumeClaimResize(self))   # who may expand a claim
         self.admission.add(Escalation(self.authorizer, self.rbac))
         self.admission.add(Webhooks(self.store))   # Mutating/ValidatingAdmissionWebhook, before the quota
@@ -406,7 +412,10 @@ class APIServer:
                                  "generation", "managedFields", "selfLink"):
                 meta.pop(server_field, None)
             system = (resource.plural, meta.get("name")) in SYSTEM_OBJECTS and current_user() is None
-            meta["uid"] = new_uid(self._system_rng if system else self.rng)
+            if (resource.plural, meta.get("name")) in COMPONENT_OBJECTS and current_user() is None:
+                meta["uid"] = new_uid(random.Random(f"{self._component_seed}{resource.plural}/{meta['name']}"))
+            else:
+                meta["uid"] = new_uid(self._system_rng if system else self.rng)
             meta["creationTimestamp"] = rfc3339(self.clock.now())
             self._strategy(resource).prepare_for_create(resource, obj)
             obj = apply_defaults(obj) if custom is None else custom.default(obj)

@@ -22,6 +22,7 @@ Rules follow ``k8s.io/kubernetes/pkg/apis/{core,apps,batch}/validation`` and
     core        Services, ConfigMaps, Secrets, Namespaces, Nodes
     discovery   EndpointSlices
     policy      PodDisruptionBudgets
+    ingress     Ingresses and IngressClasses
     events      Events written through events.k8s.io/v1
 
 This package holds the single entry point: ``validate`` checks the metadata of any
@@ -59,6 +60,7 @@ from minik8s.api.validation.discovery import _endpoint_slice, _endpoint_slice_up
 from minik8s.api.validation.events import _event, _event_update
 from minik8s.api.validation.fields import (IMMUTABLE_MSG, NONNEGATIVE_MSG, POSITIVE_MSG, Errors, Obj, _str,
                                            immutable)
+from minik8s.api.validation.ingress import _ingress, _ingress_class, _ingress_class_update
 from minik8s.api.validation.meta import (TOTAL_ANNOTATION_SIZE, NameCheck, validate_annotations, validate_object_meta,
                                          validate_object_meta_update)
 from minik8s.api.validation.names import (CONFIG_KEY_FMT, CONFIG_KEY_MSG, DNS1035_LABEL_FMT, DNS1035_LABEL_MSG,
@@ -140,6 +142,8 @@ _VALIDATORS: dict[str, Validator] = {
     "admissionregistration.k8s.io/v1/MutatingWebhookConfiguration": _webhook_configuration,
     "admissionregistration.k8s.io/v1/ValidatingWebhookConfiguration": _webhook_configuration,
     "apiregistration.k8s.io/v1/APIService": _apiservice,
+    "networking.k8s.io/v1/Ingress": _ingress,
+    "networking.k8s.io/v1/IngressClass": _ingress_class,
 }
 
 _UPDATE_VALIDATORS: dict[str, UpdateValidator] = {
@@ -157,6 +161,7 @@ _UPDATE_VALIDATORS: dict[str, UpdateValidator] = {
     "events.k8s.io/v1/Event": _event_update,
     "rbac.authorization.k8s.io/v1/RoleBinding": _binding_update,
     "rbac.authorization.k8s.io/v1/ClusterRoleBinding": _binding_update,
+    "networking.k8s.io/v1/IngressClass": _ingress_class_update,
 }
 
 

@@ -47,6 +47,7 @@ from minik8s.kubectl.describe.core import (describe_configmap, describe_endpoint
                                            describe_namespace, describe_pv, describe_pvc, describe_secret,
                                            describe_service, describe_storageclass)
 from minik8s.kubectl.describe.generic import describe_generic
+from minik8s.kubectl.describe.ingress import describe_ingress, describe_ingressclass
 from minik8s.kubectl.describe.nodes import describe_node
 from minik8s.kubectl.describe.scheduling import describe_priorityclass
 from minik8s.kubectl.describe.serviceaccounts import describe_serviceaccount
@@ -81,6 +82,7 @@ DESCRIBERS: dict[str, Callable[[Any, Obj, datetime], str]] = {
     "PriorityClass": describe_priorityclass,
     "PodDisruptionBudget": describe_pdb,
     "HorizontalPodAutoscaler": describe_hpa,
+    "Ingress": describe_ingress, "IngressClass": describe_ingressclass,
 }
 
 
