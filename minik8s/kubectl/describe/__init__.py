@@ -28,6 +28,7 @@ One module per group of kinds, each with its own describers:
 * :mod:`.core` - Service, Endpoints, EndpointSlice, Namespace, ConfigMap, Secret, PersistentVolume(Claim);
 * :mod:`.rbac` - Role, ClusterRole, RoleBinding, ClusterRoleBinding;
 * :mod:`.scheduling` - PriorityClass;
+* :mod:`.networking` - NetworkPolicy;
 * :mod:`.generic` - every other kind.
 
 This module picks the describer by kind (``DESCRIBERS``), as upstream's
@@ -46,6 +47,7 @@ from minik8s.kubectl.describe.core import (describe_configmap, describe_endpoint
                                            describe_namespace, describe_pv, describe_pvc, describe_secret,
                                            describe_service, describe_storageclass)
 from minik8s.kubectl.describe.generic import describe_generic
+from minik8s.kubectl.describe.networking import describe_networkpolicy
 from minik8s.kubectl.describe.nodes import describe_node
 from minik8s.kubectl.describe.scheduling import describe_priorityclass
 from minik8s.kubectl.describe.serviceaccounts import describe_serviceaccount
@@ -79,6 +81,7 @@ DESCRIBERS: dict[str, Callable[[Any, Obj, datetime], str]] = {
     "ResourceQuota": describe_resourcequota, "LimitRange": describe_limitrange,
     "PriorityClass": describe_priorityclass,
     "PodDisruptionBudget": describe_pdb,
+    "NetworkPolicy": describe_networkpolicy,
 }
 
 
