@@ -242,3 +242,22 @@ def test_a_denied_connection_times_out_in_every_tool(matrix):
     assert "nc: timed out" in str(err.value)
     explained = str(matrix.network_policy_agent.explain(ip(matrix, "y/a"), target, 80))
     assert explained.splitlines()[0] == "denied" and "isolated by x/deny-ingress" in explained
+
+
+def test_policy_applies_behind_a_service_address(matrix):
+    """kube-proxy translates the ClusterIP first; the policy judges the endpoint pod it chose."""
+    matrix.apply("apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: x}\n"
+                 "spec:\n  selector: {pod: a}\n  ports: [{port: 8080, targetPort: 80}]\n")
+    matrix.apply(policy("x", "deny-ingress", "  podSelector: {}\n  policyTypes: [Ingress]\n"))
+    matrix.run_until_stable()
+    fetch = "exec a -n {} -c cont-80-tcp -- wget -qO- -T 1 http://web.x:8080"
+    with pytest.raises(Exception) as err:
+        matrix.kubectl(fetch.format("y"))
+    assert "wget: download timed out" in str(err.value)
+    assert matrix.kubectl(fetch.format("x")) == "a"       # from x/a itself: loopback through the Service
+    matrix.apply(policy("x", "from-y", "  podSelector: {}\n  ingress:\n"
+                                       "  - from: [{namespaceSelector: {matchLabels: {ns: y}}}]\n"
+                                       "    ports: [{port: serve-80-tcp}]\n"))
+    matrix.run_until_stable()
+    assert matrix.kubectl(fetch.format("y")) == "a"
+    matrix.kubectl("delete service web -n x")
