@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import needs_kubectl, wait_for
+from conftest import needs_kubectl, start_server, wait_for
 from minik8s.api.validation import validate
 from minik8s.proxy.netpol import NOT_ENFORCED_REASON, not_enforced_message
 
@@ -106,3 +106,18 @@ Spec:
     lines = sorted(events.stdout.splitlines())
     assert lines == [f"db {NOT_ENFORCED_REASON} {not_enforced_message('process')}",
                      f"deny {NOT_ENFORCED_REASON} {not_enforced_message('process')}"]   # one each
+
+
+def test_one_warning_per_policy_across_a_restart(server, tmp_path):
+    assert server.kubectl("apply", "-f", "-", stdin=_policy("  podSelector: {}\n", "deny")).returncode == 0
+    listing = ("get", "events", "--field-selector", f"reason={NOT_ENFORCED_REASON}", "-o",
+               "jsonpath={range .items[*]}{.involvedObject.name} {.count}{'\\n'}{end}")
+    assert wait_for(lambda: server.kubectl(*listing).stdout, what="the warning") == "deny 1\n"
+    server.stop()
+    again = start_server(tmp_path, "--nodes", "0", data_dir=server.data_dir)
+    try:
+        assert again.kubectl("apply", "-f", "-", stdin=_policy("  podSelector: {}\n", "other")).returncode == 0
+        wait_for(lambda: "other" in again.kubectl(*listing).stdout, what="the new policy's warning")
+        assert sorted(again.kubectl(*listing).stdout.splitlines()) == ["deny 1", "other 1"]
+    finally:
+        again.stop()

@@ -13,7 +13,8 @@ node's packet filter. minik8s does the same with one small component per cluster
 * :class:`NotEnforcedReporter` for the runtimes whose pods share a network minik8s cannot filter (the
   ``process`` runtime's rootless loopback network, Docker's bridge): one Warning event
   ``NetworkPolicyNotEnforced`` on each NetworkPolicy, so that ``kubectl describe networkpolicy`` and
-  ``kubectl events`` say so instead of silently letting everything through.
+  ``kubectl events`` say so instead of silently letting everything through (one event per policy,
+  also across restarts of the server: it looks for its earlier event first).
 
 Cluster DNS runs inside minik8s, not in pods; the agent shows its address to the policies as CoreDNS's
 pods look on a real cluster (namespace ``kube-system``, label ``k8s-app=kube-dns``, ports named ``dns``
@@ -44,6 +45,7 @@ from minik8s.controllers.controller import Context, Controller
 POLICIES = resources.get("networking.k8s.io", "v1", "networkpolicies")
 PODS = resources.get("", "v1", "pods")
 NAMESPACES = resources.get("", "v1", "namespaces")
+EVENTS = resources.get("", "v1", "events")
 SYNC = "sync"
 AGENT = "network-policy-agent"   # the component named as the source of its events
 NOT_ENFORCED_REASON = "NetworkPolicyNotEnforced"
@@ -135,10 +137,15 @@ class NotEnforcedReporter(Controller):
         uid = (policy or {}).get("metadata", {}).get("uid")
         if policy is None or uid in self._told:
             return
-        try:
-            self.ctx.recorder.event(policy, "Warning", NOT_ENFORCED_REASON, not_enforced_message(self.runtime),
-                                    component=self.name)
-        except StatusError as err:
-            if err.code != 404:
-                raise
+        if not self._already_warned(namespace, uid):   # (by this agent, before the server restarted)
+            try:
+                self.ctx.recorder.event(policy, "Warning", NOT_ENFORCED_REASON, not_enforced_message(self.runtime),
+                                        component=self.name)
+            except StatusError as err:
+                if err.code != 404:   # 404: the policy's namespace is going away; nothing to tell
+                    raise
         self._told.add(uid)
+
+    def _already_warned(self, namespace: str, uid: str) -> bool:
+        selector = f"involvedObject.uid={uid},reason={NOT_ENFORCED_REASON}"
+        return bool(self.client.list(EVENTS, namespace, field_selector=selector).get("items"))
