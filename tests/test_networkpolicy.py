@@ -17,6 +17,9 @@ from typing import Iterator
 import pytest
 
 from minik8s import Cluster
+from minik8s.lab.netpol import explain, render
+from minik8s.lab.netpol import matrix as matrix_of
+from minik8s.lab.session import ClusterView, InProcess
 
 NAMESPACES = ("x", "y", "z")
 PODS = ("a", "b", "c")
@@ -94,20 +97,16 @@ def probe(c: Cluster, port: int) -> dict[tuple[str, str], bool]:
     return got
 
 
-def render(table: dict[tuple[str, str], bool]) -> str:
-    """The matrix as the e2e prints it: rows are sources, columns destinations, '.' allowed, 'X' denied."""
-    lines = ["-\t" + "\t".join(PEERS)]
-    lines += [src + "\t" + "\t".join("." if table[(src, dst)] else "X" for dst in PEERS) for src in PEERS]
-    return "\n".join(lines)
-
-
 def check(c: Cluster, policies: str, expectations: dict[int, Reachability]) -> None:
     if policies:
         c.apply(policies)
     c.run_until_stable()
     for port, reachability in expectations.items():
         got = probe(c, port)
-        assert render(got) == render(reachability.expected), f"port {port}"
+        assert render(PEERS, got) == render(PEERS, reachability.expected), f"port {port}"
+        # the lab's prediction from the policies alone agrees with what the network did
+        predicted = matrix_of(PEERS, port, source=ClusterView(InProcess(c)), show=False)
+        assert render(PEERS, predicted) == render(PEERS, got)
 
 
 def policy(ns: str, name: str, spec: str) -> str:
@@ -261,3 +260,16 @@ def test_policy_applies_behind_a_service_address(matrix):
     matrix.run_until_stable()
     assert matrix.kubectl(fetch.format("y")) == "a"
     matrix.kubectl("delete service web -n x")
+
+
+def test_the_lab_explains_a_verdict(matrix):
+    matrix.apply(policy("x", "deny-ingress", "  podSelector: {}\n  policyTypes: [Ingress]\n"))
+    matrix.apply(policy("x", "from-y", "  podSelector: {matchLabels: {pod: a}}\n  ingress:\n"
+                                       "  - from: [{namespaceSelector: {matchLabels: {ns: y}}}]\n"))
+    view = ClusterView(InProcess(matrix))
+    assert str(explain("y/c", "x/a", 80, source=view, show=False)).splitlines() == [
+        "allowed",
+        "  egress: the source is not isolated for egress (no policy selects it with Egress in policyTypes)",
+        "  ingress: allowed by x/from-y ingress[0]"]
+    assert not explain("z/c", "x/a", 80, source=view, show=False).allowed
+    assert not explain("203.0.113.9", "x/b", 81, source=view, show=False).allowed
