@@ -18,8 +18,10 @@ node's packet filter. minik8s does the same with one small component per cluster
 
 Cluster DNS runs inside minik8s, not in pods; the agent shows its address to the policies as CoreDNS's
 pods look on a real cluster (namespace ``kube-system``, label ``k8s-app=kube-dns``, ports named ``dns``
-and ``dns-tcp``), so the usual "allow DNS" egress rules work unchanged. Pods that use the host's network (``hostNetwork``) are no policy's business, as upstream says: they are
-left out of the snapshot, so their address counts as one outside the pod network.
+and ``dns-tcp``), so the usual "allow DNS" egress rules work unchanged. The kubelet's probes do not
+cross the filter, as most plugins let a node reach its own pods. Pods that use the host's network
+(``hostNetwork``) are no policy's business, as upstream says: they are left out of the snapshot, so
+their address counts as one outside the pod network.
 
 Interface:
     agent = NetworkPolicyAgent(ctx, dns_ip)  # network.filter = agent
@@ -27,6 +29,7 @@ Interface:
     agent.explain(client_ip, ip, port, protocol) -> Verdict   # which policy allowed or denied (labs)
     NotEnforcedReporter(ctx, runtime)
     NOT_ENFORCED_REASON, not_enforced_message(runtime)
+    snapshot(pods, namespaces, policies, dns_ip=None) -> Snapshot   # .peer(ip) -> Peer, for rule writers
 
 Taught in the chapter "Ingress and NetworkPolicy" (issue 18).
 """
@@ -110,8 +113,12 @@ class NetworkPolicyAgent(Controller):
 
     def reconcile(self, key: Any) -> None:
         # One new snapshot swapped in whole: a connection decided meanwhile sees the old rules or the new.
-        self.current = snapshot(self.informer(PODS).list(), self.informer(NAMESPACES).list(),
-                                self.informer(POLICIES).list(), self.dns_ip)
+        policies = self.informer(POLICIES).list()
+        if not policies:   # nothing isolates anything: skip indexing the pods (big clusters churn them)
+            self.current = Snapshot()
+            return
+        self.current = snapshot(self.informer(PODS).list(), self.informer(NAMESPACES).list(), policies,
+                                self.dns_ip)
 
     def explain(self, client_ip: str, ip: str, port: int, protocol: str = "TCP") -> Verdict:
         now = self.current
