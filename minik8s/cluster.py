@@ -27,6 +27,7 @@ Interface:
         c.advance(30)
         c.service_router.route(node, client_ip, ip, port, "TCP")   # simulated: where a Service packet goes
         status, body = c.http_get("shop.example", "/cart")   # through the ingress controller (minik8s.ingress)
+        c.network_policy_agent.explain(client_ip, ip, port)         # simulated: which NetworkPolicy decides
         url = c.serve()        # the API over HTTPS, as minik8s server serves it (pods reach it: chapter 16)
         c.stop_kubelet("node-2"); c.start_kubelet("node-2")   # a node falls silent, comes back
         name = c.add_node(labels={"disk": "ssd"}); c.remove_node(name)   # machines join, leave (chapter 10)
@@ -167,6 +168,18 @@ def _ingress(ctx: Context, runtime: str, network: Any, kubelets: list[Any]) -> A
     return ingress_controller(ctx, runtime, network, offset)
 
 
+def _network_policy_agent(ctx: Context, runtime: str, network: Any) -> Component:
+    """NetworkPolicy's enforcer: the simulated network's packet filter, or a warning on every policy where
+    the runtime's network has none (:mod:`minik8s.proxy.netpol`)."""
+    from minik8s.proxy.netpol import NetworkPolicyAgent, NotEnforcedReporter
+
+    if network is None:
+        return NotEnforcedReporter(ctx, runtime)
+    agent = NetworkPolicyAgent(ctx, network.dns_ip)
+    network.filter = agent
+    return agent
+
+
 def _pod_network(runtime: str) -> Any:
     """The simulated runtime's pod network, one per cluster (kube-proxy and DNS plug into it); None
     for runtimes whose pods use the machine's real network."""
@@ -267,6 +280,8 @@ class Cluster:
         self.ingress = _ingress(self.context, self.runtime, self.network, self.kubelets) if self._with_ingress else None
         if self.ingress is not None:
             self.components.append(self.ingress)
+        self.network_policy_agent = _network_policy_agent(self.context, self.runtime, self.network)
+        self.components.append(self.network_policy_agent)
         if not self.virtual:
             self._thread = threading.Thread(target=self._run, name="minik8s-cluster", daemon=True)
             self._thread.start()

@@ -23,6 +23,7 @@ Rules follow ``k8s.io/kubernetes/pkg/apis/{core,apps,batch}/validation`` and
     discovery   EndpointSlices
     policy      PodDisruptionBudgets
     ingress     Ingresses and IngressClasses
+    networking  NetworkPolicies
     events      Events written through events.k8s.io/v1
 
 This package holds the single entry point: ``validate`` checks the metadata of any
@@ -70,6 +71,7 @@ from minik8s.api.validation.names import (CONFIG_KEY_FMT, CONFIG_KEY_MSG, DNS103
                                           is_path_segment, is_port_name, regex_error)
 from minik8s.api.validation.pods import (POD_UPDATABLE_FIELDS, POD_UPDATE_MSG, _pod, _pod_update, validate_pod_spec,
                                          validate_pod_template)
+from minik8s.api.validation.networking import _network_policy
 from minik8s.api.validation.policy import _pod_disruption_budget
 from minik8s.api.validation.printing import canonical_quantity, go_label_selector, go_string_map, go_value
 from minik8s.api.validation.rbac import (_binding_update, _cluster_role, _cluster_role_binding, _role,
@@ -134,6 +136,7 @@ _VALIDATORS: dict[str, Validator] = {
     "autoscaling/v1/HorizontalPodAutoscaler": lambda obj: _hpa(autoscaling.to_v2(obj)),
     "discovery.k8s.io/v1/EndpointSlice": _endpoint_slice,
     "policy/v1/PodDisruptionBudget": _pod_disruption_budget,
+    "networking.k8s.io/v1/NetworkPolicy": _network_policy,
     "events.k8s.io/v1/Event": _event,
     "rbac.authorization.k8s.io/v1/Role": _role,
     "rbac.authorization.k8s.io/v1/ClusterRole": _cluster_role,

@@ -28,6 +28,7 @@ One module per group of kinds, each with its own describers:
 * :mod:`.core` - Service, Endpoints, EndpointSlice, Namespace, ConfigMap, Secret, PersistentVolume(Claim);
 * :mod:`.rbac` - Role, ClusterRole, RoleBinding, ClusterRoleBinding;
 * :mod:`.scheduling` - PriorityClass;
+* :mod:`.networking` - NetworkPolicy;
 * :mod:`.generic` - every other kind.
 
 This module picks the describer by kind (``DESCRIBERS``), as upstream's
@@ -48,6 +49,7 @@ from minik8s.kubectl.describe.core import (describe_configmap, describe_endpoint
                                            describe_service, describe_storageclass)
 from minik8s.kubectl.describe.generic import describe_generic
 from minik8s.kubectl.describe.ingress import describe_ingress, describe_ingressclass
+from minik8s.kubectl.describe.networking import describe_networkpolicy
 from minik8s.kubectl.describe.nodes import describe_node
 from minik8s.kubectl.describe.scheduling import describe_priorityclass
 from minik8s.kubectl.describe.serviceaccounts import describe_serviceaccount
@@ -83,6 +85,7 @@ DESCRIBERS: dict[str, Callable[[Any, Obj, datetime], str]] = {
     "PodDisruptionBudget": describe_pdb,
     "HorizontalPodAutoscaler": describe_hpa,
     "Ingress": describe_ingress, "IngressClass": describe_ingressclass,
+    "NetworkPolicy": describe_networkpolicy,
 }
 
 

@@ -8,12 +8,14 @@ the real tools print, byte for byte where the real output is deterministic:
   line as it looks when stderr is not a terminal (``kubectl exec`` without ``-t``), ``written to stdout``;
   ``wget: bad address 'nope'``, ``wget: can't connect to remote host (10.96.0.5): Connection refused``,
   ``wget: server returned error: HTTP/1.1 404 Not Found``, all exit 1. ``-q``, ``-O FILE``/``-O-``,
-  ``-T SEC`` (accepted: nothing here hangs), ``--spider``, ``-S`` (the response headers on stderr).
+  ``-T SEC``/``--timeout=SEC`` (busybox's default is 900), ``--spider``, ``-S`` (the response headers on
+  stderr). A connection a NetworkPolicy drops: ``wget: download timed out``.
 * ``nslookup`` is busybox 1.36's: a name without a dot is tried under every search domain of
   ``/etc/resolv.conf`` (A, then AAAA), each answer printed as it arrives, and any NXDOMAIN among
   them makes the exit code 1, as the real applet does (a classic surprise in Kubernetes pods).
 * ``nc [-z] [-v[v]] [-u] [-w SEC] HOST PORT``: busybox's ``web (10.96.0.5:80) open``; a refusal is silent
-  with one ``-v`` and printed with two, as busybox does.
+  with one ``-v`` and printed with two, as busybox does; a dropped connection with ``-w`` is
+  ``nc: timed out`` (without ``-w``, the kernel gives up: ``... Connection timed out``).
 * ``ping -c N HOST``: pod IPs answer (fixed round-trip times); a Service's ClusterIP does not, as with
   kube-proxy's iptables mode, where only the Service's ports are translated.
 * ``curl`` (8.x): the body on stdout and, without ``-s``, the progress meter on stderr, as curl
@@ -22,11 +24,16 @@ the real tools print, byte for byte where the real output is deterministic:
   (curl 8.11's lines for a plain HTTP request; the meter is left out with it), ``-m``,
   ``--connect-timeout``, ``-L`` (accepted; no simulated app redirects). Errors: ``curl: (6) Could not resolve host: nope`` (6),
   ``curl: (7) Failed to connect to web port 80 after 0 ms: Couldn't connect to server`` (7),
-  ``curl: (22) The requested URL returned error: 404`` with ``-f`` (22).
+  ``curl: (22) The requested URL returned error: 404`` with ``-f`` (22); a dropped connection is
+  ``curl: (28) Failed to connect to web port 80 after 2000 ms: Timeout was reached`` with
+  ``--connect-timeout 2`` (curl's own default is 300 s), ``curl: (28) Connection timed out after 2000
+  milliseconds`` with only ``-m 2``.
 * ``hostname -i``: the pod's IP.
 
 Simplified: a transfer takes no time, so durations print as 0 (busybox's ETA ``0:00:00``, curl's
-``after 0 ms``), and curl's speed columns assume ``TRANSFER_SECONDS``. Only ``http://`` URLs.
+``after 0 ms``), and curl's speed columns assume ``TRANSFER_SECONDS``; a time-out prints the time-out
+asked for but the command returns at once (``kubectl exec`` does not wait on the virtual clock). Only
+``http://`` URLs.
 
 Interface:
     COMMANDS                                        # the names this module runs
@@ -41,7 +48,7 @@ import ipaddress
 import re
 from dataclasses import dataclass
 
-from minik8s.kubelet.runtimes.simnet import PodNetwork, Response, is_ip
+from minik8s.kubelet.runtimes.simnet import ConnectionTimedOut, PodNetwork, Response, is_ip
 
 COMMANDS = frozenset({"wget", "curl", "nslookup", "nc", "ping"})
 
@@ -51,6 +58,7 @@ TRANSFER_SECONDS = 0.001     # what curl's speed columns assume a simulated tran
 PING_MS = "0.080"            # a simulated round trip, as ping prints it
 MAX_PINGS = 1000             # ping -c beyond this would run for a quarter of an hour: it is cut short
 CLUSTER_FIRST_NDOTS = 5      # the kubelet's "options ndots:5"
+CURL_CONNECT_TIMEOUT = 300   # seconds: curl's default connect time-out (DEFAULT_CONNECT_TIMEOUT)
 PROGRESS_BAR = 32            # busybox's bar width when stderr is no terminal (80 columns - 48)
 CURL_METER = ("  % Total    % Received % Xferd  Average Speed   Time    Time     Time  Current\n"
               "                                 Dload  Upload   Total   Spent    Left  Speed\n")
@@ -133,7 +141,10 @@ def _wget(args: list[str], fs: dict[str, str], net: PodNetwork) -> Result:
         return 1, "", f"wget: bad address '{url.host}'\n"
     if not quiet:
         err += f"Connecting to {url.host} ({ip}:{url.port})\n"
-    response = net.request(ip, url.port, "GET", url.path, WGET_AGENT)
+    try:
+        response = net.request(ip, url.port, "GET", url.path, WGET_AGENT)
+    except ConnectionTimedOut:   # after -T seconds (900 by default) of silence
+        return 1, "", err + "wget: download timed out\n"
     if response is None:
         return 1, "", err + f"wget: can't connect to remote host ({ip}): Connection refused\n"
     if headers:  # -S: the status line, then (if it is no error) each header and the blank line
@@ -198,10 +209,12 @@ class _CurlOptions:
     verbose: bool = False
     output: str | None = None
     write_out: str = ""
+    max_time: str = ""
+    connect_timeout: str = ""
 
 
 CURL_VALUE_OPTIONS = {"-o": "output", "--output": "output", "-w": "write_out", "--write-out": "write_out",
-                      "-m": "", "--max-time": "", "--connect-timeout": "", "-X": "", "--request": "",
+                      "-m": "max_time", "--max-time": "max_time", "--connect-timeout": "connect_timeout", "-X": "", "--request": "",
                       "-H": "", "--header": "", "-A": "", "--user-agent": ""}
 CURL_FLAGS = {"s": "silent", "S": "show_error", "I": "head", "i": "include", "f": "fail", "v": "verbose", "L": "",
               "k": ""}
@@ -263,7 +276,10 @@ def _curl(args: list[str], fs: dict[str, str], net: PodNetwork) -> Result:
     if ip is None:
         return 6, "", _curl_error(opts, meter, 6, f"Could not resolve host: {url.hostname}")
     method = "HEAD" if opts.head else "GET"
-    response = net.request(ip, url.port, method, url.path, CURL_AGENT)
+    try:
+        response = net.request(ip, url.port, method, url.path, CURL_AGENT)
+    except ConnectionTimedOut:
+        return 28, "", _curl_timed_out(opts, meter, url)
     trace = _curl_trace(url, ip, method, response) if opts.verbose else ""
     if response is None:
         return 7, "", trace + _curl_error(opts, meter, 7, f"Failed to connect to {url.hostname} port {url.port} "
@@ -282,6 +298,24 @@ def _curl(args: list[str], fs: dict[str, str], net: PodNetwork) -> Result:
     expected = int(dict(response.headers).get("Content-Length", len(body.encode())))
     err = meter + _curl_progress(expected, len(body.encode())) if meter else trace
     return 0, out, err
+
+
+def _seconds_ms(text: str) -> int | None:
+    try:
+        return int(float(text) * 1000)
+    except ValueError:
+        return None
+
+
+def _curl_timed_out(opts: _CurlOptions, meter: str, url: _URL) -> str:
+    """curl's error 28 for a connection nobody answers: the connect time-out, or the whole transfer's."""
+    connect = _seconds_ms(opts.connect_timeout) if opts.connect_timeout else None
+    total = _seconds_ms(opts.max_time) if opts.max_time else None
+    if total is not None and (connect is None or total < connect):
+        return _curl_error(opts, meter, 28, f"Connection timed out after {total} milliseconds")
+    waited = connect if connect is not None else CURL_CONNECT_TIMEOUT * 1000
+    return _curl_error(opts, meter, 28, f"Failed to connect to {url.hostname} port {url.port} after {waited} ms: "
+                                        "Timeout was reached")
 
 
 def _curl_trace(url: _URL, ip: str, method: str, response: Response | None) -> str:
@@ -433,12 +467,12 @@ def _ptr_name(ip: str) -> str:
 
 
 def _nc(args: list[str], fs: dict[str, str], net: PodNetwork) -> Result:
-    zero, verbose, udp, rest, i = False, 0, False, [], 0
+    zero, verbose, udp, rest, i, wait = False, 0, False, [], 0, False
     while i < len(args):
         arg = args[i]
         if arg.startswith("-") and len(arg) > 1:
             for flag in arg[1:]:
-                zero, udp = zero or flag == "z", udp or flag == "u"
+                zero, udp, wait = zero or flag == "z", udp or flag == "u", wait or flag == "w"
                 verbose += flag == "v"
             i += 2 if arg in ("-w", "-W", "-p", "-s") else 1  # options with a value: accepted, not modelled
             continue
@@ -452,7 +486,13 @@ def _nc(args: list[str], fs: dict[str, str], net: PodNetwork) -> Result:
     ip = _resolve(host, fs, net)
     if ip is None:
         return 1, "", f"nc: bad address '{host}'\n"
-    if not net.reachable(ip, port, "UDP" if udp else "TCP"):
+    try:
+        reachable = net.reachable(ip, port, "UDP" if udp else "TCP")
+    except ConnectionTimedOut:
+        if wait:
+            return 1, "", "nc: timed out\n"
+        return 1, "", f"nc: {host} ({ip}:{port}): Connection timed out\n" if verbose > 1 else ""
+    if not reachable:
         return 1, "", f"nc: {host} ({ip}:{port}): Connection refused\n" if verbose > 1 else ""
     return 0, "", f"{host} ({ip}:{port}) open\n" if verbose else ""
 

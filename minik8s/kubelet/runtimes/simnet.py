@@ -9,7 +9,7 @@ simulated node's runtime. A connection goes
     client pod --route()--> endpoint (pod IP, port) --> the runtime that owns that IP
               --> the container listening there, if it is running --> its app answers
 
-Two hooks decide what a real cluster's data plane decides; they are Protocols here so that the
+Three hooks decide what a real cluster's data plane decides; they are Protocols here so that the
 components that own them plug in without importing the kubelet:
 
 * :class:`Router` (kube-proxy's simulated back-end): ``route(node, client_ip, dst_ip, dst_port,
@@ -24,6 +24,13 @@ components that own them plug in without importing the kubelet:
   (busybox's ``nslookup`` asks that way, and so does a pod with its own ``/etc/resolv.conf``,
   whose search path the shell applies itself). The default, :class:`NoDNS`, stands for no DNS
   server at all: ``nslookup`` times out and names do not resolve.
+* :class:`PacketFilter` (the network-policy agent, :mod:`minik8s.proxy.netpol`): ``admits(client_ip,
+  ip, port, protocol)`` decides a new connection to the endpoint the router chose (after the Service
+  address is translated, as a real node's filter sees it). A refused admission drops the packets: the
+  client raises :class:`ConnectionTimedOut` and its tools print their time-out, never "connection
+  refused", as on a real cluster with a default-deny policy. Replies are not filtered (a request and
+  its answer are one call here, as conntrack lets the answers of an admitted connection through), nor
+  is a pod's traffic to itself. The default, :class:`OpenNetwork`, admits everything.
 
 What the apps serve (the teaching images the book uses; each simulates the real image named):
 
@@ -51,9 +58,11 @@ Interface:
     network = SimulatedNetwork()                       # Cluster(runtime="simulated") makes one: cluster.network
     network.router = proxy_backend                     # a Router: kube-proxy's simulated back-end
     network.resolver = dns                             # a Resolver: cluster DNS
+    network.filter = policy_agent                      # a PacketFilter: NetworkPolicy enforcement
     network.attach(runtime)                            # each node's SimulatedRuntime does this itself
     network.request(node, client_ip, ip, port, method, path, now, agent) -> Response | None (refused)
     network.connect(node, client_ip, ip, port, protocol) -> Endpoint | None (who answers)
+        both raise ConnectionTimedOut when the filter drops the connection
     PodNetwork(network, node, pod_ip, namespace, hostname, now)   # the network as one pod sees it
 
 Taught in chapter 13 (the pod network and Services).
@@ -152,12 +161,29 @@ class Resolver(Protocol):
     def lookup(self, name: str, namespace: str, qtype: str = "A") -> tuple[str, list[str]] | None: ...
 
 
+class PacketFilter(Protocol):
+    """The network policy's part: may a new connection from ``client_ip`` reach ``ip:port``? (False: dropped)"""
+
+    def admits(self, client_ip: str, ip: str, port: int, protocol: str) -> bool: ...
+
+
+class ConnectionTimedOut(Exception):
+    """The connection's packets were dropped: the client hears nothing until its own time-out."""
+
+
 class PodRouter:
     """The network without kube-proxy: a packet goes to the address it was sent to."""
 
     def route(self, node: str, client_ip: str, dst_ip: str, dst_port: int,
               protocol: str) -> tuple[str, int] | None:
         return dst_ip, dst_port
+
+
+class OpenNetwork:
+    """The network without NetworkPolicy enforcement: every connection is admitted."""
+
+    def admits(self, client_ip: str, ip: str, port: int, protocol: str) -> bool:
+        return True
 
 
 class NoDNS:
@@ -229,6 +255,7 @@ class SimulatedNetwork:
     """The cluster's pod network: every simulated node's runtime attaches to the same one."""
     router: Router = field(default_factory=PodRouter)
     resolver: Resolver = field(default_factory=NoDNS)
+    filter: PacketFilter = field(default_factory=OpenNetwork)
     dns_ip: str = field(default_factory=lambda: dns_service_ip(service_cidr("simulated")))
     domain: str = CLUSTER_DOMAIN
     runtimes: list[Runtime] = field(default_factory=list)
@@ -243,7 +270,8 @@ class SimulatedNetwork:
 
     def connect(self, node: str, client_ip: str, ip: str, port: int, protocol: str = "TCP",
                 path: str | None = None) -> Endpoint | None:
-        """Who answers a connection to ``ip:port``, or None (refused)."""
+        """Who answers a connection to ``ip:port``, or None (refused); raises :class:`ConnectionTimedOut`
+        when the packet filter drops it."""
         if _loopback(ip):  # 127.0.0.1 inside a pod is the pod itself: no kube-proxy on that path
             target: tuple[str, int] | None = (client_ip, port)
         else:
@@ -251,6 +279,8 @@ class SimulatedNetwork:
         if target is None:
             return None
         endpoint_ip, endpoint_port = target
+        if endpoint_ip != client_ip and not self.filter.admits(client_ip, endpoint_ip, endpoint_port, protocol):
+            raise ConnectionTimedOut(f"{client_ip} -> {endpoint_ip}:{endpoint_port}/{protocol}")
         for runtime in self.runtimes:
             if runtime.owns(endpoint_ip):
                 app = runtime.serving(endpoint_ip, endpoint_port, path)
@@ -449,8 +479,10 @@ class PodNetwork:
 
     @property
     def has_dns(self) -> bool:
-        """Is cluster DNS connected? Without it, asking the name server gets no answer at all."""
-        return self.network is not None and not isinstance(self.network.resolver, NoDNS)
+        """Is cluster DNS connected, and may this pod reach it (a NetworkPolicy may drop its queries)?
+        Without it, asking the name server gets no answer at all."""
+        return (self.network is not None and not isinstance(self.network.resolver, NoDNS)
+                and self.network.filter.admits(self.pod_ip, self.network.dns_ip, 53, "UDP"))
 
     @property
     def nameserver(self) -> str:
