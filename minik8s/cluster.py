@@ -259,11 +259,11 @@ class Cluster:
             return
         self._started = True
         self.components = [make(self.context) for make in _controllers()]
+        if self.network_plan is not None:   # before DNS: it listens on the kube-dns ClusterIP of the host
+            self.network_plan.setup(dns_ip=addresses.dns_service_ip(self.service_cidr))
         self.dns = _cluster_dns(self.context, self.runtime, self.service_cidr)
         self.components.append(self.dns)
         self.network = _pod_network(self.runtime)
-        if self.network_plan is not None:
-            self.network_plan.setup()
         self.kubelets = _kubelets(self.context, self.node_count, self.runtime, self.data_dir, self.max_pods,
                                   self.network or self.network_plan)
         self._next_node = len(self.kubelets)

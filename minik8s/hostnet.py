@@ -17,6 +17,8 @@ pod                 network namespace ``mk8s-<id>-<sandbox>`` (``ip netns``); a 
 forwarding          ``net.ipv4.ip_forward=1``; ``FORWARD`` accepts the cluster network (a host whose
                     policy is DROP, as Docker leaves it, would drop pod traffic); ``POSTROUTING``
                     masquerades pod traffic that leaves the cluster network (outbound NAT)
+cluster DNS         the ``kube-dns`` ClusterIP as a /32 on node 0's bridge: the cluster's DNS server
+                    (no CoreDNS pods) listens there on port 53, and pods reach it via their gateway
 Services            nftables tables ``mk8s-<id>-nat`` and ``mk8s-<id>-filter`` holding kube-proxy's
                     chains (KUBE-SERVICES, KUBE-SVC-…, KUBE-SEP-…), see :mod:`minik8s.proxy.kernel`
 ==================  ==================================================================================
@@ -67,7 +69,7 @@ UNPRIVILEGED_ENV = "MINIK8S_NETNS_UNPRIVILEGED"   # set to 1: behave as without 
 COMMAND_TIMEOUT = 30.0
 
 
-class NetworkError(Exception):
+class NetworkError(RuntimeError):
     """A command that builds the host network failed (its stderr is the message)."""
 
 
@@ -153,8 +155,10 @@ class NetworkPlan:
 
     # --- the cluster ------------------------------------------------------------------------
 
-    def setup(self) -> None:
-        """Forwarding and NAT for the cluster network (once per cluster)."""
+    def setup(self, dns_ip: str | None = None) -> None:
+        """Forwarding and NAT for the cluster network (once per cluster). ``dns_ip``: the ``kube-dns``
+        ClusterIP, given to the first node's bridge (as a /32) so that cluster DNS (a server of this
+        process, not CoreDNS pods behind a Service) listens on it and pods reach it through their gateway."""
         self._record()
         forward = Path("/proc/sys/net/ipv4/ip_forward")
         self._forward_was = forward.read_text().strip()
@@ -165,6 +169,9 @@ class NetworkPlan:
         for rule in (["-s", cidr], ["-d", cidr]):
             run("iptables", "-I", "FORWARD", *rule, *tag, "-j", "ACCEPT")
         run("iptables", "-t", "nat", "-A", "POSTROUTING", "-s", cidr, "!", "-d", cidr, *tag, "-j", "MASQUERADE")
+        if dns_ip is not None:
+            self.add_node(0)
+            run("ip", "addr", "add", f"{dns_ip}/32", "dev", self.bridge(0))
 
     def add_node(self, index: int) -> None:
         """The node's bridge, with its pod CIDR's gateway address."""

@@ -28,7 +28,8 @@ kind: Pod
 metadata: {name: a, labels: {app: web}}
 spec:
   nodeName: node-1
-  containers: [{name: web, image: python, command: ["python3", "-m", "http.server", "80"], ports: [{containerPort: 80}]}]
+  containers: [{name: web, image: python, command: ["python3", "-m", "http.server", "80"], ports: [{containerPort: 80}],
+               readinessProbe: {httpGet: {path: /, port: 80}, periodSeconds: 1}}]
 ---
 apiVersion: v1
 kind: Pod
@@ -107,6 +108,12 @@ def test_pods_services_nat_and_cleanup_on_stop(tmp_path):
                  == "200", timeout=20, what="the ClusterIP answering pod b")
         with urllib.request.urlopen(f"http://{ip}:8080/", timeout=5) as response:
             assert response.status == 200
+        # Cluster DNS answers from inside the namespace (the Service name is not in /etc/hosts).
+        assert "web" not in srv.kubectl("exec", "b", "--", "cat", "/etc/hosts").stdout
+        resolve = "import socket; print(socket.gethostbyname('web.default.svc.cluster.local'))"
+        assert srv.kubectl("exec", "b", "--", "python3", "-c", resolve).stdout.strip() == ip
+        # The kubelet's probes and port-forward reach the pod IP from the host, through the bridge.
+        assert any(c["type"] == "Ready" and c["status"] == "True" for c in _get(srv, "pod", "a")["status"]["conditions"])
         nat = subprocess.run(["nft", "list", "table", "ip", f"mk8s-{cid}-nat"], capture_output=True, text=True).stdout
         assert "chain KUBE-SERVICES" in nat and "KUBE-SVC-" in nat and "KUBE-SEP-" in nat
         # Outbound NAT: pod traffic leaving the cluster network is masqueraded.

@@ -34,7 +34,10 @@ probes, exec          HTTP/TCP to the pod IP (:mod:`.probes`); exec enters the c
 
 What is **not** isolated: the network (no network namespace: a pod IP is a loopback
 address of the host: a container can bind another pod's IP and reach every loopback service
-of the host, the API server included). CPU and memory are limited by cgroups where
+of the host, the API server included), unless the cluster runs in netns mode
+(``network_plan``, :mod:`minik8s.hostnet`): then each pod has its own network namespace, a
+veth on its node's bridge and a ``10.244.<n+1>.x`` IP, and its containers join that namespace
+(``nsenter --net`` around ``bwrap``; ``kubectl exec`` enters it too). CPU and memory are limited by cgroups where
 the machine allows (root); elsewhere CPU is not limited and memory is polled, so a fast
 allocation can overshoot before the kill. Containers of a pod do
 not share a PID namespace (``shareProcessNamespace`` is ignored) nor an IPC namespace

@@ -25,7 +25,8 @@ user           ``securityContext.runAsUser``/``runAsGroup`` (container, else pod
 ============== ==================================================================================
 
 What is **not** isolated: the network (there is no network namespace: a pod's address
-is a loopback IP, :mod:`.network`). CPU and memory are limited by cgroups, not here
+is a loopback IP, :mod:`.network`), except in netns mode, where the container runs in its pod's
+network namespace (:mod:`minik8s.hostnet`) and an exec enters it as well (``netns``). CPU and memory are limited by cgroups, not here
 (:mod:`.cgroups`); bwrap gives the container a cgroup namespace whose root is its own cgroup. Each container
 has its own PID and IPC namespaces, where upstream's containers of a pod share IPC (and
 PIDs with ``shareProcessNamespace``, which is ignored here).
