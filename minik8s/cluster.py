@@ -146,8 +146,11 @@ def _proxies(ctx: Context, kubelets: list[Any], runtime: str, router: Any, seed:
         if plan is not None:
             from minik8s.proxy import KubeProxy
             from minik8s.proxy.kernel import KernelProxier
+            from minik8s.proxy.policyrules import PolicyRules
 
-            return [KubeProxy(ctx, kubelets[0].node_name, KernelProxier(plan, plan.cluster_cidr))] if kubelets else []
+            if not kubelets:
+                return []
+            return [KubeProxy(ctx, kubelets[0].node_name, KernelProxier(plan, plan.cluster_cidr)), PolicyRules(ctx, plan)]
         for kubelet in kubelets:
             proxies.append(_proxy(ctx, kubelet, runtime, router, seed))
     except BaseException:

@@ -54,6 +54,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -107,6 +108,28 @@ def run(*argv: str, check: bool = True, stdin: str | None = None) -> str:
     if check and done.returncode != 0:
         raise NetworkError(f"{' '.join(argv)}: {done.stderr.strip()}")
     return done.stdout
+
+
+class Tables:
+    """nftables tables one writer owns: ``load(script)`` replaces them in one transaction (only when the
+    script changed); ``delete()`` removes them. ``script`` is what was last loaded."""
+
+    def __init__(self, *names: str):
+        self.names = names
+        self.script = ""
+        self._lock = threading.Lock()
+
+    def load(self, script: str) -> None:
+        with self._lock:
+            if script != self.script:
+                run("nft", "-f", "-", stdin=script)
+                self.script = script
+
+    def delete(self) -> None:
+        with self._lock:
+            for name in self.names:
+                run("nft", "delete", "table", "ip", name, check=False)
+            self.script = ""
 
 
 def _id_of(seed: str) -> str:

@@ -22,22 +22,16 @@ from tests.conftest import start_server, wait_for
 privileged = pytest.mark.skipif(hostnet.refusal() is not None,
                                 reason=f"netns mode cannot run here: {hostnet.refusal()}")
 
-PODS = """\
-apiVersion: v1
-kind: Pod
-metadata: {name: a, labels: {app: web}}
-spec:
-  nodeName: node-1
-  containers: [{name: web, image: python, command: ["python3", "-m", "http.server", "80"], ports: [{containerPort: 80}],
-               readinessProbe: {httpGet: {path: /, port: 80}, periodSeconds: 1}}]
----
-apiVersion: v1
-kind: Pod
-metadata: {name: b}
-spec:
-  nodeName: node-2
-  containers: [{name: client, image: python, command: ["sleep", "3600"]}]
----
+
+def _pod(name: str, node: str, app: str, serve: bool) -> str:
+    command = '["python3", "-m", "http.server", "80"]' if serve else '["sleep", "3600"]'
+    probe = ", ports: [{containerPort: 80}], readinessProbe: {httpGet: {path: /, port: 80}, periodSeconds: 1}" \
+        if serve else ""
+    return (f"apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}, labels: {{app: {app}}}}}\n"
+            f"spec:\n  nodeName: {node}\n  containers: [{{name: c, image: python, command: {command}{probe}}}]\n---\n")
+
+
+PODS = _pod("a", "node-1", "web", True) + _pod("b", "node-2", "client", False) + """\
 apiVersion: v1
 kind: Service
 metadata: {name: web}
@@ -47,6 +41,19 @@ spec:
 """
 
 FETCH = "import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=5).status)"
+
+
+def _started(tmp_path, nodes: str, manifest: str, *pods: str):
+    """A netns-mode server with ``manifest`` applied and ``pods`` running: (server, cluster id)."""
+    srv = start_server(tmp_path, "--nodes", nodes, "--network", "netns")
+    try:
+        assert srv.kubectl("apply", "-f", "-", stdin=manifest).returncode == 0
+        wait_for(lambda: _running(srv, *pods), timeout=60, what=f"pods {', '.join(pods)} running")
+    except BaseException:
+        srv.stop(signal.SIGKILL)
+        hostnet.cleanup(srv.data_dir)
+        raise
+    return srv, _cluster_id(srv.data_dir)
 
 
 def _cluster_id(data_dir) -> str:
@@ -79,11 +86,8 @@ def test_refused_without_the_privilege(tmp_path):
 
 @privileged
 def test_pods_services_nat_and_cleanup_on_stop(tmp_path):
-    srv = start_server(tmp_path, "--nodes", "2", "--network", "netns")
+    srv, cid = _started(tmp_path, "2", PODS, "a", "b")
     try:
-        cid = _cluster_id(srv.data_dir)
-        assert srv.kubectl("apply", "-f", "-", stdin=PODS).returncode == 0
-        wait_for(lambda: _running(srv, "a", "b"), timeout=60, what="pods a and b running")
         a, b = _get(srv, "pod", "a"), _get(srv, "pod", "b")
         node1 = _get(srv, "node", "node-1")["spec"]
         assert node1["podCIDRs"] == [node1["podCIDR"]]
@@ -134,11 +138,8 @@ def test_pods_services_nat_and_cleanup_on_stop(tmp_path):
 
 @privileged
 def test_cleanup_after_kill_9(tmp_path):
-    srv = start_server(tmp_path, "--nodes", "1", "--network", "netns")
-    cid = _cluster_id(srv.data_dir)
+    srv, cid = _started(tmp_path, "1", PODS.replace("node-2", "node-1"), "a", "b")
     try:
-        assert srv.kubectl("apply", "-f", "-", stdin=PODS.replace("node-2", "node-1")).returncode == 0
-        wait_for(lambda: _running(srv, "a", "b"), timeout=60, what="pods running")
         wait_for(lambda: hostnet.leftovers(cid)["tables"], timeout=20, what="kube-proxy's tables")
     finally:
         srv.stop(signal.SIGKILL)
@@ -152,3 +153,73 @@ def test_cleanup_after_kill_9(tmp_path):
     again = subprocess.run([sys.executable, "-m", "minik8s", "cleanup", "--data-dir", str(srv.data_dir)],
                            capture_output=True, text=True, timeout=60)
     assert again.returncode == 0 and "nothing to clean up" in again.stdout
+
+
+POLICY_PODS = _pod("db", "node-1", "db", True) + _pod("frontend", "node-2", "frontend", False) + \
+    _pod("other", "node-1", "other", False)
+
+POLICIES = """\
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: default-deny}
+spec:
+  podSelector: {}
+  policyTypes: [Ingress]
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: frontend-to-db}
+spec:
+  podSelector: {matchLabels: {app: db}}
+  ingress:
+  - from: [{podSelector: {matchLabels: {app: frontend}}}]
+    ports: [{port: 80}]
+"""
+
+
+@privileged
+def test_network_policy_becomes_filter_rules(tmp_path):
+    srv, cid = _started(tmp_path, "2", POLICY_PODS, "db", "frontend", "other")
+    try:
+        url = f"http://{_get(srv, 'pod', 'db')['status']['podIP']}:80/"
+
+        def reaches(pod: str) -> bool:
+            return srv.kubectl("exec", pod, "--", "python3", "-c", FETCH, url).stdout.strip() == "200"
+
+        assert reaches("frontend") and reaches("other")   # no policy: every pod talks to every pod
+        assert srv.kubectl("apply", "-f", "-", stdin=POLICIES).returncode == 0
+        # default deny plus one allow: only frontend (another node) reaches db; other (db's own bridge) does not
+        wait_for(lambda: not reaches("other"), timeout=20, what="other cut off from db")
+        assert reaches("frontend")
+        table = subprocess.run(["nft", "list", "table", "ip", f"mk8s-{cid}-policy"], capture_output=True,
+                               text=True).stdout
+        assert "ct state established,related accept" in table and "chain INGRESS-" in table
+        assert srv.kubectl("delete", "networkpolicy", "--all").returncode == 0
+        wait_for(lambda: reaches("other"), timeout=20, what="other reaching db again")
+    finally:
+        srv.stop()
+    assert _nothing_left(cid), hostnet.leftovers(cid)
+
+
+def test_policy_rules_are_the_decision_modules_answers():
+    """Pure: the table for default-deny + frontend->db:80 (no root needed)."""
+    import yaml
+
+    from minik8s.proxy.policyrules import table_script
+
+    pods = []
+    for doc, ip in zip(yaml.safe_load_all(POLICY_PODS), ("10.244.1.2", "10.244.2.2", "10.244.1.3")):
+        doc["metadata"]["namespace"] = "default"
+        doc["status"] = {"podIP": ip}
+        pods.append(doc)
+    policies = [dict(p, metadata={**p["metadata"], "namespace": "default"}) for p in yaml.safe_load_all(POLICIES)]
+    script = table_script("t", pods, policies, {"default": {}})
+    chains = {line.split()[-1] for line in script.splitlines() if "jump INGRESS-" in line}
+    assert len(chains) == 3 and "EGRESS-" not in script   # every pod isolated for ingress only
+    db_chain = next(line.split()[-1] for line in script.splitlines() if "daddr 10.244.1.2 jump" in line)
+    db_rules = [line.split(db_chain, 1)[1].strip() for line in script.splitlines()
+                if line.startswith(f"add rule ip t {db_chain} ")]
+    assert db_rules == ["ip saddr 10.244.1.2 meta l4proto tcp return", "ip saddr 10.244.1.2 meta l4proto udp return",
+                        "ip saddr 10.244.1.2 meta l4proto sctp return", "ip saddr 10.244.2.2 tcp dport { 80 } return",
+                        "drop"]
+    assert table_script("t", pods, [], {"default": {}}).count("jump") == 0   # no policy: nothing isolated

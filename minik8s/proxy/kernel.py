@@ -25,7 +25,6 @@ Taught in chapter 13 (the pod network and Services).
 from __future__ import annotations
 
 import logging
-import threading
 from typing import Any, Iterable
 
 from minik8s import hostnet
@@ -75,8 +74,7 @@ class KernelProxier:
         self.plan = plan
         self.cluster_cidr = cluster_cidr
         self.tables = {t: f"{hostnet.PREFIX}{plan.cluster_id}-{t}" for t in ("nat", "filter")}
-        self._script = ""
-        self._lock = threading.Lock()
+        self._tables = hostnet.Tables(*self.tables.values())
 
     def script(self, service_map: Iterable[ServicePort]) -> str:
         """The nft script that replaces this cluster's tables with the rules for ``service_map``."""
@@ -95,18 +93,10 @@ class KernelProxier:
         return "\n".join(lines + [line for line in body if line not in builtin]) + "\n"
 
     def sync(self, service_map: Iterable[ServicePort]) -> None:
-        script = self.script(list(service_map))
-        with self._lock:
-            if script == self._script:
-                return
-            hostnet.run("nft", "-f", "-", stdin=script)
-            self._script = script
+        self._tables.load(self.script(list(service_map)))
 
     def ruleset(self) -> str:
-        return self._script
+        return self._tables.script
 
     def stop(self) -> None:
-        with self._lock:
-            for name in self.tables.values():
-                hostnet.run("nft", "delete", "table", "ip", name, check=False)
-            self._script = ""
+        self._tables.delete()
