@@ -18,6 +18,7 @@ import pytest
 
 from minik8s import hostnet
 from tests.conftest import start_server, wait_for
+from tests.test_portforward import Forward, http_get
 
 privileged = pytest.mark.skipif(hostnet.refusal() is not None,
                                 reason=f"netns mode cannot run here: {hostnet.refusal()}")
@@ -116,8 +117,11 @@ def test_pods_services_nat_and_cleanup_on_stop(tmp_path):
         assert "web" not in srv.kubectl("exec", "b", "--", "cat", "/etc/hosts").stdout
         resolve = "import socket; print(socket.gethostbyname('web.default.svc.cluster.local'))"
         assert srv.kubectl("exec", "b", "--", "python3", "-c", resolve).stdout.strip() == ip
-        # The kubelet's probes and port-forward reach the pod IP from the host, through the bridge.
+        # The kubelet's probes, port-forward and logs reach the pod from the host, through the bridge.
         assert any(c["type"] == "Ready" and c["status"] == "True" for c in _get(srv, "pod", "a")["status"]["conditions"])
+        with Forward(srv, "pod/a", ":80") as forward:
+            assert http_get(forward.local(80)).startswith("HTTP/1.0 200")
+        wait_for(lambda: '"GET / HTTP/1.1" 200' in srv.kubectl("logs", "a").stdout, what="pod a logging requests")
         nat = subprocess.run(["nft", "list", "table", "ip", f"mk8s-{cid}-nat"], capture_output=True, text=True).stdout
         assert "chain KUBE-SERVICES" in nat and "KUBE-SVC-" in nat and "KUBE-SEP-" in nat
         # Outbound NAT: pod traffic leaving the cluster network is masqueraded.
@@ -223,3 +227,18 @@ def test_policy_rules_are_the_decision_modules_answers():
                         "ip saddr 10.244.1.2 meta l4proto sctp return", "ip saddr 10.244.2.2 tcp dport { 80 } return",
                         "drop"]
     assert table_script("t", pods, [], {"default": {}}).count("jump") == 0   # no policy: nothing isolated
+
+
+def test_two_clusters_get_disjoint_networks(tmp_path):
+    """Two clusters on one machine: different blocks, ids, CIDRs and object names (no root needed)."""
+    first, second = hostnet.claim(lock_dir=tmp_path), hostnet.claim(lock_dir=tmp_path)
+    try:
+        assert first.block != second.block and first.cluster_id != second.cluster_id
+        assert first.pod_cidr(0) != second.pod_cidr(0) and first.service_cidr != second.service_cidr
+        assert first.bridge(0) != second.bridge(0) and all(len(p.veth("f" * 64)) <= 15 for p in (first, second))
+    finally:
+        first.release()
+        second.release()
+    again = hostnet.claim(lock_dir=tmp_path)
+    again.release()
+    assert again.block == 0   # released: the first block is free again
