@@ -159,6 +159,22 @@ def test_cleanup_after_kill_9(tmp_path):
     assert again.returncode == 0 and "nothing to clean up" in again.stdout
 
 
+@privileged
+def test_next_start_removes_a_crashed_servers_leftovers(tmp_path):
+    srv, cid = _started(tmp_path, "1", _pod("a", "node-1", "web", True), "a")
+    srv.stop(signal.SIGKILL)
+    assert hostnet.leftovers(cid)["netns"]
+    again = start_server(tmp_path, "--nodes", "1", "--network", "netns")
+    try:
+        assert _nothing_left(cid), hostnet.leftovers(cid)
+        new = _cluster_id(again.data_dir)
+        assert new != cid
+        wait_for(lambda: _running(again, "a"), timeout=60, what="pod a running again")   # in a new namespace
+    finally:
+        again.stop()
+    assert _nothing_left(new), hostnet.leftovers(new)
+
+
 POLICY_PODS = _pod("db", "node-1", "db", True) + _pod("frontend", "node-2", "frontend", False) + \
     _pod("other", "node-1", "other", False)
 
