@@ -10,7 +10,9 @@ object              name and shape
 cluster network     ``10.<244+k>.0.0/16`` (kube-proxy's ``--cluster-cidr``); ``k`` is the machine-wide
                     block this cluster claimed (:func:`claim`), so two clusters never overlap
 node *n*            bridge ``mk8s-<id>b<n>`` holding ``10.<244+k>.<n+1>.1/24``: the gateway of the
-                    node's ``podCIDR`` (``10.<244+k>.<n+1>.0/24``); the host routes between bridges
+                    node's ``podCIDR`` (``10.<244+k>.<n+1>.0/24``); the host routes between bridges;
+                    ``route_localnet`` on it lets pods reach the API server's loopback address via
+                    the ``kubernetes`` Service
 pod                 network namespace ``mk8s-<id>-<sandbox>`` (``ip netns``); a veth pair whose host
                     end ``mk8s-<id><sandbox>`` is a port of the bridge and whose other end, moved into
                     the namespace, is ``eth0`` with the pod IP and a default route via the gateway
@@ -203,6 +205,9 @@ class NetworkPlan:
             run("ip", "link", "add", bridge, "type", "bridge")
             run("ip", "addr", "add", f"{self.gateway(index)}/24", "dev", bridge)
             run("ip", "link", "set", bridge, "up")
+            # Service traffic DNATed to a loopback address (the kubernetes Service's endpoint is the API
+            # server on 127.0.0.1) may arrive from pods on this bridge, as upstream's route_localnet allows.
+            Path(f"/proc/sys/net/ipv4/conf/{bridge}/route_localnet").write_text("1\n")
         self.nodes.add(index)
 
     def add_pod(self, index: int, sandbox_id: str, ip: str) -> str:

@@ -113,6 +113,11 @@ def test_pods_services_nat_and_cleanup_on_stop(tmp_path):
                  == "200", timeout=20, what="the ClusterIP answering pod b")
         with urllib.request.urlopen(f"http://{ip}:8080/", timeout=5) as response:
             assert response.status == 200
+        # The kubernetes Service too: its endpoint is the API server on the host's loopback address.
+        api = _get(srv, "service", "kubernetes")["spec"]["clusterIP"]
+        insecure = ("import ssl, urllib.request; print(urllib.request.urlopen('https://%s/version', timeout=5, "
+                    "context=ssl._create_unverified_context()).status)" % api)
+        assert srv.kubectl("exec", "b", "--", "python3", "-c", insecure).stdout.strip() == "200"
         # Cluster DNS answers from inside the namespace (the Service name is not in /etc/hosts).
         assert "web" not in srv.kubectl("exec", "b", "--", "cat", "/etc/hosts").stdout
         resolve = "import socket; print(socket.gethostbyname('web.default.svc.cluster.local'))"
