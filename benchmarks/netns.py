@@ -10,6 +10,8 @@
 
     python benchmarks/netns.py [--services 1000] [--connections 300] [--json]
 
+The machine's pure-Python loop time (benchmarks/machine.py) is printed beside the figures.
+
 Needs root (or CAP_NET_ADMIN); without it only the pure rendering is timed. Not a test: it prints figures.
 """
 
@@ -27,6 +29,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.machine import emit, python_loop_seconds  # noqa: E402
 from minik8s import hostnet  # noqa: E402
 from minik8s.proxy import iptables  # noqa: E402
 from minik8s.proxy.kernel import KernelProxier  # noqa: E402
@@ -119,10 +122,12 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=300)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    figures = {"rules": rules(args.services), "connect": connections(args.connections)}
-    if args.json:
-        print(json.dumps(figures))
-        return
+    figures = {"rules": rules(args.services), "connect": connections(args.connections),
+               "python_loop_s": python_loop_seconds()}
+    emit(figures, args.json, report)
+
+
+def report(figures: dict[str, Any]) -> None:
     r, c = figures["rules"], figures["connect"]
     print(f"render {r['services']} Services ({r['rules']} rules), pure Python: {r['pure_render_ms']} ms")
     if "program_s" in r:
@@ -134,6 +139,7 @@ def main() -> None:
             print(f"new connection + GET via {name}: p50 {c[name]['p50_ms']} ms, p99 {c[name]['p99_ms']} ms")
     else:
         print(f"connections: {c['skipped']}")
+    print(f"pure Python here: for i in range(10**7): pass takes {figures['python_loop_s']} s (benchmarks/machine.py)")
 
 
 if __name__ == "__main__":
