@@ -37,6 +37,7 @@ apiVersion: v1
 kind: Service
 metadata: {name: web}
 spec:
+  type: NodePort
   selector: {app: web}
   ports: [{port: 8080, targetPort: 80}]
 """
@@ -127,6 +128,11 @@ def test_pods_services_nat_and_cleanup_on_stop(tmp_path):
         with Forward(srv, "pod/a", ":80") as forward:
             assert http_get(forward.local(80)).startswith("HTTP/1.0 200")
         wait_for(lambda: '"GET / HTTP/1.1" 200' in srv.kubectl("logs", "a").stdout, what="pod a logging requests")
+        # A NodePort answers on every node's address (the gateway of its bridge).
+        node_port = _get(srv, "service", "web")["spec"]["ports"][0]["nodePort"]
+        node2 = [a["address"] for a in _get(srv, "node", "node-2")["status"]["addresses"] if a["type"] == "InternalIP"]
+        with urllib.request.urlopen(f"http://{node2[0]}:{node_port}/", timeout=5) as response:
+            assert response.status == 200
         nat = subprocess.run(["nft", "list", "table", "ip", f"mk8s-{cid}-nat"], capture_output=True, text=True).stdout
         assert "chain KUBE-SERVICES" in nat and "KUBE-SVC-" in nat and "KUBE-SEP-" in nat
         # Outbound NAT: pod traffic leaving the cluster network is masqueraded.
