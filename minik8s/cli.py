@@ -33,6 +33,11 @@ def main(argv: list[str] | None = None) -> int:
         from minik8s.classroom import main as classroom_main
 
         return classroom_main(argv[1:])
+    if argv and argv[0] == "cleanup":
+        from minik8s.hostnet import main as cleanup_main
+        from minik8s.server import DEFAULT_DATA_DIR
+
+        return cleanup_main(argv[1:], DEFAULT_DATA_DIR)
     parser = argparse.ArgumentParser(prog="minik8s", description="A Kubernetes textbook that runs.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     server = sub.add_parser("server", help="run a cluster and serve the Kubernetes API over HTTP")
@@ -47,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
                                 "(minik8s node stop node-2)")
     sub.add_parser("classroom", help="a namespace, rights, a quota and a kubeconfig per student on one cluster "
                                      "(minik8s classroom students.txt)")
+    sub.add_parser("cleanup", help="remove what a crashed netns-mode server left on this machine "
+                                   "(namespaces, links, rules): minik8s cleanup --data-dir DIR")
     args = parser.parse_args(argv)
     if args.command == "server":
         return server_module.main(args)

@@ -128,17 +128,31 @@ def _kubelet(ctx: Context, name: str, index: int, runtime: str, data_dir: Path |
     """The kubelet of one machine, with the machine's own container runtime."""
     from minik8s.kubelet import Kubelet, make_runtime
 
+    from minik8s.hostnet import NetworkPlan
+
     shared = {"network": network} if network is not None else {}
+    if isinstance(network, NetworkPlan):   # netns mode: the process runtime wires pods to this node's bridge
+        shared = {"network_plan": network}
     node_runtime = make_runtime(runtime, node_name=name, node_index=index, clock=ctx.clock, rng=ctx.rng,
                                 data_dir=data_dir, **shared)
     return Kubelet(ctx, node_name=name, node_index=index, runtime=node_runtime, pods=max_pods,
                    labels=labels, taints=taints)
 
 
-def _proxies(ctx: Context, kubelets: list[Any], runtime: str, router: Any, seed: int | None) -> list[Component]:
-    """One kube-proxy per node, next to its kubelet (chapter 13)."""
+def _proxies(ctx: Context, kubelets: list[Any], runtime: str, router: Any, seed: int | None,
+             plan: Any = None) -> list[Component]:
+    """One kube-proxy per node, next to its kubelet (chapter 13). In netns mode one kube-proxy programs
+    the kernel: all nodes are this machine, whose rules they would all write alike."""
     proxies: list[Component] = []
     try:
+        if plan is not None:
+            from minik8s.proxy import KubeProxy
+            from minik8s.proxy.kernel import KernelProxier
+            from minik8s.proxy.policyrules import PolicyRules
+
+            if not kubelets:
+                return []
+            return [KubeProxy(ctx, kubelets[0].node_name, KernelProxier(plan, plan.cluster_cidr)), PolicyRules(ctx, plan)]
         for kubelet in kubelets:
             proxies.append(_proxy(ctx, kubelet, runtime, router, seed))
     except BaseException:
@@ -190,21 +204,42 @@ def _pod_network(runtime: str) -> Any:
     return SimulatedNetwork()
 
 
+def _network_plan(network: str, runtime: str, data_dir: str | Path | None) -> Any:
+    """netns mode's host network plan (:mod:`minik8s.hostnet`); None for the loopback network."""
+    if network == "loopback":
+        return None
+    if network != "netns":
+        raise ValueError(f'unknown network "{network}": use "loopback" or "netns"')
+    if runtime != "process":
+        raise ValueError(f"--network netns works with the process runtime, not {runtime}")
+    from minik8s import hostnet
+
+    why = hostnet.refusal()
+    if why is not None:
+        raise RuntimeError(why)
+    return hostnet.claim(Path(data_dir) if data_dir else None)
+
+
 class Cluster:
     def __init__(self, nodes: int = 1, runtime: str = "process", clock: str = "real", seed: int | None = None,
                  *, store: Store | None = None, data_dir: str | Path | None = None,
                  object_count_limit: int | None = DEFAULT_OBJECT_COUNT_LIMIT, max_pods: int = DEFAULT_MAX_PODS,
                  service_cidr: str | None = None, node_port_range: str = "30000-32767",
-                 metric_resolution: float | None = 15.0, ingress: bool = True):
+                 metric_resolution: float | None = 15.0, ingress: bool = True,
+                 network: str = "loopback"):
         """``object_count_limit``: most objects of one resource per namespace (None: no cap), see
         :mod:`minik8s.apiserver.admission.objectcount`; ``max_pods``: each kubelet's ``maxPods``;
         ``service_cidr``: where Services get their ClusterIPs (default: the runtime's, see
         :mod:`minik8s.addresses`); ``node_port_range``: where NodePort Services get their ports;
         ``metric_resolution``: how often metrics-server scrapes the kubelets (seconds; None: no
         metrics-server, no ``metrics.k8s.io``);
-        ``ingress``: run the built-in ingress controller (:mod:`minik8s.ingress`)."""
+        ``ingress``: run the built-in ingress controller (:mod:`minik8s.ingress`);
+        ``network``: ``loopback`` (pod IPs on the loopback interface, no privilege needed) or ``netns``
+        (the process runtime's pods in network namespaces on bridges, Services in the kernel's rules:
+        :mod:`minik8s.hostnet`; Linux, root or CAP_NET_ADMIN)."""
         if clock not in ("real", "virtual"):
             raise ValueError(f'unknown clock "{clock}": use "real" or "virtual"')
+        self.network_plan = _network_plan(network, runtime, data_dir)
         self.clock: Clock = VirtualClock() if clock == "virtual" else RealClock()
         self.rng = random.Random(seed)
         self.seed = seed
@@ -215,6 +250,8 @@ class Cluster:
         # Addresses no other cluster of this machine uses (the process runtime's are real loopback ones).
         self.address_block = addresses.claim_block(runtime)
         self.service_cidr = service_cidr or self.address_block.service_cidr
+        if self.network_plan is not None and service_cidr is None:
+            self.service_cidr = self.network_plan.service_cidr   # ClusterIPs the kernel's rules route
         self.api = APIServer(self.store, self.clock, self.rng, service_cidr=self.service_cidr,
                              node_port_range=node_port_range)
         self.api.object_counts.limit = object_count_limit
@@ -255,6 +292,8 @@ class Cluster:
             return
         self._started = True
         self.components = [make(self.context) for make in _controllers()]
+        if self.network_plan is not None:   # before DNS: it listens on the kube-dns ClusterIP of the host
+            self.network_plan.setup(dns_ip=addresses.dns_service_ip(self.service_cidr))
         self.dns = _cluster_dns(self.context, self.runtime, self.service_cidr)
         self.components.append(self.dns)
         if self.metric_resolution is not None:   # metrics-server, serving metrics.k8s.io (chapter 11)
@@ -264,7 +303,7 @@ class Cluster:
             self.api.serve_metrics(self.metrics_server)
         self.network = _pod_network(self.runtime)
         self.kubelets = _kubelets(self.context, self.node_count, self.runtime, self.data_dir, self.max_pods,
-                                  self.network)
+                                  self.network or self.network_plan)
         self._next_node = len(self.kubelets)
         for kubelet in self.kubelets:
             self._plug_in(kubelet)
@@ -273,15 +312,18 @@ class Cluster:
 
         # The simulated pod network asks this where a packet to a Service address goes (chapter 13).
         self.service_router = ServiceRouter(self.clock.now, seed=f"{self.seed}/kube-proxy")
-        self.components += _proxies(self.context, self.kubelets, self.runtime, self.service_router, self.seed)
+        self.components += _proxies(self.context, self.kubelets, self.runtime, self.service_router, self.seed,
+                                    self.network_plan)
         if self.network is not None:   # the simulated wire: kube-proxy's rules route, cluster DNS resolves
             self.network.router = self.service_router
             self.network.resolver = self.dns
         self.ingress = _ingress(self.context, self.runtime, self.network, self.kubelets) if self._with_ingress else None
         if self.ingress is not None:
             self.components.append(self.ingress)
-        self.network_policy_agent = _network_policy_agent(self.context, self.runtime, self.network)
-        self.components.append(self.network_policy_agent)
+        self.network_policy_agent = None   # netns mode: kube-proxy's PolicyRules write policies as filter rules
+        if self.network_plan is None:
+            self.network_policy_agent = _network_policy_agent(self.context, self.runtime, self.network)
+            self.components.append(self.network_policy_agent)
         if not self.virtual:
             self._thread = threading.Thread(target=self._run, name="minik8s-cluster", daemon=True)
             self._thread.start()
@@ -375,6 +417,8 @@ class Cluster:
         self.informers.stop()
         self.store.close()
         self.address_block.release()
+        if self.network_plan is not None:   # after the kubelets: their pods' namespaces are gone first
+            self.network_plan.teardown()
 
     def __enter__(self) -> "Cluster":
         return self
@@ -486,7 +530,7 @@ class Cluster:
             if any(k.node_name == name for k in self.kubelets):
                 raise ValueError(f'node "{name}" is already in this cluster')
             kubelet = _kubelet(self.context, name, index, self.runtime, self.data_dir, self.max_pods,
-                               self.network, labels, taints)
+                               self.network or self.network_plan, labels, taints)
             try:
                 proxy = _proxy(self.context, kubelet, self.runtime, self.service_router, self.seed)
             except BaseException:

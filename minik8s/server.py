@@ -52,6 +52,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--nodes", type=_non_negative, default=1, help="number of nodes (default 1)")
     parser.add_argument("--runtime", default="process", choices=("simulated", "process", "docker"),
                         help="container runtime (default process)")
+    parser.add_argument("--network", default="loopback", choices=("loopback", "netns"),
+                        help="the process runtime's pod network: loopback addresses (default) or a network "
+                             "namespace per pod on a bridge per node, Services in the kernel (root or CAP_NET_ADMIN)")
     parser.add_argument("--kubeconfig", default=None, help="kubeconfig file to write (default $KUBECONFIG or "
                                                            "~/.kube/config)")
     parser.add_argument("--seed", type=int, default=None, help="seed for generated names")
@@ -142,7 +145,8 @@ async def _serve(args: argparse.Namespace) -> int:
                           data_dir=data_dir, max_pods=args.max_pods,
                           object_count_limit=args.object_count_limit or None,
                           service_cidr=args.service_cluster_ip_range, node_port_range=args.service_node_port_range,
-                          metric_resolution=args.metric_resolution, ingress=not args.no_ingress)
+                          metric_resolution=args.metric_resolution, ingress=not args.no_ingress,
+                          network=args.network)
     except (RuntimeError, ValueError, OSError) as exc:
         # A runtime that cannot start (no Docker engine, no rights): say why, as a command does. The
         # cluster has already stopped what it started and closed the store.

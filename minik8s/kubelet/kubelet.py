@@ -276,6 +276,9 @@ class Kubelet(Controller):
         obj = nodes.node_object(self.node_name, self.node_index, self.capacity, self.allocatable,
                                 self.runtime.version, self._images(), now, self.runtime.node_address,
                                 self.node_labels, self.register_taints)
+        cidr = getattr(self.runtime, "pod_cidr", None)   # netns mode: the node's bridge's pod CIDR
+        if cidr:
+            obj["spec"].update(podCIDR=cidr, podCIDRs=[cidr])
         try:
             created = self.client.create(NODES, obj)
         except StatusError as err:

@@ -200,8 +200,11 @@ def _table(name: str, rules: list[Rule], chains: Iterable[str]) -> list[str]:
     lines = [f"*{name}"] + [f":{c} ACCEPT [0:0]" for c in BUILTIN[name]]
     user = sorted(set(chains) - set(BUILTIN[name]))
     lines += [f":{c} - [0:0]" for c in user]
+    by_chain: dict[str, list[Rule]] = {}   # one pass, in order: scanning every rule per chain is quadratic
+    for rule in rules:
+        by_chain.setdefault(rule.chain, []).append(rule)
     for chain in (*BUILTIN[name], *user):
-        lines += [r.render() for r in rules if r.chain == chain]
+        lines += [r.render() for r in by_chain.get(chain, ())]
     return lines + ["COMMIT"]
 
 

@@ -34,7 +34,10 @@ probes, exec          HTTP/TCP to the pod IP (:mod:`.probes`); exec enters the c
 
 What is **not** isolated: the network (no network namespace: a pod IP is a loopback
 address of the host: a container can bind another pod's IP and reach every loopback service
-of the host, the API server included). CPU and memory are limited by cgroups where
+of the host, the API server included), unless the cluster runs in netns mode
+(``network_plan``, :mod:`minik8s.hostnet`): then each pod has its own network namespace, a
+veth on its node's bridge and a ``10.244.<n+1>.x`` IP, and its containers join that namespace
+(``nsenter --net`` around ``bwrap``; ``kubectl exec`` enters it too). CPU and memory are limited by cgroups where
 the machine allows (root); elsewhere CPU is not limited and memory is polled, so a fast
 allocation can overshoot before the kill. Containers of a pod do
 not share a PID namespace (``shareProcessNamespace`` is ignored) nor an IPC namespace
@@ -91,6 +94,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from minik8s import hostnet
 from minik8s.api import quantity
 from minik8s.clock import Clock, RealClock
 from minik8s.images import builtin
@@ -198,8 +202,11 @@ class ProcessRuntime(cri.ContainerRuntime):
     def __init__(self, *, node_name: str = "node-1", node_index: int = 0, clock: Clock | None = None,
                  rng: random.Random | None = None, data_dir: Path | str | None = None, client: Any = None,
                  image_store: ImageStore | None = None, registry: Registry | None = None,
-                 port_offset: int | None = None):
+                 port_offset: int | None = None, network_plan: Any = None):
+        """``network_plan``: a :class:`minik8s.hostnet.NetworkPlan` for netns mode (each pod in its own
+        network namespace on the node's bridge); None: loopback pod IPs (:mod:`.network`)."""
         self.node_name = node_name
+        self.network_plan = network_plan
         self.node_index = node_index
         self.clock = clock or RealClock()
         self.client = client
@@ -231,6 +238,11 @@ class ProcessRuntime(cri.ContainerRuntime):
         except OSError:
             pass   # what cannot be removed now stays: it never stops a node from starting
         self.ips = network.IPAllocator(node_index)    # machine-wide locks: clusters get disjoint pod IPs
+        self.pod_cidr: str | None = None
+        if network_plan is not None:   # netns mode: the node's bridge and its pod CIDR
+            network_plan.add_node(node_index)
+            self.pod_cidr = network_plan.pod_cidr(node_index)
+            self.ips = network.IPAllocator(node_index, prefix=network_plan.gateway(node_index).rsplit(".", 1)[0] + ".")
         self.node_address = self.ips.node_ip           # the node's InternalIP: where its NodePorts listen
         env_offset = os.environ.get("MINIK8S_PORT_OFFSET")
         if port_offset is None:
@@ -302,6 +314,12 @@ class ProcessRuntime(cri.ContainerRuntime):
             folder = self.state_dir / "pods" / (uid or sandbox_id)
             folder.mkdir(parents=True, exist_ok=True)
             sandbox = Sandbox(sandbox_id, uid, ip, pod, folder)
+            if self.network_plan is not None:   # what a CNI bridge plugin does: netns, veth, address, route
+                try:
+                    sandbox.netns = self.network_plan.add_pod(self.node_index, sandbox_id, ip)
+                except hostnet.NetworkError as exc:
+                    self.ips.release(ip)
+                    raise RuntimeCallError(f"failed to set up the network of sandbox {sandbox_id[:12]}: {exc}") from None
             sandbox.messages += self._pod_cgroup(sandbox, pod)
             if self.port_offset:
                 sandbox.messages += remapped_ports_messages(pod, ip, self.port_offset)
@@ -396,6 +414,8 @@ class ProcessRuntime(cri.ContainerRuntime):
         for cid in ids:
             self._force_remove(cid)
         cgroups.Cgroups.remove(sandbox.cgroup)
+        if sandbox.netns is not None:
+            self.network_plan.remove_pod(sandbox.id)
         self.ips.release(sandbox.ip)
         shutil.rmtree(sandbox.folder, ignore_errors=True)
         if getattr(self, "_tokens", None) is not None:
@@ -547,7 +567,7 @@ class ProcessRuntime(cri.ContainerRuntime):
         isolation.verify_non_root(pod, container, uid)
         pod_name = str((pod.get("metadata") or {}).get("name") or "")
         contained = isolation.Containment(rootfs, pod_name, uid, gid, workdir or "/", binds,
-                                          isolation.groups_of(pod))
+                                          isolation.groups_of(pod), netns=sandbox.netns is not None)
         contained.prepare(sandbox.ip, self.cluster_network.hosts(pod) if self.cluster_network is not None else [])
         return contained
 
@@ -628,6 +648,8 @@ class ProcessRuntime(cri.ContainerRuntime):
             options.write_bytes(b"".join(a.encode() + b"\0" for a in c.contained.options()))
             fds = (os.open(options, os.O_RDONLY),)
             argv = [isolation.tool("bwrap"), "--args", str(fds[0]), "--", *c.contained.command(c.argv)]
+        if c.sandbox.netns is not None:   # netns mode: the container joins its pod's network namespace
+            argv = [isolation.tool("nsenter"), f"--net=/run/netns/{c.sandbox.netns}", "--", *argv]
         if NICE and shutil.which("nice"):
             # Containers yield the CPU to the control plane (the kubelet starting the next pod),
             # as a node reserves CPU for system daemons (kube-reserved).
@@ -959,6 +981,8 @@ class ProcessRuntime(cri.ContainerRuntime):
                 cgroups.Cgroups.remove(c.cgroup)
             for sandbox in self._sandboxes.values():
                 cgroups.Cgroups.remove(sandbox.cgroup)
+                if sandbox.netns is not None:
+                    self.network_plan.remove_pod(sandbox.id)
             self._containers.clear()
             self._sandboxes.clear()
         self.cgroups.close()

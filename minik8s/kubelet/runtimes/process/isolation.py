@@ -25,7 +25,8 @@ user           ``securityContext.runAsUser``/``runAsGroup`` (container, else pod
 ============== ==================================================================================
 
 What is **not** isolated: the network (there is no network namespace: a pod's address
-is a loopback IP, :mod:`.network`). CPU and memory are limited by cgroups, not here
+is a loopback IP, :mod:`.network`), except in netns mode, where the container runs in its pod's
+network namespace (:mod:`minik8s.hostnet`) and an exec enters it as well (``netns``). CPU and memory are limited by cgroups, not here
 (:mod:`.cgroups`); bwrap gives the container a cgroup namespace whose root is its own cgroup. Each container
 has its own PID and IPC namespaces, where upstream's containers of a pod share IPC (and
 PIDs with ``shareProcessNamespace``, which is ignored here).
@@ -189,6 +190,7 @@ class Containment:
     workdir: str = "/"
     binds: list[Bind] = field(default_factory=list)
     groups: tuple[int, ...] = ()     # supplementary groups (honoured when the runtime is root)
+    netns: bool = False              # the pod has its own network namespace (netns mode): exec enters it
 
     def prepare(self, pod_ip: str, services: list[tuple[str, list[str]]] | None = None) -> None:
         """Write the container's /etc files and give it its own files (its user owns its rootfs).
@@ -327,7 +329,7 @@ def init_pid(bwrap_pid: int, wait: float = 0.0) -> int | None:
 def enter(target: int, containment: Containment, argv: list[str]) -> list[str]:
     """An exec: into the namespaces of the container whose PID 1 is ``target``, as its user."""
     enter_ns = [tool("nsenter"), "--target", str(target), "--mount", "--uts", "--ipc", "--pid",
-                f"--wdns={containment.workdir or '/'}"]
+                *(["--net"] if containment.netns else []), f"--wdns={containment.workdir or '/'}"]
     if os.geteuid() != 0:
         # Our uid is the container's uid in its user namespace: keep it, do not become that namespace's root.
         return [*enter_ns[:3], "--user", "--preserve-credentials", *enter_ns[3:], "--",

@@ -56,10 +56,11 @@ def port_on_host(port: int, offset: int) -> int:
 
 
 class IPAllocator:
-    def __init__(self, node_index: int, lock_dir: Path = LOCK_DIR):
+    def __init__(self, node_index: int, lock_dir: Path = LOCK_DIR, prefix: str | None = None):
+        """``prefix``: the node's /24 other than ``127.1.<n+1>.`` (netns mode's ``10.244.<n+1>.``)."""
         if not 0 <= node_index <= 253:
             raise ValueError("the process runtime supports node indexes 0..253 (127.1.<n+1>.0/24 per node)")
-        self.prefix = f"127.1.{node_index + 1}."
+        self.prefix = prefix or f"127.1.{node_index + 1}."
         self.lock_dir = addresses.open_lock_dir(lock_dir)
         self._held: dict[str, int] = {}
         self._next = FIRST_HOST

@@ -32,6 +32,7 @@ class Sandbox:
     ready: bool = True
     messages: list[tuple[str, str, str]] = field(default_factory=list)
     cgroup: Cgroup | None = None        # the pod's cgroup (:mod:`.cgroups`); None without cgroups
+    netns: str | None = None            # the pod's network namespace (netns mode, :mod:`minik8s.hostnet`)
 
 
 def remapped_ports_messages(pod: dict[str, Any], ip: str, offset: int) -> list[tuple[str, str, str]]:
