@@ -296,7 +296,7 @@ class Cluster:
             self.network_plan.setup(dns_ip=addresses.dns_service_ip(self.service_cidr))
         self.dns = _cluster_dns(self.context, self.runtime, self.service_cidr)
         self.components.append(self.dns)
-        if self.metric_resolution is not None:   # metrics-server, serving metrics.k8s.io (chapter 11)
+        if self.metric_resolution is not None:   # metrics-server, serving metrics.k8s.io (chapter 17)
             from minik8s.metrics.server import MetricsServer
             self.metrics_server = MetricsServer(self.context, resolution=self.metric_resolution)
             self.components.append(self.metrics_server)

@@ -16,7 +16,7 @@ When the API is not served at all: ``error: Metrics API not available``; when it
 for pods that exist: ``error: metrics not available yet``.
 
 Interface: ``register(sub, parent)``.
-Taught in chapter 11 (resources: measuring usage).
+Taught in chapter 17 (autoscaling: measuring usage).
 """
 
 from __future__ import annotations

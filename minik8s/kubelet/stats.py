@@ -28,7 +28,7 @@ Interface:
     summary(node, node_start, node_memory, pods, now, rates) -> dict   # the Summary object
     pods: [(pod_ref {"name", "namespace", "uid"}, pod_start, [(container_id, Usage)])]
 
-Taught in chapter 11 (resources, requests and limits: measuring usage).
+Taught in chapter 17 (autoscaling: requests, limits and measuring usage).
 """
 
 from __future__ import annotations

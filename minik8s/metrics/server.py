@@ -32,7 +32,7 @@ Interface:
     pod_metrics(namespace, name, label_selector, field_selector) -> [PodMetrics]
     node_metrics(name, label_selector, field_selector) -> [NodeMetrics]
 
-Taught in chapter 11 (resources: measuring usage).
+Taught in chapter 17 (autoscaling: measuring usage).
 """
 
 from __future__ import annotations
