@@ -39,8 +39,9 @@ def test_the_driver_records_the_autoscaler_following_a_ramp() -> None:
         c.advance(10)
         c.kubectl("autoscale deployment web --min=2 --max=8 --cpu-percent=50")
         driver = LoadDriver(InProcess(c), "web", show=False)
-        low = driver.drive(80, 60)
-        high = driver.drive(300, 90)
+        driver.drive(80, 60)
+        driver.drive(300, 90)
+        low, high = driver.samples[:4], driver.samples[4:]
         assert [s.replicas for s in low] == [2, 2, 2, 2]
         assert low[-1].utilization == 40 and low[-1].target == 50   # 80m / 2 pods / 100m
         # 300m on 2 pods is 150%: ceil(2 × 150 / 50) = 6, at most double (or 4) per sync: 2 → 4 → 6

@@ -13,7 +13,7 @@ replica count. ``viz.autoscaling_svg`` draws the samples.
 Interface:
     spread_load(backend, selector, total_millicores, container) -> pods annotated
     LoadDriver(backend, deployment="web", hpa=None, container="app")
-        .drive(total_millicores, seconds, step=15.0) -> the new samples (printed as a table)
+        .drive(total_millicores, seconds, step=15.0)   # records (and prints) a sample per step
         .samples, .table(), .svg(title)
 
 ``backend`` is anything with ``kubectl(args) -> KubectlResult`` and ``advance(seconds)``: a lab
@@ -125,20 +125,19 @@ class LoadDriver:
         return AutoscalingSample(self.elapsed, load, _cpu((hpa.get("status") or {}).get("currentMetrics") or [], "current"),
                                  replicas, _cpu((hpa.get("spec") or {}).get("metrics") or [], "target"))
 
-    def drive(self, total_millicores: int, seconds: float, step: float = 15.0) -> list[AutoscalingSample]:
-        """For ``seconds`` (in steps of ``step``): spread the load, move the clock, record a sample."""
+    def drive(self, total_millicores: int, seconds: float, step: float = 15.0) -> None:
+        """For ``seconds`` (in steps of ``step``): spread the load, move the clock, record a sample in
+        :attr:`samples` (and print it as a row of the table). Returns nothing, so that a notebook cell
+        shows only the table."""
         selector = self._selector()
-        new = []
         for _ in range(max(1, math.ceil(seconds / step))):
             spread_load(self.backend, selector, total_millicores, self.container)
             self.backend.advance(step)
             self.elapsed += step
             sample = self.sample(total_millicores)
             self.samples.append(sample)
-            new.append(sample)
             if self.show:
                 self._print(sample)
-        return new
 
     @staticmethod
     def header() -> str:

@@ -190,7 +190,9 @@ def replay(deploy: Obj, hpa: Obj) -> tuple[list[tuple[int, int]], str | None]:
         driver = LoadDriver(InProcess(scratch), deployment=deploy["metadata"]["name"],
                             hpa=hpa["metadata"]["name"], show=False)
         for load, seconds in RAMP:
-            samples = driver.drive(load, seconds)
+            before = len(driver.samples)
+            driver.drive(load, seconds)
+            samples = driver.samples[before:]
             seen += [(s.load, s.replicas) for s in samples]
             outside = [s.replicas for s in samples if not low <= s.replicas <= high]
             if outside:
