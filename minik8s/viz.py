@@ -1097,7 +1097,7 @@ def autoscaling_svg(samples: Any, title: str | None = None, width: int = 640, he
     data = list(getattr(samples, "samples", samples))
     left, right, top, bottom = 48.0, 52.0, 16.0 + (24 if title else 0), 44.0
     plot_w, plot_h = width - left - right, height - top - bottom
-    t0 = min((float(s.time) for s in data), default=0.0)
+    t0 = min([0.0] + [float(s.time) for s in data])   # the driver's start, not its first sample
     t_end = max((float(s.time) - t0 for s in data), default=0.0) or 1.0
     peak = max((int(s.replicas) for s in data), default=0) or 1
     r_ticks = [t for t in _ticks(peak, min(5, peak)) if t == int(t)]
@@ -1129,7 +1129,7 @@ def autoscaling_svg(samples: Any, title: str | None = None, width: int = 640, he
                           fill=REPLICAS_COLOUR))
     for tick in u_ticks:
         body.append(_text(left + plot_w + 6, py(tick, u_top) + 4, f"{tick:g}%", size=10, fill=UTILIZATION_COLOUR))
-    for tick in _ticks(t_end):
+    for tick in (t for t in _ticks(t_end) if t <= t_end):
         body.append(_text(px(t0 + tick), top + plot_h + 14, f"{tick:g}s", size=10, anchor="middle"))
     if targets:
         y = py(targets[-1], u_top)

@@ -43,7 +43,10 @@ def test_a_live_scale_up_is_a_rising_step_line() -> None:
     assert all(a == b for a, b in zip(xs[1::2], xs[2::2]))   # vertical risers
     assert "CPU utilization" in lines
     texts = svg_support.texts(svg)
-    assert "web under load" in texts and "replicas" in texts and "6" in texts and "105s" not in texts
+    assert "web under load" in texts and "replicas" in texts and "6" in texts
+    # time runs from the driver's start (0s) to its last sample (105s), no tick beyond
+    assert [t for t in texts if t.endswith("s") and t[:-1].isdigit()] == ["0s", "50s", "100s"]
+    assert min(x for x, _ in replicas) > 48   # the first sample is at 15 s, right of the axis
     assert any(e.tag == f"{SVG_NS}line" and (e.find(f"{SVG_NS}title") is not None)
                and e.find(f"{SVG_NS}title").text == "target 50%" for e in svg_support.elements(svg))
 
