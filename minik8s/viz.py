@@ -17,6 +17,8 @@ Kubernetes state is a pile of objects; three pictures make most of it visible:
   ServiceAccounts) → RoleBindings and ClusterRoleBindings → Roles and ClusterRoles
   with their first rules.
 * :func:`storage_svg` - PersistentVolumeClaims → PersistentVolumes → nodes, coloured by phase.
+* :func:`autoscaling_svg` - replicas and CPU utilization over time as step lines, from the samples
+  :class:`minik8s.lab.autoscaling.LoadDriver` records.
 
 Each returns an :class:`SVG`: notebooks show it inline (``_repr_svg_``), the book
 saves it (``.save(path)``, ``str(svg)``). The output is deterministic: sorted
@@ -30,7 +32,7 @@ client, a lab :class:`~minik8s.lab.session.Session` or
 
 Taught across the book: chapter 2 (architecture) first, then the workload chapters, and chapter 13
 (Services) for :func:`service_svg`, chapter 15 (storage) for :func:`storage_svg`, chapter 16 (access
-control) for :func:`access_svg`.
+control) for :func:`access_svg`, chapter 17 (autoscaling) for :func:`autoscaling_svg`.
 """
 
 from __future__ import annotations
@@ -1079,3 +1081,72 @@ def storage_svg(source: Any = None, namespace: str | None = None, title: str | N
     body += legend
     width = max(xs[2] + widths[2] + PAD, legend_width + 2 * PAD)
     return _document(width, bottom + 24, body, title or "Claims, volumes and nodes")
+
+
+# --- autoscaling_svg ---------------------------------------------------------------------
+
+REPLICAS_COLOUR = "#1e88e5"
+UTILIZATION_COLOUR = "#e53935"
+
+
+def autoscaling_svg(samples: Any, title: str | None = None, width: int = 640, height: int = 280) -> SVG:
+    """Replicas (blue, left axis) and CPU utilization in percent of request (red, right axis) as step
+    lines over time, with the HPA's target as a dashed red line. ``samples`` are objects with
+    ``time``, ``replicas``, ``utilization`` (None while the HPA has no metric) and ``target``, such
+    as :class:`minik8s.lab.autoscaling.LoadDriver` records (or a driver itself)."""
+    data = list(getattr(samples, "samples", samples))
+    left, right, top, bottom = 48.0, 52.0, 16.0 + (24 if title else 0), 44.0
+    plot_w, plot_h = width - left - right, height - top - bottom
+    t0 = min([0.0] + [float(s.time) for s in data])   # the driver's start, not its first sample
+    t_end = max((float(s.time) - t0 for s in data), default=0.0) or 1.0
+    peak = max((int(s.replicas) for s in data), default=0) or 1
+    r_ticks = [t for t in _ticks(peak, min(5, peak)) if t == int(t)]
+    r_top = max(r_ticks[-1], peak)
+    targets = [int(s.target) for s in data if getattr(s, "target", None) is not None]
+    u_peak = max([int(s.utilization) for s in data if s.utilization is not None] + targets + [100])
+    u_ticks = _ticks(u_peak, 4)
+    u_top = max(u_ticks[-1], u_peak)
+
+    def px(t: float) -> float:
+        return round(left + (t - t0) / t_end * plot_w, 2)
+
+    def py(value: float, scale: float) -> float:
+        return round(top + plot_h - value / scale * plot_h, 2)
+
+    def steps(points: list[tuple[float, float]], colour: str, name: str) -> str:
+        path, previous = [], None
+        for x, y in points:
+            path.append(f"{x:g},{previous:g} {x:g},{y:g}" if previous is not None else f"{x:g},{y:g}")
+            previous = y
+        return (f'<polyline points="{" ".join(path)}" fill="none" stroke="{colour}" stroke-width="2">'
+                f"<title>{escape(name)}</title></polyline>")
+
+    body = [_text(PAD, PAD + 14, title, size=14, weight="bold")] if title else []
+    for tick in r_ticks:
+        body.append(f'<line x1="{left:g}" y1="{py(tick, r_top):g}" x2="{left + plot_w:g}" y2="{py(tick, r_top):g}" '
+                    f'stroke="#e0e0e0"/>')
+        body.append(_text(left - 6, py(tick, r_top) + 4, f"{int(tick)}", size=10, anchor="end",
+                          fill=REPLICAS_COLOUR))
+    for tick in u_ticks:
+        body.append(_text(left + plot_w + 6, py(tick, u_top) + 4, f"{tick:g}%", size=10, fill=UTILIZATION_COLOUR))
+    for tick in (t for t in _ticks(t_end) if t <= t_end):
+        body.append(_text(px(t0 + tick), top + plot_h + 14, f"{tick:g}s", size=10, anchor="middle"))
+    if targets:
+        y = py(targets[-1], u_top)
+        body.append(f'<line x1="{left:g}" y1="{y:g}" x2="{left + plot_w:g}" y2="{y:g}" stroke="{UTILIZATION_COLOUR}" '
+                    f'stroke-dasharray="6,4" stroke-opacity="0.7"><title>target {targets[-1]}%</title></line>')
+    if len(data) > 1:
+        body.append(steps([(px(float(s.time)), py(int(s.replicas), r_top)) for s in data], REPLICAS_COLOUR,
+                          "replicas"))
+        known = [(px(float(s.time)), py(int(s.utilization), u_top)) for s in data if s.utilization is not None]
+        if len(known) > 1:
+            body.append(steps(known, UTILIZATION_COLOUR, "CPU utilization"))
+    body.append(f'<line x1="{left:g}" y1="{top + plot_h:g}" x2="{left + plot_w:g}" y2="{top + plot_h:g}" '
+                f'stroke="#424242"/>')
+    body.append(f'<line x1="{left:g}" y1="{top:g}" x2="{left:g}" y2="{top + plot_h:g}" stroke="#424242"/>')
+    legend, _ = _legend(left, height - 20, [("replicas", REPLICAS_COLOUR),
+                                            ("CPU utilization (% of request)", UTILIZATION_COLOUR)])
+    body += legend
+    if not data:
+        body.append(_text(left + 8, top + 20, "no samples yet", fill="#757575"))
+    return _document(width, height, body, title or "Replicas and CPU utilization over time")
