@@ -17,6 +17,7 @@ Kubernetes state is a pile of objects; three pictures make most of it visible:
   ServiceAccounts) → RoleBindings and ClusterRoleBindings → Roles and ClusterRoles
   with their first rules.
 * :func:`storage_svg` - PersistentVolumeClaims → PersistentVolumes → nodes, coloured by phase.
+* :func:`ingress_svg` - an Ingress's hosts and paths → Services → the Pods behind them.
 
 Each returns an :class:`SVG`: notebooks show it inline (``_repr_svg_``), the book
 saves it (``.save(path)``, ``str(svg)``). The output is deterministic: sorted
@@ -30,7 +31,7 @@ client, a lab :class:`~minik8s.lab.session.Session` or
 
 Taught across the book: chapter 2 (architecture) first, then the workload chapters, and chapter 13
 (Services) for :func:`service_svg`, chapter 15 (storage) for :func:`storage_svg`, chapter 16 (access
-control) for :func:`access_svg`.
+control) for :func:`access_svg`, chapter 14 (Ingress) for :func:`ingress_svg`.
 """
 
 from __future__ import annotations
@@ -1079,3 +1080,102 @@ def storage_svg(source: Any = None, namespace: str | None = None, title: str | N
     body += legend
     width = max(xs[2] + widths[2] + PAD, legend_width + 2 * PAD)
     return _document(width, bottom + 24, body, title or "Claims, volumes and nodes")
+
+
+# --- Ingress: hosts and paths → Services → Pods (chapter 14) ---------------------------------
+
+RULE_FILL = "#bbdefb"
+
+
+def ingress_routes(ingress: Obj) -> list[tuple[str, str, str, Any]]:
+    """An Ingress's routes as (request, how it matches, Service, port), in the order of its spec;
+    its ``defaultBackend`` last, as ``*`` (what no rule matched)."""
+    name, spec = _meta(ingress).get("name", ""), ingress.get("spec") or {}
+
+    def backend(b: Obj | None) -> tuple[str, Any]:
+        service = (b or {}).get("service") or {}
+        port = service.get("port") or {}
+        return str(service.get("name") or ""), port.get("number", port.get("name", ""))
+
+    routes = []
+    for rule in spec.get("rules") or []:
+        host = rule.get("host") or "*"
+        for p in (rule.get("http") or {}).get("paths") or []:
+            routes.append((f"{host}{p.get('path') or '/'}", f"{p.get('pathType', 'Prefix')} · ingress {name}",
+                           *backend(p.get("backend"))))
+    if spec.get("defaultBackend"):
+        routes.append(("* (no rule matched)", f"defaultBackend · ingress {name}", *backend(spec["defaultBackend"])))
+    return routes
+
+
+def ingress_svg(source: Any = None, namespace: str = "default", title: str | None = None) -> SVG:
+    """Every Ingress route of ``namespace`` (host and path, its pathType and Ingress) → the Service it
+    names → that Service's endpoints' Pods, coloured as :func:`cluster_svg` colours pods. A Service
+    that does not exist is a dashed grey box: the ingress controller answers 503 for it, as it does for
+    a Service without ready endpoints. Requests no route matches get the controller's 404."""
+    lister = _lister(source)
+    routes = [r for ing in sorted(_safe_list(lister, "ingresses", namespace), key=_key) for r in ingress_routes(ing)]
+    services = {_meta(s).get("name"): s for s in _safe_list(lister, "services", namespace)}
+    pods = {_meta(p).get("name"): p for p in _safe_list(lister, "pods", namespace)}
+    slices = _safe_list(lister, "endpointslices", namespace)
+    names = list(dict.fromkeys(r[2] for r in routes))
+    members: dict[str, list[Obj]] = {}
+    for name in names:
+        found = [e for s in slices if (_meta(s).get("labels") or {}).get("kubernetes.io/service-name") == name
+                 for e in s.get("endpoints") or []]
+        members[name] = sorted(found, key=lambda e: (e.get("targetRef") or {}).get("name", ""))
+
+    def service_lines(name: str) -> list[str]:
+        if name not in services:
+            return [f"Service/{name}", "does not exist: 503"]
+        ready = sum(1 for e in members[name] if endpoint_state(e) == "ready")
+        ports = ", ".join(str(p.get("port")) for p in (services[name].get("spec") or {}).get("ports") or [])
+        return [f"Service/{name}", f"port {ports} · {ready} ready" + ("" if ready else ": 503")]
+
+    bold, row_h, box_h = 1.1, 50.0, 40.0
+    pod_rows = [(name, e) for name in names for e in members[name]]
+    widths = [max([_text_width(r[0]) * bold for r in routes] + [_text_width(r[1], 11) for r in routes]
+                  + [150.0]) + 2 * PAD,
+              max([_text_width(line) * bold for n in names for line in service_lines(n)] + [150.0]) + 2 * PAD,
+              max([_text_width((e.get("targetRef") or {}).get("name", "")) * bold for _, e in pod_rows]
+                  + [150.0]) + 2 * PAD]
+    xs = [PAD, PAD + widths[0] + 60, PAD + widths[0] + widths[1] + 120]
+    top = PAD + (24 if title else 0) + 18
+    body = [_text(PAD, PAD + 14, title, size=14, weight="bold")] if title else []
+    for x, head in zip(xs, ("host and path", "Service", "Pods (endpoints)")):
+        body.append(_text(x, top - 6, head, size=11, fill="#757575"))
+    rows = max(len(routes), len(names), len(pod_rows), 1)
+    service_y = {name: top + i * row_h for i, name in enumerate(names)}
+    shapes: list[str] = []
+    for i, (request, how, service, port) in enumerate(routes):
+        y = top + i * row_h
+        body.append(_curve(xs[0] + widths[0], y + box_h / 2, xs[1], service_y[service] + box_h / 2))
+        shapes += [_rect(xs[0], y, widths[0], box_h, RULE_FILL, stroke="#37474f", rx=5),
+                   _text(xs[0] + PAD, y + 16, request, weight="bold"),
+                   _text(xs[0] + PAD, y + 31, f"{how} → :{port}", size=11)]
+    for name in names:
+        y = service_y[name]
+        first, second = service_lines(name)
+        missing = name not in services
+        shapes += [_rect(xs[1], y, widths[1], box_h, "#eeeeee" if missing else SERVICE_FILL, stroke="#37474f",
+                         dashed=missing, rx=5),
+                   _text(xs[1] + PAD, y + 16, first, weight="bold"), _text(xs[1] + PAD, y + 31, second, size=11)]
+    for i, (name, endpoint) in enumerate(pod_rows):
+        y = top + i * row_h
+        pod_name = (endpoint.get("targetRef") or {}).get("name") or "(no Pod)"
+        pod = pods.get(pod_name)
+        fill = _FILL[pod_state(pod)[0]] if pod is not None else _ENDPOINT_FILL[endpoint_state(endpoint)]
+        body.append(_curve(xs[1] + widths[1], service_y[name] + box_h / 2, xs[2], y + box_h / 2))
+        shapes += [_rect(xs[2], y, widths[2], box_h, fill, stroke="#37474f",
+                         dashed=endpoint_state(endpoint) != "ready", rx=5),
+                   _text(xs[2] + PAD, y + 16, pod_name, weight="bold"),
+                   _text(xs[2] + PAD, y + 31, ", ".join(endpoint.get("addresses") or []), size=11)]
+    body += shapes
+    if not routes:
+        body.append(_text(PAD, top + 18, f"no Ingress in namespace {namespace}: every request gets a 404",
+                          fill="#757575"))
+    bottom = top + rows * row_h
+    legend, legend_width = _legend(PAD, bottom, [(label, colour) for _, label, colour in STATES[:3]])
+    body += legend
+    width = max(xs[2] + widths[2] + PAD, legend_width + 2 * PAD)
+    return _document(width, bottom + 24, body, title or f"Ingress routes in namespace {namespace}")
