@@ -18,6 +18,7 @@ Kubernetes state is a pile of objects; three pictures make most of it visible:
   with their first rules.
 * :func:`storage_svg` - PersistentVolumeClaims → PersistentVolumes → nodes, coloured by phase.
 * :func:`ingress_svg` - an Ingress's hosts and paths → Services → the Pods behind them.
+* :func:`netpol_svg` - a NetworkPolicy connectivity matrix: who may connect to whom on a port.
 
 Each returns an :class:`SVG`: notebooks show it inline (``_repr_svg_``), the book
 saves it (``.save(path)``, ``str(svg)``). The output is deterministic: sorted
@@ -31,7 +32,8 @@ client, a lab :class:`~minik8s.lab.session.Session` or
 
 Taught across the book: chapter 2 (architecture) first, then the workload chapters, and chapter 13
 (Services) for :func:`service_svg`, chapter 15 (storage) for :func:`storage_svg`, chapter 16 (access
-control) for :func:`access_svg`, chapter 14 (Ingress) for :func:`ingress_svg`.
+control) for :func:`access_svg`, chapter 14 (Ingress) for :func:`ingress_svg` and
+:func:`netpol_svg`.
 """
 
 from __future__ import annotations
@@ -1179,3 +1181,51 @@ def ingress_svg(source: Any = None, namespace: str = "default", title: str | Non
     body += legend
     width = max(xs[2] + widths[2] + PAD, legend_width + 2 * PAD)
     return _document(width, bottom + 24, body, title or f"Ingress routes in namespace {namespace}")
+
+
+# --- NetworkPolicy: who may connect to whom (chapter 14) ---------------------------------------
+
+CONNECTIVITY = [("allowed", "#4caf50"), ("blocked", "#e53935")]
+
+
+def netpol_svg(source: Any = None, pods: Iterable[str] = (), port: int = 80, protocol: str = "TCP",
+               title: str | None = None) -> SVG:
+    """The connectivity matrix of ``pods`` ("namespace/name") on ``port``: rows are sources, columns
+    destinations, each cell green when the NetworkPolicies allow the connection and red when they
+    block it (decided by :mod:`minik8s.api.networkpolicy`, as the API defines it). A Pod that does not
+    exist gets a grey row and column."""
+    from minik8s.api.networkpolicy import Peer, allowed
+
+    lister = _lister(source)
+    names = list(pods)
+    found = {"/".join(_key(p)): p for p in _safe_list(lister, "pods", None)}
+    namespaces = {_meta(n).get("name", ""): _meta(n).get("labels") or {} for n in _safe_list(lister, "namespaces", None)}
+    policies = _safe_list(lister, "networkpolicies", None)
+    cell, gap = 28.0, 2.0
+    label_w = max([_text_width(n) * 1.1 for n in names] + [60.0]) + PAD
+    top = PAD + (24 if title else 0) + 18
+    grid_y = top + label_w   # column labels are written upwards above the grid
+    body = [_text(PAD, PAD + 14, title, size=14, weight="bold")] if title else []
+    body.append(_text(PAD, top - 4, f"from ↓ to → on {port}/{protocol.upper()}", size=11, fill="#757575"))
+    x0 = PAD + label_w
+    for j, dst in enumerate(names):
+        x = x0 + j * (cell + gap) + cell / 2 + 4
+        body.append(f'<text x="{x:g}" y="{grid_y - 6:g}" font-size="12" transform="rotate(-90 {x:g} {grid_y - 6:g})" '
+                    f'fill="#212121">{escape(dst)}</text>')
+    for i, src in enumerate(names):
+        y = grid_y + i * (cell + gap)
+        body.append(_text(x0 - 6, y + cell / 2 + 4, src, anchor="end"))
+        for j, dst in enumerate(names):
+            if src in found and dst in found:
+                ok = allowed(Peer.pod(found[src]), Peer.pod(found[dst]), port, protocol, policies, namespaces)
+                fill, mark = (CONNECTIVITY[0][1], ".") if ok else (CONNECTIVITY[1][1], "X")
+            else:
+                fill, mark = "#eeeeee", "?"
+            x = x0 + j * (cell + gap)
+            body += [_rect(x, y, cell, cell, fill, stroke="#ffffff", rx=3),
+                     _text(x + cell / 2, y + cell / 2 + 4, mark, anchor="middle", fill="#ffffff", weight="bold")]
+    bottom = grid_y + max(len(names), 1) * (cell + gap) + 8
+    legend, legend_width = _legend(PAD, bottom, CONNECTIVITY)
+    body += legend
+    width = max(x0 + len(names) * (cell + gap) + PAD, legend_width + 2 * PAD)
+    return _document(width, bottom + 24, body, title or f"Who may connect to whom on port {port}")

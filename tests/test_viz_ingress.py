@@ -42,3 +42,29 @@ def test_no_ingress_says_404() -> None:
     with Cluster(nodes=0, runtime="simulated", clock="virtual", seed=0) as c:
         texts = _texts(viz.ingress_svg(c))
     assert "no Ingress in namespace default: every request gets a 404" in texts
+
+
+def _cells(svg: viz.SVG) -> list[str]:
+    """The marks of the matrix's cells, row by row ('.' allowed, 'X' blocked, '?' no such Pod)."""
+    return [t for t in _texts(svg) if t in (".", "X", "?")]
+
+
+def test_connectivity_matrix_follows_the_policies() -> None:
+    pods = ["default/db", "default/frontend", "default/batch", "default/nobody"]
+    with Cluster(nodes=1, runtime="simulated", clock="virtual", seed=0) as c:
+        c.apply(ingress.DB_PODS)
+        c.advance(20)
+        before = viz.netpol_svg(c, pods, port=ingress.DB_PORT)
+        c.apply(ingress.DB_POLICY)
+        c.advance(1)
+        after = viz.netpol_svg(c, pods, port=ingress.DB_PORT, title="db")
+        on_80 = viz.netpol_svg(c, pods, port=80)
+        assert str(after) == str(viz.netpol_svg(c, pods, port=ingress.DB_PORT, title="db"))   # deterministic
+    row = [".", ".", ".", "?"]
+    assert _cells(before) == row * 3 + ["?"] * 4
+    # only batch -> db is blocked on the database's port; on port 80 frontend is blocked too
+    assert _cells(after) == row + row + ["X", ".", ".", "?"] + ["?"] * 4
+    assert _cells(on_80)[:12] == row + ["X", ".", ".", "?"] * 2
+    blocked = dict(viz.CONNECTIVITY)["blocked"]
+    assert [e.get("fill") for e in _elements(after) if e.get("fill") == blocked][:1] == [blocked]
+    assert "from ↓ to → on 6379/TCP" in _texts(after) and _texts(after)[0] == "db"
