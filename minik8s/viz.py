@@ -19,6 +19,8 @@ Kubernetes state is a pile of objects; three pictures make most of it visible:
 * :func:`storage_svg` - PersistentVolumeClaims → PersistentVolumes → nodes, coloured by phase.
 * :func:`autoscaling_svg` - replicas and CPU utilization over time as step lines, from the samples
   :class:`minik8s.lab.autoscaling.LoadDriver` records.
+* :func:`ingress_svg` - an Ingress's hosts and paths → Services → the Pods behind them.
+* :func:`netpol_svg` - a NetworkPolicy connectivity matrix: who may connect to whom on a port.
 
 Each returns an :class:`SVG`: notebooks show it inline (``_repr_svg_``), the book
 saves it (``.save(path)``, ``str(svg)``). The output is deterministic: sorted
@@ -32,7 +34,8 @@ client, a lab :class:`~minik8s.lab.session.Session` or
 
 Taught across the book: chapter 2 (architecture) first, then the workload chapters, and chapter 13
 (Services) for :func:`service_svg`, chapter 15 (storage) for :func:`storage_svg`, chapter 16 (access
-control) for :func:`access_svg`, chapter 17 (autoscaling) for :func:`autoscaling_svg`.
+control) for :func:`access_svg`, chapter 14 (Ingress) for :func:`ingress_svg` and
+:func:`netpol_svg`, chapter 17 (autoscaling) for :func:`autoscaling_svg`.
 """
 
 from __future__ import annotations
@@ -1150,3 +1153,150 @@ def autoscaling_svg(samples: Any, title: str | None = None, width: int = 640, he
     if not data:
         body.append(_text(left + 8, top + 20, "no samples yet", fill="#757575"))
     return _document(width, height, body, title or "Replicas and CPU utilization over time")
+
+
+# --- Ingress: hosts and paths → Services → Pods (chapter 14) ---------------------------------
+
+RULE_FILL = "#bbdefb"
+
+
+def ingress_routes(ingress: Obj) -> list[tuple[str, str, str, Any]]:
+    """An Ingress's routes as (request, how it matches, Service, port), in the order of its spec;
+    its ``defaultBackend`` last, as ``*`` (what no rule matched)."""
+    name, spec = _meta(ingress).get("name", ""), ingress.get("spec") or {}
+
+    def backend(b: Obj | None) -> tuple[str, Any]:
+        service = (b or {}).get("service") or {}
+        port = service.get("port") or {}
+        return str(service.get("name") or ""), port.get("number", port.get("name", ""))
+
+    routes = []
+    for rule in spec.get("rules") or []:
+        host = rule.get("host") or "*"
+        for p in (rule.get("http") or {}).get("paths") or []:
+            routes.append((f"{host}{p.get('path') or '/'}", f"{p.get('pathType', 'Prefix')} · ingress {name}",
+                           *backend(p.get("backend"))))
+    if spec.get("defaultBackend"):
+        routes.append(("* (no rule matched)", f"defaultBackend · ingress {name}", *backend(spec["defaultBackend"])))
+    return routes
+
+
+def ingress_svg(source: Any = None, namespace: str = "default", title: str | None = None) -> SVG:
+    """Every Ingress route of ``namespace`` (host and path, its pathType and Ingress) → the Service it
+    names → that Service's endpoints' Pods, coloured as :func:`cluster_svg` colours pods. A Service
+    that does not exist is a dashed grey box: the ingress controller answers 503 for it, as it does for
+    a Service without ready endpoints. Requests no route matches get the controller's 404."""
+    lister = _lister(source)
+    routes = [r for ing in sorted(_safe_list(lister, "ingresses", namespace), key=_key) for r in ingress_routes(ing)]
+    services = {_meta(s).get("name"): s for s in _safe_list(lister, "services", namespace)}
+    pods = {_meta(p).get("name"): p for p in _safe_list(lister, "pods", namespace)}
+    slices = _safe_list(lister, "endpointslices", namespace)
+    names = list(dict.fromkeys(r[2] for r in routes))
+    members: dict[str, list[Obj]] = {}
+    for name in names:
+        found = [e for s in slices if (_meta(s).get("labels") or {}).get("kubernetes.io/service-name") == name
+                 for e in s.get("endpoints") or []]
+        members[name] = sorted(found, key=lambda e: (e.get("targetRef") or {}).get("name", ""))
+
+    def service_lines(name: str) -> list[str]:
+        if name not in services:
+            return [f"Service/{name}", "does not exist: 503"]
+        ready = sum(1 for e in members[name] if endpoint_state(e) == "ready")
+        ports = ", ".join(str(p.get("port")) for p in (services[name].get("spec") or {}).get("ports") or [])
+        return [f"Service/{name}", f"port {ports} · {ready} ready" + ("" if ready else ": 503")]
+
+    bold, row_h, box_h = 1.1, 50.0, 40.0
+    pod_rows = [(name, e) for name in names for e in members[name]]
+    widths = [max([_text_width(r[0]) * bold for r in routes] + [_text_width(r[1], 11) for r in routes]
+                  + [150.0]) + 2 * PAD,
+              max([_text_width(line) * bold for n in names for line in service_lines(n)] + [150.0]) + 2 * PAD,
+              max([_text_width((e.get("targetRef") or {}).get("name", "")) * bold for _, e in pod_rows]
+                  + [150.0]) + 2 * PAD]
+    xs = [PAD, PAD + widths[0] + 60, PAD + widths[0] + widths[1] + 120]
+    top = PAD + (24 if title else 0) + 18
+    body = [_text(PAD, PAD + 14, title, size=14, weight="bold")] if title else []
+    for x, head in zip(xs, ("host and path", "Service", "Pods (endpoints)")):
+        body.append(_text(x, top - 6, head, size=11, fill="#757575"))
+    rows = max(len(routes), len(names), len(pod_rows), 1)
+    service_y = {name: top + i * row_h for i, name in enumerate(names)}
+    shapes: list[str] = []
+    for i, (request, how, service, port) in enumerate(routes):
+        y = top + i * row_h
+        body.append(_curve(xs[0] + widths[0], y + box_h / 2, xs[1], service_y[service] + box_h / 2))
+        shapes += [_rect(xs[0], y, widths[0], box_h, RULE_FILL, stroke="#37474f", rx=5),
+                   _text(xs[0] + PAD, y + 16, request, weight="bold"),
+                   _text(xs[0] + PAD, y + 31, f"{how} → :{port}", size=11)]
+    for name in names:
+        y = service_y[name]
+        first, second = service_lines(name)
+        missing = name not in services
+        shapes += [_rect(xs[1], y, widths[1], box_h, "#eeeeee" if missing else SERVICE_FILL, stroke="#37474f",
+                         dashed=missing, rx=5),
+                   _text(xs[1] + PAD, y + 16, first, weight="bold"), _text(xs[1] + PAD, y + 31, second, size=11)]
+    for i, (name, endpoint) in enumerate(pod_rows):
+        y = top + i * row_h
+        pod_name = (endpoint.get("targetRef") or {}).get("name") or "(no Pod)"
+        pod = pods.get(pod_name)
+        fill = _FILL[pod_state(pod)[0]] if pod is not None else _ENDPOINT_FILL[endpoint_state(endpoint)]
+        body.append(_curve(xs[1] + widths[1], service_y[name] + box_h / 2, xs[2], y + box_h / 2))
+        shapes += [_rect(xs[2], y, widths[2], box_h, fill, stroke="#37474f",
+                         dashed=endpoint_state(endpoint) != "ready", rx=5),
+                   _text(xs[2] + PAD, y + 16, pod_name, weight="bold"),
+                   _text(xs[2] + PAD, y + 31, ", ".join(endpoint.get("addresses") or []), size=11)]
+    body += shapes
+    if not routes:
+        body.append(_text(PAD, top + 18, f"no Ingress in namespace {namespace}: every request gets a 404",
+                          fill="#757575"))
+    bottom = top + rows * row_h
+    legend, legend_width = _legend(PAD, bottom, [(label, colour) for _, label, colour in STATES[:3]])
+    body += legend
+    width = max(xs[2] + widths[2] + PAD, legend_width + 2 * PAD)
+    return _document(width, bottom + 24, body, title or f"Ingress routes in namespace {namespace}")
+
+
+# --- NetworkPolicy: who may connect to whom (chapter 14) ---------------------------------------
+
+CONNECTIVITY = [("allowed", "#4caf50"), ("blocked", "#e53935")]
+
+
+def netpol_svg(source: Any = None, pods: Iterable[str] = (), port: int = 80, protocol: str = "TCP",
+               title: str | None = None) -> SVG:
+    """The connectivity matrix of ``pods`` ("namespace/name") on ``port``: rows are sources, columns
+    destinations, each cell green when the NetworkPolicies allow the connection and red when they
+    block it (decided by :mod:`minik8s.api.networkpolicy`, as the API defines it). A Pod that does not
+    exist gets a grey row and column."""
+    from minik8s.api.networkpolicy import Peer, allowed
+
+    lister = _lister(source)
+    names = list(pods)
+    found = {"/".join(_key(p)): p for p in _safe_list(lister, "pods", None)}
+    namespaces = {_meta(n).get("name", ""): _meta(n).get("labels") or {} for n in _safe_list(lister, "namespaces", None)}
+    policies = _safe_list(lister, "networkpolicies", None)
+    cell, gap = 28.0, 2.0
+    label_w = max([_text_width(n) * 1.1 for n in names] + [60.0]) + PAD
+    top = PAD + (24 if title else 0) + 18
+    grid_y = top + label_w   # column labels are written upwards above the grid
+    body = [_text(PAD, PAD + 14, title, size=14, weight="bold")] if title else []
+    body.append(_text(PAD, top - 4, f"from ↓ to → on {port}/{protocol.upper()}", size=11, fill="#757575"))
+    x0 = PAD + label_w
+    for j, dst in enumerate(names):
+        x = x0 + j * (cell + gap) + cell / 2 + 4
+        body.append(f'<text x="{x:g}" y="{grid_y - 6:g}" font-size="12" transform="rotate(-90 {x:g} {grid_y - 6:g})" '
+                    f'fill="#212121">{escape(dst)}</text>')
+    for i, src in enumerate(names):
+        y = grid_y + i * (cell + gap)
+        body.append(_text(x0 - 6, y + cell / 2 + 4, src, anchor="end"))
+        for j, dst in enumerate(names):
+            if src in found and dst in found:
+                ok = allowed(Peer.pod(found[src]), Peer.pod(found[dst]), port, protocol, policies, namespaces)
+                fill, mark = (CONNECTIVITY[0][1], ".") if ok else (CONNECTIVITY[1][1], "X")
+            else:
+                fill, mark = "#eeeeee", "?"
+            x = x0 + j * (cell + gap)
+            body += [_rect(x, y, cell, cell, fill, stroke="#ffffff", rx=3),
+                     _text(x + cell / 2, y + cell / 2 + 4, mark, anchor="middle", fill="#ffffff", weight="bold")]
+    bottom = grid_y + max(len(names), 1) * (cell + gap) + 8
+    legend, legend_width = _legend(PAD, bottom, CONNECTIVITY)
+    body += legend
+    width = max(x0 + len(names) * (cell + gap) + PAD, legend_width + 2 * PAD)
+    return _document(width, bottom + 24, body, title or f"Who may connect to whom on port {port}")
