@@ -43,6 +43,8 @@ image                                             answers
 ``registry.k8s.io/e2e-test-images/agnhost``       ``serve-hostname`` (port 9376): the pod's hostname, no
                                                   newline; ``netexec`` (8080): ``/hostname``,
                                                   ``/echo?msg=``; Go's ``404 page not found`` otherwise
+``registry.k8s.io/hpa-example``                   ``OK!`` (the HPA walkthrough's PHP page; the CPU it burns
+                                                  is declared load: :mod:`minik8s.lab.autoscaling`)
 anything else listening                           an empty ``200 OK`` (``httpStatus`` scripts it)
 ================================================  ======================================================
 
@@ -327,6 +329,8 @@ def respond(app: App, method: str, target: str, now: float) -> Response:
         response = _httpd(app, path)
     elif app.image == "registry.k8s.io/e2e-test-images/agnhost":
         response = _agnhost(app, path, query, now)
+    elif app.image == "registry.k8s.io/hpa-example":   # index.php: a loop of square roots, then OK!
+        response = Response(200, (("Content-Type", "text/html; charset=UTF-8"), ("Content-Length", "3")), "OK!")
     else:
         response = Response(200, (("Content-Length", "0"),), "")
     if app.status is not None and app.status != response.status:

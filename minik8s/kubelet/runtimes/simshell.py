@@ -62,6 +62,7 @@ ARITHMETIC_OPERATORS: dict[type, Callable[[int, int], int]] = {
 SERVERS: dict[str, int] = {"nginx": 80, "httpd-foreground": 80, "httpd": 80, "redis-server": 6379,
                            "/pause": 0, "pause": 0, "kvstore": 8080, "goproxy": 8080}
 SERVERS.update({"fluentd": 24224, "node_exporter": 9100, "/bin/node_exporter": 9100})   # node agents (chapter 10)
+SERVERS["apache2-foreground"] = 80   # the HPA walkthrough's php-apache (chapter 17)
 
 # Programs a container can start directly (``command: [sleep, "3600"]``); any other first word is
 # a missing executable, which the runtime reports as containerd's StartError. (Shell builtins such

@@ -139,6 +139,9 @@ CATALOGUE: dict[str, Image] = {
     "registry.k8s.io/e2e-test-images/agnhost": Image(51_198_765, ("/agnhost", "pause")),
     "registry.k8s.io/liveness": Image(2_387_213, ("/agnhost", "liveness")),
     "registry.k8s.io/goproxy": Image(2_385_102, ("goproxy",), (8080,), http=False),
+    # The HPA walkthrough's php-apache: Apache serving a PHP page that burns CPU, then says OK!
+    "registry.k8s.io/hpa-example": Image(177_364_431, ("apache2-foreground",), (80,), wording="gnu",
+                                         memory=10_000_000),
     "registry.k8s.io/busybox": Image(1_144_547, lacks=NO_CURL),
     "curlimages/curl": Image(24_512_345, ("curl",)),
     "minik8s/kvstore": Image(18_432_000, ("kvstore",), (8080,), memory=8_000_000),
