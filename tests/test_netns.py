@@ -186,8 +186,8 @@ def test_next_start_removes_a_crashed_servers_leftovers(tmp_path):
     assert _nothing_left(new), hostnet.leftovers(new)
 
 
-POLICY_PODS = _pod("db", "node-1", "db", True) + _pod("frontend", "node-2", "frontend", False) + \
-    _pod("other", "node-1", "other", False)
+POLICY_PODS = _pod("db", "node-1", "db", True) + _pod("frontend", "node-2", "frontend", True) + \
+    _pod("other", "node-1", "other", True)
 
 POLICIES = """\
 apiVersion: networking.k8s.io/v1
@@ -210,23 +210,32 @@ spec:
 
 @privileged
 def test_network_policy_becomes_filter_rules(tmp_path):
-    srv, cid = _started(tmp_path, "2", POLICY_PODS, "db", "frontend", "other")
+    """Default deny plus one allow, as a connectivity matrix: every pod probes every other pod's port 80
+    (pods on both nodes, two on one bridge), before, with and after the policies."""
+    pods = ("db", "frontend", "other")
+    srv, cid = _started(tmp_path, "2", POLICY_PODS, *pods)
     try:
-        url = f"http://{_get(srv, 'pod', 'db')['status']['podIP']}:80/"
+        ips = {pod: _get(srv, "pod", pod)["status"]["podIP"] for pod in pods}
 
-        def reaches(pod: str) -> bool:
-            return srv.kubectl("exec", pod, "--", "python3", "-c", FETCH, url).stdout.strip() == "200"
+        def reaches(client: str, server: str) -> bool:
+            fetch = srv.kubectl("exec", client, "--", "python3", "-c", FETCH, f"http://{ips[server]}:80/")
+            return fetch.stdout.strip() == "200"
 
-        assert reaches("frontend") and reaches("other")   # no policy: every pod talks to every pod
+        def matrix() -> dict[tuple[str, str], bool]:
+            return {(c, s): reaches(c, s) for c in pods for s in pods if c != s}
+
+        everyone = {(c, s): True for c in pods for s in pods if c != s}
+        assert matrix() == everyone   # no policy: every pod talks to every pod
         assert srv.kubectl("apply", "-f", "-", stdin=POLICIES).returncode == 0
-        # default deny plus one allow: only frontend (another node) reaches db; other (db's own bridge) does not
-        wait_for(lambda: not reaches("other"), timeout=20, what="other cut off from db")
-        assert reaches("frontend")
+        wait_for(lambda: not reaches("other", "db"), timeout=20, what="other cut off from db")
+        # default deny plus one allow: only frontend (another node) reaches db; nothing else reaches anyone
+        assert matrix() == {**{pair: False for pair in everyone}, ("frontend", "db"): True}
         table = subprocess.run(["nft", "list", "table", "ip", f"mk8s-{cid}-policy"], capture_output=True,
                                text=True).stdout
         assert "ct state established,related accept" in table and "chain INGRESS-" in table
         assert srv.kubectl("delete", "networkpolicy", "--all").returncode == 0
-        wait_for(lambda: reaches("other"), timeout=20, what="other reaching db again")
+        wait_for(lambda: reaches("other", "db"), timeout=20, what="other reaching db again")
+        assert matrix() == everyone
     finally:
         srv.stop()
     assert _nothing_left(cid), hostnet.leftovers(cid)
