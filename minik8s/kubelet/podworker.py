@@ -70,6 +70,16 @@ def _has_updated_volumes(pod: dict[str, Any]) -> bool:
                for kind in _UPDATED_VOLUMES)
 
 
+def _with_disruption_target(conditions: list[dict[str, Any]], message: str, now: float) -> list[dict[str, Any]]:
+    """Upstream 1.32's kubelet marks a pod it evicts: DisruptionTarget, reason TerminationByKubelet."""
+    old = next((c for c in conditions if c.get("type") == "DisruptionTarget"), None)
+    if old is not None and old.get("reason") == "TerminationByKubelet":
+        return conditions
+    condition = {"type": "DisruptionTarget", "status": "True", "lastProbeTime": None,
+                 "lastTransitionTime": rfc3339(now), "reason": "TerminationByKubelet", "message": message}
+    return [c for c in conditions if c.get("type") != "DisruptionTarget"] + [condition]
+
+
 class PodWorker:
     """Runs one pass of SyncPod for a pod: see the module docstring."""
 
@@ -331,6 +341,15 @@ class PodWorker:
                 raise
         return True
 
+    def evict(self, pod: dict[str, Any], record: PodRecord, message: str, disruption: bool, grace: float) -> None:
+        """The eviction manager's killPod: stop the pod's containers with ``grace`` and fail the pod
+        (``Evicted``); nothing of it is restarted again."""
+        record.evicted, record.disruption, record.terminal = message, disruption, True
+        for c in record.containers:
+            if c.id and self.runtime.container_status(c.id).state != "exited":
+                self.event(pod, "Normal", "Killing", f"Stopping container {c.name}", c)
+                self.runtime.stop_container(c.id, grace)
+
     def teardown(self, record: PodRecord) -> None:
         """The pod is gone from the API (or moved): kill everything at once."""
         for cid in record.ids():
@@ -397,6 +416,8 @@ class PodWorker:
         ephemeral = [self.container_status(pod, record, c, "ContainerCreating") for c in record.containers
                      if c.ephemeral]
         phase = pod_phase(spec.get("restartPolicy", "Always"), init_statuses, statuses, terminal=final)
+        if record.evicted is not None:
+            phase = "Failed"   # the eviction manager's verdict, whatever the containers did
         if phase in ("Succeeded", "Failed"):
             record.terminal = True
             for s in statuses + init_statuses:
@@ -412,6 +433,10 @@ class PodWorker:
                                            init_statuses=init_statuses, statuses=statuses,
                                            readiness_gates=list(spec.get("readinessGates") or []),
                                            old_conditions=list(old.get("conditions") or []), now=self.clock.now())
+        if record.evicted is not None:
+            new["reason"], new["message"] = "Evicted", record.evicted
+            if record.disruption:
+                new["conditions"] = _with_disruption_target(new["conditions"], record.evicted, self.clock.now())
         host_ip = self.runtime.node_address or nodes.node_ip(self.node_index)
         new["hostIP"], new["hostIPs"] = host_ip, [{"ip": host_ip}]
         if record.sandbox is not None:
