@@ -112,9 +112,19 @@ def test_pressure_evicts_besteffort_over_burstable_within_requests(cluster):
     cluster.apply(pod_yaml("newcomer", 10))
     settle(cluster, 10)
     assert status(cluster, "newcomer")["phase"] == "Pending"
+    # One that names the node itself meets the kubelet's admission: refused, as upstream's eviction admit
+    # handler refuses BestEffort pods under memory pressure; a pod with a request is admitted.
+    cluster.apply(pod_yaml("direct", 10).replace("nodeSelector: {kubernetes.io/hostname: small}", "nodeName: small"))
+    cluster.apply(pod_yaml("direct-burstable", 10, request="10Mi").replace(
+        "nodeSelector: {kubernetes.io/hostname: small}", "nodeName: small"))
+    settle(cluster, 10)
+    refused = status(cluster, "direct")
+    assert (refused["phase"], refused["reason"], refused["message"]) == \
+        ("Failed", "Evicted", "Pod was rejected: The node had condition: [MemoryPressure]. ")
+    assert status(cluster, "direct-burstable")["phase"] == "Running"
 
     # The pressure clears only after the transition period (5 min) since the threshold was last met.
-    settle(cluster, 260)
+    settle(cluster, 250)
     assert condition(node(cluster), "MemoryPressure")["status"] == "True"
     settle(cluster, 40)
     pressure = condition(node(cluster), "MemoryPressure")
@@ -228,5 +238,10 @@ def test_ranking_and_messages_as_upstream():
     assert eviction.memory_message(100 * MiB, 50 * MiB, usage("x", 2048)) == (
         "The node was low on resource: memory. Threshold quantity: 100Mi, available: 50Mi. "
         "Container app was using 2Gi, request is 0, has larger consumption of memory. ")
+    critical = usage("critical", 950)
+    critical.pod["spec"]["priority"] = 2_000_001_000   # system-node-critical: never a victim
+    manager = eviction.Manager(1024 * MiB, eviction.parse_thresholds(None))
+    decision = manager.observe([critical, usage("small", 10)], now=0.0)
+    assert decision.pressure and decision.victim is not None and decision.victim.pod["metadata"]["name"] == "small"
     with pytest.raises(ValueError):
         eviction.parse_thresholds({"nodefs.available": "10%"})

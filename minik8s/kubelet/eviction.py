@@ -25,6 +25,7 @@ Interface (pure, used by :class:`minik8s.kubelet.kubelet.Kubelet`):
     rank_memory_pressure([PodUsage]) -> [PodUsage]            # the first is evicted
     memory_message(threshold, available, usage) -> str         # upstream's evictionMessage
     emptydir_violation(usage) -> str | None                     # the message, for a volume over its sizeLimit
+    admission_refusal(pod, memory_pressure) -> str | None       # a BestEffort pod refused under pressure
     Manager(memory_capacity, thresholds, transition_period)
     manager.observe(pods, now) -> Decision(pressure, victim, message, condition, grace, threshold_met)
 
@@ -41,6 +42,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from minik8s.api import quantity
+from minik8s.api.qos import pod_qos_class
+from minik8s.api.tolerations import tolerates
 
 MONITORING_INTERVAL_SECONDS = 10.0            # --housekeeping-interval: how often signals are observed
 PRESSURE_TRANSITION_SECONDS = 300.0           # --eviction-pressure-transition-period
@@ -49,6 +52,8 @@ MEMORY_AVAILABLE = "memory.available"
 # Upstream's hard evictions give the pod a one-second grace period (a 0 override was not honoured).
 HARD_EVICTION_GRACE_SECONDS = 1.0
 REASON = "Evicted"
+CRITICAL_PRIORITY = 2_000_000_000             # system-cluster-critical and above: never evicted
+MEMORY_PRESSURE_TAINT = {"key": "node.kubernetes.io/memory-pressure", "effect": "NoSchedule"}
 
 
 def parse_thresholds(eviction_hard: dict[str, str] | None) -> dict[str, int]:
@@ -131,6 +136,22 @@ def emptydir_violation(usage: PodUsage) -> str | None:
     return None
 
 
+def is_critical(pod: dict[str, Any]) -> bool:
+    """Upstream's IsCriticalPod (for a pod from the API): priority system-cluster-critical or above."""
+    return _priority(pod) >= CRITICAL_PRIORITY
+
+
+def admission_refusal(pod: dict[str, Any], memory_pressure: bool) -> str | None:
+    """Upstream's eviction admit handler: under memory pressure a new BestEffort pod that does not
+    tolerate the memory-pressure taint is refused (reason ``Evicted``); the message, else None."""
+    if not memory_pressure or is_critical(pod) or pod_qos_class(pod.get("spec") or {}) != "BestEffort":
+        return None
+    tolerations = (pod.get("spec") or {}).get("tolerations") or []
+    if any(isinstance(t, dict) and tolerates(t, MEMORY_PRESSURE_TAINT) for t in tolerations):
+        return None
+    return "The node had condition: [MemoryPressure]. "
+
+
 @dataclass
 class Decision:
     """What one observation decided: whether the node is under memory pressure, and whom to evict."""
@@ -170,7 +191,7 @@ class Manager:
                 decision.victim, decision.message = usage, message
                 return decision
         if decision.threshold_met and threshold is not None:
-            ranked = rank_memory_pressure(pods)
+            ranked = rank_memory_pressure([p for p in pods if not is_critical(p.pod)])
             if ranked:
                 decision.victim = ranked[0]
                 decision.message = memory_message(threshold, max(available, 0), ranked[0])

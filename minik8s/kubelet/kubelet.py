@@ -185,11 +185,14 @@ class Kubelet(Controller):
             return reason.startswith("OutOf") or reason == eviction.REASON
         capacity = int(self.allocatable.get("pods", "0"))
         used = sum(1 for record in self._pods.values() if not record.terminal)
-        if used + 1 <= capacity:
+        refusal = eviction.admission_refusal(pod, self.memory_pressure)
+        if used + 1 <= capacity and refusal is None:
             return False
-        # Upstream's InsufficientResourceError and kubelet.rejectPod.
+        # Upstream's InsufficientResourceError (or the eviction manager's refusal) and kubelet.rejectPod.
         reason = "OutOfpods"
         message = f"Node didn't have enough resource: pods, requested: 1, used: {used}, capacity: {capacity}"
+        if refusal is not None:
+            reason, message = eviction.REASON, refusal
         self._event(pod, "Warning", reason, message)
         updated = deep_copy(pod)
         updated["status"] = {**status, "phase": "Failed", "reason": reason, "message": f"Pod was rejected: {message}"}
