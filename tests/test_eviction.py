@@ -92,6 +92,8 @@ def test_pressure_evicts_besteffort_over_burstable_within_requests(cluster):
     target = next(c for c in evicted["conditions"] if c["type"] == "DisruptionTarget")
     assert (target["status"], target["reason"], target["message"]) == ("True", "TerminationByKubelet", message)
     assert "terminated" in evicted["containerStatuses"][0]["state"]
+    sandbox = next(c for c in evicted["conditions"] if c["type"] == "PodReadyToStartContainers")
+    assert sandbox["status"] == "False"   # the sandbox is stopped with the containers
     assert status(cluster, "burstable")["phase"] == "Running"   # within its request: spared
 
     pod_events = [e for e in events(cluster, "Evicted") if e["involvedObject"]["name"] == "besteffort"]

@@ -109,8 +109,16 @@ class PodWorker:
                     self._sync_containers(pod, record)  # restart what a probe just killed
                 self._sync_volumes(pod, record)
                 self._refresh_volumes(pod, record)
+        elif self._evicted_and_stopped(record):
+            assert record.sandbox is not None
+            self.runtime.stop_pod_sandbox(record.sandbox.id)   # the pod's network goes with it, as upstream
         self._write_status(pod, record)
         return False
+
+    def _evicted_and_stopped(self, record: PodRecord) -> bool:
+        """An evicted pod whose containers have all exited: its sandbox is stopped too."""
+        return record.evicted is not None and record.sandbox is not None and \
+            all(self.runtime.container_status(cid).state == "exited" for cid in record.ids())
 
     def _refresh_volumes(self, pod: dict[str, Any], record: PodRecord) -> None:
         """Projected ServiceAccount tokens are asked again before they expire: wake up when one is due."""
@@ -429,7 +437,8 @@ class PodWorker:
                                                            "initContainerStatuses", "hostIP", "hostIPs", "ephemeralContainerStatuses",
                                                            "podIP", "podIPs", "startTime", "message", "reason")}
         new["phase"] = phase
-        new["conditions"] = pod_conditions(sandbox_ready=record.sandbox is not None and not final, phase=phase,
+        sandbox_ready = record.sandbox is not None and not final and not self._evicted_and_stopped(record)
+        new["conditions"] = pod_conditions(sandbox_ready=sandbox_ready, phase=phase,
                                            init_statuses=init_statuses, statuses=statuses,
                                            readiness_gates=list(spec.get("readinessGates") or []),
                                            old_conditions=list(old.get("conditions") or []), now=self.clock.now())
