@@ -247,3 +247,21 @@ def test_ranking_and_messages_as_upstream():
     assert decision.pressure and decision.victim is not None and decision.victim.pod["metadata"]["name"] == "small"
     with pytest.raises(ValueError):
         eviction.parse_thresholds({"nodefs.available": "10%"})
+
+
+def test_process_runtime_measures_emptydirs_with_a_size_limit(tmp_path, monkeypatch):
+    from minik8s.kubelet.runtimes.process import filesystem
+
+    pod = {"spec": {"volumes": [{"name": "scratch", "emptyDir": {"sizeLimit": "1Ki"}},
+                                {"name": "free", "emptyDir": {}}]}}
+    scratch = tmp_path / "volumes" / "kubernetes.io~empty-dir" / "scratch"
+    (scratch / "sub").mkdir(parents=True)
+    (scratch / "a").write_bytes(b"x" * 1500)
+    (scratch / "sub" / "b").write_bytes(b"y" * 500)
+    (scratch / "link").symlink_to("/etc/passwd")   # not followed
+    sizes = filesystem.empty_dir_sizes(pod, tmp_path)
+    assert sizes == {"scratch": 2000}   # only volumes with a limit are walked
+    usage = eviction.PodUsage(pod, {}, sizes)
+    assert eviction.emptydir_violation(usage) == 'Usage of EmptyDir volume "scratch" exceeds the limit "1Ki". '
+    monkeypatch.setattr(filesystem, "SIZE_WALK_ENTRIES", 1)   # the walk is bounded
+    assert filesystem.empty_dir_sizes(pod, tmp_path)["scratch"] < 2000
