@@ -237,12 +237,12 @@ def test_ranking_and_messages_as_upstream():
     ranked = eviction.rank_memory_pressure([usage("within", 500, "600Mi"), usage("high", 100, priority=10),
                                             usage("low-small", 50), usage("low-big", 200)])
     assert [u.pod["metadata"]["name"] for u in ranked] == ["low-big", "low-small", "high", "within"]
-    assert eviction.memory_message(100 * MiB, 50 * MiB, usage("x", 2048)) == (
+    assert eviction.memory_message("100Mi", 50 * MiB, usage("x", 2048)) == (
         "The node was low on resource: memory. Threshold quantity: 100Mi, available: 50Mi. "
         "Container app was using 2Gi, request is 0, has larger consumption of memory. ")
     critical = usage("critical", 950)
     critical.pod["spec"]["priority"] = 2_000_001_000   # system-node-critical: never a victim
-    manager = eviction.Manager(1024 * MiB, eviction.parse_thresholds(None))
+    manager = eviction.Manager(1024 * MiB)
     decision = manager.observe([critical, usage("small", 10)], now=0.0)
     assert decision.pressure and decision.victim is not None and decision.victim.pod["metadata"]["name"] == "small"
     with pytest.raises(ValueError):
@@ -265,3 +265,39 @@ def test_process_runtime_measures_emptydirs_with_a_size_limit(tmp_path, monkeypa
     assert eviction.emptydir_violation(usage) == 'Usage of EmptyDir volume "scratch" exceeds the limit "1Ki". '
     monkeypatch.setattr(filesystem, "SIZE_WALK_ENTRIES", 1)   # the walk is bounded
     assert filesystem.empty_dir_sizes(pod, tmp_path)["scratch"] < 2000
+
+
+def test_a_memory_backed_emptydir_counts_toward_its_pods_memory():
+    with Cluster(nodes=0, runtime="simulated", clock="virtual", seed=0) as cluster:
+        # 1Gi - 700Mi - 10Mi leaves 314Mi (329252864 bytes): the threshold is 864 bytes below that.
+        cluster.add_node("small", memory="1Gi", eviction_hard={"memory.available": "329252k"})
+        cluster.apply("""\
+apiVersion: v1
+kind: Pod
+metadata:
+  name: ramdisk
+  annotations:
+    sim.minik8s.io/app: '{"memoryBytes": 10485760}'
+spec:
+  nodeSelector: {kubernetes.io/hostname: small}
+  containers:
+  - name: app
+    image: busybox
+    command: [sh, -c, "sleep 3600"]
+    volumeMounts: [{name: shm, mountPath: /shm}, {name: disk, mountPath: /disk}]
+  volumes:
+  - {name: shm, emptyDir: {medium: Memory}}
+  - {name: disk, emptyDir: {}}
+""")
+        cluster.apply(pod_yaml("steady", 700, request="700Mi"))
+        settle(cluster, 20)
+        big = "x" * 2000
+        cluster.kubectl(f"exec ramdisk -- sh -c 'echo {big} > /disk/f'")   # on disk: no memory
+        settle(cluster, 20)
+        assert status(cluster, "ramdisk")["phase"] == "Running"
+        cluster.kubectl(f"exec ramdisk -- sh -c 'echo {big} > /shm/f'")    # in memory: 2001 bytes more
+        settle(cluster, 20)
+        evicted = status(cluster, "ramdisk")
+        assert (evicted["phase"], evicted["reason"]) == ("Failed", "Evicted")
+        assert evicted["message"].startswith("The node was low on resource: memory. Threshold quantity: 329252k, ")
+        assert status(cluster, "steady")["phase"] == "Running"

@@ -23,11 +23,15 @@ Interface (pure, used by :class:`minik8s.kubelet.kubelet.Kubelet`):
     parse_thresholds({"memory.available": "100Mi"}) -> {"memory.available": bytes}
     PodUsage(pod, containers={name: working_set_bytes}, volumes={emptyDir name: bytes})
     rank_memory_pressure([PodUsage]) -> [PodUsage]            # the first is evicted
-    memory_message(threshold, available, usage) -> str         # upstream's evictionMessage
+    memory_message("100Mi", available, usage) -> str           # upstream's evictionMessage
     emptydir_violation(usage) -> str | None                     # the message, for a volume over its sizeLimit
     admission_refusal(pod, memory_pressure) -> str | None       # a BestEffort pod refused under pressure
-    Manager(memory_capacity, thresholds, transition_period)
+    Manager(memory_capacity, eviction_hard=None, transition_period=300)   # None: memory.available<100Mi
     manager.observe(pods, now) -> Decision(pressure, victim, message, condition, grace, threshold_met)
+
+A ``medium: Memory`` emptyDir's files count toward its pod's memory here (where the runtime measures
+them: always in the simulated runtime, only with a ``sizeLimit`` in the process runtime), though not in
+the Summary API's figures.
 
 How minik8s differs: only ``memory.available`` and the emptyDir ``sizeLimit`` are watched (no
 ``nodefs``/``imagefs``/``pid`` signals, no soft thresholds, no minimum reclaim); the simulated
@@ -74,7 +78,12 @@ class PodUsage:
 
     @property
     def memory(self) -> int:
-        return sum(self.containers.values())
+        """The pod's working set: its containers', plus what its ``medium: Memory`` emptyDirs hold (tmpfs
+        pages count against the pod's memory upstream)."""
+        in_memory = {str(v.get("name")) for v in (self.pod.get("spec") or {}).get("volumes") or []
+                     if isinstance(v, dict) and isinstance(v.get("emptyDir"), dict)
+                     and v["emptyDir"].get("medium") == "Memory"}
+        return sum(self.containers.values()) + sum(size for name, size in self.volumes.items() if name in in_memory)
 
 
 def _requests(container: dict[str, Any]) -> int:
@@ -109,10 +118,11 @@ def _binary(value: int) -> str:
     return quantity.format_bytes(value) if value else "0"
 
 
-def memory_message(threshold: int, available: int, usage: PodUsage) -> str:
-    """Upstream's evictionMessage for memory (its sentences end with a space, as upstream's do)."""
+def memory_message(threshold: str, available: int, usage: PodUsage) -> str:
+    """Upstream's evictionMessage for memory (its sentences end with a space, as upstream's do);
+    ``threshold`` as configured (``100Mi``)."""
     message = (f"The node was low on resource: memory. "
-               f"Threshold quantity: {_binary(threshold)}, available: {_binary(available)}. ")
+               f"Threshold quantity: {threshold}, available: {_binary(available)}. ")
     for container in (usage.pod.get("spec") or {}).get("containers") or []:
         name = container.get("name")
         used = usage.containers.get(name)
@@ -166,10 +176,11 @@ class Decision:
 class Manager:
     """Remembers when the memory threshold was last met (for the transition period)."""
 
-    def __init__(self, memory_capacity: int, thresholds: dict[str, int],
+    def __init__(self, memory_capacity: int, eviction_hard: dict[str, str] | None = None,
                  transition_period: float = PRESSURE_TRANSITION_SECONDS):
         self.memory_capacity = memory_capacity
-        self.thresholds = thresholds
+        self.thresholds = parse_thresholds(eviction_hard)
+        self.texts = dict(DEFAULT_EVICTION_HARD if eviction_hard is None else eviction_hard)   # as configured
         self.transition_period = transition_period
         self.last_met: float | None = None
 
@@ -194,7 +205,7 @@ class Manager:
             ranked = rank_memory_pressure([p for p in pods if not is_critical(p.pod)])
             if ranked:
                 decision.victim = ranked[0]
-                decision.message = memory_message(threshold, max(available, 0), ranked[0])
+                decision.message = memory_message(self.texts[MEMORY_AVAILABLE], max(available, 0), ranked[0])
                 decision.disruption = True
                 decision.grace = HARD_EVICTION_GRACE_SECONDS
         return decision

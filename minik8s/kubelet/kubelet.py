@@ -108,8 +108,7 @@ class Kubelet(Controller):
         if hasattr(runtime, "services_changed"):
             services.add_handler(lambda kind, obj, old: runtime.services_changed())  # type: ignore[attr-defined]
         self.capacity, self.allocatable = nodes.capacity(cpu, memory, pods, ephemeral_storage)
-        self.eviction = eviction.Manager(quantity.value(memory), eviction.parse_thresholds(eviction_hard),
-                                         eviction_pressure_transition_period)
+        self.eviction = eviction.Manager(quantity.value(memory), eviction_hard, eviction_pressure_transition_period)
         self.memory_pressure = False
         self.paused = False
         self._registered = False
