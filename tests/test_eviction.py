@@ -301,3 +301,11 @@ spec:
         assert (evicted["phase"], evicted["reason"]) == ("Failed", "Evicted")
         assert evicted["message"].startswith("The node was low on resource: memory. Threshold quantity: 329252k, ")
         assert status(cluster, "steady")["phase"] == "Running"
+
+
+def test_a_bad_declared_usage_never_stops_the_heartbeat(cluster):
+    cluster.apply(pod_yaml("odd", 10).replace('{"memoryBytes": 10485760}', '{"memoryBytes": "lots"}'))
+    settle(cluster, 120)
+    ready = condition(node(cluster), "Ready")
+    assert ready["status"] == "True"
+    assert condition(node(cluster), "MemoryPressure")["status"] == "False"

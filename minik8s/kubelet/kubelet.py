@@ -280,7 +280,11 @@ class Kubelet(Controller):
         if not self._registered:
             self._register(now)
         else:
-            self._synchronize_eviction(now)   # the monitoring interval is the heartbeat's, 10 s
+            try:
+                self._synchronize_eviction(now)   # the monitoring interval is the heartbeat's, 10 s
+            except (cri.RuntimeCallError, OSError, KeyError, TypeError, ValueError) as exc:
+                # Stats that cannot be read (a bad declared usage...) must never stop the node's heartbeat.
+                log.info("kubelet %s: eviction manager: %s", self.node_name, exc)
             self._update_node_status(now)
         self._renew_lease(now)
         self.requeue_after(NODE_KEY, nodes.NODE_STATUS_UPDATE_SECONDS)
