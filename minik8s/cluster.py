@@ -124,8 +124,10 @@ def _kubelets(ctx: Context, count: int, runtime: str, data_dir: Path | None,
 
 
 def _kubelet(ctx: Context, name: str, index: int, runtime: str, data_dir: Path | None, max_pods: int,
-             network: Any, labels: dict[str, str] | None = None, taints: list[dict[str, Any]] | None = None) -> Any:
-    """The kubelet of one machine, with the machine's own container runtime."""
+             network: Any, labels: dict[str, str] | None = None, taints: list[dict[str, Any]] | None = None,
+             **machine: Any) -> Any:
+    """The kubelet of one machine, with the machine's own container runtime; ``machine``: more Kubelet
+    options (``memory``, ``eviction_hard``)."""
     from minik8s.kubelet import Kubelet, make_runtime
 
     from minik8s.hostnet import NetworkPlan
@@ -136,7 +138,7 @@ def _kubelet(ctx: Context, name: str, index: int, runtime: str, data_dir: Path |
     node_runtime = make_runtime(runtime, node_name=name, node_index=index, clock=ctx.clock, rng=ctx.rng,
                                 data_dir=data_dir, **shared)
     return Kubelet(ctx, node_name=name, node_index=index, runtime=node_runtime, pods=max_pods,
-                   labels=labels, taints=taints)
+                   labels=labels, taints=taints, **machine)
 
 
 def _proxies(ctx: Context, kubelets: list[Any], runtime: str, router: Any, seed: int | None,
@@ -513,9 +515,11 @@ class Cluster:
         self._wakeup.set()
 
     def add_node(self, name: str | None = None, labels: dict[str, str] | None = None,
-                 taints: list[dict[str, Any]] | None = None) -> str:
+                 taints: list[dict[str, Any]] | None = None, *, memory: str = "8Gi",
+                 eviction_hard: dict[str, str] | None = None) -> str:
         """A machine joins: a new kubelet (same runtime) registers its Node, with ``labels`` and
-        ``taints`` as the kubelet's ``--node-labels`` and ``--register-with-taints``, and starts
+        ``taints`` as the kubelet's ``--node-labels`` and ``--register-with-taints``, ``memory`` its
+        capacity and ``eviction_hard`` its ``--eviction-hard`` (default ``memory.available<100Mi``), and starts
         heartbeating; a kube-proxy runs next to it. Returns the node's name (the next ``node-N``
         unless ``name`` is given)."""
         with self._lock:
@@ -530,7 +534,8 @@ class Cluster:
             if any(k.node_name == name for k in self.kubelets):
                 raise ValueError(f'node "{name}" is already in this cluster')
             kubelet = _kubelet(self.context, name, index, self.runtime, self.data_dir, self.max_pods,
-                               self.network or self.network_plan, labels, taints)
+                               self.network or self.network_plan, labels, taints, memory=memory,
+                               eviction_hard=eviction_hard)
             try:
                 proxy = _proxy(self.context, kubelet, self.runtime, self.service_router, self.seed)
             except BaseException:

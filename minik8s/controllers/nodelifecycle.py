@@ -11,7 +11,9 @@ itself is the taint-eviction controller's (:mod:`minik8s.controllers.taintevicti
 and honours tolerations: every pod gets a 300 s toleration for those taints by
 default (DefaultTolerationSeconds admission), so its pods are deleted five
 minutes later, and their controllers create replacements on healthy nodes. A
-node that comes back loses the taints again.
+node that comes back loses the taints again. A node whose kubelet reports
+``MemoryPressure=True`` (:mod:`minik8s.kubelet.eviction`) is tainted
+``node.kubernetes.io/memory-pressure:NoSchedule`` while it lasts (TaintNodesByCondition).
 
 Pods bound to a node that no longer exists are deleted at once (upstream's pod
 garbage collector, which first waits 40 s and marks them ``Failed`` with a
@@ -48,6 +50,9 @@ NODE_LEASE_NAMESPACE = "kube-node-lease"
 GRACE_PERIOD_SECONDS = 50.0
 UNREACHABLE = "node.kubernetes.io/unreachable"
 NOT_READY = "node.kubernetes.io/not-ready"
+# TaintNodesByCondition: a node the kubelet reports short of memory takes no new pods that do not tolerate it.
+MEMORY_PRESSURE = "node.kubernetes.io/memory-pressure"
+_OURS = (UNREACHABLE, NOT_READY, MEMORY_PRESSURE)
 CONDITIONS = ("Ready", "MemoryPressure", "DiskPressure", "PIDPressure")
 
 
@@ -133,15 +138,17 @@ class NodeLifecycleController(Controller):
     def _wanted_taints(self, node: dict[str, Any], now: float) -> list[dict[str, Any]]:
         ready = (_condition(node, "Ready") or {}).get("status")
         key = UNREACHABLE if ready == "Unknown" else NOT_READY if ready == "False" else None
-        if key is None:
-            return []
-        return [{"key": key, "effect": effect, "timeAdded": rfc3339(now)} for effect in ("NoSchedule", "NoExecute")]
+        wanted = [] if key is None else [{"key": key, "effect": effect, "timeAdded": rfc3339(now)}
+                                         for effect in ("NoSchedule", "NoExecute")]
+        if (_condition(node, "MemoryPressure") or {}).get("status") == "True":
+            wanted.append({"key": MEMORY_PRESSURE, "effect": "NoSchedule"})
+        return wanted
 
     def _sync_taints(self, node: dict[str, Any], now: float) -> dict[str, Any]:
         spec = node.get("spec") or {}
         taints = spec.get("taints") or []
-        ours = [t for t in taints if t.get("key") in (UNREACHABLE, NOT_READY)]
-        others = [t for t in taints if t.get("key") not in (UNREACHABLE, NOT_READY)]
+        ours = [t for t in taints if t.get("key") in _OURS]
+        others = [t for t in taints if t.get("key") not in _OURS]
         wanted = self._wanted_taints(node, now)
         if [(t["key"], t["effect"]) for t in ours] == [(t["key"], t["effect"]) for t in wanted]:
             return node

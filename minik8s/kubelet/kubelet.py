@@ -26,12 +26,17 @@ What pods learn of the cluster's network (their resolv.conf, the Service environ
 comes from the Services the kubelet watches, handed to the runtime as a
 :class:`minik8s.kubelet.dns.ClusterNetwork` (``runtime.cluster_network``).
 
+Every heartbeat (10 s) the eviction manager (:mod:`minik8s.kubelet.eviction`) also looks at the
+node's memory and the pods' emptyDir sizes: under ``--eviction-hard`` (default
+``memory.available<100Mi``) the node reports ``MemoryPressure`` and one pod per pass is evicted.
+
 A pod worker never blocks: every wait is a ``requeue_after``. Invalid pods become
 Warning events, never a crashed kubelet.
 
 Interface:
     Kubelet(ctx, node_name="node-1", node_index=0, runtime=rt, cpu="4", memory="8Gi", pods=110,
-            labels=None, taints=None)   # --node-labels, --register-with-taints
+            labels=None, taints=None,   # --node-labels, --register-with-taints
+            eviction_hard=None, eviction_pressure_transition_period=300)   # None: memory.available<100Mi
     kubelet.logs(namespace, pod, container=None, previous=False, tail_lines=None,
                  timestamps=False, since_seconds=None, since_time=None) -> str
     kubelet.exec(namespace, pod, container, command) -> ExecResult
@@ -58,7 +63,7 @@ from minik8s.api import resources
 from minik8s.api.errors import StatusError, bad_request
 from minik8s.controllers.controller import Context, Controller, object_key
 from minik8s.api import quantity
-from minik8s.kubelet import cri, node as nodes, stats
+from minik8s.kubelet import cri, eviction, node as nodes, stats
 from minik8s.kubelet import logs as container_logs
 from minik8s.kubelet.dns import ClusterNetwork
 from minik8s.kubelet.images import ImagePuller
@@ -85,7 +90,8 @@ class Kubelet(Controller):
     def __init__(self, ctx: Context, *, node_name: str = "node-1", node_index: int = 0,
                  runtime: cri.ContainerRuntime, cpu: str = "4", memory: str = "8Gi", pods: int = 110,
                  ephemeral_storage: str = "100Gi", labels: dict[str, str] | None = None,
-                 taints: list[dict[str, Any]] | None = None):
+                 taints: list[dict[str, Any]] | None = None, eviction_hard: dict[str, str] | None = None,
+                 eviction_pressure_transition_period: float = eviction.PRESSURE_TRANSITION_SECONDS):
         self.node_name = node_name
         self.node_labels = dict(labels or {})   # --node-labels
         self.register_taints = list(taints or [])   # --register-with-taints
@@ -102,6 +108,8 @@ class Kubelet(Controller):
         if hasattr(runtime, "services_changed"):
             services.add_handler(lambda kind, obj, old: runtime.services_changed())  # type: ignore[attr-defined]
         self.capacity, self.allocatable = nodes.capacity(cpu, memory, pods, ephemeral_storage)
+        self.eviction = eviction.Manager(quantity.value(memory), eviction_hard, eviction_pressure_transition_period)
+        self.memory_pressure = False
         self.paused = False
         self._registered = False
         self._node_uid = ""
@@ -171,14 +179,19 @@ class Kubelet(Controller):
         """Upstream's pod admission, for the pod count: True if the pod must not run here."""
         status = pod.get("status") or {}
         if status.get("phase") in ("Succeeded", "Failed"):
-            return str(status.get("reason", "")).startswith("OutOf")  # rejected before: stays rejected
+            # Rejected or evicted before: stays so (a restarted kubelet must not start it again).
+            reason = str(status.get("reason", ""))
+            return reason.startswith("OutOf") or reason == eviction.REASON
         capacity = int(self.allocatable.get("pods", "0"))
         used = sum(1 for record in self._pods.values() if not record.terminal)
-        if used + 1 <= capacity:
+        refusal = eviction.admission_refusal(pod, self.memory_pressure)
+        if used + 1 <= capacity and refusal is None:
             return False
-        # Upstream's InsufficientResourceError and kubelet.rejectPod.
+        # Upstream's InsufficientResourceError (or the eviction manager's refusal) and kubelet.rejectPod.
         reason = "OutOfpods"
         message = f"Node didn't have enough resource: pods, requested: 1, used: {used}, capacity: {capacity}"
+        if refusal is not None:
+            reason, message = eviction.REASON, refusal
         self._event(pod, "Warning", reason, message)
         updated = deep_copy(pod)
         updated["status"] = {**status, "phase": "Failed", "reason": reason, "message": f"Pod was rejected: {message}"}
@@ -267,6 +280,11 @@ class Kubelet(Controller):
         if not self._registered:
             self._register(now)
         else:
+            try:
+                self._synchronize_eviction(now)   # the monitoring interval is the heartbeat's, 10 s
+            except (cri.RuntimeCallError, OSError, KeyError, TypeError, ValueError) as exc:
+                # Stats that cannot be read (a bad declared usage...) must never stop the node's heartbeat.
+                log.info("kubelet %s: eviction manager: %s", self.node_name, exc)
             self._update_node_status(now)
         self._renew_lease(now)
         self.requeue_after(NODE_KEY, nodes.NODE_STATUS_UPDATE_SECONDS)
@@ -299,7 +317,7 @@ class Kubelet(Controller):
         old = node.get("status") or {}
         return nodes.node_status(self.node_name, self.node_index, self.capacity, self.allocatable,
                                  self.runtime.version, self._images(), list(old.get("conditions") or []), now,
-                                 self.runtime.node_address)
+                                 self.runtime.node_address, memory_pressure=self.memory_pressure)
 
     def _update_node_status(self, now: float) -> None:
         try:
@@ -337,6 +355,49 @@ class Kubelet(Controller):
         fresh = nodes.lease_object(self.node_name, self._node_uid, now)
         renewed["spec"] = {**(lease.get("spec") or {}), **fresh["spec"]}
         self.client.update(LEASES, renewed, nodes.LEASE_NAMESPACE)
+
+    # --- the eviction manager (:mod:`minik8s.kubelet.eviction`) ------------------------
+
+    def _active_usage(self) -> list[eviction.PodUsage]:
+        """Every pod still running here, with its containers' working sets and its emptyDirs' sizes."""
+        active = [(key, record) for key, record in sorted(self._pods.items())
+                  if not record.terminal and not record.terminating]
+        ids = [c.id for _, record in active for c in record.containers if c.id and not c.init]
+        # A runtime whose stats are slow (docker's engine) is not watched: no memory signal, no pressure.
+        slow = getattr(self.runtime, "slow_stats", False)
+        readings = self.runtime.containers_stats(ids) if ids and not slow else {}
+        volume_usage = getattr(self.runtime, "volume_usage", None)
+        usages = []
+        for key, record in active:
+            pod = self.informer(PODS).get(*key)
+            if pod is None:
+                continue
+            containers = {c.name: reading[1] for c in record.containers
+                          if c.id and not c.init and (reading := readings.get(c.id)) is not None}
+            volumes = volume_usage(record.sandbox.id) if volume_usage and record.sandbox else {}
+            usages.append(eviction.PodUsage(pod, containers, volumes))
+        return usages
+
+    def _synchronize_eviction(self, now: float) -> None:
+        """Upstream's eviction manager synchronize: observe, set the pressure, evict at most one pod."""
+        decision = self.eviction.observe(self._active_usage(), now)
+        if decision.pressure != self.memory_pressure:
+            self.memory_pressure = decision.pressure
+            event = "NodeHasInsufficientMemory" if decision.pressure else "NodeHasSufficientMemory"
+            self._node_event("Normal", event, f"Node {self.node_name} status is now: {event}")
+        if decision.threshold_met:
+            self._node_event("Warning", "EvictionThresholdMet", "Attempting to reclaim memory")
+        if decision.victim is None:
+            return
+        pod = decision.victim.pod
+        key = object_key(pod)
+        record = self._pods.get(key)
+        if record is None:
+            return
+        log.info("kubelet %s: evicting pod %s/%s: %s", self.node_name, *key, decision.message)
+        self._event(pod, "Warning", eviction.REASON, decision.message)
+        self.worker.evict(pod, record, decision.message, decision.disruption, decision.grace)
+        self.queue.add(key)   # write the Failed status, and come back when the containers have stopped
 
     # --- what the API server's pods/log, pods/exec and the metrics API ask --------------
 

@@ -97,12 +97,15 @@ def node_info(name: str, runtime_version: str) -> dict[str, str]:
     }
 
 
-def desired_conditions(old: list[dict[str, Any]], now: float) -> list[dict[str, Any]]:
-    """Healthy conditions with a fresh heartbeat; ``lastTransitionTime`` moves only on a change."""
+def desired_conditions(old: list[dict[str, Any]], now: float, memory_pressure: bool = False) -> list[dict[str, Any]]:
+    """Healthy conditions with a fresh heartbeat (``MemoryPressure`` True while the eviction manager says
+    so); ``lastTransitionTime`` moves only on a change."""
     previous = {c.get("type"): c for c in old}
     conditions = []
     for kind, reason, message, _ in CONDITIONS:
         status = "True" if kind == "Ready" else "False"
+        if kind == "MemoryPressure" and memory_pressure:
+            status, reason, message = "True", "KubeletHasInsufficientMemory", "kubelet has insufficient memory available"
         before = previous.get(kind)
         transition = rfc3339(now)
         if before is not None and before.get("status") == status and before.get("lastTransitionTime"):
@@ -114,13 +117,13 @@ def desired_conditions(old: list[dict[str, Any]], now: float) -> list[dict[str, 
 
 def node_status(name: str, index: int, cap: dict[str, str], alloc: dict[str, str], runtime_version: str,
                 images: list[dict[str, Any]], old_conditions: list[dict[str, Any]], now: float,
-                address: str | None = None) -> dict[str, Any]:
+                address: str | None = None, memory_pressure: bool = False) -> dict[str, Any]:
     """``address``: the node's InternalIP where its runtime has a real one (the process runtime's
     ``127.1.<n+1>.1``, where NodePorts listen); else the simulated ``node_ip(index)``."""
     return {
         "capacity": dict(cap),
         "allocatable": dict(alloc),
-        "conditions": desired_conditions(old_conditions, now),
+        "conditions": desired_conditions(old_conditions, now, memory_pressure),
         "addresses": [{"type": "InternalIP", "address": address or node_ip(index)}, {"type": "Hostname", "address": name}],
         "daemonEndpoints": {"kubeletEndpoint": {"Port": KUBELET_PORT}},
         "nodeInfo": node_info(name, runtime_version),

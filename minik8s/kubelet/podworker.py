@@ -70,6 +70,16 @@ def _has_updated_volumes(pod: dict[str, Any]) -> bool:
                for kind in _UPDATED_VOLUMES)
 
 
+def _with_disruption_target(conditions: list[dict[str, Any]], message: str, now: float) -> list[dict[str, Any]]:
+    """Upstream 1.32's kubelet marks a pod it evicts: DisruptionTarget, reason TerminationByKubelet."""
+    old = next((c for c in conditions if c.get("type") == "DisruptionTarget"), None)
+    if old is not None and old.get("reason") == "TerminationByKubelet":
+        return conditions
+    condition = {"type": "DisruptionTarget", "status": "True", "lastProbeTime": None,
+                 "lastTransitionTime": rfc3339(now), "reason": "TerminationByKubelet", "message": message}
+    return [c for c in conditions if c.get("type") != "DisruptionTarget"] + [condition]
+
+
 class PodWorker:
     """Runs one pass of SyncPod for a pod: see the module docstring."""
 
@@ -99,8 +109,16 @@ class PodWorker:
                     self._sync_containers(pod, record)  # restart what a probe just killed
                 self._sync_volumes(pod, record)
                 self._refresh_volumes(pod, record)
+        elif self._evicted_and_stopped(record):
+            assert record.sandbox is not None
+            self.runtime.stop_pod_sandbox(record.sandbox.id)   # the pod's network goes with it, as upstream
         self._write_status(pod, record)
         return False
+
+    def _evicted_and_stopped(self, record: PodRecord) -> bool:
+        """An evicted pod whose containers have all exited: its sandbox is stopped too."""
+        return record.evicted is not None and record.sandbox is not None and \
+            all(self.runtime.container_status(cid).state == "exited" for cid in record.ids())
 
     def _refresh_volumes(self, pod: dict[str, Any], record: PodRecord) -> None:
         """Projected ServiceAccount tokens are asked again before they expire: wake up when one is due."""
@@ -331,6 +349,15 @@ class PodWorker:
                 raise
         return True
 
+    def evict(self, pod: dict[str, Any], record: PodRecord, message: str, disruption: bool, grace: float) -> None:
+        """The eviction manager's killPod: stop the pod's containers with ``grace`` and fail the pod
+        (``Evicted``); nothing of it is restarted again."""
+        record.evicted, record.disruption, record.terminal = message, disruption, True
+        for c in record.containers:
+            if c.id and self.runtime.container_status(c.id).state != "exited":
+                self.event(pod, "Normal", "Killing", f"Stopping container {c.name}", c)
+                self.runtime.stop_container(c.id, grace)
+
     def teardown(self, record: PodRecord) -> None:
         """The pod is gone from the API (or moved): kill everything at once."""
         for cid in record.ids():
@@ -397,6 +424,8 @@ class PodWorker:
         ephemeral = [self.container_status(pod, record, c, "ContainerCreating") for c in record.containers
                      if c.ephemeral]
         phase = pod_phase(spec.get("restartPolicy", "Always"), init_statuses, statuses, terminal=final)
+        if record.evicted is not None:
+            phase = "Failed"   # the eviction manager's verdict, whatever the containers did
         if phase in ("Succeeded", "Failed"):
             record.terminal = True
             for s in statuses + init_statuses:
@@ -408,10 +437,15 @@ class PodWorker:
                                                            "initContainerStatuses", "hostIP", "hostIPs", "ephemeralContainerStatuses",
                                                            "podIP", "podIPs", "startTime", "message", "reason")}
         new["phase"] = phase
-        new["conditions"] = pod_conditions(sandbox_ready=record.sandbox is not None and not final, phase=phase,
+        sandbox_ready = record.sandbox is not None and not final and not self._evicted_and_stopped(record)
+        new["conditions"] = pod_conditions(sandbox_ready=sandbox_ready, phase=phase,
                                            init_statuses=init_statuses, statuses=statuses,
                                            readiness_gates=list(spec.get("readinessGates") or []),
                                            old_conditions=list(old.get("conditions") or []), now=self.clock.now())
+        if record.evicted is not None:
+            new["reason"], new["message"] = "Evicted", record.evicted
+            if record.disruption:
+                new["conditions"] = _with_disruption_target(new["conditions"], record.evicted, self.clock.now())
         host_ip = self.runtime.node_address or nodes.node_ip(self.node_index)
         new["hostIP"], new["hostIPs"] = host_ip, [{"ip": host_ip}]
         if record.sandbox is not None:

@@ -72,6 +72,8 @@ class PodRecord:
     terminating: bool = False       # being deleted: containers were asked to stop
     wakes: list[float] = field(default_factory=list)
     volumes_synced_at: float | None = None   # when the volume sync last wrote the pod's volumes
+    evicted: str | None = None      # the eviction manager failed the pod: its message
+    disruption: bool = False        # ... with a DisruptionTarget condition (a threshold, not a sizeLimit)
 
     def by_name(self, name: str) -> ContainerRecord | None:
         return next((c for c in self.containers if c.name == name and not c.init), None) or \

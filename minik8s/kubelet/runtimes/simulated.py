@@ -320,6 +320,14 @@ class SimulatedRuntime(cri.ContainerRuntime):
         if sandbox is not None:
             sandbox.ready = False
 
+    def volume_usage(self, sandbox_id: str) -> dict[str, int]:
+        """Bytes each of the pod's emptyDir volumes holds (its files' UTF-8 sizes): what the eviction
+        manager compares with a ``sizeLimit``."""
+        sandbox = self._sandboxes.get(sandbox_id)
+        if sandbox is None:
+            return {}
+        return {name: sum(len(text.encode()) for text in files.values()) for name, files in sandbox.volumes.items()}
+
     def remove_pod_sandbox(self, sandbox_id: str) -> None:
         sandbox = self._sandboxes.pop(sandbox_id, None)
         if sandbox is not None:

@@ -384,6 +384,14 @@ class ProcessRuntime(cri.ContainerRuntime):
             messages, sandbox.messages = sandbox.messages, []
             return messages
 
+    def volume_usage(self, sandbox_id: str) -> dict[str, int]:
+        """Bytes in the pod's emptyDirs that have a ``sizeLimit`` (:func:`.filesystem.empty_dir_sizes`)."""
+        with self._lock:
+            sandbox = self._sandboxes.get(sandbox_id)
+        if sandbox is None:
+            return {}
+        return filesystem.empty_dir_sizes(sandbox.pod, sandbox.folder)
+
     def update_volumes(self, sandbox_id: str, pod: dict[str, Any]) -> None:
         """Write the pod's ConfigMap, Secret, downward API and projected volumes again (the kubelet's
         periodic volume sync); unchanged volumes are left alone, changed ones swap ``..data``."""

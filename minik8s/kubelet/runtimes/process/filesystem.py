@@ -29,6 +29,7 @@ Interface:
     mounts = Mounts([("/data", "/tmp/.../volumes/.../data")], guards=(state_dir,))
     mounts.host_path("/data/x"); mounts.rewrite("cat /data/x") ; mounts.to_json()
     volumes = prepare_volumes(pod, pod_dir, node_root, lookup, pod_ip=...)   # {name: host folder}
+    empty_dir_sizes(pod, pod_dir) -> {emptyDir name: bytes}   # those with a sizeLimit (eviction)
     volume_mounts(container, volumes) -> [(mountPath, host path)];  read_only_paths(pod, container)
     write_atomically(folder, {path: (bytes, mode)}, volume) -> changed?
     volume_files(pod, volume, lookup) -> {path: (bytes, mode)} | None   # also what the simulated runtime shows
@@ -398,6 +399,41 @@ def prepare_volumes(pod: dict[str, Any], pod_dir: Path, node_root: Path, lookup:
             folder.chmod(0o777)   # as upstream: any user of any container of the pod may write
             result[name] = folder
     return result
+
+
+# How many directory entries one size walk of an emptyDir may look at: the eviction manager's pass stays
+# cheap on a huge folder (what lies beyond is not counted).
+SIZE_WALK_ENTRIES = 10_000
+
+
+def empty_dir_sizes(pod: dict[str, Any], pod_dir: Path) -> dict[str, int]:
+    """Bytes in each of the pod's emptyDir folders that has a ``sizeLimit`` (a bounded, du-like walk
+    of file sizes, symlinks not followed): what the eviction manager compares with the limit."""
+    sizes: dict[str, int] = {}
+    for volume in (pod.get("spec") or {}).get("volumes") or []:
+        if isinstance(volume.get("emptyDir"), dict) and volume["emptyDir"].get("sizeLimit") is not None:
+            name = str(volume.get("name", ""))
+            sizes[name] = _folder_size(pod_dir / "volumes" / "kubernetes.io~empty-dir" / name)
+    return sizes
+
+
+def _folder_size(folder: Path) -> int:
+    total, seen, pending = 0, 0, [folder]
+    while pending and seen < SIZE_WALK_ENTRIES:
+        try:
+            entries = list(os.scandir(pending.pop()))
+        except OSError:
+            continue
+        for entry in entries[:SIZE_WALK_ENTRIES - seen]:
+            seen += 1
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append(Path(entry.path))
+                elif entry.is_file(follow_symlinks=False):
+                    total += entry.stat(follow_symlinks=False).st_size
+            except OSError:
+                continue   # gone meanwhile
+    return total
 
 
 READ_ONLY_KINDS = ("configMap", "secret", "downwardAPI", "projected")   # upstream mounts these read-only
