@@ -190,9 +190,9 @@ def test_an_exec_runs_in_the_containers_cgroup(rt: ProcessRuntime) -> None:
 @as_root
 def test_usage_comes_from_the_cgroup_and_grows_for_a_busy_container(rt: ProcessRuntime) -> None:
     _, cid = start(rt, a_pod("busy", BUSY))
-    first = wait_for(lambda: (u := rt.container_usage(cid))[0] > 50_000_000 and u, what="CPU use")
+    first = wait_for(lambda: (u := rt.container_stats(cid))[0] > 50_000_000 and u, what="CPU use")
     time.sleep(0.3)
-    second = rt.container_usage(cid)
+    second = rt.container_stats(cid)
     assert second[0] > first[0]
     assert 1_000_000 < second[1] < 500 * 2**20        # a Python interpreter's working set
     group = rt._containers[cid].cgroup

@@ -68,7 +68,7 @@ Interface: :class:`minik8s.kubelet.cri.ContainerRuntime`, plus
     runtime.on_exit = callback(cid)    # called from a thread when a container exits
     runtime.sandbox_messages(sandbox_id) -> [(type, reason, message)]  # for pod events
     runtime.port_on_host(ip, port) -> int;  runtime.log_path(cid) -> Path
-    runtime.container_usage(cid) -> (cpu ns, memory working set bytes)   # for metrics (:mod:`.cgroups`)
+    runtime.container_stats(cid) -> (cpu ns, memory working set bytes)   # for metrics (:mod:`.cgroups`)
 
 Taught in chapter 2 (the CRI), chapter 5 (Pods) and chapter 8 (the pod network).
 """
@@ -884,16 +884,6 @@ class ProcessRuntime(cri.ContainerRuntime):
             elapsed = now - last_wall
             millicores = int(round((used - last_cpu) / elapsed * 1000)) if elapsed > 0 else 0
             return max(millicores, 0), memory
-
-    def container_usage(self, container_id: str) -> tuple[int, int]:
-        """(CPU used in nanoseconds, cumulative; memory working set in bytes) of a running container,
-        from its cgroup or, without one, its processes (:func:`.cgroups.container_usage`)."""
-        c = self._get(container_id)
-        with self._lock:
-            self._refresh(c)
-            if c.popen is None or c.finished_at is not None:
-                return 0, 0
-            return cgroups.container_usage(c.cgroup, self._container_pids(c))
 
     def container_stats(self, container_id: str) -> tuple[int, int] | None:
         self._get(container_id)   # an unknown id is an error here, as for every call on one container
