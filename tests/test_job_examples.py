@@ -312,10 +312,24 @@ def test_logs_by_selector_with_prefix_and_default_tail_as_the_real_kubectl(serve
         return subprocess.run([sys.executable, "-m", "minik8s", "kubectl", *args], capture_output=True, text=True,
                               env=env, timeout=60)
 
+    def by_pod(out: str) -> dict[str, list[str]]:
+        # The real kubectl keeps its log requests in a Go map, so the pods come in any order; each pod's lines
+        # stay together and in order. Compare pod by pod (a line "I-n" or "[pod/...] I-n" belongs to index I).
+        blocks: dict[str, list[str]] = {}
+        order: list[str] = []
+        for line in out.splitlines():
+            key = line.split("] ")[-1].split("-")[0]
+            if not order or order[-1] != key:
+                assert key not in blocks, f"the lines of {key} are not together: {out!r}"
+                order.append(key)
+            blocks.setdefault(key, []).append(line)
+        return blocks
+
     selector = "batch.kubernetes.io/job-name=count"
     for args in (["-l", selector], ["-l", selector, "--prefix", "--tail=2"], ["-l", "app=none"]):
         real, mine = served.run("logs", *args), ours("logs", *args)
-        assert (mine.returncode, mine.stdout, mine.stderr) == (real.returncode, real.stdout, real.stderr), args
+        assert (mine.returncode, by_pod(mine.stdout), mine.stderr) == (real.returncode, by_pod(real.stdout),
+                                                                       real.stderr), args
     lines = served.ok("logs", "-l", selector).splitlines()   # a selector means the last 10 lines of each
     assert len(lines) == 20 and lines[0].endswith("-3") and lines[-1].endswith("-12")
     prefixed = ours("logs", "-l", selector, "--prefix", "--tail=1").stdout.splitlines()
