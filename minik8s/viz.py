@@ -21,6 +21,8 @@ Kubernetes state is a pile of objects; three pictures make most of it visible:
   :class:`minik8s.lab.autoscaling.LoadDriver` records.
 * :func:`ingress_svg` - an Ingress's hosts and paths → Services → the Pods behind them.
 * :func:`netpol_svg` - a NetworkPolicy connectivity matrix: who may connect to whom on a port.
+* :func:`control_plane_svg` - the cluster's processes: clients, API server, store, controller manager,
+  scheduler (with their elected leaders) and the nodes' kubelets, with an arrow for every connection.
 
 Each returns an :class:`SVG`: notebooks show it inline (``_repr_svg_``), the book
 saves it (``.save(path)``, ``str(svg)``). The output is deterministic: sorted
@@ -35,7 +37,8 @@ client, a lab :class:`~minik8s.lab.session.Session` or
 Taught across the book: chapter 2 (architecture) first, then the workload chapters, and chapter 13
 (Services) for :func:`service_svg`, chapter 15 (storage) for :func:`storage_svg`, chapter 16 (access
 control) for :func:`access_svg`, chapter 14 (Ingress) for :func:`ingress_svg` and
-:func:`netpol_svg`, chapter 17 (autoscaling) for :func:`autoscaling_svg`.
+:func:`netpol_svg`, chapter 17 (autoscaling) for :func:`autoscaling_svg`, chapter 18 (building a
+cluster) for :func:`control_plane_svg`.
 """
 
 from __future__ import annotations
@@ -1300,3 +1303,84 @@ def netpol_svg(source: Any = None, pods: Iterable[str] = (), port: int = 80, pro
     body += legend
     width = max(x0 + len(names) * (cell + gap) + PAD, legend_width + 2 * PAD)
     return _document(width, bottom + 24, body, title or f"Who may connect to whom on port {port}")
+
+
+# --- the control plane and its nodes: who talks to whom (chapter 18) -----------------------------
+
+# The leader-election Leases of kube-system and the component each belongs to (kubeadm's names).
+ELECTED = [("kube-controller-manager", "kube-controller-manager"), ("kube-scheduler", "kube-scheduler")]
+COMPONENT_FILL = "#bbdefb"   # a control-plane process
+STORE_FILL = "#ffe0b2"       # where the state lives
+NODE_FILL = "#c8e6c9"        # a node whose kubelet is Ready
+LOST_FILL = "#ffcdd2"        # a node that is NotReady or Unknown
+
+
+def _arrow(x1: float, y1: float, x2: float, y2: float) -> str:
+    """A grey straight line with an arrowhead at (x2, y2): a client calling a server."""
+    return (f'<line x1="{x1:g}" y1="{y1:g}" x2="{x2:g}" y2="{y2:g}" stroke="#757575" stroke-width="1.5" '
+            f'marker-end="url(#arrow)"/>')
+
+
+def _leader(lease: Obj | None) -> str:
+    if lease is None:
+        return "no leader election"
+    holder = (lease.get("spec") or {}).get("holderIdentity") or "nobody"
+    return f"leader: {holder.split('_')[0]}"   # client-go's identity is host_uuid: the host is enough
+
+
+def control_plane_svg(source: Any = None, store: str = "SQLite", title: str | None = None) -> SVG:
+    """The cluster's processes and their connections: clients, the API server and its ``store``
+    (``"SQLite"`` or ``"etcd"``, as the server was started), the controller manager and the scheduler
+    (with the holder of their leader-election Lease in kube-system, when there is one), and every Node
+    with its kubelet and kube-proxy, coloured by the Node's Ready condition and labelled with the last
+    renewal of its Lease in kube-node-lease. Every arrow goes to the API server: nothing else talks to
+    the store, and the components never talk to each other."""
+    lister = _lister(source)
+    nodes = sorted(_safe_list(lister, "nodes", None), key=_key)
+    node_leases = {_meta(lease).get("name"): lease for lease in _safe_list(lister, "leases", "kube-node-lease")}
+    system_leases = {_meta(lease).get("name"): lease for lease in _safe_list(lister, "leases", "kube-system")}
+    box_w, box_h, gap = 200.0, 52.0, 30.0
+    columns = max(3, len(nodes))
+    width = PAD * 2 + columns * box_w + (columns - 1) * gap
+    top = PAD + (24 if title else 0)
+    body = ['<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" '
+            'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#757575"/></marker></defs>']
+    if title:
+        body.append(_text(PAD, PAD + 14, title, size=14, weight="bold"))
+    shapes: list[str] = []
+
+    def box(x: float, y: float, fill: str, *lines: str) -> None:
+        shapes.extend([_rect(x, y, box_w, box_h + 18 * (len(lines) - 2), fill, stroke="#37474f", rx=6),
+                       _text(x + PAD, y + 20, lines[0], weight="bold")])
+        shapes.extend(_text(x + PAD, y + 38 + 18 * i, line, size=11) for i, line in enumerate(lines[1:]))
+
+    middle = (width - box_w) / 2
+    api_y = top + box_h + gap
+    box(PAD, top, "#eeeeee", "kubectl, clients", "HTTPS + kubeconfig")
+    box(middle, api_y, COMPONENT_FILL, "kube-apiserver", "/healthz /livez /readyz")
+    box(width - PAD - box_w, top, STORE_FILL, store, "every object, versioned")
+    body.append(_arrow(PAD + box_w, top + box_h / 2, middle, api_y + box_h / 2))
+    body.append(_arrow(middle + box_w, api_y + box_h / 2, width - PAD - box_w, top + box_h / 2))
+    elected_y = api_y + box_h + gap
+    for i, (lease_name, label) in enumerate(ELECTED):
+        x = PAD if i == 0 else width - PAD - box_w
+        box(x, elected_y, COMPONENT_FILL, label, _leader(system_leases.get(lease_name)))
+        body.append(_arrow(x + box_w / 2 + (box_w / 4 if i == 0 else -box_w / 4), elected_y,
+                           middle + box_w / 2 + (-box_w / 4 if i == 0 else box_w / 4), api_y + box_h))
+    node_y = elected_y + box_h + gap * 2
+    for i, node in enumerate(nodes):
+        name = _meta(node).get("name", "")
+        status = _node_status(node).replace("Unknown", "NotReady")   # as kubectl get nodes prints it
+        renewed = ((node_leases.get(name) or {}).get("spec") or {}).get("renewTime") or "no Lease"
+        x = PAD + i * (box_w + gap)
+        box(x, node_y, NODE_FILL if status.startswith("Ready") else LOST_FILL, f"{name}  {status}",
+            "kubelet, kube-proxy", f"Lease renewed {renewed[11:19] if len(renewed) > 19 else renewed}")
+        body.append(_arrow(x + box_w / 2, node_y, middle + box_w / 2, api_y + box_h))
+    node_h = box_h + 18
+    if not nodes:
+        shapes.append(_text(PAD, node_y + 20, "no nodes have registered", fill="#757575"))
+    body += shapes
+    legend, _ = _legend(PAD, node_y + node_h + 14, [("control plane", COMPONENT_FILL), ("store", STORE_FILL),
+                                                    ("node Ready", NODE_FILL), ("node not Ready", LOST_FILL)])
+    body += legend
+    return _document(width, node_y + node_h + 40, body, title or "The control plane and its nodes")
