@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from minik8s.lab.processes import Processes, free_port
+from minik8s.lab.processes import Processes, free_port, run
 from minik8s.lab.session import LabError
 
 
@@ -23,6 +23,8 @@ def test_a_server_starts_answers_and_is_stopped(tmp_path) -> None:
         got = subprocess.run(["kubectl", "--kubeconfig", str(procs.path("admin.conf")), "get", "--raw", "/healthz"],
                              capture_output=True, text=True, timeout=60)
         assert got.stdout == "ok"
+        added = run("node", "add", "--label", "disk=ssd", "--data-dir", str(procs.path("data")))
+        assert "node-2" in added
     finally:
         procs.stop()
     assert process.poll() is not None and procs.running == {}

@@ -13,6 +13,7 @@ Interface:
     procs.start("server", "server", "--port", str(port), ..., ready="serving the Kubernetes API at")
     procs.log("server") -> str                      # what it printed so far
     procs.stop("server"); procs.stop()              # one, or all in the reverse order of starting
+    run("node", "add", "--data-dir", DIR) -> str    # a command that ends: what it printed
 
 Taught in chapter 18 (building a cluster).
 """
@@ -44,6 +45,18 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(probe.getsockname()[1])
 
 
+def _environment() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+
+
+def run(*args: str, timeout: float = READY_SECONDS) -> str:
+    """Run ``python -m minik8s ARGS...`` to its end, as a person types a command: what it printed
+    (stdout, then stderr)."""
+    done = subprocess.run([sys.executable, "-m", "minik8s", *args], capture_output=True, text=True,
+                          env=_environment(), timeout=timeout)
+    return done.stdout + done.stderr
+
+
 class Processes:
     """The minik8s processes one notebook started, by name."""
 
@@ -68,7 +81,7 @@ class Processes:
         A process that exits first, or is not ready in time, is stopped and its log's end raised."""
         if name in self.running and self.running[name].poll() is None:
             raise LabError(f"a process named {name} is already running")
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+        env = _environment()
         with open(self._log_file(name), "wb") as log:
             self.running[name] = subprocess.Popen([sys.executable, "-m", "minik8s", *args], stdout=log,
                                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
