@@ -52,7 +52,8 @@ def start_server(data_dir: Path, port: int) -> tuple[subprocess.Popen, float]:
         [sys.executable, "-m", "minik8s", "server", "--port", str(port), "--nodes", "0", "--runtime", "simulated",
          "--object-count-limit", "0",
          "--data-dir", str(data_dir), "--kubeconfig", str(data_dir / "kubeconfig")],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "HOME": str(data_dir)})
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "HOME": str(data_dir)},
+        cwd=Path(__file__).resolve().parent.parent)   # `-m minik8s` finds the package from the checkout too
     import urllib.request
 
     while True:

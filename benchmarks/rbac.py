@@ -54,7 +54,8 @@ def start(data_dir: Path, port: int, *extra: str) -> subprocess.Popen:
     process = subprocess.Popen(
         [sys.executable, "-m", "minik8s", "server", "--port", str(port), "--nodes", "0", "--runtime", "simulated",
          "--data-dir", str(data_dir), "--kubeconfig", str(data_dir / "kubeconfig"), *extra],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "HOME": str(data_dir)})
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "HOME": str(data_dir)},
+        cwd=Path(__file__).resolve().parent.parent)   # `-m minik8s` finds the package from the checkout too
     scheme = "http" if "--insecure" in extra else "https"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
