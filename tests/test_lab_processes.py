@@ -32,7 +32,7 @@ def test_a_server_starts_answers_and_is_stopped(tmp_path) -> None:
 
 
 def test_a_process_that_exits_before_it_is_ready_raises_its_log(tmp_path) -> None:
-    procs = Processes(tmp_path)
+    procs = Processes(tmp_path / "made" / "for" / "it")   # the directory is made
     with pytest.raises(LabError) as caught:
         procs.start("bad", "server", "--runtime", "nonsense", ready="serving")
     assert str(caught.value).startswith("bad did not start: ") and "nonsense" in str(caught.value)

@@ -62,6 +62,7 @@ class Processes:
 
     def __init__(self, directory: str | Path | None = None):
         self.directory = Path(directory) if directory else Path(tempfile.mkdtemp(prefix="minik8s-lab-"))
+        self.directory.mkdir(parents=True, exist_ok=True)
         self.running: dict[str, subprocess.Popen[bytes]] = {}
 
     def path(self, name: str) -> Path:
