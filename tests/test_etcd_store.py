@@ -1,0 +1,279 @@
+"""The etcd store (minik8s/store/etcd.py) against a real etcd: the Store's own tests, two API servers over one
+etcd, conflicts, compaction, a member killed mid-run, and `minik8s server --store etcd://` driven by kubectl."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+
+import pytest
+
+import test_store as base
+from conftest import needs_kubectl, start_server, wait_for
+from etcdcluster import EtcdCluster, needs_etcd
+from minik8s.store import HISTORY_LIMIT, AlreadyExistsError, CompactedError, ConflictError, NotFoundError, StoreError
+from minik8s.store.etcd import EtcdStore, etcd_key, parse_endpoints, store_key
+
+pytestmark = needs_etcd
+
+
+@pytest.fixture(scope="module")
+def etcd():
+    cluster = EtcdCluster(1)
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def stores(etcd):
+    """A factory of EtcdStores over the module's etcd, emptied first; all closed afterwards."""
+    made: list[EtcdStore] = []
+    assert etcd.etcdctl("del", "--prefix", "/registry/").returncode == 0
+
+    def make(history_limit: int = HISTORY_LIMIT) -> EtcdStore:
+        made.append(EtcdStore(etcd.endpoints, history_limit=history_limit))
+        return made[-1]
+
+    yield make
+    for store in made:
+        store.close()
+
+
+def deployment(name: str, replicas: int = 1) -> dict:
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": "default"},
+            "spec": {"replicas": replicas}}
+
+
+# --- the Store's own behaviours, on etcd -------------------------------------------------------------
+
+SHARED = ["test_create_sets_resource_version_and_refuses_duplicates", "test_update_with_stale_revision_conflicts",
+          "test_returned_objects_are_copies", "test_delete_missing_is_not_found",
+          "test_list_is_sorted_and_filtered_by_namespace", "test_watch_replays_from_revision_then_follows",
+          "test_compaction_makes_old_revisions_gone",
+          "test_revisions_only_grow_and_watch_sees_each_later_change_once_in_order",
+          "test_entries_at_a_revision_are_what_a_list_said_then", "test_entries_at_a_compacted_revision_are_gone"]
+
+
+@pytest.mark.parametrize("name", SHARED)
+def test_the_store_tests_pass_on_etcd(name, etcd, monkeypatch):
+    """tests/test_store.py's tests with ``Store(...)`` made an EtcdStore over an emptied etcd."""
+    made: list[EtcdStore] = []
+
+    def make(backend=None, history_limit: int = HISTORY_LIMIT) -> EtcdStore:
+        while made:   # the property tests make one store per example
+            made.pop().close()
+        etcd.etcdctl("del", "--prefix", "/registry/")
+        made.append(EtcdStore(etcd.endpoints, history_limit=history_limit))
+        return made[-1]
+
+    monkeypatch.setattr(base, "Store", make)
+    try:
+        getattr(base, name)()
+    finally:
+        while made:
+            made.pop().close()
+
+
+# --- keys and values ---------------------------------------------------------------------------------
+
+
+def test_keys_are_upstreams_layout_and_values_carry_no_resource_version(stores, etcd):
+    store = stores()
+    created = store.create(("deployments.apps", "default", "web"), deployment("web"))
+    store.create(("namespaces", "", "team"), {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team"}})
+    store.create(("widgets.example.com", "default", "w"),
+                 {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w", "namespace": "default"}})
+    listed = etcd.etcdctl("get", "--prefix", "/registry/", "--keys-only").stdout.split()
+    assert listed == ["/registry/deployments/default/web", "/registry/example.com/widgets/default/w",
+                      "/registry/namespaces/team"]
+    answer = json.loads(etcd.etcdctl("get", "/registry/deployments/default/web", "-w", "json").stdout)
+    kv = answer["kvs"][0]
+    assert json.loads(base64.b64decode(kv["value"])) == deployment("web")   # no resourceVersion inside
+    assert created["metadata"]["resourceVersion"] == str(kv["mod_revision"])
+    for key in [("deployments.apps", "default", "web"), ("pods", "default", "p"), ("nodes", "", "n1"),
+                ("widgets.example.com", "default", "w"), ("clusterroles.rbac.authorization.k8s.io", "", "admin")]:
+        assert store_key(etcd_key(key)) == key
+
+
+def test_bad_store_urls_are_refused_with_the_reason():
+    assert parse_endpoints("etcd://127.0.0.1:2379,127.0.0.2:2379") == ["127.0.0.1:2379", "127.0.0.2:2379"]
+    for bad in ("etcd://", "http://127.0.0.1:2379", "etcd://127.0.0.1", "etcd://127.0.0.1:99999"):
+        with pytest.raises(ValueError):
+            parse_endpoints(bad)
+
+
+def test_an_unreachable_etcd_is_a_store_error():
+    with pytest.raises(StoreError, match="etcd is unavailable"):
+        EtcdStore(["127.0.0.1:1"])
+
+
+# --- several API servers over one etcd -----------------------------------------------------------------
+
+
+def test_two_stores_over_one_etcd_see_each_others_writes_and_the_same_events(stores):
+    one, two = stores(), stores()
+    start = one.revision
+    seen_one, seen_two = [], []
+    one.watch("deployments.apps", None, start, seen_one.append)
+    two.watch("deployments.apps", None, start, seen_two.append)
+    a = one.create(("deployments.apps", "default", "a"), deployment("a"))
+    b = two.create(("deployments.apps", "default", "b"), deployment("b"))
+    # two's mirror may lag behind one's write a moment, but a write through two waits for two's mirror to reach its revision, which is after a's.
+    assert two.get(("deployments.apps", "default", "a")) == a
+    one.update(("deployments.apps", "default", "b"), deployment("b", 3), int(b["metadata"]["resourceVersion"]))
+    two.delete(("deployments.apps", "default", "a"))
+    wait_for(lambda: len(seen_one) == 4 and len(seen_two) == 4, what="both watches to see four events")
+    assert [(e.revision, e.type, e.key[2]) for e in seen_one] == [(e.revision, e.type, e.key[2]) for e in seen_two]
+    assert [e.type for e in seen_one] == ["ADDED", "ADDED", "MODIFIED", "DELETED"]
+    assert two.count("deployments.apps", "default") == one.count("deployments.apps", "default") == 1
+
+
+def test_conflicts_between_two_stores_are_decided_by_etcd(stores):
+    one, two = stores(), stores()
+    key = ("deployments.apps", "default", "web")
+    created = one.create(key, deployment("web"))
+    with pytest.raises(AlreadyExistsError):
+        two.create(key, deployment("web", 2))
+    rv = int(created["metadata"]["resourceVersion"])
+    two.update(key, deployment("web", 2), rv)
+    with pytest.raises(ConflictError):
+        one.update(key, deployment("web", 3), rv)   # stale: two wrote first
+    with pytest.raises(ConflictError):
+        one.delete(key, rv)
+    # Without an expected revision a write applies to whatever is current, even if the mirror lags.
+    assert one.update(key, deployment("web", 4))["spec"]["replicas"] == 4
+    assert two.delete(key)["spec"]["replicas"] == 4
+    with pytest.raises(NotFoundError):
+        one.update(key, deployment("web", 5))
+    with pytest.raises(NotFoundError):
+        two.delete(key)
+
+
+def test_compaction_compacts_etcd_and_old_watches_are_gone(stores, etcd):
+    store = stores()
+    first = int(store.create(("deployments.apps", "default", "a"), deployment("a"))["metadata"]["resourceVersion"])
+    store.update(("deployments.apps", "default", "a"), deployment("a", 2))
+    store.compact(store.revision)
+    with pytest.raises(CompactedError, match=f"too old resource version: {first}"):
+        store.watch("deployments.apps", None, first, lambda e: None)
+    old = etcd.etcdctl("get", "/registry/deployments/default/a", f"--rev={first}")
+    assert old.returncode != 0 and "required revision has been compacted" in old.stderr
+    # A new store over the compacted etcd starts from what is there.
+    assert stores().get(("deployments.apps", "default", "a"))["spec"]["replicas"] == 2
+
+
+# --- a member killed mid-run ---------------------------------------------------------------------------
+
+
+def test_killing_a_member_mid_run_loses_no_acknowledged_write():
+    cluster = EtcdCluster(3)
+    try:
+        # Every store talks to member 0 first (the mirror's watch too), so killing it breaks them all mid-run.
+        stores = [EtcdStore(cluster.endpoints) for _ in range(3)]
+        acknowledged: dict[str, int] = {}   # name -> the last value acknowledged
+        attempted: dict[str, list[int]] = {}   # name -> values tried after that (failed: may or may not be there)
+        progress = threading.Semaphore(0)
+        stop = threading.Event()
+        lock = threading.Lock()
+
+        def writer(index: int) -> None:
+            store = stores[index]
+            for n in range(10_000):
+                if stop.is_set():
+                    return
+                name = f"w{index}-{n % 7}"
+                key = ("configmaps", "default", name)
+                obj = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": "default"},
+                       "data": {"v": str(n)}}
+                try:
+                    store.update(key, obj) if n >= 7 else store.create(key, obj)
+                except StoreError:
+                    with lock:
+                        attempted.setdefault(name, []).append(n)
+                    continue
+                with lock:
+                    acknowledged[name] = n
+                    attempted[name] = []
+                progress.release()
+
+        threads = [threading.Thread(target=writer, args=(i,)) for i in range(3)]
+        for thread in threads:
+            thread.start()
+        for _ in range(60):
+            assert progress.acquire(timeout=30), "the writers made no progress"
+        cluster.kill(0)
+        for _ in range(120):   # and they keep writing through the other two members
+            assert progress.acquire(timeout=60), "the writers made no progress after the kill"
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=60)
+        after = EtcdStore(cluster.endpoints[1:])
+        try:
+            for name, value in acknowledged.items():
+                stored = after.get(("configmaps", "default", name))
+                assert stored is not None, f"{name} was acknowledged and is gone"
+                assert int(stored["data"]["v"]) in [value, *attempted.get(name, [])]
+            # Every store's mirror followed to the end, through another member, and agrees with etcd.
+            for store in stores:
+                wait_for(lambda: store.revision >= after.revision, what="the mirror to catch up")   # noqa: B023
+                assert store.list("configmaps")[0] == after.list("configmaps")[0]
+        finally:
+            after.close()
+            for store in stores:
+                store.close()
+    finally:
+        cluster.stop()
+
+
+# --- minik8s server --store etcd:// ----------------------------------------------------------------------
+
+
+@needs_kubectl
+def test_minik8s_server_keeps_its_objects_in_etcd(tmp_path, etcd):
+    assert etcd.etcdctl("del", "--prefix", "/registry/").returncode == 0
+    server = start_server(tmp_path, "--store", etcd.url, "--runtime", "simulated", "--nodes", "1")
+    try:
+        created = server.kubectl("create", "deployment", "web", "--image=nginx:1.27", "--replicas=2")
+        assert created.returncode == 0, created.stderr
+        assert created.stdout.strip() == "deployment.apps/web created"
+        wait_for(lambda: server.kubectl("get", "pods", "-l", "app=web", "--no-headers").stdout.count("Running") == 2,
+                 timeout=60, what="two Running pods")
+        rv = json.loads(server.kubectl("get", "deployment", "web", "-o", "json").stdout)["metadata"]["resourceVersion"]
+        assert server.kubectl("create", "configmap", "later").returncode == 0   # so rv is not etcd's last revision
+        keys = etcd.etcdctl("get", "--prefix", "/registry/deployments", "--keys-only").stdout.split()
+        assert keys == ["/registry/deployments/default/web"]
+    finally:
+        server.stop()
+    server = start_server(tmp_path, "--store", etcd.url, "--runtime", "simulated", "--nodes", "1")
+    try:
+        listed = server.kubectl("get", "deployments")
+        assert listed.returncode == 0 and listed.stdout.split("\n")[1].split()[0] == "web", listed.stdout
+        pods = server.kubectl("get", "pods", "-l", "app=web", "--no-headers")
+        assert len(pods.stdout.splitlines()) == 2, pods.stdout
+        # The new API server's watch cache begins now: a watch from before it is 410 Gone.
+        status, _, body = server.request("GET", f"/apis/apps/v1/namespaces/default/deployments?watch=true"
+                                                f"&resourceVersion={rv}&timeoutSeconds=1")
+        event = json.loads(body.splitlines()[0])
+        assert status == 200 and event["type"] == "ERROR"
+        assert (event["object"]["kind"], event["object"]["code"], event["object"]["reason"]) == (
+            "Status", 410, "Expired")
+        assert event["object"]["message"].startswith(f"too old resource version: {rv} (")
+    finally:
+        server.stop()
+
+
+def test_minik8s_server_says_when_etcd_is_unreachable(tmp_path):
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "minik8s", "server", "--port", "0", "--data-dir", str(tmp_path),
+                           "--kubeconfig", str(tmp_path / "kubeconfig"), "--store", "etcd://127.0.0.1:1"],
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 1
+    assert done.stderr.startswith("error: etcd is unavailable: http://127.0.0.1:1")
+    done = subprocess.run([sys.executable, "-m", "minik8s", "server", "--port", "0", "--data-dir", str(tmp_path),
+                           "--kubeconfig", str(tmp_path / "kubeconfig"), "--store", "etcd://nowhere"],
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 1
+    assert done.stderr.strip() == 'error: invalid etcd member "nowhere" in "etcd://nowhere": use HOST:PORT'
