@@ -96,6 +96,30 @@ def test_keys_are_upstreams_layout_and_values_carry_no_resource_version(stores, 
         assert store_key(etcd_key(key)) == key
 
 
+def test_secrets_are_encrypted_in_etcd_and_plain_in_the_watch_cache(stores, etcd):
+    from test_encryption import KEY1, aes, config
+
+    from minik8s.store.encryption import parse_config
+
+    stores()   # empties etcd
+    store = EtcdStore(etcd.endpoints, transformer=parse_config(config(aes("aesgcm", ("k1", KEY1)))))
+    try:
+        secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db", "namespace": "default"},
+                  "data": {"password": base64.b64encode(b"hunter2").decode()}}
+        store.create(("secrets", "default", "db"), secret)
+        store.create(("configmaps", "default", "c"), {"apiVersion": "v1", "kind": "ConfigMap",
+                                                      "metadata": {"name": "c", "namespace": "default"}})
+        def value(key: str) -> bytes:
+            return base64.b64decode(json.loads(etcd.etcdctl("get", key, "-w", "json").stdout)["kvs"][0]["value"])
+
+        stored = value("/registry/secrets/default/db")
+        assert stored.startswith(b"k8s:enc:aesgcm:v1:k1:") and b"aHVudGVyMg" not in stored
+        assert json.loads(value("/registry/configmaps/default/c"))["kind"] == "ConfigMap"
+        assert store.get(("secrets", "default", "db"))["data"] == secret["data"]
+    finally:
+        store.close()
+
+
 def test_bad_store_urls_are_refused_with_the_reason():
     assert parse_endpoints("etcd://127.0.0.1:2379,127.0.0.2:2379") == ["127.0.0.1:2379", "127.0.0.2:2379"]
     for bad in ("etcd://", "http://127.0.0.1:2379", "etcd://127.0.0.1", "etcd://127.0.0.1:99999"):
@@ -261,6 +285,27 @@ def test_minik8s_server_keeps_its_objects_in_etcd(tmp_path, etcd):
         assert event["object"]["message"].startswith(f"too old resource version: {rv} (")
     finally:
         server.stop()
+
+
+@needs_kubectl
+def test_while_etcd_is_down_writes_time_out_and_the_server_recovers_when_it_returns(tmp_path):
+    cluster = EtcdCluster(1)
+    server = start_server(tmp_path, "--store", cluster.url, "--runtime", "simulated", "--nodes", "0")
+    try:
+        assert server.kubectl("create", "configmap", "before").returncode == 0
+        cluster.kill(0)
+        down = server.kubectl("create", "configmap", "during")
+        assert down.returncode == 1
+        assert down.stderr.strip() == ("error: failed to create configmap: Timeout: request did not complete "
+                                       "within requested timeout - context deadline exceeded")
+        cluster.start(0)
+        cluster.wait_healthy()
+        wait_for(lambda: server.kubectl("create", "configmap", "after").returncode == 0, what="a write to succeed")
+        names = server.kubectl("get", "configmaps", "-o", "name").stdout.split()
+        assert "configmap/before" in names and "configmap/after" in names and "configmap/during" not in names
+    finally:
+        server.stop()
+        cluster.stop()
 
 
 def test_minik8s_server_says_when_etcd_is_unreachable(tmp_path):

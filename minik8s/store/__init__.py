@@ -65,6 +65,10 @@ class ConflictError(StoreError):
     pass
 
 
+class UnavailableError(StoreError):
+    """The store's database did not answer in time (etcd down): the API server answers 504 Timeout."""
+
+
 class CompactedError(StoreError):
     """The requested revision is older than the retained history."""
 

@@ -56,19 +56,19 @@ from typing import Any, Callable, Iterator
 import orjson
 import urllib3
 
-from minik8s.store import (AlreadyExistsError, ConflictError, Entry, Event, Key, NotFoundError,
-                           Store, StoreError)
+from minik8s.store import (AlreadyExistsError, ConflictError, Entry, Event, Key, NotFoundError, Store,
+                           UnavailableError)
 
 PREFIX = "/registry/"
 CONNECT_TIMEOUT = 1.0      # seconds to reach a member before trying the next
 REQUEST_TIMEOUT = 10.0     # seconds for one answer (etcd's own request timeout is 7 s)
 WATCH_IDLE = 60.0          # an idle watch stream is re-opened after this long (it resumes exactly)
-WRITE_DEADLINE = 30.0      # how long a write keeps trying through member failures before giving up
+WRITE_DEADLINE = 15.0      # how long a write keeps trying through member failures before giving up (504)
 PAGE = 500                 # keys per range request when listing everything
 MAX_LINE = 256 << 20       # the longest watch message accepted (etcd's own limit is far lower)
 
 
-class EtcdUnavailableError(StoreError):
+class EtcdUnavailableError(UnavailableError):
     """No etcd member answered (or the mirror could not catch up) in time."""
 
 
@@ -140,6 +140,7 @@ class Client:
         self.endpoints = [e if "://" in e else f"http://{e}" for e in endpoints]
         self._current = 0
         self.watching: urllib3.BaseHTTPResponse | None = None   # the open watch stream, to end it on close
+        self.closed = False
         self._http = urllib3.PoolManager(maxsize=16, retries=False,
                                          timeout=urllib3.Timeout(connect=CONNECT_TIMEOUT, read=REQUEST_TIMEOUT))
 
@@ -200,6 +201,8 @@ class Client:
         self.watching = response
         buffer = b""
         try:
+            if self.closed:   # closed while this stream was being opened
+                return
             for chunk in response.stream(65536):
                 buffer += chunk
                 if len(buffer) > MAX_LINE:
@@ -217,11 +220,17 @@ class Client:
             self.next_member(endpoint)
             raise
         finally:
+            self.watching = None
             response.release_conn()
 
     def close(self) -> None:
-        if self.watching is not None:
-            self.watching.shutdown()   # wakes the watch thread out of its read
+        self.closed = True
+        watching = self.watching
+        if watching is not None:
+            try:
+                watching.shutdown()   # wakes the watch thread out of its read
+            except (RuntimeError, ValueError, OSError):
+                pass   # the stream had just ended
         self._http.clear()
 
 
