@@ -4,6 +4,7 @@ is missing (a developer machine); CI installs it."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -82,6 +83,14 @@ class EtcdCluster:
             process.send_signal(signal.SIGKILL)
             process.wait(timeout=10)
             self.processes[i] = None
+
+    def leader(self) -> int:
+        """The index of the member that leads the cluster now."""
+        answer = json.loads(self.etcdctl("endpoint", "status", "-w", "json").stdout)
+        leaders = {status["Status"]["leader"] for status in answer}
+        ids = {status["Endpoint"]: status["Status"]["header"]["member_id"] for status in answer}
+        assert len(leaders) == 1, answer
+        return next(i for i, e in enumerate(self.endpoints) if ids.get(e) in leaders)
 
     def etcdctl(self, *args: str) -> subprocess.CompletedProcess:
         return subprocess.run(["etcdctl", "--endpoints", ",".join(self.endpoints), *args], capture_output=True,

@@ -193,8 +193,10 @@ def test_compaction_compacts_etcd_and_old_watches_are_gone(stores, etcd):
 def test_killing_a_member_mid_run_loses_no_acknowledged_write():
     cluster = EtcdCluster(3)
     try:
-        # Every store talks to member 0 first (the mirror's watch too), so killing it breaks them all mid-run.
-        stores = [EtcdStore(cluster.endpoints) for _ in range(3)]
+        # Every store talks to the leader first (the mirror's watch too): killing it breaks them all mid-run.
+        leader = cluster.leader()
+        order = [cluster.endpoints[leader]] + [e for i, e in enumerate(cluster.endpoints) if i != leader]
+        stores = [EtcdStore(order) for _ in range(3)]
         acknowledged: dict[str, int] = {}   # name -> the last value acknowledged
         attempted: dict[str, list[int]] = {}   # name -> values tried after that (failed: may or may not be there)
         progress = threading.Semaphore(0)
@@ -226,13 +228,13 @@ def test_killing_a_member_mid_run_loses_no_acknowledged_write():
             thread.start()
         for _ in range(60):
             assert progress.acquire(timeout=30), "the writers made no progress"
-        cluster.kill(0)
+        cluster.kill(leader)
         for _ in range(120):   # and they keep writing through the other two members
             assert progress.acquire(timeout=60), "the writers made no progress after the kill"
         stop.set()
         for thread in threads:
             thread.join(timeout=60)
-        after = EtcdStore(cluster.endpoints[1:])
+        after = EtcdStore(order[1:])
         try:
             for name, value in acknowledged.items():
                 stored = after.get(("configmaps", "default", name))
@@ -247,6 +249,39 @@ def test_killing_a_member_mid_run_loses_no_acknowledged_write():
             for store in stores:
                 store.close()
     finally:
+        cluster.stop()
+
+
+def test_a_watch_cache_left_behind_a_compaction_lists_again_and_tells_its_watchers():
+    cluster = EtcdCluster(3)
+    try:
+        behind = EtcdStore(cluster.endpoints[:1])   # knows member 0 only
+        ahead = EtcdStore(cluster.endpoints[1:])
+        for name in ("kept", "changed", "deleted"):
+            ahead.create(("configmaps", "default", name), {"apiVersion": "v1", "kind": "ConfigMap",
+                                                           "metadata": {"name": name, "namespace": "default"}})
+        wait_for(lambda: behind.revision == ahead.revision, what="the mirrors to agree")
+        seen = []
+        behind.watch("configmaps", None, behind.revision, seen.append)
+        before = behind.revision
+        cluster.kill(0)   # behind's watch breaks and cannot resume while the others write and compact
+        ahead.update(("configmaps", "default", "changed"), {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {
+            "name": "changed", "namespace": "default"}, "data": {"v": "1"}})
+        ahead.delete(("configmaps", "default", "deleted"))
+        ahead.create(("configmaps", "default", "new"), {"apiVersion": "v1", "kind": "ConfigMap",
+                                                        "metadata": {"name": "new", "namespace": "default"}})
+        ahead.compact(ahead.revision)
+        cluster.start(0)
+        wait_for(lambda: behind.revision == ahead.revision, timeout=30, what="the left-behind mirror to list again")
+        assert behind.list("configmaps")[0] == ahead.list("configmaps")[0]
+        assert sorted((e.type, e.key[2]) for e in seen) == [("ADDED", "new"), ("DELETED", "deleted"),
+                                                           ("MODIFIED", "changed")]
+        assert {e.revision for e in seen} == {ahead.revision}
+        with pytest.raises(CompactedError):
+            behind.watch("configmaps", None, before, lambda e: None)
+    finally:
+        behind.close()
+        ahead.close()
         cluster.stop()
 
 
