@@ -187,6 +187,36 @@ def test_compaction_compacts_etcd_and_old_watches_are_gone(stores, etcd):
     assert stores().get(("deployments.apps", "default", "a"))["spec"]["replicas"] == 2
 
 
+def test_the_compactor_expires_events_and_compacts_etcd_and_waits_while_etcd_is_down():
+    from test_compaction import event
+
+    from minik8s.apiserver.compaction import EVENT_TTL_SECONDS, Compactor
+    from minik8s.clock import VirtualClock
+
+    cluster = EtcdCluster(1)
+    store = EtcdStore(cluster.endpoints)
+    try:
+        clock = VirtualClock()
+        compactor = Compactor(store, clock)
+        store.create(("events", "default", "old"), event("old", clock.now()))
+        clock.set(clock.now() + EVENT_TTL_SECONDS)
+        compactor.tick()   # the event expires; etcd is compacted to the store's first revision
+        assert store.get(("events", "default", "old")) is None
+        store.create(("events", "default", "older"), event("older", clock.now()))
+        clock.set(clock.now() + EVENT_TTL_SECONDS)
+        cluster.kill(0)
+        compactor.tick()   # neither expiry nor compaction can reach etcd: nothing raises, the next tick retries
+        cluster.start(0)
+        cluster.wait_healthy()
+        wait_for(lambda: compactor.tick() or store.get(("events", "default", "older")) is None, timeout=30,
+                 what="the event to expire once etcd is back")
+        revision = store.revision
+        assert "compacted" in cluster.etcdctl("get", "/registry/events/default/older", f"--rev={revision - 2}").stderr
+    finally:
+        store.close()
+        cluster.stop()
+
+
 # --- a member killed mid-run ---------------------------------------------------------------------------
 
 

@@ -535,6 +535,8 @@ class EtcdStore(Store):
             self.client.call("/v3/kv/compaction", {"revision": str(revision)})
         except _WatchCompacted:
             pass   # etcd had already compacted past it
+        except EtcdUnavailableError:
+            pass   # etcd is down: the next compaction, to a later revision, covers this one
 
     def close(self) -> None:
         with self._lock:
