@@ -353,6 +353,37 @@ def test_minik8s_server_keeps_its_objects_in_etcd(tmp_path, etcd):
 
 
 @needs_kubectl
+def test_two_api_servers_over_one_etcd_serve_the_same_objects_and_events(tmp_path, etcd):
+    assert etcd.etcdctl("del", "--prefix", "/registry/").returncode == 0
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    one = start_server(tmp_path / "a", "--store", etcd.url, "--runtime", "simulated", "--nodes", "0")
+    two = start_server(tmp_path / "b", "--store", etcd.url, "--runtime", "simulated", "--nodes", "0")
+    try:
+        before = json.loads(one.request("GET", "/api/v1/namespaces/default/configmaps")[2])["metadata"][
+            "resourceVersion"]
+        assert one.kubectl("create", "configmap", "shared", "--from-literal=k=1").returncode == 0
+        made = json.loads(one.kubectl("get", "configmap", "shared", "-o", "json").stdout)
+        # A watch on the other server from before the write sees it, at the same resourceVersion. (Only this
+        # ConfigMap: each server has its own CA here, and both publish theirs in kube-root-ca.crt.)
+        status, _, body = two.request("GET", f"/api/v1/namespaces/default/configmaps?watch=true&resourceVersion="
+                                             f"{before}&fieldSelector=metadata.name%3Dshared&timeoutSeconds=1")
+        events = [json.loads(line) for line in body.splitlines()]
+        assert status == 200 and [(e["type"], e["object"]["metadata"]["name"], e["object"]["metadata"][
+            "resourceVersion"]) for e in events] == [("ADDED", "shared", made["metadata"]["resourceVersion"])]
+        # An update through the second server with the first's resourceVersion succeeds; a stale one conflicts.
+        made["data"]["k"] = "2"
+        assert two.kubectl("replace", "-f", "-", stdin=json.dumps(made)).returncode == 0
+        made["data"]["k"] = "3"
+        stale = one.kubectl("replace", "-f", "-", stdin=json.dumps(made))
+        assert stale.returncode == 1 and "Operation cannot be fulfilled on configmaps \"shared\"" in stale.stderr
+        assert one.kubectl("get", "configmap", "shared", "-o", "jsonpath={.data.k}").stdout == "2"
+    finally:
+        one.stop()
+        two.stop()
+
+
+@needs_kubectl
 def test_while_etcd_is_down_writes_time_out_and_the_server_recovers_when_it_returns(tmp_path):
     cluster = EtcdCluster(1)
     server = start_server(tmp_path, "--store", cluster.url, "--runtime", "simulated", "--nodes", "0")
