@@ -262,8 +262,11 @@ class EtcdStore(Store):
         self._closed = False
         self._mirror_error: BaseException | None = None
         with self._lock:
-            self._relist()
-            self.compacted = self.revision
+            self.revision, entries = self._read_all()
+            for key, entry in entries.items():   # the starting state: no history, nothing to tell yet
+                self._tables[key[0]][(key[1], key[2])] = entry
+                self._counts[(key[0], key[1])] += 1
+            self.compacted = self.revision   # history begins now: a watch from before it is 410 Gone
         self._thread = threading.Thread(target=self._follow, name="etcd-watch", daemon=True)
         self._thread.start()
 
