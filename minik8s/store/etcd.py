@@ -56,7 +56,7 @@ from typing import Any, Callable, Iterator
 import orjson
 import urllib3
 
-from minik8s.store import (AlreadyExistsError, ConflictError, Entry, Event, Key, NotFoundError, Store,
+from minik8s.store import (AlreadyExistsError, ConflictError, Entry, Event, Key, NotFoundError, Store, StoreError,
                            UnavailableError)
 
 PREFIX = "/registry/"
@@ -66,6 +66,7 @@ WATCH_IDLE = 60.0          # an idle watch stream is re-opened after this long (
 WRITE_DEADLINE = 15.0      # how long a write keeps trying through member failures before giving up (504)
 PAGE = 500                 # keys per range request when listing everything
 MAX_LINE = 256 << 20       # the longest watch message accepted (etcd's own limit is far lower)
+INVALID_ARGUMENT = 3       # the gRPC code of a request etcd refuses outright ("request is too large")
 
 
 class EtcdUnavailableError(UnavailableError):
@@ -76,8 +77,8 @@ class _Ambiguous(Exception):
     """A write was sent and its answer lost: it may or may not have been applied."""
 
 
-class _WatchCompacted(Exception):
-    """etcd compacted past the revision the mirror resumes from."""
+class _Compacted(Exception):
+    """etcd compacted past the revision asked for (a watch's start, a read's or a compaction's revision)."""
 
 
 # --- keys ------------------------------------------------------------------------------------------------
@@ -176,7 +177,9 @@ class Client:
                 # etcd's own errors (no leader, request timed out, compacted) come as a gRPC status.
                 message = answer.get("message") or answer.get("error") or f"HTTP {response.status}"
                 if "compacted" in str(message):
-                    raise _WatchCompacted(message)
+                    raise _Compacted(message)
+                if answer.get("code") == INVALID_ARGUMENT:   # refused before it was proposed (too large)
+                    raise StoreError(f"etcd refused the request: {message}")
                 errors.append(f"{endpoint}: {message}")
                 self.next_member(endpoint)
                 if write:
@@ -356,16 +359,16 @@ class EtcdStore(Store):
                     failures = 0
                     if result.get("canceled"):
                         if result.get("compact_revision"):
-                            raise _WatchCompacted(result["compact_revision"])
+                            raise _Compacted(result["compact_revision"])
                         break
                     if result.get("events"):
                         self._apply_events(result["events"])
-            except _WatchCompacted:
+            except _Compacted:
                 try:
                     with self._lock:
                         self._relist()
                         self._applied.notify_all()
-                except (EtcdUnavailableError, _WatchCompacted):
+                except (EtcdUnavailableError, _Compacted):
                     failures += 1
             except Exception as exc:   # a broken stream, a dead member, an undecryptable value: resume
                 if self._closed:
@@ -424,6 +427,8 @@ class EtcdStore(Store):
                 ambiguous = True
                 found = self._resolve(key, start, mine, deadline)
                 if found is None:
+                    if time.monotonic() > deadline:
+                        raise EtcdUnavailableError(f"a write to {etcd_key(key)} failed until its deadline") from None
                     continue   # it did not happen: try again
                 ok, kv, revision = True, None, found
             if not ok and ambiguous:
@@ -536,7 +541,7 @@ class EtcdStore(Store):
         super().compact(revision)
         try:
             self.client.call("/v3/kv/compaction", {"revision": str(revision)})
-        except _WatchCompacted:
+        except _Compacted:
             pass   # etcd had already compacted past it
         except EtcdUnavailableError:
             pass   # etcd is down: the next compaction, to a later revision, covers this one
