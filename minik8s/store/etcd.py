@@ -57,7 +57,7 @@ import orjson
 import urllib3
 
 from minik8s.store import (AlreadyExistsError, ConflictError, Entry, Event, Key, NotFoundError, Store, StoreError,
-                           UnavailableError)
+                           UnavailableError, _with_revision)
 
 PREFIX = "/registry/"
 CONNECT_TIMEOUT = 1.0      # seconds to reach a member before trying the next
@@ -278,10 +278,7 @@ class EtcdStore(Store):
     def _entry(self, key: Key, value: bytes, revision: int) -> Entry:
         if self._transformer is not None:
             value = self._transformer.transform_from_storage(key, value)
-        obj = orjson.loads(value)
-        meta = obj.setdefault("metadata", {})
-        meta["resourceVersion"] = str(revision)
-        return Entry(revision, bytes(memoryview(orjson.dumps(obj))))
+        return Entry(revision, _with_revision(orjson.loads(value), revision))
 
     def _read_all(self) -> tuple[int, dict[Key, Entry]]:
         """Every object under ``/registry/`` at one revision, page by page."""
@@ -303,10 +300,9 @@ class EtcdStore(Store):
                 return revision, entries
             start = _b64(base64.b64decode(kvs[-1]["key"]) + b"\0")
 
-    def _relist(self) -> None:
-        """Load the mirror from a fresh list; tell watchers what changed since the mirror last knew (the
-        watch was compacted past it: the individual changes are gone, so they come at the list's revision)."""
-        revision, entries = self._read_all()
+    def _relist(self, revision: int, entries: dict[Key, Entry]) -> None:
+        """Load the mirror from a fresh list (under the lock); tell watchers what changed since the mirror last
+        knew (the watch was compacted past it: the single changes are gone, so they come at the list's revision)."""
         old = {(resource, ns, name): e for resource, table in self._tables.items() for (ns, name), e in table.items()}
         for key in sorted(old.keys() - entries.keys()):
             self._apply(key, None, revision)
@@ -327,9 +323,9 @@ class EtcdStore(Store):
             self._counts[(key[0], key[1])] -= 1
             if not self._counts[(key[0], key[1])]:
                 del self._counts[(key[0], key[1])]
-            meta = {**(orjson.loads(current.raw).get("metadata") or {})}
-            obj = {**orjson.loads(current.raw), "metadata": {**meta, "resourceVersion": str(revision)}}
-            self._record(Event(revision, "DELETED", key, bytes(memoryview(orjson.dumps(obj))), current.raw))
+            # A deletion is reported with the object as last stored, at the deletion's revision (as Store does).
+            self._record(Event(revision, "DELETED", key, _with_revision(orjson.loads(current.raw), revision),
+                               current.raw))
             return
         table[(key[1], key[2])] = entry
         if current is None:
@@ -365,8 +361,9 @@ class EtcdStore(Store):
                         self._apply_events(result["events"])
             except _Compacted:
                 try:
+                    revision, entries = self._read_all()   # not under the lock: reads go on meanwhile
                     with self._lock:
-                        self._relist()
+                        self._relist(revision, entries)
                         self._applied.notify_all()
                 except (EtcdUnavailableError, _Compacted):
                     failures += 1
