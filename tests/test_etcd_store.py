@@ -412,7 +412,8 @@ def test_minik8s_server_says_when_etcd_is_unreachable(tmp_path):
                            "--kubeconfig", str(tmp_path / "kubeconfig"), "--store", "etcd://127.0.0.1:1"],
                           capture_output=True, text=True, timeout=30)
     assert done.returncode == 1
-    assert done.stderr.startswith("error: etcd is unavailable: http://127.0.0.1:1")
+    assert done.stderr.strip() == ("error: etcd is unavailable: http://127.0.0.1:1: Failed to establish a new "
+                                   "connection: [Errno 111] Connection refused")
     done = subprocess.run([sys.executable, "-m", "minik8s", "server", "--port", "0", "--data-dir", str(tmp_path),
                            "--kubeconfig", str(tmp_path / "kubeconfig"), "--store", "etcd://nowhere"],
                           capture_output=True, text=True, timeout=30)

@@ -129,6 +129,12 @@ def _range_end(prefix: str) -> str:
     return _b64(prefix[:-1] + chr(ord(prefix[-1]) + 1))
 
 
+def _reason(exc: Exception) -> str:
+    """urllib3's message without the connection it names first (the endpoint is already said)."""
+    text = str(exc)
+    return text.split(": ", 1)[1] if text.startswith(("<", "HTTPConnection(")) and ": " in text else text
+
+
 # --- the client ------------------------------------------------------------------------------------------
 
 
@@ -164,11 +170,11 @@ class Client:
                                               headers={"Content-Type": "application/json"})
                 answer = orjson.loads(response.data or b"{}")
             except urllib3.exceptions.ConnectTimeoutError as exc:   # not connected, so never sent: safe to send elsewhere
-                errors.append(f"{endpoint}: {exc}")
+                errors.append(f"{endpoint}: {_reason(exc)}")
                 self.next_member(endpoint)
                 continue
             except (urllib3.exceptions.HTTPError, orjson.JSONDecodeError) as exc:
-                errors.append(f"{endpoint}: {exc}")
+                errors.append(f"{endpoint}: {_reason(exc)}")
                 self.next_member(endpoint)
                 if write:
                     raise _Ambiguous(str(exc)) from None
