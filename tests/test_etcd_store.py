@@ -8,6 +8,7 @@ import json
 import threading
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 import test_store as base
 from conftest import needs_kubectl, start_server, wait_for
@@ -151,6 +152,38 @@ def test_two_stores_over_one_etcd_see_each_others_writes_and_the_same_events(sto
     assert [(e.revision, e.type, e.key[2]) for e in seen_one] == [(e.revision, e.type, e.key[2]) for e in seen_two]
     assert [e.type for e in seen_one] == ["ADDED", "ADDED", "MODIFIED", "DELETED"]
     assert two.count("deployments.apps", "default") == one.count("deployments.apps", "default") == 1
+
+
+@settings(max_examples=15, deadline=None)
+@given(ops=st.lists(st.tuples(st.sampled_from([0, 1]), st.sampled_from(["create", "update", "delete"]),
+                              st.sampled_from("abc")), max_size=30))
+def test_writes_through_two_stores_are_seen_by_both_in_one_order(etcd, ops):
+    """Property: whatever two API servers write, in any interleaving, each one's watch sees every acknowledged
+    write once, in revision order, the same as the other's."""
+    assert etcd.etcdctl("del", "--prefix", "/registry/").returncode == 0
+    pair = [EtcdStore(etcd.endpoints), EtcdStore(etcd.endpoints)]
+    try:
+        start = max(store.revision for store in pair)
+        seen: list[list] = [[], []]
+        for store, log in zip(pair, seen):
+            store.watch("pods", None, start, log.append)
+        acknowledged = []
+        for which, op, name in ops:
+            key = ("pods", "default", name)
+            try:
+                obj = (pair[which].create(key, base.pod(name)) if op == "create" else
+                       pair[which].update(key, base.pod(name, len(acknowledged))) if op == "update" else
+                       pair[which].delete(key))
+            except (AlreadyExistsError, NotFoundError):
+                continue
+            acknowledged.append((int(obj["metadata"]["resourceVersion"]), name))
+        last = max((rv for rv, _ in acknowledged), default=0)
+        wait_for(lambda: all(store.revision >= last for store in pair), what="both mirrors to catch up")
+        for log in seen:
+            assert [(e.revision, e.key[2]) for e in log] == acknowledged
+    finally:
+        for store in pair:
+            store.close()
 
 
 def test_conflicts_between_two_stores_are_decided_by_etcd(stores):
