@@ -11,6 +11,7 @@ Interface:
     procs = Processes()                             # data and logs in a fresh temporary directory
     port = free_port()
     procs.start("server", "server", "--port", str(port), ..., ready="serving the Kubernetes API at")
+    procs.start("etcd", "--data-dir", DIR, ..., program=["etcd"], ready="ready to serve client requests")
     procs.log("server") -> str                      # what it printed so far
     procs.stop("server"); procs.stop()              # one, or all in the reverse order of starting
     run("node", "add", "--data-dir", DIR) -> str    # a command that ends: what it printed
@@ -77,14 +78,16 @@ class Processes:
         path = self._log_file(name)
         return path.read_text(errors="replace") if path.exists() else ""
 
-    def start(self, name: str, *args: str, ready: str | None = None, timeout: float = READY_SECONDS) -> None:
-        """Run ``python -m minik8s ARGS...`` as ``name``; with ``ready``, wait until its log holds that text.
-        A process that exits first, or is not ready in time, is stopped and its log's end raised."""
+    def start(self, name: str, *args: str, ready: str | None = None, timeout: float = READY_SECONDS,
+              program: list[str] | None = None) -> None:
+        """Run ``python -m minik8s ARGS...`` (or ``program ARGS...``, e.g. ``["etcd"]``) as ``name``; with
+        ``ready``, wait until its log holds that text. A process that exits first, or is not ready in
+        time, is stopped and its log's end raised."""
         if name in self.running and self.running[name].poll() is None:
             raise LabError(f"a process named {name} is already running")
         env = _environment()
         with open(self._log_file(name), "wb") as log:
-            self.running[name] = subprocess.Popen([sys.executable, "-m", "minik8s", *args], stdout=log,
+            self.running[name] = subprocess.Popen([*(program or [sys.executable, "-m", "minik8s"]), *args], stdout=log,
                                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
         if ready is None:
             return
