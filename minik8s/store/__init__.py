@@ -285,6 +285,10 @@ class Store:
         for i in range(index, len(self._history)):
             yield self._history[i]
 
+    def wait_for_revision(self, revision: int) -> None:
+        """Give the store a moment to reach ``revision`` (a watch cache behind its database waits, as upstream's
+        does for up to 3 s). This store is its own database: what it has not reached does not exist yet."""
+
     def compact(self, revision: int) -> None:
         """Forget history at or before ``revision`` (etcd's compaction)."""
         with self._lock:

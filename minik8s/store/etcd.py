@@ -66,6 +66,7 @@ WATCH_IDLE = 60.0          # an idle watch stream is re-opened after this long (
 WRITE_DEADLINE = 15.0      # how long a write keeps trying through member failures before giving up (504)
 PAGE = 500                 # keys per range request when listing everything
 MAX_LINE = 256 << 20       # the longest watch message accepted (etcd's own limit is far lower)
+FRESHNESS_WAIT = 3.0       # how long a read or watch at a revision not reached yet waits for it (upstream's 3 s)
 INVALID_ARGUMENT = 3       # the gRPC code of a request etcd refuses outright ("request is too large")
 
 
@@ -390,6 +391,27 @@ class EtcdStore(Store):
                     raise EtcdUnavailableError(f"the watch cache did not reach revision {revision} in time "
                                                f"(it is at {self.revision}: {self._mirror_error})")
                 self._applied.wait(min(left, 0.5))
+
+    def wait_for_revision(self, revision: int) -> None:
+        """Wait up to FRESHNESS_WAIT for the mirror to reach ``revision`` (another API server's write)."""
+        try:
+            self._wait_for(revision, time.monotonic() + FRESHNESS_WAIT)
+        except EtcdUnavailableError:
+            pass   # the caller answers with what there is (504 Too large resource version)
+
+    def watch(self, resource: str, namespace: str | None, since: int, callback: Callable[[Event], None]
+              ) -> Callable[[], None]:
+        """As :meth:`Store.watch`; a ``since`` the mirror has not reached yet (written through another API
+        server) is waited for a moment, and nothing at or before it is told, however long the mirror takes."""
+        if since > self.revision:
+            self.wait_for_revision(since)
+
+            def after_since(event: Event) -> None:
+                if event.revision > since:
+                    callback(event)
+
+            return super().watch(resource, namespace, since, after_since)
+        return super().watch(resource, namespace, since, callback)
 
     # --- writes ----------------------------------------------------------------------------------------
 
