@@ -28,7 +28,11 @@ errors), built as ``EtcdStore(["127.0.0.1:2379", ...])``. How each part maps to 
   reader of this store sees its own writes, and its watchers have been told.
 * ``watch(resource, namespace, since, cb)`` replays the mirror's retained history, then live
   events; a ``since`` older than that history raises CompactedError (410 Gone).
+* A list or watch at a revision this mirror has not reached yet (written through another API
+  server) waits up to 3 s for it, as upstream's watch cache does (``wait_for_revision``).
 * ``compact(revision)`` compacts etcd too.
+* Reads come from the mirror, even while etcd is down (they may then be stale); writes then fail
+  with :class:`EtcdUnavailableError` (a ``store.UnavailableError``: the API server's 504 Timeout).
 
 Failures. The client talks to etcd's JSON gateway (``POST /v3/kv/...``, a streaming
 ``POST /v3/watch``) over HTTP with urllib3, one member at a time; on a connection error
@@ -43,7 +47,7 @@ that revision, the mirror lists everything again and tells its watchers the diff
 
 The etcd is assumed to be minik8s's own: a write outside ``/registry/`` would leave the
 mirror's revision behind etcd's, and a write resolved after a lost answer would wait for it.
-Taught in chapter 2 (architecture), next to the SQLite store.
+Chapter 2 (architecture) teaches the store this stands in for; the store reference page shows it run.
 """
 
 from __future__ import annotations
