@@ -42,9 +42,13 @@ class EtcdCluster:
         self.names = [f"m{i}" for i in range(members)]
         self.processes: list[subprocess.Popen | None] = [None] * members
         self.initial = ",".join(f"{n}=http://{h}:{p}" for n, h, p in zip(self.names, self.hosts, self.peer_ports))
-        for i in range(members):
-            self.start(i)
-        self.wait_healthy()
+        try:
+            for i in range(members):
+                self.start(i)
+            self.wait_healthy()
+        except BaseException:
+            self.stop()   # no member left behind
+            raise
 
     @property
     def endpoints(self) -> list[str]:
