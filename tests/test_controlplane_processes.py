@@ -72,6 +72,7 @@ class ControlPlane:
     url: str
     daemons: dict[str, Daemon]
     health: dict[str, str]
+    pod_ip: str = ""
 
     def kubectl(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(["kubectl", "--kubeconfig", str(self.data_dir / "admin.conf"), *args],
@@ -85,7 +86,8 @@ def plane(tmp_path_factory: pytest.TempPathFactory):
     daemons: dict[str, Daemon] = {}
     try:
         api = daemons["apiserver"] = _start(tmp, "apiserver", "apiserver", "--data-dir", str(data), "--port", "0",
-                                            "--node-name", "node-1", "--node-name", "node-2")
+                                            "--node-name", "node-1", "--node-name", "node-2",
+                                            "--node-name", "node-3")
         url = api.wait_for_line(r"serving the Kubernetes API at (https://\S+)").group(1)
         health = {"apiserver": url}
         daemons["controller-manager"] = _start(tmp, "controller-manager", "controller-manager", "--kubeconfig",
@@ -96,6 +98,13 @@ def plane(tmp_path_factory: pytest.TempPathFactory):
             daemons[node] = _start(tmp, node, "kubelet", "--kubeconfig", str(data / f"kubelet-{node}.conf"),
                                    "--node-name", node, "--runtime", "simulated", "--healthz-port", "0",
                                    "--data-dir", str(tmp / node))
+        # node-3 runs real processes; its taint keeps the Deployment off it (only a pinned pod goes there)
+        daemons["node-3"] = _start(tmp, "node-3", "kubelet", "--kubeconfig", str(data / "kubelet-node-3.conf"),
+                                   "--node-name", "node-3", "--runtime", "process", "--healthz-port", "0",
+                                   "--register-with-taints", "minik8s.io/runtime=process:NoSchedule",
+                                   "--data-dir", str(tmp / "node-3"))
+        daemons["proxy"] = _start(tmp, "proxy", "proxy", "--kubeconfig", str(data / "proxy.conf"), "--node-name",
+                                  "node-1", "--healthz-port", "0")
         for name, daemon in daemons.items():
             if name != "apiserver":
                 health[name] = daemon.wait_for_line(r"serving /healthz, /livez and /readyz at (\S+)").group(1)
@@ -120,13 +129,17 @@ def _get(url: str, *, ca: Path | None = None) -> tuple[int, str]:
 
 
 @needs_kubectl
-def test_both_kubelets_register_ready_nodes(plane: ControlPlane):
+def test_every_kubelet_registers_a_ready_node(plane: ControlPlane):
+    nodes = {"node-1", "node-2", "node-3"}
+
     def ready() -> bool:
         out = plane.kubectl("get", "nodes", "--no-headers").stdout
-        return {line.split()[0] for line in out.splitlines() if line.split()[1:2] == ["Ready"]} == {"node-1", "node-2"}
-    wait_for(ready, START_TIMEOUT, "nodes node-1 and node-2 to be Ready")
+        return {line.split()[0] for line in out.splitlines() if line.split()[1:2] == ["Ready"]} == nodes
+    wait_for(ready, START_TIMEOUT, "nodes node-1, node-2 and node-3 to be Ready")
     leases = plane.kubectl("get", "leases", "-n", "kube-node-lease", "-o", "name")
-    assert leases.stdout.split() == ["lease.coordination.k8s.io/node-1", "lease.coordination.k8s.io/node-2"]
+    assert leases.stdout.split() == [f"lease.coordination.k8s.io/{node}" for node in sorted(nodes)]
+    taints = plane.kubectl("get", "node", "node-3", "-o", "jsonpath={.spec.taints[0].key}={.spec.taints[0].effect}")
+    assert taints.stdout == "minik8s.io/runtime=NoSchedule"
 
 
 @needs_kubectl
@@ -142,6 +155,49 @@ def test_a_deployment_is_scheduled_on_both_nodes_and_runs(plane: ControlPlane):
     assert {row[6] for row in rows} == {"node-1", "node-2"}
     ready = plane.kubectl("get", "deployment", "web", "-o", "jsonpath={.status.readyReplicas}")
     assert ready.stdout == "3"
+
+
+REAL_POD = """\
+apiVersion: v1
+kind: Pod
+metadata: {name: real}
+spec:
+  nodeSelector: {kubernetes.io/hostname: node-3}
+  tolerations: [{key: minik8s.io/runtime, operator: Exists, effect: NoSchedule}]
+  containers: [{name: web, image: nginx}]
+"""
+
+
+@needs_kubectl
+def test_a_process_runtime_kubelet_runs_a_real_pod(plane: ControlPlane):
+    created = subprocess.run(["kubectl", "--kubeconfig", str(plane.data_dir / "admin.conf"), "apply", "-f", "-"],
+                             input=REAL_POD, capture_output=True, text=True, timeout=60)
+    assert created.returncode == 0, created.stderr
+
+    def ip() -> str | None:
+        out = plane.kubectl("get", "pod", "real", "-o", "jsonpath={.status.phase} {.status.podIP}").stdout.split()
+        return out[1] if out[:1] == ["Running"] and len(out) == 2 else None
+    address = wait_for(ip, START_TIMEOUT, "pod real to run on node-3")
+    assert address.startswith("127.1.3.")   # node-3's pod network in the process runtime's address plan
+    # Running as soon as the process started; it answers once listening
+    status, body = wait_for(lambda: _reachable(f"http://{address}:80/"), 30, "the pod's web server to answer")
+    assert status == 200 and "nginx" in body
+    plane.pod_ip = address
+
+
+@needs_kubectl
+def test_kube_proxy_serves_the_kubernetes_service(plane: ControlPlane):
+    """The `kubernetes` Service's ClusterIP, through node-1's kube-proxy, reaches the API server."""
+    ip = plane.kubectl("get", "service", "kubernetes", "-o", "jsonpath={.spec.clusterIP}").stdout
+    ca = plane.data_dir / "pki" / "ca.crt"
+    assert wait_for(lambda: _reachable(f"https://{ip}:443/readyz", ca), 60, "the ClusterIP to answer") == (200, "ok")
+
+
+def _reachable(url: str, ca: Path | None = None) -> tuple[int, str] | None:
+    try:
+        return _get(url, ca=ca)
+    except OSError:
+        return None
 
 
 def test_the_api_server_answers_health_checks_to_anyone(plane: ControlPlane):
@@ -161,7 +217,7 @@ def test_every_component_serves_its_health_endpoints(plane: ControlPlane):
     assert plane.health["controller-manager"].startswith("https://127.0.0.1:")
     assert plane.health["scheduler"].startswith("https://127.0.0.1:")
     assert plane.health["node-1"].startswith("http://127.0.0.1:")   # the kubelet's: plain HTTP on loopback
-    for name in ("controller-manager", "scheduler", "node-1", "node-2"):
+    for name in ("controller-manager", "scheduler", "node-1", "node-2", "node-3", "proxy"):
         base = plane.health[name]
         assert _get(f"{base}/healthz") == (200, "ok"), name
         status, body = _get(f"{base}/livez?verbose")
@@ -226,9 +282,12 @@ def _free_port() -> int:
 
 
 def test_sigterm_stops_every_process_cleanly(plane: ControlPlane):
-    for name in ("node-1", "node-2", "scheduler", "controller-manager", "apiserver"):
+    for name in ("proxy", "node-3", "node-1", "node-2", "scheduler", "controller-manager", "apiserver"):
         daemon = plane.daemons[name]
         assert daemon.terminate() == 0, f"{name}: {daemon.output()}"
         assert "Traceback" not in daemon.output(), name
     assert "minik8s apiserver: shutting down" in plane.daemons["apiserver"].output()
     assert plane.daemons["node-1"].output().rstrip().endswith("kubelet (node-1): stopped")
+    if plane.pod_ip:   # node-3's kubelet stopped its pod's processes
+        with pytest.raises(OSError):
+            _get(f"http://{plane.pod_ip}:80/")
