@@ -157,6 +157,18 @@ def test_a_deployment_is_scheduled_on_both_nodes_and_runs(plane: ControlPlane):
     assert ready.stdout == "3"
 
 
+@needs_kubectl
+def test_the_controller_manager_publishes_the_cluster_ca_and_default_service_accounts(plane: ControlPlane):
+    ca = (plane.data_dir / "pki" / "ca.crt").read_text()
+
+    def published() -> str:
+        return plane.kubectl("get", "configmap", "kube-root-ca.crt", "-n", "default",
+                             "-o", "jsonpath={.data.ca\\.crt}").stdout
+    assert wait_for(lambda: published() == ca, 30, "kube-root-ca.crt in namespace default")
+    assert plane.kubectl("get", "serviceaccount", "default", "-n", "kube-system", "-o", "name").stdout == \
+        "serviceaccount/default\n"
+
+
 REAL_POD = """\
 apiVersion: v1
 kind: Pod
