@@ -4,6 +4,7 @@ kubectl drives them with the admin.conf the API server wrote."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import signal
@@ -257,21 +258,29 @@ def test_a_second_api_server_on_the_same_sqlite_store_is_refused(plane: ControlP
 
 @needs_kubectl
 def test_a_second_api_server_on_the_same_pki_serves_with_the_same_ca(plane: ControlPlane):
-    kept = {path: path.read_text() for path in plane.data_dir.glob("*.conf")}   # it rewrites them
-    other = _start(plane.tmp, "apiserver-3", "apiserver", "--data-dir", str(plane.data_dir), "--port", "0",
-                   "--store", f"sqlite://{plane.tmp / 'other-store'}")
+    second = plane.tmp / "second"
+    second.mkdir()
+    (second / "pki").symlink_to(plane.data_dir / "pki")   # as a shared folder: nothing regenerated
+    before = {path.name: path.read_bytes() for path in (plane.data_dir / "pki").glob("*") if path.suffix != ".csv"}
+    # API servers of one cluster share --service-cluster-ip-range (the first one's block, claimed on this machine)
+    ip = plane.kubectl("get", "service", "kubernetes", "-o", "jsonpath={.spec.clusterIP}").stdout
+    cidr = str(ipaddress.ip_network(f"{ip}/12", strict=False))
+    other = _start(plane.tmp, "apiserver-3", "apiserver", "--data-dir", str(second), "--port", "0",
+                   "--service-cluster-ip-range", cidr)
     try:
         url = other.wait_for_line(r"serving the Kubernetes API at (https://\S+)").group(1)
-        ca = plane.data_dir / "pki" / "ca.crt"
-        assert _get(f"{url}/readyz", ca=ca) == (200, "ok")   # its certificate is signed by the same CA
-        # admin.conf now names the new server; its own (empty) store has no Deployment
-        out = plane.kubectl("get", "namespaces", "-o", "name")
-        assert "namespace/kube-system" in out.stdout.split()
-        assert plane.kubectl("get", "deployments").stderr.startswith("No resources found")
+        assert _get(f"{url}/readyz", ca=plane.data_dir / "pki" / "ca.crt") == (200, "ok")   # signed by the same CA
+        # its own store: the same admin certificate is good there, and it has no Deployment
+        out = subprocess.run(["kubectl", "--kubeconfig", str(second / "admin.conf"), "get", "deployments", "-A"],
+                             capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0 and out.stderr == "No resources found\n", out.stderr
+        assert plane.kubectl("--server", url, "get", "namespace", "kube-system", "-o", "name").stdout == \
+            "namespace/kube-system\n"
     finally:
-        for path, text in kept.items():   # back to the first API server for the tests that follow
-            path.write_text(text)
         assert other.terminate() == 0
+    after = {path.name: path.read_bytes() for path in (plane.data_dir / "pki").glob("*") if path.name in before}
+    kept = ("ca.crt", "ca.key", "sa.key", "sa.pub", "apiserver.crt", "apiserver.key")
+    assert {name: after[name] for name in kept} == {name: before[name] for name in kept}
 
 
 def test_a_component_waits_for_an_api_server_that_is_not_there(plane: ControlPlane):
