@@ -285,6 +285,18 @@ def test_a_component_waits_for_an_api_server_that_is_not_there(plane: ControlPla
     assert waiting.terminate() == 0
 
 
+def test_a_component_with_a_credential_the_api_server_rejects_says_so(plane: ControlPlane):
+    config = plane.tmp / "forged.conf"
+    text = (plane.data_dir / "kubelet-node-1.conf").read_text()
+    text = re.sub(r"client-certificate-data: \S+\n\s*client-key-data: \S+", "token: not-a-real-token", text)
+    config.write_text(text)
+    forged = _start(plane.tmp, "forged", "kubelet", "--kubeconfig", str(config), "--node-name", "node-9",
+                    "--runtime", "simulated", "--healthz-port", "0")
+    assert forged.process.wait(timeout=60) == 1
+    assert f"error: the API server at {plane.url} rejected the credential of this kubeconfig: Unauthorized" \
+        in forged.output()
+
+
 def _free_port() -> int:
     import socket
 
