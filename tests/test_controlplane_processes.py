@@ -56,13 +56,17 @@ def _session_alive(pgid: int) -> bool:
     return True
 
 
+_STARTED: list[Daemon] = []   # every process a test started: none outlives the module, pass or fail
+
+
 def _start(tmp: Path, name: str, *args: str) -> Daemon:
     log = tmp / f"{name}.log"
     out = log.open("w")
     process = subprocess.Popen([sys.executable, "-m", "minik8s", *args], stdout=out, stderr=subprocess.STDOUT,
                                env={**os.environ, "HOME": str(tmp)}, start_new_session=True)
     out.close()
-    return Daemon(name, process, log)
+    _STARTED.append(Daemon(name, process, log))
+    return _STARTED[-1]
 
 
 @dataclass
@@ -110,10 +114,10 @@ def plane(tmp_path_factory: pytest.TempPathFactory):
                 health[name] = daemon.wait_for_line(r"serving /healthz, /livez and /readyz at (\S+)").group(1)
         yield ControlPlane(tmp, data, url, daemons, health)
     finally:
-        for daemon in daemons.values():
-            if daemon.process.poll() is None:
-                daemon.process.kill()
-                daemon.process.wait(timeout=30)
+        for daemon in _STARTED:
+            if _session_alive(daemon.process.pid):
+                os.killpg(daemon.process.pid, signal.SIGKILL)
+            daemon.process.wait(timeout=30)
 
 
 def _get(url: str, *, ca: Path | None = None) -> tuple[int, str]:
