@@ -4,7 +4,8 @@ The control plane (API server, store, scheduler, controller manager) and the
 nodes (kubelets with a container runtime) all run here, talking to each other
 only through the API, as they would across machines. One event loop drives
 every component: it applies watch events to the shared informers, wakes the
-components whose keys are due, and lets each reconcile.
+components whose keys are due, and lets each reconcile (:class:`minik8s.runner.Runner`,
+the loop each process of :mod:`minik8s.daemons` runs for its own components).
 
 Two ways to let time pass:
 

@@ -4,6 +4,7 @@ kubectl drives them with the admin.conf the API server wrote."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import signal
@@ -18,7 +19,6 @@ from pathlib import Path
 import pytest
 
 from conftest import needs_kubectl, wait_for
-from minik8s import healthz
 
 START_TIMEOUT = 90.0   # a loaded 2-core machine starts Python processes slowly
 
@@ -56,13 +56,17 @@ def _session_alive(pgid: int) -> bool:
     return True
 
 
+_STARTED: list[Daemon] = []   # every process a test started: none outlives the module, pass or fail
+
+
 def _start(tmp: Path, name: str, *args: str) -> Daemon:
     log = tmp / f"{name}.log"
     out = log.open("w")
     process = subprocess.Popen([sys.executable, "-m", "minik8s", *args], stdout=out, stderr=subprocess.STDOUT,
                                env={**os.environ, "HOME": str(tmp)}, start_new_session=True)
     out.close()
-    return Daemon(name, process, log)
+    _STARTED.append(Daemon(name, process, log))
+    return _STARTED[-1]
 
 
 @dataclass
@@ -72,6 +76,7 @@ class ControlPlane:
     url: str
     daemons: dict[str, Daemon]
     health: dict[str, str]
+    pod_ip: str = ""
 
     def kubectl(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(["kubectl", "--kubeconfig", str(self.data_dir / "admin.conf"), *args],
@@ -85,7 +90,8 @@ def plane(tmp_path_factory: pytest.TempPathFactory):
     daemons: dict[str, Daemon] = {}
     try:
         api = daemons["apiserver"] = _start(tmp, "apiserver", "apiserver", "--data-dir", str(data), "--port", "0",
-                                            "--node-name", "node-1", "--node-name", "node-2")
+                                            "--node-name", "node-1", "--node-name", "node-2",
+                                            "--node-name", "node-3")
         url = api.wait_for_line(r"serving the Kubernetes API at (https://\S+)").group(1)
         health = {"apiserver": url}
         daemons["controller-manager"] = _start(tmp, "controller-manager", "controller-manager", "--kubeconfig",
@@ -96,15 +102,22 @@ def plane(tmp_path_factory: pytest.TempPathFactory):
             daemons[node] = _start(tmp, node, "kubelet", "--kubeconfig", str(data / f"kubelet-{node}.conf"),
                                    "--node-name", node, "--runtime", "simulated", "--healthz-port", "0",
                                    "--data-dir", str(tmp / node))
+        # node-3 runs real processes; its taint keeps the Deployment off it (only a pinned pod goes there)
+        daemons["node-3"] = _start(tmp, "node-3", "kubelet", "--kubeconfig", str(data / "kubelet-node-3.conf"),
+                                   "--node-name", "node-3", "--runtime", "process", "--healthz-port", "0",
+                                   "--register-with-taints", "minik8s.io/runtime=process:NoSchedule",
+                                   "--data-dir", str(tmp / "node-3"))
+        daemons["proxy"] = _start(tmp, "proxy", "proxy", "--kubeconfig", str(data / "proxy.conf"), "--node-name",
+                                  "node-1", "--healthz-port", "0")
         for name, daemon in daemons.items():
             if name != "apiserver":
                 health[name] = daemon.wait_for_line(r"serving /healthz, /livez and /readyz at (\S+)").group(1)
         yield ControlPlane(tmp, data, url, daemons, health)
     finally:
-        for daemon in daemons.values():
-            if daemon.process.poll() is None:
-                daemon.process.kill()
-                daemon.process.wait(timeout=30)
+        for daemon in _STARTED:
+            if _session_alive(daemon.process.pid):
+                os.killpg(daemon.process.pid, signal.SIGKILL)
+            daemon.process.wait(timeout=30)
 
 
 def _get(url: str, *, ca: Path | None = None) -> tuple[int, str]:
@@ -120,13 +133,17 @@ def _get(url: str, *, ca: Path | None = None) -> tuple[int, str]:
 
 
 @needs_kubectl
-def test_both_kubelets_register_ready_nodes(plane: ControlPlane):
+def test_every_kubelet_registers_a_ready_node(plane: ControlPlane):
+    nodes = {"node-1", "node-2", "node-3"}
+
     def ready() -> bool:
         out = plane.kubectl("get", "nodes", "--no-headers").stdout
-        return {line.split()[0] for line in out.splitlines() if line.split()[1:2] == ["Ready"]} == {"node-1", "node-2"}
-    wait_for(ready, START_TIMEOUT, "nodes node-1 and node-2 to be Ready")
+        return {line.split()[0] for line in out.splitlines() if line.split()[1:2] == ["Ready"]} == nodes
+    wait_for(ready, START_TIMEOUT, "nodes node-1, node-2 and node-3 to be Ready")
     leases = plane.kubectl("get", "leases", "-n", "kube-node-lease", "-o", "name")
-    assert leases.stdout.split() == ["lease.coordination.k8s.io/node-1", "lease.coordination.k8s.io/node-2"]
+    assert leases.stdout.split() == [f"lease.coordination.k8s.io/{node}" for node in sorted(nodes)]
+    taints = plane.kubectl("get", "node", "node-3", "-o", "jsonpath={.spec.taints[0].key}={.spec.taints[0].effect}")
+    assert taints.stdout == "minik8s.io/runtime=NoSchedule"
 
 
 @needs_kubectl
@@ -142,6 +159,61 @@ def test_a_deployment_is_scheduled_on_both_nodes_and_runs(plane: ControlPlane):
     assert {row[6] for row in rows} == {"node-1", "node-2"}
     ready = plane.kubectl("get", "deployment", "web", "-o", "jsonpath={.status.readyReplicas}")
     assert ready.stdout == "3"
+
+
+@needs_kubectl
+def test_the_controller_manager_publishes_the_cluster_ca_and_default_service_accounts(plane: ControlPlane):
+    ca = (plane.data_dir / "pki" / "ca.crt").read_text()
+
+    def published() -> str:
+        return plane.kubectl("get", "configmap", "kube-root-ca.crt", "-n", "default",
+                             "-o", "jsonpath={.data.ca\\.crt}").stdout
+    assert wait_for(lambda: published() == ca, 30, "kube-root-ca.crt in namespace default")
+    assert plane.kubectl("get", "serviceaccount", "default", "-n", "kube-system", "-o", "name").stdout == \
+        "serviceaccount/default\n"
+
+
+REAL_POD = """\
+apiVersion: v1
+kind: Pod
+metadata: {name: real}
+spec:
+  nodeSelector: {kubernetes.io/hostname: node-3}
+  tolerations: [{key: minik8s.io/runtime, operator: Exists, effect: NoSchedule}]
+  containers: [{name: web, image: nginx}]
+"""
+
+
+@needs_kubectl
+def test_a_process_runtime_kubelet_runs_a_real_pod(plane: ControlPlane):
+    created = subprocess.run(["kubectl", "--kubeconfig", str(plane.data_dir / "admin.conf"), "apply", "-f", "-"],
+                             input=REAL_POD, capture_output=True, text=True, timeout=60)
+    assert created.returncode == 0, created.stderr
+
+    def ip() -> str | None:
+        out = plane.kubectl("get", "pod", "real", "-o", "jsonpath={.status.phase} {.status.podIP}").stdout.split()
+        return out[1] if out[:1] == ["Running"] and len(out) == 2 else None
+    address = wait_for(ip, START_TIMEOUT, "pod real to run on node-3")
+    assert address.startswith("127.1.3.")   # node-3's pod network in the process runtime's address plan
+    # Running as soon as the process started; it answers once listening
+    status, body = wait_for(lambda: _reachable(f"http://{address}:80/"), 30, "the pod's web server to answer")
+    assert status == 200 and "nginx" in body
+    plane.pod_ip = address
+
+
+@needs_kubectl
+def test_kube_proxy_serves_the_kubernetes_service(plane: ControlPlane):
+    """The `kubernetes` Service's ClusterIP, through node-1's kube-proxy, reaches the API server."""
+    ip = plane.kubectl("get", "service", "kubernetes", "-o", "jsonpath={.spec.clusterIP}").stdout
+    ca = plane.data_dir / "pki" / "ca.crt"
+    assert wait_for(lambda: _reachable(f"https://{ip}:443/readyz", ca), 60, "the ClusterIP to answer") == (200, "ok")
+
+
+def _reachable(url: str, ca: Path | None = None) -> tuple[int, str] | None:
+    try:
+        return _get(url, ca=ca)
+    except OSError:
+        return None
 
 
 def test_the_api_server_answers_health_checks_to_anyone(plane: ControlPlane):
@@ -161,21 +233,13 @@ def test_every_component_serves_its_health_endpoints(plane: ControlPlane):
     assert plane.health["controller-manager"].startswith("https://127.0.0.1:")
     assert plane.health["scheduler"].startswith("https://127.0.0.1:")
     assert plane.health["node-1"].startswith("http://127.0.0.1:")   # the kubelet's: plain HTTP on loopback
-    for name in ("controller-manager", "scheduler", "node-1", "node-2"):
+    for name in ("controller-manager", "scheduler", "node-1", "node-2", "node-3", "proxy"):
         base = plane.health[name]
         assert _get(f"{base}/healthz") == (200, "ok"), name
         status, body = _get(f"{base}/livez?verbose")
         assert status == 200 and body.splitlines()[0] == "[+]ping ok" and body.endswith("livez check passed\n")
         assert _get(f"{base}/readyz/ping") == (200, "ok")
         assert _get(f"{base}/healthz/nothing")[0] == 404
-
-
-def test_a_failing_check_gives_500_and_withholds_its_reason():
-    checks = [healthz.Check("ping", healthz.ping), healthz.Check("etcd", lambda: "connection refused")]
-    status, body = healthz.answer("readyz", checks, "/readyz", {})
-    assert status == 500
-    assert body == "[+]ping ok\n[-]etcd failed: reason withheld\nreadyz check failed\n"
-    assert healthz.answer("readyz", checks, "/readyz", {"exclude": "etcd"}) == (200, "ok")
 
 
 def test_a_second_api_server_on_the_same_sqlite_store_is_refused(plane: ControlPlane):
@@ -189,21 +253,29 @@ def test_a_second_api_server_on_the_same_sqlite_store_is_refused(plane: ControlP
 
 @needs_kubectl
 def test_a_second_api_server_on_the_same_pki_serves_with_the_same_ca(plane: ControlPlane):
-    kept = {path: path.read_text() for path in plane.data_dir.glob("*.conf")}   # it rewrites them
-    other = _start(plane.tmp, "apiserver-3", "apiserver", "--data-dir", str(plane.data_dir), "--port", "0",
-                   "--store", f"sqlite://{plane.tmp / 'other-store'}")
+    second = plane.tmp / "second"
+    second.mkdir()
+    (second / "pki").symlink_to(plane.data_dir / "pki")   # as a shared folder: nothing regenerated
+    before = {path.name: path.read_bytes() for path in (plane.data_dir / "pki").glob("*") if path.suffix != ".csv"}
+    # API servers of one cluster share --service-cluster-ip-range (the first one's block, claimed on this machine)
+    ip = plane.kubectl("get", "service", "kubernetes", "-o", "jsonpath={.spec.clusterIP}").stdout
+    cidr = str(ipaddress.ip_network(f"{ip}/12", strict=False))
+    other = _start(plane.tmp, "apiserver-3", "apiserver", "--data-dir", str(second), "--port", "0",
+                   "--service-cluster-ip-range", cidr)
     try:
         url = other.wait_for_line(r"serving the Kubernetes API at (https://\S+)").group(1)
-        ca = plane.data_dir / "pki" / "ca.crt"
-        assert _get(f"{url}/readyz", ca=ca) == (200, "ok")   # its certificate is signed by the same CA
-        # admin.conf now names the new server; its own (empty) store has no Deployment
-        out = plane.kubectl("get", "namespaces", "-o", "name")
-        assert "namespace/kube-system" in out.stdout.split()
-        assert plane.kubectl("get", "deployments").stderr.startswith("No resources found")
+        assert _get(f"{url}/readyz", ca=plane.data_dir / "pki" / "ca.crt") == (200, "ok")   # signed by the same CA
+        # its own store: the same admin certificate is good there, and it has no Deployment
+        out = subprocess.run(["kubectl", "--kubeconfig", str(second / "admin.conf"), "get", "deployments", "-A"],
+                             capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0 and out.stderr == "No resources found\n", out.stderr
+        assert plane.kubectl("--server", url, "get", "namespace", "kube-system", "-o", "name").stdout == \
+            "namespace/kube-system\n"
     finally:
-        for path, text in kept.items():   # back to the first API server for the tests that follow
-            path.write_text(text)
         assert other.terminate() == 0
+    after = {path.name: path.read_bytes() for path in (plane.data_dir / "pki").glob("*") if path.name in before}
+    kept = ("ca.crt", "ca.key", "sa.key", "sa.pub", "apiserver.crt", "apiserver.key")
+    assert {name: after[name] for name in kept} == {name: before[name] for name in kept}
 
 
 def test_a_component_waits_for_an_api_server_that_is_not_there(plane: ControlPlane):
@@ -217,6 +289,18 @@ def test_a_component_waits_for_an_api_server_that_is_not_there(plane: ControlPla
     assert waiting.terminate() == 0
 
 
+def test_a_component_with_a_credential_the_api_server_rejects_says_so(plane: ControlPlane):
+    config = plane.tmp / "forged.conf"
+    text = (plane.data_dir / "kubelet-node-1.conf").read_text()
+    text = re.sub(r"client-certificate-data: \S+\n\s*client-key-data: \S+", "token: not-a-real-token", text)
+    config.write_text(text)
+    forged = _start(plane.tmp, "forged", "kubelet", "--kubeconfig", str(config), "--node-name", "node-9",
+                    "--runtime", "simulated", "--healthz-port", "0")
+    assert forged.process.wait(timeout=60) == 1
+    assert f"error: the API server at {plane.url} rejected the credential of this kubeconfig: Unauthorized" \
+        in forged.output()
+
+
 def _free_port() -> int:
     import socket
 
@@ -226,9 +310,12 @@ def _free_port() -> int:
 
 
 def test_sigterm_stops_every_process_cleanly(plane: ControlPlane):
-    for name in ("node-1", "node-2", "scheduler", "controller-manager", "apiserver"):
+    for name in ("proxy", "node-3", "node-1", "node-2", "scheduler", "controller-manager", "apiserver"):
         daemon = plane.daemons[name]
         assert daemon.terminate() == 0, f"{name}: {daemon.output()}"
         assert "Traceback" not in daemon.output(), name
     assert "minik8s apiserver: shutting down" in plane.daemons["apiserver"].output()
     assert plane.daemons["node-1"].output().rstrip().endswith("kubelet (node-1): stopped")
+    if plane.pod_ip:   # node-3's kubelet stopped its pod's processes
+        with pytest.raises(OSError):
+            _get(f"http://{plane.pod_ip}:80/")

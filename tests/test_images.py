@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import tarfile
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
@@ -170,3 +171,34 @@ def test_builtin_images_have_stable_digests() -> None:
     assert builtin.lookup(reference.parse("nginx:1.25")) is nginx
     assert builtin.lookup(reference.parse("localhost:5000/nginx")) is None
     assert builtin.lookup(reference.parse("minik8s/kvstore:1.0")) is builtin.BUILTINS["minik8s/kvstore"]
+
+
+def test_dockerignore_leaves_files_out_of_copy(tmp_path: Path) -> None:
+    store = ImageStore(tmp_path / "images")
+    context = make_context(tmp_path, "FROM python:3.12\nWORKDIR /app\nCOPY . .\n")
+    (context / "tests").mkdir()
+    (context / "tests" / "test_app.py").write_text("assert True\n")
+    (context / "static" / "notes.md").write_text("draft\n")
+    (context / "static" / "README.md").write_text("keep me\n")
+    (context / ".env").write_text("API_TOKEN=secret\n")
+    (context / ".dockerignore").write_text("# not for the image\ntests\n.env\n**/*.md\n!static/README.md\n")
+    image_id, _ = builder.build(context, ["app:1.0"], store)
+    [layer] = store.layers(image_id)
+    with tarfile.open(store.blob_path(layer)) as tar:
+        names = sorted(tar.getnames())
+    assert names == ["app/.dockerignore", "app/Dockerfile", "app/app.py", "app/static/README.md",
+                     "app/static/index.html"]
+    # A file the context leaves out cannot be copied by name either, as with Docker.
+    (context / "Dockerfile").write_text("FROM python:3.12\nCOPY .env /app/\n")
+    with pytest.raises(builder.BuildError, match='"/.env" not found'):
+        builder.build(context, ["app:1.1"], store)
+
+
+@pytest.mark.parametrize("pattern, path, left_out", [
+    ("*.pyc", "app.pyc", True), ("*.pyc", "pkg/app.pyc", False), ("**/*.pyc", "pkg/sub/app.pyc", True),
+    ("__pycache__", "__pycache__/x.pyc", True), ("/build", "build/out.bin", True), ("b?ild", "build", True),
+    ("[a-c]at", "bat", True), ("[a-c]at", "dat", False),
+])
+def test_dockerignore_patterns(tmp_path: Path, pattern: str, path: str, left_out: bool) -> None:
+    (tmp_path / ".dockerignore").write_text(pattern + "\n")
+    assert builder.ignored(path, builder.read_dockerignore(tmp_path)) is left_out

@@ -88,3 +88,35 @@ def test_virtual_cluster_output_is_deterministic():
     first, second = run(), run()
     assert first == second
     assert "name: nginx-" in first and "uid:" in first
+
+
+@pytest.mark.parametrize("verb, field", [("label", "labels"), ("annotate", "annotations")])
+def test_label_and_annotate_do_not_conflict_with_a_concurrent_writer(verb, field):
+    """kubectl's patch carries no resourceVersion: an object written between its GET and its PATCH (a
+    Deployment's status during a rollout) is still labelled or annotated, as with the real kubectl."""
+    with Cluster(nodes=0, runtime="simulated", clock="virtual", seed=0) as cluster:
+        cluster.apply("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: raced}\ndata: {a: '1'}\n")
+        client = cluster.client
+        original_get = type(client).get
+
+        def get_then_someone_writes(self, resource, name, namespace=None, *args, **kwargs):
+            found = original_get(self, resource, name, namespace, *args, **kwargs)
+            if name == "raced":
+                changed = original_get(self, resource, name, namespace)
+                changed["data"]["a"] = str(int(changed["data"]["a"]) + 1)
+                self.update(resource, changed, namespace)
+            return found
+
+        client.get = get_then_someone_writes.__get__(client)   # on this client only, removed below
+        code, out, err = cluster.run_kubectl([verb, "configmap", "raced", "team=blue"])
+        del client.get
+        assert (code, err) == (0, "")
+        assert out == {"label": "configmap/raced labeled\n", "annotate": "configmap/raced annotated\n"}[verb]
+        got = original_get(client, _configmaps(), "raced", "default")
+        assert got["metadata"][field]["team"] == "blue" and got["data"]["a"] == "2"
+
+
+def _configmaps():
+    from minik8s.api import resources
+
+    return resources.by_plural("", "v1", "configmaps")

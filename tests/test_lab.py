@@ -278,6 +278,7 @@ def _sanitize(text: str) -> str:
     ("job-x7k2p created", "job-SUFFIX created"),
     ("uid: 3f2b1c9e-8d7a-4b6c-9e5f-0a1b2c3d4e5f", "uid: UID"),
     ("creationTimestamp: 2025-01-01T00:00:50Z", "creationTimestamp: TIMESTAMP"),
+    ("1.0: digest: sha256:" + "0a" * 32 + " size: 21351", "1.0: digest: IMAGE-DIGEST size: SIZE"),
     ("CreationTimestamp:  Sun, 16 Dec 2018 19:21:58 +0800", "CreationTimestamp:  TIMESTAMP"),
     # what must survive: names, quantities, versions, the sample lab's names
     ("node-1   Ready   <none>   v1.32.0", "node-1   Ready   <none>   v1.32.0"),

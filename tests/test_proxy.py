@@ -180,7 +180,10 @@ def test_simulated_routes_are_deterministic_and_sticky_on_the_virtual_clock() ->
 
 # Addresses of this test process only (several test runs may share the machine's 127.0.0.0/8).
 _A, _B = (os.getpid() >> 8) & 255, os.getpid() & 255
-CLUSTER_IP = f"127.103.{_A}.{_B}"   # inside the process runtime's Service range 127.96.0.0/12
+# The Service range these tests name outright: another cluster of the machine may hold the first block
+# (minik8s.addresses), and its ClusterIPs would then be refused as out of range.
+SERVICE_CIDR = "127.96.0.0/12"
+CLUSTER_IP = f"127.103.{_A}.{_B}"   # inside SERVICE_CIDR
 POD_IP = f"127.202.{_A}.{_B}"
 NODE_IP = f"127.203.{_A}.{_B}"
 
@@ -240,7 +243,7 @@ def greet(ip: str, port: int, source: str = "127.0.0.1") -> str:
 def userspace() -> Iterator[tuple[Cluster, UserspaceProxier, Backends]]:
     backends = Backends([9101, 9102, 9103])
     # No nodes of its own (this test's proxy is node-1's), but the process runtime's address plan
-    cluster = Cluster(nodes=0, runtime="process", clock="virtual", seed=0)
+    cluster = Cluster(nodes=0, runtime="process", clock="virtual", seed=0, service_cidr=SERVICE_CIDR)
     proxier = UserspaceProxier(node_ip=NODE_IP, port_offset=8000, seed=0)
     cluster.components.append(KubeProxy(cluster.context, "node-1", proxier))
     try:
@@ -424,7 +427,7 @@ DEPLOYMENT = json.dumps({
 
 
 def test_process_runtime_cluster_ip_reaches_every_nginx_pod(tmp_path: Any) -> None:
-    with Cluster(nodes=1, runtime="process", data_dir=tmp_path / "cluster") as c:
+    with Cluster(nodes=1, runtime="process", data_dir=tmp_path / "cluster", service_cidr=SERVICE_CIDR) as c:
         c.apply(DEPLOYMENT)
         c.kubectl("wait --for=condition=Available deploy/web --timeout=60s")
         pods = json.loads(c.kubectl("get pods -l app=web -o json"))["items"]
@@ -461,7 +464,7 @@ def test_real_kubectl_against_minik8s_server_serves_cluster_ip_and_node_port(tmp
 
     if shutil.which("kubectl") is None:
         pytest.skip("the real kubectl is not on PATH")
-    srv = start_server(tmp_path, "--nodes", "1", "--runtime", "process")
+    srv = start_server(tmp_path, "--nodes", "1", "--runtime", "process", "--service-cluster-ip-range", SERVICE_CIDR)
     try:
         ip, node_port = f"127.97.{_A}.{_B}", 30000 + os.getpid() % 2700
         svc = service(cluster_ip=ip, type="NodePort",

@@ -23,7 +23,10 @@ sets them up. At start, under ``--data-dir`` D:
 
 * the store: SQLite in ``D/state.db`` unless ``--store`` names another. One SQLite file serves one
   API server: a lock file (``D/state.db.lock``) refuses a second, whose writes would be lost;
-  several API servers share a store over etcd.
+  several API servers share a store over etcd. A second API server whose data directory holds
+  the same ``pki`` folder (a copy, a link, a shared mount) serves with the same CA; API servers of
+  one cluster are given the same ``--service-cluster-ip-range`` (by default each claims a block of
+  this machine's loopback addresses, :func:`minik8s.addresses.claim_block`).
 
 How minik8s differs: upstream's kube-controller-manager runs each controller under its own
 ServiceAccount (``--use-service-account-credentials``) with a ``system:controller:<name>`` role;

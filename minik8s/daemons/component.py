@@ -132,7 +132,8 @@ class ComponentProcess:
 
     def wait_for_api(self) -> bool:
         """Ask ``/version`` until the API server answers, backing off and saying so; False if told
-        to stop meanwhile. Any HTTP answer (even 401/403) means the server is there."""
+        to stop meanwhile. PermissionError if it rejects the kubeconfig's credential (401): no
+        retry mends that."""
         from minik8s.api.errors import StatusError
 
         delay = RETRY_FIRST_SECONDS
@@ -141,8 +142,11 @@ class ComponentProcess:
                 self.client.request("GET", "/version")
                 return True
             except StatusError as err:
-                if err.code in (401, 403):
-                    return True   # there, but not for us: the informers will say what is refused
+                if err.code == 401:
+                    raise PermissionError(f"the API server at {self.server} rejected the credential of this "
+                                          f"kubeconfig: {err}") from None
+                if err.code == 403:
+                    return True   # there, and it knows us; the informers will say what is refused
                 reason = str(err)
             except (ConnectionError, OSError) as exc:
                 reason = str(exc)
@@ -204,8 +208,12 @@ def start(name: str, kubeconfig_path: str, bind_address: str, port: int, *, tls:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     process = ComponentProcess(name, client, config, **options)
-    if not process.wait_for_api():
-        return 0
+    try:
+        if not process.wait_for_api():
+            return 0
+    except PermissionError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     try:
         process.serve_health(bind_address, port, tls=tls)
     except OSError as exc:

@@ -41,9 +41,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"most pods this node runs (default {DEFAULT_MAX_PODS})")
     parser.add_argument("--node-index", type=int, default=None,
                         help="this node's place in the address plan, 0-253 (default: the name's last number - 1)")
+    parser.add_argument("--node-labels", type=_labels, default={}, metavar="KEY=VALUE,...",
+                        help="labels the Node registers with")
+    parser.add_argument("--register-with-taints", type=_taints, default=[], metavar="KEY=VALUE:EFFECT,...",
+                        help="taints the Node registers with (effect NoSchedule, PreferNoSchedule or NoExecute)")
     parser.add_argument("--healthz-bind-address", default="127.0.0.1", help="where /healthz listens")
     parser.add_argument("--healthz-port", type=health_port, default=HEALTHZ_PORT,
                         help=f"HTTP port of /healthz, /livez, /readyz (default {HEALTHZ_PORT}; 0 picks one)")
+
+
+def _labels(text: str) -> dict[str, str]:
+    labels = {}
+    for item in filter(None, text.split(",")):
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise argparse.ArgumentTypeError(f'invalid label "{item}": use key=value')
+        labels[key] = value
+    return labels
+
+
+def _taints(text: str) -> list[dict[str, str]]:
+    taints = []
+    for item in filter(None, text.split(",")):
+        key_value, _, effect = item.rpartition(":")
+        key, sep, value = key_value.partition("=")
+        if effect not in ("NoSchedule", "PreferNoSchedule", "NoExecute") or not key:
+            raise argparse.ArgumentTypeError(f'invalid taint "{item}": use key=value:Effect, Effect one of '
+                                             f'NoSchedule, PreferNoSchedule, NoExecute')
+        taints.append({"key": key, **({"value": value} if sep else {}), "effect": effect})
+    return taints
 
 
 def node_index(name: str, given: int | None) -> int:
@@ -70,7 +96,8 @@ def main(args: argparse.Namespace) -> int:
     try:
         runtime = make_runtime(args.runtime, node_name=args.node_name, node_index=index, clock=ctx.clock,
                                rng=ctx.rng, data_dir=data_dir)
-        kubelet = Kubelet(ctx, node_name=args.node_name, node_index=index, runtime=runtime, pods=args.max_pods)
+        kubelet = Kubelet(ctx, node_name=args.node_name, node_index=index, runtime=runtime, pods=args.max_pods,
+                          labels=args.node_labels, taints=args.register_with_taints)
     except (RuntimeError, ValueError, OSError) as exc:   # a runtime that cannot start (no Docker engine...)
         process.shutdown()
         print(f"error: {exc}", file=sys.stderr)

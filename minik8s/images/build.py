@@ -19,6 +19,11 @@ Anything else (``RUN``, ``ADD``, ``USER``, a second ``FROM``...) is refused with
 number: nothing can run at build time here, so a build either means exactly what
 Docker would make of it or fails.
 
+A ``.dockerignore`` file in the context leaves files out of every ``COPY``, as Docker
+leaves them out of the context it sends: one pattern a line (``*``, ``?``, ``**``), ``#``
+comments, ``!`` for exceptions, the last matching line wins, and a pattern that matches a
+folder leaves out everything in it.
+
 Interface:
     image_id, lines = build(context_dir, tags=["app:1.0"], store=ImageStore(...), dockerfile=None)
 
@@ -115,6 +120,7 @@ def build(context: Path, tags: list[str], store: ImageStore, dockerfile: Path | 
     for tag in tags:
         reference.parse(tag)
     steps = parse(path.read_text())
+    ignore = read_dockerignore(context)
     if not steps or steps[0][1] not in ("FROM", "ARG"):
         raise BuildError("failed to solve: the Dockerfile must begin with a FROM instruction")
     config: dict[str, Any] | None = None
@@ -146,7 +152,8 @@ def build(context: Path, tags: list[str], store: ImageStore, dockerfile: Path | 
         assert config is not None
         inner = config["config"]
         if word == "COPY":
-            digest, dest, into_folder = _copy(context, args, inner.get("WorkingDir") or "/", folders, store, line)
+            digest, dest, into_folder = _copy(context, args, inner.get("WorkingDir") or "/", folders, store, line,
+                                              ignore)
             config["rootfs"]["diff_ids"].append(digest)
             paths.add(dest)
             if into_folder:
@@ -206,8 +213,57 @@ def _base(name: str, store: ImageStore, line: int) -> tuple[dict[str, Any], set[
     return config, paths
 
 
+def read_dockerignore(context: Path) -> list[tuple[bool, re.Pattern[str]]]:
+    """The rules of ``context/.dockerignore``: (is an exception, pattern), in file order."""
+    path = context / ".dockerignore"
+    if not path.is_file():
+        return []
+    rules = []
+    for raw in path.read_text().splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        exception = line.startswith("!")
+        pattern = posixpath.normpath(line.removeprefix("!").strip()).lstrip("/")
+        rules.append((exception, re.compile(_translate(pattern))))
+    return rules
+
+
+def _translate(pattern: str) -> str:
+    """A .dockerignore pattern as a regular expression (Go's filepath.Match, plus ``**``)."""
+    out, i = "", 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out, i = out + "(?:.*/)?", i + 3
+        elif pattern.startswith("**", i):
+            out, i = out + ".*", i + 2
+        elif pattern[i] == "*":
+            out, i = out + "[^/]*", i + 1
+        elif pattern[i] == "?":
+            out, i = out + "[^/]", i + 1
+        elif pattern[i] == "[" and "]" in pattern[i + 1:]:
+            end = pattern.index("]", i + 1)
+            body = pattern[i + 1:end]
+            out, i = out + "[" + body.replace("\\", "\\\\") + "]", end + 1
+        else:
+            out, i = out + re.escape(pattern[i]), i + 1
+    return out
+
+
+def ignored(relative: str, rules: list[tuple[bool, re.Pattern[str]]]) -> bool:
+    """Whether ``relative`` (a path inside the context) is left out: the last rule that matches it, or
+    one of its parent folders, decides."""
+    parts = relative.split("/")
+    candidates = ["/".join(parts[:n]) for n in range(1, len(parts) + 1)]
+    verdict = False
+    for exception, pattern in rules:
+        if any(pattern.fullmatch(c) for c in candidates):
+            verdict = not exception
+    return verdict
+
+
 def _copy(context: Path, args: str, workdir: str, folders: set[str], store: ImageStore,
-          line: int) -> tuple[str, str, bool]:
+          line: int, ignore: list[tuple[bool, re.Pattern[str]]]) -> tuple[str, str, bool]:
     """One COPY: a layer tar with the files at their container paths.
     Returns (digest, destination, whether the destination is a folder)."""
     words = [w for w in shlex.split(args) if not w.startswith("--")]
@@ -225,7 +281,10 @@ def _copy(context: Path, args: str, workdir: str, folders: set[str], store: Imag
             resolved = Path(match).resolve()
             if resolved != context and context not in resolved.parents:
                 raise BuildError(f"COPY failed: forbidden path outside the build context: {source} ()")
-            if not resolved.exists():
+            inside = resolved.relative_to(context).as_posix()
+            if not resolved.exists() or (inside != "." and ignored(inside, ignore)):
+                if len(matches) > 1:
+                    continue   # a wildcard simply does not match a file the context leaves out
                 raise BuildError(f'failed to compute cache key: "/{source}" not found: not found')
             files.append(resolved)
             if resolved.is_dir() or len(matches) > 1:
@@ -239,6 +298,8 @@ def _copy(context: Path, args: str, workdir: str, folders: set[str], store: Imag
                     dirs.sort()
                     for name in sorted(names):
                         full = Path(root) / name
+                        if ignore and ignored(full.relative_to(context).as_posix(), ignore):
+                            continue
                         target = posixpath.join(dest_path, str(full.relative_to(source_path)))
                         _add(tar, full, target)
             else:

@@ -502,7 +502,9 @@ def _change_metadata(env: Env, field: str, what: str, added: str, removed: str) 
             if not patch_map:
                 env.out.write(f"{resource.kind_ref}/{name} not {added}\n")
                 continue
-            patch = {"metadata": {field: patch_map, "resourceVersion": obj["metadata"]["resourceVersion"]}}
+            # No resourceVersion in the patch, as kubectl's own: a controller writing the object meanwhile
+            # (a Deployment's status during a rollout) must not turn "kubectl annotate" into a conflict.
+            patch = {"metadata": {field: patch_map}}
             env.client.patch(resource, name, patch, obj["metadata"].get("namespace"), patch_type="merge")
             verb = removed if remove and not add else added
             env.out.write(f"{resource.kind_ref}/{name} {verb}\n")
