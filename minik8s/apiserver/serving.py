@@ -23,13 +23,14 @@ import asyncio
 import ssl
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from minik8s import pki
 from minik8s.apiserver import filters
 from minik8s.apiserver.auth.authentication import Authenticator, TokenAuthenticator
+from minik8s.apiserver.auth.bootstraptoken import BootstrapTokenAuthenticator
 
 if TYPE_CHECKING:
     from minik8s.apiserver.apiserver import APIServer
@@ -41,10 +42,24 @@ def secure(api: "APIServer", pki_dir: Path, names: list[str]) -> tuple[pki.PKI, 
     api.tokens.use_key(credentials.sa_key_pem)
     api.root_ca_pem = credentials.ca_pem
     static = TokenAuthenticator(pki.read_token_file(credentials.directory / "tokens.csv"))
-    authenticator = Authenticator(static, api.tokens)
+    authenticator = Authenticator(static, api.tokens, BootstrapTokenAuthenticator(_secret_getter(api), api.clock.now))
     api.authenticate_token = authenticator.authenticate_token   # TokenReview asks the same authenticators
     proxy_client = pki.ensure_front_proxy_client(credentials.directory)   # for the aggregator
     return credentials, filters.Policy(frozenset(names), authenticator, proxy_client)
+
+
+def _secret_getter(api: "APIServer") -> Any:
+    from minik8s.api import resources
+    from minik8s.api.errors import StatusError
+
+    secrets = resources.get("", "v1", "secrets")
+
+    def get(namespace: str, name: str) -> dict[str, Any] | None:
+        try:
+            return api.get(secrets, namespace, name)
+        except StatusError:
+            return None
+    return get
 
 
 class BackgroundServer:
