@@ -292,3 +292,19 @@ def test_a_csr_asking_for_less_than_ten_minutes_is_invalid(server, seconds: int)
                          "/apis/certificates.k8s.io/v1/certificatesigningrequests", body)
     assert status == 422
     assert "may not specify a duration less than 600 seconds (10 minutes)" in answer["message"]
+
+
+def test_minik8s_kubectl_certificate_approve_and_deny(server) -> None:
+    for name in ("mine-ok", "mine-no"):
+        body = _csr_body("bob", org="devs", signer="kubernetes.io/kube-apiserver-client", name=name)
+        assert server.kubectl("create", "-f", "-", stdin=json.dumps(body), real=False).returncode == 0
+    approve = server.kubectl("certificate", "approve", "mine-ok", real=False)
+    assert approve.stdout == "certificatesigningrequest.certificates.k8s.io/mine-ok approved\n", approve.stderr
+    deny = server.kubectl("certificate", "deny", "mine-no", real=False)
+    assert deny.stdout == "certificatesigningrequest.certificates.k8s.io/mine-no denied\n"
+    again = server.kubectl("certificate", "approve", "mine-no", real=False)
+    assert again.returncode == 1 and 'certificate signing request "mine-no" is already Denied' in again.stderr
+    wait_for(lambda: server.kubectl("get", "csr", "mine-ok", "--no-headers", real=False).stdout.split()[-1]
+             == "Approved,Issued", what="the certificate of the approved CSR")
+    condition = json.loads(server.kubectl("get", "csr", "mine-no", "-o", "json").stdout)["status"]["conditions"][0]
+    assert (condition["reason"], condition["message"]) == ("KubectlDeny", "This CSR was denied by kubectl certificate deny.")
