@@ -391,7 +391,7 @@ class Cluster:
                 republish()
             use_ca = getattr(component, "use_ca", None)
             if use_ca is not None and self.pki is not None:
-                use_ca(self.pki.directory)
+                use_ca(self.pki.directory / "ca.crt", self.pki.directory / "ca.key")
         self._wakeup.set()
         if self.virtual:
             self.run_until_stable()

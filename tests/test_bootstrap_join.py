@@ -62,6 +62,15 @@ def _join(server, tmp_path: Path, token: str, node: str, *extra: str) -> subproc
                     "--data-dir", str(tmp_path / node), "--no-start", "--timeout", "60s", *extra)
 
 
+def _joined(server, tmp_path: Path, node: str) -> tuple[str, list[str]]:
+    """Join ``node`` (simulated runtime, --no-start): the token used and the kubelet command join printed."""
+    token = _token(server)
+    result = _join(server, tmp_path, token, node, "--discovery-token-ca-cert-hash", _ca_hash(server),
+                   "--runtime", "simulated")
+    assert result.returncode == 0, result.stderr
+    return token, result.stdout.strip().splitlines()[-1].split()
+
+
 # --- tokens ----------------------------------------------------------------------------------------------
 
 
@@ -211,12 +220,8 @@ def test_join_with_a_bad_token_registers_nothing(server, tmp_path: Path) -> None
 
 @needs_kubectl
 def test_join_gets_a_node_certificate_approved_and_issued(server, tmp_path: Path) -> None:
-    token = _token(server)
-    result = _join(server, tmp_path, token, "worker-1", "--discovery-token-ca-cert-hash", _ca_hash(server),
-                   "--runtime", "simulated")
-    assert result.returncode == 0, result.stderr
+    token, command = _joined(server, tmp_path, "worker-1")
     conf = tmp_path / "worker-1" / "kubelet.conf"
-    command = result.stdout.strip().splitlines()[-1].split()
     assert command[1:] == ["-m", "minik8s", "kubelet", "--kubeconfig", str(conf), "--node-name", "worker-1",
                            "--runtime", "simulated", "--data-dir", str(tmp_path / "worker-1")]
     table = server.kubectl("get", "csr").stdout.splitlines()
@@ -308,3 +313,51 @@ def test_minik8s_kubectl_certificate_approve_and_deny(server) -> None:
              == "Approved,Issued", what="the certificate of the approved CSR")
     condition = json.loads(server.kubectl("get", "csr", "mine-no", "-o", "json").stdout)["status"]["conditions"][0]
     assert (condition["reason"], condition["message"]) == ("KubectlDeny", "This CSR was denied by kubectl certificate deny.")
+
+
+def test_join_replaces_itself_with_the_kubelet(server, tmp_path: Path, monkeypatch) -> None:
+    """Without --no-start, join ends in os.execv of exactly the kubelet command (caught here)."""
+    from minik8s import join
+
+    calls: list[tuple[str, list[str]]] = []
+    monkeypatch.setattr(join.os, "execv", lambda path, argv: calls.append((path, list(argv))))
+    token = _token(server)
+    code = join.main([server.url, "--token", token, "--discovery-token-ca-cert-hash", _ca_hash(server),
+                      "--node-name", "worker-e", "--runtime", "simulated", "--data-dir", str(tmp_path / "e")])
+    assert code == 0
+    assert calls == [(sys.executable, [sys.executable, "-m", "minik8s", "kubelet", "--kubeconfig",
+                                       str(tmp_path / "e" / "kubelet.conf"), "--node-name", "worker-e",
+                                       "--runtime", "simulated", "--data-dir", str(tmp_path / "e")])]
+
+
+JOINED_POD = """\
+apiVersion: v1
+kind: Pod
+metadata: {name: on-joined}
+spec:
+  containers:
+  - {name: app, image: busybox:1.36, command: ["sh", "-c", "echo hello from worker-9; sleep 3600"]}
+"""
+
+
+@needs_kubectl
+def test_a_joined_node_is_ready_runs_a_pod_and_serves_its_logs(server, tmp_path: Path) -> None:
+    _, command = _joined(server, tmp_path, "worker-9")
+    # The kubelet join would exec, on free ports (tests run side by side), its API where the API server reaches it.
+    kubelet = subprocess.Popen([*command, "--address", "127.0.0.1", "--port", "0", "--healthz-port", "0"],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=server.env())
+    try:
+        def ready() -> bool:
+            out = server.kubectl("get", "nodes", "worker-9", "--no-headers").stdout.split()
+            return out[:2] == ["worker-9", "Ready"]
+        wait_for(ready, timeout=60, what="the joined node to be Ready")
+        assert server.kubectl("apply", "-f", "-", stdin=JOINED_POD).returncode == 0
+        wait_for(lambda: server.kubectl("get", "pod", "on-joined", "-o", "wide", "--no-headers").stdout.split()[2:3]
+                 == ["Running"], timeout=60, what="the pod to run on the joined node")
+        assert server.kubectl("get", "pod", "on-joined", "-o", "jsonpath={.spec.nodeName}").stdout == "worker-9"
+        wait_for(lambda: server.kubectl("logs", "on-joined").stdout == "hello from worker-9\n", timeout=30,
+                 what="kubectl logs through the joined kubelet's HTTPS API")
+    finally:
+        kubelet.terminate()
+        output = kubelet.communicate(timeout=30)[0]
+    assert "serving the kubelet API on https://127.0.0.1:" in output

@@ -43,7 +43,7 @@ def served(tmp_path_factory):
     try:
         url = cluster.serve()
         kubelet = cluster.kubelets[0]
-        cert_pem, key_pem = kubelet_server.self_signed_certificate(kubelet.node_name, ["127.0.0.1"])
+        cert_pem, key_pem = pki.self_signed_certificate([kubelet.node_name, "127.0.0.1"])
         (tmp / "kubelet.crt").write_bytes(cert_pem)
         (tmp / "kubelet.key").write_bytes(key_pem)
         context = kubelet_server.ssl_context(tmp / "kubelet.crt", tmp / "kubelet.key", cluster.pki.ca_file)
@@ -134,7 +134,7 @@ def test_a_stopped_kubelet_api_is_an_error_naming_the_address(tmp_path: Path) ->
     with Cluster(nodes=1, runtime="simulated", clock="real", seed=2, data_dir=tmp_path / "data") as cluster:
         url = cluster.serve()
         kubelet = cluster.kubelets[0]
-        cert_pem, key_pem = kubelet_server.self_signed_certificate(kubelet.node_name, ["127.0.0.1"])
+        cert_pem, key_pem = pki.self_signed_certificate([kubelet.node_name, "127.0.0.1"])
         (tmp_path / "k.crt").write_bytes(cert_pem)
         (tmp_path / "k.key").write_bytes(key_pem)
         stopper = kubelet_server.start(kubelet, "127.0.0.1", 0,

@@ -11,11 +11,12 @@ then shows the CSR ``Approved,Issued``. A request its signer refuses (a kubelet 
 
 Signers: ``kubernetes.io/kube-apiserver-client-kubelet`` (client auth, node subjects only),
 ``kubernetes.io/kube-apiserver-client`` (client auth) and ``kubernetes.io/kubelet-serving``
-(server auth). The CA's key never passes through the API: ``use_ca(directory)`` points the
-controller at the PKI folder (``minik8s server`` and ``Cluster.serve()`` do it when they make the
-CA); until then nothing is signed.
+(server auth). The CA's key never passes through the API: ``use_ca(cert_file, key_file)`` points the
+controller at the CA's files (``minik8s server`` and ``Cluster.serve()`` do it when they make the
+CA; ``minik8s controller-manager`` with ``--cluster-signing-cert-file``/``--cluster-signing-key-file``);
+until then nothing is signed.
 
-Interface: ``CSRSigningController(ctx)``; ``controller.use_ca(pki_dir)``;
+Interface: ``CSRSigningController(ctx)``; ``controller.use_ca(cert_file, key_file)``;
 ``sign(csr, ca_cert, ca_key, now) -> PEM bytes`` (pure, for tests).
 """
 
@@ -94,10 +95,10 @@ class CSRSigningController(Controller):
         super().__init__(ctx)
         self._ca: tuple[x509.Certificate, Any] | None = None
 
-    def use_ca(self, directory: Path) -> None:
-        """Sign with ``directory/ca.crt`` and ``ca.key`` from now on; look again at every CSR."""
-        cert = x509.load_pem_x509_certificate((Path(directory) / "ca.crt").read_bytes())
-        key = serialization.load_pem_private_key((Path(directory) / "ca.key").read_bytes(), None)
+    def use_ca(self, cert_file: Path, key_file: Path) -> None:
+        """Sign with this CA certificate and key (PEM files) from now on; look again at every CSR."""
+        cert = x509.load_pem_x509_certificate(Path(cert_file).read_bytes())
+        key = serialization.load_pem_private_key(Path(key_file).read_bytes(), None)
         self._ca = (cert, key)
         for csr in self.informer(CSRS).list():
             self.queue.add(csr["metadata"]["name"])

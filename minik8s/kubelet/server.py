@@ -25,7 +25,6 @@ Interface:
     stopper = start(kubelet, host, port, ssl_context, authorize=None)   # serves from a thread
     stopper.port; stopper.stop()     (calling ``stopper()`` stops it too)
     context = ssl_context(cert_file, key_file, client_ca_file)
-    cert_pem, key_pem = self_signed_certificate(node_name, addresses)   # upstream's default serving cert
 ``start`` also tells the kubelet where it listens (``kubelet.serving(address, port)``), so its Node
 publishes it; ``advertise`` overrides the address published (a wildcard host is not reachable).
 """
@@ -33,8 +32,6 @@ publishes it; ``advertise`` overrides the address published (a wildcard host is 
 from __future__ import annotations
 
 import asyncio
-import datetime
-import ipaddress
 import json
 import ssl
 from dataclasses import dataclass
@@ -42,10 +39,6 @@ from pathlib import Path
 from typing import Any, Callable
 
 from aiohttp import web
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from minik8s.api.errors import StatusError
 from minik8s.background import BackgroundServer
@@ -69,29 +62,6 @@ def ssl_context(cert_file: str | Path, key_file: str | Path, client_ca_file: str
     context.verify_mode = ssl.CERT_OPTIONAL   # no certificate: a 401 from the handler, not a TLS failure
     context.load_verify_locations(cafile=str(client_ca_file))
     return context
-
-
-def self_signed_certificate(node_name: str, addresses: list[str] | tuple[str, ...] = ()) -> tuple[bytes, bytes]:
-    """A serving certificate the kubelet signs itself, as upstream's does without ``--tls-cert-file``
-    (CN ``<node>@<timestamp>``, a year, the node's name and addresses): (certificate PEM, key PEM)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    now = datetime.datetime.now(datetime.timezone.utc)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"{node_name}@{int(now.timestamp())}")])
-    sans: list[x509.GeneralName] = [x509.DNSName(node_name)]
-    for address in addresses:
-        try:
-            sans.append(x509.IPAddress(ipaddress.ip_address(address)))
-        except ValueError:
-            sans.append(x509.DNSName(address))
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=365))
-            .add_extension(x509.SubjectAlternativeName(sans), critical=False)
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-            .sign(key, hashes.SHA256()))
-    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
-    return cert.public_bytes(serialization.Encoding.PEM), key_pem
 
 
 def _status(err: StatusError) -> web.Response:
