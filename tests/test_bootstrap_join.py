@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import subprocess
 import sys
 import time
@@ -342,7 +343,7 @@ spec:
 
 @needs_kubectl
 def test_a_joined_node_is_ready_runs_a_pod_and_serves_its_logs(server, tmp_path: Path) -> None:
-    _, command = _joined(server, tmp_path, "worker-9")
+    token, command = _joined(server, tmp_path, "worker-9")
     # The kubelet join would exec, on free ports (tests run side by side), its API where the API server reaches it.
     kubelet = subprocess.Popen([*command, "--address", "127.0.0.1", "--port", "0", "--healthz-port", "0"],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=server.env())
@@ -351,6 +352,11 @@ def test_a_joined_node_is_ready_runs_a_pod_and_serves_its_logs(server, tmp_path:
             out = server.kubectl("get", "nodes", "worker-9", "--no-headers").stdout.split()
             return out[:2] == ["worker-9", "Ready"]
         wait_for(ready, timeout=60, what="the joined node to be Ready")
+        # A second machine claiming the name of a Ready node is refused before it asks for a certificate.
+        again = _join(server, tmp_path / "again", token, "worker-9", "--discovery-token-ca-cert-hash", _ca_hash(server))
+        assert again.returncode == 1
+        assert ('a Node with name "worker-9" and status "Ready" already exists in the cluster. You must delete the '
+                'existing Node or change the name of this new joining Node') in again.stderr
         assert server.kubectl("apply", "-f", "-", stdin=JOINED_POD).returncode == 0
         wait_for(lambda: server.kubectl("get", "pod", "on-joined", "-o", "wide", "--no-headers").stdout.split()[2:3]
                  == ["Running"], timeout=60, what="the pod to run on the joined node")
@@ -361,3 +367,39 @@ def test_a_joined_node_is_ready_runs_a_pod_and_serves_its_logs(server, tmp_path:
         kubelet.terminate()
         output = kubelet.communicate(timeout=30)[0]
     assert "serving the kubelet API on https://127.0.0.1:" in output
+
+
+@needs_kubectl
+def test_join_works_the_same_against_the_apiserver_process(tmp_path: Path) -> None:
+    """`minik8s apiserver` publishes cluster-info and kubeadm's RBAC; `minik8s controller-manager` with
+    --cluster-signing-cert-file/--cluster-signing-key-file approves and signs the node's CSR."""
+    from test_controlplane_processes import _start
+
+    data = tmp_path / "data"
+    daemons = []
+    try:
+        api = _start(tmp_path, "apiserver", "apiserver", "--data-dir", str(data), "--port", "0")
+        daemons.append(api)
+        url = api.wait_for_line(r"serving the Kubernetes API at (https://\S+)").group(1)
+        daemons.append(_start(tmp_path, "controller-manager", "controller-manager", "--kubeconfig",
+                              str(data / "controller-manager.conf"), "--secure-port", "0", "--leader-elect=false",
+                              "--cluster-signing-cert-file", str(data / "pki" / "ca.crt"),
+                              "--cluster-signing-key-file", str(data / "pki" / "ca.key")))
+        admin = ["--kubeconfig", str(data / "admin.conf")]
+        env = {**os.environ, "HOME": str(tmp_path)}
+        created = subprocess.run([sys.executable, "-m", "minik8s", "token", *admin, "create", "--print-join-command"],
+                                 capture_output=True, text=True, timeout=60, env=env)
+        assert created.returncode == 0, created.stderr
+        command = created.stdout.split()
+        assert command[2] == url
+        joined = subprocess.run([sys.executable, "-m", "minik8s", *command[1:], "--node-name", "worker-p", "--data-dir",
+                                 str(tmp_path / "worker-p"), "--no-start", "--timeout", "90s"],
+                                capture_output=True, text=True, timeout=120, env=env)
+        assert joined.returncode == 0, joined.stderr + daemons[1].output()
+        whoami = subprocess.run(["kubectl", "--kubeconfig", str(tmp_path / "worker-p" / "kubelet.conf"), "auth",
+                                 "whoami", "-o", "jsonpath={.status.userInfo.username}"],
+                                capture_output=True, text=True, timeout=60, env=env)
+        assert whoami.stdout == "system:node:worker-p", whoami.stderr
+    finally:
+        for daemon in reversed(daemons):
+            daemon.terminate()

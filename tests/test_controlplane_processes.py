@@ -95,7 +95,7 @@ def plane(tmp_path_factory: pytest.TempPathFactory):
         for node in ("node-1", "node-2"):
             daemons[node] = _start(tmp, node, "kubelet", "--kubeconfig", str(data / f"kubelet-{node}.conf"),
                                    "--node-name", node, "--runtime", "simulated", "--healthz-port", "0",
-                                   "--data-dir", str(tmp / node))
+                                   "--port", "0", "--data-dir", str(tmp / node))
         for name, daemon in daemons.items():
             if name != "apiserver":
                 health[name] = daemon.wait_for_line(r"serving /healthz, /livez and /readyz at (\S+)").group(1)
