@@ -1,0 +1,249 @@
+"""Leader election through a Lease (minik8s.client.leaderelection): two electors over one cluster's API.
+
+With a virtual clock the electors are components of the cluster's loop, so expiry, renewal and
+takeover happen at exact instants and nothing sleeps. The last tests elect over HTTP against a
+real ``minik8s server`` and read the Lease with the real kubectl."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from minik8s import Cluster
+from minik8s.client.leaderelection import LEASES, LeaderElector
+from minik8s.clock import VirtualClock, parse_rfc3339, rfc3339_micro
+from tests.conftest import needs_kubectl
+
+LOCK = "kube-controller-manager"
+
+
+@pytest.fixture
+def vc():
+    with Cluster(nodes=0, runtime="simulated", clock="virtual", seed=0, ingress=False,
+                 metric_resolution=None) as cluster:
+        yield cluster
+
+
+class Partition:
+    """The elector's client, cut off from the API server while ``cut`` (a network partition)."""
+
+    def __init__(self, client: Any):
+        self._client = client
+        self.cut = False
+
+    def __getattr__(self, name: str) -> Any:
+        if self.cut:
+            raise ConnectionError("The connection to the server 127.0.0.1:6443 was refused")
+        return getattr(self._client, name)
+
+
+def elector(c: Cluster, identity: str, client: Any = None, **options: Any) -> LeaderElector:
+    """An elector driven by the cluster's loop; its callbacks append to ``elector.calls``."""
+    calls: list[str] = []
+    e = LeaderElector(client or c.client, LOCK, clock=c.clock, identity=identity, recorder=c.recorder,
+                      component="kube-controller-manager",
+                      on_started_leading=lambda: calls.append("started"),
+                      on_stopped_leading=lambda: calls.append("stopped"),
+                      on_new_leader=lambda who: calls.append(f"new:{who}"), **options)
+    e.calls = calls  # type: ignore[attr-defined]
+    c.components.append(e)
+    return e
+
+
+def lease(c: Cluster) -> dict[str, Any]:
+    return c.client.get(LEASES, LOCK, "kube-system")["spec"]
+
+
+def election_events(c: Cluster) -> list[str]:
+    events = c.client.list(resources_events(), "kube-system")["items"]
+    return [e["message"] for e in sorted(events, key=lambda e: e["metadata"]["resourceVersion"])
+            if e["reason"] == "LeaderElection" and e["involvedObject"]["kind"] == "Lease"]
+
+
+def resources_events() -> Any:
+    from minik8s.api import resources
+    return resources.get("", "v1", "events")
+
+
+def advance_checking_one_leader(c: Cluster, seconds: int, *electors: LeaderElector) -> None:
+    """Move time a second at a time; never may two electors lead at once."""
+    for _ in range(seconds):
+        c.advance(1)
+        assert sum(e.is_leader for e in electors) <= 1, [e.identity for e in electors if e.is_leader]
+
+
+def test_first_elector_creates_the_lease_and_leads(vc: Cluster) -> None:
+    a = elector(vc, "cp-1_0f1e")
+    b = elector(vc, "cp-2_9a8b")
+    vc.run_until_stable()
+    assert a.is_leader and not b.is_leader
+    assert b.leader == "cp-1_0f1e"
+    spec = lease(vc)
+    now = rfc3339_micro(vc.clock.now())
+    assert spec == {"holderIdentity": "cp-1_0f1e", "leaseDurationSeconds": 15, "acquireTime": now,
+                    "renewTime": now, "leaseTransitions": 0}
+    assert a.calls == ["new:cp-1_0f1e", "started"] and b.calls == ["new:cp-1_0f1e"]
+    assert election_events(vc) == ["cp-1_0f1e became leader"]
+    assert "cp-1_0f1e" in vc.kubectl("get lease -n kube-system kube-controller-manager")
+
+
+def test_the_leader_renews_every_retry_period_and_keeps_its_acquire_time(vc: Cluster) -> None:
+    a = elector(vc, "a")
+    b = elector(vc, "b")
+    vc.run_until_stable()
+    acquired = lease(vc)["acquireTime"]
+    advance_checking_one_leader(vc, 60, a, b)
+    spec = lease(vc)
+    assert a.is_leader and not b.is_leader
+    assert spec["acquireTime"] == acquired and spec["leaseTransitions"] == 0
+    # Renewed at the last multiple of the 2 s retry period.
+    assert vc.clock.now() - parse_rfc3339(spec["renewTime"]) < 2
+    assert election_events(vc) == ["a became leader"]
+
+
+def test_a_crashed_leader_is_replaced_after_the_lease_duration_by_the_local_clock(vc: Cluster) -> None:
+    a = elector(vc, "a")
+    b = elector(vc, "b")
+    advance_checking_one_leader(vc, 10, a, b)
+    vc.components.remove(a)   # SIGKILL: it neither renews nor releases
+    last_renewal = parse_rfc3339(lease(vc)["renewTime"])
+    advance_checking_one_leader(vc, 14, b)
+    assert not b.is_leader   # 15 s have not passed since b saw the record change
+    advance_checking_one_leader(vc, 5, b)
+    assert b.is_leader
+    spec = lease(vc)
+    taken = parse_rfc3339(spec["acquireTime"])
+    assert last_renewal + 15 <= taken <= last_renewal + 15 + 2 + 2   # observed ≤ 2 s late, tried every 2 s
+    assert spec["holderIdentity"] == "b" and spec["leaseTransitions"] == 1
+    assert b.calls == ["new:a", "new:b", "started"]
+    assert election_events(vc) == ["a became leader", "b became leader"]
+
+
+def test_remote_timestamps_are_not_trusted(vc: Cluster) -> None:
+    """A Lease whose renewTime is an hour old (another machine's clock) still waits out 15 s of our own."""
+    hour_ago = rfc3339_micro(vc.clock.now() - 3600)
+    vc.client.create(LEASES, {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+                              "metadata": {"name": LOCK, "namespace": "kube-system"},
+                              "spec": {"holderIdentity": "elsewhere", "leaseDurationSeconds": 15,
+                                       "acquireTime": hour_ago, "renewTime": hour_ago, "leaseTransitions": 4}})
+    b = elector(vc, "b")
+    advance_checking_one_leader(vc, 14, b)
+    assert not b.is_leader and b.leader == "elsewhere"
+    vc.advance(2)
+    assert b.is_leader and lease(vc)["leaseTransitions"] == 5
+
+
+def test_a_leader_cut_off_stops_leading_within_the_renew_deadline_before_anyone_takes_over(vc: Cluster) -> None:
+    partition = Partition(vc.client)
+    a = elector(vc, "a", client=partition)
+    b = elector(vc, "b")
+    advance_checking_one_leader(vc, 7, a, b)
+    last_renewal = parse_rfc3339(lease(vc)["renewTime"])
+    partition.cut = True
+    lost_at = None
+    for _ in range(30):
+        vc.advance(1)
+        assert not (a.is_leader and b.is_leader)
+        if lost_at is None and not a.is_leader:
+            lost_at = vc.clock.now()
+    assert lost_at is not None and lost_at <= last_renewal + 2 + 10   # one retry period, then the renew deadline
+    assert a.calls[-1] == "stopped" and a.done
+    assert b.is_leader and lease(vc)["holderIdentity"] == "b"
+    assert parse_rfc3339(lease(vc)["acquireTime"]) >= last_renewal + 15
+    # A lost term is over for good: back on the network, a does not compete again (the process exits).
+    partition.cut = False
+    vc.advance(30)
+    assert not a.is_leader and lease(vc)["holderIdentity"] == "b"
+
+
+def test_a_renewal_against_a_changed_lease_conflicts_and_the_leader_steps_down(vc: Cluster) -> None:
+    """Optimistic concurrency: someone else wrote the Lease, so the leader's write of the version it read
+    last gets 409; it re-reads, finds a valid holder that is not itself, and gives up at the renew deadline."""
+    a = elector(vc, "a")
+    vc.advance(3)
+    stamp = rfc3339_micro(vc.clock.now())
+    vc.kubectl(["patch", "lease", LOCK, "-n", "kube-system", "--type", "merge", "-p",
+                '{"spec": {"holderIdentity": "intruder", "renewTime": "%s"}}' % stamp])
+    vc.advance(9)
+    assert a.is_leader   # still within its renew deadline
+    vc.advance(4)
+    assert not a.is_leader and a.calls[-1] == "stopped"
+    assert lease(vc)["holderIdentity"] == "intruder"
+
+
+def test_release_on_cancel_hands_over_at_the_next_retry(vc: Cluster) -> None:
+    a = elector(vc, "a", release_on_cancel=True)
+    b = elector(vc, "b")
+    vc.advance(5)
+    a.cancel()
+    spec = lease(vc)
+    assert spec["holderIdentity"] == "" and spec["leaseDurationSeconds"] == 1 and spec["leaseTransitions"] == 0
+    assert a.calls[-1] == "stopped" and not a.is_leader
+    vc.advance(2)
+    assert b.is_leader
+    assert lease(vc)["holderIdentity"] == "b" and lease(vc)["leaseTransitions"] == 1
+    assert election_events(vc) == ["a became leader", "a stopped leading", "b became leader"]
+
+
+def test_without_release_a_cancelled_leader_leaves_the_lease_to_expire(vc: Cluster) -> None:
+    a = elector(vc, "a")
+    b = elector(vc, "b")
+    vc.advance(1)
+    a.cancel()
+    assert lease(vc)["holderIdentity"] == "a"
+    vc.advance(10)
+    assert not b.is_leader
+    vc.advance(10)
+    assert b.is_leader
+
+
+def test_bad_timings_are_refused(vc: Cluster) -> None:
+    with pytest.raises(ValueError, match="leaseDuration must be greater than renewDeadline"):
+        LeaderElector(vc.client, LOCK, clock=vc.clock, identity="a", lease_duration=10, renew_deadline=10)
+    with pytest.raises(ValueError, match="renewDeadline must be greater than retryPeriod"):
+        LeaderElector(vc.client, LOCK, clock=vc.clock, identity="a", renew_deadline=2, retry_period=2)
+    with pytest.raises(ValueError, match="identity is empty"):
+        LeaderElector(vc.client, LOCK, clock=vc.clock, identity="")
+
+
+# --- over HTTP, against a real server; each elector keeps its own (virtual) clock ---------------
+
+
+def _tick(elector: LeaderElector, clock: VirtualClock, seconds: float) -> None:
+    """Let ``seconds`` pass on the elector's own clock, running each try when it is due."""
+    target = clock.now() + seconds
+    while True:
+        elector.promote(clock.now())
+        while elector.process_one():
+            pass
+        due = elector.next_due()
+        if due is None or due > target:
+            break
+        clock.set(due)
+    clock.set(target)
+
+
+@needs_kubectl
+def test_election_over_http_with_the_real_kubectl(server) -> None:
+    clock_a, clock_b = VirtualClock(), VirtualClock(start=VirtualClock().now() + 7200)   # clocks 2 h apart
+    a = LeaderElector(server.http_client(), "kube-scheduler", clock=clock_a, identity="cp-1_aaaa",
+                      release_on_cancel=True)
+    b = LeaderElector(server.http_client(), "kube-scheduler", clock=clock_b, identity="cp-2_bbbb")
+    _tick(a, clock_a, 0)
+    _tick(b, clock_b, 0)
+    assert a.is_leader and not b.is_leader
+    for _ in range(10):   # a renews, b watches it renew: b's view of the lease never goes stale
+        _tick(a, clock_a, 2)
+        _tick(b, clock_b, 2)
+    assert a.is_leader and not b.is_leader
+    out = server.kubectl("get", "lease", "-n", "kube-system", "kube-scheduler")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split("\n")[0].split() == ["NAME", "HOLDER", "AGE"]
+    assert out.stdout.split("\n")[1].split()[:2] == ["kube-scheduler", "cp-1_aaaa"]
+    a.cancel()
+    _tick(b, clock_b, 2)
+    assert b.is_leader
+    out = server.kubectl("get", "lease", "-n", "kube-system", "kube-scheduler",
+                         "-o", "jsonpath={.spec.holderIdentity} {.spec.leaseTransitions}")
+    assert out.stdout == "cp-2_bbbb 1"
