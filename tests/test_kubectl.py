@@ -38,8 +38,15 @@ def test_same_output_as_the_real_kubectl(shared_server, command):
     real = shared_server.kubectl(*words)
     ours = shared_server.kubectl(*words, real=False)
     assert ours.returncode == real.returncode
-    assert AGE.sub("AGE", ours.stdout) == AGE.sub("AGE", real.stdout)
-    assert AGE.sub("AGE", ours.stderr) == AGE.sub("AGE", real.stderr)
+    assert _aged(ours.stdout, words) == _aged(real.stdout, words)
+    assert _aged(ours.stderr, words) == _aged(real.stderr, words)
+
+
+def _aged(text: str, words: list[str]) -> str:
+    """Ages replaced; in describe's tables an age that grew a digit ("9s", "10s") also widens its column, so
+    there the padding between columns is compared as one gap."""
+    text = AGE.sub("AGE", text)
+    return re.sub(r"(?<=\S) {2,}(?=\S)", "  ", text) if words[0] == "describe" else text
 
 
 @pytest.fixture(scope="module")

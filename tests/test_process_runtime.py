@@ -355,7 +355,8 @@ def test_cpu_use_is_measured(rt: ProcessRuntime) -> None:
     wait_for(lambda: time.monotonic() - start > 0.3 and supervisor.cpu_seconds(
         supervisor.session_pids(rt._containers[busy].popen.pid)) > 0.2)  # type: ignore[union-attr]
     cpu, memory = rt.stats(busy)
-    assert cpu > 300 and memory > 0
+    # Busy for certain, yet on a loaded machine the loop may get far less than a core: an idle shell reads 0.
+    assert cpu > 50 and memory > 0
 
 
 def test_mount_rewriting_is_word_bounded() -> None:

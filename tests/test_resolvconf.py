@@ -3,6 +3,7 @@ Service names resolving inside real pods (``getent hosts``, Python's ``getaddrin
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import sys
 import time
@@ -11,6 +12,7 @@ from typing import Any, Iterator
 
 import pytest
 
+from minik8s import addresses
 from minik8s.kubelet.dns import ClusterNetwork, parse_resolv_conf, resolv_conf, service_hosts
 from test_process_runtime import wait_for
 
@@ -158,14 +160,16 @@ def test_a_pod_resolves_a_service_name_through_cluster_dns(process_cluster: Any)
     c = process_cluster
     if c.dns.server is None or c.dns.server.port != 53:
         pytest.skip("cluster DNS cannot listen on port 53 here")
+    # This cluster's Service range: another cluster of the machine may hold 127.96.0.0/12 (minik8s.addresses).
+    web_ip = str(ipaddress.ip_network(c.service_cidr)[50])
     c.apply("apiVersion: v1\nkind: Service\nmetadata: {name: web}\n"
-            "spec: {clusterIP: 127.96.0.50, ports: [{name: http, port: 80}]}\n")
+            f"spec: {{clusterIP: {web_ip}, ports: [{{name: http, port: 80}}]}}\n")
     c.apply(RESOLVER_POD % {"name": "dig"})
-    out = wait_for(lambda: logs_of(c, "dig").count("127.96.0.50") >= 2 and logs_of(c, "dig"), timeout=30, what="two answers")
-    assert out.splitlines()[:2] == ["127.96.0.50     web.default.svc.cluster.local", "127.96.0.50"]
+    out = wait_for(lambda: logs_of(c, "dig").count(web_ip) >= 2 and logs_of(c, "dig"), timeout=30, what="two answers")
+    assert out.splitlines()[:2] == [f"{web_ip:<15} web.default.svc.cluster.local", web_ip]
     resolv = c.kubectl(["exec", "dig", "--", "cat", "/etc/resolv.conf"])
     assert resolv.startswith("search default.svc.cluster.local svc.cluster.local cluster.local")
-    assert "nameserver 127.96.0.10\noptions ndots:5\n" in resolv
+    assert f"nameserver {addresses.dns_service_ip(c.service_cidr)}\noptions ndots:5\n" in resolv
     assert "web" not in c.kubectl(["exec", "dig", "--", "cat", "/etc/hosts"])   # DNS did it, not /etc/hosts
 
 
