@@ -247,3 +247,25 @@ def test_election_over_http_with_the_real_kubectl(server) -> None:
     out = server.kubectl("get", "lease", "-n", "kube-system", "kube-scheduler",
                          "-o", "jsonpath={.spec.holderIdentity} {.spec.leaseTransitions}")
     assert out.stdout == "cp-2_bbbb 1"
+
+
+def test_health_check_fails_for_a_leader_stuck_past_its_lease(vc: Cluster) -> None:
+    a = elector(vc, "a")
+    b = elector(vc, "b")
+    vc.advance(3)
+    assert a.check() is None and b.check() is None
+    vc.components.remove(a)   # its loop is stuck (a deadlock): it still believes it leads
+    vc.advance(30)
+    assert a.is_leader and a.check() is None   # within lease duration + 20 s of its last renewal
+    vc.advance(6)
+    assert a.check() == f"failed election to renew leadership on lease {LOCK}"
+    assert b.is_leader and b.check() is None
+
+
+def test_a_process_whose_term_ends_exits_with_status_1() -> None:
+    import subprocess
+    import sys
+
+    code = "from minik8s.client.leaderelection import leaderelection_lost; leaderelection_lost(); print('still here')"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and "leaderelection lost" in done.stderr and "still here" not in done.stdout

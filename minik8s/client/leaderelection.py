@@ -36,6 +36,8 @@ Interface:
     # as a component of a loop (minik8s.cluster.Component): promote(now), next_due(), process_one(), queue
     elector.run(stop_event)      # or on its own thread, with the real clock, until stop_event is set
     elector.cancel()             # stop (releasing the Lease if release_on_cancel)
+    elector.check()              # the leaderElection health check: None, or why it fails
+    leaderelection_lost()        # the usual on_stopped_leading of a component process: exit 1
 
 How minik8s differs: ``on_started_leading`` is called in the elector's own loop (upstream starts
 it in a goroutine), so it should start work rather than do it; ``on_stopped_leading`` is called
@@ -47,11 +49,12 @@ Taught in chapter 19 (building a cluster: leader election and high availability)
 from __future__ import annotations
 
 import logging
+import os
 import random
 import socket
 import threading
 import uuid
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, NoReturn, Protocol
 
 from minik8s.api import resources
 from minik8s.api.errors import StatusError
@@ -70,6 +73,8 @@ RENEW_DEADLINE_SECONDS = 10.0   # how long a leader keeps trying to renew before
 RETRY_PERIOD_SECONDS = 2.0      # how often electors try to acquire, and leaders renew
 JITTER_FACTOR = 1.2             # acquiring waits retry_period * (1 + up to this): no thundering herd
 LOCK_NAMESPACE = "kube-system"
+# The components' leader election health check tolerates a lease this long overdue (seconds).
+MAX_TOLERABLE_EXPIRED_LEASE_SECONDS = 20.0
 
 _TICK = "tick"   # the one key of the elector's queue: the next try
 
@@ -84,6 +89,15 @@ def new_identity() -> str:
     """``<hostname>_<uuid>``, as kube-controller-manager and kube-scheduler name themselves: unique even for
     two replicas on one machine."""
     return f"{socket.gethostname()}_{uuid.uuid4()}"
+
+
+def leaderelection_lost() -> NoReturn:
+    """What kube-controller-manager and kube-scheduler do when their term ends: say so and exit at once
+    (status 1, no clean-up that could still act as leader); their supervisor restarts them, and they
+    compete again from the start."""
+    log.error("leaderelection lost")
+    logging.shutdown()
+    os._exit(1)
 
 
 def lease_valid(observed_time: float, duration_seconds: float, now: float) -> bool:
@@ -153,6 +167,17 @@ class LeaderElector:
     def leader(self) -> str:
         """The holder identity this replica last observed ("" for none)."""
         return str(self._observed.get("holderIdentity") or "")
+
+    def check(self, max_tolerable_expired: float = MAX_TOLERABLE_EXPIRED_LEASE_SECONDS) -> str | None:
+        """The ``leaderElection`` health check: None while healthy, else why not. A replica that believes
+        it leads but has not renewed for the lease duration plus ``max_tolerable_expired`` is stuck (it
+        should have stopped leading; a deadlock can prevent that), so its ``/healthz`` fails and a supervisor
+        restarts it. A standby is always healthy."""
+        if not self._holding():
+            return None
+        if self.clock.now() - self._observed_time > self.lease_duration + max_tolerable_expired:
+            return f"failed election to renew leadership on lease {self.lock_name}"
+        return None
 
     @property
     def done(self) -> bool:
