@@ -7,7 +7,8 @@ kubeconfig the server wrote (as kubectl would be):
 
 * GET one pod, LIST the pods of a namespace (100 pods), CREATE ConfigMaps;
 * reports requests/s and p50/p99 latency for each, and the time from starting
-  the process to the first answered ``/version``.
+  the process to the first answered ``/version``;
+* the machine's pure-Python loop time (benchmarks/machine.py), measured once the server has stopped.
 
 Usage: python benchmarks/apiserver.py [--concurrency 32] [--seconds 5] [--json]
        python benchmarks/apiserver.py --rbac [...]   # GET/LIST with authentication and RBAC evaluating
@@ -33,6 +34,10 @@ from pathlib import Path
 import aiohttp
 import yaml
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.machine import loop_line, python_loop_seconds  # noqa: E402
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -47,7 +52,8 @@ def start_server(data_dir: Path, port: int) -> tuple[subprocess.Popen, float]:
         [sys.executable, "-m", "minik8s", "server", "--port", str(port), "--nodes", "0", "--runtime", "simulated",
          "--object-count-limit", "0",
          "--data-dir", str(data_dir), "--kubeconfig", str(data_dir / "kubeconfig")],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "HOME": str(data_dir)})
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "HOME": str(data_dir)},
+        cwd=Path(__file__).resolve().parent.parent)   # `-m minik8s` finds the package from the checkout too
     import urllib.request
 
     while True:
@@ -152,7 +158,8 @@ def main() -> int:
         finally:
             process.terminate()
             process.wait(timeout=20)
-    figures = {"concurrency": args.concurrency, "startup_to_version_seconds": round(startup, 3), **results}
+    figures = {"concurrency": args.concurrency, "startup_to_version_seconds": round(startup, 3), **results,
+               "python_loop_seconds": python_loop_seconds()}
     if args.json:
         print(json.dumps(figures))
     else:
@@ -162,6 +169,7 @@ def main() -> int:
             print(f"{name:>9}: {r['requests_per_second']:8.1f} req/s   p50 {r['p50_ms']:6.2f} ms   "
                   f"p99 {r['p99_ms']:6.2f} ms   ({r['requests']} requests, {r['errors']} errors, "
                   f"{args.concurrency} clients)")
+        print(loop_line(figures["python_loop_seconds"]))
     return 0
 
 

@@ -4,7 +4,8 @@ Builds the records of S Services (ClusterIP, one named port each), starts a
 :class:`minik8s.dns.server.DNSServer` on a free loopback port in its own thread, and has C client
 processes send A queries for random Service names over UDP, each waiting for its answer before the next
 (as a pod's resolver does). Prints answered queries/s, the share answered correctly, and how long one
-rebuild of the records takes (what each Service change costs); ``--json`` prints one JSON object.
+rebuild of the records takes (what each Service change costs), and the machine's pure-Python loop time
+(benchmarks/machine.py, measured once the server has stopped); ``--json`` prints one JSON object.
 
 CoreDNS answers tens of thousands of queries per second per core; the aim here is 5,000/s.
 
@@ -27,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import dns.message  # noqa: E402
 
+from benchmarks.machine import loop_line, python_loop_seconds  # noqa: E402
 from minik8s.dns.records import build  # noqa: E402
 from minik8s.dns.resolver import Resolver  # noqa: E402
 from minik8s.dns.server import DNSServer  # noqa: E402
@@ -91,13 +93,15 @@ def main() -> None:
     sent = per_client * args.clients
     figures = {"services": args.services, "queries": sent, "clients": args.clients,
                "queries_per_second": round(sum(answered) / seconds), "answered_correctly": sum(answered) / sent,
-               "seconds": round(seconds, 3), "records_build_seconds": round(build_seconds, 4)}
+               "seconds": round(seconds, 3), "records_build_seconds": round(build_seconds, 4),
+               "python_loop_seconds": python_loop_seconds()}
     if args.json:
         print(json.dumps(figures))
         return
     print(f"{figures['queries_per_second']:,} queries/s over UDP ({sent:,} queries, {args.clients} clients, "
           f"{args.services:,} Services); {figures['answered_correctly']:.1%} answered correctly")
     print(f"building the records of {args.services:,} Services: {build_seconds * 1000:.1f} ms")
+    print(loop_line(figures["python_loop_seconds"]))
 
 
 if __name__ == "__main__":

@@ -6,7 +6,8 @@ its pods, so that the EndpointSlice and Endpoints controllers follow every pod c
 wall time of both phases for both runs, the number of slices at the end (N / 100 rounded up) and the
 number of store writes the rollout caused, and how many syncs each endpoint controller ran and the
 wall time they took. Also times the pure decision
-(``desired_endpoints`` + ``plan_slices``) for N pods.
+(``desired_endpoints`` + ``plan_slices``) for N pods, and, after all that, the machine's
+pure-Python loop time (benchmarks/machine.py).
 
     python benchmarks/endpoints.py --replicas 1000 [--nodes 20] [--json]
 """
@@ -25,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from rollout import MANIFEST, run_until  # noqa: E402
 
+from benchmarks.machine import loop_line, python_loop_seconds  # noqa: E402
 from minik8s.api import resources  # noqa: E402
 from minik8s.cluster import Cluster  # noqa: E402
 from minik8s.controllers.endpoints import EndpointsController  # noqa: E402
@@ -110,11 +112,14 @@ def main() -> None:
     figures = {"replicas": args.replicas, "nodes": args.nodes,
                "without_service": run(args.replicas, args.nodes, False),
                "with_service": run(args.replicas, args.nodes, True), **pure(args.replicas)}
+    figures["python_loop_seconds"] = python_loop_seconds()
     if args.json:
         print(json.dumps(figures))
         return
     for key, value in figures.items():
-        print(f"{key}: {value}")
+        if key != "python_loop_seconds":
+            print(f"{key}: {value}")
+    print(loop_line(figures["python_loop_seconds"]))
 
 
 if __name__ == "__main__":

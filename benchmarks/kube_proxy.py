@@ -10,6 +10,9 @@ measures with one sequential HTTP client:
   pod, and the time from the API write to the first new connection answered by that pod is recorded
   (p50/p99 over ``--switches`` changes).
 
+The machine's pure-Python loop time (benchmarks/machine.py) is printed too, measured once the
+cluster has stopped.
+
     python benchmarks/kube_proxy.py [--requests 500] [--switches 30] [--json]
 
 Not a test: it prints figures.
@@ -29,6 +32,7 @@ from typing import Any, Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.machine import loop_line, python_loop_seconds  # noqa: E402
 from minik8s import Cluster  # noqa: E402
 from minik8s.api import resources  # noqa: E402
 
@@ -137,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
                                               "p50_ms": round(percentile(delays, 50) * 1000, 3),
                                               "p99_ms": round(percentile(delays, 99) * 1000, 3)}
 
+    result["python_loop_seconds"] = python_loop_seconds()
     if args.json:
         print(json.dumps(result))
         return 0
@@ -149,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     r = result["endpointslice_to_traffic"]
     print(f"EndpointSlice change -> first request served by the new endpoint ({r['switches']} changes): "
           f"p50 {r['p50_ms']:.3f} ms   p99 {r['p99_ms']:.3f} ms")
+    print(loop_line(result["python_loop_seconds"]))
     return 0
 
 

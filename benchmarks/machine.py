@@ -9,6 +9,7 @@ It also holds what the benchmarks' command lines share.
 
 Interface:
     python_loop_seconds(runs=3) -> float      # seconds for the 10**7 loop, median of ``runs``
+    loop_line(seconds) -> str                 # the text line that reports it
     median(values) -> float
     add_common_arguments(parser)              # --runs, --json, --profile
     profiled(enabled, work) -> work()         # with ``enabled``, the top of a cProfile on stderr
@@ -45,6 +46,11 @@ def python_loop_seconds(runs: int = 3) -> float:
             pass
         times.append(time.perf_counter() - start)
     return round(median(times), 3)
+
+
+def loop_line(seconds: float) -> str:
+    """The line a benchmark's text output reports ``python_loop_seconds`` with."""
+    return f"pure-Python loop (for i in range(10**7)): {seconds} s"
 
 
 def profiled(enabled: bool, work: Callable[[], T]) -> T:

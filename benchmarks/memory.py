@@ -17,7 +17,8 @@ Figures: Python memory traced by ``tracemalloc`` (what the program holds; "after
 come back near "baseline") and the process's resident set size (RSS; the allocator need
 not return freed memory to the OS, so RSS falls less; on glibc the last line asks it to,
 with ``malloc_trim(0)``, to show how much of the RSS is free memory kept for reuse). The per-pod cost is
-(peak - baseline) / replicas. ``--json`` prints one JSON object instead.
+(peak - baseline) / replicas. The machine's pure-Python loop time (benchmarks/machine.py) is
+measured last, once tracemalloc has stopped. ``--json`` prints one JSON object instead.
 
     python benchmarks/memory.py [--nodes 64] [--replicas 7000] [--json]
 """
@@ -36,6 +37,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.machine import loop_line, python_loop_seconds  # noqa: E402
 from minik8s import Cluster  # noqa: E402
 from minik8s.apiserver.compaction import COMPACTION_INTERVAL_SECONDS, EVENT_TTL_SECONDS  # noqa: E402
 
@@ -111,6 +113,7 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
     figures = run(args.nodes, args.replicas)
+    figures["python_loop_seconds"] = python_loop_seconds()  # tracemalloc stopped: it would slow the loop
     if args.json:
         print(json.dumps(figures))
         return
@@ -121,6 +124,7 @@ def main() -> None:
             print(f"{phase:>10} {figures[phase]['traced_mib']:>11} {figures[phase]['rss_mib']:>9}")
     print(f"traced memory per pod at peak: {figures['traced_kib_per_pod']} KiB")
     print(f"events left after the TTL: {figures['events_left']}")
+    print(loop_line(figures["python_loop_seconds"]))
 
 
 if __name__ == "__main__":

@@ -123,7 +123,7 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     figures = {"rules": rules(args.services), "connect": connections(args.connections),
-               "python_loop_s": python_loop_seconds()}
+               "python_loop_seconds": python_loop_seconds()}
     emit(figures, args.json, report)
 
 
@@ -139,7 +139,7 @@ def report(figures: dict[str, Any]) -> None:
             print(f"new connection + GET via {name}: p50 {c[name]['p50_ms']} ms, p99 {c[name]['p99_ms']} ms")
     else:
         print(f"connections: {c['skipped']}")
-    print(f"pure Python here: for i in range(10**7): pass takes {figures['python_loop_s']} s (benchmarks/machine.py)")
+    print(f"pure Python here: for i in range(10**7): pass takes {figures['python_loop_seconds']} s (benchmarks/machine.py)")
 
 
 if __name__ == "__main__":

@@ -5,7 +5,8 @@ creates N nginx pods at once, and records for each the time from its creation re
 until the API first shows its ``Ready`` condition ``True``: the figure Kubernetes'
 "pod startup latency" SLO bounds (p99 <= 5 s for stateless pods, image pulls excluded).
 Also prints how long the cluster took to start, the memory of the cluster process
-(max RSS) and of the containers (their summed RSS while all run).
+(max RSS) and of the containers (their summed RSS while all run), and the machine's pure-Python
+loop time (benchmarks/machine.py), measured once the cluster has stopped.
 
     python benchmarks/pod_startup.py --pods 50 [--runtime process|docker] [--probe] [--json]
 
@@ -27,6 +28,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.machine import loop_line, python_loop_seconds  # noqa: E402
 from minik8s import Cluster  # noqa: E402
 from minik8s.api import resources  # noqa: E402
 
@@ -114,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         "cluster_max_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "containers_rss_mib": round(containers_rss / 2**20, 1),
         "slo_p99_seconds": 5.0,
+        "python_loop_seconds": python_loop_seconds(),
     }
     if args.json:
         print(json.dumps(result))
@@ -125,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
               f"max {result['max_seconds']} s   (SLO: p99 <= 5 s)")
         print(f"memory             cluster process {result['cluster_max_rss_mib']} MiB max RSS, "
               f"containers {result['containers_rss_mib']} MiB RSS")
+        print(loop_line(result["python_loop_seconds"]))
     return 0 if len(latencies) == args.pods else 1
 
 

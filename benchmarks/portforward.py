@@ -8,7 +8,8 @@ real kubectl (SPDY inside a WebSocket; ``kubectl-spdy``: a plain SPDY/3.1 upgrad
 * **throughput**: MiB per second of a large body sent and echoed back on one connection;
 * **connections**: the time from connect to the first echoed byte, over many connections
   one after another (each is a new stream pair, or a new WebSocket);
-* **concurrent**: several connections each echoing a body at the same time.
+* **concurrent**: several connections each echoing a body at the same time;
+* the machine's pure-Python loop time (benchmarks/machine.py), once the server has stopped.
 
     python benchmarks/portforward.py [--client kubectl|kubectl-spdy|minik8s] [--mib 64] [--connections 200]
                                      [--concurrent 8] [--json]
@@ -30,6 +31,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.machine import loop_line, python_loop_seconds  # noqa: E402
 
 ECHO = """\
 import socketserver, threading
@@ -139,6 +143,7 @@ def main() -> None:
         "connect_echo_ms_p99": round(percentile(latencies, 99), 2),
         "concurrent_connections": args.concurrent,
         "concurrent_mib_per_s": round(args.concurrent * 8 / concurrent_seconds, 1),
+        "python_loop_seconds": python_loop_seconds(),
     }
     if args.json:
         print(json.dumps(figures))
@@ -148,6 +153,7 @@ def main() -> None:
     print(f"  {args.connections} connections one after another, connect to first echo: "
           f"p50 {figures['connect_echo_ms_p50']} ms, p99 {figures['connect_echo_ms_p99']} ms")
     print(f"  {args.concurrent} connections at once, 8 MiB each: {figures['concurrent_mib_per_s']} MiB/s in total")
+    print(f"  {loop_line(figures['python_loop_seconds'])}")
 
 
 if __name__ == "__main__":

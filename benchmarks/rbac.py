@@ -17,7 +17,8 @@ alternate, twice, to cancel drift; the best of each is reported, with the
 viewer's slowdown relative to admin (the aim: under 15 %). On a shared machine the
 HTTP figures swing by tens of percent from run to run, so it also times one RBAC
 decision in process, from the cache and evaluated afresh: the steady measure of
-what authorization adds to a request.
+what authorization adds to a request. The machine's pure-Python loop time
+(benchmarks/machine.py) is printed beside the figures, measured after them.
 
 Usage: python benchmarks/rbac.py [--concurrency 16] [--seconds 3] [--json]
 Not a test: it prints figures.
@@ -38,8 +39,11 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from apiserver import credentials, drive, free_port, pod, session  # noqa: E402  (the house benchmark's helpers)
+
+from benchmarks.machine import loop_line, python_loop_seconds  # noqa: E402
 
 VIEWER_TOKEN = "bench-viewer-token-0123456789abcdef"
 GROUP = "rbac.authorization.k8s.io"
@@ -50,7 +54,8 @@ def start(data_dir: Path, port: int, *extra: str) -> subprocess.Popen:
     process = subprocess.Popen(
         [sys.executable, "-m", "minik8s", "server", "--port", str(port), "--nodes", "0", "--runtime", "simulated",
          "--data-dir", str(data_dir), "--kubeconfig", str(data_dir / "kubeconfig"), *extra],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "HOME": str(data_dir)})
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "HOME": str(data_dir)},
+        cwd=Path(__file__).resolve().parent.parent)   # `-m minik8s` finds the package from the checkout too
     scheme = "http" if "--insecure" in extra else "https"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -177,6 +182,7 @@ def main() -> int:
     figures["viewer_slowdown_percent"] = {
         op: round(100 * (1 - figures["viewer"][op]["requests_per_second"]
                          / figures["admin"][op]["requests_per_second"]), 1) for op in ("get", "list_100")}
+    figures["python_loop_seconds"] = python_loop_seconds()
     if args.json:
         print(json.dumps(figures))
         return 0
@@ -191,6 +197,7 @@ def main() -> int:
     print(f"viewer (RBAC evaluates) slower than admin (system:masters) by: GET {slow['get']:+.1f} %, "
           f"LIST {slow['list_100']:+.1f} % (negative: faster; {args.concurrency} clients, HTTPS, best of "
           f"{args.rounds} alternating rounds)")
+    print(loop_line(figures["python_loop_seconds"]))
     return 0
 
 

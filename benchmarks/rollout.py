@@ -5,7 +5,8 @@ measures the *wall* time until every replica is available, then changes the imag
 measures the wall time of the whole rolling update (default 25% / 25%). The virtual
 clock makes the run deterministic; the times printed are how long the Python code
 took, which is what the benchmark is about. Also prints the virtual seconds each phase
-took inside the cluster.
+took inside the cluster, and the machine's pure-Python loop time (benchmarks/machine.py),
+measured after the runs (and outside ``--profile``).
 
     python benchmarks/rollout.py --replicas 1000 [--nodes 20] [--json] [--profile]
 
@@ -25,6 +26,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.machine import loop_line, python_loop_seconds  # noqa: E402
 from minik8s.api import resources  # noqa: E402
 from minik8s.cluster import Cluster  # noqa: E402
 from minik8s.controllers import rollout as ro  # noqa: E402
@@ -95,6 +97,7 @@ def main() -> None:
     if profiler:
         profiler.disable()
         pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(30)
+    result["python_loop_seconds"] = python_loop_seconds()
     if args.json:
         print(json.dumps(result))
         return
@@ -103,6 +106,7 @@ def main() -> None:
           f"({result['available_virtual_seconds']:.0f} s virtual)")
     print(f"  rolling update:         {result['rolling_update_seconds']:.2f} s wall "
           f"({result['rolling_update_virtual_seconds']:.0f} s virtual)")
+    print(f"  {loop_line(result['python_loop_seconds'])}")
 
 
 if __name__ == "__main__":

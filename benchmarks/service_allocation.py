@@ -4,7 +4,8 @@ In-process (memory store, no HTTP), so the figures are the allocation and the wr
 
 * creates/s of ClusterIP and of NodePort Services (N of each, one namespace);
 * the time to rebuild the allocators from N stored Services (what a restart pays);
-* one random pick from a nearly full node-port range (the scan of the bitmap's worst case).
+* one random pick from a nearly full node-port range (the scan of the bitmap's worst case);
+* the machine's pure-Python loop time (benchmarks/machine.py), measured after the rest.
 
 Usage: python benchmarks/service_allocation.py [--services 2000] [--json]
 Not a test: it prints figures.
@@ -21,6 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.machine import loop_line, python_loop_seconds  # noqa: E402
 from minik8s.api import resources  # noqa: E402
 from minik8s.apiserver.apiserver import APIServer  # noqa: E402
 from minik8s.apiserver.serviceallocator import PortAllocator, ServiceAllocator  # noqa: E402
@@ -66,12 +68,15 @@ def main() -> None:
     started = time.perf_counter()
     ports.allocate_next()
     figures["last_free_port_pick_ms"] = round((time.perf_counter() - started) * 1000, 3)
+    figures["python_loop_seconds"] = python_loop_seconds()
 
     if args.json:
         print(json.dumps(figures))
     else:
         for key, value in figures.items():
-            print(f"{key:28} {value}")
+            if key != "python_loop_seconds":
+                print(f"{key:28} {value}")
+        print(loop_line(figures["python_loop_seconds"]))
 
 
 if __name__ == "__main__":

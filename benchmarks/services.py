@@ -15,7 +15,8 @@ so that the EndpointSlice controller, kube-proxy and cluster DNS are all the rea
   the ClusterIP stops answering; as that happens just after a probe, the next ``touch`` lands just
   after one too, so the whole path is about a full period (its worst case);
 * queries/s the cluster's own DNS server answers over UDP (``cluster_dns.py``'s client processes,
-  asking for the Service's name); aim ≥ 5,000.
+  asking for the Service's name); aim ≥ 5,000;
+* the machine's pure-Python loop time (benchmarks/machine.py), once the cluster has stopped.
 
     python benchmarks/services.py [--requests 500] [--trials 20] [--queries 20000] [--json]
 
@@ -43,6 +44,7 @@ import dns.message  # noqa: E402
 from cluster_dns import client as dns_client  # noqa: E402
 from kube_proxy import get, measure, percentile, wait_for  # noqa: E402
 
+from benchmarks.machine import loop_line, python_loop_seconds  # noqa: E402
 from minik8s import Cluster  # noqa: E402
 from minik8s.api import resources  # noqa: E402
 
@@ -183,6 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         result["dns"] = dns_queries(server.host, server.port, "bench.default.svc.cluster.local", cluster_ip,
                                     args.queries, args.clients)
 
+    result["python_loop_seconds"] = python_loop_seconds()
     if args.json:
         print(json.dumps(result))
         return 0
@@ -213,6 +216,7 @@ def report(result: dict[str, Any]) -> None:
     print(f"cluster DNS: {d['queries_per_second']:,} queries/s over UDP ({d['queries']:,} queries, {d['clients']} "
           f"clients), {d['answered_correctly']:.1%} answered correctly (aim >= 5,000/s: "
           f"{met(d['queries_per_second'] >= 5000)})")
+    print(loop_line(result["python_loop_seconds"]))
 
 
 if __name__ == "__main__":

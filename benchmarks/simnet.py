@@ -9,6 +9,8 @@ Then measures three paths a lab takes, each as requests per second:
 * ``exec``: ``kubectl exec client -- wget -qO- http://<pod IP>`` on an in-process ``Cluster`` (the
   whole API path: kubectl, the API server, the kubelet, the runtime).
 
+The machine's pure-Python loop time (benchmarks/machine.py) is measured after the three.
+
     python benchmarks/simnet.py [--nodes 3] [--pods 30] [--requests 20000] [--execs 300] [--json]
 """
 
@@ -23,6 +25,7 @@ from typing import Any, Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.machine import loop_line, python_loop_seconds  # noqa: E402
 from minik8s import Cluster  # noqa: E402
 from minik8s.clock import VirtualClock  # noqa: E402
 from minik8s.kubelet.runtimes import simshell  # noqa: E402
@@ -105,6 +108,7 @@ def main() -> None:
         "shell": rate(args.requests, lambda: simshell.run_now(["wget", "-qO-", f"http://{VIP}"], {}, {}, net=client)),
         "exec": exec_rate(args.execs),
     }
+    results["python_loop_seconds"] = python_loop_seconds()
     if args.json:
         print(json.dumps(results))
         return
@@ -112,6 +116,7 @@ def main() -> None:
     for path in ("fabric", "shell", "exec"):
         figures = results[path]
         print(f"  {path:<7} {figures['per_second']:>10,.0f} requests/s  ({figures['requests']} in {figures['seconds']} s)")
+    print(f"  {loop_line(results['python_loop_seconds'])}")
 
 
 if __name__ == "__main__":

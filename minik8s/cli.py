@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     from minik8s import server as server_module
 
     server_module.add_arguments(server)
+    daemons = _add_daemons(sub)
     sub.add_parser("kubectl", help="a kubectl-compatible client (minik8s kubectl get pods)")
     sub.add_parser("image", help="build, push, pull and list images (minik8s image build -t app:1.0 .)")
     sub.add_parser("proxy-rules", help="print the iptables rules kube-proxy would write (minik8s proxy-rules --node node-1)")
@@ -57,8 +59,27 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "server":
         return server_module.main(args)
+    if args.command in daemons:
+        return int(daemons[args.command].main(args))
     parser.print_help()
     return 0 if args.command is None else 2
+
+
+def _add_daemons(sub: Any) -> dict[str, Any]:
+    """The components as processes of their own (:mod:`minik8s.daemons`), as a kubeadm cluster runs them."""
+    from minik8s.daemons import apiserver, controllermanager, kubelet, proxy, scheduler
+
+    commands = {
+        "apiserver": (apiserver, "the API server alone, over HTTPS; writes admin.conf and the components' "
+                                 "kubeconfigs into --data-dir"),
+        "controller-manager": (controllermanager, "the controllers (kube-controller-manager), through --kubeconfig"),
+        "scheduler": (scheduler, "the scheduler (kube-scheduler), through --kubeconfig"),
+        "kubelet": (kubelet, "one node's kubelet and container runtime, through --kubeconfig"),
+        "proxy": (proxy, "kube-proxy for one node, through --kubeconfig"),
+    }
+    for name, (module, help_text) in commands.items():
+        module.add_arguments(sub.add_parser(name, help=help_text))
+    return {name: module for name, (module, _) in commands.items()}
 
 
 if __name__ == "__main__":

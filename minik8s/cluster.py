@@ -41,7 +41,7 @@ import random
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Callable
 
 from minik8s import addresses
 from minik8s.api.errors import StatusError
@@ -54,25 +54,13 @@ from minik8s.client.local import LocalClient
 from minik8s.clock import Clock, RealClock, VirtualClock
 from minik8s.controllers.controller import Context, InformerFactory
 from minik8s.controllers.events import EventRecorder
+from minik8s.runner import MAX_STEPS, Component, Runner
 from minik8s.store import Store
 
-# A virtual-clock cluster that needs more steps than this to settle is looping.
-MAX_STEPS = 1_000_000
+__all__ = ["Cluster", "KubectlError", "Component", "MAX_STEPS", "node_name"]
+
 # The kubelet's --max-pods default: how many pods one node runs at most (its status.capacity.pods).
 DEFAULT_MAX_PODS = 110
-
-
-class Component(Protocol):
-    name: str
-
-    def promote(self, now: float) -> None: ...
-
-    def next_due(self) -> float | None: ...
-
-    def process_one(self) -> bool: ...
-
-    @property
-    def queue(self) -> Any: ...
 
 
 class KubectlError(Exception):
@@ -261,17 +249,16 @@ class Cluster:
         self.metric_resolution = metric_resolution
         self.client = LocalClient(self.api)
         self._wakeup = threading.Event()
-        self._lock = threading.RLock()
         self.informers = InformerFactory(self.client, self._wakeup.set)
+        # One loop drives every component (minik8s.runner), the API server's compactor first.
+        self.runner = Runner(self.informers, self.clock, self._looped, self._wakeup, name="minik8s-cluster")
+        self._lock = self.runner.lock
         self.recorder = EventRecorder(self.client, self.clock)
         self.context = Context(self.client, self.clock, self.rng, self.informers, self.recorder, self.data_dir,
                                runtime=runtime, load_balancer_pool=self.address_block.load_balancer_pool)
         self.components: list[Component] = []
         # Part of the API server rather than a controller: it works on the store, in the same loop.
         self.compactor = Compactor(self.store, self.clock)
-        self._thread: threading.Thread | None = None
-        self._stopping = False
-        self._idle = threading.Event()
         self._started = False
         self._https: Any = None   # the API served over HTTPS by serve(), if asked
         self._with_ingress = ingress
@@ -327,8 +314,7 @@ class Cluster:
             self.network_policy_agent = _network_policy_agent(self.context, self.runtime, self.network)
             self.components.append(self.network_policy_agent)
         if not self.virtual:
-            self._thread = threading.Thread(target=self._run, name="minik8s-cluster", daemon=True)
-            self._thread.start()
+            self.runner.start()
         self.run_until_stable()
 
     def serve(self, host: str = "127.0.0.1", port: int = 0) -> str:
@@ -408,10 +394,7 @@ class Cluster:
         if self._https is not None:
             self._https.stop()
             self._https = None
-        self._stopping = True
-        self._wakeup.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+        self.runner.stop()
         for component in self.components:
             stop = getattr(component, "stop", None)
             if stop is not None:
@@ -432,55 +415,15 @@ class Cluster:
 
     def step(self) -> bool:
         """One round: apply watch events, release due timers, reconcile what is ready. True if anything ran."""
-        with self._lock:
-            did = self.informers.pump() > 0
-            now = self.clock.now()
-            for component in self._looped():
-                component.promote(now)
-            for component in self._looped():
-                # Only what was ready at the start of the round: keys re-added by a failed
-                # reconcile wait for the next round, after the informers have caught up.
-                for _ in range(len(component.queue)):
-                    did = component.process_one() or did
-            return did
+        return self.runner.step()
 
     def next_due(self) -> float | None:
-        dues = [d for d in (c.next_due() for c in self._looped()) if d is not None]
-        return min(dues) if dues else None
-
-    def _run(self) -> None:
-        while not self._stopping:
-            if self.step():
-                continue
-            self._idle.set()
-            due = self.next_due()
-            wait = 1.0 if due is None else max(0.0, min(1.0, due - self.clock.now()))
-            self._wakeup.wait(wait)
-            self._wakeup.clear()
-            self._idle.clear()
+        return self.runner.next_due()
 
     def run_until_stable(self, timeout: float | None = None) -> bool:
         """Return once no component has work ready (timers in the future don't count).
         With the real clock this waits for the background loop; returns False on timeout."""
-        if self.virtual:
-            for _ in range(MAX_STEPS):
-                if not self.step():
-                    return True
-            raise RuntimeError("the cluster did not settle: a component keeps finding work")
-        deadline = time.monotonic() + (timeout if timeout is not None else 30.0)
-        self._wakeup.set()
-        while time.monotonic() < deadline:
-            # Idle twice in a row with nothing pending: everything written has been reacted to.
-            self._idle.clear()
-            self._wakeup.set()
-            if self._idle.wait(max(0.0, deadline - time.monotonic())):
-                with self._lock:
-                    if not self._has_pending():
-                        return True
-        return False
-
-    def _has_pending(self) -> bool:
-        return any(len(c.queue) for c in self._looped())
+        return self.runner.run_until_stable(timeout)
 
     def _plug_in(self, kubelet: Any) -> None:
         """Let the API server reach ``kubelet`` (logs, exec) and its pods reach cluster DNS."""

@@ -258,3 +258,19 @@ def issue_client_certificate(directory: Path, user: str, groups: list[str] | tup
             .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
             .sign(ca_key, hashes.SHA256()))
     return cert.public_bytes(serialization.Encoding.PEM), _key_pem(key)
+
+
+def self_signed_certificate(names: list[str], days: int = SERVING_DAYS) -> tuple[bytes, bytes]:
+    """A serving certificate that signs itself, for ``names``: (certificate PEM, key PEM). What
+    kube-controller-manager and kube-scheduler serve their secure port with when given no certificate."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.timezone.utc)
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"{names[0] if names else 'localhost'}@minik8s")])
+    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=days))
+            .add_extension(x509.SubjectAlternativeName([_san(n) for n in names]), critical=False)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .sign(key, hashes.SHA256()))
+    return cert.public_bytes(serialization.Encoding.PEM), _key_pem(key)

@@ -247,6 +247,12 @@ class APIServer:
             finally:
                 self.rng = shared
 
+    def store_health(self) -> str | None:
+        """The ``etcd`` check of ``/healthz``: None while the store answers, else why not. A backend
+        that can tell (a remote one) offers ``health()``; the embedded ones answer while open."""
+        check = getattr(self.store, "health", None)
+        return check() if callable(check) else None
+
     # --- metrics.k8s.io -------------------------------------------------------------------
 
     def serve_metrics(self, provider: MetricsProvider) -> None:

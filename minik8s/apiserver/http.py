@@ -50,6 +50,7 @@ from minik8s.apiserver.admission.webhook import admitted_write
 from minik8s.apiserver.aggregator import Aggregator
 from minik8s.apiserver.auth.requestinfo import request_info
 from minik8s.apiserver import remotecommand
+from minik8s import healthz
 from minik8s.clock import parse_rfc3339
 
 log = logging.getLogger(__name__)
@@ -319,6 +320,9 @@ class _Handler:
         self.api = api
         self.hooks = hooks
         self.aggregator = Aggregator(api)   # APIServices, and the proxy to extension API servers
+        # kube-apiserver's first checks: it answers, it can log, its store answers.
+        self.health_checks = [healthz.Check("ping", healthz.ping), healthz.Check("log", healthz.ping),
+                              healthz.Check("etcd", api.store_health)]
 
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self.api.clock.now(), tz=timezone.utc)
@@ -327,7 +331,10 @@ class _Handler:
         return _json(discovery.version())
 
     async def healthz(self, request: web.Request) -> web.Response:
-        return web.Response(text="ok")
+        """``/healthz``, ``/livez``, ``/readyz`` (and ``/healthz/<check>``), as :mod:`minik8s.healthz` answers."""
+        endpoint = request.path.strip("/").split("/", 1)[0]
+        status, body = healthz.answer(endpoint, self.health_checks, request.path, request.query)
+        return web.Response(status=status, text=body, headers={"X-Content-Type-Options": "nosniff"})
 
     async def discovery(self, request: web.Request) -> web.StreamResponse:
         path = request.path.rstrip("/")
@@ -787,8 +794,9 @@ def make_app(api: APIServer, policy: filters.Policy, hooks: dict[str, Hook] | No
     app.on_cleanup.append(handler.aggregator.stop)
     app.router.add_get("/version", handler.version)
     app.router.add_get("/version/", handler.version)
-    for probe in ("/healthz", "/livez", "/readyz"):
-        app.router.add_get(probe, handler.healthz)
+    for probe in healthz.ENDPOINTS:
+        app.router.add_get(f"/{probe}", handler.healthz)
+        app.router.add_get(f"/{probe}/{{check}}", handler.healthz)
     app.router.add_get("/openapi/v2", handler.openapi_v2)
     app.router.add_get("/openapi/v3", handler.openapi)
     app.router.add_get("/openapi/v3/{tail:.*}", handler.openapi)

@@ -75,8 +75,9 @@ class HTTPWatch:
             self._response.release_conn()
 
 
-def _load_client_certificate(context: ssl.SSLContext, cert_pem: bytes, key_pem: bytes) -> None:
-    """Present a kubeconfig's client certificate (``ssl`` reads keys from files only: a private temp dir)."""
+def load_certificate(context: ssl.SSLContext, cert_pem: bytes, key_pem: bytes) -> None:
+    """Present a certificate, a kubeconfig's client certificate or a component's serving one (``ssl``
+    reads keys from files only: a private temp dir)."""
     import tempfile
     from pathlib import Path
 
@@ -99,7 +100,7 @@ class HTTPClient:
         # An https server is trusted through the cluster CA from the kubeconfig, as kubectl trusts it.
         self._ssl = ssl.create_default_context(cadata=ca_pem.decode() if ca_pem else None)
         if cert_pem and key_pem:
-            _load_client_certificate(self._ssl, cert_pem, key_pem)
+            load_certificate(self._ssl, cert_pem, key_pem)
         if not verify:
             self._ssl.check_hostname = False
             self._ssl.verify_mode = ssl.CERT_NONE

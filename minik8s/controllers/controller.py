@@ -82,6 +82,7 @@ class Context:
     data_dir: Path | None = None  # where node-local state lives (volumes, logs); None: a temporary directory
     runtime: str = "process"  # the nodes' container runtime: picks the address plan (minik8s.addresses)
     load_balancer_pool: str | None = None  # this cluster's pool (minik8s.addresses.claim_block); None: the default
+    root_ca_pem: bytes | None = None  # the cluster CA (kube-controller-manager's --root-ca-file); None: the API server's
 
 
 def object_key(obj: dict[str, Any]) -> tuple[str, str]:

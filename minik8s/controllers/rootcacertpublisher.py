@@ -7,7 +7,8 @@ deleted or changed; the ServiceAccount admission plugin projects it into each Po
 ``/var/run/secrets/kubernetes.io/serviceaccount/ca.crt``.
 
 minik8s has a CA only once the API is served over HTTPS (``minik8s server``, or
-``Cluster.serve()``): until ``api.root_ca_pem`` is set, this controller publishes nothing. The
+``Cluster.serve()``): until ``api.root_ca_pem`` is set, this controller publishes nothing. A
+``minik8s controller-manager`` process publishes the CA of its kubeconfig (``Context.root_ca_pem``). The
 ConfigMaps carry the annotation ``kubernetes.io/description`` as upstream's do.
 
 Interface: ``RootCACertPublisher(ctx)`` (in :mod:`minik8s.controllers.manager`); ``republish()``
@@ -49,7 +50,8 @@ class RootCACertPublisher(Controller):
             self.queue.add(ns["metadata"]["name"])
 
     def _ca(self) -> str | None:
-        pem = getattr(getattr(self.client, "api", None), "root_ca_pem", None)
+        # A controller manager of its own process is given the CA (--root-ca-file); in-process, the API server holds it.
+        pem = self.ctx.root_ca_pem or getattr(getattr(self.client, "api", None), "root_ca_pem", None)
         return pem.decode() if pem else None
 
     def reconcile(self, key: Any) -> None:

@@ -244,10 +244,7 @@ class ProcessRuntime(cri.ContainerRuntime):
             self.pod_cidr = network_plan.pod_cidr(node_index)
             self.ips = network.IPAllocator(node_index, prefix=network_plan.gateway(node_index).rsplit(".", 1)[0] + ".")
         self.node_address = self.ips.node_ip           # the node's InternalIP: where its NodePorts listen
-        env_offset = os.environ.get("MINIK8S_PORT_OFFSET")
-        if port_offset is None:
-            port_offset = int(env_offset) if env_offset else (0 if network.low_ports_allowed() else network.PORT_OFFSET)
-        self.port_offset = port_offset
+        self.port_offset = network.port_offset() if port_offset is None else port_offset
         self._sandboxes: dict[str, Sandbox] = {}
         self._containers: dict[str, _Container] = {}
         self._present: dict[str, images.Image] = {}

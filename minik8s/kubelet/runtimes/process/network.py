@@ -45,6 +45,13 @@ class IPExhausted(Exception):
     pass
 
 
+def port_offset() -> int:
+    """How far pods' ports below 1024 are shifted: ``$MINIK8S_PORT_OFFSET``, else 0 when this user may
+    bind them and ``PORT_OFFSET`` when not. kube-proxy shifts its targets the same way."""
+    env = os.environ.get("MINIK8S_PORT_OFFSET")
+    return int(env) if env else (0 if low_ports_allowed() else PORT_OFFSET)
+
+
 def low_ports_allowed() -> bool:
     """Can this user bind port 80? Root can; others only if the kernel lets everybody."""
     return addresses.may_bind_port(80)
