@@ -14,19 +14,16 @@ continue those the dead one handed out. Every check is made with the real kubect
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
 from minik8s.clock import parse_rfc3339
-from tests.conftest import ROOT, needs_kubectl
+from tests.conftest import needs_kubectl
+from tests.processes import (Kubectl, Machines, lease, poll, ready_pods, scaling_events, start_elected,
+                             web_deployment)
 
 # The component processes (minik8s.daemons) and the etcd fixture come from their own branches (issue 19).
 pytest.importorskip("minik8s.daemons", reason="the component processes (minik8s apiserver, ...) are not here yet")
@@ -40,93 +37,6 @@ NODES = ("node-1", "node-2", "node-3")
 SERVICE_CIDR = "10.96.0.0/16"   # both API servers must hand out ClusterIPs from the same range
 LEASE_DURATION = 15
 
-DEPLOYMENT = """\
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web}
-spec:
-  replicas: 6
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec:
-      # Leave an unreachable node at once (the default toleration waits 300 s).
-      tolerations:
-      - {key: node.kubernetes.io/unreachable, operator: Exists, effect: NoExecute, tolerationSeconds: 0}
-      containers: [{name: nginx, image: nginx:1.27}]
-"""
-
-
-class Machines:
-    """The cluster's processes, each logging to a file of its own; every one is killed at the end."""
-
-    def __init__(self, root: Path):
-        self.root = root
-        self.processes: dict[str, subprocess.Popen[bytes]] = {}
-
-    def start(self, name: str, *args: str) -> subprocess.Popen[bytes]:
-        log = open(self.root / f"{name}.log", "wb")
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "HOME": str(self.root)}
-        process = subprocess.Popen([sys.executable, "-m", "minik8s", *args], stdout=log, stderr=subprocess.STDOUT,
-                                   env=env, cwd=self.root)
-        log.close()
-        self.processes[name] = process
-        return process
-
-    def log(self, name: str) -> str:
-        return (self.root / f"{name}.log").read_text(errors="replace")
-
-    def wait_log(self, name: str, text: str, timeout: float = 60) -> str:
-        def found() -> str | None:
-            if self.processes[name].poll() is not None:
-                raise AssertionError(f"{name} exited ({self.processes[name].returncode}):\n{self.log(name)}")
-            log = self.log(name)
-            return log if text in log else None
-        return poll(found, timeout, f'"{text}" in the log of {name}')
-
-    def kill(self, name: str) -> None:
-        process = self.processes[name]
-        process.send_signal(signal.SIGKILL)
-        process.wait(timeout=10)
-
-    def stop(self) -> None:
-        for process in self.processes.values():
-            if process.poll() is None:
-                process.kill()
-                process.wait(timeout=10)
-
-    def logs(self) -> str:
-        return "\n".join(f"--- {name}\n{self.log(name)[-3000:]}" for name in self.processes)
-
-
-def poll(condition: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(0.5)
-
-
-class Kubectl:
-    """The real kubectl with one machine's admin.conf."""
-
-    def __init__(self, kubeconfig: Path, home: Path):
-        self.env = {**os.environ, "KUBECONFIG": str(kubeconfig), "HOME": str(home)}
-
-    def run(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(["kubectl", *args], input=stdin, capture_output=True, text=True, env=self.env,
-                              timeout=60)
-
-    def __call__(self, *args: str, stdin: str | None = None) -> str:
-        done = self.run(*args, stdin=stdin)
-        assert done.returncode == 0, f"kubectl {' '.join(args)}: {done.stderr}"
-        return done.stdout
-
-    def json(self, *args: str) -> Any:
-        return json.loads(self(*args, "-o", "json"))
 
 
 def start_apiserver(machines: Machines, name: str, etcd: Any, data: Path, keep: Path) -> str:
@@ -139,27 +49,6 @@ def start_apiserver(machines: Machines, name: str, etcd: Any, data: Path, keep: 
     for conf in data.glob("*.conf"):   # the next API server writes its own address into them
         shutil.copy(conf, keep / conf.name)
     return log.split("serving the Kubernetes API at ", 1)[1].split()[0]
-
-
-def lease(kubectl: Kubectl, name: str) -> dict[str, Any]:
-    done = kubectl.run("get", "lease", "-n", "kube-system", name, "-o", "json")
-    return json.loads(done.stdout)["spec"] if done.returncode == 0 else {}
-
-
-def start_elected(machines: Machines, command: str, name: str, conf: Path) -> None:
-    """A controller-manager or scheduler, taking part in its leader election."""
-    machines.start(name, command, "--kubeconfig", str(conf), "--secure-port", "0")
-
-
-def ready_pods(kubectl: Kubectl) -> list[dict[str, Any]]:
-    pods = kubectl.json("get", "pods", "-l", "app=web")["items"]
-    return [p for p in pods if not p["metadata"].get("deletionTimestamp")
-            and any(c["type"] == "Ready" and c["status"] == "True" for c in p.get("status", {}).get("conditions", []))]
-
-
-def scaling_events(kubectl: Kubectl) -> list[dict[str, Any]]:
-    events = kubectl.json("get", "events", "--field-selector", "involvedObject.kind=Deployment,involvedObject.name=web")
-    return [e for e in events["items"] if e["reason"] == "ScalingReplicaSet"]
 
 
 def test_the_cluster_survives_losing_one_machine_of_each_kind(tmp_path: Path) -> None:
@@ -199,7 +88,7 @@ def run_scenario(tmp: Path, etcd: Any, machines: Machines) -> None:
     poll(lambda: via_b("get", "nodes").count(" Ready ") == 3, 60, "three Ready nodes")
 
     # A Deployment written through a, read through b.
-    via_a("apply", "-f", "-", stdin=DEPLOYMENT)
+    via_a("apply", "-f", "-", stdin=web_deployment(6, leave_unreachable_nodes=True))
     poll(lambda: len(ready_pods(via_b)) == 6, 60, "6 Ready replicas")
     assert {p["spec"]["nodeName"] for p in ready_pods(via_b)} == set(NODES)   # spread over the three nodes
     # Two controller-managers, one reconciling: one ReplicaSet, 6 pods, one scaling step recorded once.

@@ -269,3 +269,79 @@ def test_a_process_whose_term_ends_exits_with_status_1() -> None:
     code = "from minik8s.client.leaderelection import leaderelection_lost; leaderelection_lost(); print('still here')"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 1 and "leaderelection lost" in done.stderr and "still here" not in done.stdout
+
+
+# --- as processes: two controller-managers and two schedulers over one API server ------------------
+
+
+def _health(log: str) -> str:
+    """The /healthz?verbose answer of a component, from the address its log names (self-signed HTTPS)."""
+    import ssl
+    import urllib.request
+
+    url = log.split("serving /healthz, /livez and /readyz at ", 1)[1].split()[0]
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    with urllib.request.urlopen(f"{url}/healthz?verbose", context=context, timeout=10) as response:
+        return response.read().decode()
+
+
+@needs_kubectl
+def test_two_controller_managers_and_schedulers_reconcile_once_and_hand_over_on_sigterm(tmp_path) -> None:
+    from tests.processes import (Kubectl, Machines, lease, poll, ready_pods, scaling_events, start_elected,
+                                 web_deployment)
+
+    machines = Machines(tmp_path)
+    data = tmp_path / "control-plane"
+    try:
+        machines.start("apiserver", "apiserver", "--data-dir", str(data), "--port", "0", "--node-name", "node-1")
+        machines.wait_log("apiserver", "kubeconfigs written")
+        kubectl = Kubectl(data / "admin.conf", tmp_path)
+        start_elected(machines, "controller-manager", "cm-1", data / "controller-manager.conf")
+        start_elected(machines, "scheduler", "sched-1", data / "scheduler.conf")
+        machines.wait_log("cm-1", "became the leader")
+        machines.wait_log("sched-1", "became the leader")
+        first = lease(kubectl, "kube-controller-manager")["holderIdentity"]
+        first_scheduler = lease(kubectl, "kube-scheduler")["holderIdentity"]
+        start_elected(machines, "controller-manager", "cm-2", data / "controller-manager.conf")
+        start_elected(machines, "scheduler", "sched-2", data / "scheduler.conf")
+        machines.start("kubelet", "kubelet", "--kubeconfig", str(data / "kubelet-node-1.conf"), "--node-name",
+                       "node-1", "--runtime", "simulated", "--healthz-port", "0")
+        standby = machines.wait_log("cm-2", "running (leader-election)")
+        assert "[+]leaderElection ok" in _health(machines.log("cm-1")).splitlines()
+        assert "[+]leaderElection ok" in _health(standby).splitlines()   # a standby is healthy
+
+        kubectl("apply", "-f", "-", stdin=web_deployment(3))
+        poll(lambda: len(ready_pods(kubectl)) == 3, 90, "3 Ready replicas")
+        assert "became the leader" not in machines.log("cm-2") and "became the leader" not in machines.log("sched-2")
+        assert len(kubectl.json("get", "rs", "-l", "app=web")["items"]) == 1
+        assert len(kubectl.json("get", "pods", "-l", "app=web")["items"]) == 3
+        (step,) = scaling_events(kubectl)
+        assert step["count"] == 1
+
+        # A clean stop releases the Lease: the standby leads at its next try, not a lease duration later.
+        assert machines.terminate("cm-1") == 0 and machines.terminate("sched-1") == 0
+        machines.wait_log("cm-2", "became the leader", timeout=30)
+        machines.wait_log("sched-2", "became the leader", timeout=30)
+        spec = lease(kubectl, "kube-controller-manager")
+        assert spec["holderIdentity"] not in ("", first) and spec["leaseTransitions"] == 1
+        for lock, before in (("kube-controller-manager", first), ("kube-scheduler", first_scheduler)):
+            holder = lease(kubectl, lock)["holderIdentity"]
+            events = sorted(kubectl.json("get", "events", "-n", "kube-system")["items"],
+                            key=lambda e: int(e["metadata"]["resourceVersion"]))
+            assert [e["message"] for e in events if e["reason"] == "LeaderElection"
+                    and e["involvedObject"]["name"] == lock] == [f"{before} became leader",
+                                                                  f"{before} stopped leading", f"{holder} became leader"]
+
+        kubectl("scale", "deployment", "web", "--replicas=5")
+        poll(lambda: len(ready_pods(kubectl)) == 5, 90, "5 Ready replicas")
+        assert len(kubectl.json("get", "pods", "-l", "app=web")["items"]) == 5
+        steps = sorted(scaling_events(kubectl), key=lambda e: e["metadata"]["resourceVersion"])
+        assert [e["message"].split(" to ", 1)[1] for e in steps] == ["3", "5 from 3"]   # v1.32's wording
+        assert all(e["count"] == 1 for e in steps)
+    except BaseException:
+        print(machines.logs())
+        raise
+    finally:
+        machines.stop()
+
