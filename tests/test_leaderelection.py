@@ -287,7 +287,8 @@ def _health(log: str) -> str:
 
 
 @needs_kubectl
-def test_two_controller_managers_and_schedulers_reconcile_once_and_hand_over_on_sigterm(tmp_path) -> None:
+@pytest.mark.timeout(240)   # seven processes on a loaded 2-core machine
+def test_two_controller_managers_and_schedulers_reconcile_once_hand_over_and_exit_when_the_lease_is_lost(tmp_path) -> None:
     from tests.processes import (Kubectl, Machines, lease, poll, ready_pods, scaling_events, start_elected,
                                  web_deployment)
 
@@ -339,6 +340,13 @@ def test_two_controller_managers_and_schedulers_reconcile_once_and_hand_over_on_
         steps = sorted(scaling_events(kubectl), key=lambda e: e["metadata"]["resourceVersion"])
         assert [e["message"].split(" to ", 1)[1] for e in steps] == ["3", "5 from 3"]   # v1.32's wording
         assert all(e["count"] == 1 for e in steps)
+
+        # Someone else takes the Lease: the leader's renewals conflict, and after the renew deadline it
+        # exits with status 1, as kube-controller-manager does ("leaderelection lost").
+        kubectl("patch", "lease", "-n", "kube-system", "kube-controller-manager", "--type", "merge", "-p",
+                '{"spec": {"holderIdentity": "intruder", "leaseDurationSeconds": 3600}}')
+        assert machines.processes["cm-2"].wait(timeout=60) == 1
+        assert "leaderelection lost" in machines.log("cm-2")
     except BaseException:
         print(machines.logs())
         raise
