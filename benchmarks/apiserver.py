@@ -10,7 +10,8 @@ kubeconfig the server wrote (as kubectl would be):
   the process to the first answered ``/version``;
 * the machine's pure-Python loop time (benchmarks/machine.py), measured once the server has stopped.
 
-Usage: python benchmarks/apiserver.py [--concurrency 32] [--seconds 5] [--json]
+Usage: python benchmarks/apiserver.py [--concurrency 32] [--seconds 5] [--store sqlite|etcd] [--json]
+       (--store etcd starts one etcd member, its data in the temporary directory, and serves from it)
        python benchmarks/apiserver.py --rbac [...]   # GET/LIST with authentication and RBAC evaluating
                                                      # versus none (benchmarks/rbac.py)
 Not a test: it prints figures. The README's performance section records them.
@@ -45,12 +46,33 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_server(data_dir: Path, port: int) -> tuple[subprocess.Popen, float]:
+def start_etcd(data_dir: Path) -> tuple[subprocess.Popen, str]:
+    """One etcd member on free loopback ports (Debian's etcd-server); its client address."""
+    import urllib.request
+
+    client, peer = free_port(), free_port()
+    process = subprocess.Popen(
+        ["etcd", "--data-dir", str(data_dir / "etcd"), "--listen-client-urls", f"http://127.0.0.1:{client}",
+         "--advertise-client-urls", f"http://127.0.0.1:{client}", "--listen-peer-urls", f"http://127.0.0.1:{peer}",
+         "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer}", "--initial-cluster",
+         f"default=http://127.0.0.1:{peer}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(200):
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{client}/health", timeout=1) as response:
+                response.read()
+            return process, f"127.0.0.1:{client}"
+        except OSError:
+            time.sleep(0.05)
+    process.kill()
+    raise RuntimeError("etcd did not start")
+
+
+def start_server(data_dir: Path, port: int, *extra: str) -> tuple[subprocess.Popen, float]:
     started = time.perf_counter()
     process = subprocess.Popen(
         # No object-count limit: the CREATE run makes tens of thousands of ConfigMaps in one namespace.
         [sys.executable, "-m", "minik8s", "server", "--port", str(port), "--nodes", "0", "--runtime", "simulated",
-         "--object-count-limit", "0",
+         "--object-count-limit", "0", *extra,
          "--data-dir", str(data_dir), "--kubeconfig", str(data_dir / "kubeconfig")],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "HOME": str(data_dir)},
         cwd=Path(__file__).resolve().parent.parent)   # `-m minik8s` finds the package from the checkout too
@@ -62,7 +84,9 @@ def start_server(data_dir: Path, port: int) -> tuple[subprocess.Popen, float]:
             insecure = ssl._create_unverified_context()
             with urllib.request.urlopen(f"https://127.0.0.1:{port}/version", timeout=1, context=insecure) as response:
                 response.read()
-            return process, time.perf_counter() - started
+            if (data_dir / "kubeconfig").exists():   # written once the server has stored its kubernetes Service
+                return process, time.perf_counter() - started
+            time.sleep(0.005)
         except OSError:
             if process.poll() is not None:
                 raise RuntimeError("minik8s server exited") from None
@@ -147,19 +171,30 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--store", choices=("sqlite", "etcd"), default="sqlite",
+                        help="the server's store: SQLite in its data directory, or an etcd started for the run")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         port = free_port()
-        process, startup = start_server(Path(tmp), port)
+        etcd, extra = None, []
+        if args.store == "etcd":
+            etcd, address = start_etcd(Path(tmp))
+            extra = ["--store", f"etcd://{address}"]
         try:
-            results = asyncio.run(run(args.concurrency, args.seconds, f"https://127.0.0.1:{port}",
-                                      credentials(Path(tmp) / "kubeconfig")))
+            process, startup = start_server(Path(tmp), port, *extra)
+            try:
+                results = asyncio.run(run(args.concurrency, args.seconds, f"https://127.0.0.1:{port}",
+                                          credentials(Path(tmp) / "kubeconfig")))
+            finally:
+                process.terminate()
+                process.wait(timeout=20)
         finally:
-            process.terminate()
-            process.wait(timeout=20)
-    figures = {"concurrency": args.concurrency, "startup_to_version_seconds": round(startup, 3), **results,
-               "python_loop_seconds": python_loop_seconds()}
+            if etcd is not None:
+                etcd.terminate()
+                etcd.wait(timeout=20)
+    figures = {"concurrency": args.concurrency, "store": args.store, "startup_to_version_seconds": round(startup, 3),
+               **results, "python_loop_seconds": python_loop_seconds()}
     if args.json:
         print(json.dumps(figures))
     else:

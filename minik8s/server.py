@@ -38,9 +38,8 @@ from minik8s.apiserver.serviceallocator import parse_port_range
 from minik8s.apiserver.http import make_app
 from minik8s.cluster import Cluster
 from minik8s.kubectl.authn import parse_go_duration
-from minik8s.store import Backend, Store
-from minik8s.store.encryption import DecryptionError, EncryptingBackend, EncryptionConfigError, load_config
-from minik8s.store.sqlite import SQLiteBackend
+from minik8s.store import StoreError, open_store
+from minik8s.store.encryption import DecryptionError, EncryptionConfigError
 
 DEFAULT_DATA_DIR = Path.home() / ".minik8s"
 
@@ -73,6 +72,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--encryption-provider-config", default=None, metavar="FILE",
                         help="an EncryptionConfiguration (apiserver.config.k8s.io/v1): encrypt the resources it "
                              "names, Secrets usually, in the data directory (aescbc, aesgcm, identity)")
+    parser.add_argument("--store", default=None, metavar="URL",
+                        help="where the cluster's objects are kept: sqlite (default: state.db in the data "
+                             "directory) or etcd://HOST:PORT[,HOST:PORT...] (an etcd v3 cluster's client URLs)")
     parser.add_argument("--metric-resolution", type=_duration, default=15.0, metavar="DURATION",
                         help="how often metrics-server scrapes the kubelets for metrics.k8s.io (default 15s)")
     parser.add_argument("--ingress-http-port", type=_non_negative, default=8080, metavar="PORT",
@@ -121,23 +123,11 @@ def _non_negative(text: str) -> int:
     return count
 
 
-def _backend(data_dir: Path, encryption_config: str | None) -> Backend:
-    """SQLite in the data directory, behind the encryption transformers when a configuration is given."""
-    backend = SQLiteBackend(data_dir / "state.db")
-    if encryption_config is None:
-        return backend
-    try:
-        return EncryptingBackend(backend, load_config(encryption_config))
-    except EncryptionConfigError:
-        backend.close()
-        raise
-
-
 async def _serve(args: argparse.Namespace) -> int:
     data_dir = Path(args.data_dir).expanduser()
     try:
-        store = Store(_backend(data_dir, args.encryption_provider_config))
-    except (EncryptionConfigError, DecryptionError) as exc:
+        store = open_store(args.store, data_dir, args.encryption_provider_config)
+    except (EncryptionConfigError, DecryptionError, StoreError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     try:

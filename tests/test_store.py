@@ -94,7 +94,7 @@ operations = st.lists(st.tuples(st.sampled_from(["create", "update", "delete"]),
 def test_revisions_only_grow_and_watch_sees_each_later_change_once_in_order(ops, start):
     store = Store()
     log = []  # (revision, type, name) as acknowledged
-    last = store.revision
+    first = last = store.revision   # 1 for a new Store; an EtcdStore begins at etcd's revision
     for op, name in ops:
         try:
             if op == "create":
@@ -109,7 +109,7 @@ def test_revisions_only_grow_and_watch_sees_each_later_change_once_in_order(ops,
         assert rv > last
         last = rv
         log.append((rv, {"create": "ADDED", "update": "MODIFIED", "delete": "DELETED"}[op], name))
-    since = max(1, min(start, store.revision))  # a new store begins at revision 1
+    since = max(first, min(first + start - 1, store.revision))
     seen = []
     store.watch("pods", None, since, seen.append)
     assert [(e.revision, e.type, e.key[2]) for e in seen] == [entry for entry in log if entry[0] > since]

@@ -112,6 +112,12 @@ def too_large_resource_version(wanted: int, current: int) -> StatusError:
                         "retryAfterSeconds": 1})
 
 
+def storage_timeout() -> StatusError:
+    """504: the storage (etcd) did not answer within the request's deadline."""
+    return StatusError(504, "Timeout", "Timeout: request did not complete within requested timeout - "
+                                       "context deadline exceeded", {"retryAfterSeconds": 1})
+
+
 def method_not_allowed(message: str) -> StatusError:
     return StatusError(405, "MethodNotAllowed", message)
 

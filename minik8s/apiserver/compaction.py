@@ -26,7 +26,7 @@ from __future__ import annotations
 import orjson
 
 from minik8s.clock import Clock, parse_rfc3339
-from minik8s.store import ConflictError, NotFoundError, Store
+from minik8s.store import ConflictError, NotFoundError, Store, UnavailableError
 
 # kube-apiserver's --etcd-compaction-interval.
 COMPACTION_INTERVAL_SECONDS = 300.0
@@ -90,6 +90,8 @@ class Compactor:
                     self.store.delete(key, expected_revision=entry.revision)
                 except (NotFoundError, ConflictError):
                     continue  # deleted meanwhile, or written again (a fresh lease)
+                except UnavailableError:
+                    break     # etcd is down: the next tick expires them
                 expired += 1
         return expired
 

@@ -52,6 +52,7 @@ from minik8s.apiserver.auth.requestinfo import request_info
 from minik8s.apiserver import remotecommand
 from minik8s import healthz
 from minik8s.clock import parse_rfc3339
+from minik8s.store import UnavailableError
 
 log = logging.getLogger(__name__)
 
@@ -403,6 +404,9 @@ class _Handler:
             return await self._dispatch(request, route)
         except StatusError as err:
             return _status(err)
+        except UnavailableError as exc:   # etcd down: the request times out, as upstream's does
+            log.warning("storage unavailable serving %s %s: %s", request.method, request.path, exc)
+            return _status(errors.storage_timeout())
         except Exception as exc:  # a bug must not take the server down: report it as upstream does
             log.exception("internal error serving %s %s", request.method, request.path)
             return _status(errors.internal(repr(exc)))

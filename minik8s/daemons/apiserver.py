@@ -56,8 +56,8 @@ from minik8s.apiserver.http import make_app
 from minik8s.client.local import LocalClient
 from minik8s.clock import RealClock
 from minik8s.runner import Runner
-from minik8s.server import DEFAULT_DATA_DIR, _backend, _cidr, _connectable, _non_negative, _port_range
-from minik8s.store import Store
+from minik8s.server import DEFAULT_DATA_DIR, _cidr, _connectable, _non_negative, _port_range
+from minik8s.store import Store, StoreError, open_store
 from minik8s.store.encryption import DecryptionError, EncryptionConfigError
 
 CONTROLLER_MANAGER_USER = "system:kube-controller-manager"
@@ -70,8 +70,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", default=str(DEFAULT_DATA_DIR),
                         help="where the PKI, the kubeconfigs and the SQLite store live (default ~/.minik8s)")
     parser.add_argument("--store", default=None, metavar="SPEC",
-                        help="where objects are kept: sqlite (default: <data-dir>/state.db) or sqlite:///FOLDER "
-                             "(FOLDER/state.db)")
+                        help="where objects are kept: sqlite (default: <data-dir>/state.db), sqlite:///FOLDER "
+                             "(FOLDER/state.db), or etcd://HOST:PORT[,HOST:PORT...] (shared by several API servers)")
     parser.add_argument("--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1)")
     parser.add_argument("--port", type=_non_negative, default=6443, help="port to serve on (default 6443; 0 picks one)")
     parser.add_argument("--tls-san", action="append", default=[], metavar="NAME",
@@ -113,17 +113,19 @@ def lock_sqlite(db: Path) -> IO[str]:
 
 
 def _open_store(spec: str | None, data_dir: Path, encryption_config: str | None) -> tuple[Store, IO[str] | None]:
-    """The store ``--store`` names, and the lock held on it (None when the store needs none).
-    The one call site to switch to ``minik8s.store.open_store(spec, data_dir, encryption_config)``."""
+    """The store ``--store`` names, and the lock held on it (None for etcd, which any number of API
+    servers share): ``sqlite`` (default, ``D/state.db``), ``sqlite:///FOLDER``, or ``etcd://HOST:PORT[,...]``."""
+    if spec is not None and spec.startswith("etcd://"):
+        return open_store(spec, data_dir, encryption_config), None
     if spec in (None, "", "sqlite"):
         folder = data_dir
     elif spec.startswith("sqlite://"):   # sqlite:///PATH: the state.db in folder PATH
         folder = Path(spec[len("sqlite://"):]).expanduser()
     else:
-        raise ValueError(f'unsupported --store "{spec}": use sqlite or sqlite:///FOLDER')
+        raise ValueError(f'unsupported --store "{spec}": use sqlite, sqlite:///FOLDER or etcd://HOST:PORT[,HOST:PORT...]')
     lock = lock_sqlite(folder / "state.db")
     try:
-        return Store(_backend(folder, encryption_config)), lock
+        return open_store(None, folder, encryption_config), lock
     except BaseException:
         lock.close()
         raise
@@ -174,7 +176,7 @@ def main(args: argparse.Namespace) -> int:
     data_dir = Path(args.data_dir).expanduser()
     try:
         store, lock = _open_store(args.store, data_dir, args.encryption_provider_config)
-    except (StoreLocked, ValueError, EncryptionConfigError, DecryptionError, OSError) as exc:
+    except (StoreLocked, ValueError, EncryptionConfigError, DecryptionError, StoreError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     block = addresses.claim_block("process") if args.service_cluster_ip_range is None else None

@@ -41,6 +41,7 @@ from __future__ import annotations
 import collections
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable, Iterator, Protocol
 
 import orjson
@@ -62,6 +63,10 @@ class AlreadyExistsError(StoreError):
 
 class ConflictError(StoreError):
     pass
+
+
+class UnavailableError(StoreError):
+    """The store's database did not answer in time (etcd down): the API server answers 504 Timeout."""
 
 
 class CompactedError(StoreError):
@@ -293,3 +298,27 @@ class Store:
             if self._backend is not None:
                 self._backend.close()
                 self._backend = None
+
+
+def open_store(spec: str | None, data_dir: Path, encryption_config: str | None) -> Store:
+    """The store ``--store`` names: ``None`` or ``sqlite``, SQLite in ``data_dir`` (the embedded default);
+    ``etcd://HOST:PORT[,HOST:PORT...]``, etcd (:class:`minik8s.store.etcd.EtcdStore`). Secrets are
+    encrypted as ``encryption_config`` says in both. Raises ValueError for a bad ``spec``,
+    EncryptionConfigError / DecryptionError for a bad configuration, StoreError if etcd is unreachable."""
+    from minik8s.store.encryption import EncryptingBackend, load_config
+
+    config = load_config(encryption_config) if encryption_config is not None else None
+    if spec is None or spec == "sqlite":
+        from minik8s.store.sqlite import SQLiteBackend
+
+        backend: Backend = SQLiteBackend(data_dir / "state.db")
+        if config is not None:
+            backend = EncryptingBackend(backend, config)
+        try:
+            return Store(backend)
+        except ValueError:   # a value no configured provider can decrypt
+            backend.close()
+            raise
+    from minik8s.store.etcd import EtcdStore, parse_endpoints
+
+    return EtcdStore(parse_endpoints(spec), transformer=config)
