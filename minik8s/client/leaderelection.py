@@ -43,7 +43,7 @@ How minik8s differs: ``on_started_leading`` is called in the elector's own loop 
 it in a goroutine), so it should start work rather than do it; ``on_stopped_leading`` is called
 only when this replica had been leading (upstream calls it whenever ``Run`` returns).
 
-Taught in chapter 19 (building a cluster: leader election and high availability).
+Taught in chapter 18 (building a cluster: leader election and high availability).
 """
 
 from __future__ import annotations
