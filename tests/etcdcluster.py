@@ -31,7 +31,10 @@ class EtcdCluster:
     """``members`` etcd processes forming one cluster; ``endpoints`` are their client addresses."""
 
     def __init__(self, members: int = 1):
-        base = "/dev/shm" if os.path.isdir("/dev/shm") else None   # fsync on tmpfs costs nothing
+        # fsync on tmpfs costs nothing; but each member preallocates 64 MiB of log, more than a container's
+        # usual /dev/shm holds, so only a roomy one is used.
+        roomy = os.path.isdir("/dev/shm") and shutil.disk_usage("/dev/shm").free > members * (256 << 20)
+        base = "/dev/shm" if roomy else None
         self.root = Path(tempfile.mkdtemp(prefix="minik8s-etcd-", dir=base))
         self.hosts = [f"127.0.0.{i + 1}" for i in range(members)]
         self.client_ports = [_free_port(h) for h in self.hosts]
@@ -39,9 +42,13 @@ class EtcdCluster:
         self.names = [f"m{i}" for i in range(members)]
         self.processes: list[subprocess.Popen | None] = [None] * members
         self.initial = ",".join(f"{n}=http://{h}:{p}" for n, h, p in zip(self.names, self.hosts, self.peer_ports))
-        for i in range(members):
-            self.start(i)
-        self.wait_healthy()
+        try:
+            for i in range(members):
+                self.start(i)
+            self.wait_healthy()
+        except BaseException:
+            self.stop()   # no member left behind
+            raise
 
     @property
     def endpoints(self) -> list[str]:

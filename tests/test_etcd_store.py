@@ -186,6 +186,20 @@ def test_writes_through_two_stores_are_seen_by_both_in_one_order(etcd, ops):
             store.close()
 
 
+def test_a_revision_written_through_another_store_is_waited_for(stores):
+    one, two = stores(), stores()
+    seen = []
+    with two._lock:   # two's mirror cannot apply anything while this test holds its lock
+        first = int(one.create(("pods", "default", "a"), base.pod("a"))["metadata"]["resourceVersion"])
+        second = int(one.create(("pods", "default", "b"), base.pod("b"))["metadata"]["resourceVersion"])
+        assert two.revision < first
+        two.watch("pods", None, first, seen.append)   # waits (letting the mirror in) until it reaches `first`
+        two.wait_for_revision(second)
+        assert [name for (_, _, name), _ in two.entries("pods")[0]] == ["a", "b"]
+    wait_for(lambda: seen, what="the watch to see b")
+    assert [(e.revision, e.key[2]) for e in seen] == [(second, "b")]   # nothing at or before `first`
+
+
 def test_conflicts_between_two_stores_are_decided_by_etcd(stores):
     one, two = stores(), stores()
     key = ("deployments.apps", "default", "web")

@@ -313,8 +313,8 @@ class APIServer:
         ``resource_version`` as upstream: "" or "0" (or any revision already reached, with
         ``resource_version_match`` "NotOlderThan" or unset) lists the current state; "Exact"
         lists the state at exactly that revision, from the store's history (410 Expired once
-        compacted). A revision the store has not reached yet is 504 Too large resource version
-        (upstream first waits up to 3 s for it; minik8s answers at once)."""
+        compacted). A revision the store has not reached yet is 504 Too large resource version,
+        once the store has had its moment to reach it (an etcd watch cache waits up to 3 s, as upstream's)."""
         if resource.group == metrics.GROUP:   # made on request: no revision, no pages
             found = self._metrics(resource, namespace, None, label_selector, field_selector)
             return [(orjson.dumps(obj), obj) for obj in found], {}
@@ -322,8 +322,10 @@ class APIServer:
         converts = self._converts(resource)
         start = self._decode_continue(continue_) if continue_ else None
         ns = namespace if resource.namespaced else None
-        pairs, revision = self.store.entries(resource.storage_name, ns)
         wanted = parse_resource_version(resource_version)
+        if wanted > self.store.revision:
+            self.store.wait_for_revision(wanted)
+        pairs, revision = self.store.entries(resource.storage_name, ns)
         if wanted > revision:
             raise errors.too_large_resource_version(wanted, revision)
         if resource_version_match == "Exact" and wanted != revision:

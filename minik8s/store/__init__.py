@@ -33,6 +33,9 @@ Backends: memory only (notebooks, tests), or SQLite (``SQLiteBackend``), which
 the server uses for persistence: every acknowledged write is committed before
 the call returns, so it survives ``kill -9``. ``EncryptingBackend``
 (:mod:`minik8s.store.encryption`) wraps a backend to encrypt Secrets at rest.
+:class:`minik8s.store.etcd.EtcdStore` keeps every object in etcd instead, as upstream does, this
+class's tables then being its watch cache; ``open_store(spec, data_dir, encryption_config)`` opens
+the one ``--store`` names (``sqlite``, the default, or ``etcd://HOST:PORT[,...]``).
 Taught in chapter 2 (architecture).
 """
 
@@ -284,6 +287,10 @@ class Store:
             index -= 1
         for i in range(index, len(self._history)):
             yield self._history[i]
+
+    def wait_for_revision(self, revision: int) -> None:
+        """Give the store a moment to reach ``revision`` (a watch cache behind its database waits, as upstream's
+        does for up to 3 s). This store is its own database: what it has not reached does not exist yet."""
 
     def compact(self, revision: int) -> None:
         """Forget history at or before ``revision`` (etcd's compaction)."""

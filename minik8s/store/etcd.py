@@ -28,7 +28,11 @@ errors), built as ``EtcdStore(["127.0.0.1:2379", ...])``. How each part maps to 
   reader of this store sees its own writes, and its watchers have been told.
 * ``watch(resource, namespace, since, cb)`` replays the mirror's retained history, then live
   events; a ``since`` older than that history raises CompactedError (410 Gone).
+* A list or watch at a revision this mirror has not reached yet (written through another API
+  server) waits up to 3 s for it, as upstream's watch cache does (``wait_for_revision``).
 * ``compact(revision)`` compacts etcd too.
+* Reads come from the mirror, even while etcd is down (they may then be stale); writes then fail
+  with :class:`EtcdUnavailableError` (a ``store.UnavailableError``: the API server's 504 Timeout).
 
 Failures. The client talks to etcd's JSON gateway (``POST /v3/kv/...``, a streaming
 ``POST /v3/watch``) over HTTP with urllib3, one member at a time; on a connection error
@@ -43,7 +47,7 @@ that revision, the mirror lists everything again and tells its watchers the diff
 
 The etcd is assumed to be minik8s's own: a write outside ``/registry/`` would leave the
 mirror's revision behind etcd's, and a write resolved after a lost answer would wait for it.
-Taught in chapter 2 (architecture), next to the SQLite store.
+Chapter 2 (architecture) teaches the store this stands in for; the store reference page shows it run.
 """
 
 from __future__ import annotations
@@ -66,6 +70,7 @@ WATCH_IDLE = 60.0          # an idle watch stream is re-opened after this long (
 WRITE_DEADLINE = 15.0      # how long a write keeps trying through member failures before giving up (504)
 PAGE = 500                 # keys per range request when listing everything
 MAX_LINE = 256 << 20       # the longest watch message accepted (etcd's own limit is far lower)
+FRESHNESS_WAIT = 3.0       # how long a read or watch at a revision not reached yet waits for it (upstream's 3 s)
 INVALID_ARGUMENT = 3       # the gRPC code of a request etcd refuses outright ("request is too large")
 
 
@@ -390,6 +395,27 @@ class EtcdStore(Store):
                     raise EtcdUnavailableError(f"the watch cache did not reach revision {revision} in time "
                                                f"(it is at {self.revision}: {self._mirror_error})")
                 self._applied.wait(min(left, 0.5))
+
+    def wait_for_revision(self, revision: int) -> None:
+        """Wait up to FRESHNESS_WAIT for the mirror to reach ``revision`` (another API server's write)."""
+        try:
+            self._wait_for(revision, time.monotonic() + FRESHNESS_WAIT)
+        except EtcdUnavailableError:
+            pass   # the caller answers with what there is (504 Too large resource version)
+
+    def watch(self, resource: str, namespace: str | None, since: int, callback: Callable[[Event], None]
+              ) -> Callable[[], None]:
+        """As :meth:`Store.watch`; a ``since`` the mirror has not reached yet (written through another API
+        server) is waited for a moment, and nothing at or before it is told, however long the mirror takes."""
+        if since > self.revision:
+            self.wait_for_revision(since)
+
+            def after_since(event: Event) -> None:
+                if event.revision > since:
+                    callback(event)
+
+            return super().watch(resource, namespace, since, after_since)
+        return super().watch(resource, namespace, since, callback)
 
     # --- writes ----------------------------------------------------------------------------------------
 
