@@ -39,6 +39,14 @@ def main(argv: list[str] | None = None) -> int:
         from minik8s.server import DEFAULT_DATA_DIR
 
         return cleanup_main(argv[1:], DEFAULT_DATA_DIR)
+    if argv and argv[0] == "token":
+        from minik8s.tokencli import main as token_main
+
+        return token_main(argv[1:])
+    if argv and argv[0] == "join":
+        from minik8s.join import main as join_main
+
+        return join_main(argv[1:])
     parser = argparse.ArgumentParser(prog="minik8s", description="A Kubernetes textbook that runs.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     server = sub.add_parser("server", help="run a cluster and serve the Kubernetes API over HTTP")
@@ -56,6 +64,10 @@ def main(argv: list[str] | None = None) -> int:
                                      "(minik8s classroom students.txt)")
     sub.add_parser("cleanup", help="remove what a crashed netns-mode server left on this machine "
                                    "(namespaces, links, rules): minik8s cleanup --data-dir DIR")
+    sub.add_parser("token", help="create, list and delete bootstrap tokens (minik8s token create "
+                                 "--print-join-command)")
+    sub.add_parser("join", help="join this machine to a cluster as a node (minik8s join URL --token T "
+                                "--discovery-token-ca-cert-hash sha256:H)")
     args = parser.parse_args(argv)
     if args.command == "server":
         return server_module.main(args)

@@ -327,7 +327,7 @@ class Cluster:
         ``self.pki`` holds the credentials (``ca_pem``, ``admin_token``, ``directory``)."""
         import tempfile
 
-        from minik8s import pki
+        from minik8s import kubeadm, pki
         from minik8s.apiserver import kubernetesservice, serving
         from minik8s.apiserver.http import make_app
 
@@ -346,7 +346,9 @@ class Cluster:
         self.api.ensure_kubernetes_service(host, bound)
         self.publish_root_ca()
         address = kubernetesservice.advertised_address(host)
-        return f"https://{'[' + address + ']' if ':' in address else address}:{bound}"
+        url = f"https://{'[' + address + ']' if ':' in address else address}:{bound}"
+        kubeadm.bootstrap_token_phase(self.client, url, self.pki.ca_pem)   # cluster-info, RBAC for joining
+        return url
 
     def serve_ingress(self, host: str = "127.0.0.1", http_port: int = 0,
                       https_port: int | None = 0) -> tuple[int, int | None]:
@@ -382,11 +384,15 @@ class Cluster:
             return err.code, err.read().decode(errors="replace")
 
     def publish_root_ca(self) -> None:
-        """The cluster CA became known: let the root CA publisher write ``kube-root-ca.crt`` everywhere."""
+        """The cluster CA became known: let the root CA publisher write ``kube-root-ca.crt`` everywhere,
+        and the CSR signer sign with the CA's key (read from ``self.pki``'s folder, never from the API)."""
         for component in self.components:
             republish = getattr(component, "republish", None)
             if republish is not None:
                 republish()
+            use_ca = getattr(component, "use_ca", None)
+            if use_ca is not None and self.pki is not None:
+                use_ca(self.pki.directory / "ca.crt", self.pki.directory / "ca.key")
         self._wakeup.set()
         if self.virtual:
             self.run_until_stable()

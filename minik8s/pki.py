@@ -17,6 +17,8 @@ file                what it is
 ``tokens.csv``      the static token file (the API server's ``--token-auth-file``
                     format: ``token,user,uid,"group1,group2"``) holding the admin token
 ``sa.key/sa.pub``   the key that signs ServiceAccount tokens (RSA, as kubeadm's)
+``apiserver-kubelet the API server's client certificate for kubelets' HTTPS APIs
+-client.crt/.key``  (``kube-apiserver-kubelet-client`` in ``system:masters``), made at each start
 =================== ===================================================================
 
 The server asks every client for an (optional) certificate and verifies it against the CA:
@@ -54,6 +56,7 @@ ADMIN_USER = "kubernetes-admin"      # the user kubeadm's admin.conf names
 ADMIN_GROUPS = ("system:masters",)   # the group that bootstraps cluster-admin rights
 # The common name of the API server's front-proxy client certificate (requestheader-allowed-names).
 FRONT_PROXY_CLIENT = "front-proxy-client"
+KUBELET_CLIENT = "kube-apiserver-kubelet-client"   # who the API server is to kubelets
 
 # The names a Pod uses for the API server, certified as kubeadm does.
 SERVICE_NAMES = ("kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local")
@@ -232,8 +235,19 @@ def ensure_front_proxy_client(directory: Path) -> tuple[Path, Path]:
     """``front-proxy-client.crt`` and ``.key``: the client certificate the API server presents to
     extension API servers (upstream's --proxy-client-cert-file / --proxy-client-key-file), signed by
     the cluster CA and made anew at each start."""
-    cert_pem, key_pem = issue_client_certificate(directory, FRONT_PROXY_CLIENT)
-    cert_path, key_path = directory / "front-proxy-client.crt", directory / "front-proxy-client.key"
+    return _client_files(directory, "front-proxy-client", FRONT_PROXY_CLIENT, ())
+
+
+def ensure_kubelet_client(directory: Path) -> tuple[Path, Path]:
+    """``apiserver-kubelet-client.crt`` and ``.key``: the certificate the API server presents to kubelets
+    (--kubelet-client-certificate / --kubelet-client-key; CN ``kube-apiserver-kubelet-client``, O
+    ``system:masters``, as kubeadm made it), made anew at each start."""
+    return _client_files(directory, "apiserver-kubelet-client", KUBELET_CLIENT, ADMIN_GROUPS)
+
+
+def _client_files(directory: Path, stem: str, user: str, groups: tuple[str, ...]) -> tuple[Path, Path]:
+    cert_pem, key_pem = issue_client_certificate(directory, user, groups)
+    cert_path, key_path = directory / f"{stem}.crt", directory / f"{stem}.key"
     _write_private(key_path, key_pem)
     cert_path.write_bytes(cert_pem)
     return cert_path, key_path

@@ -31,7 +31,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from minik8s import kubeconfig, nodecontrol, pki
+from minik8s import kubeadm, kubeconfig, nodecontrol, pki
 from minik8s.addresses import kubernetes_service_ip
 from minik8s.apiserver import filters, serving
 from minik8s.apiserver.serviceallocator import parse_port_range
@@ -155,6 +155,7 @@ async def _serve(args: argparse.Namespace) -> int:
             cluster.stop()
             print(f"error: cannot set up the cluster's certificates under {data_dir / 'pki'}: {exc}", file=sys.stderr)
             return 1
+        cluster.pki = credentials   # the CSR signer reads the CA's key from its folder
         cluster.publish_root_ca()
     runner = web.AppRunner(make_app(cluster.api, policy), access_log=None, handle_signals=False)
     await runner.setup()
@@ -171,6 +172,9 @@ async def _serve(args: argparse.Namespace) -> int:
     # The kubernetes Service's endpoints name this address (store writes: off the event loop).
     await asyncio.get_running_loop().run_in_executor(None, cluster.api.ensure_kubernetes_service, args.host, port)
     url = f"{'http' if args.insecure else 'https'}://{_connectable(args.host)}:{port}"
+    if credentials is not None:   # kubeadm's bootstrap-token phase: cluster-info and RBAC for joining
+        await asyncio.get_running_loop().run_in_executor(None, kubeadm.bootstrap_token_phase, cluster.client, url,
+                                                         credentials.ca_pem)
     config_path = kubeconfig.path(args.kubeconfig)
     try:
         config = kubeconfig.add_context(kubeconfig.load(config_path), "minik8s", url,

@@ -125,8 +125,10 @@ spec:
 """
 
 
-def wait_for(condition: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
-    """Poll ``condition`` until it returns something true (returned), or fail saying ``what`` never happened."""
+def wait_for(condition: Callable[[], Any], timeout: float = 20.0, what: str = "condition",
+             interval: float = 0.05) -> Any:
+    """Poll ``condition`` every ``interval`` seconds until it returns something true (returned), or fail saying
+    ``what`` never happened."""
     deadline = time.monotonic() + timeout
     while True:
         value = condition()
@@ -134,4 +136,4 @@ def wait_for(condition: Callable[[], Any], timeout: float = 20.0, what: str = "c
             return value
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(0.05)
+        time.sleep(interval)

@@ -101,12 +101,12 @@ def plane(tmp_path_factory: pytest.TempPathFactory):
         for node in ("node-1", "node-2"):
             daemons[node] = _start(tmp, node, "kubelet", "--kubeconfig", str(data / f"kubelet-{node}.conf"),
                                    "--node-name", node, "--runtime", "simulated", "--healthz-port", "0",
-                                   "--data-dir", str(tmp / node))
+                                   "--port", "0", "--data-dir", str(tmp / node))
         # node-3 runs real processes; its taint keeps the Deployment off it (only a pinned pod goes there)
         daemons["node-3"] = _start(tmp, "node-3", "kubelet", "--kubeconfig", str(data / "kubelet-node-3.conf"),
                                    "--node-name", "node-3", "--runtime", "process", "--healthz-port", "0",
                                    "--register-with-taints", "minik8s.io/runtime=process:NoSchedule",
-                                   "--data-dir", str(tmp / "node-3"))
+                                   "--port", "0", "--data-dir", str(tmp / "node-3"))
         daemons["proxy"] = _start(tmp, "proxy", "proxy", "--kubeconfig", str(data / "proxy.conf"), "--node-name",
                                   "node-1", "--healthz-port", "0")
         for name, daemon in daemons.items():

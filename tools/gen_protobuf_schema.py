@@ -52,6 +52,7 @@ GROUP_DIRS = {
     "rbac.authorization.k8s.io": "rbac", "authentication.k8s.io": "authentication", "scheduling.k8s.io": "scheduling",
     "discovery.k8s.io": "discovery", "authorization.k8s.io": "authorization",
     "admissionregistration.k8s.io": "admissionregistration", "events.k8s.io": "events",
+    "certificates.k8s.io": "certificates",
 }
 # Groups whose types live outside k8s.io/api: their protobuf package.
 GROUP_PACKAGES = {"apiregistration.k8s.io": "k8s.io.kube_aggregator.pkg.apis.apiregistration"}
@@ -78,6 +79,7 @@ EXTRA_ROOTS = [
 # ``maxUnavailable: 0`` for a ``*IntOrString``).
 # Taken from the Go types in k8s.io/api (v1.32).
 POINTER_FIELDS: dict[str, tuple[str, ...]] = {
+    "certificates.v1.CertificateSigningRequestSpec": ("expirationSeconds",),
     # core/v1
     "core.v1.PodSpec": ("terminationGracePeriodSeconds", "activeDeadlineSeconds", "automountServiceAccountToken",
                         "shareProcessNamespace", "priority", "enableServiceLinks", "setHostnameAsFQDN",

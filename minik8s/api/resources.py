@@ -159,6 +159,10 @@ RESOURCES: tuple[Resource, ...] = (
     # batch/v1
     _r("batch", "v1", "CronJob", "cronjobs", short=("cj",), cat=("all",), sub=("status",)),
     _r("batch", "v1", "Job", "jobs", cat=("all",), sub=("status",)),
+    # certificates.k8s.io/v1: certificate signing requests (apiserver/certificates.py; the approving and
+    # signing controllers: controllers/csrapproving.py, controllers/csrsigning.py)
+    _r("certificates.k8s.io", "v1", "CertificateSigningRequest", "certificatesigningrequests", namespaced=False,
+       short=("csr",), sub=("approval", "status")),
     # coordination.k8s.io/v1
     _r("coordination.k8s.io", "v1", "Lease", "leases"),
     # discovery.k8s.io/v1

@@ -55,7 +55,7 @@ from minik8s.api.defaults import apply_defaults, job_selector_defaults
 from minik8s.api.errors import StatusError
 from minik8s.api.resources import Resource
 from minik8s.api.validation import validate
-from minik8s.apiserver import eviction, fieldmanager, strategy
+from minik8s.apiserver import certificates, eviction, fieldmanager, strategy
 from minik8s.apiserver.admission import ObjectCountQuota
 from minik8s.apiserver.admission.limitranger import LimitRanger
 from minik8s.apiserver.admission.podsecurity import PodSecurity
@@ -89,6 +89,7 @@ SERVICES = resources.get("", "v1", "services")
 SERVICE_ACCOUNTS = resources.get("", "v1", "serviceaccounts")
 TOKEN_REVIEWS = resources.get("authentication.k8s.io", "v1", "tokenreviews")
 SELF_SUBJECT_REVIEWS = resources.get("authentication.k8s.io", "v1", "selfsubjectreviews")
+CSRS = resources.get("certificates.k8s.io", "v1", "certificatesigningrequests")
 # Objects the cluster makes for itself in every namespace: their uids come from the server's own
 # generator, so they do not shift the seeded names and uids of what users create.
 SYSTEM_OBJECTS = {("serviceaccounts", "default"), ("configmaps", "kube-root-ca.crt")}
@@ -426,6 +427,8 @@ class APIServer:
                 meta["uid"] = new_uid(self._system_rng if system else self.rng)
             meta["creationTimestamp"] = rfc3339(self.clock.now())
             self._strategy(resource).prepare_for_create(resource, obj)
+            if resource is CSRS:   # the requestor is who sent it, never what the body says
+                certificates.prepare_for_create(obj, current_user())
             obj = apply_defaults(obj) if custom is None else custom.default(obj)
             if resource.kind == "Job":
                 obj = job_selector_defaults(obj)
@@ -492,7 +495,13 @@ class APIServer:
         sent_rv = meta.get("resourceVersion")
         if sent_rv and sent_rv != old_meta["resourceVersion"]:
             raise errors.conflict(resource.group, resource.plural, name)
-        if subresource == "status":
+        if subresource == "status" and resource is CSRS:
+            obj = certificates.prepare_for_status(obj, old)
+            meta = obj["metadata"]
+        elif subresource == "approval" and resource is CSRS:
+            obj = certificates.prepare_for_approval(obj, old)
+            meta = obj["metadata"]
+        elif subresource == "status":
             obj = self._strategy(resource).prepare_for_status_update(resource, obj, old)
             meta = obj["metadata"]
         elif subresource == "ephemeralcontainers" and resource is PODS:

@@ -533,7 +533,9 @@ class _Handler:
             raise errors.bad_request(f'sinceTime: cannot parse "{q["sinceTime"]}" as RFC 3339') from None
         options: dict[str, Any] = {"container": container, "timestamps": _bool(q.get("timestamps")),
                                    "since_seconds": since_seconds, "since_time": since_time}
-        text = self.api.pod_logs(namespace, name, previous=_bool(q.get("previous")), tail_lines=tail, **options)
+        # Off the event loop: a kubelet on another machine is asked over the network (nodeproxy.RemoteKubelet).
+        text = await asyncio.to_thread(self.api.pod_logs, namespace, name, previous=_bool(q.get("previous")),
+                                       tail_lines=tail, **options)
         if not _bool(q.get("follow")):
             return web.Response(text=text, content_type="text/plain")
         response = web.StreamResponse(headers={"Content-Type": "text/plain", "Transfer-Encoding": "chunked"})
@@ -544,7 +546,7 @@ class _Handler:
         # each poll, so it becomes the time it meant when the request came.
         if since_seconds is not None:
             options.update(since_seconds=None, since_time=self.api.clock.now() - since_seconds)
-        sent = text if tail is None else self.api.pod_logs(namespace, name, **options)
+        sent = text if tail is None else await asyncio.to_thread(self.api.pod_logs, namespace, name, **options)
         try:
             async for more in self._follow(request, namespace, name, options, sent):
                 await response.write(more.encode())
@@ -562,7 +564,7 @@ class _Handler:
             if running and (request.transport is None or request.transport.is_closing()):
                 return
             await asyncio.sleep(FOLLOW_POLL_SECONDS)
-            text = self.api.pod_logs(namespace, name, **options)
+            text = await asyncio.to_thread(self.api.pod_logs, namespace, name, **options)
             if text.startswith(sent) and len(text) > len(sent):
                 yield text[len(sent):]
             sent = text

@@ -7,7 +7,7 @@
   (published to every namespace as ``kube-root-ca.crt``), and the returned filter policy
   authenticates client certificates, static tokens and ServiceAccount tokens
   (:class:`minik8s.apiserver.auth.authentication.Authenticator`); TokenReview uses the same.
-* :class:`BackgroundServer` runs the aiohttp application on an event loop of its own thread, for
+* :class:`BackgroundServer` (from :mod:`minik8s.background`) runs the aiohttp application on an event loop of its own thread, for
   an in-process cluster whose API pods (or a notebook's official client) must reach over the network.
 
 Interface:
@@ -19,17 +19,14 @@ Taught in chapter 2 (architecture) and chapter 16 (who is asking).
 
 from __future__ import annotations
 
-import asyncio
-import ssl
-import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-from aiohttp import web
+from typing import TYPE_CHECKING, Any
 
 from minik8s import pki
 from minik8s.apiserver import filters
 from minik8s.apiserver.auth.authentication import Authenticator, TokenAuthenticator
+from minik8s.apiserver.auth.bootstraptoken import BootstrapTokenAuthenticator
+from minik8s.background import BackgroundServer   # noqa: F401 - re-exported: Cluster.serve() uses it from here
 
 if TYPE_CHECKING:
     from minik8s.apiserver.apiserver import APIServer
@@ -41,44 +38,33 @@ def secure(api: "APIServer", pki_dir: Path, names: list[str]) -> tuple[pki.PKI, 
     api.tokens.use_key(credentials.sa_key_pem)
     api.root_ca_pem = credentials.ca_pem
     static = TokenAuthenticator(pki.read_token_file(credentials.directory / "tokens.csv"))
-    authenticator = Authenticator(static, api.tokens)
+    authenticator = Authenticator(static, api.tokens, BootstrapTokenAuthenticator(_secret_getter(api), api.clock.now))
     api.authenticate_token = authenticator.authenticate_token   # TokenReview asks the same authenticators
     proxy_client = pki.ensure_front_proxy_client(credentials.directory)   # for the aggregator
+    # Kubelets on other machines are reached over HTTPS with this certificate (kubectl logs).
+    api.nodes.use_remote(_node_getter(api), *pki.ensure_kubelet_client(credentials.directory))
     return credentials, filters.Policy(frozenset(names), authenticator, proxy_client)
 
 
-class BackgroundServer:
-    """An aiohttp application served from a daemon thread with its own event loop."""
+def _getter(api: "APIServer", plural: str) -> Any:
+    """``get(namespace, name)``: a core object, or None when it does not exist (or cannot be read)."""
+    from minik8s.api import resources
+    from minik8s.api.errors import StatusError
 
-    def __init__(self, app: web.Application):
-        self.app = app
-        self._loop = asyncio.new_event_loop()
-        self._runner: web.AppRunner | None = None
-        self._thread = threading.Thread(target=self._loop.run_forever, name="minik8s-apiserver-https", daemon=True)
+    resource = resources.get("", "v1", plural)
 
-    def start(self, host: str, port: int, ssl_context: ssl.SSLContext | None) -> int:
-        """Start listening; returns the port (useful with ``port=0``). Raises OSError if it cannot bind."""
-        self._thread.start()
-        future = asyncio.run_coroutine_threadsafe(self._start(host, port, ssl_context), self._loop)
+    def get(namespace: str | None, name: str) -> dict[str, Any] | None:
         try:
-            return future.result(timeout=30)
-        except BaseException:
-            self.stop()
-            raise
+            return api.get(resource, namespace, name)
+        except StatusError:
+            return None
+    return get
 
-    async def _start(self, host: str, port: int, ssl_context: ssl.SSLContext | None) -> int:
-        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, host, port, ssl_context=ssl_context).start()
-        return int(self._runner.addresses[0][1])
 
-    def stop(self) -> None:
-        if not self._thread.is_alive():
-            return
-        if self._runner is not None:
-            try:
-                asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(timeout=10)
-            except Exception:  # noqa: BLE001 - stopping: a slow close must not keep the cluster alive
-                pass
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=10)
+def _secret_getter(api: "APIServer") -> Any:
+    return _getter(api, "secrets")
+
+
+def _node_getter(api: "APIServer") -> Any:
+    get = _getter(api, "nodes")
+    return lambda name: get(None, name)

@@ -194,6 +194,15 @@ COLUMNS: dict[str, list[tuple[str, str, int, str]]] = {
                                                                        "webhooks in the configuration."), _AGE),
     "APIService": _cols(("Service", "string", 0, "The reference to the service that hosts this API endpoint."),
                         ("Available", "string", 0, "Whether this service is available."), _AGE),
+    "CertificateSigningRequest": _cols(
+        _AGE,
+        ("SignerName", "string", 0, "signerName indicates the requested signer, and is a qualified name."),
+        ("Requestor", "string", 0, "username contains the name of the user that created the "
+                                   "CertificateSigningRequest."),
+        ("RequestedDuration", "string", 0, "expirationSeconds is the requested duration of validity of the "
+                                           "issued certificate."),
+        ("Condition", "string", 0, "conditions applied to the request. Known conditions are \"Approved\", "
+                                   "\"Denied\", and \"Failed\".")),
     # metrics-server's tables: the usage by resource name, summed over a pod's containers, and the window.
     **{kind: [("Name", "string", 0, "Name of the resource"), ("cpu", "string", 0, ""), ("memory", "string", 0, ""),
               ("Window", "string", 0, "")] for kind in ("PodMetrics", "NodeMetrics")},
@@ -786,6 +795,25 @@ def apiservice_cells(service: Obj, now: datetime) -> Cells:
     return [_meta(service).get("name", ""), where, available, age(_meta(service).get("creationTimestamp"), now)]
 
 
+def csr_condition(csr: Obj) -> str:
+    """``Pending``, ``Approved`` or ``Denied``, then ``,Failed`` and ``,Issued`` (kubectl's CONDITION)."""
+    kinds = {c.get("type") for c in _status(csr).get("conditions") or [] if isinstance(c, dict)}
+    text = "Denied" if "Denied" in kinds else "Approved" if "Approved" in kinds else "Pending"
+    if "Failed" in kinds:
+        text += ",Failed"
+    if _status(csr).get("certificate"):
+        text += ",Issued"
+    return text
+
+
+def csr_cells(csr: Obj, now: datetime) -> Cells:
+    spec = _spec(csr)
+    seconds = spec.get("expirationSeconds")
+    return [_meta(csr).get("name", ""), age(_meta(csr).get("creationTimestamp"), now),
+            spec.get("signerName") or "<none>", spec.get("username", ""),
+            human_duration(seconds) if isinstance(seconds, int) else "<none>", csr_condition(csr)]
+
+
 def default_cells(obj: Obj, now: datetime) -> Cells:
     """Upstream's default convertor: the name and the creation time in RFC 3339 UTC."""
     created = _meta(obj).get("creationTimestamp")
@@ -818,6 +846,7 @@ CELLS: dict[str, Callable[[Obj, datetime], Cells]] = {
     "ResourceQuota": resourcequota_cells,
     "MutatingWebhookConfiguration": webhookconfiguration_cells,
     "ValidatingWebhookConfiguration": webhookconfiguration_cells, "APIService": apiservice_cells,
+    "CertificateSigningRequest": csr_cells,
     "PodMetrics": metrics_cells, "NodeMetrics": metrics_cells,
 }
 

@@ -33,6 +33,9 @@ from minik8s.controllers.rootcacertpublisher import RootCACertPublisher
 from minik8s.controllers.resourcequota import ResourceQuotaController
 from minik8s.controllers.disruption import DisruptionController
 from minik8s.controllers.podautoscaler import HorizontalPodAutoscalerController
+from minik8s.controllers.bootstrap import TokenCleaner
+from minik8s.controllers.csrapproving import CSRApprovingController
+from minik8s.controllers.csrsigning import CSRSigningController
 
 # Add a controller here (one line each) when it exists.
 CONTROLLERS: list[Callable[[Context], Controller]] = [
@@ -59,4 +62,7 @@ CONTROLLERS: list[Callable[[Context], Controller]] = [
     ResourceQuotaController,
     DisruptionController,
     HorizontalPodAutoscalerController,
+    TokenCleaner,
+    CSRApprovingController,
+    CSRSigningController,
 ]

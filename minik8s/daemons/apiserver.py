@@ -21,6 +21,10 @@ sets them up. At start, under ``--data-dir`` D:
   ``proxy.conf``                     ``system:kube-proxy``                             ``minik8s proxy``
   =================================  ===============================================  ====================
 
+* kubeadm's ``bootstrap-token`` phase (:mod:`minik8s.kubeadm`): the ``cluster-info`` ConfigMap and
+  the RBAC that lets ``minik8s join`` add nodes with bootstrap tokens (``minik8s token create``);
+  the controller manager signs their certificates when given ``--cluster-signing-cert-file D/pki/ca.crt
+  --cluster-signing-key-file D/pki/ca.key``;
 * the store: SQLite in ``D/state.db`` unless ``--store`` names another. One SQLite file serves one
   API server: a lock file (``D/state.db.lock``) refuses a second, whose writes would be lost;
   several API servers share a store over etcd. A second API server whose data directory holds
@@ -49,7 +53,7 @@ import threading
 from pathlib import Path
 from typing import IO
 
-from minik8s import addresses, kubeconfig, pki
+from minik8s import addresses, kubeadm, kubeconfig, pki
 from minik8s.api import resources
 from minik8s.api.errors import StatusError
 from minik8s.apiserver import serving
@@ -207,6 +211,7 @@ def main(args: argparse.Namespace) -> int:
         api.ensure_kubernetes_service(args.host, port)
         url = f"https://{_connectable(args.host)}:{port}"
         written = write_kubeconfigs(data_dir, credentials, url, args.node_name)
+        kubeadm.bootstrap_token_phase(LocalClient(api), url, credentials.ca_pem)   # cluster-info, join RBAC
         stopping = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda signum, frame: stopping.set())

@@ -31,6 +31,7 @@ from aiohttp import web
 from minik8s import healthz, kubeconfig, pki
 from minik8s.apiserver.serving import BackgroundServer
 from minik8s.client.http import HTTPClient, load_certificate
+from minik8s.client.leaderelection import LeaderElector, new_identity
 from minik8s.clock import RealClock
 from minik8s.controllers.controller import Context, InformerFactory
 from minik8s.controllers.events import EventRecorder
@@ -121,6 +122,7 @@ class ComponentProcess:
                                EventRecorder(client, self.clock), data_dir, runtime=runtime,
                                root_ca_pem=root_ca_pem if root_ca_pem is not None else config.ca_pem)
         self._health: BackgroundServer | None = None
+        self.checks: list[healthz.Check] = []   # what the health endpoints run (more may join: leaderElection)
         self._install_signals()
 
     def _install_signals(self) -> None:
@@ -163,8 +165,8 @@ class ComponentProcess:
     def serve_health(self, host: str, port: int, *, tls: bool, checks: Sequence[healthz.Check] | None = None) -> int:
         """Serve the health endpoints on ``host:port`` (0: a free port; HTTPS with a self-signed
         certificate when ``tls``); prints and returns the port."""
-        chosen = list(checks) if checks is not None else self.default_checks()
-        server = BackgroundServer(health_app(lambda: chosen))
+        self.checks = list(checks) if checks is not None else self.default_checks()
+        server = BackgroundServer(health_app(lambda: self.checks))
         context = self_signed_context(pki.server_names(host)) if tls else None
         bound = server.start(host, port, context)
         self._health = server
@@ -230,13 +232,6 @@ def lead(process: ComponentProcess, lock_name: str, leader_elect: bool, build: C
     restarted; one stopped by a signal releases the Lease so another replica takes over at once."""
     if not leader_elect:
         return process.run(build())
-    elector_class = _leader_elector()
-    if elector_class is None:
-        print(f"{process.name}: --leader-elect: no leader elector in this build; running as the leader "
-              f"(Lease kube-system/{lock_name} not taken)", file=sys.stderr, flush=True)
-        return process.run(build())
-    from minik8s.client.leaderelection import new_identity  # type: ignore[import-not-found, unused-ignore]
-
     lost: list[bool] = []
 
     def started() -> None:   # in the loop's round: the controllers join the next round
@@ -249,9 +244,13 @@ def lead(process: ComponentProcess, lock_name: str, leader_elect: bool, build: C
             print(f"{process.name}: leaderelection lost", file=sys.stderr, flush=True)
             process.stopping.set()
 
-    elector = elector_class(process.client, lock_name, clock=process.clock, identity=new_identity(),
+    # Upstream's kube-scheduler releases on cancel; kube-controller-manager does not (its successor waits out
+    # the lease). Both release here, so a clean restart hands over at once.
+    elector = LeaderElector(process.client, lock_name, clock=process.clock, identity=new_identity(),
                             on_started_leading=started, on_stopped_leading=stopped, release_on_cancel=True,
                             recorder=process.context.recorder, component=component, rng=random.Random())
+    # A leader stuck past its lease (it should have stopped leading) fails /healthz, to be restarted.
+    process.checks.append(healthz.Check("leaderElection", elector.check))
     try:
         process.run([elector])
     finally:
@@ -267,15 +266,6 @@ def run_elected(name: str, args: argparse.Namespace, lock_name: str, component: 
     if isinstance(process, int):
         return process
     return lead(process, lock_name, args.leader_elect, lambda: build(process.context), component)
-
-
-def _leader_elector() -> Any:
-    """The LeaderElector class, or None in a build without it."""
-    try:
-        from minik8s.client.leaderelection import LeaderElector  # type: ignore[import-not-found, unused-ignore]
-    except ImportError:
-        return None
-    return LeaderElector
 
 
 def leader_elect_flag(parser: argparse.ArgumentParser) -> None:

@@ -7,9 +7,15 @@ with its container runtime (``--runtime``: simulated, process or docker). It ser
 over plain HTTP on loopback (``--healthz-port``, upstream's 10248). SIGTERM or SIGINT stops it and
 its containers. ``minik8s join`` starts it with these exact flags.
 
-How minik8s differs: the API server cannot reach a kubelet of another process (upstream's port
-10250), so ``kubectl logs``, ``exec`` and ``port-forward`` answer "no route to node" for its pods,
-and cluster DNS runs only inside ``minik8s server``. The node's index in the address plan
+It serves its own HTTPS API (:mod:`minik8s.kubelet.server`) on ``--address``:``--port`` (upstream's
+0.0.0.0:10250; 0 picks a port) with ``--tls-cert-file``/``--tls-private-key-file`` or, as upstream
+without them, a self-signed certificate; callers prove who they are with a certificate signed by
+``--client-ca-file`` (default: the kubeconfig's CA). The Node publishes that address (``--node-ip``,
+else the bind address when it is not a wildcard) and port, so ``kubectl logs`` reaches its pods
+through the API server. A port that cannot be bound is a warning: the node runs its pods anyway.
+
+How minik8s differs: ``kubectl exec`` and ``port-forward`` need a kubelet in the API server's process
+("no route to node" otherwise), and cluster DNS runs only inside ``minik8s server``. The node's index in the address plan
 (:mod:`minik8s.addresses`: pod IPs ``127.1.<index+1>.x``, node IP) comes from ``--node-index``, by
 default from the name's last number (``node-2``: 1).
 
@@ -20,13 +26,16 @@ from __future__ import annotations
 
 import argparse
 import re
+import ssl
 import sys
 from pathlib import Path
+from typing import Any
 
 from minik8s.daemons.component import add_kubeconfig_argument, health_port, start
 from minik8s.server import _non_negative
 
 HEALTHZ_PORT = 10248
+KUBELET_PORT = 10250
 DEFAULT_MAX_PODS = 110
 
 
@@ -48,6 +57,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--healthz-bind-address", default="127.0.0.1", help="where /healthz listens")
     parser.add_argument("--healthz-port", type=health_port, default=HEALTHZ_PORT,
                         help=f"HTTP port of /healthz, /livez, /readyz (default {HEALTHZ_PORT}; 0 picks one)")
+    parser.add_argument("--address", default="0.0.0.0", help="where the kubelet's HTTPS API listens (default 0.0.0.0)")
+    parser.add_argument("--port", type=health_port, default=KUBELET_PORT,
+                        help=f"the HTTPS API's port (default {KUBELET_PORT}; 0 picks one)")
+    parser.add_argument("--node-ip", default=None, help="the address the Node publishes for the API server to "
+                                                        "reach this kubelet (default: --address unless a wildcard)")
+    parser.add_argument("--tls-cert-file", default=None, help="the HTTPS API's certificate (default: self-signed)")
+    parser.add_argument("--tls-private-key-file", default=None, help="its private key")
+    parser.add_argument("--client-ca-file", default=None,
+                        help="the CA that signs callers' certificates (default: the kubeconfig's CA)")
 
 
 def _labels(text: str) -> dict[str, str]:
@@ -102,4 +120,44 @@ def main(args: argparse.Namespace) -> int:
         process.shutdown()
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    return process.run([kubelet])
+    stopper = _serve_api(args, kubelet, data_dir)
+    try:
+        return process.run([kubelet])
+    finally:
+        if stopper is not None:
+            stopper.stop()
+
+
+def _serve_api(args: argparse.Namespace, kubelet: Any, data_dir: Path | None) -> Any:
+    """Start the kubelet's HTTPS API; None (and a warning) when it cannot serve."""
+    import tempfile
+
+    from minik8s import kubeconfig, pki
+    from minik8s.kubelet import server
+
+    try:
+        folder = Path(tempfile.mkdtemp(prefix="minik8s-kubelet-pki-")) if data_dir is None else data_dir / "pki"
+        folder.mkdir(parents=True, exist_ok=True)
+        cert, key = args.tls_cert_file, args.tls_private_key_file
+        if not (cert and key):   # upstream's kubelet signs its own serving certificate
+            names = [args.node_name, *[a for a in (args.node_ip, args.address) if a and a not in ("0.0.0.0", "::")]]
+            cert_pem, key_pem = pki.self_signed_certificate(names)
+            cert, key = folder / "kubelet.crt", folder / "kubelet.key"
+            key.touch(0o600)
+            key.write_bytes(key_pem)
+            cert.write_bytes(cert_pem)
+        client_ca = args.client_ca_file
+        if client_ca is None:
+            ca_pem = kubeconfig.current(kubeconfig.load(Path(args.kubeconfig).expanduser())).ca_pem
+            if ca_pem is None:
+                raise ValueError("the kubeconfig names no CA: give --client-ca-file")
+            client_ca = folder / "client-ca.crt"
+            client_ca.write_bytes(ca_pem)
+        context = server.ssl_context(cert, key, client_ca)
+        stopper = server.start(kubelet, args.address, args.port, context, advertise=args.node_ip)
+    except (OSError, ValueError, ssl.SSLError) as exc:
+        print(f"warning: the kubelet's HTTPS API cannot serve on {args.address}:{args.port}: {exc}; kubectl logs "
+              f"will not reach this node's pods", file=sys.stderr, flush=True)
+        return None
+    print(f"kubelet ({args.node_name}): serving the kubelet API on https://{args.address}:{stopper.port}", flush=True)
+    return stopper

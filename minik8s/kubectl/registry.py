@@ -17,14 +17,14 @@ import argparse
 from types import ModuleType
 from typing import Any
 
-from minik8s.kubectl import (attach, auth, authn, autoscale, configdata, get, info, ingress, nodes, pdb, pods,
-                             portforward, priorityclass, quota, rbac, services, top, wait, workloads, write)
+from minik8s.kubectl import (attach, auth, authn, autoscale, certificate, configdata, get, info, ingress, nodes, pdb,
+                             pods, portforward, priorityclass, quota, rbac, services, top, wait, workloads, write)
 
 # Order matters where modules extend each other's verbs: configdata, quota, rbac and authn add
 # sub-commands to write's ``create``; authn's ``whoami`` joins auth's sub-commands, so it comes after auth.
 COMMAND_MODULES: tuple[ModuleType, ...] = (
     get, write, info, pods, workloads, autoscale, wait, nodes, services, configdata, quota, priorityclass, pdb, auth,
-    rbac, authn, top, ingress,
+    rbac, authn, top, ingress, certificate,
     attach, portforward,   # the streaming commands
 )
 

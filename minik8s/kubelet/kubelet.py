@@ -111,6 +111,10 @@ class Kubelet(Controller):
         self.eviction = eviction.Manager(quantity.value(memory), eviction_hard, eviction_pressure_transition_period)
         self.memory_pressure = False
         self.paused = False
+        # Where this kubelet's HTTPS API listens (minik8s.kubelet.server): published in the Node's
+        # addresses and daemonEndpoints; None: the runtime's node address.
+        self.serving_address: str | None = None
+        self.serving_port = nodes.KUBELET_PORT
         self._registered = False
         self._node_uid = ""
         self._last_report = 0.0
@@ -292,8 +296,9 @@ class Kubelet(Controller):
     def _register(self, now: float) -> None:
         self._node_event("Normal", "Starting", "Starting kubelet.")
         obj = nodes.node_object(self.node_name, self.node_index, self.capacity, self.allocatable,
-                                self.runtime.version, self._images(), now, self.runtime.node_address,
-                                self.node_labels, self.register_taints)
+                                self.runtime.version, self._images(), now,
+                                self.serving_address or self.runtime.node_address, self.node_labels,
+                                self.register_taints, kubelet_port=self.serving_port)
         cidr = getattr(self.runtime, "pod_cidr", None)   # netns mode: the node's bridge's pod CIDR
         if cidr:
             obj["spec"].update(podCIDR=cidr, podCIDRs=[cidr])
@@ -317,7 +322,8 @@ class Kubelet(Controller):
         old = node.get("status") or {}
         return nodes.node_status(self.node_name, self.node_index, self.capacity, self.allocatable,
                                  self.runtime.version, self._images(), list(old.get("conditions") or []), now,
-                                 self.runtime.node_address, memory_pressure=self.memory_pressure)
+                                 self.serving_address or self.runtime.node_address,
+                                 memory_pressure=self.memory_pressure, kubelet_port=self.serving_port)
 
     def _update_node_status(self, now: float) -> None:
         try:
@@ -490,6 +496,14 @@ class Kubelet(Controller):
             reason = cri.port_forward_refused(sandbox.id, port)
         # The CRI streaming server names the pod by its sandbox and leaves the uid empty.
         raise StatusError(500, "InternalError", f"error forwarding port {port} to pod {sandbox.id}, uid : {reason}")
+
+    def serving(self, address: str | None, port: int) -> None:
+        """This kubelet's HTTPS API listens at ``address:port`` (:mod:`minik8s.kubelet.server`): publish it
+        in the Node's ``InternalIP`` (None: keep the runtime's address) and ``daemonEndpoints`` at the
+        next status update, which this asks for now."""
+        self.serving_address = address
+        self.serving_port = port
+        self.queue.add(NODE_KEY)
 
     def stats(self) -> dict[str, dict[str, Any]]:
         """Per pod: cpu (millicores) and memory (bytes), summed over its running containers."""

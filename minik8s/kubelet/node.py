@@ -117,15 +117,18 @@ def desired_conditions(old: list[dict[str, Any]], now: float, memory_pressure: b
 
 def node_status(name: str, index: int, cap: dict[str, str], alloc: dict[str, str], runtime_version: str,
                 images: list[dict[str, Any]], old_conditions: list[dict[str, Any]], now: float,
-                address: str | None = None, memory_pressure: bool = False) -> dict[str, Any]:
+                address: str | None = None, memory_pressure: bool = False,
+                kubelet_port: int = KUBELET_PORT) -> dict[str, Any]:
     """``address``: the node's InternalIP where its runtime has a real one (the process runtime's
-    ``127.1.<n+1>.1``, where NodePorts listen); else the simulated ``node_ip(index)``."""
+    ``127.1.<n+1>.1``, where NodePorts listen), or where the kubelet's HTTPS API listens; else the
+    simulated ``node_ip(index)``. ``kubelet_port``: that API's port (``daemonEndpoints``), which the
+    API server dials for ``kubectl logs`` when the kubelet runs elsewhere."""
     return {
         "capacity": dict(cap),
         "allocatable": dict(alloc),
         "conditions": desired_conditions(old_conditions, now, memory_pressure),
         "addresses": [{"type": "InternalIP", "address": address or node_ip(index)}, {"type": "Hostname", "address": name}],
-        "daemonEndpoints": {"kubeletEndpoint": {"Port": KUBELET_PORT}},
+        "daemonEndpoints": {"kubeletEndpoint": {"Port": kubelet_port}},
         "nodeInfo": node_info(name, runtime_version),
         "images": images,
     }
@@ -133,7 +136,8 @@ def node_status(name: str, index: int, cap: dict[str, str], alloc: dict[str, str
 
 def node_object(name: str, index: int, cap: dict[str, str], alloc: dict[str, str], runtime_version: str,
                 images: list[dict[str, Any]], now: float, address: str | None = None,
-                labels: dict[str, str] | None = None, taints: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+                labels: dict[str, str] | None = None, taints: list[dict[str, Any]] | None = None,
+                kubelet_port: int = KUBELET_PORT) -> dict[str, Any]:
     """The Node a kubelet registers; ``labels`` and ``taints`` are its ``--node-labels`` and
     ``--register-with-taints``."""
     spec: dict[str, Any] = {"podCIDR": pod_cidr(index), "podCIDRs": [pod_cidr(index)]}
@@ -151,7 +155,8 @@ def node_object(name: str, index: int, cap: dict[str, str], alloc: dict[str, str
                             "volumes.kubernetes.io/controller-managed-attach-detach": "true"},
         },
         "spec": spec,
-        "status": node_status(name, index, cap, alloc, runtime_version, images, [], now, address),
+        "status": node_status(name, index, cap, alloc, runtime_version, images, [], now, address,
+                              kubelet_port=kubelet_port),
     }
 
 

@@ -25,6 +25,7 @@ Rules follow ``k8s.io/kubernetes/pkg/apis/{core,apps,batch}/validation`` and
     ingress     Ingresses and IngressClasses
     networking  NetworkPolicies
     events      Events written through events.k8s.io/v1
+    certificates  CertificateSigningRequests
 
 This package holds the single entry point: ``validate`` checks the metadata of any
 object, then looks the kind up in a dispatch table for its own rules, and on update
@@ -53,6 +54,7 @@ from minik8s.api import autoscaling, resources
 from minik8s.api.errors import invalid_value
 from minik8s.api.validation.admissionregistration import _webhook_configuration
 from minik8s.api.validation.apiregistration import _apiservice
+from minik8s.api.validation.certificates import _csr, _csr_update
 from minik8s.api.validation.batch import _cron_job, _job, _job_update, validate_cron_schedule
 from minik8s.api.validation.core import (MAX_SECRET_SIZE, _config_map, _config_map_update, _namespace, _node,
                                          _secret, _secret_update, _service, _service_update)
@@ -147,6 +149,7 @@ _VALIDATORS: dict[str, Validator] = {
     "apiregistration.k8s.io/v1/APIService": _apiservice,
     "networking.k8s.io/v1/Ingress": _ingress,
     "networking.k8s.io/v1/IngressClass": _ingress_class,
+    "certificates.k8s.io/v1/CertificateSigningRequest": _csr,
 }
 
 _UPDATE_VALIDATORS: dict[str, UpdateValidator] = {
@@ -165,6 +168,7 @@ _UPDATE_VALIDATORS: dict[str, UpdateValidator] = {
     "rbac.authorization.k8s.io/v1/RoleBinding": _binding_update,
     "rbac.authorization.k8s.io/v1/ClusterRoleBinding": _binding_update,
     "networking.k8s.io/v1/IngressClass": _ingress_class_update,
+    "certificates.k8s.io/v1/CertificateSigningRequest": _csr_update,
 }
 
 

@@ -11,7 +11,7 @@ refused at once with ``401 Unauthorized``: kubectl prints
 minik8s knows, in upstream's order: client certificates signed by the cluster CA
 (:mod:`.x509`), static bearer tokens (the ``--token-auth-file`` of kube-apiserver,
 loaded by ``minik8s server`` from its PKI folder, see :mod:`minik8s.pki`) and
-ServiceAccount tokens (:mod:`.serviceaccounts`). :class:`Authenticator` tries them in turn.
+ServiceAccount tokens (:mod:`.serviceaccounts`) and bootstrap tokens (:mod:`.bootstraptoken`). :class:`Authenticator` tries them in turn.
 
 Interface: ``User``; ``ANONYMOUS``; ``TokenAuthenticator(rows)``;
 ``Authenticator(static=TokenAuthenticator, service_accounts=api.tokens)``;
@@ -93,9 +93,12 @@ class Authenticator:
     """kube-apiserver's union of authenticators, in its order: the client certificate, then the bearer
     token as a static token, then as a ServiceAccount token. A credential none accepts is a 401."""
 
-    def __init__(self, static: TokenAuthenticator | None = None, service_accounts: TokenChecker | None = None):
+    def __init__(self, static: TokenAuthenticator | None = None, service_accounts: TokenChecker | None = None,
+                 bootstrap: Any = None):
+        """``bootstrap``: a :class:`~minik8s.apiserver.auth.bootstraptoken.BootstrapTokenAuthenticator`."""
         self.static = static
         self.service_accounts = service_accounts
+        self.bootstrap = bootstrap
 
     def authenticate(self, authorization: str | None, client_cert: Any = None) -> User:
         from minik8s.apiserver.auth.x509 import user_from_peercert
@@ -112,6 +115,10 @@ class Authenticator:
         user = self.static.user_for(token) if self.static is not None and not audiences else None
         if user is not None:
             return user
+        if self.bootstrap is not None and not audiences:
+            user = self.bootstrap.user_for(token)   # None: not shaped as a bootstrap token
+            if user is not None:
+                return user
         if self.service_accounts is not None and token.count(".") == 2:   # a JWT
             return self.service_accounts.authenticate(token, audiences)
         raise unauthorized()

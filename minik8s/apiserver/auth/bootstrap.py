@@ -204,6 +204,12 @@ def cluster_roles() -> list[dict[str, Any]]:
             _rule([""], ["nodes/log", "nodes/metrics", "nodes/proxy", "nodes/stats"], ["*"])]),
         _role("system:node-bootstrapper", [
             _rule(["certificates.k8s.io"], ["certificatesigningrequests"], ["create", "get", "list", "watch"])]),
+        # Who may ask for a kubelet client certificate that is then approved automatically: kubeadm binds
+        # nodeclient to its joining tokens' group and selfnodeclient to system:nodes (renewals).
+        _role("system:certificates.k8s.io:certificatesigningrequests:nodeclient", [
+            _rule(["certificates.k8s.io"], ["certificatesigningrequests/nodeclient"], ["create"])]),
+        _role("system:certificates.k8s.io:certificatesigningrequests:selfnodeclient", [
+            _rule(["certificates.k8s.io"], ["certificatesigningrequests/selfnodeclient"], ["create"])]),
         _role("system:node-problem-detector", [
             _rule([""], ["nodes"], ["get"]),
             _rule([""], ["nodes/status"], ["patch"]),
