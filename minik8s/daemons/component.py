@@ -19,6 +19,7 @@ Taught in chapter 2 (architecture).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import random
 import signal
 import sys
@@ -44,13 +45,16 @@ RETRY_MAX_SECONDS = 30.0
 STALLED_SECONDS = 120.0
 
 
-def connect(path: str) -> tuple[HTTPClient, kubeconfig.Context]:
-    """The client a kubeconfig describes (its current context): server, CA, token or client certificate.
-    Raises ValueError with kubectl's wording when the file or its context is unusable."""
+def connect(path: str, server: str | None = None) -> tuple[HTTPClient, kubeconfig.Context]:
+    """The client a kubeconfig describes (its current context): server (or ``server`` instead, as kubectl's
+    ``--server``), CA, token or client certificate. Raises ValueError with kubectl's wording when the file or
+    its context is unusable."""
     file = Path(path).expanduser()
     if not file.exists():
         raise ValueError(f"stat {file}: no such file or directory")
     ctx = kubeconfig.current(kubeconfig.load(file))
+    if server:
+        ctx = dataclasses.replace(ctx, server=server.rstrip("/"))
     client = HTTPClient(ctx.server, token=ctx.token, verify=not ctx.insecure, ca_pem=ctx.ca_pem,
                         cert_pem=ctx.cert_pem, key_pem=ctx.key_pem)
     return client, ctx
@@ -59,6 +63,8 @@ def connect(path: str) -> tuple[HTTPClient, kubeconfig.Context]:
 def add_kubeconfig_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kubeconfig", required=True, metavar="FILE",
                         help="kubeconfig file with the API server's address, the CA and this component's credential")
+    parser.add_argument("--server", default=None, metavar="URL",
+                        help="the API server to use instead of the kubeconfig's (e.g. another of several)")
 
 
 def control_plane_flags(parser: argparse.ArgumentParser, default_port: int) -> None:
@@ -199,13 +205,13 @@ class ComponentProcess:
         self.informers.stop()
 
 
-def start(name: str, kubeconfig_path: str, bind_address: str, port: int, *, tls: bool,
+def start(name: str, kubeconfig_path: str, bind_address: str, port: int, *, tls: bool, server: str | None = None,
           **options: Any) -> "ComponentProcess | int":
     """Connect with the kubeconfig, wait for the API server, serve the health endpoints: the process,
     or the exit code to return at once (1: unusable kubeconfig or port; 0: stopped while waiting).
     ``options``: more ComponentProcess arguments (``data_dir``, ``runtime``, ``root_ca_pem``)."""
     try:
-        client, config = connect(kubeconfig_path)
+        client, config = connect(kubeconfig_path, server)
     except (ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -262,7 +268,8 @@ def run_elected(name: str, args: argparse.Namespace, lock_name: str, component: 
                 build: Callable[[Context], list[Component]], **options: Any) -> int:
     """kube-controller-manager's and kube-scheduler's life: start on ``args.kubeconfig`` with
     HTTPS health endpoints, then run ``build(context)`` while leading ``lock_name``."""
-    process = start(name, args.kubeconfig, args.bind_address, args.secure_port, tls=True, **options)
+    process = start(name, args.kubeconfig, args.bind_address, args.secure_port, tls=True, server=args.server,
+                    **options)
     if isinstance(process, int):
         return process
     return lead(process, lock_name, args.leader_elect, lambda: build(process.context), component)

@@ -107,7 +107,7 @@ def main(args: argparse.Namespace) -> int:
         return 1
     data_dir = Path(args.data_dir).expanduser() if args.data_dir else None
     process = start(f"kubelet ({args.node_name})", args.kubeconfig, args.healthz_bind_address, args.healthz_port,
-                    tls=False, data_dir=data_dir, runtime=args.runtime)
+                    tls=False, server=args.server, data_dir=data_dir, runtime=args.runtime)
     if isinstance(process, int):
         return process
     ctx = process.context

@@ -36,7 +36,7 @@ def main(args: argparse.Namespace) -> int:
 
     index = node_index(args.node_name, args.node_index)
     process = start(f"kube-proxy ({args.node_name})", args.kubeconfig, args.healthz_bind_address, args.healthz_port,
-                    tls=False)
+                    tls=False, server=args.server)
     if isinstance(process, int):
         return process
     try:
