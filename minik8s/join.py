@@ -235,7 +235,7 @@ def main(argv: list[str]) -> int:
         print(f'[discovery] Requesting info from "{args.server}"', flush=True)
         ca_pem = discover(args.server, args.discovery_token_ca_cert_hash,
                           args.discovery_token_unsafe_skip_ca_verification)
-        print(f"[discovery] Cluster info signature and contents are valid and the CA hash is "
+        print(f"[discovery] Cluster info contents are valid (minik8s does not sign them) and the CA hash is "
               f"{ca_cert_hash(ca_pem)}", flush=True)
         print(f'[kubelet-start] Requesting a client certificate for "system:node:{node}"', flush=True)
         cert_pem, key_pem = request_certificate(args.server, ca_pem, args.token, node, timeout)
