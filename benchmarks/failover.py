@@ -52,9 +52,13 @@ class Plane:
         self.client: Any = None
 
     def start(self, name: str, *args: str) -> None:
+        self.start_python(name, "-m", "minik8s", *args)
+
+    def start_python(self, name: str, *command: str) -> None:
+        """Run ``python *command`` as process ``name``, logging to ``<root>/<name>.log``."""
         log = open(self.root / f"{name}.log", "wb")
         env = {**os.environ, "PYTHONPATH": str(ROOT), "HOME": str(self.root)}
-        self.processes[name] = subprocess.Popen([sys.executable, "-m", "minik8s", *args], stdout=log,
+        self.processes[name] = subprocess.Popen([sys.executable, *command], stdout=log,
                                                 stderr=subprocess.STDOUT, env=env, cwd=self.root)
         log.close()
 

@@ -70,3 +70,20 @@ def test_a_cheap_benchmark_prints_the_loop_time_in_its_text(tmp_path: Path):
     found = re.search(r"^pure-Python loop \(for i in range\(10\*\*7\)\): (\d+\.\d+) s$", out, re.MULTILINE)
     assert found, out
     assert float(found[1]) > 0
+
+
+def test_the_cluster_benchmark_runs_a_tiny_cluster_of_processes_and_stops_them(tmp_path: Path):
+    """Two simulated nodes, four pods, over HTTP: every figure is there, and no process is left behind."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["TMPDIR"] = str(tmp_path)   # the benchmark's folder, named on its processes' command lines
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "cluster.py"), "--nodes", "2", "--pods", "4",
+                             "--workers", "2", "--timeout", "90", "--json"], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=240)
+    assert result.returncode == 0, result.stdout + result.stderr
+    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    assert {"nodes_ready_seconds", "pods_running_seconds", "scheduling_pods_per_second", "apiserver_rss_mib",
+            "apiserver_peak_rss_mib", "python_loop_seconds"} <= set(figures)
+    assert figures["nodes"] == 2 and figures["pods"] == 4
+    assert figures["apiserver_rss_mib"] > 0
+    left = subprocess.run(["pgrep", "-f", str(tmp_path)], capture_output=True, text=True)
+    assert left.stdout == "", f"processes left running: {left.stdout}"
