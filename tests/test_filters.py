@@ -171,7 +171,7 @@ def test_the_kubeconfig_keeps_working_across_restarts_and_new_names(tmp_path):
         pki = first.data_dir / "pki"
         assert {p.name: p.stat().st_mode & 0o777 for p in pki.iterdir() if p.suffix in (".key", ".csv")} == {
             "ca.key": 0o600, "apiserver.key": 0o600, "tokens.csv": 0o600, "sa.key": 0o600,
-            "front-proxy-client.key": 0o600}
+            "front-proxy-client.key": 0o600, "apiserver-kubelet-client.key": 0o600}
         ca = (pki / "ca.crt").read_bytes()
     finally:
         first.stop()

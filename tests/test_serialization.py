@@ -3,6 +3,8 @@ official client's models (which refuse a missing required field) read every kind
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 from kubernetes import client as k8s
 
@@ -195,8 +197,24 @@ def settled():
     with Cluster(nodes=1, runtime="simulated", seed=1) as cluster:
         cluster.apply(WORKLOADS)
         cluster.apply(EVERY_OTHER_KIND)
+        cluster.client.create(resources.get("certificates.k8s.io", "v1", "certificatesigningrequests"), _csr())
         cluster.run_until_stable(timeout=30)
         yield cluster
+
+
+def _csr() -> dict:
+    """A CertificateSigningRequest, its request a real PKCS#10 (one cannot be written out by hand)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "alice")])
+    pem = x509.CertificateSigningRequestBuilder().subject_name(subject).sign(
+        ec.generate_private_key(ec.SECP256R1()), hashes.SHA256()).public_bytes(serialization.Encoding.PEM)
+    return {"apiVersion": "certificates.k8s.io/v1", "kind": "CertificateSigningRequest", "metadata": {"name": "alice"},
+            "spec": {"request": base64.b64encode(pem).decode(), "signerName": "kubernetes.io/kube-apiserver-client",
+                     "usages": ["client auth"]}}
 
 
 def _deserialize(data: object, model: str) -> object:

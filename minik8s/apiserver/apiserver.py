@@ -95,7 +95,13 @@ CSRS = resources.get("certificates.k8s.io", "v1", "certificatesigningrequests")
 SYSTEM_OBJECTS = {("serviceaccounts", "default"), ("configmaps", "kube-root-ca.crt")}
 # Objects a built-in component makes once at start (the ingress controller's IngressClass) get a uid from
 # a generator of their own, so a seeded cluster names and numbers everything else as it would without them.
-COMPONENT_OBJECTS = {("ingressclasses", "minik8s")}
+COMPONENT_OBJECTS = {("ingressclasses", "minik8s"), ("configmaps", "cluster-info")}
+# ... as do the RBAC objects kubeadm's bootstrap-token phase makes when the API is first served (minik8s.kubeadm).
+KUBEADM_RBAC = ("roles", "rolebindings", "clusterroles", "clusterrolebindings")
+
+
+def _component_object(plural: str, name: str | None) -> bool:
+    return (plural, name) in COMPONENT_OBJECTS or (plural in KUBEADM_RBAC and str(name).startswith("kubeadm:"))
 assert NAMESPACES and PODS and NODES and STORAGE_CLASSES
 
 # The namespaces every cluster starts with.
@@ -421,7 +427,7 @@ class APIServer:
                                  "generation", "managedFields", "selfLink"):
                 meta.pop(server_field, None)
             system = (resource.plural, meta.get("name")) in SYSTEM_OBJECTS and current_user() is None
-            if (resource.plural, meta.get("name")) in COMPONENT_OBJECTS and current_user() is None:
+            if _component_object(resource.plural, meta.get("name")) and current_user() is None:
                 meta["uid"] = new_uid(random.Random(f"{self._component_seed}{resource.plural}/{meta['name']}"))
             else:
                 meta["uid"] = new_uid(self._system_rng if system else self.rng)
