@@ -1311,7 +1311,7 @@ def netpol_svg(source: Any = None, pods: Iterable[str] = (), port: int = 80, pro
 ELECTED = [("kube-controller-manager", "kube-controller-manager"), ("kube-scheduler", "kube-scheduler")]
 COMPONENT_FILL = "#bbdefb"   # a control-plane process
 STORE_FILL = "#ffe0b2"       # where the state lives
-NODE_FILL = "#c8e6c9"        # a node whose kubelet is Ready
+READY_NODE_FILL = "#c8e6c9"        # a node whose kubelet is Ready
 LOST_FILL = "#ffcdd2"        # a node that is NotReady or Unknown
 
 
@@ -1373,7 +1373,7 @@ def control_plane_svg(source: Any = None, store: str = "SQLite", title: str | No
         status = _node_status(node).replace("Unknown", "NotReady")   # as kubectl get nodes prints it
         renewed = ((node_leases.get(name) or {}).get("spec") or {}).get("renewTime") or "no Lease"
         x = PAD + i * (box_w + gap)
-        box(x, node_y, NODE_FILL if status.startswith("Ready") else LOST_FILL, f"{name}  {status}",
+        box(x, node_y, READY_NODE_FILL if status.startswith("Ready") else LOST_FILL, f"{name}  {status}",
             "kubelet, kube-proxy", f"Lease renewed {renewed[11:19] if len(renewed) > 19 else renewed}")
         body.append(_arrow(x + box_w / 2, node_y, middle + box_w / 2, api_y + box_h))
     node_h = box_h + 18
@@ -1381,6 +1381,6 @@ def control_plane_svg(source: Any = None, store: str = "SQLite", title: str | No
         shapes.append(_text(PAD, node_y + 20, "no nodes have registered", fill="#757575"))
     body += shapes
     legend, _ = _legend(PAD, node_y + node_h + 14, [("control plane", COMPONENT_FILL), ("store", STORE_FILL),
-                                                    ("node Ready", NODE_FILL), ("node not Ready", LOST_FILL)])
+                                                    ("node Ready", READY_NODE_FILL), ("node not Ready", LOST_FILL)])
     body += legend
     return _document(width, node_y + node_h + 40, body, title or "The control plane and its nodes")

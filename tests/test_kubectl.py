@@ -26,6 +26,9 @@ ORACLE_COMMANDS = [
     "--foo get pods", "-n", "--server", "get pods --foo",
     # jsonpath errors
     "get pod nginx -o jsonpath={.metadata.nam", "get pod nginx -o jsonpath={.nope}",
+    # waiting for what is already gone (or was never there) is no error
+    "wait --for=delete pod/nope --timeout=5s", "wait --for=delete pod -l app=none --timeout=5s",
+    "wait --for=condition=Ready pod -l app=none --timeout=5s",
 ]
 
 

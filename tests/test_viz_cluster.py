@@ -37,7 +37,7 @@ def test_nodes_leaders_and_arrows_come_from_the_cluster() -> None:
     assert "leader: cp-2" in texts and "no leader election" in texts   # the controller manager has no Lease
     assert "etcd" in texts and "three nodes" in texts
     assert _rect_fill_behind(root, "node-2  NotReady") == viz.LOST_FILL
-    assert _rect_fill_behind(root, "node-1  Ready") == viz.NODE_FILL
+    assert _rect_fill_behind(root, "node-1  Ready") == viz.READY_NODE_FILL
     # clients → API server → store, two elected components and three nodes → API server
     assert len(list(root.iter(f"{SVG_NS}line"))) == 2 + 2 + 3
 

@@ -85,6 +85,16 @@ def _condition_met(obj: dict[str, Any], condition: str) -> bool:
     raise CommandError(f"unrecognized condition: \"{condition}\"")
 
 
+def _exists(env: Env, resource: Resource, name: str) -> bool:
+    try:
+        env.client.get(resource, name, env.namespace if resource.namespaced else None)
+    except StatusError as err:
+        if err.code != 404:
+            raise
+        return False
+    return True
+
+
 def cmd_wait(env: Env) -> None:
     a = env.args
     targets: list[tuple[Resource, str]] = []
@@ -97,6 +107,10 @@ def cmd_wait(env: Env) -> None:
                            for o in env.client.list(resource, ns, label_selector=a.selector)["items"])
         else:
             raise CommandError("resource(s) were provided, but no name was specified")
+    if a.condition == "delete":   # as upstream: what is already gone is not waited for, and nothing is an error
+        targets = [(resource, name) for resource, name in targets if _exists(env, resource, name)]
+        if not targets:
+            return
     if not targets:
         raise CommandError("no matching resources found")
     timeout = parse_timeout(a.timeout)
