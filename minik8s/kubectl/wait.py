@@ -85,16 +85,6 @@ def _condition_met(obj: dict[str, Any], condition: str) -> bool:
     raise CommandError(f"unrecognized condition: \"{condition}\"")
 
 
-def _exists(env: Env, resource: Resource, name: str) -> bool:
-    try:
-        env.client.get(resource, name, env.namespace if resource.namespaced else None)
-    except StatusError as err:
-        if err.code != 404:
-            raise
-        return False
-    return True
-
-
 def cmd_wait(env: Env) -> None:
     a = env.args
     targets: list[tuple[Resource, str]] = []
@@ -107,15 +97,14 @@ def cmd_wait(env: Env) -> None:
                            for o in env.client.list(resource, ns, label_selector=a.selector)["items"])
         else:
             raise CommandError("resource(s) were provided, but no name was specified")
-    if a.condition == "delete":   # as upstream: what is already gone is not waited for, and nothing is an error
-        targets = [(resource, name) for resource, name in targets if _exists(env, resource, name)]
-        if not targets:
-            return
     if not targets:
+        if a.condition == "delete":   # as upstream: nothing to wait for is no error
+            return
         raise CommandError("no matching resources found")
     timeout = parse_timeout(a.timeout)
     started_virtual, started_real = env.clock.now(), time.monotonic()
     pending = list(targets)
+    first = True
     while True:
         still = []
         for resource, name in pending:
@@ -125,15 +114,16 @@ def cmd_wait(env: Env) -> None:
             except StatusError as err:
                 if err.code != 404:
                     raise
-                if a.condition == "delete":
-                    env.out.write(f"{resource.kind_ref}/{name} condition met\n")
+                if a.condition == "delete":   # gone before the first look: not waited for, as upstream
+                    if not first:
+                        env.out.write(f"{resource.kind_ref}/{name} condition met\n")
                     continue
                 raise
             if a.condition != "delete" and _condition_met(obj, a.condition):
                 env.out.write(f"{resource.kind_ref}/{name} condition met\n")
                 continue
             still.append((resource, name))
-        pending = still
+        pending, first = still, False
         if not pending:
             return
         if env.clock.now() - started_virtual >= timeout or time.monotonic() - started_real >= timeout:
