@@ -1,7 +1,8 @@
 """``minik8s join``: a new machine joins the cluster as a node, as ``kubeadm join`` does.
 
     minik8s join https://10.0.0.5:6443 --token abcdef.0123456789abcdef \\
-        --discovery-token-ca-cert-hash sha256:<hex> [--node-name N] [--runtime R] [--data-dir D]
+        --discovery-token-ca-cert-hash sha256:<hex> [--node-name N] [--runtime R] [--data-dir D] \\
+        [-- KUBELET FLAGS...]
 
 The machine starts with nothing but a bootstrap token (``minik8s token create``) and the hash of the
 cluster CA's public key. The steps, in kubeadm's order:
@@ -22,13 +23,16 @@ cluster CA's public key. The steps, in kubeadm's order:
 3. write ``<D>/kubelet.conf``: the server, the CA and the client certificate with its key, which
    authenticates as ``system:node:<N>`` in ``system:nodes`` (the Node authorizer's user);
 4. replace this process with the kubelet: ``python -m minik8s kubelet --kubeconfig <D>/kubelet.conf
-   --node-name N --runtime R --data-dir D`` (``--no-start``: print that command and exit).
+   --node-name N --runtime R --data-dir D``, followed by whatever came after ``--`` on join's command
+   line (``-- --port 10260 --healthz-port 10262``: two nodes on one machine need their own ports, where
+   kubeadm would read them from a KubeletConfiguration); ``--no-start``: print that command and exit.
 
 The kubelet's server URL is the one given on the command line (what the machine can reach), not the
 one written in ``cluster-info``.
 
 Interface: ``ca_cert_hash(ca_pem) -> "sha256:<hex>"``; ``discover(url, hashes, unsafe) -> ca_pem``;
-``request_certificate(url, ca_pem, token, node, timeout) -> (cert_pem, key_pem)``; ``main(argv)``.
+``request_certificate(url, ca_pem, token, node, timeout) -> (cert_pem, key_pem)``;
+``kubelet_command(kubeconfig_path, node, runtime, data_dir, extra=()) -> argv``; ``main(argv)``.
 """
 
 from __future__ import annotations
@@ -183,14 +187,18 @@ def kubelet_conf(url: str, ca_pem: bytes, node: str, cert_pem: bytes, key_pem: b
                                               "client-key-data": b64(key_pem)}}]}
 
 
-def kubelet_command(kubeconfig_path: Path, node: str, runtime: str, data_dir: Path) -> list[str]:
+def kubelet_command(kubeconfig_path: Path, node: str, runtime: str, data_dir: Path,
+                    extra: list[str] | tuple[str, ...] = ()) -> list[str]:
+    """The kubelet join becomes; ``extra`` (what followed ``--``) is passed on as the kubelet's own flags."""
     return [sys.executable, "-m", "minik8s", "kubelet", "--kubeconfig", str(kubeconfig_path), "--node-name", node,
-            "--runtime", runtime, "--data-dir", str(data_dir)]
+            "--runtime", runtime, "--data-dir", str(data_dir), *extra]
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="minik8s join", description="Join this machine to a cluster as a node "
-                                                                      "(kubeadm join).")
+                                                                      "(kubeadm join).",
+                                     epilog="Flags after -- are the kubelet's own, passed on as given: "
+                                            "-- --port 10260 --healthz-port 10262 (two nodes on one machine).")
     parser.add_argument("server", help="the API server's URL, e.g. https://10.0.0.5:6443")
     parser.add_argument("--token", required=True, help="a bootstrap token (minik8s token create)")
     parser.add_argument("--discovery-token-ca-cert-hash", action="append", default=[], metavar="sha256:HEX",
@@ -226,7 +234,10 @@ def main(argv: list[str]) -> int:
     from minik8s import kubeconfig
     from minik8s.kubectl.authn import parse_go_duration
 
-    args = _parser().parse_args(argv)
+    argv = list(argv)
+    cut = argv.index("--") if "--" in argv else len(argv)
+    args = _parser().parse_args(argv[:cut])
+    kubelet_flags = argv[cut + 1:]
     node = (args.node_name or socket.gethostname()).lower()
     data_dir = Path(args.data_dir or Path.home() / ".minik8s" / "nodes" / node).expanduser()
     try:
@@ -248,7 +259,7 @@ def main(argv: list[str]) -> int:
         # A StatusError's message is the server's; the others say what went wrong here.
         print(f"error: {exc.message if isinstance(exc, StatusError) else exc}", file=sys.stderr)
         return 1
-    command = kubelet_command(conf, node, args.runtime, data_dir)
+    command = kubelet_command(conf, node, args.runtime, data_dir, kubelet_flags)
     if args.no_start:
         print("This node has a kubelet kubeconfig. Start its kubelet with:", flush=True)
         print("  " + " ".join(command), flush=True)

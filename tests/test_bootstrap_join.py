@@ -63,11 +63,12 @@ def _join(server, tmp_path: Path, token: str, node: str, *extra: str) -> subproc
                     "--data-dir", str(tmp_path / node), "--no-start", "--timeout", "60s", *extra)
 
 
-def _joined(server, tmp_path: Path, node: str) -> tuple[str, list[str]]:
-    """Join ``node`` (simulated runtime, --no-start): the token used and the kubelet command join printed."""
+def _joined(server, tmp_path: Path, node: str, *kubelet_flags: str) -> tuple[str, list[str]]:
+    """Join ``node`` (simulated runtime, --no-start): the token used and the kubelet command join printed.
+    ``kubelet_flags`` follow ``--`` on join's command line."""
     token = _token(server)
     result = _join(server, tmp_path, token, node, "--discovery-token-ca-cert-hash", _ca_hash(server),
-                   "--runtime", "simulated")
+                   "--runtime", "simulated", *(("--", *kubelet_flags) if kubelet_flags else ()))
     assert result.returncode == 0, result.stderr
     return token, result.stdout.strip().splitlines()[-1].split()
 
@@ -324,11 +325,13 @@ def test_join_replaces_itself_with_the_kubelet(server, tmp_path: Path, monkeypat
     monkeypatch.setattr(join.os, "execv", lambda path, argv: calls.append((path, list(argv))))
     token = _token(server)
     code = join.main([server.url, "--token", token, "--discovery-token-ca-cert-hash", _ca_hash(server),
-                      "--node-name", "worker-e", "--runtime", "simulated", "--data-dir", str(tmp_path / "e")])
+                      "--node-name", "worker-e", "--runtime", "simulated", "--data-dir", str(tmp_path / "e"),
+                      "--", "--port", "10260", "--node-labels", "disk=ssd"])
     assert code == 0
     assert calls == [(sys.executable, [sys.executable, "-m", "minik8s", "kubelet", "--kubeconfig",
                                        str(tmp_path / "e" / "kubelet.conf"), "--node-name", "worker-e",
-                                       "--runtime", "simulated", "--data-dir", str(tmp_path / "e")])]
+                                       "--runtime", "simulated", "--data-dir", str(tmp_path / "e"),
+                                       "--port", "10260", "--node-labels", "disk=ssd"])]
 
 
 JOINED_POD = """\
@@ -343,9 +346,12 @@ spec:
 
 @needs_kubectl
 def test_a_joined_node_is_ready_runs_a_pod_and_serves_its_logs(server, tmp_path: Path) -> None:
-    token, command = _joined(server, tmp_path, "worker-9")
-    # The kubelet join would exec, on free ports (tests run side by side), its API where the API server reaches it.
-    kubelet = subprocess.Popen([*command, "--address", "127.0.0.1", "--port", "0", "--healthz-port", "0"],
+    # The kubelet join would exec, given free ports after -- (tests run side by side), its API where the
+    # API server reaches it.
+    token, command = _joined(server, tmp_path, "worker-9", "--address", "127.0.0.1", "--port", "0",
+                             "--healthz-port", "0")
+    assert command[-6:] == ["--address", "127.0.0.1", "--port", "0", "--healthz-port", "0"]
+    kubelet = subprocess.Popen(command,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=server.env())
     try:
         def ready() -> bool:
