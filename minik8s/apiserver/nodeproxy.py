@@ -7,8 +7,10 @@ answer goes back to the client. A kubelet in this process registers itself under
 name; for any other node (a machine that joined, :mod:`minik8s.join`) the API server dials the
 kubelet's HTTPS API (:mod:`minik8s.kubelet.server`) at the Node's ``InternalIP`` and
 ``status.daemonEndpoints.kubeletEndpoint.Port``, presenting its ``apiserver-kubelet-client``
-certificate: a :class:`RemoteKubelet` (logs and the Summary API; exec, attach and port-forward need
-the streaming protocols and stay in-process only). As upstream without
+certificate: a :class:`RemoteKubelet`. Logs and the Summary API are plain HTTPS requests (on a worker
+thread); exec, attach and port-forward are WebSockets to the kubelet's streaming endpoints, opened on
+the event loop (:mod:`minik8s.apiserver.kubeletstreams`), whose streams the API server relays to its
+client in whichever protocol that client speaks. As upstream without
 ``--kubelet-certificate-authority``, the kubelet's serving certificate is not verified unless a CA
 is given.
 
@@ -34,6 +36,7 @@ from urllib.parse import quote, urlencode
 import urllib3
 
 from minik8s.api import errors
+from minik8s.apiserver import kubeletstreams
 from minik8s.clock import rfc3339
 
 KUBELET_TIMEOUT_SECONDS = 30
@@ -62,10 +65,11 @@ class KubeletAPI(Protocol):
 class RemoteKubelet:
     """A kubelet reached over HTTPS (``https://<address>:<port>``), as kube-apiserver reaches one."""
 
-    def __init__(self, node: str, base_url: str, pool: urllib3.PoolManager):
+    def __init__(self, node: str, base_url: str, pool: urllib3.PoolManager, context: ssl.SSLContext):
         self.node_name = node
         self.base_url = base_url
         self._pool = pool
+        self._context = context   # the pool's TLS context, for the streaming WebSockets
 
     def _get(self, path: str, query: dict[str, Any] | None = None) -> bytes:
         url = self.base_url + path + ("?" + urlencode(query) if query else "")
@@ -88,9 +92,9 @@ class RemoteKubelet:
              since_time: float | None = None, stream: str | None = None) -> str:
         if container is None:
             raise errors.bad_request(f"a container name must be specified for pod {pod}")
-        if stream is not None:
-            raise errors.bad_request("attaching to a container on a remote kubelet is not supported by minik8s")
         query: dict[str, Any] = {}
+        if stream is not None:   # PodLogOptions.stream: attach follows stdout and stderr apart
+            query["stream"] = stream.capitalize()
         if previous:
             query["previous"] = "true"
         if timestamps:
@@ -101,22 +105,41 @@ class RemoteKubelet:
             query["sinceSeconds"] = since_seconds
         if since_time is not None:
             query["sinceTime"] = rfc3339(since_time)
-        path = "/containerLogs/" + "/".join(quote(part, safe="") for part in (namespace, pod, container))
-        return self._get(path, query).decode(errors="replace")
+        return self._get(self._path("containerLogs", namespace, pod, container), query).decode(errors="replace")
+
+    def _path(self, *parts: str) -> str:
+        return "/" + parts[0] + "/" + "/".join(quote(part, safe="") for part in parts[1:])
 
     def stats_summary(self) -> dict[str, Any]:
         answer = json.loads(self._get("/stats/summary"))
         return answer if isinstance(answer, dict) else {}
 
-    def _streaming(self, *args: Any, **kwargs: Any) -> Any:
-        raise errors.bad_request(f'exec, attach and port-forward on node "{self.node_name}" need its kubelet '
-                                 f'in this process: minik8s does not stream to a remote kubelet')
+    def exec(self, namespace: str, pod: str, container: str | None, command: list[str]) -> Any:
+        raise errors.bad_request(f'a command run to its end on node "{self.node_name}" needs its kubelet in '
+                                 f'this process: use the streaming exec (kubectl exec)')
 
-    exec = exec_stream = attach = _streaming
+    def exec_stream(self, namespace: str, pod: str, container: str | None, command: list[str], *,
+                    stdin: bool, tty: bool) -> kubeletstreams.RemoteExec:
+        """The exec to start (it connects when the API server opens its session, on the event loop)."""
+        url = self.base_url + self._path("exec", namespace, pod, _named(container, pod))
+        return kubeletstreams.RemoteExec(url, self._context, list(command))
+
+    def attach(self, namespace: str, pod: str,
+               container: str | None) -> tuple[kubeletstreams.RemoteAttach, Callable[[int, int], None]]:
+        """The container's stdin, to connect to (its output the API server follows in the logs)."""
+        url = self.base_url + self._path("attach", namespace, pod, _named(container, pod))
+        return kubeletstreams.RemoteAttach(url, self._context), lambda width, height: None
 
     async def port_forward(self, namespace: str, pod: str,
                            port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        return self._streaming()
+        url = self.base_url + self._path("portForward", namespace, pod) + f"?port={int(port)}"
+        return await kubeletstreams.dial(url, self._context)
+
+
+def _named(container: str | None, pod: str) -> str:
+    if container is None:   # NodeConnections names the default container; several leave it to the user
+        raise errors.bad_request(f"a container name must be specified for pod {pod}")
+    return container
 
 
 def _reason(exc: Exception) -> str:
@@ -139,6 +162,7 @@ class NodeConnections:
         self._kubelets: dict[str, KubeletAPI] = {}
         self._get_node: Callable[[str], dict[str, Any] | None] | None = None
         self._pool: urllib3.PoolManager | None = None
+        self._context: ssl.SSLContext | None = None
 
     def use_remote(self, get_node: Callable[[str], dict[str, Any] | None], cert_file: Path, key_file: Path,
                    ca_file: Path | None = None) -> None:
@@ -154,18 +178,19 @@ class NodeConnections:
         context.load_cert_chain(cert_file, key_file)
         self._get_node = get_node
         self._pool = urllib3.PoolManager(num_pools=8, maxsize=4, ssl_context=context)
+        self._context = context
 
     def _connect(self, node: str) -> KubeletAPI | None:
         """The kubelet of ``node``: the one in this process, else a RemoteKubelet at its Node's endpoint."""
         kubelet = self._kubelets.get(node)
-        if kubelet is not None or self._get_node is None or self._pool is None:
+        if kubelet is not None or self._get_node is None or self._pool is None or self._context is None:
             return kubelet
         found = self._get_node(node)
         endpoint = node_endpoint(found) if found else None
         if endpoint is None:
             return None
         host = f"[{endpoint[0]}]" if ":" in endpoint[0] else endpoint[0]
-        return RemoteKubelet(node, f"https://{host}:{endpoint[1]}", self._pool)
+        return RemoteKubelet(node, f"https://{host}:{endpoint[1]}", self._pool, self._context)
 
     def register(self, node_name: str, kubelet: KubeletAPI) -> None:
         self._kubelets[node_name] = kubelet
@@ -202,9 +227,7 @@ class NodeConnections:
         if kubelet is None:
             return ""  # not scheduled yet: nothing has run, so there is nothing to show
         meta = pod["metadata"]
-        if container is None and isinstance(kubelet, RemoteKubelet):   # the URL names a container
-            container = _default_container(pod)
-        return kubelet.logs(meta["namespace"], meta["name"], container, previous, tail_lines, timestamps=timestamps,
+        return kubelet.logs(meta["namespace"], meta["name"], self._container(kubelet, pod, container), previous, tail_lines, timestamps=timestamps,
                             since_seconds=since_seconds, since_time=since_time, stream=stream)
 
     def _scheduled(self, pod: dict[str, Any]) -> KubeletAPI:
@@ -213,21 +236,31 @@ class NodeConnections:
             raise errors.bad_request(f"pod {pod['metadata']['name']} does not have a host assigned")
         return kubelet
 
+    def _container(self, kubelet: KubeletAPI, pod: dict[str, Any], container: str | None) -> str | None:
+        """A kubelet of another process is asked at a URL that names the container: the default one."""
+        if container is None and isinstance(kubelet, RemoteKubelet):
+            return _default_container(pod)
+        return container
+
     def exec(self, pod: dict[str, Any], container: str | None, command: list[str]) -> Any:
         meta = pod["metadata"]
         return self._scheduled(pod).exec(meta["namespace"], meta["name"], container, command)
 
     def exec_stream(self, pod: dict[str, Any], container: str | None, command: list[str], *,
                     stdin: bool, tty: bool) -> Any:
-        """A command started in the pod with its streams open (a :class:`minik8s.kubelet.cri.ExecStream`)."""
+        """A command started in the pod with its streams open (a :class:`minik8s.kubelet.cri.ExecStream`,
+        or a :class:`minik8s.apiserver.kubeletstreams.RemoteExec` that connects when served)."""
         meta = pod["metadata"]
-        return self._scheduled(pod).exec_stream(meta["namespace"], meta["name"], container, command,
-                                                stdin=stdin, tty=tty)
+        kubelet = self._scheduled(pod)
+        return kubelet.exec_stream(meta["namespace"], meta["name"], self._container(kubelet, pod, container),
+                                   command, stdin=stdin, tty=tty)
 
     def attach(self, pod: dict[str, Any], container: str | None) -> Any:
-        """The running container's stdin (a file descriptor, or None) and its terminal's resize."""
+        """The running container's stdin (a file descriptor, None, or a remote kubelet's
+        :class:`minik8s.apiserver.kubeletstreams.RemoteAttach`) and its terminal's resize."""
         meta = pod["metadata"]
-        return self._scheduled(pod).attach(meta["namespace"], meta["name"], container)
+        kubelet = self._scheduled(pod)
+        return kubelet.attach(meta["namespace"], meta["name"], self._container(kubelet, pod, container))
 
     async def port_forward(self, pod: dict[str, Any], port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         """A TCP connection to ``port`` inside the pod, made by its node; errors carry upstream's text."""

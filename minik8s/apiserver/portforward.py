@@ -6,7 +6,8 @@ the API server, tagged with headers: ``streamtype`` (``error`` or ``data``), ``p
 (80) and ``requestid`` (which connection). The API server asks the pod's kubelet for
 a connection to that port inside the pod, then copies bytes both ways between it and
 the ``data`` stream. What goes wrong (nothing listens on the port) is written as text
-on the ``error`` stream; kubectl prints it.
+on the ``error`` stream; kubectl prints it. A kubelet of another process is reached the same way
+(:mod:`.kubeletstreams`): its own channel WebSocket, whose error text arrives with the first read.
 
 Since v1.31 kubectl carries the SPDY session inside a WebSocket (subprotocol
 ``SPDY/3.1+portforward.k8s.io``, binary messages; the ``PortForwardWebsockets``
@@ -26,6 +27,7 @@ Interface:
     serve_spdy_upgrade(request, response, dial)   # a plain SPDY/3.1 upgrade, once the 101 is sent
     serve_channels(ws, ports, dial)
     dial(port) -> (StreamReader, StreamWriter), raising StatusError with the error-stream text
+                  (so may the reader's ``read``)
 
 Taught in chapter 8 (the pod network: port-forward).
 """
@@ -159,10 +161,9 @@ class _Session:
         try:
             try:
                 reader, writer = await self.dial(pair.port)
-            except StatusError as err:
+                await _copy_both(reader, writer, pair.inbound, lambda chunk: self.send(spdy.Data(data, chunk)))
+            except StatusError as err:   # from the dial, or later from a kubelet of another process
                 await self.send(spdy.Data(pair.error, err.message.encode()))
-                return
-            await _copy_both(reader, writer, pair.inbound, lambda chunk: self.send(spdy.Data(data, chunk)))
         except (ConnectionError, asyncio.CancelledError):
             pass
         finally:
@@ -293,10 +294,8 @@ async def _channel(index: int, port: int, inbound: asyncio.Queue[bytes | None], 
                    send: Callable[[int, bytes], Awaitable[None]]) -> None:
     try:
         reader, writer = await dial(port)
-    except StatusError as err:
-        await send(2 * index + 1, err.message.encode())
-        return
-    try:
         await _copy_both(reader, writer, inbound, lambda chunk: send(2 * index, chunk))
+    except StatusError as err:   # from the dial, or later from a kubelet of another process
+        await send(2 * index + 1, err.message.encode())
     except ConnectionError:
         pass

@@ -185,7 +185,11 @@ def _in_thread(blocking: Callable[[], int]) -> asyncio.Future[int]:
 
 
 async def session_of(stream: Any, command: list[str], channels: Channels) -> Session:
-    """A :class:`Session` for a started :class:`minik8s.kubelet.cri.ExecStream`; it owns the stream's descriptors."""
+    """A :class:`Session` for a started :class:`minik8s.kubelet.cri.ExecStream`; it owns the stream's descriptors.
+    A kubelet of another process gives a :class:`minik8s.apiserver.kubeletstreams.RemoteExec` instead,
+    which connects to it now."""
+    if hasattr(stream, "open_session"):
+        return await stream.open_session(channels)  # type: ignore[no-any-return]
     outputs: dict[int, AsyncIterator[bytes]] = {STDOUT: _reader(stream.stdout)}
     if stream.stderr is not None:
         outputs[STDERR] = _reader(stream.stderr)
@@ -240,11 +244,11 @@ async def _copy_out(session: Session, send: Callable[[int, bytes], Awaitable[Non
     await send(ERROR, orjson.dumps(status))
 
 
-async def serve_websocket(request: web.Request, start: Callable[[Channels], Awaitable[Session]]
-                          ) -> web.WebSocketResponse:
+async def serve_websocket(request: web.Request, start: Callable[[Channels], Awaitable[Session]],
+                          channels: Channels | None = None) -> web.WebSocketResponse:
     """The channel WebSocket: the upgrade, then ``start``'s session until it ends or the client leaves.
     A StatusError from ``start`` goes to the error channel, where kubectl prints its message."""
-    channels = Channels.of(request.query)
+    channels = channels or Channels.of(request.query)
     channels.check()
     ws = web.WebSocketResponse(protocols=WEBSOCKET_PROTOCOLS, max_msg_size=MAX_MESSAGE_BYTES)
     if not ws.can_prepare(request).ok:
@@ -323,46 +327,62 @@ def track(app: web.Application) -> None:
     app.on_shutdown.append(end_all)
 
 
-async def serve(request: web.Request, start: Callable[[Channels], Awaitable[Session]]) -> web.StreamResponse:
-    """Exec or attach over what the client asked for: SPDY/3.1 or a WebSocket."""
+async def serve(request: web.Request, start: Callable[[Channels], Awaitable[Session]],
+                channels: Channels | None = None) -> web.StreamResponse:
+    """Exec or attach over what the client asked for: SPDY/3.1 or a WebSocket. The streams wanted are
+    the query's (:meth:`Channels.of`) unless ``channels`` says (a kubelet's query names them otherwise)."""
     task = asyncio.current_task()
     tracked: set[asyncio.Task[Any]] = request.app.get(_OPEN, set())
     if task is not None:
         tracked.add(task)
     try:
         if request.headers.get("Upgrade", "").lower() == "spdy/3.1":
-            return await serve_spdy(request, start)
-        return await serve_websocket(request, start)
+            return await serve_spdy(request, start, channels)
+        return await serve_websocket(request, start, channels)
     finally:
         tracked.discard(task)  # type: ignore[arg-type]
 
 
-async def attach_session(outputs: dict[int, AsyncIterator[bytes]], stdin: int | None,
+async def attach_session(outputs: dict[int, AsyncIterator[bytes]], stdin: Any,
                          resize: Callable[[int, int], None], channels: Channels) -> Session:
-    """A :class:`Session` for ``kubectl attach``: the container's outputs as given, its stdin (a
-    descriptor this session owns) when the client sends one; it ends with Success when the outputs end."""
-    writer = await _Stdin.open(stdin, channels.tty) if stdin is not None and channels.stdin else None
-    if stdin is not None and writer is None:
+    """A :class:`Session` for ``kubectl attach``: the container's outputs as given, its stdin when the
+    client sends one; it ends with Success when the outputs end. ``stdin`` is a descriptor this session
+    owns, or (a kubelet of another process) a :class:`minik8s.apiserver.kubeletstreams.RemoteAttach`
+    that connects to it. Without outputs (what a kubelet serves the API server) it ends with stdin."""
+    write: Callable[[bytes | None], Awaitable[None]] | None = None
+    close: Callable[[], None] = lambda: None
+    if isinstance(stdin, int) and channels.stdin:
+        writer = await _Stdin.open(stdin, channels.tty)
+        write, close = writer.write, writer.close
+    elif isinstance(stdin, int):
         os.close(stdin)
+    elif stdin is not None and channels.stdin:
+        with contextlib.suppress(StatusError):   # the kubelet could not be reached: output only, as locally
+            write, close = await stdin.open_stdin(channels.tty)
+    ended = asyncio.Event()
+
+    async def write_stdin(chunk: bytes | None) -> None:
+        assert write is not None
+        await write(chunk)
+        if chunk is None:
+            ended.set()
 
     async def finish() -> dict[str, Any]:
-        if writer is not None:
-            writer.close()
+        if not outputs and write is not None:
+            await ended.wait()
+        close()
         return exit_status([], 0)
 
-    def stop() -> None:
-        if writer is not None:
-            writer.close()
-
-    return Session(outputs, writer.write if writer is not None else None, resize, finish, stop)
+    return Session(outputs, write_stdin if write is not None else None, resize, finish, close)
 
 
 # --- SPDY -------------------------------------------------------------------------------------
 
-async def serve_spdy(request: web.Request, start: Callable[[Channels], Awaitable[Session]]) -> web.StreamResponse:
+async def serve_spdy(request: web.Request, start: Callable[[Channels], Awaitable[Session]],
+                     channels: Channels | None = None) -> web.StreamResponse:
     """A plain ``Upgrade: SPDY/3.1`` exec or attach: agree on the version, send the 101, then serve
     the streams the client opens."""
-    channels = Channels.of(request.query)
+    channels = channels or Channels.of(request.query)
     channels.check()
     offered = [v.strip() for value in request.headers.getall("X-Stream-Protocol-Version", [])
                for v in value.split(",") if v.strip()]

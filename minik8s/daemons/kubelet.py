@@ -133,6 +133,7 @@ def _serve_api(args: argparse.Namespace, kubelet: Any, data_dir: Path | None) ->
     import tempfile
 
     from minik8s import kubeconfig, pki
+    from minik8s.apiserver import kubeletstreams
     from minik8s.kubelet import server
 
     try:
@@ -154,7 +155,8 @@ def _serve_api(args: argparse.Namespace, kubelet: Any, data_dir: Path | None) ->
             client_ca = folder / "client-ca.crt"
             client_ca.write_bytes(ca_pem)
         context = server.ssl_context(cert, key, client_ca)
-        stopper = server.start(kubelet, args.address, args.port, context, advertise=args.node_ip)
+        stopper = server.start(kubelet, args.address, args.port, context, advertise=args.node_ip,
+                               streaming=kubeletstreams.install)
     except (OSError, ValueError, ssl.SSLError) as exc:
         print(f"warning: the kubelet's HTTPS API cannot serve on {args.address}:{args.port}: {exc}; kubectl logs "
               f"will not reach this node's pods", file=sys.stderr, flush=True)

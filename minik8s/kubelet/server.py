@@ -10,19 +10,27 @@ is that server, for a :class:`minik8s.kubelet.kubelet.Kubelet`:
 ``GET /containerLogs/<ns>/<pod>/<container>``       the container's log, as text; query ``tailLines``,
                                                     ``timestamps``, ``previous``, ``sinceSeconds``
 ``GET /stats/summary``                              the Summary API (:mod:`minik8s.kubelet.stats`)
+``GET|POST /exec/<ns>/<pod>/<container>``           ``kubectl exec``: a WebSocket (or SPDY) upgrade;
+``GET|POST /attach/<ns>/<pod>/<container>``         ``kubectl attach``: stdin (the output is in the logs)
+``GET|POST /portForward/<ns>/<pod>``                ``kubectl port-forward``: a channel WebSocket
 ================================================== =====================================================
+
+The streaming routes speak the protocols the API server speaks to its clients; their code is the API
+server's (:mod:`minik8s.apiserver.kubeletstreams`), which this package may not import: whoever starts
+the server passes it as ``streaming`` (``minik8s kubelet`` does).
 
 Who may ask: the caller proves who it is with a client certificate the cluster CA signed (TLS refuses
 any other); its CN is the user and its O values the groups, as for the API server. By default only
 ``system:masters`` may read (the API server's ``apiserver-kubelet-client`` certificate is in it);
 upstream's kubelet asks the API server instead (a SubjectAccessReview on ``nodes/log``,
-``nodes/stats``...), which ``authorize`` can do. Without a certificate the answer is 401, a user not
-allowed 403 ``Forbidden (user=..., verb=get, resource=nodes, subresource(s)=[log])`` as upstream.
-Errors from the kubelet (no such pod, a wrong container) are Status objects with their codes.
-Exec, attach and port-forward are not served here (they need the streaming protocols).
+``nodes/stats``, ``nodes/proxy`` for exec, attach and port-forward...), which ``authorize`` can do.
+Without a certificate the answer is 401, a user not allowed 403
+``Forbidden (user=..., verb=get, resource=nodes, subresource(s)=[log])`` as upstream (the verb is
+``create`` for a POST). Errors from the kubelet (no such pod, a wrong container) are Status objects
+with their codes.
 
 Interface:
-    stopper = start(kubelet, host, port, ssl_context, authorize=None)   # serves from a thread
+    stopper = start(kubelet, host, port, ssl_context, authorize=None, streaming=None)   # serves from a thread
     stopper.port; stopper.stop()     (calling ``stopper()`` stops it too)
     context = ssl_context(cert_file, key_file, client_ca_file)
 ``start`` also tells the kubelet where it listens (``kubelet.serving(address, port)``), so its Node
@@ -36,7 +44,7 @@ import json
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 
 from aiohttp import web
 
@@ -45,8 +53,12 @@ from minik8s.background import BackgroundServer
 
 # (user, groups, subresource) -> allowed?
 Authorize = Callable[[str, tuple[str, ...], str], bool]
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# (app, kubelet, checked) -> None: adds the streaming routes, each wrapped in checked(subresource, handler).
+Streaming = Callable[[web.Application, Any, Callable[[str, Handler], Handler]], None]
 MASTERS = "system:masters"
 _LOG_QUERY = {"tailLines": "tail_lines", "sinceSeconds": "since_seconds"}
+_LOG_STREAMS = {"stdout": "stdout", "stderr": "stderr", "all": None}   # PodLogOptions.stream, any case
 
 
 def masters_only(user: str, groups: tuple[str, ...], subresource: str) -> bool:
@@ -93,17 +105,19 @@ def _bool(query: Any, name: str) -> bool:
     return query.get(name, "").lower() in ("true", "1")
 
 
-def make_app(kubelet: Any, authorize: Authorize = masters_only) -> web.Application:
+def make_app(kubelet: Any, authorize: Authorize = masters_only, streaming: Streaming | None = None
+             ) -> web.Application:
     """The kubelet's API as an aiohttp application (``start`` serves it)."""
 
-    def checked(subresource: str, handler: Callable[[web.Request], Any]) -> Callable[[web.Request], Any]:
+    def checked(subresource: str, handler: Handler) -> Handler:
         async def handle(request: web.Request) -> web.StreamResponse:
             caller = _caller(request)
             if caller is None:
                 return _status(StatusError(401, "Unauthorized", "Unauthorized"))
             user, groups = caller
             if not authorize(user, groups, subresource):
-                return _status(StatusError(403, "Forbidden", f"Forbidden (user={user}, verb=get, resource=nodes, "
+                verb = "create" if request.method == "POST" else "get"
+                return _status(StatusError(403, "Forbidden", f"Forbidden (user={user}, verb={verb}, resource=nodes, "
                                                             f"subresource(s)=[{subresource}])"))
             try:
                 return await handler(request)
@@ -118,10 +132,15 @@ def make_app(kubelet: Any, authorize: Authorize = masters_only) -> web.Applicati
         q = request.query
         info = request.match_info
         options = {arg: _int(q, name) for name, arg in _LOG_QUERY.items()}
+        stream = q.get("stream", "All").lower()
+        if stream not in _LOG_STREAMS:
+            raise StatusError(400, "BadRequest", f'stream: Unsupported value: "{stream[:50]}": supported values: '
+                                                 f'"All", "Stdout", "Stderr"')
         # The kubelet reads its runtime's files: off the event loop.
         text = await asyncio.to_thread(kubelet.logs, info["namespace"], info["pod"], info["container"],
                                        _bool(q, "previous"), options["tail_lines"],
-                                       timestamps=_bool(q, "timestamps"), since_seconds=options["since_seconds"])
+                                       timestamps=_bool(q, "timestamps"), since_seconds=options["since_seconds"],
+                                       stream=_LOG_STREAMS[stream])
         return web.Response(text=text, content_type="text/plain")
 
     async def stats_summary(request: web.Request) -> web.Response:
@@ -131,6 +150,8 @@ def make_app(kubelet: Any, authorize: Authorize = masters_only) -> web.Applicati
     app.router.add_get("/healthz", checked("healthz", healthz))
     app.router.add_get("/containerLogs/{namespace}/{pod}/{container}", checked("log", container_logs))
     app.router.add_get("/stats/summary", checked("stats", stats_summary))
+    if streaming is not None:
+        streaming(app, kubelet, checked)
     return app
 
 
@@ -148,9 +169,10 @@ class Stopper:
 
 
 def start(kubelet: Any, host: str, port: int, ssl_context: ssl.SSLContext, authorize: Authorize = masters_only,
-          advertise: str | None = None) -> Stopper:
-    """Serve ``kubelet``'s API on ``host:port`` (0: any free port) from a thread; publish where."""
-    server = BackgroundServer(make_app(kubelet, authorize), name=f"kubelet-{getattr(kubelet, 'node_name', '')}")
+          advertise: str | None = None, streaming: Streaming | None = None) -> Stopper:
+    """Serve ``kubelet``'s API on ``host:port`` (0: any free port) from a thread; publish where.
+    ``streaming`` adds exec, attach and port-forward (:func:`minik8s.apiserver.kubeletstreams.install`)."""
+    server = BackgroundServer(make_app(kubelet, authorize, streaming), name=f"kubelet-{getattr(kubelet, 'node_name', '')}")
     bound = server.start(host, port, ssl_context)
     serving = getattr(kubelet, "serving", None)
     if serving is not None:
