@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from minik8s import kubeconfig, pki
+from minik8s.apiserver import kubeletstreams
 from minik8s.cluster import Cluster
 from minik8s.kubelet import server as kubelet_server
 from conftest import wait_for
@@ -47,7 +48,7 @@ def served(tmp_path_factory):
         (tmp / "kubelet.crt").write_bytes(cert_pem)
         (tmp / "kubelet.key").write_bytes(key_pem)
         context = kubelet_server.ssl_context(tmp / "kubelet.crt", tmp / "kubelet.key", cluster.pki.ca_file)
-        stopper = kubelet_server.start(kubelet, "127.0.0.1", 0, context)
+        stopper = kubelet_server.start(kubelet, "127.0.0.1", 0, context, streaming=kubeletstreams.install)
         cluster.api.nodes.unregister(kubelet.node_name)   # from now on the API server dials it
         config = tmp / "kubeconfig"
         kubeconfig.save(kubeconfig.for_user(url, cluster.pki.ca_pem, "admin", token=cluster.pki.admin_token), config)
@@ -130,6 +131,56 @@ def test_the_kubelet_api_wants_a_certificate_in_system_masters(served) -> None:
 
 
 @needs_kubectl
+def test_exec_reaches_the_kubelet_over_a_websocket(served) -> None:
+    _, _, config, _ = served
+    wait_for(lambda: _kubectl(config, "get", "pod", "web", "--no-headers").stdout.split()[2:3] == ["Running"],
+             timeout=30, what="the pod to run")
+    result = _kubectl(config, "exec", "web", "--", "echo", "hi")
+    assert (result.returncode, result.stdout, result.stderr) == (0, "hi\n", "")
+    piped = subprocess.run(["kubectl", "exec", "-i", "web", "--", "cat"], input="through the kubelet\n",
+                           capture_output=True, text=True, timeout=60,
+                           env={**os.environ, "KUBECONFIG": str(config), "HOME": str(config.parent)})
+    assert (piped.returncode, piped.stdout) == (0, "through the kubelet\n"), piped.stderr
+
+
+def test_exec_attach_and_port_forward_need_nodes_proxy(served) -> None:
+    cluster, stopper, _, tmp = served
+    alice = pki.issue_client_certificate(cluster.pki.directory, "alice", ["devs"])
+    for path in ("/exec/default/web/app?command=true&output=1", "/attach/default/web/app?input=1",
+                 "/portForward/default/web?port=80"):
+        status, body = _get(stopper.port, path, alice, tmp)
+        assert status == 403
+        assert json.loads(body)["message"] == "Forbidden (user=alice, verb=get, resource=nodes, subresource(s)=[proxy])"
+    # Allowed, but not upgraded: told to upgrade, as the API server tells its clients.
+    apiserver = pki.issue_client_certificate(cluster.pki.directory, pki.KUBELET_CLIENT, ["system:masters"])
+    status, body = _get(stopper.port, "/exec/default/web/app?command=true&output=1", apiserver, tmp)
+    assert (status, json.loads(body)["message"]) == (400, "Upgrade request required")
+    status, body = _get(stopper.port, "/portForward/default/web?port=0", apiserver, tmp)
+    assert status == 400 and '"port"' in json.loads(body)["message"]
+
+
+def test_a_refused_upgrade_reaches_the_api_server_with_the_kubelets_words(served) -> None:
+    """RemoteExec reads the Status the kubelet refused the upgrade with (here: a user it does not allow)."""
+    import asyncio
+
+    from minik8s.api.errors import StatusError
+    from minik8s.apiserver.remotecommand import Channels
+
+    cluster, stopper, _, tmp = served
+    cert, key = pki.issue_client_certificate(cluster.pki.directory, "alice", ["devs"])
+    (tmp / "alice.crt").write_bytes(cert)
+    (tmp / "alice.key").write_bytes(key)
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    context.load_cert_chain(tmp / "alice.crt", tmp / "alice.key")
+    remote = kubeletstreams.RemoteExec(f"https://127.0.0.1:{stopper.port}/exec/default/web/app", context, ["true"])
+    with pytest.raises(StatusError) as refused:
+        asyncio.run(remote.open_session(Channels(stdin=False, stdout=True, stderr=True, tty=False)))
+    assert (refused.value.code, refused.value.message) == (
+        403, "unable to upgrade connection: Forbidden (user=alice, verb=get, resource=nodes, subresource(s)=[proxy])")
+
+
+@needs_kubectl
 def test_a_stopped_kubelet_api_is_an_error_naming_the_address(tmp_path: Path) -> None:
     with Cluster(nodes=1, runtime="simulated", clock="real", seed=2, data_dir=tmp_path / "data") as cluster:
         url = cluster.serve()
@@ -139,7 +190,8 @@ def test_a_stopped_kubelet_api_is_an_error_naming_the_address(tmp_path: Path) ->
         (tmp_path / "k.key").write_bytes(key_pem)
         stopper = kubelet_server.start(kubelet, "127.0.0.1", 0,
                                        kubelet_server.ssl_context(tmp_path / "k.crt", tmp_path / "k.key",
-                                                                  cluster.pki.ca_file))
+                                                                  cluster.pki.ca_file),
+                                       streaming=kubeletstreams.install)
         cluster.api.nodes.unregister(kubelet.node_name)
         cluster.apply(POD)
         config = tmp_path / "kubeconfig"
@@ -150,3 +202,7 @@ def test_a_stopped_kubelet_api_is_an_error_naming_the_address(tmp_path: Path) ->
         result = _kubectl(config, "logs", "web")
         assert result.returncode == 1
         assert f'dial tcp 127.0.0.1:{stopper.port}: connect: connection refused' in result.stderr
+        execed = _kubectl(config, "exec", "web", "--", "true")
+        assert execed.returncode == 1
+        assert f'error dialing backend: dial tcp 127.0.0.1:{stopper.port}: connect: connection refused' in \
+            execed.stderr

@@ -155,8 +155,9 @@ async def _connect(url: str, context: ssl.SSLContext,
     except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
         await http.close()
         host = url.split("://", 1)[-1].split("/", 1)[0]
-        reason = "connect: connection refused" if isinstance(exc, ConnectionRefusedError) or \
-            "refused" in str(exc).lower() else (str(exc) or type(exc).__name__)
+        cause = getattr(exc, "os_error", exc)   # aiohttp's ClientConnectorError wraps the OSError
+        reason = "connect: connection refused" if isinstance(cause, ConnectionRefusedError) else \
+            (getattr(cause, "strerror", None) or str(cause) or type(cause).__name__)
         raise StatusError(500, "InternalError", f"error dialing backend: dial tcp {host}: {reason}") from None
 
 
