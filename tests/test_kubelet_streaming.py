@@ -41,6 +41,16 @@ spec:
   containers:
   - {name: reader, image: busybox, stdin: true, command: ["sh", "-c", "while read line; do echo \\"got $line\\"; done"]}
 """
+TWO = """\
+apiVersion: v1
+kind: Pod
+metadata: {name: two}
+spec:
+  restartPolicy: Never
+  containers:
+  - {name: a, image: busybox, command: ["sleep", "3600"]}
+  - {name: b, image: busybox, command: ["true"]}
+"""
 
 
 @pytest.fixture(scope="module")
@@ -106,13 +116,46 @@ def test_exec_t_gives_the_command_a_terminal_of_the_clients_size(cluster):
     assert code == 7
 
 
-def test_errors_from_the_kubelet_reach_kubectl_in_upstreams_words(cluster):
-    missing = kubectl(cluster, "exec", "box", "-c", "nope", "--", "true")
-    assert missing.returncode == 1
-    assert b'container nope is not valid for pod box' in missing.stderr
-    absent = kubectl(cluster, "exec", "box", "--", "no-such-command")
-    assert absent.returncode != 0
-    assert b'"no-such-command"' in absent.stderr
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_errors_from_the_kubelet_reach_kubectl_in_upstreams_words(cluster, transport):
+    absent = kubectl(cluster, "exec", "box", "--", "no-such-program", transport=transport)
+    assert absent.returncode == 1
+    assert b'exec: "no-such-program": executable file not found in $PATH' in absent.stderr
+    assert cluster.kubectl("apply", "-f", "-", stdin=TWO).returncode == 0
+    wait_for(lambda: "terminated" in cluster.kubectl("get", "pod", "two", "-o",
+                                                     "jsonpath={.status.containerStatuses[1].state}").stdout,
+             timeout=60, what="container b to exit")
+    result = kubectl(cluster, "exec", "two", "-c", "b", "--", "true", transport=transport)
+    assert (result.returncode, result.stderr) == (1, b'error: unable to upgrade connection: container not found ("b")\n')
+
+
+def test_the_official_client_streams_over_the_v4_channel_protocol(cluster):
+    kubernetes = pytest.importorskip("kubernetes")
+    from kubernetes.stream import stream
+
+    api = kubernetes.client.CoreV1Api(kubernetes.config.new_client_from_config(str(cluster.kubeconfig)))
+    session = stream(api.connect_get_namespaced_pod_exec, "box", "default",
+                     command=["sh", "-c", "read line; echo \"got $line\"; echo oops >&2; exit 5"],
+                     stdin=True, stdout=True, stderr=True, tty=False, _preload_content=False)
+    session.write_stdin("typed\n")
+    session.run_forever(timeout=30)
+    assert (session.read_stdout(), session.read_stderr(), session.returncode) == ("got typed\n", "oops\n", 5)
+    session.close()
+
+
+def test_a_client_that_leaves_ends_the_command_on_the_kubelet(cluster):
+    client = subprocess.Popen(["kubectl", "exec", "-i", "box", "--", "sleep", "4343"], stdin=subprocess.PIPE,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=cluster.env())
+
+    def sleeping() -> bool:
+        return "sleep 4343" in cluster.kubectl("exec", "box", "--", "ps", "-eo", "args").stdout
+
+    try:
+        wait_for(sleeping, timeout=30, what="the command to start")
+    finally:
+        client.kill()
+        client.wait()
+    wait_for(lambda: not sleeping(), timeout=30, what="the command to be killed")
 
 
 def test_port_forward_fetches_the_page_nginx_serves(cluster):
