@@ -17,7 +17,7 @@ import pytest
 
 from minik8s import kubeconfig, pki
 from minik8s.apiserver import kubeletstreams
-from minik8s.cluster import Cluster
+from minik8s.cluster import Cluster, KubectlError
 from minik8s.kubelet import server as kubelet_server
 from conftest import wait_for
 
@@ -141,6 +141,15 @@ def test_exec_reaches_the_kubelet_over_a_websocket(served) -> None:
                            capture_output=True, text=True, timeout=60,
                            env={**os.environ, "KUBECONFIG": str(config), "HOME": str(config.parent)})
     assert (piped.returncode, piped.stdout) == (0, "through the kubelet\n"), piped.stderr
+
+
+def test_the_in_process_client_runs_a_command_to_its_end_on_the_remote_kubelet(served) -> None:
+    cluster, _, _, _ = served
+    wait_for(lambda: "Running" in cluster.kubectl("get pod web"), timeout=30, what="the pod to run")
+    assert cluster.kubectl("exec web -- echo hi") == "hi\n"
+    with pytest.raises(KubectlError) as failed:
+        cluster.kubectl("exec web -- sh -c 'exit 4'")
+    assert (failed.value.code, failed.value.message) == (4, "command terminated with exit code 4")
 
 
 def test_exec_attach_and_port_forward_need_nodes_proxy(served) -> None:

@@ -34,6 +34,7 @@ Interface:
     install(app, kubelet, checked)      # the kubelet's routes; checked(subresource, handler) authorizes
     RemoteExec(url, ssl_context, command, stdin=, tty=)  # what RemoteKubelet.exec_stream returns
     await RemoteExec.open_session(channels) -> Session
+    await run(url, ssl_context, command) -> ExecOutput   # the non-streaming exec, run to its end
     await RemoteAttach(url, ssl_context).open_stdin(tty) -> write(chunk | None)
     await dial(url, ssl_context) -> (reader, writer)     # what RemoteKubelet.port_forward returns
 
@@ -47,6 +48,7 @@ import contextlib
 import functools
 import json
 import ssl
+from dataclasses import dataclass
 from typing import Any, AsyncIterator, Awaitable, Callable, Mapping
 from urllib.parse import urlencode
 
@@ -62,6 +64,7 @@ from minik8s.apiserver.remotecommand import CLOSE, ERROR, RESIZE, STDERR, STDIN,
 CONNECT_SECONDS = 30        # to reach the kubelet and upgrade the connection
 QUEUE_CHUNKS = 16           # messages held per output channel before the WebSocket is not read
 MAX_ERROR_BYTES = 64 * 1024  # the error channel's Status (or port-forward's error text)
+MAX_RUN_OUTPUT_BYTES = 16 << 20   # what a non-streaming exec (run to its end) may print, per stream
 # The kubelet's names for the streams (upstream's ExecStdinParam and friends); the API server's are
 # stdin, stdout and stderr.
 KUBELET_QUERY = {"input": "stdin", "output": "stdout", "error": "stderr", "tty": "tty"}
@@ -282,6 +285,39 @@ class RemoteExec:
 
         return Session({ch: streams.chunks(ch) for ch in outputs}, write_stdin if channels.stdin else None,
                        resize, finish, stop)
+
+
+@dataclass
+class ExecOutput:
+    """A command run to its end on a kubelet of another process (an ExecResult's fields)."""
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+async def run(url: str, context: ssl.SSLContext, command: list[str]) -> ExecOutput:
+    """Run ``command`` through the kubelet's ``/exec`` to its end, without stdin: the non-streaming exec."""
+    session = await RemoteExec(url, context, command).open_session(Channels(False, True, True, False))
+    output = {STDOUT: bytearray(), STDERR: bytearray()}
+
+    async def collect(channel: int, chunks: AsyncIterator[bytes]) -> None:
+        async for chunk in chunks:
+            if len(output[channel]) + len(chunk) > MAX_RUN_OUTPUT_BYTES:
+                session.stop()
+                raise errors.internal(f"the output of {command[0]!r} exceeds {MAX_RUN_OUTPUT_BYTES} bytes")
+            output[channel] += chunk
+
+    await asyncio.gather(*(collect(channel, chunks) for channel, chunks in session.outputs.items()))
+    status = await session.finish()
+    code = 0
+    if status.get("status") != "Success":
+        causes = (status.get("details") or {}).get("causes") or []
+        exit_codes = [c.get("message") for c in causes if isinstance(c, dict) and c.get("reason") == "ExitCode"]
+        if not exit_codes or not str(exit_codes[0]).isdigit():
+            raise StatusError(int(status.get("code") or 500), str(status.get("reason") or "InternalError"),
+                              str(status.get("message") or "error executing command"))
+        code = int(exit_codes[0])
+    return ExecOutput(code, output[STDOUT].decode(errors="replace"), output[STDERR].decode(errors="replace"))
 
 
 class RemoteAttach:

@@ -114,9 +114,17 @@ class RemoteKubelet:
         answer = json.loads(self._get("/stats/summary"))
         return answer if isinstance(answer, dict) else {}
 
-    def exec(self, namespace: str, pod: str, container: str | None, command: list[str]) -> Any:
-        raise errors.bad_request(f'a command run to its end on node "{self.node_name}" needs its kubelet in '
-                                 f'this process: use the streaming exec (kubectl exec)')
+    def exec(self, namespace: str, pod: str, container: str | None, command: list[str]) -> kubeletstreams.ExecOutput:
+        """Run ``command`` to its end (the in-process client's exec): called from a worker thread, so it
+        runs its own event loop for the WebSocket."""
+        if not command:
+            raise errors.bad_request("you must specify at least 1 command")
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            url = self.base_url + self._path("exec", namespace, pod, _named(container, pod))
+            return asyncio.run(kubeletstreams.run(url, self._context, list(command)))
+        raise errors.internal("a command run to its end cannot wait on the event loop: use the streaming exec")
 
     def exec_stream(self, namespace: str, pod: str, container: str | None, command: list[str], *,
                     stdin: bool, tty: bool) -> kubeletstreams.RemoteExec:
@@ -244,7 +252,8 @@ class NodeConnections:
 
     def exec(self, pod: dict[str, Any], container: str | None, command: list[str]) -> Any:
         meta = pod["metadata"]
-        return self._scheduled(pod).exec(meta["namespace"], meta["name"], container, command)
+        kubelet = self._scheduled(pod)
+        return kubelet.exec(meta["namespace"], meta["name"], self._container(kubelet, pod, container), command)
 
     def exec_stream(self, pod: dict[str, Any], container: str | None, command: list[str], *,
                     stdin: bool, tty: bool) -> Any:
