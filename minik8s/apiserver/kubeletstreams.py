@@ -35,7 +35,7 @@ Interface:
     RemoteExec(url, ssl_context, command, stdin=, tty=)  # what RemoteKubelet.exec_stream returns
     await RemoteExec.open_session(channels) -> Session
     await run(url, ssl_context, command) -> ExecOutput   # the non-streaming exec, run to its end
-    await RemoteAttach(url, ssl_context).open_stdin(tty) -> write(chunk | None)
+    await RemoteAttach(url, ssl_context).open_stdin(tty) -> (write(chunk | None), close); .resize(w, h)
     await dial(url, ssl_context) -> (reader, writer)     # what RemoteKubelet.port_forward returns
 
 Taught in chapter 5 (Pods: kubectl exec) and the control-plane reference.
@@ -242,49 +242,54 @@ class RemoteExec:
         self.command = command
 
     async def open_session(self, channels: Channels) -> Session:
-        query: list[tuple[str, str]] = [("command", word) for word in self.command]
-        query += [(theirs, "1") for theirs, ours in KUBELET_QUERY.items() if getattr(channels, ours)]
-        http, ws = await _connect(f"{self.url}?{urlencode(query)}", self.context, remotecommand.WEBSOCKET_PROTOCOLS[:2])
-        v5 = ws.protocol == remotecommand.WEBSOCKET_PROTOCOLS[0]
-        outputs = [ch for ch, on in ((STDOUT, channels.stdout), (STDERR, channels.stderr)) if on]
-        streams = _Channels(ws, outputs)
-        closer = _Closer()
-        lock = asyncio.Lock()
+        return await _open(self.url, self.context, self.command, channels)
 
-        async def send(channel: int, data: bytes) -> None:
-            async with lock:
-                if not ws.closed:
-                    with contextlib.suppress(ConnectionError):
-                        await ws.send_bytes(bytes([channel]) + data)
 
-        async def write_stdin(chunk: bytes | None) -> None:
-            if chunk is None:
-                if v5:   # v4 cannot say "end of input"
-                    await send(CLOSE, bytes([STDIN]))
-                return
-            for at in range(0, len(chunk), remotecommand.CHUNK):
-                await send(STDIN, chunk[at:at + remotecommand.CHUNK])
+async def _open(url: str, context: ssl.SSLContext, command: list[str], channels: Channels) -> Session:
+    """A Session relayed to the kubelet's ``/exec`` or ``/attach`` at ``url``, with the streams ``channels`` names."""
+    query: list[tuple[str, str]] = [("command", word) for word in command]
+    query += [(theirs, "1") for theirs, ours in KUBELET_QUERY.items() if getattr(channels, ours)]
+    http, ws = await _connect(f"{url}?{urlencode(query)}", context, remotecommand.WEBSOCKET_PROTOCOLS[:2])
+    v5 = ws.protocol == remotecommand.WEBSOCKET_PROTOCOLS[0]
+    outputs = [ch for ch, on in ((STDOUT, channels.stdout), (STDERR, channels.stderr)) if on]
+    streams = _Channels(ws, outputs)
+    closer = _Closer()
+    lock = asyncio.Lock()
 
-        def resize(width: int, height: int) -> None:
-            closer.later(send(RESIZE, orjson.dumps({"Width": width, "Height": height})))
+    async def send(channel: int, data: bytes) -> None:
+        async with lock:
+            if not ws.closed:
+                with contextlib.suppress(ConnectionError):
+                    await ws.send_bytes(bytes([channel]) + data)
 
-        async def finish() -> dict[str, Any]:
-            await streams.task
-            await _close(http, ws)
-            if not streams.error:   # v4 and v5 end with a Status; none at all means it went well
-                return remotecommand.exit_status(self.command, 0)
-            try:
-                status = json.loads(bytes(streams.error))
-            except ValueError:
-                raise errors.internal(bytes(streams.error).decode(errors="replace")) from None
-            return status if isinstance(status, dict) else remotecommand.exit_status(self.command, 0)
+    async def write_stdin(chunk: bytes | None) -> None:
+        if chunk is None:
+            if v5:   # v4 cannot say "end of input"
+                await send(CLOSE, bytes([STDIN]))
+            return
+        for at in range(0, len(chunk), remotecommand.CHUNK):
+            await send(STDIN, chunk[at:at + remotecommand.CHUNK])
 
-        def stop() -> None:
-            streams.task.cancel()
-            closer.later(_close(http, ws))
+    def resize(width: int, height: int) -> None:
+        closer.later(send(RESIZE, orjson.dumps({"Width": width, "Height": height})))
 
-        return Session({ch: streams.chunks(ch) for ch in outputs}, write_stdin if channels.stdin else None,
-                       resize, finish, stop)
+    async def finish() -> dict[str, Any]:
+        await streams.task
+        await _close(http, ws)
+        if not streams.error:   # v4 and v5 end with a Status; none at all means it went well
+            return remotecommand.exit_status(command, 0)
+        try:
+            status = json.loads(bytes(streams.error))
+        except ValueError:
+            raise errors.internal(bytes(streams.error).decode(errors="replace")) from None
+        return status if isinstance(status, dict) else remotecommand.exit_status(command, 0)
+
+    def stop() -> None:
+        streams.task.cancel()
+        closer.later(_close(http, ws))
+
+    return Session({ch: streams.chunks(ch) for ch in outputs}, write_stdin if channels.stdin else None,
+                   resize, finish, stop)
 
 
 @dataclass
@@ -321,36 +326,23 @@ async def run(url: str, context: ssl.SSLContext, command: list[str]) -> ExecOutp
 
 
 class RemoteAttach:
-    """The stdin of a container on the kubelet at ``url`` (``kubectl attach -i``): what
+    """The stdin and terminal of a container on the kubelet at ``url`` (``kubectl attach -i``): what
     ``RemoteKubelet.attach`` returns in place of a file descriptor; its outputs come from the logs."""
 
     def __init__(self, url: str, context: ssl.SSLContext):
         self.url = url
         self.context = context
+        self.session: Session | None = None
 
     async def open_stdin(self, tty: bool) -> tuple[Callable[[bytes | None], Awaitable[None]], Callable[[], None]]:
-        """Connect: (write a chunk or None at the end, close)."""
-        query = {"input": "1", **({"tty": "1"} if tty else {})}
-        http, ws = await _connect(f"{self.url}?{urlencode(query)}", self.context, remotecommand.WEBSOCKET_PROTOCOLS[:1])
-        # Nothing but the final Status comes back; read it so pings are answered and the close is seen.
-        reading = _Channels(ws, [])
-        closer = _Closer()
+        """Connect: (write a chunk, or None at the end; close)."""
+        self.session = await _open(self.url, self.context, [], Channels(True, False, False, tty))
+        assert self.session.write_stdin is not None
+        return self.session.write_stdin, self.session.stop
 
-        async def write(chunk: bytes | None) -> None:
-            if ws.closed:
-                return
-            with contextlib.suppress(ConnectionError):
-                if chunk is None:
-                    await ws.send_bytes(bytes([CLOSE, STDIN]))
-                else:
-                    for at in range(0, len(chunk), remotecommand.CHUNK):
-                        await ws.send_bytes(bytes([STDIN]) + chunk[at:at + remotecommand.CHUNK])
-
-        def close() -> None:
-            reading.task.cancel()
-            closer.later(_close(http, ws))
-
-        return write, close
+    def resize(self, width: int, height: int) -> None:
+        if self.session is not None:
+            self.session.resize(width, height)
 
 
 class _Reader:

@@ -136,7 +136,8 @@ class RemoteKubelet:
                container: str | None) -> tuple[kubeletstreams.RemoteAttach, Callable[[int, int], None]]:
         """The container's stdin, to connect to (its output the API server follows in the logs)."""
         url = self.base_url + self._path("attach", namespace, pod, _named(container, pod))
-        return kubeletstreams.RemoteAttach(url, self._context), lambda width, height: None
+        remote = kubeletstreams.RemoteAttach(url, self._context)
+        return remote, remote.resize
 
     async def port_forward(self, namespace: str, pod: str,
                            port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:

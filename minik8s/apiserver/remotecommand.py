@@ -17,6 +17,8 @@ are carried in one of two ways:
   is the stdin stream's FIN. The version is agreed through ``X-Stream-Protocol-Version``.
 
 Either way the server waits for the command's outputs to end, then sends the Status and closes.
+The same code serves a kubelet's own ``/exec`` and ``/attach`` to the API server, which relays a pod
+on a kubelet of another process through them (:mod:`.kubeletstreams`).
 A client that goes away kills the command. Resize messages are JSON ``{"Width": w, "Height": h}``.
 
 Bounds: a WebSocket message or SPDY frame is at most :data:`MAX_MESSAGE_BYTES`; stdin waits for
