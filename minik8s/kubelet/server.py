@@ -22,12 +22,13 @@ the server passes it as ``streaming`` (``minik8s kubelet`` does).
 Who may ask: the caller proves who it is with a client certificate the cluster CA signed (TLS refuses
 any other); its CN is the user and its O values the groups, as for the API server. By default only
 ``system:masters`` may read (the API server's ``apiserver-kubelet-client`` certificate is in it);
-upstream's kubelet asks the API server instead (a SubjectAccessReview on ``nodes/log``,
-``nodes/stats``, ``nodes/proxy`` for exec, attach and port-forward...), which ``authorize`` can do.
-Without a certificate the answer is 401, a user not allowed 403
-``Forbidden (user=..., verb=get, resource=nodes, subresource(s)=[log])`` as upstream (the verb is
-``create`` for a POST). Errors from the kubelet (no such pod, a wrong container) are Status objects
-with their codes.
+upstream's kubelet asks the API server instead (a SubjectAccessReview on ``nodes/stats`` for
+``/stats``, ``nodes/proxy`` for the rest: container logs, exec, attach, port-forward), which
+``authorize`` can do. Without a certificate the answer is 401, a user not allowed 403
+``Forbidden (user=..., verb=get, resource=nodes, subresource(s)=[proxy])`` as upstream (the verb is
+``create`` for a POST; upstream's ``nodes/log`` is for ``/logs``, the node's own log files, not
+served here). Errors from the kubelet (no such pod, a wrong container) are Status objects with their
+codes.
 
 Interface:
     stopper = start(kubelet, host, port, ssl_context, authorize=None, streaming=None)   # serves from a thread
@@ -148,7 +149,7 @@ def make_app(kubelet: Any, authorize: Authorize = masters_only, streaming: Strea
 
     app = web.Application(client_max_size=64 * 1024)   # nothing here takes a body
     app.router.add_get("/healthz", checked("healthz", healthz))
-    app.router.add_get("/containerLogs/{namespace}/{pod}/{container}", checked("log", container_logs))
+    app.router.add_get("/containerLogs/{namespace}/{pod}/{container}", checked("proxy", container_logs))
     app.router.add_get("/stats/summary", checked("stats", stats_summary))
     if streaming is not None:
         streaming(app, kubelet, checked)
