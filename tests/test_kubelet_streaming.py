@@ -226,3 +226,36 @@ def test_the_kubelet_refuses_streams_to_a_client_without_rights(cluster, tmp_pat
                 return exc.status
 
     assert asyncio.run(upgrade()) == 401   # no client certificate
+
+
+def test_cp_copies_a_directory_in_and_back_out(cluster, tmp_path):
+    source = tmp_path / "src"
+    (source / "sub").mkdir(parents=True)
+    (source / "a.txt").write_text("hello\n")
+    (source / "sub" / "b.bin").write_bytes(bytes(range(256)) * 64)
+    put = kubectl(cluster, "cp", "src", "box:/tmp/copied", cwd=tmp_path)
+    assert put.returncode == 0, put.stderr
+    got = kubectl(cluster, "cp", "box:/tmp/copied", "back", cwd=tmp_path)
+    assert got.returncode == 0, got.stderr
+    assert (tmp_path / "back" / "a.txt").read_text() == "hello\n"
+    assert (tmp_path / "back" / "sub" / "b.bin").read_bytes() == bytes(range(256)) * 64
+
+
+def test_the_official_client_forwards_over_the_channel_protocol(cluster):
+    kubernetes = pytest.importorskip("kubernetes")
+    from kubernetes.stream import portforward
+
+    api = kubernetes.client.CoreV1Api(kubernetes.config.new_client_from_config(str(cluster.kubeconfig)))
+    forward = portforward(api.connect_get_namespaced_pod_portforward, "web", "default", ports="80")
+    try:
+        sock = forward.socket(80)
+        sock.setblocking(True)
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        page = b""
+        while chunk := sock.recv(65536):
+            page += chunk
+        assert page.startswith(b"HTTP/1.1 200 OK") and b"Welcome to nginx!" in page, page[:200]
+        sock.close()
+        assert forward.error(80) is None
+    finally:
+        forward.close()
