@@ -1,6 +1,7 @@
 """The kubelet's HTTPS API (``minik8s.kubelet.server``) and the API server reaching it (``RemoteKubelet``):
-a Cluster's kubelet served on a real port, taken out of the API server's in-process table, so ``kubectl logs``
-and the node proxy travel API server → HTTPS → kubelet, as on a real cluster."""
+a Cluster's kubelet served on a real port, taken out of the API server's in-process table, so ``kubectl logs``,
+``kubectl exec`` and the node proxy travel API server → HTTPS → kubelet, as on a real cluster. The same
+with a kubelet process and the process runtime: ``test_kubelet_streaming.py``."""
 
 from __future__ import annotations
 

@@ -11,11 +11,12 @@ It serves its own HTTPS API (:mod:`minik8s.kubelet.server`) on ``--address``:``-
 0.0.0.0:10250; 0 picks a port) with ``--tls-cert-file``/``--tls-private-key-file`` or, as upstream
 without them, a self-signed certificate; callers prove who they are with a certificate signed by
 ``--client-ca-file`` (default: the kubeconfig's CA). The Node publishes that address (``--node-ip``,
-else the bind address when it is not a wildcard) and port, so ``kubectl logs`` reaches its pods
-through the API server. A port that cannot be bound is a warning: the node runs its pods anyway.
+else the bind address when it is not a wildcard) and port, so ``kubectl logs``, ``exec``, ``attach``
+and ``port-forward`` reach its pods through the API server (the streaming endpoints:
+:mod:`minik8s.apiserver.kubeletstreams`). A port that cannot be bound is a warning: the node runs its
+pods anyway.
 
-How minik8s differs: ``kubectl exec`` and ``port-forward`` need a kubelet in the API server's process
-("no route to node" otherwise), and cluster DNS runs only inside ``minik8s server``. The node's index in the address plan
+How minik8s differs: cluster DNS runs only inside ``minik8s server``. The node's index in the address plan
 (:mod:`minik8s.addresses`: pod IPs ``127.1.<index+1>.x``, node IP) comes from ``--node-index``, by
 default from the name's last number (``node-2``: 1).
 
@@ -159,7 +160,7 @@ def _serve_api(args: argparse.Namespace, kubelet: Any, data_dir: Path | None) ->
                                streaming=kubeletstreams.install)
     except (OSError, ValueError, ssl.SSLError) as exc:
         print(f"warning: the kubelet's HTTPS API cannot serve on {args.address}:{args.port}: {exc}; kubectl logs "
-              f"will not reach this node's pods", file=sys.stderr, flush=True)
+              f"and exec will not reach this node's pods", file=sys.stderr, flush=True)
         return None
     print(f"kubelet ({args.node_name}): serving the kubelet API on https://{args.address}:{stopper.port}", flush=True)
     return stopper
