@@ -217,3 +217,30 @@ def test_a_stopped_kubelet_api_is_an_error_naming_the_address(tmp_path: Path) ->
         assert execed.returncode == 1
         assert f'error dialing backend: dial tcp 127.0.0.1:{stopper.port}: connect: connection refused' in \
             execed.stderr
+
+
+def test_a_full_output_channel_still_ends_when_read() -> None:
+    """The relay holds at most QUEUE_CHUNKS messages per channel; the end of the stream waits for room
+    instead of being lost when the reader is slow."""
+    import asyncio
+
+    import aiohttp
+
+    sent = kubeletstreams.QUEUE_CHUNKS   # exactly a full queue when the kubelet's stream ends
+
+    class KubeletSocket:   # what aiohttp's client WebSocket yields: stdout messages, then the end
+        async def __aiter__(self):
+            for i in range(sent):
+                yield aiohttp.WSMessage(aiohttp.WSMsgType.BINARY, bytes([1]) + str(i).encode(), None)
+
+    async def main() -> list[bytes]:
+        relay = kubeletstreams._Channels(KubeletSocket(), [1])   # type: ignore[arg-type]
+        while relay.queues[1].qsize() < kubeletstreams.QUEUE_CHUNKS:   # the reader comes late
+            await asyncio.sleep(0)
+        for _ in range(10):   # ... after the stream has ended
+            await asyncio.sleep(0)
+        got = [chunk async for chunk in relay.chunks(1)]
+        await relay.task
+        return got
+
+    assert asyncio.run(asyncio.wait_for(main(), 10)) == [str(i).encode() for i in range(sent)]

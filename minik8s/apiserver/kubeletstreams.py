@@ -165,9 +165,10 @@ async def _connect(url: str, context: ssl.SSLContext,
 
 
 async def _refusal(http: aiohttp.ClientSession, url: str, exc: aiohttp.WSServerHandshakeError) -> str:
-    """The Status message the kubelet refused the upgrade with (a 401, 403 or 400 answers any GET the same
-    way: ask again without the upgrade to read it), else the HTTP reason."""
-    if exc.status in (400, 401, 403, 404):
+    """The Status message the kubelet refused the upgrade with, else the HTTP reason. aiohttp does not
+    keep the refusal's body; a 401 or 403 comes before the handler and answers any GET the same way,
+    so it is asked again without the upgrade to read it."""
+    if exc.status in (401, 403):
         with contextlib.suppress(aiohttp.ClientError, OSError, asyncio.TimeoutError, ValueError):
             async with http.get(url) as response:
                 body = json.loads(await response.content.read(MAX_ERROR_BYTES))
@@ -203,10 +204,12 @@ class _Channels:
                 elif channel == CLOSE and data[:1] and data[0] in open_:   # v5: that output has ended
                     open_.discard(data[0])
                     await self.queues[data[0]].put(None)
-        finally:
-            for channel in open_:
-                with contextlib.suppress(asyncio.QueueFull):   # stopped early: nobody reads it any more
-                    self.queues[channel].put_nowait(None)
+        except (aiohttp.ClientError, OSError) as exc:   # the connection broke: the outputs end here
+            self.error = self.error or bytearray(orjson.dumps(errors.internal(f"the kubelet's stream broke: {exc}")
+                                                              .status()))
+        # Wait for room for the end (a full queue is read on); a stop cancels this instead.
+        for channel in open_:
+            await self.queues[channel].put(None)
 
     async def chunks(self, channel: int) -> AsyncIterator[bytes]:
         queue = self.queues[channel]
@@ -369,9 +372,9 @@ class _Reader:
                     await self.queue.put(bytes(data))
                 elif channel == 1:
                     self.error += data[:MAX_ERROR_BYTES - len(self.error)]
-        finally:
-            with contextlib.suppress(asyncio.QueueFull):
-                self.queue.put_nowait(None)
+        except (aiohttp.ClientError, OSError):   # the connection broke: the pod's bytes end here
+            pass
+        await self.queue.put(None)   # when there is room: a close cancels this instead
 
     async def read(self, n: int = -1) -> bytes:
         if not self.buffer:
