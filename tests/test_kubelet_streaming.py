@@ -126,7 +126,8 @@ def test_errors_from_the_kubelet_reach_kubectl_in_upstreams_words(cluster, trans
                                                      "jsonpath={.status.containerStatuses[1].state}").stdout,
              timeout=60, what="container b to exit")
     result = kubectl(cluster, "exec", "two", "-c", "b", "--", "true", transport=transport)
-    assert (result.returncode, result.stderr) == (1, b'error: unable to upgrade connection: container not found ("b")\n')
+    assert (result.returncode, result.stderr) == (
+        1, b'error: unable to upgrade connection: container not found ("b")\n')
 
 
 def test_the_official_client_streams_over_the_v4_channel_protocol(cluster):

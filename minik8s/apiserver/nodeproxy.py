@@ -236,8 +236,9 @@ class NodeConnections:
         if kubelet is None:
             return ""  # not scheduled yet: nothing has run, so there is nothing to show
         meta = pod["metadata"]
-        return kubelet.logs(meta["namespace"], meta["name"], self._container(kubelet, pod, container), previous, tail_lines, timestamps=timestamps,
-                            since_seconds=since_seconds, since_time=since_time, stream=stream)
+        return kubelet.logs(meta["namespace"], meta["name"], self._container(kubelet, pod, container), previous,
+                            tail_lines, timestamps=timestamps, since_seconds=since_seconds, since_time=since_time,
+                            stream=stream)
 
     def _scheduled(self, pod: dict[str, Any]) -> KubeletAPI:
         kubelet = self._kubelet(pod)

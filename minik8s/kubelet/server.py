@@ -173,7 +173,8 @@ def start(kubelet: Any, host: str, port: int, ssl_context: ssl.SSLContext, autho
           advertise: str | None = None, streaming: Streaming | None = None) -> Stopper:
     """Serve ``kubelet``'s API on ``host:port`` (0: any free port) from a thread; publish where.
     ``streaming`` adds exec, attach and port-forward (:func:`minik8s.apiserver.kubeletstreams.install`)."""
-    server = BackgroundServer(make_app(kubelet, authorize, streaming), name=f"kubelet-{getattr(kubelet, 'node_name', '')}")
+    server = BackgroundServer(make_app(kubelet, authorize, streaming),
+                              name=f"kubelet-{getattr(kubelet, 'node_name', '')}")
     bound = server.start(host, port, ssl_context)
     serving = getattr(kubelet, "serving", None)
     if serving is not None:
