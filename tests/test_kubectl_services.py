@@ -181,15 +181,22 @@ def test_get_svc_in_process_on_a_simulated_cluster_is_deterministic():
 
 
 def test_process_runtime_cluster_uses_the_loopback_service_range():
+    import ipaddress
+
     with Cluster(nodes=0, runtime="process", clock="virtual", seed=0) as cluster:
-        assert cluster.service_cidr == "127.96.0.0/12"
-        out = cluster.kubectl("create service clusterip dns --tcp=53 --clusterip=127.96.0.20")
+        # The first free loopback block: 127.96.0.0/12 unless another cluster on this machine holds it
+        # (tests run side by side), then 127.112.0.0/12, ... (addresses.claim_block).
+        cidr = ipaddress.ip_network(cluster.service_cidr)
+        assert cidr.prefixlen == 12 and cidr.subnet_of(ipaddress.ip_network("127.0.0.0/8"))
+        assert int(cidr.network_address) >= int(ipaddress.ip_address("127.96.0.0"))
+        base = str(cidr.network_address).rsplit(".", 1)[0]   # 127.96.0 for the first block
+        out = cluster.kubectl(f"create service clusterip dns --tcp=53 --clusterip={base}.20")
         assert out == "service/dns created\n"
-        assert "127.96.0.1 " in cluster.kubectl("get svc kubernetes")
-        assert "127.96.0.10 " in cluster.kubectl("get svc kube-dns -n kube-system")
+        assert f"{base}.1 " in cluster.kubectl("get svc kubernetes")
+        assert f"{base}.10 " in cluster.kubectl("get svc kube-dns -n kube-system")
         with pytest.raises(KubectlError) as taken:
-            cluster.kubectl("create service clusterip dns2 --tcp=53 --clusterip=127.96.0.10")
-        assert taken.value.message.endswith("failed to allocate IP 127.96.0.10: provided IP is already allocated")
+            cluster.kubectl(f"create service clusterip dns2 --tcp=53 --clusterip={base}.10")
+        assert taken.value.message.endswith(f"failed to allocate IP {base}.10: provided IP is already allocated")
 
 
 def _flags(**values) -> argparse.Namespace:

@@ -99,8 +99,10 @@ def test_process_containers_get_the_variables(tmp_path: Path, monkeypatch: pytes
 
     monkeypatch.setenv("MINIK8S_HOME", str(tmp_path / "home"))
     with Cluster(nodes=1, runtime="process", data_dir=tmp_path / "cluster") as c:
+        # In this cluster's loopback block (127.96.0.0/12 unless another cluster here holds it).
+        ip = c.service_cidr.split("/")[0].rsplit(".", 1)[0] + ".70"
         c.apply("apiVersion: v1\nkind: Service\nmetadata: {name: web}\n"
-                "spec: {clusterIP: 127.96.0.70, ports: [{name: http, port: 80}]}\n")
+                f"spec: {{clusterIP: {ip}, ports: [{{name: http, port: 80}}]}}\n")
         c.apply("apiVersion: v1\nkind: Pod\nmetadata: {name: envy}\nspec:\n  restartPolicy: Never\n"
                 "  containers: [{name: c, image: busybox, command: [sh, -c, 'env; sleep 30']}]\n")
         deadline = time.monotonic() + 30
@@ -112,5 +114,5 @@ def test_process_containers_get_the_variables(tmp_path: Path, monkeypatch: pytes
             except Exception:  # noqa: BLE001 - not started yet
                 out = ""
         lines = out.splitlines()
-        assert "WEB_SERVICE_HOST=127.96.0.70" in lines and "WEB_SERVICE_PORT_HTTP=80" in lines
-        assert "WEB_PORT=tcp://127.96.0.70:80" in lines
+        assert f"WEB_SERVICE_HOST={ip}" in lines and "WEB_SERVICE_PORT_HTTP=80" in lines
+        assert f"WEB_PORT=tcp://{ip}:80" in lines

@@ -94,8 +94,9 @@ def test_a_deployment_exposed_as_a_service_is_reached_every_way_a_student_tries(
     pods = json.loads(_ok(srv, "get", "pods", "-l", "app=web", "-o", "json"))["items"]
     names = {p["metadata"]["name"] for p in pods}
     assert len(names) == 3
-    for name in names:
-        _ok(srv, "exec", name, "--", "touch", "/tmp/ready")
+    for name in names:   # exec reaches a container once it runs: until then it is refused, so try again
+        _until(lambda: srv.kubectl("exec", name, "--", "touch", "/tmp/ready").returncode == 0,
+               f"kubectl exec into {name}", seconds=60)
     _until(lambda: _ready_endpoints(srv) == names, "three ready endpoints")
 
     svc = json.loads(_ok(srv, "get", "svc", "web", "-o", "json"))
