@@ -707,15 +707,16 @@ def test_two_clusters_on_one_machine_get_disjoint_pod_ips(tmp_path: Path, home: 
 
 
 def test_image_executables_are_kept_per_installation(tmp_path: Path) -> None:
-    """Two checkouts on one machine: each one's pods run its own programs with its own Python."""
+    """Two checkouts on one machine: each one's pods run its own programs with its own Python (without the
+    ``site`` module: a built-in program loads the runtime's sitecustomize itself)."""
     from minik8s.images import builtin
 
     nginx = builtin.BUILTINS["nginx"]
     one = builtin.install_shims(tmp_path, nginx, python="/one/python", programs="/one/images")
     two = builtin.install_shims(tmp_path, nginx, python="/two/python", programs="/two/images")
     assert one != two
-    assert "/one/python /one/images/nginx.py" in (one / "nginx").read_text()
-    assert "/two/python /two/images/nginx.py" in (two / "nginx").read_text()
+    assert "/one/python -S /one/images/nginx.py" in (one / "nginx").read_text()
+    assert "/two/python -S /two/images/nginx.py" in (two / "nginx").read_text()
     assert builtin.install_shims(tmp_path, nginx, python="/one/python", programs="/one/images") == one
 
 

@@ -16,12 +16,19 @@ the pod IP and maps ``/usr/share/nginx/html`` to the container's folder.
 Taught in chapter 5 (Pods) and chapter 7 (Deployments and Services).
 """
 
+import sys
+
+if sys.flags.no_site:   # started with -S by its image's shim: the runtime's sitecustomize still applies
+    try:
+        import sitecustomize  # noqa: F401
+    except ImportError:
+        pass
+
 import mimetypes
 import os
 import re
 import signal
 import socket
-import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
