@@ -37,7 +37,7 @@ from typing import Any, Callable
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.machine import loop_line, python_loop_seconds  # noqa: E402
-from benchmarks.pod_startup import PODS, pod, ready  # noqa: E402
+from benchmarks.pod_startup import PODS, pod, watch_ready  # noqa: E402
 from minik8s import Cluster  # noqa: E402
 from minik8s.kubelet.podworker import PodWorker  # noqa: E402
 from minik8s.kubelet.runtimes.process import ProcessRuntime  # noqa: E402
@@ -97,29 +97,6 @@ def instrument() -> None:
            first=True, when=lambda result: True)
 
 
-def watch_ready(cluster: Cluster, stop: threading.Event) -> threading.Thread:
-    """A watch of pods on its own thread: when each first shows Ready."""
-    watch = cluster.client.watch(PODS, "default")
-    arrived = threading.Event()
-    watch.notify = arrived.set
-
-    def run() -> None:
-        while not stop.is_set():
-            arrived.wait(0.5)
-            arrived.clear()
-            now = time.monotonic()
-            for event in watch.pending():
-                obj = event.get("object") or {}
-                name = (obj.get("metadata") or {}).get("name")
-                if name and ready(obj) and "observed" not in marks.get(name, {}):
-                    marks.setdefault(name, {})["observed"] = now
-        watch.stop()
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    return thread
-
-
 def profile(pods: int, timeout: float = 120.0) -> dict[str, Any]:
     marks.clear()
     busy.clear()
@@ -127,21 +104,24 @@ def profile(pods: int, timeout: float = 120.0) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="minik8s-profile-") as data_dir:
         cluster = Cluster(nodes=1, runtime="process", data_dir=Path(data_dir))
         stop = threading.Event()
-        watcher = watch_ready(cluster, stop)
+        begun: dict[str, float] = {}
+        observed: dict[str, float] = {}
+        watcher = watch_ready(cluster, begun, observed, stop)
         try:
-            begun: dict[str, float] = {}
             for i in range(pods):
                 name = f"profile-{i}"
                 begun[name] = time.monotonic()
                 cluster.client.create(PODS, pod(name, False), "default")
                 marks.setdefault(name, {})["created"] = time.monotonic()
             deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline and sum("observed" in marks.get(n, {}) for n in begun) < pods:
+            while time.monotonic() < deadline and len(observed) < pods:
                 time.sleep(0.05)
         finally:
             stop.set()
             watcher.join(2)
             cluster.stop()
+    for name, seen in observed.items():
+        marks.setdefault(name, {})["observed"] = seen
     rows = {}
     for stage in STAGES:
         offsets = [(marks[n][stage] - t) * 1000 for n, t in begun.items() if stage in marks.get(n, {})]
