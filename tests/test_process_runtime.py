@@ -119,6 +119,35 @@ def test_nginx_serves_a_page_naming_its_pod_on_its_own_ip(rt: ProcessRuntime) ->
     assert "start worker processes" in logs
 
 
+def test_nginx_speaks_http_1_1_as_nginx_does(rt: ProcessRuntime) -> None:
+    """The image's own small HTTP server: keep-alive, HEAD, nginx's 405 and 400 pages."""
+    import http.client
+    import socket
+
+    ip, _ = run(rt, pod("web", {"name": "nginx", "image": "nginx"}))
+    wait_for(lambda: try_get(f"http://{ip}/healthz"), what="nginx on port 80")
+    connection = http.client.HTTPConnection(ip, 80, timeout=10)
+    for path, code in (("/", 200), ("/missing", 404), ("/healthz", 200)):   # one connection, kept alive
+        connection.request("GET", path)
+        response = connection.getresponse()
+        assert response.status == code and response.getheader("Server") == "nginx/1.27.3"
+        assert len(response.read()) == int(response.getheader("Content-Length"))
+    connection.request("HEAD", "/")
+    head = connection.getresponse()
+    assert head.status == 200 and int(head.getheader("Content-Length")) > 0 and head.read() == b""
+    connection.request("POST", "/", body=b"x")
+    refused = connection.getresponse()
+    assert (refused.status, refused.reason) == (405, "Not Allowed")
+    assert b"<center><h1>405 Not Allowed</h1></center>" in refused.read()
+    connection.close()
+    with socket.create_connection((ip, 80), timeout=10) as raw:
+        raw.sendall(b"nonsense\r\n\r\n")
+        answer = b""
+        while chunk := raw.recv(65536):   # until the server closes the connection (a timeout fails the test)
+            answer += chunk
+        assert answer.startswith(b"HTTP/1.1 400 Bad Request\r\n") and b"<h1>400 Bad Request</h1>" in answer
+
+
 def test_containers_of_a_pod_share_localhost_and_volumes(rt: ProcessRuntime) -> None:
     script = ("echo hello from $HOSTNAME; echo stored > /data/x; wget -qO- http://localhost:80/healthz; "
               "cat /data/x; sleep 600")
