@@ -411,6 +411,21 @@ def test_graceful_deletion_stops_containers_then_removes_the_pod(cluster: Cluste
     assert ("Killing", "Stopping container web") in events(cluster, "web")
 
 
+def test_a_pod_deleted_at_once_leaves_the_kubelet_at_once_even_while_it_backs_off(cluster: Cluster) -> None:
+    """``kubectl delete --grace-period=0 --force``: the DELETED event is the pod's last word; the kubelet
+    forgets the pod then (its containers stopped), not at its next back-off timer, so that a pod bound in
+    its place is admitted against the node's maxPods without it."""
+    cluster.client.create(PODS, make_pod("crash", [{"name": "app", "image": "busybox:1.36",
+                                                     "command": ["sh", "-c", "exit 1"]}]), "default")
+    cluster.advance(1)
+    assert container(cluster, "crash")["state"]["waiting"]["reason"] == "CrashLoopBackOff"
+    kubelet = cluster.kubelets[0]
+    assert ("default", "crash") in list(kubelet.pods())
+    cluster.client.delete(PODS, "crash", "default", grace_period_seconds=0)
+    cluster.run_until_stable()   # no time passes: the back-off (10 s) is not what wakes the kubelet
+    assert ("default", "crash") not in list(kubelet.pods())
+
+
 def test_container_ignoring_sigterm_is_killed_after_the_grace_period(cluster: Cluster) -> None:
     pod = make_pod("stubborn", [{"name": "app", "image": "busybox:1.36", "command": ["sleep", "3600"]}], grace=20,
                    annotations={"app": {"ignoreSigterm": True}})

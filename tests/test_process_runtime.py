@@ -119,6 +119,35 @@ def test_nginx_serves_a_page_naming_its_pod_on_its_own_ip(rt: ProcessRuntime) ->
     assert "start worker processes" in logs
 
 
+def test_nginx_speaks_http_1_1_as_nginx_does(rt: ProcessRuntime) -> None:
+    """The image's own small HTTP server: keep-alive, HEAD, nginx's 405 and 400 pages."""
+    import http.client
+    import socket
+
+    ip, _ = run(rt, pod("web", {"name": "nginx", "image": "nginx"}))
+    wait_for(lambda: try_get(f"http://{ip}/healthz"), what="nginx on port 80")
+    connection = http.client.HTTPConnection(ip, 80, timeout=10)
+    for path, code in (("/", 200), ("/missing", 404), ("/healthz", 200)):   # one connection, kept alive
+        connection.request("GET", path)
+        response = connection.getresponse()
+        assert response.status == code and response.getheader("Server") == "nginx/1.27.3"
+        assert len(response.read()) == int(response.getheader("Content-Length"))
+    connection.request("HEAD", "/")
+    head = connection.getresponse()
+    assert head.status == 200 and int(head.getheader("Content-Length")) > 0 and head.read() == b""
+    connection.request("POST", "/", body=b"x")
+    refused = connection.getresponse()
+    assert (refused.status, refused.reason) == (405, "Not Allowed")
+    assert b"<center><h1>405 Not Allowed</h1></center>" in refused.read()
+    connection.close()
+    with socket.create_connection((ip, 80), timeout=10) as raw:
+        raw.sendall(b"nonsense\r\n\r\n")
+        answer = b""
+        while chunk := raw.recv(65536):   # until the server closes the connection (a timeout fails the test)
+            answer += chunk
+        assert answer.startswith(b"HTTP/1.1 400 Bad Request\r\n") and b"<h1>400 Bad Request</h1>" in answer
+
+
 def test_containers_of_a_pod_share_localhost_and_volumes(rt: ProcessRuntime) -> None:
     script = ("echo hello from $HOSTNAME; echo stored > /data/x; wget -qO- http://localhost:80/healthz; "
               "cat /data/x; sleep 600")
@@ -707,15 +736,16 @@ def test_two_clusters_on_one_machine_get_disjoint_pod_ips(tmp_path: Path, home: 
 
 
 def test_image_executables_are_kept_per_installation(tmp_path: Path) -> None:
-    """Two checkouts on one machine: each one's pods run its own programs with its own Python."""
+    """Two checkouts on one machine: each one's pods run its own programs with its own Python (without the
+    ``site`` module: a built-in program loads the runtime's sitecustomize itself)."""
     from minik8s.images import builtin
 
     nginx = builtin.BUILTINS["nginx"]
     one = builtin.install_shims(tmp_path, nginx, python="/one/python", programs="/one/images")
     two = builtin.install_shims(tmp_path, nginx, python="/two/python", programs="/two/images")
     assert one != two
-    assert "/one/python /one/images/nginx.py" in (one / "nginx").read_text()
-    assert "/two/python /two/images/nginx.py" in (two / "nginx").read_text()
+    assert "/one/python -S /one/images/nginx.py" in (one / "nginx").read_text()
+    assert "/two/python -S /two/images/nginx.py" in (two / "nginx").read_text()
     assert builtin.install_shims(tmp_path, nginx, python="/one/python", programs="/one/images") == one
 
 

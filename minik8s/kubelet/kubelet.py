@@ -137,8 +137,10 @@ class Kubelet(Controller):
         key = (meta.get("namespace", ""), meta.get("name", ""))
         if not (mine or key in self._pods):
             return []  # another node's pod (every kubelet in the process shares one pod informer)
-        if old is not None and _without_status(old) == _without_status(obj):
+        deleted = self.informer(PODS).get(*key) is None   # the informer applied the event first
+        if old is not None and not deleted and _without_status(old) == _without_status(obj):
             # Our own status write coming back: as upstream's pod config, only spec and metadata wake a pod.
+            # (A pod deleted at once, ``--grace-period=0 --force``, comes as such an event too: that one counts.)
             return []
         return [key]
 

@@ -46,7 +46,7 @@ SITE = HERE / "site"             # the sitecustomize that maps paths and address
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 LABEL_BUILTIN = "io.minik8s.image.builtin"   # which built-in image an image is (or is built FROM)
 LABEL_PATHS = "io.minik8s.image.paths"       # JSON list of the folders and files the image ships
-SHIMS_VERSION = "3"                          # change when install_shims writes different scripts
+SHIMS_VERSION = "4"                          # change when install_shims writes different scripts
 
 NGINX_INDEX = """<!DOCTYPE html>
 <html>
@@ -163,7 +163,10 @@ def install_shims(folder: Path, builtin: Builtin, python: str = sys.executable, 
         if program == "python":
             scripts[name] = f'exec {interpreter} "$@"'
         else:
-            scripts[name] = f'exec {interpreter} {shlex.quote(programs + "/" + program)} "$@"'
+            # A built-in program needs the standard library only: ``-S`` skips the ``site`` module and the
+            # host's site-packages (their .pth hooks alone cost tens of milliseconds and megabytes per
+            # container); the program imports the runtime's sitecustomize itself, first thing.
+            scripts[name] = f'exec {interpreter} -S {shlex.quote(programs + "/" + program)} "$@"'
     for name, body in scripts.items():
         path = target / name
         temporary = path.with_name(f".{name}.{os.getpid()}.tmp")  # two clusters may install at once

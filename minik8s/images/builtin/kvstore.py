@@ -16,10 +16,17 @@ sees which replica answered. Exits 0 on SIGTERM.
 Taught in chapter 10 (StatefulSets and storage).
 """
 
+import sys
+
+if sys.flags.no_site:   # started with -S by its image's shim: the runtime's sitecustomize still applies
+    try:
+        import sitecustomize  # noqa: F401
+    except ImportError:
+        pass
+
 import os
 import signal
 import socket
-import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import quote, unquote, urlsplit

@@ -7,9 +7,16 @@ Found`` and ``wget: can't connect to remote host (IP): Connection refused`` exit
 Standard library only. Taught in chapter 5 (Pods) and chapter 8 (Services).
 """
 
+import sys
+
+if sys.flags.no_site:   # started with -S by its image's shim: the runtime's sitecustomize still applies
+    try:
+        import sitecustomize  # noqa: F401
+    except ImportError:
+        pass
+
 import os
 import socket
-import sys
 import urllib.error
 import urllib.request
 from urllib.parse import urlsplit

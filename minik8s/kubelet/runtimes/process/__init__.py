@@ -69,6 +69,7 @@ Interface: :class:`minik8s.kubelet.cri.ContainerRuntime`, plus
     runtime.sandbox_messages(sandbox_id) -> [(type, reason, message)]  # for pod events
     runtime.port_on_host(ip, port) -> int;  runtime.log_path(cid) -> Path
     runtime.container_stats(cid) -> (cpu ns, memory working set bytes)   # for metrics (:mod:`.cgroups`)
+    runtime.process_ids(cid) -> (the container's pids, the runtime's pids around them)   # for benchmarks
 
 Taught in chapter 2 (the CRI), chapter 5 (Pods) and chapter 8 (the pod network).
 """
@@ -885,6 +886,17 @@ class ProcessRuntime(cri.ContainerRuntime):
     def container_stats(self, container_id: str) -> tuple[int, int] | None:
         self._get(container_id)   # an unknown id is an error here, as for every call on one container
         return self.containers_stats([container_id])[container_id]
+
+    def process_ids(self, container_id: str) -> tuple[list[int], list[int]]:
+        """(the container's own processes, the runtime's processes around them: ``bwrap`` and its init),
+        for a benchmark that weighs what the runtime costs beside what the container itself uses."""
+        c = self._get(container_id)
+        with self._lock:
+            self._refresh(c)
+            if c.popen is None or c.finished_at is not None:
+                return [], []
+            spare = self._spare(c)
+            return self._container_pids(c), sorted(p for p in spare if p in supervisor.session_pids(c.popen.pid))
 
     def containers_stats(self, container_ids: Iterable[str]) -> dict[str, tuple[int, int] | None]:
         """(CPU core-nanoseconds used since it started, memory working set) of each running container:
