@@ -1,17 +1,18 @@
 """The API server holding many objects: ``python benchmarks/apiserver.py --objects 100000``.
 
-A child process builds an API server over an in-memory store (the tables a SQLite- or
-etcd-backed server keeps in memory too, so what LIST and WATCH read is the same) and seeds
-it straight through the store with N pods, each a copy of one pod created through the API
-(so defaulted and validated as any other): 10,000 of them (or N when smaller) in the
-namespace ``labels``, 50 of those labelled ``tier=chosen``, the rest in ``bulk``. It then
-serves the API over plain HTTP (no TLS, no authentication: the figures are the API
-server's, not the handshake's) and runs a ticker on its event loop that records how late
-each 5 ms tick fires: the longest the loop was held by anything.
+A first child process seeds a server's SQLite store (in a temporary directory) straight
+through the store with N pods, each a copy of one pod created through the API (so defaulted
+and validated as any other): 10,000 of them (or N when smaller) in the namespace ``labels``,
+50 of those labelled ``tier=chosen``, the rest in ``bulk``. A second opens that store as
+``minik8s server`` does after a restart (every object loaded into the tables LIST and WATCH
+read), builds an API server over it, serves the API over plain HTTP (no TLS, no
+authentication: the figures are the API server's, not the handshake's) and runs a ticker on
+its event loop that records how late each 5 ms tick fires: the longest the loop was held by
+anything (a request, many requests ready at once, or a garbage collection).
 
 The parent process drives it with aiohttp and prints:
 
-* memory per stored object: the server's RSS growth while seeding, less the objects' JSON;
+* memory per stored object: the server's RSS growth while loading the store, less the objects' JSON;
 * a full LIST of all pods paged 500 at a time (``limit=500`` and ``continue``), in seconds (the client
   decodes each page's list metadata, not its items: a Python client's JSON decoding is not the server's time);
 * the same LIST unpaged (kubectl's ``--chunk-size=0``), in seconds;
@@ -31,7 +32,9 @@ from __future__ import annotations
 import asyncio
 import gc
 import multiprocessing
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -57,12 +60,13 @@ def rss_bytes() -> int:
     return 0
 
 
-def _seed(api: Any, objects: int) -> dict[str, Any]:
-    """N pods straight into the store; the memory they take."""
-    import copy
-
+def seed(data_dir: str, objects: int) -> None:
+    """N pods into a server's SQLite store, straight through the store (a process of its own)."""
     from minik8s.api import resources
+    from minik8s.apiserver.apiserver import APIServer
+    from minik8s.store import open_store
 
+    api = APIServer(open_store(None, Path(data_dir), None))
     pods = resources.get("", "v1", "pods")
     namespaces = resources.get("", "v1", "namespaces")
     for name in ("bulk", "labels", "fanout"):
@@ -74,38 +78,42 @@ def _seed(api: Any, objects: int) -> dict[str, Any]:
     api.store.delete(("pods", "bulk", "template"))
     for key in ("resourceVersion", "uid"):
         template["metadata"].pop(key, None)
-    gc.collect()
-    before = rss_bytes()
-    json_bytes = 0
     labelled = min(LABELLED, objects)
     for i in range(objects):
-        obj = copy.copy(template)
         meta = dict(template["metadata"])
         namespace = "labels" if i < labelled else "bulk"
         meta.update(name=f"pod-{i:06d}", namespace=namespace, uid=f"00000000-0000-4000-8000-{i:012d}")
         if i < labelled and i % (labelled // CHOSEN or 1) == 0:
             meta["labels"] = {"app": "bench", "tier": "chosen"}
-        obj["metadata"] = meta
-        api.store.create(("pods", namespace, meta["name"]), obj)
-        json_bytes += len(api.store.get_entry(("pods", namespace, meta["name"])).raw)
+        api.store.create(("pods", namespace, meta["name"]), {**template, "metadata": meta})
+    api.store.close()
+
+
+def load(data_dir: str) -> tuple[Any, dict[str, Any]]:
+    """An API server over the seeded store, as ``minik8s server`` opens it; the memory the objects take."""
+    from minik8s.apiserver.apiserver import APIServer
+    from minik8s.store import open_store
+
     gc.collect()
+    before = rss_bytes()
+    store = open_store(None, Path(data_dir), None)
     grown = rss_bytes() - before
-    return {"objects": objects, "json_bytes_per_object": round(json_bytes / objects),
-            "rss_growth_bytes_per_object": round(grown / objects),
-            "memory_beyond_json_bytes_per_object": round((grown - json_bytes) / objects)}
+    pods = store.entries("pods")[0]
+    json_bytes = sum(len(entry.raw) for _, entry in pods)
+    objects = len(pods)
+    return APIServer(store), {"objects": objects, "json_bytes_per_object": round(json_bytes / objects),
+                              "rss_growth_bytes_per_object": round(grown / objects),
+                              "memory_beyond_json_bytes_per_object": round((grown - json_bytes) / objects)}
 
 
-def serve(objects: int, pipe: Any, held: Any) -> None:
-    """The child: seed, serve, tick; ``held`` (a shared double) is the longest tick lateness seen."""
+def serve(data_dir: str, pipe: Any, held: Any) -> None:
+    """The child: load, serve, tick; ``held`` (a shared double) is the longest tick lateness seen."""
     from aiohttp import web
 
     from minik8s.apiserver import filters
-    from minik8s.apiserver.apiserver import APIServer
     from minik8s.apiserver.http import make_app
-    from minik8s.store import Store
 
-    api = APIServer(Store())
-    seeded = _seed(api, objects)
+    api, seeded = load(data_dir)
 
     async def ticker() -> None:
         loop = asyncio.get_running_loop()
@@ -271,7 +279,11 @@ def run(args: Any) -> int:
     context = multiprocessing.get_context("fork")
     held = context.Value("d", 0.0, lock=False)
     ours, theirs = context.Pipe()
-    child = context.Process(target=serve, args=(args.objects, theirs, held), daemon=True)
+    data_dir = tempfile.mkdtemp(prefix="apiserver-scale-")
+    seeding = context.Process(target=seed, args=(data_dir, args.objects))
+    seeding.start()
+    seeding.join()
+    child = context.Process(target=serve, args=(data_dir, theirs, held), daemon=True)
     child.start()
     try:
         seeded = ours.recv()
@@ -282,6 +294,7 @@ def run(args: Any) -> int:
         child.join(timeout=30)
         if child.is_alive():
             child.kill()
+        shutil.rmtree(data_dir, ignore_errors=True)
     figures["python_loop_seconds"] = python_loop_seconds()
     emit(figures, args.json, report)
     return 0

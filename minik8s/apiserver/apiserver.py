@@ -338,8 +338,9 @@ class APIServer:
         return entry.raw
 
     def list_items(self, resource: Resource, namespace: str | None, **options: Any
-                   ) -> tuple[list[tuple[bytes, dict[str, Any] | None]], dict[str, Any]]:
-        """The matching items as (raw JSON, parsed or None) and the list metadata, as :meth:`list_steps` reads them."""
+                   ) -> tuple[list[bytes], list[dict[str, Any]] | None, dict[str, Any]]:
+        """The matching items' JSON, the same decoded (or None), and the list metadata, as :meth:`list_steps`
+        reads them."""
         steps = self.list_steps(resource, namespace, **options)
         while True:
             try:
@@ -350,10 +351,12 @@ class APIServer:
     def list_steps(self, resource: Resource, namespace: str | None, *, label_selector: str = "",
                    field_selector: str = "", limit: int = 0, continue_: str = "", resource_version: str = "",
                    resource_version_match: str = "") -> Generator[None, None, tuple[
-                       list[tuple[bytes, dict[str, Any] | None]], dict[str, Any]]]:
+                       list[bytes], list[dict[str, Any]] | None, dict[str, Any]]]:
         """A LIST read a slice at a time: a generator that yields between slices (the HTTP layer lets its
-        event loop serve others there) and returns the matching items as (raw JSON, parsed or None) and the
-        list metadata. Raw bytes let the HTTP layer answer without re-encoding every object.
+        event loop serve others there) and returns the matching items' JSON, the same decoded when they had
+        to be (converted to the version asked for; else None), and the list metadata. Raw bytes let the HTTP
+        layer answer without re-encoding every object (and a list of bytes gives Python's garbage collector
+        nothing to look at, however long it is).
 
         Pages are upstream's: ``limit`` items at most (0: all), and a ``continue`` token when more keys
         follow, with ``remainingItemCount`` when no selector filtered; every page of one list shows the
@@ -367,7 +370,7 @@ class APIServer:
         once the store has had its moment to reach it (an etcd watch cache waits up to 3 s, as upstream's)."""
         if resource.group == metrics.GROUP:   # made on request: no revision, no pages
             found = self._metrics(resource, namespace, None, label_selector, field_selector)
-            return [(orjson.dumps(obj), obj) for obj in found], {}
+            return [orjson.dumps(obj) for obj in found], found, {}
         filt = Filter(resource, label_selector, field_selector)
         converts = self._converts(resource)
         ns = namespace if resource.namespaced else None
@@ -386,11 +389,12 @@ class APIServer:
         elif resource_version_match == "Exact" and wanted != current:
             at = wanted
         keep, label = filt.entry_test()
-        pairs: builtins.list[tuple[tuple[str, str, str], Any]] = []
+        raws: builtins.list[bytes] = []
+        last: tuple[str, str, str] | None = None
         first = True
         while True:   # a page at a time, the store's lock taken for LIST_SCAN keys at most
             try:
-                page = self.store.page(resource.storage_name, ns, after=after, limit=limit - len(pairs) if limit else 0,
+                page = self.store.page(resource.storage_name, ns, after=after, limit=limit - len(raws) if limit else 0,
                                        at=at, keep=keep, label=label, scanned=LIST_SCAN)
             except CompactedError:
                 if continue_ and first:
@@ -402,27 +406,27 @@ class APIServer:
                 return self.list_items(resource, namespace, label_selector=label_selector,
                                        field_selector=field_selector, limit=limit)
             first = False
-            pairs += page.pairs
+            raws += [entry.raw for _, entry in page.pairs]
+            last = page.pairs[-1][0] if page.pairs else last
             at = page.revision
-            if not page.more or (limit and len(pairs) >= limit):
+            if not page.more or (limit and len(raws) >= limit):
                 break
             after = page.last
             yield
-        items: builtins.list[tuple[bytes, dict[str, Any] | None]] = []
-        for n, (_, entry) in enumerate(pairs):
-            if converts and n and not n % LIST_SCAN:
-                yield
-            if converts:   # a custom object or an events.k8s.io Event: in the version asked for
-                parsed = self._out(resource, orjson.loads(entry.raw))
-                items.append((orjson.dumps(parsed), parsed))
-            else:
-                items.append((entry.raw, None))
+        parsed: builtins.list[dict[str, Any]] | None = None
+        if converts:   # a custom object or an events.k8s.io Event: in the version asked for
+            parsed = []
+            for n, raw in enumerate(raws):
+                if n and not n % LIST_SCAN:
+                    yield
+                parsed.append(self._out(resource, orjson.loads(raw)))
+                raws[n] = orjson.dumps(parsed[-1])
         meta: dict[str, Any] = {"resourceVersion": str(page.revision)}
-        if page.more and pairs:
-            meta["continue"] = self._encode_continue(pairs[-1][0], page.revision)
+        if page.more and last is not None:
+            meta["continue"] = self._encode_continue(last, page.revision)
             if page.remaining is not None:   # upstream counts only when nothing is filtered out
                 meta["remainingItemCount"] = page.remaining
-        return items, meta
+        return raws, parsed, meta
 
     def _expired_continue(self, token: str) -> StatusError:
         """410 for a continue token whose revision is compacted: upstream's words, and a token that goes on
@@ -437,12 +441,12 @@ class APIServer:
         return err
 
     def list(self, resource: Resource, namespace: str | None, **options: Any) -> dict[str, Any]:
-        items, meta = self.list_items(resource, namespace, **options)
+        raws, parsed, meta = self.list_items(resource, namespace, **options)
         return {
             "kind": resource.list_kind,
             "apiVersion": resource.api_version,
             "metadata": meta,
-            "items": [parsed if parsed is not None else orjson.loads(raw) for raw, parsed in items],
+            "items": parsed if parsed is not None else [orjson.loads(raw) for raw in raws],
         }
 
     @staticmethod

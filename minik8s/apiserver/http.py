@@ -697,7 +697,7 @@ class _Handler:
             try:
                 next(steps)
             except StopIteration as done:
-                items, meta = done.value
+                items, parsed, meta = done.value
                 break
             await asyncio.sleep(0)
         if _wants_table(request):
@@ -706,8 +706,8 @@ class _Handler:
             for start in range(0, len(items), TABLE_SLICE):
                 if start:
                     await asyncio.sleep(0)
-                objs = [parsed if parsed is not None else orjson.loads(raw)
-                        for raw, parsed in items[start:start + TABLE_SLICE]]
+                objs = (parsed[start:start + TABLE_SLICE] if parsed is not None else
+                        [orjson.loads(raw) for raw in items[start:start + TABLE_SLICE]])
                 table = tables.to_table(res, objs, now=self._now(), include_object=_include_object(request),
                                         printer_columns=self.api.crds.printer_columns(res))
                 rows += table["rows"]
@@ -720,7 +720,7 @@ class _Handler:
         # Splice the stored bytes straight into the list: no object is decoded or re-encoded.
         head = orjson.dumps({"kind": res.list_kind, "apiVersion": res.api_version, "metadata": meta})[:-1]
         if len(items) <= STREAM_LIST_ITEMS:
-            return web.Response(body=head + b',"items":[' + b",".join(raw for raw, _ in items) + b"]}",
+            return web.Response(body=head + b',"items":[' + b",".join(items) + b"]}",
                                 content_type=JSON)
         response = web.StreamResponse(headers={"Content-Type": JSON})
         compressor = _gzipper() if _accepts_gzip(request) else None
@@ -728,7 +728,7 @@ class _Handler:
             response.headers.update({"Content-Encoding": "gzip", "Vary": "Accept-Encoding"})
         await response.prepare(request)
         for start in range(0, len(items), STREAM_LIST_ITEMS):
-            chunk = b",".join(raw for raw, _ in items[start:start + STREAM_LIST_ITEMS])
+            chunk = b",".join(items[start:start + STREAM_LIST_ITEMS])
             chunk = (head + b',"items":[' if not start else b",") + chunk
             if start + STREAM_LIST_ITEMS >= len(items):
                 chunk += b"]}"
