@@ -811,19 +811,26 @@ class _Handler:
         deadline = loop.time() + timeout if timeout and timeout > 0 else None
         last_revision = 0
         idle_since = loop.time()
+
+        def tick() -> None:
+            # One timer per watch, not one per event: it wakes the writer every few seconds (or at the deadline)
+            # to look at the connection and send bookmarks, however many events come between.
+            nonlocal ticker
+            if not dropped:
+                queue.put_nowait(_TICK)
+            poll = min(5.0, BOOKMARK_SECONDS) if bookmarks else 5.0
+            ticker = loop.call_later(poll if deadline is None else max(0.0, min(poll, deadline - loop.time())), tick)
+
+        ticker = loop.call_later(0, tick)
         try:
             await response.prepare(request)
             while True:
-                poll = min(5.0, BOOKMARK_SECONDS) if bookmarks else 5.0
-                wait = poll if deadline is None else min(poll, deadline - loop.time())
-                if wait <= 0:
+                event = await queue.get()
+                if event is None:   # dropped, or the resource stopped being served (its CRD was deleted)
                     break
-                try:
-                    async with asyncio.timeout(wait):
-                        event = await queue.get()
-                    if event is None:   # dropped, or the resource stopped being served (its CRD was deleted)
+                if event is _TICK:
+                    if deadline is not None and loop.time() >= deadline:
                         break
-                except asyncio.TimeoutError:
                     if request.transport is None or request.transport.is_closing():
                         break
                     if bookmarks and last_revision and loop.time() - idle_since >= BOOKMARK_SECONDS:
@@ -849,8 +856,12 @@ class _Handler:
         except (ConnectionResetError, asyncio.CancelledError):
             pass
         finally:
+            ticker.cancel()
             cancel()
         return response
+
+
+_TICK: dict[str, Any] = {"type": "TICK"}   # the watch's own timer, in its queue: time to look around
 
 
 def _bookmark(res: Resource, revision: int, initial_events_end: bool = False) -> dict[str, Any]:

@@ -98,8 +98,7 @@ NO_LABELS: dict[str, str] = {}   # shared by every entry without labels; never c
 
 
 class Entry(NamedTuple):
-    """A stored object. A tuple of untracked values (an int, bytes, a dict of strings) is itself left alone by
-    Python's cyclic garbage collector, so 100,000 stored objects add nothing to its full collections."""
+    """A stored object: its revision, its JSON and its labels (a named tuple: small, and immutable)."""
 
     revision: int
     raw: bytes  # the object as stored, with metadata.resourceVersion set
