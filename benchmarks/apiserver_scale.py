@@ -20,7 +20,7 @@ The parent process drives it with aiohttp and prints:
   from sending the write to each watcher's receipt of its event (p50/p99 over all receipts; the loop's
   longest hold is measured over the writes, not while the 1,000 watches connect);
 * a label-selected LIST (50 of 10,000 in a namespace) from 32 clients: req/s, p50/p99;
-* the longest the server's event loop was held, over each phase.
+* the longest the server's event loop was held, and the CPU time the server used, over each phase.
 
 Usage: python benchmarks/apiserver.py --objects 100000 [--watchers 1000] [--concurrency 32]
        [--seconds 5] [--json]
@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import multiprocessing
+import os
 import shutil
 import sys
 import tempfile
@@ -248,12 +249,24 @@ async def label_list(base: str, concurrency: int, seconds: float) -> dict[str, A
             "p99_ms": _ms(_percentile(latencies, 0.99)), "requests": len(latencies), "errors": errors}
 
 
-async def drive(base: str, held: Any, args: Any) -> dict[str, Any]:
+def cpu_seconds(pid: int) -> float:
+    """The CPU time (user and system) a process has used so far."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def drive(base: str, held: Any, args: Any, pid: int) -> dict[str, Any]:
     figures: dict[str, Any] = {}
+    used = cpu_seconds(pid)
 
     def phase_held(name: str) -> None:
+        nonlocal used
         figures.setdefault("loop_held_ms", {})[name] = _ms(held.value)
         held.value = 0.0
+        now = cpu_seconds(pid)
+        figures.setdefault("server_cpu_seconds", {})[name] = round(now - used, 3)
+        used = now
 
     held.value = 0.0
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as client:
@@ -288,7 +301,7 @@ def run(args: Any) -> int:
     try:
         seeded = ours.recv()
         base = f"http://127.0.0.1:{seeded.pop('port')}"
-        figures = {"memory": seeded, **asyncio.run(drive(base, held, args))}
+        figures = {"memory": seeded, **asyncio.run(drive(base, held, args, child.pid))}
     finally:
         ours.send("stop")
         child.join(timeout=30)
@@ -312,7 +325,8 @@ def report(figures: dict[str, Any]) -> None:
             f"{w['receipts']} receipts",
             f"label-selected LIST ({s['selected']} of {s['of']}): {s['requests_per_second']} req/s, p50 "
             f"{s['p50_ms']} ms, p99 {s['p99_ms']} ms ({s['requests']} requests, {s['errors']} errors, "
-            f"{s['concurrency']} clients)",
+            f"{s['concurrency']} clients; the server's CPU: "
+            f"{1000 * figures['server_cpu_seconds']['label_list'] / max(s['requests'], 1):.2f} ms per request)",
             "longest the event loop was held: " + ", ".join(f"{k} {v} ms" for k, v in held.items()),
             loop_line(figures["python_loop_seconds"])):
         print(line)

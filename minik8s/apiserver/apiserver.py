@@ -43,6 +43,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import base64
+import functools
 import random
 import threading
 from typing import Any, Callable, Generator, Protocol, Sequence
@@ -187,6 +188,13 @@ class Filter:
         if not self.labels.matches(meta.get("labels") or {}):
             return False
         return self.fields.matches(selectors.object_fields(self.resource.plural, obj))
+
+
+@functools.lru_cache(maxsize=256)
+def parsed_filter(resource: Resource, label_selector: str, field_selector: str) -> Filter:
+    """A :class:`Filter`, parsed once for the many LISTs that ask for the same selection (a Filter is never
+    changed once made)."""
+    return Filter(resource, label_selector, field_selector)
 
 
 class APIServer:
@@ -371,7 +379,7 @@ class APIServer:
         if resource.group == metrics.GROUP:   # made on request: no revision, no pages
             found = self._metrics(resource, namespace, None, label_selector, field_selector)
             return [orjson.dumps(obj) for obj in found], found, {}
-        filt = Filter(resource, label_selector, field_selector)
+        filt = parsed_filter(resource, label_selector, field_selector)
         converts = self._converts(resource)
         ns = namespace if resource.namespaced else None
         wanted = parse_resource_version(resource_version)
