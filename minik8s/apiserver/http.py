@@ -763,10 +763,24 @@ class _Handler:
         # a client that falls WATCH_BUFFER events behind is dropped, as upstream closes an unresponsive watcher.
         allowance = WATCH_BUFFER
         registering, dropped = True, False
+        table = _wants_table(request)
+        idle = False   # the writer below waits on an empty queue, every earlier event sent
+        last_revision = 0
+        idle_since = loop.time()
 
         def put(event: dict[str, Any] | None) -> None:
-            nonlocal allowance, dropped
+            nonlocal allowance, dropped, last_revision, idle_since
             if dropped:
+                return
+            transport = request.transport
+            if (idle and queue.empty() and event is not None and "raw" in event and not table and transport is not None
+                    and not transport.is_closing() and not transport.get_write_buffer_size()):
+                # The writer is idle and the connection drained: send the change from here, one chunk of the
+                # chunked response, instead of waking the writer for it (a change told to 1,000 watchers is
+                # then 1,000 sends, not 1,000 task switches as well).
+                line = b'{"type":"' + event["type"].encode() + b'","object":' + event["raw"] + b"}\n"
+                transport.write(b"%x\r\n%b\r\n" % (len(line), line))
+                last_revision, idle_since = event["revision"], loop.time()
                 return
             if registering:
                 allowance += 1
@@ -807,10 +821,7 @@ class _Handler:
             return response
         finally:
             registering = False
-        table = _wants_table(request)
         deadline = loop.time() + timeout if timeout and timeout > 0 else None
-        last_revision = 0
-        idle_since = loop.time()
 
         def tick() -> None:
             # One timer per watch, not one per event: it wakes the writer every few seconds (or at the deadline)
@@ -825,7 +836,9 @@ class _Handler:
         try:
             await response.prepare(request)
             while True:
+                idle = queue.empty()
                 event = await queue.get()
+                idle = False
                 if event is None:   # dropped, or the resource stopped being served (its CRD was deleted)
                     break
                 if event is _TICK:
