@@ -11,6 +11,8 @@ kubeconfig the server wrote (as kubectl would be):
 * the machine's pure-Python loop time (benchmarks/machine.py), measured once the server has stopped.
 
 Usage: python benchmarks/apiserver.py [--concurrency 32] [--seconds 5] [--store sqlite|etcd] [--json]
+       python benchmarks/apiserver.py --objects 100000 [--watchers 1000] [...]   # the API server holding
+                                                     # many objects (benchmarks/apiserver_scale.py)
        (--store etcd starts one etcd member, its data in the temporary directory, and serves from it)
        python benchmarks/apiserver.py --rbac [...]   # GET/LIST with authentication and RBAC evaluating
                                                      # versus none (benchmarks/rbac.py)
@@ -174,7 +176,15 @@ def main() -> int:
     parser.add_argument("--store", choices=("sqlite", "etcd"), default="sqlite",
                         help="the server's store: SQLite in its data directory, or an etcd started for the run")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--objects", type=int, default=0,
+                        help="seed this many pods and measure paged LIST, watch fan-out, label-selected LIST, "
+                             "memory per object and the event loop's longest hold (benchmarks/apiserver_scale.py)")
+    parser.add_argument("--watchers", type=int, default=1000, help="with --objects: concurrent watches")
     args = parser.parse_args()
+    if args.objects:
+        from benchmarks import apiserver_scale
+
+        return apiserver_scale.run(args)
     with tempfile.TemporaryDirectory() as tmp:
         port = free_port()
         etcd, extra = None, []

@@ -243,6 +243,21 @@ def test_get_watch(cluster):
         watching.wait(timeout=10)
 
 
+def test_get_chunk_size(cluster):
+    """get --chunk-size: the list in pages (limit and continue), the same as in one piece"""
+    stdin = as_yaml(*(configmap(f"cm-chunk-{i:02d}", {"chunked": "yes"}) for i in range(17)))
+    kubectl(cluster, "create", "-f", "-", stdin=stdin)
+    for output in ("name", "wide"):
+        whole = kubectl(cluster, "get", "cm", "-l", "chunked=yes", "--chunk-size=0", "-o", output).stdout
+        paged = kubectl(cluster, "get", "cm", "-l", "chunked=yes", "--chunk-size=7", "-o", output, "-v=6")
+        assert paged.stdout.split("\n")[0] == whole.split("\n")[0]
+        assert [line.split()[0] for line in paged.stdout.splitlines()] == \
+            [line.split()[0] for line in whole.splitlines()]
+        assert len(whole.splitlines()) == 17 + (output == "wide")
+        pages = [line for line in paged.stderr.splitlines() if "limit=7" in line and " 200 OK" in line]
+        assert len(pages) == 3 and sum("continue=" in line for line in pages) == 2, paged.stderr
+
+
 def read_line(process: subprocess.Popen, timeout: float = 15) -> str:
     """The next line the process prints, or '' if none comes within ``timeout`` seconds."""
     assert process.stdout is not None

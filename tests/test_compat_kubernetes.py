@@ -79,6 +79,27 @@ def test_list_with_field_selector_all_namespaces(core):
     assert [(pod.metadata.namespace, pod.metadata.name) for pod in pods] == [(NAMESPACE, "web")]
 
 
+def test_list_in_chunks(core):
+    """list pods in chunks (limit and _continue), the same as in one list"""
+    for i in range(5):
+        core.create_namespaced_pod(NAMESPACE, {"apiVersion": "v1", "kind": "Pod",
+                                               "metadata": {"name": f"chunk-{i}", "labels": {"chunked": "yes"}},
+                                               "spec": {"containers": [{"name": "c", "image": "nginx"}]}})
+    whole = core.list_namespaced_pod(NAMESPACE, label_selector="chunked=yes")
+    names, token, pages = [], None, 0
+    while True:
+        page = core.list_namespaced_pod(NAMESPACE, label_selector="chunked=yes", limit=2, _continue=token)
+        pages += 1
+        names += [pod.metadata.name for pod in page.items]
+        token = page.metadata._continue
+        if not token:
+            break
+    assert names == [pod.metadata.name for pod in whole.items] == [f"chunk-{i}" for i in range(5)]
+    assert pages == 3
+    for i in range(5):
+        core.delete_namespaced_pod(f"chunk-{i}", NAMESPACE, grace_period_seconds=0)
+
+
 def test_replace(core):
     """replace (PUT) a ConfigMap"""
     core.create_namespaced_config_map(NAMESPACE, configmap("cm-put", color="red"))

@@ -37,12 +37,14 @@ class StatusError(Exception):
         self.reason = reason
         self.message = message
         self.details = details
+        # The Status's ListMeta: an expired LIST's answer carries a continue token in it.
+        self.list_meta: dict[str, Any] = {}
 
     def status(self) -> dict[str, Any]:
         status: dict[str, Any] = {
             "kind": "Status",
             "apiVersion": "v1",
-            "metadata": {},
+            "metadata": dict(self.list_meta),
             "status": "Failure",
             "message": self.message,
             "reason": self.reason,

@@ -43,9 +43,10 @@ from __future__ import annotations
 import asyncio
 import builtins
 import base64
+import functools
 import random
 import threading
-from typing import Any, Callable, Protocol, Sequence
+from typing import Any, Callable, Generator, Protocol, Sequence
 
 import orjson
 
@@ -79,7 +80,7 @@ from minik8s.apiserver import kubernetesservice, serviceallocator
 from minik8s.apiserver.serviceallocator import ServiceAllocator, Transaction
 from minik8s.addresses import service_cidr as default_service_cidr
 from minik8s.clock import Clock, RealClock, new_uid, random_suffix, rfc3339
-from minik8s.store import (AlreadyExistsError, CompactedError, ConflictError, Event, Store)
+from minik8s.store import (AlreadyExistsError, CompactedError, ConflictError, Entry, Event, Store)
 
 NAMESPACES = resources.get("", "v1", "namespaces")
 PODS = resources.get("", "v1", "pods")
@@ -112,6 +113,10 @@ FOREGROUND_FINALIZER = "foregroundDeletion"
 ORPHAN_FINALIZER = "orphan"
 
 WatchCallback = Callable[[dict[str, Any]], None]
+
+# A LIST takes the store's lock for this many keys at a time (then goes on at the same revision), so a large
+# LIST read on a worker thread never keeps a write waiting long.
+LIST_SCAN = 1000
 
 # Built-in kinds served in a second shape, (group, version) -> (stored to served, served to stored).
 _CONVERSIONS: dict[tuple[str, str], tuple[Callable[[dict[str, Any]], dict[str, Any]],
@@ -153,6 +158,27 @@ class Filter:
             raise errors.bad_request(str(exc)) from None
         self.everything = not (label_selector or "").strip() and not (field_selector or "").strip()
 
+    def entry_test(self) -> tuple[Callable[[Entry], bool] | None, tuple[str, str] | None]:
+        """What a store's page keeps: a test of a stored entry (None: all), which reads the labels kept beside
+        it and decodes the object only for a field selector; and a ``label=value`` every match carries, for
+        the store's label index (None when the selector pins none)."""
+        if self.everything:
+            return None, None
+        labels, fields, plural = self.labels, self.fields, self.resource.plural
+        exact = [(r.key, r.values[0]) for r in labels.requirements
+                 if r.operator in (selectors.EQUALS, selectors.DOUBLE_EQUALS, selectors.IN) and len(r.values) == 1]
+        pinned = exact[0] if exact else None
+        if fields.empty and not labels.select_nothing and len(exact) == len(labels.requirements) == 1:
+            key, value = exact[0]   # the common case, app=web: one look-up
+            return (lambda entry: entry.labels.get(key) == value), pinned   # type: ignore[union-attr]
+        if fields.empty:
+            return (lambda entry: labels.matches(entry.labels)), pinned
+
+        def keep(entry: Entry) -> bool:
+            return (labels.matches(entry.labels)
+                    and fields.matches(selectors.object_fields(plural, orjson.loads(entry.raw))))
+        return keep, pinned
+
     def matches(self, obj: dict[str, Any] | None) -> bool:
         if obj is None:
             return False
@@ -162,6 +188,13 @@ class Filter:
         if not self.labels.matches(meta.get("labels") or {}):
             return False
         return self.fields.matches(selectors.object_fields(self.resource.plural, obj))
+
+
+@functools.lru_cache(maxsize=256)
+def parsed_filter(resource: Resource, label_selector: str, field_selector: str) -> Filter:
+    """A :class:`Filter`, parsed once for the many LISTs that ask for the same selection (a Filter is never
+    changed once made)."""
+    return Filter(resource, label_selector, field_selector)
 
 
 class APIServer:
@@ -187,6 +220,8 @@ class APIServer:
         # ClusterIPs and node ports, rebuilt from the stored Services (a restart keeps them).
         self.services = ServiceAllocator(self.service_cidr, node_port_range, self._own_rng)
         self.services.restore(self.store.list(SERVICES.qualified)[0])
+        # The change being told to watchers, decoded once for all of them (see _decoded).
+        self._event_memo: builtins.list[Any] = [None, None, None, {}]
         # One writer at a time keeps read-modify-write verbs (patch, delete) atomic.
         self._lock = threading.RLock()
         # Kubelets register here, so logs and exec can reach a pod's node.
@@ -310,12 +345,31 @@ class APIServer:
             return orjson.dumps(self._out(resource, orjson.loads(entry.raw)))
         return entry.raw
 
-    def list_items(self, resource: Resource, namespace: str | None, *, label_selector: str = "",
+    def list_items(self, resource: Resource, namespace: str | None, **options: Any
+                   ) -> tuple[list[bytes], list[dict[str, Any]] | None, dict[str, Any]]:
+        """The matching items' JSON, the same decoded (or None), and the list metadata, as :meth:`list_steps`
+        reads them."""
+        steps = self.list_steps(resource, namespace, **options)
+        while True:
+            try:
+                next(steps)
+            except StopIteration as done:
+                return done.value  # type: ignore[no-any-return]
+
+    def list_steps(self, resource: Resource, namespace: str | None, *, label_selector: str = "",
                    field_selector: str = "", limit: int = 0, continue_: str = "", resource_version: str = "",
-                   resource_version_match: str = "") -> tuple[list[tuple[bytes, dict[str, Any] | None]],
-                                                              dict[str, Any]]:
-        """The matching items as (raw JSON, parsed or None) and the list metadata.
-        Raw bytes let the HTTP layer answer without re-encoding every object.
+                   resource_version_match: str = "") -> Generator[None, None, tuple[
+                       list[bytes], list[dict[str, Any]] | None, dict[str, Any]]]:
+        """A LIST read a slice at a time: a generator that yields between slices (the HTTP layer lets its
+        event loop serve others there) and returns the matching items' JSON, the same decoded when they had
+        to be (converted to the version asked for; else None), and the list metadata. Raw bytes let the HTTP
+        layer answer without re-encoding every object (and a list of bytes gives Python's garbage collector
+        nothing to look at, however long it is).
+
+        Pages are upstream's: ``limit`` items at most (0: all), and a ``continue`` token when more keys
+        follow, with ``remainingItemCount`` when no selector filtered; every page of one list shows the
+        state at the first page's revision (410 Expired, with a token that goes on at the latest revision,
+        once that revision is compacted).
 
         ``resource_version`` as upstream: "" or "0" (or any revision already reached, with
         ``resource_version_match`` "NotOlderThan" or unset) lists the current state; "Exact"
@@ -324,53 +378,83 @@ class APIServer:
         once the store has had its moment to reach it (an etcd watch cache waits up to 3 s, as upstream's)."""
         if resource.group == metrics.GROUP:   # made on request: no revision, no pages
             found = self._metrics(resource, namespace, None, label_selector, field_selector)
-            return [(orjson.dumps(obj), obj) for obj in found], {}
-        filt = Filter(resource, label_selector, field_selector)
+            return [orjson.dumps(obj) for obj in found], found, {}
+        filt = parsed_filter(resource, label_selector, field_selector)
         converts = self._converts(resource)
-        start = self._decode_continue(continue_) if continue_ else None
         ns = namespace if resource.namespaced else None
         wanted = parse_resource_version(resource_version)
         if wanted > self.store.revision:
             self.store.wait_for_revision(wanted)
-        pairs, revision = self.store.entries(resource.storage_name, ns)
-        if wanted > revision:
-            raise errors.too_large_resource_version(wanted, revision)
-        if resource_version_match == "Exact" and wanted != revision:
+        current = self.store.revision
+        if wanted > current:
+            raise errors.too_large_resource_version(wanted, current)
+        after: tuple[str, str] | None = None
+        at: int | None = None
+        if continue_:
+            start, token_revision = self._decode_continue(continue_)
+            after = (start[1], start[2])
+            at = token_revision if token_revision > 0 else None   # -1: go on at the latest revision
+        elif resource_version_match == "Exact" and wanted != current:
+            at = wanted
+        keep, label = filt.entry_test()
+        raws: builtins.list[bytes] = []
+        last: tuple[str, str, str] | None = None
+        first = True
+        while True:   # a page at a time, the store's lock taken for LIST_SCAN keys at most
             try:
-                pairs, revision = self.store.entries_at(resource.storage_name, ns, wanted), wanted
+                page = self.store.page(resource.storage_name, ns, after=after, limit=limit - len(raws) if limit else 0,
+                                       at=at, keep=keep, label=label, scanned=LIST_SCAN)
             except CompactedError:
-                raise errors.gone("The resourceVersion for the provided list is too old.") from None
-        items: list[tuple[bytes, dict[str, Any] | None]] = []
-        remaining = 0
-        last_key: tuple[str, str, str] | None = None
-        for key, entry in pairs:
-            if start is not None and key <= start:
-                continue
-            parsed = None if filt.everything else orjson.loads(entry.raw)
-            if not filt.everything and not filt.matches(parsed):
-                continue
-            if limit and len(items) >= limit:
-                remaining += 1
-                continue
-            if converts:   # a custom object or an events.k8s.io Event: in the version asked for
-                parsed = self._out(resource, parsed if parsed is not None else orjson.loads(entry.raw))
-                items.append((orjson.dumps(parsed), parsed))
-            else:
-                items.append((entry.raw, parsed))
-            last_key = key
-        meta: dict[str, Any] = {"resourceVersion": str(revision)}
-        if remaining and last_key is not None:
-            meta["continue"] = self._encode_continue(last_key, revision)
-            meta["remainingItemCount"] = remaining
-        return items, meta
+                if continue_ and first:
+                    raise self._expired_continue(continue_) from None
+                if first:
+                    raise errors.gone("The resourceVersion for the provided list is too old.") from None
+                # History moved past this very list while it was read (20,000 writes meanwhile): read it
+                # again, at once, without pausing.
+                return self.list_items(resource, namespace, label_selector=label_selector,
+                                       field_selector=field_selector, limit=limit)
+            first = False
+            raws += [entry.raw for _, entry in page.pairs]
+            last = page.pairs[-1][0] if page.pairs else last
+            at = page.revision
+            if not page.more or (limit and len(raws) >= limit):
+                break
+            after = page.last
+            yield
+        parsed: builtins.list[dict[str, Any]] | None = None
+        if converts:   # a custom object or an events.k8s.io Event: in the version asked for
+            parsed = []
+            for n, raw in enumerate(raws):
+                if n and not n % LIST_SCAN:
+                    yield
+                parsed.append(self._out(resource, orjson.loads(raw)))
+                raws[n] = orjson.dumps(parsed[-1])
+        meta: dict[str, Any] = {"resourceVersion": str(page.revision)}
+        if page.more and last is not None:
+            meta["continue"] = self._encode_continue(last, page.revision)
+            if page.remaining is not None:   # upstream counts only when nothing is filtered out
+                meta["remainingItemCount"] = page.remaining
+        return raws, parsed, meta
+
+    def _expired_continue(self, token: str) -> StatusError:
+        """410 for a continue token whose revision is compacted: upstream's words, and a token that goes on
+        from the same key at the latest revision (its list then is no longer one snapshot)."""
+        start, _ = self._decode_continue(token)
+        err = errors.gone("The provided continue parameter is too old to display a consistent list result. You can "
+                          "start a new list without the continue parameter, or use the continue token in this "
+                          "response to retrieve the remainder of the results. Continuing with the provided token "
+                          "results in an inconsistent list - objects that were created, modified, or deleted "
+                          "between the time the first chunk was returned and now may show up in the list.")
+        err.list_meta = {"continue": self._encode_continue(start, -1)}
+        return err
 
     def list(self, resource: Resource, namespace: str | None, **options: Any) -> dict[str, Any]:
-        items, meta = self.list_items(resource, namespace, **options)
+        raws, parsed, meta = self.list_items(resource, namespace, **options)
         return {
             "kind": resource.list_kind,
             "apiVersion": resource.api_version,
             "metadata": meta,
-            "items": [parsed if parsed is not None else orjson.loads(raw) for raw, parsed in items],
+            "items": parsed if parsed is not None else [orjson.loads(raw) for raw in raws],
         }
 
     @staticmethod
@@ -379,11 +463,14 @@ class APIServer:
         return base64.urlsafe_b64encode(token).decode()
 
     @staticmethod
-    def _decode_continue(token: str) -> tuple[str, str, str]:
+    def _decode_continue(token: str) -> tuple[tuple[str, str, str], int]:
+        """A continue token's start key and revision (-1: the latest, as an expired list's token says)."""
         try:
             data = orjson.loads(base64.urlsafe_b64decode(token.encode()))
-            start = data["start"]
-            return (str(start[0]), str(start[1]), str(start[2]))
+            start, revision = data["start"], data.get("rv", 0)
+            if not isinstance(revision, int) or isinstance(revision, bool) or revision == 0 or revision < -1:
+                raise ValueError(revision)
+            return (str(start[0]), str(start[1]), str(start[2])), revision
         except (ValueError, KeyError, TypeError, IndexError, orjson.JSONDecodeError):
             raise errors.bad_request("continue key is not valid: incorrect encoded start resourceVersion "
                                      "(version meta.k8s.io/v1)") from None
@@ -776,7 +863,7 @@ class APIServer:
 
     def watch(self, resource: Resource, namespace: str | None, callback: WatchCallback, *,
               resource_version: str = "", label_selector: str = "", field_selector: str = "",
-              send_initial_events: bool | None = None,
+              send_initial_events: bool | None = None, encoded: bool = False,
               on_synced: Callable[[int], None] | None = None) -> Callable[[], None]:
         """Call ``callback({"type": ..., "object": ...})`` for each change; returns a cancel function.
 
@@ -785,39 +872,52 @@ class APIServer:
         ``sendInitialEvents``, a streaming list) overrides that: True starts with the current objects
         whatever the resourceVersion, False never does. ``on_synced(revision)`` is called once the
         initial events are out, with the revision they show. Objects that stop matching the
-        selectors are reported as DELETED, objects that start matching as ADDED, as upstream."""
+        selectors are reported as DELETED, objects that start matching as ADDED, as upstream.
+
+        ``encoded`` (what the HTTP layer asks for) gives ``{"type": ..., "raw": JSON bytes, "revision": n}``
+        instead of a decoded object: one change told to a thousand watchers is then decoded once (to test
+        selectors) and encoded at most once per served version, however many watch it."""
         if resource.group == metrics.GROUP:   # as metrics-server: get and list only
             raise errors.method_not_allowed("the server does not allow this method on the requested resource")
         filt = Filter(resource, label_selector, field_selector)
         ns = namespace if resource.namespaced else None
 
+        def tell(kind: str, event: Event) -> None:
+            if encoded:
+                callback({"type": kind, "raw": self._served_raw(resource, event), "revision": event.revision})
+            else:
+                callback({"type": kind, "object": self._out(resource, orjson.loads(event.raw))})
+
         def on_event(event: Event) -> None:
-            stored = orjson.loads(event.raw)
-            obj = self._out(resource, stored)
             if filt.everything:
-                callback({"type": event.type, "object": obj})
+                tell(event.type, event)
                 return
-            prev = orjson.loads(event.prev) if event.prev is not None else None
-            now_matches = filt.matches(stored)
-            was_matching = prev is not None and filt.matches(prev) and event.type != "ADDED"
+            memo = self._decoded(event)   # shared by every watcher of this change: read, never handed out
+            now_matches = filt.matches(memo[1])
+            was_matching = memo[2] is not None and filt.matches(memo[2]) and event.type != "ADDED"
             if event.type == "DELETED":
                 if was_matching or now_matches:
-                    callback({"type": "DELETED", "object": obj})
+                    tell("DELETED", event)
             elif now_matches and was_matching:
-                callback({"type": "MODIFIED", "object": obj})
+                tell("MODIFIED", event)
             elif now_matches:
-                callback({"type": "ADDED", "object": obj})
+                tell("ADDED", event)
             elif was_matching:
-                callback({"type": "DELETED", "object": obj})
+                tell("DELETED", event)
 
         with self.store._lock:  # list and subscribe at one revision, so no change falls in between
             from_now = resource_version in ("", "0", None)
             if send_initial_events or (send_initial_events is None and from_now):
                 pairs, revision = self.store.entries(resource.storage_name, ns)
-                for _, entry in pairs:
+                for key, entry in pairs:
                     stored = orjson.loads(entry.raw)
                     if filt.matches(stored):
-                        callback({"type": "ADDED", "object": self._out(resource, stored)})
+                        if encoded:
+                            initial = Event(entry.revision, "ADDED", key, entry.raw, None)
+                            callback({"type": "ADDED", "raw": self._served_raw(resource, initial),
+                                      "revision": entry.revision})
+                        else:
+                            callback({"type": "ADDED", "object": self._out(resource, stored)})
                 since = revision
             elif from_now:
                 since = self.store.revision
@@ -831,6 +931,25 @@ class APIServer:
                 return self.crds.end_with_crd(resource, cancel, lambda: callback(None))  # type: ignore[arg-type]
             except CompactedError as exc:
                 raise errors.gone(str(exc)) from None
+
+    def _decoded(self, event: Event) -> builtins.list[Any]:
+        """``[event, stored object, previous object or None, {served version: JSON}]`` of the change being told
+        (watchers are told under the store's lock, one change at a time: one slot remembers it)."""
+        memo = self._event_memo
+        if memo[0] is not event:
+            memo[:] = [event, orjson.loads(event.raw), orjson.loads(event.prev) if event.prev is not None else None,
+                       {}]
+        return memo
+
+    def _served_raw(self, resource: Resource, event: Event) -> bytes:
+        """A changed object's JSON as ``resource``'s watchers are sent it: the stored bytes themselves unless
+        the object is served in another shape (then converted once per change and version)."""
+        if not self._converts(resource):
+            return event.raw
+        encoded = self._decoded(event)[3]
+        if resource.api_version not in encoded:
+            encoded[resource.api_version] = orjson.dumps(self._out(resource, orjson.loads(event.raw)))
+        return encoded[resource.api_version]  # type: ignore[no-any-return]
 
     # --- subresources --------------------------------------------------------------------
 

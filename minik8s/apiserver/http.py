@@ -35,6 +35,8 @@ import functools
 import json
 import logging
 import re
+import threading
+import zlib
 from datetime import datetime, timezone
 from typing import Any, AsyncIterator, Awaitable, Callable
 
@@ -67,6 +69,16 @@ PARSE_INLINE_BYTES = 64 * 1024
 # Responses at least this large are gzip-compressed for a client that sends Accept-Encoding: gzip, as
 # kube-apiserver does (its threshold: 128 KiB); smaller ones cost more to compress than to send.
 GZIP_THRESHOLD_BYTES = 128 * 1024
+# ... at kube-apiserver's level: 1 costs the least CPU for nearly the size of the default level's.
+GZIP_LEVEL = 1
+# A LIST of more items than this is written as a stream, this many items at a time, the event loop serving other
+# requests between them; smaller ones go as one body.
+STREAM_LIST_ITEMS = 1000
+# A Table (kubectl get) is made this many rows at a time, for the same reason.
+TABLE_SLICE = 200
+# How many events a watch may fall behind its client before it is dropped (upstream closes a watcher whose
+# buffer fills; the client lists and watches again).
+WATCH_BUFFER = 1000
 # How long a watch with allowWatchBookmarks stays quiet before it is sent a BOOKMARK (upstream: about a minute).
 BOOKMARK_SECONDS = 60.0
 # How often a followed log (logs -f, attach) is read again for what the container wrote since.
@@ -440,7 +452,7 @@ class _Handler:
                 if route.sub:
                     return _json(api.get(res, namespace, route.name, subresource=route.sub))
                 return web.Response(body=api.get_raw(res, namespace, route.name), content_type=JSON)
-            return self._list(request, res, namespace)
+            return await self._list(request, res, namespace)
         warnings: list[str] = []
         if method == "POST":
             if route.name and not route.sub:
@@ -670,26 +682,64 @@ class _Handler:
         await portforward.serve_spdy_upgrade(request, response, dial)
         return response
 
-    def _list(self, request: web.Request, res: Resource, namespace: str | None) -> web.Response:
+    async def _list(self, request: web.Request, res: Resource, namespace: str | None) -> web.StreamResponse:
+        """A LIST, read and written a slice at a time: the event loop serves other requests between slices,
+        so however many objects a LIST returns, it never holds the loop for long."""
         q = request.query
         limit = max(_int_param(request, "limit") or 0, 0)  # upstream: zero or negative means no limit
         _int_param(request, "timeoutSeconds")  # a list answers at once; the value must still parse
         _check_list_options(request, watch=False)
-        items, meta = self.api.list_items(res, namespace, label_selector=q.get("labelSelector", ""),
-                                          field_selector=q.get("fieldSelector", ""), limit=limit,
-                                          continue_=q.get("continue", ""),
-                                          resource_version=q.get("resourceVersion", ""),
-                                          resource_version_match=q.get("resourceVersionMatch", ""))
+        steps = self.api.list_steps(res, namespace, label_selector=q.get("labelSelector", ""),
+                                    field_selector=q.get("fieldSelector", ""), limit=limit,
+                                    continue_=q.get("continue", ""), resource_version=q.get("resourceVersion", ""),
+                                    resource_version_match=q.get("resourceVersionMatch", ""))
+        while True:
+            try:
+                next(steps)
+            except StopIteration as done:
+                items, parsed, meta = done.value
+                break
+            await asyncio.sleep(0)
         if _wants_table(request):
-            objs = [parsed if parsed is not None else orjson.loads(raw) for raw, parsed in items]
-            table = tables.to_table(res, objs, now=self._now(), include_object=_include_object(request),
-                                    printer_columns=self.api.crds.printer_columns(res))
+            rows: list[Any] = []
+            table: dict[str, Any] = {}
+            for start in range(0, len(items), TABLE_SLICE):
+                if start:
+                    await asyncio.sleep(0)
+                objs = (parsed[start:start + TABLE_SLICE] if parsed is not None else
+                        [orjson.loads(raw) for raw in items[start:start + TABLE_SLICE]])
+                table = tables.to_table(res, objs, now=self._now(), include_object=_include_object(request),
+                                        printer_columns=self.api.crds.printer_columns(res))
+                rows += table["rows"]
+            if not items:
+                table = tables.to_table(res, [], now=self._now(), include_object=_include_object(request),
+                                        printer_columns=self.api.crds.printer_columns(res))
+            table["rows"] = rows
             table["metadata"] = meta
             return _json(table)
         # Splice the stored bytes straight into the list: no object is decoded or re-encoded.
         head = orjson.dumps({"kind": res.list_kind, "apiVersion": res.api_version, "metadata": meta})[:-1]
-        body = head + b',"items":[' + b",".join(raw for raw, _ in items) + b"]}"
-        return web.Response(body=body, content_type=JSON)
+        if len(items) <= STREAM_LIST_ITEMS:
+            return web.Response(body=head + b',"items":[' + b",".join(items) + b"]}",
+                                content_type=JSON)
+        response = web.StreamResponse(headers={"Content-Type": JSON})
+        compressor = _gzipper() if _accepts_gzip(request) else None
+        if compressor is not None:
+            response.headers.update({"Content-Encoding": "gzip", "Vary": "Accept-Encoding"})
+        await response.prepare(request)
+        for start in range(0, len(items), STREAM_LIST_ITEMS):
+            chunk = b",".join(items[start:start + STREAM_LIST_ITEMS])
+            chunk = (head + b',"items":[' if not start else b",") + chunk
+            if start + STREAM_LIST_ITEMS >= len(items):
+                chunk += b"]}"
+            if compressor is not None:
+                chunk = await asyncio.to_thread(compressor.compress, chunk)
+                if start + STREAM_LIST_ITEMS >= len(items):
+                    chunk += compressor.flush()
+            if chunk:
+                await response.write(chunk)
+        await response.write_eof()
+        return response
 
     async def _watch(self, request: web.Request, route: _Route) -> web.StreamResponse:
         q = request.query
@@ -705,12 +755,52 @@ class _Handler:
         _check_list_options(request, watch=True)
         parse_resource_version(q.get("resourceVersion", ""))
         loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        loop_thread = threading.get_ident()
+        queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
         bookmarks = _bool(q.get("allowWatchBookmarks"))
         send_initial = None if q.get("sendInitialEvents") is None else _bool(q.get("sendInitialEvents"))
+        # The initial events (a watch from no resourceVersion lists first) may all wait at once; after them,
+        # a client that falls WATCH_BUFFER events behind is dropped, as upstream closes an unresponsive watcher.
+        allowance = WATCH_BUFFER
+        registering, dropped = True, False
+        table = _wants_table(request)
+        idle = False   # the writer below waits on an empty queue, every earlier event sent
+        last_revision = 0
+        idle_since = loop.time()
 
-        def deliver(event: dict[str, Any]) -> None:
-            loop.call_soon_threadsafe(queue.put_nowait, event)
+        def put(event: dict[str, Any] | None) -> None:
+            nonlocal allowance, dropped, last_revision, idle_since
+            if dropped:
+                return
+            transport = request.transport
+            if (idle and queue.empty() and event is not None and "raw" in event and not table and transport is not None
+                    and not transport.is_closing() and not transport.get_write_buffer_size()):
+                # The writer is idle and the connection drained: send the change from here, one chunk of the
+                # chunked response, instead of waking the writer for it (a change told to 1,000 watchers is
+                # then 1,000 sends, not 1,000 task switches as well).
+                line = b'{"type":"' + event["type"].encode() + b'","object":' + event["raw"] + b"}\n"
+                transport.write(b"%x\r\n%b\r\n" % (len(line), line))
+                last_revision, idle_since = event["revision"], loop.time()
+                return
+            if registering:
+                allowance += 1
+            elif queue.qsize() >= allowance:
+                dropped = True
+                log.warning("closing the watch of %s by %s: it fell %d events behind", res.qualified,
+                            request.remote, queue.qsize())
+                while not queue.empty():   # what it would never read is freed now
+                    queue.get_nowait()
+                queue.put_nowait(None)
+                if request.transport is not None:
+                    request.transport.abort()   # a write waiting on the client gives up
+                return
+            queue.put_nowait(event)
+
+        def deliver(event: dict[str, Any] | None) -> None:
+            if threading.get_ident() == loop_thread:   # a write served on this loop: no hop needed
+                put(event)
+            else:
+                loop.call_soon_threadsafe(put, event)
 
         def initial_events_end(revision: int) -> None:
             # the streaming list's end (what client-go's WatchList waits for): a BOOKMARK at the list's revision
@@ -720,7 +810,7 @@ class _Handler:
         try:
             cancel = self.api.watch(res, namespace, deliver, resource_version=q.get("resourceVersion", ""),
                                     label_selector=label_selector, field_selector=field_selector,
-                                    send_initial_events=send_initial,
+                                    send_initial_events=send_initial, encoded=True,
                                     on_synced=initial_events_end if send_initial else None)
         except StatusError as err:
             if err.code != 410:
@@ -729,43 +819,62 @@ class _Handler:
             await response.prepare(request)
             await response.write(orjson.dumps({"type": "ERROR", "object": err.status()}) + b"\n")
             return response
-        table = _wants_table(request)
+        finally:
+            registering = False
         deadline = loop.time() + timeout if timeout and timeout > 0 else None
-        last_revision = "0"
-        idle_since = loop.time()
+
+        def tick() -> None:
+            # One timer per watch, not one per event: it wakes the writer every few seconds (or at the deadline)
+            # to look at the connection and send bookmarks, however many events come between.
+            nonlocal ticker
+            if not dropped:
+                queue.put_nowait(_TICK)
+            poll = min(5.0, BOOKMARK_SECONDS) if bookmarks else 5.0
+            ticker = loop.call_later(poll if deadline is None else max(0.0, min(poll, deadline - loop.time())), tick)
+
+        ticker = loop.call_later(0, tick)
         try:
             await response.prepare(request)
             while True:
-                poll = min(5.0, BOOKMARK_SECONDS) if bookmarks else 5.0
-                wait = poll if deadline is None else min(poll, deadline - loop.time())
-                if wait <= 0:
+                idle = queue.empty()
+                event = await queue.get()
+                idle = False
+                if event is None:   # dropped, or the resource stopped being served (its CRD was deleted)
                     break
-                try:
-                    event = await asyncio.wait_for(queue.get(), wait)
-                    if event is None:   # the resource stopped being served (its CRD was deleted)
+                if event is _TICK:
+                    if deadline is not None and loop.time() >= deadline:
                         break
-                except asyncio.TimeoutError:
                     if request.transport is None or request.transport.is_closing():
                         break
-                    if bookmarks and last_revision != "0" and loop.time() - idle_since >= BOOKMARK_SECONDS:
-                        await response.write(orjson.dumps(_bookmark(res, int(last_revision))) + b"\n")
+                    if bookmarks and last_revision and loop.time() - idle_since >= BOOKMARK_SECONDS:
+                        await response.write(orjson.dumps(_bookmark(res, last_revision)) + b"\n")
                         idle_since = loop.time()
                     continue
                 idle_since = loop.time()
-                last_revision = (event["object"].get("metadata") or {}).get("resourceVersion") or last_revision
+                if "raw" in event:   # a change, its object's JSON encoded once for every watcher
+                    last_revision = event["revision"]
+                    if table:
+                        obj = tables.to_table(res, [orjson.loads(event["raw"])], now=self._now(),
+                                              include_object=_include_object(request),
+                                              printer_columns=self.api.crds.printer_columns(res))
+                        await response.write(orjson.dumps({"type": event["type"], "object": obj}) + b"\n")
+                    else:
+                        await response.write(b'{"type":"' + event["type"].encode() + b'","object":' + event["raw"]
+                                             + b"}\n")
+                    continue
+                last_revision = int((event["object"].get("metadata") or {}).get("resourceVersion") or last_revision)
                 if event["type"] == "BOOKMARK" and not bookmarks:
                     continue
-                if table and event["type"] in ("ADDED", "MODIFIED", "DELETED"):
-                    event = {"type": event["type"],
-                             "object": tables.to_table(res, [event["object"]], now=self._now(),
-                                                       include_object=_include_object(request),
-                                                       printer_columns=self.api.crds.printer_columns(res))}
                 await response.write(orjson.dumps(event) + b"\n")
         except (ConnectionResetError, asyncio.CancelledError):
             pass
         finally:
+            ticker.cancel()
             cancel()
         return response
+
+
+_TICK: dict[str, Any] = {"type": "TICK"}   # the watch's own timer, in its queue: time to look around
 
 
 def _bookmark(res: Resource, revision: int, initial_events_end: bool = False) -> dict[str, Any]:
@@ -783,11 +892,27 @@ async def _compress(request: web.Request, handler: Callable[[web.Request], Await
     """gzip a whole response above upstream's threshold when the client accepts it (upstream's
     APIResponseCompression); streams (watch, logs, exec) and small answers go as they are."""
     response = await handler(request)
-    if (isinstance(response, web.Response) and response.body is not None
-            and len(response.body) >= GZIP_THRESHOLD_BYTES  # type: ignore[arg-type]
-            and "gzip" in request.headers.get("Accept-Encoding", "")):
-        response.enable_compression(web.ContentCoding.gzip)
+    if (isinstance(response, web.Response) and isinstance(response.body, bytes)
+            and len(response.body) >= GZIP_THRESHOLD_BYTES and _accepts_gzip(request)):
+        # at upstream's level, on a worker thread (zlib lets the event loop run meanwhile)
+        response.body = await asyncio.to_thread(_gzip, response.body)
+        response.headers["Content-Encoding"] = "gzip"
+        response.headers["Vary"] = "Accept-Encoding"
     return response
+
+
+def _accepts_gzip(request: web.Request) -> bool:
+    return "gzip" in request.headers.get("Accept-Encoding", "").lower()
+
+
+def _gzipper() -> Any:
+    """A gzip stream at kube-apiserver's level (1: the least CPU for nearly the same size)."""
+    return zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31)
+
+
+def _gzip(data: bytes) -> bytes:
+    compressor = _gzipper()
+    return bytes(compressor.compress(data) + compressor.flush())
 
 
 def make_app(api: APIServer, policy: filters.Policy, hooks: dict[str, Hook] | None = None) -> web.Application:

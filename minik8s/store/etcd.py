@@ -278,8 +278,7 @@ class EtcdStore(Store):
         with self._lock:
             self.revision, entries = self._read_all()
             for key, entry in entries.items():   # the starting state: no history, nothing to tell yet
-                self._tables[key[0]][(key[1], key[2])] = entry
-                self._counts[(key[0], key[1])] += 1
+                self._put(key, entry, 0)
             self.compacted = self.revision   # history begins now: a watch from before it is 410 Gone
         self._thread = threading.Thread(target=self._follow, name="etcd-watch", daemon=True)
         self._thread.start()
@@ -325,22 +324,15 @@ class EtcdStore(Store):
 
     def _apply(self, key: Key, entry: Entry | None, revision: int) -> None:
         """One change into the mirror (under the lock), recorded in history and told to watchers."""
-        table = self._tables[key[0]]
-        current = table.get((key[1], key[2]))
         if entry is None:
+            current = self._drop(key, revision)
             if current is None:
                 return
-            del table[(key[1], key[2])]
-            self._counts[(key[0], key[1])] -= 1
-            if not self._counts[(key[0], key[1])]:
-                del self._counts[(key[0], key[1])]
             # A deletion is reported with the object as last stored, at the deletion's revision (as Store does).
             self._record(Event(revision, "DELETED", key, _with_revision(orjson.loads(current.raw), revision),
                                current.raw))
             return
-        table[(key[1], key[2])] = entry
-        if current is None:
-            self._counts[(key[0], key[1])] += 1
+        current = self._put(key, entry, revision)
         self._record(Event(revision, "MODIFIED" if current else "ADDED", key, entry.raw,
                            current.raw if current else None))
 
