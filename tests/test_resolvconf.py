@@ -177,17 +177,19 @@ def test_a_pod_resolves_a_service_name_through_cluster_dns(process_cluster: Any)
 def test_without_port_53_service_names_live_in_etc_hosts_rewritten_in_place(process_cluster: Any) -> None:
     c = process_cluster
     c.kubelets[0].runtime.cluster_network.hosts_fallback = True   # as on a machine where port 53 needs root
+    # This cluster's Service range: another cluster of the machine may hold 127.96.0.0/12 (minik8s.addresses).
+    web, later = (str(ipaddress.ip_network(c.service_cidr)[n]) for n in (60, 61))
     c.apply("apiVersion: v1\nkind: Service\nmetadata: {name: web}\n"
-            "spec: {clusterIP: 127.96.0.60, ports: [{name: http, port: 80}]}\n")
+            f"spec: {{clusterIP: {web}, ports: [{{name: http, port: 80}}]}}\n")
     c.apply(RESOLVER_POD % {"name": "hosts"})
-    out = wait_for(lambda: logs_of(c, "hosts").count("127.96.0.60") >= 2 and logs_of(c, "hosts"), timeout=30, what="answers")
-    assert out.splitlines()[:2] == ["127.96.0.60     web web.default web.default.svc web.default.svc.cluster.local",
-                                    "127.96.0.60"]
+    out = wait_for(lambda: logs_of(c, "hosts").count(web) >= 2 and logs_of(c, "hosts"), timeout=30, what="answers")
+    assert out.splitlines()[:2] == [f"{web:<15} web web.default web.default.svc web.default.svc.cluster.local",
+                                    web]
     c.apply("apiVersion: v1\nkind: Service\nmetadata: {name: later, namespace: kube-public}\n"
-            "spec: {clusterIP: 127.96.0.61, ports: [{name: http, port: 80}]}\n")
+            f"spec: {{clusterIP: {later}, ports: [{{name: http, port: 80}}]}}\n")
     wait_for(lambda: "later.kube-public" in c.kubectl(["exec", "hosts", "--", "cat", "/etc/hosts"]),
              timeout=30, what="the new Service in /etc/hosts")
-    assert c.kubectl(["exec", "hosts", "--", "getent", "hosts", "later.kube-public"]).split()[0] == "127.96.0.61"
+    assert c.kubectl(["exec", "hosts", "--", "getent", "hosts", "later.kube-public"]).split()[0] == later
 
 
 def test_dns_config_beyond_upstreams_limits_is_422_invalid() -> None:
