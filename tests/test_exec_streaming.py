@@ -115,50 +115,70 @@ def test_exec_into_a_container_that_is_not_running_is_upstreams_error(cluster, t
     assert (unknown.returncode, unknown.stderr) == (1, b"error: container zz is not valid for pod two\n")
 
 
-def test_the_official_client_streams_stdin_over_the_v4_channel_protocol(cluster):
+def official_client_exec(srv) -> tuple[str, str, int]:
+    """The official client's exec into ``box`` over the v4 channel protocol, a line typed on its stdin:
+    (stdout, stderr, exit code)."""
     kubernetes = pytest.importorskip("kubernetes")
     from kubernetes.stream import stream
 
-    client = kubernetes.config.new_client_from_config(str(cluster.kubeconfig))
-    api = kubernetes.client.CoreV1Api(client)
+    api = kubernetes.client.CoreV1Api(kubernetes.config.new_client_from_config(str(srv.kubeconfig)))
     session = stream(api.connect_get_namespaced_pod_exec, "box", "default",
                      command=["sh", "-c", "read line; echo \"got $line\"; echo oops >&2; exit 5"],
                      stdin=True, stdout=True, stderr=True, tty=False, _preload_content=False)
     session.write_stdin("typed\n")
     session.run_forever(timeout=30)
-    assert session.read_stdout() == "got typed\n"
-    assert session.read_stderr() == "oops\n"
-    assert session.returncode == 5
-    session.close()
+    try:
+        return session.read_stdout(), session.read_stderr(), session.returncode
+    finally:
+        session.close()
 
 
-def test_a_client_that_leaves_ends_the_command(cluster):
-    client = subprocess.Popen(["kubectl", "exec", "-i", "box", "--", "sleep", "4242"], stdin=subprocess.PIPE,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=cluster.env())
+def test_the_official_client_streams_stdin_over_the_v4_channel_protocol(cluster):
+    assert official_client_exec(cluster) == ("got typed\n", "oops\n", 5)
+
+
+def a_client_that_leaves_ends_the_command(srv, marker: str) -> None:
+    """``kubectl exec -i box -- sleep <marker>`` killed while it runs: the command in ``box`` goes too."""
+    client = subprocess.Popen(["kubectl", "exec", "-i", "box", "--", "sleep", marker], stdin=subprocess.PIPE,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=srv.env())
 
     def sleeping() -> bool:
-        return "sleep 4242" in cluster.kubectl("exec", "box", "--", "ps", "-eo", "args").stdout
+        return f"sleep {marker}" in srv.kubectl("exec", "box", "--", "ps", "-eo", "args").stdout
 
     try:
-        assert _eventually(sleeping)
+        assert _eventually(sleeping, timeout=30), "the command did not start"
     finally:
         client.kill()
         client.wait()
-    assert _eventually(lambda: not sleeping())
+    assert _eventually(lambda: not sleeping(), timeout=30), "the command was not killed"
 
 
-def test_cp_copies_a_directory_in_and_back_out(cluster, tmp_path):
+def test_a_client_that_leaves_ends_the_command(cluster):
+    a_client_that_leaves_ends_the_command(cluster, "4242")
+
+
+def copy_tree_in(srv, tmp_path: Path) -> None:
+    """``kubectl cp`` of a folder (a text file, a binary one in a subfolder) into ``box:/tmp/copied``."""
     source = tmp_path / "src"
     (source / "sub").mkdir(parents=True)
     (source / "a.txt").write_text("hello\n")
     (source / "sub" / "b.bin").write_bytes(bytes(range(256)) * 64)
-    put = kubectl(cluster, "cp", "src", "box:/tmp/copied", cwd=tmp_path)
+    put = kubectl(srv, "cp", "src", "box:/tmp/copied", cwd=tmp_path)
     assert put.returncode == 0, put.stderr
-    assert cluster.kubectl("exec", "box", "--", "cat", "/tmp/copied/a.txt").stdout == "hello\n"
-    got = kubectl(cluster, "cp", "box:/tmp/copied", "back", cwd=tmp_path)
+
+
+def copy_tree_back(srv, tmp_path: Path) -> None:
+    """``kubectl cp`` of ``box:/tmp/copied`` back out: the same files, byte for byte."""
+    got = kubectl(srv, "cp", "box:/tmp/copied", "back", cwd=tmp_path)
     assert got.returncode == 0, got.stderr
     assert (tmp_path / "back" / "a.txt").read_text() == "hello\n"
     assert (tmp_path / "back" / "sub" / "b.bin").read_bytes() == bytes(range(256)) * 64
+
+
+def test_cp_copies_a_directory_in_and_back_out(cluster, tmp_path):
+    copy_tree_in(cluster, tmp_path)
+    assert cluster.kubectl("exec", "box", "--", "cat", "/tmp/copied/a.txt").stdout == "hello\n"
+    copy_tree_back(cluster, tmp_path)
 
 
 def test_cp_of_a_missing_file_writes_nothing(cluster, tmp_path):

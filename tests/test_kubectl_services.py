@@ -14,7 +14,6 @@ from minik8s.cluster import Cluster, KubectlError
 from minik8s.kubectl.command import CommandError
 from minik8s.kubectl.services import exposed_service, service_from_flags
 
-AGE = re.compile(r"\b\d+(s|m\d*s?|h\d*m?|d\d*h?)\b")
 # An age and the padding after it (the AGE column is as wide as its longest age, "9s" or "10s"), and the
 # header's padding too: the two kubectls may run on either side of a second's turn.
 AGE_COLUMN = re.compile(r"(\b\d+(s|m\d*s?|h\d*m?|d\d*h?)\b|\bAGE\b) *")

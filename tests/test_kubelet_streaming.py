@@ -13,7 +13,8 @@ import pytest
 
 from conftest import needs_kubectl, start_server, wait_for
 from test_bootstrap_join import _ca_hash, _token
-from test_exec_streaming import TRANSPORTS, in_terminal, kubectl
+from test_exec_streaming import (TRANSPORTS, a_client_that_leaves_ends_the_command, copy_tree_back, copy_tree_in,
+                                 in_terminal, kubectl, official_client_exec)
 from test_portforward import Forward, http_get
 
 pytestmark = needs_kubectl
@@ -131,32 +132,11 @@ def test_errors_from_the_kubelet_reach_kubectl_in_upstreams_words(cluster, trans
 
 
 def test_the_official_client_streams_over_the_v4_channel_protocol(cluster):
-    kubernetes = pytest.importorskip("kubernetes")
-    from kubernetes.stream import stream
-
-    api = kubernetes.client.CoreV1Api(kubernetes.config.new_client_from_config(str(cluster.kubeconfig)))
-    session = stream(api.connect_get_namespaced_pod_exec, "box", "default",
-                     command=["sh", "-c", "read line; echo \"got $line\"; echo oops >&2; exit 5"],
-                     stdin=True, stdout=True, stderr=True, tty=False, _preload_content=False)
-    session.write_stdin("typed\n")
-    session.run_forever(timeout=30)
-    assert (session.read_stdout(), session.read_stderr(), session.returncode) == ("got typed\n", "oops\n", 5)
-    session.close()
+    assert official_client_exec(cluster) == ("got typed\n", "oops\n", 5)
 
 
 def test_a_client_that_leaves_ends_the_command_on_the_kubelet(cluster):
-    client = subprocess.Popen(["kubectl", "exec", "-i", "box", "--", "sleep", "4343"], stdin=subprocess.PIPE,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=cluster.env())
-
-    def sleeping() -> bool:
-        return "sleep 4343" in cluster.kubectl("exec", "box", "--", "ps", "-eo", "args").stdout
-
-    try:
-        wait_for(sleeping, timeout=30, what="the command to start")
-    finally:
-        client.kill()
-        client.wait()
-    wait_for(lambda: not sleeping(), timeout=30, what="the command to be killed")
+    a_client_that_leaves_ends_the_command(cluster, "4343")
 
 
 def test_port_forward_fetches_the_page_nginx_serves(cluster):
@@ -230,16 +210,8 @@ def test_the_kubelet_refuses_streams_to_a_client_without_rights(cluster, tmp_pat
 
 
 def test_cp_copies_a_directory_in_and_back_out(cluster, tmp_path):
-    source = tmp_path / "src"
-    (source / "sub").mkdir(parents=True)
-    (source / "a.txt").write_text("hello\n")
-    (source / "sub" / "b.bin").write_bytes(bytes(range(256)) * 64)
-    put = kubectl(cluster, "cp", "src", "box:/tmp/copied", cwd=tmp_path)
-    assert put.returncode == 0, put.stderr
-    got = kubectl(cluster, "cp", "box:/tmp/copied", "back", cwd=tmp_path)
-    assert got.returncode == 0, got.stderr
-    assert (tmp_path / "back" / "a.txt").read_text() == "hello\n"
-    assert (tmp_path / "back" / "sub" / "b.bin").read_bytes() == bytes(range(256)) * 64
+    copy_tree_in(cluster, tmp_path)
+    copy_tree_back(cluster, tmp_path)
 
 
 def test_the_official_client_forwards_over_the_channel_protocol(cluster):
