@@ -112,6 +112,7 @@ def test_healthz_answers_while_a_large_body_is_parsed(served):
     body = yaml.safe_dump({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "big"}, "data": data})
     assert 2.5 * 2**20 < len(body) < parsing.MAX_BYTES
     with ThreadPoolExecutor(1) as pool:
+        began = time.perf_counter()
         posted = pool.submit(served.call, "POST", CONFIGMAPS, body, "application/yaml", 120)
         time.sleep(0.05)  # let the upload start
         latencies = []
@@ -121,10 +122,14 @@ def test_healthz_answers_while_a_large_body_is_parsed(served):
             latencies.append(time.perf_counter() - started)
             time.sleep(0.01)
         reply = posted.result()
+        took = time.perf_counter() - began
     # 413 is fine too: the point is that the loop stayed free, whatever the store thinks of 3 MiB.
     assert reply.code in (201, 413, 422), reply.body
-    assert len(latencies) >= 3
-    assert max(latencies) < 1.0, latencies  # measured: ~10 ms worst case on two shared cores
+    # Parsed on the loop, the first /healthz would wait for the whole parse and be the only answer.
+    # The bound is relative to the POST's own time, so a loaded machine (tests run side by side)
+    # slows both alike; measured quiet: the POST ~0.6 s, the worst /healthz ~10 ms.
+    assert len(latencies) >= 3, (took, latencies)
+    assert max(latencies) < max(0.5, took / 3), (took, latencies)
 
 
 @pytest.mark.parametrize("media_type, text", [("application/json", "[" * 1000 + "]" * 1000),
