@@ -21,7 +21,7 @@ without cleaning up (a crashed notebook kernel), and leaves live runtimes alone.
 Interface:
     session_pids(sid) -> [pid]; rss_bytes(pids); cpu_seconds(pids)
     sessions() -> {sid: [(pid, stat fields)]}; usage(processes) -> (cpu ns, rss bytes)   # the Summary API's
-    kill_session(sid, signal, spare=); start_ticks(pid); process_uid(pid); process_table() -> {pid: (ppid, start ticks)}
+    kill_session(sid, signal, spare=, table=); start_ticks(pid); process_uid(pid); process_table() -> {pid: (ppid, start ticks)}
     PidFiles(run_dir).write(cid, pid) / .remove(cid) / .reap_orphans() -> killed pids
 
 Linux only (``/proc``). Taught in chapter 5 (Pods: container life cycle) and chapter 11 (resources).
@@ -126,17 +126,20 @@ def process_uid(pid: int) -> int | None:
     return None
 
 
-def kill_session(sid: int, sig: int, spare: frozenset[int] = frozenset()) -> None:
+def kill_session(sid: int, sig: int, spare: frozenset[int] = frozenset(),
+                 table: dict[int, list[tuple[int, list[str]]]] | None = None) -> None:
     """Signal the container's process group, and any process of its session that left the group.
 
     ``spare``: processes not to signal (a contained container's bwrap processes, which would
-    otherwise die of a SIGTERM meant for the container and take it with them at once)."""
+    otherwise die of a SIGTERM meant for the container and take it with them at once).
+    ``table``: what :func:`sessions` read, for a caller that signals many sessions at once (one pass
+    over ``/proc`` for all of them rather than one per container)."""
     if not spare:
         try:
             os.killpg(sid, sig)
         except (ProcessLookupError, PermissionError):
             pass
-    for pid in session_pids(sid):
+    for pid in (session_pids(sid) if table is None else [pid for pid, _ in table.get(sid, ())]):
         if pid in spare:
             continue
         try:
