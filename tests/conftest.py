@@ -17,10 +17,16 @@ from pathlib import Path
 from typing import Any, Callable
 
 import yaml
+from hypothesis import HealthCheck, settings
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# Property tests check behaviour, not speed: no per-example deadline (Hypothesis' default, 200 ms, is a
+# timed test in disguise, and fails when the suite's workers share the machine's cores).
+settings.register_profile("minik8s", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("minik8s")
 
 
 @dataclass

@@ -21,12 +21,19 @@ Taught in chapter 5 (Pods: what a container is, and how minik8s fakes one).
 """
 
 import builtins
-import json
 import os
 import socket
 
-_MOUNTS = sorted(((c.rstrip("/") or "/", h) for c, h in json.loads(os.environ.get("MINIK8S_MOUNTS", "[]"))),
-                 key=lambda m: len(m[0]), reverse=True)
+
+def _mounts():
+    text = os.environ.get("MINIK8S_MOUNTS", "")
+    if text in ("", "[]"):
+        return []
+    import json   # only for an uncontained container: ``json`` (and the ``re`` it imports) costs each process memory
+    return sorted(((c.rstrip("/") or "/", h) for c, h in json.loads(text)), key=lambda m: len(m[0]), reverse=True)
+
+
+_MOUNTS = _mounts()
 # Host paths the runtime hands out itself (its state, Python, minik8s): never container paths.
 _GUARDS = tuple(p for p in os.environ.get("MINIK8S_HOST_PATHS", "").split(os.pathsep) if p)
 _POD_IP = os.environ.get("MINIK8S_POD_IP", "")
