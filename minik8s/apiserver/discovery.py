@@ -7,7 +7,8 @@ It also reads ``/openapi/v3`` to learn that the server validates fields itself
 (the ``fieldValidation`` query parameter), so it can leave validation to us.
 
 Interface: ``version()``, ``api_versions()``, ``api_group_list()``, ``api_group(group)``,
-``resource_list(group, version)``, ``openapi_index()``, ``openapi_document(group, version)``.
+``resource_list(group, version)``, ``openapi_index()``, ``openapi_document(group, version)``,
+``openapi_v2()`` (Swagger 2.0; ``openapi_v2_json()`` and ``openapi_v2_protobuf()`` are its two encodings).
 All return plain JSON-ready dicts. Each takes an optional last argument ``registry``: the
 :class:`minik8s.api.resources.Registry` of the API server asking (its built-ins and custom
 resources); the default is the built-in resources. Documents are cached per
@@ -26,6 +27,7 @@ from typing import Any
 
 from minik8s.api import resources
 from minik8s.api.resources import Resource
+from minik8s.apiserver import openapiproto
 
 # The Kubernetes version whose API and behaviour minik8s follows.
 KUBERNETES_VERSION = "v1.32.0"
@@ -311,6 +313,18 @@ def _openapi_v2_bytes(registry: resources.Registry, generation: int) -> bytes:
     document = {"swagger": "2.0", "info": {"title": "Kubernetes", "version": KUBERNETES_VERSION},
                 "paths": paths, "definitions": dict(sorted(schemas.items()))}
     return json.dumps(document, separators=(",", ":")).encode()
+
+
+def openapi_v2_protobuf(registry: resources.Registry = resources.BUILTIN) -> bytes:
+    """``/openapi/v2`` as protobuf: the document of :func:`openapi_v2_json` as gnostic's ``openapi.v2.Document``
+    (see :mod:`minik8s.apiserver.openapiproto`), which kubectl reads to validate a ``kind: List`` itself.
+    Built once per registry generation, as the JSON is."""
+    return _openapi_v2_protobuf(registry, registry.generation)
+
+
+@functools.lru_cache(maxsize=4)
+def _openapi_v2_protobuf(registry: resources.Registry, generation: int) -> bytes:
+    return openapiproto.encode(json.loads(_openapi_v2_bytes(registry, generation)))
 
 
 def _v2_parameter(parameter: dict[str, Any]) -> dict[str, Any]:

@@ -46,7 +46,7 @@ from aiohttp import web
 from minik8s.api import errors, parsing, resources, schema
 from minik8s.api.errors import StatusError
 from minik8s.api.resources import Resource
-from minik8s.apiserver import discovery, discoveryv2, fieldmanager, filters, portforward, protobuf, tables
+from minik8s.apiserver import discovery, discoveryv2, fieldmanager, filters, openapiproto, portforward, protobuf, tables
 from minik8s.apiserver.apiserver import APIServer, parse_resource_version
 from minik8s.apiserver.admission.webhook import admitted_write
 from minik8s.apiserver.aggregator import Aggregator
@@ -379,12 +379,21 @@ class _Handler:
         return _json(doc)
 
     async def openapi_v2(self, request: web.Request) -> web.Response:
-        """Swagger 2.0 as JSON; the protobuf form (gnostic's) is not served: 406, so a client falls back to
-        JSON or to ``/openapi/v3``."""
+        """Swagger 2.0, as JSON or as gnostic's protobuf (``openapi.v2.Document``), whichever the ``Accept``
+        header names first: kubectl's discovery asks for the protobuf form (to validate a ``kind: List`` on
+        the client), most other clients for JSON, the default. Another protobuf type alone is refused with
+        406, as upstream does. (The media types are taken in the order listed; q-values are not weighed.)"""
         accept = request.headers.get("Accept", "")
-        if "protobuf" in accept and "json" not in accept and "*/*" not in accept:
-            return _status(StatusError(406, "NotAcceptable", "only the following media types are accepted: "
-                                                             "application/json"))
+        for media_type in (part.split(";")[0].strip() for part in accept.split(",")):
+            if media_type in openapiproto.ACCEPTED:
+                return web.Response(body=discovery.openapi_v2_protobuf(self.api.registry),
+                                    headers={"Content-Type": openapiproto.MEDIA_TYPE})
+            if media_type in ("application/json", "application/*", "*/*"):
+                break
+        else:
+            if "protobuf" in accept:
+                return _status(StatusError(406, "NotAcceptable", "only the following media types are accepted: "
+                                           f"application/json, {openapiproto.MEDIA_TYPE}"))
         return _json_bytes(discovery.openapi_v2_json(self.api.registry))
 
     async def openapi(self, request: web.Request) -> web.Response:
