@@ -297,7 +297,8 @@ def _convert(msg: Message, value: Any) -> None:
         msg.value.extend([value] if isinstance(value, str) else value)  # type: ignore[attr-defined]
     elif name == "ItemsItem":
         for schema in [value] if isinstance(value, dict) else value:
-            _fill(msg.schema.add(), schema)  # type: ignore[attr-defined]
+            if isinstance(schema, dict):
+                _fill(msg.schema.add(), schema)  # type: ignore[attr-defined]
     elif name == "AdditionalPropertiesItem":
         if isinstance(value, bool):
             msg.boolean = value  # type: ignore[attr-defined]
