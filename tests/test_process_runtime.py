@@ -22,7 +22,7 @@ import pytest
 from minik8s.images import build as builder
 from minik8s.kubelet import logs as container_logs
 from minik8s.kubelet.cri import ExecStartError, ImagePullError
-from minik8s.kubelet.runtimes.process import ContainerConfigError, MountError, ProcessRuntime, network, supervisor
+from minik8s.kubelet.runtimes.process import ContainerConfigError, MountError, ProcessRuntime, isolation, network, supervisor
 from minik8s.kubelet.runtimes.process.filesystem import Mounts
 from conftest import wait_for
 
@@ -754,3 +754,28 @@ def test_a_volume_inside_the_nodes_usr_is_mounted_there(rt: ProcessRuntime) -> N
     _, (cid,) = run(rt, pod("deep", c, volumes=[{"name": "v", "emptyDir": {}}]))
     assert sh(rt, cid, "echo in > /usr/local/share/data/x && cat /usr/local/share/data/x && ls /usr/bin/env").stdout \
         == "in\n/usr/bin/env\n"
+
+
+def test_the_python_image_sees_the_virtual_environment_minik8s_runs_in(tmp_path: Path, home: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Inside a container the interpreter is the installation's base; the packages of the virtual environment
+    minik8s runs in (where a student installed the official client) are on the python image's path, read-only,
+    and only there: a built-in program (``-S``) does not search them."""
+    if isolation.mode() != "bwrap":
+        pytest.skip(isolation.unavailable_reason())
+    venv = tmp_path / "venv-site"
+    venv.mkdir()
+    (venv / "venv_only_probe.py").write_text("ANSWER = 42\n")
+    monkeypatch.setattr(isolation, "venv_site_packages", lambda: str(venv))
+    runtime = ProcessRuntime(node_name="node-1", node_index=0, data_dir=tmp_path / "data", client=FakeClient({}))
+    try:
+        script = "import venv_only_probe, sys; print(venv_only_probe.ANSWER, venv_only_probe.__file__)"
+        _, (cid,) = run(runtime, pod("venv", {"name": "c", "image": "python", "command": ["python", "-c", script]}))
+        assert wait_for(lambda: exited(runtime, cid)).exit_code == 0, runtime.logs(cid)
+        assert runtime.logs(cid) == "42 /.minik8s/site-packages/venv_only_probe.py\n"
+        _, (ro,) = run(runtime, pod("ro", sleeper("c")))
+        assert sh(runtime, ro, "touch /.minik8s/site-packages/x").exit_code != 0   # read-only
+        wget = sh(runtime, ro, "cat /.minik8s/bin/wget").stdout   # busybox's wget: a built-in program
+        assert " -S /.minik8s/images/wget.py" in wget and "site-packages" not in wget, wget
+    finally:
+        runtime.close()

@@ -256,15 +256,20 @@ def test_a_cluster_whose_dns_cannot_have_port_53_falls_back_to_etc_hosts(tmp_pat
                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     import socket
 
-    from minik8s import Cluster
+    from minik8s import Cluster, addresses
 
     monkeypatch.setenv("MINIK8S_HOME", str(tmp_path / "home"))
+    # The block the cluster will get, claimed first (other clusters of the machine, tests run side by
+    # side among them, hold the first blocks), so that its DNS address is known before it starts.
+    block = addresses.claim_block("process")
+    monkeypatch.setattr(addresses, "claim_block", lambda runtime: block)
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as holder:
         try:
-            holder.bind(("127.96.0.10", 53))   # as another cluster of the machine would
+            holder.bind((addresses.dns_service_ip(block.service_cidr), 53))   # as another program might
         except OSError:
             pass   # someone holds it already: the same situation
         with Cluster(nodes=1, runtime="process", data_dir=tmp_path / "cluster") as c:
+            assert c.service_cidr == block.service_cidr
             assert not c.dns.on_port_53 and c.kubelets[0].runtime.cluster_network.hosts_fallback
 
 
@@ -281,11 +286,12 @@ def test_without_privilege_dns_listens_on_5353_and_pods_use_etc_hosts(tmp_path: 
     monkeypatch.setattr(dns_server, "may_bind_port", lambda port: port >= 1024)   # as a user that is not root
     with Cluster(nodes=1, runtime="process", data_dir=tmp_path / "cluster") as c:
         if c.dns.server is None:
-            pytest.skip("127.96.0.10:5353 is taken on this machine")
+            pytest.skip("port 5353 of this cluster's DNS address is taken on this machine")
         assert c.dns.server.port == 5353 and c.kubelets[0].runtime.cluster_network.hosts_fallback
+        ip = c.service_cidr.split("/")[0].rsplit(".", 1)[0] + ".90"   # in this cluster's block
         c.apply("apiVersion: v1\nkind: Service\nmetadata: {name: web}\n"
-                "spec: {clusterIP: 127.96.0.90, ports: [{name: http, port: 80}]}\n")
+                f"spec: {{clusterIP: {ip}, ports: [{{name: http, port: 80}}]}}\n")
         c.apply(RESOLVER_POD % {"name": "rootless"})
-        out = wait_for(lambda: logs_of(c, "rootless").count("127.96.0.90") >= 2 and logs_of(c, "rootless"),
+        out = wait_for(lambda: logs_of(c, "rootless").count(ip) >= 2 and logs_of(c, "rootless"),
                        timeout=30, what="answers")
-        assert out.splitlines()[1] == "127.96.0.90"   # Python's getaddrinfo, through /etc/hosts
+        assert out.splitlines()[1] == ip   # Python's getaddrinfo, through /etc/hosts

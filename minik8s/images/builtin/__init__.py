@@ -22,7 +22,7 @@ Interface:
     BUILTINS                                  # name -> Builtin
     builtin.config()                          # the image config (OCI shape), digest-stable
     builtin.files                             # {container path: text} the image ships
-    install_shims(folder, builtin, python=, programs=, library=) -> Path
+    install_shims(folder, builtin, python=, programs=, library=, site_packages=) -> Path
                                               # the folder of its executables, made once per installation
 
 Taught in chapter 5 (Pods: images and containers).
@@ -46,7 +46,7 @@ SITE = HERE / "site"             # the sitecustomize that maps paths and address
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 LABEL_BUILTIN = "io.minik8s.image.builtin"   # which built-in image an image is (or is built FROM)
 LABEL_PATHS = "io.minik8s.image.paths"       # JSON list of the folders and files the image ships
-SHIMS_VERSION = "4"                          # change when install_shims writes different scripts
+SHIMS_VERSION = "5"                          # change when install_shims writes different scripts
 
 NGINX_INDEX = """<!DOCTYPE html>
 <html>
@@ -143,13 +143,15 @@ def available() -> str:
 
 
 def install_shims(folder: Path, builtin: Builtin, python: str = sys.executable, programs: str = str(HERE),
-                  library: str = "") -> Path:
+                  library: str = "", site_packages: str = "") -> Path:
     """Write the image's executables (small sh scripts that exec Python) under ``folder``, once.
 
     ``python`` and ``programs`` are paths as the container sees them (the host's, or the ones a
-    contained container is given); ``library`` a folder for the interpreter's shared library. The
-    scripts name them, so the folder is keyed by them: two installations never run each other's code."""
-    key = hashlib.sha256("\0".join((python, programs, library, SHIMS_VERSION)).encode()).hexdigest()[:16]
+    contained container is given); ``library`` a folder for the interpreter's shared library;
+    ``site_packages`` the packages of the virtual environment minik8s runs in, which the ``python``
+    image's interpreter (the environment's base) would not see otherwise. The scripts name them, so
+    the folder is keyed by them: two installations never run each other's code."""
+    key = hashlib.sha256("\0".join((python, programs, library, site_packages, SHIMS_VERSION)).encode()).hexdigest()[:16]
     target = folder / key / builtin.name.replace("/", "_")
     marker = target / ".complete"
     if marker.exists():
@@ -161,7 +163,9 @@ def install_shims(folder: Path, builtin: Builtin, python: str = sys.executable, 
     scripts = {"hostname": '[ "$1" = "-i" ] && echo "${MINIK8S_POD_IP}" || echo "${HOSTNAME}"'}
     for name, program in builtin.programs.items():
         if program == "python":
-            scripts[name] = f'exec {interpreter} "$@"'
+            extra = (f'export PYTHONPATH="${{PYTHONPATH:+$PYTHONPATH:}}"{shlex.quote(site_packages)}\n'
+                     if site_packages else "")
+            scripts[name] = f'{extra}exec {interpreter} "$@"'
         else:
             # A built-in program needs the standard library only: ``-S`` skips the ``site`` module and the
             # host's site-packages (their .pth hooks alone cost tens of milliseconds and megabytes per

@@ -584,8 +584,15 @@ class ProcessRuntime(cri.ContainerRuntime):
             return builtin.install_shims(self._shims, base)
         python_home, python = isolation.python_inside()
         library = f"{isolation.INTERNAL}/python/lib" if list(Path(python_home, "lib").glob("libpython*.so*")) else ""
-        folder = builtin.install_shims(self._shims, base, python, f"{isolation.INTERNAL}/images", library)
+        # Inside a container the interpreter is the installation's base: a virtual environment's packages
+        # (where a student installed the official client, say) are bound beside it for the python image.
+        venv = isolation.venv_site_packages()
+        site_packages = f"{isolation.INTERNAL}/site-packages" if venv else ""
+        folder = builtin.install_shims(self._shims, base, python, f"{isolation.INTERNAL}/images", library,
+                                       site_packages)
         contained.binds.append(isolation.Bind(f"{isolation.INTERNAL}/bin", str(folder), True))
+        if venv:
+            contained.binds.append(isolation.Bind(site_packages, venv, True))
         return Path(f"{isolation.INTERNAL}/bin")
 
     def _guards(self) -> tuple[str, ...]:

@@ -12,7 +12,9 @@ package ``bubblewrap``), one ``bwrap`` per container:
 ``/usr``,      the node's operating system, read-only: the built-in images' tools (``sh``, ``ls``,
 ``/bin``, ...  ``cat``) are the node's, as a distroless image shares its base layer
 ``/.minik8s``  read-only: the Python interpreter (``/.minik8s/python``), the built-in images'
-               programs (``/.minik8s/images``) and their executables (``/.minik8s/bin``)
+               programs (``/.minik8s/images``) and their executables (``/.minik8s/bin``); when
+               minik8s runs in a virtual environment, its packages (``/.minik8s/site-packages``,
+               on the ``python`` image's path: the interpreter inside is the environment's base)
 volumes        bind mounts at their ``mountPath``; read-only when ``readOnly: true`` and, as
                upstream, always for ``configMap``, ``secret`` and ``downwardAPI`` volumes
 ``/proc``      a new procfs of the container's PID namespace: PID 1 is bwrap's small init (as
@@ -53,6 +55,7 @@ Interface:
     hosts_text(pod_ip, hostname, services) -> str;  rewrite_in_place(path, text)
     containment.options(workdir) -> [bwrap options];  containment.command(argv) -> argv run inside
     enter(init_pid, containment, argv) -> argv for an exec
+    python_inside() -> (host folder, interpreter inside);  venv_site_packages() -> host folder | None
 
 Taught in chapter 1 (containers: namespaces) and chapter 5 (Pods: securityContext).
 """
@@ -65,6 +68,7 @@ import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -170,6 +174,14 @@ def python_inside() -> tuple[str, str]:
         if candidate.is_file() and prefix in candidate.parents:
             return str(prefix), f"{INTERNAL}/python/{candidate.relative_to(prefix)}"
     return str(prefix), f"{INTERNAL}/python/bin/{version}"
+
+
+def venv_site_packages() -> str | None:
+    """The site-packages folder of the virtual environment minik8s runs in, or None outside one."""
+    if sys.prefix == sys.base_prefix:
+        return None
+    folder = Path(sysconfig.get_paths()["purelib"]).resolve()
+    return str(folder) if folder.is_dir() else None
 
 
 @dataclass
