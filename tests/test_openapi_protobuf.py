@@ -50,7 +50,7 @@ def _data(server: object, name: str) -> dict[str, str]:
 def test_the_protobuf_document_has_the_json_documents_definitions(server):
     status, headers, body = server.request("GET", "/openapi/v2", headers={"Accept": ASKED_BY_KUBECTL})
     assert status == 200
-    assert headers["Content-Type"] == openapiproto.MEDIA_TYPE
+    assert headers["Content-Type"] == discovery.OPENAPI_V2_PROTOBUF
     definitions = _decode(body)
     expected = json.loads(server.request("GET", "/openapi/v2")[2])["definitions"]
     assert list(definitions) == list(expected)
@@ -92,9 +92,9 @@ def test_json_stays_the_default_and_the_client_s_first_choice_wins(server):
         status, headers, body = server.request("GET", "/openapi/v2", headers={"Accept": accept} if accept else {})
         assert status == 200 and headers["Content-Type"].startswith("application/json"), accept
         assert body.startswith(b'{"swagger":"2.0"')
-    for accept in (ASKED_BY_KUBECTL, openapiproto.MEDIA_TYPE, f"{ASKED_BY_KUBECTL}, application/json"):
+    for accept in (ASKED_BY_KUBECTL, discovery.OPENAPI_V2_PROTOBUF, f"{ASKED_BY_KUBECTL}, application/json"):
         status, headers, body = server.request("GET", "/openapi/v2", headers={"Accept": accept})
-        assert status == 200 and headers["Content-Type"] == openapiproto.MEDIA_TYPE, accept
+        assert status == 200 and headers["Content-Type"] == discovery.OPENAPI_V2_PROTOBUF, accept
         assert "io.k8s.api.apps.v1.Deployment" in _decode(body)
     refused = server.request("GET", "/openapi/v2", headers={"Accept": "application/vnd.kubernetes.protobuf"})
     assert refused[0] == 406

@@ -27,7 +27,6 @@ from typing import Any
 
 from minik8s.api import resources
 from minik8s.api.resources import Resource
-from minik8s.apiserver import openapiproto
 
 # The Kubernetes version whose API and behaviour minik8s follows.
 KUBERNETES_VERSION = "v1.32.0"
@@ -315,6 +314,12 @@ def _openapi_v2_bytes(registry: resources.Registry, generation: int) -> bytes:
     return json.dumps(document, separators=(",", ":")).encode()
 
 
+# /openapi/v2 in protobuf: the media type of the answer. Clients ask for it by this name or by its older one, with
+# an "@" (client-go's discovery still sends that), which Go's mime parser rejects in a Content-Type.
+OPENAPI_V2_PROTOBUF = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
+OPENAPI_V2_PROTOBUF_NAMES = (OPENAPI_V2_PROTOBUF, "application/com.github.proto-openapi.spec.v2@v1.0+protobuf")
+
+
 def openapi_v2_protobuf(registry: resources.Registry = resources.BUILTIN) -> bytes:
     """``/openapi/v2`` as protobuf: the document of :func:`openapi_v2_json` as gnostic's ``openapi.v2.Document``
     (see :mod:`minik8s.apiserver.openapiproto`), which kubectl reads to validate a ``kind: List`` itself.
@@ -324,6 +329,10 @@ def openapi_v2_protobuf(registry: resources.Registry = resources.BUILTIN) -> byt
 
 @functools.lru_cache(maxsize=4)
 def _openapi_v2_protobuf(registry: resources.Registry, generation: int) -> bytes:
+    # Imported when first asked for: the message types and the protobuf runtime are about 6 MiB of memory that
+    # a server no kubectl has asked to validate a List never needs.
+    from minik8s.apiserver import openapiproto
+
     return openapiproto.encode(json.loads(_openapi_v2_bytes(registry, generation)))
 
 

@@ -26,7 +26,6 @@ Interface:
     Document                    # the openapi.v2.Document message class (for tests, decoding)
     message(name)               # any message class of the file, e.g. message("Schema")
     encode(document) -> bytes   # a Swagger 2.0 document (a dict) as Document bytes
-    MEDIA_TYPE, ACCEPTED        # the Content-Type of the answer; the names a client may ask by
 
 Simplified: the document comes from JSON, so what JSON Schema has and Swagger 2.0 has not
 (``nullable``, ``anyOf``, ``oneOf``, ``not``) is left out, as upstream leaves it out of v2;
@@ -48,10 +47,6 @@ import yaml
 from google.protobuf import any_pb2, descriptor_pb2, descriptor_pool, message_factory
 from google.protobuf.message import Message
 
-# The media type of the answer. Clients ask for it by this name or by its older one, with an "@" (client-go's
-# discovery still sends that), which Go's mime parser rejects in a Content-Type: so the answer is named this way.
-MEDIA_TYPE = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
-ACCEPTED = (MEDIA_TYPE, "application/com.github.proto-openapi.spec.v2@v1.0+protobuf")
 
 # The messages of OpenAPIv2.proto (package openapi.v2): "name:type=number", "*" for repeated.
 # A type without a dot is a scalar (string, bool, double, int64) or another message of this file.

@@ -30,23 +30,29 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-import celpy
-from celpy.adapter import json_to_cel
-
 from minik8s.api.errors import FieldError, invalid_value
 
 Schema = dict[str, Any]
 # Upstream bounds rules by an estimated cost; minik8s bounds their text.
 MAX_RULE_LENGTH = 4096
 _ROOT_FIELDS = ("apiVersion", "kind", "metadata")
-_ENV = celpy.Environment()
+
+
+@functools.cache
+def _environment() -> Any:
+    # celpy (and the parser it builds on) is imported when the first rule is compiled: about 16 MiB that a
+    # cluster whose CRDs have no rules never needs.
+    import celpy
+
+    return celpy.Environment()
 
 
 @functools.lru_cache(maxsize=512)
 def _program(rule: str) -> Any:
     if len(rule) > MAX_RULE_LENGTH:
         raise ValueError(f"rule is longer than {MAX_RULE_LENGTH} characters")
-    return _ENV.program(_ENV.compile(rule))
+    environment = _environment()
+    return environment.program(environment.compile(rule))
 
 
 def _rules(schema: Schema) -> list[dict[str, Any]]:
@@ -117,6 +123,9 @@ def _check(rule: dict[str, Any], value: Any, old: Any, schema: Schema, path: str
     transition = "oldSelf" in text
     if transition and old is None:
         return   # a transition rule has nothing to compare with on create
+    import celpy
+    from celpy.adapter import json_to_cel
+
     activation = {"self": json_to_cel(value)}
     if transition:
         activation["oldSelf"] = json_to_cel(old)
