@@ -166,6 +166,7 @@ def verify_non_root(pod: dict[str, Any], container: dict[str, Any], uid: int) ->
                                    f"container: {container.get('name', '')})")
 
 
+@functools.cache
 def python_inside() -> tuple[str, str]:
     """(host folder of the Python installation, its interpreter's path inside a container)."""
     prefix = Path(sys.base_prefix).resolve()
@@ -176,6 +177,7 @@ def python_inside() -> tuple[str, str]:
     return str(prefix), f"{INTERNAL}/python/bin/{version}"
 
 
+@functools.cache
 def venv_site_packages() -> str | None:
     """The site-packages folder of the virtual environment minik8s runs in, or None outside one."""
     if sys.prefix == sys.base_prefix:
