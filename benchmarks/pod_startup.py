@@ -115,13 +115,25 @@ def wait_serving(addresses: dict[str, tuple[str, int]], since: dict[str, float],
         time.sleep(0.02)   # dialling more often takes the CPU from what it measures
 
 
+def free_ports(count: int) -> list[int]:
+    """``count`` loopback ports free now (the kernel's choice: a fixed range may hold a connection's own port)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
 def direct_spawn(count: int, timeout: float) -> dict[str, Any]:
     """The same program the nginx pods run, started ``count`` times straight from Python, each on a port
     of its own (its sitecustomize binds 127.0.0.1): seconds from Popen until each port accepts; memory."""
     from minik8s.images import builtin
 
     program = Path(builtin.__file__).resolve().parent / "nginx.py"
-    base = 20000 + os.getpid() % 20000
+    ports = free_ports(count)
     started: dict[str, float] = {}
     addresses: dict[str, tuple[str, int]] = {}
     processes = []
@@ -131,11 +143,11 @@ def direct_spawn(count: int, timeout: float) -> dict[str, Any]:
     try:
         for i in range(count):
             name = f"direct-{i}"
-            addresses[name] = ("127.0.0.1", base + i)
+            addresses[name] = ("127.0.0.1", ports[i])
             started[name] = time.monotonic()
             # The command line the image's shim runs (minik8s.images.builtin.install_shims): Python without site.
             processes.append(subprocess.Popen([sys.executable, "-S", str(program), "-g", "daemon off;"],
-                                              env={**env, "NGINX_PORT": str(base + i)}, stdout=subprocess.DEVNULL,
+                                              env={**env, "NGINX_PORT": str(ports[i])}, stdout=subprocess.DEVNULL,
                                               stderr=subprocess.DEVNULL, start_new_session=True))
         wait_serving(addresses, started, serving, time.monotonic() + timeout)
         memory = memory_mib([p.pid for p in processes])
