@@ -124,6 +124,23 @@ def test_a_garbled_continue_token_is_400(served):
         assert reply.body["message"].startswith("continue key is not valid")
 
 
+def test_a_continue_token_with_a_resource_version_is_400(served):
+    """The token names the revision of its pages; a resourceVersion beside it (other than "0", which
+    asks for nothing) is refused in upstream's words, and the same request without one goes on."""
+    create(served, "a", "b", "c")
+    first = page(served, "limit=2")
+    token = urllib.parse.quote(first["metadata"]["continue"])
+    for version in (first["metadata"]["resourceVersion"], "1", "999999"):
+        reply = served.call("GET", f"{CONFIGMAPS}?limit=2&continue={token}&resourceVersion={version}")
+        assert reply.code == 400, version
+        assert reply.body["reason"] == "BadRequest"
+        assert reply.body["message"] == "specifying resource version is not allowed when using continue"
+    assert names(page(served, f"limit=2&continue={token}&resourceVersion=0")) == ["c"]
+    assert names(page(served, f"limit=2&continue={token}")) == ["c"]
+    garbled = served.call("GET", f"{CONFIGMAPS}?continue=garbage!&resourceVersion=5")
+    assert garbled.code == 400 and garbled.body["message"].startswith("continue key is not valid")
+
+
 def test_label_selected_pages(served):
     create(served, *(f"cm-{i:02d}" for i in range(12)))
     chosen = [f"cm-{i:02d}" for i in (1, 4, 7, 10)]

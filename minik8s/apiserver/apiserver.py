@@ -382,6 +382,10 @@ class APIServer:
         filt = parsed_filter(resource, label_selector, field_selector)
         converts = self._converts(resource)
         ns = namespace if resource.namespaced else None
+        if continue_ and resource_version not in ("", "0"):
+            self._decode_continue(continue_)   # a token that is none is told first, as upstream tells it
+            # The token names its revision; a second one would contradict it (clients clear it: client-go's pager).
+            raise errors.bad_request("specifying resource version is not allowed when using continue")
         wanted = parse_resource_version(resource_version)
         if wanted > self.store.revision:
             self.store.wait_for_revision(wanted)
