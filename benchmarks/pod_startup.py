@@ -30,6 +30,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import socket
 import statistics
 import subprocess
@@ -132,12 +133,14 @@ def direct_spawn(count: int, timeout: float) -> dict[str, Any]:
     of its own (its sitecustomize binds 127.0.0.1): seconds from Popen until each port accepts; memory."""
     from minik8s.images import builtin
 
-    program = Path(builtin.__file__).resolve().parent / "nginx.py"
+    # What the image's shim runs (minik8s.images.builtin.install_shims): the program and sitecustomize compiled.
+    shims = builtin.install_shims(Path(tempfile.mkdtemp(prefix="direct-")), builtin.BUILTINS["nginx"])
+    program = shims / ".compiled" / "nginx.pyc"
     ports = free_ports(count)
     started: dict[str, float] = {}
     addresses: dict[str, tuple[str, int]] = {}
     processes = []
-    env = {**os.environ, "PYTHONPATH": str(builtin.SITE), "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1",
+    env = {**os.environ, "PYTHONPATH": str(shims / builtin.COMPILED_SITE), "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1",
            "MINIK8S_POD_IP": "127.0.0.1"}
     serving: dict[str, float] = {}
     try:
@@ -145,7 +148,7 @@ def direct_spawn(count: int, timeout: float) -> dict[str, Any]:
             name = f"direct-{i}"
             addresses[name] = ("127.0.0.1", ports[i])
             started[name] = time.monotonic()
-            # The command line the image's shim runs (minik8s.images.builtin.install_shims): Python without site.
+            # The command line the image's shim runs: Python without site.
             processes.append(subprocess.Popen([sys.executable, "-S", str(program), "-g", "daemon off;"],
                                               env={**env, "NGINX_PORT": str(ports[i])}, stdout=subprocess.DEVNULL,
                                               stderr=subprocess.DEVNULL, start_new_session=True))
@@ -156,6 +159,7 @@ def direct_spawn(count: int, timeout: float) -> dict[str, Any]:
             p.terminate()
         for p in processes:
             p.wait()
+        shutil.rmtree(shims.parent.parent, ignore_errors=True)
     times = list(serving.values())
     return {"serving": len(times), "p50_seconds": round(percentile(times, 50), 3) if times else None,
             "p99_seconds": round(percentile(times, 99), 3) if times else None, "rss_mib": memory["rss"],

@@ -741,12 +741,45 @@ def test_image_executables_are_kept_per_installation(tmp_path: Path) -> None:
     from minik8s.images import builtin
 
     nginx = builtin.BUILTINS["nginx"]
-    one = builtin.install_shims(tmp_path, nginx, python="/one/python", programs="/one/images")
-    two = builtin.install_shims(tmp_path, nginx, python="/two/python", programs="/two/images")
+    one = builtin.install_shims(tmp_path, nginx, python="/one/python", at="/one/bin")
+    two = builtin.install_shims(tmp_path, nginx, python="/two/python")
     assert one != two
-    assert "/one/python -S /one/images/nginx.py" in (one / "nginx").read_text()
-    assert "/two/python -S /two/images/nginx.py" in (two / "nginx").read_text()
-    assert builtin.install_shims(tmp_path, nginx, python="/one/python", programs="/one/images") == one
+    assert "/one/python -S /one/bin/.compiled/nginx.pyc" in (one / "nginx").read_text()
+    assert f"/two/python -S {two}/.compiled/nginx.pyc" in (two / "nginx").read_text()
+    assert builtin.install_shims(tmp_path, nginx, python="/one/python", at="/one/bin") == one
+
+
+def test_built_in_programs_run_byte_compiled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The shims run the programs and the sitecustomize from their compiled copies (a container compiling
+    them at every start would pay for it in CPU and memory), and a changed program gets a new folder."""
+    import shutil
+
+    from minik8s.images import builtin
+
+    folder = builtin.install_shims(tmp_path / "shims", builtin.BUILTINS["nginx"])
+    site = folder / builtin.COMPILED_SITE
+    assert sorted(p.name for p in site.iterdir()) == ["sitecustomize.pyc"]   # no source beside it
+    script = ("import sys, sitecustomize; print(sitecustomize.__file__, sitecustomize._POD_IP); "
+              "import socket; s = socket.socket(); s.bind(('0.0.0.0', 0)); print(s.getsockname()[0])")
+    env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(site), "MINIK8S_POD_IP": "127.0.0.9"}
+    shown = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=30)
+    assert shown.stdout.split() == [str(site / "sitecustomize.pyc"), "127.0.0.9", "127.0.0.9"], shown.stderr
+    version = subprocess.run([str(folder / "nginx"), "-v"], env=env, capture_output=True, text=True, timeout=30)
+    assert (version.returncode, version.stderr) == (0, "nginx version: nginx/1.27.3\n")
+    # A checkout whose nginx.py differs: its own folder, compiled from its own source.
+    changed = tmp_path / "builtin"
+    shutil.copytree(builtin.HERE, changed)
+    (changed / "nginx.py").write_text((builtin.HERE / "nginx.py").read_text().replace('"1.27.3"', '"9.9.9"'))
+    monkeypatch.setattr(builtin, "HERE", changed)
+    monkeypatch.setattr(builtin, "SITE", changed / "site")
+    builtin._sources.cache_clear()
+    try:
+        other = builtin.install_shims(tmp_path / "shims", builtin.BUILTINS["nginx"])
+    finally:
+        builtin._sources.cache_clear()
+    assert other != folder
+    version = subprocess.run([str(other / "nginx"), "-v"], env=env, capture_output=True, text=True, timeout=30)
+    assert version.stderr == "nginx version: nginx/9.9.9\n"
 
 
 def test_a_volume_inside_the_nodes_usr_is_mounted_there(rt: ProcessRuntime) -> None:
@@ -776,6 +809,6 @@ def test_the_python_image_sees_the_virtual_environment_minik8s_runs_in(tmp_path:
         _, (ro,) = run(runtime, pod("ro", sleeper("c")))
         assert sh(runtime, ro, "touch /.minik8s/site-packages/x").exit_code != 0   # read-only
         wget = sh(runtime, ro, "cat /.minik8s/bin/wget").stdout   # busybox's wget: a built-in program
-        assert " -S /.minik8s/images/wget.py" in wget and "site-packages" not in wget, wget
+        assert " -S /.minik8s/bin/.compiled/wget.pyc" in wget and "site-packages" not in wget, wget
     finally:
         runtime.close()

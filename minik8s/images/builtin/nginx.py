@@ -11,11 +11,13 @@ Runs as ``nginx -g 'daemon off;'`` (the image's CMD) inside the ``process`` runt
 * one access-log line per request on stdout in nginx's ``combined`` format, notices on
   stderr, and a fast shutdown with exit code 0 on SIGTERM or SIGQUIT, as nginx does.
 
-Standard library only, and small on purpose: every pod of the image is one Python process, so
-it speaks HTTP/1.1 itself over ``socketserver`` (a request line, headers, keep-alive unless
-``Connection: close`` or HTTP/1.0) rather than import ``http.server``, whose imports (``email``,
-``http.client``) cost each container about 8 MiB and a third of its start-up. The sitecustomize
-of the process runtime binds the pod IP and maps ``/usr/share/nginx/html`` to the container's folder.
+Standard library only, and small on purpose: every pod of the image is one Python process, so it
+is built on the interpreter's C modules alone (``_socket``, ``_thread``, ``_signal``): a thread per
+connection, HTTP/1.1 read by hand (a request line, headers, keep-alive unless ``Connection: close``
+or HTTP/1.0). ``socketserver``, ``signal``'s enums, ``re`` and ``urllib.parse`` would each pull in
+``enum``, ``functools`` and ``collections`` or more, and cost every pod about 3.5 MiB of memory no
+two processes share; ``http.server`` costs 8 MiB more. The sitecustomize of the process runtime
+binds the pod IP and maps ``/usr/share/nginx/html`` to the container's folder.
 Taught in chapter 5 (Pods) and chapter 7 (Deployments and Services).
 """
 
@@ -27,23 +29,21 @@ if sys.flags.no_site:   # started with -S by its image's shim: the runtime's sit
     except ImportError:
         pass
 
+import _signal
+import _socket
+import _thread
 import os
-import signal
-import socket
-import socketserver
-import threading
 import time
-
-# What only a request needs (``mimetypes``, ``re``, ``http``, ``urllib.parse``) is imported by the first
-# request: an idle pod never loads it, which keeps every pod of the image about 1 MiB smaller.
 
 VERSION = os.environ.get("NGINX_VERSION", "1.27.3")
 ROOT = "/usr/share/nginx/html"
 PORT = int(os.environ.get("NGINX_PORT", "80"))
-SSI = rb'<!--#\s*echo\s+var="(\w+)"\s*-->'
 MAX_LINE = 65536       # longest request or header line read (nginx: large_client_header_buffers)
 MAX_HEADERS = 100
-NGINX_REASONS = {405: "Not Allowed"}   # where nginx's reason phrase is not the RFC's
+REASONS = {200: "OK", 301: "Moved Permanently", 400: "Bad Request", 403: "Forbidden", 404: "Not Found",
+           405: "Not Allowed"}   # nginx's reason phrases for the codes this server sends
+SIGNALS = {_signal.SIGINT: "SIGINT", _signal.SIGQUIT: "SIGQUIT", _signal.SIGTERM: "SIGTERM"}
+HTML = (".html", ".htm")   # text/html, with server-side includes; any other type is looked up in ``mimetypes``
 ERROR_PAGE = ("<html>\r\n<head><title>{code} {reason}</title></head>\r\n<body>\r\n<center><h1>{code} {reason}</h1>"
               "</center>\r\n<hr><center>nginx/{version}</center>\r\n</body>\r\n</html>\r\n")
 
@@ -53,33 +53,57 @@ def notice(text):
     print(f"{stamp} [notice] 1#1: {text}", file=sys.stderr, flush=True)
 
 
-def reason(code):
-    from http import HTTPStatus
-    return NGINX_REASONS.get(code) or HTTPStatus(code).phrase
+def unquote(path):
+    """The path of a request target, %-escapes decoded as UTF-8."""
+    if not path.startswith("/") or "%" in path:   # absolute-form or escaped: rare, so parsed in full
+        from urllib.parse import unquote, urlsplit
+        return unquote(urlsplit(path).path)
+    return path.partition("?")[0].partition("#")[0]
 
 
 class BadRequest(Exception):
     pass
 
 
-class Handler(socketserver.StreamRequestHandler):
+class Stop(Exception):
+    """Raised by the signal handler in the main thread, which is waiting in ``accept``."""
+
+
+class Connection:
     """One client connection: requests one after another while it is kept alive."""
 
-    # Headers and body go out in one write, and Nagle's algorithm is off (nginx sets TCP_NODELAY too):
-    # otherwise a keep-alive client's delayed ACK would hold each response for 40 ms.
-    disable_nagle_algorithm = True
+    def __init__(self, sock, address, server_address):
+        self.sock, self.client, self.server_address = sock, address[0], server_address
+        self.buffer = b""
 
-    def handle(self):
-        self.close_connection = False
-        while not self.close_connection:
-            self.handle_one_request()
+    def run(self):
+        # Headers and body go out in one write, and Nagle's algorithm is off (as nginx sets TCP_NODELAY):
+        # otherwise a keep-alive client's delayed ACK would hold each response for 40 ms.
+        try:
+            self.sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
+            self.close_connection = False
+            while not self.close_connection:
+                self.handle_one_request()
+        finally:
+            self.sock.close()
+
+    def readline(self):
+        """One line, ``\n`` included, of at most MAX_LINE + 1 bytes (b"" when the client closed)."""
+        while b"\n" not in self.buffer and len(self.buffer) <= MAX_LINE:
+            try:
+                chunk = self.sock.recv(65536)
+            except OSError:
+                chunk = b""
+            if not chunk:
+                break
+            self.buffer += chunk
+        end = min(self.buffer.find(b"\n") + 1 or len(self.buffer), MAX_LINE + 1)
+        line, self.buffer = self.buffer[:end], self.buffer[end:]
+        return line
 
     def handle_one_request(self):
         self.requestline, self.headers, self.sent = "", {}, 0
-        try:
-            line = self.rfile.readline(MAX_LINE + 1)
-        except OSError:
-            line = b""
+        line = self.readline()
         if not line:
             self.close_connection = True   # the client closed the connection
             return
@@ -102,7 +126,7 @@ class Handler(socketserver.StreamRequestHandler):
             raise BadRequest()
         method, self.path, version = words
         for _ in range(MAX_HEADERS + 1):
-            raw = self.rfile.readline(MAX_LINE + 1)
+            raw = self.readline()
             if raw in (b"\r\n", b"\n", b""):
                 break
             name, colon, value = raw.decode("iso-8859-1").partition(":")
@@ -116,8 +140,7 @@ class Handler(socketserver.StreamRequestHandler):
         return method, method == "HEAD"
 
     def do_GET(self, head=False):
-        from urllib.parse import unquote, urlsplit
-        path = unquote(urlsplit(self.path).path)
+        path = unquote(self.path)
         if path == "/healthz":
             return self.reply(200, b"ok\n", "text/plain", head)
         if ".." in path.split("/"):
@@ -133,21 +156,30 @@ class Handler(socketserver.StreamRequestHandler):
             return self.error(404, head)
         with open(target, "rb") as f:
             body = f.read()
+        if target.endswith(HTML):
+            return self.reply(200, self.includes(body), "text/html", head)
         import mimetypes
-        import re
-        kind = mimetypes.guess_type(target)[0] or "application/octet-stream"
-        if target.endswith(".html"):
-            body = re.sub(SSI, self.variable, body)
-        self.reply(200, body, kind, head)
+        self.reply(200, body, mimetypes.guess_type(target)[0] or "application/octet-stream", head)
 
-    def variable(self, match):
-        values = {"hostname": os.environ.get("HOSTNAME") or socket.gethostname(),
-                  "server_addr": self.server.server_address[0], "nginx_version": VERSION,
-                  "remote_addr": self.client_address[0]}
-        return values.get(match.group(1).decode(), "(none)").encode()
+    def includes(self, body):
+        """Server-side includes: each ``<!--# echo var="name" -->`` becomes the variable's value."""
+        out, done = [], 0
+        while (begin := body.find(b"<!--#", done)) >= 0 and (end := body.find(b"-->", begin)) >= 0:
+            words = body[begin + 5:end].split()
+            if len(words) == 2 and words[0] == b"echo" and words[1][:5] == b'var="' and words[1][-1:] == b'"':
+                out += [body[done:begin], self.variable(words[1][5:-1].decode("latin-1"))]
+            else:   # not an echo: left as it is
+                out.append(body[done:end + 3])
+            done = end + 3
+        return b"".join(out) + body[done:]
+
+    def variable(self, name):
+        values = {"hostname": os.environ.get("HOSTNAME") or _socket.gethostname(),
+                  "server_addr": self.server_address[0], "nginx_version": VERSION, "remote_addr": self.client}
+        return values.get(name, "(none)").encode()
 
     def error(self, code, head):
-        body = ERROR_PAGE.format(code=code, reason=reason(code), version=VERSION).encode()
+        body = ERROR_PAGE.format(code=code, reason=REASONS[code], version=VERSION).encode()
         self.reply(code, body, "text/html", head)
 
     def reply(self, code, body, kind, head):
@@ -157,11 +189,11 @@ class Handler(socketserver.StreamRequestHandler):
         self.sent = 0 if head else len(body)
         self.log_request(code)
         date = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime())
-        lines = [f"HTTP/1.1 {code} {reason(code)}", f"Server: nginx/{VERSION}", f"Date: {date}"]
+        lines = [f"HTTP/1.1 {code} {REASONS[code]}", f"Server: nginx/{VERSION}", f"Date: {date}"]
         lines += [f"{name}: {value}" for name, value in headers]
         data = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "strict")
         try:
-            self.wfile.write(data if head else data + body)
+            self.sock.sendall(data if head else data + body)
         except OSError:
             self.close_connection = True   # the client went away
 
@@ -169,14 +201,34 @@ class Handler(socketserver.StreamRequestHandler):
         when = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime())
         agent = self.headers.get("user-agent", "-")
         referer = self.headers.get("referer", "-")
-        line = (f'{self.client_address[0]} - - [{when}] "{self.requestline}" {int(code)} {self.sent} '
+        line = (f'{self.client} - - [{when}] "{self.requestline}" {int(code)} {self.sent} '
                 f'"{referer}" "{agent}" "-"')
         print(line, flush=True)
 
 
-class Server(socketserver.ThreadingTCPServer):
-    allow_reuse_address = True
-    daemon_threads = True
+def listen(port):
+    """The listening socket (the runtime's sitecustomize makes 0.0.0.0 the pod IP)."""
+    sock = _socket.socket(_socket.AF_INET, _socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_REUSEADDR, 1)
+        sock.bind(("0.0.0.0", port))
+        sock.listen(511)   # nginx's default backlog
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def serve(sock):
+    """Accept connections until a signal stops the server, each served by a thread of its own."""
+    address = sock.getsockname()
+    while True:
+        try:
+            fd, client = sock._accept()
+        except OSError:
+            continue   # e.g. the client reset the connection before it was accepted
+        connection = Connection(_socket.socket(fileno=fd), client, address)
+        _thread.start_new_thread(connection.run, ())
 
 
 def main(argv):
@@ -189,7 +241,7 @@ def main(argv):
         return 0
     print("/docker-entrypoint.sh: Configuration complete; ready for start up", flush=True)
     try:
-        server = Server(("0.0.0.0", PORT), Handler)
+        sock = listen(PORT)
     except OSError as exc:
         stamp = time.strftime("%Y/%m/%d %H:%M:%S", time.gmtime())
         print(f'{stamp} [emerg] 1#1: bind() to 0.0.0.0:{PORT} failed ({exc.errno}: {exc.strerror})', file=sys.stderr)
@@ -200,13 +252,16 @@ def main(argv):
     notice("start worker processes")
 
     def stop(signum, frame):
-        notice(f"signal {signum} ({signal.Signals(signum).name}) received, exiting")
-        threading.Thread(target=server.shutdown, daemon=True).start()
+        notice(f"signal {signum} ({SIGNALS[signum]}) received, exiting")
+        raise Stop()
 
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGQUIT, stop)
-    signal.signal(signal.SIGINT, stop)
-    server.serve_forever(poll_interval=0.2)
+    for signum in SIGNALS:
+        _signal.signal(signum, stop)
+    try:
+        serve(sock)
+    except Stop:
+        pass   # connections still open end with the process, as in nginx's fast shutdown
+    sock.close()
     notice("exit")
     return 0
 

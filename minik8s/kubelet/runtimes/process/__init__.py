@@ -564,7 +564,6 @@ class ProcessRuntime(cri.ContainerRuntime):
         internal = isolation.INTERNAL
         read_only = filesystem.read_only_paths(pod, container)
         binds = [isolation.Bind(f"{internal}/python", python_home, True),
-                 isolation.Bind(f"{internal}/images", str(Path(builtin.__file__).resolve().parent), True),
                  *[isolation.Bind(path, host, path in read_only) for path, host in volume_table]]
         resolv = sandbox.folder / "resolv.conf"
         if resolv.exists():   # one file per pod, as the CRI runtime bind-mounts the sandbox's
@@ -588,7 +587,7 @@ class ProcessRuntime(cri.ContainerRuntime):
         # (where a student installed the official client, say) are bound beside it for the python image.
         venv = isolation.venv_site_packages()
         site_packages = f"{isolation.INTERNAL}/site-packages" if venv else ""
-        folder = builtin.install_shims(self._shims, base, python, f"{isolation.INTERNAL}/images", library,
+        folder = builtin.install_shims(self._shims, base, python, f"{isolation.INTERNAL}/bin", library,
                                        site_packages)
         contained.binds.append(isolation.Bind(f"{isolation.INTERNAL}/bin", str(folder), True))
         if venv:
@@ -611,7 +610,7 @@ class ProcessRuntime(cri.ContainerRuntime):
         if contained is not None:
             env = {"HOSTNAME": contained.hostname, "HOME": "/root" if contained.uid == 0 else "/", **declared}
             env["PATH"] = os.pathsep.join([str(shims), env.get("PATH") or builtin.PATH])
-            site = f"{isolation.INTERNAL}/images/{builtin.SITE.name}"
+            site = f"{shims}/{builtin.COMPILED_SITE}"
             env.update({
                 # The runtime's own variables: what the sitecustomize needs for the pod's network.
                 "PYTHONPATH": os.pathsep.join(p for p in (site, env.get("PYTHONPATH", "")) if p),
@@ -625,7 +624,7 @@ class ProcessRuntime(cri.ContainerRuntime):
         env.update(declared)
         env = {k: (mounts.rewrite(v) if v.startswith("/") else v) for k, v in env.items()}
         env["PATH"] = os.pathsep.join([str(shims), *image_bins, env.get("PATH") or builtin.PATH])
-        python_path = os.pathsep.join(p for p in (str(builtin.SITE), env.get("PYTHONPATH", "")) if p)
+        python_path = os.pathsep.join(p for p in (f"{shims}/{builtin.COMPILED_SITE}", env.get("PYTHONPATH", "")) if p)
         env.update({
             # The runtime's own variables: what the sitecustomize and built-in images need.
             "PYTHONPATH": python_path, "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1",

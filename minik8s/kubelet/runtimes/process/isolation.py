@@ -12,7 +12,7 @@ package ``bubblewrap``), one ``bwrap`` per container:
 ``/usr``,      the node's operating system, read-only: the built-in images' tools (``sh``, ``ls``,
 ``/bin``, ...  ``cat``) are the node's, as a distroless image shares its base layer
 ``/.minik8s``  read-only: the Python interpreter (``/.minik8s/python``), the built-in images'
-               programs (``/.minik8s/images``) and their executables (``/.minik8s/bin``); when
+               executables and their programs, byte-compiled (``/.minik8s/bin``); when
                minik8s runs in a virtual environment, its packages (``/.minik8s/site-packages``,
                on the ``python`` image's path: the interpreter inside is the environment's base)
 volumes        bind mounts at their ``mountPath``; read-only when ``readOnly: true`` and, as
