@@ -262,6 +262,40 @@ def test_port_in_use_makes_nginx_exit_with_nginx_message(rt: ProcessRuntime) -> 
         s.connect((ip, 80))
 
 
+def test_a_child_that_exited_is_seen_without_being_reaped() -> None:
+    child = subprocess.Popen(["true"], start_new_session=True)
+    wait_for(lambda: supervisor.exited(child.pid), what="true to exit")
+    assert supervisor._stat_fields(child.pid)[0] == "Z"   # type: ignore[index]  # a zombie: its pid is still its own
+    assert child.poll() == 0 and supervisor.start_ticks(child.pid) is None and not supervisor.exited(child.pid)
+
+
+def test_a_session_is_signalled_only_while_its_leader_is_not_reaped(tmp_path: Path, home: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Once reaped, a container's pid (its session's id) may be given to another process (pids wrap at
+    pid_max): every signal the runtime sends to a session goes while its leader still holds the number."""
+    sent: list[tuple[int, int, bool]] = []
+    real = supervisor.kill_session
+
+    def recording(sid: int, sig: int, *args: Any, **kwargs: Any) -> None:
+        sent.append((sid, sig, supervisor.start_ticks(sid) is not None))   # still running, or a zombie
+        real(sid, sig, *args, **kwargs)
+
+    monkeypatch.setattr(supervisor, "kill_session", recording)
+    runtime = ProcessRuntime(node_name="node-1", node_index=0, data_dir=tmp_path / "data", client=FakeClient({}))
+    try:
+        _, (quick,) = run(runtime, pod("quick", {"name": "c", "image": "busybox", "command": ["sh", "-c", "exit 3"]}))
+        assert wait_for(lambda: exited(runtime, quick), what="the container to exit").exit_code == 3
+        _, (slow,) = run(runtime, pod("slow", sleeper("c")))
+        runtime.stop_container(slow, 0)
+        assert wait_for(lambda: exited(runtime, slow)).exit_code == 137
+        _, (last,) = run(runtime, pod("last", sleeper("c")))
+        leaders = {runtime._containers[cid].popen.pid for cid in (quick, slow, last)}   # type: ignore[union-attr]
+    finally:
+        runtime.close()
+    assert {sid for sid, _, _ in sent} == leaders   # the exit, the stop and the close each signalled
+    assert all(held for _, _, held in sent), sent
+
+
 STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z ")  # RFC3339Nano, fixed width, as the kubelet prints
 
 

@@ -709,10 +709,19 @@ class ProcessRuntime(cri.ContainerRuntime):
             if c.kill_at is not None:
                 c.kill_at = min(c.kill_at, self.clock.now() + max(float(grace_seconds), 0.0))
                 return
-            supervisor.kill_session(c.popen.pid, signal.SIGTERM, self._spare(c))
+            self._signal(c, signal.SIGTERM, self._spare(c))
             c.kill_at = self.clock.now() + max(float(grace_seconds), 0.0)
         if grace_seconds <= 0:
             self._kill_now(c)
+
+    def _signal(self, c: _Container, sig: int, spare: frozenset[int] = frozenset(),
+                table: dict[int, list[tuple[int, list[str]]]] | None = None) -> None:
+        """Signal the container's processes, unless its main process has been reaped: from then on its
+        pid, which names the session, may be another program's (pids wrap at ``pid_max``, 32,768 on
+        some machines). Reaping happens under the lock, so it cannot come between the check and the kill."""
+        with self._lock:
+            if c.popen is not None and c.popen.returncode is None:
+                supervisor.kill_session(c.popen.pid, sig, spare, table)
 
     @staticmethod
     def _spare(c: _Container) -> frozenset[int]:
@@ -732,7 +741,7 @@ class ProcessRuntime(cri.ContainerRuntime):
 
     def _kill_now(self, c: _Container) -> None:
         if c.popen is not None and c.finished_at is None:
-            supervisor.kill_session(c.popen.pid, signal.SIGKILL)
+            self._signal(c, signal.SIGKILL)
             try:
                 c.popen.wait(timeout=5)
             except subprocess.TimeoutExpired:
@@ -778,11 +787,13 @@ class ProcessRuntime(cri.ContainerRuntime):
         ``table``: a :func:`supervisor.sessions` pass shared by many containers."""
         if c.popen is None or c.finished_at is not None:
             return False
-        code = c.popen.poll()
-        if code is None:
-            return False
-        # As a container's processes die with its PID 1: kill what the main process left behind.
-        supervisor.kill_session(c.popen.pid, signal.SIGKILL, table=table)
+        if c.popen.returncode is None:
+            if not supervisor.exited(c.popen.pid):
+                return False
+            # As a container's processes die with its PID 1: kill what the main process left behind,
+            # before it is reaped (its pid names the session until then, and no other process's).
+            supervisor.kill_session(c.popen.pid, signal.SIGKILL, table=table)
+        code = c.popen.wait()   # at once: it has exited
         exit_code = 128 - code if code < 0 else code
         oom = c.oom_killed or cgroups.oom_killed(c.cgroup, exit_code)
         self._finish(c, exit_code, "OOMKilled" if oom else "")
@@ -817,12 +828,12 @@ class ProcessRuntime(cri.ContainerRuntime):
             for c in running:
                 now = self.clock.now()
                 if c.kill_at is not None and now >= c.kill_at:
-                    supervisor.kill_session(c.popen.pid, signal.SIGKILL, table=table)  # type: ignore[union-attr]
+                    self._signal(c, signal.SIGKILL, table=table)
                 elif c.memory_limit is not None and c.kill_at is None and c.cgroup is None:
                     pids = self._container_pids(c, table)
                     if supervisor.rss_bytes(pids) > c.memory_limit:
                         c.oom_killed = True
-                        supervisor.kill_session(c.popen.pid, signal.SIGKILL)  # type: ignore[union-attr]
+                        self._signal(c, signal.SIGKILL)
                 with self._lock:
                     if self._refresh(c):
                         exited.append(c.id)
@@ -980,16 +991,16 @@ class ProcessRuntime(cri.ContainerRuntime):
         # containers x processes reads: seconds for a node of 100 pods).
         table = supervisor.sessions()
         for c in running:
-            supervisor.kill_session(c.popen.pid, signal.SIGTERM, self._spare(c), table)  # type: ignore[union-attr]
+            self._signal(c, signal.SIGTERM, self._spare(c), table)
+        # Wait for the main processes to exit without reaping them, so that the SIGKILL for what they
+        # left behind reaches their sessions and nothing else.
         deadline = time.monotonic() + CLOSE_GRACE_SECONDS
-        for c in running:
-            try:
-                c.popen.wait(timeout=max(0.0, deadline - time.monotonic()))  # type: ignore[union-attr]
-            except subprocess.TimeoutExpired:
-                pass
+        while time.monotonic() < deadline and not all(c.popen.returncode is not None  # type: ignore[union-attr]
+                                                      or supervisor.exited(c.popen.pid) for c in running):  # type: ignore[union-attr]
+            time.sleep(0.01)
         table = supervisor.sessions()
         for c in running:
-            supervisor.kill_session(c.popen.pid, signal.SIGKILL, table=table)  # type: ignore[union-attr]
+            self._signal(c, signal.SIGKILL, table=table)
         for c in running:
             try:
                 c.popen.wait(timeout=5)  # type: ignore[union-attr]

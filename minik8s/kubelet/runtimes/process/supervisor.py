@@ -22,6 +22,7 @@ Interface:
     session_pids(sid) -> [pid]; rss_bytes(pids); cpu_seconds(pids)
     sessions() -> {sid: [(pid, stat fields)]}; usage(processes) -> (cpu ns, rss bytes)   # the Summary API's
     kill_session(sid, signal, spare=, table=); start_ticks(pid); process_uid(pid); process_table() -> {pid: (ppid, start ticks)}
+    exited(pid) -> bool                       # a child has exited: looked at without reaping it
     PidFiles(run_dir).write(cid, pid) / .remove(cid) / .reap_orphans() -> killed pids
 
 Linux only (``/proc``). Taught in chapter 5 (Pods: container life cycle) and chapter 11 (resources).
@@ -126,9 +127,20 @@ def process_uid(pid: int) -> int | None:
     return None
 
 
+def exited(pid: int) -> bool:
+    """Whether our child ``pid`` has exited, without reaping it. Until it is reaped its pid, which names
+    its process group and session, cannot be given to another process: signal the group first, then
+    reap (``Popen.poll``), never the other way round. False for a child already reaped."""
+    try:
+        return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+    except ChildProcessError:
+        return False
+
+
 def kill_session(sid: int, sig: int, spare: frozenset[int] = frozenset(),
                  table: dict[int, list[tuple[int, list[str]]]] | None = None) -> None:
     """Signal the container's process group, and any process of its session that left the group.
+    ``sid`` must be a process not yet reaped (:func:`exited`): a reaped one's number may be another's.
 
     ``spare``: processes not to signal (a contained container's bwrap processes, which would
     otherwise die of a SIGTERM meant for the container and take it with them at once).
