@@ -18,8 +18,9 @@ Interface:
     informer.get(namespace, name); informer.list(namespace=None)
     informer.by_controller(uid)   # objects whose controller ownerReference has this uid ("" = none)
 
-The controller index is what client-go's indexers are for: a ReplicaSet finds its
-pods without scanning every pod of the namespace.
+The controller and namespace indexes are what client-go's indexers are for (its informers
+index by namespace too): a ReplicaSet finds its pods without scanning every pod of the namespace,
+and a lister of one namespace does not scan the others.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ class Informer:
         self._handlers: list[Handler] = []
         self._cache: dict[tuple[str, str], dict[str, Any]] = {}
         self._by_controller: dict[str, dict[tuple[str, str], dict[str, Any]]] = {}
+        self._by_namespace: dict[str, dict[tuple[str, str], dict[str, Any]]] = {}
         self._events: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
         self._on_event = on_event or (lambda: None)
         self._watch: Any = None
@@ -108,6 +110,7 @@ class Informer:
             # A fresh watch re-sends every object as ADDED; forget what may have been deleted meanwhile.
             self._cache.clear()
             self._by_controller.clear()
+            self._by_namespace.clear()
             return
         if kind not in ("ADDED", "MODIFIED", "DELETED"):
             return
@@ -122,8 +125,13 @@ class Informer:
                 self._by_controller.pop(owner, None)  # the owner's last object: drop its bucket too
         if kind == "DELETED":
             self._cache.pop(key, None)
+            neighbours = self._by_namespace.get(key[0], {})
+            neighbours.pop(key, None)
+            if not neighbours:
+                self._by_namespace.pop(key[0], None)
         else:
-            self._cache[key] = obj
+            self._cache[key] = obj   # an update keeps its place in both orders, as a dict does
+            self._by_namespace.setdefault(key[0], {})[key] = obj
             self._by_controller.setdefault(_controller_uid(obj), {})[key] = obj
         for handler in self._handlers:
             handler(kind, obj, old)
@@ -143,7 +151,7 @@ class Informer:
     def list(self, namespace: str | None = None) -> list[dict[str, Any]]:
         if namespace is None:
             return list(self._cache.values())
-        return [obj for (ns, _), obj in self._cache.items() if ns == namespace]
+        return list(self._by_namespace.get(namespace, {}).values())
 
 
 def _controller_uid(obj: dict[str, Any]) -> str:
