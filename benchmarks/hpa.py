@@ -7,7 +7,7 @@ writes nothing: the steady state). Then times passes of ``reconcile`` over every
 sync does: read the scale subresource, list the selected pods from the informer, fetch and group the
 metrics, compute, stabilize, limit. Also times the pure decision (``resource_replicas``) alone.
 
-    python benchmarks/hpa.py [--hpas 500] [--runs 3] [--json] [--profile]
+    python benchmarks/hpa.py [--hpas 500] [--runs 3] [--json] [--profile]   # --profile: one more pass, profiled
 
 Not a test: it prints figures. Most of a pass is reading each target's scale through the API server and
 listing the namespace's pods from the informer (whose ``list(namespace)`` walks every cached pod).
@@ -84,7 +84,7 @@ def build(c: Cluster, hpas: int) -> list[tuple[str, str]]:
     return [(f"team-{i // PER_NAMESPACE}", f"app-{i}") for i in range(hpas)]
 
 
-def run(hpas: int, runs: int) -> dict[str, Any]:
+def run(hpas: int, runs: int, profile: bool = False) -> dict[str, Any]:
     with Cluster(nodes=max(2, hpas * REPLICAS // 20), runtime="simulated", clock="virtual", seed=0) as c:
         t = time.perf_counter()
         keys = build(c, hpas)
@@ -101,6 +101,8 @@ def run(hpas: int, runs: int) -> dict[str, Any]:
                 controller.reconcile(key)
             passes.append(time.perf_counter() - t)
             cpu.append(time.process_time() - t_cpu)
+        if profile:   # one more pass, under the profiler (the setup is not what a pass costs)
+            profiled(True, lambda: [controller.reconcile(key) for key in keys])
         writes = (c.store.revision - writes_before) if writes_before is not None else None
         replicas = {c.client.get(resources.lookup("deploy"), name, ns)["spec"]["replicas"] for ns, name in keys}
         pods = [p for p in c.client.list(PODS, keys[0][0])["items"] if p["metadata"]["labels"].get("app") == "app-0"]
@@ -134,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hpas", type=int, default=500)
     add_common_arguments(parser)
     args = parser.parse_args(argv)
-    figures = profiled(args.profile, lambda: run(args.hpas, max(args.runs, 3)))
+    figures = run(args.hpas, max(args.runs, 3), args.profile)
     emit(figures, args.json, report)
     return 0
 
