@@ -319,36 +319,38 @@ def test_minik8s_server_serves_cluster_dns_on_the_kube_dns_cluster_ip(tmp_path: 
 
     if shutil.which("kubectl") is None or not may_bind_port(53) or isolation.mode() != "bwrap":
         pytest.skip("needs the real kubectl, port 53 and contained processes")
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        try:
-            probe.bind(("127.96.0.10", 53))
-        except OSError:
-            pytest.skip("another cluster of this machine serves 127.96.0.10:53")
+    # The server claims an address block no other cluster of this machine holds: its Services' addresses
+    # are read from it (the kubernetes Service has the block's first), not assumed to be the first block's.
     server = start_server(tmp_path, "--nodes", "1", "--runtime", "process")
     try:
+        first = server.kubectl("get", "service", "kubernetes", "-o", "jsonpath={.spec.clusterIP}").stdout
+        dns_ip = server.kubectl("get", "service", "kube-dns", "-n", "kube-system", "-o",
+                                "jsonpath={.spec.clusterIP}").stdout
+        assert first.startswith("127.") and dns_ip == first.rsplit(".", 1)[0] + ".10", (first, dns_ip)
+        web_ip = first.rsplit(".", 1)[0] + ".80"
         created = server.kubectl("apply", "-f", "-", stdin=(
             "apiVersion: v1\nkind: Service\nmetadata: {name: web}\n"
-            "spec: {clusterIP: 127.96.0.80, ports: [{name: http, port: 80}]}\n---\n"
+            f"spec: {{clusterIP: {web_ip}, ports: [{{name: http, port: 80}}]}}\n---\n"
             "apiVersion: v1\nkind: Pod\nmetadata: {name: shell}\n"
             "spec: {containers: [{name: c, image: busybox, command: [sleep, '600']}]}\n"))
         assert created.returncode == 0, created.stderr
         query = dns.message.make_query("web.default.svc.cluster.local", "A")
         deadline = time.monotonic() + 30
         while True:   # the Service reaches DNS through a watch: wait for it, briefly
-            reply = dns.query.udp(query, "127.96.0.10", port=53, timeout=5)
+            reply = dns.query.udp(query, dns_ip, port=53, timeout=5)
             if reply.answer or time.monotonic() > deadline:
                 break
             time.sleep(0.1)
-        assert answers(reply) == ["127.96.0.80"]
+        assert answers(reply) == [web_ip]
         while True:
             done = server.kubectl("exec", "shell", "--", "getent", "hosts", "web")
             if done.returncode == 0 or time.monotonic() > deadline:
                 break
             time.sleep(0.2)
-        assert done.stdout.split() == ["127.96.0.80", "web.default.svc.cluster.local"], done.stderr
+        assert done.stdout.split() == [web_ip, "web.default.svc.cluster.local"], done.stderr
         resolv = server.kubectl("exec", "shell", "--", "cat", "/etc/resolv.conf").stdout
         # (the node's own search domains, if it has any, follow the cluster's)
         assert resolv.startswith("search default.svc.cluster.local svc.cluster.local cluster.local")
-        assert resolv.endswith("\nnameserver 127.96.0.10\noptions ndots:5\n")
+        assert resolv.endswith(f"\nnameserver {dns_ip}\noptions ndots:5\n")
     finally:
         server.stop()
