@@ -157,9 +157,12 @@ def _sources() -> str:
 
 
 def _compile(source: Path, target: Path) -> None:
-    """Byte-compile a program for the interpreter that runs minik8s (the one its containers run)."""
+    """Byte-compile a program for the interpreter that runs minik8s (the one its containers run). Written
+    under a name of this process's own, then renamed: two clusters may install the same folder at once."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    py_compile.compile(str(source), cfile=str(target), dfile=source.name, doraise=True)
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    py_compile.compile(str(source), cfile=str(temporary), dfile=source.name, doraise=True)
+    os.replace(temporary, target)
 
 
 def install_shims(folder: Path, builtin: Builtin, python: str = sys.executable, at: str = "",
