@@ -127,7 +127,8 @@ def test_nginx_speaks_http_1_1_as_nginx_does(rt: ProcessRuntime) -> None:
     ip, _ = run(rt, pod("web", {"name": "nginx", "image": "nginx"}))
     wait_for(lambda: try_get(f"http://{ip}/healthz"), what="nginx on port 80")
     connection = http.client.HTTPConnection(ip, 80, timeout=10)
-    for path, code in (("/", 200), ("/missing", 404), ("/healthz", 200)):   # one connection, kept alive
+    for path, code in (("/", 200), ("/missing", 404), ("/healthz", 200), ("/?page=2#top", 200),
+                       ("/index%2Ehtml", 200), ("/%2E%2E/etc/passwd", 400)):   # one connection, kept alive
         connection.request("GET", path)
         response = connection.getresponse()
         assert response.status == code and response.getheader("Server") == "nginx/1.27.3"

@@ -53,12 +53,12 @@ def notice(text):
     print(f"{stamp} [notice] 1#1: {text}", file=sys.stderr, flush=True)
 
 
-def unquote(path):
+def request_path(target):
     """The path of a request target, %-escapes decoded as UTF-8."""
-    if not path.startswith("/") or "%" in path:   # absolute-form or escaped: rare, so parsed in full
+    if not target.startswith("/") or "%" in target:   # absolute-form or escaped: rare, so parsed in full
         from urllib.parse import unquote, urlsplit
-        return unquote(urlsplit(path).path)
-    return path.partition("?")[0].partition("#")[0]
+        return unquote(urlsplit(target).path)
+    return target.partition("?")[0].partition("#")[0]
 
 
 class BadRequest(Exception):
@@ -140,7 +140,7 @@ class Connection:
         return method, method == "HEAD"
 
     def do_GET(self, head=False):
-        path = unquote(self.path)
+        path = request_path(self.path)
         if path == "/healthz":
             return self.reply(200, b"ok\n", "text/plain", head)
         if ".." in path.split("/"):
