@@ -9,8 +9,8 @@ metrics, compute, stabilize, limit. Also times the pure decision (``resource_rep
 
     python benchmarks/hpa.py [--hpas 500] [--runs 3] [--json] [--profile]   # --profile: one more pass, profiled
 
-Not a test: it prints figures. Most of a pass is reading each target's scale through the API server and
-listing the namespace's pods from the informer (whose ``list(namespace)`` walks every cached pod).
+Not a test: it prints figures. Most of a pass is reading each target's scale through the API server,
+listing the namespace's pods from the informer and stabilizing over the kept recommendations.
 """
 
 from __future__ import annotations

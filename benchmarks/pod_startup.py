@@ -135,7 +135,7 @@ def direct_spawn(count: int, timeout: float) -> dict[str, Any]:
 
     # What the image's shim runs (minik8s.images.builtin.install_shims): the program and sitecustomize compiled.
     shims = builtin.install_shims(Path(tempfile.mkdtemp(prefix="direct-")), builtin.BUILTINS["nginx"])
-    program = shims / ".compiled" / "nginx.pyc"
+    program = shims / builtin.COMPILED / "nginx.pyc"
     ports = free_ports(count)
     started: dict[str, float] = {}
     addresses: dict[str, tuple[str, int]] = {}

@@ -25,7 +25,7 @@ Interface:
     install_shims(folder, builtin, python=, at=, library=, site_packages=) -> Path
                                               # the folder of its executables and compiled programs,
                                               # made once per installation
-    COMPILED_SITE                             # where in that folder the compiled sitecustomize is
+    COMPILED, COMPILED_SITE                   # where in that folder the compiled programs and sitecustomize are
 
 Taught in chapter 5 (Pods: images and containers).
 """
@@ -47,7 +47,8 @@ from minik8s.images.reference import Reference
 
 HERE = Path(__file__).resolve().parent
 SITE = HERE / "site"             # the sitecustomize that maps paths and addresses (first on PYTHONPATH)
-COMPILED_SITE = ".compiled/site"  # its byte-compiled copy in each folder of executables
+COMPILED = ".compiled"           # the programs' byte-compiled copies in each folder of executables
+COMPILED_SITE = f"{COMPILED}/site"  # and the sitecustomize's
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 LABEL_BUILTIN = "io.minik8s.image.builtin"   # which built-in image an image is (or is built FROM)
 LABEL_PATHS = "io.minik8s.image.paths"       # JSON list of the folders and files the image ships
@@ -201,7 +202,7 @@ def install_shims(folder: Path, builtin: Builtin, python: str = sys.executable, 
             # A built-in program needs the standard library only: ``-S`` skips the ``site`` module and the
             # host's site-packages (their .pth hooks alone cost tens of milliseconds and megabytes per
             # container); the program imports the runtime's sitecustomize itself, first thing.
-            compiled = f".compiled/{Path(program).stem}.pyc"
+            compiled = f"{COMPILED}/{Path(program).stem}.pyc"
             _compile(HERE / program, target / compiled)
             scripts[name] = f'exec {interpreter} -S {shlex.quote(seen_at + "/" + compiled)} "$@"'
     for name, body in scripts.items():

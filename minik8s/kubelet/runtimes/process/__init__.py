@@ -607,10 +607,10 @@ class ProcessRuntime(cri.ContainerRuntime):
         declared = envs.container_env(pod, container, image_env, self._lookup, pod_ip=sandbox.ip,
                                       host_ip=self.ips.node_ip, services=links)
         shims = self._shim_folder(found, contained)
+        site = f"{shims}/{builtin.COMPILED_SITE}"   # the compiled sitecustomize, first on PYTHONPATH
         if contained is not None:
             env = {"HOSTNAME": contained.hostname, "HOME": "/root" if contained.uid == 0 else "/", **declared}
             env["PATH"] = os.pathsep.join([str(shims), env.get("PATH") or builtin.PATH])
-            site = f"{shims}/{builtin.COMPILED_SITE}"
             env.update({
                 # The runtime's own variables: what the sitecustomize needs for the pod's network.
                 "PYTHONPATH": os.pathsep.join(p for p in (site, env.get("PYTHONPATH", "")) if p),
@@ -624,7 +624,7 @@ class ProcessRuntime(cri.ContainerRuntime):
         env.update(declared)
         env = {k: (mounts.rewrite(v) if v.startswith("/") else v) for k, v in env.items()}
         env["PATH"] = os.pathsep.join([str(shims), *image_bins, env.get("PATH") or builtin.PATH])
-        python_path = os.pathsep.join(p for p in (f"{shims}/{builtin.COMPILED_SITE}", env.get("PYTHONPATH", "")) if p)
+        python_path = os.pathsep.join(p for p in (site, env.get("PYTHONPATH", "")) if p)
         env.update({
             # The runtime's own variables: what the sitecustomize and built-in images need.
             "PYTHONPATH": python_path, "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1",
